@@ -1,0 +1,124 @@
+/*
+ * sdra/audio.h - audio ingest: any container and codec FFmpeg decodes, streamed, resampled to
+ * 16-bit PCM at a fixed rate, with the source channels kept apart and a mono mix beside them.
+ *
+ * Memory stays bounded whatever the length: the reader decodes on demand, one block at a time.
+ * Limits on duration and input size are enforced while reading (SDRA_ELIMIT).
+ *
+ *     sdra_audio_params p = sdra_audio_default_params();
+ *     sdra_audio *a = NULL;
+ *     if (sdra_audio_open(&a, "call.mp3", &p, &err) < 0) ...
+ *     const sdra_audio_info *info = sdra_audio_get_info(a);
+ *     int16_t *ch[SDRA_AUDIO_MAX_CHANNELS], mix[4096];   // ch[i] point at caller buffers
+ *     size_t n;
+ *     while (sdra_audio_read(a, ch, mix, 4096, &n, &err) == 0 && n > 0) ...
+ *     sdra_audio_close(a);
+ *
+ * Voice activity and chunking (split long audio at silences) are in the same module: see
+ * sdra_chunker below.
+ */
+#ifndef SDRA_AUDIO_H
+#define SDRA_AUDIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include "sdra/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SDRA_AUDIO_MAX_CHANNELS 8
+
+typedef struct sdra_audio_params {
+    int rate_hz;             /* output sample rate; default 16000 */
+    double max_duration_s;   /* fail with SDRA_ELIMIT beyond this; default 4 h; 0 = no limit */
+    int64_t max_size_bytes;  /* fail with SDRA_ELIMIT for larger inputs; default 2 GiB; 0 = none */
+    const char *format_hint; /* FFmpeg input format name for streams ("wav", "s16le"); or NULL */
+    int raw_channels;        /* for raw s16le input on stdin: channels (default 1) */
+    int raw_rate_hz;         /* for raw s16le input on stdin: rate (default 16000) */
+} sdra_audio_params;
+
+sdra_audio_params sdra_audio_default_params(void);
+
+typedef struct sdra_audio_info {
+    int n_channels;          /* channels delivered (source channels, capped at MAX_CHANNELS) */
+    int source_rate_hz;
+    double duration_s;       /* container's estimate; 0 when unknown (streams) */
+    char codec[32];          /* "pcm_s16le", "mp3", "opus", ... */
+    char container[32];      /* "wav", "mp3", "ogg", ... */
+} sdra_audio_info;
+
+typedef struct sdra_audio sdra_audio;
+
+/* Opens path ("-" = stdin) and finds its audio stream. Fails with SDRA_ENOTFOUND (no such
+ * file), SDRA_EINVAL (empty, not audio, no audio stream, truncated header), SDRA_EUNSUPPORTED
+ * (no decoder for the codec) or SDRA_ELIMIT; the message names the file and the reason. */
+int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params *params,
+                    sdra_error *err);
+
+const sdra_audio_info *sdra_audio_get_info(const sdra_audio *a);
+
+/* Reads up to max_frames frames. For each delivered channel c < info.n_channels, if chans is
+ * not NULL and chans[c] is not NULL, writes that channel's samples to chans[c]; if mix is not
+ * NULL writes the mono mix (mean of channels) to it. *n_frames = 0 at end of stream.
+ * A decode error mid-stream (truncated file) returns SDRA_EINVAL after the good audio was
+ * delivered; zero frames in the whole stream is SDRA_EINVAL ("no audio"). */
+int sdra_audio_read(sdra_audio *a, int16_t *const *chans, int16_t *mix, size_t max_frames,
+                    size_t *n_frames, sdra_error *err);
+
+/* Frames delivered so far (position in output samples). */
+int64_t sdra_audio_position(const sdra_audio *a);
+
+void sdra_audio_close(sdra_audio *a); /* NULL is fine */
+
+/* Convenience for tests and small files: decodes everything into heap arrays (free() each of
+ * (*chans)[c] and *chans and *mix). Honors params' limits. */
+int sdra_audio_load(const char *path, const sdra_audio_params *params, int16_t ***chans,
+                    int16_t **mix, size_t *n_frames, int *n_channels, sdra_error *err);
+
+/* ---- voice activity and chunking ------------------------------------------------------- */
+
+typedef struct sdra_chunker_params {
+    int rate_hz;           /* default 16000 */
+    double min_chunk_s;    /* never cut before this much audio; default 10 */
+    double target_chunk_s; /* look for a silence to cut at from here; default 20 */
+    double max_chunk_s;    /* force a cut at the quietest point before this; default 30 */
+    double min_silence_s;  /* a silence this long is a cut candidate; default 0.3 */
+} sdra_chunker_params;
+
+sdra_chunker_params sdra_chunker_default_params(void);
+
+/* A chunk of one stream: samples [start_frame, start_frame + n_frames) of that stream. */
+typedef struct sdra_chunk {
+    int64_t start_frame;
+    int16_t *pcm;   /* owned by the chunk; free with sdra_chunk_release */
+    size_t n_frames;
+    int index;      /* 0, 1, 2, ... in stream order */
+} sdra_chunk;
+
+void sdra_chunk_release(sdra_chunk *c);
+
+typedef struct sdra_chunker sdra_chunker;
+
+int sdra_chunker_create(sdra_chunker **out, const sdra_chunker_params *p, sdra_error *err);
+void sdra_chunker_destroy(sdra_chunker *c);
+
+/* Feeds samples. Whenever a chunk is complete, *ready is set to true and *out filled (the
+ * caller owns it); call again with n = 0 to drain further ready chunks before feeding more.
+ * Internal buffering is bounded by max_chunk_s. */
+int sdra_chunker_feed(sdra_chunker *c, const int16_t *pcm, size_t n, sdra_chunk *out, bool *ready,
+                      sdra_error *err);
+
+/* Flushes the final partial chunk (if any samples remain): *ready says whether out was set. */
+int sdra_chunker_finish(sdra_chunker *c, sdra_chunk *out, bool *ready, sdra_error *err);
+
+/* Frame energy helper shared by VAD, chunking and diarization: RMS in dBFS of n samples
+ * (-100 for silence). */
+double sdra_audio_rms_db(const int16_t *pcm, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,56 @@
+/*
+ * sdra/util.h - small shared helpers: files with size limits, atomic writes, directories,
+ * where the read-only resources (data/) live, clocks, time formatting, JSON files.
+ */
+#ifndef SDRA_UTIL_H
+#define SDRA_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "sdra/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Reads a whole file ("-" = stdin) of at most max_bytes into a NUL-terminated heap buffer
+ * (*out, free() it). Fails with SDRA_ENOTFOUND, SDRA_EIO or SDRA_ELIMIT; *out untouched then. */
+int sdra_file_read(char **out, size_t *len_out, const char *path, size_t max_bytes, sdra_error *err);
+
+/* Writes data to path atomically (temporary file in the same directory, fsync, rename): readers
+ * see the old contents or the new, never half. */
+int sdra_file_write_atomic(const char *path, const void *data, size_t n, sdra_error *err);
+
+/* mkdir -p with mode 0700 for new directories. */
+int sdra_mkdir_p(const char *path, sdra_error *err);
+
+/* The directory of read-only resources (rules, lexicons, templates, language models):
+ * $SDRA_SHARE_DIR if set, else the source tree's data/ this binary was built from.
+ * Borrowed string, valid for the life of the process. */
+const char *sdra_share_dir(void);
+
+/* Joins sdra_share_dir() and rel into out (size n). Returns SDRA_ELIMIT when it does not fit. */
+int sdra_share_path(char *out, size_t n, const char *rel);
+
+/* Monotonic seconds, for durations. */
+double sdra_clock_s(void);
+
+/* "hh:mm:ss" (or "hh:mm:ss.mmm" / "hh:mm:ss,mmm" with the separator given; sep 0 = no ms). */
+void sdra_fmt_hms(char *out, size_t n, double seconds, char ms_sep);
+
+/* Loads a JSON document from a file ("-" = stdin) of at most max_bytes. Parse errors name the
+ * file, line and column: "analysis.json:3:14: unexpected token". */
+int sdra_json_load_file(json_t **out, const char *path, size_t max_bytes, sdra_error *err);
+
+/* Serialises doc (indented, keys in insertion order) and writes it atomically, with a final
+ * newline. */
+int sdra_json_write_file(const char *path, const json_t *doc, sdra_error *err);
+
+/* Copies at most n-1 bytes and NUL-terminates; returns strlen(src). */
+size_t sdra_strlcpy(char *dst, const char *src, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

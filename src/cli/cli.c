@@ -1,0 +1,80 @@
+/*
+ * cli.c - helpers shared by the subcommands: error printing, usage errors, the progress bar.
+ */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int cli_fail(const sdra_error *err)
+{
+    fprintf(stderr, "sdra: %s\n", err && err->msg[0] ? err->msg : sdra_strerror(err ? err->code : SDRA_EINTERNAL));
+    return SDRA_EXIT_FAIL;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "sdra %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'sdra %s --help')\n", cmd);
+    return SDRA_EXIT_USAGE;
+}
+
+static int g_bar_drawn;
+
+static int draw_bar(void *user, const char *task, double done, double total)
+{
+    (void)user;
+    char line[160];
+    if (total > 0) {
+        double f = done / total;
+        if (f > 1)
+            f = 1;
+        int w = 30, n = (int)(f * w);
+        char bar[32];
+        for (int i = 0; i < w; i++)
+            bar[i] = i < n ? '#' : '.';
+        bar[w] = '\0';
+        snprintf(line, sizeof line, "\r%-12.12s [%s] %3d%%", task, bar, (int)(f * 100));
+    } else {
+        snprintf(line, sizeof line, "\r%-12.12s %.0f", task, done);
+    }
+    fputs(line, stderr);
+    fflush(stderr);
+    g_bar_drawn = 1;
+    return 0;
+}
+
+sdra_progress cli_progress(bool quiet)
+{
+    sdra_progress p = {0};
+    if (!quiet && isatty(STDERR_FILENO))
+        p.fn = draw_bar;
+    return p;
+}
+
+void cli_progress_done(void)
+{
+    if (g_bar_drawn) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        g_bar_drawn = 0;
+    }
+}
+
+long cli_parse_count(const char *s)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end || v < 0)
+        return -1;
+    return v;
+}

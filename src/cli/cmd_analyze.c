@@ -1,0 +1,12 @@
+/* cmd_analyze.c - placeholder until its issue lands: says so and fails. */
+#include "cli.h"
+
+#include <stdio.h>
+
+int cmd_analyze(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "sdra: 'analyze' is not available in this build yet\n");
+    return SDRA_EXIT_FAIL;
+}

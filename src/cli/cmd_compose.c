@@ -1,0 +1,12 @@
+/* cmd_compose.c - placeholder until its issue lands: says so and fails. */
+#include "cli.h"
+
+#include <stdio.h>
+
+int cmd_compose(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "sdra: 'compose' is not available in this build yet\n");
+    return SDRA_EXIT_FAIL;
+}

@@ -1,0 +1,12 @@
+/* cmd_eval_analysis.c - placeholder until its issue lands: says so and fails. */
+#include "cli.h"
+
+#include <stdio.h>
+
+int cmd_eval_analysis(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "sdra: 'eval_analysis' is not available in this build yet\n");
+    return SDRA_EXIT_FAIL;
+}

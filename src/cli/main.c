@@ -1,0 +1,55 @@
+/*
+ * main.c - `sdra`: dispatches to the subcommands. Each is a user of the library like any other
+ * program; see cli.h for the conventions they share.
+ */
+#include "cli.h"
+#include "sdra/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} commands[] = {
+    {"run", cmd_run, "whole pipeline on one call: transcript, analysis, email, CRM, report"},
+    {"transcribe", cmd_transcribe, "audio -> speaker-separated, time-stamped transcript"},
+    {"analyze", cmd_analyze, "transcript -> analysis (sentiment, objections, actions, ...)"},
+    {"compose", cmd_compose, "analysis -> follow-up email (MIME) and calendar invite"},
+    {"crm", cmd_crm, "look at the local CRM: contacts, activities, tasks, emails"},
+    {"eval", cmd_eval, "measure quality: WER, DER, analysis precision/recall"},
+    {"serve", cmd_serve, "HTTP API server with a durable job store and stage workers"},
+    {"keys", cmd_keys, "create, list and revoke API keys for the server"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sdra <command> [options]\n\n"
+               "sdr-assistant turns a sales call recording into a follow-up package.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\n'sdra <command> --help' describes each. 'sdra --version' prints the version.\n");
+}
+
+int main(int argc, char **argv)
+{
+    sdra_log_set_handler(sdra_log_stderr_text, NULL, SDRA_LOG_WARN);
+    if (argc < 2) {
+        usage(stderr);
+        return SDRA_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return SDRA_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("sdra %s\n", SDRA_VERSION);
+        return SDRA_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "sdra: unknown command '%s' (see 'sdra --help')\n", argv[1]);
+    return SDRA_EXIT_USAGE;
+}

@@ -1,0 +1,217 @@
+/*
+ * util.c - files with size limits, atomic writes, mkdir -p, the resource directory, clocks,
+ * time formatting and JSON files (sdra/util.h).
+ */
+#include "sdra/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+size_t sdra_strlcpy(char *dst, const char *src, size_t n)
+{
+    size_t len = strlen(src);
+    if (n) {
+        size_t c = len < n - 1 ? len : n - 1;
+        memcpy(dst, src, c);
+        dst[c] = '\0';
+    }
+    return len;
+}
+
+int sdra_file_read(char **out, size_t *len_out, const char *path, size_t max_bytes, sdra_error *err)
+{
+    int is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f)
+        return sdra_error_set(err, sdra_code_from_errno(errno), "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (!is_stdin && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return sdra_error_set(err, SDRA_EINVAL, "%s: is a directory", path);
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    int rc = 0;
+    if (!buf) {
+        rc = sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    for (;;) {
+        if (len + 1 >= cap) {
+            if (cap > max_bytes + 1) {
+                rc = sdra_error_set(err, SDRA_ELIMIT, "%s: larger than the limit of %zu bytes", path, max_bytes);
+                goto done;
+            }
+            char *p = realloc(buf, cap * 2);
+            if (!p) {
+                rc = sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", path);
+                goto done;
+            }
+            buf = p;
+            cap *= 2;
+        }
+        size_t n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+        if (len > max_bytes) {
+            rc = sdra_error_set(err, SDRA_ELIMIT, "%s: larger than the limit of %zu bytes", path, max_bytes);
+            goto done;
+        }
+        if (n == 0) {
+            if (ferror(f))
+                rc = sdra_error_set(err, SDRA_EIO, "%s: read error", path);
+            break;
+        }
+    }
+done:
+    if (!is_stdin)
+        fclose(f);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    buf[len] = '\0';
+    *out = buf;
+    if (len_out)
+        *len_out = len;
+    return 0;
+}
+
+int sdra_file_write_atomic(const char *path, const void *data, size_t n, sdra_error *err)
+{
+    char tmp[PATH_MAX];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= sizeof tmp)
+        return sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return sdra_error_set(err, sdra_code_from_errno(errno), "%s: cannot write: %s", path, strerror(errno));
+    const char *p = data;
+    size_t left = n;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return sdra_error_set(err, sdra_code_from_errno(e), "%s: write failed: %s", path, strerror(e));
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) < 0 || close(fd) < 0) {
+        int e = errno;
+        unlink(tmp);
+        return sdra_error_set(err, SDRA_EIO, "%s: write failed: %s", path, strerror(e));
+    }
+    if (rename(tmp, path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        return sdra_error_set(err, sdra_code_from_errno(e), "%s: cannot replace: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+int sdra_mkdir_p(const char *path, sdra_error *err)
+{
+    char buf[PATH_MAX];
+    if (sdra_strlcpy(buf, path, sizeof buf) >= sizeof buf)
+        return sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+                return sdra_error_set(err, sdra_code_from_errno(errno), "%s: cannot create directory: %s", buf, strerror(errno));
+            *p = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+        return sdra_error_set(err, SDRA_EINVAL, "%s: not a directory", path);
+    return 0;
+}
+
+const char *sdra_share_dir(void)
+{
+    const char *e = getenv("SDRA_SHARE_DIR");
+    if (e && *e)
+        return e;
+#ifdef SDRA_SOURCE_DATA_DIR
+    return SDRA_SOURCE_DATA_DIR;
+#else
+    return "data";
+#endif
+}
+
+int sdra_share_path(char *out, size_t n, const char *rel)
+{
+    if ((size_t)snprintf(out, n, "%s/%s", sdra_share_dir(), rel) >= n)
+        return SDRA_ELIMIT;
+    return 0;
+}
+
+double sdra_clock_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void sdra_fmt_hms(char *out, size_t n, double seconds, char ms_sep)
+{
+    if (seconds < 0)
+        seconds = 0;
+    long long ms = (long long)(seconds * 1000.0 + 0.5);
+    long long h = ms / 3600000, m = (ms / 60000) % 60, s = (ms / 1000) % 60, r = ms % 1000;
+    if (ms_sep)
+        snprintf(out, n, "%02lld:%02lld:%02lld%c%03lld", h, m, s, ms_sep, r);
+    else
+        snprintf(out, n, "%02lld:%02lld:%02lld", h, m, s);
+}
+
+int sdra_json_load_file(json_t **out, const char *path, size_t max_bytes, sdra_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = sdra_file_read(&text, &len, path, max_bytes, err);
+    if (rc < 0)
+        return rc;
+    json_error_t je;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    free(text);
+    if (!doc) {
+        if (len == 0)
+            return sdra_error_set(err, SDRA_EINVAL, "%s: empty file", path);
+        return sdra_error_set(err, SDRA_EINVAL, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+    }
+    *out = doc;
+    return 0;
+}
+
+int sdra_json_write_file(const char *path, const json_t *doc, sdra_error *err)
+{
+    char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    if (!s)
+        return sdra_error_set(err, SDRA_ENOMEM, "%s: cannot serialise document", path);
+    size_t n = strlen(s);
+    char *t = realloc(s, n + 2);
+    if (!t) {
+        free(s);
+        return sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", path);
+    }
+    t[n] = '\n';
+    t[n + 1] = '\0';
+    int rc = sdra_file_write_atomic(path, t, n + 1, err);
+    free(t);
+    return rc;
+}
