@@ -1,0 +1,74 @@
+/*
+ * sdra/pipeline.h - the stage table: each stage is a function from documents to a document.
+ *
+ * A stage reads the call's earlier artifacts from a work directory and writes its own there
+ * (atomically: a reader sees the old file or the new one). It holds no global state and is
+ * safe to run again: same inputs, same output, no duplicate side effects (the sync stage
+ * upserts). The same table serves the three runners: `sdra run` (in process, files in --out),
+ * `sdra serve` (job store in SQLite) and the distributed workers.
+ *
+ *   stage       reads                                   writes
+ *   transcribe  call.json, the audio                    transcript.json, transcript.txt
+ *   analyze     call.json, transcript.json              analysis.json
+ *   compose     call.json, transcript.json, analysis    email.json, email.eml, invite.ics (if any)
+ *   sync        call.json, all of the above             crm.json (and the CRM itself)
+ *   report      call.json, all of the above             report.html
+ *
+ *     sdra_stage_ctx ctx = {.workdir = dir, .data_dir = data, .options = &opts};
+ *     for (int s = 0; s < SDRA_N_STAGES; s++)
+ *         if (sdra_pipeline_stage(s)->run(&ctx, &err) < 0) ...
+ */
+#ifndef SDRA_PIPELINE_H
+#define SDRA_PIPELINE_H
+
+#include <jansson.h>
+#include "sdra/error.h"
+#include "sdra/log.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum sdra_stage_id {
+    SDRA_STAGE_TRANSCRIBE = 0,
+    SDRA_STAGE_ANALYZE,
+    SDRA_STAGE_COMPOSE,
+    SDRA_STAGE_SYNC,
+    SDRA_STAGE_REPORT,
+    SDRA_N_STAGES
+} sdra_stage_id;
+
+/* Per-run knobs the stages read (NULL/0 = default). */
+typedef struct sdra_pipeline_options {
+    int jobs;                 /* transcription threads; 0 = number of cores */
+    int n_speakers;           /* mono diarization; 0 = default (2) */
+    int rep_channel;          /* stereo: 0 left, 1 right, -1 decide by text (default -1) */
+    const char *vocab_path;   /* extra vocabulary file, or NULL */
+    const char *template_path;/* user email template, or NULL */
+    const char *crm_backend;  /* "local" (default) */
+} sdra_pipeline_options;
+
+typedef struct sdra_stage_ctx {
+    const char *workdir;      /* the call's directory: call.json, inputs and outputs */
+    const char *data_dir;     /* user data directory (local CRM database, ...) */
+    const sdra_pipeline_options *options;
+    sdra_progress progress;   /* may be empty */
+    void *user_data;
+} sdra_stage_ctx;
+
+typedef struct sdra_stage {
+    const char *name;         /* "transcribe", "analyze", "compose", "sync", "report" */
+    const char *output;       /* the artifact whose presence means the stage is done */
+    int (*run)(const sdra_stage_ctx *ctx, sdra_error *err);
+} sdra_stage;
+
+/* The stage with that id, or NULL when out of range. */
+const sdra_stage *sdra_pipeline_stage(int id);
+
+/* The stage id for a name, or -1. */
+int sdra_pipeline_stage_id(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
