@@ -68,6 +68,24 @@ const sdra_stage *sdra_pipeline_stage(int id);
 /* The stage id for a name, or -1. */
 int sdra_pipeline_stage_id(const char *name);
 
+/* ---- in-process runner (`sdra run`) ----------------------------------------------------- */
+
+/* Called before (done = 0) and after (done = 1) each stage; skipped stages report done = 1 with
+ * skipped = 1. elapsed_s is the stage's wall time. */
+typedef void (*sdra_pipeline_stage_fn)(void *user_data, int stage, int n_stages, int done,
+                                       int skipped, double elapsed_s);
+
+/* True when stage's output exists in workdir and is not older than call.json and every earlier
+ * stage's output: re-running it would produce the same artifact. */
+int sdra_pipeline_stage_is_current(const char *workdir, int stage);
+
+/* Runs every stage in order on ctx->workdir, skipping stages that are current (unless force),
+ * so that an interrupted or failed run resumes where it stopped. On failure returns the stage's
+ * code with err->msg prefixed "stage NAME", and *failed_stage (if not NULL) set; the artifacts of
+ * earlier stages are kept. */
+int sdra_pipeline_run(const sdra_stage_ctx *ctx, int force, sdra_pipeline_stage_fn on_stage,
+                      void *user_data, int *failed_stage, sdra_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -33,6 +33,10 @@ const char *sdra_share_dir(void);
 /* Joins sdra_share_dir() and rel into out (size n). Returns SDRA_ELIMIT when it does not fit. */
 int sdra_share_path(char *out, size_t n, const char *rel);
 
+/* The user data directory (local CRM, job store, keys): explicit if not NULL, else $SDRA_DATA,
+ * else $HOME/.local/share/sdra. Writes it into out (size n); SDRA_ELIMIT when it does not fit. */
+int sdra_user_data_dir(char *out, size_t n, const char *explicit_dir);
+
 /* Monotonic seconds, for durations. */
 double sdra_clock_s(void);
 

@@ -1,12 +1,310 @@
-/* cmd_run.c - placeholder until its issue lands: says so and fails. */
+/*
+ * cmd_run.c - `sdra run AUDIO`: the product's main job. Ingest, transcribe, analyze, compose,
+ * sync to the CRM and write the report, into OUT/<call-id>/, printing a line per stage.
+ *
+ * The call id is derived from the audio's content and name, so running the same recording again
+ * lands in the same package directory: stages whose outputs are current are skipped (resume),
+ * and the CRM sync upserts (no duplicates).
+ */
 #include "cli.h"
+#include "sdra/call.h"
+#include "sdra/pipeline.h"
+#include "sdra/util.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: sdra run AUDIO [options]\n\n"
+        "Runs ingest -> transcribe -> analyze -> compose -> sync -> report on one call recording\n"
+        "and writes the follow-up package to OUT/<call-id>/: transcript.json and .txt,\n"
+        "analysis.json, email.json, email.eml, invite.ics (when a meeting was agreed), crm.json\n"
+        "and report.html. Re-running the same recording resumes and never duplicates CRM rows.\n\n"
+        "who and when:\n"
+        "  --contact-email E    the prospect's email address (CRM key, email recipient)\n"
+        "  --contact-name N     the prospect's name\n"
+        "  --company C          the prospect's company\n"
+        "  --rep-name R         the rep's name       --rep-email E   the rep's address\n"
+        "  --rep-company C      the rep's company (helps tell the rep from the prospect)\n"
+        "  --call-date D        YYYY-MM-DD; anchors relative dates (default: today)\n"
+        "follow-up:\n"
+        "  --style S            formal|friendly|concise|consultative (default friendly)\n"
+        "  --template FILE      your own email template (see docs/templates.md)\n"
+        "transcription:\n"
+        "  --jobs N             decoding threads (default: number of cores)\n"
+        "  --speakers N         speakers in a mono recording (default 2)\n"
+        "  --rep-channel left|right   stereo: which channel is the rep (default: by content)\n"
+        "  --vocab FILE         extra words with pronunciations (see docs/vocabulary.md)\n"
+        "where:\n"
+        "  --out DIR            package root (default ./out)\n"
+        "  --data DIR           data directory with the local CRM (default $SDRA_DATA or\n"
+        "                       ~/.local/share/sdra)\n"
+        "  --force              re-run every stage even when its output is current\n"
+        "  --quiet              no progress output\n");
+}
+
+/* FNV-1a 64 over the file's bytes: a stable id for the same recording. */
+static int hash_file(const char *path, uint64_t *out, sdra_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sdra_error_set(err, sdra_code_from_errno(errno), "%s: %s", path, strerror(errno));
+    uint64_t h = 1469598103934665603ULL;
+    unsigned char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        for (size_t i = 0; i < n; i++) {
+            h ^= buf[i];
+            h *= 1099511628211ULL;
+        }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad)
+        return sdra_error_set(err, SDRA_EIO, "%s: read error", path);
+    *out = h;
+    return 0;
+}
+
+static void make_call_id(char *out, size_t n, const char *path, uint64_t h)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char stem[41];
+    size_t j = 0;
+    for (const char *p = base; *p && *p != '.' && j < sizeof stem - 1; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (isalnum(c))
+            stem[j++] = (char)tolower(c);
+        else if (j && stem[j - 1] != '-')
+            stem[j++] = '-';
+    }
+    while (j && stem[j - 1] == '-')
+        j--;
+    stem[j] = '\0';
+    snprintf(out, n, "%s%s%010llx", stem, j ? "-" : "", (unsigned long long)(h & 0xffffffffffULL));
+}
+
+/* Writes call.json only when its content changed, so an unchanged re-run keeps later stages
+ * current. */
+static int write_call_json(const char *dir, const sdra_call_info *call, sdra_error *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/call.json", dir);
+    json_t *doc = sdra_call_info_to_json(call);
+    if (!doc)
+        return sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+    char *want = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *have = NULL;
+    int rc = 0;
+    if (sdra_file_read(&have, NULL, path, 1u << 20, NULL) == 0 && want) {
+        size_t wl = strlen(want);
+        if (strncmp(have, want, wl) == 0 && (have[wl] == '\n' || have[wl] == '\0'))
+            goto done;
+    }
+    rc = sdra_json_write_file(path, doc, err);
+done:
+    free(want);
+    free(have);
+    json_decref(doc);
+    return rc;
+}
+
+typedef struct run_state {
+    bool quiet;
+    sdra_progress bar;
+} run_state;
+
+static void on_stage(void *user, int stage, int n, int done, int skipped, double elapsed_s)
+{
+    run_state *st = user;
+    if (st->quiet)
+        return;
+    const sdra_stage *s = sdra_pipeline_stage(stage);
+    if (!done)
+        return;
+    cli_progress_done();
+    if (skipped)
+        fprintf(stderr, "[%d/%d] %-10s current, skipped\n", stage + 1, n, s->name);
+    else
+        fprintf(stderr, "[%d/%d] %-10s done in %.1f s\n", stage + 1, n, s->name, elapsed_s);
+}
+
+static void print_summary(const char *dir)
+{
+    char path[PATH_MAX];
+    json_t *a = NULL, *e = NULL, *c = NULL;
+    snprintf(path, sizeof path, "%s/analysis.json", dir);
+    sdra_json_load_file(&a, path, 64u << 20, NULL);
+    snprintf(path, sizeof path, "%s/email.json", dir);
+    sdra_json_load_file(&e, path, 64u << 20, NULL);
+    snprintf(path, sizeof path, "%s/crm.json", dir);
+    sdra_json_load_file(&c, path, 64u << 20, NULL);
+    printf("package: %s/\n", dir);
+    const char *outcome = json_string_value(json_object_get(a, "outcome"));
+    if (outcome)
+        printf("outcome: %s\n", outcome);
+    json_t *obj = json_object_get(a, "objections"), *acts = json_object_get(a, "action_items");
+    size_t i;
+    json_t *v;
+    printf("objections: %zu", json_array_size(obj));
+    json_array_foreach(obj, i, v) printf("%s%s", i ? ", " : " (", json_string_value(json_object_get(v, "type")));
+    printf("%s\n", json_array_size(obj) ? ")" : "");
+    printf("action items: %zu\n", json_array_size(acts));
+    json_array_foreach(acts, i, v) {
+        const char *due = json_string_value(json_object_get(v, "due"));
+        const char *owner = json_string_value(json_object_get(v, "owner"));
+        const char *text = json_string_value(json_object_get(v, "text"));
+        printf("  - [%s] %s", owner ? owner : "?", text ? text : "");
+        if (due)
+            printf(" (due %s)", due);
+        printf("\n");
+    }
+    json_t *m = json_object_get(a, "next_meeting");
+    if (json_is_object(m))
+        printf("next meeting: %s %s\n", json_string_value(json_object_get(m, "date")) ?: "?",
+               json_string_value(json_object_get(m, "time")) ?: (json_string_value(json_object_get(m, "part_of_day")) ?: ""));
+    const char *skipped = json_string_value(json_object_get(e, "skipped"));
+    if (skipped)
+        printf("email: not written (%s)\n", skipped);
+    else if (json_string_value(json_object_get(e, "subject")))
+        printf("email: \"%s\" -> %s/email.eml\n", json_string_value(json_object_get(e, "subject")), dir);
+    printf("report: %s/report.html\n", dir);
+    json_decref(a);
+    json_decref(e);
+    json_decref(c);
+}
 
 int cmd_run(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "sdra: 'run' is not available in this build yet\n");
-    return SDRA_EXIT_FAIL;
+    static const struct option opts[] = {
+        {"contact-email", required_argument, 0, 1}, {"contact-name", required_argument, 0, 2},
+        {"company", required_argument, 0, 3},       {"rep-name", required_argument, 0, 4},
+        {"rep-email", required_argument, 0, 5},     {"rep-company", required_argument, 0, 6},
+        {"call-date", required_argument, 0, 7},     {"style", required_argument, 0, 8},
+        {"template", required_argument, 0, 9},      {"jobs", required_argument, 0, 10},
+        {"speakers", required_argument, 0, 11},     {"rep-channel", required_argument, 0, 12},
+        {"vocab", required_argument, 0, 13},        {"out", required_argument, 0, 14},
+        {"data", required_argument, 0, 15},         {"force", no_argument, 0, 16},
+        {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    static const char *fields[] = {NULL, "contact_email", "contact_name", "company", "rep_name",
+                                   "rep_email", "rep_company", "call_date", "style"};
+    sdra_call_info call = {0};
+    sdra_pipeline_options po = {.rep_channel = -1};
+    sdra_error err = {0};
+    const char *out_root = "out", *data_opt = NULL;
+    int force = 0, c, rc = SDRA_EXIT_OK;
+    run_state st = {0};
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 8:
+            if (sdra_call_info_set(&call, fields[c], optarg, &err) < 0) {
+                rc = cli_usage_error("run", "--%s: %s", opts[c - 1].name, err.msg);
+                goto done;
+            }
+            break;
+        case 9: po.template_path = optarg; break;
+        case 10: case 11: {
+            long v = cli_parse_count(optarg);
+            if (v < 1 || v > 64) {
+                rc = cli_usage_error("run", "--%s needs a number from 1 to 64, not '%s'", c == 10 ? "jobs" : "speakers", optarg);
+                goto done;
+            }
+            if (c == 10)
+                po.jobs = (int)v;
+            else
+                po.n_speakers = (int)v;
+            break;
+        }
+        case 12:
+            if (!strcmp(optarg, "left"))
+                po.rep_channel = 0;
+            else if (!strcmp(optarg, "right"))
+                po.rep_channel = 1;
+            else {
+                rc = cli_usage_error("run", "--rep-channel is left or right, not '%s'", optarg);
+                goto done;
+            }
+            break;
+        case 13: po.vocab_path = optarg; break;
+        case 14: out_root = optarg; break;
+        case 15: data_opt = optarg; break;
+        case 16: force = 1; break;
+        case 'q': st.quiet = true; break;
+        case 'h': usage(stdout); goto done;
+        default:
+            rc = cli_usage_error("run", "unknown or incomplete option '%s'", argv[optind - 1]);
+            goto done;
+        }
+    }
+    if (optind != argc - 1) {
+        rc = cli_usage_error("run", optind >= argc ? "missing AUDIO" : "expected one AUDIO, got %d", argc - optind);
+        goto done;
+    }
+    const char *audio = argv[optind];
+    char abs_audio[PATH_MAX], call_id[80], dir[PATH_MAX], data_dir[PATH_MAX], today[11];
+    struct stat sb;
+    if (stat(audio, &sb) < 0) {
+        sdra_error_set(&err, sdra_code_from_errno(errno), "%s: %s", audio, strerror(errno));
+        rc = cli_fail(&err);
+        goto done;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        sdra_error_set(&err, SDRA_EINVAL, "%s: not a regular file", audio);
+        rc = cli_fail(&err);
+        goto done;
+    }
+    uint64_t h;
+    if (!realpath(audio, abs_audio) || hash_file(abs_audio, &h, &err) < 0) {
+        if (!err.code)
+            sdra_error_set(&err, SDRA_EIO, "%s: %s", audio, strerror(errno));
+        rc = cli_fail(&err);
+        goto done;
+    }
+    make_call_id(call_id, sizeof call_id, abs_audio, h);
+    if (!call.call_date) {
+        sdra_date_today(today);
+        sdra_call_info_set(&call, "call_date", today, NULL);
+    }
+    if (!call.style)
+        sdra_call_info_set(&call, "style", "friendly", NULL);
+    sdra_call_info_set(&call, "id", call_id, NULL);
+    sdra_call_info_set(&call, "audio", abs_audio, NULL);
+    sdra_call_info_set(&call, "direction", "outbound", NULL);
+    if ((size_t)snprintf(dir, sizeof dir, "%s/%s", out_root, call_id) >= sizeof dir ||
+        sdra_user_data_dir(data_dir, sizeof data_dir, data_opt) < 0) {
+        rc = cli_usage_error("run", "path too long");
+        goto done;
+    }
+    if (sdra_mkdir_p(dir, &err) < 0 || sdra_mkdir_p(data_dir, &err) < 0 ||
+        write_call_json(dir, &call, &err) < 0) {
+        rc = cli_fail(&err);
+        goto done;
+    }
+    if (!st.quiet)
+        fprintf(stderr, "call %s -> %s/\n", call_id, dir);
+    st.bar = cli_progress(st.quiet);
+    sdra_stage_ctx ctx = {.workdir = dir, .data_dir = data_dir, .options = &po, .progress = st.bar};
+    int failed = -1;
+    if (sdra_pipeline_run(&ctx, force, on_stage, &st, &failed, &err) < 0) {
+        cli_progress_done();
+        fprintf(stderr, "sdra: %s\nsdra: what earlier stages produced is kept in %s/; run again to resume\n", err.msg, dir);
+        rc = SDRA_EXIT_FAIL;
+        goto done;
+    }
+    print_summary(dir);
+done:
+    sdra_call_info_release(&call);
+    return rc;
 }

@@ -160,6 +160,19 @@ int sdra_share_path(char *out, size_t n, const char *rel)
     return 0;
 }
 
+int sdra_user_data_dir(char *out, size_t n, const char *explicit_dir)
+{
+    const char *e = getenv("SDRA_DATA"), *home = getenv("HOME");
+    int w;
+    if (explicit_dir && *explicit_dir)
+        w = snprintf(out, n, "%s", explicit_dir);
+    else if (e && *e)
+        w = snprintf(out, n, "%s", e);
+    else
+        w = snprintf(out, n, "%s/.local/share/sdra", home && *home ? home : ".");
+    return w < 0 || (size_t)w >= n ? SDRA_ELIMIT : 0;
+}
+
 double sdra_clock_s(void)
 {
     struct timespec ts;

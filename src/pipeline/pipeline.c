@@ -1,0 +1,160 @@
+/*
+ * pipeline.c - the stage table (sdra/pipeline.h) and the two stages that are thin adapters from
+ * files in a work directory to library calls: transcribe (audio -> transcript.json/.txt) and
+ * analyze (transcript.json -> analysis.json). compose, sync and report live with their modules
+ * (src/compose/stage.c, src/sync/stage.c, src/pipeline/report.c).
+ *
+ * Every stage reads call.json first; every output is written atomically, so a crash leaves
+ * either the old artifact or the new one, and "output exists" can mean "stage done".
+ */
+#include "sdra/pipeline.h"
+#include "sdra/analyze.h"
+#include "sdra/call.h"
+#include "sdra/compose.h"
+#include "sdra/crm.h"
+#include "sdra/report.h"
+#include "sdra/transcribe.h"
+#include "sdra/transcript.h"
+#include "sdra/util.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DOC_BYTES (256u << 20)
+
+/* Loads ctx->workdir/call.json into *call. */
+static int load_call(const sdra_stage_ctx *ctx, sdra_call_info *call, sdra_error *err)
+{
+    char path[PATH_MAX];
+    json_t *doc = NULL;
+    snprintf(path, sizeof path, "%s/call.json", ctx->workdir);
+    int rc = sdra_json_load_file(&doc, path, 1u << 20, err);
+    if (rc < 0)
+        return rc;
+    rc = sdra_call_info_from_json(call, doc, err);
+    json_decref(doc);
+    if (rc < 0)
+        sdra_error_prefix(err, "%s", path);
+    return rc;
+}
+
+static int stage_transcribe(const sdra_stage_ctx *ctx, sdra_error *err)
+{
+    sdra_call_info call = {0};
+    sdra_transcript *t = NULL;
+    char path[PATH_MAX], audio[PATH_MAX];
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *mem = NULL;
+    int rc = load_call(ctx, &call, err);
+    if (rc < 0)
+        goto done;
+    if (!call.audio) {
+        rc = sdra_error_set(err, SDRA_EINVAL, "call.json names no audio");
+        goto done;
+    }
+    if (call.audio[0] == '/')
+        snprintf(audio, sizeof audio, "%s", call.audio);
+    else
+        snprintf(audio, sizeof audio, "%s/%s", ctx->workdir, call.audio);
+
+    sdra_transcribe_params p = sdra_transcribe_default_params();
+    const sdra_pipeline_options *o = ctx->options;
+    if (o) {
+        if (o->jobs > 0)
+            p.jobs = o->jobs;
+        if (o->n_speakers > 0)
+            p.n_speakers = o->n_speakers;
+        p.rep_channel = o->rep_channel;
+        p.vocab_path = o->vocab_path;
+    }
+    p.rep_name = call.rep_name;
+    p.company = call.rep_company;
+    if ((rc = sdra_transcribe_file(&t, audio, &p, &ctx->progress, err)) < 0)
+        goto done;
+    if (call.call_date && !t->recorded_date)
+        t->recorded_date = strdup(call.call_date);
+
+    json_t *doc = sdra_transcript_to_json(t);
+    if (!doc) {
+        rc = sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
+        goto done;
+    }
+    snprintf(path, sizeof path, "%s/transcript.json", ctx->workdir);
+    rc = sdra_json_write_file(path, doc, err);
+    json_decref(doc);
+    if (rc < 0)
+        goto done;
+    if (!(mem = open_memstream(&text, &text_len))) {
+        rc = sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
+        goto done;
+    }
+    rc = sdra_transcript_write(t, SDRA_TFMT_TEXT, mem, err);
+    fclose(mem);
+    if (rc < 0)
+        goto done;
+    snprintf(path, sizeof path, "%s/transcript.txt", ctx->workdir);
+    rc = sdra_file_write_atomic(path, text, text_len, err);
+done:
+    free(text);
+    sdra_transcript_destroy(t);
+    sdra_call_info_release(&call);
+    return rc;
+}
+
+static int stage_analyze(const sdra_stage_ctx *ctx, sdra_error *err)
+{
+    sdra_call_info call = {0};
+    sdra_transcript *t = NULL;
+    json_t *tdoc = NULL, *analysis = NULL;
+    char path[PATH_MAX], today[11];
+    int rc = load_call(ctx, &call, err);
+    if (rc < 0)
+        goto done;
+    snprintf(path, sizeof path, "%s/transcript.json", ctx->workdir);
+    if ((rc = sdra_json_load_file(&tdoc, path, MAX_DOC_BYTES, err)) < 0)
+        goto done;
+    if ((rc = sdra_transcript_from_json(&t, tdoc, err)) < 0) {
+        sdra_error_prefix(err, "%s", path);
+        goto done;
+    }
+    sdra_analyze_params p = sdra_analyze_default_params();
+    sdra_date_today(today);
+    p.call_date = call.call_date ? call.call_date : t->recorded_date ? t->recorded_date : today;
+    p.rep_name = call.rep_name;
+    if ((rc = sdra_analyze(&analysis, t, &p, err)) < 0)
+        goto done;
+    snprintf(path, sizeof path, "%s/analysis.json", ctx->workdir);
+    rc = sdra_json_write_file(path, analysis, err);
+done:
+    json_decref(analysis);
+    json_decref(tdoc);
+    sdra_transcript_destroy(t);
+    sdra_call_info_release(&call);
+    return rc;
+}
+
+static const sdra_stage stages[SDRA_N_STAGES] = {
+    {"transcribe", "transcript.json", stage_transcribe},
+    {"analyze", "analysis.json", stage_analyze},
+    {"compose", "email.json", sdra_compose_stage},
+    {"sync", "crm.json", sdra_sync_stage},
+    {"report", "report.html", sdra_report_stage},
+};
+
+const sdra_stage *sdra_pipeline_stage(int id)
+{
+    if (id < 0 || id >= SDRA_N_STAGES)
+        return NULL;
+    return &stages[id];
+}
+
+int sdra_pipeline_stage_id(const char *name)
+{
+    for (int i = 0; i < SDRA_N_STAGES; i++)
+        if (name && !strcmp(stages[i].name, name))
+            return i;
+    return -1;
+}
