@@ -1,0 +1,846 @@
+/*
+ * decode.c - streaming audio ingest over FFmpeg (sdra/audio.h): opens a file or stdin through
+ * our own AVIOContext (so pipes, byte counting and error translation all happen in one place),
+ * finds the audio stream, decodes it packet by packet and resamples each decoded frame to
+ * interleaved s16 at the output rate with the source channels kept apart. The reader holds at
+ * most one decoded frame of output at a time, so memory does not grow with the length of the
+ * input. FFmpeg's error codes are translated here into sdra codes with a one-line message that
+ * names the input; FFmpeg's own log lines go to sdra_log at debug level.
+ */
+#include "sdra/audio.h"
+#include "sdra/log.h"
+#include "sdra/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/opt.h>
+#include <libswresample/swresample.h>
+
+#define IO_BUF_BYTES (32 * 1024)
+/* The largest single decoded frame we accept, in output frames (FLAC allows 65535 input
+ * samples per frame; 20 s at the output rate is far beyond any real codec). */
+#define MAX_FRAME_OUT_S 20
+#define NAME_MAX_CHARS 200
+
+struct sdra_audio {
+    char name[NAME_MAX_CHARS + 1]; /* the input as messages name it */
+    sdra_audio_params p;
+    sdra_audio_info info;
+
+    int fd;
+    bool own_fd;
+    bool seekable;
+    int64_t file_bytes;  /* size of a regular file, else -1 */
+    int64_t bytes_read;  /* through io_read, for the size limit on streams */
+    bool size_exceeded;
+    int io_errno;
+
+    AVIOContext *avio;
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    SwrContext *swr;
+    AVPacket *pkt;
+    AVFrame *frame;
+    int stream_index;
+
+    /* the format swr was set up for */
+    int swr_in_rate;
+    int swr_in_fmt;
+    AVChannelLayout swr_in_layout;
+    AVChannelLayout out_layout;
+    int out_channels; /* channels swr produces (= source channels) */
+
+    int16_t *obuf;    /* interleaved, out_channels per frame */
+    size_t obuf_cap;  /* in frames */
+    size_t obuf_len;  /* frames held */
+    size_t obuf_pos;  /* frames already handed out */
+
+    bool demux_eof;
+    bool decoder_eof;
+    bool done;           /* nothing more will come from the decoder or swr */
+    int n_decode_errors; /* corrupt packets skipped */
+
+    int pending_rc;      /* an error to report once the good audio before it was delivered */
+    sdra_error pending_err;
+
+    int64_t delivered;     /* output frames handed to the caller */
+    int64_t limit_frames;  /* from max_duration_s; 0 = none */
+};
+
+/* ---- FFmpeg logging -------------------------------------------------------------------- */
+
+static void av_log_to_sdra(void *avcl, int level, const char *fmt, va_list vl)
+{
+    if (level > AV_LOG_WARNING)
+        return;
+    char line[512];
+    int print_prefix = 1;
+    va_list copy;
+    va_copy(copy, vl);
+    av_log_format_line2(avcl, level, fmt, copy, line, sizeof line, &print_prefix);
+    va_end(copy);
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    if (n > 0)
+        sdra_log(SDRA_LOG_DEBUG, "ffmpeg: %s", line);
+}
+
+static pthread_once_t sdra_av_log_once = PTHREAD_ONCE_INIT;
+
+static void av_log_init(void)
+{
+    av_log_set_level(AV_LOG_WARNING);
+    av_log_set_callback(av_log_to_sdra);
+}
+
+/* ---- error translation ----------------------------------------------------------------- */
+
+/* FFmpeg's text for an AVERROR, with a lower-case first letter to sit inside our message. */
+static void av_reason(char *out, size_t n, int averr)
+{
+    if (av_strerror(averr, out, n) < 0)
+        snprintf(out, n, "error %d", averr);
+    if (out[0] >= 'A' && out[0] <= 'Z' && !(out[1] >= 'A' && out[1] <= 'Z'))
+        out[0] = (char)(out[0] - 'A' + 'a');
+}
+
+/* Translates an AVERROR met while opening or reading into an sdra code and message. */
+static int fail_av(sdra_audio *a, sdra_error *err, int averr, const char *what)
+{
+    char reason[128];
+    if (a->size_exceeded)
+        return sdra_error_set(err, SDRA_ELIMIT, "%s: input larger than the limit of %lld bytes",
+                              a->name, (long long)a->p.max_size_bytes);
+    if (a->io_errno)
+        return sdra_error_set(err, sdra_code_from_errno(a->io_errno) == SDRA_ENOTFOUND
+                                       ? SDRA_EIO
+                                       : sdra_code_from_errno(a->io_errno),
+                              "%s: read error (%s)", a->name, strerror(a->io_errno));
+    av_reason(reason, sizeof reason, averr);
+    if (averr == AVERROR(ENOMEM))
+        return sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", a->name);
+    if (averr == AVERROR_EOF)
+        return sdra_error_set(err, SDRA_EINVAL, "%s: %s (input ends too early: truncated?)",
+                              a->name, what);
+    if (averr == AVERROR_DECODER_NOT_FOUND || averr == AVERROR_DEMUXER_NOT_FOUND ||
+        averr == AVERROR_PATCHWELCOME || averr == AVERROR(ENOSYS))
+        return sdra_error_set(err, SDRA_EUNSUPPORTED, "%s: %s (%s)", a->name, what, reason);
+    if (averr == AVERROR(EIO))
+        return sdra_error_set(err, SDRA_EIO, "%s: %s (%s)", a->name, what, reason);
+    return sdra_error_set(err, SDRA_EINVAL, "%s: %s (%s)", a->name, what, reason);
+}
+
+/* ---- I/O: our own AVIOContext over a file descriptor ------------------------------------ */
+
+static int io_read(void *opaque, uint8_t *buf, int size)
+{
+    sdra_audio *a = opaque;
+    ssize_t n;
+    do {
+        n = read(a->fd, buf, (size_t)size);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        a->io_errno = errno;
+        return AVERROR(errno);
+    }
+    if (n == 0)
+        return AVERROR_EOF;
+    a->bytes_read += n;
+    /* Regular files were checked by size up front (and may be re-read after a seek); streams
+     * are counted as they arrive. */
+    if (!a->seekable && a->p.max_size_bytes > 0 && a->bytes_read > a->p.max_size_bytes) {
+        a->size_exceeded = true;
+        return AVERROR(EFBIG);
+    }
+    return (int)n;
+}
+
+static int64_t io_seek(void *opaque, int64_t offset, int whence)
+{
+    sdra_audio *a = opaque;
+    if (whence & AVSEEK_SIZE)
+        return a->file_bytes >= 0 ? a->file_bytes : AVERROR(ENOSYS);
+    whence &= ~AVSEEK_FORCE;
+    off_t r = lseek(a->fd, (off_t)offset, whence);
+    if (r < 0)
+        return AVERROR(errno);
+    return (int64_t)r;
+}
+
+/* ---- parameters ------------------------------------------------------------------------ */
+
+sdra_audio_params sdra_audio_default_params(void)
+{
+    sdra_audio_params p = {
+        .rate_hz = 16000,
+        .max_duration_s = 4 * 3600.0,
+        .max_size_bytes = (int64_t)2 << 30,
+        .format_hint = NULL,
+        .raw_channels = 1,
+        .raw_rate_hz = 16000,
+    };
+    return p;
+}
+
+static int check_params(const sdra_audio_params *p, const char *name, sdra_error *err)
+{
+    if (p->rate_hz < 1000 || p->rate_hz > 384000)
+        return sdra_error_set(err, SDRA_EINVAL, "%s: output rate %d Hz out of range", name,
+                              p->rate_hz);
+    if (p->max_duration_s < 0 || p->max_size_bytes < 0)
+        return sdra_error_set(err, SDRA_EINVAL, "%s: negative limit", name);
+    if (p->raw_channels < 0 || p->raw_channels > 64 || p->raw_rate_hz < 0 ||
+        p->raw_rate_hz > 384000)
+        return sdra_error_set(err, SDRA_EINVAL, "%s: raw channels/rate out of range", name);
+    return 0;
+}
+
+/* ---- resampling ------------------------------------------------------------------------ */
+
+static int setup_swr(sdra_audio *a, const AVFrame *f, sdra_error *err)
+{
+    int rc;
+    swr_free(&a->swr);
+    av_channel_layout_uninit(&a->swr_in_layout);
+    AVChannelLayout in = {0};
+    if (f->ch_layout.nb_channels > 0)
+        rc = av_channel_layout_copy(&in, &f->ch_layout);
+    else
+        rc = AVERROR(EINVAL);
+    if (rc < 0)
+        return sdra_error_set(err, SDRA_EINVAL, "%s: decoded audio has no channels", a->name);
+    if (a->out_channels == 0) {
+        /* first frame: the output keeps the source's channels as they are */
+        a->out_channels = in.nb_channels;
+        av_channel_layout_uninit(&a->out_layout);
+        av_channel_layout_default(&a->out_layout, in.nb_channels);
+    } else if (in.nb_channels != a->out_channels) {
+        av_channel_layout_uninit(&in);
+        return sdra_error_set(err, SDRA_EUNSUPPORTED,
+                              "%s: the number of channels changes mid-stream (%d to %d)", a->name,
+                              a->out_channels, f->ch_layout.nb_channels);
+    }
+    /* Treat the input as the default order for its count so that swr never remixes: the
+     * channels come out exactly as they went in, only resampled. */
+    AVChannelLayout in_plain = {0};
+    av_channel_layout_default(&in_plain, in.nb_channels);
+    rc = swr_alloc_set_opts2(&a->swr, &a->out_layout, AV_SAMPLE_FMT_S16, a->p.rate_hz, &in_plain,
+                             (enum AVSampleFormat)f->format, f->sample_rate, 0, NULL);
+    av_channel_layout_uninit(&in_plain);
+    if (rc >= 0)
+        rc = swr_init(a->swr);
+    if (rc < 0) {
+        av_channel_layout_uninit(&in);
+        return fail_av(a, err, rc, "cannot set up the resampler");
+    }
+    a->swr_in_layout = in;
+    a->swr_in_rate = f->sample_rate;
+    a->swr_in_fmt = f->format;
+    return 0;
+}
+
+static int ensure_obuf(sdra_audio *a, int64_t frames, sdra_error *err)
+{
+    if (frames <= (int64_t)a->obuf_cap)
+        return 0;
+    if (frames > (int64_t)a->p.rate_hz * MAX_FRAME_OUT_S)
+        return sdra_error_set(err, SDRA_ELIMIT, "%s: a decoded frame is longer than %d s",
+                              a->name, MAX_FRAME_OUT_S);
+    size_t cap = a->obuf_cap ? a->obuf_cap : 4096;
+    while ((int64_t)cap < frames)
+        cap *= 2;
+    int16_t *nb = realloc(a->obuf, cap * (size_t)a->out_channels * sizeof *nb);
+    if (!nb)
+        return sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", a->name);
+    a->obuf = nb;
+    a->obuf_cap = cap;
+    return 0;
+}
+
+/* Converts one decoded frame (or drains swr when f is NULL) into obuf, which is empty. */
+static int convert(sdra_audio *a, const AVFrame *f, sdra_error *err)
+{
+    int rc;
+    if (f) {
+        if (!a->swr || f->sample_rate != a->swr_in_rate || f->format != a->swr_in_fmt ||
+            av_channel_layout_compare(&f->ch_layout, &a->swr_in_layout) != 0) {
+            if (f->sample_rate <= 0)
+                return sdra_error_set(err, SDRA_EINVAL, "%s: decoded audio has no sample rate",
+                                      a->name);
+            if ((rc = setup_swr(a, f, err)) < 0)
+                return rc;
+        }
+    } else if (!a->swr) {
+        return 0;
+    }
+    int in_n = f ? f->nb_samples : 0;
+    int out_max = swr_get_out_samples(a->swr, in_n);
+    if (out_max < 0)
+        return fail_av(a, err, out_max, "resampling failed");
+    if ((rc = ensure_obuf(a, (int64_t)out_max + 16, err)) < 0)
+        return rc;
+    uint8_t *outp[1] = {(uint8_t *)a->obuf};
+    int got = swr_convert(a->swr, outp, (int)a->obuf_cap, f ? (const uint8_t **)f->extended_data : NULL,
+                          in_n);
+    if (got < 0)
+        return fail_av(a, err, got, "resampling failed");
+    a->obuf_len = (size_t)got;
+    a->obuf_pos = 0;
+    return 0;
+}
+
+/* ---- the decode loop ------------------------------------------------------------------- */
+
+/* Records an error to report after the audio already decoded, and ends the stream. */
+static void set_pending(sdra_audio *a, int rc, const sdra_error *e)
+{
+    if (a->pending_rc == 0) {
+        a->pending_rc = rc;
+        if (e)
+            a->pending_err = *e;
+        else
+            sdra_error_set(&a->pending_err, rc, "%s: %s", a->name, sdra_strerror(rc));
+    }
+}
+
+/* Fills obuf with the next block of output (obuf is empty on entry). On return obuf holds
+ * frames, or a->done is set. Errors that end the stream early are left pending; only errors
+ * that make the reader unusable are returned. */
+static int fill(sdra_audio *a, sdra_error *err)
+{
+    int rc;
+    sdra_error e = {0};
+    a->obuf_len = a->obuf_pos = 0;
+    while (!a->done) {
+        if (!a->decoder_eof) {
+            rc = avcodec_receive_frame(a->dec, a->frame);
+            if (rc == 0) {
+                rc = convert(a, a->frame, &e);
+                av_frame_unref(a->frame);
+                if (rc < 0) {
+                    set_pending(a, rc, &e);
+                    a->done = true;
+                    break;
+                }
+                if (a->obuf_len > 0)
+                    return 0;
+                continue;
+            }
+            if (rc == AVERROR_EOF) {
+                a->decoder_eof = true;
+                continue;
+            }
+            if (rc != AVERROR(EAGAIN)) {
+                /* a corrupt frame: skip it, as players do */
+                a->n_decode_errors++;
+                char reason[128];
+                av_reason(reason, sizeof reason, rc);
+                sdra_log(SDRA_LOG_DEBUG, "%s: skipping a frame that does not decode (%s)",
+                         a->name, reason);
+                if (a->n_decode_errors > 1000) {
+                    fail_av(a, &e, rc, "too many decode errors");
+                    set_pending(a, e.code, &e);
+                    a->done = true;
+                    break;
+                }
+                continue;
+            }
+            /* EAGAIN: the decoder wants input */
+            if (a->demux_eof) {
+                /* the flush packet was sent; EAGAIN here would be a decoder bug */
+                a->decoder_eof = true;
+                continue;
+            }
+            rc = av_read_frame(a->fmt, a->pkt);
+            if (rc < 0) {
+                if (rc != AVERROR_EOF) {
+                    /* an I/O error, the size limit, or data the demuxer cannot follow */
+                    fail_av(a, &e, rc, "cannot read past this point");
+                    set_pending(a, e.code, &e);
+                }
+                a->demux_eof = true;
+                avcodec_send_packet(a->dec, NULL);
+                continue;
+            }
+            if (a->pkt->stream_index == a->stream_index) {
+                rc = avcodec_send_packet(a->dec, a->pkt);
+                if (rc < 0 && rc != AVERROR(EAGAIN)) {
+                    a->n_decode_errors++;
+                    char reason[128];
+                    av_reason(reason, sizeof reason, rc);
+                    sdra_log(SDRA_LOG_DEBUG, "%s: skipping a packet that does not decode (%s)",
+                             a->name, reason);
+                }
+            }
+            av_packet_unref(a->pkt);
+            continue;
+        }
+        /* decoder drained: drain the resampler's delay line once */
+        rc = convert(a, NULL, &e);
+        a->done = true;
+        if (rc < 0) {
+            set_pending(a, rc, &e);
+            break;
+        }
+        if (a->obuf_len > 0)
+            return 0;
+    }
+    (void)err;
+    return 0;
+}
+
+/* ---- open / read / close ----------------------------------------------------------------- */
+
+static const char *first_name(const char *names, char *out, size_t n)
+{
+    size_t i = 0;
+    while (names[i] && names[i] != ',' && i + 1 < n) {
+        out[i] = names[i];
+        i++;
+    }
+    out[i] = '\0';
+    return out;
+}
+
+static int open_input(sdra_audio *a, const char *path, sdra_error *err)
+{
+    int is_stdin = strcmp(path, "-") == 0;
+    a->file_bytes = -1;
+    if (is_stdin) {
+        a->fd = STDIN_FILENO;
+        a->own_fd = false;
+    } else {
+        a->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (a->fd < 0) {
+            int e = errno;
+            if (e == ENOENT || e == ENOTDIR)
+                return sdra_error_set(err, SDRA_ENOTFOUND, "%s: no such file", a->name);
+            return sdra_error_set(err, sdra_code_from_errno(e), "%s: cannot open (%s)", a->name,
+                                  strerror(e));
+        }
+        a->own_fd = true;
+    }
+    struct stat st;
+    if (fstat(a->fd, &st) != 0)
+        return sdra_error_set(err, SDRA_EIO, "%s: cannot stat (%s)", a->name, strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return sdra_error_set(err, SDRA_EINVAL, "%s: is a directory, not an audio file", a->name);
+    if (S_ISREG(st.st_mode)) {
+        a->file_bytes = (int64_t)st.st_size;
+        a->seekable = !is_stdin || lseek(a->fd, 0, SEEK_CUR) == 0;
+        if (st.st_size == 0)
+            return sdra_error_set(err, SDRA_EINVAL, "%s: empty file", a->name);
+        if (a->p.max_size_bytes > 0 && st.st_size > a->p.max_size_bytes)
+            return sdra_error_set(err, SDRA_ELIMIT,
+                                  "%s: %lld bytes, larger than the limit of %lld bytes", a->name,
+                                  (long long)st.st_size, (long long)a->p.max_size_bytes);
+    } else {
+        a->seekable = false;
+    }
+    return 0;
+}
+
+int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params *params,
+                    sdra_error *err)
+{
+    int rc = 0, avrc;
+    sdra_audio *a = NULL;
+    AVDictionary *opts = NULL;
+    unsigned char *iobuf = NULL;
+
+    pthread_once(&sdra_av_log_once, av_log_init);
+    *out = NULL;
+    if (!path || !*path)
+        return sdra_error_set(err, SDRA_EINVAL, "audio: no input path given");
+    a = calloc(1, sizeof *a);
+    if (!a)
+        return sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", path);
+    a->fd = -1;
+    a->stream_index = -1;
+    a->p = params ? *params : sdra_audio_default_params();
+    if (a->p.raw_channels == 0)
+        a->p.raw_channels = 1;
+    if (a->p.raw_rate_hz == 0)
+        a->p.raw_rate_hz = 16000;
+    if (a->p.rate_hz == 0)
+        a->p.rate_hz = 16000;
+    if (strcmp(path, "-") == 0)
+        sdra_strlcpy(a->name, "stdin", sizeof a->name);
+    else
+        sdra_strlcpy(a->name, path, sizeof a->name);
+    if ((rc = check_params(&a->p, a->name, err)) < 0)
+        goto done;
+    if ((rc = open_input(a, path, err)) < 0)
+        goto done;
+    if (a->p.max_duration_s > 0)
+        a->limit_frames = (int64_t)(a->p.max_duration_s * a->p.rate_hz + 0.5);
+
+    iobuf = av_malloc(IO_BUF_BYTES);
+    if (!iobuf) {
+        rc = sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", a->name);
+        goto done;
+    }
+    a->avio = avio_alloc_context(iobuf, IO_BUF_BYTES, 0, a, io_read, NULL,
+                                 a->seekable ? io_seek : NULL);
+    if (!a->avio) {
+        av_free(iobuf);
+        rc = sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", a->name);
+        goto done;
+    }
+    a->avio->seekable = a->seekable ? AVIO_SEEKABLE_NORMAL : 0;
+    a->fmt = avformat_alloc_context();
+    if (!a->fmt) {
+        rc = sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", a->name);
+        goto done;
+    }
+    a->fmt->pb = a->avio;
+    a->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+
+    const AVInputFormat *ifmt = NULL;
+    if (a->p.format_hint && *a->p.format_hint) {
+        ifmt = av_find_input_format(a->p.format_hint);
+        if (!ifmt) {
+            rc = sdra_error_set(err, SDRA_EUNSUPPORTED, "%s: unknown input format '%s'", a->name,
+                                a->p.format_hint);
+            goto done;
+        }
+        if (ifmt->flags & AVFMT_NOFILE) {
+            rc = sdra_error_set(err, SDRA_EUNSUPPORTED, "%s: input format '%s' is not a file format",
+                                a->name, a->p.format_hint);
+            goto done;
+        }
+        if (ifmt->priv_class && av_opt_find((void *)&ifmt->priv_class, "sample_rate", NULL, 0,
+                                            AV_OPT_SEARCH_FAKE_OBJ)) {
+            char v[32];
+            snprintf(v, sizeof v, "%d", a->p.raw_rate_hz);
+            av_dict_set(&opts, "sample_rate", v, 0);
+            snprintf(v, sizeof v, "%dc", a->p.raw_channels);
+            av_dict_set(&opts, "ch_layout", v, 0);
+        }
+    }
+    /* The file name is passed only as a hint for probing by extension. */
+    avrc = avformat_open_input(&a->fmt, strcmp(path, "-") == 0 ? "" : path, ifmt, &opts);
+    if (avrc < 0) {
+        /* avformat_open_input frees the context on failure (not our AVIOContext) */
+        a->fmt = NULL;
+        rc = fail_av(a, err, avrc, "not an audio file");
+        goto done;
+    }
+    avrc = avformat_find_stream_info(a->fmt, NULL);
+    if (avrc < 0) {
+        rc = fail_av(a, err, avrc, "cannot read the stream layout");
+        goto done;
+    }
+    const AVCodec *codec = NULL;
+    avrc = av_find_best_stream(a->fmt, AVMEDIA_TYPE_AUDIO, -1, -1, &codec, 0);
+    if (avrc == AVERROR_STREAM_NOT_FOUND) {
+        char kinds[96] = "";
+        for (unsigned i = 0; i < a->fmt->nb_streams && strlen(kinds) < 64; i++) {
+            const char *k = av_get_media_type_string(a->fmt->streams[i]->codecpar->codec_type);
+            if (k && !strstr(kinds, k)) {
+                if (kinds[0])
+                    strcat(kinds, ", ");
+                strcat(kinds, k);
+            }
+        }
+        if (kinds[0])
+            rc = sdra_error_set(err, SDRA_EINVAL, "%s: no audio stream (only %s)", a->name, kinds);
+        else
+            rc = sdra_error_set(err, SDRA_EINVAL, "%s: no audio stream", a->name);
+        goto done;
+    }
+    if (avrc == AVERROR_DECODER_NOT_FOUND || (avrc >= 0 && !codec)) {
+        /* find the audio stream to name its codec */
+        const char *cname = "unknown";
+        for (unsigned i = 0; i < a->fmt->nb_streams; i++) {
+            AVCodecParameters *cp = a->fmt->streams[i]->codecpar;
+            if (cp->codec_type == AVMEDIA_TYPE_AUDIO) {
+                cname = cp->codec_id != AV_CODEC_ID_NONE ? avcodec_get_name(cp->codec_id)
+                                                         : "unknown";
+                break;
+            }
+        }
+        rc = sdra_error_set(err, SDRA_EUNSUPPORTED, "%s: unsupported audio codec (%s: no decoder)",
+                            a->name, cname);
+        goto done;
+    }
+    if (avrc < 0) {
+        rc = fail_av(a, err, avrc, "cannot find the audio stream");
+        goto done;
+    }
+    a->stream_index = avrc;
+    for (unsigned i = 0; i < a->fmt->nb_streams; i++)
+        if ((int)i != a->stream_index)
+            a->fmt->streams[i]->discard = AVDISCARD_ALL;
+    AVStream *st = a->fmt->streams[a->stream_index];
+
+    a->dec = avcodec_alloc_context3(codec);
+    a->pkt = av_packet_alloc();
+    a->frame = av_frame_alloc();
+    if (!a->dec || !a->pkt || !a->frame) {
+        rc = sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", a->name);
+        goto done;
+    }
+    avrc = avcodec_parameters_to_context(a->dec, st->codecpar);
+    if (avrc >= 0) {
+        a->dec->pkt_timebase = st->time_base;
+        avrc = avcodec_open2(a->dec, codec, NULL);
+    }
+    if (avrc < 0) {
+        rc = fail_av(a, err, avrc, "cannot open the audio decoder");
+        if (rc == SDRA_EINVAL)
+            rc = err ? (err->code = SDRA_EUNSUPPORTED) : SDRA_EUNSUPPORTED;
+        goto done;
+    }
+
+    /* what we know before decoding */
+    a->info.n_channels = st->codecpar->ch_layout.nb_channels;
+    a->info.source_rate_hz = st->codecpar->sample_rate;
+    if (a->fmt->duration != AV_NOPTS_VALUE && a->fmt->duration > 0)
+        a->info.duration_s = (double)a->fmt->duration / AV_TIME_BASE;
+    else if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
+        a->info.duration_s = (double)st->duration * av_q2d(st->time_base);
+    sdra_strlcpy(a->info.codec, avcodec_get_name(st->codecpar->codec_id), sizeof a->info.codec);
+    first_name(a->fmt->iformat->name, a->info.container, sizeof a->info.container);
+    if (a->p.max_duration_s > 0 && a->info.duration_s > a->p.max_duration_s) {
+        rc = sdra_error_set(err, SDRA_ELIMIT, "%s: %.1f s long, over the limit of %.1f s", a->name,
+                            a->info.duration_s, a->p.max_duration_s);
+        goto done;
+    }
+
+    /* Decode the first block now, so that a file with no decodable audio fails at open and the
+     * channel count and rate in info are the decoder's, not the container's guess. */
+    if ((rc = fill(a, err)) < 0)
+        goto done;
+    if (a->obuf_len == 0) {
+        if (a->pending_rc < 0) {
+            rc = a->pending_rc;
+            if (err)
+                *err = a->pending_err;
+        } else {
+            rc = sdra_error_set(err, SDRA_EINVAL, "%s: no audio (zero-length stream)", a->name);
+        }
+        goto done;
+    }
+    if (a->out_channels > 0)
+        a->info.n_channels = a->out_channels;
+    if (a->swr_in_rate > 0)
+        a->info.source_rate_hz = a->swr_in_rate;
+    if (a->info.n_channels > SDRA_AUDIO_MAX_CHANNELS)
+        a->info.n_channels = SDRA_AUDIO_MAX_CHANNELS;
+    sdra_log(SDRA_LOG_DEBUG, "%s: %s in %s, %d ch, %d Hz, %.2f s", a->name, a->info.codec,
+             a->info.container, a->info.n_channels, a->info.source_rate_hz, a->info.duration_s);
+
+done:
+    av_dict_free(&opts);
+    if (rc < 0) {
+        sdra_audio_close(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+const sdra_audio_info *sdra_audio_get_info(const sdra_audio *a)
+{
+    return &a->info;
+}
+
+int64_t sdra_audio_position(const sdra_audio *a)
+{
+    return a ? a->delivered : 0;
+}
+
+int sdra_audio_read(sdra_audio *a, int16_t *const *chans, int16_t *mix, size_t max_frames,
+                    size_t *n_frames, sdra_error *err)
+{
+    int rc;
+    size_t got = 0;
+    *n_frames = 0;
+    const int nch = a->info.n_channels;
+    const int stride = a->out_channels;
+
+    while (got < max_frames) {
+        if (a->obuf_pos >= a->obuf_len) {
+            if (a->done)
+                break;
+            if ((rc = fill(a, err)) < 0)
+                return rc;
+            if (a->obuf_len == 0)
+                break;
+        }
+        size_t n = a->obuf_len - a->obuf_pos;
+        if (n > max_frames - got)
+            n = max_frames - got;
+        if (a->limit_frames > 0 && a->delivered + (int64_t)n > a->limit_frames) {
+            n = (size_t)(a->limit_frames - a->delivered);
+            if (n == 0) {
+                sdra_error e;
+                sdra_error_set(&e, SDRA_ELIMIT, "%s: longer than the limit of %.1f s", a->name,
+                               a->p.max_duration_s);
+                set_pending(a, SDRA_ELIMIT, &e);
+                a->done = true;
+                a->obuf_len = a->obuf_pos = 0;
+                break;
+            }
+        }
+        const int16_t *src = a->obuf + a->obuf_pos * (size_t)stride;
+        if (chans)
+            for (int c = 0; c < nch; c++) {
+                int16_t *dst = chans[c];
+                if (!dst)
+                    continue;
+                dst += got;
+                for (size_t i = 0; i < n; i++)
+                    dst[i] = src[i * (size_t)stride + (size_t)c];
+            }
+        if (mix) {
+            int16_t *dst = mix + got;
+            if (nch == 1) {
+                for (size_t i = 0; i < n; i++)
+                    dst[i] = src[i * (size_t)stride];
+            } else {
+                for (size_t i = 0; i < n; i++) {
+                    int32_t s = 0;
+                    for (int c = 0; c < nch; c++)
+                        s += src[i * (size_t)stride + (size_t)c];
+                    /* round to nearest, halves away from zero */
+                    s = s >= 0 ? (s + nch / 2) / nch : -((-s + nch / 2) / nch);
+                    dst[i] = (int16_t)s;
+                }
+            }
+        }
+        a->obuf_pos += n;
+        a->delivered += (int64_t)n;
+        got += n;
+    }
+    *n_frames = got;
+    if (got > 0)
+        return 0;
+    if (a->pending_rc < 0) {
+        if (err)
+            *err = a->pending_err;
+        return a->pending_rc;
+    }
+    if (a->delivered == 0)
+        return sdra_error_set(err, SDRA_EINVAL, "%s: no audio (zero-length stream)", a->name);
+    return 0;
+}
+
+void sdra_audio_close(sdra_audio *a)
+{
+    if (!a)
+        return;
+    swr_free(&a->swr);
+    av_channel_layout_uninit(&a->swr_in_layout);
+    av_channel_layout_uninit(&a->out_layout);
+    av_frame_free(&a->frame);
+    av_packet_free(&a->pkt);
+    avcodec_free_context(&a->dec);
+    avformat_close_input(&a->fmt);
+    if (a->avio) {
+        av_freep(&a->avio->buffer);
+        avio_context_free(&a->avio);
+    }
+    if (a->own_fd && a->fd >= 0)
+        close(a->fd);
+    free(a->obuf);
+    free(a);
+}
+
+/* ---- whole-file convenience ------------------------------------------------------------ */
+
+int sdra_audio_load(const char *path, const sdra_audio_params *params, int16_t ***chans,
+                    int16_t **mix, size_t *n_frames, int *n_channels, sdra_error *err)
+{
+    int rc = 0;
+    sdra_audio *a = NULL;
+    int16_t **ch = NULL, *mx = NULL;
+    size_t len = 0, cap = 0;
+    int nch = 0;
+    const size_t block = 16384;
+
+    *chans = NULL;
+    *mix = NULL;
+    *n_frames = 0;
+    *n_channels = 0;
+    if ((rc = sdra_audio_open(&a, path, params, err)) < 0)
+        return rc;
+    nch = sdra_audio_get_info(a)->n_channels;
+    ch = calloc((size_t)nch, sizeof *ch);
+    if (!ch) {
+        rc = sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    for (;;) {
+        if (len + block > cap) {
+            size_t ncap = cap ? cap * 2 : block * 8;
+            for (int c = 0; c < nch; c++) {
+                int16_t *p = realloc(ch[c], ncap * sizeof *p);
+                if (!p) {
+                    rc = sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", path);
+                    goto done;
+                }
+                ch[c] = p;
+            }
+            int16_t *p = realloc(mx, ncap * sizeof *p);
+            if (!p) {
+                rc = sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", path);
+                goto done;
+            }
+            mx = p;
+            cap = ncap;
+        }
+        int16_t *dst[SDRA_AUDIO_MAX_CHANNELS];
+        for (int c = 0; c < nch; c++)
+            dst[c] = ch[c] + len;
+        size_t n = 0;
+        if ((rc = sdra_audio_read(a, dst, mx + len, block, &n, err)) < 0)
+            goto done;
+        if (n == 0)
+            break;
+        len += n;
+    }
+done:
+    sdra_audio_close(a);
+    if (rc < 0) {
+        if (ch)
+            for (int c = 0; c < nch; c++)
+                free(ch[c]);
+        free(ch);
+        free(mx);
+        return rc;
+    }
+    *chans = ch;
+    *mix = mx;
+    *n_frames = len;
+    *n_channels = nch;
+    return 0;
+}
+
+double sdra_audio_rms_db(const int16_t *pcm, size_t n)
+{
+    if (!pcm || n == 0)
+        return -100.0;
+    double acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc += (double)pcm[i] * pcm[i];
+    double ms = acc / (double)n;
+    if (ms <= 0)
+        return -100.0;
+    double db = 10.0 * log10(ms / (32768.0 * 32768.0));
+    return db < -100.0 ? -100.0 : db;
+}
