@@ -1,0 +1,138 @@
+/*
+ * sdra/asr.h - speech recognition behind one incremental interface.
+ *
+ * A backend turns 16-bit PCM (at params.rate_hz, 16 kHz) into finalized utterances: the words
+ * with their start/end times (seconds from the start of the stream) and confidences (0..1).
+ * PCM is fed as it arrives; an utterance comes out as soon as the backend detects its end
+ * (a pause), or at end_stream. Callers never branch on the backend: they hold an sdra_asr and
+ * call the functions below, which forward to the backend's table (struct sdra_asr_ops).
+ *
+ * A recognizer is not thread-safe: use one per thread (the transcription stage keeps one per
+ * worker). The default backend, "sphinx", is PocketSphinx in process with the en-us model,
+ * interpolated with a sales-conversation language model (data/asr/sales.lm), plus the user's
+ * words from a vocabulary file (docs/vocabulary.md).
+ *
+ *     sdra_asr_params p = sdra_asr_default_params();
+ *     sdra_asr *asr = NULL;
+ *     if (sdra_asr_create(&asr, &p, &err) < 0) ...
+ *     sdra_asr_start_stream(asr, &err);
+ *     while (more audio) {
+ *         sdra_asr_feed(asr, pcm, n, &err);
+ *         sdra_asr_utt u; bool ready;
+ *         while (sdra_asr_poll(asr, &u, &ready, &err) == 0 && ready) { use(&u); sdra_asr_utt_release(&u); }
+ *     }
+ *     sdra_asr_end_stream(asr, &err);   // then poll the last utterances the same way
+ *     sdra_asr_destroy(asr);
+ */
+#ifndef SDRA_ASR_H
+#define SDRA_ASR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "sdra/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sdra_asr_params {
+    const char *backend;        /* "sphinx" (default) */
+    int rate_hz;                /* sample rate of the fed PCM; default 16000 (sphinx needs it) */
+    const char *model_dir;      /* sphinx: dir with en-us/, en-us.lm.bin, cmudict-en-us.dict;
+                                   NULL = SDRA_SPHINX_MODELDIR/en-us */
+    const char *domain_lm_path; /* ARPA model interpolated with the generic one; NULL =
+                                   <share>/asr/sales.lm; "" = none (generic model only) */
+    float domain_weight;        /* interpolation weight of the domain model, 0..1; default 0.3 */
+    const char *vocab_path;     /* user words (docs/vocabulary.md), or NULL */
+    double max_utterance_s;     /* end an utterance after this much speech; default 30 */
+} sdra_asr_params;
+
+sdra_asr_params sdra_asr_default_params(void);
+
+typedef struct sdra_asr_word {
+    char *w;                /* lower case, no alternate-pronunciation suffix */
+    double start_s, end_s;  /* seconds from the start of the stream */
+    float conf;             /* posterior probability, 0..1 */
+} sdra_asr_word;
+
+typedef struct sdra_asr_utt {
+    double start_s, end_s;
+    sdra_asr_word *words;   /* fillers (silence, noise) are never included */
+    size_t n_words;
+} sdra_asr_utt;
+
+/* Frees the words of u (not u itself) and zeroes it. NULL is fine. */
+void sdra_asr_utt_release(sdra_asr_utt *u);
+
+/* The backend table. state is the backend's own object. Every function returns 0 or a
+ * negative sdra_code with err filled. poll sets *ready = false when no utterance is final. */
+struct sdra_asr_ops {
+    const char *name;
+    int (*create)(void **state, const sdra_asr_params *p, sdra_error *err);
+    int (*start_stream)(void *state, sdra_error *err);
+    int (*feed)(void *state, const int16_t *pcm, size_t n, sdra_error *err);
+    int (*poll)(void *state, sdra_asr_utt *out, bool *ready, sdra_error *err);
+    int (*end_stream)(void *state, sdra_error *err);
+    void (*destroy)(void *state);
+    /* Static description of the model ("en-us + sales.lm (0.30)"), for transcript metadata. */
+    const char *(*describe)(void *state);
+};
+
+/* The table of a backend by name, or NULL when this build has none of that name. */
+const struct sdra_asr_ops *sdra_asr_backend(const char *name);
+
+typedef struct sdra_asr sdra_asr;
+
+/* Creates a recognizer (loads its models: expect a second or so for sphinx). Fails with
+ * SDRA_EINVAL for a bad params value or vocabulary file (message names file and line),
+ * SDRA_ENOTFOUND for a missing model file, SDRA_EUNSUPPORTED for an unknown backend. */
+int sdra_asr_create(sdra_asr **out, const sdra_asr_params *p, sdra_error *err);
+void sdra_asr_destroy(sdra_asr *asr); /* NULL is fine */
+
+/* Begins a stream: times restart at 0 and the recognizer forgets the previous stream's
+ * acoustics (so the same audio gives the same words, whatever was decoded before). */
+int sdra_asr_start_stream(sdra_asr *asr, sdra_error *err);
+int sdra_asr_feed(sdra_asr *asr, const int16_t *pcm, size_t n, sdra_error *err);
+/* Takes the oldest finalized utterance (caller releases it) when *ready is true. */
+int sdra_asr_poll(sdra_asr *asr, sdra_asr_utt *out, bool *ready, sdra_error *err);
+/* Ends the stream: the last utterance becomes final (poll for it). */
+int sdra_asr_end_stream(sdra_asr *asr, sdra_error *err);
+
+const char *sdra_asr_name(const sdra_asr *asr);     /* "sphinx" */
+const char *sdra_asr_describe(const sdra_asr *asr); /* model description; never NULL */
+
+/* ---- user vocabulary (docs/vocabulary.md) ---------------------------------------------- */
+
+#define SDRA_ASR_VOCAB_MAX_ENTRIES 10000
+#define SDRA_ASR_VOCAB_MAX_BYTES (1 << 20)
+#define SDRA_ASR_WORD_MAX 64
+
+typedef struct sdra_asr_vocab_entry {
+    char *word;   /* lower case */
+    char *phones; /* "AH K M IY" (CMUdict phones, stress removed, upper case), or NULL to look
+                     the word up in the dictionary */
+    int line;     /* line number in the file, for messages */
+} sdra_asr_vocab_entry;
+
+typedef struct sdra_asr_vocab {
+    sdra_asr_vocab_entry *entries;
+    size_t n_entries;
+} sdra_asr_vocab;
+
+/* Parses a vocabulary file: one "word [PHONE ...]" per line, '#' comments, blank lines.
+ * Fails with SDRA_EINVAL naming file:line for an unknown phone, a bad word or a too-long line,
+ * SDRA_ELIMIT beyond the size/entry limits, SDRA_ENOTFOUND when the file is missing. */
+int sdra_asr_vocab_load(sdra_asr_vocab **out, const char *path, sdra_error *err);
+/* The same from a string (name is used in messages). */
+int sdra_asr_vocab_parse(sdra_asr_vocab **out, const char *text, size_t len, const char *name,
+                         sdra_error *err);
+void sdra_asr_vocab_destroy(sdra_asr_vocab *v); /* NULL is fine */
+
+/* True when s is a phone of the CMUdict set (AA AE ... ZH, without stress digits). */
+bool sdra_asr_phone_valid(const char *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
