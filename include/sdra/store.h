@@ -1,0 +1,242 @@
+/*
+ * sdra/store.h - the durable job store behind `sdra serve` (and later the distributed workers).
+ *
+ * It holds calls, one job per call and stage, the artifacts each stage produced, an outbox for
+ * external side effects, API keys (hashed) and an audit log. The store is a table of function
+ * pointers (sdra_store_ops) so that the embedded SQLite backend and a PostgreSQL backend are
+ * interchangeable; one contract test suite (tests/unit/store/test_contract.c) runs against
+ * every backend. Calling code never branches on the backend.
+ *
+ * Job life cycle: queued -> running (claimed with a lease: owner + expiry) -> done, or back to
+ * queued with a later run_after (retry with backoff), or dead after max_attempts (last error
+ * kept, visible, retryable by hand with sdra_store_call_retry). A worker that dies loses its
+ * lease when it expires and the next claim takes the job. Completing a job is one transaction:
+ * artifacts recorded, job done, next stage queued (or the call marked done). A complete or
+ * heartbeat from a worker that lost its lease fails with SDRA_EEXISTS and changes nothing, so
+ * a stage's result is recorded exactly once.
+ *
+ * Times are milliseconds since the Unix epoch, passed in by the caller (tests drive the clock).
+ * Every function is thread-safe. Failures leave the store unchanged.
+ *
+ *     sdra_store *st = NULL;
+ *     if (sdra_store_open(&st, "/var/lib/sdra/sdra.db", &err) < 0) ...
+ *     sdra_store_call_create(st, "c-1", "{...}", 0, now_ms, 100, &err);
+ *     sdra_store_job job;
+ *     if (sdra_store_job_claim(st, 0, "host:pid:1", now_ms, 30000, 5, &job, &err) == 0) {
+ *         ... run the stage ...
+ *         sdra_store_job_complete(st, &job, arts, n_arts, 1, now_ms, &err);
+ *     }
+ *     sdra_store_close(st);
+ */
+#ifndef SDRA_STORE_H
+#define SDRA_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "sdra/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SDRA_STORE_ID_MAX 64     /* call ids, owners, key ids (with NUL) */
+#define SDRA_STORE_STATE_MAX 16
+#define SDRA_STORE_ERRMSG_MAX 512
+#define SDRA_STORE_PATH_MAX 1024
+#define SDRA_STORE_META_MAX (64u << 10) /* a call's metadata document */
+
+/* Job states as stored: "queued", "running", "done", "dead". */
+typedef enum sdra_job_state {
+    SDRA_JOB_QUEUED = 0,
+    SDRA_JOB_RUNNING,
+    SDRA_JOB_DONE,
+    SDRA_JOB_DEAD,
+    SDRA_N_JOB_STATES
+} sdra_job_state;
+
+const char *sdra_job_state_name(int state); /* "queued", ...; "unknown" out of range */
+int sdra_job_state_parse(const char *s);    /* -1 when unknown */
+
+/* Call status (derived from its jobs, kept in the call row): "queued" (nothing started yet),
+ * "running", "done" (every stage done), "failed" (a job is dead). */
+typedef struct sdra_store_call {
+    char id[SDRA_STORE_ID_MAX];
+    char status[SDRA_STORE_STATE_MAX];
+    char *meta_json; /* the call's metadata (call.json), owned; free with _call_release */
+    int64_t created_ms;
+    int64_t updated_ms;
+} sdra_store_call;
+
+void sdra_store_call_release(sdra_store_call *c); /* frees meta_json; accepts NULL */
+
+typedef struct sdra_store_job {
+    char call_id[SDRA_STORE_ID_MAX];
+    int stage;                     /* index in the stage table */
+    int state;                     /* sdra_job_state */
+    int attempts;                  /* claims so far */
+    int64_t run_after_ms;          /* not claimed before this time */
+    char lease_owner[SDRA_STORE_ID_MAX];
+    int64_t lease_expires_ms;
+    int64_t queued_ms, started_ms, finished_ms; /* 0 when not yet */
+    char last_error[SDRA_STORE_ERRMSG_MAX];
+} sdra_store_job;
+
+typedef struct sdra_store_artifact {
+    char name[SDRA_STORE_ID_MAX];  /* file name in the call's directory: "transcript.json" */
+    int stage;                     /* the stage that produced it */
+    char path[SDRA_STORE_PATH_MAX];/* where it lives (relative to the data directory) */
+    char sha256[65];               /* hex digest of the content */
+    int64_t size_bytes;
+    int64_t created_ms;
+} sdra_store_artifact;
+
+typedef struct sdra_store_key {
+    char id[SDRA_STORE_ID_MAX];    /* public key id (looked up by it) */
+    char name[128];
+    char scope[SDRA_STORE_STATE_MAX]; /* read | write | admin */
+    char hash[129];                /* hex hash of the secret part */
+    int64_t created_ms;
+    int64_t revoked_ms;            /* 0 while valid */
+} sdra_store_key;
+
+typedef struct sdra_store_outbox_item {
+    char key[128];                 /* idempotency key */
+    char call_id[SDRA_STORE_ID_MAX];
+    char kind[SDRA_STORE_STATE_MAX * 2];
+    char *payload;                 /* owned; free with sdra_store_outbox_release */
+    int state;                     /* SDRA_JOB_QUEUED / RUNNING / DONE / DEAD */
+    int attempts;
+} sdra_store_outbox_item;
+
+void sdra_store_outbox_release(sdra_store_outbox_item *o);
+
+typedef struct sdra_store sdra_store;
+
+/* The backend interface. Every backend implements every entry; see the wrappers below for the
+ * contract of each. */
+typedef struct sdra_store_ops {
+    const char *name;
+    void (*close)(sdra_store *s);
+    int (*call_create)(sdra_store *s, const char *id, const char *meta_json, int first_stage,
+                       int64_t now_ms, int max_active, sdra_error *err);
+    int (*call_get)(sdra_store *s, const char *id, sdra_store_call *out, sdra_error *err);
+    int (*call_list)(sdra_store *s, const char *status, int offset, int limit,
+                     sdra_store_call *out, int *n_out, sdra_error *err);
+    int (*call_delete)(sdra_store *s, const char *id, sdra_error *err);
+    int (*call_retry)(sdra_store *s, const char *id, int64_t now_ms, sdra_error *err);
+    int (*count_active)(sdra_store *s, int *n_out, sdra_error *err);
+    int (*job_claim)(sdra_store *s, int stage, const char *owner, int64_t now_ms, int64_t lease_ms,
+                     int max_attempts, sdra_store_job *out, sdra_error *err);
+    int (*job_heartbeat)(sdra_store *s, const sdra_store_job *job, int64_t now_ms, int64_t lease_ms,
+                         sdra_error *err);
+    int (*job_complete)(sdra_store *s, const sdra_store_job *job, const sdra_store_artifact *arts,
+                        int n_arts, int next_stage, int64_t now_ms, sdra_error *err);
+    int (*job_fail)(sdra_store *s, const sdra_store_job *job, const char *msg, bool retryable,
+                    int64_t retry_at_ms, int max_attempts, int64_t now_ms, sdra_error *err);
+    int (*job_list)(sdra_store *s, const char *call_id, sdra_store_job *out, int max, int *n_out,
+                    sdra_error *err);
+    int (*job_counts)(sdra_store *s, int n_stages, int (*counts)[SDRA_N_JOB_STATES], sdra_error *err);
+    int (*artifact_get)(sdra_store *s, const char *call_id, const char *name,
+                        sdra_store_artifact *out, sdra_error *err);
+    int (*artifact_list)(sdra_store *s, const char *call_id, sdra_store_artifact *out, int max,
+                         int *n_out, sdra_error *err);
+    int (*key_insert)(sdra_store *s, const sdra_store_key *k, sdra_error *err);
+    int (*key_get)(sdra_store *s, const char *id, sdra_store_key *out, sdra_error *err);
+    int (*key_list)(sdra_store *s, sdra_store_key *out, int max, int *n_out, sdra_error *err);
+    int (*key_revoke)(sdra_store *s, const char *id_or_name, int64_t now_ms, sdra_error *err);
+    int (*audit_add)(sdra_store *s, int64_t now_ms, const char *actor, const char *action,
+                     const char *target, sdra_error *err);
+    int (*audit_count)(sdra_store *s, const char *target, int *n_out, sdra_error *err);
+    int (*outbox_put)(sdra_store *s, const char *key, const char *call_id, const char *kind,
+                      const char *payload, int64_t now_ms, sdra_error *err);
+    int (*outbox_claim)(sdra_store *s, const char *owner, int64_t now_ms, int64_t lease_ms,
+                        sdra_store_outbox_item *out, sdra_error *err);
+    int (*outbox_done)(sdra_store *s, const char *key, sdra_error *err);
+} sdra_store_ops;
+
+/* Every backend's handle starts with this. */
+struct sdra_store {
+    const sdra_store_ops *ops;
+};
+
+/* Opens a store by location: "sqlite:PATH" or a plain PATH (SQLite, WAL mode; created with its
+ * schema when missing). "postgres://..." answers SDRA_EUNSUPPORTED in this build. */
+int sdra_store_open(sdra_store **out, const char *location, sdra_error *err);
+int sdra_store_sqlite_open(sdra_store **out, const char *path, sdra_error *err);
+void sdra_store_close(sdra_store *s); /* accepts NULL */
+
+/* Creates the call (status "queued") and queues its first job, in one transaction. Fails with
+ * SDRA_EEXISTS when the id is taken, SDRA_ELIMIT when max_active (> 0) calls are already
+ * queued or running (backpressure), SDRA_EINVAL for a bad id ([a-z0-9-], 1..63) or metadata
+ * over SDRA_STORE_META_MAX. */
+int sdra_store_call_create(sdra_store *s, const char *id, const char *meta_json, int first_stage,
+                           int64_t now_ms, int max_active, sdra_error *err);
+/* SDRA_ENOTFOUND when there is no such call. */
+int sdra_store_call_get(sdra_store *s, const char *id, sdra_store_call *out, sdra_error *err);
+/* Newest first; status NULL = any. out must hold limit entries; release each. */
+int sdra_store_call_list(sdra_store *s, const char *status, int offset, int limit,
+                         sdra_store_call *out, int *n_out, sdra_error *err);
+/* Removes the call and every row that refers to it. SDRA_ENOTFOUND when absent. */
+int sdra_store_call_delete(sdra_store *s, const char *id, sdra_error *err);
+/* Queues the call's dead jobs again with attempts reset. SDRA_ENOTFOUND when absent,
+ * SDRA_EINVAL when nothing is dead. */
+int sdra_store_call_retry(sdra_store *s, const char *id, int64_t now_ms, sdra_error *err);
+/* Calls queued or running. */
+int sdra_store_count_active(sdra_store *s, int *n_out, sdra_error *err);
+
+/* Claims the oldest runnable job of stage: queued with run_after <= now, or running with an
+ * expired lease (a dead worker's; such a job that already had max_attempts goes dead
+ * instead). Sets owner and lease expiry, counts an attempt. SDRA_ENOTFOUND when none. */
+int sdra_store_job_claim(sdra_store *s, int stage, const char *owner, int64_t now_ms,
+                         int64_t lease_ms, int max_attempts, sdra_store_job *out, sdra_error *err);
+/* Extends the lease. SDRA_EEXISTS when the job is no longer held by job->lease_owner. */
+int sdra_store_job_heartbeat(sdra_store *s, const sdra_store_job *job, int64_t now_ms,
+                             int64_t lease_ms, sdra_error *err);
+/* One transaction: records the artifacts (replacing same-named ones), marks the job done and
+ * queues next_stage (or, when next_stage < 0, marks the call done). SDRA_EEXISTS when the
+ * lease was lost (nothing changes). */
+int sdra_store_job_complete(sdra_store *s, const sdra_store_job *job, const sdra_store_artifact *arts,
+                            int n_arts, int next_stage, int64_t now_ms, sdra_error *err);
+/* Records a failure: back to queued at retry_at_ms when retryable and attempts < max_attempts,
+ * else dead (and the call failed). SDRA_EEXISTS when the lease was lost. */
+int sdra_store_job_fail(sdra_store *s, const sdra_store_job *job, const char *msg, bool retryable,
+                        int64_t retry_at_ms, int max_attempts, int64_t now_ms, sdra_error *err);
+/* The call's jobs in stage order. */
+int sdra_store_job_list(sdra_store *s, const char *call_id, sdra_store_job *out, int max,
+                        int *n_out, sdra_error *err);
+/* counts[stage][state] for stages 0..n_stages-1 (zeroed first). */
+int sdra_store_job_counts(sdra_store *s, int n_stages, int (*counts)[SDRA_N_JOB_STATES],
+                          sdra_error *err);
+int sdra_store_artifact_get(sdra_store *s, const char *call_id, const char *name,
+                            sdra_store_artifact *out, sdra_error *err);
+int sdra_store_artifact_list(sdra_store *s, const char *call_id, sdra_store_artifact *out, int max,
+                             int *n_out, sdra_error *err);
+
+/* API keys: SDRA_EEXISTS for a duplicate id or name; _get SDRA_ENOTFOUND; _revoke by id or
+ * name, SDRA_ENOTFOUND when no valid key matches. */
+int sdra_store_key_insert(sdra_store *s, const sdra_store_key *k, sdra_error *err);
+int sdra_store_key_get(sdra_store *s, const char *id, sdra_store_key *out, sdra_error *err);
+int sdra_store_key_list(sdra_store *s, sdra_store_key *out, int max, int *n_out, sdra_error *err);
+int sdra_store_key_revoke(sdra_store *s, const char *id_or_name, int64_t now_ms, sdra_error *err);
+
+/* Audit log: who (key id) did what (action) to which target (call id). */
+int sdra_store_audit_add(sdra_store *s, int64_t now_ms, const char *actor, const char *action,
+                         const char *target, sdra_error *err);
+int sdra_store_audit_count(sdra_store *s, const char *target, int *n_out, sdra_error *err);
+
+/* Outbox for external side effects: _put records one under its idempotency key (a second put
+ * with the same key changes nothing and returns 0); _claim leases the oldest pending one
+ * (SDRA_ENOTFOUND when none); _done marks it performed. */
+int sdra_store_outbox_put(sdra_store *s, const char *key, const char *call_id, const char *kind,
+                          const char *payload, int64_t now_ms, sdra_error *err);
+int sdra_store_outbox_claim(sdra_store *s, const char *owner, int64_t now_ms, int64_t lease_ms,
+                            sdra_store_outbox_item *out, sdra_error *err);
+int sdra_store_outbox_done(sdra_store *s, const char *key, sdra_error *err);
+
+/* Wall-clock milliseconds since the epoch. */
+int64_t sdra_store_now_ms(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,956 @@
+/*
+ * sqlite.c - the embedded job store backend: one SQLite database file in WAL mode (synchronous
+ * FULL, so a committed transaction survives kill -9 and power loss), implementing
+ * sdra_store_ops. Writes are serialised on one connection behind a mutex and run as
+ * BEGIN IMMEDIATE transactions (a claim is "select the oldest runnable job, conditionally
+ * update it"; PostgreSQL will use FOR UPDATE SKIP LOCKED); reads use a small pool of read
+ * connections so that API reads do not wait behind a commit. The SQL is kept portable
+ * (standard types, ON CONFLICT upserts, LIMIT/OFFSET) so the PostgreSQL backend can reuse it.
+ */
+#include "sdra/store.h"
+#include "sdra/log.h"
+#include "sdra/util.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_READERS 4
+
+typedef struct conn {
+    sqlite3 *db;
+    pthread_mutex_t mu;
+} conn;
+
+typedef struct sq_store {
+    sdra_store base;
+    char *path;
+    conn wr;
+    conn rd[N_READERS];
+    unsigned next_rd;
+    pthread_mutex_t rr_mu;
+} sq_store;
+
+static const char *SCHEMA =
+    "CREATE TABLE IF NOT EXISTS calls ("
+    " id VARCHAR(64) PRIMARY KEY, status VARCHAR(16) NOT NULL, meta TEXT NOT NULL,"
+    " created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS calls_by_status ON calls (status, created_ms);"
+    "CREATE INDEX IF NOT EXISTS calls_by_created ON calls (created_ms);"
+    "CREATE TABLE IF NOT EXISTS jobs ("
+    " call_id VARCHAR(64) NOT NULL, stage INTEGER NOT NULL, state VARCHAR(16) NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, run_after_ms BIGINT NOT NULL,"
+    " lease_owner VARCHAR(64), lease_expires_ms BIGINT NOT NULL DEFAULT 0,"
+    " queued_ms BIGINT NOT NULL, started_ms BIGINT NOT NULL DEFAULT 0,"
+    " finished_ms BIGINT NOT NULL DEFAULT 0, last_error TEXT,"
+    " PRIMARY KEY (call_id, stage));"
+    "CREATE INDEX IF NOT EXISTS jobs_runnable ON jobs (stage, state, run_after_ms);"
+    "CREATE TABLE IF NOT EXISTS artifacts ("
+    " call_id VARCHAR(64) NOT NULL, name VARCHAR(64) NOT NULL, stage INTEGER NOT NULL,"
+    " path TEXT NOT NULL, sha256 VARCHAR(64) NOT NULL, size_bytes BIGINT NOT NULL,"
+    " created_ms BIGINT NOT NULL, PRIMARY KEY (call_id, name));"
+    "CREATE TABLE IF NOT EXISTS outbox ("
+    " idem_key VARCHAR(128) PRIMARY KEY, call_id VARCHAR(64) NOT NULL, kind VARCHAR(32) NOT NULL,"
+    " payload TEXT NOT NULL, state VARCHAR(16) NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " lease_owner VARCHAR(64), lease_expires_ms BIGINT NOT NULL DEFAULT 0,"
+    " created_ms BIGINT NOT NULL, done_ms BIGINT NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS api_keys ("
+    " id VARCHAR(64) PRIMARY KEY, name VARCHAR(128) NOT NULL UNIQUE, scope VARCHAR(16) NOT NULL,"
+    " hash VARCHAR(128) NOT NULL, created_ms BIGINT NOT NULL, revoked_ms BIGINT NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS audit_log ("
+    " id INTEGER PRIMARY KEY, at_ms BIGINT NOT NULL, actor VARCHAR(64) NOT NULL,"
+    " action VARCHAR(64) NOT NULL, target VARCHAR(64) NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS audit_by_target ON audit_log (target);";
+
+static int code_from_sqlite(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return SDRA_ERETRY;
+    case SQLITE_CONSTRAINT: return SDRA_EEXISTS;
+    case SQLITE_FULL: case SQLITE_TOOBIG: return SDRA_ELIMIT;
+    case SQLITE_NOMEM: return SDRA_ENOMEM;
+    case SQLITE_NOTFOUND: return SDRA_ENOTFOUND;
+    default: return SDRA_EIO;
+    }
+}
+
+static int db_fail(sqlite3 *db, int rc, sdra_error *err, const char *what)
+{
+    return sdra_error_set(err, code_from_sqlite(rc), "store: %s: %s", what, sqlite3_errmsg(db));
+}
+
+/* Binds arguments described by fmt: 's' text (NULL binds NULL), 'i' int, 'l' int64. */
+static int bind_v(sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+    for (int i = 0; fmt && fmt[i]; i++) {
+        int rc;
+        switch (fmt[i]) {
+        case 's': {
+            const char *v = va_arg(ap, const char *);
+            rc = v ? sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i + 1);
+            break;
+        }
+        case 'i': rc = sqlite3_bind_int(st, i + 1, va_arg(ap, int)); break;
+        case 'l': rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t)); break;
+        default: rc = SQLITE_MISUSE;
+        }
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+/* Prepares sql and binds the arguments. */
+static int prep(sqlite3 *db, sqlite3_stmt **st, sdra_error *err, const char *sql, const char *fmt, ...)
+{
+    int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+    if (rc != SQLITE_OK)
+        return db_fail(db, rc, err, "prepare");
+    va_list ap;
+    va_start(ap, fmt);
+    rc = bind_v(*st, fmt, ap);
+    va_end(ap);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(*st);
+        *st = NULL;
+        return db_fail(db, rc, err, "bind");
+    }
+    return 0;
+}
+
+/* Runs one statement to completion; returns the number of rows changed, or a negative code. */
+static int exec(sqlite3 *db, sdra_error *err, const char *sql, const char *fmt, ...)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return db_fail(db, rc, err, "prepare");
+    va_list ap;
+    va_start(ap, fmt);
+    rc = bind_v(st, fmt, ap);
+    va_end(ap);
+    if (rc == SQLITE_OK)
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            ;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_OK)
+        return db_fail(db, rc, err, "exec");
+    return sqlite3_changes(db);
+}
+
+/* Single int64 from a one-row query; *out untouched (and 0 returned) when there is no row. */
+static int query_int64(sqlite3 *db, int64_t *out, int *found, sdra_error *err, const char *sql,
+                       const char *fmt, ...)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return db_fail(db, rc, err, "prepare");
+    va_list ap;
+    va_start(ap, fmt);
+    rc = bind_v(st, fmt, ap);
+    va_end(ap);
+    if (found)
+        *found = 0;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        if (found)
+            *found = 1;
+        rc = SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_fail(db, rc, err, "query");
+    return 0;
+}
+
+static void col_text(sqlite3_stmt *st, int i, char *out, size_t n)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    sdra_strlcpy(out, t ? (const char *)t : "", n);
+}
+
+static sq_store *SQ(sdra_store *s) { return (sq_store *)s; }
+
+static sqlite3 *wr_lock(sdra_store *s)
+{
+    pthread_mutex_lock(&SQ(s)->wr.mu);
+    return SQ(s)->wr.db;
+}
+
+static void wr_unlock(sdra_store *s) { pthread_mutex_unlock(&SQ(s)->wr.mu); }
+
+static conn *rd_lock(sdra_store *s)
+{
+    sq_store *q = SQ(s);
+    for (int i = 0; i < N_READERS; i++) {
+        if (pthread_mutex_trylock(&q->rd[i].mu) == 0)
+            return &q->rd[i];
+    }
+    pthread_mutex_lock(&q->rr_mu);
+    conn *c = &q->rd[q->next_rd++ % N_READERS];
+    pthread_mutex_unlock(&q->rr_mu);
+    pthread_mutex_lock(&c->mu);
+    return c;
+}
+
+static void rd_unlock(conn *c) { pthread_mutex_unlock(&c->mu); }
+
+static int begin(sqlite3 *db, sdra_error *err)
+{
+    int rc = exec(db, err, "BEGIN IMMEDIATE", NULL);
+    return rc < 0 ? rc : 0;
+}
+
+static int commit(sqlite3 *db, sdra_error *err)
+{
+    int rc = exec(db, err, "COMMIT", NULL);
+    if (rc < 0) {
+        exec(db, NULL, "ROLLBACK", NULL);
+        return rc;
+    }
+    return 0;
+}
+
+static void rollback(sqlite3 *db) { exec(db, NULL, "ROLLBACK", NULL); }
+
+/* ---- calls --------------------------------------------------------------------------- */
+
+static int sq_call_create(sdra_store *s, const char *id, const char *meta, int first_stage,
+                          int64_t now, int max_active, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int rc = begin(db, err);
+    if (rc < 0)
+        goto done;
+    if (max_active > 0) {
+        int64_t n = 0;
+        if ((rc = query_int64(db, &n, NULL, err,
+                              "SELECT COUNT(*) FROM calls WHERE status IN ('queued','running')", NULL)) < 0)
+            goto fail;
+        if (n >= max_active) {
+            rc = sdra_error_set(err, SDRA_ELIMIT, "queue full: %lld calls waiting or running", (long long)n);
+            goto fail;
+        }
+    }
+    rc = exec(db, err, "INSERT INTO calls (id, status, meta, created_ms, updated_ms) VALUES (?, 'queued', ?, ?, ?)",
+              "ssll", id, meta, now, now);
+    if (rc < 0) {
+        if (rc == SDRA_EEXISTS)
+            sdra_error_set(err, SDRA_EEXISTS, "call %s already exists", id);
+        goto fail;
+    }
+    rc = exec(db, err,
+              "INSERT INTO jobs (call_id, stage, state, attempts, run_after_ms, queued_ms)"
+              " VALUES (?, ?, 'queued', 0, ?, ?)",
+              "sill", id, first_stage, now, now);
+    if (rc < 0)
+        goto fail;
+    rc = commit(db, err);
+    goto done;
+fail:
+    rollback(db);
+done:
+    wr_unlock(s);
+    return rc < 0 ? rc : 0;
+}
+
+static void row_to_call(sqlite3_stmt *st, sdra_store_call *c)
+{
+    col_text(st, 0, c->id, sizeof c->id);
+    col_text(st, 1, c->status, sizeof c->status);
+    const unsigned char *m = sqlite3_column_text(st, 2);
+    c->meta_json = strdup(m ? (const char *)m : "{}");
+    c->created_ms = sqlite3_column_int64(st, 3);
+    c->updated_ms = sqlite3_column_int64(st, 4);
+}
+
+static int sq_call_get(sdra_store *s, const char *id, sdra_store_call *out, sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(c->db, &st, err, "SELECT id, status, meta, created_ms, updated_ms FROM calls WHERE id = ?", "s", id);
+    if (rc < 0)
+        goto done;
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        row_to_call(st, out);
+        if (!out->meta_json)
+            rc = sdra_error_set(err, SDRA_ENOMEM, "store: out of memory");
+    } else if (r == SQLITE_DONE) {
+        rc = sdra_error_set(err, SDRA_ENOTFOUND, "call %s not found", id);
+    } else {
+        rc = db_fail(c->db, r, err, "call get");
+    }
+done:
+    sqlite3_finalize(st);
+    rd_unlock(c);
+    return rc;
+}
+
+static int sq_call_list(sdra_store *s, const char *status, int offset, int limit, sdra_store_call *out,
+                        int *n_out, sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = status ? prep(c->db, &st, err,
+                           "SELECT id, status, meta, created_ms, updated_ms FROM calls WHERE status = ?"
+                           " ORDER BY created_ms DESC, id LIMIT ? OFFSET ?",
+                           "sii", status, limit, offset)
+                    : prep(c->db, &st, err,
+                           "SELECT id, status, meta, created_ms, updated_ms FROM calls"
+                           " ORDER BY created_ms DESC, id LIMIT ? OFFSET ?",
+                           "ii", limit, offset);
+    if (rc < 0)
+        goto done;
+    int r;
+    while (*n_out < limit && (r = sqlite3_step(st)) == SQLITE_ROW)
+        row_to_call(st, &out[(*n_out)++]);
+    if (*n_out < limit && r != SQLITE_DONE)
+        rc = db_fail(c->db, r, err, "call list");
+done:
+    sqlite3_finalize(st);
+    rd_unlock(c);
+    return rc;
+}
+
+static int sq_call_delete(sdra_store *s, const char *id, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int rc = begin(db, err);
+    if (rc < 0)
+        goto done;
+    if ((rc = exec(db, err, "DELETE FROM calls WHERE id = ?", "s", id)) < 0)
+        goto fail;
+    if (rc == 0) {
+        rc = sdra_error_set(err, SDRA_ENOTFOUND, "call %s not found", id);
+        goto fail;
+    }
+    if ((rc = exec(db, err, "DELETE FROM jobs WHERE call_id = ?", "s", id)) < 0 ||
+        (rc = exec(db, err, "DELETE FROM artifacts WHERE call_id = ?", "s", id)) < 0 ||
+        (rc = exec(db, err, "DELETE FROM outbox WHERE call_id = ?", "s", id)) < 0)
+        goto fail;
+    rc = commit(db, err);
+    goto done;
+fail:
+    rollback(db);
+done:
+    wr_unlock(s);
+    return rc < 0 ? rc : 0;
+}
+
+static const char *SET_STATUS_FROM_JOBS =
+    "UPDATE calls SET updated_ms = ?, status = CASE"
+    " WHEN EXISTS (SELECT 1 FROM jobs WHERE call_id = ? AND state = 'dead') THEN 'failed'"
+    " WHEN EXISTS (SELECT 1 FROM jobs WHERE call_id = ? AND (state = 'running' OR state = 'done'))"
+    "  THEN 'running' ELSE 'queued' END WHERE id = ?";
+
+static int sq_call_retry(sdra_store *s, const char *id, int64_t now, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int rc = begin(db, err);
+    if (rc < 0)
+        goto done;
+    if ((rc = exec(db, err,
+                   "UPDATE jobs SET state = 'queued', attempts = 0, run_after_ms = ?, queued_ms = ?,"
+                   " lease_owner = NULL, lease_expires_ms = 0, finished_ms = 0"
+                   " WHERE call_id = ? AND state = 'dead'",
+                   "lls", now, now, id)) < 0)
+        goto fail;
+    if (rc == 0) {
+        int64_t one;
+        int found;
+        if ((rc = query_int64(db, &one, &found, err, "SELECT 1 FROM calls WHERE id = ?", "s", id)) < 0)
+            goto fail;
+        rc = found ? sdra_error_set(err, SDRA_EINVAL, "call %s has no failed job to retry", id)
+                   : sdra_error_set(err, SDRA_ENOTFOUND, "call %s not found", id);
+        goto fail;
+    }
+    if ((rc = exec(db, err, SET_STATUS_FROM_JOBS, "lsss", now, id, id, id)) < 0)
+        goto fail;
+    rc = commit(db, err);
+    goto done;
+fail:
+    rollback(db);
+done:
+    wr_unlock(s);
+    return rc < 0 ? rc : 0;
+}
+
+static int sq_count_active(sdra_store *s, int *n_out, sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    int64_t n = 0;
+    int rc = query_int64(c->db, &n, NULL, err, "SELECT COUNT(*) FROM calls WHERE status IN ('queued','running')", NULL);
+    rd_unlock(c);
+    *n_out = (int)n;
+    return rc;
+}
+
+/* ---- jobs ---------------------------------------------------------------------------- */
+
+static const char *JOB_COLS =
+    "SELECT call_id, stage, state, attempts, run_after_ms, lease_owner, lease_expires_ms,"
+    " queued_ms, started_ms, finished_ms, last_error FROM jobs ";
+
+static void row_to_job(sqlite3_stmt *st, sdra_store_job *j)
+{
+    char state[SDRA_STORE_STATE_MAX];
+    col_text(st, 0, j->call_id, sizeof j->call_id);
+    j->stage = sqlite3_column_int(st, 1);
+    col_text(st, 2, state, sizeof state);
+    j->state = sdra_job_state_parse(state);
+    j->attempts = sqlite3_column_int(st, 3);
+    j->run_after_ms = sqlite3_column_int64(st, 4);
+    col_text(st, 5, j->lease_owner, sizeof j->lease_owner);
+    j->lease_expires_ms = sqlite3_column_int64(st, 6);
+    j->queued_ms = sqlite3_column_int64(st, 7);
+    j->started_ms = sqlite3_column_int64(st, 8);
+    j->finished_ms = sqlite3_column_int64(st, 9);
+    col_text(st, 10, j->last_error, sizeof j->last_error);
+}
+
+static int read_job(sqlite3 *db, const char *call_id, int stage, sdra_store_job *out, sdra_error *err)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "%sWHERE call_id = ? AND stage = ?", JOB_COLS);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(db, &st, err, sql, "si", call_id, stage);
+    if (rc < 0)
+        return rc;
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        row_to_job(st, out);
+    else
+        rc = r == SQLITE_DONE ? sdra_error_set(err, SDRA_ENOTFOUND, "job %s/%d not found", call_id, stage)
+                              : db_fail(db, r, err, "job read");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_job_claim(sdra_store *s, int stage, const char *owner, int64_t now, int64_t lease_ms,
+                        int max_attempts, sdra_store_job *out, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    sqlite3_stmt *st = NULL;
+    char call_id[SDRA_STORE_ID_MAX] = "";
+    int rc = begin(db, err);
+    if (rc < 0)
+        goto done;
+    /* A worker that died holding a job that already used all its attempts: the job is dead. */
+    if ((rc = exec(db, err,
+                   "UPDATE jobs SET state = 'dead', finished_ms = ?, lease_owner = NULL,"
+                   " last_error = 'lease expired: the worker stopped during every attempt'"
+                   " WHERE stage = ? AND state = 'running' AND lease_expires_ms < ? AND attempts >= ?",
+                   "lili", now, stage, now, max_attempts)) < 0)
+        goto fail;
+    if (rc > 0 && (rc = exec(db, err,
+                             "UPDATE calls SET status = 'failed', updated_ms = ? WHERE status <> 'failed'"
+                             " AND id IN (SELECT call_id FROM jobs WHERE stage = ? AND state = 'dead')",
+                             "li", now, stage)) < 0)
+        goto fail;
+    if ((rc = prep(db, &st, err,
+                   "SELECT call_id FROM jobs WHERE stage = ? AND ((state = 'queued' AND run_after_ms <= ?)"
+                   " OR (state = 'running' AND lease_expires_ms < ?)) ORDER BY run_after_ms, queued_ms LIMIT 1",
+                   "ill", stage, now, now)) < 0)
+        goto fail;
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        col_text(st, 0, call_id, sizeof call_id);
+    } else if (r != SQLITE_DONE) {
+        rc = db_fail(db, r, err, "claim");
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (!call_id[0]) { /* the normal "nothing to do" (no message); keep any dead-lettering */
+        rc = commit(db, err);
+        if (rc == 0)
+            rc = SDRA_ENOTFOUND;
+        goto done;
+    }
+    if ((rc = exec(db, err,
+                   "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?,"
+                   " lease_expires_ms = ?, started_ms = ? WHERE call_id = ? AND stage = ?",
+                   "sllsi", owner, now + lease_ms, now, call_id, stage)) < 0)
+        goto fail;
+    if ((rc = exec(db, err, "UPDATE calls SET status = 'running', updated_ms = ? WHERE id = ? AND status = 'queued'",
+                   "ls", now, call_id)) < 0)
+        goto fail;
+    if ((rc = read_job(db, call_id, stage, out, err)) < 0)
+        goto fail;
+    rc = commit(db, err);
+    goto done;
+fail:
+    sqlite3_finalize(st);
+    rollback(db);
+done:
+    wr_unlock(s);
+    return rc < 0 ? rc : 0;
+}
+
+static int sq_job_heartbeat(sdra_store *s, const sdra_store_job *job, int64_t now, int64_t lease_ms,
+                            sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int rc = exec(db, err,
+                  "UPDATE jobs SET lease_expires_ms = ? WHERE call_id = ? AND stage = ?"
+                  " AND state = 'running' AND lease_owner = ?",
+                  "lsis", now + lease_ms, job->call_id, job->stage, job->lease_owner);
+    wr_unlock(s);
+    if (rc == 0)
+        rc = sdra_error_set(err, SDRA_EEXISTS, "job %s/%d: lease lost", job->call_id, job->stage);
+    return rc < 0 ? rc : 0;
+}
+
+static int sq_job_complete(sdra_store *s, const sdra_store_job *job, const sdra_store_artifact *arts,
+                           int n_arts, int next_stage, int64_t now, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int rc = begin(db, err);
+    if (rc < 0)
+        goto done;
+    if ((rc = exec(db, err,
+                   "UPDATE jobs SET state = 'done', finished_ms = ?, lease_owner = NULL, lease_expires_ms = 0,"
+                   " last_error = NULL WHERE call_id = ? AND stage = ? AND state = 'running' AND lease_owner = ?",
+                   "lsis", now, job->call_id, job->stage, job->lease_owner)) < 0)
+        goto fail;
+    if (rc == 0) {
+        rc = sdra_error_set(err, SDRA_EEXISTS, "job %s/%d: lease lost, result discarded", job->call_id, job->stage);
+        goto fail;
+    }
+    for (int i = 0; i < n_arts; i++) {
+        if ((rc = exec(db, err,
+                       "INSERT INTO artifacts (call_id, name, stage, path, sha256, size_bytes, created_ms)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (call_id, name) DO UPDATE SET"
+                       " stage = excluded.stage, path = excluded.path, sha256 = excluded.sha256,"
+                       " size_bytes = excluded.size_bytes, created_ms = excluded.created_ms",
+                       "ssissll", job->call_id, arts[i].name, job->stage, arts[i].path, arts[i].sha256,
+                       arts[i].size_bytes, now)) < 0)
+            goto fail;
+    }
+    if (next_stage >= 0) {
+        if ((rc = exec(db, err,
+                       "INSERT INTO jobs (call_id, stage, state, attempts, run_after_ms, queued_ms)"
+                       " VALUES (?, ?, 'queued', 0, ?, ?) ON CONFLICT (call_id, stage) DO NOTHING",
+                       "sill", job->call_id, next_stage, now, now)) < 0)
+            goto fail;
+        rc = exec(db, err, "UPDATE calls SET status = 'running', updated_ms = ? WHERE id = ?", "ls", now, job->call_id);
+    } else {
+        rc = exec(db, err, "UPDATE calls SET status = 'done', updated_ms = ? WHERE id = ?", "ls", now, job->call_id);
+    }
+    if (rc < 0)
+        goto fail;
+    rc = commit(db, err);
+    goto done;
+fail:
+    rollback(db);
+done:
+    wr_unlock(s);
+    return rc < 0 ? rc : 0;
+}
+
+static int sq_job_fail(sdra_store *s, const sdra_store_job *job, const char *msg, bool retryable,
+                       int64_t retry_at, int max_attempts, int64_t now, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int64_t attempts = 0;
+    int found = 0;
+    int rc = begin(db, err);
+    if (rc < 0)
+        goto done;
+    if ((rc = query_int64(db, &attempts, &found, err,
+                          "SELECT attempts FROM jobs WHERE call_id = ? AND stage = ? AND state = 'running'"
+                          " AND lease_owner = ?",
+                          "sis", job->call_id, job->stage, job->lease_owner)) < 0)
+        goto fail;
+    if (!found) {
+        rc = sdra_error_set(err, SDRA_EEXISTS, "job %s/%d: lease lost", job->call_id, job->stage);
+        goto fail;
+    }
+    if (retryable && attempts < max_attempts) {
+        rc = exec(db, err,
+                  "UPDATE jobs SET state = 'queued', run_after_ms = ?, lease_owner = NULL, lease_expires_ms = 0,"
+                  " last_error = ? WHERE call_id = ? AND stage = ?",
+                  "lssi", retry_at, msg, job->call_id, job->stage);
+    } else {
+        rc = exec(db, err,
+                  "UPDATE jobs SET state = 'dead', finished_ms = ?, lease_owner = NULL, lease_expires_ms = 0,"
+                  " last_error = ? WHERE call_id = ? AND stage = ?",
+                  "lssi", now, msg, job->call_id, job->stage);
+        if (rc >= 0)
+            rc = exec(db, err, "UPDATE calls SET status = 'failed', updated_ms = ? WHERE id = ?", "ls", now,
+                      job->call_id);
+    }
+    if (rc < 0)
+        goto fail;
+    rc = commit(db, err);
+    goto done;
+fail:
+    rollback(db);
+done:
+    wr_unlock(s);
+    return rc < 0 ? rc : 0;
+}
+
+static int sq_job_list(sdra_store *s, const char *call_id, sdra_store_job *out, int max, int *n_out,
+                       sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    char sql[512];
+    snprintf(sql, sizeof sql, "%sWHERE call_id = ? ORDER BY stage", JOB_COLS);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(c->db, &st, err, sql, "s", call_id);
+    int r = SQLITE_DONE;
+    while (rc == 0 && *n_out < max && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        memset(&out[*n_out], 0, sizeof out[0]);
+        row_to_job(st, &out[(*n_out)++]);
+    }
+    if (rc == 0 && r != SQLITE_DONE && r != SQLITE_ROW)
+        rc = db_fail(c->db, r, err, "job list");
+    sqlite3_finalize(st);
+    rd_unlock(c);
+    return rc;
+}
+
+static int sq_job_counts(sdra_store *s, int n_stages, int (*counts)[SDRA_N_JOB_STATES], sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(c->db, &st, err, "SELECT stage, state, COUNT(*) FROM jobs GROUP BY stage, state", NULL);
+    int r = SQLITE_DONE;
+    while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        int stage = sqlite3_column_int(st, 0);
+        int state = sdra_job_state_parse((const char *)sqlite3_column_text(st, 1));
+        if (stage >= 0 && stage < n_stages && state >= 0)
+            counts[stage][state] = sqlite3_column_int(st, 2);
+    }
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = db_fail(c->db, r, err, "job counts");
+    sqlite3_finalize(st);
+    rd_unlock(c);
+    return rc;
+}
+
+/* ---- artifacts ----------------------------------------------------------------------- */
+
+static void row_to_artifact(sqlite3_stmt *st, sdra_store_artifact *a)
+{
+    col_text(st, 0, a->name, sizeof a->name);
+    a->stage = sqlite3_column_int(st, 1);
+    col_text(st, 2, a->path, sizeof a->path);
+    col_text(st, 3, a->sha256, sizeof a->sha256);
+    a->size_bytes = sqlite3_column_int64(st, 4);
+    a->created_ms = sqlite3_column_int64(st, 5);
+}
+
+static int sq_artifact_get(sdra_store *s, const char *call_id, const char *name, sdra_store_artifact *out,
+                           sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(c->db, &st, err,
+                  "SELECT name, stage, path, sha256, size_bytes, created_ms FROM artifacts"
+                  " WHERE call_id = ? AND name = ?",
+                  "ss", call_id, name);
+    if (rc == 0) {
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW)
+            row_to_artifact(st, out);
+        else
+            rc = r == SQLITE_DONE ? sdra_error_set(err, SDRA_ENOTFOUND, "call %s has no %s yet", call_id, name)
+                                  : db_fail(c->db, r, err, "artifact get");
+    }
+    sqlite3_finalize(st);
+    rd_unlock(c);
+    return rc;
+}
+
+static int sq_artifact_list(sdra_store *s, const char *call_id, sdra_store_artifact *out, int max,
+                            int *n_out, sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(c->db, &st, err,
+                  "SELECT name, stage, path, sha256, size_bytes, created_ms FROM artifacts"
+                  " WHERE call_id = ? ORDER BY stage, name",
+                  "s", call_id);
+    int r = SQLITE_DONE;
+    while (rc == 0 && *n_out < max && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        memset(&out[*n_out], 0, sizeof out[0]);
+        row_to_artifact(st, &out[(*n_out)++]);
+    }
+    if (rc == 0 && r != SQLITE_DONE && r != SQLITE_ROW)
+        rc = db_fail(c->db, r, err, "artifact list");
+    sqlite3_finalize(st);
+    rd_unlock(c);
+    return rc;
+}
+
+/* ---- keys, audit, outbox --------------------------------------------------------------- */
+
+static int sq_key_insert(sdra_store *s, const sdra_store_key *k, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int rc = exec(db, err,
+                  "INSERT INTO api_keys (id, name, scope, hash, created_ms, revoked_ms) VALUES (?, ?, ?, ?, ?, 0)",
+                  "ssssl", k->id, k->name, k->scope, k->hash, k->created_ms);
+    wr_unlock(s);
+    if (rc == SDRA_EEXISTS)
+        sdra_error_set(err, SDRA_EEXISTS, "an API key named '%s' already exists", k->name);
+    return rc < 0 ? rc : 0;
+}
+
+static void row_to_key(sqlite3_stmt *st, sdra_store_key *k)
+{
+    col_text(st, 0, k->id, sizeof k->id);
+    col_text(st, 1, k->name, sizeof k->name);
+    col_text(st, 2, k->scope, sizeof k->scope);
+    col_text(st, 3, k->hash, sizeof k->hash);
+    k->created_ms = sqlite3_column_int64(st, 4);
+    k->revoked_ms = sqlite3_column_int64(st, 5);
+}
+
+static int sq_key_get(sdra_store *s, const char *id, sdra_store_key *out, sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(c->db, &st, err, "SELECT id, name, scope, hash, created_ms, revoked_ms FROM api_keys WHERE id = ?",
+                  "s", id);
+    if (rc == 0) {
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW)
+            row_to_key(st, out);
+        else
+            rc = r == SQLITE_DONE ? sdra_error_set(err, SDRA_ENOTFOUND, "API key not found")
+                                  : db_fail(c->db, r, err, "key get");
+    }
+    sqlite3_finalize(st);
+    rd_unlock(c);
+    return rc;
+}
+
+static int sq_key_list(sdra_store *s, sdra_store_key *out, int max, int *n_out, sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(c->db, &st, err,
+                  "SELECT id, name, scope, hash, created_ms, revoked_ms FROM api_keys ORDER BY created_ms, id", NULL);
+    int r = SQLITE_DONE;
+    while (rc == 0 && *n_out < max && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        memset(&out[*n_out], 0, sizeof out[0]);
+        row_to_key(st, &out[(*n_out)++]);
+    }
+    if (rc == 0 && r != SQLITE_DONE && r != SQLITE_ROW)
+        rc = db_fail(c->db, r, err, "key list");
+    sqlite3_finalize(st);
+    rd_unlock(c);
+    return rc;
+}
+
+static int sq_key_revoke(sdra_store *s, const char *id_or_name, int64_t now, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int rc = exec(db, err, "UPDATE api_keys SET revoked_ms = ? WHERE (id = ? OR name = ?) AND revoked_ms = 0",
+                  "lss", now, id_or_name, id_or_name);
+    wr_unlock(s);
+    if (rc == 0)
+        rc = sdra_error_set(err, SDRA_ENOTFOUND, "no valid API key '%s'", id_or_name);
+    return rc < 0 ? rc : 0;
+}
+
+static int sq_audit_add(sdra_store *s, int64_t now, const char *actor, const char *action, const char *target,
+                        sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int rc = exec(db, err, "INSERT INTO audit_log (at_ms, actor, action, target) VALUES (?, ?, ?, ?)", "lsss", now,
+                  actor, action, target);
+    wr_unlock(s);
+    return rc < 0 ? rc : 0;
+}
+
+static int sq_audit_count(sdra_store *s, const char *target, int *n_out, sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    int64_t n = 0;
+    int rc = query_int64(c->db, &n, NULL, err, "SELECT COUNT(*) FROM audit_log WHERE target = ?", "s", target);
+    rd_unlock(c);
+    *n_out = (int)n;
+    return rc;
+}
+
+static int sq_outbox_put(sdra_store *s, const char *key, const char *call_id, const char *kind,
+                         const char *payload, int64_t now, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int rc = exec(db, err,
+                  "INSERT INTO outbox (idem_key, call_id, kind, payload, state, created_ms)"
+                  " VALUES (?, ?, ?, ?, 'queued', ?) ON CONFLICT (idem_key) DO NOTHING",
+                  "ssssl", key, call_id, kind, payload, now);
+    wr_unlock(s);
+    return rc < 0 ? rc : 0;
+}
+
+static int sq_outbox_claim(sdra_store *s, const char *owner, int64_t now, int64_t lease_ms,
+                           sdra_store_outbox_item *out, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = begin(db, err);
+    if (rc < 0)
+        goto done;
+    if ((rc = prep(db, &st, err,
+                   "SELECT idem_key, call_id, kind, payload, attempts FROM outbox WHERE state = 'queued'"
+                   " OR (state = 'running' AND lease_expires_ms < ?) ORDER BY created_ms LIMIT 1",
+                   "l", now)) < 0)
+        goto fail;
+    int r = sqlite3_step(st);
+    if (r != SQLITE_ROW) {
+        rc = r == SQLITE_DONE ? SDRA_ENOTFOUND : db_fail(db, r, err, "outbox claim");
+        goto fail;
+    }
+    col_text(st, 0, out->key, sizeof out->key);
+    col_text(st, 1, out->call_id, sizeof out->call_id);
+    col_text(st, 2, out->kind, sizeof out->kind);
+    const unsigned char *p = sqlite3_column_text(st, 3);
+    out->payload = strdup(p ? (const char *)p : "");
+    out->attempts = sqlite3_column_int(st, 4) + 1;
+    out->state = SDRA_JOB_RUNNING;
+    sqlite3_finalize(st);
+    st = NULL;
+    if (!out->payload) {
+        rc = sdra_error_set(err, SDRA_ENOMEM, "store: out of memory");
+        goto fail;
+    }
+    if ((rc = exec(db, err,
+                   "UPDATE outbox SET state = 'running', attempts = attempts + 1, lease_owner = ?,"
+                   " lease_expires_ms = ? WHERE idem_key = ?",
+                   "sls", owner, now + lease_ms, out->key)) < 0)
+        goto fail;
+    rc = commit(db, err);
+    goto done;
+fail:
+    sqlite3_finalize(st);
+    rollback(db);
+    if (rc < 0)
+        sdra_store_outbox_release(out);
+done:
+    wr_unlock(s);
+    return rc < 0 ? rc : 0;
+}
+
+static int sq_outbox_done(sdra_store *s, const char *key, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int rc = exec(db, err, "UPDATE outbox SET state = 'done', lease_owner = NULL WHERE idem_key = ?", "s", key);
+    wr_unlock(s);
+    if (rc == 0)
+        rc = sdra_error_set(err, SDRA_ENOTFOUND, "outbox item '%s' not found", key);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- open / close ---------------------------------------------------------------------- */
+
+static void close_conn(conn *c)
+{
+    if (c->db) {
+        sqlite3_close(c->db);
+        c->db = NULL;
+        pthread_mutex_destroy(&c->mu);
+    }
+}
+
+static void sq_close(sdra_store *s)
+{
+    sq_store *q = SQ(s);
+    for (int i = 0; i < N_READERS; i++)
+        close_conn(&q->rd[i]);
+    close_conn(&q->wr);
+    pthread_mutex_destroy(&q->rr_mu);
+    free(q->path);
+    free(q);
+}
+
+static const sdra_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .call_create = sq_call_create,
+    .call_get = sq_call_get,
+    .call_list = sq_call_list,
+    .call_delete = sq_call_delete,
+    .call_retry = sq_call_retry,
+    .count_active = sq_count_active,
+    .job_claim = sq_job_claim,
+    .job_heartbeat = sq_job_heartbeat,
+    .job_complete = sq_job_complete,
+    .job_fail = sq_job_fail,
+    .job_list = sq_job_list,
+    .job_counts = sq_job_counts,
+    .artifact_get = sq_artifact_get,
+    .artifact_list = sq_artifact_list,
+    .key_insert = sq_key_insert,
+    .key_get = sq_key_get,
+    .key_list = sq_key_list,
+    .key_revoke = sq_key_revoke,
+    .audit_add = sq_audit_add,
+    .audit_count = sq_audit_count,
+    .outbox_put = sq_outbox_put,
+    .outbox_claim = sq_outbox_claim,
+    .outbox_done = sq_outbox_done,
+};
+
+static int open_conn(conn *c, const char *path, int readonly, sdra_error *err)
+{
+    int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        int code = sdra_error_set(err, code_from_sqlite(rc), "%s: cannot open database: %s", path,
+                                  c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        sqlite3_close(c->db);
+        c->db = NULL;
+        return code;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    sqlite3_busy_timeout(c->db, 10000);
+    return 0;
+}
+
+int sdra_store_sqlite_open(sdra_store **out, const char *path, sdra_error *err)
+{
+    sq_store *q = calloc(1, sizeof *q);
+    int rc = 0;
+    if (!q || !(q->path = strdup(path))) {
+        free(q);
+        return sdra_error_set(err, SDRA_ENOMEM, "store: out of memory");
+    }
+    q->base.ops = &sqlite_ops;
+    pthread_mutex_init(&q->rr_mu, NULL);
+    if ((rc = open_conn(&q->wr, path, 0, err)) < 0)
+        goto done;
+    char *msg = NULL;
+    int r = sqlite3_exec(q->wr.db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
+                         NULL, NULL, &msg);
+    if (r == SQLITE_OK)
+        r = sqlite3_exec(q->wr.db, SCHEMA, NULL, NULL, &msg);
+    if (r != SQLITE_OK) {
+        rc = sdra_error_set(err, code_from_sqlite(r), "%s: %s", path, msg ? msg : sqlite3_errstr(r));
+        sqlite3_free(msg);
+        goto done;
+    }
+    for (int i = 0; i < N_READERS; i++)
+        if ((rc = open_conn(&q->rd[i], path, 1, err)) < 0)
+            goto done;
+done:
+    if (rc < 0) {
+        sq_close(&q->base);
+        return rc;
+    }
+    *out = &q->base;
+    return 0;
+}

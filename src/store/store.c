@@ -1,0 +1,250 @@
+/*
+ * store.c - the backend-independent face of the job store (sdra/store.h): opening by location,
+ * argument checks every backend relies on, and the thin wrappers that dispatch through the
+ * sdra_store_ops table. Backends (sqlite.c, later postgres.c) implement the table only.
+ */
+#include "sdra/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+static const char *state_names[SDRA_N_JOB_STATES] = {"queued", "running", "done", "dead"};
+
+const char *sdra_job_state_name(int state)
+{
+    return state >= 0 && state < SDRA_N_JOB_STATES ? state_names[state] : "unknown";
+}
+
+int sdra_job_state_parse(const char *s)
+{
+    for (int i = 0; s && i < SDRA_N_JOB_STATES; i++)
+        if (!strcmp(s, state_names[i]))
+            return i;
+    return -1;
+}
+
+void sdra_store_call_release(sdra_store_call *c)
+{
+    if (!c)
+        return;
+    free(c->meta_json);
+    c->meta_json = NULL;
+}
+
+void sdra_store_outbox_release(sdra_store_outbox_item *o)
+{
+    if (!o)
+        return;
+    free(o->payload);
+    o->payload = NULL;
+}
+
+int64_t sdra_store_now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* Call ids are used in paths and URLs: [a-z0-9-], 1..63 characters, not starting with '-'. */
+static int valid_id(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n >= SDRA_STORE_ID_MAX || id[0] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= '0' && id[i] <= '9') || id[i] == '-'))
+            return 0;
+    return 1;
+}
+
+int sdra_store_open(sdra_store **out, const char *location, sdra_error *err)
+{
+    if (!location || !*location)
+        return sdra_error_set(err, SDRA_EINVAL, "store: empty location");
+    if (!strncmp(location, "sqlite:", 7))
+        return sdra_store_sqlite_open(out, location + 7, err);
+    if (!strncmp(location, "postgres://", 11) || !strncmp(location, "postgresql://", 13))
+        return sdra_error_set(err, SDRA_EUNSUPPORTED, "store: PostgreSQL is not built in yet");
+    return sdra_store_sqlite_open(out, location, err);
+}
+
+void sdra_store_close(sdra_store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+int sdra_store_call_create(sdra_store *s, const char *id, const char *meta_json, int first_stage,
+                           int64_t now_ms, int max_active, sdra_error *err)
+{
+    if (!valid_id(id))
+        return sdra_error_set(err, SDRA_EINVAL, "call id '%.80s': use 1-63 of [a-z0-9-]", id ? id : "");
+    if (!meta_json || strlen(meta_json) > SDRA_STORE_META_MAX)
+        return sdra_error_set(err, SDRA_EINVAL, "call %s: metadata missing or over %u bytes", id,
+                              SDRA_STORE_META_MAX);
+    if (first_stage < 0)
+        return sdra_error_set(err, SDRA_EINVAL, "call %s: bad first stage %d", id, first_stage);
+    return s->ops->call_create(s, id, meta_json, first_stage, now_ms, max_active, err);
+}
+
+int sdra_store_call_get(sdra_store *s, const char *id, sdra_store_call *out, sdra_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!valid_id(id))
+        return sdra_error_set(err, SDRA_ENOTFOUND, "call '%.80s' not found", id ? id : "");
+    return s->ops->call_get(s, id, out, err);
+}
+
+int sdra_store_call_list(sdra_store *s, const char *status, int offset, int limit,
+                         sdra_store_call *out, int *n_out, sdra_error *err)
+{
+    *n_out = 0;
+    if (offset < 0 || limit < 0)
+        return sdra_error_set(err, SDRA_EINVAL, "call list: negative offset or limit");
+    if (limit == 0)
+        return 0;
+    memset(out, 0, sizeof *out * (size_t)limit);
+    return s->ops->call_list(s, status, offset, limit, out, n_out, err);
+}
+
+int sdra_store_call_delete(sdra_store *s, const char *id, sdra_error *err)
+{
+    if (!valid_id(id))
+        return sdra_error_set(err, SDRA_ENOTFOUND, "call '%.80s' not found", id ? id : "");
+    return s->ops->call_delete(s, id, err);
+}
+
+int sdra_store_call_retry(sdra_store *s, const char *id, int64_t now_ms, sdra_error *err)
+{
+    if (!valid_id(id))
+        return sdra_error_set(err, SDRA_ENOTFOUND, "call '%.80s' not found", id ? id : "");
+    return s->ops->call_retry(s, id, now_ms, err);
+}
+
+int sdra_store_count_active(sdra_store *s, int *n_out, sdra_error *err)
+{
+    *n_out = 0;
+    return s->ops->count_active(s, n_out, err);
+}
+
+int sdra_store_job_claim(sdra_store *s, int stage, const char *owner, int64_t now_ms,
+                         int64_t lease_ms, int max_attempts, sdra_store_job *out, sdra_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!owner || !*owner || strlen(owner) >= SDRA_STORE_ID_MAX || lease_ms <= 0 || max_attempts < 1)
+        return sdra_error_set(err, SDRA_EINVAL, "job claim: bad owner, lease or max attempts");
+    return s->ops->job_claim(s, stage, owner, now_ms, lease_ms, max_attempts, out, err);
+}
+
+int sdra_store_job_heartbeat(sdra_store *s, const sdra_store_job *job, int64_t now_ms,
+                             int64_t lease_ms, sdra_error *err)
+{
+    return s->ops->job_heartbeat(s, job, now_ms, lease_ms, err);
+}
+
+int sdra_store_job_complete(sdra_store *s, const sdra_store_job *job, const sdra_store_artifact *arts,
+                            int n_arts, int next_stage, int64_t now_ms, sdra_error *err)
+{
+    if (n_arts < 0 || (n_arts > 0 && !arts))
+        return sdra_error_set(err, SDRA_EINVAL, "job complete: bad artifact list");
+    return s->ops->job_complete(s, job, arts, n_arts, next_stage, now_ms, err);
+}
+
+int sdra_store_job_fail(sdra_store *s, const sdra_store_job *job, const char *msg, bool retryable,
+                        int64_t retry_at_ms, int max_attempts, int64_t now_ms, sdra_error *err)
+{
+    return s->ops->job_fail(s, job, msg ? msg : "", retryable, retry_at_ms, max_attempts, now_ms, err);
+}
+
+int sdra_store_job_list(sdra_store *s, const char *call_id, sdra_store_job *out, int max,
+                        int *n_out, sdra_error *err)
+{
+    *n_out = 0;
+    if (!valid_id(call_id))
+        return 0;
+    return s->ops->job_list(s, call_id, out, max, n_out, err);
+}
+
+int sdra_store_job_counts(sdra_store *s, int n_stages, int (*counts)[SDRA_N_JOB_STATES], sdra_error *err)
+{
+    memset(counts, 0, sizeof *counts * (size_t)n_stages);
+    return s->ops->job_counts(s, n_stages, counts, err);
+}
+
+int sdra_store_artifact_get(sdra_store *s, const char *call_id, const char *name,
+                            sdra_store_artifact *out, sdra_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!valid_id(call_id) || !name)
+        return sdra_error_set(err, SDRA_ENOTFOUND, "artifact not found");
+    return s->ops->artifact_get(s, call_id, name, out, err);
+}
+
+int sdra_store_artifact_list(sdra_store *s, const char *call_id, sdra_store_artifact *out, int max,
+                             int *n_out, sdra_error *err)
+{
+    *n_out = 0;
+    if (!valid_id(call_id))
+        return 0;
+    return s->ops->artifact_list(s, call_id, out, max, n_out, err);
+}
+
+int sdra_store_key_insert(sdra_store *s, const sdra_store_key *k, sdra_error *err)
+{
+    if (!k->id[0] || !k->name[0] || !k->hash[0])
+        return sdra_error_set(err, SDRA_EINVAL, "api key: id, name and hash are required");
+    if (strcmp(k->scope, "read") && strcmp(k->scope, "write") && strcmp(k->scope, "admin"))
+        return sdra_error_set(err, SDRA_EINVAL, "api key: scope '%s' is not read|write|admin", k->scope);
+    return s->ops->key_insert(s, k, err);
+}
+
+int sdra_store_key_get(sdra_store *s, const char *id, sdra_store_key *out, sdra_error *err)
+{
+    memset(out, 0, sizeof *out);
+    return s->ops->key_get(s, id, out, err);
+}
+
+int sdra_store_key_list(sdra_store *s, sdra_store_key *out, int max, int *n_out, sdra_error *err)
+{
+    *n_out = 0;
+    return s->ops->key_list(s, out, max, n_out, err);
+}
+
+int sdra_store_key_revoke(sdra_store *s, const char *id_or_name, int64_t now_ms, sdra_error *err)
+{
+    return s->ops->key_revoke(s, id_or_name, now_ms, err);
+}
+
+int sdra_store_audit_add(sdra_store *s, int64_t now_ms, const char *actor, const char *action,
+                         const char *target, sdra_error *err)
+{
+    return s->ops->audit_add(s, now_ms, actor ? actor : "", action ? action : "", target ? target : "", err);
+}
+
+int sdra_store_audit_count(sdra_store *s, const char *target, int *n_out, sdra_error *err)
+{
+    *n_out = 0;
+    return s->ops->audit_count(s, target, n_out, err);
+}
+
+int sdra_store_outbox_put(sdra_store *s, const char *key, const char *call_id, const char *kind,
+                          const char *payload, int64_t now_ms, sdra_error *err)
+{
+    if (!key || !*key || strlen(key) >= 128 || !kind || strlen(kind) >= 32)
+        return sdra_error_set(err, SDRA_EINVAL, "outbox: bad idempotency key or kind");
+    return s->ops->outbox_put(s, key, call_id ? call_id : "", kind, payload ? payload : "", now_ms, err);
+}
+
+int sdra_store_outbox_claim(sdra_store *s, const char *owner, int64_t now_ms, int64_t lease_ms,
+                            sdra_store_outbox_item *out, sdra_error *err)
+{
+    memset(out, 0, sizeof *out);
+    return s->ops->outbox_claim(s, owner, now_ms, lease_ms, out, err);
+}
+
+int sdra_store_outbox_done(sdra_store *s, const char *key, sdra_error *err)
+{
+    return s->ops->outbox_done(s, key, err);
+}

@@ -1,0 +1,371 @@
+/* test_contract.c - the job store contract that every backend must pass (today: sqlite). Each
+ * test opens a fresh store through the backend's open function, drives the clock explicitly,
+ * and checks behaviour only through the public interface: call life cycle, claims and leases,
+ * exactly-once completion, retries with dead-lettering, keys, audit, outbox, durability. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sdra/store.h"
+#include "sdra/util.h"
+
+typedef struct backend {
+    const char *name;
+    int (*open)(sdra_store **out, const char *location, sdra_error *err);
+} backend;
+
+static const backend backends[] = {
+    {"sqlite", sdra_store_sqlite_open},
+};
+static const backend *B = &backends[0];
+
+static char g_path[1024];
+
+static sdra_store *open_fresh(void)
+{
+    const char *tmp = getenv("SDRA_TEST_TMP");
+    char dir[900];
+    snprintf(dir, sizeof dir, "%s/store-contract", tmp ? tmp : "/tmp");
+    sdra_error err = {0};
+    assert_int_equal(sdra_mkdir_p(dir, &err), 0);
+    static int n;
+    snprintf(g_path, sizeof g_path, "%s/%s-%d-%d.db", dir, B->name, (int)getpid(), n++);
+    unlink(g_path);
+    sdra_store *s = NULL;
+    assert_int_equal(B->open(&s, g_path, &err), 0);
+    return s;
+}
+
+static void cleanup(sdra_store *s)
+{
+    sdra_store_close(s);
+    char p[1100];
+    unlink(g_path);
+    snprintf(p, sizeof p, "%s-wal", g_path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", g_path);
+    unlink(p);
+}
+
+static void store_call_lifecycle(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    assert_int_equal(sdra_store_call_create(s, "c-1", "{\"a\":1}", 0, 1000, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "c-1", "{}", 0, 1000, 0, &err), SDRA_EEXISTS);
+    assert_int_equal(sdra_store_call_create(s, "Bad/Id", "{}", 0, 1000, 0, &err), SDRA_EINVAL);
+    assert_int_equal(sdra_store_call_create(s, "c-2", "{}", 0, 2000, 0, &err), 0);
+    sdra_store_call c;
+    assert_int_equal(sdra_store_call_get(s, "c-1", &c, &err), 0);
+    assert_string_equal(c.status, "queued");
+    assert_string_equal(c.meta_json, "{\"a\":1}");
+    assert_int_equal(c.created_ms, 1000);
+    sdra_store_call_release(&c);
+    assert_int_equal(sdra_store_call_get(s, "nope", &c, &err), SDRA_ENOTFOUND);
+
+    sdra_store_call list[4];
+    int n = 0;
+    assert_int_equal(sdra_store_call_list(s, NULL, 0, 4, list, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].id, "c-2"); /* newest first */
+    for (int i = 0; i < n; i++)
+        sdra_store_call_release(&list[i]);
+    assert_int_equal(sdra_store_call_list(s, NULL, 1, 4, list, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].id, "c-1");
+    sdra_store_call_release(&list[0]);
+    assert_int_equal(sdra_store_call_list(s, "done", 0, 4, list, &n, &err), 0);
+    assert_int_equal(n, 0);
+
+    int active = 0;
+    assert_int_equal(sdra_store_count_active(s, &active, &err), 0);
+    assert_int_equal(active, 2);
+    assert_int_equal(sdra_store_call_delete(s, "c-1", &err), 0);
+    assert_int_equal(sdra_store_call_delete(s, "c-1", &err), SDRA_ENOTFOUND);
+    sdra_store_job jobs[8];
+    assert_int_equal(sdra_store_job_list(s, "c-1", jobs, 8, &n, &err), 0);
+    assert_int_equal(n, 0);
+    cleanup(s);
+}
+
+static void store_backpressure_limits_active_calls(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    assert_int_equal(sdra_store_call_create(s, "a", "{}", 0, 1, 2, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "b", "{}", 0, 1, 2, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "c", "{}", 0, 1, 2, &err), SDRA_ELIMIT);
+    sdra_store_call c;
+    assert_int_equal(sdra_store_call_get(s, "c", &c, &err), SDRA_ENOTFOUND);
+    cleanup(s);
+}
+
+static void store_stages_complete_in_order(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    sdra_store_job j;
+    assert_int_equal(sdra_store_call_create(s, "c", "{}", 0, 100, 0, &err), 0);
+    assert_int_equal(sdra_store_job_claim(s, 1, "w1", 100, 1000, 3, &j, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_job_claim(s, 0, "w1", 100, 1000, 3, &j, &err), 0);
+    assert_string_equal(j.call_id, "c");
+    assert_int_equal(j.state, SDRA_JOB_RUNNING);
+    assert_int_equal(j.attempts, 1);
+    assert_int_equal(j.lease_expires_ms, 1100);
+    assert_string_equal(j.lease_owner, "w1");
+    /* held: nobody else gets it */
+    sdra_store_job j2;
+    assert_int_equal(sdra_store_job_claim(s, 0, "w2", 200, 1000, 3, &j2, &err), SDRA_ENOTFOUND);
+    sdra_store_call c;
+    assert_int_equal(sdra_store_call_get(s, "c", &c, &err), 0);
+    assert_string_equal(c.status, "running");
+    sdra_store_call_release(&c);
+
+    sdra_store_artifact a = {.name = "transcript.json", .path = "calls/c/transcript.json",
+                             .sha256 = "ab", .size_bytes = 10};
+    assert_int_equal(sdra_store_job_complete(s, &j, &a, 1, 1, 300, &err), 0);
+    /* a second completion of the same claim is refused and changes nothing */
+    assert_int_equal(sdra_store_job_complete(s, &j, &a, 1, 1, 310, &err), SDRA_EEXISTS);
+    assert_int_equal(sdra_store_job_claim(s, 1, "w1", 300, 1000, 3, &j, &err), 0);
+    assert_int_equal(j.stage, 1);
+    assert_int_equal(sdra_store_job_complete(s, &j, NULL, 0, -1, 400, &err), 0);
+    assert_int_equal(sdra_store_call_get(s, "c", &c, &err), 0);
+    assert_string_equal(c.status, "done");
+    sdra_store_call_release(&c);
+
+    sdra_store_job jobs[4];
+    int n = 0;
+    assert_int_equal(sdra_store_job_list(s, "c", jobs, 4, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(jobs[0].state, SDRA_JOB_DONE);
+    assert_int_equal(jobs[0].started_ms, 100);
+    assert_int_equal(jobs[0].finished_ms, 300);
+    sdra_store_artifact arts[4];
+    assert_int_equal(sdra_store_artifact_list(s, "c", arts, 4, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(sdra_store_artifact_get(s, "c", "transcript.json", &a, &err), 0);
+    assert_int_equal(a.size_bytes, 10);
+    assert_int_equal(a.stage, 0);
+    assert_int_equal(sdra_store_artifact_get(s, "c", "analysis.json", &a, &err), SDRA_ENOTFOUND);
+
+    int counts[2][SDRA_N_JOB_STATES];
+    assert_int_equal(sdra_store_job_counts(s, 2, counts, &err), 0);
+    assert_int_equal(counts[0][SDRA_JOB_DONE], 1);
+    assert_int_equal(counts[1][SDRA_JOB_DONE], 1);
+    assert_int_equal(counts[0][SDRA_JOB_QUEUED], 0);
+    cleanup(s);
+}
+
+static void store_expired_lease_is_taken_over_once(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    sdra_store_job dead_worker, j;
+    assert_int_equal(sdra_store_call_create(s, "c", "{}", 0, 0, 0, &err), 0);
+    assert_int_equal(sdra_store_job_claim(s, 0, "w1", 0, 1000, 5, &dead_worker, &err), 0);
+    assert_int_equal(sdra_store_job_heartbeat(s, &dead_worker, 900, 1000, &err), 0); /* to 1900 */
+    assert_int_equal(sdra_store_job_claim(s, 0, "w2", 1500, 1000, 5, &j, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_job_claim(s, 0, "w2", 2000, 1000, 5, &j, &err), 0);
+    assert_string_equal(j.lease_owner, "w2");
+    assert_int_equal(j.attempts, 2);
+    /* the old holder comes back: its heartbeat, completion and failure are all refused */
+    assert_int_equal(sdra_store_job_heartbeat(s, &dead_worker, 2100, 1000, &err), SDRA_EEXISTS);
+    assert_int_equal(sdra_store_job_complete(s, &dead_worker, NULL, 0, 1, 2100, &err), SDRA_EEXISTS);
+    assert_int_equal(sdra_store_job_fail(s, &dead_worker, "x", true, 0, 5, 2100, &err), SDRA_EEXISTS);
+    assert_int_equal(sdra_store_job_complete(s, &j, NULL, 0, 1, 2200, &err), 0);
+    sdra_store_job jobs[4];
+    int n = 0;
+    assert_int_equal(sdra_store_job_list(s, "c", jobs, 4, &n, &err), 0);
+    assert_int_equal(n, 2); /* exactly one next-stage job */
+    cleanup(s);
+}
+
+static void store_retries_then_dead_then_manual_retry(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    sdra_store_job j;
+    assert_int_equal(sdra_store_call_create(s, "c", "{}", 0, 0, 0, &err), 0);
+    assert_int_equal(sdra_store_job_claim(s, 0, "w", 0, 1000, 2, &j, &err), 0);
+    assert_int_equal(sdra_store_job_fail(s, &j, "upstream down", true, 500, 2, 10, &err), 0);
+    /* backoff: not runnable before run_after */
+    assert_int_equal(sdra_store_job_claim(s, 0, "w", 499, 1000, 2, &j, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_job_claim(s, 0, "w", 500, 1000, 2, &j, &err), 0);
+    assert_int_equal(j.attempts, 2);
+    assert_string_equal(j.last_error, "upstream down");
+    assert_int_equal(sdra_store_job_fail(s, &j, "upstream still down", true, 900, 2, 600, &err), 0);
+    assert_int_equal(sdra_store_job_claim(s, 0, "w", 5000, 1000, 2, &j, &err), SDRA_ENOTFOUND);
+    sdra_store_call c;
+    assert_int_equal(sdra_store_call_get(s, "c", &c, &err), 0);
+    assert_string_equal(c.status, "failed");
+    sdra_store_call_release(&c);
+    sdra_store_job jobs[2];
+    int n = 0;
+    assert_int_equal(sdra_store_job_list(s, "c", jobs, 2, &n, &err), 0);
+    assert_int_equal(jobs[0].state, SDRA_JOB_DEAD);
+    assert_string_equal(jobs[0].last_error, "upstream still down");
+    int counts[1][SDRA_N_JOB_STATES];
+    assert_int_equal(sdra_store_job_counts(s, 1, counts, &err), 0);
+    assert_int_equal(counts[0][SDRA_JOB_DEAD], 1);
+
+    assert_int_equal(sdra_store_call_retry(s, "c", 6000, &err), 0);
+    assert_int_equal(sdra_store_call_retry(s, "c", 6000, &err), SDRA_EINVAL);
+    assert_int_equal(sdra_store_call_retry(s, "zz", 6000, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_call_get(s, "c", &c, &err), 0);
+    assert_string_equal(c.status, "queued");
+    sdra_store_call_release(&c);
+    assert_int_equal(sdra_store_job_claim(s, 0, "w", 6000, 1000, 2, &j, &err), 0);
+    assert_int_equal(j.attempts, 1);
+    /* a permanent failure is dead at once */
+    assert_int_equal(sdra_store_job_fail(s, &j, "not audio", false, 0, 2, 6100, &err), 0);
+    assert_int_equal(sdra_store_job_list(s, "c", jobs, 2, &n, &err), 0);
+    assert_int_equal(jobs[0].state, SDRA_JOB_DEAD);
+    cleanup(s);
+}
+
+static void store_worker_dying_every_time_ends_dead(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    sdra_store_job j;
+    assert_int_equal(sdra_store_call_create(s, "c", "{}", 0, 0, 0, &err), 0);
+    assert_int_equal(sdra_store_job_claim(s, 0, "w1", 0, 100, 2, &j, &err), 0);
+    assert_int_equal(sdra_store_job_claim(s, 0, "w2", 200, 100, 2, &j, &err), 0);
+    assert_int_equal(sdra_store_job_claim(s, 0, "w3", 400, 100, 2, &j, &err), SDRA_ENOTFOUND);
+    sdra_store_call c;
+    assert_int_equal(sdra_store_call_get(s, "c", &c, &err), 0);
+    assert_string_equal(c.status, "failed");
+    sdra_store_call_release(&c);
+    cleanup(s);
+}
+
+static void store_artifacts_replace_not_duplicate(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    sdra_store_job j;
+    assert_int_equal(sdra_store_call_create(s, "c", "{}", 0, 0, 0, &err), 0);
+    assert_int_equal(sdra_store_job_claim(s, 0, "w", 0, 1000, 3, &j, &err), 0);
+    sdra_store_artifact a = {.name = "x.json", .path = "p1", .sha256 = "11", .size_bytes = 1};
+    assert_int_equal(sdra_store_job_complete(s, &j, &a, 1, -1, 1, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "d", "{}", 0, 0, 0, &err), 0);
+    /* re-running stage 0 by hand on c (retry path) replaces the artifact */
+    assert_int_equal(sdra_store_job_fail(s, &j, "x", false, 0, 3, 2, &err), SDRA_EEXISTS);
+    sdra_store_artifact list[4];
+    int n = 0;
+    assert_int_equal(sdra_store_artifact_list(s, "c", list, 4, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].sha256, "11");
+    cleanup(s);
+}
+
+static void store_keys_audit_outbox(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    sdra_store_key k = {.id = "k1", .name = "ci", .scope = "write", .hash = "deadbeef", .created_ms = 5};
+    assert_int_equal(sdra_store_key_insert(s, &k, &err), 0);
+    assert_int_equal(sdra_store_key_insert(s, &k, &err), SDRA_EEXISTS);
+    sdra_store_key bad = k;
+    strcpy(bad.id, "k2");
+    strcpy(bad.scope, "root");
+    assert_int_equal(sdra_store_key_insert(s, &bad, &err), SDRA_EINVAL);
+    sdra_store_key got;
+    assert_int_equal(sdra_store_key_get(s, "k1", &got, &err), 0);
+    assert_string_equal(got.scope, "write");
+    assert_string_equal(got.hash, "deadbeef");
+    assert_int_equal(got.revoked_ms, 0);
+    assert_int_equal(sdra_store_key_get(s, "k9", &got, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_key_revoke(s, "ci", 77, &err), 0);
+    assert_int_equal(sdra_store_key_revoke(s, "ci", 78, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_key_get(s, "k1", &got, &err), 0);
+    assert_int_equal(got.revoked_ms, 77);
+    sdra_store_key all[4];
+    int n = 0;
+    assert_int_equal(sdra_store_key_list(s, all, 4, &n, &err), 0);
+    assert_int_equal(n, 1);
+
+    assert_int_equal(sdra_store_audit_add(s, 1, "k1", "call.create", "c", &err), 0);
+    assert_int_equal(sdra_store_audit_add(s, 2, "k1", "call.read", "c", &err), 0);
+    assert_int_equal(sdra_store_audit_count(s, "c", &n, &err), 0);
+    assert_int_equal(n, 2);
+
+    sdra_store_outbox_item o;
+    assert_int_equal(sdra_store_outbox_put(s, "crm:c:1", "c", "crm", "{}", 1, &err), 0);
+    assert_int_equal(sdra_store_outbox_put(s, "crm:c:1", "c", "crm", "{}", 2, &err), 0);
+    assert_int_equal(sdra_store_outbox_claim(s, "w", 10, 100, &o, &err), 0);
+    assert_string_equal(o.key, "crm:c:1");
+    assert_int_equal(o.attempts, 1);
+    sdra_store_outbox_release(&o);
+    assert_int_equal(sdra_store_outbox_claim(s, "w", 20, 100, &o, &err), SDRA_ENOTFOUND); /* one item */
+    assert_int_equal(sdra_store_outbox_claim(s, "w2", 200, 100, &o, &err), 0);            /* lease gone */
+    sdra_store_outbox_release(&o);
+    assert_int_equal(sdra_store_outbox_done(s, "crm:c:1", &err), 0);
+    assert_int_equal(sdra_store_outbox_claim(s, "w", 1000, 100, &o, &err), SDRA_ENOTFOUND);
+    cleanup(s);
+}
+
+static void store_survives_reopen(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    sdra_store_job j;
+    assert_int_equal(sdra_store_call_create(s, "c", "{}", 0, 0, 0, &err), 0);
+    assert_int_equal(sdra_store_job_claim(s, 0, "w", 0, 1000, 3, &j, &err), 0);
+    sdra_store_close(s);
+    assert_int_equal(B->open(&s, g_path, &err), 0);
+    sdra_store_job jobs[2];
+    int n = 0;
+    assert_int_equal(sdra_store_job_list(s, "c", jobs, 2, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(jobs[0].state, SDRA_JOB_RUNNING);
+    assert_int_equal(sdra_store_job_claim(s, 0, "w2", 2000, 1000, 3, &j, &err), 0);
+    cleanup(s);
+}
+
+static void store_open_rejects_bad_location(void **state)
+{
+    (void)state;
+    sdra_store *s = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_store_open(&s, "/nonexistent-dir/x/y.db", &err), SDRA_EIO);
+    assert_non_null(strstr(err.msg, "/nonexistent-dir/x/y.db"));
+    assert_int_equal(sdra_store_open(&s, "postgres://x", &err), SDRA_EUNSUPPORTED);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(store_call_lifecycle),
+        cmocka_unit_test(store_backpressure_limits_active_calls),
+        cmocka_unit_test(store_stages_complete_in_order),
+        cmocka_unit_test(store_expired_lease_is_taken_over_once),
+        cmocka_unit_test(store_retries_then_dead_then_manual_retry),
+        cmocka_unit_test(store_worker_dying_every_time_ends_dead),
+        cmocka_unit_test(store_artifacts_replace_not_duplicate),
+        cmocka_unit_test(store_keys_audit_outbox),
+        cmocka_unit_test(store_survives_reopen),
+        cmocka_unit_test(store_open_rejects_bad_location),
+    };
+    int failed = 0;
+    for (size_t b = 0; b < sizeof backends / sizeof backends[0]; b++) {
+        B = &backends[b];
+        failed += _cmocka_run_group_tests(B->name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
+    }
+    return failed;
+}
