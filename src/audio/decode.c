@@ -71,6 +71,9 @@ struct sdra_audio {
     bool decoder_eof;
     bool done;           /* nothing more will come from the decoder or swr */
     int n_decode_errors; /* corrupt packets skipped */
+    int packets_since_bad; /* packets of our stream since the last corrupt one */
+    int64_t end_frames;    /* container's exact length in output frames (MP4); 0 = unknown */
+    bool duration_exact;   /* info.duration_s comes from the container, not a bitrate guess */
 
     int pending_rc;      /* an error to report once the good audio before it was delivered */
     sdra_error pending_err;
@@ -133,8 +136,8 @@ static int fail_av(sdra_audio *a, sdra_error *err, int averr, const char *what)
     if (averr == AVERROR(ENOMEM))
         return sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", a->name);
     if (averr == AVERROR_EOF)
-        return sdra_error_set(err, SDRA_EINVAL, "%s: %s (input ends too early: truncated?)",
-                              a->name, what);
+        return sdra_error_set(err, SDRA_EINVAL, "%s: truncated or not audio (input ends too early)",
+                              a->name);
     if (averr == AVERROR_DECODER_NOT_FOUND || averr == AVERROR_DEMUXER_NOT_FOUND ||
         averr == AVERROR_PATCHWELCOME || averr == AVERROR(ENOSYS))
         return sdra_error_set(err, SDRA_EUNSUPPORTED, "%s: %s (%s)", a->name, what, reason);
@@ -316,6 +319,27 @@ static void set_pending(sdra_audio *a, int rc, const sdra_error *e)
     }
 }
 
+/* At the end of the stream: a stream whose last packets were corrupt or did not decode, or
+ * that ends well before the length its container declares, was cut short. The good audio
+ * before the cut is still delivered; the error comes after it. */
+static void check_truncated(sdra_audio *a)
+{
+    sdra_error e;
+    double got_s = (double)(a->delivered + (int64_t)a->obuf_len) / a->p.rate_hz;
+    if (a->n_decode_errors > 0 && a->packets_since_bad <= 2) {
+        sdra_error_set(&e, SDRA_EINVAL, "%s: truncated or corrupt at %.2f s (the end does not decode)",
+                       a->name, got_s);
+        set_pending(a, SDRA_EINVAL, &e);
+    } else if (a->duration_exact && a->seekable && a->info.duration_s > 0.5 &&
+               got_s < a->info.duration_s * 0.98 - 0.25) {
+        sdra_error_set(&e, SDRA_EINVAL, "%s: truncated (%.2f s of audio, the header says %.2f s)",
+                       a->name, got_s, a->info.duration_s);
+        set_pending(a, SDRA_EINVAL, &e);
+    } else if (a->n_decode_errors > 0) {
+        sdra_log(SDRA_LOG_WARN, "%s: %d corrupt frames skipped", a->name, a->n_decode_errors);
+    }
+}
+
 /* Fills obuf with the next block of output (obuf is empty on entry). On return obuf holds
  * frames, or a->done is set. Errors that end the stream early are left pending; only errors
  * that make the reader unusable are returned. */
@@ -346,6 +370,7 @@ static int fill(sdra_audio *a, sdra_error *err)
             if (rc != AVERROR(EAGAIN)) {
                 /* a corrupt frame: skip it, as players do */
                 a->n_decode_errors++;
+                a->packets_since_bad = 0;
                 char reason[128];
                 av_reason(reason, sizeof reason, rc);
                 sdra_log(SDRA_LOG_DEBUG, "%s: skipping a frame that does not decode (%s)",
@@ -376,9 +401,16 @@ static int fill(sdra_audio *a, sdra_error *err)
                 continue;
             }
             if (a->pkt->stream_index == a->stream_index) {
+                if (a->pkt->flags & AV_PKT_FLAG_CORRUPT) {
+                    a->n_decode_errors++;
+                    a->packets_since_bad = 0;
+                } else {
+                    a->packets_since_bad++;
+                }
                 rc = avcodec_send_packet(a->dec, a->pkt);
                 if (rc < 0 && rc != AVERROR(EAGAIN)) {
                     a->n_decode_errors++;
+                    a->packets_since_bad = 0;
                     char reason[128];
                     av_reason(reason, sizeof reason, rc);
                     sdra_log(SDRA_LOG_DEBUG, "%s: skipping a packet that does not decode (%s)",
@@ -395,6 +427,7 @@ static int fill(sdra_audio *a, sdra_error *err)
             set_pending(a, rc, &e);
             break;
         }
+        check_truncated(a);
         if (a->obuf_len > 0)
             return 0;
     }
@@ -613,6 +646,11 @@ int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params 
         a->info.duration_s = (double)a->fmt->duration / AV_TIME_BASE;
     else if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
         a->info.duration_s = (double)st->duration * av_q2d(st->time_base);
+    a->duration_exact = av_fmt_ctx_get_duration_estimation_method(a->fmt) != AVFMT_DURATION_FROM_BITRATE;
+    /* MP4 decoders deliver the last codec frame whole (AAC: 1024 samples), past the end the
+     * edit list declares; the container's length is exact there, so cut at it. */
+    if (strstr(a->fmt->iformat->name, "mp4") && st->duration != AV_NOPTS_VALUE && st->duration > 0)
+        a->end_frames = (int64_t)(st->duration * av_q2d(st->time_base) * a->p.rate_hz + 0.5);
     sdra_strlcpy(a->info.codec, avcodec_get_name(st->codecpar->codec_id), sizeof a->info.codec);
     first_name(a->fmt->iformat->name, a->info.container, sizeof a->info.container);
     if (a->p.max_duration_s > 0 && a->info.duration_s > a->p.max_duration_s) {
@@ -685,6 +723,14 @@ int sdra_audio_read(sdra_audio *a, int16_t *const *chans, int16_t *mix, size_t m
         size_t n = a->obuf_len - a->obuf_pos;
         if (n > max_frames - got)
             n = max_frames - got;
+        if (a->end_frames > 0 && a->delivered + (int64_t)n >= a->end_frames) {
+            n = a->delivered < a->end_frames ? (size_t)(a->end_frames - a->delivered) : 0;
+            if (n == 0) {
+                a->done = true;
+                a->obuf_len = a->obuf_pos = 0;
+                break;
+            }
+        }
         if (a->limit_frames > 0 && a->delivered + (int64_t)n > a->limit_frames) {
             n = (size_t)(a->limit_frames - a->delivered);
             if (n == 0) {
