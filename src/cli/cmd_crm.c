@@ -1,12 +1,230 @@
-/* cmd_crm.c - placeholder until its issue lands: says so and fails. */
+/*
+ * cmd_crm.c - `sdra crm contacts|activities|tasks|emails|notes`: look into the CRM.
+ *
+ * Opens the CRM read-only (nothing is created; a missing or empty database is an empty
+ * result, not an error), lists one kind of record, optionally for one contact, and prints an
+ * aligned table (default) or a JSON array (--format json).
+ */
 #include "cli.h"
 
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sdra/crm.h"
+
+#define CELL_MAX 200 /* bytes of one table cell before it is cut */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sdra crm contacts|activities|tasks|emails|notes [options]\n\n"
+            "Lists what the CRM holds (read-only).\n\n"
+            "options:\n"
+            "  --contact EMAIL      only the records of this contact\n"
+            "  --data DIR           user data directory (default $SDRA_DATA or ~/.local/share/sdra)\n"
+            "  --backend NAME       CRM backend (default local)\n"
+            "  --format table|json  aligned table (default) or a JSON array\n"
+            "  -h, --help           this text\n");
+}
+
+typedef struct column {
+    const char *key, *header;
+    int width_max; /* display columns; longer cells end in "..." */
+} column;
+
+static const column cols_contacts[] = {
+    {"id", "ID", 6},          {"email", "EMAIL", 36},      {"name", "NAME", 24},
+    {"company", "COMPANY", 24}, {"title", "TITLE", 20},    {"phone", "PHONE", 18},
+    {"do_not_call", "DNC", 3}, {"do_not_email", "DNE", 3}, {"updated_at", "UPDATED", 20},
+    {0}};
+static const column cols_activities[] = {
+    {"id", "ID", 6},           {"call_id", "CALL", 24},        {"contact", "CONTACT", 30},
+    {"call_date", "DATE", 10}, {"duration_s", "DURATION", 8}, {"direction", "DIR", 8},
+    {"sentiment", "SENTIMENT", 9}, {"outcome", "OUTCOME", 50}, {0}};
+static const column cols_tasks[] = {
+    {"id", "ID", 6},      {"contact", "CONTACT", 30}, {"kind", "KIND", 7},  {"owner", "OWNER", 8},
+    {"due_date", "DUE", 10}, {"due_time", "TIME", 5}, {"status", "STATUS", 6}, {"text", "TEXT", 60},
+    {0}};
+static const column cols_emails[] = {
+    {"id", "ID", 6},           {"to", "TO", 30},           {"send_at", "SEND AT", 20},
+    {"status", "STATUS", 9},   {"subject", "SUBJECT", 50}, {"message_id", "MESSAGE-ID", 60},
+    {0}};
+static const column cols_notes[] = {
+    {"id", "ID", 6}, {"call_id", "CALL", 24}, {"contact", "CONTACT", 30}, {"key", "KEY", 20},
+    {"body", "BODY", 70}, {0}};
+
+static const column *const columns[SDRA_CRM_N_KINDS] = {cols_contacts, cols_activities, cols_tasks,
+                                                        cols_emails, cols_notes};
+
+/* Display width of UTF-8 text: one column per code point (good enough for names and notes). */
+static int utf8_width(const char *s)
+{
+    int w = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            w++;
+    return w;
+}
+
+/* Formats a cell into out: one line, cut at max display columns. */
+static void format_cell(char *out, size_t n, const json_t *v, const char *key, int max)
+{
+    char tmp[CELL_MAX];
+    if (!v || json_is_null(v))
+        snprintf(tmp, sizeof tmp, "-");
+    else if (json_is_boolean(v))
+        snprintf(tmp, sizeof tmp, "%s", json_is_true(v) ? "yes" : "no");
+    else if (json_is_integer(v))
+        snprintf(tmp, sizeof tmp, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v) && !strcmp(key, "duration_s")) {
+        long s = (long)(json_real_value(v) + 0.5);
+        snprintf(tmp, sizeof tmp, "%ld:%02ld", s / 60, s % 60);
+    } else if (json_is_real(v))
+        snprintf(tmp, sizeof tmp, "%.2f", json_real_value(v));
+    else if (json_is_string(v))
+        snprintf(tmp, sizeof tmp, "%s", json_string_value(v));
+    else
+        snprintf(tmp, sizeof tmp, "...");
+    /* One line, no control characters; back off to a UTF-8 boundary if snprintf cut one. */
+    size_t len = strlen(tmp);
+    while (len > 0 && ((unsigned char)tmp[len - 1] & 0xC0) == 0x80) {
+        size_t start = len - 1;
+        while (start > 0 && ((unsigned char)tmp[start] & 0xC0) == 0x80)
+            start--;
+        unsigned char lead = (unsigned char)tmp[start];
+        size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+        if (len - start >= need)
+            break;
+        len = start;
+    }
+    tmp[len] = '\0';
+    for (char *p = tmp; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            *p = ' ';
+    size_t i = 0, o = 0;
+    int w = 0, total = utf8_width(tmp);
+    int keep = total > max ? max - 3 : max;
+    while (tmp[i] && o + 5 < n) {
+        if (((unsigned char)tmp[i] & 0xC0) != 0x80) {
+            if (w == keep)
+                break;
+            w++;
+        }
+        out[o++] = tmp[i++];
+    }
+    if (total > max && o + 4 < n) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
+
+static int print_table(const json_t *rows, sdra_crm_kind kind)
+{
+    const column *c = columns[kind];
+    int nc = 0;
+    while (c[nc].key)
+        nc++;
+    size_t nr = json_array_size(rows);
+    if (nr == 0) {
+        printf("(no %s)\n", sdra_crm_kind_name(kind));
+        return 0;
+    }
+    int width[16] = {0};
+    char cell[CELL_MAX];
+    for (int j = 0; j < nc; j++)
+        width[j] = utf8_width(c[j].header);
+    for (size_t i = 0; i < nr; i++)
+        for (int j = 0; j < nc; j++) {
+            format_cell(cell, sizeof cell, json_object_get(json_array_get(rows, i), c[j].key), c[j].key,
+                        c[j].width_max);
+            int w = utf8_width(cell);
+            if (w > width[j])
+                width[j] = w;
+        }
+    for (int j = 0; j < nc; j++)
+        printf("%s%-*s", j ? "  " : "", j == nc - 1 ? 0 : width[j], c[j].header);
+    putchar('\n');
+    for (size_t i = 0; i < nr; i++) {
+        for (int j = 0; j < nc; j++) {
+            format_cell(cell, sizeof cell, json_object_get(json_array_get(rows, i), c[j].key), c[j].key,
+                        c[j].width_max);
+            int pad = j == nc - 1 ? 0 : width[j] - utf8_width(cell);
+            printf("%s%s%*s", j ? "  " : "", cell, pad, "");
+        }
+        putchar('\n');
+    }
+    return 0;
+}
 
 int cmd_crm(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "sdra: 'crm' is not available in this build yet\n");
-    return SDRA_EXIT_FAIL;
+    static const struct option opts[] = {
+        {"contact", required_argument, NULL, 'c'}, {"data", required_argument, NULL, 'd'},
+        {"format", required_argument, NULL, 'f'},  {"backend", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},          {0}};
+    const char *contact = NULL, *data = NULL, *format = "table", *backend = NULL;
+    int o;
+    opterr = 0;
+    optind = 1; /* GNU getopt permutes: options may come before or after the record kind */
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c': contact = optarg; break;
+        case 'd': data = optarg; break;
+        case 'f': format = optarg; break;
+        case 'b': backend = optarg; break;
+        case 'h': usage(stdout); return SDRA_EXIT_OK;
+        default:
+            if (optopt == 'c' || optopt == 'd' || optopt == 'f' || optopt == 'b')
+                return cli_usage_error("crm", "option '%s' needs a value", argv[optind - 1]);
+            return cli_usage_error("crm", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("crm", "what to list? contacts, activities, tasks, emails or notes");
+    const char *what = argv[optind];
+    int kind = sdra_crm_kind_parse(what);
+    if (kind < 0)
+        return cli_usage_error("crm", "unknown record kind '%s' (contacts, activities, tasks, emails, notes)", what);
+    if (optind + 1 < argc)
+        return cli_usage_error("crm", "unexpected argument '%s'", argv[optind + 1]);
+    bool json = false;
+    if (!strcmp(format, "json"))
+        json = true;
+    else if (strcmp(format, "table") != 0)
+        return cli_usage_error("crm", "--format must be table or json, not '%s'", format);
+    if (contact && (!*contact || !strchr(contact, '@') || strlen(contact) > 319))
+        return cli_usage_error("crm", "--contact needs an email address, not '%s'", contact);
+
+    sdra_error err = {0};
+    sdra_crm *crm = NULL;
+    json_t *rows = NULL;
+    int ret = SDRA_EXIT_OK;
+    if (sdra_crm_open_ex(&crm, backend, data, SDRA_CRM_READONLY, &err) < 0 ||
+        sdra_crm_list(crm, (sdra_crm_kind)kind, contact, &rows, &err) < 0) {
+        ret = cli_fail(&err);
+        goto done;
+    }
+    if (json) {
+        char *s = json_dumps(rows, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+        if (!s) {
+            sdra_error_set(&err, SDRA_ENOMEM, "out of memory");
+            ret = cli_fail(&err);
+            goto done;
+        }
+        puts(s);
+        free(s);
+    } else {
+        print_table(rows, (sdra_crm_kind)kind);
+    }
+    if (fflush(stdout) != 0) {
+        sdra_error_set(&err, SDRA_EIO, "cannot write to standard output");
+        ret = cli_fail(&err);
+    }
+done:
+    json_decref(rows);
+    sdra_crm_close(crm);
+    return ret;
 }

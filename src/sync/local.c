@@ -1,0 +1,839 @@
+/*
+ * local.c - the embedded CRM connector ("local"): contacts, activities, tasks, scheduled emails
+ * and notes in one SQLite database, <data_dir>/crm.sqlite3.
+ *
+ * Responsibilities: opening the database safely (WAL journal, foreign keys on, a busy timeout
+ * so concurrent writers wait instead of failing), versioned schema migrations through PRAGMA
+ * user_version (applied in one IMMEDIATE transaction, refusing a database from a newer
+ * version), the upserts on natural keys that make a re-sync idempotent, sticky opt-out flags,
+ * and translating SQLite errors into sdra codes with the database path in the message.
+ * A read-only open never creates anything: a missing database simply lists as empty.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sdra/log.h"
+#include "sdra/util.h"
+
+#define BUSY_TIMEOUT_MS 5000
+#define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
+
+typedef struct local_db {
+    sqlite3 *db; /* NULL for a read-only open of a database that does not exist */
+    char path[PATH_MAX];
+} local_db;
+
+/* Migration i brings the schema from version i to i + 1. Append; never edit a released one. */
+static const char *const migrations[] = {
+    /* 0 -> 1: the initial schema. */
+    "CREATE TABLE contacts ("
+    "  id INTEGER PRIMARY KEY,"
+    "  email TEXT NOT NULL UNIQUE,"
+    "  name TEXT, company TEXT, title TEXT, phone TEXT,"
+    "  do_not_call INTEGER NOT NULL DEFAULT 0 CHECK (do_not_call IN (0, 1)),"
+    "  do_not_email INTEGER NOT NULL DEFAULT 0 CHECK (do_not_email IN (0, 1)),"
+    "  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+    "CREATE TABLE activities ("
+    "  id INTEGER PRIMARY KEY,"
+    "  call_id TEXT NOT NULL UNIQUE,"
+    "  contact_id INTEGER REFERENCES contacts(id) ON DELETE SET NULL,"
+    "  type TEXT NOT NULL DEFAULT 'call',"
+    "  call_date TEXT, duration_s REAL, direction TEXT, summary TEXT, outcome TEXT,"
+    "  sentiment REAL, objections TEXT, recording TEXT,"
+    "  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+    "CREATE INDEX activities_contact ON activities(contact_id);"
+    "CREATE TABLE tasks ("
+    "  id INTEGER PRIMARY KEY,"
+    "  call_id TEXT NOT NULL,"
+    "  task_key TEXT NOT NULL,"
+    "  contact_id INTEGER REFERENCES contacts(id) ON DELETE SET NULL,"
+    "  activity_id INTEGER REFERENCES activities(id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL DEFAULT 'action' CHECK (kind IN ('action', 'meeting')),"
+    "  owner TEXT, text TEXT NOT NULL, due_date TEXT, due_time TEXT,"
+    "  status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'done')),"
+    "  created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
+    "  UNIQUE (call_id, task_key));"
+    "CREATE INDEX tasks_contact ON tasks(contact_id);"
+    "CREATE TABLE emails ("
+    "  id INTEGER PRIMARY KEY,"
+    "  message_id TEXT NOT NULL UNIQUE,"
+    "  call_id TEXT,"
+    "  contact_id INTEGER REFERENCES contacts(id) ON DELETE SET NULL,"
+    "  to_addr TEXT, subject TEXT, send_at TEXT NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('scheduled', 'sent', 'canceled')),"
+    "  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+    "CREATE INDEX emails_call ON emails(call_id);"
+    "CREATE INDEX emails_contact ON emails(contact_id);"
+    "CREATE TABLE notes ("
+    "  id INTEGER PRIMARY KEY,"
+    "  call_id TEXT NOT NULL,"
+    "  note_key TEXT NOT NULL,"
+    "  contact_id INTEGER REFERENCES contacts(id) ON DELETE SET NULL,"
+    "  body TEXT NOT NULL,"
+    "  created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
+    "  UNIQUE (call_id, note_key));",
+};
+#define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+_Static_assert(N_MIGRATIONS == SDRA_CRM_LOCAL_SCHEMA_VERSION, "schema version and migrations agree");
+
+/* Translates a SQLite result code into an sdra code and records "path: what: detail". */
+static int db_fail(const local_db *l, sdra_error *err, int rc, const char *what)
+{
+    int code;
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        code = SDRA_ERETRY;
+        break;
+    case SQLITE_NOMEM:
+        code = SDRA_ENOMEM;
+        break;
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+        return sdra_error_set(err, SDRA_EINVAL, "%s: not a usable CRM database (%s)", l->path,
+                              sqlite3_errstr(rc));
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_TOOBIG:
+        code = SDRA_EINVAL;
+        break;
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+        code = SDRA_EDENIED;
+        break;
+    default:
+        code = SDRA_EIO;
+        break;
+    }
+    const char *detail = l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc);
+    return sdra_error_set(err, code, "%s: %s: %s", l->path, what, detail);
+}
+
+static int exec_sql(local_db *l, const char *sql, const char *what, sdra_error *err)
+{
+    int rc = sqlite3_exec(l->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : db_fail(l, err, rc, what);
+}
+
+static int prepare(local_db *l, sqlite3_stmt **st, const char *sql, sdra_error *err)
+{
+    int rc = sqlite3_prepare_v2(l->db, sql, -1, st, NULL);
+    return rc == SQLITE_OK ? 0 : db_fail(l, err, rc, "prepare");
+}
+
+/* Binds a string or NULL; strings longer than SDRA_CRM_TEXT_MAX are cut at a UTF-8 boundary. */
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (!s) {
+        sqlite3_bind_null(st, i);
+        return;
+    }
+    size_t n = strlen(s);
+    if (n > SDRA_CRM_TEXT_MAX) {
+        n = SDRA_CRM_TEXT_MAX;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    sqlite3_bind_text(st, i, s, (int)n, SQLITE_TRANSIENT);
+}
+
+static int pragma_int(local_db *l, const char *sql, int *out, sdra_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(l, &st, sql, err);
+    if (rc < 0)
+        return rc;
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW) {
+        *out = sqlite3_column_int(st, 0);
+        rc = 0;
+    } else {
+        rc = db_fail(l, err, s, sql);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int migrate(local_db *l, sdra_error *err)
+{
+    int version = 0, rc = pragma_int(l, "PRAGMA user_version", &version, err);
+    if (rc < 0)
+        return rc;
+    if (version > N_MIGRATIONS)
+        return sdra_error_set(err, SDRA_EUNSUPPORTED,
+                              "%s: CRM schema version %d is newer than this sdra supports (%d)",
+                              l->path, version, N_MIGRATIONS);
+    if (version == N_MIGRATIONS)
+        return 0;
+    if ((rc = exec_sql(l, "BEGIN IMMEDIATE", "begin migration", err)) < 0)
+        return rc;
+    /* Another process may have migrated between the check and the lock: read again. */
+    if ((rc = pragma_int(l, "PRAGMA user_version", &version, err)) < 0)
+        goto done;
+    for (int v = version; v < N_MIGRATIONS; v++) {
+        char what[64], set[64];
+        snprintf(what, sizeof what, "migration to schema %d", v + 1);
+        if ((rc = exec_sql(l, migrations[v], what, err)) < 0)
+            goto done;
+        snprintf(set, sizeof set, "PRAGMA user_version = %d", v + 1);
+        if ((rc = exec_sql(l, set, what, err)) < 0)
+            goto done;
+        sdra_log(SDRA_LOG_INFO, "%s: CRM schema migrated to version %d", l->path, v + 1);
+    }
+    rc = exec_sql(l, "COMMIT", "commit migration", err);
+done:
+    if (rc < 0)
+        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static void local_close(void *state)
+{
+    local_db *l = state;
+    if (!l)
+        return;
+    if (l->db)
+        sqlite3_close_v2(l->db);
+    free(l);
+}
+
+static int local_open(void **state, const char *data_dir, int flags, sdra_error *err)
+{
+    int rc = 0;
+    local_db *l = calloc(1, sizeof *l);
+    if (!l)
+        return sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", data_dir);
+    if ((size_t)snprintf(l->path, sizeof l->path, "%s/%s", data_dir, SDRA_CRM_LOCAL_FILE) >= sizeof l->path) {
+        rc = sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", data_dir);
+        goto done;
+    }
+    bool readonly = flags & SDRA_CRM_READONLY;
+    struct stat sb;
+    if (readonly) {
+        if (stat(l->path, &sb) < 0) {
+            if (errno == ENOENT || errno == ENOTDIR)
+                goto done; /* nothing recorded yet: lists are empty */
+            rc = sdra_error_set(err, sdra_code_from_errno(errno), "%s: %s", l->path, strerror(errno));
+            goto done;
+        }
+    } else {
+        if ((rc = sdra_mkdir_p(data_dir, err)) < 0) {
+            sdra_error_prefix(err, "CRM data directory");
+            goto done;
+        }
+        if (access(data_dir, W_OK | X_OK) < 0) {
+            rc = sdra_error_set(err, SDRA_EDENIED, "%s: CRM data directory is not writable: %s",
+                                data_dir, strerror(errno));
+            goto done;
+        }
+    }
+    if (stat(l->path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        rc = sdra_error_set(err, SDRA_EINVAL, "%s: not a regular file", l->path);
+        goto done;
+    }
+    int oflags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int s = sqlite3_open_v2(l->path, &l->db, oflags, NULL);
+    if (s != SQLITE_OK) {
+        rc = db_fail(l, err, s, "cannot open");
+        goto done;
+    }
+    sqlite3_extended_result_codes(l->db, 1);
+    sqlite3_busy_timeout(l->db, BUSY_TIMEOUT_MS);
+    if ((rc = exec_sql(l, "PRAGMA foreign_keys = ON", "enable foreign keys", err)) < 0)
+        goto done;
+    int version = 0;
+    /* The first read of the file: a corrupt or foreign file fails here with NOTADB. */
+    if ((rc = pragma_int(l, "PRAGMA user_version", &version, err)) < 0)
+        goto done;
+    if (readonly) {
+        if (version > N_MIGRATIONS) {
+            rc = sdra_error_set(err, SDRA_EUNSUPPORTED,
+                                "%s: CRM schema version %d is newer than this sdra supports (%d)",
+                                l->path, version, N_MIGRATIONS);
+            goto done;
+        }
+        if (version == 0) { /* created but never migrated: empty */
+            sqlite3_close_v2(l->db);
+            l->db = NULL;
+        }
+        goto done;
+    }
+    sqlite3_stmt *st = NULL;
+    if ((rc = prepare(l, &st, "PRAGMA journal_mode = WAL", err)) < 0)
+        goto done;
+    s = sqlite3_step(st);
+    const char *mode = s == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    if (s != SQLITE_ROW)
+        rc = db_fail(l, err, s, "enable WAL journal");
+    else if (!mode || strcmp(mode, "wal") != 0)
+        sdra_log(SDRA_LOG_WARN, "%s: WAL journal not available (journal mode %s)", l->path,
+                 mode ? mode : "unknown");
+    sqlite3_finalize(st);
+    if (rc < 0)
+        goto done;
+    if ((rc = exec_sql(l, "PRAGMA synchronous = NORMAL", "set synchronous", err)) < 0)
+        goto done;
+    rc = migrate(l, err);
+done:
+    if (rc < 0) {
+        local_close(l);
+        return rc;
+    }
+    *state = l;
+    return 0;
+}
+
+static int need_db(local_db *l, sdra_error *err)
+{
+    if (!l->db)
+        return sdra_error_set(err, SDRA_EINVAL, "%s: CRM opened read-only and has no database", l->path);
+    return 0;
+}
+
+static int local_begin(void *state, sdra_error *err)
+{
+    local_db *l = state;
+    int rc = need_db(l, err);
+    return rc < 0 ? rc : exec_sql(l, "BEGIN IMMEDIATE", "begin transaction", err);
+}
+
+static int local_commit(void *state, sdra_error *err)
+{
+    local_db *l = state;
+    int rc = need_db(l, err);
+    return rc < 0 ? rc : exec_sql(l, "COMMIT", "commit", err);
+}
+
+static void local_rollback(void *state)
+{
+    local_db *l = state;
+    if (l->db && !sqlite3_get_autocommit(l->db))
+        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Runs a statement that returns no rows; finalizes it. */
+static int step_done(local_db *l, sqlite3_stmt *st, const char *what, sdra_error *err)
+{
+    int s = sqlite3_step(st);
+    int rc = s == SQLITE_DONE ? 0 : db_fail(l, err, s, what);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Looks up one integer id with a prepared, bound statement; 1 found, 0 not, < 0 error.
+ * Finalizes the statement. Extra integer columns go to extra[0..n_extra). */
+static int lookup_id(local_db *l, sqlite3_stmt *st, sqlite3_int64 *id, int *extra, int n_extra,
+                     sdra_error *err)
+{
+    int s = sqlite3_step(st), rc;
+    if (s == SQLITE_ROW) {
+        *id = sqlite3_column_int64(st, 0);
+        for (int i = 0; i < n_extra; i++)
+            extra[i] = sqlite3_column_int(st, i + 1);
+        rc = 1;
+    } else if (s == SQLITE_DONE) {
+        rc = 0;
+    } else {
+        rc = db_fail(l, err, s, "lookup");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static void set_result(sdra_crm_result *out, sqlite3_int64 id, bool created)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    snprintf(out->id, sizeof out->id, "%lld", (long long)id);
+    out->created = created;
+}
+
+/* Parses an id this backend handed out; NULL or "" -> no id (SQL NULL). */
+static int bind_id(sqlite3_stmt *st, int i, const char *id, sdra_error *err)
+{
+    if (!id || !*id) {
+        sqlite3_bind_null(st, i);
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(id, &end, 10);
+    if (*end || errno || v <= 0)
+        return sdra_error_set(err, SDRA_EINVAL, "'%s' is not a local CRM id", id);
+    sqlite3_bind_int64(st, i, v);
+    return 0;
+}
+
+static void lower_copy(char *dst, size_t n, const char *src)
+{
+    size_t i = 0;
+    while (*src == ' ' || *src == '\t')
+        src++;
+    for (; src[i] && i + 1 < n; i++)
+        dst[i] = (src[i] >= 'A' && src[i] <= 'Z') ? (char)(src[i] + 32) : src[i];
+    while (i > 0 && (dst[i - 1] == ' ' || dst[i - 1] == '\t'))
+        i--;
+    dst[i] = '\0';
+}
+
+static int local_upsert_contact(void *state, const sdra_crm_contact *c, sdra_crm_result *out, sdra_error *err)
+{
+    local_db *l = state;
+    sqlite3_stmt *st = NULL;
+    int rc = need_db(l, err);
+    if (rc < 0)
+        return rc;
+    char email[320];
+    if (!c->email || strlen(c->email) >= sizeof email || !strchr(c->email, '@'))
+        return sdra_error_set(err, SDRA_EINVAL, "contact email '%.100s' is not an address",
+                              c->email ? c->email : "");
+    lower_copy(email, sizeof email, c->email);
+    if ((rc = prepare(l, &st, "SELECT id, do_not_call, do_not_email FROM contacts WHERE email = ?1", err)) < 0)
+        return rc;
+    bind_text(st, 1, email);
+    sqlite3_int64 id = 0;
+    int flags[2] = {0, 0};
+    int found = lookup_id(l, st, &id, flags, 2, err);
+    if (found < 0)
+        return found;
+    bool dnc = c->do_not_call || flags[0], dne = c->do_not_email || flags[1];
+    if (found) {
+        rc = prepare(l, &st,
+                     "UPDATE contacts SET name = coalesce(?2, name), company = coalesce(?3, company),"
+                     " title = coalesce(?4, title), phone = coalesce(?5, phone),"
+                     " do_not_call = ?6, do_not_email = ?7, updated_at = " NOW_SQL " WHERE id = ?1",
+                     err);
+        if (rc < 0)
+            return rc;
+        sqlite3_bind_int64(st, 1, id);
+    } else {
+        rc = prepare(l, &st,
+                     "INSERT INTO contacts (email, name, company, title, phone, do_not_call,"
+                     " do_not_email, created_at, updated_at)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, " NOW_SQL ", " NOW_SQL ")",
+                     err);
+        if (rc < 0)
+            return rc;
+        bind_text(st, 1, email);
+    }
+    bind_text(st, 2, c->name && *c->name ? c->name : NULL);
+    bind_text(st, 3, c->company && *c->company ? c->company : NULL);
+    bind_text(st, 4, c->title && *c->title ? c->title : NULL);
+    bind_text(st, 5, c->phone && *c->phone ? c->phone : NULL);
+    sqlite3_bind_int(st, 6, dnc);
+    sqlite3_bind_int(st, 7, dne);
+    if ((rc = step_done(l, st, found ? "update contact" : "insert contact", err)) < 0)
+        return rc;
+    if (!found)
+        id = sqlite3_last_insert_rowid(l->db);
+    set_result(out, id, !found);
+    if (out) {
+        out->do_not_call = dnc;
+        out->do_not_email = dne;
+    }
+    return 0;
+}
+
+static int local_log_activity(void *state, const sdra_crm_activity *a, sdra_crm_result *out, sdra_error *err)
+{
+    local_db *l = state;
+    sqlite3_stmt *st = NULL;
+    int rc = need_db(l, err);
+    if (rc < 0)
+        return rc;
+    if (!a->call_id || !*a->call_id)
+        return sdra_error_set(err, SDRA_EINVAL, "activity without a call id");
+    if ((rc = prepare(l, &st, "SELECT id FROM activities WHERE call_id = ?1", err)) < 0)
+        return rc;
+    bind_text(st, 1, a->call_id);
+    sqlite3_int64 id = 0;
+    int found = lookup_id(l, st, &id, NULL, 0, err);
+    if (found < 0)
+        return found;
+    if (found)
+        rc = prepare(l, &st,
+                     "UPDATE activities SET contact_id = coalesce(?2, contact_id), call_date = ?3,"
+                     " duration_s = ?4, direction = ?5, summary = ?6, outcome = ?7, sentiment = ?8,"
+                     " objections = ?9, recording = ?10, updated_at = " NOW_SQL " WHERE call_id = ?1",
+                     err);
+    else
+        rc = prepare(l, &st,
+                     "INSERT INTO activities (call_id, contact_id, call_date, duration_s, direction,"
+                     " summary, outcome, sentiment, objections, recording, created_at, updated_at)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, " NOW_SQL ", " NOW_SQL ")",
+                     err);
+    if (rc < 0)
+        return rc;
+    bind_text(st, 1, a->call_id);
+    if ((rc = bind_id(st, 2, a->contact_id, err)) < 0) {
+        sqlite3_finalize(st);
+        return rc;
+    }
+    bind_text(st, 3, a->call_date);
+    if (a->duration_s > 0)
+        sqlite3_bind_double(st, 4, a->duration_s);
+    else
+        sqlite3_bind_null(st, 4);
+    bind_text(st, 5, a->direction);
+    bind_text(st, 6, a->summary);
+    bind_text(st, 7, a->outcome);
+    if (a->has_sentiment)
+        sqlite3_bind_double(st, 8, a->sentiment);
+    else
+        sqlite3_bind_null(st, 8);
+    bind_text(st, 9, a->objections);
+    bind_text(st, 10, a->recording);
+    if ((rc = step_done(l, st, found ? "update activity" : "insert activity", err)) < 0)
+        return rc;
+    if (!found)
+        id = sqlite3_last_insert_rowid(l->db);
+    set_result(out, id, !found);
+    return 0;
+}
+
+static int local_upsert_task(void *state, const sdra_crm_task *t, sdra_crm_result *out, sdra_error *err)
+{
+    local_db *l = state;
+    sqlite3_stmt *st = NULL;
+    int rc = need_db(l, err);
+    if (rc < 0)
+        return rc;
+    if (!t->call_id || !*t->call_id || !t->key || !*t->key || !t->text || !*t->text)
+        return sdra_error_set(err, SDRA_EINVAL, "task needs a call id, a key and a text");
+    const char *kind = t->kind ? t->kind : "action";
+    if (strcmp(kind, "action") != 0 && strcmp(kind, "meeting") != 0)
+        return sdra_error_set(err, SDRA_EINVAL, "task kind '%.40s' is not action or meeting", kind);
+    if ((rc = prepare(l, &st, "SELECT id FROM tasks WHERE call_id = ?1 AND task_key = ?2", err)) < 0)
+        return rc;
+    bind_text(st, 1, t->call_id);
+    bind_text(st, 2, t->key);
+    sqlite3_int64 id = 0;
+    int found = lookup_id(l, st, &id, NULL, 0, err);
+    if (found < 0)
+        return found;
+    if (found)
+        rc = prepare(l, &st,
+                     "UPDATE tasks SET contact_id = coalesce(?3, contact_id),"
+                     " activity_id = coalesce(?4, activity_id), kind = ?5, owner = ?6, text = ?7,"
+                     " due_date = ?8, due_time = ?9, updated_at = " NOW_SQL
+                     " WHERE call_id = ?1 AND task_key = ?2",
+                     err);
+    else
+        rc = prepare(l, &st,
+                     "INSERT INTO tasks (call_id, task_key, contact_id, activity_id, kind, owner,"
+                     " text, due_date, due_time, created_at, updated_at)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, " NOW_SQL ", " NOW_SQL ")",
+                     err);
+    if (rc < 0)
+        return rc;
+    bind_text(st, 1, t->call_id);
+    bind_text(st, 2, t->key);
+    if ((rc = bind_id(st, 3, t->contact_id, err)) < 0 || (rc = bind_id(st, 4, t->activity_id, err)) < 0) {
+        sqlite3_finalize(st);
+        return rc;
+    }
+    bind_text(st, 5, kind);
+    bind_text(st, 6, t->owner);
+    bind_text(st, 7, t->text);
+    bind_text(st, 8, t->due_date);
+    bind_text(st, 9, t->due_time);
+    if ((rc = step_done(l, st, found ? "update task" : "insert task", err)) < 0)
+        return rc;
+    if (!found)
+        id = sqlite3_last_insert_rowid(l->db);
+    set_result(out, id, !found);
+    return 0;
+}
+
+static int local_prune_tasks(void *state, const char *call_id, const char *const *keys, int n_keys,
+                             int *n_removed, sdra_error *err)
+{
+    local_db *l = state;
+    sqlite3_stmt *st = NULL, *del = NULL;
+    int rc = need_db(l, err), removed = 0;
+    if (rc < 0)
+        return rc;
+    if ((rc = prepare(l, &st, "SELECT id, task_key FROM tasks WHERE call_id = ?1 AND status = 'open'", err)) < 0)
+        goto done;
+    if ((rc = prepare(l, &del, "DELETE FROM tasks WHERE id = ?1", err)) < 0)
+        goto done;
+    bind_text(st, 1, call_id);
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(st, 1);
+        bool keep = false;
+        for (int i = 0; i < n_keys && !keep; i++)
+            keep = key && keys[i] && strcmp(key, keys[i]) == 0;
+        if (keep)
+            continue;
+        sqlite3_reset(del);
+        sqlite3_bind_int64(del, 1, sqlite3_column_int64(st, 0));
+        int d = sqlite3_step(del);
+        if (d != SQLITE_DONE) {
+            rc = db_fail(l, err, d, "delete stale task");
+            goto done;
+        }
+        removed++;
+    }
+    if (s != SQLITE_DONE)
+        rc = db_fail(l, err, s, "list tasks");
+done:
+    sqlite3_finalize(st);
+    sqlite3_finalize(del);
+    if (rc == 0 && n_removed)
+        *n_removed = removed;
+    return rc;
+}
+
+static int local_schedule_email(void *state, const sdra_crm_email *e, sdra_crm_result *out, sdra_error *err)
+{
+    local_db *l = state;
+    sqlite3_stmt *st = NULL;
+    int rc = need_db(l, err);
+    if (rc < 0)
+        return rc;
+    if (!e->message_id || !*e->message_id)
+        return sdra_error_set(err, SDRA_EINVAL, "email without a Message-ID");
+    const char *status = e->status ? e->status : "scheduled";
+    if (strcmp(status, "scheduled") && strcmp(status, "sent") && strcmp(status, "canceled"))
+        return sdra_error_set(err, SDRA_EINVAL, "email status '%.40s' is not scheduled, sent or canceled", status);
+    if ((rc = prepare(l, &st, "SELECT id FROM emails WHERE message_id = ?1", err)) < 0)
+        return rc;
+    bind_text(st, 1, e->message_id);
+    sqlite3_int64 id = 0;
+    int found = lookup_id(l, st, &id, NULL, 0, err);
+    if (found < 0)
+        return found;
+    if (found) /* an email already sent stays sent */
+        rc = prepare(l, &st,
+                     "UPDATE emails SET call_id = coalesce(?2, call_id),"
+                     " contact_id = coalesce(?3, contact_id), to_addr = coalesce(?4, to_addr),"
+                     " subject = coalesce(?5, subject), send_at = coalesce(?6, send_at),"
+                     " status = CASE WHEN status = 'sent' THEN 'sent' ELSE ?7 END,"
+                     " updated_at = " NOW_SQL " WHERE message_id = ?1",
+                     err);
+    else
+        rc = prepare(l, &st,
+                     "INSERT INTO emails (message_id, call_id, contact_id, to_addr, subject, send_at,"
+                     " status, created_at, updated_at)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, " NOW_SQL "), ?7, " NOW_SQL ", " NOW_SQL ")",
+                     err);
+    if (rc < 0)
+        return rc;
+    bind_text(st, 1, e->message_id);
+    bind_text(st, 2, e->call_id);
+    if ((rc = bind_id(st, 3, e->contact_id, err)) < 0) {
+        sqlite3_finalize(st);
+        return rc;
+    }
+    bind_text(st, 4, e->to);
+    bind_text(st, 5, e->subject);
+    bind_text(st, 6, e->send_at && *e->send_at ? e->send_at : NULL);
+    bind_text(st, 7, status);
+    if ((rc = step_done(l, st, found ? "update email" : "insert email", err)) < 0)
+        return rc;
+    if (!found)
+        id = sqlite3_last_insert_rowid(l->db);
+    set_result(out, id, !found);
+    return 0;
+}
+
+static int local_cancel_emails(void *state, const char *call_id, int *n_canceled, sdra_error *err)
+{
+    local_db *l = state;
+    sqlite3_stmt *st = NULL;
+    int rc = need_db(l, err);
+    if (rc < 0)
+        return rc;
+    if ((rc = prepare(l, &st,
+                      "UPDATE emails SET status = 'canceled', updated_at = " NOW_SQL
+                      " WHERE call_id = ?1 AND status = 'scheduled'",
+                      err)) < 0)
+        return rc;
+    bind_text(st, 1, call_id);
+    if ((rc = step_done(l, st, "cancel emails", err)) < 0)
+        return rc;
+    if (n_canceled)
+        *n_canceled = sqlite3_changes(l->db);
+    return 0;
+}
+
+static int local_add_note(void *state, const sdra_crm_note *n, sdra_crm_result *out, sdra_error *err)
+{
+    local_db *l = state;
+    sqlite3_stmt *st = NULL;
+    int rc = need_db(l, err);
+    if (rc < 0)
+        return rc;
+    if (!n->call_id || !*n->call_id || !n->key || !*n->key || !n->body)
+        return sdra_error_set(err, SDRA_EINVAL, "note needs a call id, a key and a body");
+    if ((rc = prepare(l, &st, "SELECT id FROM notes WHERE call_id = ?1 AND note_key = ?2", err)) < 0)
+        return rc;
+    bind_text(st, 1, n->call_id);
+    bind_text(st, 2, n->key);
+    sqlite3_int64 id = 0;
+    int found = lookup_id(l, st, &id, NULL, 0, err);
+    if (found < 0)
+        return found;
+    if (found)
+        rc = prepare(l, &st,
+                     "UPDATE notes SET contact_id = coalesce(?3, contact_id), body = ?4,"
+                     " updated_at = " NOW_SQL " WHERE call_id = ?1 AND note_key = ?2",
+                     err);
+    else
+        rc = prepare(l, &st,
+                     "INSERT INTO notes (call_id, note_key, contact_id, body, created_at, updated_at)"
+                     " VALUES (?1, ?2, ?3, ?4, " NOW_SQL ", " NOW_SQL ")",
+                     err);
+    if (rc < 0)
+        return rc;
+    bind_text(st, 1, n->call_id);
+    bind_text(st, 2, n->key);
+    if ((rc = bind_id(st, 3, n->contact_id, err)) < 0) {
+        sqlite3_finalize(st);
+        return rc;
+    }
+    bind_text(st, 4, n->body);
+    if ((rc = step_done(l, st, found ? "update note" : "insert note", err)) < 0)
+        return rc;
+    if (!found)
+        id = sqlite3_last_insert_rowid(l->db);
+    set_result(out, id, !found);
+    return 0;
+}
+
+/* One SELECT per kind; ?1 filters by contact email when not NULL. Column names become the JSON
+ * keys; do_not_* become booleans, "objections" is parsed back into JSON. */
+static const char *const list_sql[SDRA_CRM_N_KINDS] = {
+    [SDRA_CRM_CONTACTS] =
+        "SELECT id, email, name, company, title, phone, do_not_call, do_not_email, created_at,"
+        " updated_at FROM contacts WHERE (?1 IS NULL OR email = ?1) ORDER BY id LIMIT ?2",
+    [SDRA_CRM_ACTIVITIES] =
+        "SELECT a.id, a.call_id, c.email AS contact, a.type, a.call_date, a.duration_s, a.direction,"
+        " a.sentiment, a.outcome, a.summary, a.objections, a.recording, a.created_at, a.updated_at"
+        " FROM activities a LEFT JOIN contacts c ON c.id = a.contact_id"
+        " WHERE (?1 IS NULL OR c.email = ?1) ORDER BY a.id LIMIT ?2",
+    [SDRA_CRM_TASKS] =
+        "SELECT t.id, t.call_id, c.email AS contact, t.kind, t.owner, t.due_date, t.due_time,"
+        " t.status, t.text, t.created_at, t.updated_at"
+        " FROM tasks t LEFT JOIN contacts c ON c.id = t.contact_id"
+        " WHERE (?1 IS NULL OR c.email = ?1) ORDER BY t.id LIMIT ?2",
+    [SDRA_CRM_EMAILS] =
+        "SELECT e.id, e.call_id, c.email AS contact, e.to_addr AS 'to', e.send_at, e.status,"
+        " e.subject, e.message_id, e.created_at, e.updated_at"
+        " FROM emails e LEFT JOIN contacts c ON c.id = e.contact_id"
+        " WHERE (?1 IS NULL OR c.email = ?1 OR e.to_addr = ?1) ORDER BY e.id LIMIT ?2",
+    [SDRA_CRM_NOTES] =
+        "SELECT n.id, n.call_id, c.email AS contact, n.note_key AS 'key', n.body, n.created_at,"
+        " n.updated_at FROM notes n LEFT JOIN contacts c ON c.id = n.contact_id"
+        " WHERE (?1 IS NULL OR c.email = ?1) ORDER BY n.id LIMIT ?2",
+};
+
+static json_t *column_json(sqlite3_stmt *st, int i, const char *name)
+{
+    switch (sqlite3_column_type(st, i)) {
+    case SQLITE_INTEGER:
+        if (!strncmp(name, "do_not_", 7))
+            return json_boolean(sqlite3_column_int(st, i));
+        if (!strcmp(name, "id")) {
+            char id[32];
+            snprintf(id, sizeof id, "%lld", (long long)sqlite3_column_int64(st, i));
+            return json_string(id);
+        }
+        return json_integer(sqlite3_column_int64(st, i));
+    case SQLITE_FLOAT:
+        return json_real(sqlite3_column_double(st, i));
+    case SQLITE_TEXT: {
+        const char *s = (const char *)sqlite3_column_text(st, i);
+        if (!strcmp(name, "objections")) {
+            json_t *v = json_loads(s, 0, NULL);
+            if (v)
+                return v;
+        }
+        json_t *v = json_stringn(s, (size_t)sqlite3_column_bytes(st, i));
+        return v ? v : json_string("?"); /* not UTF-8: written by something else */
+    }
+    default:
+        return json_null();
+    }
+}
+
+static int local_list(void *state, sdra_crm_kind kind, const char *contact_email, json_t **out, sdra_error *err)
+{
+    local_db *l = state;
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (kind < 0 || kind >= SDRA_CRM_N_KINDS)
+        return sdra_error_set(err, SDRA_EINVAL, "unknown CRM record kind %d", (int)kind);
+    json_t *arr = json_array();
+    if (!arr)
+        return sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+    if (!l->db)
+        goto done; /* read-only open of a database that does not exist yet */
+    if ((rc = prepare(l, &st, list_sql[kind], err)) < 0)
+        goto done;
+    char email[320];
+    if (contact_email) {
+        lower_copy(email, sizeof email, contact_email);
+        bind_text(st, 1, email);
+    }
+    sqlite3_bind_int(st, 2, SDRA_CRM_LIST_MAX);
+    int s, nc = sqlite3_column_count(st);
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *row = json_object();
+        if (!row || json_array_append_new(arr, row) < 0) {
+            rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+            goto done;
+        }
+        for (int i = 0; i < nc; i++) {
+            const char *name = sqlite3_column_name(st, i);
+            if (json_object_set_new(row, name, column_json(st, i, name)) < 0) {
+                rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+                goto done;
+            }
+        }
+    }
+    if (s != SQLITE_DONE)
+        rc = db_fail(l, err, s, "list");
+done:
+    sqlite3_finalize(st);
+    if (rc < 0) {
+        json_decref(arr);
+        return rc;
+    }
+    *out = arr;
+    return 0;
+}
+
+static const char *local_location(void *state)
+{
+    return ((local_db *)state)->path;
+}
+
+const struct sdra_crm_ops sdra_crm_local_ops = {
+    .name = "local",
+    .open = local_open,
+    .close = local_close,
+    .begin = local_begin,
+    .commit = local_commit,
+    .rollback = local_rollback,
+    .upsert_contact = local_upsert_contact,
+    .log_activity = local_log_activity,
+    .upsert_task = local_upsert_task,
+    .prune_tasks = local_prune_tasks,
+    .schedule_email = local_schedule_email,
+    .cancel_emails = local_cancel_emails,
+    .add_note = local_add_note,
+    .list = local_list,
+    .location = local_location,
+};
