@@ -1,0 +1,471 @@
+/*
+ * src/transcribe/transcribe.c - the transcription stage (include/sdra/transcribe.h).
+ *
+ * One reader (the calling thread) decodes the audio block by block, feeds the diarizer, and
+ * cuts each stream (stereo: the two channels; otherwise the mono mix) into chunks at silences.
+ * Chunks go through a bounded queue to `jobs` worker threads; each worker owns a recognizer and
+ * decodes a chunk as one independent stream (the recognizer forgets earlier chunks), so the
+ * words do not depend on which worker took which chunk. Results are stored per (stream, chunk
+ * index) and merged in order, with times shifted by the chunk's start. Memory: the queue holds
+ * at most 2 * jobs chunks (<= 30 s each) plus what the chunkers buffer; the audio is never
+ * held whole. Words and turns are kept (small).
+ *
+ * Assembly (assemble.c) turns the words and the diarizer's turns into the transcript.
+ */
+#include "transcribe/internal.h"
+#include "sdra/asr.h"
+#include "sdra/audio.h"
+#include "sdra/diarize.h"
+#include "sdra/util.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define READ_FRAMES 4096
+#define FEED_FRAMES 8000 /* 0.5 s pieces into the recognizer */
+#define MAX_JOBS 64
+
+sdra_transcribe_params sdra_transcribe_default_params(void)
+{
+    sdra_transcribe_params p = {
+        .jobs = 0,
+        .n_speakers = 2,
+        .rep_channel = -1,
+        .domain_weight = -1.0f,
+        .max_duration_s = 4 * 3600.0,
+        .pause_split_s = 1.0,
+        .raw_channels = 1,
+        .raw_rate_hz = 16000,
+    };
+    return p;
+}
+
+static int default_jobs(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > MAX_JOBS ? MAX_JOBS : (int)n;
+}
+
+typedef struct job {
+    int stream;
+    size_t index;
+    sdra_chunk chunk;
+} job;
+
+typedef sdra_assemble_chunk chunk_result;
+
+typedef struct work {
+    pthread_mutex_t mu;
+    pthread_cond_t not_empty, not_full;
+    job *q;
+    size_t q_head, q_n, q_cap;
+    bool closing;
+    bool failed;
+    sdra_error err;
+    chunk_result *res[2];
+    size_t n_res[2], cap_res[2];
+    double asr_busy_s;
+} work;
+
+typedef struct worker {
+    work *w;
+    sdra_asr *asr;
+    pthread_t tid;
+    bool started;
+} worker;
+
+int sdra_transcribe_asr_params(sdra_asr_params *ap, const sdra_transcribe_params *p)
+{
+    *ap = sdra_asr_default_params();
+    if (p->backend)
+        ap->backend = p->backend;
+    ap->domain_lm_path = p->domain_lm_path;
+    if (p->domain_weight >= 0)
+        ap->domain_weight = p->domain_weight;
+    ap->vocab_path = p->vocab_path;
+    return 0;
+}
+
+/* Decodes one chunk as its own stream; utterances get absolute times. */
+static int decode_chunk(sdra_asr *asr, const sdra_chunk *c, int rate_hz, sdra_asr_utt **out,
+                        size_t *n_out, sdra_error *err)
+{
+    sdra_asr_utt *utts = NULL;
+    size_t n = 0, cap = 0;
+    double off = (double)c->start_frame / rate_hz;
+    int rc = sdra_asr_start_stream(asr, err);
+    for (size_t pos = 0; rc == 0; ) {
+        bool last = pos >= c->n_frames;
+        if (last)
+            rc = sdra_asr_end_stream(asr, err);
+        else {
+            size_t k = c->n_frames - pos < FEED_FRAMES ? c->n_frames - pos : FEED_FRAMES;
+            rc = sdra_asr_feed(asr, c->pcm + pos, k, err);
+            pos += k;
+        }
+        sdra_asr_utt u;
+        bool ready = false;
+        while (rc == 0 && (rc = sdra_asr_poll(asr, &u, &ready, err)) == 0 && ready) {
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 8;
+                sdra_asr_utt *nu = realloc(utts, ncap * sizeof *nu);
+                if (!nu) {
+                    sdra_asr_utt_release(&u);
+                    rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+                    break;
+                }
+                utts = nu;
+                cap = ncap;
+            }
+            u.start_s += off;
+            u.end_s += off;
+            for (size_t i = 0; i < u.n_words; i++) {
+                u.words[i].start_s += off;
+                u.words[i].end_s += off;
+            }
+            utts[n++] = u;
+        }
+        if (last)
+            break;
+    }
+    if (rc < 0) {
+        for (size_t i = 0; i < n; i++)
+            sdra_asr_utt_release(&utts[i]);
+        free(utts);
+        return rc;
+    }
+    *out = utts;
+    *n_out = n;
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *wk = arg;
+    work *w = wk->w;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (!w->q_n && !w->closing)
+            pthread_cond_wait(&w->not_empty, &w->mu);
+        if (!w->q_n) {
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        job j = w->q[w->q_head];
+        w->q_head = (w->q_head + 1) % w->q_cap;
+        w->q_n--;
+        bool skip = w->failed;
+        pthread_cond_signal(&w->not_full);
+        pthread_mutex_unlock(&w->mu);
+
+        sdra_asr_utt *utts = NULL;
+        size_t n = 0;
+        sdra_error e = {0};
+        int rc = 0;
+        double t0 = sdra_clock_s();
+        if (!skip)
+            rc = decode_chunk(wk->asr, &j.chunk, 16000, &utts, &n, &e);
+        double busy = sdra_clock_s() - t0;
+        sdra_chunk_release(&j.chunk);
+
+        pthread_mutex_lock(&w->mu);
+        w->asr_busy_s += busy;
+        if (rc < 0 && !w->failed) {
+            w->failed = true;
+            w->err = e;
+        }
+        if (rc == 0 && !skip) {
+            chunk_result *r = &w->res[j.stream][j.index];
+            r->utts = utts;
+            r->n_utts = n;
+            utts = NULL;
+        }
+        pthread_mutex_unlock(&w->mu);
+        for (size_t i = 0; utts && i < n; i++)
+            sdra_asr_utt_release(&utts[i]);
+        free(utts);
+    }
+    return NULL;
+}
+
+/* Registers a result slot and queues the chunk (blocks while the queue is full). Takes c. */
+static int push_job(work *w, int stream, sdra_chunk *c, sdra_error *err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&w->mu);
+    if (w->n_res[stream] == w->cap_res[stream]) {
+        size_t ncap = w->cap_res[stream] ? w->cap_res[stream] * 2 : 64;
+        chunk_result *nr = realloc(w->res[stream], ncap * sizeof *nr);
+        if (!nr) {
+            rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+            goto done;
+        }
+        w->res[stream] = nr;
+        w->cap_res[stream] = ncap;
+    }
+    size_t index = w->n_res[stream]++;
+    w->res[stream][index] = (chunk_result){0};
+    while (w->q_n == w->q_cap && !w->failed)
+        pthread_cond_wait(&w->not_full, &w->mu);
+    if (w->failed) /* a worker failed: drop the chunk; the reader stops and reports it */
+        goto done;
+    w->q[(w->q_head + w->q_n) % w->q_cap] = (job){.stream = stream, .index = index, .chunk = *c};
+    memset(c, 0, sizeof *c);
+    w->q_n++;
+    pthread_cond_signal(&w->not_empty);
+done:
+    pthread_mutex_unlock(&w->mu);
+    sdra_chunk_release(c);
+    return rc;
+}
+
+static bool work_failed(work *w)
+{
+    pthread_mutex_lock(&w->mu);
+    bool f = w->failed;
+    pthread_mutex_unlock(&w->mu);
+    return f;
+}
+
+/* Drains ready chunks from a chunker into the queue. */
+static int drain_chunker(work *w, sdra_chunker *ck, int stream, const int16_t *pcm, size_t n,
+                         sdra_error *err)
+{
+    for (;;) {
+        sdra_chunk c = {0};
+        bool ready = false;
+        int rc = sdra_chunker_feed(ck, pcm, n, &c, &ready, err);
+        if (rc < 0)
+            return rc;
+        pcm = NULL;
+        n = 0;
+        if (!ready)
+            return 0;
+        if ((rc = push_job(w, stream, &c, err)) < 0)
+            return rc;
+    }
+}
+
+static json_t *timing_meta(const char *engine, const char *model, int jobs, int channels,
+                           const char *diar, double audio_s, double wall_s, double decode_s,
+                           double asr_s, double diar_s)
+{
+    json_t *m = json_object();
+    if (!m)
+        return NULL;
+    json_object_set_new(m, "engine", json_string(engine));
+    json_object_set_new(m, "model", json_string(model));
+    json_object_set_new(m, "jobs", json_integer(jobs));
+    json_object_set_new(m, "channels", json_integer(channels));
+    json_object_set_new(m, "diarization", json_string(diar));
+    json_object_set_new(m, "audio_s", json_real(audio_s));
+    json_object_set_new(m, "wall_s", json_real(wall_s));
+    json_object_set_new(m, "real_time_factor", json_real(audio_s > 0 ? wall_s / audio_s : 0));
+    json_t *t = json_object();
+    json_object_set_new(t, "read_and_chunk_s", json_real(decode_s));
+    json_object_set_new(t, "asr_busy_s", json_real(asr_s));
+    json_object_set_new(t, "diarize_s", json_real(diar_s));
+    json_object_set_new(m, "timings_s", t);
+    return m;
+}
+
+int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
+                         const sdra_transcribe_params *p, const sdra_progress *progress,
+                         sdra_error *err)
+{
+    int rc = 0;
+    sdra_transcribe_params def = sdra_transcribe_default_params();
+    if (!p)
+        p = &def;
+    double t_start = sdra_clock_s();
+    sdra_audio *a = NULL;
+    sdra_chunker *ck[2] = {NULL, NULL};
+    sdra_diarizer *dz = NULL;
+    sdra_turn *turns = NULL;
+    size_t n_turns = 0;
+    int n_found = 0;
+    sdra_transcript *t = NULL;
+    int16_t *buf = NULL;
+    worker *wk = NULL;
+    int jobs = p->jobs > 0 ? (p->jobs > MAX_JOBS ? MAX_JOBS : p->jobs) : default_jobs();
+    double diar_s = 0, read_s = 0;
+    work w = {0};
+    bool sync_init = false;
+
+    sdra_audio_params ap = sdra_audio_default_params();
+    ap.max_duration_s = p->max_duration_s;
+    ap.format_hint = p->format_hint;
+    ap.raw_channels = p->raw_channels;
+    ap.raw_rate_hz = p->raw_rate_hz;
+    if ((rc = sdra_audio_open(&a, audio_path, &ap, err)) < 0)
+        goto done;
+    const sdra_audio_info *info = sdra_audio_get_info(a);
+    bool stereo = info->n_channels == 2;
+    int n_streams = stereo ? 2 : 1;
+    double total_s = info->duration_s;
+
+    /* Recognizers first: a bad vocabulary or model fails before any decoding. */
+    sdra_asr_params asrp;
+    sdra_transcribe_asr_params(&asrp, p);
+    if (!(wk = calloc((size_t)jobs, sizeof *wk))) {
+        rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < jobs; i++)
+        if ((rc = sdra_asr_create(&wk[i].asr, &asrp, err)) < 0)
+            goto done;
+
+    sdra_chunker_params cp = sdra_chunker_default_params();
+    for (int s = 0; s < n_streams; s++)
+        if ((rc = sdra_chunker_create(&ck[s], &cp, err)) < 0)
+            goto done;
+    sdra_diarize_params dp = sdra_diarize_default_params();
+    dp.method = stereo ? SDRA_DIARIZE_CHANNEL : SDRA_DIARIZE_CLUSTER;
+    dp.n_speakers = p->n_speakers;
+    if ((rc = sdra_diarizer_create(&dz, &dp, n_streams, err)) < 0)
+        goto done;
+
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.not_empty, NULL);
+    pthread_cond_init(&w.not_full, NULL);
+    sync_init = true;
+    w.q_cap = (size_t)jobs * 2;
+    if (!(w.q = calloc(w.q_cap, sizeof *w.q)) ||
+        !(buf = malloc(3 * READ_FRAMES * sizeof *buf))) {
+        rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < jobs; i++) {
+        wk[i].w = &w;
+        if (pthread_create(&wk[i].tid, NULL, worker_main, &wk[i]) != 0) {
+            rc = sdra_error_set(err, SDRA_ENOMEM, "cannot start a decoding thread");
+            goto done;
+        }
+        wk[i].started = true;
+    }
+
+    int16_t *ch0 = buf, *ch1 = buf + READ_FRAMES, *mix = buf + 2 * READ_FRAMES;
+    int16_t *chans[SDRA_AUDIO_MAX_CHANNELS] = {ch0, stereo ? ch1 : NULL};
+    int64_t frames = 0;
+    for (;;) {
+        size_t n = 0;
+        double t0 = sdra_clock_s();
+        rc = sdra_audio_read(a, chans, mix, READ_FRAMES, &n, err);
+        if (rc < 0 || n == 0)
+            break;
+        frames += (int64_t)n;
+        const int16_t *dchans[2] = {stereo ? ch0 : mix, ch1};
+        double t1 = sdra_clock_s();
+        if ((rc = sdra_diarizer_feed(dz, dchans, n, err)) < 0)
+            break;
+        double t2 = sdra_clock_s();
+        diar_s += t2 - t1;
+        for (int s = 0; s < n_streams && rc == 0; s++)
+            rc = drain_chunker(&w, ck[s], s, stereo ? chans[s] : mix, n, err);
+        read_s += (t1 - t0) + (sdra_clock_s() - t2);
+        if (rc < 0 || work_failed(&w))
+            break;
+        if (sdra_progress_report(progress, "transcribe", frames / 16000.0, total_s)) {
+            rc = sdra_error_set(err, SDRA_ECANCELED, "%s: transcription canceled", audio_path);
+            break;
+        }
+    }
+    for (int s = 0; s < n_streams && rc == 0 && !work_failed(&w); s++) {
+        sdra_chunk c = {0};
+        bool ready = false;
+        if ((rc = sdra_chunker_finish(ck[s], &c, &ready, err)) == 0 && ready)
+            rc = push_job(&w, s, &c, err);
+    }
+    pthread_mutex_lock(&w.mu);
+    w.closing = true;
+    if (rc < 0)
+        w.failed = true; /* workers skip what is left */
+    pthread_cond_broadcast(&w.not_empty);
+    pthread_mutex_unlock(&w.mu);
+    for (int i = 0; i < jobs; i++)
+        if (wk[i].started) {
+            pthread_join(wk[i].tid, NULL);
+            wk[i].started = false;
+        }
+    if (rc == 0 && w.failed) {
+        if (err)
+            *err = w.err;
+        rc = w.err.code ? w.err.code : SDRA_EINTERNAL;
+    }
+    if (rc < 0)
+        goto done;
+    double t3 = sdra_clock_s();
+    if ((rc = sdra_diarizer_finish(dz, &turns, &n_turns, &n_found, err)) < 0)
+        goto done;
+    diar_s += sdra_clock_s() - t3;
+
+    sdra_assemble_input in = {
+        .stereo = stereo,
+        .n_streams = n_streams,
+        .turns = turns,
+        .n_turns = n_turns,
+        .n_speakers = stereo ? 2 : (n_found > 0 ? n_found : 1),
+        .pause_split_s = p->pause_split_s > 0 ? p->pause_split_s : 1.0,
+    };
+    for (int s = 0; s < n_streams; s++) {
+        in.chunks[s] = w.res[s];
+        in.n_chunks[s] = w.n_res[s];
+    }
+    if ((rc = sdra_transcribe_assemble(&t, &in, err)) < 0)
+        goto done;
+    t->duration_s = frames / 16000.0;
+    t->source = strdup(audio_path);
+    sdra_roles_params rp = {.rep_channel = stereo ? p->rep_channel : -1,
+                            .rep_name = p->rep_name,
+                            .company = p->company};
+    if ((rc = sdra_roles_assign(t, &rp, err)) < 0)
+        goto done;
+    t->meta = timing_meta(sdra_asr_name(wk[0].asr), sdra_asr_describe(wk[0].asr), jobs,
+                          info->n_channels, stereo ? "channel" : "cluster", t->duration_s,
+                          sdra_clock_s() - t_start, read_s, w.asr_busy_s, diar_s);
+    sdra_log(SDRA_LOG_INFO, "%s: %.1f s of audio transcribed in %.1f s (%d jobs)", audio_path,
+             t->duration_s, sdra_clock_s() - t_start, jobs);
+    *out = t;
+    t = NULL;
+done:
+    if (sync_init) {
+        pthread_mutex_lock(&w.mu);
+        w.closing = true;
+        w.failed = true;
+        pthread_cond_broadcast(&w.not_empty);
+        pthread_cond_broadcast(&w.not_full);
+        pthread_mutex_unlock(&w.mu);
+    }
+    for (int i = 0; wk && i < jobs; i++) {
+        if (wk[i].started)
+            pthread_join(wk[i].tid, NULL);
+        sdra_asr_destroy(wk[i].asr);
+    }
+    free(wk);
+    for (size_t i = 0; i < w.q_n; i++)
+        sdra_chunk_release(&w.q[(w.q_head + i) % w.q_cap].chunk);
+    free(w.q);
+    for (int s = 0; s < 2; s++) {
+        for (size_t i = 0; i < w.n_res[s]; i++) {
+            for (size_t k = 0; k < w.res[s][i].n_utts; k++)
+                sdra_asr_utt_release(&w.res[s][i].utts[k]);
+            free(w.res[s][i].utts);
+        }
+        free(w.res[s]);
+    }
+    if (sync_init) {
+        pthread_mutex_destroy(&w.mu);
+        pthread_cond_destroy(&w.not_empty);
+        pthread_cond_destroy(&w.not_full);
+    }
+    free(buf);
+    free(turns);
+    sdra_diarizer_destroy(dz);
+    for (int s = 0; s < 2; s++)
+        sdra_chunker_destroy(ck[s]);
+    sdra_audio_close(a);
+    sdra_transcript_destroy(t);
+    return rc;
+}
