@@ -1,0 +1,441 @@
+/* test_sync.c - sdra_crm_sync: idempotency (sync twice -> one contact, one activity, the same
+ * tasks), compliance (sticky opt-outs, no email with do-not-email, no meeting task with
+ * do-not-call), email scheduling rules, pruning of tasks a new analysis dropped, defensive
+ * reading of partial analyses, all-or-nothing transactions, and the sync stage. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include "helpers.h"
+
+static const char *ANALYSIS =
+    "{\"schema\":\"sdra.analysis/1\",\"call_date\":\"2026-11-24\","
+    " \"sentiment\":{\"overall\":0.25,\"prospect_end\":0.5},"
+    " \"objections\":[{\"type\":\"price\",\"speaker\":\"S2\",\"start\":40.1,\"text\":\"that is over our budget\"},"
+    "                {\"type\":\"authority\",\"speaker\":\"S2\",\"start\":80.0,\"text\":\"my CFO signs off\"}],"
+    " \"pain_points\":[{\"text\":\"it takes two days to reconcile\",\"speaker\":\"S2\",\"start\":20.0}],"
+    " \"action_items\":[{\"owner\":\"rep\",\"text\":\"send the case study\",\"due\":\"2026-11-26\",\"due_time\":null,\"start\":61.0},"
+    "                   {\"owner\":\"prospect\",\"text\":\"loop in the CFO\",\"due\":null,\"start\":70.0}],"
+    " \"next_meeting\":{\"date\":\"2026-12-01\",\"time\":\"14:00\",\"part_of_day\":\"afternoon\"},"
+    " \"contact_preferences\":{\"do_not_call\":false,\"do_not_email\":false},"
+    " \"summary\":\"Discovery call with Acme.\",\"outcome\":\"meeting booked\"}";
+
+static const char *EMAIL =
+    "{\"schema\":\"sdra.email/1\",\"subject\":\"Next steps\",\"to\":[\"Jordan Lee <jordan@acme.example>\"],"
+    " \"message_id\":\"<call-1@sdra.example>\",\"send_at\":\"2026-11-24T16:00:00Z\",\"skipped\":null}";
+
+static void call_init(sdra_call_info *c, const char *id, const char *email)
+{
+    memset(c, 0, sizeof *c);
+    sdra_call_info_set(c, "id", id, NULL);
+    if (email)
+        sdra_call_info_set(c, "contact_email", email, NULL);
+    sdra_call_info_set(c, "contact_name", "Jordan Lee", NULL);
+    sdra_call_info_set(c, "company", "Acme", NULL);
+    sdra_call_info_set(c, "call_date", "2026-11-24", NULL);
+    sdra_call_info_set(c, "audio", "call.wav", NULL);
+}
+
+static json_t *sync_ok(sdra_crm *crm, const sdra_call_info *c, const char *analysis, const char *email)
+{
+    json_t *a = parse(analysis), *e = email ? parse(email) : NULL, *t = parse("{\"duration_s\":300.5}");
+    json_t *report = NULL;
+    sdra_error err = {0};
+    int rc = sdra_crm_sync(crm, c, t, a, e, &report, &err);
+    if (rc < 0)
+        fprintf(stderr, "sync: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_non_null(report);
+    json_decref(a);
+    json_decref(e);
+    json_decref(t);
+    return report;
+}
+
+static const char *task_status(const json_t *report, size_t i)
+{
+    return json_string_value(json_object_get(json_array_get(json_object_get(report, "tasks"), i), "status"));
+}
+
+static void sync_twice_updates_never_duplicates(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    tmpdir_make(dir, sizeof dir, "twice");
+    sdra_crm *crm = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_crm_open(&crm, "local", dir, &err), 0);
+    sdra_call_info c;
+    call_init(&c, "call-1", "Jordan@Acme.example");
+
+    json_t *r1 = sync_ok(crm, &c, ANALYSIS, EMAIL);
+    assert_string_equal(json_string_value(json_object_get(r1, "schema")), "sdra.crm/1");
+    json_t *contact = json_object_get(r1, "contact");
+    assert_string_equal(json_string_value(json_object_get(contact, "status")), "created");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r1, "activity"), "status")), "created");
+    assert_int_equal(json_array_size(json_object_get(r1, "tasks")), 3); /* 2 actions + meeting */
+    assert_string_equal(task_status(r1, 0), "created");
+    json_t *em = json_array_get(json_object_get(r1, "emails"), 0);
+    assert_string_equal(json_string_value(json_object_get(em, "status")), "scheduled");
+    assert_string_equal(json_string_value(json_object_get(em, "result")), "created");
+
+    json_t *r2 = sync_ok(crm, &c, ANALYSIS, EMAIL);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r2, "contact"), "status")), "updated");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r2, "activity"), "status")), "updated");
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(task_status(r2, i), "updated");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r1, "tasks"), i), "id")),
+                            json_string_value(json_object_get(json_array_get(json_object_get(r2, "tasks"), i), "id")));
+    }
+    assert_int_equal(json_integer_value(json_object_get(r2, "tasks_removed")), 0);
+
+    assert_int_equal(count_rows(crm, SDRA_CRM_CONTACTS, NULL), 1);
+    assert_int_equal(count_rows(crm, SDRA_CRM_ACTIVITIES, NULL), 1);
+    assert_int_equal(count_rows(crm, SDRA_CRM_TASKS, NULL), 3);
+    assert_int_equal(count_rows(crm, SDRA_CRM_EMAILS, NULL), 1);
+    assert_int_equal(count_rows(crm, SDRA_CRM_NOTES, NULL), 1);
+    assert_int_equal(count_rows(crm, SDRA_CRM_TASKS, "jordan@acme.example"), 3);
+    assert_int_equal(count_rows(crm, SDRA_CRM_TASKS, "other@acme.example"), 0);
+
+    /* The activity carries the call's facts. */
+    json_t *rows = NULL;
+    assert_int_equal(sdra_crm_list(crm, SDRA_CRM_ACTIVITIES, NULL, &rows, &err), 0);
+    json_t *act = json_array_get(rows, 0);
+    assert_string_equal(json_string_value(json_object_get(act, "call_id")), "call-1");
+    assert_string_equal(json_string_value(json_object_get(act, "contact")), "jordan@acme.example");
+    assert_string_equal(json_string_value(json_object_get(act, "summary")), "Discovery call with Acme.");
+    assert_true(json_real_value(json_object_get(act, "duration_s")) > 300.0);
+    assert_true(json_real_value(json_object_get(act, "sentiment")) > 0.2);
+    assert_int_equal(json_array_size(json_object_get(act, "objections")), 2);
+    json_decref(rows);
+    /* The meeting task has the agreed date and time. */
+    assert_int_equal(sdra_crm_list(crm, SDRA_CRM_TASKS, NULL, &rows, &err), 0);
+    json_t *meeting = json_array_get(rows, 2);
+    assert_string_equal(json_string_value(json_object_get(meeting, "kind")), "meeting");
+    assert_string_equal(json_string_value(json_object_get(meeting, "due_date")), "2026-12-01");
+    assert_string_equal(json_string_value(json_object_get(meeting, "due_time")), "14:00");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "due_date")), "2026-11-26");
+    json_decref(rows);
+
+    json_decref(r1);
+    json_decref(r2);
+    sdra_call_info_release(&c);
+    sdra_crm_close(crm);
+    tmpdir_remove(dir);
+}
+
+static void sync_opt_outs_are_sticky_and_obeyed(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    tmpdir_make(dir, sizeof dir, "optout");
+    sdra_crm *crm = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_crm_open(&crm, "local", dir, &err), 0);
+    sdra_call_info c1, c2;
+    call_init(&c1, "call-1", "jordan@acme.example");
+    call_init(&c2, "call-2", "jordan@acme.example");
+
+    /* Call 1: the prospect asks not to be called or emailed. */
+    json_t *a = parse(ANALYSIS);
+    json_object_set_new(json_object_get(a, "contact_preferences"), "do_not_call", json_true());
+    json_object_set_new(json_object_get(a, "contact_preferences"), "do_not_email", json_true());
+    char *optout = json_dumps(a, 0);
+    json_decref(a);
+    json_t *r1 = sync_ok(crm, &c1, optout, EMAIL);
+    json_t *contact = json_object_get(r1, "contact");
+    assert_true(json_is_true(json_object_get(contact, "do_not_call")));
+    assert_true(json_is_true(json_object_get(contact, "do_not_email")));
+    assert_int_equal(json_array_size(json_object_get(r1, "emails")), 0);
+    assert_int_equal(json_array_size(json_object_get(r1, "tasks")), 2); /* no meeting task */
+    json_t *skipped = json_object_get(r1, "skipped");
+    int saw_email = 0, saw_meeting = 0;
+    for (size_t i = 0; i < json_array_size(skipped); i++) {
+        const char *what = json_string_value(json_object_get(json_array_get(skipped, i), "what"));
+        saw_email += !strcmp(what, "email");
+        saw_meeting += !strcmp(what, "meeting_task");
+    }
+    assert_int_equal(saw_email, 1);
+    assert_int_equal(saw_meeting, 1);
+
+    /* Call 2 does not mention preferences: the flags still hold and are still obeyed. */
+    json_t *r2 = sync_ok(crm, &c2, ANALYSIS, "{\"subject\":\"Again\",\"to\":\"jordan@acme.example\","
+                                              "\"message_id\":\"<call-2@sdra.example>\"}");
+    contact = json_object_get(r2, "contact");
+    assert_true(json_is_true(json_object_get(contact, "do_not_call")));
+    assert_true(json_is_true(json_object_get(contact, "do_not_email")));
+    assert_int_equal(json_array_size(json_object_get(r2, "emails")), 0);
+    assert_int_equal(count_rows(crm, SDRA_CRM_EMAILS, NULL), 0);
+    json_t *rows = NULL;
+    assert_int_equal(sdra_crm_list(crm, SDRA_CRM_TASKS, NULL, &rows, &err), 0);
+    for (size_t i = 0; i < json_array_size(rows); i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(rows, i), "kind")), "action");
+    json_decref(rows);
+    assert_int_equal(sdra_crm_list(crm, SDRA_CRM_CONTACTS, NULL, &rows, &err), 0);
+    assert_true(json_is_true(json_object_get(json_array_get(rows, 0), "do_not_email")));
+    json_decref(rows);
+
+    free(optout);
+    json_decref(r1);
+    json_decref(r2);
+    sdra_call_info_release(&c1);
+    sdra_call_info_release(&c2);
+    sdra_crm_close(crm);
+    tmpdir_remove(dir);
+}
+
+static void sync_opt_out_cancels_scheduled_email(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    tmpdir_make(dir, sizeof dir, "cancel");
+    sdra_crm *crm = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_crm_open(&crm, "local", dir, &err), 0);
+    sdra_call_info c;
+    call_init(&c, "call-1", "jordan@acme.example");
+    json_decref(sync_ok(crm, &c, ANALYSIS, EMAIL));
+    /* Re-analysed: the prospect had said "please stop emailing me". Compose skipped the email. */
+    json_t *a = parse(ANALYSIS);
+    json_object_set_new(json_object_get(a, "contact_preferences"), "do_not_email", json_true());
+    char *txt = json_dumps(a, 0);
+    json_decref(a);
+    json_t *r = sync_ok(crm, &c, txt, "{\"schema\":\"sdra.email/1\",\"skipped\":\"contact asked not to be emailed\"}");
+    assert_int_equal(json_integer_value(json_object_get(r, "emails_canceled")), 1);
+    json_t *rows = NULL;
+    assert_int_equal(sdra_crm_list(crm, SDRA_CRM_EMAILS, NULL, &rows, &err), 0);
+    assert_int_equal(json_array_size(rows), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "status")), "canceled");
+    json_decref(rows);
+    free(txt);
+    json_decref(r);
+    sdra_call_info_release(&c);
+    sdra_crm_close(crm);
+    tmpdir_remove(dir);
+}
+
+static void sync_email_rules(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    tmpdir_make(dir, sizeof dir, "emailrules");
+    sdra_crm *crm = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_crm_open(&crm, "local", dir, &err), 0);
+    /* No contact email on the call: the email's recipient becomes the contact. */
+    sdra_call_info c;
+    call_init(&c, "call-9", NULL);
+    json_t *r = sync_ok(crm, &c, ANALYSIS, EMAIL);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "contact"), "email")),
+                        "jordan@acme.example");
+    json_t *em = json_array_get(json_object_get(r, "emails"), 0);
+    assert_string_equal(json_string_value(json_object_get(em, "message_id")), "<call-1@sdra.example>");
+    assert_string_equal(json_string_value(json_object_get(em, "send_at")), "2026-11-24T16:00:00Z");
+    json_decref(r);
+    sdra_call_info_release(&c);
+    /* No address anywhere: the activity is logged, the email is skipped with its reason. */
+    call_init(&c, "call-10", NULL);
+    r = sync_ok(crm, &c, ANALYSIS, "{\"subject\":\"x\"}");
+    assert_true(json_is_null(json_object_get(r, "contact")));
+    assert_int_equal(json_array_size(json_object_get(r, "emails")), 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "activity"), "status")), "created");
+    json_decref(r);
+    sdra_call_info_release(&c);
+    /* No email document (compose skipped): nothing scheduled, nothing reported skipped. */
+    call_init(&c, "call-11", "sam@beta.example");
+    r = sync_ok(crm, &c, ANALYSIS, NULL);
+    assert_int_equal(json_array_size(json_object_get(r, "emails")), 0);
+    assert_int_equal(json_array_size(json_object_get(r, "skipped")), 0);
+    json_decref(r);
+    /* An email without a Message-ID gets one derived from the call id: a re-sync matches it. */
+    r = sync_ok(crm, &c, ANALYSIS, "{\"subject\":\"x\",\"to\":\"sam@beta.example\"}");
+    json_decref(r);
+    r = sync_ok(crm, &c, ANALYSIS, "{\"subject\":\"x\",\"to\":\"sam@beta.example\"}");
+    em = json_array_get(json_object_get(r, "emails"), 0);
+    assert_string_equal(json_string_value(json_object_get(em, "message_id")), "<sdra-call-11@local>");
+    assert_string_equal(json_string_value(json_object_get(em, "result")), "updated");
+    json_decref(r);
+    assert_int_equal(count_rows(crm, SDRA_CRM_EMAILS, "sam@beta.example"), 1);
+    sdra_call_info_release(&c);
+    sdra_crm_close(crm);
+    tmpdir_remove(dir);
+}
+
+static void sync_prunes_tasks_the_analysis_dropped(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    tmpdir_make(dir, sizeof dir, "prune");
+    sdra_crm *crm = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_crm_open(&crm, "local", dir, &err), 0);
+    sdra_call_info c;
+    call_init(&c, "call-1", "jordan@acme.example");
+    json_decref(sync_ok(crm, &c, ANALYSIS, NULL));
+    /* New analysis: one item reworded, the meeting moved, the other item gone. */
+    json_t *a = parse(ANALYSIS);
+    json_t *items = json_object_get(a, "action_items");
+    json_array_remove(items, 1);
+    json_object_set_new(json_array_get(items, 0), "due", json_string("2026-11-27"));
+    json_object_set_new(json_object_get(a, "next_meeting"), "date", json_string("2026-12-02"));
+    char *txt = json_dumps(a, 0);
+    json_decref(a);
+    json_t *r = sync_ok(crm, &c, txt, NULL);
+    assert_int_equal(json_integer_value(json_object_get(r, "tasks_removed")), 1);
+    assert_string_equal(task_status(r, 0), "updated");
+    assert_string_equal(task_status(r, 1), "updated"); /* the moved meeting is the same task */
+    json_t *rows = NULL;
+    assert_int_equal(sdra_crm_list(crm, SDRA_CRM_TASKS, NULL, &rows, &err), 0);
+    assert_int_equal(json_array_size(rows), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "due_date")), "2026-11-27");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 1), "due_date")), "2026-12-02");
+    json_decref(rows);
+    free(txt);
+    json_decref(r);
+    sdra_call_info_release(&c);
+    sdra_crm_close(crm);
+    tmpdir_remove(dir);
+}
+
+static void sync_partial_and_bad_analyses(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    tmpdir_make(dir, sizeof dir, "partial");
+    sdra_crm *crm = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_crm_open(&crm, "local", dir, &err), 0);
+    sdra_call_info c;
+    call_init(&c, "call-p", "p@x.example");
+    /* Fields missing or of the wrong type are treated as absent. */
+    json_t *r = sync_ok(crm, &c, "{\"schema\":\"sdra.analysis/1\"}", NULL);
+    assert_int_equal(json_array_size(json_object_get(r, "tasks")), 0);
+    json_decref(r);
+    r = sync_ok(crm, &c,
+                "{\"action_items\":\"none\",\"objections\":{},\"sentiment\":[],\"next_meeting\":null,"
+                " \"contact_preferences\":7,\"summary\":3,\"pain_points\":[1,{\"text\":null}],"
+                " \"action_items\":[{\"text\":\"\"},5,{\"owner\":\"rep\"},{\"text\":\"call back\"}]}",
+                NULL);
+    assert_int_equal(json_array_size(json_object_get(r, "tasks")), 1);
+    json_decref(r);
+    /* Wrong schema or not an object: a clear error and no report. */
+    json_t *bad = parse("{\"schema\":\"sdra.email/1\"}");
+    json_t *report = NULL;
+    assert_int_equal(sdra_crm_sync(crm, &c, NULL, bad, NULL, &report, &err), SDRA_EINVAL);
+    assert_null(report);
+    assert_non_null(strstr(err.msg, "sdra.email/1"));
+    json_decref(bad);
+    bad = parse("[1,2]");
+    assert_int_equal(sdra_crm_sync(crm, &c, NULL, bad, NULL, &report, &err), SDRA_EINVAL);
+    json_decref(bad);
+    sdra_call_info noid = {0};
+    bad = parse("{}");
+    assert_int_equal(sdra_crm_sync(crm, &noid, NULL, bad, NULL, &report, &err), SDRA_EINVAL);
+    json_decref(bad);
+    sdra_call_info_release(&c);
+    sdra_crm_close(crm);
+    tmpdir_remove(dir);
+}
+
+/* A failure halfway (injected with a trigger that refuses emails) leaves nothing behind. */
+static void sync_is_all_or_nothing(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], path[PATH_MAX + 16];
+    tmpdir_make(dir, sizeof dir, "atomic");
+    sdra_crm *crm = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_crm_open(&crm, "local", dir, &err), 0);
+    snprintf(path, sizeof path, "%s/crm.sqlite3", dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TRIGGER no_email BEFORE INSERT ON emails"
+                                  " BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    sdra_call_info c;
+    call_init(&c, "call-1", "jordan@acme.example");
+    json_t *a = parse(ANALYSIS), *e = parse(EMAIL), *report = NULL;
+    assert_true(sdra_crm_sync(crm, &c, NULL, a, e, &report, &err) < 0);
+    assert_null(report);
+    assert_non_null(strstr(err.msg, "injected fault"));
+    assert_non_null(strstr(err.msg, "call-1"));
+    for (int k = 0; k < SDRA_CRM_N_KINDS; k++)
+        assert_int_equal(count_rows(crm, (sdra_crm_kind)k, NULL), 0);
+    /* The handle is still usable afterwards. */
+    json_t *r = sync_ok(crm, &c, ANALYSIS, NULL);
+    json_decref(r);
+    assert_int_equal(count_rows(crm, SDRA_CRM_CONTACTS, NULL), 1);
+    json_decref(a);
+    json_decref(e);
+    sdra_call_info_release(&c);
+    sdra_crm_close(crm);
+    tmpdir_remove(dir);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal(sdra_file_write_atomic(path, text, strlen(text), NULL), 0);
+}
+
+static void sync_stage_writes_crm_json(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], data[PATH_MAX + 16], path[PATH_MAX + 32];
+    tmpdir_make(dir, sizeof dir, "stage");
+    snprintf(data, sizeof data, "%s/data", dir);
+    write_file(dir, "call.json",
+               "{\"schema\":\"sdra.call/1\",\"id\":\"stage-1\",\"contact_email\":\"jordan@acme.example\","
+               "\"contact_name\":\"Jordan\",\"company\":\"Acme\",\"call_date\":\"2026-11-24\"}");
+    write_file(dir, "analysis.json", ANALYSIS);
+    write_file(dir, "transcript.json", "{\"schema\":\"sdra.transcript/1\",\"duration_s\":12.0}");
+    sdra_pipeline_options opts = {.crm_backend = "local"};
+    sdra_stage_ctx ctx = {.workdir = dir, .data_dir = data, .options = &opts};
+    sdra_error err = {0};
+    assert_int_equal(sdra_sync_stage(&ctx, &err), 0);
+    assert_int_equal(sdra_sync_stage(&ctx, &err), 0); /* safe to run again */
+    snprintf(path, sizeof path, "%s/crm.json", dir);
+    json_t *doc = NULL;
+    assert_int_equal(sdra_json_load_file(&doc, path, 1 << 20, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(doc, "schema")), "sdra.crm/1");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "contact"), "status")), "updated");
+    json_decref(doc);
+    sdra_crm *crm = NULL;
+    assert_int_equal(sdra_crm_open_ex(&crm, NULL, data, SDRA_CRM_READONLY, &err), 0);
+    assert_int_equal(count_rows(crm, SDRA_CRM_ACTIVITIES, NULL), 1);
+    assert_int_equal(count_rows(crm, SDRA_CRM_EMAILS, NULL), 0); /* no email.json */
+    sdra_crm_close(crm);
+    /* A broken analysis.json is named in the error. */
+    write_file(dir, "analysis.json", "{\"schema\": ");
+    assert_true(sdra_sync_stage(&ctx, &err) < 0);
+    assert_non_null(strstr(err.msg, "analysis.json"));
+    /* A missing one too. */
+    snprintf(path, sizeof path, "%s/analysis.json", dir);
+    unlink(path);
+    assert_int_equal(sdra_sync_stage(&ctx, &err), SDRA_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "analysis.json"));
+    tmpdir_remove(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sync_twice_updates_never_duplicates),
+        cmocka_unit_test(sync_opt_outs_are_sticky_and_obeyed),
+        cmocka_unit_test(sync_opt_out_cancels_scheduled_email),
+        cmocka_unit_test(sync_email_rules),
+        cmocka_unit_test(sync_prunes_tasks_the_analysis_dropped),
+        cmocka_unit_test(sync_partial_and_bad_analyses),
+        cmocka_unit_test(sync_is_all_or_nothing),
+        cmocka_unit_test(sync_stage_writes_crm_json),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
