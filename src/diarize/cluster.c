@@ -1,0 +1,556 @@
+/*
+ * cluster.c - the cluster method for mono recordings, run at finish over the stored features
+ * (energy + 13 MFCC per 10 ms frame):
+ *
+ *  1. Speech detection: a frame is speech when its energy passes a threshold set between the
+ *     recording's noise level (10th percentile) and its speech level (95th percentile);
+ *     smoothed (gaps < 0.3 s filled, runs < 0.25 s dropped).
+ *  2. Segmentation: speech regions are cut into short uniform segments (about 1 s; longer when
+ *     the call is so long that there would be more than MAX_SEGMENTS).
+ *  3. Agglomerative clustering: every segment starts as a cluster described by a full-covariance
+ *     Gaussian over c1..c13 (sufficient statistics, so merging is exact and cheap). The pair with
+ *     the lowest delta-BIC merges, until params.n_speakers clusters remain, or, with
+ *     n_speakers = 0, until every remaining pair has delta-BIC > 0 (merging would not explain
+ *     the data better than keeping two models, penalised for the extra parameters) and at most
+ *     max_speakers clusters remain.
+ *  4. Re-segmentation: each cluster trains a diagonal GMM on its frames; a Viterbi pass over each
+ *     speech region with a speaker-change penalty relabels every frame; repeated RESEG_ITERS
+ *     times. This moves boundaries from the 1 s grid to where the voices change. Clusters that
+ *     lose all their frames disappear.
+ *
+ * Turns are the runs of one label inside a speech region; speakers are numbered by first
+ * appearance. Overlap is not modelled in mono (one speaker per frame).
+ */
+#include "internal.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define D SDRA_MFCC_N          /* model dimensions: c1..c13 */
+#define SEG_FRAMES 100         /* uniform segment length (1 s) */
+#define MAX_SEGMENTS 1000      /* bounds the O(n^2) distance matrix */
+#define BIC_LAMBDA 1.0         /* penalty weight of the BIC stopping rule */
+#define RIDGE 1e-3             /* added to covariance diagonals */
+#define GMM_COMPONENTS 8
+#define GMM_EM_ITERS 6
+#define RESEG_ITERS 3
+#define SWITCH_PENALTY 30.0    /* nats (log-likelihood) to change speaker in the Viterbi pass */
+#define SPEECH_MAX_GAP 30
+#define SPEECH_MIN_RUN 25
+
+typedef struct gstats {
+    double n;
+    double s[D];
+    double q[D * D];
+    double logdet;
+} gstats;
+
+static const float *cep(const sdra_diarizer *d, size_t t)
+{
+    return d->feat + t * SDRA_FEAT_DIM + 1;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* log|cov| of stats via Cholesky; the ridge keeps it positive definite. */
+static double stats_logdet(const gstats *g)
+{
+    double a[D * D], mu[D];
+    for (int i = 0; i < D; i++)
+        mu[i] = g->s[i] / g->n;
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++)
+            a[i * D + j] = g->q[i * D + j] / g->n - mu[i] * mu[j] + (i == j ? RIDGE : 0);
+    double ld = 0;
+    for (int j = 0; j < D; j++) {
+        double s = a[j * D + j];
+        for (int k = 0; k < j; k++)
+            s -= a[j * D + k] * a[j * D + k];
+        if (s < 1e-9)
+            s = 1e-9;
+        double l = sqrt(s);
+        a[j * D + j] = l;
+        ld += 2 * log(l);
+        for (int i = j + 1; i < D; i++) {
+            double v = a[i * D + j];
+            for (int k = 0; k < j; k++)
+                v -= a[i * D + k] * a[j * D + k];
+            a[i * D + j] = v / l;
+        }
+    }
+    return ld;
+}
+
+static void stats_add(gstats *dst, const gstats *a)
+{
+    dst->n += a->n;
+    for (int i = 0; i < D; i++)
+        dst->s[i] += a->s[i];
+    for (int i = 0; i < D * D; i++)
+        dst->q[i] += a->q[i];
+}
+
+static double delta_bic(const gstats *a, const gstats *b)
+{
+    gstats m = *a;
+    stats_add(&m, b);
+    double ld = stats_logdet(&m);
+    double pen = 0.5 * (D + D * (D + 1) / 2.0) * log(m.n);
+    return 0.5 * (m.n * ld - a->n * a->logdet - b->n * b->logdet) - BIC_LAMBDA * pen;
+}
+
+/* ---- diagonal GMM -------------------------------------------------------------------- */
+
+typedef struct gmm {
+    int g;
+    double w[GMM_COMPONENTS], mu[GMM_COMPONENTS][D], var[GMM_COMPONENTS][D];
+    double lconst[GMM_COMPONENTS]; /* log w - 0.5 sum log(2 pi var) */
+} gmm;
+
+static void gmm_prepare(gmm *m)
+{
+    for (int k = 0; k < m->g; k++) {
+        double s = log(m->w[k] > 1e-12 ? m->w[k] : 1e-12);
+        for (int i = 0; i < D; i++)
+            s -= 0.5 * log(2 * M_PI * m->var[k][i]);
+        m->lconst[k] = s;
+    }
+}
+
+static double gmm_comp_ll(const gmm *m, int k, const float *x)
+{
+    double s = m->lconst[k];
+    for (int i = 0; i < D; i++) {
+        double v = x[i] - m->mu[k][i];
+        s -= 0.5 * v * v / m->var[k][i];
+    }
+    return s;
+}
+
+static double gmm_ll(const gmm *m, const float *x)
+{
+    double l[GMM_COMPONENTS], mx = -DBL_MAX;
+    for (int k = 0; k < m->g; k++) {
+        l[k] = gmm_comp_ll(m, k, x);
+        if (l[k] > mx)
+            mx = l[k];
+    }
+    double s = 0;
+    for (int k = 0; k < m->g; k++)
+        s += exp(l[k] - mx);
+    return mx + log(s);
+}
+
+/* Trains a GMM on the frames t with lab[t] == c (count n). */
+static void gmm_train(gmm *m, const sdra_diarizer *d, const int *lab, int c, size_t n)
+{
+    size_t nf = d->n_frames;
+    double gmu[D] = {0}, gvar[D] = {0};
+    for (size_t t = 0; t < nf; t++)
+        if (lab[t] == c)
+            for (int i = 0; i < D; i++) {
+                gmu[i] += cep(d, t)[i];
+                gvar[i] += (double)cep(d, t)[i] * cep(d, t)[i];
+            }
+    for (int i = 0; i < D; i++) {
+        gmu[i] /= (double)n;
+        gvar[i] = gvar[i] / (double)n - gmu[i] * gmu[i];
+        if (gvar[i] < 1e-3)
+            gvar[i] = 1e-3;
+    }
+    m->g = (int)(n / 50);
+    if (m->g > GMM_COMPONENTS)
+        m->g = GMM_COMPONENTS;
+    if (m->g < 1)
+        m->g = 1;
+    /* initial means: frames evenly spaced through the cluster */
+    size_t step = n / (size_t)m->g, seen = 0;
+    int k = 0;
+    for (size_t t = 0; t < nf && k < m->g; t++) {
+        if (lab[t] != c)
+            continue;
+        if (seen == (size_t)k * step + step / 2) {
+            for (int i = 0; i < D; i++)
+                m->mu[k][i] = cep(d, t)[i];
+            k++;
+        }
+        seen++;
+    }
+    for (; k < m->g; k++)
+        for (int i = 0; i < D; i++)
+            m->mu[k][i] = gmu[i];
+    for (k = 0; k < m->g; k++) {
+        m->w[k] = 1.0 / m->g;
+        for (int i = 0; i < D; i++)
+            m->var[k][i] = gvar[i];
+    }
+    if (m->g == 1) {
+        for (int i = 0; i < D; i++)
+            m->mu[0][i] = gmu[i];
+        gmm_prepare(m);
+        return;
+    }
+    for (int it = 0; it < GMM_EM_ITERS; it++) {
+        gmm_prepare(m);
+        double nk[GMM_COMPONENTS] = {0}, sk[GMM_COMPONENTS][D], qk[GMM_COMPONENTS][D];
+        memset(sk, 0, sizeof sk);
+        memset(qk, 0, sizeof qk);
+        for (size_t t = 0; t < nf; t++) {
+            if (lab[t] != c)
+                continue;
+            const float *x = cep(d, t);
+            double l[GMM_COMPONENTS], mx = -DBL_MAX, s = 0;
+            for (int j = 0; j < m->g; j++) {
+                l[j] = gmm_comp_ll(m, j, x);
+                if (l[j] > mx)
+                    mx = l[j];
+            }
+            for (int j = 0; j < m->g; j++)
+                s += (l[j] = exp(l[j] - mx));
+            for (int j = 0; j < m->g; j++) {
+                double r = l[j] / s;
+                nk[j] += r;
+                for (int i = 0; i < D; i++) {
+                    sk[j][i] += r * x[i];
+                    qk[j][i] += r * x[i] * x[i];
+                }
+            }
+        }
+        for (int j = 0; j < m->g; j++) {
+            if (nk[j] < 1e-3) { /* dead component: reset to the cluster mean */
+                m->w[j] = 1e-3;
+                for (int i = 0; i < D; i++) {
+                    m->mu[j][i] = gmu[i];
+                    m->var[j][i] = gvar[i];
+                }
+                continue;
+            }
+            m->w[j] = nk[j] / (double)n;
+            for (int i = 0; i < D; i++) {
+                m->mu[j][i] = sk[j][i] / nk[j];
+                double v = qk[j][i] / nk[j] - m->mu[j][i] * m->mu[j][i];
+                double fl = 0.01 * gvar[i];
+                m->var[j][i] = v < fl ? fl : v;
+            }
+        }
+    }
+    gmm_prepare(m);
+}
+
+/* ---- steps ----------------------------------------------------------------------------- */
+
+static void detect_speech(const sdra_diarizer *d, unsigned char *sp, float *tmp)
+{
+    size_t n = d->n_frames;
+    for (size_t t = 0; t < n; t++)
+        tmp[t] = d->feat[t * SDRA_FEAT_DIM];
+    qsort(tmp, n, sizeof *tmp, cmp_float);
+    float p10 = tmp[n / 10], p95 = tmp[(n * 95) / 100];
+    float range = p95 - p10;
+    float thr = p10 + (range * 0.3f > 6.0f ? range * 0.3f : 6.0f);
+    if (thr < p95 - 40.0f)
+        thr = p95 - 40.0f;
+    if (thr < -65.0f)
+        thr = -65.0f;
+    for (size_t t = 0; t < n; t++)
+        sp[t] = d->feat[t * SDRA_FEAT_DIM] > thr;
+    sdra_diarize_smooth(sp, n, SPEECH_MAX_GAP, SPEECH_MIN_RUN);
+}
+
+/* Agglomerative clustering of the segments [seg_a[i], seg_b[i]); fills seg_lab with cluster
+ * numbers 0..k-1 and returns k, or a negative code. */
+static int cluster_segments(const sdra_diarizer *d, const size_t *seg_a, const size_t *seg_b,
+                            int ns, int *seg_lab)
+{
+    int rc = 0;
+    gstats *g = calloc((size_t)ns, sizeof *g);
+    float *dist = malloc((size_t)ns * ns * sizeof *dist);
+    int *parent = malloc((size_t)ns * sizeof *parent);
+    unsigned char *alive = malloc((size_t)ns);
+    if (!g || !dist || !parent || !alive) {
+        rc = SDRA_ENOMEM;
+        goto done;
+    }
+    for (int i = 0; i < ns; i++) {
+        for (size_t t = seg_a[i]; t < seg_b[i]; t++) {
+            const float *x = cep(d, t);
+            for (int a = 0; a < D; a++) {
+                g[i].s[a] += x[a];
+                for (int b = 0; b < D; b++)
+                    g[i].q[a * D + b] += (double)x[a] * x[b];
+            }
+        }
+        g[i].n = (double)(seg_b[i] - seg_a[i]);
+        g[i].logdet = stats_logdet(&g[i]);
+        parent[i] = i;
+        alive[i] = 1;
+    }
+    for (int i = 0; i < ns; i++)
+        for (int j = i + 1; j < ns; j++)
+            dist[(size_t)i * ns + j] = (float)delta_bic(&g[i], &g[j]);
+
+    int target = d->p.n_speakers, nalive = ns;
+    int maxk = d->p.max_speakers > 0 ? d->p.max_speakers : 6;
+    while (nalive > 1) {
+        if (target > 0 && nalive <= target)
+            break;
+        int bi = -1, bj = -1;
+        float best = FLT_MAX;
+        for (int i = 0; i < ns; i++) {
+            if (!alive[i])
+                continue;
+            for (int j = i + 1; j < ns; j++)
+                if (alive[j] && dist[(size_t)i * ns + j] < best) {
+                    best = dist[(size_t)i * ns + j];
+                    bi = i;
+                    bj = j;
+                }
+        }
+        if (bi < 0)
+            break;
+        if (target == 0 && best > 0 && nalive <= maxk)
+            break;
+        stats_add(&g[bi], &g[bj]);
+        g[bi].logdet = stats_logdet(&g[bi]);
+        alive[bj] = 0;
+        parent[bj] = bi;
+        nalive--;
+        for (int k = 0; k < ns; k++) {
+            if (!alive[k] || k == bi)
+                continue;
+            float v = (float)delta_bic(&g[bi], &g[k]);
+            if (k < bi)
+                dist[(size_t)k * ns + bi] = v;
+            else
+                dist[(size_t)bi * ns + k] = v;
+        }
+    }
+    /* number the surviving roots in order */
+    int *num = (int *)dist; /* reuse: ns ints fit in ns*ns floats */
+    int k = 0;
+    for (int i = 0; i < ns; i++)
+        num[i] = alive[i] ? k++ : -1;
+    for (int i = 0; i < ns; i++) {
+        int r = i;
+        while (parent[r] != r)
+            r = parent[r];
+        seg_lab[i] = num[r];
+    }
+    rc = k;
+done:
+    free(g);
+    free(dist);
+    free(parent);
+    free(alive);
+    return rc;
+}
+
+/* Viterbi over frames [a, b) with per-frame log-likelihoods ll[(t-a)*k + c]. */
+static void viterbi(const double *ll, size_t len, int k, int *lab_out, double *score, int *back)
+{
+    for (int c = 0; c < k; c++)
+        score[c] = ll[c];
+    for (size_t t = 1; t < len; t++) {
+        int bestc = 0;
+        for (int c = 1; c < k; c++)
+            if (score[c] > score[bestc])
+                bestc = c;
+        double bests = score[bestc];
+        double ns[SDRA_DIARIZE_MAX_SPK];
+        for (int c = 0; c < k; c++) {
+            double stay = score[c], sw = bests - SWITCH_PENALTY;
+            if (stay >= sw) {
+                ns[c] = stay;
+                back[t * k + c] = c;
+            } else {
+                ns[c] = sw;
+                back[t * k + c] = bestc;
+            }
+            ns[c] += ll[t * k + c];
+        }
+        memcpy(score, ns, (size_t)k * sizeof *score);
+    }
+    int c = 0;
+    for (int j = 1; j < k; j++)
+        if (score[j] > score[c])
+            c = j;
+    for (size_t t = len; t-- > 0;) {
+        lab_out[t] = c;
+        if (t > 0)
+            c = back[t * k + c];
+    }
+}
+
+int sdra_diarize_cluster_finish(sdra_diarizer *d, sdra_turn **turns, size_t *n_turns,
+                                int *n_speakers, sdra_error *err)
+{
+    int rc = SDRA_OK;
+    size_t n = d->n_frames;
+    unsigned char *sp = NULL;
+    float *tmp = NULL;
+    size_t *seg_a = NULL, *seg_b = NULL;
+    int *seg_lab = NULL, *lab = NULL, *back = NULL, *rl = NULL;
+    double *ll = NULL;
+    gmm *models = NULL;
+    sdra_turn_list out = {0};
+
+    if (n == 0)
+        return SDRA_OK;
+    sp = malloc(n);
+    tmp = malloc(n * sizeof *tmp);
+    lab = malloc(n * sizeof *lab);
+    if (!sp || !tmp || !lab)
+        goto nomem;
+    detect_speech(d, sp, tmp);
+
+    /* segments */
+    size_t n_speech = 0;
+    for (size_t t = 0; t < n; t++)
+        n_speech += sp[t];
+    if (n_speech == 0)
+        goto done;
+    size_t seg_len = SEG_FRAMES;
+    if (n_speech / seg_len > MAX_SEGMENTS / 2)
+        seg_len = n_speech / (MAX_SEGMENTS / 2) + 1;
+    size_t max_seg = n_speech / seg_len + n + 1;
+    int ns = 0;
+    /* count first to size the arrays */
+    for (size_t t = 0; t < n;) {
+        while (t < n && !sp[t])
+            t++;
+        size_t s = t;
+        while (t < n && sp[t])
+            t++;
+        if (t > s)
+            ns += (int)((t - s + seg_len - 1) / seg_len);
+    }
+    (void)max_seg;
+    seg_a = malloc((size_t)ns * sizeof *seg_a);
+    seg_b = malloc((size_t)ns * sizeof *seg_b);
+    seg_lab = malloc((size_t)ns * sizeof *seg_lab);
+    if (!seg_a || !seg_b || !seg_lab)
+        goto nomem;
+    int si = 0;
+    for (size_t t = 0; t < n;) {
+        while (t < n && !sp[t])
+            t++;
+        size_t s = t;
+        while (t < n && sp[t])
+            t++;
+        if (t == s)
+            continue;
+        size_t len = t - s, pieces = (len + seg_len - 1) / seg_len;
+        for (size_t p = 0; p < pieces; p++) {
+            seg_a[si] = s + len * p / pieces;
+            seg_b[si] = s + len * (p + 1) / pieces;
+            si++;
+        }
+    }
+
+    int k = cluster_segments(d, seg_a, seg_b, ns, seg_lab);
+    if (k < 0)
+        goto nomem;
+    if (k > SDRA_DIARIZE_MAX_SPK)
+        k = SDRA_DIARIZE_MAX_SPK; /* cannot happen: max_speakers <= 64 */
+    for (size_t t = 0; t < n; t++)
+        lab[t] = -1;
+    for (int i = 0; i < ns; i++)
+        for (size_t t = seg_a[i]; t < seg_b[i]; t++)
+            lab[t] = seg_lab[i];
+
+    /* re-segmentation */
+    models = calloc((size_t)k, sizeof *models);
+    size_t max_region = 0;
+    for (size_t t = 0; t < n;) {
+        while (t < n && !sp[t])
+            t++;
+        size_t s = t;
+        while (t < n && sp[t])
+            t++;
+        if (t - s > max_region)
+            max_region = t - s;
+    }
+    ll = malloc(max_region * (size_t)k * sizeof *ll);
+    back = malloc(max_region * (size_t)k * sizeof *back);
+    rl = malloc(max_region * sizeof *rl);
+    if (!models || !ll || !back || !rl)
+        goto nomem;
+    for (int it = 0; it < RESEG_ITERS && k > 1; it++) {
+        size_t cnt[SDRA_DIARIZE_MAX_SPK] = {0};
+        for (size_t t = 0; t < n; t++)
+            if (lab[t] >= 0)
+                cnt[lab[t]]++;
+        int live[SDRA_DIARIZE_MAX_SPK], nl = 0;
+        for (int c = 0; c < k; c++)
+            if (cnt[c] > 0) {
+                gmm_train(&models[nl], d, lab, c, cnt[c]);
+                live[nl++] = c;
+            }
+        if (nl < 2)
+            break;
+        (void)live;
+        for (size_t t = 0; t < n;) {
+            while (t < n && !sp[t])
+                t++;
+            size_t s = t;
+            while (t < n && sp[t])
+                t++;
+            if (t == s)
+                continue;
+            for (size_t u = s; u < t; u++)
+                for (int c = 0; c < nl; c++)
+                    ll[(u - s) * nl + c] = gmm_ll(&models[c], cep(d, u));
+            double score[SDRA_DIARIZE_MAX_SPK];
+            viterbi(ll, t - s, nl, rl, score, back);
+            for (size_t u = s; u < t; u++)
+                lab[u] = rl[u - s];
+        }
+        k = nl;
+    }
+
+    /* turns, speakers numbered by first appearance */
+    int map[SDRA_DIARIZE_MAX_SPK];
+    for (int c = 0; c < SDRA_DIARIZE_MAX_SPK; c++)
+        map[c] = -1;
+    int nsp = 0;
+    for (size_t t = 0; t < n;) {
+        if (lab[t] < 0 || !sp[t]) {
+            t++;
+            continue;
+        }
+        size_t s = t;
+        int c = lab[t];
+        while (t < n && sp[t] && lab[t] == c)
+            t++;
+        if (map[c] < 0)
+            map[c] = nsp++;
+        if (sdra_turn_list_add(&out, s * 0.01, t * 0.01, map[c]) < 0)
+            goto nomem;
+    }
+    *n_speakers = nsp;
+    *turns = out.v;
+    *n_turns = out.n;
+    out.v = NULL;
+    goto done;
+nomem:
+    rc = sdra_error_set(err, SDRA_ENOMEM, "diarize: out of memory");
+done:
+    free(out.v);
+    free(sp);
+    free(tmp);
+    free(seg_a);
+    free(seg_b);
+    free(seg_lab);
+    free(lab);
+    free(back);
+    free(rl);
+    free(ll);
+    free(models);
+    return rc;
+}
