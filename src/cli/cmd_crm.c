@@ -19,8 +19,10 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: sdra crm contacts|activities|tasks|emails|notes [options]\n\n"
-            "Lists what the CRM holds (read-only).\n\n"
+            "usage: sdra crm contacts|activities|tasks|emails|notes [options]\n"
+            "       sdra crm sync PACKAGE_DIR [--data DIR] [--backend NAME]\n\n"
+            "Lists what the CRM holds (read-only), or (sync) writes a call package's\n"
+            "call.json, analysis.json, email.json into the CRM again and rewrites crm.json.\n\n"
             "options:\n"
             "  --contact EMAIL      only the records of this contact\n"
             "  --data DIR           user data directory (default $SDRA_DATA or ~/.local/share/sdra)\n"
@@ -159,6 +161,20 @@ static int print_table(const json_t *rows, sdra_crm_kind kind)
     return 0;
 }
 
+/* `sdra crm sync DIR`: the pipeline's sync stage on one package directory. */
+static int crm_sync(int n, char **args, const char *data, const char *backend)
+{
+    if (n != 1)
+        return cli_usage_error("crm", "sync needs exactly one package directory");
+    sdra_pipeline_options opts = {.crm_backend = backend};
+    sdra_stage_ctx ctx = {.workdir = args[0], .data_dir = data, .options = &opts};
+    sdra_error err = {0};
+    if (sdra_sync_stage(&ctx, &err) < 0)
+        return cli_fail(&err);
+    printf("%s/crm.json\n", args[0]);
+    return SDRA_EXIT_OK;
+}
+
 int cmd_crm(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -185,6 +201,8 @@ int cmd_crm(int argc, char **argv)
     if (optind >= argc)
         return cli_usage_error("crm", "what to list? contacts, activities, tasks, emails or notes");
     const char *what = argv[optind];
+    if (!strcmp(what, "sync"))
+        return crm_sync(argc - optind - 1, argv + optind + 1, data, backend);
     int kind = sdra_crm_kind_parse(what);
     if (kind < 0)
         return cli_usage_error("crm", "unknown record kind '%s' (contacts, activities, tasks, emails, notes)", what);

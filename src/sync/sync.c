@@ -58,7 +58,8 @@ static int extract_addr(char *out, size_t n, const char *s)
     size_t len = (size_t)(e - b);
     if (len == 0 || len >= n || !memchr(b, '@', len) || memchr(b, ' ', len))
         return 0;
-    memcpy(out, b, len);
+    for (size_t i = 0; i < len; i++) /* addresses are compared case-insensitively */
+        out[i] = (b[i] >= 'A' && b[i] <= 'Z') ? (char)(b[i] + 32) : b[i];
     out[len] = '\0';
     return 1;
 }
