@@ -135,14 +135,13 @@ static int fail_av(sdra_audio *a, sdra_error *err, int averr, const char *what)
     av_reason(reason, sizeof reason, averr);
     if (averr == AVERROR(ENOMEM))
         return sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", a->name);
-    if (averr == AVERROR_EOF)
+    /* With no read error of ours, FFmpeg's EOF or EIO means a parser ran out of input. */
+    if (averr == AVERROR_EOF || averr == AVERROR(EIO))
         return sdra_error_set(err, SDRA_EINVAL, "%s: truncated or not audio (input ends too early)",
                               a->name);
     if (averr == AVERROR_DECODER_NOT_FOUND || averr == AVERROR_DEMUXER_NOT_FOUND ||
         averr == AVERROR_PATCHWELCOME || averr == AVERROR(ENOSYS))
         return sdra_error_set(err, SDRA_EUNSUPPORTED, "%s: %s (%s)", a->name, what, reason);
-    if (averr == AVERROR(EIO))
-        return sdra_error_set(err, SDRA_EIO, "%s: %s (%s)", a->name, what, reason);
     return sdra_error_set(err, SDRA_EINVAL, "%s: %s (%s)", a->name, what, reason);
 }
 
