@@ -205,7 +205,9 @@ int sdra_crm_sync(sdra_crm *crm, const sdra_call_info *call, const json_t *trans
     objections = objections_json(analysis);
     json_t *sent = json_object_get(analysis, "sentiment");
     json_t *overall = json_object_get(sent, "overall");
-    double duration = jnum(transcript, "duration_s", 0);
+    double duration = jnum(transcript, "duration", 0); /* sdra.transcript/1 */
+    if (duration <= 0)
+        duration = jnum(transcript, "duration_s", 0);
     if (duration <= 0)
         duration = jnum(json_object_get(analysis, "metrics"), "duration_s", 0);
     sdra_crm_activity act = {

@@ -42,7 +42,7 @@ static void call_init(sdra_call_info *c, const char *id, const char *email)
 
 static json_t *sync_ok(sdra_crm *crm, const sdra_call_info *c, const char *analysis, const char *email)
 {
-    json_t *a = parse(analysis), *e = email ? parse(email) : NULL, *t = parse("{\"duration_s\":300.5}");
+    json_t *a = parse(analysis), *e = email ? parse(email) : NULL, *t = parse("{\"schema\":\"sdra.transcript/1\",\"duration\":300.5}");
     json_t *report = NULL;
     sdra_error err = {0};
     int rc = sdra_crm_sync(crm, c, t, a, e, &report, &err);
@@ -396,7 +396,7 @@ static void sync_stage_writes_crm_json(void **state)
                "{\"schema\":\"sdra.call/1\",\"id\":\"stage-1\",\"contact_email\":\"jordan@acme.example\","
                "\"contact_name\":\"Jordan\",\"company\":\"Acme\",\"call_date\":\"2026-11-24\"}");
     write_file(dir, "analysis.json", ANALYSIS);
-    write_file(dir, "transcript.json", "{\"schema\":\"sdra.transcript/1\",\"duration_s\":12.0}");
+    write_file(dir, "transcript.json", "{\"schema\":\"sdra.transcript/1\",\"duration\":12.0}");
     sdra_pipeline_options opts = {.crm_backend = "local"};
     sdra_stage_ctx ctx = {.workdir = dir, .data_dir = data, .options = &opts};
     sdra_error err = {0};
