@@ -160,7 +160,7 @@ check_format short.mp3 mp3 2 44100
 check_format short.opus opus 2 48000
 check_format short.m4a aac 2 44100
 check_format short.webm opus 2 48000
-check_format short.mulaw8k.wav pcm_mulaw 1 8000
+check_format short.mulaw8k.wav pcm_mulaw 2 8000
 check_format short.44k.wav pcm_s16le 2 44100
 
 # 3. A second run over the same directory is a no-op.
@@ -190,4 +190,14 @@ python3 "$SDRA_SRC/tests/fixtures/render_calls.py" generate "$scratch/badout" "$
   2>"$scratch/bad.err" && fail "a dialogue with an unknown speaker was accepted"
 grep -q "bad.txt:1: expected" "$scratch/bad.err" || fail "unclear error: $(cat "$scratch/bad.err")"
 echo "fixtures_check: bad dialogues refused"
+
+# 6. Without festival the generator says so and fails (PATH holds only what the script needs).
+mkdir -p "$scratch/bin"
+for t in dirname flite sox ffmpeg python3; do ln -s "$(command -v "$t")" "$scratch/bin/$t"; done
+if PATH="$scratch/bin" "$BASH" "$gen" "$scratch/nofest" 2>"$scratch/nofest.err"; then
+  fail "generate.sh succeeded without festival"
+fi
+grep -q "missing festival" "$scratch/nofest.err" || fail "unclear error without festival: $(cat "$scratch/nofest.err")"
+[ ! -e "$scratch/nofest" ] || fail "generate.sh without festival created its output dir"
+echo "fixtures_check: missing festival reported"
 echo "fixtures_check: all ok"
