@@ -22,7 +22,7 @@ static uint16_t le16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 
 
 int main(int argc, char **argv)
 {
-    sdra_log_set_handler(sdra_log_stderr_text, NULL, SDRA_LOG_WARN);
+    sdra_log_set_handler(sdra_log_stderr_text, NULL, getenv("DIARIZE_DEBUG") ? SDRA_LOG_DEBUG : SDRA_LOG_WARN);
     sdra_diarize_params p = sdra_diarize_default_params();
     p.method = SDRA_DIARIZE_CLUSTER;
     const char *path = NULL, *name = "file";

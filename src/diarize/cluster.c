@@ -22,6 +22,7 @@
  * appearance. Overlap is not modelled in mono (one speaker per frame).
  */
 #include "internal.h"
+#include "sdra/log.h"
 
 #include <float.h>
 #include <math.h>
@@ -33,7 +34,8 @@
 #define MAX_SEGMENTS 1000      /* bounds the O(n^2) distance matrix */
 #define BIC_LAMBDA 1.0         /* penalty weight of the BIC stopping rule */
 #define RIDGE 1e-3             /* added to covariance diagonals */
-#define GMM_COMPONENTS 8
+#define GMM_COMPONENTS 8       /* per cluster model */
+#define GMM_MAX (2 * GMM_COMPONENTS) /* a merged model has the components of both */
 #define GMM_EM_ITERS 6
 #define RESEG_ITERS 3
 #define SWITCH_PENALTY 30.0    /* nats (log-likelihood) to change speaker in the Viterbi pass */
@@ -109,8 +111,8 @@ static double delta_bic(const gstats *a, const gstats *b)
 
 typedef struct gmm {
     int g;
-    double w[GMM_COMPONENTS], mu[GMM_COMPONENTS][D], var[GMM_COMPONENTS][D];
-    double lconst[GMM_COMPONENTS]; /* log w - 0.5 sum log(2 pi var) */
+    double w[GMM_MAX], mu[GMM_MAX][D], var[GMM_MAX][D];
+    double lconst[GMM_MAX]; /* log w - 0.5 sum log(2 pi var) */
 } gmm;
 
 static void gmm_prepare(gmm *m)
@@ -135,7 +137,7 @@ static double gmm_comp_ll(const gmm *m, int k, const float *x)
 
 static double gmm_ll(const gmm *m, const float *x)
 {
-    double l[GMM_COMPONENTS], mx = -DBL_MAX;
+    double l[GMM_MAX], mx = -DBL_MAX;
     for (int k = 0; k < m->g; k++) {
         l[k] = gmm_comp_ll(m, k, x);
         if (l[k] > mx)
@@ -147,13 +149,15 @@ static double gmm_ll(const gmm *m, const float *x)
     return mx + log(s);
 }
 
-/* Trains a GMM on the frames t with lab[t] == c (count n). */
-static void gmm_train(gmm *m, const sdra_diarizer *d, const int *lab, int c, size_t n)
+/* Trains a GMM of at most max_g components on the frames t with lab[t] == c or lab[t] == c2
+ * (count n; c2 = -2 for none). */
+static void gmm_train(gmm *m, const sdra_diarizer *d, const int *lab, int c, int c2, size_t n,
+                      int max_g)
 {
     size_t nf = d->n_frames;
     double gmu[D] = {0}, gvar[D] = {0};
     for (size_t t = 0; t < nf; t++)
-        if (lab[t] == c)
+        if (lab[t] == c || lab[t] == c2)
             for (int i = 0; i < D; i++) {
                 gmu[i] += cep(d, t)[i];
                 gvar[i] += (double)cep(d, t)[i] * cep(d, t)[i];
@@ -165,15 +169,15 @@ static void gmm_train(gmm *m, const sdra_diarizer *d, const int *lab, int c, siz
             gvar[i] = 1e-3;
     }
     m->g = (int)(n / 50);
-    if (m->g > GMM_COMPONENTS)
-        m->g = GMM_COMPONENTS;
+    if (m->g > max_g)
+        m->g = max_g;
     if (m->g < 1)
         m->g = 1;
     /* initial means: frames evenly spaced through the cluster */
     size_t step = n / (size_t)m->g, seen = 0;
     int k = 0;
     for (size_t t = 0; t < nf && k < m->g; t++) {
-        if (lab[t] != c)
+        if (lab[t] != c && lab[t] != c2)
             continue;
         if (seen == (size_t)k * step + step / 2) {
             for (int i = 0; i < D; i++)
@@ -198,14 +202,14 @@ static void gmm_train(gmm *m, const sdra_diarizer *d, const int *lab, int c, siz
     }
     for (int it = 0; it < GMM_EM_ITERS; it++) {
         gmm_prepare(m);
-        double nk[GMM_COMPONENTS] = {0}, sk[GMM_COMPONENTS][D], qk[GMM_COMPONENTS][D];
+        double nk[GMM_MAX] = {0}, sk[GMM_MAX][D], qk[GMM_MAX][D];
         memset(sk, 0, sizeof sk);
         memset(qk, 0, sizeof qk);
         for (size_t t = 0; t < nf; t++) {
-            if (lab[t] != c)
+            if (lab[t] != c && lab[t] != c2)
                 continue;
             const float *x = cep(d, t);
-            double l[GMM_COMPONENTS], mx = -DBL_MAX, s = 0;
+            double l[GMM_MAX], mx = -DBL_MAX, s = 0;
             for (int j = 0; j < m->g; j++) {
                 l[j] = gmm_comp_ll(m, j, x);
                 if (l[j] > mx)
@@ -387,6 +391,108 @@ static void viterbi(const double *ll, size_t len, int k, int *lab_out, double *s
     }
 }
 
+/* Relabels the frames of lab (clusters 0..k-1, -1 = not speech) by RESEG_ITERS rounds of GMM
+ * training and Viterbi decoding per speech region. Clusters that lose all frames are dropped
+ * and the rest renumbered; returns the new k. */
+static int resegment(const sdra_diarizer *d, const unsigned char *sp, int *lab, int k,
+                     gmm *models, double *ll, int *back, int *rl)
+{
+    size_t n = d->n_frames;
+    for (int it = 0; it < RESEG_ITERS && k > 1; it++) {
+        size_t cnt[SDRA_DIARIZE_MAX_SPK] = {0};
+        for (size_t t = 0; t < n; t++)
+            if (lab[t] >= 0)
+                cnt[lab[t]]++;
+        int renum[SDRA_DIARIZE_MAX_SPK], nl = 0;
+        for (int c = 0; c < k; c++) {
+            renum[c] = -1;
+            if (cnt[c] > 0) {
+                gmm_train(&models[nl], d, lab, c, -2, cnt[c], GMM_COMPONENTS);
+                renum[c] = nl++;
+            }
+        }
+        if (nl < 2) {
+            for (size_t t = 0; t < n; t++)
+                if (lab[t] >= 0)
+                    lab[t] = renum[lab[t]];
+            return nl;
+        }
+        for (size_t t = 0; t < n;) {
+            while (t < n && !sp[t])
+                t++;
+            size_t s = t;
+            while (t < n && sp[t])
+                t++;
+            if (t == s)
+                continue;
+            for (size_t u = s; u < t; u++)
+                for (int c = 0; c < nl; c++)
+                    ll[(u - s) * nl + c] = gmm_ll(&models[c], cep(d, u));
+            double score[SDRA_DIARIZE_MAX_SPK];
+            viterbi(ll, t - s, nl, rl, score, back);
+            for (size_t u = s; u < t; u++)
+                lab[u] = rl[u - s];
+        }
+        k = nl;
+    }
+    /* drop clusters left empty by the last pass */
+    size_t cnt[SDRA_DIARIZE_MAX_SPK] = {0};
+    for (size_t t = 0; t < n; t++)
+        if (lab[t] >= 0)
+            cnt[lab[t]]++;
+    int renum[SDRA_DIARIZE_MAX_SPK], nl = 0;
+    for (int c = 0; c < k; c++)
+        renum[c] = cnt[c] ? nl++ : -1;
+    for (size_t t = 0; t < n; t++)
+        if (lab[t] >= 0)
+            lab[t] = renum[lab[t]];
+    return nl;
+}
+
+/* Total log-likelihood of the frames labelled c or c2 under m. */
+static double frames_ll(const sdra_diarizer *d, const int *lab, int c, int c2, const gmm *m)
+{
+    double s = 0;
+    for (size_t t = 0; t < d->n_frames; t++)
+        if (lab[t] == c || lab[t] == c2)
+            s += gmm_ll(m, cep(d, t));
+    return s;
+}
+
+/* The pair of clusters that gains most from merging, by the parameter-neutral BIC of Ajmera
+ * and Wooters: a model of the union with as many components as the two models together has
+ * the same number of parameters, so delta-BIC reduces to the log-likelihood difference (no
+ * penalty weight to tune). Returns the best gain per frame of the pair (> 0: merge). */
+static double best_merge(const sdra_diarizer *d, const int *lab, int k, gmm *models, int *ci,
+                         int *cj)
+{
+    size_t cnt[SDRA_DIARIZE_MAX_SPK] = {0};
+    double own[SDRA_DIARIZE_MAX_SPK];
+    gmm *merged = &models[k];
+    for (size_t t = 0; t < d->n_frames; t++)
+        if (lab[t] >= 0)
+            cnt[lab[t]]++;
+    for (int c = 0; c < k; c++) {
+        gmm_train(&models[c], d, lab, c, -2, cnt[c], GMM_COMPONENTS);
+        own[c] = frames_ll(d, lab, c, -2, &models[c]);
+    }
+    double best = -DBL_MAX;
+    *ci = 0;
+    *cj = 1;
+    for (int i = 0; i < k; i++)
+        for (int j = i + 1; j < k; j++) {
+            gmm_train(merged, d, lab, i, j, cnt[i] + cnt[j], models[i].g + models[j].g);
+            double gain = (frames_ll(d, lab, i, j, merged) - own[i] - own[j]) /
+                          (double)(cnt[i] + cnt[j]);
+            if (gain > best) {
+                best = gain;
+                *ci = i;
+                *cj = j;
+            }
+        }
+    return best;
+}
+
 int sdra_diarize_cluster_finish(sdra_diarizer *d, sdra_turn **turns, size_t *n_turns,
                                 int *n_speakers, sdra_error *err)
 {
@@ -464,8 +570,8 @@ int sdra_diarize_cluster_finish(sdra_diarizer *d, sdra_turn **turns, size_t *n_t
         for (size_t t = seg_a[i]; t < seg_b[i]; t++)
             lab[t] = seg_lab[i];
 
-    /* re-segmentation */
-    models = calloc((size_t)k, sizeof *models);
+    /* re-segmentation, then merging of whole clusters while delta-BIC says they are one */
+    models = calloc((size_t)k + 1, sizeof *models);
     size_t max_region = 0;
     for (size_t t = 0; t < n;) {
         while (t < n && !sp[t])
@@ -481,37 +587,21 @@ int sdra_diarize_cluster_finish(sdra_diarizer *d, sdra_turn **turns, size_t *n_t
     rl = malloc(max_region * sizeof *rl);
     if (!models || !ll || !back || !rl)
         goto nomem;
-    for (int it = 0; it < RESEG_ITERS && k > 1; it++) {
-        size_t cnt[SDRA_DIARIZE_MAX_SPK] = {0};
-        for (size_t t = 0; t < n; t++)
-            if (lab[t] >= 0)
-                cnt[lab[t]]++;
-        int live[SDRA_DIARIZE_MAX_SPK], nl = 0;
-        for (int c = 0; c < k; c++)
-            if (cnt[c] > 0) {
-                gmm_train(&models[nl], d, lab, c, cnt[c]);
-                live[nl++] = c;
-            }
-        if (nl < 2)
+    k = resegment(d, sp, lab, k, models, ll, back, rl);
+    while (k > 1 && d->p.n_speakers == 0) {
+        int ci, cj;
+        double gain = best_merge(d, lab, k, models, &ci, &cj);
+        sdra_log(SDRA_LOG_DEBUG, "diarize: %d clusters, best pair %d/%d merge gain %.4f", k, ci,
+                 cj, gain);
+        if (gain <= 0)
             break;
-        (void)live;
-        for (size_t t = 0; t < n;) {
-            while (t < n && !sp[t])
-                t++;
-            size_t s = t;
-            while (t < n && sp[t])
-                t++;
-            if (t == s)
-                continue;
-            for (size_t u = s; u < t; u++)
-                for (int c = 0; c < nl; c++)
-                    ll[(u - s) * nl + c] = gmm_ll(&models[c], cep(d, u));
-            double score[SDRA_DIARIZE_MAX_SPK];
-            viterbi(ll, t - s, nl, rl, score, back);
-            for (size_t u = s; u < t; u++)
-                lab[u] = rl[u - s];
-        }
-        k = nl;
+        for (size_t t = 0; t < n; t++)
+            if (lab[t] == cj)
+                lab[t] = ci;
+            else if (lab[t] > cj)
+                lab[t]--;
+        k--;
+        k = resegment(d, sp, lab, k, models, ll, back, rl);
     }
 
     /* turns, speakers numbered by first appearance */
