@@ -1,12 +1,161 @@
-/* cmd_transcribe.c - placeholder until its issue lands: says so and fails. */
+/*
+ * cmd_transcribe.c - `sdra transcribe AUDIO`: audio -> speaker-separated, time-stamped
+ * transcript (sdra.transcript/1 JSON, text, WebVTT or SRT). AUDIO "-" reads a WAV (or, with
+ * --input-format s16le, raw 16-bit PCM) stream from stdin and prints each utterance as one
+ * JSON line as soon as it is final. A user of the transcribe library like any other.
+ */
 #include "cli.h"
+#include "sdra/transcribe.h"
+#include "sdra/transcript.h"
 
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: sdra transcribe AUDIO [options]\n\n"
+        "Transcribes a call recording (any format FFmpeg reads) into a speaker-separated,\n"
+        "time-stamped transcript. Stereo: one party per channel. Mono: speakers are found by\n"
+        "clustering. AUDIO '-' reads a stream from stdin and prints one JSON line per utterance\n"
+        "as soon as it is final.\n\n"
+        "options:\n"
+        "  -o, --output FILE       write the transcript there (default: stdout)\n"
+        "  -f, --format F          json|text|vtt|srt (default json)\n"
+        "  --speakers N            speakers in a mono recording (default 2; 0 = estimate)\n"
+        "  --jobs N                decoding threads (default: number of cores)\n"
+        "  --rep-channel left|right  stereo: which channel is the rep (default: by content)\n"
+        "  --vocab FILE            extra words with pronunciations (docs/vocabulary.md)\n"
+        "  --rep-name NAME         the rep's first name (helps tell rep from prospect)\n"
+        "  --company NAME          the rep's company (same)\n"
+        "  --no-domain-lm          generic English model only (no sales-language adaptation)\n"
+        "  --input-format F        stdin: FFmpeg format name (wav, s16le, ...)\n"
+        "  --raw-rate HZ           s16le stdin: sample rate (default 16000)\n"
+        "  --raw-channels N        s16le stdin: channels (default 1)\n"
+        "  -q, --quiet             no progress output\n"
+        "  -h, --help              this text\n");
+}
+
+static int print_line(void *ud, const sdra_transcript *t, const sdra_utterance *u)
+{
+    (void)ud;
+    json_t *j = sdra_utterance_to_json(t, u);
+    if (!j)
+        return 1;
+    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (!s)
+        return 1;
+    puts(s);
+    fflush(stdout);
+    free(s);
+    return 0;
+}
 
 int cmd_transcribe(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "sdra: 'transcribe' is not available in this build yet\n");
-    return SDRA_EXIT_FAIL;
+    enum { O_SPEAKERS = 256, O_JOBS, O_REPCH, O_VOCAB, O_REPNAME, O_COMPANY, O_NODOM, O_INFMT,
+           O_RAWRATE, O_RAWCH };
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"format", required_argument, NULL, 'f'},
+        {"speakers", required_argument, NULL, O_SPEAKERS},
+        {"jobs", required_argument, NULL, O_JOBS},
+        {"rep-channel", required_argument, NULL, O_REPCH},
+        {"vocab", required_argument, NULL, O_VOCAB},
+        {"rep-name", required_argument, NULL, O_REPNAME},
+        {"company", required_argument, NULL, O_COMPANY},
+        {"no-domain-lm", no_argument, NULL, O_NODOM},
+        {"input-format", required_argument, NULL, O_INFMT},
+        {"raw-rate", required_argument, NULL, O_RAWRATE},
+        {"raw-channels", required_argument, NULL, O_RAWCH},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    sdra_transcribe_params p = sdra_transcribe_default_params();
+    const char *output = NULL;
+    int fmt = SDRA_TFMT_JSON;
+    bool quiet = false;
+    long v;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:f:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': output = optarg; break;
+        case 'f':
+            if ((fmt = sdra_transcript_format_parse(optarg)) < 0)
+                return cli_usage_error("transcribe", "unknown format '%s' (json|text|vtt|srt)", optarg);
+            break;
+        case O_SPEAKERS:
+            if ((v = cli_parse_count(optarg)) < 0 || v > 16)
+                return cli_usage_error("transcribe", "--speakers wants 0..16, not '%s'", optarg);
+            p.n_speakers = (int)v;
+            break;
+        case O_JOBS:
+            if ((v = cli_parse_count(optarg)) < 1 || v > 64)
+                return cli_usage_error("transcribe", "--jobs wants 1..64, not '%s'", optarg);
+            p.jobs = (int)v;
+            break;
+        case O_REPCH:
+            if (!strcmp(optarg, "left"))
+                p.rep_channel = 0;
+            else if (!strcmp(optarg, "right"))
+                p.rep_channel = 1;
+            else
+                return cli_usage_error("transcribe", "--rep-channel wants left or right, not '%s'", optarg);
+            break;
+        case O_VOCAB: p.vocab_path = optarg; break;
+        case O_REPNAME: p.rep_name = optarg; break;
+        case O_COMPANY: p.company = optarg; break;
+        case O_NODOM: p.domain_lm_path = ""; break;
+        case O_INFMT: p.format_hint = optarg; break;
+        case O_RAWRATE:
+            if ((v = cli_parse_count(optarg)) < 8000 || v > 192000)
+                return cli_usage_error("transcribe", "--raw-rate wants 8000..192000, not '%s'", optarg);
+            p.raw_rate_hz = (int)v;
+            break;
+        case O_RAWCH:
+            if ((v = cli_parse_count(optarg)) < 1 || v > 8)
+                return cli_usage_error("transcribe", "--raw-channels wants 1..8, not '%s'", optarg);
+            p.raw_channels = (int)v;
+            break;
+        case 'q': quiet = true; break;
+        case 'h': usage(stdout); return SDRA_EXIT_OK;
+        case ':': return cli_usage_error("transcribe", "option '%s' needs a value", argv[optind - 1]);
+        default: return cli_usage_error("transcribe", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage_error("transcribe", optind >= argc ? "missing AUDIO" : "one AUDIO only");
+    const char *audio = argv[optind];
+    sdra_error err = {0};
+    sdra_transcript *t = NULL;
+    int rc;
+
+    if (!strcmp(audio, "-")) {
+        rc = sdra_transcribe_stream(output ? &t : NULL, audio, &p, print_line, NULL, &err);
+    } else {
+        sdra_progress prog = cli_progress(quiet);
+        rc = sdra_transcribe_file(&t, audio, &p, &prog, &err);
+        cli_progress_done();
+    }
+    if (rc < 0)
+        return cli_fail(&err);
+    if (t && (output || strcmp(audio, "-"))) {
+        FILE *f = stdout;
+        if (output && !(f = fopen(output, "w"))) {
+            sdra_error_set(&err, SDRA_EIO, "%s: cannot write", output);
+            sdra_transcript_destroy(t);
+            return cli_fail(&err);
+        }
+        rc = sdra_transcript_write(t, (sdra_transcript_format)fmt, f, &err);
+        if (f != stdout && fclose(f) != 0 && rc == 0)
+            rc = sdra_error_set(&err, SDRA_EIO, "%s: write failed", output);
+    }
+    sdra_transcript_destroy(t);
+    return rc < 0 ? cli_fail(&err) : SDRA_EXIT_OK;
 }
