@@ -1,0 +1,353 @@
+/* test_compose.c - sdra_compose() as a whole: personalisation reaches the text, opt-out rules
+ * (do_not_email -> no message, do_not_call -> no invite and no call proposal), default meeting
+ * hours, determinism, partial and malformed analyses, bad styles and templates. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "compose/internal.h"
+#include "sdra/compose.h"
+#include "sdra/util.h"
+
+static char g_golden[4096];
+
+static json_t *load_analysis(void)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/analysis.json", g_golden);
+    json_t *a = NULL;
+    sdra_error err = {0};
+    if (sdra_json_load_file(&a, path, 1 << 20, &err) < 0)
+        fail_msg("%s", err.msg);
+    return a;
+}
+
+static void load_call(sdra_call_info *c)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/call.json", g_golden);
+    json_t *d = NULL;
+    sdra_error err = {0};
+    memset(c, 0, sizeof *c);
+    assert_int_equal(sdra_json_load_file(&d, path, 1 << 20, &err), 0);
+    assert_int_equal(sdra_call_info_from_json(c, d, &err), 0);
+    json_decref(d);
+}
+
+static sdra_compose_params params(void)
+{
+    sdra_compose_params p = sdra_compose_default_params();
+    p.now_s = 1795532400;
+    return p;
+}
+
+static const char *text_of(const sdra_email *e)
+{
+    return json_string_value(json_object_get(sdra_email_doc(e), "text"));
+}
+
+static void compose_personalises_text(void **state)
+{
+    (void)state;
+    json_t *a = load_analysis();
+    sdra_call_info call;
+    load_call(&call);
+    sdra_compose_params p = params();
+    const char *styles[] = {"formal", "friendly", "concise", "consultative"};
+    for (int i = 0; i < 4; i++) {
+        p.style = styles[i];
+        sdra_email *e = NULL;
+        sdra_error err = {0};
+        if (sdra_compose(&e, a, NULL, &call, &p, &err) < 0)
+            fail_msg("%s: %s", styles[i], err.msg);
+        const char *t = text_of(e);
+        assert_non_null(strstr(t, "Jordan"));
+        assert_non_null(strstr(t, "two hours a day typing call notes"));
+        assert_non_null(strstr(t, "ROI"));
+        assert_non_null(strstr(t, "SOC 2"));
+        assert_non_null(strstr(t, "one-page summary"));
+        assert_non_null(strstr(t, "Send the case study"));
+        assert_non_null(strstr(t, "Thursday, November 26"));
+        assert_non_null(strstr(t, "Share the pricing proposal"));
+        assert_non_null(strstr(t, "Monday, November 30"));
+        assert_non_null(strstr(t, "Tuesday, December 1 at 2:00 PM"));
+        assert_non_null(sdra_email_ics(e));
+        assert_non_null(sdra_email_eml(e));
+        assert_null(sdra_email_skipped(e));
+        assert_true(json_is_null(json_object_get(sdra_email_doc(e), "skipped")));
+        const json_t *att = json_object_get(sdra_email_doc(e), "attachments");
+        assert_int_equal(json_array_size(att), 1);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(att, 0), "name")),
+                            "invite.ics");
+        /* the HTML part escapes what people said */
+        const char *html = json_string_value(json_object_get(sdra_email_doc(e), "html"));
+        assert_non_null(strstr(html, "I&#39;d need our VP") ? html : strstr(html, "SOC 2"));
+        sdra_email_destroy(e);
+    }
+    sdra_call_info_release(&call);
+    json_decref(a);
+}
+
+static void compose_do_not_email_skips(void **state)
+{
+    (void)state;
+    json_t *a = load_analysis();
+    json_object_set_new(json_object_get(a, "contact_preferences"), "do_not_email", json_true());
+    sdra_call_info call;
+    load_call(&call);
+    sdra_compose_params p = params();
+    sdra_email *e = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_compose(&e, a, NULL, &call, &p, &err), 0);
+    assert_null(sdra_email_eml(e));
+    assert_null(sdra_email_ics(e));
+    assert_string_equal(sdra_email_skipped(e), "contact asked not to be emailed");
+    assert_string_equal(json_string_value(json_object_get(sdra_email_doc(e), "skipped")),
+                        "contact asked not to be emailed");
+    assert_true(json_is_null(json_object_get(sdra_email_doc(e), "text")));
+
+    /* writing the package: email.json only, stale files from an earlier run removed */
+    char dir[4096];
+    const char *tmp = getenv("SDRA_TEST_TMP");
+    snprintf(dir, sizeof dir, "%s/compose-skip-%d", tmp ? tmp : "/tmp", (int)getpid());
+    assert_int_equal(sdra_mkdir_p(dir, &err), 0);
+    char eml[4200], ics[4200], js[4200];
+    snprintf(eml, sizeof eml, "%s/email.eml", dir);
+    snprintf(ics, sizeof ics, "%s/invite.ics", dir);
+    snprintf(js, sizeof js, "%s/email.json", dir);
+    assert_int_equal(sdra_file_write_atomic(eml, "old", 3, &err), 0);
+    assert_int_equal(sdra_file_write_atomic(ics, "old", 3, &err), 0);
+    assert_int_equal(sdra_email_write_dir(e, dir, &err), 0);
+    struct stat st;
+    assert_int_not_equal(stat(eml, &st), 0);
+    assert_int_not_equal(stat(ics, &st), 0);
+    assert_int_equal(stat(js, &st), 0);
+    unlink(js);
+    rmdir(dir);
+    sdra_email_destroy(e);
+    sdra_call_info_release(&call);
+    json_decref(a);
+}
+
+static void compose_do_not_call_proposes_no_call(void **state)
+{
+    (void)state;
+    json_t *a = load_analysis();
+    json_object_set_new(json_object_get(a, "contact_preferences"), "do_not_call", json_true());
+    json_array_append_new(json_object_get(a, "action_items"),
+                          json_pack("{s:s,s:s,s:s}", "owner", "rep", "text",
+                                    "schedule a demo call with the team", "due", "2026-11-28"));
+    json_array_append_new(json_object_get(a, "objections"),
+                          json_pack("{s:s,s:s}", "type", "no_time", "text",
+                                    "I have no time for a call or a demo"));
+    sdra_call_info call;
+    load_call(&call);
+    sdra_compose_params p = params();
+    const char *styles[] = {"formal", "friendly", "concise", "consultative"};
+    for (int i = 0; i < 4; i++) {
+        p.style = styles[i];
+        sdra_email *e = NULL;
+        sdra_error err = {0};
+        assert_int_equal(sdra_compose(&e, a, NULL, &call, &p, &err), 0);
+        assert_null(sdra_email_ics(e));
+        assert_non_null(sdra_email_eml(e));
+        assert_null(strstr(sdra_email_eml(e), "text/calendar"));
+        const char *t = text_of(e);
+        assert_null(strcasestr(t, "schedule a demo")); /* the action item proposing a call */
+        /* the no_time objection gets the point that needs no call */
+        assert_non_null(strstr(t, "everything you need is in this email"));
+        assert_null(strcasestr(t, " call?"));
+        assert_null(strstr(t, "December 1"));
+        assert_null(strstr(t, "15-minute"));
+        assert_null(strstr(t, "20 minutes"));
+        assert_null(strstr(t, "working session"));
+        /* the other personalisation is still there */
+        assert_non_null(strstr(t, "Send the case study"));
+        assert_int_equal(json_array_size(json_object_get(sdra_email_doc(e), "attachments")), 0);
+        assert_true(json_is_null(json_object_get(sdra_email_doc(e), "meeting")));
+        sdra_email_destroy(e);
+    }
+    sdra_call_info_release(&call);
+    json_decref(a);
+}
+
+static void compose_default_meeting_hour(void **state)
+{
+    (void)state;
+    json_t *a = load_analysis();
+    json_t *nm = json_object_get(a, "next_meeting");
+    json_object_set_new(nm, "time", json_null());
+    json_object_set_new(nm, "part_of_day", json_string("morning"));
+    sdra_compose_params p = params();
+    sdra_email *e = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), 0);
+    assert_non_null(strstr(sdra_email_ics(e), "DTSTART:20261201T100000\r\n"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(sdra_email_doc(e), "meeting"),
+                                                          "time_source")),
+                        "default_for_part_of_day");
+    sdra_email_destroy(e);
+    json_object_set_new(nm, "part_of_day", json_string("afternoon"));
+    assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), 0);
+    assert_non_null(strstr(sdra_email_ics(e), "DTSTART:20261201T140000\r\n"));
+    sdra_email_destroy(e);
+    /* no usable date: no invite */
+    json_object_set_new(nm, "date", json_string("next week"));
+    assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), 0);
+    assert_null(sdra_email_ics(e));
+    sdra_email_destroy(e);
+    json_object_set_new(a, "next_meeting", json_null());
+    assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), 0);
+    assert_null(sdra_email_ics(e));
+    sdra_email_destroy(e);
+    json_decref(a);
+}
+
+static void compose_is_deterministic(void **state)
+{
+    (void)state;
+    json_t *a = load_analysis();
+    sdra_call_info call;
+    load_call(&call);
+    sdra_compose_params p = params();
+    sdra_email *e1 = NULL, *e2 = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_compose(&e1, a, NULL, &call, &p, &err), 0);
+    assert_int_equal(sdra_compose(&e2, a, NULL, &call, &p, &err), 0);
+    assert_string_equal(sdra_email_eml(e1), sdra_email_eml(e2));
+    assert_string_equal(sdra_email_ics(e1), sdra_email_ics(e2));
+    assert_non_null(strstr(sdra_email_eml(e1), "Message-ID: <sdra.followup.golden-call-0001@acme.example>\r\n"));
+    sdra_email_destroy(e2);
+    /* a different call id gives a different Message-ID */
+    sdra_call_info_set(&call, "id", "other-call", &err);
+    assert_int_equal(sdra_compose(&e2, a, NULL, &call, &p, &err), 0);
+    assert_non_null(strstr(sdra_email_eml(e2), "<sdra.followup.other-call@acme.example>"));
+    sdra_email_destroy(e1);
+    sdra_email_destroy(e2);
+    /* no call id: derived from the analysis, still stable */
+    assert_int_equal(sdra_compose(&e1, a, NULL, NULL, &p, &err), 0);
+    assert_int_equal(sdra_compose(&e2, a, NULL, NULL, &p, &err), 0);
+    assert_string_equal(sdra_email_eml(e1), sdra_email_eml(e2));
+    assert_non_null(strstr(sdra_email_eml(e1), "@sdra.invalid>"));
+    sdra_email_destroy(e1);
+    sdra_email_destroy(e2);
+    sdra_call_info_release(&call);
+    json_decref(a);
+}
+
+static void compose_partial_and_bad_documents(void **state)
+{
+    (void)state;
+    sdra_compose_params p = params();
+    sdra_email *e = NULL;
+    sdra_error err = {0};
+    /* the minimum: a schema */
+    json_t *a = json_pack("{s:s}", "schema", "sdra.analysis/1");
+    assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), 0);
+    assert_non_null(strstr(text_of(e), "Hi there"));
+    assert_null(sdra_email_ics(e));
+    assert_null(strstr(sdra_email_eml(e), "\r\nTo:"));
+    sdra_email_destroy(e);
+    json_decref(a);
+    /* wrong types everywhere: ignored, no crash */
+    a = json_loads("{\"schema\":\"sdra.analysis/1\",\"speakers\":3,\"objections\":{\"a\":1},"
+                   "\"pain_points\":[1,null,{\"text\":5},{\"text\":\"real one\"}],"
+                   "\"action_items\":[{\"text\":\"do it\",\"due\":\"2026-99-99\"},{}],"
+                   "\"next_meeting\":\"soon\",\"contact_preferences\":[],\"topics\":[[]],"
+                   "\"objections\":[{\"type\":\"../../etc\"},{\"type\":\"price\"},{\"text\":\"x\"}]}",
+                   0, NULL);
+    assert_non_null(a);
+    assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), 0);
+    assert_non_null(strstr(text_of(e), "real one"));
+    assert_non_null(strstr(text_of(e), "Do it"));
+    sdra_email_destroy(e);
+    json_decref(a);
+    /* wrong schema, not an object */
+    a = json_pack("{s:s}", "schema", "sdra.transcript/1");
+    assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), SDRA_EINVAL);
+    assert_non_null(strstr(err.msg, "schema"));
+    assert_null(e);
+    json_decref(a);
+    a = json_array();
+    assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), SDRA_EINVAL);
+    json_decref(a);
+    /* unknown style */
+    a = json_pack("{s:s}", "schema", "sdra.analysis/1");
+    p.style = "sarcastic";
+    assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), SDRA_EINVAL);
+    assert_non_null(strstr(err.msg, "sarcastic"));
+    p.style = NULL;
+    json_decref(a);
+}
+
+static void compose_user_template_and_errors(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("SDRA_TEST_TMP");
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof dir, "%s/compose-tmpl-%d", tmp ? tmp : "/tmp", (int)getpid());
+    sdra_error err = {0};
+    assert_int_equal(sdra_mkdir_p(dir, &err), 0);
+    snprintf(path, sizeof path, "%s/mine.tmpl", dir);
+    const char *good = "--- subject ---\nFor {{contact.name}}\n--- text ---\n"
+                       "{{#pain_points}}* {{text}}\n{{/pain_points}}";
+    assert_int_equal(sdra_file_write_atomic(path, good, strlen(good), &err), 0);
+    json_t *a = load_analysis();
+    sdra_call_info call;
+    load_call(&call);
+    sdra_compose_params p = params();
+    p.template_path = path;
+    sdra_email *e = NULL;
+    assert_int_equal(sdra_compose(&e, a, NULL, &call, &p, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(sdra_email_doc(e), "subject")),
+                        "For Jordan L\xc3\xa9" "e");
+    assert_string_equal(text_of(e), "* our reps spend two hours a day typing call notes into the CRM\n"
+                                    "* new hires take three months to ramp up\n");
+    /* no html part: one is made from the text */
+    assert_non_null(strstr(json_string_value(json_object_get(sdra_email_doc(e), "html")),
+                           "<p>* our reps"));
+    /* non-ASCII subject is RFC 2047 encoded in the message */
+    assert_non_null(strstr(sdra_email_eml(e), "Subject: =?UTF-8?B?"));
+    sdra_email_destroy(e);
+
+    const char *bad = "--- subject ---\nS\n--- text ---\nline\n{{#pain_points}}\n{{text}}\n";
+    assert_int_equal(sdra_file_write_atomic(path, bad, strlen(bad), &err), 0);
+    assert_int_equal(sdra_compose(&e, a, NULL, &call, &p, &err), SDRA_EINVAL);
+    assert_non_null(strstr(err.msg, "mine.tmpl:5: unclosed section 'pain_points'"));
+    p.template_path = "/nonexistent/x.tmpl";
+    assert_int_equal(sdra_compose(&e, a, NULL, &call, &p, &err), SDRA_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "/nonexistent/x.tmpl"));
+    /* output limit */
+    p.template_path = NULL;
+    p.max_output_bytes = 200;
+    assert_int_equal(sdra_compose(&e, a, NULL, &call, &p, &err), SDRA_ELIMIT);
+    unlink(path);
+    rmdir(dir);
+    sdra_call_info_release(&call);
+    json_decref(a);
+}
+
+int main(void)
+{
+    const char *share = getenv("SDRA_SHARE_DIR");
+    snprintf(g_golden, sizeof g_golden, "%s/../tests/golden/compose",
+             share ? share : SDRA_SOURCE_DATA_DIR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(compose_personalises_text),
+        cmocka_unit_test(compose_do_not_email_skips),
+        cmocka_unit_test(compose_do_not_call_proposes_no_call),
+        cmocka_unit_test(compose_default_meeting_hour),
+        cmocka_unit_test(compose_is_deterministic),
+        cmocka_unit_test(compose_partial_and_bad_documents),
+        cmocka_unit_test(compose_user_template_and_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

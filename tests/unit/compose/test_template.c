@@ -1,0 +1,279 @@
+/* test_template.c - the template engine: variables, escaping, sections, inverted sections,
+ * dotted names, comments, standalone lines, template files with parts, and every syntax error
+ * (with the file name and line) plus the depth and output limits. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compose/internal.h"
+
+/* Renders src against the JSON text ctx; returns a heap string or NULL (err filled). */
+static char *render(const char *src, const char *ctx_json, int escape, sdra_error *err)
+{
+    json_error_t je;
+    json_t *ctx = json_loads(ctx_json, 0, &je);
+    assert_non_null(ctx);
+    sdra_tmpl *t = NULL;
+    char *out = NULL;
+    if (sdra_tmpl_parse(&t, src, strlen(src), "t.tmpl", 1, err) == 0) {
+        sdra_buf b;
+        sdra_buf_init(&b, 4096);
+        if (sdra_tmpl_render(t, ctx, escape, &b, err) == 0)
+            out = sdra_buf_detach(&b);
+        sdra_buf_release(&b);
+    }
+    sdra_tmpl_destroy(t);
+    json_decref(ctx);
+    return out;
+}
+
+static void expect(const char *src, const char *ctx, int escape, const char *want)
+{
+    sdra_error err = {0};
+    char *got = render(src, ctx, escape, &err);
+    if (!got)
+        fail_msg("render failed: %s", err.msg);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void expect_error(const char *src, const char *want_msg)
+{
+    sdra_error err = {0};
+    char *got = render(src, "{}", 0, &err);
+    if (got)
+        fail_msg("expected an error for '%s', got '%s'", src, got);
+    assert_int_equal(err.code, SDRA_EINVAL);
+    if (!strstr(err.msg, want_msg))
+        fail_msg("message '%s' lacks '%s'", err.msg, want_msg);
+}
+
+static void template_variables_and_escaping(void **state)
+{
+    (void)state;
+    expect("Hi {{name}}!", "{\"name\":\"Jordan\"}", 1, "Hi Jordan!");
+    expect("{{ name }}", "{\"name\":\"Jo\"}", 1, "Jo");
+    expect("{{x}}", "{\"x\":\"<a href='q'>&\\\"</a>\"}", 1,
+           "&lt;a href=&#39;q&#39;&gt;&amp;&quot;&lt;/a&gt;");
+    expect("{{{x}}}|{{&x}}", "{\"x\":\"<b>\"}", 1, "<b>|<b>");
+    expect("{{x}}", "{\"x\":\"<b>\"}", 0, "<b>");
+    expect("[{{missing}}]", "{}", 1, "[]");
+    expect("{{n}} {{r}} {{t}} {{f}} {{z}}", "{\"n\":42,\"r\":2.5,\"t\":true,\"f\":false,\"z\":null}", 1,
+           "42 2.5 true  ");
+    expect("{{a.b.c}}", "{\"a\":{\"b\":{\"c\":\"deep\"}}}", 1, "deep");
+    expect("{{a.x.c}}", "{\"a\":{\"b\":{\"c\":\"deep\"}}}", 1, "");
+    expect("no tags at all", "{}", 1, "no tags at all");
+    expect("", "{}", 1, "");
+    expect("a { b } c {x} }}", "{}", 1, "a { b } c {x} }}");
+}
+
+static void template_sections(void **state)
+{
+    (void)state;
+    expect("{{#items}}<{{name}}>{{/items}}", "{\"items\":[{\"name\":\"a\"},{\"name\":\"b\"}]}", 1,
+           "<a><b>");
+    expect("{{#items}}{{.}},{{/items}}", "{\"items\":[\"x\",\"y\",3]}", 1, "x,y,3,");
+    expect("{{#t}}yes{{/t}}{{#f}}no{{/f}}", "{\"t\":true,\"f\":false}", 1, "yes");
+    expect("{{#e}}no{{/e}}{{^e}}empty{{/e}}", "{\"e\":[]}", 1, "empty");
+    expect("{{#s}}[{{.}}]{{/s}}{{#z}}x{{/z}}", "{\"s\":\"str\",\"z\":\"\"}", 1, "[str]");
+    expect("{{^missing}}absent{{/missing}}", "{}", 1, "absent");
+    expect("{{^t}}x{{/t}}", "{\"t\":true}", 1, "");
+    /* objects push context; outer names stay visible */
+    expect("{{#p}}{{name}} of {{company}}{{/p}}", "{\"p\":{\"name\":\"Jo\"},\"company\":\"Acme\"}", 1,
+           "Jo of Acme");
+    expect("{{#a.b}}{{c}}{{/a.b}}", "{\"a\":{\"b\":{\"c\":\"in\"}}}", 1, "in");
+    /* nested lists */
+    expect("{{#rows}}{{#cols}}{{.}}{{/cols}};{{/rows}}",
+           "{\"rows\":[{\"cols\":[1,2]},{\"cols\":[3]}]}", 1, "12;3;");
+    /* an inner name shadows an outer one */
+    expect("{{#p}}{{n}}{{/p}}{{n}}", "{\"p\":{\"n\":\"in\"},\"n\":\"out\"}", 1, "inout");
+}
+
+static void template_comments_and_standalone_lines(void **state)
+{
+    (void)state;
+    expect("a{{! a comment }}b", "{}", 1, "ab");
+    expect("a{{! spans\ntwo lines }}b", "{}", 1, "ab");
+    expect("line1\n{{! alone }}\nline2\n", "{}", 1, "line1\nline2\n");
+    expect("Items:\n{{#xs}}\n- {{.}}\n{{/xs}}\nend\n", "{\"xs\":[\"a\",\"b\"]}", 0,
+           "Items:\n- a\n- b\nend\n");
+    expect("  {{#xs}}  \n{{.}}\n  {{/xs}}\nend", "{\"xs\":[1]}", 0, "1\nend");
+    expect("{{^xs}}\nnone\n{{/xs}}\n", "{}", 0, "none\n");
+    /* a tag sharing its line with text is not standalone */
+    expect("x {{#t}}y{{/t}}\n", "{\"t\":true}", 0, "x y\n");
+    /* variables never take their line */
+    expect("{{v}}\n", "{\"v\":\"\"}", 0, "\n");
+    /* CRLF line ends */
+    expect("a\r\n{{#t}}\r\nb\r\n{{/t}}\r\n", "{\"t\":true}", 0, "a\r\nb\r\n");
+}
+
+static void template_syntax_errors_name_file_and_line(void **state)
+{
+    (void)state;
+    expect_error("x\n\n{{#list}}\nitem\n", "t.tmpl:3: unclosed section 'list'");
+    expect_error("{{#a}}\n{{#b}}\n{{/a}}\n", "t.tmpl:3: mismatched close '{{/a}}': section 'b' opened at line 2");
+    expect_error("one\ntwo {{name\nthree }}", "t.tmpl:2: unclosed tag");
+    expect_error("{{name", "t.tmpl:1: unclosed tag");
+    expect_error("{{{raw}}", "t.tmpl:1: unclosed tag");
+    expect_error("a\n{{/x}}", "t.tmpl:2: '{{/x}}' closes a section that was never opened");
+    expect_error("{{}}", "t.tmpl:1: invalid tag name");
+    expect_error("{{#}}x{{/}}", "invalid tag name");
+    expect_error("{{a b}}", "invalid tag name 'a b'");
+    expect_error("{{a..b}}", "invalid tag name");
+    expect_error("{{.a}}", "invalid tag name");
+    expect_error("{{> partial}}", "unsupported tag '{{>'");
+    expect_error("{{=<% %>=}}", "unsupported tag '{{='");
+    expect_error("{{! never closed", "unclosed tag");
+}
+
+static void template_first_line_offset(void **state)
+{
+    (void)state;
+    sdra_error err = {0};
+    sdra_tmpl *t = NULL;
+    const char *src = "a\n{{#x}}\n";
+    assert_int_equal(sdra_tmpl_parse(&t, src, strlen(src), "file.tmpl", 10, &err), SDRA_EINVAL);
+    assert_null(t);
+    assert_non_null(strstr(err.msg, "file.tmpl:11: unclosed section 'x'"));
+}
+
+static void template_depth_limit(void **state)
+{
+    (void)state;
+    char src[2048] = "", tail[1024] = "";
+    for (int i = 0; i < SDRA_TMPL_MAX_DEPTH; i++) {
+        char o[16], c[16];
+        snprintf(o, sizeof o, "{{#s%d}}", i);
+        snprintf(c, sizeof c, "{{/s%d}}", SDRA_TMPL_MAX_DEPTH - 1 - i);
+        strcat(src, o);
+        strcat(tail, c);
+    }
+    char ok[4096];
+    snprintf(ok, sizeof ok, "%sdeep%s", src, tail);
+    sdra_error err = {0};
+    sdra_tmpl *t = NULL;
+    assert_int_equal(sdra_tmpl_parse(&t, ok, strlen(ok), "d", 1, &err), 0);
+    sdra_tmpl_destroy(t);
+    char bad[4096];
+    snprintf(bad, sizeof bad, "%s{{#one_more}}x{{/one_more}}%s", src, tail);
+    assert_int_equal(sdra_tmpl_parse(&t, bad, strlen(bad), "d", 1, &err), SDRA_EINVAL);
+    assert_non_null(strstr(err.msg, "nested deeper than"));
+}
+
+static void template_output_limit(void **state)
+{
+    (void)state;
+    json_t *ctx = json_pack("{s:[s,s,s,s,s,s,s,s]}", "xs", "0123456789", "0123456789",
+                            "0123456789", "0123456789", "0123456789", "0123456789", "0123456789",
+                            "0123456789");
+    sdra_tmpl *t = NULL;
+    sdra_error err = {0};
+    const char *src = "{{#xs}}{{.}}{{/xs}}";
+    assert_int_equal(sdra_tmpl_parse(&t, src, strlen(src), "big.tmpl", 1, &err), 0);
+    sdra_buf b;
+    sdra_buf_init(&b, 50);
+    assert_int_equal(sdra_tmpl_render(t, ctx, 1, &b, &err), SDRA_ELIMIT);
+    assert_non_null(strstr(err.msg, "big.tmpl"));
+    assert_true(b.len == 0);
+    sdra_buf_release(&b);
+    sdra_buf_init(&b, 80);
+    assert_int_equal(sdra_tmpl_render(t, ctx, 1, &b, &err), 0);
+    assert_int_equal(b.len, 80);
+    sdra_buf_release(&b);
+    sdra_tmpl_destroy(t);
+    json_decref(ctx);
+    /* source size limit */
+    size_t n = SDRA_TMPL_MAX_SRC_BYTES + 1;
+    char *huge = malloc(n);
+    memset(huge, 'a', n);
+    assert_int_equal(sdra_tmpl_parse(&t, huge, n, "huge", 1, &err), SDRA_ELIMIT);
+    free(huge);
+}
+
+static void template_file_parts(void **state)
+{
+    (void)state;
+    const char *src = "{{! leading comment\n    over two lines }}\n\n--- subject ---\nHello {{n}}\n"
+                      "--- text ---\nDear {{n}},\n--- html ---\n<p>{{n}}</p>\n";
+    sdra_tmpl_file tf;
+    sdra_error err = {0};
+    assert_int_equal(sdra_tmpl_file_parse(&tf, src, strlen(src), "s.tmpl", &err), 0);
+    assert_non_null(tf.subject);
+    assert_non_null(tf.text);
+    assert_non_null(tf.html);
+    json_t *ctx = json_pack("{s:s}", "n", "A&B");
+    sdra_buf b;
+    sdra_buf_init(&b, 1024);
+    assert_int_equal(sdra_tmpl_render(tf.subject, ctx, 0, &b, &err), 0);
+    assert_string_equal(b.data, "Hello A&B");
+    sdra_buf_reset(&b);
+    assert_int_equal(sdra_tmpl_render(tf.text, ctx, 0, &b, &err), 0);
+    assert_string_equal(b.data, "Dear A&B,\n");
+    sdra_buf_reset(&b);
+    assert_int_equal(sdra_tmpl_render(tf.html, ctx, 1, &b, &err), 0);
+    assert_string_equal(b.data, "<p>A&amp;B</p>\n");
+    sdra_buf_release(&b);
+    json_decref(ctx);
+    sdra_tmpl_file_release(&tf);
+
+    /* html is optional */
+    const char *nohtml = "--- subject ---\nS\n--- text ---\nT\n";
+    assert_int_equal(sdra_tmpl_file_parse(&tf, nohtml, strlen(nohtml), "n.tmpl", &err), 0);
+    assert_null(tf.html);
+    sdra_tmpl_file_release(&tf);
+
+    /* errors: line numbers are those of the file */
+    const char *bad = "--- subject ---\nS\n--- text ---\nline\n{{#open}}\n";
+    assert_int_equal(sdra_tmpl_file_parse(&tf, bad, strlen(bad), "b.tmpl", &err), SDRA_EINVAL);
+    assert_non_null(strstr(err.msg, "b.tmpl:5: unclosed section 'open'"));
+    const char *notext = "--- subject ---\nS\n";
+    assert_int_equal(sdra_tmpl_file_parse(&tf, notext, strlen(notext), "x.tmpl", &err), SDRA_EINVAL);
+    assert_non_null(strstr(err.msg, "'--- text ---'"));
+    const char *before = "stray\n--- subject ---\nS\n--- text ---\nT\n";
+    assert_int_equal(sdra_tmpl_file_parse(&tf, before, strlen(before), "y.tmpl", &err), SDRA_EINVAL);
+    assert_non_null(strstr(err.msg, "y.tmpl:1: text before the first"));
+    const char *twice = "--- subject ---\nS\n--- text ---\nT\n--- text ---\nU\n";
+    assert_int_equal(sdra_tmpl_file_parse(&tf, twice, strlen(twice), "z.tmpl", &err), SDRA_EINVAL);
+    assert_non_null(strstr(err.msg, "z.tmpl:5: second"));
+    assert_int_equal(sdra_tmpl_file_load(&tf, "/nonexistent/t.tmpl", &err), SDRA_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "/nonexistent/t.tmpl"));
+}
+
+static void template_shipped_styles_parse(void **state)
+{
+    (void)state;
+    const char *dir = getenv("SDRA_SHARE_DIR");
+    const char *styles[] = {"formal", "friendly", "concise", "consultative"};
+    for (int i = 0; i < 4; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/templates/%s.tmpl", dir ? dir : SDRA_SOURCE_DATA_DIR,
+                 styles[i]);
+        sdra_tmpl_file tf;
+        sdra_error err = {0};
+        if (sdra_tmpl_file_load(&tf, path, &err) < 0)
+            fail_msg("%s", err.msg);
+        assert_non_null(tf.html);
+        sdra_tmpl_file_release(&tf);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(template_variables_and_escaping),
+        cmocka_unit_test(template_sections),
+        cmocka_unit_test(template_comments_and_standalone_lines),
+        cmocka_unit_test(template_syntax_errors_name_file_and_line),
+        cmocka_unit_test(template_first_line_offset),
+        cmocka_unit_test(template_depth_limit),
+        cmocka_unit_test(template_output_limit),
+        cmocka_unit_test(template_file_parts),
+        cmocka_unit_test(template_shipped_styles_parse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
