@@ -11,19 +11,11 @@
 #include "sdra/call.h"
 #include "sdra/transcript.h"
 #include "sdra/util.h"
-/* BOOTSTRAP: modules land in parallel; until each header exists its stage reports
- * "unsupported". Removed once every module is in (integration step). */
-#if __has_include("sdra/analyze.h")
 #include "sdra/analyze.h"
-#define HAVE_ANALYZE 1
-#endif
-#if __has_include("sdra/transcribe.h")
+#include "sdra/compose.h"
+#include "sdra/crm.h"
+#include "sdra/report.h"
 #include "sdra/transcribe.h"
-#define HAVE_TRANSCRIBE 1
-#endif
-int sdra_compose_stage(const sdra_stage_ctx *ctx, sdra_error *err) __attribute__((weak));
-int sdra_sync_stage(const sdra_stage_ctx *ctx, sdra_error *err) __attribute__((weak));
-int sdra_report_stage(const sdra_stage_ctx *ctx, sdra_error *err) __attribute__((weak));
 
 #include <limits.h>
 #include <stdio.h>
@@ -48,7 +40,6 @@ static int load_call(const sdra_stage_ctx *ctx, sdra_call_info *call, sdra_error
     return rc;
 }
 
-#ifdef HAVE_TRANSCRIBE
 static int stage_transcribe(const sdra_stage_ctx *ctx, sdra_error *err)
 {
     sdra_call_info call = {0};
@@ -113,14 +104,7 @@ done:
     return rc;
 }
 
-#else
-static int stage_transcribe(const sdra_stage_ctx *ctx, sdra_error *err)
-{
-    return sdra_error_set(err, SDRA_EUNSUPPORTED, "transcription is not built yet");
-}
-#endif
 
-#ifdef HAVE_ANALYZE
 static int stage_analyze(const sdra_stage_ctx *ctx, sdra_error *err)
 {
     sdra_call_info call = {0};
@@ -153,40 +137,13 @@ done:
     return rc;
 }
 
-#else
-static int stage_analyze(const sdra_stage_ctx *ctx, sdra_error *err)
-{
-    return sdra_error_set(err, SDRA_EUNSUPPORTED, "analysis is not built yet");
-}
-#endif
-
-static int stage_compose(const sdra_stage_ctx *ctx, sdra_error *err)
-{
-    if (!sdra_compose_stage)
-        return sdra_error_set(err, SDRA_EUNSUPPORTED, "compose is not built yet");
-    return sdra_compose_stage(ctx, err);
-}
-
-static int stage_sync(const sdra_stage_ctx *ctx, sdra_error *err)
-{
-    if (!sdra_sync_stage)
-        return sdra_error_set(err, SDRA_EUNSUPPORTED, "sync is not built yet");
-    return sdra_sync_stage(ctx, err);
-}
-
-static int stage_report(const sdra_stage_ctx *ctx, sdra_error *err)
-{
-    if (!sdra_report_stage)
-        return sdra_error_set(err, SDRA_EUNSUPPORTED, "report is not built yet");
-    return sdra_report_stage(ctx, err);
-}
 
 static const sdra_stage stages[SDRA_N_STAGES] = {
     {"transcribe", "transcript.json", stage_transcribe},
     {"analyze", "analysis.json", stage_analyze},
-    {"compose", "email.json", stage_compose},
-    {"sync", "crm.json", stage_sync},
-    {"report", "report.html", stage_report},
+    {"compose", "email.json", sdra_compose_stage},
+    {"sync", "crm.json", sdra_sync_stage},
+    {"report", "report.html", sdra_report_stage},
 };
 
 const sdra_stage *sdra_pipeline_stage(int id)
