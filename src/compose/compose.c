@@ -386,7 +386,12 @@ static json_t *objections(const json_t *a, const char *tp_dir, int can_call, int
         const char *point = sdra_tp_select(tp, said, can_call);
         json_t *ob = json_object();
         set_str(ob, "type", type);
-        set_str(ob, "label", sdra_tp_label(tp) ? sdra_tp_label(tp) : type);
+        const char *label = sdra_tp_label(tp) ? sdra_tp_label(tp) : type;
+        set_str(ob, "label", label);
+        char heading[128];
+        sdra_strlcpy(heading, label, sizeof heading);
+        heading[0] = (char)toupper((unsigned char)heading[0]);
+        set_str(ob, "heading", heading);
         set_str(ob, "said", said);
         set_str(ob, "point", point);
         json_array_append_new(out, ob);
@@ -840,10 +845,8 @@ int sdra_compose(sdra_email **out, const json_t *a, const sdra_transcript *t,
         set_str(att, "content_type", "text/calendar; method=REQUEST");
         json_array_append_new(attachments, att);
         mdoc = json_object();
-        char start[32], end[32];
-        int em = m.start_min + p.meeting_minutes;
+        char start[32];
         snprintf(start, sizeof start, "%sT%02d:%02d:00", m.date, m.start_min / 60, m.start_min % 60);
-        snprintf(end, sizeof end, "%02d:%02d", (em / 60) % 24, em % 60);
         set_str(mdoc, "date", m.date);
         set_str(mdoc, "start", start);
         json_object_set_new(mdoc, "duration_min", json_integer(p.meeting_minutes));
