@@ -64,7 +64,13 @@ const sdra_audio_info *sdra_audio_get_info(const sdra_audio *a);
  * not NULL and chans[c] is not NULL, writes that channel's samples to chans[c]; if mix is not
  * NULL writes the mono mix (mean of channels) to it. *n_frames = 0 at end of stream.
  * A decode error mid-stream (truncated file) returns SDRA_EINVAL after the good audio was
- * delivered; zero frames in the whole stream is SDRA_EINVAL ("no audio"). */
+ * delivered; zero frames in the whole stream is SDRA_EINVAL ("no audio").
+ * Details: channels are never remixed (a source with more than SDRA_AUDIO_MAX_CHANNELS
+ * delivers its first ones; the mix is the rounded mean of the delivered channels). A file is
+ * "truncated" when its last packets do not decode or it ends well before the length its
+ * header declares; isolated corrupt frames in the middle are skipped (logged at warn). Once an
+ * error (or SDRA_ELIMIT past max_duration_s, after exactly max_duration_s of audio) has been
+ * returned, every later call returns it again. */
 int sdra_audio_read(sdra_audio *a, int16_t *const *chans, int16_t *mix, size_t max_frames,
                     size_t *n_frames, sdra_error *err);
 
@@ -107,11 +113,14 @@ void sdra_chunker_destroy(sdra_chunker *c);
 
 /* Feeds samples. Whenever a chunk is complete, *ready is set to true and *out filled (the
  * caller owns it); call again with n = 0 to drain further ready chunks before feeding more.
- * Internal buffering is bounded by max_chunk_s. */
+ * Internal buffering is bounded by max_chunk_s (plus the chunks completed by one call, so feed
+ * long audio in blocks). Chunks are contiguous and together are the input, sample for sample;
+ * every chunk but the last is between min_chunk_s and max_chunk_s long. */
 int sdra_chunker_feed(sdra_chunker *c, const int16_t *pcm, size_t n, sdra_chunk *out, bool *ready,
                       sdra_error *err);
 
-/* Flushes the final partial chunk (if any samples remain): *ready says whether out was set. */
+/* Flushes the final partial chunk (if any samples remain): *ready says whether out was set.
+ * Call it until *ready is false (it first hands out any chunk still waiting). */
 int sdra_chunker_finish(sdra_chunker *c, sdra_chunk *out, bool *ready, sdra_error *err);
 
 /* Frame energy helper shared by VAD, chunking and diarization: RMS in dBFS of n samples
