@@ -297,7 +297,7 @@ static const char CSS[] =
     ".bars .fill{height:100%;border-radius:6px}"
     ".legend span{margin-right:16px;font-size:13px}"
     ".legend i{display:inline-block;width:12px;height:3px;vertical-align:middle;margin-right:6px}"
-    ".mail{white-space:pre-wrap;font:14px/1.5 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f8fafc;border:1px solid var(--line);border-radius:8px;padding:12px;margin:8px 0 0}"
+    ".mail{white-space:pre-wrap;font:inherit;background:#f8fafc;border:1px solid var(--line);border-radius:8px;padding:12px;margin:8px 0 0}"
     ".u{display:grid;grid-template-columns:56px 130px 1fr;gap:8px;padding:6px 0;border-bottom:1px solid #f1f5f9}"
     ".u p{margin:0}"
     ".who{font-weight:600}"
@@ -692,10 +692,17 @@ static void put_recipients(page *p, const json_t *to)
     {
         if (i)
             put(p, ", ");
-        if (json_is_string(v))
+        const char *addr = jstr(v, "email") ? jstr(v, "email") : jstr(v, "address");
+        if (json_is_string(v)) {
             esc(p, json_string_value(v));
-        else
-            esc(p, jstr(v, "email") ? jstr(v, "email") : jstr(v, "address"));
+        } else if (jstr(v, "name") && addr) {
+            esc(p, jstr(v, "name"));
+            put(p, " &lt;");
+            esc(p, addr);
+            put(p, "&gt;");
+        } else {
+            esc(p, addr);
+        }
     }
 }
 
