@@ -894,7 +894,7 @@ int sdra_compose(sdra_email **out, const json_t *a, const sdra_transcript *t,
     if (!e->eml || (ics.len && !e->ics))
         rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
     if (!pp.contact_email)
-        sdra_log(SDRA_LOG_WARN, "compose: no contact email known; the message has no To");
+        sdra_log(SDRA_LOG_INFO, "compose: no contact email known; the message has no To");
 done:
     json_decref(to);
     if (rc == 0 && e && !e->doc)
