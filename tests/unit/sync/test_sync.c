@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "helpers.h"
 
@@ -425,6 +426,55 @@ static void sync_stage_writes_crm_json(void **state)
     tmpdir_remove(dir);
 }
 
+/* Several processes syncing calls of the same contact at once: writers wait for each other
+ * (busy timeout + IMMEDIATE transactions), nothing fails, nothing is duplicated. */
+static void sync_concurrent_writers(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    tmpdir_make(dir, sizeof dir, "concurrent");
+    enum { N_PROC = 4, N_CALLS = 10 };
+    pid_t pids[N_PROC];
+    for (int k = 0; k < N_PROC; k++) {
+        pids[k] = fork();
+        assert_true(pids[k] >= 0);
+        if (pids[k] == 0) {
+            sdra_crm *crm = NULL;
+            sdra_error err = {0};
+            int bad = sdra_crm_open(&crm, "local", dir, &err) < 0;
+            for (int i = 0; i < N_CALLS && !bad; i++) {
+                char id[64];
+                snprintf(id, sizeof id, "conc-%d-%d", k, i);
+                sdra_call_info c;
+                call_init(&c, id, "jordan@acme.example");
+                json_t *a = parse(ANALYSIS), *report = NULL;
+                bad = sdra_crm_sync(crm, &c, NULL, a, NULL, &report, &err) < 0;
+                if (bad)
+                    fprintf(stderr, "child %d: %s\n", k, err.msg);
+                json_decref(a);
+                json_decref(report);
+                sdra_call_info_release(&c);
+            }
+            sdra_crm_close(crm);
+            _exit(bad);
+        }
+    }
+    for (int k = 0; k < N_PROC; k++) {
+        int st = 0;
+        assert_int_equal(waitpid(pids[k], &st, 0), pids[k]);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+    }
+    sdra_crm *crm = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_crm_open_ex(&crm, "local", dir, SDRA_CRM_READONLY, &err), 0);
+    assert_int_equal(count_rows(crm, SDRA_CRM_CONTACTS, NULL), 1);
+    assert_int_equal(count_rows(crm, SDRA_CRM_ACTIVITIES, NULL), N_PROC * N_CALLS);
+    assert_int_equal(count_rows(crm, SDRA_CRM_TASKS, NULL), N_PROC * N_CALLS * 3);
+    sdra_crm_close(crm);
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +486,7 @@ int main(void)
         cmocka_unit_test(sync_partial_and_bad_analyses),
         cmocka_unit_test(sync_is_all_or_nothing),
         cmocka_unit_test(sync_stage_writes_crm_json),
+        cmocka_unit_test(sync_concurrent_writers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
