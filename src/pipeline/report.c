@@ -27,6 +27,7 @@
 
 #define MAX_SPEAKERS 16
 #define MAX_CHART_DOTS 1500     /* beyond this the chart draws lines only */
+#define SMOOTH_FROM 40          /* a speaker with more scored utterances gets a moving average */
 #define DOC_MAX_BYTES (64u << 20)
 
 typedef struct speaker {
@@ -128,8 +129,9 @@ static void fmt_time(char *out, size_t n, double t)
         snprintf(out, n, "%ld:%02ld", s / 60, s % 60);
 }
 
-/* "Thursday, November 26, 2026" for a valid YYYY-MM-DD, else the text as given. */
-static void put_date(page *p, const char *date)
+/* "Thursday, November 26, 2026" (short: "Thu, Nov 26, 2026") for a valid YYYY-MM-DD, else the
+ * text as given. */
+static void put_date_fmt(page *p, const char *date, bool short_form)
 {
     int y, m, d;
     if (date && sdra_date_validate(date) == 0 && sscanf(date, "%4d-%2d-%2d", &y, &m, &d) == 3) {
@@ -137,12 +139,17 @@ static void put_date(page *p, const char *date)
         time_t t = timegm(&tm);
         struct tm out;
         char buf[64];
-        if (t != (time_t)-1 && gmtime_r(&t, &out) && strftime(buf, sizeof buf, "%A, %B %-d, %Y", &out)) {
+        if (t != (time_t)-1 && gmtime_r(&t, &out) && strftime(buf, sizeof buf, short_form ? "%a, %b %-d, %Y" : "%A, %B %-d, %Y", &out)) {
             put(p, buf);
             return;
         }
     }
     esc(p, date);
+}
+
+static void put_date(page *p, const char *date)
+{
+    put_date_fmt(p, date, false);
 }
 
 /* ---------- speakers ---------- */
@@ -330,7 +337,7 @@ static void section_header(page *p)
     const char *date = jstr(c, "call_date") ? jstr(c, "call_date") : jstr(p->analysis, "call_date");
     put(p, "<div><dt>Date</dt><dd>");
     if (date)
-        put_date(p, date);
+        put_date_fmt(p, date, true);
     else
         put(p, "unknown");
     put(p, "</dd></div><div><dt>Duration</dt><dd>");
@@ -419,52 +426,58 @@ static void section_sentiment(page *p)
     }
     putf(p, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>", ml + pw / 2, H - 4,
          step >= 60 ? "minutes" : "minutes:seconds");
-    /* One polyline per speaker. */
+    /* One polyline per speaker. Long calls are smoothed with a centred moving average so the
+     * trend reads; the raw scores stay as faint dots (with a tooltip) while there are few enough. */
     size_t n = json_array_size(su);
+    double *pt = malloc(2 * n * sizeof *pt);
+    if (!pt) {
+        p->rc = SDRA_ENOMEM;
+        return;
+    }
+    int smooth_w = 0;
     for (int k = 0; k < p->n_spk; k++) {
         speaker *sp = &p->spk[k];
-        bool started = false;
-        int n_pts = 0;
-        size_t i;
+        size_t np = 0, i;
         json_t *u;
         json_array_foreach(su, i, u)
         {
             const char *id = sentiment_speaker(p, u);
-            double t, s;
-            if (!id || strcmp(id, sp->id) || !jnum(u, "start", &t) || !jnum(u, "score", &s))
+            double t, v;
+            if (!id || strcmp(id, sp->id) || !jnum(u, "start", &t) || !jnum(u, "score", &v))
                 continue;
-            s = s < -1 ? -1 : s > 1 ? 1 : s;
-            t = t < 0 ? 0 : t > dur ? dur : t;
-            if (!started) {
-                put(p, "<polyline class=\"spk\" data-speaker=\"");
-                esc(p, sp->id);
-                putf(p, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" stroke-linejoin=\"round\" points=\"",
-                     sp->color);
-                started = true;
-            }
-            putf(p, "%.1f,%.1f ", ml + t / dur * pw, mt + (1 - s) / 2 * ph);
-            n_pts++;
+            pt[2 * np] = t < 0 ? 0 : t > dur ? dur : t;
+            pt[2 * np + 1] = v < -1 ? -1 : v > 1 ? 1 : v;
+            np++;
         }
-        if (started)
-            put(p, "\"/>");
-        if (n_pts == 0 || n > MAX_CHART_DOTS)
+        if (np == 0)
             continue;
-        json_array_foreach(su, i, u)
-        {
-            const char *id = sentiment_speaker(p, u);
-            double t, s;
-            if (!id || strcmp(id, sp->id) || !jnum(u, "start", &t) || !jnum(u, "score", &s))
-                continue;
-            s = s < -1 ? -1 : s > 1 ? 1 : s;
-            t = t < 0 ? 0 : t > dur ? dur : t;
+        size_t half = np > SMOOTH_FROM ? np / SMOOTH_FROM : 0;
+        if (half && (int)(2 * half + 1) > smooth_w)
+            smooth_w = (int)(2 * half + 1);
+        put(p, "<polyline class=\"spk\" data-speaker=\"");
+        esc(p, sp->id);
+        putf(p, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" stroke-linejoin=\"round\" points=\"", sp->color);
+        for (size_t j = 0; j < np; j++) {
+            double sum = 0;
+            size_t lo = j >= half ? j - half : 0, hi = j + half < np ? j + half : np - 1;
+            for (size_t q = lo; q <= hi; q++)
+                sum += pt[2 * q + 1];
+            double v = sum / (double)(hi - lo + 1);
+            putf(p, "%.1f,%.1f ", ml + pt[2 * j] / dur * pw, mt + (1 - v) / 2 * ph);
+        }
+        put(p, "\"/>");
+        if (n > MAX_CHART_DOTS)
+            continue;
+        for (size_t j = 0; j < np; j++) {
             char at[32];
-            fmt_time(at, sizeof at, t);
-            putf(p, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"><title>", ml + t / dur * pw,
-                 mt + (1 - s) / 2 * ph, sp->color);
+            fmt_time(at, sizeof at, pt[2 * j]);
+            putf(p, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" fill=\"%s\"%s><title>", ml + pt[2 * j] / dur * pw,
+                 mt + (1 - pt[2 * j + 1]) / 2 * ph, half ? "2" : "2.5", sp->color, half ? " fill-opacity=\"0.35\"" : "");
             esc(p, sp->label);
-            putf(p, " at %s: %+.2f</title></circle>", at, s);
+            putf(p, " at %s: %+.2f</title></circle>", at, pt[2 * j + 1]);
         }
     }
+    free(pt);
     put(p, "</svg><div class=\"legend\">");
     for (int k = 0; k < p->n_spk; k++) {
         putf(p, "<span><i style=\"background:%s\"></i>", p->spk[k].color);
@@ -475,6 +488,8 @@ static void section_sentiment(page *p)
     json_t *sent = json_object_get(p->analysis, "sentiment");
     if (jnum(sent, "prospect_end", &v))
         putf(p, "<span>prospect at the end: %+.2f</span>", v);
+    if (smooth_w)
+        putf(p, "<span>lines: moving average of up to %d utterances; dots: each utterance</span>", smooth_w);
     put(p, "</div></section>\n");
 }
 
