@@ -207,6 +207,39 @@ static void report_refuses_bad_input(void **state)
     json_decref(arr);
 }
 
+static void report_long_calls_are_smoothed_and_bounded(void **state)
+{
+    (void)state;
+    json_t *c = parse(CALL), *a = parse(ANALYSIS), *t = parse(TRANSCRIPT);
+    json_t *su = json_array();
+    for (int i = 0; i < 200; i++)
+        json_array_append_new(su, json_pack("{s:s, s:f, s:f}", "speaker", i % 2 ? "S2" : "S1", "start", i * 0.9,
+                                            "score", (i % 7) / 7.0 - 0.4));
+    json_object_set_new(json_object_get(a, "sentiment"), "utterances", su);
+    char *html = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_report_render(&html, c, t, a, NULL, NULL, &err), 0);
+    assert_non_null(strstr(html, "moving average of up to 5 utterances"));
+    assert_int_equal(count(html, "<polyline"), 2);
+    assert_int_equal(count(html, "<circle"), 200);
+    free(html);
+    html = NULL;
+    /* A page past the size limit fails cleanly with SDRA_ELIMIT. */
+    size_t big = SDRA_REPORT_MAX_BYTES / 4 + 1;
+    char *text = malloc(big + 1);
+    assert_non_null(text);
+    memset(text, '<', big); /* each becomes "&lt;": four times the size */
+    text[big] = '\0';
+    json_object_set_new(a, "summary", json_string(text));
+    free(text);
+    assert_int_equal(sdra_report_render(&html, c, t, a, NULL, NULL, &err), SDRA_ELIMIT);
+    assert_null(html);
+    assert_non_null(strstr(err.msg, "limit"));
+    json_decref(c);
+    json_decref(a);
+    json_decref(t);
+}
+
 static void write_file(const char *dir, const char *name, const char *text)
 {
     char path[PATH_MAX + 64];
@@ -261,6 +294,7 @@ int main(void)
         cmocka_unit_test(report_lists_every_objection_and_action),
         cmocka_unit_test(report_without_optional_documents),
         cmocka_unit_test(report_refuses_bad_input),
+        cmocka_unit_test(report_long_calls_are_smoothed_and_bounded),
         cmocka_unit_test(report_stage_writes_report_html),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
