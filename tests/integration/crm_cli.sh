@@ -16,6 +16,9 @@ out=$("$SDRA" crm contacts --data "$D") || fail "contacts on a missing CRM exite
 out=$("$SDRA" crm tasks --data "$D" --format json) || fail "json on a missing CRM exited $?"
 python3 -c 'import json,sys; v=json.loads(sys.argv[1]); assert v == [], v' "$out" || fail "missing CRM json: '$out'"
 [ ! -e "$D/crm.sqlite3" ] || fail "listing created a database"
+E="$T/empty"; mkdir -p "$E"; : > "$E/crm.sqlite3"
+out=$("$SDRA" crm emails --data "$E" --format json) || fail "empty database file exited $?"
+[ "$out" = "[]" ] || fail "empty database file: '$out'"
 
 # 2. A call package synced twice.
 P="$T/pkg"; mkdir -p "$P"
