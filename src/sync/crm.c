@@ -141,14 +141,14 @@ int sdra_crm_list(sdra_crm *crm, sdra_crm_kind kind, const char *contact_email, 
     return crm->ops->list(crm->state, kind, contact_email, out, err);
 }
 
-int sdra_crm_prune_tasks_(sdra_crm *crm, const char *call_id, const char *const *keys, int n_keys,
+int sdra_sync_prune_tasks(sdra_crm *crm, const char *call_id, const char *const *keys, int n_keys,
                           int *n_removed, sdra_error *err)
 {
     *n_removed = 0;
     return crm->ops->prune_tasks ? crm->ops->prune_tasks(crm->state, call_id, keys, n_keys, n_removed, err) : 0;
 }
 
-int sdra_crm_cancel_emails_(sdra_crm *crm, const char *call_id, int *n_canceled, sdra_error *err)
+int sdra_sync_cancel_emails(sdra_crm *crm, const char *call_id, int *n_canceled, sdra_error *err)
 {
     *n_canceled = 0;
     return crm->ops->cancel_emails ? crm->ops->cancel_emails(crm->state, call_id, n_canceled, err) : 0;

@@ -18,8 +18,8 @@ extern const struct sdra_crm_ops sdra_crm_local_ops;
 
 /* The two bulk operations sdra_crm_sync needs, kept out of the public API (crm.c). A backend
  * without them (NULL in the ops table) reports 0 rows touched. */
-int sdra_crm_prune_tasks_(sdra_crm *crm, const char *call_id, const char *const *keys, int n_keys,
+int sdra_sync_prune_tasks(sdra_crm *crm, const char *call_id, const char *const *keys, int n_keys,
                           int *n_removed, sdra_error *err);
-int sdra_crm_cancel_emails_(sdra_crm *crm, const char *call_id, int *n_canceled, sdra_error *err);
+int sdra_sync_cancel_emails(sdra_crm *crm, const char *call_id, int *n_canceled, sdra_error *err);
 
 #endif

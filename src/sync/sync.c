@@ -305,7 +305,7 @@ int sdra_crm_sync(sdra_crm *crm, const sdra_call_info *call, const json_t *trans
                                         "status", tr.created ? "created" : "updated"));
     }
     int n_removed = 0;
-    if ((rc = sdra_crm_prune_tasks_(crm, call->id, (const char *const *)keys, n_keys, &n_removed, err)) < 0)
+    if ((rc = sdra_sync_prune_tasks(crm, call->id, (const char *const *)keys, n_keys, &n_removed, err)) < 0)
         goto done;
     json_object_set_new(doc, "tasks", tasks_out);
     tasks_out = NULL;
@@ -321,7 +321,7 @@ int sdra_crm_sync(sdra_crm *crm, const sdra_call_info *call, const json_t *trans
         skip_reason = "no recipient address";
     if (skip_reason) {
         int n_canceled = 0;
-        if ((rc = sdra_crm_cancel_emails_(crm, call->id, &n_canceled, err)) < 0)
+        if ((rc = sdra_sync_cancel_emails(crm, call->id, &n_canceled, err)) < 0)
             goto done;
         if (email || dne)
             json_array_append_new(skipped, skipped_entry("email", skip_reason));
