@@ -50,7 +50,7 @@ static void ical_folding(void **state)
     line[200] = 0;
     assert_int_equal(sdra_ical_line(&b, line), 0);
     char *u = unfold_checked(b.data);
-    char want[400];
+    char want[420];
     snprintf(want, sizeof want, "%s\n", line);
     assert_string_equal(u, want);
     free(u);
