@@ -1,12 +1,103 @@
-/* cmd_analyze.c - placeholder until its issue lands: says so and fails. */
+/*
+ * cmd_analyze.c - `sdra analyze TRANSCRIPT [--call-date YYYY-MM-DD] [--rep-name NAME]
+ * [--backend rules] [--rules DIR] [-o FILE]`: reads a transcript (sdra JSON, plain-text
+ * dialogue, WebVTT or SRT), analyses it and writes the sdra.analysis/1 document to FILE or
+ * stdout. Just a user of sdra_transcript_load() and sdra_analyze().
+ */
 #include "cli.h"
+#include "sdra/analyze.h"
+#include "sdra/call.h"
+#include "sdra/transcript.h"
+#include "sdra/util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: sdra analyze TRANSCRIPT [--call-date YYYY-MM-DD] [--rep-name NAME] [-o FILE]\n"
+            "\n"
+            "Finds sentiment, intents, objections, topics, pain points, action items, the next\n"
+            "meeting, contact preferences, talk metrics and a summary in a call transcript, and\n"
+            "writes the sdra.analysis/1 JSON document (docs/schemas/analysis.md).\n"
+            "\n"
+            "TRANSCRIPT  sdra transcript JSON, a plain-text dialogue ('Name: words' per line,\n"
+            "            optional [hh:mm:ss] prefixes), WebVTT or SRT with speaker names; '-' = stdin\n"
+            "options:\n"
+            "  --call-date D   anchors relative dates (default: the recording's date, else today)\n"
+            "  --rep-name N    the sales rep's name as it appears in the transcript\n"
+            "  --backend B     analysis backend (default: rules)\n"
+            "  --rules DIR     rule files (default: <share>/analyze)\n"
+            "  -o, --output F  write to F instead of stdout\n");
+}
 
 int cmd_analyze(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "sdra: 'analyze' is not available in this build yet\n");
-    return SDRA_EXIT_FAIL;
+    const char *in = NULL, *outp = NULL;
+    sdra_analyze_params p = sdra_analyze_default_params();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            help(stdout);
+            return SDRA_EXIT_OK;
+        }
+        bool takes = !strcmp(a, "--call-date") || !strcmp(a, "--rep-name") || !strcmp(a, "-o") ||
+                     !strcmp(a, "--output") || !strcmp(a, "--backend") || !strcmp(a, "--rules");
+        if (takes) {
+            if (i + 1 >= argc)
+                return cli_usage_error("analyze", "%s needs a value", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "--call-date")) {
+                if (sdra_date_validate(v) < 0)
+                    return cli_usage_error("analyze", "--call-date '%s': expected a real YYYY-MM-DD date", v);
+                p.call_date = v;
+            } else if (!strcmp(a, "--rep-name"))
+                p.rep_name = v;
+            else if (!strcmp(a, "--backend"))
+                p.backend = v;
+            else if (!strcmp(a, "--rules"))
+                p.rules_dir = v;
+            else
+                outp = v;
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage_error("analyze", "unknown option '%s'", a);
+        } else if (!in) {
+            in = a;
+        } else {
+            return cli_usage_error("analyze", "more than one transcript given");
+        }
+    }
+    if (!in) {
+        help(stderr);
+        return SDRA_EXIT_USAGE;
+    }
+    if (!sdra_analyze_backend(p.backend))
+        return cli_usage_error("analyze", "unknown backend '%s' (known: rules)", p.backend);
+    sdra_error err = {0};
+    sdra_transcript *t = NULL;
+    json_t *doc = NULL;
+    int rc = SDRA_EXIT_FAIL;
+    if (sdra_transcript_load(&t, in, p.rep_name, &err) < 0 || sdra_analyze(&doc, t, &p, &err) < 0) {
+        rc = cli_fail(&err);
+        goto done;
+    }
+    if (outp && strcmp(outp, "-")) {
+        if (sdra_json_write_file(outp, doc, &err) < 0) {
+            rc = cli_fail(&err);
+            goto done;
+        }
+    } else {
+        if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 || fputc('\n', stdout) == EOF ||
+            fflush(stdout) != 0) {
+            fprintf(stderr, "sdra: stdout: write failed\n");
+            goto done;
+        }
+    }
+    rc = SDRA_EXIT_OK;
+done:
+    json_decref(doc);
+    sdra_transcript_destroy(t);
+    return rc;
 }

@@ -1,0 +1,76 @@
+/*
+ * analyze.c - the module's entry point: default parameters, completing them (call date from
+ * the recording, else today; rules directory under the share dir), input limits, and choosing
+ * the backend. "rules" is the default and the fallback: when another backend fails, the rules
+ * backend answers and the failure is logged, so a flaky LLM never loses an analysis.
+ */
+#include "internal.h"
+#include "sdra/call.h"
+#include "sdra/log.h"
+#include "sdra/util.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#define DEFAULT_MAX_UTTERANCES 100000
+
+static const struct sdra_analyze_ops *const backends[] = {&an_rules_backend};
+
+sdra_analyze_params sdra_analyze_default_params(void)
+{
+    sdra_analyze_params p = {0};
+    p.backend = "rules";
+    return p;
+}
+
+const struct sdra_analyze_ops *sdra_analyze_backend(const char *name)
+{
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+        if (name && !strcmp(backends[i]->name, name))
+            return backends[i];
+    return NULL;
+}
+
+int sdra_analyze(json_t **out, const sdra_transcript *t, const sdra_analyze_params *pin, sdra_error *err)
+{
+    sdra_analyze_params p = pin ? *pin : sdra_analyze_default_params();
+    char today[11], rules_dir[PATH_MAX];
+    if (!t || t->n_utts == 0)
+        return sdra_error_set(err, SDRA_EINVAL, "transcript: no utterances to analyse");
+    size_t max_u = p.max_utterances ? p.max_utterances : DEFAULT_MAX_UTTERANCES;
+    if (t->n_utts > max_u)
+        return sdra_error_set(err, SDRA_ELIMIT, "transcript: %zu utterances, more than the limit of %zu",
+                              t->n_utts, max_u);
+    for (size_t u = 0; u < t->n_utts; u++)
+        if (t->utts[u].speaker < 0 || (size_t)t->utts[u].speaker >= t->n_speakers)
+            return sdra_error_set(err, SDRA_EINVAL, "transcript: utterance %zu has no valid speaker", u);
+    if (!p.call_date || !*p.call_date) {
+        if (t->recorded_date && sdra_date_validate(t->recorded_date) == 0)
+            p.call_date = t->recorded_date;
+        else {
+            sdra_date_today(today);
+            p.call_date = today;
+        }
+    }
+    if (sdra_date_validate(p.call_date) < 0)
+        return sdra_error_set(err, SDRA_EINVAL, "call date '%s': expected a real YYYY-MM-DD date", p.call_date);
+    if (!p.rules_dir) {
+        if (sdra_share_path(rules_dir, sizeof rules_dir, "analyze") < 0)
+            return sdra_error_set(err, SDRA_ELIMIT, "share directory path too long");
+        p.rules_dir = rules_dir;
+    }
+    if (!p.backend)
+        p.backend = "rules";
+    const struct sdra_analyze_ops *ops = sdra_analyze_backend(p.backend);
+    if (!ops)
+        return sdra_error_set(err, SDRA_EINVAL, "analysis backend '%s': unknown (known: rules)", p.backend);
+    int rc = ops->analyze(out, t, &p, err);
+    if (rc < 0 && ops != &an_rules_backend && rc != SDRA_EINVAL) {
+        sdra_log(SDRA_LOG_WARN, "analysis backend %s failed (%s); using the rules backend", ops->name,
+                 err ? err->msg : sdra_strerror(rc));
+        sdra_error_clear(err);
+        rc = an_rules_backend.analyze(out, t, &p, err);
+    }
+    return rc;
+}

@@ -1,0 +1,1143 @@
+/*
+ * rules_backend.c - the "rules" analysis backend: everything in sdra.analysis/1 computed from
+ * the transcript with the patterns and lexicons of data/analyze/ (see docs/analysis.md).
+ *
+ * Order of work: tokenize every utterance; decide who is the rep (transcript roles, else the
+ * rep name, else rep cues such as "calling from", else the first speaker) and treat every
+ * other speaker as the prospect; run all patterns once over all tokens; then turn matches into
+ * findings (intents, objections, pain points, action items, meetings, contact preferences),
+ * each with its evidence (utterance index, speaker, time, words), and add sentiment, topics,
+ * talk metrics, an extractive summary and a one-line outcome. Deterministic: the same input
+ * gives the same document.
+ */
+#include "internal.h"
+#include "sdra/buf.h"
+#include "sdra/log.h"
+#include "sdra/util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_MATCHES 2000000
+#define EVIDENCE_MAX_CHARS 300
+#define ACTION_MAX_TOKENS 14
+#define N_KEYPHRASES 8
+
+typedef struct uview {
+    an_tok *toks;
+    int n;
+    sdra_role role; /* resolved: rep or prospect */
+    bool question;
+    bool meeting_ctx; /* proposes a meeting or names a day/time */
+    bool has_date;
+    sdra_date_match date; /* first date expression in the utterance */
+    double score;
+    size_t m_first, m_count; /* this utterance's slice of actx.m (matches are in order) */
+} uview;
+
+typedef struct match {
+    int u;
+    const an_rule *rule;
+    int begin, end, cap;
+} match;
+
+typedef struct actx {
+    const sdra_transcript *t;
+    const sdra_analyze_params *p;
+    an_rules rules;
+    uview *v;
+    sdra_role *roles; /* per speaker */
+    match *m;
+    size_t n_m, cap_m;
+    long anchor;
+    sdra_error *err;
+} actx;
+
+static double r3(double x) { return round(x * 1000.0) / 1000.0; }
+
+/* Copies text[b, e) into a JSON string, capped at EVIDENCE_MAX_CHARS (cut on a space). */
+static json_t *span_str(const char *text, size_t b, size_t e)
+{
+    size_t len = strlen(text);
+    if (e > len)
+        e = len;
+    if (b > e)
+        b = e;
+    size_t n = e - b;
+    if (n > EVIDENCE_MAX_CHARS) {
+        n = EVIDENCE_MAX_CHARS;
+        while (n > 0 && text[b + n] != ' ')
+            n--;
+        if (n == 0)
+            n = EVIDENCE_MAX_CHARS;
+    }
+    /* keep valid UTF-8: do not end inside a multi-byte sequence */
+    while (n > 0 && ((unsigned char)text[b + n] & 0xC0) == 0x80)
+        n--;
+    return json_stringn(text + b, n);
+}
+
+static json_t *utt_text(const sdra_utterance *u) { return span_str(u->text ? u->text : "", 0, SIZE_MAX); }
+
+static const char *speaker_id(const actx *c, int u) { return c->t->speakers[c->t->utts[u].speaker].id; }
+
+/* The evidence fields every finding carries. */
+static void evidence(json_t *o, const actx *c, int u)
+{
+    const sdra_utterance *ut = &c->t->utts[u];
+    json_object_set_new(o, "speaker", json_string(speaker_id(c, u)));
+    json_object_set_new(o, "role", json_string(sdra_role_name(c->v[u].role)));
+    json_object_set_new(o, "start", json_real(r3(ut->start)));
+    json_object_set_new(o, "end", json_real(r3(ut->end)));
+    json_object_set_new(o, "i", json_integer(u));
+}
+
+static json_t *match_words(const actx *c, const match *mm)
+{
+    const uview *v = &c->v[mm->u];
+    return span_str(c->t->utts[mm->u].text, v->toks[mm->begin].begin, v->toks[mm->end - 1].end);
+}
+
+/* ---- roles --------------------------------------------------------------------------------- */
+
+static int resolve_roles(actx *c)
+{
+    const sdra_transcript *t = c->t;
+    size_t ns = t->n_speakers;
+    c->roles = calloc(ns ? ns : 1, sizeof *c->roles);
+    if (!c->roles)
+        return sdra_error_set(c->err, SDRA_ENOMEM, "out of memory");
+    int rep = -1;
+    for (size_t s = 0; s < ns; s++)
+        if (t->speakers[s].role == SDRA_ROLE_REP)
+            rep = (int)s;
+    if (rep < 0 && c->p->rep_name && *c->p->rep_name) {
+        size_t rl = strlen(c->p->rep_name);
+        for (size_t s = 0; s < ns && rep < 0; s++) {
+            const char *nm = t->speakers[s].name;
+            if (nm && (!strcasecmp(nm, c->p->rep_name) ||
+                       (!strncasecmp(nm, c->p->rep_name, rl) && nm[rl] == ' ')))
+                rep = (int)s;
+        }
+    }
+    if (rep < 0) {
+        /* all known prospects and one unknown speaker: the unknown one is the rep */
+        int unknown = -1, n_unknown = 0;
+        for (size_t s = 0; s < ns; s++)
+            if (t->speakers[s].role == SDRA_ROLE_UNKNOWN)
+                unknown = (int)s, n_unknown++;
+        if (n_unknown == 1 && ns > 1)
+            rep = unknown;
+    }
+    if (rep < 0) {
+        /* rep cues ("calling from", "our platform"): the speaker who says most of them */
+        int *cues = calloc(ns ? ns : 1, sizeof *cues);
+        if (!cues)
+            return sdra_error_set(c->err, SDRA_ENOMEM, "out of memory");
+        for (size_t k = 0; k < c->n_m; k++)
+            if (!strcmp(c->m[k].rule->category, "rep"))
+                cues[t->utts[c->m[k].u].speaker]++;
+        int best = -1;
+        for (size_t s = 0; s < ns; s++)
+            if (cues[s] > 0 && (best < 0 || cues[s] > cues[best]))
+                best = (int)s;
+        free(cues);
+        rep = best >= 0 ? best : (t->n_utts ? t->utts[0].speaker : 0);
+    }
+    for (size_t s = 0; s < ns; s++)
+        c->roles[s] = (int)s == rep ? SDRA_ROLE_REP : SDRA_ROLE_PROSPECT;
+    return 0;
+}
+
+/* ---- pass 1: tokens and matches ------------------------------------------------------------ */
+
+static int add_match(actx *c, int u, const an_rule *rule, int b, int e, int cap)
+{
+    if (c->n_m == c->cap_m) {
+        size_t nc = c->cap_m ? c->cap_m * 2 : 256;
+        if (nc > MAX_MATCHES)
+            return sdra_error_set(c->err, SDRA_ELIMIT, "transcript: too many rule matches");
+        match *p = realloc(c->m, nc * sizeof *p);
+        if (!p)
+            return sdra_error_set(c->err, SDRA_ENOMEM, "out of memory");
+        c->m = p;
+        c->cap_m = nc;
+    }
+    c->m[c->n_m++] = (match){u, rule, b, e, cap};
+    return 0;
+}
+
+static bool has_match(const actx *c, int u, const char *cat, const char *label)
+{
+    const uview *v = &c->v[u];
+    for (size_t k = v->m_first; k < v->m_first + v->m_count; k++)
+        if (c->m[k].u == u && !strcmp(c->m[k].rule->category, cat) &&
+            (!label || !strcmp(c->m[k].rule->label, label)))
+            return true;
+    return false;
+}
+
+static int tokenize_all(actx *c)
+{
+    const sdra_transcript *t = c->t;
+    an_tok *scratch = malloc(sizeof *scratch * AN_MAX_TOKENS);
+    c->v = calloc(t->n_utts, sizeof *c->v);
+    if (!scratch || !c->v) {
+        free(scratch);
+        return sdra_error_set(c->err, SDRA_ENOMEM, "out of memory");
+    }
+    for (size_t u = 0; u < t->n_utts; u++) {
+        int n = an_tokenize(t->utts[u].text ? t->utts[u].text : "", scratch, AN_MAX_TOKENS);
+        c->v[u].n = n;
+        if (n) {
+            c->v[u].toks = malloc(sizeof *scratch * (size_t)n);
+            if (!c->v[u].toks) {
+                free(scratch);
+                return sdra_error_set(c->err, SDRA_ENOMEM, "out of memory");
+            }
+            memcpy(c->v[u].toks, scratch, sizeof *scratch * (size_t)n);
+        }
+    }
+    free(scratch);
+    return 0;
+}
+
+static int match_all(actx *c)
+{
+    for (size_t u = 0; u < c->t->n_utts; u++) {
+        uview *v = &c->v[u];
+        v->m_first = c->n_m;
+        for (int i = 0; i < v->n; i++)
+            for (size_t k = 0; k < c->rules.n_rules; k++) {
+                const an_rule *rule = &c->rules.rules[k];
+                int cap;
+                int e = an_rule_match_at(&c->rules, rule, v->toks, v->n, i, &cap);
+                if (e > i) {
+                    int rc = add_match(c, (int)u, rule, i, e, cap);
+                    if (rc < 0)
+                        return rc;
+                }
+            }
+        v->m_count = c->n_m - v->m_first;
+    }
+    return 0;
+}
+
+/* Per-utterance facts: question, date expression, meeting context. */
+static void utterance_facts(actx *c)
+{
+    for (size_t u = 0; u < c->t->n_utts; u++) {
+        uview *v = &c->v[u];
+        v->role = c->roles[c->t->utts[u].speaker];
+        for (int i = 0; i < v->n; i++)
+            if (v->toks[i].flags & AN_TOK_QMARK)
+                v->question = true;
+        v->has_date = an_date_find(&v->date, v->toks, v->n, 0, c->anchor, NULL, NULL) == 1;
+    }
+    for (size_t k = 0; k < c->n_m; k++) {
+        const match *mm = &c->m[k];
+        if (!strcmp(mm->rule->category, "question"))
+            c->v[mm->u].question = true;
+        if (!strcmp(mm->rule->category, "meeting") && !strcmp(mm->rule->label, "propose"))
+            c->v[mm->u].meeting_ctx = true;
+    }
+    for (size_t u = 0; u < c->t->n_utts; u++) {
+        uview *v = &c->v[u];
+        if (v->has_date && (v->date.date[0] || v->date.time[0]) && has_match(c, (int)u, "meeting", "word"))
+            v->meeting_ctx = true;
+        v->score = an_sentiment(&c->rules, v->toks, v->n);
+    }
+}
+
+/* Does the rule's context condition hold at utterance u? */
+static bool rule_ok(const actx *c, const match *mm)
+{
+    const uview *v = &c->v[mm->u];
+    int f = mm->rule->flags;
+    if ((f & AN_FLAG_QONLY) && !v->question)
+        return false;
+    if ((f & AN_FLAG_NOQ) && v->question)
+        return false;
+    if (f & AN_FLAG_CTX_MEETING) {
+        bool ok = false;
+        for (int u = mm->u; u >= 0 && u >= mm->u - 3 && !ok; u--)
+            ok = c->v[u].meeting_ctx;
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static bool seen(json_t *arr, int u, const char *key, const char *label)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o) {
+        if (json_integer_value(json_object_get(o, "i")) == u &&
+            !strcmp(json_string_value(json_object_get(o, key)), label))
+            return true;
+    }
+    return false;
+}
+
+/* ---- findings ------------------------------------------------------------------------------ */
+
+static json_t *find_labelled(actx *c, const char *cat, bool prospect_only)
+{
+    json_t *arr = json_array();
+    for (size_t k = 0; k < c->n_m; k++) {
+        const match *mm = &c->m[k];
+        if (strcmp(mm->rule->category, cat) || (prospect_only && c->v[mm->u].role != SDRA_ROLE_PROSPECT))
+            continue;
+        if (!rule_ok(c, mm) || seen(arr, mm->u, "type", mm->rule->label))
+            continue;
+        json_t *o = json_object();
+        json_object_set_new(o, "type", json_string(mm->rule->label));
+        evidence(o, c, mm->u);
+        json_object_set_new(o, "text", utt_text(&c->t->utts[mm->u]));
+        json_object_set_new(o, "match", match_words(c, mm));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+static void drop_type(json_t *arr, int u, const char *type)
+{
+    for (size_t i = 0; i < json_array_size(arr);) {
+        json_t *o = json_array_get(arr, i);
+        if (json_integer_value(json_object_get(o, "i")) == u &&
+            !strcmp(json_string_value(json_object_get(o, "type")), type))
+            json_array_remove(arr, i);
+        else
+            i++;
+    }
+}
+
+static json_t *find_intents(actx *c)
+{
+    json_t *arr = find_labelled(c, "intent", true);
+    /* a "not interested" or an opt-out outweighs a nearby "interested" in the same utterance */
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *o = json_array_get(arr, i);
+        const char *ty = json_string_value(json_object_get(o, "type"));
+        int u = (int)json_integer_value(json_object_get(o, "i"));
+        if (!strcmp(ty, "not_interested") || !strcmp(ty, "opt_out")) {
+            size_t before = json_array_size(arr);
+            drop_type(arr, u, "interested");
+            drop_type(arr, u, "agree_to_meeting");
+            if (json_array_size(arr) != before)
+                i = (size_t)-1; /* restart: indices moved */
+        }
+    }
+    return arr;
+}
+
+static json_t *find_pain(actx *c)
+{
+    json_t *arr = json_array();
+    for (size_t k = 0; k < c->n_m;) {
+        const match *mm = &c->m[k];
+        if (strcmp(mm->rule->category, "pain") || c->v[mm->u].role != SDRA_ROLE_PROSPECT || !rule_ok(c, mm)) {
+            k++;
+            continue;
+        }
+        /* every pain match of this utterance: the text runs from the sentence of the first
+           (at most 6 tokens before it) to the end of the sentence of the last (at most 10
+           tokens after it) */
+        int u = mm->u, first = mm->begin, last = mm->end - 1;
+        bool consequence = false;
+        size_t q = k;
+        for (; q < c->n_m && c->m[q].u == u; q++) {
+            const match *x = &c->m[q];
+            if (strcmp(x->rule->category, "pain") || !rule_ok(c, x))
+                continue;
+            if (x->begin < first)
+                first = x->begin;
+            if (x->end - 1 > last)
+                last = x->end - 1;
+            if (!strcmp(x->rule->label, "consequence"))
+                consequence = true;
+        }
+        const uview *v = &c->v[u];
+        int b = first, e = last;
+        while (b > 0 && first - b < 6 && !(v->toks[b].flags & AN_TOK_SENT_START))
+            b--;
+        while (e < v->n - 1 && e - last < 10 && !(v->toks[e].flags & AN_TOK_SENT_END))
+            e++;
+        json_t *o = json_object();
+        json_object_set_new(o, "text", span_str(c->t->utts[u].text, v->toks[b].begin, v->toks[e].end));
+        json_object_set_new(o, "kind", json_string(consequence ? "consequence" : "problem"));
+        evidence(o, c, u);
+        json_object_set_new(o, "match", match_words(c, mm));
+        json_array_append_new(arr, o);
+        k = q;
+    }
+    return arr;
+}
+
+static int cmp_match_pos(const void *a, const void *b)
+{
+    const match *x = a, *y = b;
+    if (x->u != y->u)
+        return x->u - y->u;
+    return x->begin - y->begin;
+}
+
+static json_t *find_actions(actx *c)
+{
+    json_t *arr = json_array();
+    /* collect action matches in text order */
+    size_t na = 0;
+    match *am = malloc(sizeof *am * (c->n_m ? c->n_m : 1));
+    if (!am)
+        return arr;
+    for (size_t k = 0; k < c->n_m; k++)
+        if (!strcmp(c->m[k].rule->category, "action") && rule_ok(c, &c->m[k]))
+            am[na++] = c->m[k];
+    qsort(am, na, sizeof *am, cmp_match_pos);
+    int last_u = -1, last_end = -1;
+    for (size_t k = 0; k < na; k++) {
+        const match *mm = &am[k];
+        if (mm->u == last_u && mm->begin < last_end)
+            continue; /* overlaps the previous action of this utterance */
+        const uview *v = &c->v[mm->u];
+        int limit = v->n;
+        if (k + 1 < na && am[k + 1].u == mm->u)
+            for (size_t q = k + 1; q < na && am[q].u == mm->u; q++)
+                if (am[q].begin >= mm->end) {
+                    limit = am[q].begin;
+                    break;
+                }
+        int wb = mm->cap >= 0 ? mm->cap : mm->end;
+        int we = wb;
+        sdra_date_match dm;
+        int db = -1, de = -1;
+        bool has_due = an_date_find(&dm, v->toks, limit, mm->begin, c->anchor, &db, &de) == 1;
+        if (!has_due) { /* "by friday i will send it": a date just before the commitment */
+            int from = mm->begin - 6 < 0 ? 0 : mm->begin - 6;
+            has_due = an_date_find(&dm, v->toks, mm->begin, from, c->anchor, &db, &de) == 1;
+        }
+        while (we < limit && we - wb < ACTION_MAX_TOKENS) {
+            if (has_due && we == db && db >= wb)
+                break;
+            if (an_in_class(&c->rules, "stop_action", v->toks[we].w) && we > wb)
+                break;
+            we++;
+            if (v->toks[we - 1].flags & AN_TOK_CLAUSE_END)
+                break;
+        }
+        /* trailing small words ("by", "on", "the") before the date are not part of what */
+        while (we > wb + 1 && an_in_class(&c->rules, "trail", v->toks[we - 1].w))
+            we--;
+        if (we <= wb) {
+            wb = mm->begin;
+            we = mm->end;
+        }
+        last_u = mm->u;
+        last_end = we > mm->end ? we : mm->end;
+        bool request = !strcmp(mm->rule->label, "request");
+        sdra_role owner = v->role;
+        if (request)
+            owner = v->role == SDRA_ROLE_REP ? SDRA_ROLE_PROSPECT : SDRA_ROLE_REP;
+        json_t *o = json_object();
+        json_object_set_new(o, "owner", json_string(sdra_role_name(owner)));
+        json_object_set_new(o, "kind", json_string(request ? "request" : "commitment"));
+        json_object_set_new(o, "text", span_str(c->t->utts[mm->u].text, v->toks[wb].begin, v->toks[we - 1].end));
+        json_object_set_new(o, "due", has_due && dm.date[0] ? json_string(dm.date) : json_null());
+        json_object_set_new(o, "due_time", has_due && dm.time[0] ? json_string(dm.time) : json_null());
+        if (has_due)
+            json_object_set_new(o, "due_said", span_str(c->t->utts[mm->u].text, dm.begin, dm.end));
+        evidence(o, c, mm->u);
+        json_object_set_new(o, "quote", utt_text(&c->t->utts[mm->u]));
+        json_array_append_new(arr, o);
+    }
+    free(am);
+    return arr;
+}
+
+static json_t *find_attendees(actx *c, int from_u, int to_u)
+{
+    json_t *arr = json_array();
+    for (size_t k = 0; k < c->n_m; k++) {
+        const match *mm = &c->m[k];
+        if (strcmp(mm->rule->category, "attendee") || mm->u < from_u || mm->u > to_u)
+            continue;
+        const uview *v = &c->v[mm->u];
+        int b = mm->cap >= 0 ? mm->cap : mm->begin;
+        json_t *s = span_str(c->t->utts[mm->u].text, v->toks[b].begin, v->toks[mm->end - 1].end);
+        bool dup = false;
+        size_t i;
+        json_t *x;
+        json_array_foreach(arr, i, x) dup |= json_equal(x, s);
+        if (dup)
+            json_decref(s);
+        else
+            json_array_append_new(arr, s);
+    }
+    return arr;
+}
+
+/* The last meeting proposal accepted by the other side (or proposed and confirmed). */
+static json_t *find_meeting(actx *c, bool opted_out, int opt_out_u)
+{
+    const sdra_transcript *t = c->t;
+    int best_p = -1, best_a = -1;
+    for (size_t u = 0; u < t->n_utts; u++) {
+        if (!c->v[u].meeting_ctx)
+            continue;
+        int proposer = t->utts[u].speaker;
+        /* acceptance: a meeting.accept by another speaker within the next 3 utterances,
+           before any decline; or the proposal itself accepts an earlier one by the other
+           side ("thursday at two works for me"). A later agreement replaces an earlier one
+           only when it names a day or a time. */
+        int p = -1, a = -1;
+        for (size_t q = u + 1; q < t->n_utts && q <= u + 3; q++) {
+            if (t->utts[q].speaker == proposer)
+                continue;
+            if (has_match(c, (int)q, "meeting", "decline"))
+                break;
+            if (has_match(c, (int)q, "meeting", "accept")) {
+                p = (int)u;
+                a = (int)q;
+                break;
+            }
+        }
+        if (p < 0 && has_match(c, (int)u, "meeting", "accept") && u > 0 && c->v[u].has_date &&
+            (c->v[u].date.date[0] || c->v[u].date.time[0]) && !has_match(c, (int)u, "meeting", "decline")) {
+            for (size_t q = u; q-- > 0 && q + 3 >= u;)
+                if (t->utts[q].speaker != proposer && c->v[q].meeting_ctx) {
+                    p = a = (int)u;
+                    break;
+                }
+        }
+        if (p < 0)
+            continue;
+        bool concrete = (c->v[p].has_date && (c->v[p].date.date[0] || c->v[p].date.time[0])) ||
+                        (c->v[a].has_date && (c->v[a].date.date[0] || c->v[a].date.time[0]));
+        if (p == best_a)
+            continue; /* "Tuesday works" - "great, I'll send the invite": the same agreement */
+        if (best_p < 0 || concrete) {
+            best_p = p;
+            best_a = a;
+        }
+    }
+    if (best_p < 0 || (opted_out && opt_out_u >= best_a))
+        return json_null();
+    /* date and time: from the acceptance when it names them, else the proposal, merged */
+    sdra_date_match d = {0};
+    int src[2] = {best_p, best_a};
+    {
+        /* "next Tuesday at two?" - "Tuesday works": the same weekday repeated loosely means
+           the proposal's day */
+        const uview *va = &c->v[best_a], *vp = &c->v[best_p];
+        long da, dp;
+        if (best_a != best_p && va->has_date && vp->has_date && va->date.date[0] && vp->date.date[0] &&
+            an_parse_date(va->date.date, &da) == 0 && an_parse_date(vp->date.date, &dp) == 0 &&
+            an_weekday(da) == an_weekday(dp))
+            memcpy(d.date, vp->date.date, sizeof d.date);
+    }
+    for (int k = 0; k < 2; k++) {
+        const uview *v = &c->v[src[k]];
+        if (!v->has_date)
+            continue;
+        if (!d.date[0] && v->date.date[0])
+            memcpy(d.date, v->date.date, sizeof d.date);
+        if (!d.time[0] && v->date.time[0])
+            memcpy(d.time, v->date.time, sizeof d.time);
+        if (!d.part_of_day[0] && v->date.part_of_day[0])
+            memcpy(d.part_of_day, v->date.part_of_day, sizeof d.part_of_day);
+    }
+    if (!d.date[0] && !d.time[0] && !d.part_of_day[0])
+        return json_null(); /* "let's talk again sometime" */
+    json_t *o = json_object();
+    json_object_set_new(o, "date", d.date[0] ? json_string(d.date) : json_null());
+    json_object_set_new(o, "time", d.time[0] ? json_string(d.time) : json_null());
+    json_object_set_new(o, "part_of_day", d.part_of_day[0] ? json_string(d.part_of_day) : json_null());
+    json_object_set_new(o, "attendees", find_attendees(c, best_p - 2 < 0 ? 0 : best_p - 2, best_a + 1));
+    json_t *ev = json_object();
+    evidence(ev, c, best_p);
+    json_object_set_new(ev, "text", utt_text(&t->utts[best_p]));
+    json_object_set_new(o, "proposed", ev);
+    ev = json_object();
+    evidence(ev, c, best_a);
+    json_object_set_new(ev, "text", utt_text(&t->utts[best_a]));
+    json_object_set_new(o, "accepted", ev);
+    return o;
+}
+
+static json_t *find_contact(actx *c, bool *any, int *last_u)
+{
+    bool dnc = false, dne = false;
+    json_t *ev = json_array();
+    *last_u = -1;
+    for (size_t k = 0; k < c->n_m; k++) {
+        const match *mm = &c->m[k];
+        if (strcmp(mm->rule->category, "contact") || c->v[mm->u].role != SDRA_ROLE_PROSPECT || !rule_ok(c, mm))
+            continue;
+        const char *l = mm->rule->label;
+        if (!strcmp(l, "do_not_call") || !strcmp(l, "do_not_contact"))
+            dnc = true;
+        if (!strcmp(l, "do_not_email") || !strcmp(l, "do_not_contact"))
+            dne = true;
+        if (mm->u > *last_u)
+            *last_u = mm->u;
+        if (!seen(ev, mm->u, "type", l)) {
+            json_t *o = json_object();
+            json_object_set_new(o, "type", json_string(l));
+            evidence(o, c, mm->u);
+            json_object_set_new(o, "text", utt_text(&c->t->utts[mm->u]));
+            json_array_append_new(ev, o);
+        }
+    }
+    *any = dnc || dne;
+    json_t *o = json_object();
+    json_object_set_new(o, "do_not_call", json_boolean(dnc));
+    json_object_set_new(o, "do_not_email", json_boolean(dne));
+    json_object_set_new(o, "evidence", ev);
+    return o;
+}
+
+/* ---- topics -------------------------------------------------------------------------------- */
+
+typedef struct phrase {
+    char text[3 * AN_TOK_MAX + 2];
+    int n_words, count, first_u;
+    double score;
+} phrase;
+
+static int cmp_phrase(const void *a, const void *b)
+{
+    const phrase *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score < y->score ? 1 : -1;
+    return x->first_u - y->first_u;
+}
+
+static bool content_word(const actx *c, const char *w)
+{
+    size_t l = strlen(w);
+    if (l < 3 || an_is_stopword(&c->rules, w))
+        return false;
+    for (const char *p = w; *p; p++)
+        if (*p >= '0' && *p <= '9')
+            return false;
+    return true;
+}
+
+/* Key phrases: runs of 1-3 content words inside a clause, scored by frequency and length. A
+ * simple hash table keeps this linear in the transcript's size. */
+static json_t *find_topics(actx *c)
+{
+    size_t cap = 4096;
+    while (cap < c->t->n_utts * 8 && cap < (1u << 22))
+        cap *= 2;
+    phrase *tab = calloc(cap, sizeof *tab);
+    json_t *arr = json_array();
+    if (!tab)
+        return arr;
+    size_t used = 0;
+    for (size_t u = 0; u < c->t->n_utts; u++) {
+        const uview *v = &c->v[u];
+        for (int i = 0; i < v->n; i++) {
+            char buf[sizeof tab[0].text];
+            buf[0] = 0;
+            for (int len = 1; len <= 3 && i + len <= v->n; len++) {
+                const an_tok *tk = &v->toks[i + len - 1];
+                if (!content_word(c, tk->w))
+                    break;
+                if (len > 1)
+                    strcat(buf, " ");
+                strcat(buf, tk->w);
+                unsigned long h = 5381;
+                for (const char *p = buf; *p; p++)
+                    h = h * 33 + (unsigned char)*p;
+                size_t slot = h & (cap - 1);
+                while (tab[slot].text[0] && strcmp(tab[slot].text, buf))
+                    slot = (slot + 1) & (cap - 1);
+                if (!tab[slot].text[0]) {
+                    if (used * 4 >= cap * 3)
+                        goto full;
+                    sdra_strlcpy(tab[slot].text, buf, sizeof tab[slot].text);
+                    tab[slot].n_words = len;
+                    tab[slot].first_u = (int)u;
+                    used++;
+                }
+                tab[slot].count++;
+                if (tk->flags & AN_TOK_CLAUSE_END)
+                    break;
+            }
+        }
+    }
+full:
+    for (size_t k = 0; k < cap; k++)
+        if (tab[k].text[0])
+            tab[k].score = tab[k].count < 2 ? 0 : tab[k].count * (tab[k].n_words == 1 ? 1.0 : tab[k].n_words * 1.5);
+    qsort(tab, cap, sizeof *tab, cmp_phrase);
+    int out = 0;
+    for (size_t k = 0; k < cap && out < N_KEYPHRASES && tab[k].score > 0; k++) {
+        /* skip a phrase contained in (or containing) one already chosen */
+        bool dup = false;
+        size_t i;
+        json_t *o;
+        json_array_foreach(arr, i, o) {
+            const char *s = json_string_value(json_object_get(o, "text"));
+            if (strstr(s, tab[k].text) || strstr(tab[k].text, s))
+                dup = true;
+        }
+        if (dup)
+            continue;
+        o = json_object();
+        json_object_set_new(o, "text", json_string(tab[k].text));
+        json_object_set_new(o, "kind", json_string("keyphrase"));
+        json_object_set_new(o, "count", json_integer(tab[k].count));
+        json_object_set_new(o, "start", json_real(r3(c->t->utts[tab[k].first_u].start)));
+        json_array_append_new(arr, o);
+        out++;
+    }
+    free(tab);
+    /* categories from topic.* rules, in order of first mention */
+    for (size_t k = 0; k < c->n_m; k++) {
+        const match *mm = &c->m[k];
+        if (strcmp(mm->rule->category, "topic"))
+            continue;
+        json_t *found = NULL;
+        size_t i;
+        json_t *o;
+        json_array_foreach(arr, i, o) {
+            if (!strcmp(json_string_value(json_object_get(o, "kind")), "category") &&
+                !strcmp(json_string_value(json_object_get(o, "text")), mm->rule->label))
+                found = o;
+        }
+        if (found) {
+            json_object_set_new(found, "count", json_integer(json_integer_value(json_object_get(found, "count")) + 1));
+            continue;
+        }
+        o = json_object();
+        json_object_set_new(o, "text", json_string(mm->rule->label));
+        json_object_set_new(o, "kind", json_string("category"));
+        json_object_set_new(o, "count", json_integer(1));
+        json_object_set_new(o, "start", json_real(r3(c->t->utts[mm->u].start)));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+/* ---- sentiment ------------------------------------------------------------------------------ */
+
+static json_t *sentiment_doc(actx *c)
+{
+    const sdra_transcript *t = c->t;
+    json_t *s = json_object(), *utts = json_array(), *by = json_object();
+    double wsum = 0, wn = 0, rsum = 0, rn = 0;
+    int last_pros[3] = {-1, -1, -1};
+    for (size_t u = 0; u < t->n_utts; u++) {
+        const uview *v = &c->v[u];
+        json_t *o = json_object();
+        json_object_set_new(o, "i", json_integer((json_int_t)u));
+        json_object_set_new(o, "speaker", json_string(speaker_id(c, (int)u)));
+        json_object_set_new(o, "start", json_real(r3(t->utts[u].start)));
+        json_object_set_new(o, "score", json_real(r3(v->score)));
+        json_array_append_new(utts, o);
+        double w = v->n > 0 ? v->n : 1;
+        if (v->role == SDRA_ROLE_PROSPECT) {
+            wsum += v->score * w;
+            wn += w;
+            if (v->n >= 3 || v->score != 0) {
+                last_pros[0] = last_pros[1];
+                last_pros[1] = last_pros[2];
+                last_pros[2] = (int)u;
+            }
+        } else {
+            rsum += v->score * w;
+            rn += w;
+        }
+    }
+    /* per-speaker timeline: moving average over that speaker's last three utterances */
+    for (size_t sp = 0; sp < t->n_speakers; sp++) {
+        json_t *tl = json_array();
+        double win[3] = {0};
+        int nwin = 0;
+        for (size_t u = 0; u < t->n_utts; u++) {
+            if (t->utts[u].speaker != (int)sp)
+                continue;
+            win[nwin % 3] = c->v[u].score;
+            nwin++;
+            int m = nwin < 3 ? nwin : 3;
+            double avg = (win[0] + win[1] + win[2]) / m;
+            json_t *pt = json_object();
+            json_object_set_new(pt, "start", json_real(r3(t->utts[u].start)));
+            json_object_set_new(pt, "score", json_real(r3(c->v[u].score)));
+            json_object_set_new(pt, "smoothed", json_real(r3(avg)));
+            json_array_append_new(tl, pt);
+        }
+        json_object_set_new(by, t->speakers[sp].id, tl);
+    }
+    double end = 0;
+    int ne = 0;
+    for (int k = 0; k < 3; k++)
+        if (last_pros[k] >= 0) {
+            end += c->v[last_pros[k]].score;
+            ne++;
+        }
+    json_object_set_new(s, "overall", json_real(r3(wn > 0 ? wsum / wn : 0)));
+    json_object_set_new(s, "prospect_end", json_real(r3(ne ? end / ne : 0)));
+    json_object_set_new(s, "rep_overall", json_real(r3(rn > 0 ? rsum / rn : 0)));
+    json_object_set_new(s, "utterances", utts);
+    json_object_set_new(s, "by_speaker", by);
+    return s;
+}
+
+/* ---- talk metrics -------------------------------------------------------------------------- */
+
+static double talk_time(const sdra_utterance *u)
+{
+    if (u->n_words == 0)
+        return u->end > u->start ? u->end - u->start : 0;
+    double s = 0;
+    for (size_t w = 0; w < u->n_words; w++)
+        if (u->words[w].end > u->words[w].start)
+            s += u->words[w].end - u->words[w].start;
+    return s;
+}
+
+static size_t word_count(const uview *v, const sdra_utterance *u)
+{
+    return u->n_words ? u->n_words : (size_t)v->n;
+}
+
+static json_t *metrics_doc(actx *c)
+{
+    const sdra_transcript *t = c->t;
+    size_t ns = t->n_speakers;
+    double *talk = calloc(ns + 1, sizeof *talk), *mono = calloc(ns + 1, sizeof *mono);
+    long *words = calloc(ns + 1, sizeof *words), *qs = calloc(ns + 1, sizeof *qs),
+         *inter = calloc(ns + 1, sizeof *inter), *turns = calloc(ns + 1, sizeof *turns);
+    json_t *m = json_object();
+    if (!talk || !mono || !words || !qs || !inter || !turns)
+        goto done;
+    double total = 0, longest = 0, longest_start = 0;
+    int longest_sp = -1;
+    long overlaps = 0, interruptions = 0;
+    double gap_sum = 0;
+    long gap_n = 0;
+    long q_side[3] = {0};
+    /* a monologue is a run of consecutive utterances by one speaker */
+    int run_sp = -1;
+    double run_start = 0, run_end = 0;
+    double prev_end = 0;
+    int prev_sp = -1;
+    for (size_t u = 0; u < t->n_utts; u++) {
+        const sdra_utterance *ut = &t->utts[u];
+        int sp = ut->speaker;
+        double tt = talk_time(ut);
+        talk[sp] += tt;
+        total += tt;
+        words[sp] += (long)word_count(&c->v[u], ut);
+        if (c->v[u].question) {
+            qs[sp]++;
+            q_side[c->v[u].role]++;
+        }
+        if (sp != run_sp) {
+            if (run_sp >= 0 && run_end - run_start > mono[run_sp])
+                mono[run_sp] = run_end - run_start;
+            if (run_sp >= 0 && run_end - run_start > longest) {
+                longest = run_end - run_start;
+                longest_start = run_start;
+                longest_sp = run_sp;
+            }
+            run_sp = sp;
+            run_start = ut->start;
+            turns[sp]++;
+        }
+        if (ut->end > run_end || sp != prev_sp)
+            run_end = ut->end;
+        if (prev_sp >= 0 && sp != prev_sp) {
+            if (ut->start < prev_end) {
+                overlaps++;
+                /* an interruption: the new speaker starts 1 s or more before the other ends */
+                if (prev_end - ut->start >= 1.0) {
+                    interruptions++;
+                    inter[sp]++;
+                }
+            }
+            if (c->v[u].role == SDRA_ROLE_REP && c->roles[prev_sp] == SDRA_ROLE_PROSPECT) {
+                double gap = ut->start - prev_end;
+                gap_sum += gap > 0 ? gap : 0;
+                gap_n++;
+            }
+        }
+        if (sp != prev_sp || ut->end > prev_end)
+            prev_end = ut->end;
+        prev_sp = sp;
+    }
+    if (run_sp >= 0) {
+        if (run_end - run_start > mono[run_sp])
+            mono[run_sp] = run_end - run_start;
+        if (run_end - run_start > longest) {
+            longest = run_end - run_start;
+            longest_start = run_start;
+            longest_sp = run_sp;
+        }
+    }
+    json_t *sps = json_array();
+    double rep_talk = 0, pros_talk = 0;
+    for (size_t sp = 0; sp < ns; sp++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "speaker", json_string(t->speakers[sp].id));
+        json_object_set_new(o, "role", json_string(sdra_role_name(c->roles[sp])));
+        json_object_set_new(o, "talk_time_s", json_real(r3(talk[sp])));
+        json_object_set_new(o, "talk_ratio", json_real(r3(total > 0 ? talk[sp] / total : 0)));
+        json_object_set_new(o, "words", json_integer(words[sp]));
+        json_object_set_new(o, "words_per_minute", json_real(r3(talk[sp] > 0 ? words[sp] / (talk[sp] / 60.0) : 0)));
+        json_object_set_new(o, "questions", json_integer(qs[sp]));
+        json_object_set_new(o, "turns", json_integer(turns[sp]));
+        json_object_set_new(o, "longest_monologue_s", json_real(r3(mono[sp])));
+        json_object_set_new(o, "interruptions", json_integer(inter[sp]));
+        json_array_append_new(sps, o);
+        if (c->roles[sp] == SDRA_ROLE_REP)
+            rep_talk += talk[sp];
+        else
+            pros_talk += talk[sp];
+    }
+    double dur = t->duration_s;
+    if (t->n_utts && t->utts[t->n_utts - 1].end > dur)
+        dur = t->utts[t->n_utts - 1].end;
+    json_object_set_new(m, "duration_s", json_real(r3(dur)));
+    json_object_set_new(m, "talk_time_s", json_real(r3(total)));
+    json_t *ratio = json_object();
+    json_object_set_new(ratio, "rep", json_real(r3(total > 0 ? rep_talk / total : 0)));
+    json_object_set_new(ratio, "prospect", json_real(r3(total > 0 ? pros_talk / total : 0)));
+    json_object_set_new(m, "talk_ratio", ratio);
+    json_t *lm = json_object();
+    json_object_set_new(lm, "speaker", longest_sp >= 0 ? json_string(t->speakers[longest_sp].id) : json_null());
+    json_object_set_new(lm, "start", json_real(r3(longest_start)));
+    json_object_set_new(lm, "duration_s", json_real(r3(longest)));
+    json_object_set_new(m, "longest_monologue", lm);
+    json_t *q = json_object();
+    json_object_set_new(q, "rep", json_integer(q_side[SDRA_ROLE_REP]));
+    json_object_set_new(q, "prospect", json_integer(q_side[SDRA_ROLE_PROSPECT]));
+    json_object_set_new(m, "questions", q);
+    json_object_set_new(m, "overlaps", json_integer(overlaps));
+    json_object_set_new(m, "interruptions", json_integer(interruptions));
+    json_object_set_new(m, "patience_s", gap_n ? json_real(r3(gap_sum / gap_n)) : json_null());
+    json_object_set_new(m, "speakers", sps);
+done:
+    free(talk);
+    free(mono);
+    free(words);
+    free(qs);
+    free(inter);
+    free(turns);
+    return m;
+}
+
+/* ---- summary and outcome ------------------------------------------------------------------ */
+
+static void mark(double *w, json_t *arr, double add)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o) {
+        json_t *iv = json_object_get(o, "i");
+        if (json_is_integer(iv))
+            w[json_integer_value(iv)] += add;
+    }
+}
+
+static json_t *summary_doc(actx *c, json_t *doc)
+{
+    size_t n = c->t->n_utts;
+    double *w = calloc(n, sizeof *w);
+    if (!w)
+        return json_string("");
+    mark(w, json_object_get(doc, "objections"), 3);
+    mark(w, json_object_get(doc, "intents"), 2);
+    mark(w, json_object_get(doc, "pain_points"), 3);
+    mark(w, json_object_get(doc, "action_items"), 3);
+    for (size_t u = 0; u < n; u++) {
+        if (c->v[u].n < 5)
+            w[u] = 0;
+        else if (w[u] > 0)
+            w[u] += c->v[u].n / 40.0; /* longer evidence reads better, a little */
+    }
+    sdra_buf b;
+    sdra_buf_init(&b, 4096);
+    int picked = 0;
+    bool *chosen = calloc(n, sizeof *chosen);
+    if (!chosen) {
+        free(w);
+        return json_string("");
+    }
+    for (int k = 0; k < 4; k++) {
+        int best = -1;
+        for (size_t u = 0; u < n; u++)
+            if (!chosen[u] && w[u] > 0 && (best < 0 || w[u] > w[best]))
+                best = (int)u;
+        if (best < 0)
+            break;
+        chosen[best] = true;
+        picked++;
+    }
+    for (size_t u = 0; u < n; u++) {
+        if (!chosen[u])
+            continue;
+        const char *txt = c->t->utts[u].text;
+        size_t len = strlen(txt);
+        if (len > 200) {
+            len = 200;
+            while (len > 0 && txt[len] != ' ')
+                len--;
+        }
+        sdra_buf_printf(&b, "%s%s: %.*s%s", b.len ? " " : "",
+                        sdra_transcript_speaker_label(c->t, c->t->utts[u].speaker), (int)len, txt,
+                        len < strlen(txt) ? "..." : "");
+    }
+    free(chosen);
+    free(w);
+    json_t *s = json_string(b.data ? b.data : "");
+    sdra_buf_release(&b);
+    return s;
+}
+
+static bool has_type(json_t *arr, const char *type)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o) {
+        if (!strcmp(json_string_value(json_object_get(o, "type")), type))
+            return true;
+    }
+    return false;
+}
+
+static json_t *outcome_doc(json_t *doc)
+{
+    char buf[512];
+    json_t *cp = json_object_get(doc, "contact_preferences");
+    json_t *mt = json_object_get(doc, "next_meeting");
+    json_t *intents = json_object_get(doc, "intents");
+    json_t *obj = json_object_get(doc, "objections");
+    json_t *acts = json_object_get(doc, "action_items");
+    bool dnc = json_is_true(json_object_get(cp, "do_not_call"));
+    bool dne = json_is_true(json_object_get(cp, "do_not_email"));
+    if (dnc || dne) {
+        snprintf(buf, sizeof buf, "Prospect asked not to be contacted (%s)",
+                 dnc && dne ? "no calls, no emails" : dnc ? "no calls" : "no emails");
+    } else if (json_is_object(mt)) {
+        const char *d = json_string_value(json_object_get(mt, "date"));
+        const char *tm = json_string_value(json_object_get(mt, "time"));
+        const char *pd = json_string_value(json_object_get(mt, "part_of_day"));
+        snprintf(buf, sizeof buf, "Meeting agreed%s%s%s%s", d ? " for " : "", d ? d : "",
+                 tm ? " at " : pd ? " in the " : "", tm ? tm : pd ? pd : "");
+    } else if (has_type(intents, "not_interested")) {
+        snprintf(buf, sizeof buf, "Prospect not interested");
+    } else if (json_array_size(acts) > 0) {
+        json_t *a = json_array_get(acts, 0);
+        snprintf(buf, sizeof buf, "Follow-up agreed: %s to %s", json_string_value(json_object_get(a, "owner")),
+                 json_string_value(json_object_get(a, "text")));
+    } else if (has_type(intents, "ask_for_time")) {
+        snprintf(buf, sizeof buf, "Prospect asked for time to decide");
+    } else if (has_type(intents, "interested")) {
+        snprintf(buf, sizeof buf, "Prospect interested, no next step set");
+    } else {
+        snprintf(buf, sizeof buf, "No clear next step");
+    }
+    size_t n = json_array_size(obj);
+    if (n > 0 && strlen(buf) < sizeof buf - 64) {
+        strcat(buf, "; objections: ");
+        for (size_t i = 0, shown = 0; i < n && shown < 4; i++) {
+            const char *ty = json_string_value(json_object_get(json_array_get(obj, i), "type"));
+            if (strstr(buf, ty) && i)
+                continue;
+            if (shown++)
+                strcat(buf, ", ");
+            strncat(buf, ty, sizeof buf - strlen(buf) - 1);
+        }
+    }
+    return json_string(buf);
+}
+
+/* ---- the document ----------------------------------------------------------------------- */
+
+static json_t *speakers_doc(actx *c)
+{
+    json_t *arr = json_array();
+    for (size_t s = 0; s < c->t->n_speakers; s++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_string(c->t->speakers[s].id));
+        json_object_set_new(o, "role", json_string(sdra_role_name(c->roles[s])));
+        json_object_set_new(o, "name", c->t->speakers[s].name ? json_string(c->t->speakers[s].name) : json_null());
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+static int rules_analyze(json_t **out, const sdra_transcript *t, const sdra_analyze_params *p, sdra_error *err)
+{
+    actx c = {.t = t, .p = p, .err = err};
+    json_t *doc = NULL;
+    int rc;
+    double t0 = sdra_clock_s();
+    if ((rc = an_parse_date(p->call_date, &c.anchor)) < 0) {
+        rc = sdra_error_set(err, SDRA_EINVAL, "call date '%s': expected YYYY-MM-DD", p->call_date ? p->call_date : "");
+        goto done;
+    }
+    if ((rc = an_rules_load(&c.rules, p->rules_dir, err)) < 0)
+        goto done;
+    if ((rc = tokenize_all(&c)) < 0 || (rc = match_all(&c)) < 0 || (rc = resolve_roles(&c)) < 0)
+        goto done;
+    utterance_facts(&c);
+    doc = json_object();
+    json_object_set_new(doc, "schema", json_string(SDRA_ANALYSIS_SCHEMA));
+    json_object_set_new(doc, "backend", json_string("rules"));
+    json_object_set_new(doc, "call_date", json_string(p->call_date));
+    json_object_set_new(doc, "speakers", speakers_doc(&c));
+    const char *pname = NULL, *rname = NULL;
+    for (size_t s = 0; s < t->n_speakers; s++) {
+        if (c.roles[s] == SDRA_ROLE_PROSPECT && !pname)
+            pname = t->speakers[s].name;
+        if (c.roles[s] == SDRA_ROLE_REP && !rname)
+            rname = t->speakers[s].name;
+    }
+    json_object_set_new(doc, "prospect_name", pname ? json_string(pname) : json_null());
+    json_object_set_new(doc, "rep_name", rname ? json_string(rname) : p->rep_name ? json_string(p->rep_name) : json_null());
+    json_object_set_new(doc, "sentiment", sentiment_doc(&c));
+    json_object_set_new(doc, "intents", find_intents(&c));
+    json_object_set_new(doc, "objections", find_labelled(&c, "objection", true));
+    json_object_set_new(doc, "topics", find_topics(&c));
+    json_object_set_new(doc, "pain_points", find_pain(&c));
+    json_object_set_new(doc, "action_items", find_actions(&c));
+    bool opted = false;
+    int opt_u = -1;
+    json_t *cp = find_contact(&c, &opted, &opt_u);
+    json_object_set_new(doc, "next_meeting", find_meeting(&c, opted, opt_u));
+    json_object_set_new(doc, "contact_preferences", cp);
+    json_object_set_new(doc, "metrics", metrics_doc(&c));
+    json_object_set_new(doc, "summary", summary_doc(&c, doc));
+    json_object_set_new(doc, "outcome", outcome_doc(doc));
+    json_t *meta = json_object();
+    json_object_set_new(meta, "utterances", json_integer((json_int_t)t->n_utts));
+    json_object_set_new(meta, "rules", json_integer((json_int_t)c.rules.n_rules));
+    json_object_set_new(meta, "lexicon", json_integer((json_int_t)c.rules.n_lex));
+    json_object_set_new(doc, "meta", meta);
+    sdra_log(SDRA_LOG_DEBUG, "analyze: %zu utterances, %zu matches in %.1f ms", t->n_utts, c.n_m,
+             (sdra_clock_s() - t0) * 1000.0);
+    *out = doc;
+    doc = NULL;
+    rc = 0;
+done:
+    json_decref(doc);
+    if (c.v)
+        for (size_t u = 0; u < t->n_utts; u++)
+            free(c.v[u].toks);
+    free(c.v);
+    free(c.roles);
+    free(c.m);
+    an_rules_release(&c.rules);
+    return rc;
+}
+
+const struct sdra_analyze_ops an_rules_backend = {.name = "rules", .analyze = rules_analyze};
