@@ -568,7 +568,10 @@ int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params 
     if (avrc < 0) {
         /* avformat_open_input frees the context on failure (not our AVIOContext) */
         a->fmt = NULL;
-        rc = fail_av(a, err, avrc, "not an audio file");
+        if (a->bytes_read == 0 && !a->seekable && !a->io_errno)
+            rc = sdra_error_set(err, SDRA_EINVAL, "%s: empty input (no data)", a->name);
+        else
+            rc = fail_av(a, err, avrc, "not an audio file");
         goto done;
     }
     avrc = avformat_find_stream_info(a->fmt, NULL);
@@ -596,12 +599,15 @@ int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params 
     }
     if (avrc == AVERROR_DECODER_NOT_FOUND || (avrc >= 0 && !codec)) {
         /* find the audio stream to name its codec */
-        const char *cname = "unknown";
+        char cname[64] = "unknown";
         for (unsigned i = 0; i < a->fmt->nb_streams; i++) {
             AVCodecParameters *cp = a->fmt->streams[i]->codecpar;
             if (cp->codec_type == AVMEDIA_TYPE_AUDIO) {
-                cname = cp->codec_id != AV_CODEC_ID_NONE ? avcodec_get_name(cp->codec_id)
-                                                         : "unknown";
+                if (cp->codec_id != AV_CODEC_ID_NONE)
+                    sdra_strlcpy(cname, avcodec_get_name(cp->codec_id), sizeof cname);
+                else if (cp->codec_tag)
+                    snprintf(cname, sizeof cname, "unknown, format tag 0x%04x",
+                             (unsigned)cp->codec_tag);
                 break;
             }
         }

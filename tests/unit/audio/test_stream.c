@@ -200,6 +200,7 @@ static void stream_empty_stdin(void **state)
     atu_stdin_restore(saved, child);
     assert_int_equal(rc, SDRA_EINVAL);
     assert_non_null(strstr(err.msg, "stdin"));
+    assert_non_null(strstr(err.msg, "empty"));
 }
 
 static void stream_position_and_small_reads(void **state)
