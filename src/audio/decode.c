@@ -33,6 +33,9 @@
  * samples per frame; 20 s at the output rate is far beyond any real codec). */
 #define MAX_FRAME_OUT_S 20
 #define NAME_MAX_CHARS 200
+/* Sources with more channels are refused: with MAX_FRAME_OUT_S this bounds the output buffer
+ * (64 channels x 20 s x 16 kHz x 2 bytes = 41 MB at the very worst). */
+#define MAX_SOURCE_CHANNELS 64
 
 struct sdra_audio {
     char name[NAME_MAX_CHARS + 1]; /* the input as messages name it */
@@ -224,6 +227,11 @@ static int setup_swr(sdra_audio *a, const AVFrame *f, sdra_error *err)
         rc = AVERROR(EINVAL);
     if (rc < 0)
         return sdra_error_set(err, SDRA_EINVAL, "%s: decoded audio has no channels", a->name);
+    if (in.nb_channels > MAX_SOURCE_CHANNELS) {
+        av_channel_layout_uninit(&in);
+        return sdra_error_set(err, SDRA_EUNSUPPORTED, "%s: %d channels (at most %d supported)",
+                              a->name, f->ch_layout.nb_channels, MAX_SOURCE_CHANNELS);
+    }
     if (a->out_channels == 0) {
         /* first frame: the output keeps the source's channels as they are */
         a->out_channels = in.nb_channels;
