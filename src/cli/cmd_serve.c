@@ -1,12 +1,164 @@
-/* cmd_serve.c - placeholder until its issue lands: says so and fails. */
+/*
+ * cmd_serve.c - `sdra serve`: runs the HTTP API and the stage workers on a data directory until
+ * SIGINT/SIGTERM, logging JSON lines (one object per line) on stderr. With --port-file the
+ * port actually bound (useful with port 0) is written to a file once the server listens.
+ */
 #include "cli.h"
 
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sdra/crm.h"
+#include "sdra/server.h"
+#include "sdra/util.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sdra serve [--listen HOST:PORT] [--data DIR] [options]\n\n"
+            "Serves the HTTP API (see docs/service.md, GET /v1/openapi.json) and runs the\n"
+            "pipeline's stages on uploaded calls. API keys: 'sdra keys create'.\n\n"
+            "options:\n"
+            "  --listen HOST:PORT     address to listen on (default 127.0.0.1:8080; port 0 = any free)\n"
+            "  --data DIR             data directory (default $SDRA_DATA or ~/.local/share/sdra)\n"
+            "  --port-file PATH       write the port listened on to PATH once ready\n"
+            "  --concurrency STAGE=N  workers for a stage (repeatable; default 1 each)\n"
+            "  --no-workers           serve the API only; run no stages in this process\n"
+            "  --max-active N         calls queued or running before uploads get 503 (default 64)\n"
+            "  --max-upload-mb N      largest upload in MiB (default 256)\n"
+            "  --timeout-s N          idle connection timeout in seconds (default 30)\n"
+            "  --lease-ms N           job lease (default 30000)\n"
+            "  --max-attempts N       attempts before a job is dead (default 5)\n"
+            "  --retry-base-ms N      first retry delay, doubled each time (default 2000)\n"
+            "  --log-level LEVEL      debug|info|warn|error (default info)\n"
+            "  --log-format FORMAT    json (default) or text\n"
+            "  -h, --help             this text\n");
+}
 
 int cmd_serve(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "sdra: 'serve' is not available in this build yet\n");
-    return SDRA_EXIT_FAIL;
+    enum { O_LISTEN = 1, O_DATA, O_PORTFILE, O_CONC, O_NOWORK, O_MAXACT, O_MAXUP, O_TIMEOUT, O_LEASE, O_ATTEMPTS,
+           O_RETRY, O_LOGLEVEL, O_LOGFMT };
+    static const struct option opts[] = {
+        {"listen", required_argument, 0, O_LISTEN},       {"data", required_argument, 0, O_DATA},
+        {"port-file", required_argument, 0, O_PORTFILE},  {"concurrency", required_argument, 0, O_CONC},
+        {"no-workers", no_argument, 0, O_NOWORK},         {"max-active", required_argument, 0, O_MAXACT},
+        {"max-upload-mb", required_argument, 0, O_MAXUP}, {"timeout-s", required_argument, 0, O_TIMEOUT},
+        {"lease-ms", required_argument, 0, O_LEASE},      {"max-attempts", required_argument, 0, O_ATTEMPTS},
+        {"retry-base-ms", required_argument, 0, O_RETRY}, {"log-level", required_argument, 0, O_LOGLEVEL},
+        {"log-format", required_argument, 0, O_LOGFMT},   {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    sdra_server_params p = sdra_server_default_params();
+    const char *data = NULL, *port_file = NULL;
+    int level = SDRA_LOG_INFO;
+    bool json_logs = true;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        long v;
+        switch (c) {
+        case O_LISTEN: p.listen = optarg; break;
+        case O_DATA: data = optarg; break;
+        case O_PORTFILE: port_file = optarg; break;
+        case O_NOWORK: p.run_workers = false; break;
+        case O_CONC: {
+            const char *eq = strchr(optarg, '=');
+            char name[32];
+            if (!eq || (size_t)(eq - optarg) >= sizeof name)
+                return cli_usage_error("serve", "--concurrency wants STAGE=N, got '%s'", optarg);
+            memcpy(name, optarg, (size_t)(eq - optarg));
+            name[eq - optarg] = '\0';
+            int id = sdra_pipeline_stage_id(name);
+            v = cli_parse_count(eq + 1);
+            if (id < 0 || id >= SDRA_SERVER_MAX_STAGES)
+                return cli_usage_error("serve", "--concurrency: unknown stage '%s'", name);
+            if (v < 1 || v > SDRA_SERVER_MAX_WORKERS)
+                return cli_usage_error("serve", "--concurrency %s: N must be 1..%d", name, SDRA_SERVER_MAX_WORKERS);
+            p.concurrency[id] = (int)v;
+            break;
+        }
+        case O_MAXACT:
+            if ((v = cli_parse_count(optarg)) < 1 || v > 1000000)
+                return cli_usage_error("serve", "--max-active wants a positive count, got '%s'", optarg);
+            p.max_active_calls = (int)v;
+            break;
+        case O_MAXUP:
+            if ((v = cli_parse_count(optarg)) < 1 || v > 16384)
+                return cli_usage_error("serve", "--max-upload-mb wants 1..16384, got '%s'", optarg);
+            p.max_upload_bytes = (size_t)v << 20;
+            break;
+        case O_TIMEOUT:
+            if ((v = cli_parse_count(optarg)) < 1 || v > 3600)
+                return cli_usage_error("serve", "--timeout-s wants 1..3600, got '%s'", optarg);
+            p.request_timeout_s = (int)v;
+            break;
+        case O_LEASE:
+            if ((v = cli_parse_count(optarg)) < 100)
+                return cli_usage_error("serve", "--lease-ms wants at least 100, got '%s'", optarg);
+            p.lease_ms = v;
+            break;
+        case O_ATTEMPTS:
+            if ((v = cli_parse_count(optarg)) < 1 || v > 100)
+                return cli_usage_error("serve", "--max-attempts wants 1..100, got '%s'", optarg);
+            p.max_attempts = (int)v;
+            break;
+        case O_RETRY:
+            if ((v = cli_parse_count(optarg)) < 0)
+                return cli_usage_error("serve", "--retry-base-ms wants a count, got '%s'", optarg);
+            p.retry_base_ms = v;
+            break;
+        case O_LOGLEVEL:
+            if ((level = sdra_log_level_parse(optarg)) < 0)
+                return cli_usage_error("serve", "--log-level: debug|info|warn|error, got '%s'", optarg);
+            break;
+        case O_LOGFMT:
+            if (!strcmp(optarg, "json"))
+                json_logs = true;
+            else if (!strcmp(optarg, "text"))
+                json_logs = false;
+            else
+                return cli_usage_error("serve", "--log-format: json|text, got '%s'", optarg);
+            break;
+        case 'h': usage(stdout); return SDRA_EXIT_OK;
+        default: return cli_usage_error("serve", "bad option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+    char dir[1024];
+    sdra_error err = {0};
+    int rc = sdra_crm_default_data_dir(dir, sizeof dir, data);
+    if (rc < 0)
+        return cli_usage_error("serve", "no data directory: give --data DIR");
+    sdra_log_set_handler(json_logs ? sdra_log_stderr_json : sdra_log_stderr_text, NULL, (sdra_log_level)level);
+    p.data_dir = dir;
+
+    /* Signals are taken synchronously by this thread; every other thread inherits the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    sdra_server *srv = NULL;
+    if (sdra_server_start(&srv, &p, &err) < 0)
+        return cli_fail(&err);
+    if (port_file) {
+        char buf[16];
+        int n = snprintf(buf, sizeof buf, "%d\n", sdra_server_port(srv));
+        if (sdra_file_write_atomic(port_file, buf, (size_t)n, &err) < 0) {
+            sdra_server_stop(srv);
+            return cli_fail(&err);
+        }
+    }
+    int sig = 0;
+    sigwait(&set, &sig);
+    sdra_log(SDRA_LOG_INFO, "signal %d: stopping", sig);
+    sdra_server_stop(srv);
+    return SDRA_EXIT_OK;
 }

@@ -1,0 +1,95 @@
+/*
+ * sdra/server.h - `sdra serve`: the HTTP API (libmicrohttpd) in front of the durable job store,
+ * and the stage workers that run the pipeline's stages on uploaded calls.
+ *
+ * Everything lives in one data directory: sdra.db (the job store, SQLite WAL), calls/<id>/ (the
+ * audio, call.json and each stage's artifacts), tmp/ (uploads in progress) and the local CRM.
+ * Each stage has its own pool of worker threads (its own concurrency); workers sleep on a
+ * condition variable and are woken when a job of their stage is queued. A job is claimed with a
+ * lease that a heartbeat renews; after a crash the lease expires and the job is taken again.
+ * Completing a stage is one store transaction (artifacts + job done + next stage queued).
+ *
+ *     sdra_server_params p = sdra_server_default_params();
+ *     p.listen = "127.0.0.1:0";
+ *     p.data_dir = "/var/lib/sdra";
+ *     sdra_server *srv = NULL;
+ *     if (sdra_server_start(&srv, &p, &err) < 0) ...
+ *     printf("port %d\n", sdra_server_port(srv));
+ *     ... wait for a signal ...
+ *     sdra_server_stop(srv);
+ *
+ * The API is described by data/api/openapi.json (served at GET /v1/openapi.json).
+ */
+#ifndef SDRA_SERVER_H
+#define SDRA_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "sdra/error.h"
+#include "sdra/pipeline.h"
+#include "sdra/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SDRA_SERVER_MAX_STAGES 16
+#define SDRA_SERVER_MAX_WORKERS 64 /* per stage */
+
+typedef struct sdra_server sdra_server;
+
+typedef struct sdra_server_params {
+    const char *listen;          /* "HOST:PORT" (IPv4); PORT 0 picks a free port */
+    const char *data_dir;        /* required */
+    const sdra_stage *stages;    /* stage table; NULL = the pipeline's (sdra_pipeline_stage) */
+    int n_stages;
+    int concurrency[SDRA_SERVER_MAX_STAGES]; /* workers per stage; 0 = default (1) */
+    bool run_workers;            /* run the stage workers in this process (default true) */
+    int max_active_calls;        /* backpressure: calls queued or running; 503 beyond (64) */
+    size_t max_upload_bytes;     /* one upload (256 MiB) */
+    size_t max_header_bytes;     /* request line + headers per connection (32 KiB) */
+    int max_connections;         /* concurrent connections (1024) */
+    int request_timeout_s;       /* idle connection timeout: slow clients are cut (30) */
+    int64_t lease_ms;            /* job lease; renewed every lease_ms / 3 (30000) */
+    int max_attempts;            /* claims before a job is dead (5) */
+    int64_t retry_base_ms;       /* backoff after the first failure, doubled after each (2000) */
+    int64_t retry_max_ms;        /* backoff ceiling (300000) */
+    int sse_keepalive_s;         /* comment line on idle event streams (15) */
+    const sdra_pipeline_options *options; /* passed to every stage; may be NULL */
+} sdra_server_params;
+
+sdra_server_params sdra_server_default_params(void);
+
+/* Opens the store, cleans up after a crash (unfinished uploads, orphan call directories),
+ * starts the workers and the HTTP listener. On failure nothing is left running. */
+int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error *err);
+
+/* The TCP port actually listened on. */
+int sdra_server_port(const sdra_server *s);
+
+/* Stops accepting, ends event streams, lets running stages see a cancel request, joins every
+ * thread and closes the store. Accepts NULL. */
+void sdra_server_stop(sdra_server *s);
+
+/* Opens the job store of a data directory (DIR/sdra.db, DIR created 0700 when missing). */
+int sdra_server_store_open(sdra_store **out, const char *data_dir, sdra_error *err);
+
+/* API keys: "sdra_<id>_<secret>", id 12 hex digits, secret 64 hex digits (256 bits from
+ * libsodium); only a BLAKE2b hash of the key is stored. key_out receives the key (needs
+ * SDRA_SERVER_KEY_MAX bytes) and is shown once. scope: read | write | admin. */
+#define SDRA_SERVER_KEY_MAX 96
+int sdra_server_key_create(sdra_store *st, const char *name, const char *scope, char *key_out,
+                           size_t n, sdra_error *err);
+
+/* Checks a presented key: SDRA_EDENIED (with a message that does not echo the key) when it is
+ * malformed, unknown, revoked or its hash does not match; else fills *out. */
+int sdra_server_key_verify(sdra_store *st, const char *key, sdra_store_key *out, sdra_error *err);
+
+/* True when a key with scope `have` may do what needs scope `need` (read < write < admin). */
+bool sdra_server_scope_allows(const char *have, const char *need);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,366 @@
+/*
+ * server.c - the server's life cycle (sdra/server.h): parameters and their defaults, opening
+ * the data directory and the job store, cleaning up after a crash (half-received uploads,
+ * call directories whose creating transaction never committed), the metrics the other files
+ * update, starting and stopping workers and the HTTP listener in the right order; API keys
+ * (libsodium: random keys, BLAKE2b hashes, constant-time compare); small file helpers.
+ */
+#include "internal.h"
+
+#include "sdra/log.h"
+#include "sdra/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+sdra_server_params sdra_server_default_params(void)
+{
+    sdra_server_params p = {0};
+    p.listen = "127.0.0.1:8080";
+    p.run_workers = true;
+    p.max_active_calls = 64;
+    p.max_upload_bytes = (size_t)256 << 20;
+    p.max_header_bytes = 32 << 10;
+    p.max_connections = 1024;
+    p.request_timeout_s = 30;
+    p.lease_ms = 30000;
+    p.max_attempts = 5;
+    p.retry_base_ms = 2000;
+    p.retry_max_ms = 300000;
+    p.sse_keepalive_s = 15;
+    return p;
+}
+
+int sdra_server_store_open(sdra_store **out, const char *data_dir, sdra_error *err)
+{
+    char path[PATH_MAX];
+    if (!data_dir || !*data_dir)
+        return sdra_error_set(err, SDRA_EINVAL, "no data directory given");
+    if (snprintf(path, sizeof path, "%s/sdra.db", data_dir) >= (int)sizeof path)
+        return sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", data_dir);
+    int rc = sdra_mkdir_p(data_dir, err);
+    if (rc < 0)
+        return rc;
+    return sdra_store_sqlite_open(out, path, err);
+}
+
+/* ---- keys -------------------------------------------------------------------------- */
+
+static void hash_key(const char *key, char hex[65])
+{
+    unsigned char h[32];
+    crypto_generichash(h, sizeof h, (const unsigned char *)key, strlen(key), NULL, 0);
+    sodium_bin2hex(hex, 65, h, sizeof h);
+}
+
+int sdra_server_key_create(sdra_store *st, const char *name, const char *scope, char *key_out, size_t n,
+                           sdra_error *err)
+{
+    if (sodium_init() < 0)
+        return sdra_error_set(err, SDRA_EINTERNAL, "libsodium failed to initialise");
+    if (!name || !*name || strlen(name) >= 128)
+        return sdra_error_set(err, SDRA_EINVAL, "key name must be 1-127 characters");
+    if (n < SDRA_SERVER_KEY_MAX)
+        return sdra_error_set(err, SDRA_ELIMIT, "key buffer too small");
+    unsigned char id_bin[6], secret[32];
+    char id_hex[13], secret_hex[65];
+    randombytes_buf(id_bin, sizeof id_bin);
+    randombytes_buf(secret, sizeof secret);
+    sodium_bin2hex(id_hex, sizeof id_hex, id_bin, sizeof id_bin);
+    sodium_bin2hex(secret_hex, sizeof secret_hex, secret, sizeof secret);
+    sodium_memzero(secret, sizeof secret);
+    sdra_store_key k = {0};
+    snprintf(key_out, n, "sdra_%s_%s", id_hex, secret_hex);
+    sodium_memzero(secret_hex, sizeof secret_hex);
+    sdra_strlcpy(k.id, id_hex, sizeof k.id);
+    sdra_strlcpy(k.name, name, sizeof k.name);
+    sdra_strlcpy(k.scope, scope ? scope : "", sizeof k.scope);
+    hash_key(key_out, k.hash);
+    k.created_ms = sdra_store_now_ms();
+    int rc = sdra_store_key_insert(st, &k, err);
+    if (rc < 0)
+        sodium_memzero(key_out, n);
+    return rc;
+}
+
+int sdra_server_key_verify(sdra_store *st, const char *key, sdra_store_key *out, sdra_error *err)
+{
+    char id[13], hex[65];
+    size_t len = key ? strlen(key) : 0;
+    if (len != 5 + 12 + 1 + 64 || strncmp(key, "sdra_", 5) || key[17] != '_')
+        return sdra_error_set(err, SDRA_EDENIED, "malformed API key");
+    memcpy(id, key + 5, 12);
+    id[12] = '\0';
+    sdra_error e2 = {0};
+    int rc = sdra_store_key_get(st, id, out, &e2);
+    if (rc == SDRA_ENOTFOUND)
+        return sdra_error_set(err, SDRA_EDENIED, "unknown API key");
+    if (rc < 0) {
+        if (err)
+            *err = e2;
+        return rc;
+    }
+    hash_key(key, hex);
+    if (sodium_memcmp(hex, out->hash, 64) != 0 || strlen(out->hash) != 64)
+        return sdra_error_set(err, SDRA_EDENIED, "unknown API key");
+    if (out->revoked_ms)
+        return sdra_error_set(err, SDRA_EDENIED, "API key %s was revoked", out->id);
+    return 0;
+}
+
+static int scope_rank(const char *s)
+{
+    if (!s)
+        return -1;
+    if (!strcmp(s, "read"))
+        return 0;
+    if (!strcmp(s, "write"))
+        return 1;
+    if (!strcmp(s, "admin"))
+        return 2;
+    return -1;
+}
+
+bool sdra_server_scope_allows(const char *have, const char *need)
+{
+    int h = scope_rank(have), n = scope_rank(need);
+    return h >= 0 && n >= 0 && h >= n;
+}
+
+/* ---- helpers ------------------------------------------------------------------------- */
+
+int srv_call_dir(const struct sdra_server *s, char *out, size_t n, const char *call_id)
+{
+    return snprintf(out, n, "%s/calls/%s", s->data_dir, call_id) >= (int)n ? SDRA_ELIMIT : 0;
+}
+
+int srv_rm_rf(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char p[PATH_MAX];
+        if (snprintf(p, sizeof p, "%s/%s", path, e->d_name) >= (int)sizeof p) {
+            rc = -1;
+            continue;
+        }
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            rc |= srv_rm_rf(p);
+        else if (unlink(p) != 0 && errno != ENOENT)
+            rc = -1;
+    }
+    closedir(d);
+    if (rmdir(path) != 0 && errno != ENOENT)
+        rc = -1;
+    return rc;
+}
+
+int srv_sha256_file(const char *path, char hex[65], int64_t *size_out, sdra_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sdra_error_set(err, sdra_code_from_errno(errno), "%s: %s", path, strerror(errno));
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    unsigned char buf[65536], h[32];
+    int64_t total = 0;
+    ssize_t r;
+    while ((r = read(fd, buf, sizeof buf)) > 0) {
+        crypto_hash_sha256_update(&st, buf, (unsigned long long)r);
+        total += r;
+    }
+    int e = errno;
+    close(fd);
+    if (r < 0)
+        return sdra_error_set(err, SDRA_EIO, "%s: %s", path, strerror(e));
+    crypto_hash_sha256_final(&st, h);
+    sodium_bin2hex(hex, 65, h, sizeof h);
+    *size_out = total;
+    return 0;
+}
+
+void srv_notify_stage(struct sdra_server *s, int stage)
+{
+    if (stage < 0 || stage >= s->n_stages)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->wake_seq[stage]++;
+    pthread_cond_signal(&s->stage_cv[stage]);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void srv_notify_event(struct sdra_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->ev_seq++;
+    pthread_cond_broadcast(&s->ev_cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Removes what a crash can leave behind: partial uploads in tmp/ and call directories whose
+ * creating transaction never committed (the directory is written first, the row last). */
+static void recover_files(struct sdra_server *s)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/tmp", s->data_dir);
+    srv_rm_rf(path);
+    sdra_mkdir_p(path, NULL);
+    snprintf(path, sizeof path, "%s/calls", s->data_dir);
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        sdra_store_call c;
+        sdra_error err = {0};
+        int rc = sdra_store_call_get(s->store, e->d_name, &c, &err);
+        sdra_store_call_release(&c);
+        if (rc == SDRA_ENOTFOUND) {
+            char p[PATH_MAX + 256];
+            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+            sdra_log(SDRA_LOG_WARN, "removing %s: its upload never committed", p);
+            srv_rm_rf(p);
+        }
+    }
+    closedir(d);
+}
+
+static const double rtf_bounds[] = {0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5};
+
+static int define_metrics(sdra_obs *m)
+{
+    int rc = 0;
+    rc |= sdra_obs_define(m, "sdra_http_requests_total", SDRA_OBS_COUNTER, "HTTP requests by route, method and status", NULL, 0);
+    rc |= sdra_obs_define(m, "sdra_http_request_duration_seconds", SDRA_OBS_HISTOGRAM, "HTTP request latency by route", NULL, 0);
+    rc |= sdra_obs_define(m, "sdra_http_upload_bytes_total", SDRA_OBS_COUNTER, "Bytes of audio received", NULL, 0);
+    rc |= sdra_obs_define(m, "sdra_stage_duration_seconds", SDRA_OBS_HISTOGRAM, "Wall time of each stage run by stage and outcome", NULL, 0);
+    rc |= sdra_obs_define(m, "sdra_jobs", SDRA_OBS_GAUGE, "Jobs in the store by stage and state", NULL, 0);
+    rc |= sdra_obs_define(m, "sdra_queue_depth", SDRA_OBS_GAUGE, "Jobs waiting to run by stage", NULL, 0);
+    rc |= sdra_obs_define(m, "sdra_jobs_in_flight", SDRA_OBS_GAUGE, "Jobs running in this process by stage", NULL, 0);
+    rc |= sdra_obs_define(m, "sdra_dead_jobs", SDRA_OBS_GAUGE, "Jobs that used up their attempts, by stage", NULL, 0);
+    rc |= sdra_obs_define(m, "sdra_job_retries_total", SDRA_OBS_COUNTER, "Failed attempts that will be retried, by stage", NULL, 0);
+    rc |= sdra_obs_define(m, "sdra_jobs_dead_total", SDRA_OBS_COUNTER, "Jobs that went dead in this process, by stage", NULL, 0);
+    rc |= sdra_obs_define(m, "sdra_jobs_completed_total", SDRA_OBS_COUNTER, "Jobs completed in this process, by stage", NULL, 0);
+    rc |= sdra_obs_define(m, "sdra_transcription_rtf", SDRA_OBS_HISTOGRAM,
+                          "Transcription real-time factor (processing seconds per audio second)", rtf_bounds,
+                          (int)(sizeof rtf_bounds / sizeof rtf_bounds[0]));
+    rc |= sdra_obs_define(m, "sdra_calls_active", SDRA_OBS_GAUGE, "Calls queued or running", NULL, 0);
+    return rc;
+}
+
+int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error *err)
+{
+    int rc = 0;
+    *out = NULL;
+    if (sodium_init() < 0)
+        return sdra_error_set(err, SDRA_EINTERNAL, "libsodium failed to initialise");
+    if (!p || !p->data_dir || !*p->data_dir)
+        return sdra_error_set(err, SDRA_EINVAL, "server: no data directory given");
+    struct sdra_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return sdra_error_set(err, SDRA_ENOMEM, "server: out of memory");
+    s->p = *p;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->hb_cv, NULL);
+    pthread_cond_init(&s->ev_cv, NULL);
+    for (int i = 0; i < SDRA_SERVER_MAX_STAGES; i++)
+        pthread_cond_init(&s->stage_cv[i], NULL);
+    atomic_init(&s->stopping, false);
+    if (sdra_strlcpy(s->data_dir, p->data_dir, sizeof s->data_dir) >= sizeof s->data_dir - 64) {
+        rc = sdra_error_set(err, SDRA_ELIMIT, "%s: data directory path too long", p->data_dir);
+        goto done;
+    }
+    if (p->stages) {
+        if (p->n_stages < 1 || p->n_stages > SDRA_SERVER_MAX_STAGES) {
+            rc = sdra_error_set(err, SDRA_EINVAL, "server: %d stages (1..%d)", p->n_stages, SDRA_SERVER_MAX_STAGES);
+            goto done;
+        }
+        memcpy(s->stages, p->stages, sizeof s->stages[0] * (size_t)p->n_stages);
+        s->n_stages = p->n_stages;
+    } else {
+        for (int i = 0; i < SDRA_N_STAGES; i++) {
+            const sdra_stage *st = sdra_pipeline_stage(i);
+            if (!st) {
+                rc = sdra_error_set(err, SDRA_EINTERNAL, "server: pipeline stage %d missing", i);
+                goto done;
+            }
+            s->stages[s->n_stages++] = *st;
+        }
+    }
+    if (s->p.lease_ms < 100)
+        s->p.lease_ms = 100;
+    if (s->p.max_attempts < 1)
+        s->p.max_attempts = 1;
+    if (s->p.sse_keepalive_s < 1)
+        s->p.sse_keepalive_s = 1;
+
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/calls", s->data_dir);
+    if ((rc = sdra_mkdir_p(path, err)) < 0)
+        goto done;
+    if ((rc = sdra_server_store_open(&s->store, s->data_dir, err)) < 0)
+        goto done;
+    if ((rc = sdra_obs_create(&s->obs, err)) < 0)
+        goto done;
+    if (define_metrics(s->obs) != 0) {
+        rc = sdra_error_set(err, SDRA_EINTERNAL, "server: metric definitions clash");
+        goto done;
+    }
+    recover_files(s);
+    if (s->p.run_workers && (rc = srv_workers_start(s, err)) < 0)
+        goto done;
+    if ((rc = srv_http_start(s, err)) < 0)
+        goto done;
+    sdra_log(SDRA_LOG_INFO, "listening on port %d, data in %s", s->port, s->data_dir);
+done:
+    if (rc < 0) {
+        sdra_server_stop(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int sdra_server_port(const sdra_server *s)
+{
+    return s ? s->port : -1;
+}
+
+void sdra_server_stop(sdra_server *s)
+{
+    if (!s)
+        return;
+    atomic_store(&s->stopping, true);
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < SDRA_SERVER_MAX_STAGES; i++)
+        pthread_cond_broadcast(&s->stage_cv[i]);
+    pthread_cond_broadcast(&s->ev_cv);
+    pthread_cond_broadcast(&s->hb_cv);
+    pthread_mutex_unlock(&s->mu);
+    srv_http_stop(s);
+    srv_workers_stop(s);
+    sdra_store_close(s->store);
+    sdra_obs_destroy(s->obs);
+    for (int i = 0; i < SDRA_SERVER_MAX_STAGES; i++)
+        pthread_cond_destroy(&s->stage_cv[i]);
+    pthread_cond_destroy(&s->ev_cv);
+    pthread_cond_destroy(&s->hb_cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
