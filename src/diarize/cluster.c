@@ -37,7 +37,10 @@
 #define GMM_COMPONENTS 8       /* per cluster model */
 #define GMM_MAX (2 * GMM_COMPONENTS) /* a merged model has the components of both */
 #define GMM_EM_ITERS 6
+#define VAR_FLOOR 0.02         /* GMM variances >= this share of the variance over all speech */
+#define FOLD_FRAMES 100        /* held-out likelihood: alternate 1 s blocks */
 #define RESEG_ITERS 3
+#define LL_SMOOTH 25           /* frames each side: log-likelihoods averaged over 0.5 s */
 #define SWITCH_PENALTY 30.0    /* nats (log-likelihood) to change speaker in the Viterbi pass */
 #define SPEECH_MAX_GAP 30
 #define SPEECH_MIN_RUN 25
@@ -151,13 +154,19 @@ static double gmm_ll(const gmm *m, const float *x)
 
 /* Trains a GMM of at most max_g components on the frames t with lab[t] == c or lab[t] == c2
  * (count n; c2 = -2 for none). */
-static void gmm_train(gmm *m, const sdra_diarizer *d, const int *lab, int c, int c2, size_t n,
+static void gmm_train(gmm *m, const sdra_diarizer *d, const int *lab, int c, int c2, int fold,
                       int max_g)
 {
+#define IN(t) ((lab[t] == c || lab[t] == c2) && (fold < 0 || (int)(((t) / FOLD_FRAMES) & 1) == fold))
+    size_t n = 0;
+    for (size_t t = 0; t < d->n_frames; t++)
+        n += IN(t);
+    if (n == 0)
+        n = 1;
     size_t nf = d->n_frames;
     double gmu[D] = {0}, gvar[D] = {0};
     for (size_t t = 0; t < nf; t++)
-        if (lab[t] == c || lab[t] == c2)
+        if (IN(t))
             for (int i = 0; i < D; i++) {
                 gmu[i] += cep(d, t)[i];
                 gvar[i] += (double)cep(d, t)[i] * cep(d, t)[i];
@@ -165,8 +174,8 @@ static void gmm_train(gmm *m, const sdra_diarizer *d, const int *lab, int c, int
     for (int i = 0; i < D; i++) {
         gmu[i] /= (double)n;
         gvar[i] = gvar[i] / (double)n - gmu[i] * gmu[i];
-        if (gvar[i] < 1e-3)
-            gvar[i] = 1e-3;
+        if (gvar[i] < d->var_floor[i])
+            gvar[i] = d->var_floor[i];
     }
     m->g = (int)(n / 50);
     if (m->g > max_g)
@@ -177,7 +186,7 @@ static void gmm_train(gmm *m, const sdra_diarizer *d, const int *lab, int c, int
     size_t step = n / (size_t)m->g, seen = 0;
     int k = 0;
     for (size_t t = 0; t < nf && k < m->g; t++) {
-        if (lab[t] != c && lab[t] != c2)
+        if (!IN(t))
             continue;
         if (seen == (size_t)k * step + step / 2) {
             for (int i = 0; i < D; i++)
@@ -206,7 +215,7 @@ static void gmm_train(gmm *m, const sdra_diarizer *d, const int *lab, int c, int
         memset(sk, 0, sizeof sk);
         memset(qk, 0, sizeof qk);
         for (size_t t = 0; t < nf; t++) {
-            if (lab[t] != c && lab[t] != c2)
+            if (!IN(t))
                 continue;
             const float *x = cep(d, t);
             double l[GMM_MAX], mx = -DBL_MAX, s = 0;
@@ -240,11 +249,14 @@ static void gmm_train(gmm *m, const sdra_diarizer *d, const int *lab, int c, int
                 m->mu[j][i] = sk[j][i] / nk[j];
                 double v = qk[j][i] / nk[j] - m->mu[j][i] * m->mu[j][i];
                 double fl = 0.01 * gvar[i];
+                if (fl < d->var_floor[i])
+                    fl = d->var_floor[i];
                 m->var[j][i] = v < fl ? fl : v;
             }
         }
     }
     gmm_prepare(m);
+#undef IN
 }
 
 /* ---- steps ----------------------------------------------------------------------------- */
@@ -391,11 +403,32 @@ static void viterbi(const double *ll, size_t len, int k, int *lab_out, double *s
     }
 }
 
+/* Replaces each frame's log-likelihoods by their mean over +-LL_SMOOTH frames (within the
+ * region): single frames follow the phone being said more than the voice, half a second of
+ * them follows the voice. sm is scratch of k doubles per frame. */
+static void smooth_ll(double *ll, size_t len, int k, double *sm)
+{
+    for (int c = 0; c < k; c++) {
+        double run = 0;
+        size_t lo = 0, hi = 0; /* window [lo, hi) */
+        for (size_t u = 0; u < len; u++) {
+            size_t want_hi = u + LL_SMOOTH + 1 < len ? u + LL_SMOOTH + 1 : len;
+            size_t want_lo = u > LL_SMOOTH ? u - LL_SMOOTH : 0;
+            while (hi < want_hi)
+                run += ll[hi++ * k + c];
+            while (lo < want_lo)
+                run -= ll[lo++ * k + c];
+            sm[u * k + c] = run / (double)(hi - lo);
+        }
+    }
+    memcpy(ll, sm, len * (size_t)k * sizeof *ll);
+}
+
 /* Relabels the frames of lab (clusters 0..k-1, -1 = not speech) by RESEG_ITERS rounds of GMM
  * training and Viterbi decoding per speech region. Clusters that lose all frames are dropped
  * and the rest renumbered; returns the new k. */
 static int resegment(const sdra_diarizer *d, const unsigned char *sp, int *lab, int k,
-                     gmm *models, double *ll, int *back, int *rl)
+                     gmm *models, double *ll, double *sm, int *back, int *rl)
 {
     size_t n = d->n_frames;
     for (int it = 0; it < RESEG_ITERS && k > 1; it++) {
@@ -407,7 +440,7 @@ static int resegment(const sdra_diarizer *d, const unsigned char *sp, int *lab, 
         for (int c = 0; c < k; c++) {
             renum[c] = -1;
             if (cnt[c] > 0) {
-                gmm_train(&models[nl], d, lab, c, -2, cnt[c], GMM_COMPONENTS);
+                gmm_train(&models[nl], d, lab, c, -2, -1, GMM_COMPONENTS);
                 renum[c] = nl++;
             }
         }
@@ -428,6 +461,7 @@ static int resegment(const sdra_diarizer *d, const unsigned char *sp, int *lab, 
             for (size_t u = s; u < t; u++)
                 for (int c = 0; c < nl; c++)
                     ll[(u - s) * nl + c] = gmm_ll(&models[c], cep(d, u));
+            smooth_ll(ll, t - s, nl, sm);
             double score[SDRA_DIARIZE_MAX_SPK];
             viterbi(ll, t - s, nl, rl, score, back);
             for (size_t u = s; u < t; u++)
@@ -449,41 +483,52 @@ static int resegment(const sdra_diarizer *d, const unsigned char *sp, int *lab, 
     return nl;
 }
 
-/* Total log-likelihood of the frames labelled c or c2 under m. */
-static double frames_ll(const sdra_diarizer *d, const int *lab, int c, int c2, const gmm *m)
+/* Total log-likelihood under m of the frames labelled c or c2 in fold (-1 = all). */
+static double frames_ll(const sdra_diarizer *d, const int *lab, int c, int c2, int fold,
+                        const gmm *m)
 {
     double s = 0;
     for (size_t t = 0; t < d->n_frames; t++)
-        if (lab[t] == c || lab[t] == c2)
+        if ((lab[t] == c || lab[t] == c2) && (fold < 0 || (int)((t / FOLD_FRAMES) & 1) == fold))
             s += gmm_ll(m, cep(d, t));
     return s;
 }
 
 /* The pair of clusters that gains most from merging, by the parameter-neutral BIC of Ajmera
  * and Wooters: a model of the union with as many components as the two models together has
- * the same number of parameters, so delta-BIC reduces to the log-likelihood difference (no
- * penalty weight to tune). Returns the best gain per frame of the pair (> 0: merge). */
+ * the same number of parameters, so delta-BIC reduces to a log-likelihood difference (no
+ * penalty weight to tune). The likelihoods are held-out: models are trained on alternate
+ * FOLD_FRAMES blocks and scored on the others (two-fold), so that separate models do not win
+ * merely by having fitted their own frames. Returns the best gain per frame (> 0: merge). */
 static double best_merge(const sdra_diarizer *d, const int *lab, int k, gmm *models, int *ci,
                          int *cj)
 {
     size_t cnt[SDRA_DIARIZE_MAX_SPK] = {0};
-    double own[SDRA_DIARIZE_MAX_SPK];
+    double own[SDRA_DIARIZE_MAX_SPK] = {0};
+    int ncomp[SDRA_DIARIZE_MAX_SPK];
     gmm *merged = &models[k];
     for (size_t t = 0; t < d->n_frames; t++)
         if (lab[t] >= 0)
             cnt[lab[t]]++;
-    for (int c = 0; c < k; c++) {
-        gmm_train(&models[c], d, lab, c, -2, cnt[c], GMM_COMPONENTS);
-        own[c] = frames_ll(d, lab, c, -2, &models[c]);
-    }
+    for (int c = 0; c < k; c++)
+        for (int f = 0; f < 2; f++) {
+            gmm_train(&models[c], d, lab, c, -2, f, GMM_COMPONENTS);
+            ncomp[c] = models[c].g;
+            own[c] += frames_ll(d, lab, c, -2, 1 - f, &models[c]);
+        }
     double best = -DBL_MAX;
     *ci = 0;
     *cj = 1;
     for (int i = 0; i < k; i++)
         for (int j = i + 1; j < k; j++) {
-            gmm_train(merged, d, lab, i, j, cnt[i] + cnt[j], models[i].g + models[j].g);
-            double gain = (frames_ll(d, lab, i, j, merged) - own[i] - own[j]) /
-                          (double)(cnt[i] + cnt[j]);
+            double l = 0;
+            for (int f = 0; f < 2; f++) {
+                gmm_train(merged, d, lab, i, j, f, ncomp[i] + ncomp[j]);
+                l += frames_ll(d, lab, i, j, 1 - f, merged);
+            }
+            double gain = (l - own[i] - own[j]) / (double)(cnt[i] + cnt[j]);
+            sdra_log(SDRA_LOG_DEBUG, "diarize:   pair %d (%zu frames) / %d (%zu): gain %.4f", i,
+                     cnt[i], j, cnt[j], gain);
             if (gain > best) {
                 best = gain;
                 *ci = i;
@@ -502,7 +547,7 @@ int sdra_diarize_cluster_finish(sdra_diarizer *d, sdra_turn **turns, size_t *n_t
     float *tmp = NULL;
     size_t *seg_a = NULL, *seg_b = NULL;
     int *seg_lab = NULL, *lab = NULL, *back = NULL, *rl = NULL;
-    double *ll = NULL;
+    double *ll = NULL, *sm = NULL;
     gmm *models = NULL;
     sdra_turn_list out = {0};
 
@@ -521,6 +566,19 @@ int sdra_diarize_cluster_finish(sdra_diarizer *d, sdra_turn **turns, size_t *n_t
         n_speech += sp[t];
     if (n_speech == 0)
         goto done;
+    {
+        double mu[D] = {0}, sq[D] = {0};
+        for (size_t t = 0; t < n; t++)
+            if (sp[t])
+                for (int i = 0; i < D; i++) {
+                    mu[i] += cep(d, t)[i];
+                    sq[i] += (double)cep(d, t)[i] * cep(d, t)[i];
+                }
+        for (int i = 0; i < D; i++) {
+            double m = mu[i] / (double)n_speech, v = sq[i] / (double)n_speech - m * m;
+            d->var_floor[i] = VAR_FLOOR * (v > 1e-6 ? v : 1e-6);
+        }
+    }
     size_t seg_len = SEG_FRAMES;
     if (n_speech / seg_len > MAX_SEGMENTS / 2)
         seg_len = n_speech / (MAX_SEGMENTS / 2) + 1;
@@ -583,11 +641,12 @@ int sdra_diarize_cluster_finish(sdra_diarizer *d, sdra_turn **turns, size_t *n_t
             max_region = t - s;
     }
     ll = malloc(max_region * (size_t)k * sizeof *ll);
+    sm = malloc(max_region * (size_t)k * sizeof *sm);
     back = malloc(max_region * (size_t)k * sizeof *back);
     rl = malloc(max_region * sizeof *rl);
-    if (!models || !ll || !back || !rl)
+    if (!models || !ll || !sm || !back || !rl)
         goto nomem;
-    k = resegment(d, sp, lab, k, models, ll, back, rl);
+    k = resegment(d, sp, lab, k, models, ll, sm, back, rl);
     while (k > 1 && d->p.n_speakers == 0) {
         int ci, cj;
         double gain = best_merge(d, lab, k, models, &ci, &cj);
@@ -601,7 +660,7 @@ int sdra_diarize_cluster_finish(sdra_diarizer *d, sdra_turn **turns, size_t *n_t
             else if (lab[t] > cj)
                 lab[t]--;
         k--;
-        k = resegment(d, sp, lab, k, models, ll, back, rl);
+        k = resegment(d, sp, lab, k, models, ll, sm, back, rl);
     }
 
     /* turns, speakers numbered by first appearance */
@@ -641,6 +700,7 @@ done:
     free(back);
     free(rl);
     free(ll);
+    free(sm);
     free(models);
     return rc;
 }

@@ -52,6 +52,7 @@ struct sdra_diarizer {
     sdra_mfcc mfcc;
     float *hist;          /* mfcc.win samples */
     int n_hist;
+    double var_floor[SDRA_MFCC_N]; /* cluster: GMM variance floor, from all speech frames */
     int finished;
 };
 

@@ -89,6 +89,28 @@ static int setup(void **state)
         r = r * 1664525u + 1013904223u;
         pcm[i] = (int16_t)(pcm[i] + (int)((r >> 24) % 9) - 4);
     }
+    /* keep the conversation beside the clips, for a person looking into a failure */
+    snprintf(path, sizeof path, "%s/conversation.wav", dir);
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        uint32_t bytes = (uint32_t)(n_pcm * 2), rate = RATE, brate = RATE * 2, fmt_len = 16;
+        uint32_t riff = 36 + bytes;
+        uint16_t pcm_fmt = 1, ch = 1, align = 2, bits = 16;
+        fwrite("RIFF", 1, 4, f);
+        fwrite(&riff, 4, 1, f);
+        fwrite("WAVEfmt ", 1, 8, f);
+        fwrite(&fmt_len, 4, 1, f);
+        fwrite(&pcm_fmt, 2, 1, f);
+        fwrite(&ch, 2, 1, f);
+        fwrite(&rate, 4, 1, f);
+        fwrite(&brate, 4, 1, f);
+        fwrite(&align, 2, 1, f);
+        fwrite(&bits, 2, 1, f);
+        fwrite("data", 1, 4, f);
+        fwrite(&bytes, 4, 1, f);
+        fwrite(pcm, 2, n_pcm, f);
+        fclose(f);
+    }
     return 0;
 }
 
