@@ -164,6 +164,56 @@ static void tidy_quote(char *s)
         s[--n] = 0;
 }
 
+/* In place: keeps only the sentence of s that contains match (case-insensitive), so a quote
+ * is what the prospect said about the point, not the whole utterance. Unchanged when match is
+ * NULL or not found. */
+static void sentence_with(char *s, const char *match)
+{
+    if (!s || !match || !*match)
+        return;
+    char *hit = strcasestr(s, match);
+    if (!hit)
+        return;
+    char *b = hit;
+    while (b > s && !(strchr(".!?", b[-1]) && (b[0] == ' ')))
+        b--;
+    while (*b == ' ')
+        b++;
+    char *e = hit + strlen(match);
+    while (*e && !(strchr(".!?", *e) && (e[1] == ' ' || e[1] == 0)))
+        e++;
+    if (*e)
+        e++;
+    size_t n = (size_t)(e - b);
+    memmove(s, b, n);
+    s[n] = 0;
+}
+
+/* In place: drops a dangling last clause such as ", and it's" left where an extractor cut a
+ * sentence short (at most three words after the last comma, starting with a conjunction). */
+static void drop_dangling_clause(char *s)
+{
+    if (!s)
+        return;
+    char *c = strrchr(s, ',');
+    if (!c || c == s)
+        return;
+    const char *w = c + 1;
+    while (*w == ' ')
+        w++;
+    static const char *conj[] = {"and ", "but ", "so ", "or ", "because ", "which "};
+    int is_conj = 0;
+    for (size_t i = 0; i < sizeof conj / sizeof conj[0]; i++)
+        if (!strncasecmp(w, conj[i], strlen(conj[i])))
+            is_conj = 1;
+    int words = 0;
+    for (const char *p = w; *p; p++)
+        if (*p != ' ' && (p == w || p[-1] == ' '))
+            words++;
+    if (is_conj && words <= 3 && !strpbrk(w, ".!?"))
+        *c = 0;
+}
+
 /* A speaker's name by role from the analysis, else from the transcript. */
 static const char *speaker_name(const json_t *analysis, const sdra_transcript *t, const char *role)
 {
@@ -336,6 +386,7 @@ static json_t *pain_points(const json_t *a, int max_items)
         char *txt = clean(jstr(it, "text"), MAX_ITEM_BYTES);
         if (!txt)
             continue;
+        drop_dangling_clause(txt);
         tidy_quote(txt);
         int dup = 0;
         size_t k;
@@ -382,6 +433,7 @@ static json_t *objections(const json_t *a, const char *tp_dir, int can_call, int
         if (rc < 0)
             sdra_log(SDRA_LOG_WARN, "objection '%.40s': no talking point (%s)", type, e.msg);
         char *said = clean(jstr(it, "text"), MAX_ITEM_BYTES);
+        sentence_with(said, jstr(it, "match"));
         tidy_quote(said);
         const char *point = sdra_tp_select(tp, said, can_call);
         json_t *ob = json_object();

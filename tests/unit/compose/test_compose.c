@@ -211,6 +211,32 @@ static void compose_default_meeting_hour(void **state)
     json_decref(a);
 }
 
+static void compose_quotes_the_relevant_words(void **state)
+{
+    (void)state;
+    json_t *a = json_loads(
+        "{\"schema\":\"sdra.analysis/1\","
+        "\"objections\":[{\"type\":\"price\",\"match\":\"expensive\","
+        "\"text\":\"New hires are slow. Honestly, it sounds expensive for us! Anyway.\"}],"
+        "\"pain_points\":[{\"text\":\"our reps spend two hours on notes, and it's\"},"
+        "{\"text\":\"we lose deals, mostly big ones\"}]}",
+        0, NULL);
+    assert_non_null(a);
+    sdra_compose_params p = params();
+    p.style = "friendly";
+    sdra_email *e = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), 0);
+    const char *t = text_of(e);
+    assert_non_null(strstr(t, "(you mentioned \"Honestly, it sounds expensive for us\")"));
+    assert_null(strstr(t, "New hires are slow"));
+    assert_non_null(strstr(t, "- \"our reps spend two hours on notes\"\n"));
+    /* a real last clause (no conjunction) is kept */
+    assert_non_null(strstr(t, "we lose deals, mostly big ones"));
+    sdra_email_destroy(e);
+    json_decref(a);
+}
+
 static void compose_is_deterministic(void **state)
 {
     (void)state;
@@ -345,6 +371,7 @@ int main(void)
         cmocka_unit_test(compose_do_not_email_skips),
         cmocka_unit_test(compose_do_not_call_proposes_no_call),
         cmocka_unit_test(compose_default_meeting_hour),
+        cmocka_unit_test(compose_quotes_the_relevant_words),
         cmocka_unit_test(compose_is_deterministic),
         cmocka_unit_test(compose_partial_and_bad_documents),
         cmocka_unit_test(compose_user_template_and_errors),
