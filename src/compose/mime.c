@@ -58,7 +58,9 @@ int sdra_mime_qp_encode(sdra_buf *out, const char *s, size_t n)
             char enc[4];
             size_t elen;
             int last = i + 1 == ll;
-            if ((c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !last)) {
+            /* "From " at a line start is encoded so that mbox writers cannot mangle it */
+            int from_line = i == 0 && ll >= 5 && !memcmp(line, "From ", 5);
+            if (!from_line && ((c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !last))) {
                 enc[0] = (char)c;
                 elen = 1;
             } else {

@@ -90,6 +90,7 @@ static void mime_qp_roundtrip_and_line_length(void **state)
         "no final newline",
         "\n\n\nblank lines\n",
         "crlf\r\nin input\r\n",
+        "From the top\nFrom here\n",
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sdra_buf b;
@@ -121,6 +122,9 @@ static void mime_qp_roundtrip_and_line_length(void **state)
     sdra_buf_init(&b, 1024);
     sdra_mime_qp_encode(&b, "x = 1 \n", 7);
     assert_string_equal(b.data, "x =3D 1=20\r\n");
+    sdra_buf_reset(&b);
+    sdra_mime_qp_encode(&b, "From me\n", 8);
+    assert_string_equal(b.data, "=46rom me\r\n");
     sdra_buf_release(&b);
     sdra_buf_init(&b, 10);
     assert_int_equal(sdra_mime_qp_encode(&b, "0123456789abcdef\n", 17), SDRA_ELIMIT);
