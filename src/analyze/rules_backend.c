@@ -316,9 +316,70 @@ static void drop_type(json_t *arr, int u, const char *type)
     }
 }
 
-static json_t *find_intents(actx *c)
+static void add_intent(actx *c, json_t *arr, int u, const char *type, const match *mm)
+{
+    if (seen(arr, u, "type", type))
+        return;
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string(type));
+    evidence(o, c, u);
+    json_object_set_new(o, "text", utt_text(&c->t->utts[u]));
+    json_object_set_new(o, "match", mm ? match_words(c, mm) : utt_text(&c->t->utts[u]));
+    json_array_append_new(arr, o);
+}
+
+static int cmp_i(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "i"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "i"));
+    return x < y ? -1 : x > y;
+}
+
+/* intents, with agree_to_meeting from meeting.accept near a proposal by the other side (and
+   from the agreed meeting), and opt_out from the contact preferences */
+static json_t *find_intents(actx *c, json_t *meeting, json_t *contact)
 {
     json_t *arr = find_labelled(c, "intent", true);
+    for (size_t k = 0; k < c->n_m; k++) {
+        const match *mm = &c->m[k];
+        if (strcmp(mm->rule->category, "meeting") || strcmp(mm->rule->label, "accept") ||
+            c->v[mm->u].role != SDRA_ROLE_PROSPECT || has_match(c, mm->u, "meeting", "decline"))
+            continue;
+        bool near = false;
+        for (int q = mm->u - 1; q >= 0 && q >= mm->u - 3; q--)
+            if (c->v[q].role != SDRA_ROLE_PROSPECT) { /* the other side's last words */
+                near = c->v[q].meeting_ctx;
+                break;
+            }
+        if (near)
+            add_intent(c, arr, mm->u, "agree_to_meeting", mm);
+    }
+    if (json_is_object(meeting)) {
+        const char *keys[2] = {"accepted", "proposed"};
+        for (int k = 0; k < 2; k++) {
+            json_t *ev = json_object_get(meeting, keys[k]);
+            if (!strcmp(json_string_value(json_object_get(ev, "role")), "prospect")) {
+                add_intent(c, arr, (int)json_integer_value(json_object_get(ev, "i")), "agree_to_meeting", NULL);
+                break;
+            }
+        }
+    }
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(contact, "evidence"), i, o)
+        add_intent(c, arr, (int)json_integer_value(json_object_get(o, "i")), "opt_out", NULL);
+    /* keep time order */
+    size_t n = json_array_size(arr);
+    json_t **items = malloc(sizeof *items * (n ? n : 1));
+    if (items) {
+        for (size_t k = 0; k < n; k++)
+            items[k] = json_incref(json_array_get(arr, k));
+        qsort(items, n, sizeof *items, cmp_i);
+        json_array_clear(arr);
+        for (size_t k = 0; k < n; k++)
+            json_array_append_new(arr, items[k]);
+        free(items);
+    }
     /* a "not interested" or an opt-out outweighs a nearby "interested" in the same utterance */
     for (size_t i = 0; i < json_array_size(arr); i++) {
         json_t *o = json_array_get(arr, i);
@@ -1105,15 +1166,16 @@ static int rules_analyze(json_t **out, const sdra_transcript *t, const sdra_anal
     json_object_set_new(doc, "prospect_name", pname ? json_string(pname) : json_null());
     json_object_set_new(doc, "rep_name", rname ? json_string(rname) : p->rep_name ? json_string(p->rep_name) : json_null());
     json_object_set_new(doc, "sentiment", sentiment_doc(&c));
-    json_object_set_new(doc, "intents", find_intents(&c));
+    bool opted = false;
+    int opt_u = -1;
+    json_t *cp = find_contact(&c, &opted, &opt_u);
+    json_t *mt = find_meeting(&c, opted, opt_u);
+    json_object_set_new(doc, "intents", find_intents(&c, mt, cp));
     json_object_set_new(doc, "objections", find_labelled(&c, "objection", true));
     json_object_set_new(doc, "topics", find_topics(&c));
     json_object_set_new(doc, "pain_points", find_pain(&c));
     json_object_set_new(doc, "action_items", find_actions(&c));
-    bool opted = false;
-    int opt_u = -1;
-    json_t *cp = find_contact(&c, &opted, &opt_u);
-    json_object_set_new(doc, "next_meeting", find_meeting(&c, opted, opt_u));
+    json_object_set_new(doc, "next_meeting", mt);
     json_object_set_new(doc, "contact_preferences", cp);
     json_object_set_new(doc, "metrics", metrics_doc(&c));
     json_object_set_new(doc, "summary", summary_doc(&c, doc));
