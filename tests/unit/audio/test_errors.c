@@ -152,6 +152,35 @@ static void errors_truncated_audio(void **state)
     }
 }
 
+/* Bytes after complete audio are not truncation when the header says how long the audio is:
+ * junk after a FLAC stream, tags after MP3 frames (ID3v1), a chunk after a WAV's data. All
+ * the audio comes out and the read ends cleanly. (Random junk after MP3 frames cannot be told
+ * from damage: FFmpeg then drops the Xing length itself, and we report a corrupt end.) */
+static void errors_trailing_junk_is_not_truncation(void **state)
+{
+    (void)state;
+    const char *exts[] = {"flac", "mp3", "wav"};
+    const char *args[] = {"", "-write_id3v1 1 -metadata title=Call", ""};
+    const char *tail[] = {"head -c 3000 /dev/urandom", "true",
+                          "printf 'LIST\\014\\000\\000\\000INFOISFT\\000\\000\\000\\000'"};
+    for (int i = 0; i < 3; i++) {
+        char name[64], path[700];
+        snprintf(name, sizeof name, "junk.%s", exts[i]);
+        gen(name, "sine=f=440:d=3", args[i], path, sizeof path);
+        assert_int_equal(atu_sh("%s >> '%s'", tail[i], path), 0);
+        sdra_audio *a = NULL;
+        sdra_error err = {0};
+        assert_int_equal(sdra_audio_open(&a, path, NULL, &err), 0);
+        size_t total = 0;
+        int rc = read_all(a, &total, &err);
+        if (rc)
+            fprintf(stderr, "%s: %s\n", path, err.msg);
+        assert_int_equal(rc, 0);
+        assert_true(total >= 48000 - 80 && total <= 48000 + 80);
+        sdra_audio_close(a);
+    }
+}
+
 /* A canonical 44-byte WAV header for PCM (tag 1) or another format tag. */
 static void wav_header(unsigned char *h, int tag, int channels, int rate, int bits, uint32_t data)
 {
@@ -304,6 +333,7 @@ int main(void)
         cmocka_unit_test(errors_text_named_wav),
         cmocka_unit_test(errors_truncated_header),
         cmocka_unit_test(errors_truncated_audio),
+        cmocka_unit_test(errors_trailing_junk_is_not_truncation),
         cmocka_unit_test(errors_zero_length_audio),
         cmocka_unit_test(errors_no_audio_stream),
         cmocka_unit_test(errors_unsupported_codec),
