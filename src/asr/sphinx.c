@@ -78,7 +78,8 @@ static void sphinx_destroy(void *state)
 
 /* Adds the user's words to the dictionary (ps_add_word) and to the language model set. A word
  * without phones must already be in the dictionary. */
-static int add_vocab(sphinx_state *s, ngram_model_t *lm, const char *path, sdra_error *err)
+static int add_vocab(sphinx_state *s, ngram_model_t **lms, int n_lms, const char *path,
+                     sdra_error *err)
 {
     sdra_asr_vocab *v = NULL;
     int rc = sdra_asr_vocab_load(&v, path, err);
@@ -112,12 +113,15 @@ static int add_vocab(sphinx_state *s, ngram_model_t *lm, const char *path, sdra_
             }
         }
         ckd_free(known);
-        if (ngram_wid(lm, e->word) == ngram_unknown_wid(lm) &&
-            ngram_model_add_word(lm, e->word, 1.0f) == NGRAM_INVALID_WID) {
-            rc = sdra_error_set(err, SDRA_EINVAL, "%s:%d: cannot add '%s' to the language model",
-                                path, e->line, e->word);
-            goto done;
-        }
+        /* Into each model before they are combined (sphinxbase cannot add to a set). */
+        for (int m = 0; m < n_lms; m++)
+            if (ngram_wid(lms[m], e->word) == ngram_unknown_wid(lms[m]) &&
+                ngram_model_add_word(lms[m], e->word, 1.0f) == NGRAM_INVALID_WID) {
+                rc = sdra_error_set(err, SDRA_EINVAL,
+                                    "%s:%d: cannot add '%s' to the language model", path,
+                                    e->line, e->word);
+                goto done;
+            }
     }
 done:
     sdra_asr_vocab_destroy(v);
@@ -192,6 +196,22 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
             rc = sdra_error_set(err, SDRA_EINVAL, "%s: not a valid ARPA language model", domain);
             goto done;
         }
+    }
+    /* The domain model's own pronunciations (<model>.dict beside <model>.lm), then the user's. */
+    ngram_model_t *lms[2] = {generic, dom};
+    int n_lms = dom ? 2 : 1;
+    if (domain[0]) {
+        char lex[PATH_MAX];
+        size_t dl = strlen(domain);
+        if (dl > 3 && !strcmp(domain + dl - 3, ".lm") && dl + 3 < sizeof lex) {
+            snprintf(lex, sizeof lex, "%.*s.dict", (int)(dl - 3), domain);
+            if (file_exists(lex) && (rc = add_vocab(s, lms, n_lms, lex, err)) < 0)
+                goto done;
+        }
+    }
+    if (p->vocab_path && (rc = add_vocab(s, lms, n_lms, p->vocab_path, err)) < 0)
+        goto done;
+    if (dom) {
         ngram_model_t *models[2] = {generic, dom};
         const char *names[2] = {"generic", "domain"};
         float32 w[2] = {1.0f - p->domain_weight, p->domain_weight};
@@ -205,8 +225,6 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
         set = generic;
         generic = NULL;
     }
-    if (p->vocab_path && (rc = add_vocab(s, set, p->vocab_path, err)) < 0)
-        goto done;
     if (ps_set_lm(s->ps, "sdra", set) < 0 || ps_set_search(s->ps, "sdra") < 0) {
         rc = sdra_error_set(err, SDRA_EINTERNAL, "sphinx: cannot set up the search");
         goto done;

@@ -1,0 +1,220 @@
+/*
+ * test_sphinx.c - the PocketSphinx backend on speech synthesized at test time: it finds the
+ * words with monotonic, in-range times and sane confidences; the same audio gives the same
+ * words in a later stream (the recognizer forgets earlier streams) and whatever the feed sizes;
+ * creation errors are clear.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "asr/asr_test_util.h"
+#include "sdra/asr.h"
+
+static const char *const sentences[] = {
+    "please send me the pricing information by friday",
+    "we can schedule a demo for next tuesday afternoon",
+};
+static char wav[512];
+static int16_t *pcm;
+static size_t n_pcm;
+
+static int setup(void **state)
+{
+    snprintf(wav, sizeof wav, "%s/asr_sphinx.wav", asr_test_tmp());
+    if (asr_test_say(wav, sentences, 2, 1.0) != 0)
+        return -1;
+    sdra_audio_params ap = sdra_audio_default_params();
+    int16_t **chans = NULL;
+    int nch = 0;
+    sdra_error err = {0};
+    if (sdra_audio_load(wav, &ap, &chans, &pcm, &n_pcm, &nch, &err) < 0)
+        return -1;
+    for (int c = 0; c < nch; c++)
+        free(chans[c]);
+    free(chans);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    free(pcm);
+    return 0;
+}
+
+/* Takes every finalized utterance into utts[*n]. */
+static void drain(sdra_asr *asr, sdra_asr_utt *utts, size_t *n, size_t max)
+{
+    sdra_error err = {0};
+    bool ready;
+    sdra_asr_utt u;
+    while (sdra_asr_poll(asr, &u, &ready, &err) == 0 && ready) {
+        assert_true(*n < max);
+        utts[(*n)++] = u;
+    }
+}
+
+/* Decodes pcm as one stream fed in pieces of `piece` samples; returns the utterance count. */
+static size_t decode(sdra_asr *asr, size_t piece, sdra_asr_utt *utts, size_t max)
+{
+    sdra_error err = {0};
+    size_t n = 0;
+    assert_int_equal(sdra_asr_start_stream(asr, &err), 0);
+    for (size_t pos = 0; pos < n_pcm; pos += piece) {
+        size_t k = n_pcm - pos < piece ? n_pcm - pos : piece;
+        assert_int_equal(sdra_asr_feed(asr, pcm + pos, k, &err), 0);
+        drain(asr, utts, &n, max);
+    }
+    assert_int_equal(sdra_asr_end_stream(asr, &err), 0);
+    drain(asr, utts, &n, max);
+    return n;
+}
+
+static void release_all(sdra_asr_utt *u, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sdra_asr_utt_release(&u[i]);
+}
+
+static bool has_word(const sdra_asr_utt *u, size_t n, const char *w)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < u[i].n_words; k++)
+            if (!strcmp(u[i].words[k].w, w))
+                return true;
+    return false;
+}
+
+static void asr_sphinx_finds_words(void **state)
+{
+    sdra_asr_params p = sdra_asr_default_params();
+    sdra_asr *asr = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_asr_create(&asr, &p, &err), 0);
+    assert_string_equal(sdra_asr_name(asr), "sphinx");
+    sdra_asr_utt u[64];
+    size_t n = decode(asr, 4000, u, 64);
+    assert_true(n >= 1);
+    const char *expect[] = {"send", "pricing", "information", "friday", "schedule", "demo",
+                            "tuesday", "afternoon"};
+    int found = 0;
+    for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++)
+        found += has_word(u, n, expect[i]);
+    assert_true(found >= 6);
+    double prev = 0, dur = (double)n_pcm / 16000;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < u[i].n_words; k++) {
+            const sdra_asr_word *w = &u[i].words[k];
+            assert_true(w->start_s >= prev - 1e-9);
+            assert_true(w->end_s > w->start_s);
+            assert_true(w->end_s <= dur + 0.05);
+            assert_true(w->conf >= 0 && w->conf <= 1);
+            assert_true(w->w[0] != '<' && w->w[0] != '[' && !strchr(w->w, '('));
+            prev = w->end_s;
+        }
+    /* The second sentence starts after the first one's pause. */
+    assert_true(n >= 2);
+    assert_true(u[1].start_s > u[0].end_s);
+    release_all(u, n);
+    sdra_asr_destroy(asr);
+}
+
+static void asr_sphinx_repeatable(void **state)
+{
+    sdra_asr_params p = sdra_asr_default_params();
+    sdra_asr *asr = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_asr_create(&asr, &p, &err), 0);
+    sdra_asr_utt a[64], b[64], c[64];
+    size_t na = decode(asr, 4000, a, 64);
+    size_t nb = decode(asr, 4000, b, 64); /* a second stream on the same recognizer */
+    size_t nc = decode(asr, 333, c, 64);  /* odd feed sizes */
+    assert_int_equal(na, nb);
+    for (size_t i = 0; i < na; i++) {
+        assert_int_equal(a[i].n_words, b[i].n_words);
+        for (size_t k = 0; k < a[i].n_words; k++) {
+            assert_string_equal(a[i].words[k].w, b[i].words[k].w);
+            assert_true(a[i].words[k].start_s == b[i].words[k].start_s);
+        }
+    }
+    /* Feed granularity may move an endpoint by a block, but the words are the same. */
+    size_t wa = 0, wc = 0;
+    for (size_t i = 0; i < na; i++)
+        wa += a[i].n_words;
+    for (size_t i = 0; i < nc; i++)
+        wc += c[i].n_words;
+    assert_true(wc + 2 >= wa && wa + 2 >= wc);
+    release_all(a, na);
+    release_all(b, nb);
+    release_all(c, nc);
+    sdra_asr_destroy(asr);
+}
+
+static void asr_create_errors(void **state)
+{
+    sdra_asr *asr = NULL;
+    sdra_error err = {0};
+    sdra_asr_params p = sdra_asr_default_params();
+    p.backend = "nonesuch";
+    assert_int_equal(sdra_asr_create(&asr, &p, &err), SDRA_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "nonesuch"));
+    p = sdra_asr_default_params();
+    p.model_dir = "/nonexistent/model";
+    assert_int_equal(sdra_asr_create(&asr, &p, &err), SDRA_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "/nonexistent/model"));
+    p = sdra_asr_default_params();
+    p.rate_hz = 8000;
+    assert_int_equal(sdra_asr_create(&asr, &p, &err), SDRA_EINVAL);
+    p = sdra_asr_default_params();
+    p.domain_lm_path = "/nonexistent/x.lm";
+    assert_int_equal(sdra_asr_create(&asr, &p, &err), SDRA_ENOTFOUND);
+    p = sdra_asr_default_params();
+    p.vocab_path = "/nonexistent/vocab.txt";
+    assert_int_equal(sdra_asr_create(&asr, &p, &err), SDRA_ENOTFOUND);
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/asr_vocab_bad.txt", asr_test_tmp());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("# a comment\nacme AE K M IY\nqwzxvbn\n", f);
+    fclose(f);
+    p.vocab_path = path;
+    assert_int_equal(sdra_asr_create(&asr, &p, &err), SDRA_EINVAL);
+    assert_non_null(strstr(err.msg, ":3:"));
+    assert_non_null(strstr(err.msg, "qwzxvbn"));
+    assert_null(asr);
+}
+
+static void asr_vocab_words_usable(void **state)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/asr_vocab_ok.txt", asr_test_tmp());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("zorblax Z AO R B L AE K S\nfriday\npricing P R AY S IH NG\n", f);
+    fclose(f);
+    sdra_asr_params p = sdra_asr_default_params();
+    p.vocab_path = path;
+    sdra_asr *asr = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_asr_create(&asr, &p, &err), 0);
+    assert_non_null(strstr(sdra_asr_describe(asr), "vocabulary"));
+    sdra_asr_utt u[64];
+    size_t n = decode(asr, 4000, u, 64);
+    assert_true(has_word(u, n, "friday") || has_word(u, n, "pricing"));
+    release_all(u, n);
+    sdra_asr_destroy(asr);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(asr_sphinx_finds_words),
+        cmocka_unit_test(asr_sphinx_repeatable),
+        cmocka_unit_test(asr_create_errors),
+        cmocka_unit_test(asr_vocab_words_usable),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
