@@ -12,7 +12,7 @@
  * Opt-out rules live here and nowhere else: do_not_email -> no message, only the document with
  * "skipped"; do_not_call -> no invite, no meeting or call proposal in the context (can_call
  * false), action items that speak of calls or meetings dropped (words in
- * data/compose/call_words.txt), talking points marked "call: yes" never chosen.
+ * data/compose/action_words.txt), talking points marked "call: yes" never chosen.
  */
 #include "sdra/compose.h"
 #include "compose/internal.h"
@@ -233,48 +233,143 @@ static const char *speaker_name(const json_t *analysis, const sdra_transcript *t
     return NULL;
 }
 
-/* ---- call words (do_not_call filtering) ------------------------------------------------- */
+/* ---- action word lists (data/compose/action_words.txt) --------------------------------- */
+
+#define WORDS_MAX 256
 
 typedef struct words {
-    char *data;
-    const char *w[128];
+    const char *w[WORDS_MAX];
     size_t n;
 } words;
 
-static int load_call_words(words *cw, sdra_error *err)
+/* The sections of action_words.txt: [call] words that make an item a call or meeting
+ * proposal, [invite] words of items this email itself fulfils when an invite is attached,
+ * [filler] words ignored when comparing items, [vague] objects that say nothing alone. */
+typedef struct wordlists {
+    char *data;
+    words call, invite, filler, vague;
+} wordlists;
+
+static int load_wordlists(wordlists *wl, sdra_error *err)
 {
-    memset(cw, 0, sizeof *cw);
+    memset(wl, 0, sizeof *wl);
     char path[4096];
-    if (sdra_share_path(path, sizeof path, "compose/call_words.txt") < 0)
+    if (sdra_share_path(path, sizeof path, "compose/action_words.txt") < 0)
         return sdra_error_set(err, SDRA_ELIMIT, "share path too long");
-    int rc = sdra_file_read(&cw->data, NULL, path, 16 * 1024, err);
+    int rc = sdra_file_read(&wl->data, NULL, path, 32 * 1024, err);
     if (rc < 0)
         return rc;
-    for (char *line = strtok(cw->data, "\n"); line && cw->n < 128; line = strtok(NULL, "\n")) {
+    words *cur = NULL;
+    int line_no = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(wl->data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        line_no++;
         while (isspace((unsigned char)*line))
             line++;
         size_t l = strlen(line);
         while (l && isspace((unsigned char)line[l - 1]))
             line[--l] = 0;
-        if (l && line[0] != '#')
-            cw->w[cw->n++] = line;
+        if (!l || line[0] == '#')
+            continue;
+        if (line[0] == '[') {
+            cur = !strcmp(line, "[call]")     ? &wl->call
+                  : !strcmp(line, "[invite]") ? &wl->invite
+                  : !strcmp(line, "[filler]") ? &wl->filler
+                  : !strcmp(line, "[vague]")  ? &wl->vague
+                                              : NULL;
+            if (!cur)
+                return sdra_error_set(err, SDRA_EINVAL, "%s: unknown section %.40s", path, line);
+            continue;
+        }
+        if (!cur)
+            return sdra_error_set(err, SDRA_EINVAL, "%s: '%.40s' before the first [section]",
+                                  path, line);
+        if (cur->n == WORDS_MAX)
+            return sdra_error_set(err, SDRA_ELIMIT, "%s: more than %d words in a section", path,
+                                  WORDS_MAX);
+        cur->w[cur->n++] = line;
     }
     return 0;
 }
 
-/* True when text contains one of the words as a whole word (case-insensitive). */
-static int mentions(const words *cw, const char *text)
+static int in_list(const words *w, const char *word, size_t n)
 {
-    for (size_t i = 0; i < cw->n; i++) {
-        size_t wl = strlen(cw->w[i]);
+    for (size_t i = 0; i < w->n; i++)
+        if (strlen(w->w[i]) == n && !strncasecmp(w->w[i], word, n))
+            return 1;
+    return 0;
+}
+
+/* True when text contains one of the words as a whole word (case-insensitive). */
+static int mentions(const words *w, const char *text)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        size_t l = strlen(w->w[i]);
         for (const char *p = text; *p; p++) {
             if (p != text && isalnum((unsigned char)p[-1]))
                 continue;
-            if (!strncasecmp(p, cw->w[i], wl) && !isalnum((unsigned char)p[wl]))
+            if (!strncasecmp(p, w->w[i], l) && !isalnum((unsigned char)p[l]))
                 return 1;
         }
     }
     return 0;
+}
+
+/* The content words of an action item (lowercase, no filler, at least 3 letters), for
+ * telling duplicates apart. Returns how many (at most max). */
+static size_t content_words(char out[][32], size_t max, const char *text, const words *filler)
+{
+    size_t n = 0;
+    const char *p = text;
+    while (*p && n < max) {
+        while (*p && !isalnum((unsigned char)*p))
+            p++;
+        const char *b = p;
+        while (isalnum((unsigned char)*p) || *p == '\'')
+            p++;
+        size_t l = (size_t)(p - b);
+        if (l >= 3 && l < 32 && !in_list(filler, b, l)) {
+            for (size_t i = 0; i < l; i++)
+                out[n][i] = (char)tolower((unsigned char)b[i]);
+            out[n][l] = 0;
+            int dup = 0;
+            for (size_t k = 0; k < n; k++)
+                dup |= !strcmp(out[k], out[n]);
+            if (!dup)
+                n++;
+        }
+    }
+    return n;
+}
+
+static int subset(char a[][32], size_t na, char b[][32], size_t nb)
+{
+    for (size_t i = 0; i < na; i++) {
+        int found = 0;
+        for (size_t j = 0; j < nb && !found; j++)
+            found = !strcmp(a[i], b[j]);
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+/* True for items like "send it": at most two words, the last one a vague object. */
+static int vague_item(const char *text, const words *vague)
+{
+    const char *last = NULL;
+    int n = 0;
+    for (const char *p = text; *p; p++)
+        if (!isspace((unsigned char)*p) && (p == text || isspace((unsigned char)p[-1]))) {
+            n++;
+            last = p;
+        }
+    if (!last || n > 2)
+        return 0;
+    size_t l = 0;
+    while (last[l] && isalpha((unsigned char)last[l]))
+        l++;
+    return in_list(vague, last, l);
 }
 
 /* ---- context ---------------------------------------------------------------------------- */
@@ -454,12 +549,17 @@ static json_t *objections(const json_t *a, const char *tp_dir, int can_call, int
     return out;
 }
 
-static json_t *action_item(const json_t *it, const words *cw, int can_call)
+/* One action item for the template, or NULL when it is left out: empty, vague, a call
+ * proposal to a contact who opted out of calls, or (rep's items) fulfilled by the attached
+ * invite itself. */
+static json_t *action_item(const json_t *it, const wordlists *wl, int can_call, int is_rep,
+                           int invite_attached)
 {
     char *txt = clean(jstr(it, "text"), MAX_ITEM_BYTES);
     if (!txt)
         return NULL;
-    if (!can_call && mentions(cw, txt)) {
+    if ((!can_call && mentions(&wl->call, txt)) || vague_item(txt, &wl->vague) ||
+        (is_rep && invite_attached && mentions(&wl->invite, txt))) {
         free(txt);
         return NULL;
     }
@@ -482,8 +582,48 @@ static json_t *action_item(const json_t *it, const words *cw, int can_call)
     return o;
 }
 
-static void actions(const json_t *a, const words *cw, int can_call, int max_items, json_t **rep,
-                    json_t **prospect)
+static void copy_due(json_t *to, const json_t *from)
+{
+    const char *keys[] = {"due", "due_long", "due_time"};
+    for (int i = 0; i < 3; i++) {
+        json_t *v = json_object_get(from, keys[i]);
+        if (v)
+            json_object_set(to, keys[i], v);
+    }
+}
+
+/* Adds o to dst unless an item there already says the same: when o's content words are a
+ * subset of an earlier item's, o is dropped (its due date kept if the other had none); when
+ * an earlier item's are a subset of o's, o replaces it. Steals o. */
+static void add_unique(json_t *dst, json_t *o, const words *filler, int max_items)
+{
+    char a[32][32], b[32][32];
+    size_t na = content_words(a, 32, jstr(o, "text"), filler);
+    size_t i;
+    json_t *k;
+    json_array_foreach(dst, i, k) {
+        size_t nb = content_words(b, 32, jstr(k, "text"), filler);
+        if (subset(a, na, b, nb)) {
+            if (!json_object_get(k, "due"))
+                copy_due(k, o);
+            json_decref(o);
+            return;
+        }
+        if (subset(b, nb, a, na)) {
+            if (!json_object_get(o, "due"))
+                copy_due(o, k);
+            json_array_set_new(dst, i, o);
+            return;
+        }
+    }
+    if ((int)json_array_size(dst) < max_items)
+        json_array_append_new(dst, o);
+    else
+        json_decref(o);
+}
+
+static void actions(const json_t *a, const wordlists *wl, int can_call, int invite_attached,
+                    int max_items, json_t **rep, json_t **prospect)
 {
     *rep = json_array();
     *prospect = json_array();
@@ -492,18 +632,16 @@ static void actions(const json_t *a, const words *cw, int can_call, int max_item
     const json_t *it;
     json_array_foreach(arr, i, it) {
         const char *owner = jstr(it, "owner");
-        json_t *dst = owner && !strcmp(owner, "prospect") ? *prospect : *rep;
-        if ((int)json_array_size(dst) >= max_items)
-            continue;
-        json_t *o = action_item(it, cw, can_call);
+        int is_rep = !(owner && !strcmp(owner, "prospect"));
+        json_t *o = action_item(it, wl, can_call, is_rep, invite_attached);
         if (o)
-            json_array_append_new(dst, o);
+            add_unique(is_rep ? *rep : *prospect, o, &wl->filler, max_items);
     }
 }
 
 static json_t *build_context(const json_t *a, const people *pp, const meeting *m,
                              const char *style, const char *call_id, const char *tp_dir,
-                             int can_call, const words *cw, int max_items, json_t *types_out)
+                             int can_call, const wordlists *wl, int max_items, json_t *types_out)
 {
     json_t *c = json_object();
     if (!c)
@@ -535,7 +673,7 @@ static json_t *build_context(const json_t *a, const people *pp, const meeting *m
     json_t *obj = objections(a, tp_dir, can_call, max_items, types_out);
     json_object_set_new(c, "objections", obj);
     json_t *rep, *pro;
-    actions(a, cw, can_call, max_items, &rep, &pro);
+    actions(a, wl, can_call, m->present && can_call, max_items, &rep, &pro);
     json_object_set_new(c, "rep_actions", rep);
     json_object_set_new(c, "prospect_actions", pro);
     json_object_set_new(c, "has_pain_points", json_boolean(json_array_size(pains) > 0));
@@ -750,7 +888,7 @@ int sdra_compose(sdra_email **out, const json_t *a, const sdra_transcript *t,
     int rc = 0;
     sdra_email *e = NULL;
     people pp;
-    words cw = {0};
+    wordlists wl = {0};
     sdra_tmpl_file tf = {0};
     json_t *ctx = NULL, *types = NULL, *to = NULL;
     sdra_buf subj, text, html, ics, eml;
@@ -834,12 +972,12 @@ int sdra_compose(sdra_email **out, const json_t *a, const sdra_transcript *t,
     }
     if ((rc = sdra_tmpl_file_load(&tf, path, err)) < 0)
         goto done;
-    if ((rc = load_call_words(&cw, err)) < 0)
+    if ((rc = load_wordlists(&wl, err)) < 0)
         goto done;
 
     meeting m;
     meeting_read(&m, a);
-    ctx = build_context(a, &pp, &m, style, call_id, tp_dir, can_call, &cw, p.max_items, types);
+    ctx = build_context(a, &pp, &m, style, call_id, tp_dir, can_call, &wl, p.max_items, types);
     if (!ctx) {
         rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
         goto done;
@@ -959,7 +1097,7 @@ done:
     json_decref(ctx);
     json_decref(types);
     sdra_tmpl_file_release(&tf);
-    free(cw.data);
+    free(wl.data);
     people_release(&pp);
     sdra_buf_release(&subj);
     sdra_buf_release(&text);

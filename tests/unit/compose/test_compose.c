@@ -237,6 +237,47 @@ static void compose_quotes_the_relevant_words(void **state)
     json_decref(a);
 }
 
+static void compose_cleans_action_items(void **state)
+{
+    (void)state;
+    json_t *a = json_loads(
+        "{\"schema\":\"sdra.analysis/1\","
+        "\"next_meeting\":{\"date\":\"2026-12-02\",\"time\":\"10:00\"},"
+        "\"action_items\":["
+        "{\"owner\":\"rep\",\"text\":\"send you our security report\"},"
+        "{\"owner\":\"rep\",\"text\":\"send the security report this week\",\"due\":\"2026-11-27\"},"
+        "{\"owner\":\"rep\",\"text\":\"send it\",\"due\":\"2026-11-25\"},"
+        "{\"owner\":\"rep\",\"text\":\"send a calendar invite\",\"due\":\"2026-11-24\"},"
+        "{\"owner\":\"rep\",\"text\":\"send the case study\"},"
+        "{\"owner\":\"rep\",\"text\":\"send the case study and the pricing sheet\",\"due\":\"2026-11-26\"},"
+        "{\"owner\":\"prospect\",\"text\":\"check the calendar invite\"}]}",
+        0, NULL);
+    assert_non_null(a);
+    sdra_compose_params p = params();
+    p.style = "friendly";
+    sdra_email *e = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), 0);
+    const char *t = text_of(e);
+    /* duplicates merge, keeping the date; the more specific item wins */
+    assert_non_null(strstr(t, "- Send you our security report (by Friday, November 27)\n"));
+    assert_null(strstr(t, "this week"));
+    assert_non_null(strstr(t, "- Send the case study and the pricing sheet (by Thursday, November 26)\n"));
+    assert_null(strstr(t, "- Send the case study\n"));
+    /* vague items and promises this email fulfils are left out */
+    assert_null(strstr(t, "Send it"));
+    assert_null(strstr(t, "Send a calendar invite"));
+    /* the prospect's own items are not "fulfilled" by our invite */
+    assert_non_null(strstr(t, "Check the calendar invite"));
+    sdra_email_destroy(e);
+    /* without an invite, sending one is a real promise */
+    json_object_set_new(a, "next_meeting", json_null());
+    assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), 0);
+    assert_non_null(strstr(text_of(e), "Send a calendar invite"));
+    sdra_email_destroy(e);
+    json_decref(a);
+}
+
 static void compose_is_deterministic(void **state)
 {
     (void)state;
@@ -286,14 +327,14 @@ static void compose_partial_and_bad_documents(void **state)
     /* wrong types everywhere: ignored, no crash */
     a = json_loads("{\"schema\":\"sdra.analysis/1\",\"speakers\":3,\"objections\":{\"a\":1},"
                    "\"pain_points\":[1,null,{\"text\":5},{\"text\":\"real one\"}],"
-                   "\"action_items\":[{\"text\":\"do it\",\"due\":\"2026-99-99\"},{}],"
+                   "\"action_items\":[{\"text\":\"do the review\",\"due\":\"2026-99-99\"},{}],"
                    "\"next_meeting\":\"soon\",\"contact_preferences\":[],\"topics\":[[]],"
                    "\"objections\":[{\"type\":\"../../etc\"},{\"type\":\"price\"},{\"text\":\"x\"}]}",
                    0, NULL);
     assert_non_null(a);
     assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), 0);
     assert_non_null(strstr(text_of(e), "real one"));
-    assert_non_null(strstr(text_of(e), "Do it"));
+    assert_non_null(strstr(text_of(e), "Do the review"));
     sdra_email_destroy(e);
     json_decref(a);
     /* wrong schema, not an object */
@@ -372,6 +413,7 @@ int main(void)
         cmocka_unit_test(compose_do_not_call_proposes_no_call),
         cmocka_unit_test(compose_default_meeting_hour),
         cmocka_unit_test(compose_quotes_the_relevant_words),
+        cmocka_unit_test(compose_cleans_action_items),
         cmocka_unit_test(compose_is_deterministic),
         cmocka_unit_test(compose_partial_and_bad_documents),
         cmocka_unit_test(compose_user_template_and_errors),
