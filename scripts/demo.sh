@@ -25,4 +25,5 @@ echo "== CRM after the call"
 "$SDRA" crm contacts --data "$out/data"
 "$SDRA" crm tasks --data "$out/data"
 echo
-echo "Open the report in a browser: $(ls -d "$out"/*/ | head -1)report.html"
+report=$(ls "$out"/discovery-*/report.html | head -1)
+echo "Open the report in a browser: $report"
