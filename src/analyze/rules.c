@@ -421,8 +421,10 @@ static bool alt_match(const an_rules *r, const an_elem *e, const char *w)
     return false;
 }
 
+/* Matches elements ei.. at token ti. first_ti is where the match began: once a token has been
+ * consumed, the match may not run past the end of a sentence. */
 static int match_from(const an_rules *r, const an_elem *el, int ne, int ei, const an_tok *t, int n,
-                      int ti, int *cap, int depth)
+                      int ti, int *cap, int depth, int first_ti)
 {
     if (ei == ne)
         return ti;
@@ -432,36 +434,35 @@ static int match_from(const an_rules *r, const an_elem *el, int ne, int ei, cons
     int res;
     switch (e->kind) {
     case AN_EL_START:
-        return match_from(r, el, ne, ei + 1, t, n, ti, cap, depth + 1);
+        return match_from(r, el, ne, ei + 1, t, n, ti, cap, depth + 1, first_ti);
     case AN_EL_CAPTURE:
-        res = match_from(r, el, ne, ei + 1, t, n, ti, cap, depth + 1);
+        res = match_from(r, el, ne, ei + 1, t, n, ti, cap, depth + 1, first_ti);
         if (res >= 0 && *cap < 0)
             *cap = ti;
         return res;
     case AN_EL_ANY:
-        if (ti < n && !(ti > 0 && (t[ti - 1].flags & AN_TOK_SENT_END) && ei > 0)) {
-            res = match_from(r, el, ne, ei + 1, t, n, ti + 1, cap, depth + 1);
+        if (ti < n && !(ti > first_ti && (t[ti - 1].flags & AN_TOK_SENT_END))) {
+            res = match_from(r, el, ne, ei + 1, t, n, ti + 1, cap, depth + 1, first_ti);
             if (res >= 0)
                 return res;
         }
-        return e->optional ? match_from(r, el, ne, ei + 1, t, n, ti, cap, depth + 1) : -1;
+        return e->optional ? match_from(r, el, ne, ei + 1, t, n, ti, cap, depth + 1, first_ti) : -1;
     case AN_EL_GAP:
         for (int g = 0; g <= e->gap_max && ti + g <= n; g++) {
             if (g > 0 && (t[ti + g - 1].flags & AN_TOK_SENT_END))
                 break;
-            res = match_from(r, el, ne, ei + 1, t, n, ti + g, cap, depth + 1);
+            res = match_from(r, el, ne, ei + 1, t, n, ti + g, cap, depth + 1, first_ti);
             if (res >= 0)
                 return res;
         }
         return -1;
     default:
-        if (ti < n && alt_match(r, e, t[ti].w) &&
-            !(ei > 0 && ti > 0 && (t[ti - 1].flags & AN_TOK_SENT_END) && el[ei - 1].kind != AN_EL_START)) {
-            res = match_from(r, el, ne, ei + 1, t, n, ti + 1, cap, depth + 1);
+        if (ti < n && alt_match(r, e, t[ti].w) && !(ti > first_ti && (t[ti - 1].flags & AN_TOK_SENT_END))) {
+            res = match_from(r, el, ne, ei + 1, t, n, ti + 1, cap, depth + 1, first_ti);
             if (res >= 0)
                 return res;
         }
-        return e->optional ? match_from(r, el, ne, ei + 1, t, n, ti, cap, depth + 1) : -1;
+        return e->optional ? match_from(r, el, ne, ei + 1, t, n, ti, cap, depth + 1, first_ti) : -1;
     }
 }
 
@@ -482,7 +483,7 @@ int an_rule_match_at(const an_rules *r, const an_rule *rule, const an_tok *t, in
     if (first < rule->n_elems && el[first].kind == AN_EL_WORDS && !el[first].optional &&
         (i >= n || !alt_match(r, &el[first], t[i].w)))
         return -1;
-    int end = match_from(r, el, rule->n_elems, 0, t, n, i, cap, 0);
+    int end = match_from(r, el, rule->n_elems, 0, t, n, i, cap, 0, i);
     if (end < 0 || end == i)
         return -1;
     if (rule->flags & AN_FLAG_NONEG) {

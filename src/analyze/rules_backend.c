@@ -226,6 +226,51 @@ static int match_all(actx *c)
     return 0;
 }
 
+/* The utterance's date: of all date/time expressions in it, the one nearest a scheduling word
+ * (meeting.word / meeting.propose / meeting.accept), else the first; fields it lacks are
+ * filled from the others when they do not conflict ("Wednesday afternoon is good. Let's say
+ * 2 pm." -> Wednesday 14:00). */
+static void choose_date(actx *c, int u)
+{
+    uview *v = &c->v[u];
+    sdra_date_match all[8];
+    int pos[8], na = 0, from = 0, tb, te;
+    while (na < 8 && from < v->n && an_date_find(&all[na], v->toks, v->n, from, c->anchor, &tb, &te) == 1) {
+        pos[na++] = tb;
+        from = te > tb ? te : tb + 1;
+    }
+    v->has_date = na > 0;
+    if (!na)
+        return;
+    int best = 0, best_d = 1 << 30;
+    for (size_t k = v->m_first; k < v->m_first + v->m_count; k++) {
+        const match *mm = &c->m[k];
+        if (strcmp(mm->rule->category, "meeting") || !strcmp(mm->rule->label, "decline"))
+            continue;
+        for (int a = 0; a < na; a++) {
+            int d = pos[a] > mm->begin ? pos[a] - mm->begin : mm->begin - pos[a];
+            if (d < best_d) {
+                best_d = d;
+                best = a;
+            }
+        }
+    }
+    v->date = all[best];
+    for (int a = 0; a < na; a++) {
+        if (a == best || (all[a].date[0] && v->date.date[0] && strcmp(all[a].date, v->date.date)))
+            continue;
+        if (!v->date.time[0] && all[a].time[0] && !all[a].date[0])
+            memcpy(v->date.time, all[a].time, sizeof v->date.time);
+        if (!v->date.date[0] && all[a].date[0])
+            memcpy(v->date.date, all[a].date, sizeof v->date.date);
+    }
+    if (v->date.time[0]) { /* the part of day follows the clock time */
+        int h = atoi(v->date.time);
+        snprintf(v->date.part_of_day, sizeof v->date.part_of_day, "%s",
+                 h < 12 ? "morning" : h < 17 ? "afternoon" : "evening");
+    }
+}
+
 /* Per-utterance facts: question, date expression, meeting context. */
 static void utterance_facts(actx *c)
 {
@@ -235,8 +280,9 @@ static void utterance_facts(actx *c)
         for (int i = 0; i < v->n; i++)
             if (v->toks[i].flags & AN_TOK_QMARK)
                 v->question = true;
-        v->has_date = an_date_find(&v->date, v->toks, v->n, 0, c->anchor, NULL, NULL) == 1;
     }
+    for (size_t u = 0; u < c->t->n_utts; u++)
+        choose_date(c, (int)u);
     for (size_t k = 0; k < c->n_m; k++) {
         const match *mm = &c->m[k];
         if (!strcmp(mm->rule->category, "question"))
@@ -247,6 +293,8 @@ static void utterance_facts(actx *c)
     for (size_t u = 0; u < c->t->n_utts; u++) {
         uview *v = &c->v[u];
         if (v->has_date && (v->date.date[0] || v->date.time[0]) && has_match(c, (int)u, "meeting", "word"))
+            v->meeting_ctx = true;
+        if (v->has_date && v->date.time[0] && v->question) /* "tomorrow at ten?" */
             v->meeting_ctx = true;
         v->score = an_sentiment(&c->rules, v->toks, v->n);
     }
@@ -385,6 +433,13 @@ static json_t *find_intents(actx *c, json_t *meeting, json_t *contact)
         json_t *o = json_array_get(arr, i);
         const char *ty = json_string_value(json_object_get(o, "type"));
         int u = (int)json_integer_value(json_object_get(o, "i"));
+        if (!strcmp(ty, "request_pricing")) {
+            size_t before = json_array_size(arr);
+            drop_type(arr, u, "request_information"); /* pricing is the more specific ask */
+            if (json_array_size(arr) != before)
+                i = (size_t)-1;
+            continue;
+        }
         if (!strcmp(ty, "not_interested") || !strcmp(ty, "opt_out")) {
             size_t before = json_array_size(arr);
             drop_type(arr, u, "interested");
@@ -465,6 +520,15 @@ static json_t *find_actions(actx *c)
         if (mm->u == last_u && mm->begin < last_end)
             continue; /* overlaps the previous action of this utterance */
         const uview *v = &c->v[mm->u];
+        if (strcmp(mm->rule->label, "request")) {
+            /* "if I ever need something I'll call you": a condition is not a commitment */
+            bool cond = false;
+            for (int j = mm->begin - 1; j >= 0 && !(v->toks[j].flags & AN_TOK_SENT_END); j--)
+                if (!strcmp(v->toks[j].w, "if") || !strcmp(v->toks[j].w, "unless"))
+                    cond = true;
+            if (cond)
+                continue;
+        }
         int limit = v->n;
         if (k + 1 < na && am[k + 1].u == mm->u)
             for (size_t q = k + 1; q < na && am[q].u == mm->u; q++)
@@ -558,13 +622,12 @@ static json_t *find_meeting(actx *c, bool opted_out, int opt_out_u)
         for (size_t q = u + 1; q < t->n_utts && q <= u + 3; q++) {
             if (t->utts[q].speaker == proposer)
                 continue;
-            if (has_match(c, (int)q, "meeting", "decline"))
-                break;
-            if (has_match(c, (int)q, "meeting", "accept")) {
+            /* only the other side's first reply can accept */
+            if (has_match(c, (int)q, "meeting", "accept") && !has_match(c, (int)q, "meeting", "decline")) {
                 p = (int)u;
                 a = (int)q;
-                break;
             }
+            break;
         }
         if (p < 0 && has_match(c, (int)u, "meeting", "accept") && u > 0 && c->v[u].has_date &&
             (c->v[u].date.date[0] || c->v[u].date.time[0]) && !has_match(c, (int)u, "meeting", "decline")) {
@@ -578,8 +641,19 @@ static json_t *find_meeting(actx *c, bool opted_out, int opt_out_u)
             continue;
         bool concrete = (c->v[p].has_date && (c->v[p].date.date[0] || c->v[p].date.time[0])) ||
                         (c->v[a].has_date && (c->v[a].date.date[0] || c->v[a].date.time[0]));
-        if (p == best_a)
-            continue; /* "Tuesday works" - "great, I'll send the invite": the same agreement */
+        if (p == best_a && best_p >= 0) {
+            /* the acceptance is answered in turn ("Tuesday works" - "great, I'll send the
+               invite"): the same agreement unless it moved to another weekday */
+            const uview *vp = &c->v[p], *vb = &c->v[best_p];
+            long dp, db;
+            bool moved = vp->has_date && vp->date.date[0] && vb->has_date && vb->date.date[0] &&
+                         an_parse_date(vp->date.date, &dp) == 0 && an_parse_date(vb->date.date, &db) == 0 &&
+                         an_weekday(dp) != an_weekday(db);
+            if (!moved) {
+                best_a = a;
+                continue;
+            }
+        }
         if (best_p < 0 || concrete) {
             best_p = p;
             best_a = a;
