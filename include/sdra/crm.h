@@ -149,6 +149,11 @@ struct sdra_crm_ops {
     int (*cancel_emails)(void *state, const char *call_id, int *n_canceled, sdra_error *err);
     int (*add_note)(void *state, const sdra_crm_note *n, sdra_crm_result *out, sdra_error *err);
     int (*list)(void *state, sdra_crm_kind kind, const char *contact_email, json_t **out, sdra_error *err);
+    /* Erasure. forget_call removes everything one call wrote (activity, tasks, emails, notes;
+     * the contact stays). forget_contact removes a contact and every record linked to it,
+     * opt-out flags included. *n_removed gets the number of rows removed (0: nothing known). */
+    int (*forget_call)(void *state, const char *call_id, int *n_removed, sdra_error *err);
+    int (*forget_contact)(void *state, const char *email, int *n_removed, sdra_error *err);
     /* A description of where the data lives ("/home/u/.local/share/sdra/crm.sqlite3"). */
     const char *(*location)(void *state);
 };
@@ -185,6 +190,10 @@ int sdra_crm_schedule_email(sdra_crm *crm, const sdra_crm_email *e, sdra_crm_res
 int sdra_crm_add_note(sdra_crm *crm, const sdra_crm_note *n, sdra_crm_result *out, sdra_error *err);
 int sdra_crm_list(sdra_crm *crm, sdra_crm_kind kind, const char *contact_email, json_t **out,
                   sdra_error *err);
+/* Erasure (see the ops table); each runs in its own transaction. A backend without it fails
+ * with SDRA_EUNSUPPORTED. */
+int sdra_crm_forget_call(sdra_crm *crm, const char *call_id, int *n_removed, sdra_error *err);
+int sdra_crm_forget_contact(sdra_crm *crm, const char *email, int *n_removed, sdra_error *err);
 
 /* "contacts", "activities", "tasks", "emails", "notes" <-> kind; -1 when unknown. */
 int sdra_crm_kind_parse(const char *s);

@@ -20,11 +20,15 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: sdra crm contacts|activities|tasks|emails|notes [options]\n"
-            "       sdra crm sync PACKAGE_DIR [--data DIR] [--backend NAME]\n\n"
+            "       sdra crm sync PACKAGE_DIR [--data DIR] [--backend NAME]\n"
+            "       sdra crm forget (--call ID | --contact EMAIL) [--data DIR] [--backend NAME]\n\n"
             "Lists what the CRM holds (read-only), or (sync) writes a call package's\n"
-            "call.json, analysis.json, email.json into the CRM again and rewrites crm.json.\n\n"
+            "call.json, analysis.json, email.json into the CRM again and rewrites crm.json,\n"
+            "or (forget) erases what one call wrote, or a contact with all its records\n"
+            "(its do-not-call / do-not-email flags included).\n\n"
             "options:\n"
-            "  --contact EMAIL      only the records of this contact\n"
+            "  --contact EMAIL      only the records of this contact (forget: erase it)\n"
+            "  --call ID            forget: erase what this call wrote\n"
             "  --data DIR           user data directory (default $SDRA_DATA or ~/.local/share/sdra)\n"
             "  --backend NAME       CRM backend (default local)\n"
             "  --format table|json  aligned table (default) or a JSON array\n"
@@ -175,13 +179,32 @@ static int crm_sync(int n, char **args, const char *data, const char *backend)
     return SDRA_EXIT_OK;
 }
 
+/* `sdra crm forget`: erasure of one call's records or of a contact. */
+static int crm_forget(const char *call_id, const char *contact, const char *data, const char *backend)
+{
+    if (!call_id == !contact)
+        return cli_usage_error("crm", "forget needs exactly one of --call ID or --contact EMAIL");
+    sdra_error err = {0};
+    sdra_crm *crm = NULL;
+    int n = 0, ret = SDRA_EXIT_OK;
+    if (sdra_crm_open(&crm, backend, data, &err) < 0 ||
+        (call_id ? sdra_crm_forget_call(crm, call_id, &n, &err) : sdra_crm_forget_contact(crm, contact, &n, &err)) < 0)
+        ret = cli_fail(&err);
+    else
+        printf("removed %d record%s of %s %s\n", n, n == 1 ? "" : "s", call_id ? "call" : "contact",
+               call_id ? call_id : contact);
+    sdra_crm_close(crm);
+    return ret;
+}
+
 int cmd_crm(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"contact", required_argument, NULL, 'c'}, {"data", required_argument, NULL, 'd'},
         {"format", required_argument, NULL, 'f'},  {"backend", required_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'},          {0}};
-    const char *contact = NULL, *data = NULL, *format = "table", *backend = NULL;
+        {"call", required_argument, NULL, 'i'},    {"help", no_argument, NULL, 'h'},
+        {0}};
+    const char *contact = NULL, *data = NULL, *format = "table", *backend = NULL, *call_id = NULL;
     int o;
     opterr = 0;
     optind = 1; /* GNU getopt permutes: options may come before or after the record kind */
@@ -191,9 +214,10 @@ int cmd_crm(int argc, char **argv)
         case 'd': data = optarg; break;
         case 'f': format = optarg; break;
         case 'b': backend = optarg; break;
+        case 'i': call_id = optarg; break;
         case 'h': usage(stdout); return SDRA_EXIT_OK;
         default:
-            if (optopt == 'c' || optopt == 'd' || optopt == 'f' || optopt == 'b')
+            if (optopt == 'c' || optopt == 'd' || optopt == 'f' || optopt == 'b' || optopt == 'i')
                 return cli_usage_error("crm", "option '%s' needs a value", argv[optind - 1]);
             return cli_usage_error("crm", "unknown option '%s'", argv[optind - 1]);
         }
@@ -203,6 +227,13 @@ int cmd_crm(int argc, char **argv)
     const char *what = argv[optind];
     if (!strcmp(what, "sync"))
         return crm_sync(argc - optind - 1, argv + optind + 1, data, backend);
+    if (!strcmp(what, "forget")) {
+        if (optind + 1 < argc)
+            return cli_usage_error("crm", "unexpected argument '%s'", argv[optind + 1]);
+        return crm_forget(call_id, contact, data, backend);
+    }
+    if (call_id)
+        return cli_usage_error("crm", "--call is only for 'sdra crm forget'");
     int kind = sdra_crm_kind_parse(what);
     if (kind < 0)
         return cli_usage_error("crm", "unknown record kind '%s' (contacts, activities, tasks, emails, notes)", what);

@@ -141,6 +141,22 @@ int sdra_crm_list(sdra_crm *crm, sdra_crm_kind kind, const char *contact_email, 
     return crm->ops->list(crm->state, kind, contact_email, out, err);
 }
 
+int sdra_crm_forget_call(sdra_crm *crm, const char *call_id, int *n_removed, sdra_error *err)
+{
+    *n_removed = 0;
+    if (!crm->ops->forget_call)
+        return sdra_error_set(err, SDRA_EUNSUPPORTED, "CRM backend %s cannot erase calls", crm->ops->name);
+    return crm->ops->forget_call(crm->state, call_id, n_removed, err);
+}
+
+int sdra_crm_forget_contact(sdra_crm *crm, const char *email, int *n_removed, sdra_error *err)
+{
+    *n_removed = 0;
+    if (!crm->ops->forget_contact)
+        return sdra_error_set(err, SDRA_EUNSUPPORTED, "CRM backend %s cannot erase contacts", crm->ops->name);
+    return crm->ops->forget_contact(crm->state, email, n_removed, err);
+}
+
 int sdra_sync_prune_tasks(sdra_crm *crm, const char *call_id, const char *const *keys, int n_keys,
                           int *n_removed, sdra_error *err)
 {

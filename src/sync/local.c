@@ -815,6 +815,68 @@ done:
     return 0;
 }
 
+/* Runs each statement of sql[] with ?1 bound to key, summing the rows changed, in one
+ * transaction (its own, or the caller's when one is open). */
+static int delete_all(local_db *l, const char *const *sql, int n_sql, const char *key, int *n_removed,
+                      sdra_error *err)
+{
+    int rc = need_db(l, err), removed = 0;
+    if (rc < 0)
+        return rc;
+    bool own_tx = sqlite3_get_autocommit(l->db);
+    if (own_tx && (rc = exec_sql(l, "BEGIN IMMEDIATE", "begin transaction", err)) < 0)
+        return rc;
+    for (int i = 0; i < n_sql && rc == 0; i++) {
+        sqlite3_stmt *st = NULL;
+        if ((rc = prepare(l, &st, sql[i], err)) < 0)
+            break;
+        bind_text(st, 1, key);
+        if ((rc = step_done(l, st, "erase", err)) == 0)
+            removed += sqlite3_changes(l->db);
+    }
+    if (own_tx) {
+        if (rc == 0)
+            rc = exec_sql(l, "COMMIT", "commit", err);
+        if (rc < 0)
+            local_rollback(l);
+    }
+    if (rc == 0)
+        *n_removed = removed;
+    return rc;
+}
+
+static int local_forget_call(void *state, const char *call_id, int *n_removed, sdra_error *err)
+{
+    static const char *const sql[] = {
+        "DELETE FROM tasks WHERE call_id = ?1",
+        "DELETE FROM emails WHERE call_id = ?1",
+        "DELETE FROM notes WHERE call_id = ?1",
+        "DELETE FROM activities WHERE call_id = ?1",
+    };
+    if (!call_id || !*call_id)
+        return sdra_error_set(err, SDRA_EINVAL, "erase: no call id");
+    return delete_all(state, sql, 4, call_id, n_removed, err);
+}
+
+static int local_forget_contact(void *state, const char *email, int *n_removed, sdra_error *err)
+{
+    /* Everything the contact's calls wrote, whatever row holds the link, then the contact. */
+    static const char *const sql[] = {
+        "DELETE FROM tasks WHERE contact_id IN (SELECT id FROM contacts WHERE email = ?1)"
+        " OR call_id IN (SELECT a.call_id FROM activities a JOIN contacts c ON c.id = a.contact_id WHERE c.email = ?1)",
+        "DELETE FROM emails WHERE to_addr = ?1 OR contact_id IN (SELECT id FROM contacts WHERE email = ?1)",
+        "DELETE FROM notes WHERE contact_id IN (SELECT id FROM contacts WHERE email = ?1)"
+        " OR call_id IN (SELECT a.call_id FROM activities a JOIN contacts c ON c.id = a.contact_id WHERE c.email = ?1)",
+        "DELETE FROM activities WHERE contact_id IN (SELECT id FROM contacts WHERE email = ?1)",
+        "DELETE FROM contacts WHERE email = ?1",
+    };
+    char addr[320];
+    if (!email || strlen(email) >= sizeof addr || !strchr(email, '@'))
+        return sdra_error_set(err, SDRA_EINVAL, "erase: '%.100s' is not an email address", email ? email : "");
+    lower_copy(addr, sizeof addr, email);
+    return delete_all(state, sql, 5, addr, n_removed, err);
+}
+
 static const char *local_location(void *state)
 {
     return ((local_db *)state)->path;
@@ -835,5 +897,7 @@ const struct sdra_crm_ops sdra_crm_local_ops = {
     .cancel_emails = local_cancel_emails,
     .add_note = local_add_note,
     .list = local_list,
+    .forget_call = local_forget_call,
+    .forget_contact = local_forget_contact,
     .location = local_location,
 };

@@ -127,7 +127,19 @@ err=$("$SDRA" crm contacts --data "$C" 2>&1 >/dev/null); rc=$?
 [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "corrupt database error is not one line: $err"
 case "$err" in *"$C/crm.sqlite3"*) ;; *) fail "error does not name the database: $err" ;; esac
 
-# 8. A package whose analysis is broken: sync fails cleanly, naming the file, nothing written.
+# 8. Erasure: one call's records, then the contact with everything linked to it.
+expect_usage forget --data "$D"
+expect_usage forget --call x --contact y@z.example --data "$D"
+expect_usage contacts --call cli-call-1 --data "$D"
+out=$("$SDRA" crm forget --call cli-call-1 --data "$D") || fail "forget --call exited $?"
+[ "$out" = "removed 6 records of call cli-call-1" ] || fail "forget --call said: $out"
+[ "$("$SDRA" crm activities --data "$D")" = "(no activities)" ] || fail "activity survived forget --call"
+"$SDRA" crm contacts --data "$D" --format json | grep -q jordan@acme.example || fail "forget --call removed the contact"
+out=$("$SDRA" crm forget --contact JORDAN@acme.example --data "$D") || fail "forget --contact exited $?"
+[ "$out" = "removed 1 record of contact JORDAN@acme.example" ] || fail "forget --contact said: $out"
+[ "$("$SDRA" crm contacts --data "$D")" = "(no contacts)" ] || fail "contact survived forget --contact"
+
+# 9. A package whose analysis is broken: sync fails cleanly, naming the file, nothing written.
 echo '{"schema": ' > "$P/analysis.json"
 err=$("$SDRA" crm sync "$P" --data "$T/other" 2>&1 >/dev/null); rc=$?
 [ $rc -eq 1 ] || fail "broken analysis exited $rc"

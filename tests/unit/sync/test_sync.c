@@ -475,6 +475,45 @@ static void sync_concurrent_writers(void **state)
     tmpdir_remove(dir);
 }
 
+/* Erasure: a call's records, then a contact with everything linked to it; others untouched. */
+static void sync_forget_call_and_contact(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    tmpdir_make(dir, sizeof dir, "forget");
+    sdra_crm *crm = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_crm_open(&crm, "local", dir, &err), 0);
+    sdra_call_info a1, a2, b1;
+    call_init(&a1, "a-1", "jordan@acme.example");
+    call_init(&a2, "a-2", "jordan@acme.example");
+    call_init(&b1, "b-1", "sam@beta.example");
+    json_decref(sync_ok(crm, &a1, ANALYSIS, EMAIL));
+    json_decref(sync_ok(crm, &a2, ANALYSIS, NULL));
+    json_decref(sync_ok(crm, &b1, ANALYSIS, "{\"to\":\"sam@beta.example\",\"message_id\":\"<b@x>\"}"));
+    int n = -1;
+    assert_int_equal(sdra_crm_forget_call(crm, "a-1", &n, &err), 0);
+    assert_int_equal(n, 3 + 1 + 1 + 1); /* tasks, email, note, activity */
+    assert_int_equal(count_rows(crm, SDRA_CRM_ACTIVITIES, NULL), 2);
+    assert_int_equal(count_rows(crm, SDRA_CRM_CONTACTS, NULL), 2);
+    assert_int_equal(count_rows(crm, SDRA_CRM_EMAILS, NULL), 1);
+    assert_int_equal(sdra_crm_forget_call(crm, "a-1", &n, &err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(sdra_crm_forget_contact(crm, "JORDAN@acme.example", &n, &err), 0);
+    assert_int_equal(n, 3 + 1 + 1 + 1); /* a-2's tasks, note, activity, and the contact */
+    assert_int_equal(count_rows(crm, SDRA_CRM_CONTACTS, NULL), 1);
+    assert_int_equal(count_rows(crm, SDRA_CRM_CONTACTS, "jordan@acme.example"), 0);
+    assert_int_equal(count_rows(crm, SDRA_CRM_TASKS, NULL), 3);
+    assert_int_equal(count_rows(crm, SDRA_CRM_TASKS, "sam@beta.example"), 3);
+    assert_int_equal(count_rows(crm, SDRA_CRM_EMAILS, "sam@beta.example"), 1);
+    assert_int_equal(sdra_crm_forget_contact(crm, "nobody", &n, &err), SDRA_EINVAL);
+    sdra_call_info_release(&a1);
+    sdra_call_info_release(&a2);
+    sdra_call_info_release(&b1);
+    sdra_crm_close(crm);
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +526,7 @@ int main(void)
         cmocka_unit_test(sync_is_all_or_nothing),
         cmocka_unit_test(sync_stage_writes_crm_json),
         cmocka_unit_test(sync_concurrent_writers),
+        cmocka_unit_test(sync_forget_call_and_contact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
