@@ -649,10 +649,8 @@ static json_t *find_meeting(actx *c, bool opted_out, int opt_out_u)
             bool moved = vp->has_date && vp->date.date[0] && vb->has_date && vb->date.date[0] &&
                          an_parse_date(vp->date.date, &dp) == 0 && an_parse_date(vb->date.date, &db) == 0 &&
                          an_weekday(dp) != an_weekday(db);
-            if (!moved) {
-                best_a = a;
+            if (!moved)
                 continue;
-            }
         }
         if (best_p < 0 || concrete) {
             best_p = p;
@@ -664,6 +662,18 @@ static json_t *find_meeting(actx *c, bool opted_out, int opt_out_u)
     /* date and time: from the acceptance when it names them, else the proposal, merged */
     sdra_date_match d = {0};
     int src[2] = {best_p, best_a};
+    {
+        /* an acceptance naming another weekday is a counter-proposal: its day and time win */
+        const uview *va = &c->v[best_a], *vp = &c->v[best_p];
+        long da, dp;
+        if (best_a != best_p && va->has_date && va->date.date[0] &&
+            (!vp->has_date || !vp->date.date[0] ||
+             (an_parse_date(va->date.date, &da) == 0 && an_parse_date(vp->date.date, &dp) == 0 &&
+              an_weekday(da) != an_weekday(dp)))) {
+            src[0] = best_a;
+            src[1] = best_p;
+        }
+    }
     {
         /* "next Tuesday at two?" - "Tuesday works": the same weekday repeated loosely means
            the proposal's day */
@@ -678,6 +688,10 @@ static json_t *find_meeting(actx *c, bool opted_out, int opt_out_u)
         const uview *v = &c->v[src[k]];
         if (!v->has_date)
             continue;
+        long d1, d2;
+        if (k == 1 && d.date[0] && v->date.date[0] && an_parse_date(d.date, &d1) == 0 &&
+            an_parse_date(v->date.date, &d2) == 0 && an_weekday(d1) != an_weekday(d2))
+            continue; /* another day's time and part do not belong to this one */
         if (!d.date[0] && v->date.date[0])
             memcpy(d.date, v->date.date, sizeof d.date);
         if (!d.time[0] && v->date.time[0])
