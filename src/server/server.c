@@ -307,6 +307,11 @@ int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error
         s->p.lease_ms = 100;
     if (s->p.max_attempts < 1)
         s->p.max_attempts = 1;
+    if (s->p.request_timeout_s < 1)
+        s->p.request_timeout_s = 30;
+    /* an idle event stream must send something before the idle timeout cuts it */
+    if (s->p.sse_keepalive_s * 2 > s->p.request_timeout_s)
+        s->p.sse_keepalive_s = s->p.request_timeout_s / 2;
     if (s->p.sse_keepalive_s < 1)
         s->p.sse_keepalive_s = 1;
 
