@@ -30,16 +30,16 @@
 
 struct sdra_chunker {
     sdra_chunker_params p;
-    size_t frame_len;  /* samples per analysis frame */
-    size_t cap;        /* buffer capacity in samples (a whole number of frames) */
+    size_t frame_len; /* samples per analysis frame */
+    size_t cap;       /* buffer capacity in samples (a whole number of frames) */
     size_t min_frames, target_frames, min_sil_frames;
 
     int16_t *buf;
-    size_t len;        /* samples in buf */
-    size_t n_an;       /* analysed frames in buf (the first n_an * frame_len samples) */
-    float *db;         /* level of each analysed frame */
+    size_t len;  /* samples in buf */
+    size_t n_an; /* analysed frames in buf (the first n_an * frame_len samples) */
+    float *db;   /* level of each analysed frame */
     unsigned char *silent;
-    int64_t start;     /* stream position of buf[0] */
+    int64_t start; /* stream position of buf[0] */
     int next_index;
 
     /* noise floor: histogram of the levels of the last ring_len frames */

@@ -45,8 +45,8 @@ struct sdra_audio {
     int fd;
     bool own_fd;
     bool seekable;
-    int64_t file_bytes;  /* size of a regular file, else -1 */
-    int64_t bytes_read;  /* through io_read, for the size limit on streams */
+    int64_t file_bytes; /* size of a regular file, else -1 */
+    int64_t bytes_read; /* through io_read, for the size limit on streams */
     bool size_exceeded;
     int io_errno;
 
@@ -65,24 +65,24 @@ struct sdra_audio {
     AVChannelLayout out_layout;
     int out_channels; /* channels swr produces (= source channels) */
 
-    int16_t *obuf;    /* interleaved, out_channels per frame */
-    size_t obuf_cap;  /* in frames */
-    size_t obuf_len;  /* frames held */
-    size_t obuf_pos;  /* frames already handed out */
+    int16_t *obuf;   /* interleaved, out_channels per frame */
+    size_t obuf_cap; /* in frames */
+    size_t obuf_len; /* frames held */
+    size_t obuf_pos; /* frames already handed out */
 
     bool demux_eof;
     bool decoder_eof;
-    bool done;           /* nothing more will come from the decoder or swr */
-    int n_decode_errors; /* corrupt packets skipped */
+    bool done;             /* nothing more will come from the decoder or swr */
+    int n_decode_errors;   /* corrupt packets skipped */
     int packets_since_bad; /* packets of our stream since the last corrupt one */
     int64_t end_frames;    /* container's exact length in output frames (MP4); 0 = unknown */
     bool duration_exact;   /* info.duration_s comes from the container, not a bitrate guess */
 
-    int pending_rc;      /* an error to report once the good audio before it was delivered */
+    int pending_rc; /* an error to report once the good audio before it was delivered */
     sdra_error pending_err;
 
-    int64_t delivered;     /* output frames handed to the caller */
-    int64_t limit_frames;  /* from max_duration_s; 0 = none */
+    int64_t delivered;    /* output frames handed to the caller */
+    int64_t limit_frames; /* from max_duration_s; 0 = none */
 };
 
 /* ---- FFmpeg logging -------------------------------------------------------------------- */
@@ -131,9 +131,10 @@ static int fail_av(sdra_audio *a, sdra_error *err, int averr, const char *what)
         return sdra_error_set(err, SDRA_ELIMIT, "%s: input larger than the limit of %lld bytes",
                               a->name, (long long)a->p.max_size_bytes);
     if (a->io_errno)
-        return sdra_error_set(err, sdra_code_from_errno(a->io_errno) == SDRA_ENOTFOUND
-                                       ? SDRA_EIO
-                                       : sdra_code_from_errno(a->io_errno),
+        return sdra_error_set(err,
+                              sdra_code_from_errno(a->io_errno) == SDRA_ENOTFOUND
+                                  ? SDRA_EIO
+                                  : sdra_code_from_errno(a->io_errno),
                               "%s: read error (%s)", a->name, strerror(a->io_errno));
     av_reason(reason, sizeof reason, averr);
     if (averr == AVERROR(ENOMEM))
@@ -267,8 +268,8 @@ static int ensure_obuf(sdra_audio *a, int64_t frames, sdra_error *err)
     if (frames <= (int64_t)a->obuf_cap)
         return 0;
     if (frames > (int64_t)a->p.rate_hz * MAX_FRAME_OUT_S)
-        return sdra_error_set(err, SDRA_ELIMIT, "%s: a decoded frame is longer than %d s",
-                              a->name, MAX_FRAME_OUT_S);
+        return sdra_error_set(err, SDRA_ELIMIT, "%s: a decoded frame is longer than %d s", a->name,
+                              MAX_FRAME_OUT_S);
     size_t cap = a->obuf_cap ? a->obuf_cap : 4096;
     while ((int64_t)cap < frames)
         cap *= 2;
@@ -303,8 +304,8 @@ static int convert(sdra_audio *a, const AVFrame *f, sdra_error *err)
     if ((rc = ensure_obuf(a, (int64_t)out_max + 16, err)) < 0)
         return rc;
     uint8_t *outp[1] = {(uint8_t *)a->obuf};
-    int got = swr_convert(a->swr, outp, (int)a->obuf_cap, f ? (const uint8_t **)f->extended_data : NULL,
-                          in_n);
+    int got = swr_convert(a->swr, outp, (int)a->obuf_cap,
+                          f ? (const uint8_t **)f->extended_data : NULL, in_n);
     if (got < 0)
         return fail_av(a, err, got, "resampling failed");
     a->obuf_len = (size_t)got;
@@ -334,11 +335,12 @@ static void check_truncated(sdra_audio *a)
     sdra_error e;
     double got_s = (double)(a->delivered + (int64_t)a->obuf_len) / a->p.rate_hz;
     /* all the audio the header declares came out: bad bytes after it are trailing junk */
-    bool complete = a->duration_exact && a->info.duration_s > 0 &&
-                    got_s >= a->info.duration_s * 0.99 - 0.1;
+    bool complete =
+        a->duration_exact && a->info.duration_s > 0 && got_s >= a->info.duration_s * 0.99 - 0.1;
     if (a->n_decode_errors > 0 && a->packets_since_bad <= 2 && !complete) {
-        sdra_error_set(&e, SDRA_EINVAL, "%s: truncated or corrupt at %.2f s (the end does not decode)",
-                       a->name, got_s);
+        sdra_error_set(&e, SDRA_EINVAL,
+                       "%s: truncated or corrupt at %.2f s (the end does not decode)", a->name,
+                       got_s);
         set_pending(a, SDRA_EINVAL, &e);
     } else if (a->duration_exact && a->seekable && a->info.duration_s > 0.5 &&
                got_s < a->info.duration_s * 0.98 - 0.25) {
@@ -383,8 +385,8 @@ static int fill(sdra_audio *a, sdra_error *err)
                 a->packets_since_bad = 0;
                 char reason[128];
                 av_reason(reason, sizeof reason, rc);
-                sdra_log(SDRA_LOG_DEBUG, "%s: skipping a frame that does not decode (%s)",
-                         a->name, reason);
+                sdra_log(SDRA_LOG_DEBUG, "%s: skipping a frame that does not decode (%s)", a->name,
+                         reason);
                 if (a->n_decode_errors > 1000) {
                     fail_av(a, &e, rc, "too many decode errors");
                     set_pending(a, e.code, &e);
@@ -536,8 +538,8 @@ int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params 
         rc = sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", a->name);
         goto done;
     }
-    a->avio = avio_alloc_context(iobuf, IO_BUF_BYTES, 0, a, io_read, NULL,
-                                 a->seekable ? io_seek : NULL);
+    a->avio =
+        avio_alloc_context(iobuf, IO_BUF_BYTES, 0, a, io_read, NULL, a->seekable ? io_seek : NULL);
     if (!a->avio) {
         av_free(iobuf);
         rc = sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", a->name);
@@ -561,8 +563,9 @@ int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params 
             goto done;
         }
         if (ifmt->flags & AVFMT_NOFILE) {
-            rc = sdra_error_set(err, SDRA_EUNSUPPORTED, "%s: input format '%s' is not a file format",
-                                a->name, a->p.format_hint);
+            rc =
+                sdra_error_set(err, SDRA_EUNSUPPORTED, "%s: input format '%s' is not a file format",
+                               a->name, a->p.format_hint);
             goto done;
         }
         if (ifmt->priv_class && av_opt_find((void *)&ifmt->priv_class, "sample_rate", NULL, 0,
@@ -662,7 +665,8 @@ int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params 
         a->info.duration_s = (double)a->fmt->duration / AV_TIME_BASE;
     else if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
         a->info.duration_s = (double)st->duration * av_q2d(st->time_base);
-    a->duration_exact = av_fmt_ctx_get_duration_estimation_method(a->fmt) != AVFMT_DURATION_FROM_BITRATE;
+    a->duration_exact =
+        av_fmt_ctx_get_duration_estimation_method(a->fmt) != AVFMT_DURATION_FROM_BITRATE;
     /* MP4 decoders deliver the last codec frame whole (AAC: 1024 samples), past the end the
      * edit list declares; the container's length is exact there, so cut at it. */
     if (strstr(a->fmt->iformat->name, "mp4") && st->duration != AV_NOPTS_VALUE && st->duration > 0)

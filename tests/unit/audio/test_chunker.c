@@ -34,8 +34,8 @@ static double urand(void)
 }
 
 /* Tone bursts of 1.5-5 s (level burst_db, warbling so that they look like voiced speech,
- * with short stops inside) separated by gaps of 0.35-1.2 s, over noise at noise_db (a different noise_db2 in the
- * second half). */
+ * with short stops inside) separated by gaps of 0.35-1.2 s, over noise at noise_db (a different
+ * noise_db2 in the second half). */
 static void make_bursts(test_signal *s, double seconds, double burst_db, double noise_db,
                         double noise_db2)
 {

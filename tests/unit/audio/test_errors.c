@@ -51,9 +51,8 @@ static int read_all(sdra_audio *a, size_t *total, sdra_error *err)
 static void gen(const char *name, const char *lavfi, const char *args, char *path, size_t n)
 {
     atu_path(path, n, name);
-    assert_int_equal(atu_sh("ffmpeg -nostdin -v error -y -f lavfi -i '%s' %s '%s'", lavfi, args,
-                            path),
-                     0);
+    assert_int_equal(
+        atu_sh("ffmpeg -nostdin -v error -y -f lavfi -i '%s' %s '%s'", lavfi, args, path), 0);
 }
 
 static void errors_nonexistent_path(void **state)
@@ -128,9 +127,8 @@ static void errors_truncated_audio(void **state)
         snprintf(name, sizeof name, "cut_half.%s", exts[i]);
         atu_path(path, sizeof path, name);
         /* an odd byte count, so the cut falls inside a sample / a frame */
-        assert_int_equal(atu_sh("head -c %lld '%s' > '%s'", (long long)st.st_size / 2 + 1, src,
-                                path),
-                         0);
+        assert_int_equal(
+            atu_sh("head -c %lld '%s' > '%s'", (long long)st.st_size / 2 + 1, src, path), 0);
         sdra_audio *a = NULL;
         sdra_error err = {0};
         assert_int_equal(sdra_audio_open(&a, path, NULL, &err), 0);

@@ -21,12 +21,12 @@
 #define TOL_FRAMES 80 /* 5 ms */
 
 typedef struct fmt_case {
-    const char *name;   /* file suffix */
-    const char *args;   /* ffmpeg encoder arguments */
-    const char *codec;  /* expected info.codec */
-    double min_corr;    /* similarity to the generated signal */
-    double max_leak;    /* energy of the silent channel relative to the active one */
-    bool fixed_48k;     /* the codec always decodes at 48 kHz */
+    const char *name;  /* file suffix */
+    const char *args;  /* ffmpeg encoder arguments */
+    const char *codec; /* expected info.codec */
+    double min_corr;   /* similarity to the generated signal */
+    double max_leak;   /* energy of the silent channel relative to the active one */
+    bool fixed_48k;    /* the codec always decodes at 48 kHz */
     bool only_8k;
 } fmt_case;
 
@@ -58,9 +58,10 @@ static void check_one(const fmt_case *fc, int rate, int nch)
     atu_path(path, sizeof path, name);
     const char *expr = nch == 2 ? "0.5*sin(2*PI*440*t)*lt(t\\,1)|0.4*sin(2*PI*1000*t)*gte(t\\,1)"
                                 : "0.5*sin(2*PI*440*t)";
-    assert_int_equal(atu_sh("ffmpeg -nostdin -v error -y -f lavfi -i 'aevalsrc=%s:s=%d:d=%g' %s '%s'",
-                            expr, rate, DUR_S, fc->args, path),
-                     0);
+    assert_int_equal(
+        atu_sh("ffmpeg -nostdin -v error -y -f lavfi -i 'aevalsrc=%s:s=%d:d=%g' %s '%s'", expr,
+               rate, DUR_S, fc->args, path),
+        0);
 
     int16_t **ch = NULL, *mix = NULL;
     size_t n = 0;
@@ -91,7 +92,7 @@ static void check_one(const fmt_case *fc, int rate, int nch)
     size_t len = n < (size_t)want ? n : (size_t)want;
     double *ref = malloc(len * sizeof *ref);
     assert_non_null(ref);
-    size_t a0 = OUT_RATE / 10, a1 = OUT_RATE * 9 / 10;    /* left active */
+    size_t a0 = OUT_RATE / 10, a1 = OUT_RATE * 9 / 10;       /* left active */
     size_t b0 = OUT_RATE * 11 / 10, b1 = OUT_RATE * 19 / 10; /* right active */
     if (nch == 1) {
         for (size_t i = 0; i < len; i++)
@@ -113,8 +114,8 @@ static void check_one(const fmt_case *fc, int rate, int nch)
         double leak_l = atu_rms(ch[0], b0, b1) / atu_rms(ch[1], b0, b1);
         if (cl < fc->min_corr || cr < fc->min_corr || leak_r > fc->max_leak ||
             leak_l > fc->max_leak || getenv("AUDIO_TEST_VERBOSE"))
-            fprintf(stderr, "%s: corr L %.4f R %.4f, leak into R %.4f into L %.4f\n", name, cl,
-                    cr, leak_r, leak_l);
+            fprintf(stderr, "%s: corr L %.4f R %.4f, leak into R %.4f into L %.4f\n", name, cl, cr,
+                    leak_r, leak_l);
         assert_true(cl >= fc->min_corr && cr >= fc->min_corr);
         assert_true(leak_r <= fc->max_leak && leak_l <= fc->max_leak);
         /* the mix is the rounded mean of the channels, sample for sample */
@@ -204,10 +205,10 @@ static void formats_webm_opus(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(formats_wav_s16),    cmocka_unit_test(formats_wav_mulaw_8k),
-        cmocka_unit_test(formats_flac),       cmocka_unit_test(formats_mp3),
-        cmocka_unit_test(formats_ogg_opus),   cmocka_unit_test(formats_ogg_vorbis),
-        cmocka_unit_test(formats_m4a_aac),    cmocka_unit_test(formats_webm_opus),
+        cmocka_unit_test(formats_wav_s16),  cmocka_unit_test(formats_wav_mulaw_8k),
+        cmocka_unit_test(formats_flac),     cmocka_unit_test(formats_mp3),
+        cmocka_unit_test(formats_ogg_opus), cmocka_unit_test(formats_ogg_vorbis),
+        cmocka_unit_test(formats_m4a_aac),  cmocka_unit_test(formats_webm_opus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,7 +68,8 @@ static void memory_two_hour_mp3_streams_in_bounded_memory(void **state)
     assert_int_equal(rc, 0);
     long after_kb = peak_rss_kb();
     double decoded_mb = (double)total * 2 / 1e6;
-    fprintf(stderr, "decoded %.1f s (%.0f MB of 16 kHz PCM); peak RSS %ld KB before, %ld KB after\n",
+    fprintf(stderr,
+            "decoded %.1f s (%.0f MB of 16 kHz PCM); peak RSS %ld KB before, %ld KB after\n",
             (double)total / 16000, decoded_mb, before_kb, after_kb);
     /* all of it came out (each repeated piece adds the encoder's delay: under 1%) */
     assert_true(total >= (int64_t)HOURS * 3600 * 16000);

@@ -14,9 +14,8 @@
 static void gen(const char *name, const char *lavfi, const char *args, char *path, size_t n)
 {
     atu_path(path, n, name);
-    assert_int_equal(atu_sh("ffmpeg -nostdin -v error -y -f lavfi -i '%s' %s '%s'", lavfi, args,
-                            path),
-                     0);
+    assert_int_equal(
+        atu_sh("ffmpeg -nostdin -v error -y -f lavfi -i '%s' %s '%s'", lavfi, args, path), 0);
 }
 
 /* Decodes path (or stdin fed from it) into heap arrays of n_channels. */
@@ -207,8 +206,8 @@ static void stream_position_and_small_reads(void **state)
 {
     (void)state;
     char path[700];
-    gen("pos.ogg", "aevalsrc=0.3*sin(2*PI*500*t)|0.3*sin(2*PI*600*t):s=48000:d=1.5",
-        "-c:a libopus", path, sizeof path);
+    gen("pos.ogg", "aevalsrc=0.3*sin(2*PI*500*t)|0.3*sin(2*PI*600*t):s=48000:d=1.5", "-c:a libopus",
+        path, sizeof path);
     sdra_audio *a = NULL;
     sdra_error err = {0};
     assert_int_equal(sdra_audio_open(&a, path, NULL, &err), 0);
