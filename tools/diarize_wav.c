@@ -3,7 +3,7 @@
  * the turns as RTTM, so that `sdra eval diarization` can score them. Built and used by
  * scripts/measure-diarization.sh (it needs only libsdra_diarize and libsdra_core).
  *
- *     diarize_wav [--cluster|--channel] [--speakers N] FILE.wav [NAME]
+ *     diarize_wav [--cluster|--channel] [--speakers N] [--bleed-db DB] FILE.wav [NAME]
  *
  * The cluster method gets the mean of the file's channels; the channel method gets each.
  */
@@ -33,6 +33,8 @@ int main(int argc, char **argv)
             p.method = SDRA_DIARIZE_CHANNEL;
         else if (!strcmp(argv[i], "--speakers") && i + 1 < argc)
             p.n_speakers = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--bleed-db") && i + 1 < argc)
+            p.bleed_db = atof(argv[++i]);
         else if (!path)
             path = argv[i];
         else

@@ -30,7 +30,7 @@ static int normalise(sdra_buf *out, const char *s)
     int sp = 1;
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (isalnum(c) || c == '\'' || c == '{' || c == '}' || c >= 0x80) {
+        if (isalnum(c) || c == '\'' || c == '{' || c == '}' || c == '*' || c >= 0x80) {
             if (sdra_buf_putc(out, (char)tolower(c)) < 0)
                 return SDRA_ELIMIT;
             sp = 0;
@@ -74,6 +74,48 @@ static int expand(sdra_buf *out, const char *ph, const char *name, const char *c
         } else {
             sdra_buf_putc(out, *ph++);
         }
+    }
+    return 0;
+}
+
+/* Next word of a normalised string at *p (skipping spaces): sets *len, returns its start or
+ * NULL at the end. */
+static const char *next_word(const char **p, size_t *len)
+{
+    const char *s = *p;
+    while (*s == ' ')
+        s++;
+    if (!*s)
+        return NULL;
+    const char *e = s;
+    while (*e && *e != ' ')
+        e++;
+    *len = (size_t)(e - s);
+    *p = e;
+    return s;
+}
+
+/* Does the normalised phrase occur in the normalised text as whole words? A '*' word in the
+ * phrase matches any one word. */
+static int phrase_in(const char *text, const char *phrase)
+{
+    if (!strchr(phrase, '*'))
+        return strstr(text, phrase) != NULL;
+    const char *start = text;
+    size_t wl;
+    while (next_word(&start, &wl)) {
+        const char *t = start - wl, *ph = phrase;
+        const char *pw, *tw;
+        size_t pl, tl;
+        int ok = 1;
+        while (ok && (pw = next_word(&ph, &pl))) {
+            if (!(tw = next_word(&t, &tl)))
+                ok = 0;
+            else if (!(pl == 1 && pw[0] == '*') && (pl != tl || memcmp(pw, tw, pl) != 0))
+                ok = 0;
+        }
+        if (ok)
+            return 1;
     }
     return 0;
 }
@@ -172,7 +214,7 @@ int sdra_roles_assign(sdra_transcript *t, const sdra_roles_params *p, sdra_error
                    expand(&ph, norm.data, p->rep_name, p->company) != 0;
         if (!skip)
             for (size_t s = 0; s < ns; s++)
-                if (text[s].data && strstr(text[s].data, ph.data))
+                if (text[s].data && phrase_in(text[s].data, ph.data))
                     score[s] += w;
         sdra_buf_release(&norm);
         sdra_buf_release(&ph);

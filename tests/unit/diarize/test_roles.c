@@ -79,6 +79,33 @@ static void roles_by_opener_without_name(void **state)
     sdra_transcript_destroy(t);
 }
 
+static void roles_wildcard_introduction(void **state)
+{
+    (void)state;
+    /* the name is unknown and misrecognised; "this is * from" still finds the introduction,
+     * and the prospect's refusal counts against them */
+    const char *txt[] = {"hi this is alex from tried to wave", "not really what are you selling",
+                         "we could talk next month", "we are not interested"};
+    sdra_transcript *t = make(0, txt, 4, 0);
+    sdra_error err = {0};
+    assert_int_equal(sdra_roles_assign(t, NULL, &err), 0);
+    assert_int_equal(t->speakers[0].role, SDRA_ROLE_REP);
+    assert_int_equal(t->speakers[1].role, SDRA_ROLE_PROSPECT);
+    /* the same words said by the other speaker move the role with them */
+    const char *txt2[] = {"not really what are you selling", "hi this is alex from brightwave"};
+    sdra_transcript *t2 = make(0, txt2, 2, 0);
+    assert_int_equal(sdra_roles_assign(t2, NULL, &err), 0);
+    assert_int_equal(t2->speakers[1].role, SDRA_ROLE_REP);
+    /* a '*' must stand for exactly one word: "this is from" is not an introduction */
+    const char *txt3[] = {"ok", "this is from the old days"};
+    sdra_transcript *t3 = make(0, txt3, 2, 0);
+    assert_int_equal(sdra_roles_assign(t3, NULL, &err), 0);
+    assert_int_equal(t3->speakers[0].role, SDRA_ROLE_REP); /* fallback: first speaker */
+    sdra_transcript_destroy(t);
+    sdra_transcript_destroy(t2);
+    sdra_transcript_destroy(t3);
+}
+
 static void roles_fallback_is_first_speaker(void **state)
 {
     (void)state;
@@ -123,6 +150,7 @@ int main(void)
         cmocka_unit_test(roles_by_name_and_company),
         cmocka_unit_test(roles_name_said_by_prospect_does_not_count),
         cmocka_unit_test(roles_by_opener_without_name),
+        cmocka_unit_test(roles_wildcard_introduction),
         cmocka_unit_test(roles_fallback_is_first_speaker),
         cmocka_unit_test(roles_missing_phrase_file_fails),
     };
