@@ -223,6 +223,17 @@ static void speakers_collect(page *p)
                 last_end = en;
         }
     }
+    /* Without utterance times, the analysis' own talk metrics. */
+    if (last_end <= 0) {
+        json_t *ms = json_object_get(json_object_get(p->analysis, "metrics"), "speakers");
+        json_array_foreach(ms, i, u)
+        {
+            double tt;
+            speaker *sp = speaker_for(p, jstr(u, "speaker"), jstr(u, "role"));
+            if (sp && jnum(u, "talk_time_s", &tt) && tt > 0)
+                sp->talk_s = tt;
+        }
+    }
     const char *rep_name = jstr(p->call, "rep_name"), *contact_name = jstr(p->call, "contact_name");
     int n_prospects = 0;
     for (int k = 0; k < p->n_spk; k++)
@@ -302,6 +313,7 @@ static const char CSS[] =
     ".bars .row{display:grid;grid-template-columns:140px 1fr 110px;gap:8px;align-items:center;margin:6px 0}"
     ".bars .track{background:#f1f5f9;border-radius:6px;height:14px;overflow:hidden}"
     ".bars .fill{height:100%;border-radius:6px}"
+    "table.metrics{margin-top:12px}"
     ".legend span{margin-right:16px;font-size:13px}"
     ".legend i{display:inline-block;width:12px;height:3px;vertical-align:middle;margin-right:6px}"
     ".mail{white-space:pre-wrap;font:inherit;background:#f8fafc;border:1px solid var(--line);border-radius:8px;padding:12px;margin:8px 0 0}"
@@ -517,7 +529,48 @@ static void section_talk(page *p)
                 "<span class=\"time\">%.0f%% &middot; %s</span></div>",
              pct, sp->color, pct, t);
     }
-    put(p, "</div></section>\n");
+    put(p, "</div>");
+    /* The analysis' talk metrics per speaker, when it has them. */
+    json_t *m = json_object_get(p->analysis, "metrics");
+    json_t *ms = json_object_get(m, "speakers");
+    if (json_is_array(ms) && json_array_size(ms) > 0) {
+        put(p, "<table class=\"metrics\"><thead><tr><th>Speaker</th><th>Words/min</th><th>Questions</th>"
+               "<th>Turns</th><th>Longest monologue</th><th>Interruptions</th></tr></thead><tbody>");
+        size_t i;
+        json_t *u;
+        json_array_foreach(ms, i, u)
+        {
+            if (!json_is_object(u))
+                continue;
+            double v;
+            char t[32];
+            put(p, "<tr><td>");
+            put_speaker(p, jstr(u, "speaker"));
+            put(p, "</td><td>");
+            if (jnum(u, "words_per_minute", &v))
+                putf(p, "%.0f", v);
+            put(p, "</td><td>");
+            if (jnum(u, "questions", &v))
+                putf(p, "%.0f", v);
+            put(p, "</td><td>");
+            if (jnum(u, "turns", &v))
+                putf(p, "%.0f", v);
+            put(p, "</td><td class=\"time\">");
+            if (jnum(u, "longest_monologue_s", &v)) {
+                fmt_time(t, sizeof t, v);
+                put(p, t);
+            }
+            put(p, "</td><td>");
+            if (jnum(u, "interruptions", &v))
+                putf(p, "%.0f", v);
+            put(p, "</td></tr>");
+        }
+        put(p, "</tbody></table>");
+        double v;
+        if (jnum(m, "patience_s", &v))
+            putf(p, "<p class=\"time\">Patience (mean pause before the rep answers): %.1f s</p>", v);
+    }
+    put(p, "</section>\n");
 }
 
 static void section_objections(page *p)

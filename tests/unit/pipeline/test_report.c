@@ -240,6 +240,24 @@ static void report_long_calls_are_smoothed_and_bounded(void **state)
     json_decref(t);
 }
 
+static void report_talk_metrics_without_transcript(void **state)
+{
+    (void)state;
+    char *html = render(CALL, NULL,
+                        "{\"speakers\":[{\"id\":\"S1\",\"role\":\"rep\",\"name\":\"Alex\"},"
+                        " {\"id\":\"S2\",\"role\":\"prospect\"}],"
+                        " \"metrics\":{\"patience_s\":0.62,\"speakers\":["
+                        "  {\"speaker\":\"S1\",\"role\":\"rep\",\"talk_time_s\":60,\"words_per_minute\":151.4,\"questions\":4},"
+                        "  {\"speaker\":\"S2\",\"role\":\"prospect\",\"talk_time_s\":20,\"turns\":\"x\"}]}}",
+                        NULL, NULL);
+    assert_int_equal(count(html, "class=\"fill\""), 2);
+    assert_non_null(strstr(html, "width:75.0%"));
+    assert_non_null(strstr(html, "<table class=\"metrics\">"));
+    assert_non_null(strstr(html, "<td>151</td>"));
+    assert_non_null(strstr(html, "0.6 s"));
+    free(html);
+}
+
 static void write_file(const char *dir, const char *name, const char *text)
 {
     char path[PATH_MAX + 64];
@@ -294,6 +312,7 @@ int main(void)
         cmocka_unit_test(report_lists_every_objection_and_action),
         cmocka_unit_test(report_without_optional_documents),
         cmocka_unit_test(report_refuses_bad_input),
+        cmocka_unit_test(report_talk_metrics_without_transcript),
         cmocka_unit_test(report_long_calls_are_smoothed_and_bounded),
         cmocka_unit_test(report_stage_writes_report_html),
     };
