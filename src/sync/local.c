@@ -236,7 +236,8 @@ static int local_open(void **state, const char *data_dir, int flags, sdra_error 
             goto done;
         }
     }
-    if (stat(l->path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+    bool existed = stat(l->path, &sb) == 0;
+    if (existed && !S_ISREG(sb.st_mode)) {
         rc = sdra_error_set(err, SDRA_EINVAL, "%s: not a regular file", l->path);
         goto done;
     }
@@ -246,6 +247,10 @@ static int local_open(void **state, const char *data_dir, int flags, sdra_error 
         rc = db_fail(l, err, s, "cannot open");
         goto done;
     }
+    /* Contacts are personal data: a new database is readable by its owner only (SQLite gives
+     * its -wal and -shm files the same mode). */
+    if (!readonly && !existed)
+        chmod(l->path, 0600);
     sqlite3_extended_result_codes(l->db, 1);
     sqlite3_busy_timeout(l->db, BUSY_TIMEOUT_MS);
     if ((rc = exec_sql(l, "PRAGMA foreign_keys = ON", "enable foreign keys", err)) < 0)

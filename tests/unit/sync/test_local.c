@@ -109,6 +109,9 @@ static void sync_schema_version_and_wal(void **state)
     assert_int_equal(sdra_crm_open(&crm, "local", dir, &err), 0);
     sdra_crm_close(crm);
     snprintf(path, sizeof path, "%s/crm.sqlite3", dir);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600); /* personal data: owner only */
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_stmt *st = NULL;
