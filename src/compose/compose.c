@@ -985,15 +985,13 @@ int sdra_compose(sdra_email **out, const json_t *a, const sdra_transcript *t,
     if ((rc = sdra_tmpl_render(tf.subject, ctx, 0, &subj, err)) < 0 ||
         (rc = sdra_tmpl_render(tf.text, ctx, 0, &text, err)) < 0)
         goto done;
+    tidy_text(&text);
     if (tf.html)
         rc = sdra_tmpl_render(tf.html, ctx, 1, &html, err);
-    else
-        tidy_text(&text), rc = text_to_html(&html, text.data ? text.data : "") < 0
-                                   ? sdra_error_set(err, SDRA_ELIMIT, "html part too large")
-                                   : 0;
+    else if (text_to_html(&html, text.data ? text.data : "") < 0)
+        rc = sdra_error_set(err, SDRA_ELIMIT, "html part larger than %zu bytes", p.max_output_bytes);
     if (rc < 0)
         goto done;
-    tidy_text(&text);
     char *subject = clean(subj.data ? subj.data : "", 400);
     if (!subject)
         subject = strdup("Following up on our call");
