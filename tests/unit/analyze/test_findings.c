@@ -1,0 +1,255 @@
+/* test_findings.c - the rules backend on small transcripts: sentiment (negation, boosters,
+ * contrast), questions without '?', objections and intents on lower-case ASR text, action
+ * items with owners and due dates, meetings, contact preferences, roles, bad input. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sdra/analyze.h"
+#include "sdra/util.h"
+
+/* Builds a transcript from "R:" / "P:" lines (rep / prospect), 3 s apart. */
+static sdra_transcript *make(const char *const *lines, size_t n)
+{
+    sdra_transcript *t = sdra_transcript_create();
+    int r = sdra_transcript_add_speaker(t, "S1", SDRA_ROLE_REP, -1);
+    int p = sdra_transcript_add_speaker(t, "S2", SDRA_ROLE_PROSPECT, -1);
+    for (size_t i = 0; i < n; i++) {
+        sdra_utterance *u = sdra_transcript_add_utterance(t, lines[i][0] == 'R' ? r : p, 3.0 * i, 3.0 * i + 2.5,
+                                                          lines[i] + 3);
+        assert_non_null(u);
+    }
+    return t;
+}
+
+static json_t *analyze(const char *const *lines, size_t n)
+{
+    sdra_transcript *t = make(lines, n);
+    sdra_analyze_params p = sdra_analyze_default_params();
+    p.call_date = "2026-11-24";
+    json_t *doc = NULL;
+    sdra_error err = {0};
+    int rc = sdra_analyze(&doc, t, &p, &err);
+    if (rc < 0)
+        fail_msg("analyze: %s", err.msg);
+    sdra_transcript_destroy(t);
+    return doc;
+}
+
+static double score_of(json_t *doc, size_t i)
+{
+    return json_real_value(json_object_get(json_array_get(json_object_get(json_object_get(doc, "sentiment"), "utterances"), i), "score"));
+}
+
+static bool has(json_t *doc, const char *list, const char *key, const char *value)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(doc, list), i, o) {
+        const char *v = json_string_value(json_object_get(o, key));
+        if (v && !strcmp(v, value))
+            return true;
+    }
+    return false;
+}
+
+static void findings_sentiment_rules(void **state)
+{
+    (void)state;
+    const char *lines[] = {
+        "P: this is good", "P: this is very good", "P: this is not good", "P: the demo was great but the price is terrible",
+        "P: honestly it is a no brainer", "P: that is a deal breaker for us", "P: the report", "P: not bad at all",
+    };
+    json_t *doc = analyze(lines, 8);
+    double good = score_of(doc, 0), vgood = score_of(doc, 1), ngood = score_of(doc, 2);
+    assert_true(good > 0.2);
+    assert_true(vgood > good);          /* booster */
+    assert_true(ngood < 0);             /* negation flips */
+    assert_true(score_of(doc, 3) < 0);  /* after "but" weighs more */
+    assert_true(score_of(doc, 4) > 0.3); /* sales idiom */
+    assert_true(score_of(doc, 5) < -0.3);
+    assert_true(score_of(doc, 6) == 0.0);
+    assert_true(score_of(doc, 7) > 0);
+    for (size_t i = 0; i < 8; i++)
+        assert_true(score_of(doc, i) >= -1 && score_of(doc, i) <= 1);
+    json_decref(doc);
+}
+
+static void findings_asr_text(void **state)
+{
+    (void)state;
+    /* lower case, no punctuation: questions and objections still found */
+    const char *lines[] = {
+        "R: so how are you handling this today",
+        "P: we use spreadsheets and honestly it takes hours every week",
+        "R: what if we automated that",
+        "P: sounds interesting how much does it cost",
+        "R: it is ten dollars per user",
+        "P: that is too expensive and i would need to run it by my boss",
+        "R: i will send you a proposal by friday",
+        "P: okay can you also send me a case study",
+    };
+    json_t *doc = analyze(lines, 8);
+    json_t *q = json_object_get(json_object_get(doc, "metrics"), "questions");
+    assert_int_equal(json_integer_value(json_object_get(q, "rep")), 2);
+    assert_true(json_integer_value(json_object_get(q, "prospect")) >= 1);
+    assert_true(has(doc, "objections", "type", "price"));
+    assert_true(has(doc, "objections", "type", "authority"));
+    assert_false(has(doc, "objections", "type", "legal"));
+    assert_true(has(doc, "intents", "type", "request_pricing"));
+    assert_true(has(doc, "intents", "type", "interested"));
+    assert_true(json_array_size(json_object_get(doc, "pain_points")) >= 1);
+    /* two actions: the rep's commitment with its date, the prospect's request (owner rep) */
+    json_t *acts = json_object_get(doc, "action_items");
+    assert_int_equal(json_array_size(acts), 2);
+    json_t *a0 = json_array_get(acts, 0);
+    assert_string_equal(json_string_value(json_object_get(a0, "owner")), "rep");
+    assert_string_equal(json_string_value(json_object_get(a0, "due")), "2026-11-27");
+    assert_string_equal(json_string_value(json_object_get(a0, "text")), "send you a proposal");
+    json_t *a1 = json_array_get(acts, 1);
+    assert_string_equal(json_string_value(json_object_get(a1, "kind")), "request");
+    assert_string_equal(json_string_value(json_object_get(a1, "owner")), "rep");
+    json_decref(doc);
+}
+
+static void findings_meeting_and_optout(void **state)
+{
+    (void)state;
+    const char *booked[] = {
+        "R: could we do a demo next tuesday at two",
+        "P: tuesday at two works for me",
+        "R: great i will send the invite",
+    };
+    json_t *doc = analyze(booked, 3);
+    json_t *m = json_object_get(doc, "next_meeting");
+    assert_true(json_is_object(m));
+    assert_string_equal(json_string_value(json_object_get(m, "date")), "2026-12-01");
+    assert_string_equal(json_string_value(json_object_get(m, "time")), "14:00");
+    assert_string_equal(json_string_value(json_object_get(m, "part_of_day")), "afternoon");
+    assert_true(has(doc, "intents", "type", "agree_to_meeting"));
+    assert_non_null(strstr(json_string_value(json_object_get(doc, "outcome")), "2026-12-01"));
+    json_decref(doc);
+
+    const char *declined[] = {
+        "R: could we do a demo next tuesday at two",
+        "P: no tuesday does not work and please do not call me again",
+    };
+    doc = analyze(declined, 2);
+    assert_true(json_is_null(json_object_get(doc, "next_meeting")));
+    json_t *cp = json_object_get(doc, "contact_preferences");
+    assert_true(json_is_true(json_object_get(cp, "do_not_call")));
+    assert_false(json_is_true(json_object_get(cp, "do_not_email")));
+    assert_true(has(doc, "intents", "type", "opt_out"));
+    json_decref(doc);
+
+    /* the rep saying "do not call" is no opt-out; negated "interested" is not interest */
+    const char *other[] = {"R: do not call it a problem yet", "P: we are not interested at all"};
+    doc = analyze(other, 2);
+    assert_false(json_is_true(json_object_get(json_object_get(doc, "contact_preferences"), "do_not_call")));
+    assert_true(has(doc, "intents", "type", "not_interested"));
+    assert_false(has(doc, "intents", "type", "interested"));
+    json_decref(doc);
+}
+
+static void findings_metrics(void **state)
+{
+    (void)state;
+    sdra_transcript *t = sdra_transcript_create();
+    int r = sdra_transcript_add_speaker(t, "S1", SDRA_ROLE_REP, -1);
+    int p = sdra_transcript_add_speaker(t, "S2", SDRA_ROLE_PROSPECT, -1);
+    /* rep 0-10 s (4 words over 8 s of speech), prospect 8-12 s (interrupts 2 s early),
+       rep answers at 13 s (1 s gap) */
+    sdra_utterance *u = sdra_transcript_add_utterance(t, r, 0, 10, "one two three four");
+    for (int i = 0; i < 4; i++)
+        sdra_utterance_add_word(u, "w", i * 2.5, i * 2.5 + 2.0, 1);
+    u = sdra_transcript_add_utterance(t, p, 8, 12, "five six");
+    sdra_utterance_add_word(u, "w", 8, 10, 1);
+    sdra_utterance_add_word(u, "w", 10, 12, 1);
+    u = sdra_transcript_add_utterance(t, r, 13, 14, "seven");
+    sdra_utterance_add_word(u, "w", 13, 14, 1);
+    sdra_analyze_params prm = sdra_analyze_default_params();
+    prm.call_date = "2026-11-24";
+    json_t *doc = NULL;
+    assert_int_equal(sdra_analyze(&doc, t, &prm, NULL), 0);
+    json_t *m = json_object_get(doc, "metrics");
+    assert_int_equal(json_integer_value(json_object_get(m, "overlaps")), 1);
+    assert_int_equal(json_integer_value(json_object_get(m, "interruptions")), 1);
+    assert_true(fabs(json_real_value(json_object_get(m, "patience_s")) - 1.0) < 1e-9);
+    json_t *ratio = json_object_get(m, "talk_ratio");
+    assert_true(fabs(json_real_value(json_object_get(ratio, "rep")) - 9.0 / 13.0) < 0.001);
+    json_t *s1 = json_array_get(json_object_get(m, "speakers"), 0);
+    assert_true(fabs(json_real_value(json_object_get(s1, "words_per_minute")) - 5 / (9.0 / 60)) < 0.01);
+    json_t *lm = json_object_get(m, "longest_monologue");
+    assert_string_equal(json_string_value(json_object_get(lm, "speaker")), "S1");
+    assert_true(fabs(json_real_value(json_object_get(lm, "duration_s")) - 10.0) < 1e-9);
+    json_decref(doc);
+    sdra_transcript_destroy(t);
+}
+
+static void findings_bad_input(void **state)
+{
+    (void)state;
+    sdra_error err = {0};
+    json_t *doc = NULL;
+    sdra_transcript *t = sdra_transcript_create();
+    sdra_analyze_params p = sdra_analyze_default_params();
+    p.call_date = "2026-11-24";
+    assert_int_equal(sdra_analyze(&doc, t, &p, &err), SDRA_EINVAL); /* empty */
+    assert_null(doc);
+    int s = sdra_transcript_add_speaker(t, "S1", SDRA_ROLE_REP, -1);
+    sdra_transcript_add_utterance(t, s, 0, 1, "hello");
+    p.call_date = "2026-02-30";
+    assert_int_equal(sdra_analyze(&doc, t, &p, &err), SDRA_EINVAL);
+    assert_non_null(strstr(err.msg, "2026-02-30"));
+    p.call_date = "2026-11-24";
+    p.backend = "nope";
+    assert_int_equal(sdra_analyze(&doc, t, &p, &err), SDRA_EINVAL);
+    p.backend = "rules";
+    p.rules_dir = "/nonexistent/rules";
+    assert_int_equal(sdra_analyze(&doc, t, &p, &err), SDRA_ENOTFOUND);
+    p.rules_dir = NULL;
+    p.max_utterances = 0;
+    assert_int_equal(sdra_analyze(&doc, t, &p, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(doc, "schema")), "sdra.analysis/1");
+    json_decref(doc);
+    sdra_transcript_destroy(t);
+}
+
+static void findings_malformed_rules(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("SDRA_TEST_TMP");
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/analyze-bad-rules", tmp ? tmp : "/tmp");
+    assert_int_equal(sdra_mkdir_p(dir, NULL), 0);
+    snprintf(path, sizeof path, "%s/x.rules", dir);
+    const char *bad = "# comment\nobjection.price = too expensive\nthis line is wrong\n";
+    assert_int_equal(sdra_file_write_atomic(path, bad, strlen(bad), NULL), 0);
+    sdra_transcript *t = sdra_transcript_create();
+    int s = sdra_transcript_add_speaker(t, "S1", SDRA_ROLE_REP, -1);
+    sdra_transcript_add_utterance(t, s, 0, 1, "hello");
+    sdra_analyze_params p = sdra_analyze_default_params();
+    p.call_date = "2026-11-24";
+    p.rules_dir = dir;
+    json_t *doc = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_analyze(&doc, t, &p, &err), SDRA_EINVAL);
+    assert_non_null(strstr(err.msg, "x.rules:3"));
+    sdra_transcript_destroy(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(findings_sentiment_rules), cmocka_unit_test(findings_asr_text),
+        cmocka_unit_test(findings_meeting_and_optout), cmocka_unit_test(findings_metrics),
+        cmocka_unit_test(findings_bad_input), cmocka_unit_test(findings_malformed_rules),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
