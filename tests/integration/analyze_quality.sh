@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# analyze_quality.sh - precision / recall of the analysis on the labelled dialogues of
+# tests/analysis (development set, thresholds near the measured figures so a regression
+# fails) and on the held-out set (lower thresholds: it estimates quality on unseen text),
+# plus exact resolution of every labelled due date and meeting date.
+set -u
+: "${SDRA:?}" "${SDRA_SRC:?}"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+"$SDRA" eval analysis --labels "$SDRA_SRC/tests/analysis/labels.txt" \
+    --min-precision 0.90 --min-recall 0.90 --min-f1 0.90 --min-date-accuracy 0.95 ||
+    fail "development set below thresholds"
+"$SDRA" eval analysis --labels "$SDRA_SRC/tests/analysis/heldout/labels.txt" \
+    --min-precision 0.80 --min-recall 0.65 --min-date-accuracy 0.8 ||
+    fail "held-out set below thresholds"
+# the thresholds can fail: a labels file expecting what is not there must make it exit 1
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+cat > "$tmp/labels.txt" <<LBL
+call $SDRA_SRC/tests/analysis/17-no-need-polite.txt date=2026-11-24 rep=Ivan
+objection price "scheduling software"
+meeting 2026-11-25
+LBL
+if "$SDRA" eval analysis --labels "$tmp/labels.txt" --min-recall 0.9 > /dev/null 2>&1; then
+    fail "eval analysis passed a labels file it cannot satisfy"
+fi
+printf 'call x.txt\nobjection\n' > "$tmp/bad.txt"
+"$SDRA" eval analysis --labels "$tmp/bad.txt" > /dev/null 2> "$tmp/err" && fail "malformed labels accepted"
+grep -q "bad.txt:2" "$tmp/err" || fail "malformed labels error does not name file:line"
+echo "analyze_quality: ok"
