@@ -78,7 +78,7 @@ static int valid_labels(const char *l)
     /* name="value" pairs separated by commas; values without '\\' or newlines, quotes balanced */
     int quotes = 0;
     for (const char *p = l; *p; p++) {
-        if (*p == '\n' || *p == '\\' || *p == '{' || *p == '}')
+        if (*p == '\n' || *p == '\\')
             return 0;
         if (*p == '"')
             quotes++;

@@ -24,6 +24,7 @@ static void obs_counters_and_gauges_render(void **state)
     sdra_obs_inc(m, "req_total", "route=\"/a\",status=\"200\"", -5); /* counters never go down */
     sdra_obs_inc(m, "req_total", "route=\"/a\nx\"", 1);              /* bad labels ignored */
     sdra_obs_set(m, "req_total", NULL, 9);                             /* wrong type ignored */
+    sdra_obs_inc(m, "req_total", "route=\"/v1/calls/{id}\"", 1); /* braces are fine in values */
     sdra_obs_set(m, "depth", NULL, 4);
     sdra_obs_add(m, "depth", NULL, -1);
     assert_true(sdra_obs_value(m, "req_total", "route=\"/a\",status=\"200\"") == 3);
@@ -33,6 +34,7 @@ static void obs_counters_and_gauges_render(void **state)
     assert_int_equal(sdra_obs_render(m, &b), 0);
     assert_non_null(strstr(b.data, "# TYPE req_total counter\n"));
     assert_non_null(strstr(b.data, "req_total{route=\"/a\",status=\"200\"} 3\n"));
+    assert_non_null(strstr(b.data, "req_total{route=\"/v1/calls/{id}\"} 1\n"));
     assert_non_null(strstr(b.data, "# HELP depth Queue depth\n"));
     assert_non_null(strstr(b.data, "depth 3\n"));
     assert_null(strstr(b.data, "req_total 9"));
