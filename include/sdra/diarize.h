@@ -20,7 +20,9 @@
  *     sdra_diarizer_finish(d, &turns, &n_turns, &n_speakers, &err);
  *     free(turns); sdra_diarizer_destroy(d);
  *
- * Memory: features only (about 60 bytes per 10 ms frame), never the audio.
+ * Memory: features only (about 60 bytes per 10 ms frame), never the audio; at most 6 h of audio
+ * (feed fails with SDRA_ELIMIT beyond). Methods, parameters and measured figures:
+ * docs/diarization.md.
  */
 #ifndef SDRA_DIARIZE_H
 #define SDRA_DIARIZE_H
@@ -61,11 +63,13 @@ int sdra_diarizer_create(sdra_diarizer **out, const sdra_diarize_params *p, int 
                          sdra_error *err);
 void sdra_diarizer_destroy(sdra_diarizer *d);
 
-/* Feeds n frames of each channel (chans[c] for c < n_channels). */
+/* Feeds n frames of each channel (chans[c] for c < n_channels); any block size. Fails with
+ * SDRA_EINVAL (missing channel, after finish) or SDRA_ELIMIT (past 6 h). */
 int sdra_diarizer_feed(sdra_diarizer *d, const int16_t *const *chans, size_t n, sdra_error *err);
 
-/* Finishes and returns the turns (*turns malloc'ed, caller frees) and the number of speakers
- * found. */
+/* Finishes and returns the turns (*turns malloc'ed, caller frees; NULL with *n_turns = 0 when
+ * there is no speech) and the number of speakers: CHANNEL, the channel count (speaker =
+ * channel index); CLUSTER, the speakers found (indices 0..n-1 by first appearance). Once. */
 int sdra_diarizer_finish(sdra_diarizer *d, sdra_turn **turns, size_t *n_turns, int *n_speakers,
                          sdra_error *err);
 
@@ -77,11 +81,15 @@ typedef struct sdra_roles_params {
     const char *company;     /* the rep's company, if known ("Acme") */
 } sdra_roles_params;
 
-/* Sets each speaker's role in t. Stereo with rep_channel >= 0: by channel. Otherwise a
- * documented text heuristic (docs/ARCHITECTURE.md#roles): the speaker who introduces themself
- * with the rep's name or company, or who says the call-opening phrases of a rep ("this is X
- * from", "the reason for my call", "do you have a minute"), is the rep; the others prospects.
- * When nothing decides, the first speaker is the rep (the caller usually speaks first). */
+/* Sets each speaker's role in t. Stereo with rep_channel >= 0 (and a speaker on that channel):
+ * by channel. Otherwise a documented text heuristic (docs/diarization.md#roles) with the
+ * weighted phrases of data/roles/rep-phrases.txt: the speaker who introduces themself with the
+ * rep's name or company, or says the call-opening phrases of a rep ("this is X from", "the
+ * reason for my call", "do you have a minute"), scores up; prospect phrases ("who is this",
+ * "not interested") score down; the highest positive score is the rep, the others prospects.
+ * When nothing decides, the first speaker is the rep (the caller usually speaks first).
+ * Fails (t unchanged) with SDRA_ENOTFOUND / SDRA_EINVAL naming the phrase file when it is
+ * missing or malformed. */
 int sdra_roles_assign(sdra_transcript *t, const sdra_roles_params *p, sdra_error *err);
 
 #ifdef __cplusplus
