@@ -6,8 +6,9 @@
  *                     fail (exit 1) below a threshold, so tests can assert quality.
  *   --ask-tsv FILE    request / action-item detection on "Yes|No<TAB>sentence" lines (the
  *                     email-ask-intent data): each sentence is analysed as one utterance of the
- *                     prospect; "Yes" is predicted when it yields an action item or a request
- *                     intent (request_information, request_pricing).
+ *                     prospect; "Yes" is predicted when it yields a request (an action item
+ *                     of kind "request", or a request_information / request_pricing intent);
+ *                     with --ask-mode action, any action item (commitments too) counts.
  */
 #include "cli.h"
 #include "sdra/analyze.h"
@@ -21,7 +22,7 @@ static void help(FILE *f)
 {
     fprintf(f, "usage: sdra eval analysis --labels FILE [--min-precision P] [--min-recall R] [--min-f1 F]\n"
                "                          [--min-date-accuracy A] [--json] [--verbose]\n"
-               "       sdra eval analysis --ask-tsv FILE [--json]\n"
+               "       sdra eval analysis --ask-tsv FILE [--ask-mode request|action] [--json] [--show fp|fn]\n"
                "\n"
                "Scores the analysis against labelled calls (precision, recall, F1 per finding type;\n"
                "exact resolution of due dates and meeting dates), or request detection on\n"
@@ -30,7 +31,7 @@ static void help(FILE *f)
 
 static double ratio(int a, int b) { return b > 0 ? (double)a / b : 1.0; }
 
-static int ask_tsv(const char *path, bool as_json)
+static int ask_tsv(const char *path, bool as_json, const char *show, bool any_action)
 {
     sdra_error err = {0};
     char *data = NULL;
@@ -69,9 +70,12 @@ static int ask_tsv(const char *path, bool as_json)
         bool pred = false;
         if (pro >= 0 && sdra_transcript_add_utterance(t, pro, 0.0, 5.0, tab + 1) &&
             sdra_analyze(&doc, t, &p, &err) == 0) {
-            pred = json_array_size(json_object_get(doc, "action_items")) > 0;
             size_t i;
             json_t *o;
+            json_array_foreach(json_object_get(doc, "action_items"), i, o) {
+                if (any_action || !strcmp(json_string_value(json_object_get(o, "kind")), "request"))
+                    pred = true;
+            }
             json_array_foreach(json_object_get(doc, "intents"), i, o) {
                 const char *ty = json_string_value(json_object_get(o, "type"));
                 if (!strcmp(ty, "request_information") || !strcmp(ty, "request_pricing"))
@@ -84,6 +88,8 @@ static int ask_tsv(const char *path, bool as_json)
         }
         json_decref(doc);
         sdra_transcript_destroy(t);
+        if (show && ((pred && !gold && !strcmp(show, "fp")) || (!pred && gold && !strcmp(show, "fn"))))
+            printf("%s\t%s\n", show, tab + 1);
         if (pred && gold)
             tp++;
         else if (pred)
@@ -119,7 +125,8 @@ static bool parse_frac(const char *s, double *out)
 
 int cmd_eval_analysis(int argc, char **argv)
 {
-    const char *labels = NULL, *tsv = NULL;
+    const char *labels = NULL, *tsv = NULL, *show = NULL;
+    bool any_action = false;
     double min_p = -1, min_r = -1, min_f = -1, min_d = -1;
     bool as_json = false, verbose = false;
     for (int i = 1; i < argc; i++) {
@@ -133,8 +140,12 @@ int cmd_eval_analysis(int argc, char **argv)
             verbose = true;
         else if (i + 1 < argc && !strcmp(a, "--labels"))
             labels = argv[++i];
+        else if (i + 1 < argc && !strcmp(a, "--ask-mode") && (!strcmp(argv[i + 1], "request") || !strcmp(argv[i + 1], "action")))
+            any_action = !strcmp(argv[++i], "action");
         else if (i + 1 < argc && !strcmp(a, "--ask-tsv"))
             tsv = argv[++i];
+        else if (i + 1 < argc && !strcmp(a, "--show") && (!strcmp(argv[i + 1], "fp") || !strcmp(argv[i + 1], "fn")))
+            show = argv[++i];
         else if (i + 1 < argc && (!strcmp(a, "--min-precision") || !strcmp(a, "--min-recall") ||
                                   !strcmp(a, "--min-f1") || !strcmp(a, "--min-date-accuracy"))) {
             double *dst = a[6] == 'p' ? &min_p : a[6] == 'r' ? &min_r : a[6] == 'f' ? &min_f : &min_d;
@@ -144,7 +155,7 @@ int cmd_eval_analysis(int argc, char **argv)
             return cli_usage_error("eval analysis", "unknown or incomplete option '%s'", a);
     }
     if (tsv)
-        return ask_tsv(tsv, as_json);
+        return ask_tsv(tsv, as_json, show, any_action);
     if (!labels) {
         help(stderr);
         return SDRA_EXIT_USAGE;
