@@ -67,6 +67,7 @@ typedef struct req {
     bool got_audio_field;
     char meta[N_META][FIELD_MAX];
     bool meta_set[N_META];
+    bool meta_seen[N_META]; /* seen in the form */
     int fail_status;
     sdra_error fail;
 } req;
@@ -837,6 +838,10 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
         upload_fail(r, 400, SDRA_EINVAL, "unknown form field '%s' (expected audio and call metadata)", k);
         return MHD_YES;
     }
+    if (off == 0 && !r->meta_seen[i]) { /* a form field replaces the query parameter */
+        r->meta_seen[i] = true;
+        r->meta[i][0] = '\0';
+    }
     size_t have = strlen(r->meta[i]);
     if (off + size >= FIELD_MAX || have + size >= FIELD_MAX) {
         upload_fail(r, 400, SDRA_EINVAL, "form field %s longer than %d bytes", key, FIELD_MAX - 1);
@@ -880,11 +885,6 @@ static enum MHD_Result upload_begin(req *r, struct MHD_Connection *c)
         r->pp = MHD_create_post_processor(c, PP_BUFFER, post_iter, r);
         if (!r->pp)
             return send_error(r, c, 400, "invalid_input", "multipart/form-data without a usable boundary");
-        for (int i = 0; i < N_META; i++) /* form fields replace query values */
-            if (r->meta_set[i]) {
-                r->meta[i][0] = '\0';
-                r->meta_set[i] = false;
-            }
     } else {
         set_ext(r, ct, true);
     }

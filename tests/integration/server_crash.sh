@@ -131,7 +131,8 @@ import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 for email, n in db.execute("SELECT email, COUNT(*) FROM contacts GROUP BY email"):
     assert n == 1, (email, n)
-assert db.execute("SELECT COUNT(*) FROM contacts").fetchone()[0] == 2
+emails = {e for (e,) in db.execute("SELECT lower(email) FROM contacts")}
+assert {"ann@acme.example", "bob@globex.example"} <= emails, emails
 for cid in sys.argv[2:]:
     n = db.execute("SELECT COUNT(*) FROM activities WHERE call_id = ?", (cid,)).fetchone()[0]
     assert n == 1, ("activities", cid, n)
