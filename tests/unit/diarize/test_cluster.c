@@ -214,12 +214,49 @@ static void cluster_silence_gives_no_turns(void **state)
     sdra_diarizer_destroy(d);
 }
 
+static void cluster_tiny_input_asks_for_many_speakers(void **state)
+{
+    (void)state;
+    /* 0.8 s of one voice, 5 speakers asked for: fewer come back, no failure */
+    sdra_diarizer *d = NULL;
+    sdra_diarize_params p = sdra_diarize_default_params();
+    p.method = SDRA_DIARIZE_CLUSTER;
+    p.n_speakers = 5;
+    sdra_error err = {0};
+    assert_int_equal(sdra_diarizer_create(&d, &p, 1, &err), 0);
+    size_t a = (size_t)(seg_a[0] * RATE);
+    const int16_t *b[1] = {pcm + a};
+    assert_int_equal(sdra_diarizer_feed(d, b, (size_t)(0.8 * RATE), &err), 0);
+    sdra_turn *t = NULL;
+    size_t nt = 0;
+    int ns = 0;
+    assert_int_equal(sdra_diarizer_finish(d, &t, &nt, &ns, &err), 0);
+    assert_true(ns >= 1 && ns <= 5);
+    for (size_t i = 0; i < nt; i++) {
+        assert_true(t[i].speaker >= 0 && t[i].speaker < ns);
+        assert_true(t[i].end > t[i].start);
+    }
+    free(t);
+    sdra_diarizer_destroy(d);
+    /* max_speakers = 1 makes everything one speaker */
+    p.n_speakers = 0;
+    p.max_speakers = 1;
+    assert_int_equal(sdra_diarizer_create(&d, &p, 1, &err), 0);
+    const int16_t *all[1] = {pcm};
+    assert_int_equal(sdra_diarizer_feed(d, all, n_pcm, &err), 0);
+    assert_int_equal(sdra_diarizer_finish(d, &t, &nt, &ns, &err), 0);
+    assert_int_equal(ns, 1);
+    free(t);
+    sdra_diarizer_destroy(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cluster_two_voices_known_count),
         cmocka_unit_test(cluster_two_voices_estimated_count),
         cmocka_unit_test(cluster_silence_gives_no_turns),
+        cmocka_unit_test(cluster_tiny_input_asks_for_many_speakers),
     };
     return cmocka_run_group_tests_name("diarize_cluster", tests, setup, teardown);
 }
