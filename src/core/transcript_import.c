@@ -189,8 +189,8 @@ static int flush(import_ctx *c, pending *pd, double *cursor)
     return 0;
 }
 
-/* Splits "Name: words" when the part before ':' looks like a name (1-4 words, no digits-only,
- * at most MAX_NAME-1 bytes). Returns the words or NULL. */
+/* Splits "Name: words" when the part before ':' looks like a name (1-4 words, or up to 8
+ * capitalised ones; some letters; at most MAX_NAME-1 bytes). Returns the words or NULL. */
 static char *split_name(char *line, char name[MAX_NAME])
 {
     char *colon = strchr(line, ':');
@@ -198,17 +198,21 @@ static char *split_name(char *line, char name[MAX_NAME])
         return NULL;
     if (colon[1] && !isspace((unsigned char)colon[1]))
         return NULL; /* "10:30", "http://" */
+    /* up to 4 words; 5-8 when every word is capitalised ("The Chair Hon Anthony Rota") */
     int words = 1;
-    bool alpha = false;
+    bool alpha = false, capitalised = isupper((unsigned char)line[0]);
     for (char *p = line; p < colon; p++) {
-        if (*p == ' ')
+        if (*p == ' ') {
             words++;
+            if (p + 1 < colon && !isupper((unsigned char)p[1]))
+                capitalised = false;
+        }
         if (isalpha((unsigned char)*p))
             alpha = true;
         if (*p == '<' || *p == '>' || *p == '"')
             return NULL;
     }
-    if (!alpha || words > 4)
+    if (!alpha || words > 8 || (words > 4 && !capitalised))
         return NULL;
     size_t n = (size_t)(colon - line);
     memcpy(name, line, n);
