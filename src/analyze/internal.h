@@ -123,6 +123,10 @@ bool an_in_class(const an_rules *r, const char *name, const char *w);
 
 bool an_is_stopword(const an_rules *r, const char *w);
 
+/* The first characters a match of rule can start with (a 256-bit set), for a quick reject;
+ * false when the rule can start with anything. */
+bool an_rule_first_mask(const an_rules *r, const an_rule *rule, unsigned char mask[32]);
+
 /* Sentiment of one utterance's tokens in [-1, 1]. */
 double an_sentiment(const an_rules *r, const an_tok *toks, int n);
 

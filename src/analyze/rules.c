@@ -77,6 +77,8 @@ bool an_in_class(const an_rules *r, const char *name, const char *w)
         return false;
     for (int k = 0; k < c->n_alts; k++) {
         const an_alt *a = &r->alts[c->alt_first + k];
+        if (a->w[0] != w[0])
+            continue;
         if (a->prefix ? !strncmp(w, a->w, strlen(a->w)) : !strcmp(w, a->w))
             return true;
     }
@@ -415,6 +417,8 @@ static bool alt_match(const an_rules *r, const an_elem *e, const char *w)
 {
     for (int k = 0; k < e->n_alts; k++) {
         const an_alt *a = &r->alts[e->alt_first + k];
+        if (a->w[0] != w[0])
+            continue;
         if (a->prefix ? !strncmp(w, a->w, strlen(a->w)) : !strcmp(w, a->w))
             return true;
     }
@@ -575,4 +579,20 @@ double an_sentiment(const an_rules *r, const an_tok *t, int n)
         i += len;
     }
     return sum / sqrt(sum * sum + 15.0);
+}
+
+bool an_rule_first_mask(const an_rules *r, const an_rule *rule, unsigned char mask[32])
+{
+    const an_elem *el = &r->elems[rule->elem_first];
+    int first = el[0].kind == AN_EL_START ? 1 : 0;
+    if (first >= rule->n_elems || el[first].kind != AN_EL_WORDS || el[first].optional)
+        return false;
+    memset(mask, 0, 32);
+    for (int k = 0; k < el[first].n_alts; k++) {
+        unsigned char ch = (unsigned char)r->alts[el[first].alt_first + k].w[0];
+        if (!ch)
+            return false; /* an empty prefix matches anything */
+        mask[ch >> 3] |= (unsigned char)(1u << (ch & 7));
+    }
+    return true;
 }

@@ -207,23 +207,36 @@ static int tokenize_all(actx *c)
 
 static int match_all(actx *c)
 {
-    for (size_t u = 0; u < c->t->n_utts; u++) {
+    size_t nr = c->rules.n_rules;
+    unsigned char(*masks)[32] = malloc(32 * (nr ? nr : 1));
+    bool *has_mask = malloc(nr ? nr : 1);
+    if (!masks || !has_mask) {
+        free(masks);
+        free(has_mask);
+        return sdra_error_set(c->err, SDRA_ENOMEM, "out of memory");
+    }
+    for (size_t k = 0; k < nr; k++)
+        has_mask[k] = an_rule_first_mask(&c->rules, &c->rules.rules[k], masks[k]);
+    int rc = 0;
+    for (size_t u = 0; u < c->t->n_utts && rc == 0; u++) {
         uview *v = &c->v[u];
         v->m_first = c->n_m;
-        for (int i = 0; i < v->n; i++)
-            for (size_t k = 0; k < c->rules.n_rules; k++) {
+        for (int i = 0; i < v->n && rc == 0; i++)
+            for (size_t k = 0; k < nr; k++) {
+                unsigned char ch = (unsigned char)v->toks[i].w[0];
+                if (has_mask[k] && !(masks[k][ch >> 3] & (1u << (ch & 7))))
+                    continue;
                 const an_rule *rule = &c->rules.rules[k];
                 int cap;
                 int e = an_rule_match_at(&c->rules, rule, v->toks, v->n, i, &cap);
-                if (e > i) {
-                    int rc = add_match(c, (int)u, rule, i, e, cap);
-                    if (rc < 0)
-                        return rc;
-                }
+                if (e > i && (rc = add_match(c, (int)u, rule, i, e, cap)) < 0)
+                    break;
             }
         v->m_count = c->n_m - v->m_first;
     }
-    return 0;
+    free(masks);
+    free(has_mask);
+    return rc;
 }
 
 /* The utterance's date: of all date/time expressions in it, the one nearest a scheduling word

@@ -30,18 +30,24 @@ static void help(FILE *f)
             "  --rep-name N    the sales rep's name as it appears in the transcript\n"
             "  --backend B     analysis backend (default: rules)\n"
             "  --rules DIR     rule files (default: <share>/analyze)\n"
-            "  -o, --output F  write to F instead of stdout\n");
+            "  -o, --output F  write to F instead of stdout\n"
+            "  --timing        print load and analysis times (ms) on stderr\n");
 }
 
 int cmd_analyze(int argc, char **argv)
 {
     const char *in = NULL, *outp = NULL;
+    bool timing = false;
     sdra_analyze_params p = sdra_analyze_default_params();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             help(stdout);
             return SDRA_EXIT_OK;
+        }
+        if (!strcmp(a, "--timing")) {
+            timing = true;
+            continue;
         }
         bool takes = !strcmp(a, "--call-date") || !strcmp(a, "--rep-name") || !strcmp(a, "-o") ||
                      !strcmp(a, "--output") || !strcmp(a, "--backend") || !strcmp(a, "--rules");
@@ -79,10 +85,19 @@ int cmd_analyze(int argc, char **argv)
     sdra_transcript *t = NULL;
     json_t *doc = NULL;
     int rc = SDRA_EXIT_FAIL;
-    if (sdra_transcript_load(&t, in, p.rep_name, &err) < 0 || sdra_analyze(&doc, t, &p, &err) < 0) {
+    double t0 = sdra_clock_s();
+    if (sdra_transcript_load(&t, in, p.rep_name, &err) < 0) {
         rc = cli_fail(&err);
         goto done;
     }
+    double t1 = sdra_clock_s();
+    if (sdra_analyze(&doc, t, &p, &err) < 0) {
+        rc = cli_fail(&err);
+        goto done;
+    }
+    if (timing)
+        fprintf(stderr, "sdra: timing: load %.2f ms, analyze %.2f ms, %zu utterances\n", (t1 - t0) * 1000,
+                (sdra_clock_s() - t1) * 1000, t->n_utts);
     if (outp && strcmp(outp, "-")) {
         if (sdra_json_write_file(outp, doc, &err) < 0) {
             rc = cli_fail(&err);
