@@ -73,6 +73,7 @@ ID=$(curl -s -H "Authorization: Bearer $WKEY" -H 'Content-Type: audio/wav' --dat
   python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 mkdir -p "$T/www"
 curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PORT/v1/calls/$ID" > "$T/www/call.json"
+chmod 755 "$T" "$T/www"; chmod 644 "$T/www/call.json" # nginx workers may run as an unprivileged user
 read -r S_RPS S_P99 < <(wrk_run "http://127.0.0.1:$PORT/v1/calls/$ID" "Authorization: Bearer $KEY")
 
 NPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -19,9 +19,18 @@
 
 #define N_READERS 4
 
+#define STMT_CACHE 16
+
+/* A connection with its mutex and a cache of prepared statements keyed by the address of
+ * their SQL (string literals only), so hot reads skip the SQL compiler. */
 typedef struct conn {
     sqlite3 *db;
     pthread_mutex_t mu;
+    struct {
+        const char *sql;
+        sqlite3_stmt *st;
+    } cache[STMT_CACHE];
+    int n_cache;
 } conn;
 
 typedef struct sq_store {
@@ -119,6 +128,52 @@ static int prep(sqlite3 *db, sqlite3_stmt **st, sdra_error *err, const char *sql
         return db_fail(db, rc, err, "bind");
     }
     return 0;
+}
+
+/* prep() through the connection's statement cache; sql must be a string literal. Release the
+ * statement with cdone(), never sqlite3_finalize(). */
+static int cprep(conn *c, sqlite3_stmt **st, sdra_error *err, const char *sql, const char *fmt, ...)
+{
+    *st = NULL;
+    for (int i = 0; i < c->n_cache; i++)
+        if (c->cache[i].sql == sql) {
+            *st = c->cache[i].st;
+            sqlite3_clear_bindings(*st);
+            break;
+        }
+    if (!*st) {
+        int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+        if (rc != SQLITE_OK)
+            return db_fail(c->db, rc, err, "prepare");
+        if (c->n_cache < STMT_CACHE) {
+            c->cache[c->n_cache].sql = sql;
+            c->cache[c->n_cache++].st = *st;
+        }
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = bind_v(*st, fmt, ap);
+    va_end(ap);
+    if (rc != SQLITE_OK) {
+        int code = db_fail(c->db, rc, err, "bind");
+        sqlite3_reset(*st);
+        *st = NULL;
+        return code;
+    }
+    return 0;
+}
+
+/* Resets a cached statement (ending its read transaction) or finalizes an uncached one. */
+static void cdone(conn *c, sqlite3_stmt *st)
+{
+    if (!st)
+        return;
+    for (int i = 0; i < c->n_cache; i++)
+        if (c->cache[i].st == st) {
+            sqlite3_reset(st);
+            return;
+        }
+    sqlite3_finalize(st);
 }
 
 /* Runs one statement to completion; returns the number of rows changed, or a negative code. */
@@ -274,7 +329,7 @@ static int sq_call_get(sdra_store *s, const char *id, sdra_store_call *out, sdra
 {
     conn *c = rd_lock(s);
     sqlite3_stmt *st = NULL;
-    int rc = prep(c->db, &st, err, "SELECT id, status, meta, created_ms, updated_ms FROM calls WHERE id = ?", "s", id);
+    int rc = cprep(c, &st, err, "SELECT id, status, meta, created_ms, updated_ms FROM calls WHERE id = ?", "s", id);
     if (rc < 0)
         goto done;
     int r = sqlite3_step(st);
@@ -288,7 +343,7 @@ static int sq_call_get(sdra_store *s, const char *id, sdra_store_call *out, sdra
         rc = db_fail(c->db, r, err, "call get");
     }
 done:
-    sqlite3_finalize(st);
+    cdone(c, st);
     rd_unlock(c);
     return rc;
 }
@@ -394,9 +449,9 @@ static int sq_count_active(sdra_store *s, int *n_out, sdra_error *err)
 
 /* ---- jobs ---------------------------------------------------------------------------- */
 
-static const char *JOB_COLS =
-    "SELECT call_id, stage, state, attempts, run_after_ms, lease_owner, lease_expires_ms,"
-    " queued_ms, started_ms, finished_ms, last_error FROM jobs ";
+#define JOB_COLS                                                                             \
+    "SELECT call_id, stage, state, attempts, run_after_ms, lease_owner, lease_expires_ms,"    \
+    " queued_ms, started_ms, finished_ms, last_error FROM jobs "
 
 static void row_to_job(sqlite3_stmt *st, sdra_store_job *j)
 {
@@ -417,10 +472,8 @@ static void row_to_job(sqlite3_stmt *st, sdra_store_job *j)
 
 static int read_job(sqlite3 *db, const char *call_id, int stage, sdra_store_job *out, sdra_error *err)
 {
-    char sql[512];
-    snprintf(sql, sizeof sql, "%sWHERE call_id = ? AND stage = ?", JOB_COLS);
     sqlite3_stmt *st = NULL;
-    int rc = prep(db, &st, err, sql, "si", call_id, stage);
+    int rc = prep(db, &st, err, JOB_COLS "WHERE call_id = ? AND stage = ?", "si", call_id, stage);
     if (rc < 0)
         return rc;
     int r = sqlite3_step(st);
@@ -602,10 +655,8 @@ static int sq_job_list(sdra_store *s, const char *call_id, sdra_store_job *out, 
                        sdra_error *err)
 {
     conn *c = rd_lock(s);
-    char sql[512];
-    snprintf(sql, sizeof sql, "%sWHERE call_id = ? ORDER BY stage", JOB_COLS);
     sqlite3_stmt *st = NULL;
-    int rc = prep(c->db, &st, err, sql, "s", call_id);
+    int rc = cprep(c, &st, err, JOB_COLS "WHERE call_id = ? ORDER BY stage", "s", call_id);
     int r = SQLITE_DONE;
     while (rc == 0 && *n_out < max && (r = sqlite3_step(st)) == SQLITE_ROW) {
         memset(&out[*n_out], 0, sizeof out[0]);
@@ -613,7 +664,7 @@ static int sq_job_list(sdra_store *s, const char *call_id, sdra_store_job *out, 
     }
     if (rc == 0 && r != SQLITE_DONE && r != SQLITE_ROW)
         rc = db_fail(c->db, r, err, "job list");
-    sqlite3_finalize(st);
+    cdone(c, st);
     rd_unlock(c);
     return rc;
 }
@@ -654,7 +705,7 @@ static int sq_artifact_get(sdra_store *s, const char *call_id, const char *name,
 {
     conn *c = rd_lock(s);
     sqlite3_stmt *st = NULL;
-    int rc = prep(c->db, &st, err,
+    int rc = cprep(c, &st, err,
                   "SELECT name, stage, path, sha256, size_bytes, created_ms FROM artifacts"
                   " WHERE call_id = ? AND name = ?",
                   "ss", call_id, name);
@@ -666,7 +717,7 @@ static int sq_artifact_get(sdra_store *s, const char *call_id, const char *name,
             rc = r == SQLITE_DONE ? sdra_error_set(err, SDRA_ENOTFOUND, "call %s has no %s yet", call_id, name)
                                   : db_fail(c->db, r, err, "artifact get");
     }
-    sqlite3_finalize(st);
+    cdone(c, st);
     rd_unlock(c);
     return rc;
 }
@@ -676,7 +727,7 @@ static int sq_artifact_list(sdra_store *s, const char *call_id, sdra_store_artif
 {
     conn *c = rd_lock(s);
     sqlite3_stmt *st = NULL;
-    int rc = prep(c->db, &st, err,
+    int rc = cprep(c, &st, err,
                   "SELECT name, stage, path, sha256, size_bytes, created_ms FROM artifacts"
                   " WHERE call_id = ? ORDER BY stage, name",
                   "s", call_id);
@@ -687,7 +738,7 @@ static int sq_artifact_list(sdra_store *s, const char *call_id, sdra_store_artif
     }
     if (rc == 0 && r != SQLITE_DONE && r != SQLITE_ROW)
         rc = db_fail(c->db, r, err, "artifact list");
-    sqlite3_finalize(st);
+    cdone(c, st);
     rd_unlock(c);
     return rc;
 }
@@ -720,7 +771,7 @@ static int sq_key_get(sdra_store *s, const char *id, sdra_store_key *out, sdra_e
 {
     conn *c = rd_lock(s);
     sqlite3_stmt *st = NULL;
-    int rc = prep(c->db, &st, err, "SELECT id, name, scope, hash, created_ms, revoked_ms FROM api_keys WHERE id = ?",
+    int rc = cprep(c, &st, err, "SELECT id, name, scope, hash, created_ms, revoked_ms FROM api_keys WHERE id = ?",
                   "s", id);
     if (rc == 0) {
         int r = sqlite3_step(st);
@@ -730,7 +781,7 @@ static int sq_key_get(sdra_store *s, const char *id, sdra_store_key *out, sdra_e
             rc = r == SQLITE_DONE ? sdra_error_set(err, SDRA_ENOTFOUND, "API key not found")
                                   : db_fail(c->db, r, err, "key get");
     }
-    sqlite3_finalize(st);
+    cdone(c, st);
     rd_unlock(c);
     return rc;
 }
@@ -858,6 +909,9 @@ static int sq_outbox_done(sdra_store *s, const char *key, sdra_error *err)
 
 static void close_conn(conn *c)
 {
+    for (int i = 0; i < c->n_cache; i++)
+        sqlite3_finalize(c->cache[i].st);
+    c->n_cache = 0;
     if (c->db) {
         sqlite3_close(c->db);
         c->db = NULL;

@@ -4,7 +4,8 @@
 # every stage done once (one "done" commit per call and stage across all the runs' logs), one
 # artifact per name with the recorded sha256 matching the file, no duplicate CRM rows (one
 # contact per email, one activity and one scheduled email per call), and no leftovers of the
-# interrupted upload.
+# interrupted upload. Each kill costs the jobs it interrupts an attempt (that is how a job that
+# crashes its worker every time ends dead), so the server runs with --max-attempts 10 here.
 set -u
 SDRA=${SDRA:?SDRA must name the sdra binary}
 FIX=${SDRA_FIXTURES:?SDRA_FIXTURES must name the generated calls}
@@ -28,7 +29,7 @@ RUN=0
 start() {
   RUN=$((RUN + 1))
   rm -f "$T/port"
-  "$SDRA" serve --listen 127.0.0.1:0 --data "$D" --port-file "$T/port" --lease-ms 1500 --retry-base-ms 200 \
+  "$SDRA" serve --listen 127.0.0.1:0 --data "$D" --port-file "$T/port" --lease-ms 1500 --retry-base-ms 200 --max-attempts 10 \
     --log-level info 2>"$T/run$RUN.log" &
   PID=$!
   for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.1; done

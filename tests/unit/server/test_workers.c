@@ -333,6 +333,7 @@ static void server_backpressure_and_auth(void **state)
     fx_start(&f, 1, 5000, NULL);
     char id[64];
     upload(&f, NULL, id);
+    json_decref(wait_status(f.port, f.rkey, id, "running")); /* held by the blocked stage */
     resp r;
     http(f.port, "POST", "/v1/calls", f.wkey, "audio/wav", "more audio", &r);
     assert_int_equal(r.status, 503);
