@@ -553,7 +553,12 @@ static json_t *find_actions(actx *c)
         int we = wb;
         sdra_date_match dm;
         int db = -1, de = -1;
-        bool has_due = an_date_find(&dm, v->toks, limit, mm->begin, c->anchor, &db, &de) == 1;
+        /* the due date is said in the same sentence */
+        int sent_end = mm->end - 1;
+        while (sent_end < limit - 1 && !(v->toks[sent_end].flags & AN_TOK_SENT_END))
+            sent_end++;
+        bool has_due = an_date_find(&dm, v->toks, sent_end + 1 < limit ? sent_end + 1 : limit, mm->begin, c->anchor,
+                                    &db, &de) == 1;
         if (!has_due) { /* "by friday i will send it": a date just before the commitment */
             int from = mm->begin - 6 < 0 ? 0 : mm->begin - 6;
             has_due = an_date_find(&dm, v->toks, mm->begin, from, c->anchor, &db, &de) == 1;
