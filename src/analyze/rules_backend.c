@@ -305,7 +305,11 @@ static void utterance_facts(actx *c)
     }
     for (size_t u = 0; u < c->t->n_utts; u++) {
         uview *v = &c->v[u];
-        if (v->has_date && (v->date.date[0] || v->date.time[0]) && has_match(c, (int)u, "meeting", "word"))
+        /* a day or time with a scheduling word; "do you have a minute to talk today" is
+           about now, not a meeting: today counts only with a time or part of day */
+        bool slot = v->has_date && (v->date.time[0] || (v->date.date[0] && strcmp(v->date.date, c->p->call_date)) ||
+                                    (v->date.date[0] && v->date.part_of_day[0]));
+        if (slot && has_match(c, (int)u, "meeting", "word"))
             v->meeting_ctx = true;
         if (v->has_date && v->date.time[0] && v->question) /* "tomorrow at ten?" */
             v->meeting_ctx = true;
@@ -536,9 +540,13 @@ static json_t *find_actions(actx *c)
         if (strcmp(mm->rule->label, "request")) {
             /* "if I ever need something I'll call you": a condition is not a commitment */
             bool cond = false;
-            for (int j = mm->begin - 1; j >= 0 && !(v->toks[j].flags & AN_TOK_SENT_END); j--)
-                if (!strcmp(v->toks[j].w, "if") || !strcmp(v->toks[j].w, "unless"))
+            for (int j = mm->begin - 1; j >= 0 && j >= mm->begin - 6 && !(v->toks[j].flags & AN_TOK_SENT_END); j--) {
+                const char *w = v->toks[j].w;
+                if (!strcmp(w, "and") || !strcmp(w, "but") || !strcmp(w, "so"))
+                    break; /* a new clause (ASR text has no commas or full stops) */
+                if (!strcmp(w, "if") || !strcmp(w, "unless"))
                     cond = true;
+            }
             if (cond)
                 continue;
         }
@@ -1203,7 +1211,7 @@ static json_t *outcome_doc(json_t *doc)
         snprintf(buf, sizeof buf, "Prospect not interested");
     } else if (json_array_size(acts) > 0) {
         json_t *a = json_array_get(acts, 0);
-        snprintf(buf, sizeof buf, "Follow-up agreed: %s to %s", json_string_value(json_object_get(a, "owner")),
+        snprintf(buf, sizeof buf, "Follow-up agreed (%s): %s", json_string_value(json_object_get(a, "owner")),
                  json_string_value(json_object_get(a, "text")));
     } else if (has_type(intents, "ask_for_time")) {
         snprintf(buf, sizeof buf, "Prospect asked for time to decide");
