@@ -36,6 +36,9 @@
 /* Sources with more channels are refused: with MAX_FRAME_OUT_S this bounds the output buffer
  * (64 channels x 20 s x 16 kHz x 2 bytes = 41 MB at the very worst). */
 #define MAX_SOURCE_CHANNELS 64
+/* How much of a non-seekable stream FFmpeg may read before the first audio is delivered. */
+#define STREAM_PROBE_BYTES (8 * 1024)
+#define STREAM_ANALYZE_US 500000
 
 struct sdra_audio {
     char name[NAME_MAX_CHARS + 1]; /* the input as messages name it */
@@ -47,6 +50,10 @@ struct sdra_audio {
     bool seekable;
     int64_t file_bytes; /* size of a regular file, else -1 */
     int64_t bytes_read; /* through io_read, for the size limit on streams */
+    /* bytes read ahead while looking at a stream's WAV header, served again by io_read */
+    unsigned char *pre;
+    size_t pre_len, pre_pos;
+    int64_t payload_left; /* WAV stream read as raw PCM: data bytes left; -1 = unbounded */
     bool size_exceeded;
     int io_errno;
 
@@ -77,6 +84,7 @@ struct sdra_audio {
     int packets_since_bad; /* packets of our stream since the last corrupt one */
     int64_t end_frames;    /* container's exact length in output frames (MP4); 0 = unknown */
     bool duration_exact;   /* info.duration_s comes from the container, not a bitrate guess */
+    bool raw_wav;          /* PCM WAV read by our header reader and a raw demuxer */
 
     int pending_rc; /* an error to report once the good audio before it was delivered */
     sdra_error pending_err;
@@ -155,9 +163,23 @@ static int io_read(void *opaque, uint8_t *buf, int size)
 {
     sdra_audio *a = opaque;
     ssize_t n;
+    if (a->pre_pos < a->pre_len) {
+        size_t k = a->pre_len - a->pre_pos;
+        if (k > (size_t)size)
+            k = (size_t)size;
+        memcpy(buf, a->pre + a->pre_pos, k);
+        a->pre_pos += k;
+        return (int)k;
+    }
+    if (a->payload_left == 0)
+        return AVERROR_EOF;
+    if (a->payload_left > 0 && size > a->payload_left)
+        size = (int)a->payload_left;
     do {
         n = read(a->fd, buf, (size_t)size);
     } while (n < 0 && errno == EINTR);
+    if (n > 0 && a->payload_left > 0)
+        a->payload_left -= n;
     if (n < 0) {
         a->io_errno = errno;
         return AVERROR(errno);
@@ -184,6 +206,141 @@ static int64_t io_seek(void *opaque, int64_t offset, int whence)
     if (r < 0)
         return AVERROR(errno);
     return (int64_t)r;
+}
+
+/* ---- WAV streams ----------------------------------------------------------------------- */
+
+/* FFmpeg's WAV demuxer reads 64 KiB past the header of PCM data to look for S/PDIF (2 s of
+ * 16 kHz mono) before it returns anything, which on a live stream is 2 s of silence from us.
+ * So on a non-seekable input we read a PCM WAV header ourselves and hand the data to FFmpeg's
+ * raw PCM demuxer. Anything else (not WAV, compressed WAV, odd headers) is given back to
+ * FFmpeg untouched: the bytes read are served again by io_read. */
+#define WAV_HEADER_MAX_BYTES (64 * 1024)
+
+typedef struct wav_stream {
+    const char *raw_format; /* FFmpeg raw demuxer name */
+    int rate_hz;
+    int channels;
+    int64_t data_bytes; /* -1 when the header does not say (streaming writers) */
+    int64_t header_bytes;
+} wav_stream;
+
+/* Reads exactly n more bytes into a->pre (grown as needed); false at EOF or error. */
+static bool pre_read(sdra_audio *a, size_t n, size_t *cap)
+{
+    if (a->pre_len + n > WAV_HEADER_MAX_BYTES)
+        return false;
+    if (a->pre_len + n > *cap) {
+        size_t nc = *cap ? *cap : 256;
+        while (nc < a->pre_len + n)
+            nc *= 2;
+        unsigned char *p = realloc(a->pre, nc);
+        if (!p)
+            return false;
+        a->pre = p;
+        *cap = nc;
+    }
+    while (n > 0) {
+        ssize_t r = read(a->fd, a->pre + a->pre_len, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r < 0)
+                a->io_errno = errno;
+            return false;
+        }
+        a->pre_len += (size_t)r;
+        a->bytes_read += r;
+        n -= (size_t)r;
+    }
+    return true;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint16_t le16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+/* Looks at the start of a stream; true (and *w filled, header consumed) when it is a PCM WAV
+ * that a raw demuxer can read. Otherwise everything read stays in a->pre for FFmpeg. */
+static bool sniff_wav_stream(sdra_audio *a, wav_stream *w)
+{
+    size_t cap = 0;
+    int tag = -1, channels = 0, rate = 0, bits = 0, align = 0;
+    if (!pre_read(a, 12, &cap) || memcmp(a->pre, "RIFF", 4) != 0 ||
+        memcmp(a->pre + 8, "WAVE", 4) != 0)
+        return false;
+    for (;;) {
+        size_t at = a->pre_len;
+        if (!pre_read(a, 8, &cap))
+            return false;
+        uint32_t size = le32(a->pre + at + 4);
+        if (memcmp(a->pre + at, "data", 4) == 0) {
+            w->data_bytes = (size == 0 || size == 0xFFFFFFFFu) ? -1 : (int64_t)size;
+            break;
+        }
+        if (size > WAV_HEADER_MAX_BYTES || !pre_read(a, size + (size & 1), &cap))
+            return false;
+        if (memcmp(a->pre + at, "fmt ", 4) == 0) {
+            const unsigned char *f = a->pre + at + 8;
+            if (size < 16)
+                return false;
+            tag = le16(f);
+            channels = le16(f + 2);
+            rate = (int)le32(f + 4);
+            align = le16(f + 12);
+            bits = le16(f + 14);
+            if (tag == 0xFFFE) { /* WAVE_FORMAT_EXTENSIBLE: the real tag opens the GUID */
+                if (size < 40)
+                    return false;
+                tag = le16(f + 24);
+            }
+        }
+    }
+    if (channels < 1 || channels > MAX_SOURCE_CHANNELS || rate < 1 || rate > 384000)
+        return false;
+    const char *fmt = NULL;
+    if (tag == 1 && bits == 8)
+        fmt = "u8";
+    else if (tag == 1 && bits == 16)
+        fmt = "s16le";
+    else if (tag == 1 && bits == 24)
+        fmt = "s24le";
+    else if (tag == 1 && bits == 32)
+        fmt = "s32le";
+    else if (tag == 3 && bits == 32)
+        fmt = "f32le";
+    else if (tag == 3 && bits == 64)
+        fmt = "f64le";
+    else if (tag == 6 && bits == 8)
+        fmt = "alaw";
+    else if (tag == 7 && bits == 8)
+        fmt = "mulaw";
+    if (!fmt || align != channels * bits / 8)
+        return false;
+    w->raw_format = fmt;
+    w->header_bytes = (int64_t)a->pre_len;
+    w->rate_hz = rate;
+    w->channels = channels;
+    /* the header is consumed: FFmpeg sees the samples only */
+    a->pre_len = a->pre_pos = 0;
+    return true;
+}
+
+/* The name FFmpeg gives (and parses back) for the default layout of n channels: "mono",
+ * "stereo", ..., "10 channels". */
+static void layout_name(char *out, size_t n, int channels)
+{
+    AVChannelLayout l = {0};
+    av_channel_layout_default(&l, channels);
+    if (av_channel_layout_describe(&l, out, n) < 0)
+        snprintf(out, n, "%dc", channels);
+    av_channel_layout_uninit(&l);
 }
 
 /* ---- parameters ------------------------------------------------------------------------ */
@@ -337,7 +494,11 @@ static void check_truncated(sdra_audio *a)
     /* all the audio the header declares came out: bad bytes after it are trailing junk */
     bool complete =
         a->duration_exact && a->info.duration_s > 0 && got_s >= a->info.duration_s * 0.99 - 0.1;
-    if (a->n_decode_errors > 0 && a->packets_since_bad <= 2 && !complete) {
+    if (a->raw_wav && a->payload_left > 0) {
+        sdra_error_set(&e, SDRA_EINVAL, "%s: truncated (%.2f s of audio, the header says %.2f s)",
+                       a->name, got_s, a->info.duration_s);
+        set_pending(a, SDRA_EINVAL, &e);
+    } else if (a->n_decode_errors > 0 && a->packets_since_bad <= 2 && !complete) {
         sdra_error_set(&e, SDRA_EINVAL,
                        "%s: truncated or corrupt at %.2f s (the end does not decode)", a->name,
                        got_s);
@@ -514,6 +675,7 @@ int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params 
     if (!a)
         return sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", path);
     a->fd = -1;
+    a->payload_left = -1;
     a->stream_index = -1;
     a->p = params ? *params : sdra_audio_default_params();
     if (a->p.raw_channels == 0)
@@ -533,19 +695,39 @@ int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params 
     if (a->p.max_duration_s > 0)
         a->limit_frames = (int64_t)(a->p.max_duration_s * a->p.rate_hz + 0.5);
 
+    /* PCM WAV goes through our own header reader (see sniff_wav_stream). */
+    wav_stream ws = {0};
+    bool raw_wav = false;
+    if (!(a->p.format_hint && *a->p.format_hint)) {
+        raw_wav = sniff_wav_stream(a, &ws);
+        if (!raw_wav && a->seekable) {
+            /* a file: FFmpeg starts again from the first byte instead of a replay */
+            if (lseek(a->fd, 0, SEEK_SET) != 0) {
+                rc =
+                    sdra_error_set(err, SDRA_EIO, "%s: cannot seek (%s)", a->name, strerror(errno));
+                goto done;
+            }
+            a->pre_len = a->pre_pos = 0;
+            a->bytes_read = 0;
+        }
+    }
+    a->raw_wav = raw_wav;
+    /* raw PCM never needs to seek; everything else may, when the input allows it */
+    bool avio_seekable = a->seekable && !raw_wav;
+
     iobuf = av_malloc(IO_BUF_BYTES);
     if (!iobuf) {
         rc = sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", a->name);
         goto done;
     }
-    a->avio =
-        avio_alloc_context(iobuf, IO_BUF_BYTES, 0, a, io_read, NULL, a->seekable ? io_seek : NULL);
+    a->avio = avio_alloc_context(iobuf, IO_BUF_BYTES, 0, a, io_read, NULL,
+                                 avio_seekable ? io_seek : NULL);
     if (!a->avio) {
         av_free(iobuf);
         rc = sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", a->name);
         goto done;
     }
-    a->avio->seekable = a->seekable ? AVIO_SEEKABLE_NORMAL : 0;
+    a->avio->seekable = avio_seekable ? AVIO_SEEKABLE_NORMAL : 0;
     a->fmt = avformat_alloc_context();
     if (!a->fmt) {
         rc = sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", a->name);
@@ -555,7 +737,20 @@ int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params 
     a->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
 
     const AVInputFormat *ifmt = NULL;
-    if (a->p.format_hint && *a->p.format_hint) {
+    if (raw_wav) {
+        ifmt = av_find_input_format(ws.raw_format);
+        if (!ifmt) {
+            rc = sdra_error_set(err, SDRA_EUNSUPPORTED, "%s: no demuxer for %s", a->name,
+                                ws.raw_format);
+            goto done;
+        }
+        char v[32];
+        snprintf(v, sizeof v, "%d", ws.rate_hz);
+        av_dict_set(&opts, "sample_rate", v, 0);
+        layout_name(v, sizeof v, ws.channels);
+        av_dict_set(&opts, "ch_layout", v, 0);
+        a->payload_left = ws.data_bytes;
+    } else if (a->p.format_hint && *a->p.format_hint) {
         ifmt = av_find_input_format(a->p.format_hint);
         if (!ifmt) {
             rc = sdra_error_set(err, SDRA_EUNSUPPORTED, "%s: unknown input format '%s'", a->name,
@@ -573,7 +768,7 @@ int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params 
             char v[32];
             snprintf(v, sizeof v, "%d", a->p.raw_rate_hz);
             av_dict_set(&opts, "sample_rate", v, 0);
-            snprintf(v, sizeof v, "%dc", a->p.raw_channels);
+            layout_name(v, sizeof v, a->p.raw_channels);
             av_dict_set(&opts, "ch_layout", v, 0);
         }
     }
@@ -587,6 +782,12 @@ int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params 
         else
             rc = fail_av(a, err, avrc, "not an audio file");
         goto done;
+    }
+    if (!avio_seekable) {
+        /* A live stream: the format is known now; look at a little of it, not FFmpeg's
+         * default 5 MB / 5 s, so that the first audio comes out while the call goes on. */
+        a->fmt->probesize = STREAM_PROBE_BYTES;
+        a->fmt->max_analyze_duration = STREAM_ANALYZE_US;
     }
     avrc = avformat_find_stream_info(a->fmt, NULL);
     if (avrc < 0) {
@@ -673,6 +874,19 @@ int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params 
         a->end_frames = (int64_t)(st->duration * av_q2d(st->time_base) * a->p.rate_hz + 0.5);
     sdra_strlcpy(a->info.codec, avcodec_get_name(st->codecpar->codec_id), sizeof a->info.codec);
     first_name(a->fmt->iformat->name, a->info.container, sizeof a->info.container);
+    if (raw_wav) {
+        sdra_strlcpy(a->info.container, "wav", sizeof a->info.container);
+        double bytes_per_s = (double)ws.rate_hz * st->codecpar->block_align;
+        a->info.duration_s = 0;
+        a->duration_exact = false;
+        if (ws.data_bytes > 0 && bytes_per_s > 0) {
+            a->info.duration_s = (double)ws.data_bytes / bytes_per_s;
+            a->duration_exact = true;
+        } else if (a->file_bytes > ws.header_bytes && bytes_per_s > 0) {
+            /* a streaming writer's header saved to a file: the file size tells */
+            a->info.duration_s = (double)(a->file_bytes - ws.header_bytes) / bytes_per_s;
+        }
+    }
     if (a->p.max_duration_s > 0 && a->info.duration_s > a->p.max_duration_s) {
         rc = sdra_error_set(err, SDRA_ELIMIT, "%s: %.1f s long, over the limit of %.1f s", a->name,
                             a->info.duration_s, a->p.max_duration_s);
@@ -826,6 +1040,7 @@ void sdra_audio_close(sdra_audio *a)
     if (a->own_fd && a->fd >= 0)
         close(a->fd);
     free(a->obuf);
+    free(a->pre);
     free(a);
 }
 

@@ -179,6 +179,30 @@ static void errors_trailing_junk_is_not_truncation(void **state)
     }
 }
 
+/* A WAV written by a streaming writer (ffmpeg or arecord into a pipe) has no lengths in its
+ * header; saved to a file it is complete, not truncated, whatever its last packet's size. */
+static void errors_streaming_header_wav_is_complete(void **state)
+{
+    (void)state;
+    char path[700];
+    atu_path(path, sizeof path, "streamed.wav");
+    assert_int_equal(atu_sh("ffmpeg -nostdin -v error -f lavfi -i 'sine=d=5.01' -ac 2 -f wav - | "
+                            "cat > '%s'",
+                            path),
+                     0);
+    sdra_audio *a = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_audio_open(&a, path, NULL, &err), 0);
+    assert_true(fabs(sdra_audio_get_info(a)->duration_s - 5.01) < 0.01);
+    size_t total = 0;
+    int rc = read_all(a, &total, &err);
+    if (rc)
+        fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(total, 80160);
+    sdra_audio_close(a);
+}
+
 /* A canonical 44-byte WAV header for PCM (tag 1) or another format tag. */
 static void wav_header(unsigned char *h, int tag, int channels, int rate, int bits, uint32_t data)
 {
@@ -332,6 +356,7 @@ int main(void)
         cmocka_unit_test(errors_truncated_header),
         cmocka_unit_test(errors_truncated_audio),
         cmocka_unit_test(errors_trailing_junk_is_not_truncation),
+        cmocka_unit_test(errors_streaming_header_wav_is_complete),
         cmocka_unit_test(errors_zero_length_audio),
         cmocka_unit_test(errors_no_audio_stream),
         cmocka_unit_test(errors_unsupported_codec),

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <time.h>
+
 #include "audio/audio_test_util.h"
 
 static void gen(const char *name, const char *lavfi, const char *args, char *path, size_t n)
@@ -81,6 +83,106 @@ static void stream_stdin_matches_file(void **state)
     }
 }
 
+/* WAV streams are read through our own header parser on pipes (see decode.c): every PCM
+ * flavour, and compressed WAV which goes back to FFmpeg, decode exactly as from the file. */
+static void stream_wav_variants_stdin(void **state)
+{
+    (void)state;
+    const char *codecs[] = {"pcm_u8",   "pcm_s24le", "pcm_s32le", "pcm_f32le",
+                            "pcm_alaw", "pcm_mulaw", "adpcm_ms"};
+    for (int i = 0; i < 7; i++) {
+        for (int k = 0; k < 2; k++) {
+            /* 3 channels make FFmpeg write WAVE_FORMAT_EXTENSIBLE; ADPCM stops at 2 */
+            int nch = k == 0 ? 1 : (i == 6 ? 2 : 3);
+            char name[64], path[700];
+            snprintf(name, sizeof name, "var_%s_%d.wav", codecs[i], nch);
+            char args[96];
+            snprintf(args, sizeof args, "-c:a %s -ac %d -ar %d", codecs[i], nch,
+                     nch == 1 ? 8000 : 22050);
+            gen(name, "aevalsrc=0.5*sin(2*PI*440*t)|0.2*sin(2*PI*900*t)|0.1:s=22050:d=1.5", args,
+                path, sizeof path);
+            int16_t **fc, *fm, **sc, *sm;
+            size_t fn, sn;
+            int fch, sch;
+            sdra_error err = {0};
+            assert_int_equal(load(path, false, NULL, &fc, &fm, &fn, &fch, &err), 0);
+            int rc = load(path, true, NULL, &sc, &sm, &sn, &sch, &err);
+            if (rc)
+                fprintf(stderr, "%s via stdin: %s\n", path, err.msg);
+            assert_int_equal(rc, 0);
+            assert_int_equal(sch, nch);
+            assert_int_equal(fch, nch);
+            assert_int_equal(sn, fn);
+            if (i == 6) /* ADPCM fills its last block (up to 2036 samples at 8 kHz) */
+                assert_true(fn >= 24000 - 80 && fn <= 24000 + 4100);
+            else
+                assert_true(labs((long)fn - 24000) <= 80);
+            for (int c = 0; c < nch; c++)
+                assert_memory_equal(sc[c], fc[c], fn * 2);
+            assert_memory_equal(sm, fm, fn * 2);
+            free_pcm(fc, fm, fch);
+            free_pcm(sc, sm, sch);
+        }
+    }
+}
+
+/* A live call: the writer sends a WAV header and half a second, then pauses. The first audio
+ * must come out during the pause, not after FFmpeg's read-ahead (2 s of data that would only
+ * arrive when the call goes on). */
+static void stream_live_wav_starts_at_once(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        unsigned char h[44] = "RIFF\xff\xff\xff\xffWAVEfmt \x10\0\0\0\x01\0\x01\0"
+                              "\x80\x3e\0\0\0\x7d\0\0\x02\0\x10\0data\xff\xff\xff\xff";
+        int16_t pcm[8000];
+        for (int i = 0; i < 8000; i++)
+            pcm[i] = (int16_t)(8000 * sin(2 * M_PI * 440 * i / 16000.0));
+        if (write(fds[1], h, 44) != 44 || write(fds[1], pcm, sizeof pcm) != sizeof pcm)
+            _exit(1);
+        sleep(4);
+        if (write(fds[1], pcm, sizeof pcm) != sizeof pcm)
+            _exit(1);
+        _exit(0);
+    }
+    close(fds[1]);
+    int saved = dup(STDIN_FILENO);
+    dup2(fds[0], STDIN_FILENO);
+    close(fds[0]);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    sdra_audio *a = NULL;
+    sdra_error err = {0};
+    int rc = sdra_audio_open(&a, "-", NULL, &err);
+    int16_t mix[4000];
+    size_t n = 0, total = 0;
+    if (rc == 0)
+        rc = sdra_audio_read(a, NULL, mix, 4000, &n, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double first_s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    total = n;
+    while (rc == 0 && n > 0) {
+        rc = sdra_audio_read(a, NULL, mix, 4000, &n, &err);
+        total += n;
+    }
+    sdra_audio_close(a);
+    dup2(saved, STDIN_FILENO);
+    close(saved);
+    int st;
+    waitpid(pid, &st, 0);
+    if (rc)
+        fprintf(stderr, "live: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    fprintf(stderr, "live WAV: first 0.25 s of audio after %.2f s\n", first_s);
+    assert_true(first_s < 2.5); /* the writer paused for 4 s */
+    assert_int_equal(total, 16000);
+}
+
 static void stream_raw_s16le_stdin(void **state)
 {
     (void)state;
@@ -133,25 +235,36 @@ static void stream_max_duration_file(void **state)
 static void stream_max_duration_stdin(void **state)
 {
     (void)state;
-    char path[700];
+    char path[700], live[700];
     gen("long5.wav", "sine=d=5", "", path, sizeof path);
     sdra_audio_params p = sdra_audio_default_params();
     p.max_duration_s = 2.0;
-    pid_t child;
-    int saved = atu_stdin_from(path, &child);
     sdra_audio *a = NULL;
     sdra_error err = {0};
-    assert_int_equal(sdra_audio_open(&a, "-", &p, &err), 0); /* length unknown up front */
+    /* the header declares 5 s: refused at open, as for a file */
+    pid_t child;
+    int saved = atu_stdin_from(path, &child);
+    int rc = sdra_audio_open(&a, "-", &p, &err);
+    atu_stdin_restore(saved, child);
+    assert_int_equal(rc, SDRA_ELIMIT);
+    assert_non_null(strstr(err.msg, "stdin"));
+    /* a streaming writer's header (no length): the limit trips while reading, after exactly
+     * max_duration_s of audio */
+    atu_path(live, sizeof live, "long5-live.wav");
+    assert_int_equal(
+        atu_sh("ffmpeg -nostdin -v error -f lavfi -i sine=d=5 -f wav - | cat > '%s'", live), 0);
+    saved = atu_stdin_from(live, &child);
+    assert_int_equal(sdra_audio_open(&a, "-", &p, &err), 0);
+    assert_true(sdra_audio_get_info(a)->duration_s == 0);
     int16_t mix[1000];
     size_t n, total = 0;
-    int rc;
     while ((rc = sdra_audio_read(a, NULL, mix, 1000, &n, &err)) == 0 && n > 0)
         total += n;
     sdra_audio_close(a);
     atu_stdin_restore(saved, child);
     assert_int_equal(rc, SDRA_ELIMIT);
     assert_non_null(strstr(err.msg, "stdin"));
-    assert_int_equal(total, 32000); /* exactly up to the limit */
+    assert_int_equal(total, 32000);
 }
 
 static void stream_max_size(void **state)
@@ -230,6 +343,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(stream_stdin_matches_file),
+        cmocka_unit_test(stream_wav_variants_stdin),
+        cmocka_unit_test(stream_live_wav_starts_at_once),
         cmocka_unit_test(stream_raw_s16le_stdin),
         cmocka_unit_test(stream_max_duration_file),
         cmocka_unit_test(stream_max_duration_stdin),
