@@ -6,17 +6,24 @@
  *     recording's noise level (10th percentile) and its speech level (95th percentile);
  *     smoothed (gaps < 0.3 s filled, runs < 0.25 s dropped).
  *  2. Segmentation: speech regions are cut into short uniform segments (about 1 s; longer when
- *     the call is so long that there would be more than MAX_SEGMENTS).
+ *     the call is so long that there would be more than MAX_SEGMENTS / 2; neighbours joined
+ *     when many short regions still make more than MAX_SEGMENTS).
  *  3. Agglomerative clustering: every segment starts as a cluster described by a full-covariance
  *     Gaussian over c1..c13 (sufficient statistics, so merging is exact and cheap). The pair with
  *     the lowest delta-BIC merges, until params.n_speakers clusters remain, or, with
  *     n_speakers = 0, until every remaining pair has delta-BIC > 0 (merging would not explain
  *     the data better than keeping two models, penalised for the extra parameters) and at most
  *     max_speakers clusters remain.
- *  4. Re-segmentation: each cluster trains a diagonal GMM on its frames; a Viterbi pass over each
- *     speech region with a speaker-change penalty relabels every frame; repeated RESEG_ITERS
- *     times. This moves boundaries from the 1 s grid to where the voices change. Clusters that
- *     lose all their frames disappear.
+ *     On short segments of real speech the full BIC rarely stops by itself: this stage in
+ *     practice ends at max_speakers clusters and steps 4-5 decide the count.
+ *  4. Re-segmentation: each cluster trains a diagonal GMM on its frames; the frame
+ *     log-likelihoods are averaged over 0.5 s and a Viterbi pass over each speech region with
+ *     a speaker-change penalty relabels every frame; repeated RESEG_ITERS times. This moves
+ *     boundaries from the 1 s grid to where the voices change. Clusters that lose all their
+ *     frames disappear.
+ *  5. Count (n_speakers = 0 only): the two clusters whose merge gains most held-out likelihood
+ *     (best_merge: parameter-neutral BIC, two-fold) merge and step 4 runs again, while the
+ *     gain is positive.
  *
  * Turns are the runs of one label inside a speech region; speakers are numbered by first
  * appearance. Overlap is not modelled in mono (one speaker per frame).
@@ -281,8 +288,8 @@ static void detect_speech(const sdra_diarizer *d, unsigned char *sp, float *tmp)
 
 /* Agglomerative clustering of the segments [seg_a[i], seg_b[i]); fills seg_lab with cluster
  * numbers 0..k-1 and returns k, or a negative code. */
-static int cluster_segments(const sdra_diarizer *d, const size_t *seg_a, const size_t *seg_b,
-                            int ns, int *seg_lab)
+static int cluster_segments(const sdra_diarizer *d, const unsigned char *sp, const size_t *seg_a,
+                            const size_t *seg_b, int ns, int *seg_lab)
 {
     int rc = 0;
     gstats *g = calloc((size_t)ns, sizeof *g);
@@ -295,14 +302,16 @@ static int cluster_segments(const sdra_diarizer *d, const size_t *seg_a, const s
     }
     for (int i = 0; i < ns; i++) {
         for (size_t t = seg_a[i]; t < seg_b[i]; t++) {
+            if (!sp[t])
+                continue;
             const float *x = cep(d, t);
             for (int a = 0; a < D; a++) {
                 g[i].s[a] += x[a];
                 for (int b = 0; b < D; b++)
                     g[i].q[a * D + b] += (double)x[a] * x[b];
             }
+            g[i].n++;
         }
-        g[i].n = (double)(seg_b[i] - seg_a[i]);
         g[i].logdet = stats_logdet(&g[i]);
         parent[i] = i;
         alive[i] = 1;
@@ -582,7 +591,6 @@ int sdra_diarize_cluster_finish(sdra_diarizer *d, sdra_turn **turns, size_t *n_t
     size_t seg_len = SEG_FRAMES;
     if (n_speech / seg_len > MAX_SEGMENTS / 2)
         seg_len = n_speech / (MAX_SEGMENTS / 2) + 1;
-    size_t max_seg = n_speech / seg_len + n + 1;
     int ns = 0;
     /* count first to size the arrays */
     for (size_t t = 0; t < n;) {
@@ -594,7 +602,6 @@ int sdra_diarize_cluster_finish(sdra_diarizer *d, sdra_turn **turns, size_t *n_t
         if (t > s)
             ns += (int)((t - s + seg_len - 1) / seg_len);
     }
-    (void)max_seg;
     seg_a = malloc((size_t)ns * sizeof *seg_a);
     seg_b = malloc((size_t)ns * sizeof *seg_b);
     seg_lab = malloc((size_t)ns * sizeof *seg_lab);
@@ -616,8 +623,18 @@ int sdra_diarize_cluster_finish(sdra_diarizer *d, sdra_turn **turns, size_t *n_t
             si++;
         }
     }
+    /* many short speech regions (a long call of short replies): join neighbours, so that the
+     * distance matrix stays bounded; the gaps inside a joined segment are not counted */
+    while (ns > MAX_SEGMENTS) {
+        int w = 0;
+        for (int i = 0; i < ns; i += 2, w++) {
+            seg_a[w] = seg_a[i];
+            seg_b[w] = i + 1 < ns ? seg_b[i + 1] : seg_b[i];
+        }
+        ns = w;
+    }
 
-    int k = cluster_segments(d, seg_a, seg_b, ns, seg_lab);
+    int k = cluster_segments(d, sp, seg_a, seg_b, ns, seg_lab);
     if (k < 0)
         goto nomem;
     if (k > SDRA_DIARIZE_MAX_SPK)
@@ -626,7 +643,8 @@ int sdra_diarize_cluster_finish(sdra_diarizer *d, sdra_turn **turns, size_t *n_t
         lab[t] = -1;
     for (int i = 0; i < ns; i++)
         for (size_t t = seg_a[i]; t < seg_b[i]; t++)
-            lab[t] = seg_lab[i];
+            if (sp[t])
+                lab[t] = seg_lab[i];
 
     /* re-segmentation, then merging of whole clusters while delta-BIC says they are one */
     models = calloc((size_t)k + 1, sizeof *models);

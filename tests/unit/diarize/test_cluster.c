@@ -250,6 +250,47 @@ static void cluster_tiny_input_asks_for_many_speakers(void **state)
     sdra_diarizer_destroy(d);
 }
 
+/* A long call of short replies: 1100 bursts of 0.3 s with 0.35 s pauses, alternating two
+ * synthetic voices (harmonic series, different pitch and brightness). More speech regions than
+ * the clusterer keeps segments for: neighbours are joined; the result must still be sane. */
+static void cluster_many_short_regions_stay_bounded(void **state)
+{
+    (void)state;
+    const size_t bursts = 1100, on = (size_t)(0.3 * RATE), off = (size_t)(0.35 * RATE);
+    size_t n = bursts * (on + off);
+    int16_t *x = calloc(n, 2);
+    assert_non_null(x);
+    uint32_t r = 7;
+    for (size_t k = 0; k < bursts; k++) {
+        int v = (int)(k % 2);
+        double f0 = v ? 210.0 : 115.0, tilt = v ? 0.6 : 0.9;
+        for (size_t i = 0; i < on; i++) {
+            double t = (double)i / RATE, s = 0, a = 1;
+            for (int h = 1; h <= 20; h++, a *= tilt)
+                s += a * sin(2 * M_PI * f0 * h * t);
+            r = r * 1664525u + 1013904223u;
+            x[k * (on + off) + i] = (int16_t)(2500 * s + (int)((r >> 24) % 41) - 20);
+        }
+    }
+    sdra_diarizer *d = NULL;
+    sdra_diarize_params p = sdra_diarize_default_params();
+    p.method = SDRA_DIARIZE_CLUSTER;
+    sdra_error err = {0};
+    assert_int_equal(sdra_diarizer_create(&d, &p, 1, &err), 0);
+    const int16_t *b[1] = {x};
+    assert_int_equal(sdra_diarizer_feed(d, b, n, &err), 0);
+    sdra_turn *t = NULL;
+    size_t nt = 0;
+    int ns = 0;
+    assert_int_equal(sdra_diarizer_finish(d, &t, &nt, &ns, &err), 0);
+    printf("# %zu bursts: %d speakers, %zu turns\n", bursts, ns, nt);
+    assert_true(ns >= 1 && ns <= p.max_speakers);
+    assert_true(nt >= bursts / 2);
+    free(t);
+    free(x);
+    sdra_diarizer_destroy(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +298,7 @@ int main(void)
         cmocka_unit_test(cluster_two_voices_estimated_count),
         cmocka_unit_test(cluster_silence_gives_no_turns),
         cmocka_unit_test(cluster_tiny_input_asks_for_many_speakers),
+        cmocka_unit_test(cluster_many_short_regions_stay_bounded),
     };
     return cmocka_run_group_tests_name("diarize_cluster", tests, setup, teardown);
 }
