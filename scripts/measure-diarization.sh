@@ -60,9 +60,12 @@ echo "  n_speakers=2 given:    $(der "$s/sample.rttm" "$tmp/s2.rttm")   [$(cat "
 run_drv "$tmp/s0.rttm" --cluster "$s/sample.wav" sample
 echo "  n_speakers estimated:  $(der "$s/sample.rttm" "$tmp/s0.rttm")   found $(count "$tmp/s0.rttm") of $(count "$s/sample.rttm") speakers"
 if [ $transcribe = 1 ]; then
-  "$sdra" transcribe -q "$s/sample.wav" -o "$tmp/sample.json"
-  echo "  sdra transcribe:       $(der "$s/sample.rttm" "$tmp/sample.json")"
-  "$sdra" eval asr --ref "$s/sample.stm" "$tmp/sample.json" | sed -n '1,2p' | sed 's/^/  /'
+  if "$sdra" transcribe -q "$s/sample.wav" -o "$tmp/sample.json"; then
+    echo "  sdra transcribe:       $(der "$s/sample.rttm" "$tmp/sample.json")"
+    "$sdra" eval asr --ref "$s/sample.stm" "$tmp/sample.json" | sed -n '1,2p' | sed 's/^/  /'
+  else
+    echo "  sdra transcribe failed (exit $?)"
+  fi
 fi
 
 echo "== faster-whisper-stereo: 5 s, one talker per channel, overlapping (channel method)"
@@ -76,8 +79,11 @@ awk '$1 == "SPEAKER" { a[NR] = $4; b[NR] = $4 + $5; s[NR] = $8 } END {
 if [ $transcribe = 1 ]; then
   # cpWER against the per-channel reference text: is each channel's speech given to one speaker?
   awk -F'\t' 'NR > 1 { printf "stereo 1 %s 0.0 5.0 %s\n", $1, $2 }' "$s/reference.tsv" > "$tmp/st.stm"
-  "$sdra" transcribe -q "$s/stereo_diarization.wav" -o "$tmp/st.json"
-  "$sdra" eval asr --ref "$tmp/st.stm" "$tmp/st.json" | sed 's/^/  /'
+  if "$sdra" transcribe -q "$s/stereo_diarization.wav" -o "$tmp/st.json"; then
+    "$sdra" eval asr --ref "$tmp/st.stm" "$tmp/st.json" | sed 's/^/  /'
+  else
+    echo "  sdra transcribe failed (exit $?)"
+  fi
 fi
 
 echo "== pyannote-ami-seriously: 60 s meeting, 4 speakers with overlap (speaker counting)"
@@ -87,12 +93,13 @@ run_drv "$tmp/m0.rttm" --cluster "$s/mixture.wav" mixture
 echo "  estimated speakers: $(count "$tmp/m0.rttm") (reference $(count "$s/mixture.rttm"))   $(der "$s/mixture.rttm" "$tmp/m0.rttm")"
 run_drv "$tmp/m4.rttm" --cluster --speakers 4 "$s/mixture.wav" mixture
 echo "  n_speakers=4 given: $(der "$s/mixture.rttm" "$tmp/m4.rttm")"
-# the four headset sources as a 4-channel recording: the channel method with bleed rejection
+# the four 'sources' tracks (one per speaker, from a separation tutorial; they carry residual
+# noise and cross-talk) as a 4-channel recording: the channel method with bleed rejection
 if command -v sox >/dev/null; then
   sox -M "$s/sources/source0.wav" "$s/sources/source1.wav" "$s/sources/source2.wav" \
       "$s/sources/source3.wav" "$tmp/sources4.wav" 2>/dev/null
   run_drv "$tmp/mch.rttm" --channel "$tmp/sources4.wav" mixture
-  echo "  channel method on the 4 headset sources: $(der "$s/mixture.rttm" "$tmp/mch.rttm")"
+  echo "  channel method on the 4 'sources' tracks as one 4-channel file: $(der "$s/mixture.rttm" "$tmp/mch.rttm")"
 fi
 
 fix="${SDRA_FIXTURES:-$build/fixtures}"
