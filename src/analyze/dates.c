@@ -509,15 +509,23 @@ static int parse_time(const an_tok *t, int n, int i, parsed *p)
     }
     if (!ka && !oclock && !time_trigger(t, n, i - 1))
         return 0;
-    /* "at two people", "by one of": a trigger followed by a noun is not a time */
-    if (!ka && !oclock && !km && j < n) {
-        static const char *nouns[] = {"of", "people", "person", "days", "day", "weeks", "week",
-                                      "months", "month", "years", "year", "percent", "users",
-                                      "seats", "licenses", "dollars", "hours", "minutes",
-                                      "times", "more", "or", "other", "thing", "things"};
-        for (size_t q = 0; q < sizeof nouns / sizeof nouns[0]; q++)
-            if (!strcmp(t[j].w, nouns[q]))
-                return 0;
+    /* "at two people", "at five meters": a bare number after a trigger is a time only when
+       the clause ends there or a word that goes with times follows */
+    if (!ka && !oclock && !km && j < n && !(t[j - 1].flags & AN_TOK_CLAUSE_END)) {
+        static const char *follow[] = {"on", "tomorrow", "today", "tonight", "this", "next", "in", "to",
+                                       "works", "work", "is", "would", "should", "could", "then",
+                                       "or", "and", "if", "for", "with", "okay", "ok", "sounds",
+                                       "that", "please", "your", "my", "our", "sharp", "ish",
+                                       "so", "but", "we", "i", "you", "let", "see", "talk", "suit",
+                                       "suits", "good", "fine", "perfect", "great", "instead",
+                                       "latest", "eastern", "pacific", "central", "est", "pst",
+                                       "cet", "gmt", "utc", "time", "monday", "tuesday",
+                                       "wednesday", "thursday", "friday", "saturday", "sunday"};
+        bool ok = false;
+        for (size_t q = 0; q < sizeof follow / sizeof follow[0] && !ok; q++)
+            ok = !strcmp(t[j].w, follow[q]);
+        if (!ok)
+            return 0;
     }
     p->hour = v;
     p->minute = mins;
