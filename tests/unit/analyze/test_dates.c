@@ -113,6 +113,7 @@ static void dates_not_dates(void **state)
         {"2026-11-24", "may i ask who is calling", NULL, NULL, NULL},
         {"2026-11-24", "the first thing we need is a report", NULL, NULL, NULL},
         {"2026-11-24", "", NULL, NULL, NULL},
+        {"2026-11-24", "the other one started at five meters away", NULL, NULL, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check(&cases[i]);
