@@ -36,7 +36,7 @@ PY
 count() { "$SDRA" crm "$1" --data "$T/data" --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 before="$(count contacts) $(count activities) $(count tasks) $(count emails)"
 "$SDRA" crm sync "$PKG" --data "$T/data" > /dev/null || fail "re-sync exited $?"
-"$SDRA" run "$AUDIO" --contact-email dana@northwind.example --contact-name "Dana Smith" \
+"$SDRA" run "$AUDIO" --contact-email Dana@Northwind.example --contact-name "Dana Smith" \
   --company Northwind --rep-name Alex --rep-company Brightwave --call-date 2026-11-24 \
   --jobs 2 --out "$T/out" --data "$T/data" --quiet > "$T/run2.log" 2>&1
 rc=$?; [ $rc -eq 0 ] || { cat "$T/run2.log" >&2; fail "second sdra run exited $rc"; }
