@@ -15,6 +15,9 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 "$SDRA" eval analysis --labels "$SDRA_SRC/tests/analysis/heldout2/labels.txt" \
     --min-precision 0.70 --min-recall 0.55 --min-date-accuracy 0.8 ||
     fail "second held-out set below thresholds"
+"$SDRA" eval analysis --labels "$SDRA_SRC/tests/analysis/heldout3/labels.txt" \
+    --min-precision 0.70 --min-recall 0.45 --min-date-accuracy 0.7 ||
+    fail "third held-out set below thresholds"
 # the thresholds can fail: a labels file expecting what is not there must make it exit 1
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cat > "$tmp/labels.txt" <<LBL
