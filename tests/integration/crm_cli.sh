@@ -101,6 +101,11 @@ n=$("$SDRA" crm tasks --data "$D" --contact JORDAN@acme.example --format json | 
 [ "$n" = 3 ] || fail "--contact filter found $n tasks"
 out=$("$SDRA" crm emails --data "$D" --contact nobody@else.example) || fail "unknown contact exited $?"
 [ "$out" = "(no emails)" ] || fail "unknown contact: '$out'"
+# The data directory defaults to $SDRA_DATA, then ~/.local/share/sdra.
+n=$(SDRA_DATA="$D" "$SDRA" crm tasks --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[ "$n" = 3 ] || fail "\$SDRA_DATA default found $n tasks"
+n=$(env -u SDRA_DATA HOME="$T/home" "$SDRA" crm tasks --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[ "$n" = 0 ] || fail "HOME default found $n tasks"
 # Options before the record kind work too.
 "$SDRA" crm --data "$D" --format json activities > /dev/null || fail "options before the kind"
 
