@@ -89,13 +89,16 @@ def discount(counts):
     return min(max(d, 0.1), 0.9)
 
 
-def build(sentences):
+def build(sentences, extra_words=()):
     raw = [collections.Counter() for _ in range(ORDER + 1)]
     for toks in sentences:
         s = ["<s>"] + toks + ["</s>"]
         for n in range(1, ORDER + 1):
             for i in range(len(s) - n + 1):
                 raw[n][tuple(s[i:i + n])] += 1
+    # Lexicon words the corpus does not use still get the unigram floor (count 0).
+    for w in extra_words:
+        raw[1].setdefault((w,), 0)
     # Counts used at each order: raw for the top order and for <s>-initial n-grams, else
     # continuation counts N1+(. g).
     cont = [collections.Counter() for _ in range(ORDER + 1)]
@@ -121,7 +124,7 @@ def build(sentences):
             if n == 1 and g == ("<s>",):
                 continue
             tot[g[:-1]] += c
-            fan[g[:-1]] += 1
+            fan[g[:-1]] += 1 if c > 0 else 0
         d = disc[n]
         for g, c in used[n].items():
             h = g[:-1]
@@ -177,8 +180,10 @@ def main():
     a = ap.parse_args()
     slots = load_slots(a.slots)
     words = load_dict_words(a.dict)
+    lexicon = []
     if os.path.exists(a.lexicon):
-        words |= {line.split()[0] for _, line in read_lines(a.lexicon)}
+        lexicon = [line.split()[0] for _, line in read_lines(a.lexicon)]
+        words |= set(lexicon)
     sentences, unknown = [], collections.defaultdict(list)
     for n, toks in expand(a.corpus, slots):
         for t in toks:
@@ -189,7 +194,7 @@ def main():
         for w, ns in sorted(unknown.items()):
             print(f"{a.corpus}:{ns[0]}: '{w}' is not in {a.dict}", file=sys.stderr)
         sys.exit(1)
-    vocab, prob, bow = build(sentences)
+    vocab, prob, bow = build(sentences, lexicon)
     text = write_arpa(vocab, prob, bow, len(sentences))
     if a.check:
         with open(a.out, encoding="utf-8") as f:

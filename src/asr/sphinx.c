@@ -24,15 +24,18 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define FEED_BLOCK 2048   /* samples per decoder call, as pocketsphinx_continuous */
 #define FRAMES_PER_S 100.0 /* sphinx frame rate */
 #define MAX_CEP 64
+#define SDRA_ASR_VOCAB_WEIGHT 0.05f /* interpolation weight of the user-vocabulary model */
 
 typedef struct sphinx_state {
     ps_decoder_t *ps;
@@ -42,7 +45,6 @@ typedef struct sphinx_state {
        audio gives the same words whatever this decoder saw before (worker independence) */
     mfcc_t cmn_mean[MAX_CEP], cmn_sum[MAX_CEP];
     int32 cmn_nframe;
-    int n_cep;
     bool streaming, in_utt, utt_speech;
     int64_t utt_speech_samples; /* samples fed since the detector entered speech */
     int64_t max_utt_samples;
@@ -76,10 +78,25 @@ static void sphinx_destroy(void *state)
     free(s);
 }
 
-/* Adds the user's words to the dictionary (ps_add_word) and to the language model set. A word
- * without phones must already be in the dictionary. */
-static int add_vocab(sphinx_state *s, ngram_model_t **lms, int n_lms, const char *path,
-                     sdra_error *err)
+/* Word list of the vocabulary model (sorted, unique at the end). */
+typedef struct wordlist {
+    char **w;
+    size_t n, cap;
+} wordlist;
+
+static void wordlist_release(wordlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->w[i]);
+    free(l->w);
+    memset(l, 0, sizeof *l);
+}
+
+/* Adds the words of a vocabulary file to the dictionary (ps_add_word) and, when lm_words is
+ * not NULL, to the list that becomes the vocabulary language model. A word without phones
+ * must already be in the dictionary. (sphinxbase's ngram_model_add_word corrupts memory on
+ * trie models, so words reach the LM through a small model of their own instead.) */
+static int add_vocab(sphinx_state *s, const char *path, wordlist *lm_words, sdra_error *err)
 {
     sdra_asr_vocab *v = NULL;
     int rc = sdra_asr_vocab_load(&v, path, err);
@@ -113,26 +130,78 @@ static int add_vocab(sphinx_state *s, ngram_model_t **lms, int n_lms, const char
             }
         }
         ckd_free(known);
-        /* Into each model before they are combined (sphinxbase cannot add to a set). */
-        for (int m = 0; m < n_lms; m++)
-            if (ngram_wid(lms[m], e->word) == ngram_unknown_wid(lms[m]) &&
-                ngram_model_add_word(lms[m], e->word, 1.0f) == NGRAM_INVALID_WID) {
-                rc = sdra_error_set(err, SDRA_EINVAL,
-                                    "%s:%d: cannot add '%s' to the language model", path,
-                                    e->line, e->word);
+        if (!lm_words)
+            continue;
+        if (lm_words->n == lm_words->cap) {
+            size_t ncap = lm_words->cap ? lm_words->cap * 2 : 64;
+            char **nw = realloc(lm_words->w, ncap * sizeof *nw);
+            if (!nw) {
+                rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
                 goto done;
             }
+            lm_words->w = nw;
+            lm_words->cap = ncap;
+        }
+        if (!(lm_words->w[lm_words->n] = strdup(e->word))) {
+            rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+            goto done;
+        }
+        lm_words->n++;
     }
 done:
     sdra_asr_vocab_destroy(v);
     return rc;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A unigram model over the user's words (uniform), read back through a temporary ARPA file:
+ * interpolated with a small weight it makes those words likely wherever they occur. */
+static ngram_model_t *vocab_model(sphinx_state *s, wordlist *l, sdra_error *err)
+{
+    qsort(l->w, l->n, sizeof *l->w, cmp_str);
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (!n || strcmp(l->w[n - 1], l->w[i]))
+            l->w[n++] = l->w[i];
+        else
+            free(l->w[i]);
+    l->n = n;
+    const char *tmpdir = getenv("TMPDIR");
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/sdra-vocab-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    int fd = mkstemp(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
+        sdra_error_set(err, SDRA_EIO, "%s: cannot write the vocabulary model", path);
+        return NULL;
+    }
+    double lp = log10(1.0 / (double)(n + 1));
+    fprintf(f, "\\data\\\nngram 1=%zu\n\n\\1-grams:\n-99.0 <s>\n%.6f </s>\n", n + 2, lp);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%.6f %s\n", lp, l->w[i]);
+    fprintf(f, "\n\\end\\\n");
+    bool bad = ferror(f) != 0;
+    bad |= fclose(f) != 0;
+    ngram_model_t *m = bad ? NULL : ngram_model_read(s->config, path, NGRAM_ARPA, ps_get_logmath(s->ps));
+    unlink(path);
+    if (!m)
+        sdra_error_set(err, SDRA_EIO, "cannot build the vocabulary language model");
+    return m;
+}
+
 static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
 {
     int rc = 0;
     char hmm[PATH_MAX], lmpath[PATH_MAX], dict[PATH_MAX], domain[PATH_MAX];
-    ngram_model_t *generic = NULL, *dom = NULL, *set = NULL;
+    ngram_model_t *lms[3] = {NULL, NULL, NULL}, *set = NULL;
+    int n_lms = 0;
+    wordlist words = {0};
     sphinx_state *s = NULL;
     const char *mdir = p->model_dir ? p->model_dir : SDRA_SPHINX_MODELDIR "/en-us";
 
@@ -142,8 +211,8 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
         rc = sdra_error_set(err, SDRA_EINVAL, "sphinx: PCM must be 16000 Hz, not %d", p->rate_hz);
         goto done;
     }
-    if (p->domain_weight < 0 || p->domain_weight > 1) {
-        rc = sdra_error_set(err, SDRA_EINVAL, "sphinx: domain weight %.2f is not in 0..1",
+    if (p->domain_weight < 0 || p->domain_weight > 0.9) {
+        rc = sdra_error_set(err, SDRA_EINVAL, "sphinx: domain weight %.2f is not in 0..0.9",
                             p->domain_weight);
         goto done;
     }
@@ -185,58 +254,58 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
         goto done;
     }
     logmath_t *lmath = ps_get_logmath(s->ps);
-    generic = ngram_model_read(s->config, lmpath, NGRAM_AUTO, lmath);
-    if (!generic) {
+    if (!(lms[n_lms++] = ngram_model_read(s->config, lmpath, NGRAM_AUTO, lmath))) {
         rc = sdra_error_set(err, SDRA_EINVAL, "%s: cannot load the language model", lmpath);
         goto done;
     }
+    float32 w[3] = {1.0f, 0, 0};
+    const char *names[3] = {"generic", "domain", "vocabulary"};
     if (domain[0]) {
-        dom = ngram_model_read(s->config, domain, NGRAM_ARPA, lmath);
-        if (!dom) {
+        if (!(lms[n_lms] = ngram_model_read(s->config, domain, NGRAM_ARPA, lmath))) {
             rc = sdra_error_set(err, SDRA_EINVAL, "%s: not a valid ARPA language model", domain);
             goto done;
         }
-    }
-    /* The domain model's own pronunciations (<model>.dict beside <model>.lm), then the user's. */
-    ngram_model_t *lms[2] = {generic, dom};
-    int n_lms = dom ? 2 : 1;
-    if (domain[0]) {
+        w[n_lms++] = p->domain_weight;
+        /* The domain model's own pronunciations (<model>.dict beside <model>.lm); its words
+           are in the domain model already. */
         char lex[PATH_MAX];
         size_t dl = strlen(domain);
         if (dl > 3 && !strcmp(domain + dl - 3, ".lm") && dl + 3 < sizeof lex) {
             snprintf(lex, sizeof lex, "%.*s.dict", (int)(dl - 3), domain);
-            if (file_exists(lex) && (rc = add_vocab(s, lms, n_lms, lex, err)) < 0)
+            if (file_exists(lex) && (rc = add_vocab(s, lex, NULL, err)) < 0)
                 goto done;
         }
     }
-    if (p->vocab_path && (rc = add_vocab(s, lms, n_lms, p->vocab_path, err)) < 0)
-        goto done;
-    if (dom) {
-        ngram_model_t *models[2] = {generic, dom};
-        const char *names[2] = {"generic", "domain"};
-        float32 w[2] = {1.0f - p->domain_weight, p->domain_weight};
-        set = ngram_model_set_init(s->config, models, (char **)names, w, 2);
+    if (p->vocab_path) {
+        if ((rc = add_vocab(s, p->vocab_path, &words, err)) < 0)
+            goto done;
+        if (!(lms[n_lms] = vocab_model(s, &words, err))) {
+            rc = err ? err->code : SDRA_EIO;
+            goto done;
+        }
+        w[n_lms++] = SDRA_ASR_VOCAB_WEIGHT;
+    }
+    for (int i = 1; i < n_lms; i++)
+        w[0] -= w[i];
+    if (n_lms > 1) {
+        set = ngram_model_set_init(s->config, lms, (char **)names, w, n_lms);
         if (!set || !ngram_model_set_interp(set, names, w)) {
             rc = sdra_error_set(err, SDRA_EINTERNAL, "sphinx: cannot interpolate language models");
             goto done;
         }
-        generic = dom = NULL; /* owned by the set now */
+        for (int i = 0; i < n_lms; i++)
+            lms[i] = NULL; /* owned by the set now */
     } else {
-        set = generic;
-        generic = NULL;
+        set = lms[0];
+        lms[0] = NULL;
     }
     if (ps_set_lm(s->ps, "sdra", set) < 0 || ps_set_search(s->ps, "sdra") < 0) {
         rc = sdra_error_set(err, SDRA_EINTERNAL, "sphinx: cannot set up the search");
         goto done;
     }
     feat_t *feat = ps_get_feat(s->ps);
-    s->n_cep = feat_cepsize(feat);
-    if (s->n_cep > MAX_CEP || !feat->cmn_struct) {
-        rc = sdra_error_set(err, SDRA_EINTERNAL, "sphinx: unexpected feature layout");
-        goto done;
-    }
     cmn_t *cmn = feat->cmn_struct;
-    if (cmn->veclen > MAX_CEP) {
+    if (!cmn || cmn->veclen > MAX_CEP) {
         rc = sdra_error_set(err, SDRA_EINTERNAL, "sphinx: unexpected feature layout");
         goto done;
     }
@@ -251,12 +320,12 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
     else
         snprintf(s->describe, sizeof s->describe, "en-us%s", p->vocab_path ? " + vocabulary" : "");
 done:
-    if (generic)
-        ngram_model_free(generic);
-    if (dom)
-        ngram_model_free(dom);
+    for (int i = 0; i < 3; i++)
+        if (lms[i])
+            ngram_model_free(lms[i]);
     if (set)
         ngram_model_free(set); /* the decoder holds its own reference */
+    wordlist_release(&words);
     pthread_mutex_unlock(&load_lock);
     if (rc < 0) {
         sphinx_destroy(s);
