@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define N_READERS 4
+#define MAX_READERS 4 /* read connections, opened as concurrency needs them (more only add WAL read-mark contention) */
 
 #define STMT_CACHE 16
 
@@ -37,9 +37,12 @@ typedef struct sq_store {
     sdra_store base;
     char *path;
     conn wr;
-    conn rd[N_READERS];
-    unsigned next_rd;
-    pthread_mutex_t rr_mu;
+    conn *rd[MAX_READERS];     /* every read connection opened */
+    int n_rd;
+    conn *idle[MAX_READERS];   /* those not in use */
+    int n_idle;
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
 } sq_store;
 
 static const char *SCHEMA =
@@ -240,21 +243,46 @@ static sqlite3 *wr_lock(sdra_store *s)
 
 static void wr_unlock(sdra_store *s) { pthread_mutex_unlock(&SQ(s)->wr.mu); }
 
+static int open_conn(conn *c, const char *path, int readonly, sdra_error *err);
+
+/* Takes an idle read connection, opening another while fewer than MAX_READERS exist, else
+ * waits for one (a condition variable, so a reader descheduled mid-query does not make the
+ * others spin on its mutex). */
 static conn *rd_lock(sdra_store *s)
 {
     sq_store *q = SQ(s);
-    for (int i = 0; i < N_READERS; i++) {
-        if (pthread_mutex_trylock(&q->rd[i].mu) == 0)
-            return &q->rd[i];
+    pthread_mutex_lock(&q->pool_mu);
+    for (;;) {
+        if (q->n_idle > 0) {
+            conn *c = q->idle[--q->n_idle];
+            pthread_mutex_unlock(&q->pool_mu);
+            return c;
+        }
+        if (q->n_rd < MAX_READERS) {
+            conn *c = calloc(1, sizeof *c);
+            if (c && open_conn(c, q->path, 1, NULL) == 0) {
+                q->rd[q->n_rd++] = c;
+                pthread_mutex_unlock(&q->pool_mu);
+                return c;
+            }
+            free(c);
+            if (q->n_rd == 0) { /* cannot happen: one is opened with the store */
+                pthread_mutex_unlock(&q->pool_mu);
+                return NULL;
+            }
+        }
+        pthread_cond_wait(&q->pool_cv, &q->pool_mu);
     }
-    pthread_mutex_lock(&q->rr_mu);
-    conn *c = &q->rd[q->next_rd++ % N_READERS];
-    pthread_mutex_unlock(&q->rr_mu);
-    pthread_mutex_lock(&c->mu);
-    return c;
 }
 
-static void rd_unlock(conn *c) { pthread_mutex_unlock(&c->mu); }
+static void rd_unlock(sdra_store *s, conn *c)
+{
+    sq_store *q = SQ(s);
+    pthread_mutex_lock(&q->pool_mu);
+    q->idle[q->n_idle++] = c;
+    pthread_cond_signal(&q->pool_cv);
+    pthread_mutex_unlock(&q->pool_mu);
+}
 
 static int begin(sqlite3 *db, sdra_error *err)
 {
@@ -344,7 +372,7 @@ static int sq_call_get(sdra_store *s, const char *id, sdra_store_call *out, sdra
     }
 done:
     cdone(c, st);
-    rd_unlock(c);
+    rd_unlock(s, c);
     return rc;
 }
 
@@ -370,7 +398,7 @@ static int sq_call_list(sdra_store *s, const char *status, int offset, int limit
         rc = db_fail(c->db, r, err, "call list");
 done:
     sqlite3_finalize(st);
-    rd_unlock(c);
+    rd_unlock(s, c);
     return rc;
 }
 
@@ -442,7 +470,7 @@ static int sq_count_active(sdra_store *s, int *n_out, sdra_error *err)
     conn *c = rd_lock(s);
     int64_t n = 0;
     int rc = query_int64(c->db, &n, NULL, err, "SELECT COUNT(*) FROM calls WHERE status IN ('queued','running')", NULL);
-    rd_unlock(c);
+    rd_unlock(s, c);
     *n_out = (int)n;
     return rc;
 }
@@ -665,7 +693,7 @@ static int sq_job_list(sdra_store *s, const char *call_id, sdra_store_job *out, 
     if (rc == 0 && r != SQLITE_DONE && r != SQLITE_ROW)
         rc = db_fail(c->db, r, err, "job list");
     cdone(c, st);
-    rd_unlock(c);
+    rd_unlock(s, c);
     return rc;
 }
 
@@ -684,7 +712,7 @@ static int sq_job_counts(sdra_store *s, int n_stages, int (*counts)[SDRA_N_JOB_S
     if (rc == 0 && r != SQLITE_DONE)
         rc = db_fail(c->db, r, err, "job counts");
     sqlite3_finalize(st);
-    rd_unlock(c);
+    rd_unlock(s, c);
     return rc;
 }
 
@@ -718,7 +746,7 @@ static int sq_artifact_get(sdra_store *s, const char *call_id, const char *name,
                                   : db_fail(c->db, r, err, "artifact get");
     }
     cdone(c, st);
-    rd_unlock(c);
+    rd_unlock(s, c);
     return rc;
 }
 
@@ -739,7 +767,7 @@ static int sq_artifact_list(sdra_store *s, const char *call_id, sdra_store_artif
     if (rc == 0 && r != SQLITE_DONE && r != SQLITE_ROW)
         rc = db_fail(c->db, r, err, "artifact list");
     cdone(c, st);
-    rd_unlock(c);
+    rd_unlock(s, c);
     return rc;
 }
 
@@ -782,7 +810,7 @@ static int sq_key_get(sdra_store *s, const char *id, sdra_store_key *out, sdra_e
                                   : db_fail(c->db, r, err, "key get");
     }
     cdone(c, st);
-    rd_unlock(c);
+    rd_unlock(s, c);
     return rc;
 }
 
@@ -800,7 +828,7 @@ static int sq_key_list(sdra_store *s, sdra_store_key *out, int max, int *n_out, 
     if (rc == 0 && r != SQLITE_DONE && r != SQLITE_ROW)
         rc = db_fail(c->db, r, err, "key list");
     sqlite3_finalize(st);
-    rd_unlock(c);
+    rd_unlock(s, c);
     return rc;
 }
 
@@ -830,7 +858,7 @@ static int sq_audit_count(sdra_store *s, const char *target, int *n_out, sdra_er
     conn *c = rd_lock(s);
     int64_t n = 0;
     int rc = query_int64(c->db, &n, NULL, err, "SELECT COUNT(*) FROM audit_log WHERE target = ?", "s", target);
-    rd_unlock(c);
+    rd_unlock(s, c);
     *n_out = (int)n;
     return rc;
 }
@@ -922,10 +950,13 @@ static void close_conn(conn *c)
 static void sq_close(sdra_store *s)
 {
     sq_store *q = SQ(s);
-    for (int i = 0; i < N_READERS; i++)
-        close_conn(&q->rd[i]);
+    for (int i = 0; i < q->n_rd; i++) {
+        close_conn(q->rd[i]);
+        free(q->rd[i]);
+    }
     close_conn(&q->wr);
-    pthread_mutex_destroy(&q->rr_mu);
+    pthread_mutex_destroy(&q->pool_mu);
+    pthread_cond_destroy(&q->pool_cv);
     free(q->path);
     free(q);
 }
@@ -972,6 +1003,8 @@ static int open_conn(conn *c, const char *path, int readonly, sdra_error *err)
     }
     pthread_mutex_init(&c->mu, NULL);
     sqlite3_busy_timeout(c->db, 10000);
+    if (readonly) /* many readers: keep each one's page cache small (1 MiB) */
+        sqlite3_exec(c->db, "PRAGMA cache_size=-1024", NULL, NULL, NULL);
     return 0;
 }
 
@@ -984,7 +1017,8 @@ int sdra_store_sqlite_open(sdra_store **out, const char *path, sdra_error *err)
         return sdra_error_set(err, SDRA_ENOMEM, "store: out of memory");
     }
     q->base.ops = &sqlite_ops;
-    pthread_mutex_init(&q->rr_mu, NULL);
+    pthread_mutex_init(&q->pool_mu, NULL);
+    pthread_cond_init(&q->pool_cv, NULL);
     if ((rc = open_conn(&q->wr, path, 0, err)) < 0)
         goto done;
     char *msg = NULL;
@@ -997,9 +1031,17 @@ int sdra_store_sqlite_open(sdra_store **out, const char *path, sdra_error *err)
         sqlite3_free(msg);
         goto done;
     }
-    for (int i = 0; i < N_READERS; i++)
-        if ((rc = open_conn(&q->rd[i], path, 1, err)) < 0)
-            goto done;
+    conn *first = calloc(1, sizeof *first);
+    if (!first) {
+        rc = sdra_error_set(err, SDRA_ENOMEM, "store: out of memory");
+        goto done;
+    }
+    if ((rc = open_conn(first, path, 1, err)) < 0) {
+        free(first);
+        goto done;
+    }
+    q->rd[q->n_rd++] = first;
+    q->idle[q->n_idle++] = first;
 done:
     if (rc < 0) {
         sq_close(&q->base);

@@ -14,7 +14,7 @@ AUDIO="$FIX/short.stereo.wav"
 T=$(mktemp -d "${TMPDIR:-/tmp}/server_crash.XXXXXX")
 PID=
 cleanup() {
-  [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
+  if [ -n "$PID" ]; then kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; fi
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -40,7 +40,7 @@ crash() {
   kill -9 "$PID" 2>/dev/null
   wait "$PID" 2>/dev/null
   PID=
-}
+} 2>/dev/null
 A=(-H "Authorization: Bearer $KEY")
 call_json() { curl -s --max-time 10 "${A[@]}" "$B/v1/calls/$1"; }
 # running_stage ID: the stage now running, if any
