@@ -16,6 +16,9 @@
  *
  * Voice activity and chunking (split long audio at silences) are in the same module: see
  * sdra_chunker below.
+ *
+ * Threads: a reader or chunker is used by one thread at a time; different ones may run in
+ * different threads at once. Formats, limits and messages: docs/audio.md.
  */
 #ifndef SDRA_AUDIO_H
 #define SDRA_AUDIO_H
