@@ -803,11 +803,12 @@ static bool content_word(const actx *c, const char *w)
 }
 
 /* Key phrases: runs of 1-3 content words inside a clause, scored by frequency and length. A
- * simple hash table keeps this linear in the transcript's size. */
+ * simple hash table (at most 2^18 phrases, about 30 MB; phrases first seen after it is 3/4
+ * full are not counted) keeps this linear in the transcript's size. */
 static json_t *find_topics(actx *c)
 {
     size_t cap = 4096;
-    while (cap < c->t->n_utts * 8 && cap < (1u << 22))
+    while (cap < c->t->n_utts * 8 && cap < (1u << 18))
         cap *= 2;
     phrase *tab = calloc(cap, sizeof *tab);
     json_t *arr = json_array();
