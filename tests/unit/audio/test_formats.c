@@ -202,13 +202,50 @@ static void formats_webm_opus(void **state)
     check_format(&fc);
 }
 
+/* The output rate is a parameter: the same file at 8 and 48 kHz out has the matching length
+ * and the tone where it was. */
+static void formats_output_rate_param(void **state)
+{
+    (void)state;
+    char path[700];
+    atu_path(path, sizeof path, "rate_param.flac");
+    assert_int_equal(atu_sh("ffmpeg -nostdin -v error -y -f lavfi -i 'sine=f=440:r=44100:d=2' "
+                            "'%s'",
+                            path),
+                     0);
+    const int outs[] = {8000, 48000};
+    for (int k = 0; k < 2; k++) {
+        sdra_audio_params p = sdra_audio_default_params();
+        p.rate_hz = outs[k];
+        int16_t **ch = NULL, *mix = NULL;
+        size_t n = 0;
+        int nch = 0;
+        sdra_error err = {0};
+        assert_int_equal(sdra_audio_load(path, &p, &ch, &mix, &n, &nch, &err), 0);
+        assert_int_equal(n, (size_t)(2 * outs[k]));
+        double *ref = malloc(n * sizeof *ref);
+        for (size_t i = 0; i < n; i++)
+            ref[i] = sin(2 * M_PI * 440 * (double)i / outs[k]);
+        assert_true(atu_corr(ch[0], ref, n / 10, n * 9 / 10) > 0.999);
+        free(ref);
+        free(ch[0]);
+        free(ch);
+        free(mix);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(formats_wav_s16),  cmocka_unit_test(formats_wav_mulaw_8k),
-        cmocka_unit_test(formats_flac),     cmocka_unit_test(formats_mp3),
-        cmocka_unit_test(formats_ogg_opus), cmocka_unit_test(formats_ogg_vorbis),
-        cmocka_unit_test(formats_m4a_aac),  cmocka_unit_test(formats_webm_opus),
+        cmocka_unit_test(formats_wav_s16),
+        cmocka_unit_test(formats_wav_mulaw_8k),
+        cmocka_unit_test(formats_flac),
+        cmocka_unit_test(formats_mp3),
+        cmocka_unit_test(formats_ogg_opus),
+        cmocka_unit_test(formats_ogg_vorbis),
+        cmocka_unit_test(formats_m4a_aac),
+        cmocka_unit_test(formats_webm_opus),
+        cmocka_unit_test(formats_output_rate_param),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
