@@ -175,6 +175,15 @@ int sdra_eval_cpwer(const sdra_eval_spk_words *ref, const sdra_eval_spk_words *h
     int rc = SDRA_OK;
     size_t nr = ref->n, nh = hyp->n;
     memset(out, 0, sizeof *out);
+    double tr = 0, th = 0; /* all pairs together align (sum ref words) x (sum hyp words) */
+    for (size_t r = 0; r < nr; r++)
+        tr += (double)ref->words[r].n;
+    for (size_t h = 0; h < nh; h++)
+        th += (double)hyp->words[h].n;
+    if (tr * th > SDRA_EVAL_MAX_ALIGN_CELLS)
+        return sdra_error_set(err, SDRA_ELIMIT,
+                              "speaker-attributed alignment of %.0f x %.0f words is beyond the limit",
+                              tr, th);
     /* cost[h][r] = errors when hyp h is scored against ref r, minus the cost of leaving both
      * unmapped (h's words all insertions, r's all deletions), so that a plain assignment
      * minimises the total */
