@@ -78,13 +78,13 @@ int sdra_diarize_channel_finish(sdra_diarizer *d, sdra_turn **turns, size_t *n_t
             size_t s = t;
             while (t < n && act[t])
                 t++;
-            if (t > s && sdra_turn_list_add(&out, s * 0.01, t * 0.01, c) < 0) {
+            if (t > s && sdra_diarize_turns_add(&out, s * 0.01, t * 0.01, c) < 0) {
                 rc = sdra_error_set(err, SDRA_ENOMEM, "diarize: out of memory");
                 goto done;
             }
         }
     }
-    sdra_turn_list_sort(&out);
+    sdra_diarize_turns_sort(&out);
     *turns = out.v;
     *n_turns = out.n;
     out.v = NULL;

@@ -697,7 +697,7 @@ int sdra_diarize_cluster_finish(sdra_diarizer *d, sdra_turn **turns, size_t *n_t
             t++;
         if (map[c] < 0)
             map[c] = nsp++;
-        if (sdra_turn_list_add(&out, s * 0.01, t * 0.01, map[c]) < 0)
+        if (sdra_diarize_turns_add(&out, s * 0.01, t * 0.01, map[c]) < 0)
             goto nomem;
     }
     *n_speakers = nsp;

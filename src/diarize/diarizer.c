@@ -59,7 +59,7 @@ int sdra_diarizer_create(sdra_diarizer **out, const sdra_diarize_params *p, int 
     d->n_ch = n_channels;
     d->hop = p->rate_hz / 100;
     if (p->method == SDRA_DIARIZE_CLUSTER) {
-        if (sdra_mfcc_init(&d->mfcc, p->rate_hz) < 0 ||
+        if (sdra_diarize_mfcc_init(&d->mfcc, p->rate_hz) < 0 ||
             !(d->hist = calloc((size_t)d->mfcc.win, sizeof(float)))) {
             sdra_diarizer_destroy(d);
             return sdra_error_set(err, SDRA_ENOMEM, "diarize: out of memory");
@@ -75,7 +75,7 @@ void sdra_diarizer_destroy(sdra_diarizer *d)
         return;
     free(d->feat);
     free(d->hist);
-    sdra_mfcc_release(&d->mfcc);
+    sdra_diarize_mfcc_release(&d->mfcc);
     free(d);
 }
 
@@ -153,7 +153,7 @@ static int feed_cluster(sdra_diarizer *d, const int16_t *x, size_t n, sdra_error
         i += take;
         if (d->n_hist == win) {
             float v[SDRA_FEAT_DIM];
-            sdra_mfcc_frame(&d->mfcc, d->hist, v);
+            sdra_diarize_mfcc_frame(&d->mfcc, d->hist, v);
             int rc = sdra_diarize_push_frame(d, v, SDRA_FEAT_DIM, err);
             if (rc < 0)
                 return rc;
@@ -224,7 +224,7 @@ void sdra_diarize_smooth(unsigned char *v, size_t n, size_t max_gap, size_t min_
     }
 }
 
-int sdra_turn_list_add(sdra_turn_list *l, double start, double end, int speaker)
+int sdra_diarize_turns_add(sdra_turn_list *l, double start, double end, int speaker)
 {
     if (l->n == l->cap) {
         size_t c = l->cap ? l->cap * 2 : 64;
@@ -249,7 +249,7 @@ static int cmp_turn(const void *a, const void *b)
     return x->speaker - y->speaker;
 }
 
-void sdra_turn_list_sort(sdra_turn_list *l)
+void sdra_diarize_turns_sort(sdra_turn_list *l)
 {
     if (l->n > 1)
         qsort(l->v, l->n, sizeof *l->v, cmp_turn);

@@ -33,10 +33,10 @@ typedef struct sdra_mfcc {
     float dct[SDRA_MFCC_N + 1][SDRA_MFCC_MEL];
 } sdra_mfcc;
 
-int sdra_mfcc_init(sdra_mfcc *m, int rate_hz);
-void sdra_mfcc_release(sdra_mfcc *m);
+int sdra_diarize_mfcc_init(sdra_mfcc *m, int rate_hz);
+void sdra_diarize_mfcc_release(sdra_mfcc *m);
 /* Computes one frame from m->win samples: out[0] = energy in dBFS, out[1..] = c1..c13. */
-void sdra_mfcc_frame(const sdra_mfcc *m, const float *samples, float *out);
+void sdra_diarize_mfcc_frame(const sdra_mfcc *m, const float *samples, float *out);
 
 struct sdra_diarizer {
     sdra_diarize_params p;
@@ -73,8 +73,8 @@ typedef struct sdra_turn_list {
     sdra_turn *v;
     size_t n, cap;
 } sdra_turn_list;
-int sdra_turn_list_add(sdra_turn_list *l, double start, double end, int speaker);
+int sdra_diarize_turns_add(sdra_turn_list *l, double start, double end, int speaker);
 /* Sorts by start (then speaker). */
-void sdra_turn_list_sort(sdra_turn_list *l);
+void sdra_diarize_turns_sort(sdra_turn_list *l);
 
 #endif

@@ -17,7 +17,7 @@
 static double hz_to_mel(double f) { return 2595.0 * log10(1.0 + f / 700.0); }
 static double mel_to_hz(double m) { return 700.0 * (pow(10.0, m / 2595.0) - 1.0); }
 
-int sdra_mfcc_init(sdra_mfcc *m, int rate_hz)
+int sdra_diarize_mfcc_init(sdra_mfcc *m, int rate_hz)
 {
     memset(m, 0, sizeof *m);
     m->rate_hz = rate_hz;
@@ -72,7 +72,7 @@ int sdra_mfcc_init(sdra_mfcc *m, int rate_hz)
     return SDRA_OK;
 }
 
-void sdra_mfcc_release(sdra_mfcc *m)
+void sdra_diarize_mfcc_release(sdra_mfcc *m)
 {
     if (!m)
         return;
@@ -115,7 +115,7 @@ static void fft(const sdra_mfcc *m, float *re, float *im)
     }
 }
 
-void sdra_mfcc_frame(const sdra_mfcc *m, const float *x, float *out)
+void sdra_diarize_mfcc_frame(const sdra_mfcc *m, const float *x, float *out)
 {
     float re[SDRA_MFCC_FFT], im[SDRA_MFCC_FFT];
     double mean = 0, e = 0;
