@@ -7,6 +7,8 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
 
 #include "sdra/diarize.h"
 
@@ -119,26 +121,47 @@ static void roles_fallback_is_first_speaker(void **state)
     sdra_transcript_destroy(t);
 }
 
-static void roles_missing_phrase_file_fails(void **state)
+static int with_share_dir(const char *dir, sdra_transcript *t, sdra_error *err)
 {
-    (void)state;
-    const char *txt[] = {"hello"};
-    sdra_transcript *t = make(0, txt, 1, 0);
-    sdra_error err = {0};
     const char *old = getenv("SDRA_SHARE_DIR");
     char *saved = old ? strdup(old) : NULL;
-    setenv("SDRA_SHARE_DIR", "/nonexistent-sdra-share", 1);
-    int rc = sdra_roles_assign(t, NULL, &err);
+    setenv("SDRA_SHARE_DIR", dir, 1);
+    int rc = sdra_roles_assign(t, NULL, err);
     if (saved) {
         setenv("SDRA_SHARE_DIR", saved, 1);
         free(saved);
     } else {
         unsetenv("SDRA_SHARE_DIR");
     }
-    /* sdra_share_dir() may cache the first value it saw; accept either a clean failure naming
-     * the file or success with the cached directory */
-    if (rc < 0)
-        assert_non_null(strstr(err.msg, "rep-phrases.txt"));
+    return rc;
+}
+
+static void roles_missing_or_bad_phrase_file_fails(void **state)
+{
+    (void)state;
+    const char *txt[] = {"hello", "hi"};
+    sdra_transcript *t = make(0, txt, 2, 0);
+    t->speakers[0].role = SDRA_ROLE_UNKNOWN;
+    sdra_error err = {0};
+    assert_int_equal(with_share_dir("/nonexistent-sdra-share", t, &err), SDRA_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "rep-phrases.txt"));
+    assert_int_equal(t->speakers[0].role, SDRA_ROLE_UNKNOWN); /* unchanged */
+
+    const char *tmp = getenv("SDRA_TEST_TMP");
+    char dir[512], sub[600], path[700];
+    snprintf(dir, sizeof dir, "%s/roles-share", tmp ? tmp : "/tmp");
+    snprintf(sub, sizeof sub, "%s/roles", dir);
+    mkdir(tmp ? tmp : "/tmp", 0700);
+    mkdir(dir, 0700);
+    mkdir(sub, 0700);
+    snprintf(path, sizeof path, "%s/rep-phrases.txt", sub);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("# ok\n3 the reason for my call\nthree is not a weight\n", f);
+    fclose(f);
+    assert_int_equal(with_share_dir(dir, t, &err), SDRA_EINVAL);
+    assert_non_null(strstr(err.msg, "rep-phrases.txt:3"));
+    assert_int_equal(t->speakers[0].role, SDRA_ROLE_UNKNOWN);
     assert_int_equal(sdra_roles_assign(NULL, NULL, &err), SDRA_EINVAL);
     sdra_transcript_destroy(t);
 }
@@ -152,7 +175,7 @@ int main(void)
         cmocka_unit_test(roles_by_opener_without_name),
         cmocka_unit_test(roles_wildcard_introduction),
         cmocka_unit_test(roles_fallback_is_first_speaker),
-        cmocka_unit_test(roles_missing_phrase_file_fails),
+        cmocka_unit_test(roles_missing_or_bad_phrase_file_fails),
     };
     return cmocka_run_group_tests_name("diarize_roles", tests, NULL, NULL);
 }
