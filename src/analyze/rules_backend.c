@@ -336,6 +336,20 @@ static bool rule_ok(const actx *c, const match *mm)
     return true;
 }
 
+/* Like seen() for arrays filled in utterance order: only the tail with the same utterance is
+ * looked at, which keeps long calls linear. */
+static bool seen_tail(json_t *arr, int u, const char *key, const char *label)
+{
+    for (size_t i = json_array_size(arr); i-- > 0;) {
+        json_t *o = json_array_get(arr, i);
+        if (json_integer_value(json_object_get(o, "i")) != u)
+            return false;
+        if (!strcmp(json_string_value(json_object_get(o, key)), label))
+            return true;
+    }
+    return false;
+}
+
 static bool seen(json_t *arr, int u, const char *key, const char *label)
 {
     size_t i;
@@ -357,7 +371,7 @@ static json_t *find_labelled(actx *c, const char *cat, bool prospect_only)
         const match *mm = &c->m[k];
         if (strcmp(mm->rule->category, cat) || (prospect_only && c->v[mm->u].role != SDRA_ROLE_PROSPECT))
             continue;
-        if (!rule_ok(c, mm) || seen(arr, mm->u, "type", mm->rule->label))
+        if (!rule_ok(c, mm) || seen_tail(arr, mm->u, "type", mm->rule->label))
             continue;
         json_t *o = json_object();
         json_object_set_new(o, "type", json_string(mm->rule->label));
@@ -367,18 +381,6 @@ static json_t *find_labelled(actx *c, const char *cat, bool prospect_only)
         json_array_append_new(arr, o);
     }
     return arr;
-}
-
-static void drop_type(json_t *arr, int u, const char *type)
-{
-    for (size_t i = 0; i < json_array_size(arr);) {
-        json_t *o = json_array_get(arr, i);
-        if (json_integer_value(json_object_get(o, "i")) == u &&
-            !strcmp(json_string_value(json_object_get(o, "type")), type))
-            json_array_remove(arr, i);
-        else
-            i++;
-    }
 }
 
 static void add_intent(actx *c, json_t *arr, int u, const char *type, const match *mm)
@@ -445,26 +447,38 @@ static json_t *find_intents(actx *c, json_t *meeting, json_t *contact)
             json_array_append_new(arr, items[k]);
         free(items);
     }
-    /* a "not interested" or an opt-out outweighs a nearby "interested" in the same utterance */
-    for (size_t i = 0; i < json_array_size(arr); i++) {
-        json_t *o = json_array_get(arr, i);
-        const char *ty = json_string_value(json_object_get(o, "type"));
-        int u = (int)json_integer_value(json_object_get(o, "i"));
-        if (!strcmp(ty, "request_pricing")) {
-            size_t before = json_array_size(arr);
-            drop_type(arr, u, "request_information"); /* pricing is the more specific ask */
-            if (json_array_size(arr) != before)
-                i = (size_t)-1;
-            continue;
+    /* a "not interested" or an opt-out outweighs an "interested" or an agreement in the same
+       utterance; request_pricing is the more specific ask than request_information. One pass
+       to flag, one to filter: linear in the number of intents. */
+    size_t n_u = c->t->n_utts;
+    unsigned char *flag = calloc(n_u ? n_u : 1, 1);
+    json_t *kept = json_array();
+    if (flag && kept) {
+        json_array_foreach(arr, i, o) {
+            const char *ty = json_string_value(json_object_get(o, "type"));
+            json_int_t u = json_integer_value(json_object_get(o, "i"));
+            if (u < 0 || (size_t)u >= n_u)
+                continue;
+            if (!strcmp(ty, "not_interested") || !strcmp(ty, "opt_out"))
+                flag[u] |= 1;
+            if (!strcmp(ty, "request_pricing"))
+                flag[u] |= 2;
         }
-        if (!strcmp(ty, "not_interested") || !strcmp(ty, "opt_out")) {
-            size_t before = json_array_size(arr);
-            drop_type(arr, u, "interested");
-            drop_type(arr, u, "agree_to_meeting");
-            if (json_array_size(arr) != before)
-                i = (size_t)-1; /* restart: indices moved */
+        json_array_foreach(arr, i, o) {
+            const char *ty = json_string_value(json_object_get(o, "type"));
+            json_int_t u = json_integer_value(json_object_get(o, "i"));
+            bool drop = u >= 0 && (size_t)u < n_u &&
+                        (((flag[u] & 1) && (!strcmp(ty, "interested") || !strcmp(ty, "agree_to_meeting"))) ||
+                         ((flag[u] & 2) && !strcmp(ty, "request_information")));
+            if (!drop)
+                json_array_append(kept, o);
         }
+        json_decref(arr);
+        arr = kept;
+        kept = NULL;
     }
+    json_decref(kept);
+    free(flag);
     return arr;
 }
 
