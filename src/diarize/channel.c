@@ -5,7 +5,7 @@
  *   - above c's adaptive noise floor by SPEECH_MARGIN_DB (the floor follows drops at once and
  *     rises slowly, computed forwards and backwards so the start is not biased), and above an
  *     absolute minimum level, and
- *   - not bleed: at most params.bleed_db below the loudest other channel in the same frame.
+ *   - not bleed: at most params.bleed_db below the loudest other channel within +-20 ms.
  *     Crosstalk and echo put a much quieter, time-aligned copy of the talker on the other
  *     channel; a frame that quiet relative to the other side is that copy, not a second talker.
  * Both channels may be speech in the same frame: that is overlap and is kept. Each channel's
@@ -22,6 +22,7 @@
 #define FLOOR_RISE_DB 0.005f   /* per frame: 0.5 dB/s */
 #define MAX_GAP 30             /* frames (0.3 s): pauses inside a turn */
 #define MIN_RUN 20             /* frames (0.2 s): shorter blips are clicks or breaths */
+#define BLEED_SLACK 2          /* frames: bleed may lag its source by up to 20 ms (echo paths) */
 
 /* Noise floor of channel c: min of a forward and a backward tracker. */
 static void noise_floor(const float *e, size_t n, int stride, int c, float *floor_out)
@@ -63,11 +64,13 @@ int sdra_diarize_channel_finish(sdra_diarizer *d, sdra_turn **turns, size_t *n_t
     for (int c = 0; c < nc; c++) {
         noise_floor(d->feat, n, nc, c, fl);
         for (size_t t = 0; t < n; t++) {
-            const float *row = d->feat + t * nc;
-            float v = row[c], other = -100.0f;
-            for (int o = 0; o < nc; o++)
-                if (o != c && row[o] > other)
-                    other = row[o];
+            float v = d->feat[t * nc + c], other = -100.0f;
+            size_t lo = t >= BLEED_SLACK ? t - BLEED_SLACK : 0;
+            size_t hi = t + BLEED_SLACK < n ? t + BLEED_SLACK : n - 1;
+            for (size_t u = lo; u <= hi; u++)
+                for (int o = 0; o < nc; o++)
+                    if (o != c && d->feat[u * nc + o] > other)
+                        other = d->feat[u * nc + o];
             act[t] = v > fl[t] + SPEECH_MARGIN_DB && v > ABS_MIN_DB &&
                      v >= other - (float)d->p.bleed_db;
         }

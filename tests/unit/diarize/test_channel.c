@@ -98,6 +98,29 @@ static void channel_bleed_is_not_a_turn(void **state)
     free(b);
 }
 
+static void channel_delayed_bleed_is_not_a_turn(void **state)
+{
+    (void)state;
+    /* an echo path: B carries A at -20 dB, 15 ms late; B says nothing */
+    size_t n = 6 * RATE, lag = (size_t)(0.015 * RATE);
+    int16_t *a = calloc(n, 2), *b = calloc(n, 2);
+    add_talk(a, n, 0.5, 2.0, 1.0);
+    add_talk(a, n, 2.6, 4.5, 1.0);
+    for (size_t i = lag; i < n; i++)
+        b[i] = (int16_t)(a[i - lag] / 10);
+    add_floor(a, n);
+    add_floor(b, n);
+    int16_t *ch[2] = {a, b};
+    size_t nt;
+    int ns;
+    sdra_turn *t = run(ch, n, 3333, &nt, &ns);
+    assert_true(covered(t, nt, 0, 0.5, 4.5) > 3.2);
+    assert_true(covered(t, nt, 1, 0.0, 6.0) < 0.05);
+    free(t);
+    free(a);
+    free(b);
+}
+
 static void channel_overlap_is_kept(void **state)
 {
     (void)state;
@@ -181,6 +204,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(channel_bleed_is_not_a_turn),
+        cmocka_unit_test(channel_delayed_bleed_is_not_a_turn),
         cmocka_unit_test(channel_overlap_is_kept),
         cmocka_unit_test(channel_block_size_does_not_matter),
         cmocka_unit_test(channel_bad_use_fails_cleanly),
