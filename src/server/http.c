@@ -947,8 +947,42 @@ static enum MHD_Result upload_finish(req *r, struct MHD_Connection *c)
         goto done;
     }
     unsigned char rnd[8];
-    randombytes_buf(rnd, sizeof rnd);
+    const char *ik = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
+    if (ik) {
+        /* the same key (per API key) always names the same call: a client that retries an
+         * upload whose answer it lost (a crash, a timeout) gets the call, not a second one */
+        size_t n = strlen(ik);
+        bool ok = n >= 1 && n <= 128;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = ik[i] > 32 && ik[i] < 127;
+        if (!ok) {
+            ret = send_error(r, c, 400, "invalid_input", "Idempotency-Key: 1-128 printable characters, no spaces");
+            goto done;
+        }
+        crypto_generichash_state hs;
+        crypto_generichash_init(&hs, NULL, 0, sizeof rnd);
+        crypto_generichash_update(&hs, (const unsigned char *)r->key.id, strlen(r->key.id));
+        crypto_generichash_update(&hs, (const unsigned char *)":", 1);
+        crypto_generichash_update(&hs, (const unsigned char *)ik, n);
+        crypto_generichash_final(&hs, rnd, sizeof rnd);
+    } else {
+        randombytes_buf(rnd, sizeof rnd);
+    }
     sodium_bin2hex(id, sizeof id, rnd, sizeof rnd);
+    if (ik) {
+        sdra_store_call old;
+        int grc = sdra_store_call_get(s->store, id, &old, &err);
+        if (grc == 0) {
+            json_t *o = json_pack("{s:s,s:s}", "id", id, "status", old.status);
+            sdra_store_call_release(&old);
+            ret = send_json(r, c, 200, o);
+            goto done;
+        }
+        if (grc != SDRA_ENOTFOUND) {
+            ret = send_sdra_error(r, c, &err);
+            goto done;
+        }
+    }
     snprintf(audio, sizeof audio, "audio.%s", r->ext[0] ? r->ext : "bin");
     free(ci.id);
     ci.id = strdup(id);
@@ -975,6 +1009,11 @@ static enum MHD_Result upload_finish(req *r, struct MHD_Connection *c)
     int rc = sdra_store_call_create(s->store, id, meta, 0, sdra_store_now_ms(), s->p.max_active_calls, &err);
     if (rc == SDRA_ELIMIT) {
         ret = send_error(r, c, 503, "unavailable", "%s; retry later", err.msg);
+        goto done;
+    }
+    if (rc == SDRA_EEXISTS && ik) { /* the same key uploaded concurrently: that one won */
+        dir_made = false;
+        ret = send_json(r, c, 200, json_pack("{s:s,s:s}", "id", id, "status", "queued"));
         goto done;
     }
     if (rc < 0) {

@@ -261,4 +261,14 @@ n=$(cat "$T"/up* | python3 -c 'import sys,json; print(len({json.loads(l)["id"] f
 curl -s -H "Authorization: Bearer $K2" "$B2/v1/calls?limit=100&status=queued" | grep -o '"id"' | wc -l | grep -qx 12 \
   || fail "12 queued calls not listed"
 for f in "$D2"/calls/*/audio.wav; do cmp -s "$f" "$AUDIO" || fail "stored upload $f differs"; done
+# an upload retried with the same Idempotency-Key names the same call
+up() { curl -s -o "$T/idem" -w '%{http_code}' -H "Authorization: Bearer $K2" -H 'Content-Type: audio/wav' \
+  -H 'Idempotency-Key: upload-42' --data-binary @"$AUDIO" "$B2/v1/calls"; }
+[ "$(up)" = 202 ] || fail "idempotent upload: $(cat "$T/idem")"
+id1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/idem")
+[ "$(up)" = 200 ] || fail "idempotent retry: $(cat "$T/idem")"
+id2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/idem")
+[ "$id1" = "$id2" ] || fail "idempotent retry made a second call ($id1, $id2)"
+[ "$(status -H "Authorization: Bearer $K2" -H 'Content-Type: audio/wav' -H 'Idempotency-Key: a b' \
+  --data-binary @"$AUDIO" "$B2/v1/calls")" = 400 ] || fail "bad Idempotency-Key accepted"
 echo "server_api: ok"
