@@ -49,6 +49,7 @@
 #define RESEG_ITERS 3
 #define LL_SMOOTH 25           /* frames each side: log-likelihoods averaged over 0.5 s */
 #define SWITCH_PENALTY 30.0    /* nats (log-likelihood) to change speaker in the Viterbi pass */
+#define VITERBI_BLOCK 6000     /* frames (60 s) decoded at once: bounds the scratch memory */
 #define SPEECH_MAX_GAP 30
 #define SPEECH_MIN_RUN 25
 
@@ -463,8 +464,8 @@ static int resegment(const sdra_diarizer *d, const unsigned char *sp, int *lab, 
             while (t < n && !sp[t])
                 t++;
             size_t s = t;
-            while (t < n && sp[t])
-                t++;
+            while (t < n && sp[t] && t - s < VITERBI_BLOCK)
+                t++; /* a region longer than the block continues as the next one */
             if (t == s)
                 continue;
             for (size_t u = s; u < t; u++)
@@ -646,7 +647,7 @@ int sdra_diarize_cluster_finish(sdra_diarizer *d, sdra_turn **turns, size_t *n_t
             if (sp[t])
                 lab[t] = seg_lab[i];
 
-    /* re-segmentation, then merging of whole clusters while delta-BIC says they are one */
+    /* re-segmentation, then (count unknown) merging of whole clusters while that gains */
     models = calloc((size_t)k + 1, sizeof *models);
     size_t max_region = 0;
     for (size_t t = 0; t < n;) {
@@ -658,6 +659,8 @@ int sdra_diarize_cluster_finish(sdra_diarizer *d, sdra_turn **turns, size_t *n_t
         if (t - s > max_region)
             max_region = t - s;
     }
+    if (max_region > VITERBI_BLOCK)
+        max_region = VITERBI_BLOCK;
     ll = malloc(max_region * (size_t)k * sizeof *ll);
     sm = malloc(max_region * (size_t)k * sizeof *sm);
     back = malloc(max_region * (size_t)k * sizeof *back);
