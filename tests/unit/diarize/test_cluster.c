@@ -291,6 +291,49 @@ static void cluster_many_short_regions_stay_bounded(void **state)
     sdra_diarizer_destroy(d);
 }
 
+/* 65 s without a pause (two synthetic voices taking 5 s turns back to back): one speech region
+ * longer than a Viterbi block; every second must still be covered by exactly one turn. */
+static void cluster_one_long_region(void **state)
+{
+    (void)state;
+    size_t n = 65 * RATE;
+    int16_t *x = calloc(n, 2);
+    assert_non_null(x);
+    uint32_t r = 3;
+    for (size_t i = 0; i < n; i++) {
+        int v = (int)((i / (5 * RATE)) % 2);
+        double f0 = v ? 205.0 : 110.0, tilt = v ? 0.55 : 0.9, t = (double)i / RATE, s = 0, a = 1;
+        for (int h = 1; h <= 12; h++, a *= tilt)
+            s += a * sin(2 * M_PI * f0 * h * t);
+        r = r * 1664525u + 1013904223u;
+        x[i] = (int16_t)(2500 * s * (0.7 + 0.3 * sin(2 * M_PI * 3 * t)) + (int)((r >> 24) % 41) - 20);
+    }
+    sdra_diarizer *d = NULL;
+    sdra_diarize_params p = sdra_diarize_default_params();
+    p.method = SDRA_DIARIZE_CLUSTER;
+    p.n_speakers = 2;
+    sdra_error err = {0};
+    assert_int_equal(sdra_diarizer_create(&d, &p, 1, &err), 0);
+    const int16_t *b[1] = {x};
+    assert_int_equal(sdra_diarizer_feed(d, b, n, &err), 0);
+    sdra_turn *t = NULL;
+    size_t nt = 0;
+    int ns = 0;
+    assert_int_equal(sdra_diarizer_finish(d, &t, &nt, &ns, &err), 0);
+    double covered = 0;
+    for (size_t i = 0; i < nt; i++) {
+        covered += t[i].end - t[i].start;
+        if (i)
+            assert_true(t[i].start >= t[i - 1].end - 1e-9); /* mono: no overlap */
+    }
+    printf("# one 65 s region: %d speakers, %zu turns, %.1f s covered\n", ns, nt, covered);
+    assert_true(covered > 60.0);
+    assert_true(ns >= 1 && ns <= 2);
+    free(t);
+    free(x);
+    sdra_diarizer_destroy(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +342,7 @@ int main(void)
         cmocka_unit_test(cluster_silence_gives_no_turns),
         cmocka_unit_test(cluster_tiny_input_asks_for_many_speakers),
         cmocka_unit_test(cluster_many_short_regions_stay_bounded),
+        cmocka_unit_test(cluster_one_long_region),
     };
     return cmocka_run_group_tests_name("diarize_cluster", tests, setup, teardown);
 }
