@@ -37,6 +37,10 @@ int sdra_share_path(char *out, size_t n, const char *rel);
  * else $HOME/.local/share/sdra. Writes it into out (size n); SDRA_ELIMIT when it does not fit. */
 int sdra_user_data_dir(char *out, size_t n, const char *explicit_dir);
 
+/* out = dir + "/" + name. Returns SDRA_ELIMIT (out then holds a truncated path) when it does
+ * not fit in n bytes. */
+int sdra_path_join(char *out, size_t n, const char *dir, const char *name);
+
 /* Monotonic seconds, for durations. */
 double sdra_clock_s(void);
 

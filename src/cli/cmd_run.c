@@ -98,7 +98,7 @@ static void make_call_id(char *out, size_t n, const char *path, uint64_t h)
 static int write_call_json(const char *dir, const sdra_call_info *call, sdra_error *err)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/call.json", dir);
+    sdra_path_join(path, sizeof path, dir, "call.json");
     json_t *doc = sdra_call_info_to_json(call);
     if (!doc)
         return sdra_error_set(err, SDRA_ENOMEM, "out of memory");
@@ -142,11 +142,11 @@ static void print_summary(const char *dir)
 {
     char path[PATH_MAX];
     json_t *a = NULL, *e = NULL, *c = NULL;
-    snprintf(path, sizeof path, "%s/analysis.json", dir);
+    sdra_path_join(path, sizeof path, dir, "analysis.json");
     sdra_json_load_file(&a, path, 64u << 20, NULL);
-    snprintf(path, sizeof path, "%s/email.json", dir);
+    sdra_path_join(path, sizeof path, dir, "email.json");
     sdra_json_load_file(&e, path, 64u << 20, NULL);
-    snprintf(path, sizeof path, "%s/crm.json", dir);
+    sdra_path_join(path, sizeof path, dir, "crm.json");
     sdra_json_load_file(&c, path, 64u << 20, NULL);
     printf("package: %s/\n", dir);
     const char *outcome = json_string_value(json_object_get(a, "outcome"));
@@ -265,7 +265,7 @@ int cmd_run(int argc, char **argv)
         rc = cli_fail(&err);
         goto done;
     }
-    uint64_t h;
+    uint64_t h = 0;
     if (!realpath(audio, abs_audio) || hash_file(abs_audio, &h, &err) < 0) {
         if (!err.code)
             sdra_error_set(&err, SDRA_EIO, "%s: %s", audio, strerror(errno));

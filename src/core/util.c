@@ -173,6 +173,12 @@ int sdra_user_data_dir(char *out, size_t n, const char *explicit_dir)
     return w < 0 || (size_t)w >= n ? SDRA_ELIMIT : 0;
 }
 
+int sdra_path_join(char *out, size_t n, const char *dir, const char *name)
+{
+    int w = snprintf(out, n, "%s/%s", dir, name);
+    return w < 0 || (size_t)w >= n ? SDRA_ELIMIT : 0;
+}
+
 double sdra_clock_s(void)
 {
     struct timespec ts;

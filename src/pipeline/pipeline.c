@@ -29,7 +29,7 @@ static int load_call(const sdra_stage_ctx *ctx, sdra_call_info *call, sdra_error
 {
     char path[PATH_MAX];
     json_t *doc = NULL;
-    snprintf(path, sizeof path, "%s/call.json", ctx->workdir);
+    sdra_path_join(path, sizeof path, ctx->workdir, "call.json");
     int rc = sdra_json_load_file(&doc, path, 1u << 20, err);
     if (rc < 0)
         return rc;
@@ -55,10 +55,11 @@ static int stage_transcribe(const sdra_stage_ctx *ctx, sdra_error *err)
         rc = sdra_error_set(err, SDRA_EINVAL, "call.json names no audio");
         goto done;
     }
-    if (call.audio[0] == '/')
-        snprintf(audio, sizeof audio, "%s", call.audio);
-    else
-        snprintf(audio, sizeof audio, "%s/%s", ctx->workdir, call.audio);
+    if ((call.audio[0] == '/' ? (sdra_strlcpy(audio, call.audio, sizeof audio) >= sizeof audio ? SDRA_ELIMIT : 0)
+                              : sdra_path_join(audio, sizeof audio, ctx->workdir, call.audio)) < 0) {
+        rc = sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", call.audio);
+        goto done;
+    }
 
     sdra_transcribe_params p = sdra_transcribe_default_params();
     const sdra_pipeline_options *o = ctx->options;
@@ -82,7 +83,7 @@ static int stage_transcribe(const sdra_stage_ctx *ctx, sdra_error *err)
         rc = sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
         goto done;
     }
-    snprintf(path, sizeof path, "%s/transcript.json", ctx->workdir);
+    sdra_path_join(path, sizeof path, ctx->workdir, "transcript.json");
     rc = sdra_json_write_file(path, doc, err);
     json_decref(doc);
     if (rc < 0)
@@ -95,7 +96,7 @@ static int stage_transcribe(const sdra_stage_ctx *ctx, sdra_error *err)
     fclose(mem);
     if (rc < 0)
         goto done;
-    snprintf(path, sizeof path, "%s/transcript.txt", ctx->workdir);
+    sdra_path_join(path, sizeof path, ctx->workdir, "transcript.txt");
     rc = sdra_file_write_atomic(path, text, text_len, err);
 done:
     free(text);
@@ -114,7 +115,7 @@ static int stage_analyze(const sdra_stage_ctx *ctx, sdra_error *err)
     int rc = load_call(ctx, &call, err);
     if (rc < 0)
         goto done;
-    snprintf(path, sizeof path, "%s/transcript.json", ctx->workdir);
+    sdra_path_join(path, sizeof path, ctx->workdir, "transcript.json");
     if ((rc = sdra_json_load_file(&tdoc, path, MAX_DOC_BYTES, err)) < 0)
         goto done;
     if ((rc = sdra_transcript_from_json(&t, tdoc, err)) < 0) {
@@ -127,7 +128,7 @@ static int stage_analyze(const sdra_stage_ctx *ctx, sdra_error *err)
     p.rep_name = call.rep_name;
     if ((rc = sdra_analyze(&analysis, t, &p, err)) < 0)
         goto done;
-    snprintf(path, sizeof path, "%s/analysis.json", ctx->workdir);
+    sdra_path_join(path, sizeof path, ctx->workdir, "analysis.json");
     rc = sdra_json_write_file(path, analysis, err);
 done:
     json_decref(analysis);

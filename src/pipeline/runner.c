@@ -15,8 +15,7 @@ static int mtime_of(const char *dir, const char *name, struct timespec *out)
 {
     char path[PATH_MAX];
     struct stat st;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (stat(path, &st) < 0)
+    if (sdra_path_join(path, sizeof path, dir, name) < 0 || stat(path, &st) < 0)
         return -1;
     *out = st.st_mtim;
     return 0;
