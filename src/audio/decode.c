@@ -4,7 +4,9 @@
  * finds the audio stream, decodes it packet by packet and resamples each decoded frame to
  * interleaved s16 at the output rate with the source channels kept apart. The reader holds at
  * most one decoded frame of output at a time, so memory does not grow with the length of the
- * input. FFmpeg's error codes are translated here into sdra codes with a one-line message that
+ * input. PCM WAV headers are read here and the samples handed to FFmpeg's raw PCM demuxer
+ * (live streams start at once; truncation is the declared length against the bytes there).
+ * FFmpeg's error codes are translated here into sdra codes with a one-line message that
  * names the input; FFmpeg's own log lines go to sdra_log at debug level.
  */
 #include "sdra/audio.h"
