@@ -529,6 +529,12 @@ static enum MHD_Result delete_call(req *r, struct MHD_Connection *c)
     sdra_error err = {0};
     if (sdra_store_call_delete(r->s->store, r->call_id, &err) < 0)
         return send_sdra_error(r, c, &err);
+    /* a stage running on the call is asked to stop (its result would be refused anyway) */
+    pthread_mutex_lock(&r->s->mu);
+    for (int i = 0; i < r->s->n_slots; i++)
+        if (r->s->slots[i].busy && !strcmp(r->s->slots[i].job.call_id, r->call_id))
+            atomic_store(&r->s->slots[i].lost, true);
+    pthread_mutex_unlock(&r->s->mu);
     char dir[PATH_MAX];
     srv_call_dir(r->s, dir, sizeof dir, r->call_id);
     if (srv_rm_rf(dir) != 0)
