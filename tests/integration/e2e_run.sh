@@ -52,8 +52,16 @@ cs = [x for x in acts if "case study" in x["text"].lower()]
 if not cs or cs[0]["owner"] != "rep" or cs[0].get("due") != "2026-11-26":
     fail("case-study promise not found with due 2026-11-26: %r" % acts)
 if "November 26" not in text: fail("email does not list the Thursday due date")
+import datetime
+def long_date(d):
+    x = datetime.date.fromisoformat(d)
+    return "%s, %s %d" % (x.strftime("%A"), x.strftime("%B"), x.day)
+# every dated action item is listed with its date (the promise to send the invite is kept by
+# the attached invite itself, so compose does not list it)
 for x in acts:
+    if not x.get("due") or "calendar invite" in x["text"].lower(): continue
     if x["text"].lower() not in norm(text): fail("action item missing from email: %r" % x["text"])
+    if long_date(x["due"]) not in text: fail("due date %s of %r not in email" % (long_date(x["due"]), x["text"]))
 # the agreed meeting: Tuesday afternoon, two pm -> 2026-12-01 14:00, with an invite
 m = a.get("next_meeting")
 if not m or m.get("date") != "2026-12-01" or m.get("time") != "14:00": fail("next meeting wrong: %r" % m)
