@@ -44,7 +44,7 @@ static int print_line(void *ud, const sdra_transcript *t, const sdra_utterance *
     json_t *j = sdra_utterance_to_json(t, u);
     if (!j)
         return 1;
-    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
     json_decref(j);
     if (!s)
         return 1;

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# transcribe_calls.sh - `sdra transcribe` end to end on the generated example calls:
+# WER and DER below thresholds for stereo and mono, every input format gives (nearly) the same
+# transcript, json/text/vtt/srt outputs, stdin streaming prints JSON lines, bad inputs fail
+# with one line and the right exit status. Needs $SDRA, $SDRA_FIXTURES (CTest sets them).
+set -euo pipefail
+: "${SDRA:?}" "${SDRA_FIXTURES:?}"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fx="$SDRA_FIXTURES"
+fail() { echo "transcribe_calls: FAIL: $*" >&2; exit 1; }
+
+# json_field FILE KEY: a top-level number from `sdra eval ... --json` output.
+json_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+# below VALUE LIMIT: VALUE < LIMIT (floats)
+below() { python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)' "$1" "$2"; }
+
+# --- accuracy: stereo and mono, against the exact references --------------------------------
+for mode in stereo mono; do
+  "$SDRA" transcribe "$fx/short.$mode.wav" --jobs 2 -q -o "$tmp/short.$mode.json" \
+    || fail "transcribe short.$mode.wav"
+  "$SDRA" eval asr --ref "$fx/short.stm" "$tmp/short.$mode.json" --json > "$tmp/wer.$mode.json" \
+    || fail "eval asr short.$mode"
+  "$SDRA" eval diarization --ref "$fx/short.rttm" "$tmp/short.$mode.json" --json \
+    > "$tmp/der.$mode.json" || fail "eval diarization short.$mode"
+  wer=$(json_field "$tmp/wer.$mode.json" wer)
+  der=$(json_field "$tmp/der.$mode.json" der)
+  echo "short.$mode: WER $wer DER $der"
+  below "$wer" 0.30 || fail "short.$mode: WER $wer >= 0.30"
+  below "$der" 0.20 || fail "short.$mode: DER $der >= 0.20"
+done
+# Stereo: speakers are the channels; with --rep-channel the left one is the rep.
+"$SDRA" transcribe "$fx/short.stereo.wav" --rep-channel left -q -f json -o "$tmp/rc.json"
+python3 - "$tmp/rc.json" <<'PY' || fail "stereo speakers/roles/meta"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["schema"] == "sdra.transcript/1", d.get("schema")
+sp = {s["id"]: s for s in d["speakers"]}
+assert sp["S1"]["channel"] == 0 and sp["S1"]["role"] == "rep", sp
+assert sp["S2"]["channel"] == 1 and sp["S2"]["role"] == "prospect", sp
+starts = [u["start"] for u in d["utterances"]]
+assert starts == sorted(starts), "utterances not in time order"
+for u in d["utterances"]:
+    ws = u["words"]
+    assert ws and all(w["start"] < w["end"] for w in ws), u
+    assert all(0 <= w["conf"] <= 1 for w in ws), u
+    assert all(a["start"] <= b["start"] for a, b in zip(ws, ws[1:])), "word times not monotonic"
+assert d["meta"]["engine"] == "sphinx" and d["meta"]["real_time_factor"] > 0, d["meta"]
+PY
+
+# --- every input format gives (nearly) the same transcript -----------------------------------
+"$SDRA" transcribe "$fx/short.mono.wav" -q -f text -o "$tmp/base.txt"
+sed 's/^\[[^]]*\] [^:]*: //' "$tmp/base.txt" > "$tmp/base.words"
+for f in short.flac short.44k.wav short.mp3 short.opus short.m4a short.webm short.mulaw8k.wav; do
+  [ -f "$fx/$f" ] || fail "fixture $f missing"
+  "$SDRA" transcribe "$fx/$f" -q -f text -o "$tmp/$f.txt" || fail "transcribe $f"
+  sed 's/^\[[^]]*\] [^:]*: //' "$tmp/$f.txt" > "$tmp/$f.words"
+  d=$("$SDRA" eval asr --ref "$tmp/base.words" "$tmp/$f.words" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["wer"])')
+  echo "$f: WER vs the WAV transcript $d"
+  case "$f" in
+    short.flac) [ "$d" = "0" ] || [ "$d" = "0.0" ] || fail "$f (lossless) differs from the WAV: $d" ;;
+    short.mulaw8k.wav) below "$d" 0.35 || fail "$f differs too much: $d" ;;
+    *) below "$d" 0.20 || fail "$f differs too much: $d" ;;
+  esac
+done
+
+# --- output formats ---------------------------------------------------------------------------
+"$SDRA" transcribe "$fx/short.stereo.wav" -q -f vtt -o "$tmp/o.vtt"
+head -1 "$tmp/o.vtt" | grep -q '^WEBVTT' || fail "vtt header"
+grep -q -- '-->' "$tmp/o.vtt" || fail "vtt cues"
+"$SDRA" transcribe "$fx/short.stereo.wav" -q -f srt > "$tmp/o.srt"
+head -1 "$tmp/o.srt" | grep -qx '1' || fail "srt numbering"
+grep -qE '^00:00:[0-9]{2},[0-9]{3} --> ' "$tmp/o.srt" || fail "srt times"
+grep -qE '^\[00:00:[0-9]{2}\] (Rep|Prospect|S[12]): ' "$tmp/base.txt" || fail "text lines"
+
+# --- stdin streaming: one JSON object per utterance ------------------------------------------
+"$SDRA" transcribe - < "$fx/short.stereo.wav" > "$tmp/live.jsonl" || fail "stdin stream"
+python3 - "$tmp/live.jsonl" <<'PY' || fail "stdin JSON lines"
+import json, sys
+lines = [l for l in open(sys.argv[1]) if l.strip()]
+assert len(lines) >= 2, f"{len(lines)} lines"
+spk = set()
+for l in lines:
+    u = json.loads(l)
+    assert u["text"] and u["end"] > u["start"] and u["words"], u
+    spk.add(u["speaker"])
+assert len(spk) == 2, spk
+PY
+sox "$fx/short.mono.wav" -t raw -r 16000 -e signed -b 16 -c 1 - \
+  | "$SDRA" transcribe - --input-format s16le > "$tmp/raw.jsonl" || fail "raw stdin"
+[ -s "$tmp/raw.jsonl" ] || fail "raw stdin printed nothing"
+
+# --- bad inputs: one line, exit 1; bad usage: exit 2 -----------------------------------------
+expect() { # expect STATUS PATTERN cmd...
+  local want="$1" pat="$2"; shift 2
+  set +e; "$@" > "$tmp/out" 2> "$tmp/err"; local got=$?; set -e
+  [ "$got" = "$want" ] || fail "'$*' exited $got, want $want ($(cat "$tmp/err"))"
+  [ "$(wc -l < "$tmp/err")" -le 2 ] || fail "'$*' printed more than a line or two"
+  grep -q -- "$pat" "$tmp/err" || fail "'$*' error does not mention '$pat': $(cat "$tmp/err")"
+}
+: > "$tmp/empty.wav"
+printf 'not audio at all\n' > "$tmp/text.wav"
+head -c 2000 "$fx/short.mono.wav" > "$tmp/trunc.wav"
+printf 'acme AE K M IY\nqqzzxx\n' > "$tmp/bad.vocab"
+expect 1 "nosuch.wav" "$SDRA" transcribe "$tmp/nosuch.wav"
+expect 1 "empty.wav" "$SDRA" transcribe "$tmp/empty.wav"
+expect 1 "text.wav" "$SDRA" transcribe "$tmp/text.wav"
+expect 1 "bad.vocab:2" "$SDRA" transcribe "$fx/short.mono.wav" --vocab "$tmp/bad.vocab"
+expect 2 "format" "$SDRA" transcribe "$fx/short.mono.wav" --format pdf
+expect 2 "jobs" "$SDRA" transcribe "$fx/short.mono.wav" --jobs 0
+expect 2 "rep-channel" "$SDRA" transcribe "$fx/short.stereo.wav" --rep-channel middle
+expect 2 "AUDIO" "$SDRA" transcribe
+set +e; "$SDRA" transcribe "$tmp/trunc.wav" -q > /dev/null 2> "$tmp/err"; st=$?; set -e
+[ "$st" = 0 ] || [ "$st" = 1 ] || fail "truncated file: exit $st"
+"$SDRA" transcribe --help | grep -q -- '--rep-channel' || fail "--help"
+echo "transcribe_calls: ok"
