@@ -43,7 +43,7 @@ typedef struct sdra_asr_params {
                                    NULL = SDRA_SPHINX_MODELDIR/en-us */
     const char *domain_lm_path; /* ARPA model interpolated with the generic one; NULL =
                                    <share>/asr/sales.lm; "" = none (generic model only) */
-    float domain_weight;        /* interpolation weight of the domain model, 0..1; default 0.3 */
+    float domain_weight;        /* interpolation weight of the domain model, 0..0.9; default 0.15 */
     const char *vocab_path;     /* user words (docs/vocabulary.md), or NULL */
     double max_utterance_s;     /* end an utterance after this much speech; default 30 */
 } sdra_asr_params;
