@@ -162,7 +162,8 @@ static int cmp_str(const void *a, const void *b)
  * interpolated with a small weight it makes those words likely wherever they occur. */
 static ngram_model_t *vocab_model(sphinx_state *s, wordlist *l, sdra_error *err)
 {
-    qsort(l->w, l->n, sizeof *l->w, cmp_str);
+    if (l->n > 1)
+        qsort(l->w, l->n, sizeof *l->w, cmp_str);
     size_t n = 0;
     for (size_t i = 0; i < l->n; i++)
         if (!n || strcmp(l->w[n - 1], l->w[i]))
@@ -315,7 +316,7 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
     s->max_utt_samples = (int64_t)((p->max_utterance_s > 0 ? p->max_utterance_s : 30) * 16000);
     const char *slash = strrchr(domain, '/');
     if (domain[0])
-        snprintf(s->describe, sizeof s->describe, "en-us + %s (%.2f)%s", slash ? slash + 1 : domain,
+        snprintf(s->describe, sizeof s->describe, "en-us + %.120s (%.2f)%s", slash ? slash + 1 : domain,
                  p->domain_weight, p->vocab_path ? " + vocabulary" : "");
     else
         snprintf(s->describe, sizeof s->describe, "en-us%s", p->vocab_path ? " + vocabulary" : "");

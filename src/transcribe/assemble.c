@@ -130,7 +130,8 @@ int sdra_transcribe_assemble(sdra_transcript **out, const sdra_assemble_input *i
                     all[n++] = (aword){.w = w, .speaker = sp};
                 }
             }
-    qsort(all, n, sizeof *all, cmp_start);
+    if (n > 1)
+        qsort(all, n, sizeof *all, cmp_start);
     for (int sp = 0; sp < in->n_speakers; sp++) {
         sdra_utterance *cur = NULL;
         double prev_end = 0;

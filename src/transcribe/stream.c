@@ -76,7 +76,7 @@ int sdra_transcribe_stream(sdra_transcript **out, const char *audio_path,
         goto done;
     }
     for (int s = 0; s < n_streams; s++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "S%d", s + 1);
         if ((rc = sdra_transcript_add_speaker(t, id, SDRA_ROLE_UNKNOWN, stereo ? s : -1)) < 0)
             goto done;
