@@ -294,8 +294,7 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
             rc = sdra_error_set(err, SDRA_EINTERNAL, "sphinx: cannot interpolate language models");
             goto done;
         }
-        for (int i = 0; i < n_lms; i++)
-            lms[i] = NULL; /* owned by the set now */
+        /* the set holds its own references to the models; ours are dropped at done */
     } else {
         set = lms[0];
         lms[0] = NULL;
