@@ -11,6 +11,7 @@
 #include "internal.h"
 
 #include "sdra/call.h"
+#include "sdra/crm.h"
 #include "sdra/log.h"
 #include "sdra/util.h"
 
@@ -539,6 +540,15 @@ static enum MHD_Result delete_call(req *r, struct MHD_Connection *c)
     srv_call_dir(r->s, dir, sizeof dir, r->call_id);
     if (srv_rm_rf(dir) != 0)
         sdra_log(SDRA_LOG_WARN, "call %s: could not remove every file in %s", r->call_id, dir);
+    /* every trace includes what the sync stage wrote to the CRM (activity, tasks, emails, notes);
+     * the contact itself stays: it may have other calls, and erasing a person is a separate act */
+    sdra_crm *crm = NULL;
+    int n_removed = 0;
+    sdra_error cerr = {0};
+    if (sdra_crm_open(&crm, "local", r->s->data_dir, &cerr) < 0 ||
+        sdra_crm_forget_call(crm, r->call_id, &n_removed, &cerr) < 0)
+        sdra_log(SDRA_LOG_WARN, "call %s: CRM records not erased: %s", r->call_id, cerr.msg);
+    sdra_crm_close(crm);
     sdra_store_audit_add(r->s->store, sdra_store_now_ms(), r->key.id, "call.delete", r->call_id, NULL);
     srv_notify_event(r->s);
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);

@@ -229,6 +229,11 @@ assert mine and all("job_id" in r for r in mine), recs[-5:]
 PY
 
 # --- delete removes every trace ------------------------------------------------------------------
+python3 - "$D/crm.sqlite3" "$ID" <<'PY' || fail "the call wrote no CRM activity before delete"
+import sqlite3, sys
+n = sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM activities WHERE call_id = ?", (sys.argv[2],)).fetchone()[0]
+assert n == 1, n
+PY
 expect 204 "" "delete" "${W[@]}" -X DELETE "$B/v1/calls/$ID"
 expect 404 not_found "deleted call" "${R[@]}" "$B/v1/calls/$ID"
 expect 404 not_found "deleted audio" "${R[@]}" "$B/v1/calls/$ID/audio"
@@ -241,6 +246,10 @@ for t in ["calls", "jobs", "artifacts", "outbox"]:
     col = "id" if t == "calls" else "call_id"
     n = db.execute(f"SELECT COUNT(*) FROM {t} WHERE {col} = ?", (sys.argv[2],)).fetchone()[0]
     assert n == 0, (t, n)
+crm = sqlite3.connect(sys.argv[1].replace("sdra.db", "crm.sqlite3"))
+for t in ["activities", "tasks", "emails", "notes"]:
+    n = crm.execute(f"SELECT COUNT(*) FROM {t} WHERE call_id = ?", (sys.argv[2],)).fetchone()[0]
+    assert n == 0, ("crm", t, n)
 PY
 
 # --- concurrent uploads (API-only server: no stage work) ------------------------------------------
