@@ -10,11 +10,11 @@ trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 common=(--rep-name Alex --rep-email alex@brightwave.example --rep-company Brightwave
-        --call-date 2026-11-24 --rep-channel left --jobs 2 --out "$work/out" --data "$work/data" --quiet)
+        --call-date 2026-11-24 --rep-channel left --jobs 2 --out "$work/out" --data "$work/data")
 
 echo "== discovery call"
 "$SDRA" run "$SDRA_FIXTURES/discovery.stereo.wav" --contact-email Jordan.Lee@northwind.example \
-  --contact-name "Jordan Lee" --company "Northwind Logistics" --style friendly "${common[@]}" \
+  --contact-name "Jordan Lee" --company "Northwind Logistics" --style friendly "${common[@]}" --quiet \
   > "$work/run1.txt"
 cat "$work/run1.txt"
 pkg=$(ls -d "$work"/out/discovery-*/)
@@ -85,12 +85,12 @@ PY
 
 echo "== second run: resumes (nothing redone) and re-syncing duplicates nothing"
 "$SDRA" run "$SDRA_FIXTURES/discovery.stereo.wav" --contact-email Jordan.Lee@northwind.example \
-  --contact-name "Jordan Lee" --company "Northwind Logistics" --style friendly "${common[@]/--quiet/}" \
+  --contact-name "Jordan Lee" --company "Northwind Logistics" --style friendly "${common[@]}" \
   2> "$work/run2.err" >/dev/null
 grep -c "current, skipped" "$work/run2.err" | grep -qx 5 || { cat "$work/run2.err"; fail "second run did not resume"; }
 rm "$pkg/crm.json"   # force the sync stage (and the report) to run again on the same CRM
 "$SDRA" run "$SDRA_FIXTURES/discovery.stereo.wav" --contact-email Jordan.Lee@northwind.example \
-  --contact-name "Jordan Lee" --company "Northwind Logistics" --style friendly "${common[@]}" >/dev/null
+  --contact-name "Jordan Lee" --company "Northwind Logistics" --style friendly "${common[@]}" --quiet >/dev/null
 crm contacts > "$work/contacts2.json"; crm activities > "$work/act2.json"; crm tasks > "$work/tasks2.json"
 for k in contacts act tasks; do
   python3 -c "import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); sys.exit(0 if len(a)==len(b) else 1)" \
@@ -99,7 +99,7 @@ done
 
 echo "== opt-out call"
 "$SDRA" run "$SDRA_FIXTURES/optout.stereo.wav" --contact-email sam.rivera@example.org \
-  --contact-name "Sam Rivera" --company "Rivera Supply" "${common[@]}" >/dev/null
+  --contact-name "Sam Rivera" --company "Rivera Supply" "${common[@]}" --quiet >/dev/null
 opk=$(ls -d "$work"/out/optout-*/)
 crm contacts > "$work/contacts3.json"; crm tasks > "$work/tasks3.json"
 python3 - "$opk" "$work" <<'PY'
