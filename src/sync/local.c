@@ -275,7 +275,12 @@ static int local_open(void **state, const char *data_dir, int flags, sdra_error 
     sqlite3_stmt *st = NULL;
     if ((rc = prepare(l, &st, "PRAGMA journal_mode = WAL", err)) < 0)
         goto done;
-    s = sqlite3_step(st);
+    /* Switching a new database to WAL needs a moment alone with it; when several processes
+     * open it at once the busy handler is not always consulted, so wait here ourselves. */
+    for (int tries = 0; (s = sqlite3_step(st)) == SQLITE_BUSY && tries < BUSY_TIMEOUT_MS / 10; tries++) {
+        sqlite3_reset(st);
+        usleep(10000);
+    }
     const char *mode = s == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
     if (s != SQLITE_ROW)
         rc = db_fail(l, err, s, "enable WAL journal");

@@ -442,6 +442,8 @@ static void sync_concurrent_writers(void **state)
             sdra_crm *crm = NULL;
             sdra_error err = {0};
             int bad = sdra_crm_open(&crm, "local", dir, &err) < 0;
+            if (bad)
+                fprintf(stderr, "child %d: open: %s\n", k, err.msg);
             for (int i = 0; i < N_CALLS && !bad; i++) {
                 char id[64];
                 snprintf(id, sizeof id, "conc-%d-%d", k, i);
