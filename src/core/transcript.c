@@ -378,7 +378,7 @@ int sdra_transcript_write(const sdra_transcript *t, sdra_transcript_format fmt, 
         json_t *doc = sdra_transcript_to_json(t);
         if (!doc)
             return sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
-        int rc = json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+        int rc = json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
         json_decref(doc);
         fputc('\n', f);
         if (rc < 0)

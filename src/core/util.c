@@ -219,7 +219,7 @@ int sdra_json_load_file(json_t **out, const char *path, size_t max_bytes, sdra_e
 
 int sdra_json_write_file(const char *path, const json_t *doc, sdra_error *err)
 {
-    char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     if (!s)
         return sdra_error_set(err, SDRA_ENOMEM, "%s: cannot serialise document", path);
     size_t n = strlen(s);

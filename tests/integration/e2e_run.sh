@@ -3,6 +3,7 @@
 # follow-up package, the email answers what the analysis found, the .eml is valid MIME (Python's
 # strict parser), the CRM holds one contact / activity and the tasks and still one of each after
 # a re-run, and an opt-out call pushes no meeting and sets the flag. Bad input fails clearly.
+# ctest-labels: slow
 set -euo pipefail
 : "${SDRA:?}" "${SDRA_FIXTURES:?}"
 work=$(mktemp -d)
