@@ -51,6 +51,12 @@ void sdra_fmt_hms(char *out, size_t n, double seconds, char ms_sep);
  * file, line and column: "analysis.json:3:14: unexpected token". */
 int sdra_json_load_file(json_t **out, const char *path, size_t max_bytes, sdra_error *err);
 
+/* Loads the JSON object dir/name (an artifact in a stage's work directory). When optional and
+ * the file does not exist, succeeds with *out = NULL. A document that is not an object fails
+ * with SDRA_EINVAL naming the file. */
+int sdra_json_load_doc(json_t **out, const char *dir, const char *name, size_t max_bytes,
+                       int optional, sdra_error *err);
+
 /* Serialises doc (indented, keys in insertion order) and writes it atomically, with a final
  * newline. */
 int sdra_json_write_file(const char *path, const json_t *doc, sdra_error *err);

@@ -217,6 +217,25 @@ int sdra_json_load_file(json_t **out, const char *path, size_t max_bytes, sdra_e
     return 0;
 }
 
+int sdra_json_load_doc(json_t **out, const char *dir, const char *name, size_t max_bytes,
+                       int optional, sdra_error *err)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    *out = NULL;
+    if (sdra_path_join(path, sizeof path, dir, name) < 0)
+        return sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", dir);
+    if (optional && stat(path, &st) < 0 && errno == ENOENT)
+        return 0;
+    int rc = sdra_json_load_file(out, path, max_bytes, err);
+    if (rc == 0 && !json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        rc = sdra_error_set(err, SDRA_EINVAL, "%s: not a JSON object", path);
+    }
+    return rc;
+}
+
 int sdra_json_write_file(const char *path, const json_t *doc, sdra_error *err)
 {
     char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));

@@ -1006,20 +1006,7 @@ int sdra_report_render(char **html, const json_t *call, const json_t *transcript
 /* Loads workdir/name; a missing optional file leaves *out NULL. */
 static int load_doc(json_t **out, const char *workdir, const char *name, bool optional, sdra_error *err)
 {
-    char path[PATH_MAX];
-    *out = NULL;
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", workdir, name) >= sizeof path)
-        return sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", workdir);
-    struct stat st;
-    if (optional && stat(path, &st) < 0 && errno == ENOENT)
-        return 0;
-    int rc = sdra_json_load_file(out, path, DOC_MAX_BYTES, err);
-    if (rc == 0 && !json_is_object(*out)) {
-        json_decref(*out);
-        *out = NULL;
-        rc = sdra_error_set(err, SDRA_EINVAL, "%s: not a JSON object", path);
-    }
-    return rc;
+    return sdra_json_load_doc(out, workdir, name, DOC_MAX_BYTES, optional, err);
 }
 
 int sdra_report_stage(const sdra_stage_ctx *ctx, sdra_error *err)
