@@ -88,6 +88,47 @@ int sdra_transcribe_asr_params(sdra_asr_params *ap, const sdra_transcribe_params
     return 0;
 }
 
+/* A two-channel file is a call with one party per channel only when the channels differ:
+ * many recorders write the same signal twice (or leave one channel silent), and decoding each
+ * channel as its own speaker would then repeat every word. Looks at the first minute (files
+ * only; a stream cannot be read twice): when the channels' difference is 30 dB below their
+ * mean, or one channel is 40 dB below the other, the file is treated as mono. */
+static bool stereo_is_really_mono(const char *path, const sdra_audio_params *ap)
+{
+    enum { BLOCK = 4096 };
+    if (!strcmp(path, "-"))
+        return false;
+    sdra_audio *a = NULL;
+    if (sdra_audio_open(&a, path, ap, NULL) < 0)
+        return false;
+    static const double max_frames = 60.0 * 16000;
+    int16_t *l = malloc(BLOCK * sizeof *l), *r = malloc(BLOCK * sizeof *r);
+    int16_t *chans[SDRA_AUDIO_MAX_CHANNELS] = {l, r};
+    double el = 0, er = 0, ed = 0, es = 0, done_frames = 0;
+    size_t n = 0;
+    while (l && r && done_frames < max_frames && sdra_audio_read(a, chans, NULL, BLOCK, &n, NULL) == 0 && n > 0) {
+        for (size_t i = 0; i < n; i++) {
+            double x = l[i], y = r[i];
+            el += x * x;
+            er += y * y;
+            ed += (x - y) * (x - y);
+            es += (x + y) * (x + y) / 4;
+        }
+        done_frames += (double)n;
+    }
+    free(l);
+    free(r);
+    sdra_audio_close(a);
+    if (es <= 0)
+        return false;
+    bool same = ed < es * 1e-3;                                  /* difference 30 dB down */
+    bool one_silent = el < er * 1e-4 || er < el * 1e-4;          /* one channel 40 dB down */
+    if (same || one_silent)
+        sdra_log(SDRA_LOG_INFO, "%s: the two channels %s; transcribing it as mono", path,
+                 same ? "carry the same signal" : "are not both in use");
+    return same || one_silent;
+}
+
 /* Decodes one chunk as its own stream; utterances get absolute times. */
 static int decode_chunk(sdra_asr *asr, const sdra_chunk *c, int rate_hz, sdra_asr_utt **out,
                         size_t *n_out, sdra_error *err)
@@ -302,7 +343,7 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
     if ((rc = sdra_audio_open(&a, audio_path, &ap, err)) < 0)
         goto done;
     const sdra_audio_info *info = sdra_audio_get_info(a);
-    bool stereo = info->n_channels == 2;
+    bool stereo = info->n_channels == 2 && !stereo_is_really_mono(audio_path, &ap);
     int n_streams = stereo ? 2 : 1;
     double total_s = info->duration_s;
 
