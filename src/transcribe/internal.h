@@ -6,11 +6,15 @@
 #define SDRA_TRANSCRIBE_INTERNAL_H
 
 #include "sdra/asr.h"
+#include "sdra/audio.h"
 #include "sdra/diarize.h"
 #include "sdra/transcribe.h"
 
 /* Fills ap from the stage parameters (backend, domain model, vocabulary). */
 int sdra_transcribe_asr_params(sdra_asr_params *ap, const sdra_transcribe_params *p);
+
+/* The ingest settings (limits, stream format) that p implies. */
+sdra_audio_params sdra_transcribe_audio_params(const sdra_transcribe_params *p);
 
 /* The recognized utterances of one chunk, absolute times. */
 typedef struct sdra_assemble_chunk {

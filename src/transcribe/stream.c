@@ -59,11 +59,7 @@ int sdra_transcribe_stream(sdra_transcript **out, const char *audio_path,
     sdra_transcript *t = NULL;
     int16_t ch0[LIVE_FRAMES], ch1[LIVE_FRAMES], mix[LIVE_FRAMES];
 
-    sdra_audio_params ap = sdra_audio_default_params();
-    ap.max_duration_s = p->max_duration_s;
-    ap.format_hint = p->format_hint;
-    ap.raw_channels = p->raw_channels;
-    ap.raw_rate_hz = p->raw_rate_hz;
+    sdra_audio_params ap = sdra_transcribe_audio_params(p);
     if ((rc = sdra_audio_open(&a, audio_path, &ap, err)) < 0)
         goto done;
     const sdra_audio_info *info = sdra_audio_get_info(a);

@@ -76,6 +76,16 @@ typedef struct worker {
     bool started;
 } worker;
 
+sdra_audio_params sdra_transcribe_audio_params(const sdra_transcribe_params *p)
+{
+    sdra_audio_params ap = sdra_audio_default_params();
+    ap.max_duration_s = p->max_duration_s;
+    ap.format_hint = p->format_hint;
+    ap.raw_channels = p->raw_channels;
+    ap.raw_rate_hz = p->raw_rate_hz;
+    return ap;
+}
+
 int sdra_transcribe_asr_params(sdra_asr_params *ap, const sdra_transcribe_params *p)
 {
     *ap = sdra_asr_default_params();
@@ -335,11 +345,7 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
     work w = {0};
     bool sync_init = false;
 
-    sdra_audio_params ap = sdra_audio_default_params();
-    ap.max_duration_s = p->max_duration_s;
-    ap.format_hint = p->format_hint;
-    ap.raw_channels = p->raw_channels;
-    ap.raw_rate_hz = p->raw_rate_hz;
+    sdra_audio_params ap = sdra_transcribe_audio_params(p);
     if ((rc = sdra_audio_open(&a, audio_path, &ap, err)) < 0)
         goto done;
     const sdra_audio_info *info = sdra_audio_get_info(a);
