@@ -368,6 +368,22 @@ static void set_result(sdra_crm_result *out, sqlite3_int64 id, bool created)
     out->created = created;
 }
 
+/* Runs the bound INSERT or UPDATE of an upsert (found: the row existed with id *id) and reports
+ * the row's id and whether it was created. Finalizes the statement. */
+static int finish_upsert(local_db *l, sqlite3_stmt *st, bool found, sqlite3_int64 *id,
+                         const char *kind, sdra_crm_result *out, sdra_error *err)
+{
+    char what[48];
+    snprintf(what, sizeof what, "%s %s", found ? "update" : "insert", kind);
+    int rc = step_done(l, st, what, err);
+    if (rc < 0)
+        return rc;
+    if (!found)
+        *id = sqlite3_last_insert_rowid(l->db);
+    set_result(out, *id, !found);
+    return 0;
+}
+
 /* Parses an id this backend handed out; NULL or "" -> no id (SQL NULL). */
 static int bind_id(sqlite3_stmt *st, int i, const char *id, sdra_error *err)
 {
@@ -442,11 +458,8 @@ static int local_upsert_contact(void *state, const sdra_crm_contact *c, sdra_crm
     bind_text(st, 5, c->phone && *c->phone ? c->phone : NULL);
     sqlite3_bind_int(st, 6, dnc);
     sqlite3_bind_int(st, 7, dne);
-    if ((rc = step_done(l, st, found ? "update contact" : "insert contact", err)) < 0)
+    if ((rc = finish_upsert(l, st, found, &id, "contact", out, err)) < 0)
         return rc;
-    if (!found)
-        id = sqlite3_last_insert_rowid(l->db);
-    set_result(out, id, !found);
     if (out) {
         out->do_not_call = dnc;
         out->do_not_email = dne;
@@ -503,11 +516,8 @@ static int local_log_activity(void *state, const sdra_crm_activity *a, sdra_crm_
         sqlite3_bind_null(st, 8);
     bind_text(st, 9, a->objections);
     bind_text(st, 10, a->recording);
-    if ((rc = step_done(l, st, found ? "update activity" : "insert activity", err)) < 0)
+    if ((rc = finish_upsert(l, st, found, &id, "activity", out, err)) < 0)
         return rc;
-    if (!found)
-        id = sqlite3_last_insert_rowid(l->db);
-    set_result(out, id, !found);
     return 0;
 }
 
@@ -557,11 +567,8 @@ static int local_upsert_task(void *state, const sdra_crm_task *t, sdra_crm_resul
     bind_text(st, 7, t->text);
     bind_text(st, 8, t->due_date);
     bind_text(st, 9, t->due_time);
-    if ((rc = step_done(l, st, found ? "update task" : "insert task", err)) < 0)
+    if ((rc = finish_upsert(l, st, found, &id, "task", out, err)) < 0)
         return rc;
-    if (!found)
-        id = sqlite3_last_insert_rowid(l->db);
-    set_result(out, id, !found);
     return 0;
 }
 
@@ -650,11 +657,8 @@ static int local_schedule_email(void *state, const sdra_crm_email *e, sdra_crm_r
     bind_text(st, 5, e->subject);
     bind_text(st, 6, e->send_at && *e->send_at ? e->send_at : NULL);
     bind_text(st, 7, status);
-    if ((rc = step_done(l, st, found ? "update email" : "insert email", err)) < 0)
+    if ((rc = finish_upsert(l, st, found, &id, "email", out, err)) < 0)
         return rc;
-    if (!found)
-        id = sqlite3_last_insert_rowid(l->db);
-    set_result(out, id, !found);
     return 0;
 }
 
@@ -714,11 +718,8 @@ static int local_add_note(void *state, const sdra_crm_note *n, sdra_crm_result *
         return rc;
     }
     bind_text(st, 4, n->body);
-    if ((rc = step_done(l, st, found ? "update note" : "insert note", err)) < 0)
+    if ((rc = finish_upsert(l, st, found, &id, "note", out, err)) < 0)
         return rc;
-    if (!found)
-        id = sqlite3_last_insert_rowid(l->db);
-    set_result(out, id, !found);
     return 0;
 }
 
