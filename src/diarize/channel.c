@@ -25,7 +25,7 @@
 #define BLEED_SLACK 2          /* frames: bleed may lag its source by up to 20 ms (echo paths) */
 
 /* Noise floor of channel c: min of a forward and a backward tracker. */
-static void noise_floor(const float *e, size_t n, int stride, int c, float *floor_out)
+static void noise_floor(const sdra_feat *e, size_t n, int stride, int c, float *floor_out)
 {
     float f = e[c];
     for (size_t t = 0; t < n; t++) {

@@ -60,9 +60,13 @@ typedef struct gstats {
     double logdet;
 } gstats;
 
-static const float *cep(const sdra_diarizer *d, size_t t)
+/* The cepstra of frame t, widened into buf (D floats); returns buf. */
+static const float *cep(const sdra_diarizer *d, size_t t, float *buf)
 {
-    return d->feat + t * SDRA_FEAT_DIM + 1;
+    const sdra_feat *f = d->feat + t * SDRA_FEAT_DIM + 1;
+    for (int i = 0; i < D; i++)
+        buf[i] = (float)f[i];
+    return buf;
 }
 
 static int cmp_float(const void *a, const void *b)
@@ -174,11 +178,14 @@ static void gmm_train(gmm *m, const sdra_diarizer *d, const int *lab, int c, int
     size_t nf = d->n_frames;
     double gmu[D] = {0}, gvar[D] = {0};
     for (size_t t = 0; t < nf; t++)
-        if (IN(t))
+        if (IN(t)) {
+            float cb[D];
+            const float *x = cep(d, t, cb);
             for (int i = 0; i < D; i++) {
-                gmu[i] += cep(d, t)[i];
-                gvar[i] += (double)cep(d, t)[i] * cep(d, t)[i];
+                gmu[i] += x[i];
+                gvar[i] += (double)x[i] * x[i];
             }
+        }
     for (int i = 0; i < D; i++) {
         gmu[i] /= (double)n;
         gvar[i] = gvar[i] / (double)n - gmu[i] * gmu[i];
@@ -197,8 +204,10 @@ static void gmm_train(gmm *m, const sdra_diarizer *d, const int *lab, int c, int
         if (!IN(t))
             continue;
         if (seen == (size_t)k * step + step / 2) {
+            float cb[D];
+            const float *x = cep(d, t, cb);
             for (int i = 0; i < D; i++)
-                m->mu[k][i] = cep(d, t)[i];
+                m->mu[k][i] = x[i];
             k++;
         }
         seen++;
@@ -225,7 +234,8 @@ static void gmm_train(gmm *m, const sdra_diarizer *d, const int *lab, int c, int
         for (size_t t = 0; t < nf; t++) {
             if (!IN(t))
                 continue;
-            const float *x = cep(d, t);
+            float cb[D];
+            const float *x = cep(d, t, cb);
             double l[GMM_MAX], mx = -DBL_MAX, s = 0;
             for (int j = 0; j < m->g; j++) {
                 l[j] = gmm_comp_ll(m, j, x);
@@ -305,7 +315,8 @@ static int cluster_segments(const sdra_diarizer *d, const unsigned char *sp, con
         for (size_t t = seg_a[i]; t < seg_b[i]; t++) {
             if (!sp[t])
                 continue;
-            const float *x = cep(d, t);
+            float cb[D];
+            const float *x = cep(d, t, cb);
             for (int a = 0; a < D; a++) {
                 g[i].s[a] += x[a];
                 for (int b = 0; b < D; b++)
@@ -468,9 +479,12 @@ static int resegment(const sdra_diarizer *d, const unsigned char *sp, int *lab, 
                 t++; /* a region longer than the block continues as the next one */
             if (t == s)
                 continue;
-            for (size_t u = s; u < t; u++)
+            for (size_t u = s; u < t; u++) {
+                float cb[D];
+                const float *x = cep(d, u, cb);
                 for (int c = 0; c < nl; c++)
-                    ll[(u - s) * nl + c] = gmm_ll(&models[c], cep(d, u));
+                    ll[(u - s) * nl + c] = gmm_ll(&models[c], x);
+            }
             smooth_ll(ll, t - s, nl, sm);
             double score[SDRA_DIARIZE_MAX_SPK];
             viterbi(ll, t - s, nl, rl, score, back);
@@ -498,9 +512,10 @@ static double frames_ll(const sdra_diarizer *d, const int *lab, int c, int c2, i
                         const gmm *m)
 {
     double s = 0;
+    float cb[D];
     for (size_t t = 0; t < d->n_frames; t++)
         if ((lab[t] == c || lab[t] == c2) && (fold < 0 || (int)((t / FOLD_FRAMES) & 1) == fold))
-            s += gmm_ll(m, cep(d, t));
+            s += gmm_ll(m, cep(d, t, cb));
     return s;
 }
 
@@ -579,11 +594,14 @@ int sdra_diarize_cluster_finish(sdra_diarizer *d, sdra_turn **turns, size_t *n_t
     {
         double mu[D] = {0}, sq[D] = {0};
         for (size_t t = 0; t < n; t++)
-            if (sp[t])
+            if (sp[t]) {
+                float cb[D];
+                const float *x = cep(d, t, cb);
                 for (int i = 0; i < D; i++) {
-                    mu[i] += cep(d, t)[i];
-                    sq[i] += (double)cep(d, t)[i] * cep(d, t)[i];
+                    mu[i] += x[i];
+                    sq[i] += (double)x[i] * x[i];
                 }
+            }
         for (int i = 0; i < D; i++) {
             double m = mu[i] / (double)n_speech, v = sq[i] / (double)n_speech - m * m;
             d->var_floor[i] = VAR_FLOOR * (v > 1e-6 ? v : 1e-6);

@@ -88,13 +88,15 @@ int sdra_diarize_push_frame(sdra_diarizer *d, const float *v, int width, sdra_er
         size_t c = d->cap_frames ? d->cap_frames * 2 : 4096;
         if (c > SDRA_DIARIZE_MAX_FRAMES)
             c = SDRA_DIARIZE_MAX_FRAMES;
-        float *f = realloc(d->feat, c * (size_t)width * sizeof(float));
+        sdra_feat *f = realloc(d->feat, c * (size_t)width * sizeof *f);
         if (!f)
             return sdra_error_set(err, SDRA_ENOMEM, "diarize: out of memory");
         d->feat = f;
         d->cap_frames = c;
     }
-    memcpy(d->feat + d->n_frames * (size_t)width, v, (size_t)width * sizeof(float));
+    sdra_feat *dst = d->feat + d->n_frames * (size_t)width;
+    for (int i = 0; i < width; i++)
+        dst[i] = (sdra_feat)v[i];
     d->n_frames++;
     return SDRA_OK;
 }
