@@ -36,6 +36,9 @@
 extern "C" {
 #endif
 
+#define SDRA_ASR_HINT_PHRASES 4
+#define SDRA_ASR_MAX_HINT_WORDS 64
+
 typedef struct sdra_asr_params {
     const char *backend;        /* "sphinx" (default) */
     int rate_hz;                /* sample rate of the fed PCM; default 16000 (sphinx needs it) */
@@ -43,8 +46,13 @@ typedef struct sdra_asr_params {
                                    NULL = SDRA_SPHINX_MODELDIR/en-us */
     const char *domain_lm_path; /* ARPA model interpolated with the generic one; NULL =
                                    <share>/asr/sales.lm; "" = none (generic model only) */
-    float domain_weight;        /* interpolation weight of the domain model, 0..0.9; default 0.15 */
+    float domain_weight;        /* interpolation weight of the domain model, 0..0.9; default 0.05 */
     const char *vocab_path;     /* user words (docs/vocabulary.md), or NULL */
+    /* Names and terms expected in this call (the contact, the companies, products), as free
+       text; NULL entries are skipped. Each word is made likely like a vocabulary word; one
+       missing from the dictionary is spelled from dictionary words it is made of
+       ("brightwave" = bright + wave), else left out. At most SDRA_ASR_MAX_HINT_WORDS words. */
+    const char *hints[SDRA_ASR_HINT_PHRASES];
     double max_utterance_s;     /* end an utterance after this much speech; default 30 */
 } sdra_asr_params;
 
@@ -71,6 +79,8 @@ struct sdra_asr_ops {
     const char *name;
     int (*create)(void **state, const sdra_asr_params *p, sdra_error *err);
     int (*start_stream)(void *state, sdra_error *err);
+    /* May be NULL: the backend has nothing to adapt (sdra_asr_prime then does nothing). */
+    int (*prime)(void *state, const int16_t *pcm, size_t n, sdra_error *err);
     int (*feed)(void *state, const int16_t *pcm, size_t n, sdra_error *err);
     int (*poll)(void *state, sdra_asr_utt *out, bool *ready, sdra_error *err);
     int (*end_stream)(void *state, sdra_error *err);
@@ -93,6 +103,12 @@ void sdra_asr_destroy(sdra_asr *asr); /* NULL is fine */
 /* Begins a stream: times restart at 0 and the recognizer forgets the previous stream's
  * acoustics (so the same audio gives the same words, whatever was decoded before). */
 int sdra_asr_start_stream(sdra_asr *asr, sdra_error *err);
+/* Right after start_stream, before any feed: pcm is audio that came just before the stream
+ * in the same recording (a chunk's predecessor). The recognizer adapts to it (noise level,
+ * cepstral mean) as if it had heard it, without recognizing it; times still count from the
+ * first fed sample. So a recording cut into chunks decodes each chunk as it would have been
+ * decoded in one pass, yet every chunk stays independent of which worker decodes it. */
+int sdra_asr_prime(sdra_asr *asr, const int16_t *pcm, size_t n, sdra_error *err);
 int sdra_asr_feed(sdra_asr *asr, const int16_t *pcm, size_t n, sdra_error *err);
 /* Takes the oldest finalized utterance (caller releases it) when *ready is true. */
 int sdra_asr_poll(sdra_asr *asr, sdra_asr_utt *out, bool *ready, sdra_error *err);

@@ -38,6 +38,9 @@ typedef struct sdra_transcribe_params {
     const char *vocab_path;     /* user vocabulary (docs/vocabulary.md), or NULL */
     const char *rep_name;       /* the rep's first name, helps role assignment; or NULL */
     const char *company;        /* the rep's company; or NULL */
+    const char *hints;          /* names and terms expected in the call (contact, prospect's
+                                   company, products), free text, or NULL; rep_name and
+                                   company are hints too (sdra_asr_params.hints) */
     const char *backend;        /* ASR backend; NULL = "sphinx" */
     const char *domain_lm_path; /* NULL = data/asr/sales.lm; "" = generic model only */
     float domain_weight;        /* < 0 = backend default */

@@ -20,7 +20,7 @@ sdra_asr_params sdra_asr_default_params(void)
     sdra_asr_params p = {
         .backend = "sphinx",
         .rate_hz = 16000,
-        .domain_weight = 0.15f,
+        .domain_weight = 0.05f,
         .max_utterance_s = 30.0,
     };
     return p;
@@ -77,6 +77,11 @@ void sdra_asr_destroy(sdra_asr *asr)
 int sdra_asr_start_stream(sdra_asr *asr, sdra_error *err)
 {
     return asr->ops->start_stream(asr->state, err);
+}
+
+int sdra_asr_prime(sdra_asr *asr, const int16_t *pcm, size_t n, sdra_error *err)
+{
+    return n && asr->ops->prime ? asr->ops->prime(asr->state, pcm, n, err) : 0;
 }
 
 int sdra_asr_feed(sdra_asr *asr, const int16_t *pcm, size_t n, sdra_error *err)

@@ -36,6 +36,7 @@ static void usage(FILE *f)
         "  --rep-name R         the rep's name       --rep-email E   the rep's address\n"
         "  --rep-company C      the rep's company (helps tell the rep from the prospect)\n"
         "  --call-date D        YYYY-MM-DD; anchors relative dates (default: today)\n"
+        "  (the names above are also hints to the recognizer: it expects to hear them)\n"
         "follow-up:\n"
         "  --style S            formal|friendly|concise|consultative (default friendly)\n"
         "  --template FILE      your own email template (see docs/templates.md)\n"

@@ -26,12 +26,19 @@ static void usage(FILE *f)
         "  -f, --format F          json|text|vtt|srt (default json)\n"
         "  --speakers N            speakers in a mono recording (default 2; 0 = estimate)\n"
         "  --jobs N                decoding threads (default: number of cores); each holds\n"
-        "                          its own copy of the model, about 100 MB\n"
+        "                          its own copy of the model, about 90 MB (loaded only when\n"
+        "                          the recording is long enough to keep it busy)\n"
         "  --rep-channel left|right  stereo: which channel is the rep (default: by content)\n"
         "  --vocab FILE            extra words with pronunciations (docs/vocabulary.md)\n"
         "  --rep-name NAME         the rep's first name (helps tell rep from prospect)\n"
         "  --company NAME          the rep's company (same)\n"
+        "  --hints TEXT            names and terms expected in the call: the contact, the\n"
+        "                          prospect's company, products (\"Jordan Lee, Northwind\");\n"
+        "                          made likely, like --vocab words; --rep-name and --company\n"
+        "                          count as hints too\n"
         "  --no-domain-lm          generic English model only (no sales-language adaptation)\n"
+        "  --domain-weight W       weight of the sales-language model, 0..0.9 (default 0.05;\n"
+        "                          0 is the same as --no-domain-lm)\n"
         "  --input-format F        stdin: FFmpeg format name (wav, s16le, ...)\n"
         "  --raw-rate HZ           s16le stdin: sample rate (default 16000)\n"
         "  --raw-channels N        s16le stdin: channels (default 1)\n"
@@ -57,7 +64,7 @@ static int print_line(void *ud, const sdra_transcript *t, const sdra_utterance *
 
 int cmd_transcribe(int argc, char **argv)
 {
-    enum { O_SPEAKERS = 256, O_JOBS, O_REPCH, O_VOCAB, O_REPNAME, O_COMPANY, O_NODOM, O_INFMT,
+    enum { O_SPEAKERS = 256, O_JOBS, O_REPCH, O_VOCAB, O_REPNAME, O_COMPANY, O_NODOM, O_DOMW, O_HINTS, O_INFMT,
            O_RAWRATE, O_RAWCH };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
@@ -69,6 +76,8 @@ int cmd_transcribe(int argc, char **argv)
         {"rep-name", required_argument, NULL, O_REPNAME},
         {"company", required_argument, NULL, O_COMPANY},
         {"no-domain-lm", no_argument, NULL, O_NODOM},
+        {"domain-weight", required_argument, NULL, O_DOMW},
+        {"hints", required_argument, NULL, O_HINTS},
         {"input-format", required_argument, NULL, O_INFMT},
         {"raw-rate", required_argument, NULL, O_RAWRATE},
         {"raw-channels", required_argument, NULL, O_RAWCH},
@@ -112,7 +121,16 @@ int cmd_transcribe(int argc, char **argv)
         case O_VOCAB: p.vocab_path = optarg; break;
         case O_REPNAME: p.rep_name = optarg; break;
         case O_COMPANY: p.company = optarg; break;
+        case O_HINTS: p.hints = optarg; break;
         case O_NODOM: p.domain_lm_path = ""; break;
+        case O_DOMW: {
+            char *end = NULL;
+            double w = strtod(optarg, &end);
+            if (end == optarg || *end || !(w >= 0 && w <= 0.9))
+                return cli_usage_error("transcribe", "--domain-weight wants 0..0.9, not '%s'", optarg);
+            p.domain_weight = (float)w;
+            break;
+        }
         case O_INFMT: p.format_hint = optarg; break;
         case O_RAWRATE:
             if ((v = cli_parse_count(optarg)) < 8000 || v > 192000)

@@ -73,6 +73,11 @@ static int stage_transcribe(const sdra_stage_ctx *ctx, sdra_error *err)
     }
     p.rep_name = call.rep_name;
     p.company = call.rep_company;
+    /* the names on the call sheet are the words the recognizer most needs and least knows */
+    char hints[512];
+    snprintf(hints, sizeof hints, "%s, %s", call.contact_name ? call.contact_name : "",
+             call.company ? call.company : "");
+    p.hints = hints;
     if ((rc = sdra_transcribe_file(&t, audio, &p, &ctx->progress, err)) < 0)
         goto done;
     if (call.call_date && !t->recorded_date)

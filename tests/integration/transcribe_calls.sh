@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # transcribe_calls.sh - `sdra transcribe` end to end on the generated example calls:
-# WER and DER below thresholds for stereo and mono, every input format gives (nearly) the same
+# WER and DER below thresholds for stereo and mono, word times inside the reference turns, every
+# input format gives (nearly) the same
 # transcript, json/text/vtt/srt outputs, stdin streaming prints JSON lines, bad inputs fail
 # with one line and the right exit status. Needs $SDRA, $SDRA_FIXTURES (CTest sets them).
 set -euo pipefail
@@ -47,6 +48,40 @@ for u in d["utterances"]:
     assert all(0 <= w["conf"] <= 1 for w in ws), u
     assert all(a["start"] <= b["start"] for a, b in zip(ws, ws[1:])), "word times not monotonic"
 assert d["meta"]["engine"] == "sphinx" and d["meta"]["real_time_factor"] > 0, d["meta"]
+PY
+
+# --- word times: every word where it was said ------------------------------------------------
+# The longest call in mono, chunked (file) and in one pass (stdin, as a live call): each word
+# recognized right (aligned with the reference) must sit inside its own reference turn (0.3 s
+# slack). A decoder whose clock restarts
+# inside an utterance (it did, with 2048-sample blocks: the live path put a 15 s utterance
+# 5.6 s late) fails this.
+"$SDRA" transcribe "$fx/discovery.mono.wav" --jobs 2 -q -o "$tmp/discovery.mono.json" \
+  || fail "transcribe discovery.mono.wav"
+"$SDRA" transcribe - < "$fx/discovery.mono.wav" > "$tmp/discovery.live.jsonl" \
+  || fail "transcribe - < discovery.mono.wav"
+python3 - "$fx/discovery.stm" "$tmp/discovery.mono.json" "$tmp/discovery.live.jsonl" <<'PY' \
+  || fail "word times off the reference turns"
+import difflib, json, sys
+ref = []  # (word, turn start, turn end)
+for l in open(sys.argv[1]):
+    f = l.split()
+    if f:
+        ref += [(w, float(f[3]), float(f[4])) for w in f[5:]]
+chunked = [w for u in json.load(open(sys.argv[2]))["utterances"] for w in u["words"]]
+live = [w for l in open(sys.argv[3]) if l.strip() for w in json.loads(l)["words"]]
+for name, words in (("chunked", chunked), ("live", live)):
+    words.sort(key=lambda w: w["start"])
+    sm = difflib.SequenceMatcher(a=[r[0] for r in ref], b=[w["w"] for w in words], autojunk=False)
+    matched = inside = 0
+    for a, b, n in sm.get_matching_blocks():
+        for k in range(n):
+            _, t0, t1 = ref[a + k]
+            w = words[b + k]
+            matched += 1
+            inside += t0 - 0.3 <= (w["start"] + w["end"]) / 2 <= t1 + 0.3
+    print("discovery.mono %s: %d of %d recognized words inside their own turn" % (name, inside, matched))
+    assert matched > 250 and inside >= 0.98 * matched, name
 PY
 
 # --- every input format (all stereo, like short.stereo.wav) gives (nearly) the same transcript
@@ -112,6 +147,8 @@ expect 1 "text.wav" "$SDRA" transcribe "$tmp/text.wav"
 expect 1 "bad.vocab:2" "$SDRA" transcribe "$fx/short.mono.wav" --vocab "$tmp/bad.vocab"
 expect 2 "format" "$SDRA" transcribe "$fx/short.mono.wav" --format pdf
 expect 2 "jobs" "$SDRA" transcribe "$fx/short.mono.wav" --jobs 0
+expect 2 "domain-weight" "$SDRA" transcribe "$fx/short.mono.wav" --domain-weight 1.5
+expect 2 "domain-weight" "$SDRA" transcribe "$fx/short.mono.wav" --domain-weight x
 expect 2 "rep-channel" "$SDRA" transcribe "$fx/short.stereo.wav" --rep-channel middle
 expect 2 "AUDIO" "$SDRA" transcribe
 set +e; "$SDRA" transcribe "$tmp/trunc.wav" -q > /dev/null 2> "$tmp/err"; st=$?; set -e
