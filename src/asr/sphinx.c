@@ -183,6 +183,24 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Creates a new temporary file $TMPDIR/<stem>-XXXXXX (path gets its name) open for writing;
+ * NULL, with nothing left behind, when it cannot. sphinxbase reads models and dictionaries
+ * only by path, so what the backend builds for it goes through such a file. */
+static FILE *temp_file(char *path, size_t cap, const char *stem)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    snprintf(path, cap, "%s/%s-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp", stem);
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        unlink(path);
+    }
+    return f;
+}
+
 /* A unigram model over the user's words (uniform), read back through a temporary ARPA file:
  * interpolated with a small weight it makes those words likely wherever they occur. */
 static ngram_model_t *vocab_model(sphinx_state *s, wordlist *l, sdra_error *err)
@@ -196,14 +214,9 @@ static ngram_model_t *vocab_model(sphinx_state *s, wordlist *l, sdra_error *err)
         else
             free(l->w[i]);
     l->n = n;
-    const char *tmpdir = getenv("TMPDIR");
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/sdra-vocab-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    int fd = mkstemp(path);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    FILE *f = temp_file(path, sizeof path, "sdra-vocab");
     if (!f) {
-        if (fd >= 0)
-            close(fd);
         sdra_error_set(err, SDRA_EIO, "%s: cannot write the vocabulary model", path);
         return NULL;
     }
@@ -329,14 +342,6 @@ static int add_hints(sphinx_state *s, const wordlist *hints, wordlist *lm_words,
     return added;
 }
 
-static bool in_vocab(const sdra_asr_vocab *v, const char *w)
-{
-    for (size_t i = 0; v && i < v->n_entries; i++)
-        if (!v->entries[i].phones && !strcmp(v->entries[i].word, w))
-            return true;
-    return false;
-}
-
 /* Writes the pronunciation dictionary the decoder loads to a new temporary file (path; the
  * caller unlinks it after a success, a failure leaves none): the lines of the full dictionary
  * whose word (alternates included) is in one of the language models, is a vocabulary word
@@ -349,21 +354,27 @@ static int restricted_dict(char *path, size_t path_len, const char *full,
                            const wordlist *hints, sdra_error *err)
 {
     int rc = 0;
-    const char *tmpdir = getenv("TMPDIR");
-    snprintf(path, path_len, "%s/sdra-dict-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    /* the words kept although no model has them, sorted for bsearch (borrowed strings) */
+    size_t n_extra = 0;
+    const char **extra = malloc((hints->n + (user ? user->n_entries : 0) + 1) * sizeof *extra);
+    if (!extra)
+        return sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+    for (size_t i = 0; user && i < user->n_entries; i++)
+        if (!user->entries[i].phones)
+            extra[n_extra++] = user->entries[i].word;
+    for (size_t i = 0; i < hints->n; i++)
+        extra[n_extra++] = hints->w[i];
+    qsort(extra, n_extra, sizeof *extra, cmp_str);
     FILE *in = fopen(full, "r");
-    if (!in)
+    if (!in) {
+        free(extra);
         return sdra_error_set(err, SDRA_ENOTFOUND, "%s: cannot read the dictionary", full);
-    int fd = mkstemp(path);
-    FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
+    }
+    FILE *out = temp_file(path, path_len, "sdra-dict");
     if (!out) {
-        rc = sdra_error_set(err, SDRA_EIO, "%s: cannot write the decoder's dictionary", path);
-        if (fd >= 0) {
-            close(fd);
-            unlink(path);
-        }
+        free(extra);
         fclose(in);
-        return rc;
+        return sdra_error_set(err, SDRA_EIO, "%s: cannot write the decoder's dictionary", path);
     }
     char *line = NULL;
     size_t cap = 0;
@@ -376,13 +387,19 @@ static int restricted_dict(char *path, size_t path_len, const char *full,
             k++;
         }
         w[k] = 0;
-        bool keep = k > 0 && (in_vocab(user, w) || wordlist_has(hints, w));
-        for (int i = 0; !keep && k > 0 && i < n_lms; i++)
+        if (k == 0)
+            continue;
+        bool keep = false;
+        for (int i = 0; !keep && i < n_lms; i++)
             keep = ngram_wid(lms[i], w) != ngram_unknown_wid(lms[i]);
+        const char *key = w;
+        if (!keep && n_extra)
+            keep = bsearch(&key, extra, n_extra, sizeof *extra, cmp_str) != NULL;
         if (keep)
             fputs(line, out);
     }
     free(line);
+    free(extra);
     if (ferror(in))
         rc = sdra_error_set(err, SDRA_EIO, "%s: cannot read the dictionary", full);
     fclose(in);
@@ -541,12 +558,11 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
     s->cmn_nframe = cmn->nframe;
     s->max_utt_samples = (int64_t)((p->max_utterance_s > 0 ? p->max_utterance_s : 30) * 16000);
     const char *slash = strrchr(domain, '/');
-    if (domain[0])
-        snprintf(s->describe, sizeof s->describe, "en-us + %.120s (%.2f)%s%s", slash ? slash + 1 : domain,
-                 p->domain_weight, p->vocab_path ? " + vocabulary" : "", n_hints ? " + hints" : "");
-    else
-        snprintf(s->describe, sizeof s->describe, "en-us%s%s", p->vocab_path ? " + vocabulary" : "",
-                 n_hints ? " + hints" : "");
+    int m = domain[0] ? snprintf(s->describe, sizeof s->describe, "en-us + %.120s (%.2f)",
+                                 slash ? slash + 1 : domain, p->domain_weight)
+                      : snprintf(s->describe, sizeof s->describe, "en-us");
+    snprintf(s->describe + m, sizeof s->describe - (size_t)m, "%s%s",
+             p->vocab_path ? " + vocabulary" : "", n_hints ? " + hints" : "");
 done:
     for (int i = 0; i < 3; i++)
         if (lms[i])

@@ -213,6 +213,15 @@ static int decode_chunk(sdra_asr *asr, const job *j, int rate_hz, sdra_asr_utt *
     return 0;
 }
 
+/* Records the first failure (the reader stops and reports it). Call with w->mu held. */
+static void fail_locked(work *w, const sdra_error *e)
+{
+    if (!w->failed) {
+        w->failed = true;
+        w->err = *e;
+    }
+}
+
 static void *worker_main(void *arg)
 {
     worker *wk = arg;
@@ -231,10 +240,7 @@ static void *worker_main(void *arg)
         sdra_error e = {0};
         if (sdra_asr_create(&wk->asr, wk->asrp, &e) < 0) {
             pthread_mutex_lock(&w->mu);
-            if (!w->failed) {
-                w->failed = true;
-                w->err = e;
-            }
+            fail_locked(w, &e);
             pthread_cond_broadcast(&w->not_full);
             pthread_mutex_unlock(&w->mu);
             return NULL;
@@ -268,10 +274,8 @@ static void *worker_main(void *arg)
 
         pthread_mutex_lock(&w->mu);
         w->asr_busy_s += busy;
-        if (rc < 0 && !w->failed) {
-            w->failed = true;
-            w->err = e;
-        }
+        if (rc < 0)
+            fail_locked(w, &e);
         if (rc == 0 && !skip) {
             chunk_result *r = &w->res[j.stream][j.index];
             r->utts = utts;
