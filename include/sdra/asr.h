@@ -58,6 +58,14 @@ typedef struct sdra_asr_params {
 
 sdra_asr_params sdra_asr_default_params(void);
 
+/* Writes the generic model (generic_bin: a trigram model in sphinxbase's trie format, like
+ * en-us.lm.bin) interpolated with a domain model (domain_arpa: ARPA, order <= 3) with the
+ * given weight of the domain, 0 < weight < 1, as one model in the trie format at out_bin
+ * (src/asr/lm_merge.c explains how). The decoder then scores one model, not two; the build
+ * makes the default mixture this way (docs/asr.md). */
+int sdra_asr_lm_merge(const char *generic_bin, const char *domain_arpa, double weight,
+                      const char *out_bin, sdra_error *err);
+
 typedef struct sdra_asr_word {
     char *w;                /* lower case, no alternate-pronunciation suffix */
     double start_s, end_s;  /* seconds from the start of the stream */

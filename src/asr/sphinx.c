@@ -410,6 +410,22 @@ static int restricted_dict(char *path, size_t path_len, const char *full,
     return rc;
 }
 
+/* The build's merged model for the default domain model at this weight (file name
+ * asr/sales.merged-<weight>.lm.bin, in the share dir, else in the build tree): true with its
+ * path in out. */
+static bool merged_model(char *out, size_t n, float weight)
+{
+    char rel[64], path[PATH_MAX];
+    snprintf(rel, sizeof rel, "asr/sales.merged-%.2f.lm.bin", weight);
+    bool found = sdra_share_path(path, sizeof path, rel) == 0 && file_exists(path);
+#ifdef SDRA_BUILD_DATA_DIR
+    if (!found)
+        found = (size_t)snprintf(path, sizeof path, "%s/%s", SDRA_BUILD_DATA_DIR, rel) < sizeof path &&
+                file_exists(path);
+#endif
+    return found && sdra_strlcpy(out, path, n) < n;
+}
+
 static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
 {
     int rc = 0;
@@ -454,6 +470,9 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
         rc = sdra_error_set(err, SDRA_ENOTFOUND, "%s: domain language model not found", domain);
         goto done;
     }
+    /* The default mixture, written once by the build (sdra_asr_lm_merge), saves scoring two
+       models at every word; other weights or models are mixed here. */
+    bool merged = domain[0] && !p->domain_lm_path && merged_model(lmpath, sizeof lmpath, p->domain_weight);
 
     s = calloc(1, sizeof *s);
     if (!s) {
@@ -486,11 +505,12 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
     float32 w[3] = {1.0f, 0, 0};
     const char *names[3] = {"generic", "domain", "vocabulary"};
     if (domain[0]) {
-        if (!(lms[n_lms] = ngram_model_read(s->config, domain, NGRAM_ARPA, s->lmath))) {
+        if (!merged && !(lms[n_lms] = ngram_model_read(s->config, domain, NGRAM_ARPA, s->lmath))) {
             rc = sdra_error_set(err, SDRA_EINVAL, "%s: not a valid ARPA language model", domain);
             goto done;
         }
-        w[n_lms++] = p->domain_weight;
+        if (!merged)
+            w[n_lms++] = p->domain_weight;
         /* The domain model's own pronunciations (<model>.dict beside <model>.lm); its words
            are in the domain model already. */
         size_t dl = strlen(domain);
@@ -558,8 +578,8 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
     s->cmn_nframe = cmn->nframe;
     s->max_utt_samples = (int64_t)((p->max_utterance_s > 0 ? p->max_utterance_s : 30) * 16000);
     const char *slash = strrchr(domain, '/');
-    int m = domain[0] ? snprintf(s->describe, sizeof s->describe, "en-us + %.120s (%.2f)",
-                                 slash ? slash + 1 : domain, p->domain_weight)
+    int m = domain[0] ? snprintf(s->describe, sizeof s->describe, "en-us + %.120s (%.2f%s)",
+                                 slash ? slash + 1 : domain, p->domain_weight, merged ? ", merged" : "")
                       : snprintf(s->describe, sizeof s->describe, "en-us");
     snprintf(s->describe + m, sizeof s->describe - (size_t)m, "%s%s",
              p->vocab_path ? " + vocabulary" : "", n_hints ? " + hints" : "");
