@@ -3,7 +3,8 @@
  * (sdra_asr_lm_merge in sdra/asr.h).
  *
  * Interpolating at run time (ngram_model_set) scores every word in both models and adds the
- * two; that costs about 6 % of the decoder's instructions. This writes the same mixture once,
+ * two; that cost 11 % more instructions than the generic model alone (docs/asr.md). This
+ * writes the same mixture once,
  * as one trigram model, in the standard static way:
  *   - every n-gram of either model is kept, with p(w|h) = (1 - l) pG(w|h) + l pS(w|h), where
  *     each side backs off in its own model (a word a model lacks has probability 0 there, and
