@@ -1,7 +1,7 @@
 /*
  * tools/lm-merge.c - build-time helper: writes the generic model interpolated with the
  * domain model as one model (sdra_asr_lm_merge). The build runs it to make
- * <build>/data/asr/sales.merged-0.05.lm.bin from en-us.lm.bin and data/asr/sales.lm.
+ * <build>/data/asr/sales.merged-0.15.lm.bin from en-us.lm.bin and data/asr/sales.lm.
  *
  * usage: sdra-lm-merge GENERIC.lm.bin DOMAIN.lm WEIGHT OUT.lm.bin
  */

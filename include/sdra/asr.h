@@ -46,7 +46,7 @@ typedef struct sdra_asr_params {
                                    NULL = SDRA_SPHINX_MODELDIR/en-us */
     const char *domain_lm_path; /* ARPA model interpolated with the generic one; NULL =
                                    <share>/asr/sales.lm; "" = none (generic model only) */
-    float domain_weight;        /* interpolation weight of the domain model, 0..0.9; default 0.05 */
+    float domain_weight;        /* interpolation weight of the domain model, 0..0.9; default 0.15 */
     const char *vocab_path;     /* user words (docs/vocabulary.md), or NULL */
     /* Names and terms expected in this call (the contact, the companies, products), as free
        text; NULL entries are skipped. Each word is made likely like a vocabulary word; one

@@ -20,7 +20,7 @@ sdra_asr_params sdra_asr_default_params(void)
     sdra_asr_params p = {
         .backend = "sphinx",
         .rate_hz = 16000,
-        .domain_weight = 0.05f,
+        .domain_weight = 0.15f, /* merged at build time: CMakeLists.txt SDRA_MERGED_WEIGHT */
         .max_utterance_s = 30.0,
     };
     return p;

@@ -56,6 +56,7 @@ typedef struct {
     char **words; /* merged vocabulary: the generic model's ids first, then the domain's new words */
     size_t n_words, n_generic;
     gram_list ng[3]; /* unigrams (by id), bigrams, trigrams (sorted by ids) */
+    gram_list ctx[2]; /* the domain model's histories of one and two words (refine) */
 } merged;
 
 static int push(gram_list *l, const uint32_t *w, int order)
@@ -258,7 +259,8 @@ static int read_arpa_grams(merged *m, ngram_model_t *generic, const char *path, 
         while (tok && n < order && (tok = strtok_r(NULL, " \t\r\n", &save)))
             if ((w[n++] = word_id(m, generic, tok)) == UINT32_MAX)
                 rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
-        if (rc == 0 && n == order && order > 1 && push(&m->ng[order - 1], w, order) < 0)
+        if (rc == 0 && n == order && order > 1 &&
+            (push(&m->ng[order - 1], w, order) < 0 || push(&m->ctx[order - 2], w, order - 1) < 0))
             rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
     }
     free(line);
@@ -323,6 +325,46 @@ static void backoffs(merged *m, int hist_order)
         double num = 1 - sum, den = 1 - lower;
         h->bo = any ? (num > 1e-9 ? num : 1e-9) / (den > 1e-9 ? den : 1e-9) : 1;
     }
+}
+
+/* Static interpolation backs off once, in the mixture; where the domain model backs off to a
+ * word it makes far likelier than the generic model does ("thursday" after "i" in sales
+ * talk), that loses most of the domain's share. So after every history of the domain model,
+ * each domain word whose backed-off mixture probability is off by more than REFINE_LOG10
+ * from the run-time mixture's is added as an n-gram with the exact value; the caller then
+ * recomputes the backoff weights. Returns the number added, or -1 (out of memory). */
+#define REFINE_LOG10 0.05
+static long refine(merged *m, int hist_order, ngram_model_t *g, ngram_model_t *s, logmath_t *lmath,
+                   const int32 *gmap, const int32 *smap, double weight)
+{
+    gram_list *ctx = &m->ctx[hist_order - 1], *level = &m->ng[hist_order];
+    size_t before = level->n;
+    for (size_t c = 0; c < ctx->n; c++) {
+        const gram *h = find(&m->ng[hist_order - 1], ctx->g[c].w, hist_order);
+        if (!h)
+            continue;
+        for (size_t w = 0; w < m->n_words; w++) {
+            if (smap[w] < 0 || !strcmp(m->words[w], "<s>"))
+                continue;
+            uint32_t key[3];
+            memcpy(key, h->w, (size_t)hist_order * sizeof *key);
+            key[hist_order] = (uint32_t)w;
+            gram_list sorted = {level->g, before, before}; /* what refine added is not sorted yet */
+            if (find(&sorted, key, hist_order + 1))
+                continue;
+            double exact = (1 - weight) * model_prob(g, lmath, gmap, key, hist_order + 1) +
+                           weight * model_prob(s, lmath, smap, key, hist_order + 1);
+            double backed = h->bo * mixed_lower(m, key, hist_order + 1);
+            if (exact > 0 && backed > 0 && fabs(log10(exact / backed)) <= REFINE_LOG10)
+                continue;
+            if (push(level, key, hist_order + 1) < 0)
+                return -1;
+            level->g[level->n - 1].p = exact;
+        }
+    }
+    long added = (long)(level->n - before);
+    sort_unique(level);
+    return added;
 }
 
 static double lg(double p)
@@ -395,8 +437,20 @@ int sdra_asr_lm_merge(const char *generic_path, const char *domain_path, double 
             x->p = (1 - weight) * model_prob(g, lmath, gmap, x->w, o + 1) +
                    weight * model_prob(s, lmath, smap, x->w, o + 1);
         }
-    backoffs(&m, 1);
-    backoffs(&m, 2);
+    for (int o = 0; o < 2; o++)
+        sort_unique(&m.ctx[o]);
+    long added[2] = {0, 0};
+    for (int h = 1; h <= 2; h++) {
+        backoffs(&m, h);
+        if ((added[h - 1] = refine(&m, h, g, s, lmath, gmap, smap, weight)) < 0) {
+            rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+            goto done;
+        }
+        backoffs(&m, h);
+    }
+    if (getenv("SDRA_LM_MERGE_VERBOSE"))
+        fprintf(stderr, "lm merge: %ld bigrams and %ld trigrams added where backing off was off\n",
+                added[0], added[1]);
 
     if (sdra_strlcpy(tmp, out_path, sizeof tmp - 16) >= sizeof tmp - 16) {
         rc = sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", out_path);
@@ -432,6 +486,8 @@ done:
     free(m.words);
     for (int o = 0; o < 3; o++)
         free(m.ng[o].g);
+    for (int o = 0; o < 2; o++)
+        free(m.ctx[o].g);
     free(gmap);
     free(smap);
     if (out)

@@ -416,7 +416,7 @@ static int restricted_dict(char *path, size_t path_len, const char *full,
 static bool merged_model(char *out, size_t n, float weight)
 {
     char rel[64], path[PATH_MAX];
-    snprintf(rel, sizeof rel, "asr/sales.merged-%.2f.lm.bin", weight);
+    snprintf(rel, sizeof rel, "asr/sales.merged-%g.lm.bin", (double)weight); /* 0.051 is not 0.05 */
     bool found = sdra_share_path(path, sizeof path, rel) == 0 && file_exists(path);
 #ifdef SDRA_BUILD_DATA_DIR
     if (!found)

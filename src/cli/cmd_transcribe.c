@@ -37,7 +37,7 @@ static void usage(FILE *f)
         "                          made likely, like --vocab words; --rep-name and --company\n"
         "                          count as hints too\n"
         "  --no-domain-lm          generic English model only (no sales-language adaptation)\n"
-        "  --domain-weight W       weight of the sales-language model, 0..0.9 (default 0.05,\n"
+        "  --domain-weight W       weight of the sales-language model, 0..0.9 (default 0.15,\n"
         "                          merged with the generic model at build time; another\n"
         "                          weight is mixed at run time, about 11 %% slower;\n"
         "                          0 is the same as --no-domain-lm)\n"

@@ -1,6 +1,6 @@
 /*
  * test_lm_merge.c - the merged language model that the build writes (sdra_asr_lm_merge:
- * en-us.lm.bin + data/asr/sales.lm at 0.05) against the run-time mixture of the two models
+ * en-us.lm.bin + data/asr/sales.lm at 0.15, the default weight) against the run-time mixture of the two models
  * that it replaces: every n-gram of the domain model, and every trigram of real sentences
  * that the merged model holds, has the mixture's probability; backed-off ones stay close;
  * the distributions after a few histories (generic, domain-only, empty) sum to one; bad
@@ -21,7 +21,7 @@
 #include "asr/asr_test_util.h"
 #include "sdra/asr.h"
 
-#define WEIGHT 0.05
+#define WEIGHT 0.15
 
 static logmath_t *lmath;
 static ngram_model_t *mix, *merged;
@@ -33,7 +33,7 @@ static int setup(void **state)
     snprintf(generic, sizeof generic, "%s/en-us/en-us.lm.bin", SDRA_SPHINX_MODELDIR);
     snprintf(domain, sizeof domain, "%s/asr/sales.lm", SDRA_SOURCE_DATA_DIR);
     char path[1024];
-    snprintf(path, sizeof path, "%s/asr/sales.merged-0.05.lm.bin", SDRA_BUILD_DATA_DIR);
+    snprintf(path, sizeof path, "%s/asr/sales.merged-0.15.lm.bin", SDRA_BUILD_DATA_DIR);
     lmath = logmath_init(1.0001, 0, 0);
     ngram_model_t *lms[2] = {ngram_model_read(NULL, generic, NGRAM_BIN, lmath),
                              ngram_model_read(NULL, domain, NGRAM_ARPA, lmath)};
