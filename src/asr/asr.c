@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct sdra_asr {
     const struct sdra_asr_ops *ops;
@@ -156,4 +157,19 @@ void sdra_asr_queue_release(sdra_asr_queue *q)
         sdra_asr_utt_release(&u);
     free(q->items);
     memset(q, 0, sizeof *q);
+}
+
+FILE *sdra_asr_temp_file(char *path, size_t cap, const char *prefix)
+{
+    if ((size_t)snprintf(path, cap, "%s-XXXXXX", prefix) >= cap)
+        return NULL;
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        unlink(path);
+    }
+    return f;
 }

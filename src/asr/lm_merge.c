@@ -339,17 +339,23 @@ static long refine(merged *m, int hist_order, ngram_model_t *g, ngram_model_t *s
 {
     gram_list *ctx = &m->ctx[hist_order - 1], *level = &m->ng[hist_order];
     size_t before = level->n;
+    /* what refine adds is appended unsorted; lookups go to the sorted part before it */
+    gram_list sorted = {level->g, before, before};
+    uint32_t start = UINT32_MAX; /* "<s>" never follows a history */
+    for (size_t w = 0; w < m->n_words && start == UINT32_MAX; w++)
+        if (!strcmp(m->words[w], "<s>"))
+            start = (uint32_t)w;
     for (size_t c = 0; c < ctx->n; c++) {
         const gram *h = find(&m->ng[hist_order - 1], ctx->g[c].w, hist_order);
         if (!h)
             continue;
         for (size_t w = 0; w < m->n_words; w++) {
-            if (smap[w] < 0 || !strcmp(m->words[w], "<s>"))
+            if (smap[w] < 0 || w == start)
                 continue;
             uint32_t key[3];
             memcpy(key, h->w, (size_t)hist_order * sizeof *key);
             key[hist_order] = (uint32_t)w;
-            gram_list sorted = {level->g, before, before}; /* what refine added is not sorted yet */
+            sorted.g = level->g; /* push may have moved the array */
             if (find(&sorted, key, hist_order + 1))
                 continue;
             double exact = (1 - weight) * model_prob(g, lmath, gmap, key, hist_order + 1) +
@@ -452,16 +458,11 @@ int sdra_asr_lm_merge(const char *generic_path, const char *domain_path, double 
         fprintf(stderr, "lm merge: %ld bigrams and %ld trigrams added where backing off was off\n",
                 added[0], added[1]);
 
-    if (sdra_strlcpy(tmp, out_path, sizeof tmp - 16) >= sizeof tmp - 16) {
-        rc = sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", out_path);
-        goto done;
-    }
-    strcat(tmp, ".arpa.XXXXXX");
-    int fd = mkstemp(tmp);
-    FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+    /* beside out_path, so that the final rename stays on one file system */
+    char prefix[4096];
+    snprintf(prefix, sizeof prefix, "%s.arpa", out_path);
+    FILE *f = sdra_asr_temp_file(tmp, sizeof tmp, prefix);
     if (!f) {
-        if (fd >= 0)
-            close(fd);
         tmp[0] = 0;
         rc = sdra_error_set(err, SDRA_EIO, "%s: cannot write a temporary file", out_path);
         goto done;

@@ -183,22 +183,13 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Creates a new temporary file $TMPDIR/<stem>-XXXXXX (path gets its name) open for writing;
- * NULL, with nothing left behind, when it cannot. sphinxbase reads models and dictionaries
- * only by path, so what the backend builds for it goes through such a file. */
+/* A new file $TMPDIR/<stem>-XXXXXX open for writing (sdra_asr_temp_file). */
 static FILE *temp_file(char *path, size_t cap, const char *stem)
 {
     const char *tmpdir = getenv("TMPDIR");
-    snprintf(path, cap, "%s/%s-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp", stem);
-    int fd = mkstemp(path);
-    if (fd < 0)
-        return NULL;
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        close(fd);
-        unlink(path);
-    }
-    return f;
+    char prefix[PATH_MAX];
+    snprintf(prefix, sizeof prefix, "%s/%s", tmpdir && *tmpdir ? tmpdir : "/tmp", stem);
+    return sdra_asr_temp_file(path, cap, prefix);
 }
 
 /* A unigram model over the user's words (uniform), read back through a temporary ARPA file:
