@@ -1,11 +1,15 @@
 # Thin wrappers around scripts/install-deps.sh, CMake and CTest; see README.md.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+# seconds each fuzz target runs: a smoke run in `make test`, longer with `make fuzz`
+FUZZ_SMOKE_S ?= 5
+FUZZ_TIME ?= 300
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build build-asan test test-fast test-asan bench demo clean format
+.PHONY: all deps build build-asan build-fuzz test test-fast test-asan fuzz bench demo clean format
 
 all: build
 
@@ -25,13 +29,25 @@ $(ASAN_BUILD)/CMakeCache.txt:
 build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
+# libFuzzer targets (tests/fuzz/, docs/security.md): clang, coverage + ASan + UBSan.
+$(FUZZ_BUILD)/CMakeCache.txt:
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSDRA_FUZZ=ON $(CMAKE_FLAGS) >/dev/null
+
+build-fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz-all
+
 # The whole suite: every unit and integration test in the release build, then all of them
 # again under ASan + UBSan except the ones labelled slow (the long end-to-end run, whose
 # pipeline the server tests also drive under the sanitizers).
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-test: build build-asan
+test: build build-asan build-fuzz
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) -LE slow
+	cd $(FUZZ_BUILD) && cmake -DSDRA_FUZZ_SECONDS=$(FUZZ_SMOKE_S) . >/dev/null && ctest --output-on-failure -j $(JOBS) -L fuzz
+
+# Each fuzz target for FUZZ_TIME seconds (crashes land in $(FUZZ_BUILD)/fuzz-crash-*).
+fuzz: build-fuzz
+	cd $(FUZZ_BUILD) && cmake -DSDRA_FUZZ_SECONDS=$(FUZZ_TIME) . >/dev/null && ctest --output-on-failure -L fuzz -V | grep -E '^[0-9]+: (Done|stat::number_of_executed_units)|Test +#'
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
@@ -49,4 +65,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

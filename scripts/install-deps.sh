@@ -15,7 +15,7 @@ PKGS=(
   # documents, storage, crypto, HTTP
   libjansson-dev libsqlite3-dev sqlite3 libsodium-dev libmicrohttpd-dev libcurl4-openssl-dev curl
   # tests: unit framework, speech synthesis for generated calls, audio tools, MIME parser
-  libcmocka-dev festival festvox-us-slt-hts flite sox python3
+  libcmocka-dev clang libclang-rt-14-dev festival festvox-us-slt-hts flite sox python3
   # benchmarks
   wrk nginx-light time
 )
