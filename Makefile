@@ -2,6 +2,7 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+TSAN_BUILD ?= build-tsan
 # seconds each fuzz target runs: a smoke run in `make test`, longer with `make fuzz`
 FUZZ_SMOKE_S ?= 5
 FUZZ_TIME ?= 300
@@ -9,7 +10,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build build-asan build-fuzz test test-fast test-asan fuzz bench demo clean format
+.PHONY: all deps build build-asan build-fuzz build-tsan test-tsan test test-fast test-asan fuzz bench demo clean format
 
 all: build
 
@@ -29,6 +30,17 @@ $(ASAN_BUILD)/CMakeCache.txt:
 build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
+# The threaded unit tests (label 'threads': transcription workers, server workers) under
+# ThreadSanitizer.
+$(TSAN_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSDRA_TSAN=ON $(CMAKE_FLAGS) >/dev/null
+
+build-tsan: deps $(TSAN_BUILD)/CMakeCache.txt
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target threads-tests
+
+test-tsan: build-tsan
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -j $(JOBS) -L threads
+
 # libFuzzer targets (tests/fuzz/, docs/security.md): clang, coverage + ASan + UBSan.
 $(FUZZ_BUILD)/CMakeCache.txt:
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSDRA_FUZZ=ON $(CMAKE_FLAGS) >/dev/null
@@ -40,9 +52,10 @@ build-fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
 # again under ASan + UBSan except the ones labelled slow (the long end-to-end run, whose
 # pipeline the server tests also drive under the sanitizers).
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-test: build build-asan build-fuzz
+test: build build-asan build-fuzz build-tsan
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) -LE slow
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -j $(JOBS) -L threads
 	cd $(FUZZ_BUILD) && cmake -DSDRA_FUZZ_SECONDS=$(FUZZ_SMOKE_S) . >/dev/null && ctest --output-on-failure -j $(JOBS) -L fuzz
 
 # Each fuzz target for FUZZ_TIME seconds (crashes land in $(FUZZ_BUILD)/fuzz-crash-*).
@@ -65,4 +78,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)

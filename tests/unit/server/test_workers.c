@@ -2,7 +2,8 @@
  * run in order with their artifacts recorded, transient failures are retried with backoff,
  * permanent ones go dead and are retryable by hand, a dead worker's lease is taken over,
  * uploads beyond the active-call limit get 503 + Retry-After, keys and scopes are enforced.
- * Talks to the real server over a loopback socket with a tiny HTTP/1.0 client. */
+ * Talks to the real server over a loopback socket with a tiny HTTP/1.0 client.
+ * ctest-labels: threads */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

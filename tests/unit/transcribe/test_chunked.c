@@ -3,6 +3,7 @@
  * with 1 and with 3 worker threads gives the same words at the same times, and those times
  * are absolute: they match a single-stream decode of the whole file by the recognizer alone.
  * Also: bad inputs fail with one clear message naming the file.
+ * ctest-labels: threads
  */
 #include <setjmp.h>
 #include <stdarg.h>
