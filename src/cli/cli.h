@@ -7,6 +7,7 @@
 #ifndef SDRA_CLI_H
 #define SDRA_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include "sdra/error.h"
 #include "sdra/log.h"
@@ -28,6 +29,21 @@ int cmd_keys(int argc, char **argv);
 int cmd_eval_asr(int argc, char **argv);
 int cmd_eval_diarization(int argc, char **argv);
 int cmd_eval_analysis(int argc, char **argv);
+
+/* Config files (config.c, docs/config.md). A subcommand whose long options may come from a
+ * file calls CLI_CONFIG(name, opts, argc, argv) before it parses, with its option table:
+ * with --config FILE (or $SDRA_CONFIG) it replaces argc/argv by the file's options followed by
+ * the command line without --config; on a bad file it prints one line and returns 2 from the
+ * subcommand. (config.c also calls each subcommand once in a probe mode to learn its table; the
+ * macro then returns 0 at once, so it must come before anything the command does.) */
+#define CLI_CONFIG_GO (-1)
+int cli_config_apply(const char *cmd, const struct option *opts, int *argc, char ***argv);
+#define CLI_CONFIG(cmd, opts, argc, argv)                                                          \
+    do {                                                                                           \
+        int cli_config_rc_ = cli_config_apply((cmd), (opts), &(argc), &(argv));                    \
+        if (cli_config_rc_ != CLI_CONFIG_GO)                                                       \
+            return cli_config_rc_;                                                                 \
+    } while (0)
 
 /* Prints "sdra: <err->msg>" on stderr and returns SDRA_EXIT_FAIL. */
 int cli_fail(const sdra_error *err);

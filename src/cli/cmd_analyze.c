@@ -31,11 +31,22 @@ static void help(FILE *f)
             "  --backend B     analysis backend (default: rules)\n"
             "  --rules DIR     rule files (default: <share>/analyze)\n"
             "  -o, --output F  write to F instead of stdout\n"
+            "  --config FILE   options from FILE first (default $SDRA_CONFIG; docs/config.md)\n"
             "  --timing        print load and analysis times (ms) on stderr\n");
 }
 
 int cmd_analyze(int argc, char **argv)
 {
+    /* the options below, for config files (the loop parses by hand) */
+    static const struct option opts[] = {
+        {"call-date", required_argument, 0, 1}, {"rep-name", required_argument, 0, 2},
+        {"backend", required_argument, 0, 3},   {"rules", required_argument, 0, 4},
+        {"output", required_argument, 0, 'o'},  {"timing", no_argument, 0, 5},
+#ifdef CLI_LLM_LONGOPTS
+        CLI_LLM_LONGOPTS,
+#endif
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    CLI_CONFIG("analyze", opts, argc, argv);
     const char *in = NULL, *outp = NULL;
     bool timing = false;
     sdra_analyze_params p = sdra_analyze_default_params();

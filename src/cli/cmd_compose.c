@@ -31,6 +31,7 @@ static void help(void)
            "  --call-id ID          call id (Message-ID and invite UID derive from it)\n"
            "  --now T               Date of the message, Unix seconds (reproducible output)\n"
            "  --out DIR             output directory (default .)\n"
+           "  --config FILE         options from FILE first (default $SDRA_CONFIG; docs/config.md)\n"
            "  -q, --quiet           print nothing on success\n");
 }
 
@@ -56,6 +57,7 @@ int cmd_compose(int argc, char **argv)
     };
     static const char *fields[] = {NULL, "contact_email", "contact_name", "company", "rep_name",
                                    "rep_email", "rep_company", "id"};
+    CLI_CONFIG("compose", opts, argc, argv);
     const char *call_path = NULL, *transcript_path = NULL, *out_dir = ".";
     const char *overrides[8] = {0};
     int quiet = 0;

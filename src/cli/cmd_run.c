@@ -50,6 +50,7 @@ static void usage(FILE *f)
         "  --data DIR           data directory with the local CRM (default $SDRA_DATA or\n"
         "                       ~/.local/share/sdra)\n"
         "  --force              re-run every stage even when its output is current\n"
+        "  --config FILE        options from FILE first (default $SDRA_CONFIG; docs/config.md)\n"
         "  --quiet              no progress output\n");
 }
 
@@ -199,6 +200,7 @@ int cmd_run(int argc, char **argv)
         {0, 0, 0, 0}};
     static const char *fields[] = {NULL, "contact_email", "contact_name", "company", "rep_name",
                                    "rep_email", "rep_company", "call_date", "style"};
+    CLI_CONFIG("run", opts, argc, argv);
     sdra_call_info call = {0};
     sdra_pipeline_options po = {.rep_channel = -1};
     sdra_error err = {0};

@@ -26,6 +26,7 @@ static void usage(FILE *f)
             "  --listen HOST:PORT     address to listen on (default 127.0.0.1:8080; port 0 = any free)\n"
             "  --data DIR             data directory (default $SDRA_DATA or ~/.local/share/sdra)\n"
             "  --port-file PATH       write the port listened on to PATH once ready\n"
+            "  --config FILE          options from FILE first (default $SDRA_CONFIG; docs/config.md)\n"
             "  --concurrency STAGE=N  workers for a stage (repeatable; default 1 each)\n"
             "  --no-workers           serve the API only; run no stages in this process\n"
             "  --max-active N         calls queued or running before uploads get 503 (default 64)\n"
@@ -54,6 +55,7 @@ int cmd_serve(int argc, char **argv)
         {0, 0, 0, 0}};
     sdra_server_params p = sdra_server_default_params();
     const char *data = NULL, *port_file = NULL;
+    CLI_CONFIG("serve", opts, argc, argv);
     int level = SDRA_LOG_INFO;
     bool json_logs = true;
     optind = 1;

@@ -45,6 +45,7 @@ static void usage(FILE *f)
         "  --raw-rate HZ           s16le stdin: sample rate (default 16000)\n"
         "  --raw-channels N        s16le stdin: channels (default 1)\n"
         "  -q, --quiet             no progress output\n"
+        "  --config FILE           options from FILE first (default $SDRA_CONFIG; docs/config.md)\n"
         "  -h, --help              this text\n");
 }
 
@@ -91,6 +92,7 @@ int cmd_transcribe(int argc, char **argv)
     const char *output = NULL;
     int fmt = SDRA_TFMT_JSON;
     bool quiet = false;
+    CLI_CONFIG("transcribe", opts, argc, argv);
     long v;
     int c;
     optind = 1;
