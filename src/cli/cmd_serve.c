@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "sdra/crm.h"
+#include "sdra/httpc.h"
 #include "sdra/server.h"
 #include "sdra/util.h"
 
@@ -148,6 +149,8 @@ int cmd_serve(int argc, char **argv)
     }
     char dir[1024];
     sdra_error err = {0};
+    if (lo.analyzer && sdra_httpc_global_init(&err) < 0) /* once, before the worker threads */
+        return cli_fail(&err);
     int rc = sdra_crm_default_data_dir(dir, sizeof dir, data);
     if (rc < 0)
         return cli_usage_error("serve", "no data directory: give --data DIR");
