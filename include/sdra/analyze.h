@@ -10,8 +10,11 @@
  *
  * The work is done by a backend (struct sdra_analyze_ops). "rules" is the default: it reads
  * its lexicons and patterns from data/analyze/ (format in docs/analysis.md) and is also the
- * fallback when another backend (an LLM over HTTP, later) fails. Callers never branch on the
- * backend they have.
+ * fallback when another backend fails. "llm" asks an OpenAI-compatible chat completions server
+ * for objections, action items, the next meeting, pain points and a summary, checks every item
+ * against the transcript, and merges them into the rules engine's document; when the server
+ * fails, the rules engine's findings are kept and meta.warnings says why
+ * (docs/models-llm.md). Callers never branch on the backend they have.
  *
  *     sdra_analyze_params p = sdra_analyze_default_params();
  *     p.call_date = "2026-11-24";
@@ -48,6 +51,14 @@ typedef struct sdra_analyze_params {
     const char *backend;   /* "rules" (default); unknown names fail with SDRA_EINVAL */
     const char *rules_dir; /* directory of the rule files; NULL = <share dir>/analyze */
     size_t max_utterances; /* input limit; 0 = default (100000) */
+    /* backend "llm" (docs/models-llm.md): an OpenAI-compatible chat completions server */
+    const char *llm_url;     /* base URL ending in /v1; required for "llm" */
+    const char *llm_model;   /* model name sent; NULL = "gpt-4o-mini" */
+    const char *llm_api_key; /* bearer token; NULL = the SDRA_LLM_API_KEY environment variable */
+    size_t llm_max_chars;    /* transcript characters per request; longer calls are split; 0 = 24000 */
+    long llm_timeout_ms;     /* per attempt; 0 = 120000 */
+    int llm_max_attempts;    /* 0 = 3 */
+    const char *llm_dir;     /* prompt templates and schema; NULL = <share dir>/llm */
 } sdra_analyze_params;
 
 /* Defaults: backend "rules", everything else NULL/0. */

@@ -46,6 +46,10 @@ typedef struct sdra_pipeline_options {
     const char *vocab_path;   /* extra vocabulary file, or NULL */
     const char *template_path;/* user email template, or NULL */
     const char *crm_backend;  /* "local" (default) */
+    const char *analyzer;     /* analysis backend: "rules" (default) or "llm" */
+    const char *llm_url, *llm_model; /* for "llm" (sdra_analyze_params) */
+    size_t llm_max_chars;
+    long llm_timeout_ms;
 } sdra_pipeline_options;
 
 typedef struct sdra_stage_ctx {

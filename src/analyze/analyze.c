@@ -15,7 +15,7 @@
 
 #define DEFAULT_MAX_UTTERANCES 100000
 
-static const struct sdra_analyze_ops *const backends[] = {&an_rules_backend};
+static const struct sdra_analyze_ops *const backends[] = {&an_rules_backend, &an_llm_backend};
 
 sdra_analyze_params sdra_analyze_default_params(void)
 {
@@ -64,7 +64,7 @@ int sdra_analyze(json_t **out, const sdra_transcript *t, const sdra_analyze_para
         p.backend = "rules";
     const struct sdra_analyze_ops *ops = sdra_analyze_backend(p.backend);
     if (!ops)
-        return sdra_error_set(err, SDRA_EINVAL, "analysis backend '%s': unknown (known: rules)", p.backend);
+        return sdra_error_set(err, SDRA_EINVAL, "analysis backend '%s': unknown (known: rules, llm)", p.backend);
     int rc = ops->analyze(out, t, &p, err);
     if (rc < 0 && ops != &an_rules_backend && rc != SDRA_EINVAL) {
         sdra_log(SDRA_LOG_WARN, "analysis backend %s failed (%s); using the rules backend", ops->name,

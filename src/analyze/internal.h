@@ -133,4 +133,32 @@ double an_sentiment(const an_rules *r, const an_tok *toks, int n);
 /* The rules backend. */
 extern const struct sdra_analyze_ops an_rules_backend;
 
+/* The one-line outcome of a finished document (rules_backend.c), for backends that replace
+ * findings. */
+json_t *an_outcome(json_t *doc);
+
+/* ---- the llm backend ----------------------------------------------------------------------- */
+
+extern const struct sdra_analyze_ops an_llm_backend;
+
+/* JSON Schema subset (jschema.c). check: 0 when every keyword of schema is supported, else
+ * SDRA_EINVAL naming it. validate: 0 when inst is valid, else -1 with why (one line, with the
+ * JSON path) filled. */
+int an_jschema_check(const json_t *schema, sdra_error *err);
+int an_jschema_validate(const json_t *schema, const json_t *inst, char *why, size_t why_n);
+
+/* Is quote (case and punctuation ignored, at least one letter or digit) inside text? */
+bool an_quote_in(const char *quote, const char *text);
+
+/* Grounds a model reply (already valid against the schema) for transcript t and merges it
+ * into acc (the object with objections, action_items, pain_points, next_meeting, summary that
+ * the backend builds, and its counts in stats). roles[s] is speaker s's role. Exposed for the
+ * unit tests. */
+typedef struct an_llm_stats {
+    int items, kept, dropped_ungrounded, dropped_bad_utterance, dropped_role, dropped_duplicate;
+    int text_from_quote, dates_resolved, dates_ungrounded, summary_sentences_dropped;
+} an_llm_stats;
+int an_llm_ground(json_t *acc, an_llm_stats *st, const json_t *reply, const sdra_transcript *t,
+                  const sdra_role *roles, const char *call_date);
+
 #endif

@@ -1203,7 +1203,7 @@ static bool has_type(json_t *arr, const char *type)
     return false;
 }
 
-static json_t *outcome_doc(json_t *doc)
+json_t *an_outcome(json_t *doc)
 {
     char buf[512];
     json_t *cp = json_object_get(doc, "contact_preferences");
@@ -1308,7 +1308,7 @@ static int rules_analyze(json_t **out, const sdra_transcript *t, const sdra_anal
     json_object_set_new(doc, "contact_preferences", cp);
     json_object_set_new(doc, "metrics", metrics_doc(&c));
     json_object_set_new(doc, "summary", summary_doc(&c, doc));
-    json_object_set_new(doc, "outcome", outcome_doc(doc));
+    json_object_set_new(doc, "outcome", an_outcome(doc));
     json_t *meta = json_object();
     json_object_set_new(meta, "utterances", json_integer((json_int_t)t->n_utts));
     json_object_set_new(meta, "rules", json_integer((json_int_t)c.rules.n_rules));

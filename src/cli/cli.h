@@ -59,4 +59,31 @@ void cli_progress_done(void);
 /* Parses a non-negative integer option value; returns -1 when it is not one. */
 long cli_parse_count(const char *s);
 
+/* The analysis backend options that analyze, run, serve and eval analysis share (cli_llm.c):
+ * --analyzer rules|llm, --llm-url URL, --llm-model NAME, --llm-max-chars N, --llm-timeout-s N.
+ * The API key is read from SDRA_LLM_API_KEY by the backend, never from an option. getopt_long
+ * users put CLI_LLM_LONGOPTS in their table (ids CLI_LLM_ID..+4); others call cli_llm_id(). */
+typedef struct cli_llm_opts {
+    const char *analyzer, *url, *model;
+    long max_chars, timeout_ms;
+} cli_llm_opts;
+#define CLI_LLM_ID 0x4c00
+#define CLI_LLM_LONGOPTS                                                                                 \
+    {"analyzer", required_argument, 0, CLI_LLM_ID}, {"llm-url", required_argument, 0, CLI_LLM_ID + 1},  \
+        {"llm-model", required_argument, 0, CLI_LLM_ID + 2},                                            \
+        {"llm-max-chars", required_argument, 0, CLI_LLM_ID + 3},                                        \
+        {"llm-timeout-s", required_argument, 0, CLI_LLM_ID + 4}
+#define CLI_LLM_HELP                                                                                     \
+    "  --analyzer A        analysis backend: rules (default) or llm (docs/models-llm.md)\n"             \
+    "  --llm-url URL       OpenAI-compatible server base, e.g. http://127.0.0.1:8000/v1\n"              \
+    "  --llm-model NAME    model name sent to the server (default gpt-4o-mini)\n"                       \
+    "  --llm-max-chars N   transcript characters per request; longer calls are split (default 24000)\n" \
+    "  --llm-timeout-s N   per request attempt (default 120); the key comes from SDRA_LLM_API_KEY\n"
+/* The id for an option name ("--llm-url"), or -1. */
+int cli_llm_id(const char *name);
+/* Stores one option value; returns 0, or SDRA_EXIT_USAGE after printing why. */
+int cli_llm_option(cli_llm_opts *o, const char *cmd, int id, const char *val);
+/* After parsing: --analyzer llm needs --llm-url. Returns 0 or SDRA_EXIT_USAGE. */
+int cli_llm_finish(const cli_llm_opts *o, const char *cmd);
+
 #endif

@@ -1,6 +1,6 @@
 /*
  * cmd_analyze.c - `sdra analyze TRANSCRIPT [--call-date YYYY-MM-DD] [--rep-name NAME]
- * [--backend rules] [--rules DIR] [-o FILE]`: reads a transcript (sdra JSON, plain-text
+ * [--analyzer rules|llm --llm-url URL ...] [--rules DIR] [-o FILE]`: reads a transcript (sdra JSON, plain-text
  * dialogue, WebVTT or SRT), analyses it and writes the sdra.analysis/1 document to FILE or
  * stdout. Just a user of sdra_transcript_load() and sdra_analyze().
  */
@@ -28,7 +28,8 @@ static void help(FILE *f)
             "options:\n"
             "  --call-date D   anchors relative dates (default: the recording's date, else today)\n"
             "  --rep-name N    the sales rep's name as it appears in the transcript\n"
-            "  --backend B     analysis backend (default: rules)\n"
+            "  --backend B     the same as --analyzer\n"
+            CLI_LLM_HELP
             "  --rules DIR     rule files (default: <share>/analyze)\n"
             "  -o, --output F  write to F instead of stdout\n"
             "  --config FILE   options from FILE first (default $SDRA_CONFIG; docs/config.md)\n"
@@ -50,11 +51,20 @@ int cmd_analyze(int argc, char **argv)
     const char *in = NULL, *outp = NULL;
     bool timing = false;
     sdra_analyze_params p = sdra_analyze_default_params();
+    cli_llm_opts lo = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             help(stdout);
             return SDRA_EXIT_OK;
+        }
+        int lid = cli_llm_id(a);
+        if (lid >= 0) {
+            if (i + 1 >= argc)
+                return cli_usage_error("analyze", "%s needs a value", a);
+            if (cli_llm_option(&lo, "analyze", lid, argv[++i]))
+                return SDRA_EXIT_USAGE;
+            continue;
         }
         if (!strcmp(a, "--timing")) {
             timing = true;
@@ -90,8 +100,18 @@ int cmd_analyze(int argc, char **argv)
         help(stderr);
         return SDRA_EXIT_USAGE;
     }
+    if (lo.analyzer)
+        p.backend = lo.analyzer;
+    else
+        lo.analyzer = p.backend;
     if (!sdra_analyze_backend(p.backend))
-        return cli_usage_error("analyze", "unknown backend '%s' (known: rules)", p.backend);
+        return cli_usage_error("analyze", "unknown backend '%s' (known: rules, llm)", p.backend);
+    if (cli_llm_finish(&lo, "analyze"))
+        return SDRA_EXIT_USAGE;
+    p.llm_url = lo.url;
+    p.llm_model = lo.model;
+    p.llm_max_chars = (size_t)lo.max_chars;
+    p.llm_timeout_ms = lo.timeout_ms;
     sdra_error err = {0};
     sdra_transcript *t = NULL;
     json_t *doc = NULL;

@@ -22,11 +22,13 @@ static void help(FILE *f)
 {
     fprintf(f, "usage: sdra eval analysis --labels FILE [--min-precision P] [--min-recall R] [--min-f1 F]\n"
                "                          [--min-date-accuracy A] [--json] [--verbose]\n"
+               "                          [--analyzer rules|llm --llm-url URL [--llm-model NAME] ...]\n"
                "       sdra eval analysis --ask-tsv FILE [--ask-mode request|action] [--json] [--show fp|fn]\n"
                "\n"
                "Scores the analysis against labelled calls (precision, recall, F1 per finding type;\n"
                "exact resolution of due dates and meeting dates), or request detection on\n"
-               "'Yes|No<TAB>sentence' lines. Thresholds are fractions in [0, 1].\n");
+               "'Yes|No<TAB>sentence' lines. Thresholds are fractions in [0, 1].\n"
+               "With --labels, the analysis backend is chosen as for `sdra analyze`:\n" CLI_LLM_HELP);
 }
 
 static double ratio(int a, int b) { return b > 0 ? (double)a / b : 1.0; }
@@ -129,11 +131,15 @@ int cmd_eval_analysis(int argc, char **argv)
     bool any_action = false;
     double min_p = -1, min_r = -1, min_f = -1, min_d = -1;
     bool as_json = false, verbose = false;
+    cli_llm_opts lo = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             help(stdout);
             return SDRA_EXIT_OK;
+        } else if (cli_llm_id(a) >= 0 && i + 1 < argc) {
+            if (cli_llm_option(&lo, "eval analysis", cli_llm_id(a), argv[++i]))
+                return SDRA_EXIT_USAGE;
         } else if (!strcmp(a, "--json"))
             as_json = true;
         else if (!strcmp(a, "--verbose") || !strcmp(a, "-v"))
@@ -154,6 +160,8 @@ int cmd_eval_analysis(int argc, char **argv)
         } else
             return cli_usage_error("eval analysis", "unknown or incomplete option '%s'", a);
     }
+    if (cli_llm_finish(&lo, "eval analysis"))
+        return SDRA_EXIT_USAGE;
     if (tsv)
         return ask_tsv(tsv, as_json, show, any_action);
     if (!labels) {
@@ -164,7 +172,14 @@ int cmd_eval_analysis(int argc, char **argv)
         sdra_log_set_handler(sdra_log_stderr_text, NULL, SDRA_LOG_INFO);
     sdra_error err = {0};
     sdra_analyze_eval ev;
-    if (sdra_analyze_eval_labels(&ev, labels, NULL, &err) < 0)
+    sdra_analyze_params ap = sdra_analyze_default_params();
+    if (lo.analyzer)
+        ap.backend = lo.analyzer;
+    ap.llm_url = lo.url;
+    ap.llm_model = lo.model;
+    ap.llm_max_chars = (size_t)lo.max_chars;
+    ap.llm_timeout_ms = lo.timeout_ms;
+    if (sdra_analyze_eval_labels(&ev, labels, &ap, &err) < 0)
         return cli_fail(&err);
     int tp = 0, fp = 0, fn = 0, nd = 0, nde = 0;
     bool below = false;

@@ -45,6 +45,7 @@ static void usage(FILE *f)
         "  --speakers N         speakers in a mono recording (default 2)\n"
         "  --rep-channel left|right   stereo: which channel is the rep (default: by content)\n"
         "  --vocab FILE         extra words with pronunciations (see docs/vocabulary.md)\n"
+        CLI_LLM_HELP
         "where:\n"
         "  --out DIR            package root (default ./out)\n"
         "  --data DIR           data directory with the local CRM (default $SDRA_DATA or\n"
@@ -197,7 +198,7 @@ int cmd_run(int argc, char **argv)
         {"vocab", required_argument, 0, 13},        {"out", required_argument, 0, 14},
         {"data", required_argument, 0, 15},         {"force", no_argument, 0, 16},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        CLI_LLM_LONGOPTS,                           {0, 0, 0, 0}};
     static const char *fields[] = {NULL, "contact_email", "contact_name", "company", "rep_name",
                                    "rep_email", "rep_company", "call_date", "style"};
     CLI_CONFIG("run", opts, argc, argv);
@@ -207,6 +208,7 @@ int cmd_run(int argc, char **argv)
     const char *out_root = "out", *data_opt = NULL;
     int force = 0, c, rc = SDRA_EXIT_OK;
     run_state st = {0};
+    cli_llm_opts lo = {0};
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -246,11 +248,22 @@ int cmd_run(int argc, char **argv)
         case 16: force = 1; break;
         case 'q': st.quiet = true; break;
         case 'h': usage(stdout); goto done;
+        case CLI_LLM_ID: case CLI_LLM_ID + 1: case CLI_LLM_ID + 2: case CLI_LLM_ID + 3: case CLI_LLM_ID + 4:
+            if ((rc = cli_llm_option(&lo, "run", c, optarg)) != 0)
+                goto done;
+            break;
         default:
             rc = cli_usage_error("run", "unknown or incomplete option '%s'", argv[optind - 1]);
             goto done;
         }
     }
+    if ((rc = cli_llm_finish(&lo, "run")) != 0)
+        goto done;
+    po.analyzer = lo.analyzer;
+    po.llm_url = lo.url;
+    po.llm_model = lo.model;
+    po.llm_max_chars = (size_t)lo.max_chars;
+    po.llm_timeout_ms = lo.timeout_ms;
     if (optind != argc - 1) {
         rc = cli_usage_error("run", optind >= argc ? "missing AUDIO" : "expected one AUDIO, got %d", argc - optind);
         goto done;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "sdra/crm.h"
+#include "sdra/httpc.h"
 #include "sdra/server.h"
 #include "sdra/util.h"
 
@@ -37,7 +38,8 @@ static void usage(FILE *f)
             "  --retry-base-ms N      first retry delay, doubled each time (default 2000)\n"
             "  --log-level LEVEL      debug|info|warn|error (default info)\n"
             "  --log-format FORMAT    json (default) or text\n"
-            "  -h, --help             this text\n");
+            "  -h, --help             this text\n"
+            "analysis (the analyze workers):\n" CLI_LLM_HELP);
 }
 
 int cmd_serve(int argc, char **argv)
@@ -52,8 +54,10 @@ int cmd_serve(int argc, char **argv)
         {"lease-ms", required_argument, 0, O_LEASE},      {"max-attempts", required_argument, 0, O_ATTEMPTS},
         {"retry-base-ms", required_argument, 0, O_RETRY}, {"log-level", required_argument, 0, O_LOGLEVEL},
         {"log-format", required_argument, 0, O_LOGFMT},   {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        CLI_LLM_LONGOPTS,                                 {0, 0, 0, 0}};
     sdra_server_params p = sdra_server_default_params();
+    sdra_pipeline_options po = {.rep_channel = -1};
+    cli_llm_opts lo = {0};
     const char *data = NULL, *port_file = NULL;
     CLI_CONFIG("serve", opts, argc, argv);
     int level = SDRA_LOG_INFO;
@@ -126,13 +130,29 @@ int cmd_serve(int argc, char **argv)
                 return cli_usage_error("serve", "--log-format: json|text, got '%s'", optarg);
             break;
         case 'h': usage(stdout); return SDRA_EXIT_OK;
+        case CLI_LLM_ID: case CLI_LLM_ID + 1: case CLI_LLM_ID + 2: case CLI_LLM_ID + 3: case CLI_LLM_ID + 4:
+            if (cli_llm_option(&lo, "serve", c, optarg))
+                return SDRA_EXIT_USAGE;
+            break;
         default: return cli_usage_error("serve", "bad option");
         }
     }
     if (optind < argc)
         return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+    if (cli_llm_finish(&lo, "serve"))
+        return SDRA_EXIT_USAGE;
+    if (lo.analyzer) { /* the analyze workers use it; without, stages get their defaults */
+        po.analyzer = lo.analyzer;
+        po.llm_url = lo.url;
+        po.llm_model = lo.model;
+        po.llm_max_chars = (size_t)lo.max_chars;
+        po.llm_timeout_ms = lo.timeout_ms;
+        p.options = &po;
+    }
     char dir[1024];
     sdra_error err = {0};
+    if (lo.analyzer && sdra_httpc_global_init(&err) < 0) /* once, before the worker threads */
+        return cli_fail(&err);
     int rc = sdra_crm_default_data_dir(dir, sizeof dir, data);
     if (rc < 0)
         return cli_usage_error("serve", "no data directory: give --data DIR");

@@ -131,6 +131,14 @@ static int stage_analyze(const sdra_stage_ctx *ctx, sdra_error *err)
     sdra_date_today(today);
     p.call_date = call.call_date ? call.call_date : t->recorded_date ? t->recorded_date : today;
     p.rep_name = call.rep_name;
+    const sdra_pipeline_options *po = ctx->options;
+    if (po && po->analyzer) {
+        p.backend = po->analyzer;
+        p.llm_url = po->llm_url;
+        p.llm_model = po->llm_model;
+        p.llm_max_chars = po->llm_max_chars;
+        p.llm_timeout_ms = po->llm_timeout_ms;
+    }
     if ((rc = sdra_analyze(&analysis, t, &p, err)) < 0)
         goto done;
     sdra_path_join(path, sizeof path, ctx->workdir, "analysis.json");
