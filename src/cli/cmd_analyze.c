@@ -85,6 +85,8 @@ int cmd_analyze(int argc, char **argv)
     sdra_transcript *t = NULL;
     json_t *doc = NULL;
     int rc = SDRA_EXIT_FAIL;
+    if (outp && sdra_file_write_check(outp, &err) < 0) /* before the work, not after */
+        return cli_fail(&err);
     double t0 = sdra_clock_s();
     if (sdra_transcript_load(&t, in, p.rep_name, &err) < 0) {
         rc = cli_fail(&err);
