@@ -31,7 +31,11 @@ static void help(FILE *f)
             "  --backend B     analysis backend (default: rules)\n"
             "  --rules DIR     rule files (default: <share>/analyze)\n"
             "  -o, --output F  write to F instead of stdout\n"
-            "  --timing        print load and analysis times (ms) on stderr\n");
+            "  --timing        print load and analysis times (ms) on stderr\n"
+            "\n"
+            "limits: 64 MiB, 100,000 utterances, 1,000,000 words per transcript (one-line\n"
+            "error and exit 1 over them). -o F: a regular file is replaced atomically (mode\n"
+            "0600); a device, a FIFO or '-' is written through; a directory is refused.\n");
 }
 
 int cmd_analyze(int argc, char **argv)
