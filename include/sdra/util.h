@@ -22,7 +22,8 @@ int sdra_file_read(char **out, size_t *len_out, const char *path, size_t max_byt
  * in the same directory, mode 0600 whatever the umask, fsync, rename): readers see the old
  * contents or the new, never half. A character device, a FIFO or "-" (stdout) is written
  * straight through and never replaced. Any other target (a directory, a socket, a block
- * device) fails with SDRA_EINVAL and a one-line message before anything is written. */
+ * device) fails with SDRA_EINVAL and a one-line message before anything is written. "-"
+ * writes to file descriptor 1: a caller that also prints through stdio flushes stdout first. */
 int sdra_file_write_atomic(const char *path, const void *data, size_t n, sdra_error *err);
 
 /* What sdra_file_write_atomic would do with path: 0 = replace atomically (a regular file or a

@@ -7,7 +7,8 @@
 #  2. Erasure leaves no copies: after DELETE /v1/calls/{id} no file under the data dir (sdra.db,
 #     -wal, -shm, call dirs) holds the call's contact details, and the CRM files no longer hold
 #     the call id; after `sdra crm forget --contact` the CRM files no longer hold the contact.
-#     Plain byte search (the databases store text as UTF-8).
+#     Plain byte search: the databases store text as UTF-8 (checked), so UTF-16 copies cannot
+#     hide from it.
 set -u
 SDRA=${SDRA:?SDRA must name the sdra binary}
 FIX=${SDRA_FIXTURES:?SDRA_FIXTURES must name the generated calls}
@@ -58,6 +59,13 @@ modes "$T/rundata" "sdra run data dir after forget"
 # --- sdra serve: data dir ----------------------------------------------------------------------
 D="$T/data"
 KEY=$("$SDRA" keys create --data "$D" --name w --scope write) || fail "keys create failed"
+# The byte search below looks for UTF-8: both databases must store text as UTF-8 (not UTF-16).
+python3 - "$D/sdra.db" "$T/rundata/crm.sqlite3" <<'PY' || fail "a database does not store text as UTF-8"
+import sqlite3, sys
+for path in sys.argv[1:]:
+    enc = sqlite3.connect("file:%s?mode=ro" % path, uri=True).execute("PRAGMA encoding").fetchone()[0]
+    assert enc == "UTF-8", (path, enc)
+PY
 "$SDRA" serve --listen 127.0.0.1:0 --data "$D" --port-file "$T/port" --log-level info 2> "$T/serve.log" &
 PIDS+=($!)
 for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.1; done
