@@ -96,6 +96,21 @@ const char *sdra_transcript_speaker_label(const sdra_transcript *t, int speaker)
 json_t *sdra_transcript_to_json(const sdra_transcript *t);
 int sdra_transcript_from_json(sdra_transcript **out, const json_t *doc, sdra_error *err);
 
+/* from_json in pieces, for a reader that parses one utterance at a time instead of holding
+ * the whole document: _header validates and copies everything but the utterances (doc's
+ * "utterances" must be an array; its entries are ignored) into a new transcript; then each
+ * utterance object, with its index i for error messages, is appended by add_utterance_json
+ * (same checks as from_json). The caller sorts (sdra_transcript_sort) at the end. */
+int sdra_transcript_from_json_header(sdra_transcript **out, const json_t *doc, sdra_error *err);
+int sdra_transcript_add_utterance_json(sdra_transcript *t, const json_t *utterance, size_t i, sdra_error *err);
+
+/* Input limits of sdra_transcript_load (docs/schemas/transcript.md, "Limits"): a file over
+ * them fails with SDRA_ELIMIT and one line naming the file and the limit, before its rest is
+ * read into memory. Words are counted from words[], or the text's words when it has none. */
+#define SDRA_TRANSCRIPT_MAX_BYTES (64u << 20)
+#define SDRA_TRANSCRIPT_MAX_UTTERANCES 100000u
+#define SDRA_TRANSCRIPT_MAX_WORDS 1000000u
+
 typedef enum sdra_transcript_format {
     SDRA_TFMT_JSON = 0,
     SDRA_TFMT_TEXT,  /* "[00:01:02] Rep: words" per utterance */

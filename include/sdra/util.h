@@ -18,11 +18,26 @@ extern "C" {
  * (*out, free() it). Fails with SDRA_ENOTFOUND, SDRA_EIO or SDRA_ELIMIT; *out untouched then. */
 int sdra_file_read(char **out, size_t *len_out, const char *path, size_t max_bytes, sdra_error *err);
 
-/* Writes data to path atomically (temporary file in the same directory, fsync, rename): readers
- * see the old contents or the new, never half. */
+/* Writes data to path. A regular file (or a new path) is replaced atomically (temporary file
+ * in the same directory, mode 0600 whatever the umask, fsync, rename): readers see the old
+ * contents or the new, never half. A character device, a FIFO or "-" (stdout) is written
+ * straight through and never replaced. Any other target (a directory, a socket, a block
+ * device) fails with SDRA_EINVAL and a one-line message before anything is written. "-"
+ * writes to file descriptor 1: a caller that also prints through stdio flushes stdout first. */
 int sdra_file_write_atomic(const char *path, const void *data, size_t n, sdra_error *err);
 
-/* mkdir -p with mode 0700 for new directories. */
+/* What sdra_file_write_atomic would do with path: 0 = replace atomically (a regular file or a
+ * new path), 1 = write straight through (character device, FIFO, "-"), negative = refused
+ * (err says why in one line). For writers that stream instead of writing one buffer. */
+int sdra_file_write_check(const char *path, sdra_error *err);
+
+/* Creates path as an empty regular file of mode 0600 (whatever the umask) unless it exists;
+ * an existing file is left as it is. For files another library opens afterwards (SQLite
+ * gives a database's -wal and -shm files the database file's mode). */
+int sdra_file_create_private(const char *path, sdra_error *err);
+
+/* mkdir -p; the directories it creates get mode 0700 whatever the umask, existing ones are
+ * left as they are. */
 int sdra_mkdir_p(const char *path, sdra_error *err);
 
 /* The directory of read-only resources (rules, lexicons, templates, language models):

@@ -409,6 +409,9 @@ int sdra_asr_lm_merge(const char *generic_path, const char *domain_path, double 
     char tmp[4096] = "", bin[4112] = "";
     if (!(weight > 0 && weight < 1))
         return sdra_error_set(err, SDRA_EINVAL, "lm merge: weight %.3f is not in (0, 1)", weight);
+    /* the model is renamed into place: only a regular file (or a new path) may be replaced */
+    if ((rc = sdra_file_write_check(out_path, err)) != 0)
+        return rc < 0 ? rc : sdra_error_set(err, SDRA_EINVAL, "%s: not a regular file", out_path);
     err_set_logfp(NULL);
     logmath_t *lmath = logmath_init(1.0001, 0, 0);
     if (!lmath)

@@ -33,7 +33,11 @@ static void help(FILE *f)
             "  --rules DIR     rule files (default: <share>/analyze)\n"
             "  -o, --output F  write to F instead of stdout\n"
             "  --config FILE   options from FILE first (default $SDRA_CONFIG; docs/config.md)\n"
-            "  --timing        print load and analysis times (ms) on stderr\n");
+            "  --timing        print load and analysis times (ms) on stderr\n"
+            "\n"
+            "limits: 64 MiB, 100,000 utterances, 1,000,000 words per transcript (one-line\n"
+            "error and exit 1 over them). -o F: a regular file is replaced atomically (mode\n"
+            "0600); a device, a FIFO or '-' is written through; a directory is refused.\n");
 }
 
 int cmd_analyze(int argc, char **argv)
@@ -116,6 +120,8 @@ int cmd_analyze(int argc, char **argv)
     sdra_transcript *t = NULL;
     json_t *doc = NULL;
     int rc = SDRA_EXIT_FAIL;
+    if (outp && sdra_file_write_check(outp, &err) < 0) /* before the work, not after */
+        return cli_fail(&err);
     double t0 = sdra_clock_s();
     if (sdra_transcript_load(&t, in, p.rep_name, &err) < 0) {
         rc = cli_fail(&err);

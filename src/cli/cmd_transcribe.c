@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "sdra/transcribe.h"
 #include "sdra/transcript.h"
+#include "sdra/util.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -22,7 +23,8 @@ static void usage(FILE *f)
         "clustering. AUDIO '-' reads a stream from stdin and prints one JSON line per utterance\n"
         "as soon as it is final.\n\n"
         "options:\n"
-        "  -o, --output FILE       write the transcript there (default: stdout)\n"
+        "  -o, --output FILE       write the transcript there (default: stdout); a regular file is\n"
+        "                          replaced atomically (0600), a device or FIFO written through\n"
         "  -f, --format F          json|text|vtt|srt (default json)\n"
         "  --speakers N            speakers in a mono recording (default 2; 0 = estimate)\n"
         "  --jobs N                decoding threads (default: number of cores); each holds\n"
@@ -158,6 +160,9 @@ int cmd_transcribe(int argc, char **argv)
     sdra_error err = {0};
     sdra_transcript *t = NULL;
     int rc;
+    /* a target that cannot be written fails now, not after the transcription */
+    if (output && sdra_file_write_check(output, &err) < 0)
+        return cli_fail(&err);
 
     if (!strcmp(audio, "-")) {
         rc = sdra_transcribe_stream(output ? &t : NULL, audio, &p, print_line, NULL, &err);
@@ -169,15 +174,25 @@ int cmd_transcribe(int argc, char **argv)
     if (rc < 0)
         return cli_fail(&err);
     if (t && (output || strcmp(audio, "-"))) {
-        FILE *f = stdout;
-        if (output && !(f = fopen(output, "w"))) {
-            sdra_error_set(&err, SDRA_EIO, "%s: cannot write", output);
-            sdra_transcript_destroy(t);
-            return cli_fail(&err);
+        if (!output) {
+            rc = sdra_transcript_write(t, (sdra_transcript_format)fmt, stdout, &err);
+        } else { /* rendered in memory, then written like every other output (0600, atomic) */
+            char *buf = NULL;
+            size_t n = 0;
+            FILE *f = open_memstream(&buf, &n);
+            if (!f)
+                rc = sdra_error_set(&err, SDRA_ENOMEM, "%s: out of memory", output);
+            else {
+                rc = sdra_transcript_write(t, (sdra_transcript_format)fmt, f, &err);
+                if (fclose(f) != 0 && rc == 0)
+                    rc = sdra_error_set(&err, SDRA_ENOMEM, "%s: out of memory", output);
+            }
+            if (rc == 0) {
+                fflush(stdout);
+                rc = sdra_file_write_atomic(output, buf, n, &err);
+            }
+            free(buf);
         }
-        rc = sdra_transcript_write(t, (sdra_transcript_format)fmt, f, &err);
-        if (f != stdout && fclose(f) != 0 && rc == 0)
-            rc = sdra_error_set(&err, SDRA_EIO, "%s: write failed", output);
     }
     sdra_transcript_destroy(t);
     return rc < 0 ? cli_fail(&err) : SDRA_EXIT_OK;

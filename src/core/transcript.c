@@ -249,10 +249,11 @@ static int num_field(const json_t *o, const char *k, double *out)
     return isfinite(*out) && *out >= 0 ? 0 : -1;
 }
 
-int sdra_transcript_from_json(sdra_transcript **out, const json_t *doc, sdra_error *err)
+/* The document's members other than the utterances: schema, duration, source, date, speakers,
+ * meta. doc["utterances"] must be an array (it may be empty: the streaming loader passes them
+ * one by one to sdra_transcript_add_utterance_json). */
+static int header_from_json(sdra_transcript *t, const json_t *doc, sdra_error *err)
 {
-    int rc = 0;
-    sdra_transcript *t = NULL;
     if (!json_is_object(doc))
         return sdra_error_set(err, SDRA_EINVAL, "transcript: not a JSON object");
     const char *schema = json_string_value(json_object_get(doc, "schema"));
@@ -261,96 +262,98 @@ int sdra_transcript_from_json(sdra_transcript **out, const json_t *doc, sdra_err
     json_t *spk = json_object_get(doc, "speakers"), *utts = json_object_get(doc, "utterances");
     if (!json_is_array(spk) || !json_is_array(utts))
         return sdra_error_set(err, SDRA_EINVAL, "transcript: \"speakers\" and \"utterances\" must be arrays");
-    if (!(t = sdra_transcript_create()))
-        return sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
     double d = 0;
-    if (json_object_get(doc, "duration") && num_field(doc, "duration", &d) < 0) {
-        rc = sdra_error_set(err, SDRA_EINVAL, "transcript: \"duration\" must be a number >= 0");
-        goto done;
-    }
+    if (json_object_get(doc, "duration") && num_field(doc, "duration", &d) < 0)
+        return sdra_error_set(err, SDRA_EINVAL, "transcript: \"duration\" must be a number >= 0");
     t->duration_s = d;
     const char *src = json_string_value(json_object_get(doc, "source"));
     const char *rd = json_string_value(json_object_get(doc, "recorded_date"));
-    if ((src && !(t->source = strdup(src))) || (rd && !(t->recorded_date = strdup(rd)))) {
-        rc = sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
-        goto done;
-    }
+    if ((src && !(t->source = strdup(src))) || (rd && !(t->recorded_date = strdup(rd))))
+        return sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
     size_t i;
     json_t *v;
     json_array_foreach(spk, i, v) {
         const char *id = json_string_value(json_object_get(v, "id"));
-        if (!id || !*id || strlen(id) >= sizeof t->speakers[0].id) {
-            rc = sdra_error_set(err, SDRA_EINVAL, "transcript: speakers[%zu].id must be a short non-empty string", i);
-            goto done;
-        }
-        if (sdra_transcript_find_speaker(t, id) >= 0) {
-            rc = sdra_error_set(err, SDRA_EINVAL, "transcript: speaker id \"%s\" appears twice", id);
-            goto done;
-        }
+        if (!id || !*id || strlen(id) >= sizeof t->speakers[0].id)
+            return sdra_error_set(err, SDRA_EINVAL, "transcript: speakers[%zu].id must be a short non-empty string", i);
+        if (sdra_transcript_find_speaker(t, id) >= 0)
+            return sdra_error_set(err, SDRA_EINVAL, "transcript: speaker id \"%s\" appears twice", id);
         json_t *ch = json_object_get(v, "channel");
         int channel = json_is_integer(ch) ? (int)json_integer_value(ch) : -1;
         int s = sdra_transcript_add_speaker(t, id, sdra_role_parse(json_string_value(json_object_get(v, "role"))), channel);
-        if (s < 0) {
-            rc = sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
-            goto done;
-        }
+        if (s < 0)
+            return sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
         const char *name = json_string_value(json_object_get(v, "name"));
-        if (name && !(t->speakers[s].name = strdup(name))) {
-            rc = sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
-            goto done;
-        }
-    }
-    json_array_foreach(utts, i, v) {
-        const char *sid = json_string_value(json_object_get(v, "speaker"));
-        int s = sid ? sdra_transcript_find_speaker(t, sid) : -1;
-        double start, end;
-        if (s < 0) {
-            rc = sdra_error_set(err, SDRA_EINVAL, "transcript: utterances[%zu].speaker is not a known speaker id", i);
-            goto done;
-        }
-        if (num_field(v, "start", &start) < 0 || num_field(v, "end", &end) < 0 || end < start) {
-            rc = sdra_error_set(err, SDRA_EINVAL, "transcript: utterances[%zu] needs numbers start <= end", i);
-            goto done;
-        }
-        json_t *text = json_object_get(v, "text");
-        if (text && !json_is_string(text)) {
-            rc = sdra_error_set(err, SDRA_EINVAL, "transcript: utterances[%zu].text must be a string", i);
-            goto done;
-        }
-        sdra_utterance *u = sdra_transcript_add_utterance(t, s, start, end, json_string_value(text));
-        if (!u) {
-            rc = sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
-            goto done;
-        }
-        json_t *words = json_object_get(v, "words");
-        if (words && !json_is_array(words)) {
-            rc = sdra_error_set(err, SDRA_EINVAL, "transcript: utterances[%zu].words must be an array", i);
-            goto done;
-        }
-        size_t j;
-        json_t *w;
-        json_array_foreach(words, j, w) {
-            const char *ws = json_string_value(json_object_get(w, "w"));
-            double ws_start, ws_end, conf = 1.0;
-            if (!ws || num_field(w, "start", &ws_start) < 0 || num_field(w, "end", &ws_end) < 0) {
-                rc = sdra_error_set(err, SDRA_EINVAL, "transcript: utterances[%zu].words[%zu] needs w, start, end", i, j);
-                goto done;
-            }
-            if (json_object_get(w, "conf"))
-                num_field(w, "conf", &conf);
-            if (sdra_utterance_add_word(u, ws, ws_start, ws_end, (float)conf) < 0) {
-                rc = sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
-                goto done;
-            }
-        }
-        if (!u->text && sdra_utterance_join_words(u) < 0) {
-            rc = sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
-            goto done;
-        }
+        if (name && !(t->speakers[s].name = strdup(name)))
+            return sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
     }
     json_t *meta = json_object_get(doc, "meta");
     if (json_is_object(meta))
         t->meta = json_incref(meta);
+    return 0;
+}
+
+int sdra_transcript_add_utterance_json(sdra_transcript *t, const json_t *v, size_t i, sdra_error *err)
+{
+    const char *sid = json_string_value(json_object_get(v, "speaker"));
+    int s = sid ? sdra_transcript_find_speaker(t, sid) : -1;
+    double start, end;
+    if (s < 0)
+        return sdra_error_set(err, SDRA_EINVAL, "transcript: utterances[%zu].speaker is not a known speaker id", i);
+    if (num_field(v, "start", &start) < 0 || num_field(v, "end", &end) < 0 || end < start)
+        return sdra_error_set(err, SDRA_EINVAL, "transcript: utterances[%zu] needs numbers start <= end", i);
+    json_t *text = json_object_get(v, "text");
+    if (text && !json_is_string(text))
+        return sdra_error_set(err, SDRA_EINVAL, "transcript: utterances[%zu].text must be a string", i);
+    json_t *words = json_object_get(v, "words");
+    if (words && !json_is_array(words))
+        return sdra_error_set(err, SDRA_EINVAL, "transcript: utterances[%zu].words must be an array", i);
+    sdra_utterance *u = sdra_transcript_add_utterance(t, s, start, end, json_string_value(text));
+    if (!u)
+        return sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
+    size_t j;
+    json_t *w;
+    json_array_foreach(words, j, w) {
+        const char *ws = json_string_value(json_object_get(w, "w"));
+        double ws_start, ws_end, conf = 1.0;
+        if (!ws || num_field(w, "start", &ws_start) < 0 || num_field(w, "end", &ws_end) < 0)
+            return sdra_error_set(err, SDRA_EINVAL, "transcript: utterances[%zu].words[%zu] needs w, start, end", i, j);
+        if (json_object_get(w, "conf"))
+            num_field(w, "conf", &conf);
+        if (sdra_utterance_add_word(u, ws, ws_start, ws_end, (float)conf) < 0)
+            return sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
+    }
+    if (!u->text && sdra_utterance_join_words(u) < 0)
+        return sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
+    return 0;
+}
+
+int sdra_transcript_from_json_header(sdra_transcript **out, const json_t *doc, sdra_error *err)
+{
+    sdra_transcript *t = sdra_transcript_create();
+    if (!t)
+        return sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
+    int rc = header_from_json(t, doc, err);
+    if (rc < 0) {
+        sdra_transcript_destroy(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+int sdra_transcript_from_json(sdra_transcript **out, const json_t *doc, sdra_error *err)
+{
+    sdra_transcript *t = NULL;
+    int rc = sdra_transcript_from_json_header(&t, doc, err);
+    if (rc < 0)
+        return rc;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(doc, "utterances"), i, v) {
+        if ((rc = sdra_transcript_add_utterance_json(t, v, i, err)) < 0)
+            goto done;
+    }
     sdra_transcript_sort(t);
     *out = t;
     t = NULL;

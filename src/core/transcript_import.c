@@ -24,7 +24,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_TRANSCRIPT_BYTES (64u << 20)
 #define MAX_NAME 64
 #define SECONDS_PER_WORD 0.4 /* 150 words per minute */
 #define TURN_GAP_S 0.5
@@ -33,6 +32,7 @@ typedef struct import_ctx {
     sdra_transcript *t;
     const char *path;
     sdra_error *err;
+    size_t n_words; /* so far, against SDRA_TRANSCRIPT_MAX_WORDS */
 } import_ctx;
 
 static char *trim(char *s)
@@ -180,7 +180,15 @@ static int flush(import_ctx *c, pending *pd, double *cursor)
     if (s < 0)
         return sdra_error_set(c->err, SDRA_ENOMEM, "%s: out of memory", c->path);
     double start = pd->start >= 0 ? pd->start : *cursor;
-    double end = pd->end > start ? pd->end : start + count_words(txt) * SECONDS_PER_WORD;
+    int n = count_words(txt);
+    c->n_words += (size_t)n;
+    if (c->t->n_utts >= SDRA_TRANSCRIPT_MAX_UTTERANCES)
+        return sdra_error_set(c->err, SDRA_ELIMIT, "%s: more than the limit of %u utterances", c->path,
+                              SDRA_TRANSCRIPT_MAX_UTTERANCES);
+    if (c->n_words > SDRA_TRANSCRIPT_MAX_WORDS)
+        return sdra_error_set(c->err, SDRA_ELIMIT, "%s: more than the limit of %u words", c->path,
+                              SDRA_TRANSCRIPT_MAX_WORDS);
+    double end = pd->end > start ? pd->end : start + n * SECONDS_PER_WORD;
     sdra_utterance *u = sdra_transcript_add_utterance(c->t, s, start, end, txt);
     sdra_buf_reset(&pd->text);
     if (!u || spread_words(u) < 0)
@@ -413,13 +421,233 @@ static bool looks_srt(const char *s)
     return a != NULL;
 }
 
+/* --- sdra JSON, one utterance at a time -------------------------------------------------------
+ * A jansson tree of a whole transcript costs about ten times the text (an object with a hash
+ * table per word), so a 14 MB file took most of a gigabyte. The loader below walks the
+ * document's top level itself: every member but "utterances" is parsed into a small object
+ * for sdra_transcript_from_json_header, and each utterance is parsed, converted and freed in
+ * turn. The scanner only finds where values end; jansson still parses (and validates) every
+ * byte, so malformed input fails with jansson's message and its line and column. */
+
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* End of the JSON value starting at p (strings and nesting followed, contents not checked),
+ * or NULL when it runs past end or closes what it did not open. */
+static const char *value_end(const char *p, const char *end)
+{
+    char stack[64]; /* deeper nesting than a transcript has: let jansson report it */
+    size_t depth = 0;
+    while (p < end) {
+        char c = *p;
+        if (c == '"') {
+            for (p++; p < end && *p != '"'; p++)
+                if (*p == '\\')
+                    p++;
+            if (p >= end)
+                return NULL;
+            p++;
+        } else if (c == '{' || c == '[') {
+            if (depth == sizeof stack)
+                return NULL;
+            stack[depth++] = c == '{' ? '}' : ']';
+            p++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0 || stack[depth - 1] != c)
+                return depth == 0 ? p : NULL; /* depth 0: the enclosing container's end */
+            depth--;
+            p++;
+        } else if (depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r')) {
+            return p;
+        } else {
+            p++;
+        }
+        if (depth == 0 && (c == '"' || c == '}' || c == ']'))
+            return p;
+    }
+    return depth == 0 ? p : NULL;
+}
+
+/* "path:line:col: msg" for a byte offset into the text. */
+static int json_fail(const char *text, const char *at, const char *path, const char *msg, sdra_error *err)
+{
+    int line = 1, col = 1;
+    for (const char *q = text; q < at; q++) {
+        if (*q == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+    }
+    return sdra_error_set(err, SDRA_EINVAL, "%s:%d:%d: %s", path, line, col, msg);
+}
+
+/* Parses the value in [p, e) with jansson; a failure reports the position in the whole text. */
+static json_t *parse_span(const char *text, const char *p, const char *e, const char *path, int *rc, sdra_error *err)
+{
+    json_error_t je;
+    json_t *v = json_loadb(p, (size_t)(e - p), JSON_DECODE_ANY, &je);
+    if (!v)
+        *rc = json_fail(text, p + (je.position > 0 ? je.position - 1 : 0), path, je.text, err);
+    return v;
+}
+
+static size_t utt_words(const sdra_utterance *u)
+{
+    if (u->n_words || !u->text)
+        return u->n_words;
+    size_t n = 0;
+    for (const char *q = u->text; *q;) {
+        while (*q && isspace((unsigned char)*q))
+            q++;
+        if (*q)
+            n++;
+        while (*q && !isspace((unsigned char)*q))
+            q++;
+    }
+    return n;
+}
+
+/* SDRA_ELIMIT once the transcript has more utterances or words than the load limits. */
+static int check_counts(const sdra_transcript *t, size_t n_words, const char *path, sdra_error *err)
+{
+    if (t->n_utts > SDRA_TRANSCRIPT_MAX_UTTERANCES)
+        return sdra_error_set(err, SDRA_ELIMIT, "%s: more than the limit of %u utterances", path,
+                              SDRA_TRANSCRIPT_MAX_UTTERANCES);
+    if (n_words > SDRA_TRANSCRIPT_MAX_WORDS)
+        return sdra_error_set(err, SDRA_ELIMIT, "%s: more than the limit of %u words", path, SDRA_TRANSCRIPT_MAX_WORDS);
+    return 0;
+}
+
+static int load_json(sdra_transcript **out, const char *text, size_t len, const char *path, sdra_error *err)
+{
+    const char *end = text + len, *p = skip_ws(text, end), *utts = NULL, *utts_end = NULL;
+    json_t *head = json_object(), *key = NULL, *v = NULL;
+    sdra_transcript *t = NULL;
+    int rc = 0;
+    if (!head)
+        return sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", path);
+    if (p >= end || *p != '{') {
+        rc = json_fail(text, p, path, "'{' expected", err);
+        goto done;
+    }
+    p = skip_ws(p + 1, end);
+    while (p < end && *p != '}') {
+        const char *ke = *p == '"' ? value_end(p, end) : NULL;
+        if (!ke) {
+            rc = json_fail(text, p, path, "string or '}' expected", err);
+            goto done;
+        }
+        if (!(key = parse_span(text, p, ke, path, &rc, err)))
+            goto done;
+        p = skip_ws(ke, end);
+        if (p >= end || *p != ':') {
+            rc = json_fail(text, p, path, "':' expected", err);
+            goto done;
+        }
+        p = skip_ws(p + 1, end);
+        const char *ve = value_end(p, end);
+        if (!ve || ve == p) {
+            rc = json_fail(text, p, path, "value expected", err);
+            goto done;
+        }
+        if (!strcmp(json_string_value(key), "utterances") && *p == '[') {
+            utts = p; /* the last one counts, as when a parser keeps the last duplicate */
+            utts_end = ve;
+            json_object_del(head, "utterances");
+        } else {
+            if (!(v = parse_span(text, p, ve, path, &rc, err)))
+                goto done;
+            if (json_object_set_new(head, json_string_value(key), v) < 0) {
+                rc = sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", path);
+                goto done;
+            }
+            if (!strcmp(json_string_value(key), "utterances"))
+                utts = utts_end = NULL;
+        }
+        v = NULL;
+        json_decref(key);
+        key = NULL;
+        p = skip_ws(ve, end);
+        if (p < end && *p == ',') {
+            p = skip_ws(p + 1, end);
+            if (p >= end || *p != '"') {
+                rc = json_fail(text, p, path, "string expected", err);
+                goto done;
+            }
+        } else if (p >= end || *p != '}') {
+            rc = json_fail(text, p, path, "',' or '}' expected", err);
+            goto done;
+        }
+    }
+    if (p >= end) {
+        rc = json_fail(text, p, path, "'}' expected near end of file", err);
+        goto done;
+    }
+    if (skip_ws(p + 1, end) != end) {
+        rc = json_fail(text, skip_ws(p + 1, end), path, "end of file expected", err);
+        goto done;
+    }
+    if (utts && json_object_set_new(head, "utterances", json_array()) < 0) {
+        rc = sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    if ((rc = sdra_transcript_from_json_header(&t, head, err)) < 0)
+        goto prefix;
+    size_t n_words = 0, i = 0;
+    for (p = utts ? skip_ws(utts + 1, utts_end) : NULL; p && p < utts_end - 1; i++) {
+        const char *ue = value_end(p, utts_end);
+        if (!ue || ue == p || *p != '{') {
+            rc = json_fail(text, p, path, "utterance object expected", err);
+            goto done;
+        }
+        if (!(v = parse_span(text, p, ue, path, &rc, err)))
+            goto done;
+        rc = sdra_transcript_add_utterance_json(t, v, i, err);
+        json_decref(v);
+        v = NULL;
+        if (rc < 0)
+            goto prefix;
+        n_words += utt_words(&t->utts[t->n_utts - 1]);
+        if ((rc = check_counts(t, n_words, path, err)) < 0)
+            goto done;
+        p = skip_ws(ue, utts_end);
+        if (*p == ',') {
+            p = skip_ws(p + 1, utts_end);
+            if (*p == ']') {
+                rc = json_fail(text, p, path, "value expected", err);
+                goto done;
+            }
+        } else if (*p != ']') {
+            rc = json_fail(text, p, path, "',' or ']' expected", err);
+            goto done;
+        }
+    }
+    sdra_transcript_sort(t);
+    *out = t;
+    t = NULL;
+    goto done;
+prefix:
+    sdra_error_prefix(err, "%s", path);
+done:
+    json_decref(key);
+    json_decref(v);
+    json_decref(head);
+    sdra_transcript_destroy(t);
+    return rc;
+}
+
 int sdra_transcript_load(sdra_transcript **out, const char *path, const char *rep_name, sdra_error *err)
 {
     char *data = NULL;
     size_t len = 0;
-    json_t *doc = NULL;
     sdra_transcript *t = NULL;
-    int rc = sdra_file_read(&data, &len, path, MAX_TRANSCRIPT_BYTES, err);
+    int rc = sdra_file_read(&data, &len, path, SDRA_TRANSCRIPT_MAX_BYTES, err);
     if (rc < 0)
         return rc;
     if (memchr(data, 0, len)) {
@@ -439,17 +667,11 @@ int sdra_transcript_load(sdra_transcript **out, const char *path, const char *re
         goto done;
     }
     if (*s == '{') {
-        json_error_t je;
-        doc = json_loads(s, 0, &je);
-        if (!doc) {
-            rc = sdra_error_set(err, SDRA_EINVAL, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+        if ((rc = load_json(&t, s, len - (size_t)(s - data), path, err)) < 0)
             goto done;
-        }
-        rc = sdra_transcript_from_json(&t, doc, err);
-        if (rc < 0) {
-            sdra_error_prefix(err, "%s", path);
-            goto done;
-        }
+        /* the text is no longer needed: give it back before the caller's work begins */
+        free(data);
+        data = NULL;
         if (rep_name && *rep_name)
             for (size_t i = 0; i < t->n_speakers; i++)
                 if (t->speakers[i].name)
@@ -494,7 +716,6 @@ int sdra_transcript_load(sdra_transcript **out, const char *path, const char *re
     rc = 0;
 done:
     sdra_transcript_destroy(t);
-    json_decref(doc);
     free(data);
     return rc;
 }

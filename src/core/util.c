@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,14 +84,8 @@ done:
     return 0;
 }
 
-int sdra_file_write_atomic(const char *path, const void *data, size_t n, sdra_error *err)
+static int write_all(int fd, const void *data, size_t n)
 {
-    char tmp[PATH_MAX];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= sizeof tmp)
-        return sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return sdra_error_set(err, sdra_code_from_errno(errno), "%s: cannot write: %s", path, strerror(errno));
     const char *p = data;
     size_t left = n;
     while (left) {
@@ -98,13 +93,75 @@ int sdra_file_write_atomic(const char *path, const void *data, size_t n, sdra_er
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return sdra_error_set(err, sdra_code_from_errno(e), "%s: write failed: %s", path, strerror(e));
+            return -1;
         }
         p += w;
         left -= (size_t)w;
+    }
+    return 0;
+}
+
+/* A character device, a FIFO or "-" (stdout) is written straight through: renaming a
+ * temporary file over /dev/null would replace the device node with a regular file. */
+static int write_through(const char *path, const void *data, size_t n, sdra_error *err)
+{
+    bool is_stdout = strcmp(path, "-") == 0;
+    int fd = is_stdout ? STDOUT_FILENO : open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return sdra_error_set(err, sdra_code_from_errno(errno), "%s: cannot write: %s", path, strerror(errno));
+    struct stat st;
+    int rc = 0;
+    if (!is_stdout && (fstat(fd, &st) < 0 || !(S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)))) {
+        rc = sdra_error_set(err, SDRA_EINVAL, "%s: changed while being opened", path); /* raced */
+        goto done;
+    }
+    if (write_all(fd, data, n) < 0)
+        rc = sdra_error_set(err, sdra_code_from_errno(errno), "%s: write failed: %s", path, strerror(errno));
+done:
+    if (!is_stdout && close(fd) < 0 && rc == 0)
+        rc = sdra_error_set(err, SDRA_EIO, "%s: write failed: %s", path, strerror(errno));
+    return rc;
+}
+
+int sdra_file_write_check(const char *path, sdra_error *err)
+{
+    struct stat st;
+    if (!strcmp(path, "-"))
+        return 1;
+    if (stat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return sdra_error_set(err, sdra_code_from_errno(errno), "%s: cannot write: %s", path, strerror(errno));
+    }
+    if (S_ISREG(st.st_mode))
+        return 0;
+    if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
+        return 1;
+    return sdra_error_set(err, SDRA_EINVAL, "%s: cannot write: %s, not a file, character device or FIFO", path,
+                          S_ISDIR(st.st_mode) ? "a directory" : S_ISSOCK(st.st_mode) ? "a socket"
+                                                              : S_ISBLK(st.st_mode)  ? "a block device"
+                                                                                     : "a special file");
+}
+
+int sdra_file_write_atomic(const char *path, const void *data, size_t n, sdra_error *err)
+{
+    int kind = sdra_file_write_check(path, err);
+    if (kind < 0)
+        return kind;
+    if (kind == 1)
+        return write_through(path, data, n, err);
+    char tmp[PATH_MAX];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= sizeof tmp)
+        return sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return sdra_error_set(err, sdra_code_from_errno(errno), "%s: cannot write: %s", path, strerror(errno));
+    /* 0600 whatever the umask: what sdra writes is call data. */
+    if (fchmod(fd, 0600) < 0 || write_all(fd, data, n) < 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return sdra_error_set(err, sdra_code_from_errno(e), "%s: write failed: %s", path, strerror(e));
     }
     if (fsync(fd) < 0 || close(fd) < 0) {
         int e = errno;
@@ -119,6 +176,21 @@ int sdra_file_write_atomic(const char *path, const void *data, size_t n, sdra_er
     return 0;
 }
 
+int sdra_file_create_private(const char *path, sdra_error *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        if (errno == EEXIST)
+            return 0;
+        return sdra_error_set(err, sdra_code_from_errno(errno), "%s: cannot create: %s", path, strerror(errno));
+    }
+    int rc = 0;
+    if (fchmod(fd, 0600) < 0)
+        rc = sdra_error_set(err, sdra_code_from_errno(errno), "%s: cannot set mode 0600: %s", path, strerror(errno));
+    close(fd);
+    return rc;
+}
+
 int sdra_mkdir_p(const char *path, sdra_error *err)
 {
     char buf[PATH_MAX];
@@ -128,8 +200,15 @@ int sdra_mkdir_p(const char *path, sdra_error *err)
         if (*p == '/' || *p == '\0') {
             char c = *p;
             *p = '\0';
-            if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+            if (mkdir(buf, 0700) == 0) {
+                /* 0700 whatever the umask, for the directories created here only: an
+                 * existing directory keeps the mode its owner gave it. */
+                if (chmod(buf, 0700) < 0)
+                    return sdra_error_set(err, sdra_code_from_errno(errno), "%s: cannot set mode 0700: %s", buf,
+                                          strerror(errno));
+            } else if (errno != EEXIST) {
                 return sdra_error_set(err, sdra_code_from_errno(errno), "%s: cannot create directory: %s", buf, strerror(errno));
+            }
             *p = c;
             if (c == '\0')
                 break;

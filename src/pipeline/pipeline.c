@@ -115,18 +115,15 @@ static int stage_analyze(const sdra_stage_ctx *ctx, sdra_error *err)
 {
     sdra_call_info call = {0};
     sdra_transcript *t = NULL;
-    json_t *tdoc = NULL, *analysis = NULL;
+    json_t *analysis = NULL;
     char path[PATH_MAX], today[11];
     int rc = load_call(ctx, &call, err);
     if (rc < 0)
         goto done;
     sdra_path_join(path, sizeof path, ctx->workdir, "transcript.json");
-    if ((rc = sdra_json_load_file(&tdoc, path, MAX_DOC_BYTES, err)) < 0)
+    /* one utterance at a time, within the transcript limits (not a whole-document tree) */
+    if ((rc = sdra_transcript_load(&t, path, NULL, err)) < 0)
         goto done;
-    if ((rc = sdra_transcript_from_json(&t, tdoc, err)) < 0) {
-        sdra_error_prefix(err, "%s", path);
-        goto done;
-    }
     sdra_analyze_params p = sdra_analyze_default_params();
     sdra_date_today(today);
     p.call_date = call.call_date ? call.call_date : t->recorded_date ? t->recorded_date : today;
@@ -145,7 +142,6 @@ static int stage_analyze(const sdra_stage_ctx *ctx, sdra_error *err)
     rc = sdra_json_write_file(path, analysis, err);
 done:
     json_decref(analysis);
-    json_decref(tdoc);
     sdra_transcript_destroy(t);
     sdra_call_info_release(&call);
     return rc;

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_READERS 4 /* read connections, opened as concurrency needs them (more only add WAL read-mark contention) */
 
@@ -418,7 +419,14 @@ static int sq_call_delete(sdra_store *s, const char *id, sdra_error *err)
         (rc = exec(db, err, "DELETE FROM artifacts WHERE call_id = ?", "s", id)) < 0 ||
         (rc = exec(db, err, "DELETE FROM outbox WHERE call_id = ?", "s", id)) < 0)
         goto fail;
-    rc = commit(db, err);
+    if ((rc = commit(db, err)) < 0)
+        goto done;
+    /* The erased rows' old page images stay in the WAL until a checkpoint copies the zeroed
+     * pages back; TRUNCATE also empties the WAL file. A reader still inside a transaction
+     * makes it give up (SQLITE_BUSY): the next erase or the automatic checkpoints finish it. */
+    int ck = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    if (ck != SQLITE_OK)
+        sdra_log(SDRA_LOG_WARN, "call %s erased; WAL checkpoint incomplete: %s", id, sqlite3_errstr(ck));
     goto done;
 fail:
     rollback(db);
@@ -1019,10 +1027,27 @@ int sdra_store_sqlite_open(sdra_store **out, const char *path, sdra_error *err)
     q->base.ops = &sqlite_ops;
     pthread_mutex_init(&q->pool_mu, NULL);
     pthread_cond_init(&q->pool_cv, NULL);
+    /* Calls, contacts and key hashes: a new database is created 0600 whatever the umask
+     * (SQLite would make it 0644), and SQLite gives its -wal and -shm files the same mode.
+     * Only a regular file is opened as the database. */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        rc = sdra_error_set(err, SDRA_EINVAL, "%s: not a regular file", path);
+        goto done;
+    }
+    sdra_error cerr = {0};
+    if (strcmp(path, ":memory:") != 0 && sdra_file_create_private(path, &cerr) < 0) {
+        rc = sdra_error_set(err, SDRA_EIO, "%s", cerr.msg); /* SDRA_EIO as SQLite's own "cannot open" */
+        goto done;
+    }
     if ((rc = open_conn(&q->wr, path, 0, err)) < 0)
         goto done;
     char *msg = NULL;
-    int r = sqlite3_exec(q->wr.db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
+    /* secure_delete: erased rows are overwritten with zeros, not just unlinked (see
+     * sq_call_delete for the WAL). */
+    int r = sqlite3_exec(q->wr.db,
+                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; "
+                         "PRAGMA secure_delete=ON;",
                          NULL, NULL, &msg);
     if (r == SQLITE_OK)
         r = sqlite3_exec(q->wr.db, SCHEMA, NULL, NULL, &msg);

@@ -29,6 +29,7 @@
 typedef struct local_db {
     sqlite3 *db; /* NULL for a read-only open of a database that does not exist */
     char path[PATH_MAX];
+    bool erased; /* rows were erased in the open transaction: checkpoint after the commit */
 } local_db;
 
 /* Migration i brings the schema from version i to i + 1. Append; never edit a released one. */
@@ -241,19 +242,23 @@ static int local_open(void **state, const char *data_dir, int flags, sdra_error 
         rc = sdra_error_set(err, SDRA_EINVAL, "%s: not a regular file", l->path);
         goto done;
     }
+    /* Contacts are personal data: a new database is created 0600 whatever the umask, before
+     * SQLite opens it (it would create it 0644, and gives the -wal and -shm files the
+     * database's mode). */
+    if (!readonly && !existed && (rc = sdra_file_create_private(l->path, err)) < 0)
+        goto done;
     int oflags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     int s = sqlite3_open_v2(l->path, &l->db, oflags, NULL);
     if (s != SQLITE_OK) {
         rc = db_fail(l, err, s, "cannot open");
         goto done;
     }
-    /* Contacts are personal data: a new database is readable by its owner only (SQLite gives
-     * its -wal and -shm files the same mode). */
-    if (!readonly && !existed)
-        chmod(l->path, 0600);
     sqlite3_extended_result_codes(l->db, 1);
     sqlite3_busy_timeout(l->db, BUSY_TIMEOUT_MS);
     if ((rc = exec_sql(l, "PRAGMA foreign_keys = ON", "enable foreign keys", err)) < 0)
+        goto done;
+    /* erased rows are overwritten with zeros, not just unlinked (see checkpoint_erased) */
+    if (!readonly && (rc = exec_sql(l, "PRAGMA secure_delete = ON", "enable secure delete", err)) < 0)
         goto done;
     int version = 0;
     /* The first read of the file: a corrupt or foreign file fails here with NOTADB. */
@@ -316,16 +321,34 @@ static int local_begin(void *state, sdra_error *err)
     return rc < 0 ? rc : exec_sql(l, "BEGIN IMMEDIATE", "begin transaction", err);
 }
 
+/* After an erase is committed: the erased rows' old page images stay in the WAL until a
+ * checkpoint copies the zeroed pages into the database; TRUNCATE also empties the WAL file.
+ * Another connection still reading makes it stop short (SQLITE_BUSY): logged, and the next
+ * erase or automatic checkpoint completes it. */
+static void checkpoint_erased(local_db *l)
+{
+    if (!l->erased)
+        return;
+    l->erased = false;
+    int s = sqlite3_wal_checkpoint_v2(l->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    if (s != SQLITE_OK)
+        sdra_log(SDRA_LOG_WARN, "%s: records erased; WAL checkpoint incomplete: %s", l->path, sqlite3_errstr(s));
+}
+
 static int local_commit(void *state, sdra_error *err)
 {
     local_db *l = state;
     int rc = need_db(l, err);
-    return rc < 0 ? rc : exec_sql(l, "COMMIT", "commit", err);
+    if (rc < 0 || (rc = exec_sql(l, "COMMIT", "commit", err)) < 0)
+        return rc;
+    checkpoint_erased(l);
+    return 0;
 }
 
 static void local_rollback(void *state)
 {
     local_db *l = state;
+    l->erased = false;
     if (l->db && !sqlite3_get_autocommit(l->db))
         sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -845,11 +868,15 @@ static int delete_all(local_db *l, const char *const *sql, int n_sql, const char
         if ((rc = step_done(l, st, "erase", err)) == 0)
             removed += sqlite3_changes(l->db);
     }
+    if (rc == 0 && removed > 0)
+        l->erased = true;
     if (own_tx) {
         if (rc == 0)
             rc = exec_sql(l, "COMMIT", "commit", err);
         if (rc < 0)
             local_rollback(l);
+        else
+            checkpoint_erased(l);
     }
     if (rc == 0)
         *n_removed = removed;

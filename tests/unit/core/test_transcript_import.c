@@ -168,12 +168,64 @@ static void import_bad_input(void **state)
     assert_non_null(strstr(err.msg, "binary"));
 }
 
+/* The JSON reader walks the top level itself and parses one utterance at a time: the result
+ * must be what a whole-document parse gives, and malformed documents must still fail. */
+static void import_json_streaming_matches_whole_parse(void **state)
+{
+    (void)state;
+    const char *doc =
+        "\xEF\xBB\xBF {\"meta\": {\"k\": [1, {\"x\": \"}]\\\"{\"}]}, \"utterances\": [],"
+        " \"schema\": \"sdra.transcript/1\",\n \"duration\": 9.5, \"speakers\": [{\"id\": \"S1\","
+        " \"role\": \"rep\", \"name\": \"Al\"}, {\"id\": \"S2\", \"channel\": 1}],"
+        " \"utterances\" :\n[ {\"speaker\": \"S2\", \"start\": 5, \"end\": 6.5, \"text\": \"b ] } \\\" \\\\\"} ,"
+        "{\"speaker\":\"S1\",\"start\":1,\"end\":2,\"words\":[{\"w\":\"hi\",\"start\":1,\"end\":1.5,\"conf\":0.5},"
+        "{\"w\":\"there\",\"start\":1.5,\"end\":2}]}\t] , \"source\": \"x.wav\"}\n\n";
+    sdra_transcript *t = load_ok("stream.json", doc, NULL);
+    assert_int_equal(t->n_speakers, 2);
+    assert_int_equal(t->n_utts, 2); /* the later "utterances" member counts */
+    assert_true(fabs(t->duration_s - 9.5) < 1e-9);
+    assert_string_equal(t->source, "x.wav");
+    assert_string_equal(t->speakers[0].name, "Al");
+    assert_int_equal(t->utts[0].speaker, 0); /* sorted by start */
+    assert_string_equal(t->utts[0].text, "hi there");
+    assert_int_equal(t->utts[0].n_words, 2);
+    assert_string_equal(t->utts[1].text, "b ] } \" \\");
+    assert_non_null(json_object_get(t->meta, "k"));
+    sdra_transcript_destroy(t);
+
+    static const struct {
+        const char *name, *content, *needle;
+    } bad[] = {
+        {"trail1.json", "{\"schema\": \"sdra.transcript/1\", \"speakers\": [], \"utterances\": [],}", "trail1.json:1:"},
+        {"trail2.json", "{\"schema\": \"sdra.transcript/1\", \"speakers\": [{\"id\": \"S1\"}], \"utterances\": "
+                        "[{\"speaker\": \"S1\", \"start\": 0, \"end\": 1, \"text\": \"a\"},]}", "trail2.json:1:"},
+        {"garbage.json", "{\"schema\": \"sdra.transcript/1\", \"speakers\": [], \"utterances\": []} x", "garbage.json:1:"},
+        {"badutt.json", "{\"schema\": \"sdra.transcript/1\", \"speakers\": [], \"utterances\": [{\"a\": tru}]}", "badutt.json:1:"},
+        {"notobj.json", "{\"schema\": \"sdra.transcript/1\", \"speakers\": [], \"utterances\": [1]}", "utterance object"},
+        {"unclosed.json", "{\"schema\": \"sdra.transcript/1\", \"speakers\": [], \"utterances\": [{\"a\": \"}", "unclosed.json"},
+        {"nocolon.json", "{\"schema\" \"sdra.transcript/1\"}", "':' expected"},
+        {"badkey.json", "{schema: 1}", "string or '}' expected"},
+        {"line.json", "{\"schema\": \"sdra.transcript/1\",\n\"speakers\": [],\n\"utterances\": [{\"speaker\": \"S9\", \"start\": 0, \"end\": 1}]}",
+         "utterances[0].speaker"},
+        {"utts.json", "{\"schema\": \"sdra.transcript/1\", \"speakers\": [], \"utterances\": \"no\"}", "must be arrays"},
+        {"noschema.json", "{\"speakers\": [], \"utterances\": []}", "schema"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sdra_error err = {0};
+        t = NULL;
+        int rc = sdra_transcript_load(&t, write_tmp(bad[i].name, bad[i].content), NULL, &err);
+        if (rc != SDRA_EINVAL || t || !strstr(err.msg, bad[i].needle) || strchr(err.msg, '\n'))
+            fail_msg("%s: rc %d, message '%s'", bad[i].name, rc, err.msg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(import_text_with_times), cmocka_unit_test(import_text_estimated_times),
         cmocka_unit_test(import_vtt),             cmocka_unit_test(import_srt),
         cmocka_unit_test(import_json_round_trip), cmocka_unit_test(import_bad_input),
+        cmocka_unit_test(import_json_streaming_matches_whole_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""bench/make_transcript.py - writes an sdra.transcript/1 document of about N bytes.
+
+Repeats the labelled dialogues of tests/analysis (speaker names replaced by S1 = rep and S2 =
+prospect) with word timings at 150 words per minute and a confidence per word, until the JSON
+reaches the target size. Used by bench/analyze_memory.sh and the analyze limit tests.
+
+usage: make_transcript.py ANALYSIS_DIR OUT.json TARGET_BYTES
+"""
+import json, os, re, sys
+
+d, out, target = sys.argv[1], sys.argv[2], int(sys.argv[3])
+reps = {}
+for line in open(os.path.join(d, "labels.txt")):
+    m = re.match(r"call (\S+).*rep=(\S+)", line)
+    if m:
+        reps[m.group(1)] = m.group(2)
+turns = []
+for name in sorted(os.listdir(d)):
+    if not name.endswith(".txt") or name == "labels.txt":
+        continue
+    rep = reps.get(name, "rep")
+    for line in open(os.path.join(d, name)):
+        line = re.sub(r"^\[[0-9:.]+\]\s*", "", line.strip())
+        m = re.match(r"([A-Za-z ]{1,30}):\s+(.*)", line)
+        if not m:
+            continue
+        who = "S1" if m.group(1).lower() in (rep.lower(), "rep") else "S2"
+        words = re.sub(r"[^a-z0-9' ]+", " ", m.group(2).lower()).split()
+        if words:
+            turns.append((who, words))
+
+# Each utterance is written as it is made, so the generator itself stays small.
+t, k, size = 0.0, 0, 0
+with open(out, "w") as f:
+    head = '{"schema": "sdra.transcript/1", "duration": %s, "speakers": [{"id": "S1", "role": "rep", "channel": 0}, {"id": "S2", "role": "prospect", "channel": 1}], "utterances": [\n'
+    # the duration is not known yet: reserve room and patch it at the end
+    pos_dur = len('{"schema": "sdra.transcript/1", "duration": ')
+    f.write(head % ("%-16s" % "0"))
+    size = f.tell()
+    while size < target:
+        who, words = turns[k % len(turns)]
+        ws, start = [], t
+        for w in words:
+            ws.append({"w": w, "start": round(t, 3), "end": round(t + 0.35, 3), "conf": 0.9})
+            t += 0.4
+        u = {"speaker": who, "start": round(start, 3), "end": round(t - 0.05, 3),
+             "text": " ".join(words), "words": ws}
+        f.write((",\n" if k else "") + json.dumps(u, separators=(",", ":")))
+        t += 0.5
+        k += 1
+        size = f.tell()
+    f.write('\n], "meta": {"engine": "bench"}}\n')
+    f.seek(pos_dur)
+    f.write("%-16s" % ("%.3f" % t))
+print("bench: transcript %d utterances, %d bytes, %.0f s" % (k, os.path.getsize(out), t))
