@@ -109,7 +109,8 @@ int sdra_redactor_text(const sdra_redactor *r, const char *text, size_t len, cha
                        size_t *out_len, sdra_redact_report *rep, sdra_error *err);
 
 /* Redacts a transcript in place. The word sequence is read across word and utterance
- * boundaries (consecutive utterances of one speaker continue a digit sequence; a trigger
+ * boundaries (consecutive utterances of one speaker continue a digit sequence, and so do two
+ * speakers' words less than 0.3 s apart, since a diarizer may cut one breath in two; a trigger
  * phrase may be said by the other speaker, as in "what's your date of birth?"). The words of a
  * value become one marker word with the first word's start and the last word's end (a value
  * that runs over two utterances leaves one marker in each); changed utterances get their text

@@ -13,11 +13,13 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define JSON_DEPTH_MAX 64
 #define MARKER_MAX 32
+#define SPEAKER_JOIN_GAP_S 0.3
 
 static const char *class_names[SDRA_REDACT_N_CLASSES] = {"card", "national_id", "phone",
                                                          "email", "bank", "dob"};
@@ -332,16 +334,24 @@ int sdra_redactor_transcript(const sdra_redactor *r, sdra_transcript *t, sdra_re
     int rc = 0;
     if (!(changed = calloc(t->n_utts + 1, 1)))
         goto nomem;
+    /* a digit sequence continues over a change of speaker only when the words touch: with one
+     * microphone, a diarizer may cut a number spoken in one breath between two speakers */
+    int stream = 0, prev_speaker = -1;
+    double prev_end = -1e9;
     for (size_t ui = 0; ui < t->n_utts; ui++) {
         sdra_utterance *u = &t->utts[ui];
         for (size_t wi = 0; wi < u->n_words; wi++) {
+            if (u->speaker != prev_speaker && fabs(u->words[wi].start - prev_end) >= SPEAKER_JOIN_GAP_S)
+                stream++;
+            prev_speaker = u->speaker;
+            prev_end = u->words[wi].end;
             if (grow_toks(&toks, &cap, n) < 0)
                 goto nomem;
             ptok *k = &toks[n++];
             memset(k, 0, sizeof *k);
             k->raw = u->words[wi].w ? u->words[wi].w : "";
             k->raw_len = strlen(k->raw);
-            k->speaker = u->speaker;
+            k->speaker = stream;
             k->utt = ui;
             k->word = wi;
             privacy_tok_init(&r->lx, k);
@@ -353,7 +363,7 @@ int sdra_redactor_transcript(const sdra_redactor *r, sdra_transcript *t, sdra_re
     for (size_t k = 0; k < ns; k++) {
         const ptok *f = &toks[spans[k].first], *l = &toks[spans[k].last];
         double s = t->utts[f->utt].words[f->word].start, e = t->utts[l->utt].words[l->word].end;
-        if (add_span(rep, spans[k].cls, f->speaker, s, e) < 0)
+        if (add_span(rep, spans[k].cls, t->utts[f->utt].speaker, s, e) < 0)
             goto nomem;
         count(rep, spans[k].cls);
     }

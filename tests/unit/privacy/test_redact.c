@@ -363,6 +363,17 @@ static void transcript_across_utterances(void **state)
     assert_int_equal(rep.n_total, 0);
     assert_string_equal(t2->utts[1].text, "four five six");
     sdra_redact_report_release(&rep);
+    /* ... unless the words touch: a diarizer cut one number in two (mono recordings) */
+    utt(t2, a, 10.0, "my card number is for one");          /* "one" ends at 12.9 */
+    utt(t2, b, 13.0, "one one one one one one one one one one one one one one thanks");
+    assert_int_equal(sdra_redactor_transcript(R, t2, &rep, &err), 0);
+    assert_string_equal(t2->utts[2].text, "my card number is [REDACTED:card]");
+    assert_string_equal(t2->utts[3].text, "[REDACTED:card] thanks");
+    assert_int_equal(rep.n_spans, 1);
+    assert_int_equal(rep.spans[0].speaker, a);
+    assert_float_equal(rep.spans[0].start_s, 12.0, 1e-9);
+    assert_float_equal(rep.spans[0].end_s, 13.0 + 13 * 0.5 + 0.4, 1e-9);
+    sdra_redact_report_release(&rep);
     sdra_transcript_destroy(t2);
     sdra_transcript_destroy(t);
 }
