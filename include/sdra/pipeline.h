@@ -46,6 +46,8 @@ typedef struct sdra_pipeline_options {
     const char *vocab_path;   /* extra vocabulary file, or NULL */
     const char *template_path;/* user email template, or NULL */
     const char *crm_backend;  /* "local" (default) */
+    unsigned redact_classes;  /* SDRA_REDACT_* bits (sdra/privacy.h): redact the transcript right
+                               * after transcription, so no later stage sees those values; 0 = off */
 } sdra_pipeline_options;
 
 typedef struct sdra_stage_ctx {
