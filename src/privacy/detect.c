@@ -19,7 +19,10 @@
  * A run that is none of these is left alone whole; its parts are not tried again, so a
  * Luhn-invalid 16-digit number does not turn into a "phone" of its last 12 digits.
  *
- * Triggers are looked for in the TRIGGER_WINDOW tokens before the value, whoever said them.
+ * A spoken run counting up or down ("one two three four five six seven") is not a phone
+ * unless a phone word introduces it.
+ * Triggers are looked for in the TRIGGER_WINDOW tokens before the value, whoever said them
+ * (bank words: the BANK_TRIGGER_WINDOW tokens right before it).
  */
 #include "internal.h"
 
@@ -28,6 +31,7 @@
 #include <string.h>
 
 #define TRIGGER_WINDOW 10
+#define BANK_TRIGGER_WINDOW 3
 #define RUN_TOK_MAX 48
 #define RUN_DIGITS_MAX 40
 #define RUN_GROUPS_MAX 16
@@ -65,9 +69,12 @@ static int trigger_ends_at(const sdra_lexicon *lx, const ptok *toks, size_t e, i
     return 0;
 }
 
+/* Bank words must sit right before the value ("account number is 1234"): "account" is
+ * common in sales talk, and amounts follow it ("the account ... you must pay 10 000"). */
 static int trigger_before(const sdra_lexicon *lx, const ptok *toks, size_t i, int cls)
 {
-    size_t lo = i > TRIGGER_WINDOW ? i - TRIGGER_WINDOW : 0;
+    size_t w = cls == TR_ACCOUNT || cls == TR_ROUTING || cls == TR_SORTCODE ? BANK_TRIGGER_WINDOW : TRIGGER_WINDOW;
+    size_t lo = i > w ? i - w : 0;
     for (size_t e = i; e > lo; e--)
         if (trigger_ends_at(lx, toks, e, cls))
             return 1;
@@ -330,6 +337,19 @@ static int date_shaped(const run *r)
     return groups_are(r, 4, 2, 2, 0) || groups_are(r, 2, 2, 4, 0) || groups_are(r, 2, 2, 2, 0);
 }
 
+/* "one two three four five": counting (or a countdown), spoken, not a number someone owns. */
+static int counting(const run *r)
+{
+    if (!r->spoken || r->written || r->nd < 5)
+        return 0;
+    int up = 1, down = 1;
+    for (int k = 1; k < r->nd; k++) {
+        up &= r->d[k] == r->d[k - 1] + 1;
+        down &= r->d[k] == r->d[k - 1] - 1;
+    }
+    return up || down;
+}
+
 /* Classifies run r; *len gets the tokens the value covers. 0 = not PII. */
 static unsigned classify_run(const sdra_lexicon *lx, const ptok *toks, const run *r, size_t *len)
 {
@@ -362,7 +382,7 @@ static unsigned classify_run(const sdra_lexicon *lx, const ptok *toks, const run
         if (r->written && !r->spoken &&
             (groups_are(r, 3, 3, 4, 0) || groups_are(r, 1, 3, 3, 4) || groups_are(r, 3, 4, 0, 0)))
             return SDRA_REDACT_PHONE;
-        if (r->spoken && r->n_single >= 5)
+        if (r->spoken && r->n_single >= 5 && !counting(r))
             return SDRA_REDACT_PHONE;
         if (!date_shaped(r) && trigger_before(lx, toks, r->first, TR_PHONE)) {
             int ok = 1;

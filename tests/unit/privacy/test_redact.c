@@ -132,6 +132,7 @@ static void redact_phone(void **state)
         {"my cell is 5551234567", "my cell is [REDACTED:phone]"},
         {"extension 555-0199 works", "extension [REDACTED:phone] works"},
         {"five five five uh one two three four", "[REDACTED:phone]"},
+        {"my phone number is one two three four five six seven", "my phone number is [REDACTED:phone]"},
     };
     RUN(c);
 }
@@ -218,6 +219,11 @@ static void redact_not_pii(void **state)
         {"twenty twenty six budget", NULL},
         {"room 1234, floor 12", NULL},
         {"PO 4500012345", NULL},
+        /* counting is not a phone number, and amounts after "account" are not account numbers */
+        {"channels one two three four five six seven eight nine", NULL},
+        {"nine eight seven six five four three two one zero", NULL},
+        {"the account is fine, for the eight days you pay five hundred sixty", NULL},
+        {"the Savers account has no fee. You must pay 10 000 up front", NULL},
     };
     RUN(c);
 }
