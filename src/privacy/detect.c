@@ -220,6 +220,7 @@ typedef struct run {
     int bound[RUN_TOK_MAX];        /* digits so far after token first+k, or -1 mid-pair */
     int groups[RUN_GROUPS_MAX], ng;
     int spoken, written, plus, n_single, quantity;
+    int vals[RUN_TOK_MAX], nvals;  /* the number each spoken word says ("ten" = 10) */
 } run;
 
 static void run_put(run *r, int v, int ndig)
@@ -255,6 +256,7 @@ static void parse_run(const ptok *toks, size_t n, size_t i, run *r)
         }
         if (has_kind(t, LK_DIGIT)) {
             run_put(r, kind_val(t, LK_DIGIT), 1);
+            r->vals[r->nvals++] = kind_val(t, LK_DIGIT);
             r->spoken = 1;
             r->n_single++;
             r->bound[j - i] = r->nd;
@@ -264,12 +266,16 @@ static void parse_run(const ptok *toks, size_t n, size_t i, run *r)
                 run_put(r, 0, 1);
                 r->bound[j - i] = r->nd;
                 j++;
+                /* "five hundred sixty", "two hundred and ten": an amount */
+                if (j < n && (has_kind(&toks[j], LK_TENS) || has_kind(&toks[j], LK_TEEN) || is_word(&toks[j], "and")))
+                    r->quantity = 1;
             }
             continue;
         }
         if (has_kind(t, LK_DIGITLIKE) && nx && (has_kind(nx, LK_DIGIT) || is_digit_shaped(nx)) &&
             (j > i || (j + 2 < n && toks[j + 2].speaker == spk && has_kind(&toks[j + 2], LK_DIGIT)))) {
             run_put(r, kind_val(t, LK_DIGITLIKE), 1);
+            r->vals[r->nvals++] = -100; /* never part of a count */
             r->spoken = 1;
             r->n_single++;
             r->bound[j - i] = r->nd;
@@ -279,6 +285,7 @@ static void parse_run(const ptok *toks, size_t n, size_t i, run *r)
         if (has_kind(t, LK_REPEAT) && nx && has_kind(nx, LK_DIGIT) && j - i < RUN_TOK_MAX - 2) {
             for (int k = 0; k < kind_val(t, LK_REPEAT); k++)
                 run_put(r, kind_val(nx, LK_DIGIT), 1);
+            r->vals[r->nvals++] = -100;
             r->spoken = 1;
             r->n_single++;
             r->bound[j - i] = -1;
@@ -288,6 +295,7 @@ static void parse_run(const ptok *toks, size_t n, size_t i, run *r)
         }
         if (has_kind(t, LK_TEEN)) {
             run_put(r, kind_val(t, LK_TEEN), 2);
+            r->vals[r->nvals++] = kind_val(t, LK_TEEN);
             r->spoken = 1;
             r->bound[j - i] = r->nd;
             j++;
@@ -298,11 +306,13 @@ static void parse_run(const ptok *toks, size_t n, size_t i, run *r)
             if (nx && has_kind(nx, LK_DIGIT) && kind_val(nx, LK_DIGIT) > 0 && !is_word(nx, "oh") &&
                 !is_word(nx, "o") && j - i < RUN_TOK_MAX - 2) {
                 run_put(r, kind_val(t, LK_TENS) * 10 + kind_val(nx, LK_DIGIT), 2);
+                r->vals[r->nvals++] = kind_val(t, LK_TENS) * 10 + kind_val(nx, LK_DIGIT);
                 r->bound[j - i] = -1;
                 r->bound[j + 1 - i] = r->nd;
                 j += 2;
             } else {
                 run_put(r, kind_val(t, LK_TENS) * 10, 2);
+                r->vals[r->nvals++] = kind_val(t, LK_TENS) * 10;
                 r->bound[j - i] = r->nd;
                 j++;
             }
@@ -340,12 +350,12 @@ static int date_shaped(const run *r)
 /* "one two three four five": counting (or a countdown), spoken, not a number someone owns. */
 static int counting(const run *r)
 {
-    if (!r->spoken || r->written || r->nd < 5)
+    if (!r->spoken || r->written || r->nvals < 5)
         return 0;
     int up = 1, down = 1;
-    for (int k = 1; k < r->nd; k++) {
-        up &= r->d[k] == r->d[k - 1] + 1;
-        down &= r->d[k] == r->d[k - 1] - 1;
+    for (int k = 1; k < r->nvals; k++) {
+        up &= r->vals[k] == r->vals[k - 1] + 1;
+        down &= r->vals[k] == r->vals[k - 1] - 1;
     }
     return up || down;
 }
