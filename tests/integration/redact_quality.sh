@@ -6,4 +6,4 @@ set -euo pipefail
 SDRA=${1:-${SDRA:?}}
 SRC=${SDRA_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 python3 "$SRC/tests/privacy/score.py" "$SDRA" "$SRC/tests/privacy/labelled.txt" -v \
-  --min-precision 0.95 --min-recall 0.93
+  --min-precision 0.95 --min-recall 0.90
