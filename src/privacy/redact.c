@@ -232,7 +232,7 @@ int sdra_redactor_text(const sdra_redactor *r, const char *text, size_t len, cha
     size_t n = 0, cap = 0, ns = 0, cs = 0;
     sdra_buf b;
     int rc = 0;
-    sdra_buf_init(&b, r->p.max_text_bytes * 2 + 4096);
+    sdra_buf_init(&b, r->p.max_text_bytes * 4 + 4096); /* a 6-byte value can become a 22-byte marker */
     if (len > r->p.max_text_bytes)
         return sdra_error_set(err, SDRA_ELIMIT, "text of %zu bytes is over the redaction limit of %zu",
                               len, r->p.max_text_bytes);
