@@ -602,8 +602,8 @@ static int written_datey(const ptok *t, int *groups, int *year4)
             return 0;
         if (!cur)
             return 0;
-        if (cur == 4 && g == 0 && k == n) {
-            int y = atoi(c);
+        if (cur == 4 && g == 0 && k == n) { /* c is not NUL-terminated: no atoi */
+            int y = (c[0] - '0') * 1000 + (c[1] - '0') * 100 + (c[2] - '0') * 10 + (c[3] - '0');
             *year4 = y >= 1900 && y <= 2099;
         }
         g++;
