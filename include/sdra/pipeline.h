@@ -50,6 +50,8 @@ typedef struct sdra_pipeline_options {
     const char *llm_url, *llm_model; /* for "llm" (sdra_analyze_params) */
     size_t llm_max_chars;
     long llm_timeout_ms;
+    unsigned redact_classes;  /* SDRA_REDACT_* bits (sdra/privacy.h): redact the transcript right
+                               * after transcription, so no later stage sees those values; 0 = off */
 } sdra_pipeline_options;
 
 typedef struct sdra_stage_ctx {

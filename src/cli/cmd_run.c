@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "sdra/call.h"
 #include "sdra/pipeline.h"
+#include "sdra/privacy.h"
 #include "sdra/util.h"
 
 #include <ctype.h>
@@ -46,6 +47,8 @@ static void usage(FILE *f)
         "  --rep-channel left|right   stereo: which channel is the rep (default: by content)\n"
         "  --vocab FILE         extra words with pronunciations (see docs/vocabulary.md)\n"
         CLI_LLM_HELP
+        "  --redact CLASSES     redact card,national_id,phone,email,bank,dob (or all) from the\n"
+        "                       transcript before any later stage sees it (docs/privacy-redaction.md)\n"
         "where:\n"
         "  --out DIR            package root (default ./out)\n"
         "  --data DIR           data directory with the local CRM (default $SDRA_DATA or\n"
@@ -198,6 +201,7 @@ int cmd_run(int argc, char **argv)
         {"vocab", required_argument, 0, 13},        {"out", required_argument, 0, 14},
         {"data", required_argument, 0, 15},         {"force", no_argument, 0, 16},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
+        {"redact", required_argument, 0, 17},
         CLI_LLM_LONGOPTS,                           {0, 0, 0, 0}};
     static const char *fields[] = {NULL, "contact_email", "contact_name", "company", "rep_name",
                                    "rep_email", "rep_company", "call_date", "style"};
@@ -246,6 +250,12 @@ int cmd_run(int argc, char **argv)
         case 14: out_root = optarg; break;
         case 15: data_opt = optarg; break;
         case 16: force = 1; break;
+        case 17:
+            if (sdra_redact_classes_parse(optarg, &po.redact_classes, &err) < 0) {
+                rc = cli_usage_error("run", "--redact: %s", err.msg);
+                goto done;
+            }
+            break;
         case 'q': st.quiet = true; break;
         case 'h': usage(stdout); goto done;
         case CLI_LLM_ID: case CLI_LLM_ID + 1: case CLI_LLM_ID + 2: case CLI_LLM_ID + 3: case CLI_LLM_ID + 4:
@@ -311,6 +321,13 @@ int cmd_run(int argc, char **argv)
     if (!st.quiet)
         fprintf(stderr, "call %s -> %s/\n", call_id, dir);
     st.bar = cli_progress(st.quiet);
+    if (po.redact_classes && !force) { /* a transcript from before --redact must be redone */
+        json_t *tdoc = NULL;
+        if (sdra_json_load_doc(&tdoc, dir, "transcript.json", 256u << 20, 1, NULL) == 0 && tdoc &&
+            !sdra_redact_doc_covers(tdoc, po.redact_classes))
+            force = 1;
+        json_decref(tdoc);
+    }
     sdra_stage_ctx ctx = {.workdir = dir, .data_dir = data_dir, .options = &po, .progress = st.bar};
     int failed = -1;
     if (sdra_pipeline_run(&ctx, force, on_stage, &st, &failed, &err) < 0) {

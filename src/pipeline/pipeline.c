@@ -14,6 +14,7 @@
 #include "sdra/analyze.h"
 #include "sdra/compose.h"
 #include "sdra/crm.h"
+#include "sdra/privacy.h"
 #include "sdra/report.h"
 #include "sdra/transcribe.h"
 
@@ -37,6 +38,23 @@ static int load_call(const sdra_stage_ctx *ctx, sdra_call_info *call, sdra_error
     json_decref(doc);
     if (rc < 0)
         sdra_error_prefix(err, "%s", path);
+    return rc;
+}
+
+/* Redacts t for the classes asked for and records what was done (classes, counts, time spans;
+ * never the values) in t->meta.redaction, which `sdra redact --audio` and resumed runs read. */
+static int redact_transcript(sdra_transcript *t, unsigned classes, sdra_error *err)
+{
+    sdra_redact_params p = sdra_redact_default_params();
+    sdra_redact_report rep = {0};
+    p.classes = classes;
+    int rc = sdra_redact_transcript(t, &p, &rep, err);
+    if (rc == 0 && !t->meta)
+        t->meta = json_object();
+    json_t *r = rc < 0 || !t->meta ? NULL : sdra_redact_report_to_json(&rep, classes, t);
+    if (rc == 0 && (!r || json_object_set_new(t->meta, "redaction", r) < 0))
+        rc = sdra_error_set(err, SDRA_ENOMEM, "redaction: out of memory");
+    sdra_redact_report_release(&rep);
     return rc;
 }
 
@@ -82,6 +100,8 @@ static int stage_transcribe(const sdra_stage_ctx *ctx, sdra_error *err)
         goto done;
     if (call.call_date && !t->recorded_date)
         t->recorded_date = strdup(call.call_date);
+    if (o && o->redact_classes && (rc = redact_transcript(t, o->redact_classes, err)) < 0)
+        goto done;
 
     json_t *doc = sdra_transcript_to_json(t);
     if (!doc) {
