@@ -27,7 +27,8 @@ int sdra_file_read(char **out, size_t *len_out, const char *path, size_t max_byt
 int sdra_file_write_atomic(const char *path, const void *data, size_t n, sdra_error *err);
 
 /* What sdra_file_write_atomic would do with path: 0 = replace atomically (a regular file or a
- * new path), 1 = write straight through (character device, FIFO, "-"), negative = refused
+ * new path), 1 = write straight through (character device, FIFO, "-", a symbolic link to a
+ * regular file such as /dev/stdout redirected to a file), negative = refused
  * (err says why in one line). For writers that stream instead of writing one buffer. */
 int sdra_file_write_check(const char *path, sdra_error *err);
 

@@ -102,17 +102,26 @@ static int write_all(int fd, const void *data, size_t n)
 }
 
 /* A character device, a FIFO or "-" (stdout) is written straight through: renaming a
- * temporary file over /dev/null would replace the device node with a regular file. */
+ * temporary file over /dev/null would replace the device node with a regular file. So is a
+ * symbolic link (/dev/stdout -> /proc/self/fd/1 redirected to a file): renaming over the link
+ * would replace the link itself, and the file the link names would never get the output. */
 static int write_through(const char *path, const void *data, size_t n, sdra_error *err)
 {
     bool is_stdout = strcmp(path, "-") == 0;
+    struct stat lst;
+    bool via_link = !is_stdout && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode);
     int fd = is_stdout ? STDOUT_FILENO : open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return sdra_error_set(err, sdra_code_from_errno(errno), "%s: cannot write: %s", path, strerror(errno));
     struct stat st;
     int rc = 0;
-    if (!is_stdout && (fstat(fd, &st) < 0 || !(S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)))) {
+    if (!is_stdout && (fstat(fd, &st) < 0 ||
+                       !(S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode) || (via_link && S_ISREG(st.st_mode))))) {
         rc = sdra_error_set(err, SDRA_EINVAL, "%s: changed while being opened", path); /* raced */
+        goto done;
+    }
+    if (!is_stdout && S_ISREG(st.st_mode) && !(fcntl(fd, F_GETFL) & O_APPEND) && ftruncate(fd, 0) < 0) {
+        rc = sdra_error_set(err, sdra_code_from_errno(errno), "%s: cannot truncate: %s", path, strerror(errno));
         goto done;
     }
     if (write_all(fd, data, n) < 0)
@@ -133,10 +142,12 @@ int sdra_file_write_check(const char *path, sdra_error *err)
             return 0;
         return sdra_error_set(err, sdra_code_from_errno(errno), "%s: cannot write: %s", path, strerror(errno));
     }
-    if (S_ISREG(st.st_mode))
-        return 0;
     if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
         return 1;
+    if (S_ISREG(st.st_mode)) {
+        struct stat lst;
+        return lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode) ? 1 : 0;
+    }
     return sdra_error_set(err, SDRA_EINVAL, "%s: cannot write: %s, not a file, character device or FIFO", path,
                           S_ISDIR(st.st_mode) ? "a directory" : S_ISSOCK(st.st_mode) ? "a socket"
                                                               : S_ISBLK(st.st_mode)  ? "a block device"

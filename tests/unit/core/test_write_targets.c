@@ -1,7 +1,8 @@
 /*
  * test_write_targets.c - sdra_file_write_atomic() by kind of target: a regular file is
  * replaced (mode 0600 whatever the umask); a character device, a FIFO and "-" are written
- * straight through and stay what they were; a directory, a socket and a block device are
+ * straight through and stay what they were; so is a symbolic link to a regular file (the link
+ * stays a link: /dev/stdout redirected to a file once became a regular file); a directory, a socket and a block device are
  * refused with one line before anything is written. sdra_mkdir_p() and
  * sdra_file_create_private() give what they create 0700 / 0600 whatever the umask.
  *
@@ -193,6 +194,28 @@ static void write_refuses_directory_socket_block_device(void **state)
     }
 }
 
+/* /dev/stdout is a link to /proc/self/fd/1; with stdout redirected to a file, -o /dev/stdout
+ * once renamed a temporary over the link, turning the system's /dev/stdout into a file. */
+static void write_through_symlink_to_file(void **state)
+{
+    (void)state;
+    char target[NAME_MAX_BYTES], link[NAME_MAX_BYTES];
+    path_in(target, "real.txt");
+    path_in(link, "stdout-link");
+    sdra_error err = {0};
+    assert_int_equal(sdra_file_write_atomic(target, "old contents, longer than the new\n", 34, &err), 0);
+    assert_int_equal(symlink(target, link), 0);
+    assert_int_equal(sdra_file_write_check(link, &err), 1);
+    assert_int_equal(sdra_file_write_atomic(link, "new\n", 4, &err), 0);
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    char *got = NULL;
+    assert_int_equal(sdra_file_read(&got, NULL, target, 64, &err), 0);
+    assert_string_equal(got, "new\n"); /* truncated, then written */
+    free(got);
+}
+
 static void write_regular_file_0600_whatever_umask(void **state)
 {
     (void)state;
@@ -256,6 +279,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(write_keeps_character_device, setup, teardown),
         cmocka_unit_test_setup_teardown(write_through_fifo, setup, teardown),
         cmocka_unit_test_setup_teardown(write_dash_is_stdout, setup, teardown),
+        cmocka_unit_test_setup_teardown(write_through_symlink_to_file, setup, teardown),
         cmocka_unit_test_setup_teardown(write_refuses_directory_socket_block_device, setup, teardown),
         cmocka_unit_test_setup_teardown(write_regular_file_0600_whatever_umask, setup, teardown),
         cmocka_unit_test_setup_teardown(mkdir_and_create_private_whatever_umask, setup, teardown),
