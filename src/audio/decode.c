@@ -847,7 +847,7 @@ int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params 
     /* The file name is passed only as a hint for probing by extension. The container is
      * probed here, not in avformat_open_input, so that it is judged before its demuxer runs. */
     const char *probe_name = strcmp(path, "-") == 0 ? "" : path;
-    int score = AVPROBE_SCORE_MAX;
+    int score = -1; /* the probe's, when we probed */
     if (!ifmt) {
         score = av_probe_input_buffer2(a->avio, &ifmt, probe_name, a->fmt, 0, 0);
         if (score < 0 || !ifmt) {
@@ -870,7 +870,8 @@ int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params 
             rc = fail_av(a, err, avrc, "not an audio file");
         goto done;
     }
-    a->fmt->probe_score = score;
+    if (score >= 0)
+        a->fmt->probe_score = score; /* as avformat_open_input's own probe would have set it */
     if (!avio_seekable) {
         /* A live stream: the format is known now; look at a little of it, not FFmpeg's
          * default 5 MB / 5 s, so that the first audio comes out while the call goes on. */
