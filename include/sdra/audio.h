@@ -1,5 +1,6 @@
 /*
- * sdra/audio.h - audio ingest: any container and codec FFmpeg decodes, streamed, resampled to
+ * sdra/audio.h - audio ingest: the audio containers of docs/audio.md in any codec FFmpeg
+ * decodes (never playlists or other references to media elsewhere), streamed, resampled to
  * 16-bit PCM at a fixed rate, with the source channels kept apart and a mono mix beside them.
  *
  * Memory stays bounded whatever the length: the reader decodes on demand, one block at a time.
@@ -56,8 +57,11 @@ typedef struct sdra_audio_info {
 typedef struct sdra_audio sdra_audio;
 
 /* Opens path ("-" = stdin) and finds its audio stream. Fails with SDRA_ENOTFOUND (no such
- * file), SDRA_EINVAL (empty, not audio, no audio stream, truncated header), SDRA_EUNSUPPORTED
- * (no decoder for the codec) or SDRA_ELIMIT; the message names the file and the reason. */
+ * file), SDRA_EINVAL (empty, not audio, no audio stream, truncated header, a container outside
+ * the accepted list in docs/audio.md), SDRA_EUNSUPPORTED (no decoder for the codec; a playlist,
+ * concat script or manifest, which is never followed) or SDRA_ELIMIT; the message names the
+ * file and the reason. Only the input itself is read: the demuxer may open nothing else (no
+ * URL, no other file), whatever the input says. */
 int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params *params,
                     sdra_error *err);
 
@@ -81,6 +85,18 @@ int sdra_audio_read(sdra_audio *a, int16_t *const *chans, int16_t *mix, size_t m
 int64_t sdra_audio_position(const sdra_audio *a);
 
 void sdra_audio_close(sdra_audio *a); /* NULL is fine */
+
+/* Bytes of a file's start that sdra_audio_sniff looks at (pass this many when there are). */
+#define SDRA_AUDIO_SNIFF_BYTES 4096
+
+/* Names the container of a recording from its first n bytes (magic bytes only; the name or
+ * type a client gave is never consulted): *ext is set to a canonical extension ("wav", "flac",
+ * "mp3", "ogg", "m4a", "mov", "webm", "mkv", "aac", "aiff", "caf", "amr", "wma", "au", "w64",
+ * "wv", "ape", "tta", "mpc") or to NULL when the bytes are none of those, and 0 is returned; the
+ * decoder is then the judge. A playlist, concat script or streaming manifest (M3U/HLS, PLS,
+ * ffconcat, SDP, DASH, ...) fails with SDRA_EUNSUPPORTED and the message "playlists are not
+ * accepted; upload the audio itself". Reads at most min(n, SDRA_AUDIO_SNIFF_BYTES) bytes. */
+int sdra_audio_sniff(const void *head, size_t n, const char **ext, sdra_error *err);
 
 /* Convenience for tests and small files: decodes everything into heap arrays (free() each of
  * (*chans)[c] and *chans and *mix). Honors params' limits. */

@@ -8,8 +8,14 @@
  * (live streams start at once; truncation is the declared length against the bytes there).
  * FFmpeg's error codes are translated here into sdra codes with a one-line message that
  * names the input; FFmpeg's own log lines go to sdra_log at debug level.
+ *
+ * Only the input itself is ever read (security review, finding 1): the container is probed
+ * here and must be one of ACCEPTED_FORMATS before its demuxer runs; playlists, concat scripts
+ * and manifests are refused by name ("playlists are not accepted"); and the demuxer's io_open
+ * is replaced by one that refuses everything, with an empty protocol whitelist behind it, so
+ * no demuxer can open a URL or another file whatever the input says.
  */
-#include "sdra/audio.h"
+#include "internal.h"
 #include "sdra/log.h"
 #include "sdra/util.h"
 
@@ -26,6 +32,7 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/opt.h>
 #include <libswresample/swresample.h>
@@ -41,6 +48,21 @@
 /* How much of a non-seekable stream FFmpeg may read before the first audio is delivered. */
 #define STREAM_PROBE_BYTES (8 * 1024)
 #define STREAM_ANALYZE_US 500000
+
+/* The demuxers we run (FFmpeg names; av_match_list matches any name of a multi-name demuxer
+ * such as "mov,mp4,m4a,3gp,3g2,mj2" or "matroska,webm"): audio containers that hold their
+ * media inline, and the raw PCM demuxers behind our WAV reader and format hints. The list in
+ * docs/audio.md follows this one. */
+#define ACCEPTED_FORMATS                                                                          \
+    "wav,w64,flac,mp3,ogg,mov,matroska,aac,loas,aiff,caf,amr,amrnb,amrwb,asf,au,wv,ape,tta,mpc,"  \
+    "mpc8,ac3,eac3,dts,gsm,voc,"                                                                  \
+    "u8,s8,s16le,s16be,u16le,u16be,s24le,s24be,u24le,u24be,s32le,s32be,u32le,u32be,f32le,f32be,"  \
+    "f64le,f64be,alaw,mulaw"
+/* Demuxers that read other media named inside the input (or a script that makes it): refused
+ * with the playlist message, whatever their name or the probe says. */
+#define REFERENCE_FORMATS                                                                         \
+    "hls,applehttp,concat,dash,webm_dash_manifest,sdp,rtsp,rtp,imf,image2,avisynth,vapoursynth," \
+    "lavfi"
 
 struct sdra_audio {
     char name[NAME_MAX_CHARS + 1]; /* the input as messages name it */
@@ -208,6 +230,20 @@ static int64_t io_seek(void *opaque, int64_t offset, int whence)
     if (r < 0)
         return AVERROR(errno);
     return (int64_t)r;
+}
+
+/* Installed as the demuxer's io_open: nothing inside an input may open another resource (a
+ * playlist's segments, a concat script's files, a QuickTime data reference). */
+static int io_open_refused(struct AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
+                           AVDictionary **options)
+{
+    (void)s;
+    (void)flags;
+    (void)options;
+    *pb = NULL;
+    sdra_log(SDRA_LOG_DEBUG, "audio: refused to open '%.200s' named inside the input",
+             url ? url : "");
+    return AVERROR(EPERM);
 }
 
 /* ---- WAV streams ----------------------------------------------------------------------- */
@@ -623,6 +659,35 @@ static const char *first_name(const char *names, char *out, size_t n)
     return out;
 }
 
+/* Judges the container before its demuxer runs: a reference format (playlist, concat script,
+ * manifest), or text that is a list of media, is refused with the playlist message; any other
+ * demuxer outside ACCEPTED_FORMATS is "no audio stream in a format we accept". ifmt NULL: the
+ * probe found nothing, and only the playlist test applies. probed: the bytes the probe read
+ * are waiting in a->avio (FFmpeg rewinds to them), so the start of the input can be read. */
+static int check_format(sdra_audio *a, const AVInputFormat *ifmt, bool probed, sdra_error *err)
+{
+    if (ifmt && av_match_list(ifmt->name, ACCEPTED_FORMATS, ',') > 0)
+        return 0;
+    bool playlist = ifmt && av_match_list(ifmt->name, REFERENCE_FORMATS, ',') > 0;
+    if (!playlist && probed) {
+        unsigned char head[SDRA_AUDIO_SNIFF_BYTES];
+        int n = avio_read(a->avio, head, (int)sizeof head);
+        playlist = n > 0 && audio_sniff_is_playlist(head, (size_t)n);
+    }
+    if (playlist)
+        return sdra_error_set(err, SDRA_EUNSUPPORTED, "%s: " AUDIO_PLAYLIST_REFUSED, a->name);
+    if (!ifmt)
+        return 0;
+    char fname[32];
+    first_name(ifmt->name, fname, sizeof fname);
+    if (!probed)
+        return sdra_error_set(err, SDRA_EUNSUPPORTED,
+                              "%s: input format '%s' is not an accepted audio format", a->name,
+                              fname);
+    return sdra_error_set(err, SDRA_EINVAL, "%s: no audio stream in a format we accept (%s)",
+                          a->name, fname);
+}
+
 static int open_input(sdra_audio *a, const char *path, sdra_error *err)
 {
     int is_stdin = strcmp(path, "-") == 0;
@@ -737,6 +802,9 @@ int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params 
     }
     a->fmt->pb = a->avio;
     a->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+    a->fmt->io_open = io_open_refused;
+    av_dict_set(&opts, "format_whitelist", ACCEPTED_FORMATS, 0);
+    av_dict_set(&opts, "protocol_whitelist", "none", 0);
 
     const AVInputFormat *ifmt = NULL;
     if (raw_wav) {
@@ -765,6 +833,8 @@ int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params 
                                a->name, a->p.format_hint);
             goto done;
         }
+        if ((rc = check_format(a, ifmt, false, err)) < 0)
+            goto done;
         if (ifmt->priv_class && av_opt_find((void *)&ifmt->priv_class, "sample_rate", NULL, 0,
                                             AV_OPT_SEARCH_FAKE_OBJ)) {
             char v[32];
@@ -774,8 +844,23 @@ int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params 
             av_dict_set(&opts, "ch_layout", v, 0);
         }
     }
-    /* The file name is passed only as a hint for probing by extension. */
-    avrc = avformat_open_input(&a->fmt, strcmp(path, "-") == 0 ? "" : path, ifmt, &opts);
+    /* The file name is passed only as a hint for probing by extension. The container is
+     * probed here, not in avformat_open_input, so that it is judged before its demuxer runs. */
+    const char *probe_name = strcmp(path, "-") == 0 ? "" : path;
+    int score = -1; /* the probe's, when we probed */
+    if (!ifmt) {
+        score = av_probe_input_buffer2(a->avio, &ifmt, probe_name, a->fmt, 0, 0);
+        if (score < 0 || !ifmt) {
+            if (a->bytes_read == 0 && !a->seekable && !a->io_errno)
+                rc = sdra_error_set(err, SDRA_EINVAL, "%s: empty input (no data)", a->name);
+            else if ((rc = check_format(a, NULL, true, err)) == 0)
+                rc = fail_av(a, err, score < 0 ? score : AVERROR_INVALIDDATA, "not an audio file");
+            goto done;
+        }
+        if ((rc = check_format(a, ifmt, true, err)) < 0)
+            goto done;
+    }
+    avrc = avformat_open_input(&a->fmt, probe_name, ifmt, &opts);
     if (avrc < 0) {
         /* avformat_open_input frees the context on failure (not our AVIOContext) */
         a->fmt = NULL;
@@ -785,6 +870,8 @@ int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params 
             rc = fail_av(a, err, avrc, "not an audio file");
         goto done;
     }
+    if (score >= 0)
+        a->fmt->probe_score = score; /* as avformat_open_input's own probe would have set it */
     if (!avio_seekable) {
         /* A live stream: the format is known now; look at a little of it, not FFmpeg's
          * default 5 MB / 5 s, so that the first audio comes out while the call goes on. */

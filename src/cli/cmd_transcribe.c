@@ -18,10 +18,10 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: sdra transcribe AUDIO [options]\n\n"
-        "Transcribes a call recording (any format FFmpeg reads) into a speaker-separated,\n"
-        "time-stamped transcript. Stereo: one party per channel. Mono: speakers are found by\n"
-        "clustering. AUDIO '-' reads a stream from stdin and prints one JSON line per utterance\n"
-        "as soon as it is final.\n\n"
+        "Transcribes a call recording (WAV, FLAC, MP3, Ogg, M4A, WebM, ...; never a playlist)\n"
+        "into a speaker-separated, time-stamped transcript. Stereo: one party per channel.\n"
+        "Mono: speakers are found by clustering. AUDIO '-' reads a stream from stdin and\n"
+        "prints one JSON line per utterance as soon as it is final.\n\n"
         "options:\n"
         "  -o, --output FILE       write the transcript there (default: stdout); a regular file is\n"
         "                          replaced atomically (0600), a device or FIFO written through\n"

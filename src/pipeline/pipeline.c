@@ -98,6 +98,16 @@ static int stage_transcribe(const sdra_stage_ctx *ctx, sdra_error *err)
     p.hints = hints;
     if ((rc = sdra_transcribe_file(&t, audio, &p, &ctx->progress, err)) < 0)
         goto done;
+    /* the transcript names its audio as call.json does (relative to the work directory for a
+     * server's calls), not by the path it was read from: a server's data directory is no
+     * business of its API clients (security review, finding 7) */
+    char *source = strdup(call.audio);
+    if (!source) {
+        rc = sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
+        goto done;
+    }
+    free(t->source);
+    t->source = source;
     if (call.call_date && !t->recorded_date)
         t->recorded_date = strdup(call.call_date);
     if (o && o->redact_classes && (rc = redact_transcript(t, o->redact_classes, err)) < 0)

@@ -10,6 +10,7 @@
  */
 #include "internal.h"
 
+#include "sdra/audio.h"
 #include "sdra/call.h"
 #include "sdra/crm.h"
 #include "sdra/log.h"
@@ -999,7 +1000,16 @@ static enum MHD_Result upload_finish(req *r, struct MHD_Connection *c)
             goto done;
         }
     }
-    snprintf(audio, sizeof audio, "audio.%s", r->ext[0] ? r->ext : "bin");
+    /* the stored name comes from the content, never the client's file name or type; a
+     * playlist is refused here (security review, finding 1; the decoder refuses it too) */
+    unsigned char head[SDRA_AUDIO_SNIFF_BYTES];
+    ssize_t head_n = pread(r->fd, head, sizeof head, 0);
+    const char *ext = NULL;
+    if (head_n > 0 && sdra_audio_sniff(head, (size_t)head_n, &ext, &err) < 0) {
+        ret = send_error(r, c, 415, "unsupported", "%s", err.msg);
+        goto done;
+    }
+    snprintf(audio, sizeof audio, "audio.%s", ext ? ext : "bin");
     free(ci.id);
     ci.id = strdup(id);
     free(ci.audio);

@@ -69,6 +69,48 @@ static int add_artifact(struct sdra_server *s, const char *call_id, const char *
     return 0;
 }
 
+/* Replaces every occurrence of from in msg (a string in a buffer of cap bytes) with to; the
+ * result is cut at cap - 1 bytes. */
+static void replace_all(char *msg, size_t cap, const char *from, const char *to)
+{
+    size_t k = strlen(from), t = strlen(to), n = 0;
+    char out[SDRA_STORE_ERRMSG_MAX + 64];
+    if (k == 0 || !strstr(msg, from) || cap > sizeof out)
+        return;
+    for (const char *p = msg; *p && n + 1 < cap;) {
+        if (!strncmp(p, from, k)) {
+            for (size_t i = 0; i < t && n + 1 < cap; i++)
+                out[n++] = to[i];
+            p += k;
+        } else {
+            out[n++] = *p++;
+        }
+    }
+    out[n] = '\0';
+    memcpy(msg, out, n + 1);
+}
+
+/* What API clients may see of a stage's error message: file names relative to the call
+ * ("audio.wav"), never where the server keeps its data (security review, finding 7). The call
+ * directory goes first ("<data>/calls/<id>/audio.wav" -> "audio.wav"), then any other path
+ * under an absolute data directory ("<data>/crm.db" -> "crm.db"), as given and as resolved. */
+static void strip_server_paths(char *msg, size_t cap, const struct sdra_server *s, const char *call_dir)
+{
+    char with_slash[PATH_MAX + 2], real[PATH_MAX];
+    snprintf(with_slash, sizeof with_slash, "%s/", call_dir);
+    replace_all(msg, cap, with_slash, "");
+    replace_all(msg, cap, call_dir, "the call's directory");
+    const char *roots[2] = {s->data_dir, realpath(s->data_dir, real) ? real : NULL};
+    for (int i = 0; i < 2; i++) {
+        /* a relative name ("data") could be any word of the message: only absolute ones */
+        if (!roots[i] || roots[i][0] != '/' || !roots[i][1] || (i == 1 && !strcmp(roots[0], roots[1])))
+            continue;
+        snprintf(with_slash, sizeof with_slash, "%s/", roots[i]);
+        replace_all(msg, cap, with_slash, "");
+        replace_all(msg, cap, roots[i], "the data directory");
+    }
+}
+
 /* Real-time factor of a transcription: wall seconds over audio seconds (from transcript.json). */
 static void observe_rtf(struct sdra_server *s, const char *dir, double wall_s)
 {
@@ -164,6 +206,7 @@ static void run_job(worker_slot *w, sdra_store_job *job)
             delay = 0; /* shutdown, not the job's fault: run again right after restart */
         char msg[SDRA_STORE_ERRMSG_MAX + 64];
         snprintf(msg, sizeof msg, "%s: %s", sdra_code_name(rc), err.msg[0] ? err.msg : sdra_strerror(rc));
+        strip_server_paths(msg, sizeof msg, s, dir);
         bool dies = !retryable || job->attempts >= s->p.max_attempts;
         sdra_error ferr = {0};
         int frc = sdra_store_job_fail(s->store, job, msg, retryable, now + delay, s->p.max_attempts, now, &ferr);
