@@ -1,6 +1,6 @@
 /*
  * internal.h - what the files of the server module share: the server object, the worker
- * pools (worker.c), the HTTP layer (http.c, upload.c, events.c) and helpers (util in server.c).
+ * pools (worker.c), the HTTP layer (http.c, views.c, events.c, upload.c) and helpers (server.c).
  */
 #ifndef SDRA_SERVER_INTERNAL_H
 #define SDRA_SERVER_INTERNAL_H
@@ -8,6 +8,9 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
+
+#include <jansson.h>
+#include <limits.h>
 
 #include "sdra/obs.h"
 #include "sdra/server.h"
@@ -59,6 +62,82 @@ int srv_sha256_file(const char *path, char hex[65], int64_t *size_out, sdra_erro
 /* worker.c */
 int srv_workers_start(struct sdra_server *s, sdra_error *err);
 void srv_workers_stop(struct sdra_server *s);
+
+
+/* ---- the HTTP layer: http.c (routing, auth, responses, callbacks), views.c, events.c, upload.c */
+
+#define FIELD_MAX 512          /* one metadata form field or query value */
+#define LIST_MAX 100           /* calls per page */
+#define PP_BUFFER 32768        /* post processor buffer */
+
+enum route {
+    R_NONE, R_HEALTH, R_READY, R_METRICS, R_OPENAPI, R_CALLS, R_CALL, R_ARTIFACT, R_AUDIO, R_EVENTS, R_RETRY
+};
+#define SRV_N_ROUTES (R_RETRY + 1)
+extern const char *const srv_route_names[SRV_N_ROUTES];
+
+#define N_META 9
+extern const char *const srv_meta_fields[N_META];
+
+typedef struct srv_audio_type {
+    const char *ext, *ctype;
+} srv_audio_type;
+#define SRV_N_AUDIO_TYPES 8
+extern const srv_audio_type srv_audio_types[SRV_N_AUDIO_TYPES];
+
+typedef struct req {
+    struct sdra_server *s;
+    double t0;
+    enum route route;
+    int status;
+    const char *method;
+    char call_id[SDRA_STORE_ID_MAX];
+    char sub[16];
+    sdra_store_key key;
+    bool authed;
+    /* upload */
+    bool upload;
+    struct MHD_PostProcessor *pp;
+    int fd;
+    char tmp_path[PATH_MAX];
+    size_t bytes;
+    char ext[8];
+    bool got_audio_field;
+    char meta[N_META][FIELD_MAX];
+    bool meta_set[N_META];
+    bool meta_seen[N_META]; /* seen in the form */
+    int fail_status;
+    sdra_error fail;
+} req;
+
+/* http.c: responses */
+enum MHD_Result srv_queue(req *r, struct MHD_Connection *c, int status, struct MHD_Response *resp);
+enum MHD_Result srv_send_text(req *r, struct MHD_Connection *c, int status, const char *ctype, char *body);
+enum MHD_Result srv_send_json(req *r, struct MHD_Connection *c, int status, json_t *doc);
+enum MHD_Result srv_send_error(req *r, struct MHD_Connection *c, int status, const char *code,
+                               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+enum MHD_Result srv_send_sdra_error(req *r, struct MHD_Connection *c, const sdra_error *err);
+enum MHD_Result srv_send_file(req *r, struct MHD_Connection *c, const char *path, const char *ctype,
+                              const char *etag);
+json_t *srv_time_or_null(int64_t ms);
+
+/* views.c */
+enum MHD_Result srv_get_call(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_list_calls(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_get_artifact(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_get_audio(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_retry_call(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_delete_call(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_get_metrics(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_get_ready(req *r, struct MHD_Connection *c);
+
+/* events.c */
+enum MHD_Result srv_get_events(req *r, struct MHD_Connection *c);
+
+/* upload.c */
+enum MHD_Result srv_upload_begin(req *r, struct MHD_Connection *c);
+void srv_upload_feed(req *r, const char *data, size_t n);
+enum MHD_Result srv_upload_finish(req *r, struct MHD_Connection *c);
 
 /* http.c */
 int srv_http_start(struct sdra_server *s, sdra_error *err);

@@ -1,0 +1,347 @@
+/*
+ * upload.c - POST /v1/calls (moved from http.c): admission, the body (raw audio or
+ * multipart/form-data through MHD's post processor) streamed to a temporary file, the metadata
+ * fields, then the call stored and queued.
+ */
+#include "internal.h"
+
+#include "sdra/call.h"
+#include "sdra/crm.h"
+#include "sdra/log.h"
+#include "sdra/util.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- uploads -------------------------------------------------------------------------- */
+
+static void upload_fail(req *r, int status, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void upload_fail(req *r, int status, int code, const char *fmt, ...)
+{
+    if (r->fail_status)
+        return;
+    r->fail_status = status;
+    r->fail.code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->fail.msg, sizeof r->fail.msg, fmt, ap);
+    va_end(ap);
+}
+
+static void upload_write(req *r, const char *data, size_t n)
+{
+    if (r->fail_status)
+        return;
+    if (r->bytes + n > r->s->p.max_upload_bytes) {
+        upload_fail(r, 413, SDRA_ELIMIT, "audio larger than the limit of %zu bytes", r->s->p.max_upload_bytes);
+        return;
+    }
+    while (n > 0) {
+        ssize_t w = write(r->fd, data, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            upload_fail(r, errno == ENOSPC ? 507 : 500, SDRA_EIO, "storing the upload failed: %s", strerror(errno));
+            return;
+        }
+        data += w;
+        n -= (size_t)w;
+        r->bytes += (size_t)w;
+    }
+}
+
+static void set_ext(req *r, const char *name_or_type, bool is_type)
+{
+    if (!name_or_type)
+        return;
+    const char *e = NULL;
+    if (is_type) {
+        for (size_t i = 0; i < sizeof srv_audio_types / sizeof srv_audio_types[0]; i++)
+            if (!strncasecmp(name_or_type, srv_audio_types[i].ctype, strlen(srv_audio_types[i].ctype)))
+                e = srv_audio_types[i].ext;
+        if (!strncasecmp(name_or_type, "audio/x-wav", 11) || !strncasecmp(name_or_type, "audio/wave", 10))
+            e = "wav";
+    } else {
+        const char *dot = strrchr(name_or_type, '.');
+        if (dot && strlen(dot + 1) >= 1 && strlen(dot + 1) <= 5) {
+            bool ok = true;
+            for (const char *p = dot + 1; *p; p++)
+                ok = ok && isalnum((unsigned char)*p);
+            if (ok)
+                e = dot + 1;
+        }
+    }
+    if (e) {
+        size_t i = 0;
+        for (; e[i] && i < sizeof r->ext - 1; i++)
+            r->ext[i] = (char)tolower((unsigned char)e[i]);
+        r->ext[i] = '\0';
+    }
+}
+
+static int meta_index(const char *key)
+{
+    for (int i = 0; i < N_META; i++)
+        if (!strcmp(key, srv_meta_fields[i]))
+            return i;
+    return -1;
+}
+
+static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+                                 const char *content_type, const char *transfer_encoding, const char *data,
+                                 uint64_t off, size_t size)
+{
+    (void)kind;
+    (void)transfer_encoding;
+    req *r = cls;
+    if (r->fail_status)
+        return MHD_YES;
+    if (!key)
+        return MHD_YES;
+    if (!strcmp(key, "audio")) {
+        if (off == 0 && !r->got_audio_field) {
+            r->got_audio_field = true;
+            set_ext(r, content_type, true);
+            set_ext(r, filename, false);
+        }
+        upload_write(r, data, size);
+        return MHD_YES;
+    }
+    int i = meta_index(key);
+    if (i < 0) {
+        char k[41];
+        size_t n = 0;
+        for (; key[n] && n < 40; n++)
+            k[n] = isprint((unsigned char)key[n]) ? key[n] : '?';
+        k[n] = '\0';
+        upload_fail(r, 400, SDRA_EINVAL, "unknown form field '%s' (expected audio and call metadata)", k);
+        return MHD_YES;
+    }
+    if (off == 0 && !r->meta_seen[i]) { /* a form field replaces the query parameter */
+        r->meta_seen[i] = true;
+        r->meta[i][0] = '\0';
+    }
+    size_t have = strlen(r->meta[i]);
+    if (off + size >= FIELD_MAX || have + size >= FIELD_MAX) {
+        upload_fail(r, 400, SDRA_EINVAL, "form field %s longer than %d bytes", key, FIELD_MAX - 1);
+        return MHD_YES;
+    }
+    memcpy(r->meta[i] + have, data, size);
+    r->meta[i][have + size] = '\0';
+    r->meta_set[i] = true;
+    return MHD_YES;
+}
+
+/* First call of POST /v1/calls: admission (backpressure, size, type), temp file, parser. */
+enum MHD_Result srv_upload_begin(req *r, struct MHD_Connection *c)
+{
+    struct sdra_server *s = r->s;
+    int active = 0;
+    sdra_error err = {0};
+    if (sdra_store_count_active(s->store, &active, &err) < 0)
+        return srv_send_error(r, c, 503, "unavailable", "job store busy: %s", err.msg);
+    if (s->p.max_active_calls > 0 && active >= s->p.max_active_calls)
+        return srv_send_error(r, c, 503, "unavailable", "queue full: %d calls queued or running; retry later", active);
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > s->p.max_upload_bytes)
+        return srv_send_error(r, c, 413, "limit_exceeded", "audio larger than the limit of %zu bytes", s->p.max_upload_bytes);
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    if (!ct)
+        return srv_send_error(r, c, 415, "unsupported", "missing Content-Type: send audio/* or multipart/form-data");
+    bool multipart = !strncasecmp(ct, "multipart/form-data", 19);
+    if (!multipart && strncasecmp(ct, "audio/", 6) && strncasecmp(ct, "application/octet-stream", 24))
+        return srv_send_error(r, c, 415, "unsupported", "Content-Type %.60s: send audio/* or multipart/form-data", ct);
+    for (int i = 0; i < N_META; i++) {
+        const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, srv_meta_fields[i]);
+        if (v) {
+            if (strlen(v) >= FIELD_MAX)
+                return srv_send_error(r, c, 400, "invalid_input", "%s longer than %d bytes", srv_meta_fields[i], FIELD_MAX - 1);
+            sdra_strlcpy(r->meta[i], v, FIELD_MAX);
+            r->meta_set[i] = true;
+        }
+    }
+    if (multipart) {
+        r->pp = MHD_create_post_processor(c, PP_BUFFER, post_iter, r);
+        if (!r->pp)
+            return srv_send_error(r, c, 400, "invalid_input", "multipart/form-data without a usable boundary");
+    } else {
+        set_ext(r, ct, true);
+    }
+    snprintf(r->tmp_path, sizeof r->tmp_path, "%s/tmp/upload-XXXXXX", s->data_dir);
+    r->fd = mkstemp(r->tmp_path);
+    if (r->fd < 0) {
+        r->tmp_path[0] = '\0';
+        return srv_send_error(r, c, 500, "io_error", "cannot store the upload: %s", strerror(errno));
+    }
+    r->upload = true;
+    return MHD_YES;
+}
+
+void srv_upload_feed(req *r, const char *data, size_t n)
+{
+    if (r->fail_status)
+        return;
+    if (r->pp) {
+        if (MHD_post_process(r->pp, data, n) != MHD_YES)
+            upload_fail(r, 400, SDRA_EINVAL, "malformed multipart/form-data body");
+    } else {
+        upload_write(r, data, n);
+    }
+}
+
+enum MHD_Result srv_upload_finish(req *r, struct MHD_Connection *c)
+{
+    struct sdra_server *s = r->s;
+    sdra_call_info ci = {0};
+    sdra_error err = {0};
+    json_t *doc = NULL;
+    char *meta = NULL, dir[1200], id[24], audio[32], path[1300];
+    bool dir_made = false;
+    enum MHD_Result ret;
+    if (r->pp) {
+        MHD_destroy_post_processor(r->pp);
+        r->pp = NULL;
+    }
+    if (r->fail_status) {
+        ret = srv_send_error(r, c, r->fail_status, sdra_code_name(r->fail.code), "%s", r->fail.msg);
+        goto done;
+    }
+    if (r->bytes == 0) {
+        ret = srv_send_error(r, c, 400, "invalid_input",
+                         "no audio: send it as the body (Content-Type: audio/...) or in the form field 'audio'");
+        goto done;
+    }
+    for (int i = 0; i < N_META; i++)
+        if (r->meta_set[i] && r->meta[i][0] && sdra_call_info_set(&ci, srv_meta_fields[i], r->meta[i], &err) < 0) {
+            ret = srv_send_error(r, c, 400, "invalid_input", "%s", err.msg);
+            goto done;
+        }
+    if (!ci.call_date) {
+        char today[11];
+        sdra_date_today(today);
+        sdra_call_info_set(&ci, "call_date", today, NULL);
+    }
+    if (fdatasync(r->fd) != 0) {
+        ret = srv_send_error(r, c, 500, "io_error", "storing the upload failed: %s", strerror(errno));
+        goto done;
+    }
+    unsigned char rnd[8];
+    const char *ik = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
+    if (ik) {
+        /* the same key (per API key) always names the same call: a client that retries an
+         * upload whose answer it lost (a crash, a timeout) gets the call, not a second one */
+        size_t n = strlen(ik);
+        bool ok = n >= 1 && n <= 128;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = ik[i] > 32 && ik[i] < 127;
+        if (!ok) {
+            ret = srv_send_error(r, c, 400, "invalid_input", "Idempotency-Key: 1-128 printable characters, no spaces");
+            goto done;
+        }
+        crypto_generichash_state hs;
+        crypto_generichash_init(&hs, NULL, 0, sizeof rnd);
+        crypto_generichash_update(&hs, (const unsigned char *)r->key.id, strlen(r->key.id));
+        crypto_generichash_update(&hs, (const unsigned char *)":", 1);
+        crypto_generichash_update(&hs, (const unsigned char *)ik, n);
+        crypto_generichash_final(&hs, rnd, sizeof rnd);
+    } else {
+        randombytes_buf(rnd, sizeof rnd);
+    }
+    sodium_bin2hex(id, sizeof id, rnd, sizeof rnd);
+    if (ik) {
+        sdra_store_call old;
+        int grc = sdra_store_call_get(s->store, id, &old, &err);
+        if (grc == 0) {
+            json_t *o = json_pack("{s:s,s:s}", "id", id, "status", old.status);
+            sdra_store_call_release(&old);
+            ret = srv_send_json(r, c, 200, o);
+            goto done;
+        }
+        if (grc != SDRA_ENOTFOUND) {
+            ret = srv_send_sdra_error(r, c, &err);
+            goto done;
+        }
+    }
+    snprintf(audio, sizeof audio, "audio.%s", r->ext[0] ? r->ext : "bin");
+    free(ci.id);
+    ci.id = strdup(id);
+    free(ci.audio);
+    ci.audio = strdup(audio);
+    srv_call_dir(s, dir, sizeof dir, id);
+    if (sdra_mkdir_p(dir, &err) < 0) {
+        ret = srv_send_sdra_error(r, c, &err);
+        goto done;
+    }
+    dir_made = true;
+    snprintf(path, sizeof path, "%s/%s", dir, audio);
+    if (rename(r->tmp_path, path) != 0) {
+        ret = srv_send_error(r, c, 500, "io_error", "storing the upload failed: %s", strerror(errno));
+        goto done;
+    }
+    r->tmp_path[0] = '\0';
+    doc = sdra_call_info_to_json(&ci);
+    snprintf(path, sizeof path, "%s/call.json", dir);
+    if (!doc || sdra_json_write_file(path, doc, &err) < 0 || !(meta = json_dumps(doc, JSON_COMPACT))) {
+        ret = srv_send_error(r, c, 500, "io_error", "storing the call failed: %s", err.msg);
+        goto done;
+    }
+    int rc = sdra_store_call_create(s->store, id, meta, 0, sdra_store_now_ms(), s->p.max_active_calls, &err);
+    if (rc == SDRA_ELIMIT) {
+        ret = srv_send_error(r, c, 503, "unavailable", "%s; retry later", err.msg);
+        goto done;
+    }
+    if (rc == SDRA_EEXISTS && ik) { /* the same key uploaded concurrently: that one won */
+        dir_made = false;
+        ret = srv_send_json(r, c, 200, json_pack("{s:s,s:s}", "id", id, "status", "queued"));
+        goto done;
+    }
+    if (rc < 0) {
+        ret = srv_send_sdra_error(r, c, &err);
+        goto done;
+    }
+    dir_made = false; /* committed: the directory belongs to the call now */
+    sdra_obs_inc(s->obs, "sdra_http_upload_bytes_total", NULL, (double)r->bytes);
+    sdra_store_audit_add(s->store, sdra_store_now_ms(), r->key.id, "call.create", id, NULL);
+    sdra_log_ctx lc = {.call_id = id, .duration_ms = -1};
+    sdra_logc(SDRA_LOG_INFO, &lc, "call received: %zu bytes of audio", r->bytes);
+    srv_notify_stage(s, 0);
+    srv_notify_event(s);
+    char loc[96];
+    snprintf(loc, sizeof loc, "/v1/calls/%s", id);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "id", id, "status", "queued", "url", loc, "events", "");
+    char ev[112];
+    snprintf(ev, sizeof ev, "%s/events", loc);
+    json_object_set_new(o, "events", json_string(ev));
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    struct MHD_Response *resp = body ? MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!resp) {
+        free(body);
+        ret = MHD_NO;
+        goto done;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Location", loc);
+    ret = srv_queue(r, c, 202, resp);
+done:
+    if (dir_made)
+        srv_rm_rf(dir);
+    free(meta);
+    json_decref(doc);
+    sdra_call_info_release(&ci);
+    return ret;
+}
