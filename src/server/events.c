@@ -1,6 +1,10 @@
 /*
- * events.c - GET /v1/calls/{id}/events (moved from http.c): a Server-Sent Events stream of
- * the call's stage changes until it is done, failed or deleted.
+ * events.c - GET /v1/calls/{id}/events: a Server-Sent Events stream of the call's stage changes
+ * until it is done, failed or deleted. The connections are served by a few event-loop threads,
+ * so a stream never blocks one: when it has nothing to send it suspends its connection
+ * (MHD_suspend_connection from the content reader, as MHD documents) and the ticker
+ * (srv_events_tick, every 100 ms) resumes it when a job changed state or a second has passed
+ * (retries, other processes' changes, keepalives).
  */
 #include "internal.h"
 
@@ -28,6 +32,11 @@
 /* ---- Server-Sent Events ----------------------------------------------------------------- */
 
 typedef struct sse {
+    struct sse *prev, *next;   /* s->streams, guarded by s->http_mu */
+    struct MHD_Connection *conn;
+    bool suspended;            /* guarded by s->http_mu */
+    unsigned long seen;        /* s->ev_seq when it suspended */
+    double suspended_at;
     struct sdra_server *s;
     char call_id[SDRA_STORE_ID_MAX];
     int state[SDRA_SERVER_MAX_STAGES];
@@ -120,23 +129,60 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
             e->last_send = now;
             continue;
         }
-        /* wait for news; wake at least every second (retries, other processes' changes) */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        pthread_mutex_lock(&s->mu);
-        while (!atomic_load(&s->stopping) && s->ev_seq == seen)
-            if (pthread_cond_timedwait(&s->ev_cv, &s->mu, &ts) != 0)
-                break;
-        pthread_mutex_unlock(&s->mu);
+        /* nothing to say: give the thread back until the ticker sees news (or a second passes) */
+        pthread_mutex_lock(&s->http_mu);
+        if (atomic_load(&s->stopping)) {
+            pthread_mutex_unlock(&s->http_mu);
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        e->seen = seen;
+        e->suspended_at = now;
+        e->suspended = true;
+        MHD_suspend_connection(e->conn);
+        pthread_mutex_unlock(&s->http_mu);
+        return 0;
     }
 }
 
 static void sse_free(void *cls)
 {
     sse *e = cls;
+    struct sdra_server *s = e->s;
+    pthread_mutex_lock(&s->http_mu);
+    if (e->prev)
+        e->prev->next = e->next;
+    else if (s->streams == e)
+        s->streams = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    pthread_mutex_unlock(&s->http_mu);
     sdra_buf_release(&e->out);
     free(e);
+}
+
+void srv_events_tick(struct sdra_server *s, double now)
+{
+    pthread_mutex_lock(&s->http_mu);
+    pthread_mutex_lock(&s->mu);
+    unsigned long seq = s->ev_seq;
+    pthread_mutex_unlock(&s->mu);
+    for (sse *e = s->streams; e; e = e->next)
+        if (e->suspended && (e->seen != seq || now - e->suspended_at >= 1.0)) {
+            e->suspended = false;
+            MHD_resume_connection(e->conn);
+        }
+    pthread_mutex_unlock(&s->http_mu);
+}
+
+void srv_events_release(struct sdra_server *s)
+{
+    pthread_mutex_lock(&s->http_mu);
+    for (sse *e = s->streams; e; e = e->next)
+        if (e->suspended) {
+            e->suspended = false;
+            MHD_resume_connection(e->conn);
+        }
+    pthread_mutex_unlock(&s->http_mu);
 }
 
 enum MHD_Result srv_get_events(req *r, struct MHD_Connection *c)
@@ -150,6 +196,7 @@ enum MHD_Result srv_get_events(req *r, struct MHD_Connection *c)
     if (!e)
         return MHD_NO;
     e->s = r->s;
+    e->conn = c;
     sdra_strlcpy(e->call_id, r->call_id, sizeof e->call_id);
     for (int i = 0; i < SDRA_SERVER_MAX_STAGES; i++)
         e->state[i] = -1;
@@ -161,6 +208,12 @@ enum MHD_Result srv_get_events(req *r, struct MHD_Connection *c)
         sse_free(e);
         return MHD_NO;
     }
+    pthread_mutex_lock(&r->s->http_mu);
+    e->next = r->s->streams;
+    if (e->next)
+        e->next->prev = e;
+    r->s->streams = e;
+    pthread_mutex_unlock(&r->s->http_mu);
     MHD_add_response_header(resp, "Content-Type", "text/event-stream");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
     return srv_queue(r, c, 200, resp);

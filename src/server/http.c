@@ -1,12 +1,12 @@
 /*
- * http.c - the HTTP API of `sdra serve` on libmicrohttpd (one thread per connection, so an
- * event stream may block waiting for news): routing, API-key auth and scopes, uploads streamed
- * to disk (raw audio body or multipart/form-data through MHD's post processor, never held in
- * memory), call and job views, artifacts served from their files, Server-Sent Events, retry,
- * delete, health, readiness, metrics and the OpenAPI document. Every error is JSON
- * {"error":{"code","message"}} with a matching status; every input has a limit (headers via the
- * connection memory limit, bodies via max_upload_bytes, form fields, query values); idle
- * connections time out. The OpenAPI document in data/api/openapi.json describes these routes.
+ * http.c - the HTTP API of `sdra serve` on libmicrohttpd (a pool of epoll event-loop threads;
+ * no handler may block for long, so event streams suspend their connection when idle): routing,
+ * API-key auth and scopes, responses, the connection deadlines (per-IP cap, whole-header
+ * deadline, minimum body rate) and the MHD callbacks; the views are in views.c, event streams
+ * in events.c, uploads in upload.c. Every error is JSON {"error":{"code","message"}} with a
+ * matching status; every input has a limit (headers via the connection memory limit and the
+ * header deadline, bodies via max_upload_bytes and the body rate, form fields, query values);
+ * idle connections time out. The OpenAPI document in data/api/openapi.json describes these routes.
  */
 #include "internal.h"
 
@@ -29,6 +29,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 const char *const srv_route_names[SRV_N_ROUTES] = {
@@ -299,6 +300,137 @@ static enum MHD_Result dispatch(req *r, struct MHD_Connection *c)
     }
 }
 
+/* ---- connection deadlines ---------------------------------------------------------------
+ * MHD's idle timeout is reset by every byte, so a client dribbling one byte every few seconds
+ * would hold a connection forever. Every connection is registered when MHD accepts it
+ * (MHD_OPTION_NOTIFY_CONNECTION, with its socket) and goes through three phases: HEADERS (from
+ * the accept, or the end of the previous request on a kept-alive connection) until the access
+ * handler is first called, BODY until the handler's last call, then RESPONSE. The ticker thread
+ * cuts a connection whose headers are not complete header_timeout_s after the phase began, or
+ * whose body is behind min_body_rate (after a grace of header_timeout_s), with
+ * shutdown(SHUT_RDWR): MHD sees the end of the stream and closes it on its own thread. That is
+ * safe because MHD notifies CLOSED (which unregisters the entry under http_mu) before it closes
+ * the socket, and the ticker shuts sockets down only under http_mu, so the descriptor it
+ * touches is always the connection's own. The access handler applies the body rate too, on
+ * every piece of body it is given. */
+
+enum { PH_HEADERS, PH_BODY, PH_RESPONSE };
+
+typedef struct srv_conn {
+    struct srv_conn *prev, *next;
+    int fd;
+    int phase;
+    double t0;            /* start of the phase */
+    uint64_t body_bytes;
+    bool cut;
+} srv_conn;
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct sdra_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        srv_conn *k = calloc(1, sizeof *k);
+        if (!k || !ci) {
+            free(k);
+            return; /* untracked: MHD's idle timeout still applies */
+        }
+        k->fd = ci->connect_fd;
+        k->phase = PH_HEADERS;
+        k->t0 = sdra_clock_s();
+        pthread_mutex_lock(&s->http_mu);
+        k->next = s->conns;
+        if (k->next)
+            k->next->prev = k;
+        s->conns = k;
+        pthread_mutex_unlock(&s->http_mu);
+        *socket_context = k;
+        return;
+    }
+    srv_conn *k = *socket_context;
+    if (!k)
+        return;
+    pthread_mutex_lock(&s->http_mu);
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        s->conns = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    pthread_mutex_unlock(&s->http_mu);
+    free(k);
+    *socket_context = NULL;
+}
+
+static srv_conn *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void conn_phase(struct sdra_server *s, struct MHD_Connection *c, int phase)
+{
+    srv_conn *k = conn_of(c);
+    if (!k)
+        return;
+    pthread_mutex_lock(&s->http_mu);
+    k->phase = phase;
+    k->t0 = sdra_clock_s();
+    k->body_bytes = 0;
+    pthread_mutex_unlock(&s->http_mu);
+}
+
+/* True when a body that began at t0 and has brought `bytes` so far is behind the minimum rate. */
+static bool body_too_slow(const struct sdra_server *s, double t0, uint64_t bytes, double now)
+{
+    if (s->p.min_body_rate <= 0)
+        return false;
+    return now > t0 + s->p.header_timeout_s + (double)bytes / s->p.min_body_rate;
+}
+
+/* Counts n more body bytes; false when the body is too slow (the caller closes the connection). */
+static bool conn_body(struct sdra_server *s, struct MHD_Connection *c, size_t n)
+{
+    srv_conn *k = conn_of(c);
+    if (!k)
+        return true;
+    pthread_mutex_lock(&s->http_mu);
+    k->body_bytes += n;
+    bool slow = k->phase == PH_BODY && body_too_slow(s, k->t0, k->body_bytes, sdra_clock_s());
+    pthread_mutex_unlock(&s->http_mu);
+    return !slow;
+}
+
+static void reap(struct sdra_server *s, double now)
+{
+    pthread_mutex_lock(&s->http_mu);
+    for (srv_conn *k = s->conns; k; k = k->next) {
+        if (k->cut)
+            continue;
+        bool late = (k->phase == PH_HEADERS && now - k->t0 > s->p.header_timeout_s) ||
+                    (k->phase == PH_BODY && body_too_slow(s, k->t0, k->body_bytes, now));
+        if (late) {
+            k->cut = true;
+            shutdown(k->fd, SHUT_RDWR);
+        }
+    }
+    pthread_mutex_unlock(&s->http_mu);
+}
+
+static void *ticker_main(void *arg)
+{
+    struct sdra_server *s = arg;
+    while (!atomic_load(&s->stopping)) {
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+        double now = sdra_clock_s();
+        reap(s, now);
+        srv_events_tick(s, now);
+    }
+    return NULL;
+}
+
 static bool public_route(enum route rt)
 {
     return rt == R_HEALTH || rt == R_READY || rt == R_METRICS || rt == R_OPENAPI;
@@ -320,6 +452,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->t0 = sdra_clock_s();
         r->method = method;
         *con_cls = r;
+        conn_phase(s, c, PH_BODY); /* the headers are complete */
         route(r, url);
         if (r->route == R_NONE)
             return srv_send_error(r, c, 404, "not_found", "no such resource: %.200s", url);
@@ -334,6 +467,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return srv_upload_begin(r, c);
         return MHD_YES; /* respond once any request body has been read (and dropped) */
     }
+    if (*upload_data_size && !conn_body(s, c, *upload_data_size)) {
+        sdra_log(SDRA_LOG_WARN, "cutting a request body slower than %d bytes/s", s->p.min_body_rate);
+        r->status = 408;
+        return MHD_NO; /* closes the connection */
+    }
     if (r->status)
         return MHD_YES; /* already answered (early error); drop the rest */
     if (*upload_data_size) {
@@ -342,6 +480,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
+    conn_phase(s, c, PH_RESPONSE);
     if (r->upload)
         return srv_upload_finish(r, c);
     return dispatch(r, c);
@@ -349,8 +488,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)c;
     struct sdra_server *s = cls;
+    conn_phase(s, c, PH_HEADERS); /* a kept-alive connection waits for the next request's headers */
     req *r = *con_cls;
     if (!r)
         return;
@@ -413,9 +552,18 @@ int srv_http_start(struct sdra_server *s, sdra_error *err)
     int rc = parse_listen(s->p.listen, &sa, err);
     if (rc < 0)
         return rc;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+    /* a few event-loop threads (epoll) serve every connection: an idle or slow connection costs
+     * a socket and a little memory, not a thread */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (s->p.header_timeout_s < 1)
+        s->p.header_timeout_s = 10;
+    unsigned threads = (unsigned)(s->p.http_threads > 0 ? s->p.http_threads : 4);
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                              MHD_OPTION_THREAD_POOL_SIZE, threads,
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                              (unsigned)(s->p.max_connections_per_ip > 0 ? s->p.max_connections_per_ip : 0),
+                              MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(s->p.request_timeout_s > 0 ? s->p.request_timeout_s : 30),
                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(s->p.max_header_bytes ? s->p.max_header_bytes : 32768),
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)(s->p.max_connections > 0 ? s->p.max_connections : 1024),
@@ -427,11 +575,24 @@ int srv_http_start(struct sdra_server *s, sdra_error *err)
         return sdra_error_set(err, SDRA_EIO, "cannot listen on %s (address in use or not permitted)", s->p.listen);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : ntohs(sa.sin_port);
+    if (pthread_create(&s->ticker, NULL, ticker_main, s) != 0) {
+        MHD_stop_daemon(s->mhd);
+        s->mhd = NULL;
+        return sdra_error_set(err, SDRA_EINTERNAL, "cannot start the connection ticker thread");
+    }
+    s->ticker_started = true;
     return 0;
 }
 
+/* Called with s->stopping set: the ticker ends, suspended event streams are resumed (they end
+ * at once), then MHD closes every connection. */
 void srv_http_stop(struct sdra_server *s)
 {
+    if (s->ticker_started) {
+        pthread_join(s->ticker, NULL);
+        s->ticker_started = false;
+    }
+    srv_events_release(s);
     if (s->mhd) {
         MHD_stop_daemon(s->mhd);
         s->mhd = NULL;

@@ -50,6 +50,14 @@ struct sdra_server {
     pthread_t hb_thread;
     bool hb_started;
     int in_flight[SDRA_SERVER_MAX_STAGES]; /* guarded by mu */
+
+    /* the HTTP layer's own bookkeeping (http.c, events.c), guarded by http_mu; lock order:
+     * http_mu, then mu, then MHD's internal locks */
+    pthread_mutex_t http_mu;
+    struct srv_conn *conns;      /* open connections, for the header and body deadlines */
+    struct sse *streams;         /* open event streams, resumed by the ticker */
+    pthread_t ticker;
+    bool ticker_started;
 };
 
 /* server.c */
@@ -131,8 +139,11 @@ enum MHD_Result srv_delete_call(req *r, struct MHD_Connection *c);
 enum MHD_Result srv_get_metrics(req *r, struct MHD_Connection *c);
 enum MHD_Result srv_get_ready(req *r, struct MHD_Connection *c);
 
-/* events.c */
+/* events.c: an idle stream suspends its connection (no thread waits for it); the ticker
+ * resumes it on news or after a second. srv_events_release resumes every stream (stopping). */
 enum MHD_Result srv_get_events(req *r, struct MHD_Connection *c);
+void srv_events_tick(struct sdra_server *s, double now);
+void srv_events_release(struct sdra_server *s);
 
 /* upload.c */
 enum MHD_Result srv_upload_begin(req *r, struct MHD_Connection *c);

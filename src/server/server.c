@@ -31,6 +31,10 @@ sdra_server_params sdra_server_default_params(void)
     p.max_header_bytes = 32 << 10;
     p.max_connections = 1024;
     p.request_timeout_s = 30;
+    p.max_connections_per_ip = 128;
+    p.header_timeout_s = 10;
+    p.min_body_rate = 1024;
+    p.http_threads = 4;
     p.lease_ms = 30000;
     p.max_attempts = 5;
     p.retry_base_ms = 2000;
@@ -277,6 +281,7 @@ int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error
         return sdra_error_set(err, SDRA_ENOMEM, "server: out of memory");
     s->p = *p;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->http_mu, NULL);
     pthread_cond_init(&s->hb_cv, NULL);
     pthread_cond_init(&s->ev_cv, NULL);
     for (int i = 0; i < SDRA_SERVER_MAX_STAGES; i++)
@@ -367,5 +372,6 @@ void sdra_server_stop(sdra_server *s)
     pthread_cond_destroy(&s->ev_cv);
     pthread_cond_destroy(&s->hb_cv);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->http_mu);
     free(s);
 }
