@@ -450,6 +450,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->s = s;
         r->fd = -1;
         r->t0 = sdra_clock_s();
+        r->started_ms = sdra_store_now_ms();
         r->method = method;
         *con_cls = r;
         conn_phase(s, c, PH_BODY); /* the headers are complete */

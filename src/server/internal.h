@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <limits.h>
 
+#include "sdra/call.h"
 #include "sdra/obs.h"
 #include "sdra/server.h"
 
@@ -58,6 +59,9 @@ struct sdra_server {
     struct sse *streams;         /* open event streams, resumed by the ticker */
     pthread_t ticker;
     bool ticker_started;
+
+    struct srv_idem *idem;       /* idempotency keys being submitted (guarded by mu) */
+    pthread_cond_t idem_cv;      /* broadcast when one of them is settled */
 };
 
 /* server.c */
@@ -66,6 +70,30 @@ void srv_notify_event(struct sdra_server *s);            /* some job changed sta
 int srv_call_dir(const struct sdra_server *s, char *out, size_t n, const char *call_id);
 int srv_rm_rf(const char *path);
 int srv_sha256_file(const char *path, char hex[65], int64_t *size_out, sdra_error *err);
+
+/* Call submission and deletion (server.c): what talks to the store and the filesystem.
+ * srv_call_submit stores an upload whose audio is at tmp_path (fsynced): the call id is random,
+ * or derived from the API key id and idem_key when one is given. Under one Idempotency-Key only
+ * one submission runs at a time: the id is reserved in this process (concurrent submissions
+ * wait for it and get its answer), and across processes the call directory is created with an
+ * exclusive mkdir, so a submission never writes to or removes a directory it did not create.
+ * Then the audio is moved in, call.json written, and the call row with its first job inserted
+ * in one transaction. ci->id and ci->audio are set here. On success out says what to answer:
+ * 202 "queued" when the call was created by this submission or by one with the same key that
+ * committed after this request began (started_ms): concurrent duplicates get the creator's
+ * answer; 200 with the call's status when it was created before (a later retry).
+ * tmp_path is emptied once the file has been moved. */
+typedef struct srv_submit_answer {
+    int http_status;                  /* 202 or 200 */
+    char id[SDRA_STORE_ID_MAX];
+    char status[SDRA_STORE_STATE_MAX]; /* the call's status */
+} srv_submit_answer;
+int srv_call_submit(struct sdra_server *s, const char *key_id, const char *idem_key, int64_t started_ms,
+                    char *tmp_path, const char *audio_name, size_t bytes, sdra_call_info *ci,
+                    srv_submit_answer *out, sdra_error *err);
+/* Deletes a call: its rows (one transaction), a running stage asked to stop, its directory,
+ * what the sync stage wrote to the local CRM, and an audit entry naming actor. */
+int srv_call_delete(struct sdra_server *s, const char *call_id, const char *actor, sdra_error *err);
 
 /* worker.c */
 int srv_workers_start(struct sdra_server *s, sdra_error *err);
@@ -96,6 +124,7 @@ extern const srv_audio_type srv_audio_types[SRV_N_AUDIO_TYPES];
 typedef struct req {
     struct sdra_server *s;
     double t0;
+    int64_t started_ms;  /* wall clock when the headers were complete */
     enum route route;
     int status;
     const char *method;

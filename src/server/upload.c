@@ -208,9 +208,7 @@ enum MHD_Result srv_upload_finish(req *r, struct MHD_Connection *c)
     struct sdra_server *s = r->s;
     sdra_call_info ci = {0};
     sdra_error err = {0};
-    json_t *doc = NULL;
-    char *meta = NULL, dir[1200], id[24], audio[32], path[1300];
-    bool dir_made = false;
+    char audio[32];
     enum MHD_Result ret;
     if (r->pp) {
         MHD_destroy_post_processor(r->pp);
@@ -239,11 +237,8 @@ enum MHD_Result srv_upload_finish(req *r, struct MHD_Connection *c)
         ret = srv_send_error(r, c, 500, "io_error", "storing the upload failed: %s", strerror(errno));
         goto done;
     }
-    unsigned char rnd[8];
     const char *ik = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
     if (ik) {
-        /* the same key (per API key) always names the same call: a client that retries an
-         * upload whose answer it lost (a crash, a timeout) gets the call, not a second one */
         size_t n = strlen(ik);
         bool ok = n >= 1 && n <= 128;
         for (size_t i = 0; ok && i < n; i++)
@@ -252,81 +247,24 @@ enum MHD_Result srv_upload_finish(req *r, struct MHD_Connection *c)
             ret = srv_send_error(r, c, 400, "invalid_input", "Idempotency-Key: 1-128 printable characters, no spaces");
             goto done;
         }
-        crypto_generichash_state hs;
-        crypto_generichash_init(&hs, NULL, 0, sizeof rnd);
-        crypto_generichash_update(&hs, (const unsigned char *)r->key.id, strlen(r->key.id));
-        crypto_generichash_update(&hs, (const unsigned char *)":", 1);
-        crypto_generichash_update(&hs, (const unsigned char *)ik, n);
-        crypto_generichash_final(&hs, rnd, sizeof rnd);
-    } else {
-        randombytes_buf(rnd, sizeof rnd);
-    }
-    sodium_bin2hex(id, sizeof id, rnd, sizeof rnd);
-    if (ik) {
-        sdra_store_call old;
-        int grc = sdra_store_call_get(s->store, id, &old, &err);
-        if (grc == 0) {
-            json_t *o = json_pack("{s:s,s:s}", "id", id, "status", old.status);
-            sdra_store_call_release(&old);
-            ret = srv_send_json(r, c, 200, o);
-            goto done;
-        }
-        if (grc != SDRA_ENOTFOUND) {
-            ret = srv_send_sdra_error(r, c, &err);
-            goto done;
-        }
     }
     snprintf(audio, sizeof audio, "audio.%s", r->ext[0] ? r->ext : "bin");
-    free(ci.id);
-    ci.id = strdup(id);
-    free(ci.audio);
-    ci.audio = strdup(audio);
-    srv_call_dir(s, dir, sizeof dir, id);
-    if (sdra_mkdir_p(dir, &err) < 0) {
-        ret = srv_send_sdra_error(r, c, &err);
-        goto done;
-    }
-    dir_made = true;
-    snprintf(path, sizeof path, "%s/%s", dir, audio);
-    if (rename(r->tmp_path, path) != 0) {
-        ret = srv_send_error(r, c, 500, "io_error", "storing the upload failed: %s", strerror(errno));
-        goto done;
-    }
-    r->tmp_path[0] = '\0';
-    doc = sdra_call_info_to_json(&ci);
-    snprintf(path, sizeof path, "%s/call.json", dir);
-    if (!doc || sdra_json_write_file(path, doc, &err) < 0 || !(meta = json_dumps(doc, JSON_COMPACT))) {
-        ret = srv_send_error(r, c, 500, "io_error", "storing the call failed: %s", err.msg);
-        goto done;
-    }
-    int rc = sdra_store_call_create(s->store, id, meta, 0, sdra_store_now_ms(), s->p.max_active_calls, &err);
+    srv_submit_answer ans;
+    int rc = srv_call_submit(s, r->key.id, ik, r->started_ms, r->tmp_path, audio, r->bytes, &ci, &ans, &err);
     if (rc == SDRA_ELIMIT) {
         ret = srv_send_error(r, c, 503, "unavailable", "%s; retry later", err.msg);
-        goto done;
-    }
-    if (rc == SDRA_EEXISTS && ik) { /* the same key uploaded concurrently: that one won */
-        dir_made = false;
-        ret = srv_send_json(r, c, 200, json_pack("{s:s,s:s}", "id", id, "status", "queued"));
         goto done;
     }
     if (rc < 0) {
         ret = srv_send_sdra_error(r, c, &err);
         goto done;
     }
-    dir_made = false; /* committed: the directory belongs to the call now */
-    sdra_obs_inc(s->obs, "sdra_http_upload_bytes_total", NULL, (double)r->bytes);
-    sdra_store_audit_add(s->store, sdra_store_now_ms(), r->key.id, "call.create", id, NULL);
-    sdra_log_ctx lc = {.call_id = id, .duration_ms = -1};
-    sdra_logc(SDRA_LOG_INFO, &lc, "call received: %zu bytes of audio", r->bytes);
-    srv_notify_stage(s, 0);
-    srv_notify_event(s);
-    char loc[96];
-    snprintf(loc, sizeof loc, "/v1/calls/%s", id);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "id", id, "status", "queued", "url", loc, "events", "");
-    char ev[112];
+    /* the same answer for the upload that created the call and for every retry of it */
+    char loc[96], ev[112];
+    snprintf(loc, sizeof loc, "/v1/calls/%s", ans.id);
     snprintf(ev, sizeof ev, "%s/events", loc);
-    json_object_set_new(o, "events", json_string(ev));
-    char *body = json_dumps(o, JSON_COMPACT);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "id", ans.id, "status", ans.status, "url", loc, "events", ev);
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     struct MHD_Response *resp = body ? MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE) : NULL;
     if (!resp) {
@@ -336,12 +274,8 @@ enum MHD_Result srv_upload_finish(req *r, struct MHD_Connection *c)
     }
     MHD_add_response_header(resp, "Content-Type", "application/json");
     MHD_add_response_header(resp, "Location", loc);
-    ret = srv_queue(r, c, 202, resp);
+    ret = srv_queue(r, c, ans.http_status, resp);
 done:
-    if (dir_made)
-        srv_rm_rf(dir);
-    free(meta);
-    json_decref(doc);
     sdra_call_info_release(&ci);
     return ret;
 }

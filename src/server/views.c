@@ -240,29 +240,8 @@ enum MHD_Result srv_retry_call(req *r, struct MHD_Connection *c)
 enum MHD_Result srv_delete_call(req *r, struct MHD_Connection *c)
 {
     sdra_error err = {0};
-    if (sdra_store_call_delete(r->s->store, r->call_id, &err) < 0)
+    if (srv_call_delete(r->s, r->call_id, r->key.id, &err) < 0)
         return srv_send_sdra_error(r, c, &err);
-    /* a stage running on the call is asked to stop (its result would be refused anyway) */
-    pthread_mutex_lock(&r->s->mu);
-    for (int i = 0; i < r->s->n_slots; i++)
-        if (r->s->slots[i].busy && !strcmp(r->s->slots[i].job.call_id, r->call_id))
-            atomic_store(&r->s->slots[i].lost, true);
-    pthread_mutex_unlock(&r->s->mu);
-    char dir[PATH_MAX];
-    srv_call_dir(r->s, dir, sizeof dir, r->call_id);
-    if (srv_rm_rf(dir) != 0)
-        sdra_log(SDRA_LOG_WARN, "call %s: could not remove every file in %s", r->call_id, dir);
-    /* every trace includes what the sync stage wrote to the CRM (activity, tasks, emails, notes);
-     * the contact itself stays: it may have other calls, and erasing a person is a separate act */
-    sdra_crm *crm = NULL;
-    int n_removed = 0;
-    sdra_error cerr = {0};
-    if (sdra_crm_open(&crm, "local", r->s->data_dir, &cerr) < 0 ||
-        sdra_crm_forget_call(crm, r->call_id, &n_removed, &cerr) < 0)
-        sdra_log(SDRA_LOG_WARN, "call %s: CRM records not erased: %s", r->call_id, cerr.msg);
-    sdra_crm_close(crm);
-    sdra_store_audit_add(r->s->store, sdra_store_now_ms(), r->key.id, "call.delete", r->call_id, NULL);
-    srv_notify_event(r->s);
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     return srv_queue(r, c, 204, resp);
 }
