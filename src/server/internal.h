@@ -143,6 +143,9 @@ typedef struct req {
     char meta[N_META][FIELD_MAX];
     bool meta_set[N_META];
     bool meta_seen[N_META]; /* seen in the form */
+    int parts[N_META + 1];  /* form parts per field (N_META: audio) */
+    int part_field;         /* field of the part being read (-1 before the first) */
+    uint64_t part_end;      /* bytes of it so far */
     int fail_status;
     sdra_error fail;
 } req;

@@ -112,7 +112,28 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
         return MHD_YES;
     if (!key)
         return MHD_YES;
-    if (!strcmp(key, "audio")) {
+    int i = !strcmp(key, "audio") ? N_META : meta_index(key);
+    if (i < 0) {
+        char k[41];
+        size_t n = 0;
+        for (; key[n] && n < 40; n++)
+            k[n] = isprint((unsigned char)key[n]) ? key[n] : '?';
+        k[n] = '\0';
+        upload_fail(r, 400, SDRA_EINVAL, "unknown form field '%s' (expected audio and call metadata)", k);
+        return MHD_YES;
+    }
+    /* MHD gives a part's value in pieces at growing offsets: a piece of another field, or one
+     * at offset 0 after a non-empty piece, starts a new part. Each field may come once (a
+     * second part would be appended to the first). */
+    if (i != r->part_field || (off == 0 && r->part_end > 0)) {
+        if (++r->parts[i] > 1) {
+            upload_fail(r, 400, SDRA_EINVAL, "form field %s given more than once", i == N_META ? "audio" : key);
+            return MHD_YES;
+        }
+        r->part_field = i;
+    }
+    r->part_end = off + size;
+    if (i == N_META) {
         if (off == 0 && !r->got_audio_field) {
             r->got_audio_field = true;
             set_ext(r, content_type, true);
@@ -121,14 +142,8 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
         upload_write(r, data, size);
         return MHD_YES;
     }
-    int i = meta_index(key);
-    if (i < 0) {
-        char k[41];
-        size_t n = 0;
-        for (; key[n] && n < 40; n++)
-            k[n] = isprint((unsigned char)key[n]) ? key[n] : '?';
-        k[n] = '\0';
-        upload_fail(r, 400, SDRA_EINVAL, "unknown form field '%s' (expected audio and call metadata)", k);
+    if (size && memchr(data, '\0', size)) {
+        upload_fail(r, 400, SDRA_EINVAL, "form field %s contains a NUL byte", key);
         return MHD_YES;
     }
     if (off == 0 && !r->meta_seen[i]) { /* a form field replaces the query parameter */
@@ -166,7 +181,13 @@ enum MHD_Result srv_upload_begin(req *r, struct MHD_Connection *c)
     if (!multipart && strncasecmp(ct, "audio/", 6) && strncasecmp(ct, "application/octet-stream", 24))
         return srv_send_error(r, c, 415, "unsupported", "Content-Type %.60s: send audio/* or multipart/form-data", ct);
     for (int i = 0; i < N_META; i++) {
-        const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, srv_meta_fields[i]);
+        const char *v = NULL;
+        size_t vlen = 0;
+        if (MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, srv_meta_fields[i], strlen(srv_meta_fields[i]),
+                                          &v, &vlen) != MHD_YES)
+            v = NULL;
+        if (v && memchr(v, '\0', vlen))
+            return srv_send_error(r, c, 400, "invalid_input", "%s contains a NUL byte", srv_meta_fields[i]);
         if (v) {
             if (strlen(v) >= FIELD_MAX)
                 return srv_send_error(r, c, 400, "invalid_input", "%s longer than %d bytes", srv_meta_fields[i], FIELD_MAX - 1);
@@ -210,12 +231,18 @@ enum MHD_Result srv_upload_finish(req *r, struct MHD_Connection *c)
     sdra_error err = {0};
     char audio[32];
     enum MHD_Result ret;
+    bool form_complete = true;
     if (r->pp) {
-        MHD_destroy_post_processor(r->pp);
+        form_complete = MHD_destroy_post_processor(r->pp) == MHD_YES;
         r->pp = NULL;
     }
     if (r->fail_status) {
         ret = srv_send_error(r, c, r->fail_status, sdra_code_name(r->fail.code), "%s", r->fail.msg);
+        goto done;
+    }
+    if (!form_complete) {
+        ret = srv_send_error(r, c, 400, "invalid_input",
+                             "multipart/form-data body ends without its closing boundary (truncated?)");
         goto done;
     }
     if (r->bytes == 0) {
