@@ -436,6 +436,63 @@ static bool public_route(enum route rt)
     return rt == R_HEALTH || rt == R_READY || rt == R_METRICS || rt == R_OPENAPI;
 }
 
+/* The raw request target, before MHD decodes it: a %00 in the path would be decoded to a NUL
+ * that ends the path early ("/healthz%00x" would be served as /healthz), so such a request is
+ * marked here (the return value becomes *con_cls) and answered 400. */
+static char bad_target_mark;
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    size_t n = strcspn(uri, "?");
+    for (size_t i = 0; i + 2 < n; i++)
+        if (uri[i] == '%' && uri[i + 1] == '0' && uri[i + 2] == '0')
+            return &bad_target_mark;
+    return NULL;
+}
+
+typedef struct framing {
+    int content_length, transfer_encoding;
+} framing;
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    (void)value;
+    framing *f = cls;
+    if (!strcasecmp(key, "Content-Length"))
+        f->content_length++;
+    else if (!strcasecmp(key, "Transfer-Encoding"))
+        f->transfer_encoding++;
+    return MHD_YES;
+}
+
+/* An ambiguous body length (two Content-Length headers, or Content-Length with
+ * Transfer-Encoding) is how requests are smuggled past a proxy that reads it differently:
+ * answered 400, and the connection is closed since where the body ends is unknown. */
+static enum MHD_Result check_framing(req *r, struct MHD_Connection *c)
+{
+    framing f = {0, 0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+    if (f.content_length <= 1 && f.transfer_encoding <= 1 && !(f.content_length && f.transfer_encoding))
+        return MHD_YES;
+    const char *msg = f.content_length > 1 ? "more than one Content-Length header"
+                      : f.transfer_encoding > 1 ? "more than one Transfer-Encoding header"
+                                                : "both Content-Length and Transfer-Encoding";
+    json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", "invalid_input", "message", msg);
+    char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    struct MHD_Response *resp = body ? MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Connection", "close");
+    return srv_queue(r, c, 400, resp);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -443,18 +500,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     struct sdra_server *s = cls;
     req *r = *con_cls;
+    bool bad_target = r == (void *)&bad_target_mark;
+    if (bad_target)
+        r = *con_cls = NULL;
     if (!r) {
         r = calloc(1, sizeof *r);
         if (!r)
             return MHD_NO;
         r->s = s;
         r->fd = -1;
+        r->part_field = -1;
         r->t0 = sdra_clock_s();
         r->started_ms = sdra_store_now_ms();
         r->method = method;
         *con_cls = r;
         conn_phase(s, c, PH_BODY); /* the headers are complete */
         route(r, url);
+        if (check_framing(r, c) != MHD_YES || r->status)
+            return r->status ? MHD_YES : MHD_NO;
+        if (bad_target) {
+            r->route = R_NONE;
+            return srv_send_error(r, c, 400, "invalid_input", "the path contains an encoded NUL (%%00)");
+        }
         if (r->route == R_NONE)
             return srv_send_error(r, c, 404, "not_found", "no such resource: %.200s", url);
         if (!method_ok(r->route, method))
@@ -487,12 +554,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return dispatch(r, c);
 }
 
+/* The method label of the request metrics: the standard methods, else one "OTHER" (a client
+ * must not be able to mint a label series per request). */
+static const char *metric_method(const char *m)
+{
+    static const char *known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"};
+    for (size_t i = 0; m && i < sizeof known / sizeof known[0]; i++)
+        if (!strcmp(m, known[i]))
+            return known[i];
+    return "OTHER";
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
     struct sdra_server *s = cls;
     conn_phase(s, c, PH_HEADERS); /* a kept-alive connection waits for the next request's headers */
     req *r = *con_cls;
-    if (!r)
+    if (!r || r == (void *)&bad_target_mark)
         return;
     if (r->pp)
         MHD_destroy_post_processor(r->pp);
@@ -503,7 +581,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     char labels[160];
     int status = r->status ? r->status : (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? 408 : 499);
     snprintf(labels, sizeof labels, "route=\"%s\",method=\"%s\",status=\"%d\"", srv_route_names[r->route],
-             r->method && strlen(r->method) < 8 && !strchr(r->method, '"') ? r->method : "OTHER", status);
+             metric_method(r->method), status);
     sdra_obs_inc(s->obs, "sdra_http_requests_total", labels, 1);
     snprintf(labels, sizeof labels, "route=\"%s\"", srv_route_names[r->route]);
     double dt = sdra_clock_s() - r->t0;
@@ -565,6 +643,7 @@ int srv_http_start(struct sdra_server *s, sdra_error *err)
                               MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                               (unsigned)(s->p.max_connections_per_ip > 0 ? s->p.max_connections_per_ip : 0),
                               MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                              MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(s->p.request_timeout_s > 0 ? s->p.request_timeout_s : 30),
                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(s->p.max_header_bytes ? s->p.max_header_bytes : 32768),
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)(s->p.max_connections > 0 ? s->p.max_connections : 1024),

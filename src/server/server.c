@@ -75,6 +75,9 @@ int sdra_server_key_create(sdra_store *st, const char *name, const char *scope, 
         return sdra_error_set(err, SDRA_EINTERNAL, "libsodium failed to initialise");
     if (!name || !*name || strlen(name) >= 128)
         return sdra_error_set(err, SDRA_EINVAL, "key name must be 1-127 characters");
+    int vrc = sdra_text_check_line("key name", name, err);
+    if (vrc < 0)
+        return vrc;
     if (n < SDRA_SERVER_KEY_MAX)
         return sdra_error_set(err, SDRA_ELIMIT, "key buffer too small");
     unsigned char id_bin[6], secret[32];
