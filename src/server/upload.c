@@ -1,7 +1,8 @@
 /*
- * upload.c - POST /v1/calls (moved from http.c): admission, the body (raw audio or
- * multipart/form-data through MHD's post processor) streamed to a temporary file, the metadata
- * fields, then the call stored and queued.
+ * upload.c - POST /v1/calls: admission, the body (raw audio or multipart/form-data through
+ * MHD's post processor, which must be complete: closing boundary, one part per field, no NULs)
+ * streamed to a temporary file, the metadata fields, then srv_call_submit (server.c) stores
+ * and queues the call and this file answers.
  */
 #include "internal.h"
 
