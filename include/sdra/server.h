@@ -51,6 +51,11 @@ typedef struct sdra_server_params {
     size_t max_header_bytes;     /* request line + headers per connection (32 KiB) */
     int max_connections;         /* concurrent connections (1024) */
     int request_timeout_s;       /* idle connection timeout: slow clients are cut (30) */
+    int max_connections_per_ip;  /* concurrent connections from one client address; 0 = no cap (128) */
+    int header_timeout_s;        /* the whole request line + headers must arrive within this (10) */
+    int min_body_rate;           /* bytes/s a request body must average after a grace of
+                                  * header_timeout_s, or the connection is cut (1024) */
+    int http_threads;            /* event-loop threads serving connections (4) */
     int64_t lease_ms;            /* job lease; renewed every lease_ms / 3 (30000) */
     int max_attempts;            /* claims before a job is dead (5) */
     int64_t retry_base_ms;       /* backoff after the first failure, doubled after each (2000) */

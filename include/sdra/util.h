@@ -80,6 +80,14 @@ int sdra_json_write_file(const char *path, const json_t *doc, sdra_error *err);
 /* Copies at most n-1 bytes and NUL-terminates; returns strlen(src). */
 size_t sdra_strlcpy(char *dst, const char *src, size_t n);
 
+/* The one check for names and other one-line text a person typed (a contact's or company's
+ * name, any call-sheet field, an API key's name): valid UTF-8 without control characters (C0
+ * including newlines and tabs, DEL, C1), bidirectional overrides, embeddings or isolates
+ * (U+202A-U+202E, U+2066-U+2069) or line/paragraph separators (U+2028, U+2029), which could
+ * forge what a reader sees in a list, a log or an email. SDRA_EINVAL with a one-line message
+ * that starts with `what` and never echoes the text. */
+int sdra_text_check_line(const char *what, const char *s, sdra_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,6 +11,7 @@
 
 #include "sdra/crm.h"
 #include "sdra/server.h"
+#include "sdra/util.h"
 
 static void usage(FILE *f)
 {
@@ -63,6 +64,8 @@ int cmd_keys(int argc, char **argv)
     if (!strcmp(verb, "create")) {
         if (!name)
             return cli_usage_error("keys", "create needs --name");
+        if (sdra_text_check_line("--name", name, &err) < 0)
+            return cli_usage_error("keys", "%s", err.msg);
         if (!scope || (strcmp(scope, "read") && strcmp(scope, "write") && strcmp(scope, "admin")))
             return cli_usage_error("keys", "create needs --scope read|write|admin");
         if (optind < argc)

@@ -33,6 +33,10 @@ static void usage(FILE *f)
             "  --max-active N         calls queued or running before uploads get 503 (default 64)\n"
             "  --max-upload-mb N      largest upload in MiB (default 256)\n"
             "  --timeout-s N          idle connection timeout in seconds (default 30)\n"
+            "  --max-conn-per-ip N    connections from one client address (default 128; 0 = no cap)\n"
+            "  --header-timeout-s N   request line and headers must be complete within N s (default 10)\n"
+            "  --min-body-rate N      bytes/s a request body must average after the first\n"
+            "                         header-timeout-s seconds (default 1024; 0 = no minimum)\n"
             "  --lease-ms N           job lease (default 30000)\n"
             "  --max-attempts N       attempts before a job is dead (default 5)\n"
             "  --retry-base-ms N      first retry delay, doubled each time (default 2000)\n"
@@ -45,7 +49,7 @@ static void usage(FILE *f)
 int cmd_serve(int argc, char **argv)
 {
     enum { O_LISTEN = 1, O_DATA, O_PORTFILE, O_CONC, O_NOWORK, O_MAXACT, O_MAXUP, O_TIMEOUT, O_LEASE, O_ATTEMPTS,
-           O_RETRY, O_LOGLEVEL, O_LOGFMT };
+           O_RETRY, O_LOGLEVEL, O_LOGFMT, O_PERIP, O_HDRTIMEOUT, O_MINRATE };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},       {"data", required_argument, 0, O_DATA},
         {"port-file", required_argument, 0, O_PORTFILE},  {"concurrency", required_argument, 0, O_CONC},
@@ -54,6 +58,9 @@ int cmd_serve(int argc, char **argv)
         {"lease-ms", required_argument, 0, O_LEASE},      {"max-attempts", required_argument, 0, O_ATTEMPTS},
         {"retry-base-ms", required_argument, 0, O_RETRY}, {"log-level", required_argument, 0, O_LOGLEVEL},
         {"log-format", required_argument, 0, O_LOGFMT},   {"help", no_argument, 0, 'h'},
+        {"max-conn-per-ip", required_argument, 0, O_PERIP},
+        {"header-timeout-s", required_argument, 0, O_HDRTIMEOUT},
+        {"min-body-rate", required_argument, 0, O_MINRATE},
         CLI_LLM_LONGOPTS,                                 {0, 0, 0, 0}};
     sdra_server_params p = sdra_server_default_params();
     sdra_pipeline_options po = {.rep_channel = -1};
@@ -101,6 +108,21 @@ int cmd_serve(int argc, char **argv)
             if ((v = cli_parse_count(optarg)) < 1 || v > 3600)
                 return cli_usage_error("serve", "--timeout-s wants 1..3600, got '%s'", optarg);
             p.request_timeout_s = (int)v;
+            break;
+        case O_PERIP:
+            if ((v = cli_parse_count(optarg)) < 0 || v > 65535)
+                return cli_usage_error("serve", "--max-conn-per-ip wants 0..65535, got '%s'", optarg);
+            p.max_connections_per_ip = (int)v;
+            break;
+        case O_HDRTIMEOUT:
+            if ((v = cli_parse_count(optarg)) < 1 || v > 3600)
+                return cli_usage_error("serve", "--header-timeout-s wants 1..3600, got '%s'", optarg);
+            p.header_timeout_s = (int)v;
+            break;
+        case O_MINRATE:
+            if ((v = cli_parse_count(optarg)) < 0 || v > 1000000000)
+                return cli_usage_error("serve", "--min-body-rate wants 0..1000000000 bytes/s, got '%s'", optarg);
+            p.min_body_rate = (int)v;
             break;
         case O_LEASE:
             if ((v = cli_parse_count(optarg)) < 100)

@@ -2,6 +2,7 @@
  * call.c - call metadata (sdra/call.h): field setting with validation and the JSON form.
  */
 #include "sdra/call.h"
+#include "sdra/util.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -68,10 +69,7 @@ static int check(const char *field, const char *v, sdra_error *err)
     }
     if (!strcmp(field, "direction") && strcmp(v, "outbound") && strcmp(v, "inbound"))
         return sdra_error_set(err, SDRA_EINVAL, "direction: '%s' is not outbound or inbound", v);
-    for (const char *p = v; *p; p++)
-        if ((unsigned char)*p < 0x20)
-            return sdra_error_set(err, SDRA_EINVAL, "%s: contains control characters", field);
-    return 0;
+    return sdra_text_check_line(field, v, err);
 }
 
 int sdra_call_info_set(sdra_call_info *c, const char *field, const char *value, sdra_error *err)

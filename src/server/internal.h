@@ -1,6 +1,6 @@
 /*
  * internal.h - what the files of the server module share: the server object, the worker
- * pools (worker.c), the HTTP layer (http.c, upload.c, events.c) and helpers (util in server.c).
+ * pools (worker.c), the HTTP layer (http.c, views.c, events.c, upload.c) and helpers (server.c).
  */
 #ifndef SDRA_SERVER_INTERNAL_H
 #define SDRA_SERVER_INTERNAL_H
@@ -9,6 +9,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include <jansson.h>
+#include <limits.h>
+
+#include "sdra/call.h"
 #include "sdra/obs.h"
 #include "sdra/server.h"
 
@@ -47,6 +51,17 @@ struct sdra_server {
     pthread_t hb_thread;
     bool hb_started;
     int in_flight[SDRA_SERVER_MAX_STAGES]; /* guarded by mu */
+
+    /* the HTTP layer's own bookkeeping (http.c, events.c), guarded by http_mu; lock order:
+     * http_mu, then mu, then MHD's internal locks */
+    pthread_mutex_t http_mu;
+    struct srv_conn *conns;      /* open connections, for the header and body deadlines */
+    struct sse *streams;         /* open event streams, resumed by the ticker */
+    pthread_t ticker;
+    bool ticker_started;
+
+    struct srv_idem *idem;       /* idempotency keys being submitted (guarded by mu) */
+    pthread_cond_t idem_cv;      /* broadcast when one of them is settled */
 };
 
 /* server.c */
@@ -56,9 +71,115 @@ int srv_call_dir(const struct sdra_server *s, char *out, size_t n, const char *c
 int srv_rm_rf(const char *path);
 int srv_sha256_file(const char *path, char hex[65], int64_t *size_out, sdra_error *err);
 
+/* Call submission and deletion (server.c): what talks to the store and the filesystem.
+ * srv_call_submit stores an upload whose audio is at tmp_path (fsynced): the call id is random,
+ * or derived from the API key id and idem_key when one is given. Under one Idempotency-Key only
+ * one submission runs at a time: the id is reserved in this process (concurrent submissions
+ * wait for it and get its answer), and across processes the call directory is created with an
+ * exclusive mkdir, so a submission never writes to or removes a directory it did not create.
+ * Then the audio is moved in, call.json written, and the call row with its first job inserted
+ * in one transaction. ci->id and ci->audio are set here. On success out says what to answer:
+ * 202 "queued" when the call was created by this submission or by one with the same key that
+ * committed after this request began (started_ms): concurrent duplicates get the creator's
+ * answer; 200 with the call's status when it was created before (a later retry).
+ * tmp_path is emptied once the file has been moved. */
+typedef struct srv_submit_answer {
+    int http_status;                  /* 202 or 200 */
+    char id[SDRA_STORE_ID_MAX];
+    char status[SDRA_STORE_STATE_MAX]; /* the call's status */
+} srv_submit_answer;
+int srv_call_submit(struct sdra_server *s, const char *key_id, const char *idem_key, int64_t started_ms,
+                    char *tmp_path, const char *audio_name, size_t bytes, sdra_call_info *ci,
+                    srv_submit_answer *out, sdra_error *err);
+/* Deletes a call: its rows (one transaction), a running stage asked to stop, its directory,
+ * what the sync stage wrote to the local CRM, and an audit entry naming actor. */
+int srv_call_delete(struct sdra_server *s, const char *call_id, const char *actor, sdra_error *err);
+
 /* worker.c */
 int srv_workers_start(struct sdra_server *s, sdra_error *err);
 void srv_workers_stop(struct sdra_server *s);
+
+
+/* ---- the HTTP layer: http.c (routing, auth, responses, callbacks), views.c, events.c, upload.c */
+
+#define FIELD_MAX 512          /* one metadata form field or query value */
+#define LIST_MAX 100           /* calls per page */
+#define PP_BUFFER 32768        /* post processor buffer */
+
+enum route {
+    R_NONE, R_HEALTH, R_READY, R_METRICS, R_OPENAPI, R_CALLS, R_CALL, R_ARTIFACT, R_AUDIO, R_EVENTS, R_RETRY
+};
+#define SRV_N_ROUTES (R_RETRY + 1)
+extern const char *const srv_route_names[SRV_N_ROUTES];
+
+#define N_META 9
+extern const char *const srv_meta_fields[N_META];
+
+typedef struct srv_audio_type {
+    const char *ext, *ctype;
+} srv_audio_type;
+#define SRV_N_AUDIO_TYPES 8
+extern const srv_audio_type srv_audio_types[SRV_N_AUDIO_TYPES];
+
+typedef struct req {
+    struct sdra_server *s;
+    double t0;
+    int64_t started_ms;  /* wall clock when the headers were complete */
+    enum route route;
+    int status;
+    const char *method;
+    char call_id[SDRA_STORE_ID_MAX];
+    char sub[16];
+    sdra_store_key key;
+    bool authed;
+    /* upload */
+    bool upload;
+    struct MHD_PostProcessor *pp;
+    int fd;
+    char tmp_path[PATH_MAX];
+    size_t bytes;
+    bool got_audio_field;
+    char meta[N_META][FIELD_MAX];
+    bool meta_set[N_META];
+    bool meta_seen[N_META]; /* seen in the form */
+    int parts[N_META + 1];  /* form parts per field (N_META: audio) */
+    int part_field;         /* field of the part being read (-1 before the first) */
+    uint64_t part_end;      /* bytes of it so far */
+    int fail_status;
+    sdra_error fail;
+} req;
+
+/* http.c: responses */
+enum MHD_Result srv_queue(req *r, struct MHD_Connection *c, int status, struct MHD_Response *resp);
+enum MHD_Result srv_send_text(req *r, struct MHD_Connection *c, int status, const char *ctype, char *body);
+enum MHD_Result srv_send_json(req *r, struct MHD_Connection *c, int status, json_t *doc);
+enum MHD_Result srv_send_error(req *r, struct MHD_Connection *c, int status, const char *code,
+                               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+enum MHD_Result srv_send_sdra_error(req *r, struct MHD_Connection *c, const sdra_error *err);
+enum MHD_Result srv_send_file(req *r, struct MHD_Connection *c, const char *path, const char *ctype,
+                              const char *etag);
+json_t *srv_time_or_null(int64_t ms);
+
+/* views.c */
+enum MHD_Result srv_get_call(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_list_calls(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_get_artifact(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_get_audio(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_retry_call(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_delete_call(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_get_metrics(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_get_ready(req *r, struct MHD_Connection *c);
+
+/* events.c: an idle stream suspends its connection (no thread waits for it); the ticker
+ * resumes it on news or after a second. srv_events_release resumes every stream (stopping). */
+enum MHD_Result srv_get_events(req *r, struct MHD_Connection *c);
+void srv_events_tick(struct sdra_server *s, double now);
+void srv_events_release(struct sdra_server *s);
+
+/* upload.c */
+enum MHD_Result srv_upload_begin(req *r, struct MHD_Connection *c);
+void srv_upload_feed(req *r, const char *data, size_t n);
+enum MHD_Result srv_upload_finish(req *r, struct MHD_Connection *c);
 
 /* http.c */
 int srv_http_start(struct sdra_server *s, sdra_error *err);

@@ -3,10 +3,12 @@
  * the data directory and the job store, cleaning up after a crash (half-received uploads,
  * call directories whose creating transaction never committed), the metrics the other files
  * update, starting and stopping workers and the HTTP listener in the right order; API keys
- * (libsodium: random keys, BLAKE2b hashes, constant-time compare); small file helpers.
+ * (libsodium: random keys, BLAKE2b hashes, constant-time compare); storing an uploaded call
+ * (idempotency included) and deleting one; small file helpers.
  */
 #include "internal.h"
 
+#include "sdra/crm.h"
 #include "sdra/log.h"
 #include "sdra/util.h"
 
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 sdra_server_params sdra_server_default_params(void)
@@ -31,6 +34,10 @@ sdra_server_params sdra_server_default_params(void)
     p.max_header_bytes = 32 << 10;
     p.max_connections = 1024;
     p.request_timeout_s = 30;
+    p.max_connections_per_ip = 128;
+    p.header_timeout_s = 10;
+    p.min_body_rate = 1024;
+    p.http_threads = 4;
     p.lease_ms = 30000;
     p.max_attempts = 5;
     p.retry_base_ms = 2000;
@@ -68,6 +75,9 @@ int sdra_server_key_create(sdra_store *st, const char *name, const char *scope, 
         return sdra_error_set(err, SDRA_EINTERNAL, "libsodium failed to initialise");
     if (!name || !*name || strlen(name) >= 128)
         return sdra_error_set(err, SDRA_EINVAL, "key name must be 1-127 characters");
+    int vrc = sdra_text_check_line("key name", name, err);
+    if (vrc < 0)
+        return vrc;
     if (n < SDRA_SERVER_KEY_MAX)
         return sdra_error_set(err, SDRA_ELIMIT, "key buffer too small");
     unsigned char id_bin[6], secret[32];
@@ -193,6 +203,231 @@ int srv_sha256_file(const char *path, char hex[65], int64_t *size_out, sdra_erro
     return 0;
 }
 
+/* ---- call submission and deletion ------------------------------------------------------- */
+
+typedef struct srv_idem {
+    struct srv_idem *next;
+    char id[SDRA_STORE_ID_MAX];
+    int refs;        /* the submitter and its waiters */
+    bool settled;
+    bool created;    /* the submitter committed the call */
+} srv_idem;
+
+static void idem_put(srv_idem *e) /* with s->mu held */
+{
+    if (--e->refs == 0)
+        free(e);
+}
+
+static void idem_settle(struct sdra_server *s, srv_idem *e, bool created)
+{
+    pthread_mutex_lock(&s->mu);
+    e->settled = true;
+    e->created = created;
+    for (srv_idem **pp = &s->idem; *pp; pp = &(*pp)->next)
+        if (*pp == e) {
+            *pp = e->next;
+            break;
+        }
+    pthread_cond_broadcast(&s->idem_cv);
+    idem_put(e);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Reserves id for this submission (*mine set), or waits for the submission that holds it: then
+ * *waited says whether that one created the call. */
+static int idem_reserve(struct sdra_server *s, const char *id, srv_idem **mine, bool *created_by_other,
+                        sdra_error *err)
+{
+    *mine = NULL;
+    *created_by_other = false;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        srv_idem *e = s->idem;
+        while (e && strcmp(e->id, id))
+            e = e->next;
+        if (!e) {
+            e = calloc(1, sizeof *e);
+            if (!e) {
+                pthread_mutex_unlock(&s->mu);
+                return sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+            }
+            sdra_strlcpy(e->id, id, sizeof e->id);
+            e->refs = 1;
+            e->next = s->idem;
+            s->idem = e;
+            *mine = e;
+            pthread_mutex_unlock(&s->mu);
+            return 0;
+        }
+        e->refs++;
+        int waited = 0;
+        while (!e->settled && !atomic_load(&s->stopping) && waited < 120) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 500 * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->idem_cv, &s->mu, &ts);
+            waited++;
+        }
+        bool settled = e->settled, created = e->created;
+        idem_put(e);
+        if (!settled) {
+            pthread_mutex_unlock(&s->mu);
+            return sdra_error_set(err, SDRA_EEXISTS, "an upload with this Idempotency-Key is still being stored; retry later");
+        }
+        if (created) {
+            *created_by_other = true;
+            pthread_mutex_unlock(&s->mu);
+            return 0;
+        }
+        /* the other submission failed: this one may try (take the reservation) */
+    }
+}
+
+int srv_call_submit(struct sdra_server *s, const char *key_id, const char *idem_key, int64_t started_ms,
+                    char *tmp_path, const char *audio_name, size_t bytes, sdra_call_info *ci,
+                    srv_submit_answer *out, sdra_error *err)
+{
+    unsigned char rnd[8];
+    char id[24], dir[1200], path[1300];
+    char *meta = NULL;
+    json_t *doc = NULL;
+    srv_idem *mine = NULL;
+    bool dir_made = false, created = false;
+    int rc = 0;
+    memset(out, 0, sizeof *out);
+    if (idem_key) {
+        /* the same key (per API key) always names the same call: a client that retries an
+         * upload whose answer it lost (a crash, a timeout) gets the call, not a second one */
+        crypto_generichash_state hs;
+        crypto_generichash_init(&hs, NULL, 0, sizeof rnd);
+        crypto_generichash_update(&hs, (const unsigned char *)key_id, strlen(key_id));
+        crypto_generichash_update(&hs, (const unsigned char *)":", 1);
+        crypto_generichash_update(&hs, (const unsigned char *)idem_key, strlen(idem_key));
+        crypto_generichash_final(&hs, rnd, sizeof rnd);
+    } else {
+        randombytes_buf(rnd, sizeof rnd);
+    }
+    sodium_bin2hex(id, sizeof id, rnd, sizeof rnd);
+    sdra_strlcpy(out->id, id, sizeof out->id);
+    if (idem_key) {
+        bool by_other = false;
+        if ((rc = idem_reserve(s, id, &mine, &by_other, err)) < 0)
+            return rc;
+        if (by_other) { /* a concurrent submission with this key created it: its answer */
+            out->http_status = 202;
+            sdra_strlcpy(out->status, "queued", sizeof out->status);
+            return 0;
+        }
+        sdra_store_call old;
+        rc = sdra_store_call_get(s->store, id, &old, err);
+        if (rc == 0) {
+            if (old.created_ms >= started_ms) { /* created while this request was arriving */
+                out->http_status = 202;
+                sdra_strlcpy(out->status, "queued", sizeof out->status);
+            } else {
+                out->http_status = 200;
+                sdra_strlcpy(out->status, old.status, sizeof out->status);
+            }
+            sdra_store_call_release(&old);
+            goto done;
+        }
+        if (rc != SDRA_ENOTFOUND)
+            goto done;
+        rc = 0;
+    }
+    free(ci->id);
+    ci->id = strdup(id);
+    free(ci->audio);
+    ci->audio = strdup(audio_name);
+    if (!ci->id || !ci->audio) {
+        rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+        goto done;
+    }
+    srv_call_dir(s, dir, sizeof dir, id);
+    if (mkdir(dir, 0700) != 0) { /* exclusive: the directory is this submission's alone */
+        if (errno == EEXIST)
+            rc = sdra_error_set(err, SDRA_EEXISTS, "an upload with this Idempotency-Key is still being stored; retry later");
+        else
+            rc = sdra_error_set(err, SDRA_EIO, "storing the upload failed: %s", strerror(errno));
+        goto done;
+    }
+    dir_made = true;
+    snprintf(path, sizeof path, "%s/%s", dir, audio_name);
+    if (rename(tmp_path, path) != 0) {
+        rc = sdra_error_set(err, SDRA_EIO, "storing the upload failed: %s", strerror(errno));
+        goto done;
+    }
+    tmp_path[0] = '\0';
+    doc = sdra_call_info_to_json(ci);
+    snprintf(path, sizeof path, "%s/call.json", dir);
+    sdra_error e2 = {0};
+    if (!doc || sdra_json_write_file(path, doc, &e2) < 0 || !(meta = json_dumps(doc, JSON_COMPACT))) {
+        rc = sdra_error_set(err, SDRA_EIO, "storing the call failed: %s", e2.msg);
+        goto done;
+    }
+    rc = sdra_store_call_create(s->store, id, meta, 0, sdra_store_now_ms(), s->p.max_active_calls, err);
+    if (rc == SDRA_EEXISTS && idem_key) { /* another process committed it first: its answer */
+        dir_made = false;
+        rc = 0;
+        out->http_status = 202;
+        sdra_strlcpy(out->status, "queued", sizeof out->status);
+        goto done;
+    }
+    if (rc < 0)
+        goto done;
+    dir_made = false; /* committed: the directory belongs to the call now */
+    created = true;
+    out->http_status = 202;
+    sdra_strlcpy(out->status, "queued", sizeof out->status);
+    sdra_obs_inc(s->obs, "sdra_http_upload_bytes_total", NULL, (double)bytes);
+    sdra_store_audit_add(s->store, sdra_store_now_ms(), key_id, "call.create", id, NULL);
+    sdra_log_ctx lc = {.call_id = id, .duration_ms = -1};
+    sdra_logc(SDRA_LOG_INFO, &lc, "call received: %zu bytes of audio", bytes);
+    srv_notify_stage(s, 0);
+    srv_notify_event(s);
+done:
+    if (dir_made)
+        srv_rm_rf(dir);
+    if (mine)
+        idem_settle(s, mine, created);
+    free(meta);
+    json_decref(doc);
+    return rc;
+}
+
+int srv_call_delete(struct sdra_server *s, const char *call_id, const char *actor, sdra_error *err)
+{
+    int rc = sdra_store_call_delete(s->store, call_id, err);
+    if (rc < 0)
+        return rc;
+    /* a stage running on the call is asked to stop (its result would be refused anyway) */
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < s->n_slots; i++)
+        if (s->slots[i].busy && !strcmp(s->slots[i].job.call_id, call_id))
+            atomic_store(&s->slots[i].lost, true);
+    pthread_mutex_unlock(&s->mu);
+    char dir[PATH_MAX];
+    srv_call_dir(s, dir, sizeof dir, call_id);
+    if (srv_rm_rf(dir) != 0)
+        sdra_log(SDRA_LOG_WARN, "call %s: could not remove every file in %s", call_id, dir);
+    /* every trace includes what the sync stage wrote to the CRM (activity, tasks, emails, notes);
+     * the contact itself stays: it may have other calls, and erasing a person is a separate act */
+    sdra_crm *crm = NULL;
+    int n_removed = 0;
+    sdra_error cerr = {0};
+    if (sdra_crm_open(&crm, "local", s->data_dir, &cerr) < 0 || sdra_crm_forget_call(crm, call_id, &n_removed, &cerr) < 0)
+        sdra_log(SDRA_LOG_WARN, "call %s: CRM records not erased: %s", call_id, cerr.msg);
+    sdra_crm_close(crm);
+    sdra_store_audit_add(s->store, sdra_store_now_ms(), actor, "call.delete", call_id, NULL);
+    srv_notify_event(s);
+    return 0;
+}
+
 void srv_notify_stage(struct sdra_server *s, int stage)
 {
     if (stage < 0 || stage >= s->n_stages)
@@ -277,8 +512,10 @@ int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error
         return sdra_error_set(err, SDRA_ENOMEM, "server: out of memory");
     s->p = *p;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->http_mu, NULL);
     pthread_cond_init(&s->hb_cv, NULL);
     pthread_cond_init(&s->ev_cv, NULL);
+    pthread_cond_init(&s->idem_cv, NULL);
     for (int i = 0; i < SDRA_SERVER_MAX_STAGES; i++)
         pthread_cond_init(&s->stage_cv[i], NULL);
     atomic_init(&s->stopping, false);
@@ -357,6 +594,7 @@ void sdra_server_stop(sdra_server *s)
         pthread_cond_broadcast(&s->stage_cv[i]);
     pthread_cond_broadcast(&s->ev_cv);
     pthread_cond_broadcast(&s->hb_cv);
+    pthread_cond_broadcast(&s->idem_cv);
     pthread_mutex_unlock(&s->mu);
     srv_http_stop(s);
     srv_workers_stop(s);
@@ -365,7 +603,9 @@ void sdra_server_stop(sdra_server *s)
     for (int i = 0; i < SDRA_SERVER_MAX_STAGES; i++)
         pthread_cond_destroy(&s->stage_cv[i]);
     pthread_cond_destroy(&s->ev_cv);
+    pthread_cond_destroy(&s->idem_cv);
     pthread_cond_destroy(&s->hb_cv);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->http_mu);
     free(s);
 }

@@ -1,0 +1,300 @@
+/*
+ * views.c - the read and management views of the HTTP API (moved from http.c): a call,
+ * the call list, artifacts and the audio served from their files, retry, delete, metrics and
+ * readiness.
+ */
+#include "internal.h"
+
+#include "sdra/call.h"
+#include "sdra/crm.h"
+#include "sdra/log.h"
+#include "sdra/util.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- views ---------------------------------------------------------------------------- */
+
+static const char *call_status_of(const char *s) { return s; }
+
+static json_t *call_summary(const sdra_store_call *sc)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(sc->id));
+    json_object_set_new(o, "status", json_string(call_status_of(sc->status)));
+    json_object_set_new(o, "created_at", srv_time_or_null(sc->created_ms));
+    json_object_set_new(o, "updated_at", srv_time_or_null(sc->updated_ms));
+    json_t *meta = json_loads(sc->meta_json ? sc->meta_json : "{}", 0, NULL);
+    if (meta) {
+        const char *keep[] = {"contact_email", "contact_name", "company", "call_date"};
+        for (size_t i = 0; i < 4; i++) {
+            json_t *v = json_object_get(meta, keep[i]);
+            if (v)
+                json_object_set(o, keep[i], v);
+        }
+        json_decref(meta);
+    }
+    return o;
+}
+
+enum MHD_Result srv_get_call(req *r, struct MHD_Connection *c)
+{
+    struct sdra_server *s = r->s;
+    sdra_store_call sc;
+    sdra_error err = {0};
+    if (sdra_store_call_get(s->store, r->call_id, &sc, &err) < 0)
+        return srv_send_sdra_error(r, c, &err);
+    sdra_store_job jobs[SDRA_SERVER_MAX_STAGES];
+    sdra_store_artifact arts[32];
+    int n_jobs = 0, n_arts = 0;
+    if (sdra_store_job_list(s->store, r->call_id, jobs, SDRA_SERVER_MAX_STAGES, &n_jobs, &err) < 0 ||
+        sdra_store_artifact_list(s->store, r->call_id, arts, 32, &n_arts, &err) < 0) {
+        sdra_store_call_release(&sc);
+        return srv_send_sdra_error(r, c, &err);
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(sc.id));
+    json_object_set_new(o, "status", json_string(sc.status));
+    json_object_set_new(o, "created_at", srv_time_or_null(sc.created_ms));
+    json_object_set_new(o, "updated_at", srv_time_or_null(sc.updated_ms));
+    json_t *meta = json_loads(sc.meta_json ? sc.meta_json : "{}", 0, NULL);
+    json_object_set_new(o, "metadata", meta ? meta : json_object());
+    json_t *stages = json_array();
+    for (int i = 0; i < s->n_stages; i++) {
+        const sdra_store_job *j = NULL;
+        for (int k = 0; k < n_jobs; k++)
+            if (jobs[k].stage == i)
+                j = &jobs[k];
+        json_t *st = json_object();
+        json_object_set_new(st, "name", json_string(s->stages[i].name));
+        json_object_set_new(st, "state", json_string(j ? sdra_job_state_name(j->state) : "pending"));
+        json_object_set_new(st, "attempts", json_integer(j ? j->attempts : 0));
+        json_object_set_new(st, "queued_at", srv_time_or_null(j ? j->queued_ms : 0));
+        json_object_set_new(st, "started_at", srv_time_or_null(j ? j->started_ms : 0));
+        json_object_set_new(st, "finished_at", srv_time_or_null(j && j->state == SDRA_JOB_DONE ? j->finished_ms : 0));
+        if (j && j->state == SDRA_JOB_DONE && j->started_ms > 0)
+            json_object_set_new(st, "duration_ms", json_integer(j->finished_ms - j->started_ms));
+        else
+            json_object_set_new(st, "duration_ms", json_null());
+        if (j && j->state == SDRA_JOB_QUEUED && j->attempts > 0)
+            json_object_set_new(st, "retry_at", srv_time_or_null(j->run_after_ms));
+        json_object_set_new(st, "error", j && j->last_error[0] ? json_string(j->last_error) : json_null());
+        json_array_append_new(stages, st);
+    }
+    json_object_set_new(o, "stages", stages);
+    json_t *al = json_array();
+    for (int i = 0; i < n_arts; i++)
+        json_array_append_new(al, json_pack("{s:s,s:s,s:s,s:I}", "name", arts[i].name, "stage",
+                                            arts[i].stage >= 0 && arts[i].stage < s->n_stages
+                                                ? s->stages[arts[i].stage].name : "unknown",
+                                            "sha256", arts[i].sha256, "size_bytes", (json_int_t)arts[i].size_bytes));
+    json_object_set_new(o, "artifacts", al);
+    sdra_store_call_release(&sc);
+    return srv_send_json(r, c, 200, o);
+}
+
+static long query_long(struct MHD_Connection *c, const char *name, long dflt, long lo, long hi, int *bad)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+    if (!v)
+        return dflt;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || errno || n < lo || n > hi) {
+        *bad = 1;
+        return dflt;
+    }
+    return n;
+}
+
+enum MHD_Result srv_list_calls(req *r, struct MHD_Connection *c)
+{
+    int bad = 0;
+    long limit = query_long(c, "limit", 20, 1, LIST_MAX, &bad);
+    if (bad)
+        return srv_send_error(r, c, 400, "invalid_input", "limit must be an integer from 1 to %d", LIST_MAX);
+    long offset = query_long(c, "offset", 0, 0, 100000000L, &bad);
+    if (bad)
+        return srv_send_error(r, c, 400, "invalid_input", "offset must be a non-negative integer");
+    const char *status = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "status");
+    if (status && strcmp(status, "queued") && strcmp(status, "running") && strcmp(status, "done") &&
+        strcmp(status, "failed"))
+        return srv_send_error(r, c, 400, "invalid_input", "status must be queued, running, done or failed");
+    sdra_store_call calls[LIST_MAX];
+    int n = 0;
+    sdra_error err = {0};
+    if (sdra_store_call_list(r->s->store, status, (int)offset, (int)limit, calls, &n, &err) < 0)
+        return srv_send_sdra_error(r, c, &err);
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(arr, call_summary(&calls[i]));
+        sdra_store_call_release(&calls[i]);
+    }
+    json_t *o = json_pack("{s:o,s:i,s:i}", "calls", arr, "limit", (int)limit, "offset", (int)offset);
+    json_object_set_new(o, "next_offset", n == limit ? json_integer(offset + n) : json_null());
+    return srv_send_json(r, c, 200, o);
+}
+
+enum MHD_Result srv_get_artifact(req *r, struct MHD_Connection *c)
+{
+    struct sdra_server *s = r->s;
+    const char *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+    const char *name = NULL, *ctype = "application/json";
+    if (!strcmp(r->sub, "transcript")) {
+        if (!fmt || !strcmp(fmt, "json"))
+            name = "transcript.json";
+        else if (!strcmp(fmt, "txt"))
+            name = "transcript.txt", ctype = "text/plain; charset=utf-8";
+    } else if (!strcmp(r->sub, "analysis")) {
+        if (!fmt || !strcmp(fmt, "json"))
+            name = "analysis.json";
+    } else if (!strcmp(r->sub, "email")) {
+        if (!fmt || !strcmp(fmt, "json"))
+            name = "email.json";
+        else if (!strcmp(fmt, "eml"))
+            name = "email.eml", ctype = "message/rfc822";
+        else if (!strcmp(fmt, "ics"))
+            name = "invite.ics", ctype = "text/calendar; charset=utf-8";
+    } else if (!strcmp(r->sub, "crm")) {
+        if (!fmt || !strcmp(fmt, "json"))
+            name = "crm.json";
+    } else if (!strcmp(r->sub, "report")) {
+        if (!fmt || !strcmp(fmt, "html"))
+            name = "report.html", ctype = "text/html; charset=utf-8";
+    }
+    if (!name)
+        return srv_send_error(r, c, 400, "invalid_input", "%s: unknown format '%.40s'", r->sub, fmt ? fmt : "");
+    sdra_store_call sc;
+    sdra_error err = {0};
+    if (sdra_store_call_get(s->store, r->call_id, &sc, &err) < 0)
+        return srv_send_sdra_error(r, c, &err);
+    sdra_store_call_release(&sc);
+    sdra_store_artifact a;
+    if (sdra_store_artifact_get(s->store, r->call_id, name, &a, &err) < 0)
+        return srv_send_sdra_error(r, c, &err);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", s->data_dir, a.path);
+    sdra_store_audit_add(s->store, sdra_store_now_ms(), r->key.id, "artifact.read", r->call_id, NULL);
+    return srv_send_file(r, c, path, ctype, a.sha256);
+}
+
+const srv_audio_type srv_audio_types[SRV_N_AUDIO_TYPES] = {
+    {"wav", "audio/wav"}, {"mp3", "audio/mpeg"}, {"ogg", "audio/ogg"}, {"opus", "audio/ogg"},
+    {"flac", "audio/flac"}, {"m4a", "audio/mp4"}, {"webm", "audio/webm"}, {"aac", "audio/aac"},
+};
+
+enum MHD_Result srv_get_audio(req *r, struct MHD_Connection *c)
+{
+    struct sdra_server *s = r->s;
+    sdra_store_call sc;
+    sdra_error err = {0};
+    if (sdra_store_call_get(s->store, r->call_id, &sc, &err) < 0)
+        return srv_send_sdra_error(r, c, &err);
+    json_t *meta = json_loads(sc.meta_json, 0, NULL);
+    sdra_store_call_release(&sc);
+    const char *audio = json_string_value(json_object_get(meta, "audio"));
+    char path[PATH_MAX], name[64] = "";
+    if (audio)
+        sdra_strlcpy(name, audio, sizeof name);
+    json_decref(meta);
+    if (!name[0] || strchr(name, '/') || name[0] == '.')
+        return srv_send_error(r, c, 404, "not_found", "call %s has no stored audio", r->call_id);
+    snprintf(path, sizeof path, "%s/calls/%s/%s", s->data_dir, r->call_id, name);
+    const char *ctype = "application/octet-stream", *dot = strrchr(name, '.');
+    for (size_t i = 0; dot && i < sizeof srv_audio_types / sizeof srv_audio_types[0]; i++)
+        if (!strcmp(dot + 1, srv_audio_types[i].ext))
+            ctype = srv_audio_types[i].ctype;
+    sdra_store_audit_add(s->store, sdra_store_now_ms(), r->key.id, "audio.read", r->call_id, NULL);
+    return srv_send_file(r, c, path, ctype, NULL);
+}
+
+enum MHD_Result srv_retry_call(req *r, struct MHD_Connection *c)
+{
+    sdra_error err = {0};
+    int rc = sdra_store_call_retry(r->s->store, r->call_id, sdra_store_now_ms(), &err);
+    if (rc == SDRA_EINVAL)
+        return srv_send_error(r, c, 409, "conflict", "%s", err.msg);
+    if (rc < 0)
+        return srv_send_sdra_error(r, c, &err);
+    sdra_store_audit_add(r->s->store, sdra_store_now_ms(), r->key.id, "call.retry", r->call_id, NULL);
+    for (int i = 0; i < r->s->n_stages; i++)
+        srv_notify_stage(r->s, i);
+    srv_notify_event(r->s);
+    return srv_send_json(r, c, 202, json_pack("{s:s,s:s}", "id", r->call_id, "status", "queued"));
+}
+
+enum MHD_Result srv_delete_call(req *r, struct MHD_Connection *c)
+{
+    sdra_error err = {0};
+    if (srv_call_delete(r->s, r->call_id, r->key.id, &err) < 0)
+        return srv_send_sdra_error(r, c, &err);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    return srv_queue(r, c, 204, resp);
+}
+
+static void refresh_gauges(struct sdra_server *s)
+{
+    int counts[SDRA_SERVER_MAX_STAGES][SDRA_N_JOB_STATES];
+    if (sdra_store_job_counts(s->store, s->n_stages, counts, NULL) == 0) {
+        sdra_obs_clear(s->obs, "sdra_jobs");
+        for (int i = 0; i < s->n_stages; i++) {
+            char l[128];
+            for (int k = 0; k < SDRA_N_JOB_STATES; k++) {
+                snprintf(l, sizeof l, "stage=\"%s\",state=\"%s\"", s->stages[i].name, sdra_job_state_name(k));
+                sdra_obs_set(s->obs, "sdra_jobs", l, counts[i][k]);
+            }
+            snprintf(l, sizeof l, "stage=\"%s\"", s->stages[i].name);
+            sdra_obs_set(s->obs, "sdra_queue_depth", l, counts[i][SDRA_JOB_QUEUED]);
+            sdra_obs_set(s->obs, "sdra_dead_jobs", l, counts[i][SDRA_JOB_DEAD]);
+            pthread_mutex_lock(&s->mu);
+            int inflight = s->in_flight[i];
+            pthread_mutex_unlock(&s->mu);
+            sdra_obs_set(s->obs, "sdra_jobs_in_flight", l, inflight);
+        }
+    }
+    int active = 0;
+    if (sdra_store_count_active(s->store, &active, NULL) == 0)
+        sdra_obs_set(s->obs, "sdra_calls_active", NULL, active);
+}
+
+enum MHD_Result srv_get_metrics(req *r, struct MHD_Connection *c)
+{
+    refresh_gauges(r->s);
+    sdra_buf b;
+    sdra_buf_init(&b, 8u << 20);
+    if (sdra_obs_render(r->s->obs, &b) < 0 || sdra_buf_putc(&b, '\0') < 0) {
+        sdra_buf_release(&b);
+        return srv_send_error(r, c, 500, "internal", "metrics too large");
+    }
+    b.len--;
+    char *body = sdra_buf_detach(&b);
+    return srv_send_text(r, c, 200, "text/plain; version=0.0.4; charset=utf-8", body);
+}
+
+enum MHD_Result srv_get_ready(req *r, struct MHD_Connection *c)
+{
+    int active = 0;
+    sdra_error err = {0};
+    if (atomic_load(&r->s->stopping))
+        return srv_send_error(r, c, 503, "unavailable", "shutting down");
+    if (sdra_store_count_active(r->s->store, &active, &err) < 0)
+        return srv_send_error(r, c, 503, "unavailable", "job store: %s", err.msg);
+    if (r->s->p.max_active_calls > 0 && active >= r->s->p.max_active_calls)
+        return srv_send_error(r, c, 503, "unavailable", "queue full: %d calls queued or running", active);
+    return srv_send_json(r, c, 200, json_pack("{s:s,s:i,s:i}", "status", "ready", "active_calls", active,
+                                           "max_active_calls", r->s->p.max_active_calls));
+}
