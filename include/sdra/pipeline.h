@@ -22,6 +22,7 @@
 #define SDRA_PIPELINE_H
 
 #include <jansson.h>
+#include "sdra/asr.h"
 #include "sdra/error.h"
 #include "sdra/log.h"
 
@@ -46,6 +47,9 @@ typedef struct sdra_pipeline_options {
     const char *vocab_path;   /* extra vocabulary file, or NULL */
     const char *template_path;/* user email template, or NULL */
     const char *crm_backend;  /* "local" (default) */
+    const char *asr_backend;  /* "pocketsphinx" (NULL, default) or "whisper-http" */
+    const sdra_asr_remote_params *asr_remote; /* whisper-http's endpoints and settings */
+    double asr_chunk_s;       /* chunk target length; 0 = default */
 } sdra_pipeline_options;
 
 typedef struct sdra_stage_ctx {

@@ -45,6 +45,7 @@ static void usage(FILE *f)
         "  --speakers N         speakers in a mono recording (default 2)\n"
         "  --rep-channel left|right   stereo: which channel is the rep (default: by content)\n"
         "  --vocab FILE         extra words with pronunciations (see docs/vocabulary.md)\n"
+        CLI_ASR_HELP
         "where:\n"
         "  --out DIR            package root (default ./out)\n"
         "  --data DIR           data directory with the local CRM (default $SDRA_DATA or\n"
@@ -196,7 +197,7 @@ int cmd_run(int argc, char **argv)
         {"vocab", required_argument, 0, 13},        {"out", required_argument, 0, 14},
         {"data", required_argument, 0, 15},         {"force", no_argument, 0, 16},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        CLI_ASR_LONGOPTS,                           {0, 0, 0, 0}};
     static const char *fields[] = {NULL, "contact_email", "contact_name", "company", "rep_name",
                                    "rep_email", "rep_company", "call_date", "style"};
     sdra_call_info call = {0};
@@ -205,6 +206,8 @@ int cmd_run(int argc, char **argv)
     const char *out_root = "out", *data_opt = NULL;
     int force = 0, c, rc = SDRA_EXIT_OK;
     run_state st = {0};
+    cli_asr asr;
+    cli_asr_init(&asr);
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -245,10 +248,20 @@ int cmd_run(int argc, char **argv)
         case 'q': st.quiet = true; break;
         case 'h': usage(stdout); goto done;
         default:
+            if ((rc = cli_asr_option(&asr, "run", c, optarg)) >= 0) {
+                if (rc)
+                    goto done;
+                break;
+            }
             rc = cli_usage_error("run", "unknown or incomplete option '%s'", argv[optind - 1]);
             goto done;
         }
     }
+    if ((rc = cli_asr_check(&asr, "run")) != 0)
+        goto done;
+    po.asr_backend = asr.backend;
+    po.asr_remote = &asr.remote;
+    po.asr_chunk_s = asr.chunk_s;
     if (optind != argc - 1) {
         rc = cli_usage_error("run", optind >= argc ? "missing AUDIO" : "expected one AUDIO, got %d", argc - optind);
         goto done;

@@ -36,6 +36,8 @@ static void usage(FILE *f)
             "  --retry-base-ms N      first retry delay, doubled each time (default 2000)\n"
             "  --log-level LEVEL      debug|info|warn|error (default info)\n"
             "  --log-format FORMAT    json (default) or text\n"
+            "transcription stage (the same in every worker):\n"
+            CLI_ASR_HELP
             "  -h, --help             this text\n");
 }
 
@@ -51,11 +53,14 @@ int cmd_serve(int argc, char **argv)
         {"lease-ms", required_argument, 0, O_LEASE},      {"max-attempts", required_argument, 0, O_ATTEMPTS},
         {"retry-base-ms", required_argument, 0, O_RETRY}, {"log-level", required_argument, 0, O_LOGLEVEL},
         {"log-format", required_argument, 0, O_LOGFMT},   {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        CLI_ASR_LONGOPTS,                                 {0, 0, 0, 0}};
     sdra_server_params p = sdra_server_default_params();
     const char *data = NULL, *port_file = NULL;
     int level = SDRA_LOG_INFO;
     bool json_logs = true;
+    cli_asr asr;
+    cli_asr_init(&asr);
+    sdra_pipeline_options po = {.rep_channel = -1};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -124,8 +129,23 @@ int cmd_serve(int argc, char **argv)
                 return cli_usage_error("serve", "--log-format: json|text, got '%s'", optarg);
             break;
         case 'h': usage(stdout); return SDRA_EXIT_OK;
-        default: return cli_usage_error("serve", "bad option");
+        default: {
+            int r = cli_asr_option(&asr, "serve", c, optarg);
+            if (r > 0)
+                return r;
+            if (r < 0)
+                return cli_usage_error("serve", "bad option");
+            break;
         }
+        }
+    }
+    if ((c = cli_asr_check(&asr, "serve")) != 0)
+        return c;
+    if (asr.backend || asr.chunk_s > 0) { /* the stage workers transcribe with these */
+        po.asr_backend = asr.backend;
+        po.asr_remote = &asr.remote;
+        po.asr_chunk_s = asr.chunk_s;
+        p.options = &po;
     }
     if (optind < argc)
         return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
