@@ -205,6 +205,8 @@ static int seg_add(seg *s, char *word, double start, double end, float conf)
 
 static void seg_cut(seg *s, size_t from, size_t to) /* removes words [from, to) */
 {
+    if (from >= to)
+        return;
     for (size_t i = from; i < to; i++)
         free(s->w[i].w);
     memmove(s->w + from, s->w + to, (s->n - to) * sizeof *s->w);
