@@ -7,6 +7,9 @@
 #
 # usage: scripts/measure-asr-http.sh [BUILD_DIR] [CALL...]   (default: every generated call)
 # env: CHUNK_S (default 20), JOBS (default 2). Needs BUILD_DIR/fixtures (ctest -R fixtures).
+# Also, per file, the words both paths recognized alike (aligned with difflib) and how far
+# apart their start times are (median and 95th percentile): wrong chunk offsets or a wrong
+# merge would show there as seconds, not milliseconds.
 set -euo pipefail
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$(cd "${1:-$src/build}" && pwd)"; shift || true
@@ -26,6 +29,20 @@ import json,sys; d=json.load(sys.stdin); e=d["substitutions"]+d["deletions"]+d["
 open(sys.argv[1],"a").write("%d %d\n" % (e, d["ref_words"])); print("%.3f" % d["wer"])' "$tmp/$3.sum"
 }
 pooled() { awk '{e+=$1; n+=$2} END {printf "%.3f", e/n}' "$tmp/$1.sum"; }
+# dt A B: matched words and their start-time differences (ms)
+dt() {
+  python3 - "$1" "$2" <<'PY'
+import difflib, json, sys
+def words(p):
+    return [(w["w"], w["start"]) for u in json.load(open(p))["utterances"] for w in u["words"]]
+a, b = words(sys.argv[1]), words(sys.argv[2])
+a.sort(key=lambda x: x[1]); b.sort(key=lambda x: x[1])
+sm = difflib.SequenceMatcher(a=[w for w, _ in a], b=[w for w, _ in b], autojunk=False)
+d = sorted(abs(a[m.a + k][1] - b[m.b + k][1]) * 1000 for m in sm.get_matching_blocks() for k in range(m.size))
+print("%d/%d words alike, |dt| median %.0f ms, p95 %.0f ms" % (len(d), len(a), d[len(d) // 2] if d else -1,
+      d[int(len(d) * 0.95)] if d else -1))
+PY
+}
 printf '%-10s %-6s %10s %10s\n' call mode embedded http
 for c in "${calls[@]}"; do
   for m in stereo mono; do
@@ -33,6 +50,7 @@ for c in "${calls[@]}"; do
     "$sdra" transcribe "$fx/$c.$m.wav" --asr whisper-http --asr-url "$url" --asr-chunk-s "${CHUNK_S:-20}" -q -o "$tmp/$c.$m.http.json"
     printf '%-10s %-6s %10s %10s\n' "$c" "$m" "$(wer "$fx/$c.stm" "$tmp/$c.$m.emb.json" emb)" \
       "$(wer "$fx/$c.stm" "$tmp/$c.$m.http.json" http)"
+    echo "           $(dt "$tmp/$c.$m.emb.json" "$tmp/$c.$m.http.json")"
   done
 done
 printf '%-17s %10s %10s\n' "pooled" "$(pooled emb)" "$(pooled http)"

@@ -28,13 +28,14 @@ Misbehaviour, for every request (--mode M, repeatable) or for the next requests 
   repeat      a repetition loop: the longest segment ends with its last two words ten more
               times (compression_ratio computed on the text, as Whisper does)
   nowords     no "words" even when word timestamps are asked (segments only)
-  outoforder  requests 0, 2, 4, ... wait 0.8 s more than 1, 3, 5, ...: replies come back in
+  outoforder  requests 0, 2, 4, ... wait 1 s more than 1, 3, 5, ...: replies come back in
               another order than the requests went out
 Also --latency-ms N (every reply waits N ms more: a remote GPU), --concurrency N (at most N
 requests recognised at once, the others wait: a server with one GPU), --cache-dir DIR (the
 recognition of the same audio and prompt is kept, shared between servers: benchmarks).
 
-GET /stats gives {"requests": N, "log": [...]}: per request its path, the form fields (not
+GET /stats gives {"requests": N, "log": [...]}: per request when it came and was answered
+(t, t_done), its path, the form fields (not
 the file), file size and name, whether a bearer was sent and right ("none", "ok", "bad"; the
 key itself is never recorded), the mode and the status.
 
@@ -257,6 +258,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             STATE["log"].append(rec)  # before the reply: a client may hang up on it
         try:
             rec["status"] = self.transcribe(rec, modes, seq)
+            rec["t_done"] = time.time()
         except (BrokenPipeError, ConnectionResetError):
             rec["status"] = "client closed"
             self.close_connection = True
@@ -330,7 +332,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if "slow" in modes:
                 delay += ARGS.slow_ms / 1000.0
             if "outoforder" in modes and seq % 2 == 0:
-                delay += 0.8
+                delay += 1.0
             time.sleep(delay)
         dur = wav_duration(fields["file"][0], doc)
         res = verbose_json(doc, dur, f1("language"), modes, "word" in gran)
