@@ -8,9 +8,12 @@
  * call the functions below, which forward to the backend's table (struct sdra_asr_ops).
  *
  * A recognizer is not thread-safe: use one per thread (the transcription stage keeps one per
- * worker). The default backend, "sphinx", is PocketSphinx in process with the en-us model,
- * interpolated with a sales-conversation language model (data/asr/sales.lm), plus the user's
- * words from a vocabulary file (docs/vocabulary.md).
+ * worker). The default backend, "sphinx" (alias "pocketsphinx"), is PocketSphinx in process
+ * with the en-us model, interpolated with a sales-conversation language model
+ * (data/asr/sales.lm), plus the user's words from a vocabulary file (docs/vocabulary.md).
+ * "whisper-http" sends each stream (one chunk of a call) to an OpenAI-compatible
+ * /audio/transcriptions endpoint through a shared scheduler (sdra_asr_pool, below): feed()
+ * only collects the PCM, end_stream() makes the request, poll() hands out its segments.
  *
  *     sdra_asr_params p = sdra_asr_default_params();
  *     sdra_asr *asr = NULL;
@@ -54,6 +57,9 @@ typedef struct sdra_asr_params {
        ("brightwave" = bright + wave), else left out. At most SDRA_ASR_MAX_HINT_WORDS words. */
     const char *hints[SDRA_ASR_HINT_PHRASES];
     double max_utterance_s;     /* end an utterance after this much speech; default 30 */
+    /* whisper-http: the shared endpoint scheduler (sdra_asr_pool_create below). Required by
+       that backend; ignored by sphinx. Not owned: it must outlive the recognizer. */
+    struct sdra_asr_pool *pool;
 } sdra_asr_params;
 
 sdra_asr_params sdra_asr_default_params(void);
@@ -125,6 +131,67 @@ int sdra_asr_end_stream(sdra_asr *asr, sdra_error *err);
 
 const char *sdra_asr_name(const sdra_asr *asr);     /* "sphinx" */
 const char *sdra_asr_describe(const sdra_asr *asr); /* model description; never NULL */
+
+/* ---- remote recognizers: the endpoint scheduler of whisper-http --------------------------
+ *
+ * One pool per transcription, shared by its workers (thread-safe). It holds the endpoints
+ * (base URLs ending in /v1; requests go to {base}/audio/transcriptions), at most
+ * max_in_flight requests per endpoint, and sends each request to the least-loaded healthy
+ * endpoint. Transient failures (connection, timeout, 408/429/5xx, a reply that is not
+ * verbose_json) are retried with exponential backoff and jitter, on another endpoint when one
+ * is free; 429/503 with Retry-After rest that endpoint for that long (capped). down_after
+ * failures in a row mark an endpoint down for down_ms and its chunks go to the others. A
+ * 4xx (bad request, 401/403), a bad URL or an oversized reply fails at once. The bearer key is
+ * api_key, or else $SDRA_ASR_API_KEY; it is never logged nor put into messages. */
+#define SDRA_ASR_MAX_URLS 8
+#define SDRA_ASR_REMOTE_MAX_S 120.0 /* most audio one whisper-http stream may hold */
+
+typedef struct sdra_asr_remote_params {
+    const char *urls[SDRA_ASR_MAX_URLS]; /* http(s)://host[:port]/.../v1 */
+    int n_urls;
+    const char *model;          /* default "whisper-1" */
+    const char *language;       /* ISO-639-1 ("en"), or NULL to let the server detect */
+    const char *api_key;        /* NULL = $SDRA_ASR_API_KEY (or none) */
+    const char *prompt;         /* names and words to expect (the stage fills it from the call
+                                   sheet and the vocabulary), or NULL; cut to 800 bytes */
+    long timeout_ms;            /* per request; default 120000 */
+    int max_in_flight;          /* per endpoint; default 2 */
+    int max_attempts;           /* per chunk, over all endpoints; default 6 */
+    long backoff_ms;            /* first backoff, doubled per retry; default 500 */
+    long max_backoff_ms;        /* cap of backoff and Retry-After; default 10000 */
+    int down_after;             /* failures in a row that mark an endpoint down; default 3 */
+    long down_ms;               /* a down endpoint is tried again after this; default 30000 */
+    size_t max_response_bytes;  /* default 4 MiB (a larger reply fails: SDRA_ELIMIT) */
+} sdra_asr_remote_params;
+
+sdra_asr_remote_params sdra_asr_remote_default_params(void);
+
+/* Counters of one pool (requests) and of the whisper-http recognizers that used it (guards
+ * against Whisper's failure modes: docs/models-speech.md). */
+typedef struct sdra_asr_stats {
+    long requests;              /* HTTP requests made (attempts) */
+    long retries;               /* attempts after a transient failure */
+    long failovers;             /* retries that went to another endpoint */
+    long endpoints_marked_down; /* times an endpoint was marked down */
+    long silent_chunks_skipped; /* chunks with no speech energy, never sent */
+    long silence_dropped;       /* segments dropped as text on silence */
+    long repetition_dropped;    /* segments dropped or loops cut as repetition */
+} sdra_asr_stats;
+
+typedef struct sdra_asr_pool sdra_asr_pool;
+
+/* Copies p (strings too). Fails with SDRA_EINVAL (message names the URL) when there is no URL,
+ * a URL is not http(s), or a value is out of range. */
+int sdra_asr_pool_create(sdra_asr_pool **out, const sdra_asr_remote_params *p, sdra_error *err);
+void sdra_asr_pool_destroy(sdra_asr_pool *pool); /* NULL is fine */
+void sdra_asr_pool_get_stats(sdra_asr_pool *pool, sdra_asr_stats *out);
+
+/* Whisper repeats a word or two at a chunk's edge when the cut is close to speech. Drops the
+ * words at the start of next (a chunk that begins at boundary_s) that repeat the last words of
+ * prev, same text within 1 s of the boundary and at most 0.5 s apart; returns how many were
+ * dropped. Utterances left empty are kept with no words (the caller skips them). */
+size_t sdra_asr_drop_boundary_duplicates(sdra_asr_utt *prev, size_t n_prev, sdra_asr_utt *next,
+                                         size_t n_next, double boundary_s);
 
 /* ---- user vocabulary (docs/vocabulary.md) ---------------------------------------------- */
 

@@ -22,6 +22,7 @@
 #define SDRA_PIPELINE_H
 
 #include <jansson.h>
+#include "sdra/asr.h"
 #include "sdra/error.h"
 #include "sdra/log.h"
 
@@ -52,6 +53,9 @@ typedef struct sdra_pipeline_options {
     long llm_timeout_ms;
     unsigned redact_classes;  /* SDRA_REDACT_* bits (sdra/privacy.h): redact the transcript right
                                * after transcription, so no later stage sees those values; 0 = off */
+    const char *asr_backend;  /* "pocketsphinx" (NULL, default) or "whisper-http" */
+    const sdra_asr_remote_params *asr_remote; /* whisper-http's endpoints and settings */
+    double asr_chunk_s;       /* chunk target length; 0 = default */
 } sdra_pipeline_options;
 
 typedef struct sdra_stage_ctx {

@@ -10,6 +10,13 @@
  * Roles come from sdra_roles_assign. The transcript's meta records engine, model, jobs,
  * timings and the real-time factor.
  *
+ * With the "whisper-http" backend the workers are HTTP requests, not decoders: one endpoint
+ * scheduler (sdra_asr_pool) is shared by them, jobs defaults to the endpoints' total
+ * in-flight limit, chunks are not primed, words repeated across a chunk boundary are dropped,
+ * and meta also holds asr_guards (what the guards dropped) and asr_requests (requests,
+ * retries, failovers, endpoints marked down). Live input (sdra_transcribe_stream) is not
+ * supported with it (SDRA_EUNSUPPORTED).
+ *
  *     sdra_transcribe_params p = sdra_transcribe_default_params();
  *     p.jobs = 2;
  *     sdra_transcript *t = NULL;
@@ -23,6 +30,7 @@
 #ifndef SDRA_TRANSCRIBE_H
 #define SDRA_TRANSCRIBE_H
 
+#include "sdra/asr.h"
 #include "sdra/error.h"
 #include "sdra/log.h"
 #include "sdra/transcript.h"
@@ -41,7 +49,13 @@ typedef struct sdra_transcribe_params {
     const char *hints;          /* names and terms expected in the call (contact, prospect's
                                    company, products), free text, or NULL; rep_name and
                                    company are hints too (sdra_asr_params.hints) */
-    const char *backend;        /* ASR backend; NULL = "sphinx" */
+    const char *backend;        /* ASR backend: "sphinx" (or "pocketsphinx"; NULL = it) or
+                                   "whisper-http" (needs remote) */
+    const sdra_asr_remote_params *remote; /* whisper-http: endpoints, model, language,
+                                   scheduler (sdra/asr.h); the prompt is made here from the
+                                   hints, the names and the vocabulary. NULL otherwise */
+    double chunk_s;             /* chunk target length, 5..30 s; 0 = default (20; chunks are
+                                   cut at a silence between half and 1.5 times it, <= 30 s) */
     const char *domain_lm_path; /* NULL = data/asr/sales.lm; "" = generic model only */
     float domain_weight;        /* < 0 = backend default */
     double max_duration_s;      /* longest audio accepted; default 4 h (SDRA_ELIMIT beyond) */

@@ -14,7 +14,7 @@ struct sdra_asr {
     void *state;
 };
 
-static const struct sdra_asr_ops *const backends[] = {&sdra_asr_sphinx_ops};
+static const struct sdra_asr_ops *const backends[] = {&sdra_asr_sphinx_ops, &sdra_asr_whisper_http_ops};
 
 sdra_asr_params sdra_asr_default_params(void)
 {
@@ -39,6 +39,8 @@ void sdra_asr_utt_release(sdra_asr_utt *u)
 
 const struct sdra_asr_ops *sdra_asr_backend(const char *name)
 {
+    if (name && !strcmp(name, "pocketsphinx")) /* the engine's own name, as the CLI spells it */
+        name = "sphinx";
     for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
         if (name && !strcmp(name, backends[i]->name))
             return backends[i];
@@ -53,7 +55,8 @@ int sdra_asr_create(sdra_asr **out, const sdra_asr_params *p, sdra_error *err)
     const char *name = p->backend ? p->backend : "sphinx";
     const struct sdra_asr_ops *ops = sdra_asr_backend(name);
     if (!ops)
-        return sdra_error_set(err, SDRA_EUNSUPPORTED, "unknown ASR backend '%s'", name);
+        return sdra_error_set(err, SDRA_EUNSUPPORTED,
+                              "unknown ASR backend '%s' (pocketsphinx|whisper-http)", name);
     sdra_asr *a = calloc(1, sizeof *a);
     if (!a)
         return sdra_error_set(err, SDRA_ENOMEM, "out of memory");

@@ -7,9 +7,11 @@
 
 #include "sdra/asr.h"
 
+#include <jansson.h>
 #include <stdio.h>
 
 extern const struct sdra_asr_ops sdra_asr_sphinx_ops;
+extern const struct sdra_asr_ops sdra_asr_whisper_http_ops;
 
 /* FIFO of utterances; at most SDRA_ASR_QUEUE_MAX pending (a caller that never polls gets
  * SDRA_ELIMIT rather than unbounded growth). */
@@ -27,5 +29,22 @@ void sdra_asr_queue_release(sdra_asr_queue *q);
  * nothing left behind, when it cannot. sphinxbase reads models and dictionaries only by path,
  * so what the module builds for it goes through such a file. */
 FILE *sdra_asr_temp_file(char *path, size_t cap, const char *prefix);
+
+/* ---- whisper-http (remote.c, whisper_http.c) ---- */
+
+/* Sends 16 kHz mono PCM as a WAV to an endpoint of the pool (retries, failover: sdra/asr.h)
+ * and gives back the reply's JSON, an object with "segments" (or at least "text"). */
+int sdra_asr_pool_transcribe(sdra_asr_pool *pool, const int16_t *pcm, size_t n, json_t **out,
+                             sdra_error *err);
+/* Adds the guards' counts of one chunk to the pool's stats. */
+void sdra_asr_pool_count(sdra_asr_pool *pool, long silent_chunks, long silence, long repetition);
+const char *sdra_asr_pool_model(const sdra_asr_pool *pool);
+
+/* Turns a verbose_json reply for a chunk of dur_s seconds into utterances pushed on q, with
+ * the guards of whisper_http.c. speech (may be NULL: no energy test) marks the chunk's 20 ms
+ * frames that hold speech energy. Adds the dropped segments to *n_silence / *n_repetition. */
+int sdra_asr_whisper_convert(const json_t *root, const unsigned char *speech, size_t n_frames,
+                             double dur_s, sdra_asr_queue *q, long *n_silence, long *n_repetition,
+                             sdra_error *err);
 
 #endif

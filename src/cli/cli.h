@@ -87,4 +87,42 @@ int cli_llm_option(cli_llm_opts *o, const char *cmd, int id, const char *val);
 /* After parsing: --analyzer llm needs --llm-url. Returns 0 or SDRA_EXIT_USAGE. */
 int cli_llm_finish(const cli_llm_opts *o, const char *cmd);
 
+/* ---- speech-recognizer options, shared by transcribe, run and serve (cli_asr.c) ---------- */
+#include "sdra/asr.h"
+#include <getopt.h>
+
+#define CLI_ASR_OPT 0x400 /* option values CLI_ASR_OPT .. CLI_ASR_OPT + 6 */
+#define CLI_ASR_LONGOPTS                                                                        \
+    {"asr", required_argument, 0, CLI_ASR_OPT},                                                 \
+    {"asr-url", required_argument, 0, CLI_ASR_OPT + 1},                                         \
+    {"asr-model", required_argument, 0, CLI_ASR_OPT + 2},                                       \
+    {"asr-language", required_argument, 0, CLI_ASR_OPT + 3},                                    \
+    {"asr-chunk-s", required_argument, 0, CLI_ASR_OPT + 4},                                     \
+    {"asr-timeout-s", required_argument, 0, CLI_ASR_OPT + 5},                                   \
+    {"asr-max-in-flight", required_argument, 0, CLI_ASR_OPT + 6}
+#define CLI_ASR_HELP                                                                            \
+    "  --asr NAME           recognizer: pocketsphinx (embedded, default) or whisper-http\n"    \
+    "  --asr-url URL        whisper-http: an OpenAI-compatible base URL ending in /v1\n"       \
+    "                       (repeatable: chunks fan out over the endpoints); implies\n"        \
+    "                       --asr whisper-http. Key: $SDRA_ASR_API_KEY (docs/models.md)\n"     \
+    "  --asr-model NAME     whisper-http model (default whisper-1)\n"                          \
+    "  --asr-language L     whisper-http: ISO-639-1 language (default: the server detects)\n"  \
+    "  --asr-chunk-s S      chunk target length, 5..30 s (default 20)\n"                        \
+    "  --asr-timeout-s S    whisper-http: per-request timeout (default 120)\n"                 \
+    "  --asr-max-in-flight N  whisper-http: requests at once per endpoint (default 2)\n"
+
+typedef struct cli_asr {
+    const char *backend; /* NULL = the default (pocketsphinx) */
+    sdra_asr_remote_params remote;
+    double chunk_s;      /* 0 = default */
+} cli_asr;
+
+void cli_asr_init(cli_asr *a);
+/* Takes option c when it is one of CLI_ASR_LONGOPTS: returns 0 when taken, -1 when c is not
+ * one of them, or the exit status of a usage error (printed). */
+int cli_asr_option(cli_asr *a, const char *cmd, int c, const char *arg);
+/* After the options: whisper-http without --asr-url (and the reverse) is a usage error
+ * (printed, its exit status returned); else 0. */
+int cli_asr_check(cli_asr *a, const char *cmd);
+
 #endif

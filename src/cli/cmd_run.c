@@ -49,6 +49,7 @@ static void usage(FILE *f)
         CLI_LLM_HELP
         "  --redact CLASSES     redact card,national_id,phone,email,bank,dob (or all) from the\n"
         "                       transcript before any later stage sees it (docs/privacy-redaction.md)\n"
+        CLI_ASR_HELP
         "where:\n"
         "  --out DIR            package root (default ./out)\n"
         "  --data DIR           data directory with the local CRM (default $SDRA_DATA or\n"
@@ -202,7 +203,8 @@ int cmd_run(int argc, char **argv)
         {"data", required_argument, 0, 15},         {"force", no_argument, 0, 16},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {"redact", required_argument, 0, 17},
-        CLI_LLM_LONGOPTS,                           {0, 0, 0, 0}};
+        CLI_LLM_LONGOPTS,                           CLI_ASR_LONGOPTS,
+        {0, 0, 0, 0}};
     static const char *fields[] = {NULL, "contact_email", "contact_name", "company", "rep_name",
                                    "rep_email", "rep_company", "call_date", "style"};
     CLI_CONFIG("run", opts, argc, argv);
@@ -213,6 +215,8 @@ int cmd_run(int argc, char **argv)
     int force = 0, c, rc = SDRA_EXIT_OK;
     run_state st = {0};
     cli_llm_opts lo = {0};
+    cli_asr asr;
+    cli_asr_init(&asr);
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -263,6 +267,11 @@ int cmd_run(int argc, char **argv)
                 goto done;
             break;
         default:
+            if ((rc = cli_asr_option(&asr, "run", c, optarg)) >= 0) {
+                if (rc)
+                    goto done;
+                break;
+            }
             rc = cli_usage_error("run", "unknown or incomplete option '%s'", argv[optind - 1]);
             goto done;
         }
@@ -274,6 +283,11 @@ int cmd_run(int argc, char **argv)
     po.llm_model = lo.model;
     po.llm_max_chars = (size_t)lo.max_chars;
     po.llm_timeout_ms = lo.timeout_ms;
+    if ((rc = cli_asr_check(&asr, "run")) != 0)
+        goto done;
+    po.asr_backend = asr.backend;
+    po.asr_remote = &asr.remote;
+    po.asr_chunk_s = asr.chunk_s;
     if (optind != argc - 1) {
         rc = cli_usage_error("run", optind >= argc ? "missing AUDIO" : "expected one AUDIO, got %d", argc - optind);
         goto done;

@@ -42,8 +42,10 @@ static void usage(FILE *f)
             "  --retry-base-ms N      first retry delay, doubled each time (default 2000)\n"
             "  --log-level LEVEL      debug|info|warn|error (default info)\n"
             "  --log-format FORMAT    json (default) or text\n"
-            "  -h, --help             this text\n"
-            "analysis (the analyze workers):\n" CLI_LLM_HELP);
+            "transcription stage (the same in every worker):\n"
+            CLI_ASR_HELP
+            "analysis (the analyze workers):\n" CLI_LLM_HELP
+            "  -h, --help             this text\n");
 }
 
 int cmd_serve(int argc, char **argv)
@@ -61,7 +63,8 @@ int cmd_serve(int argc, char **argv)
         {"max-conn-per-ip", required_argument, 0, O_PERIP},
         {"header-timeout-s", required_argument, 0, O_HDRTIMEOUT},
         {"min-body-rate", required_argument, 0, O_MINRATE},
-        CLI_LLM_LONGOPTS,                                 {0, 0, 0, 0}};
+        CLI_LLM_LONGOPTS,                                 CLI_ASR_LONGOPTS,
+        {0, 0, 0, 0}};
     sdra_server_params p = sdra_server_default_params();
     sdra_pipeline_options po = {.rep_channel = -1};
     cli_llm_opts lo = {0};
@@ -69,6 +72,8 @@ int cmd_serve(int argc, char **argv)
     CLI_CONFIG("serve", opts, argc, argv);
     int level = SDRA_LOG_INFO;
     bool json_logs = true;
+    cli_asr asr;
+    cli_asr_init(&asr);
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -156,8 +161,23 @@ int cmd_serve(int argc, char **argv)
             if (cli_llm_option(&lo, "serve", c, optarg))
                 return SDRA_EXIT_USAGE;
             break;
-        default: return cli_usage_error("serve", "bad option");
+        default: {
+            int r = cli_asr_option(&asr, "serve", c, optarg);
+            if (r > 0)
+                return r;
+            if (r < 0)
+                return cli_usage_error("serve", "bad option");
+            break;
         }
+        }
+    }
+    if ((c = cli_asr_check(&asr, "serve")) != 0)
+        return c;
+    if (asr.backend || asr.chunk_s > 0) { /* the stage workers transcribe with these */
+        po.asr_backend = asr.backend;
+        po.asr_remote = &asr.remote;
+        po.asr_chunk_s = asr.chunk_s;
+        p.options = &po;
     }
     if (optind < argc)
         return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);

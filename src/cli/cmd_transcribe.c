@@ -43,6 +43,7 @@ static void usage(FILE *f)
         "                          merged with the generic model at build time; another\n"
         "                          weight is mixed at run time, about 11 %% slower;\n"
         "                          0 is the same as --no-domain-lm)\n"
+        CLI_ASR_HELP
         "  --input-format F        stdin: FFmpeg format name (wav, s16le, ...)\n"
         "  --raw-rate HZ           s16le stdin: sample rate (default 16000)\n"
         "  --raw-channels N        s16le stdin: channels (default 1)\n"
@@ -88,9 +89,12 @@ int cmd_transcribe(int argc, char **argv)
         {"raw-channels", required_argument, NULL, O_RAWCH},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        CLI_ASR_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     sdra_transcribe_params p = sdra_transcribe_default_params();
+    cli_asr asr;
+    cli_asr_init(&asr);
     const char *output = NULL;
     int fmt = SDRA_TFMT_JSON;
     bool quiet = false;
@@ -151,9 +155,20 @@ int cmd_transcribe(int argc, char **argv)
         case 'q': quiet = true; break;
         case 'h': usage(stdout); return SDRA_EXIT_OK;
         case ':': return cli_usage_error("transcribe", "option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage_error("transcribe", "unknown option '%s'", argv[optind - 1]);
+        default:
+            if ((v = cli_asr_option(&asr, "transcribe", c, optarg)) >= 0) {
+                if (v)
+                    return (int)v;
+                break;
+            }
+            return cli_usage_error("transcribe", "unknown option '%s'", argv[optind - 1]);
         }
     }
+    if ((v = cli_asr_check(&asr, "transcribe")) != 0)
+        return (int)v;
+    p.backend = asr.backend;
+    p.remote = &asr.remote;
+    p.chunk_s = asr.chunk_s;
     if (optind != argc - 1)
         return cli_usage_error("transcribe", optind >= argc ? "missing AUDIO" : "one AUDIO only");
     const char *audio = argv[optind];

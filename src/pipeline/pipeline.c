@@ -88,6 +88,9 @@ static int stage_transcribe(const sdra_stage_ctx *ctx, sdra_error *err)
             p.n_speakers = o->n_speakers;
         p.rep_channel = o->rep_channel;
         p.vocab_path = o->vocab_path;
+        p.backend = o->asr_backend;
+        p.remote = o->asr_remote;
+        p.chunk_s = o->asr_chunk_s;
     }
     p.rep_name = call.rep_name;
     p.company = call.rep_company;

@@ -59,6 +59,11 @@ int sdra_transcribe_stream(sdra_transcript **out, const char *audio_path,
     sdra_transcript *t = NULL;
     int16_t ch0[LIVE_FRAMES], ch1[LIVE_FRAMES], mix[LIVE_FRAMES];
 
+    if (p->backend && sdra_asr_backend(p->backend) == sdra_asr_backend("whisper-http")) {
+        rc = sdra_error_set(err, SDRA_EUNSUPPORTED, "live transcription (stdin) needs the embedded "
+                            "recognizer (--asr pocketsphinx); whisper-http takes a file");
+        goto done;
+    }
     sdra_audio_params ap = sdra_transcribe_audio_params(p);
     if ((rc = sdra_audio_open(&a, audio_path, &ap, err)) < 0)
         goto done;

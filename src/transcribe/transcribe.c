@@ -16,6 +16,11 @@
  * audio is never held whole. Words and turns are kept (small).
  *
  * Assembly (assemble.c) turns the words and the diarizer's turns into the transcript.
+ *
+ * A remote backend (whisper-http) changes only the numbers: its recognizers are cheap (a
+ * request each), so jobs defaults to the endpoints' in-flight total, its chunks are not
+ * primed, and one endpoint scheduler (sdra_asr_pool) is shared by the workers. Its results
+ * get one more pass before assembly: words repeated across a chunk boundary are dropped.
  */
 #include "transcribe/internal.h"
 #include "sdra/asr.h"
@@ -51,8 +56,18 @@ sdra_transcribe_params sdra_transcribe_default_params(void)
     return p;
 }
 
-static int default_jobs(void)
+static bool is_remote(const sdra_transcribe_params *p)
 {
+    return p->backend && sdra_asr_backend(p->backend) == sdra_asr_backend("whisper-http");
+}
+
+static int default_jobs(const sdra_transcribe_params *p)
+{
+    if (is_remote(p) && p->remote) { /* requests, not decoders: as many as may be in flight */
+        int mif = p->remote->max_in_flight > 0 ? p->remote->max_in_flight : 2;
+        long n = (long)p->remote->n_urls * mif;
+        return n < 1 ? 1 : n > MAX_JOBS ? MAX_JOBS : (int)n;
+    }
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > MAX_JOBS ? MAX_JOBS : (int)n;
 }
@@ -77,6 +92,7 @@ typedef struct work {
     sdra_error err;
     chunk_result *res[2];
     size_t n_res[2], cap_res[2];
+    double *start_s[2]; /* per stream and chunk: where the chunk starts (cap_res[s] of them) */
     int16_t *tail[2]; /* per stream: the last ctx_frames samples queued so far */
     size_t n_tail[2], ctx_frames;
     double asr_busy_s;
@@ -114,6 +130,40 @@ int sdra_transcribe_asr_params(sdra_asr_params *ap, const sdra_transcribe_params
     ap->hints[1] = p->rep_name;
     ap->hints[2] = p->company;
     return 0;
+}
+
+/* Appends s to the prompt (", "-separated) while it fits. */
+static void prompt_add(char *buf, size_t cap, const char *s)
+{
+    size_t n = strlen(buf), k = s ? strlen(s) : 0;
+    if (!k || n + k + 3 > cap)
+        return;
+    snprintf(buf + n, cap - n, "%s%s", n ? ", " : "", s);
+}
+
+/* The scheduler of a whisper-http transcription, with a prompt of the names and words the
+ * call is expected to hold (the call sheet, --hints, the vocabulary), as Whisper users give. */
+static int make_pool(sdra_asr_pool **out, const sdra_transcribe_params *p, sdra_error *err)
+{
+    if (!p->remote || p->remote->n_urls < 1)
+        return sdra_error_set(err, SDRA_EINVAL, "whisper-http needs an endpoint URL (--asr-url)");
+    char prompt[801] = "";
+    prompt_add(prompt, sizeof prompt, p->rep_name);
+    prompt_add(prompt, sizeof prompt, p->company);
+    prompt_add(prompt, sizeof prompt, p->hints && strspn(p->hints, ", ") < strlen(p->hints) ? p->hints : NULL);
+    if (p->vocab_path) {
+        sdra_asr_vocab *v = NULL;
+        int rc = sdra_asr_vocab_load(&v, p->vocab_path, err);
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; i < v->n_entries; i++)
+            prompt_add(prompt, sizeof prompt, v->entries[i].word);
+        sdra_asr_vocab_destroy(v);
+    }
+    sdra_asr_remote_params rp = *p->remote;
+    if (!rp.prompt && prompt[0])
+        rp.prompt = prompt;
+    return sdra_asr_pool_create(out, &rp, err);
 }
 
 /* A two-channel file is a call with one party per channel only when the channels differ:
@@ -334,15 +384,19 @@ static int push_job(work *w, int stream, sdra_chunk *c, sdra_error *err)
     if (w->n_res[stream] == w->cap_res[stream]) {
         size_t ncap = w->cap_res[stream] ? w->cap_res[stream] * 2 : 64;
         chunk_result *nr = realloc(w->res[stream], ncap * sizeof *nr);
-        if (!nr) {
+        if (nr)
+            w->res[stream] = nr;
+        double *ns = nr ? realloc(w->start_s[stream], ncap * sizeof *ns) : NULL;
+        if (!ns) {
             rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
             goto done;
         }
-        w->res[stream] = nr;
+        w->start_s[stream] = ns;
         w->cap_res[stream] = ncap;
     }
     size_t index = w->n_res[stream]++;
     w->res[stream][index] = (chunk_result){0};
+    w->start_s[stream][index] = c->start_frame / 16000.0;
     while (w->q_n == w->q_cap && !w->failed)
         pthread_cond_wait(&w->not_full, &w->mu);
     if (w->failed) /* a worker failed: drop the chunk; the reader stops and reports it */
@@ -387,6 +441,37 @@ static int drain_chunker(work *w, sdra_chunker *ck, int stream, const int16_t *p
     }
 }
 
+/* Drops the words each chunk repeats from the end of the chunk before it (whisper-http). */
+static long drop_boundary_duplicates(work *w, int n_streams)
+{
+    long n = 0;
+    for (int s = 0; s < n_streams; s++)
+        for (size_t i = 1; i < w->n_res[s]; i++) {
+            chunk_result *a = &w->res[s][i - 1], *b = &w->res[s][i];
+            n += (long)sdra_asr_drop_boundary_duplicates(a->utts, a->n_utts, b->utts, b->n_utts,
+                                                         w->start_s[s][i]);
+        }
+    return n;
+}
+
+static json_t *remote_meta(sdra_asr_pool *pool, long boundary_dups, double chunk_s, int n_urls)
+{
+    sdra_asr_stats st;
+    sdra_asr_pool_get_stats(pool, &st);
+    json_t *g = json_pack("{s:I,s:I,s:I,s:I}", "silent_chunks_skipped", (json_int_t)st.silent_chunks_skipped,
+                          "silence_dropped", (json_int_t)st.silence_dropped, "repetition_dropped",
+                          (json_int_t)st.repetition_dropped, "boundary_duplicates_dropped",
+                          (json_int_t)boundary_dups);
+    json_t *r = json_pack("{s:i,s:f,s:I,s:I,s:I,s:I}", "endpoints", n_urls, "chunk_s", chunk_s,
+                          "requests", (json_int_t)st.requests, "retries", (json_int_t)st.retries,
+                          "failovers", (json_int_t)st.failovers, "endpoints_marked_down",
+                          (json_int_t)st.endpoints_marked_down);
+    json_t *m = json_object();
+    json_object_set_new(m, "asr_guards", g);
+    json_object_set_new(m, "asr_requests", r);
+    return m;
+}
+
 static json_t *timing_meta(const char *engine, const char *model, int jobs, int channels,
                            const char *diar, double audio_s, double wall_s, double decode_s,
                            double asr_s, double diar_s)
@@ -428,11 +513,20 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
     sdra_transcript *t = NULL;
     int16_t *buf = NULL;
     worker *wk = NULL;
-    int jobs = p->jobs > 0 ? (p->jobs > MAX_JOBS ? MAX_JOBS : p->jobs) : default_jobs();
+    int jobs = p->jobs > 0 ? (p->jobs > MAX_JOBS ? MAX_JOBS : p->jobs) : default_jobs(p);
+    bool remote = is_remote(p);
+    sdra_asr_pool *pool = NULL;
+    double chunk_s = p->chunk_s > 0 ? p->chunk_s : 20.0;
     double diar_s = 0, read_s = 0;
     work w = {0};
     bool sync_init = false;
 
+    if (!(chunk_s >= 5 && chunk_s <= 30)) {
+        rc = sdra_error_set(err, SDRA_EINVAL, "chunk length %g s: want 5..30", chunk_s);
+        goto done;
+    }
+    if (remote && (rc = make_pool(&pool, p, err)) < 0)
+        goto done;
     sdra_audio_params ap = sdra_transcribe_audio_params(p);
     if ((rc = sdra_audio_open(&a, audio_path, &ap, err)) < 0)
         goto done;
@@ -443,6 +537,7 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
 
     sdra_asr_params asrp;
     sdra_transcribe_asr_params(&asrp, p);
+    asrp.pool = pool;
     if (!(wk = calloc((size_t)jobs, sizeof *wk))) {
         rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
         goto done;
@@ -457,6 +552,9 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
     }
 
     sdra_chunker_params cp = sdra_chunker_default_params();
+    cp.target_chunk_s = chunk_s;
+    cp.min_chunk_s = chunk_s / 2;
+    cp.max_chunk_s = chunk_s * 1.5 > 30 ? 30 : chunk_s * 1.5;
     for (int s = 0; s < n_streams; s++)
         if ((rc = sdra_chunker_create(&ck[s], &cp, err)) < 0)
             goto done;
@@ -471,7 +569,7 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
     pthread_cond_init(&w.not_full, NULL);
     sync_init = true;
     w.q_cap = (size_t)jobs * 2;
-    w.ctx_frames = (size_t)(PRIME_S * 16000);
+    w.ctx_frames = remote ? 0 : (size_t)(PRIME_S * 16000); /* a server is not primed */
     if (!(w.q = calloc(w.q_cap, sizeof *w.q)) ||
         !(buf = malloc(3 * READ_FRAMES * sizeof *buf))) {
         rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
@@ -536,6 +634,7 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
     }
     if (rc < 0)
         goto done;
+    long boundary_dups = remote ? drop_boundary_duplicates(&w, n_streams) : 0;
     double t3 = sdra_clock_s();
     if ((rc = sdra_diarizer_finish(dz, &turns, &n_turns, &n_found, err)) < 0)
         goto done;
@@ -565,6 +664,11 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
     t->meta = timing_meta(sdra_asr_name(wk[0].asr), sdra_asr_describe(wk[0].asr), jobs,
                           info->n_channels, stereo ? "channel" : "cluster", t->duration_s,
                           sdra_clock_s() - t_start, read_s, w.asr_busy_s, diar_s);
+    if (t->meta && pool) {
+        json_t *rm = remote_meta(pool, boundary_dups, chunk_s, p->remote->n_urls);
+        json_object_update(t->meta, rm);
+        json_decref(rm);
+    }
     sdra_log(SDRA_LOG_INFO, "%s: %.1f s of audio transcribed in %.1f s (%d jobs)", audio_path,
              t->duration_s, sdra_clock_s() - t_start, jobs);
     *out = t;
@@ -598,6 +702,7 @@ done:
             free(w.res[s][i].utts);
         }
         free(w.res[s]);
+        free(w.start_s[s]);
     }
     if (sync_init) {
         pthread_mutex_destroy(&w.mu);
@@ -611,5 +716,6 @@ done:
         sdra_chunker_destroy(ck[s]);
     sdra_audio_close(a);
     sdra_transcript_destroy(t);
+    sdra_asr_pool_destroy(pool);
     return rc;
 }
