@@ -14,7 +14,7 @@
  * for objections, action items, the next meeting, pain points and a summary, checks every item
  * against the transcript, and merges them into the rules engine's document; when the server
  * fails, the rules engine's findings are kept and meta.warnings says why
- * (docs/models-llm.md). Callers never branch on the backend they have.
+ * (docs/models.md). Callers never branch on the backend they have.
  *
  *     sdra_analyze_params p = sdra_analyze_default_params();
  *     p.call_date = "2026-11-24";
@@ -51,7 +51,7 @@ typedef struct sdra_analyze_params {
     const char *backend;   /* "rules" (default); unknown names fail with SDRA_EINVAL */
     const char *rules_dir; /* directory of the rule files; NULL = <share dir>/analyze */
     size_t max_utterances; /* input limit; 0 = default (100000) */
-    /* backend "llm" (docs/models-llm.md): an OpenAI-compatible chat completions server */
+    /* backend "llm" (docs/models.md): an OpenAI-compatible chat completions server */
     const char *llm_url;     /* base URL ending in /v1; required for "llm" */
     const char *llm_model;   /* model name sent; NULL = "gpt-4o-mini" */
     const char *llm_api_key; /* bearer token; NULL = the SDRA_LLM_API_KEY environment variable */

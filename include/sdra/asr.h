@@ -167,7 +167,7 @@ typedef struct sdra_asr_remote_params {
 sdra_asr_remote_params sdra_asr_remote_default_params(void);
 
 /* Counters of one pool (requests) and of the whisper-http recognizers that used it (guards
- * against Whisper's failure modes: docs/models-speech.md). */
+ * against Whisper's failure modes: docs/models.md). */
 typedef struct sdra_asr_stats {
     long requests;              /* HTTP requests made (attempts) */
     long retries;               /* attempts after a transient failure */

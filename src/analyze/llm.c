@@ -9,7 +9,7 @@
  * for each part POST {base}/chat/completions (temperature 0, the prompts of data/llm/ and
  * response_format json_schema with data/llm/analysis.schema.json); check the reply (HTTP,
  * refusal, finish_reason, JSON, the schema); ground every item (an_llm_ground) and merge the
- * parts. Grounding rules (docs/models-llm.md): the quote must be in the cited utterance (case
+ * parts. Grounding rules (docs/models.md): the quote must be in the cited utterance (case
  * and punctuation ignored), objections and pain points must be cited from a prospect
  * utterance, an action item's kind (commitment/request) follows from the speaker's role in the
  * transcript, dates come from sdra_date_resolve() on the words the model quotes (which must be

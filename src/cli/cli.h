@@ -75,7 +75,7 @@ typedef struct cli_llm_opts {
         {"llm-max-chars", required_argument, 0, CLI_LLM_ID + 3},                                        \
         {"llm-timeout-s", required_argument, 0, CLI_LLM_ID + 4}
 #define CLI_LLM_HELP                                                                                     \
-    "  --analyzer A        analysis backend: rules (default) or llm (docs/models-llm.md)\n"             \
+    "  --analyzer A        analysis backend: rules (default) or llm (docs/models.md)\n"             \
     "  --llm-url URL       OpenAI-compatible server base, e.g. http://127.0.0.1:8000/v1\n"              \
     "  --llm-model NAME    model name sent to the server (default gpt-4o-mini)\n"                       \
     "  --llm-max-chars N   transcript characters per request; longer calls are split (default 24000)\n" \
