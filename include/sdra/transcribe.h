@@ -56,6 +56,10 @@ typedef struct sdra_transcribe_params {
                                    hints, the names and the vocabulary. NULL otherwise */
     double chunk_s;             /* chunk target length, 5..30 s; 0 = default (20; chunks are
                                    cut at a silence between half and 1.5 times it, <= 30 s) */
+    double prime_s;             /* embedded engine: seconds of the audio before a chunk its
+                                   recognizer adapts to (sdra_asr_prime); default 10, or
+                                   $SDRA_PRIME_S (0..30) when set: a measuring knob, e.g. to
+                                   compare with whisper-http, whose chunks go cold */
     const char *domain_lm_path; /* NULL = data/asr/sales.lm; "" = generic model only */
     float domain_weight;        /* < 0 = backend default */
     double max_duration_s;      /* longest audio accepted; default 4 h (SDRA_ELIMIT beyond) */

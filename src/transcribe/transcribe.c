@@ -52,7 +52,13 @@ sdra_transcribe_params sdra_transcribe_default_params(void)
         .pause_split_s = 1.0,
         .raw_channels = 1,
         .raw_rate_hz = 16000,
+        .prime_s = PRIME_S,
     };
+    const char *env = getenv("SDRA_PRIME_S");
+    char *end = NULL;
+    double v = env && *env ? strtod(env, &end) : -1;
+    if (env && *env && end && !*end && v >= 0 && v <= 30)
+        p.prime_s = v;
     return p;
 }
 
@@ -569,7 +575,7 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
     pthread_cond_init(&w.not_full, NULL);
     sync_init = true;
     w.q_cap = (size_t)jobs * 2;
-    w.ctx_frames = remote ? 0 : (size_t)(PRIME_S * 16000); /* a server is not primed */
+    w.ctx_frames = remote ? 0 : (size_t)((p->prime_s >= 0 && p->prime_s <= 30 ? p->prime_s : PRIME_S) * 16000); /* a server is not primed */
     if (!(w.q = calloc(w.q_cap, sizeof *w.q)) ||
         !(buf = malloc(3 * READ_FRAMES * sizeof *buf))) {
         rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
