@@ -14,6 +14,7 @@
 
 #include "sdra/crm.h"
 #include "sdra/httpc.h"
+#include "sdra/privacy.h"
 #include "sdra/server.h"
 #include "sdra/util.h"
 
@@ -43,6 +44,8 @@ static void usage(FILE *f)
             "  --log-level LEVEL      debug|info|warn|error (default info)\n"
             "  --log-format FORMAT    json (default) or text\n"
             "transcription stage (the same in every worker):\n"
+            "  --redact CLASSES       redact card,national_id,phone,email,bank,dob (or all) from each\n"
+            "                         transcript before analysis, email, CRM or a model server sees it\n"
             CLI_ASR_HELP
             "analysis (the analyze workers):\n" CLI_LLM_HELP
             "  -h, --help             this text\n");
@@ -51,7 +54,7 @@ static void usage(FILE *f)
 int cmd_serve(int argc, char **argv)
 {
     enum { O_LISTEN = 1, O_DATA, O_PORTFILE, O_CONC, O_NOWORK, O_MAXACT, O_MAXUP, O_TIMEOUT, O_LEASE, O_ATTEMPTS,
-           O_RETRY, O_LOGLEVEL, O_LOGFMT, O_PERIP, O_HDRTIMEOUT, O_MINRATE };
+           O_RETRY, O_LOGLEVEL, O_LOGFMT, O_PERIP, O_HDRTIMEOUT, O_MINRATE, O_REDACT };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},       {"data", required_argument, 0, O_DATA},
         {"port-file", required_argument, 0, O_PORTFILE},  {"concurrency", required_argument, 0, O_CONC},
@@ -63,6 +66,7 @@ int cmd_serve(int argc, char **argv)
         {"max-conn-per-ip", required_argument, 0, O_PERIP},
         {"header-timeout-s", required_argument, 0, O_HDRTIMEOUT},
         {"min-body-rate", required_argument, 0, O_MINRATE},
+        {"redact", required_argument, 0, O_REDACT},
         CLI_LLM_LONGOPTS,                                 CLI_ASR_LONGOPTS,
         {0, 0, 0, 0}};
     sdra_server_params p = sdra_server_default_params();
@@ -129,6 +133,12 @@ int cmd_serve(int argc, char **argv)
                 return cli_usage_error("serve", "--min-body-rate wants 0..1000000000 bytes/s, got '%s'", optarg);
             p.min_body_rate = (int)v;
             break;
+        case O_REDACT: {
+            sdra_error rerr = {0};
+            if (sdra_redact_classes_parse(optarg, &po.redact_classes, &rerr) < 0)
+                return cli_usage_error("serve", "--redact: %s", rerr.msg);
+            break;
+        }
         case O_LEASE:
             if ((v = cli_parse_count(optarg)) < 100)
                 return cli_usage_error("serve", "--lease-ms wants at least 100, got '%s'", optarg);
@@ -179,6 +189,8 @@ int cmd_serve(int argc, char **argv)
         po.asr_chunk_s = asr.chunk_s;
         p.options = &po;
     }
+    if (po.redact_classes) /* the transcribe workers redact before any later stage sees it */
+        p.options = &po;
     if (optind < argc)
         return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
     if (cli_llm_finish(&lo, "serve"))

@@ -81,6 +81,29 @@ for u in d["utterances"]:
             assert w["end"] > w["start"], w
 PY
 
+  echo "== serve --redact all: the stage workers redact before analysis, email and CRM"
+  sdata="$work/sdata"
+  KEY=$("$SDRA" keys create --data "$sdata" --name redactor --scope write)
+  "$SDRA" serve --listen 127.0.0.1:0 --data "$sdata" --port-file "$work/serve.port" --redact all \
+      --log-level warn 2>"$work/serve.log" &
+  spid=$!
+  trap 'kill $spid 2>/dev/null || true; [ -z "${2:-}" ] && rm -rf "$work"' EXIT
+  for _ in $(seq 1 100); do [ -s "$work/serve.port" ] && break; sleep 0.1; done
+  [ -s "$work/serve.port" ] || fail "serve did not start: $(cat "$work/serve.log")"
+  B="http://127.0.0.1:$(cat "$work/serve.port")"
+  id=$(curl -sf -H "Authorization: Bearer $KEY" -F "audio=@$work/call.wav;type=audio/wav" \
+         -F contact_email=jordan@northwind.example -F rep_name=Alex -F call_date=2026-11-24 "$B/v1/calls" |
+       python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])') || fail "upload refused"
+  curl -sN --max-time 600 -H "Authorization: Bearer $KEY" "$B/v1/calls/$id/events" > "$work/events" || true
+  grep -q '^event: done' "$work/events" || fail "the call did not finish: $(tail -3 "$work/events")"
+  for a in transcript analysis email crm report; do
+    curl -sf -H "Authorization: Bearer $KEY" "$B/v1/calls/$id/$a" > "$work/srv-$a" || fail "GET $a"
+  done
+  python3 "$work/digits.py" "$work"/srv-* | tee "$work/srv.txt"
+  awk '$1 >= 4 {print "FAIL: digits left in " $2; bad=1} END {exit bad}' "$work/srv.txt" || fail "serve kept digit words"
+  grep -q 'REDACTED:card' "$work/srv-transcript" || fail "no [REDACTED:card] in the server's transcript"
+  kill $spid; wait $spid 2>/dev/null || true
+
   echo "== audio: the spans are silence in the copy, untouched elsewhere"
   "$SDRA" redact "$pkg/transcript.json" --audio "$work/call.wav" --audio-out "$work/red.wav" -o "$work/t2.json"
   "$SDRA" redact "$pkg/transcript.json" --audio "$work/call.wav" --audio-out "$work/tone.wav" --tone --quiet -o "$work/t3.json"
