@@ -176,6 +176,50 @@ json_t *srv_time_or_null(int64_t ms)
     return b[0] ? json_string(b) : json_null();
 }
 
+/* ---- audit trail (finding 8) ---------------------------------------------------------- */
+
+int srv_audit(req *r, const char *actor, const char *action, const char *target, const char *detail)
+{
+    return srv_audit_write(r->s, actor ? actor : r->key.id, r->ip, action, target, detail, NULL);
+}
+
+enum MHD_Result srv_send_audit_failed(req *r, struct MHD_Connection *c)
+{
+    return srv_send_error(r, c, 500, "internal", "audit log write failed: the request was refused");
+}
+
+/* The client's address as text ("" when MHD does not know it). Behind a reverse proxy this is
+ * the proxy's address (docs/service.md). */
+static void client_ip(struct MHD_Connection *c, char *out, size_t n)
+{
+    out[0] = '\0';
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (!sa)
+        return;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)n);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)n);
+}
+
+/* Records an authentication or authorisation failure, then answers it; a failed audit write
+ * answers 500 instead. actor: the key id the client presented, "-" when none could be read. */
+static enum MHD_Result auth_fail(req *r, struct MHD_Connection *c, const char *actor, int status, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static enum MHD_Result auth_fail(req *r, struct MHD_Connection *c, const char *actor, int status, const char *fmt, ...)
+{
+    char msg[400], detail[SDRA_STORE_AUDIT_DETAIL_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(detail, sizeof detail, "%d %.10s %s: %s", status, r->method, srv_route_names[r->route], msg);
+    if (srv_audit(r, actor, "auth.fail", r->call_id, detail) < 0)
+        return srv_send_audit_failed(r, c);
+    return srv_send_error(r, c, status, status == 401 ? "unauthorized" : "forbidden", "%s", msg);
+}
+
 /* ---- auth ------------------------------------------------------------------------------ */
 
 static const char *needed_scope(const char *method, enum route route)
@@ -189,22 +233,28 @@ static enum MHD_Result authenticate(req *r, struct MHD_Connection *c)
 {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     if (!h || !*h)
-        return srv_send_error(r, c, 401, "unauthorized", "missing API key: send 'Authorization: Bearer sdra_...'");
+        return auth_fail(r, c, "-", 401, "missing API key: send 'Authorization: Bearer sdra_...'");
     if (strncasecmp(h, "Bearer ", 7))
-        return srv_send_error(r, c, 401, "unauthorized", "unsupported Authorization scheme: use 'Bearer <API key>'");
+        return auth_fail(r, c, "-", 401, "unsupported Authorization scheme: use 'Bearer <API key>'");
     h += 7;
     while (*h == ' ')
         h++;
+    /* the key id the client claims (never the secret): "sdra_<12 hex>_..." */
+    char claimed[16] = "-";
+    if (!strncmp(h, "sdra_", 5) && strlen(h) > 17 && h[17] == '_' && strspn(h + 5, "0123456789abcdef") >= 12) {
+        memcpy(claimed, h + 5, 12);
+        claimed[12] = '\0';
+    }
     sdra_error err = {0};
     int rc = sdra_server_key_verify(r->s->store, h, &r->key, &err);
     if (rc == SDRA_EDENIED)
-        return srv_send_error(r, c, 401, "unauthorized", "%s", err.msg);
+        return auth_fail(r, c, claimed, 401, "%s", err.msg);
     if (rc < 0)
         return srv_send_sdra_error(r, c, &err);
     const char *need = needed_scope(r->method, r->route);
     if (!sdra_server_scope_allows(r->key.scope, need))
-        return srv_send_error(r, c, 403, "forbidden", "API key %s has scope '%s'; this request needs '%s'", r->key.id,
-                          r->key.scope, need);
+        return auth_fail(r, c, r->key.id, 403, "API key %s has scope '%s'; this request needs '%s'", r->key.id,
+                         r->key.scope, need);
     r->authed = true;
     return MHD_YES;
 }
@@ -513,6 +563,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->t0 = sdra_clock_s();
         r->started_ms = sdra_store_now_ms();
         r->method = method;
+        client_ip(c, r->ip, sizeof r->ip);
         *con_cls = r;
         conn_phase(s, c, PH_BODY); /* the headers are complete */
         route(r, url);
