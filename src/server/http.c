@@ -48,6 +48,8 @@ enum MHD_Result srv_queue(req *r, struct MHD_Connection *c, int status, struct M
         return MHD_NO;
     r->status = status;
     MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (r->s->tls) /* clients remember to use HTTPS only */
+        MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -645,13 +647,50 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    struct sdra_server *s = cls;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
+    if (!s->mhd && !s->mhd_error[0]) /* starting: the first message says why a start failed */
+        sdra_strlcpy(s->mhd_error, msg, sizeof s->mhd_error);
     sdra_log(SDRA_LOG_DEBUG, "http: %s", msg);
+}
+
+#define TLS_PEM_MAX (1u << 20)
+
+static void free_pem(char **p)
+{
+    if (*p) {
+        sodium_memzero(*p, strlen(*p));
+        free(*p);
+        *p = NULL;
+    }
+}
+
+/* Reads the PEM certificate and key for HTTPS (bounded); one line when they are unusable. */
+static int tls_load(struct sdra_server *s, sdra_error *err)
+{
+    if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+        return sdra_error_set(err, SDRA_EUNSUPPORTED,
+                              "this libmicrohttpd was built without TLS: serve plain HTTP behind a TLS proxy "
+                              "(docs/service.md)");
+    const char *paths[2] = {s->p.tls_cert_path, s->p.tls_key_path};
+    const char *what[2] = {"--tls-cert", "--tls-key"};
+    const char *marker[2] = {"-----BEGIN CERTIFICATE-----", "PRIVATE KEY-----"};
+    char **out[2] = {&s->tls_cert, &s->tls_key};
+    for (int i = 0; i < 2; i++) {
+        sdra_error e2 = {0};
+        size_t len = 0;
+        if (sdra_file_read(out[i], &len, paths[i], TLS_PEM_MAX, &e2) < 0)
+            return sdra_error_set(err, e2.code, "%s: %s", what[i], e2.msg);
+        if (!strstr(*out[i], marker[i]))
+            return sdra_error_set(err, SDRA_EINVAL, "%s %s: not a PEM %s", what[i], paths[i],
+                                  i ? "private key" : "certificate");
+    }
+    s->tls = true;
+    return 0;
 }
 
 static int parse_listen(const char *listen, struct sockaddr_in *sa, sdra_error *err)
@@ -688,7 +727,26 @@ int srv_http_start(struct sdra_server *s, sdra_error *err)
     if (s->p.header_timeout_s < 1)
         s->p.header_timeout_s = 10;
     unsigned threads = (unsigned)(s->p.http_threads > 0 ? s->p.http_threads : 4);
+    struct MHD_OptionItem tls_opts[4] = {{MHD_OPTION_END, 0, NULL}};
+    if (s->p.tls_cert_path || s->p.tls_key_path) {
+        if (!s->p.tls_cert_path || !s->p.tls_key_path)
+            return sdra_error_set(err, SDRA_EINVAL, "TLS needs both a certificate and a key");
+        if ((rc = tls_load(s, err)) < 0) {
+            free_pem(&s->tls_cert);
+            free_pem(&s->tls_key);
+            return rc;
+        }
+        flags |= MHD_USE_TLS;
+        tls_opts[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert};
+        tls_opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key};
+        /* TLS 1.2 and 1.3 only */
+        tls_opts[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                              (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"};
+    }
+    s->mhd_error[0] = '\0';
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, /* first, so it sees every message */
+                              MHD_OPTION_ARRAY, tls_opts,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                               MHD_OPTION_THREAD_POOL_SIZE, threads,
                               MHD_OPTION_PER_IP_CONNECTION_LIMIT,
@@ -700,15 +758,22 @@ int srv_http_start(struct sdra_server *s, sdra_error *err)
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)(s->p.max_connections > 0 ? s->p.max_connections : 1024),
                               MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                               MHD_OPTION_END);
-    if (!s->mhd)
+    if (!s->mhd) {
+        free_pem(&s->tls_cert);
+        free_pem(&s->tls_key);
+        if (s->tls) /* most often a certificate and key that do not load or do not match */
+            return sdra_error_set(err, SDRA_EIO, "cannot start HTTPS on %s: %s", s->p.listen,
+                                  s->mhd_error[0] ? s->mhd_error : "certificate/key rejected, or address in use");
         return sdra_error_set(err, SDRA_EIO, "cannot listen on %s (address in use or not permitted)", s->p.listen);
+    }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : ntohs(sa.sin_port);
     if (pthread_create(&s->ticker, NULL, ticker_main, s) != 0) {
         MHD_stop_daemon(s->mhd);
         s->mhd = NULL;
+        free_pem(&s->tls_cert);
+        free_pem(&s->tls_key);
         return sdra_error_set(err, SDRA_EINTERNAL, "cannot start the connection ticker thread");
     }
     s->ticker_started = true;
@@ -728,5 +793,7 @@ void srv_http_stop(struct sdra_server *s)
         MHD_stop_daemon(s->mhd);
         s->mhd = NULL;
     }
+    free_pem(&s->tls_cert);
+    free_pem(&s->tls_key);
 }
 

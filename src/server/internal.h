@@ -61,6 +61,9 @@ struct sdra_server {
     bool ticker_started;
 
     struct srv_idem *idem;       /* idempotency keys being submitted (guarded by mu) */
+    bool tls;                    /* HTTPS: responses carry Strict-Transport-Security */
+    char *tls_cert, *tls_key;    /* the PEM texts, kept until MHD is stopped */
+    char mhd_error[256];         /* MHD's last log line while starting (why it did not start) */
     pthread_cond_t idem_cv;      /* broadcast when one of them is settled */
 };
 
