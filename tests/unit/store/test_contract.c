@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -442,6 +443,42 @@ static void store_audit_appends_keep_one_chain_after_tamper_and_reopen(void **st
     cleanup(s);
 }
 
+static void *append_many(void *arg)
+{
+    sdra_store *s = arg;
+    for (int i = 0; i < 50; i++) {
+        sdra_store_audit_entry e = {.at_ms = i};
+        strcpy(e.actor, "k");
+        strcpy(e.action, "call.read");
+        strcpy(e.target, "c");
+        if (sdra_store_audit_append(s, &e, NULL) < 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void store_audit_concurrent_appends_make_one_chain(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, append_many, s), 0);
+    for (int i = 0; i < 8; i++) {
+        void *r = NULL;
+        pthread_join(t[i], &r);
+        assert_null(r);
+    }
+    int64_t n = 0, bad = 0;
+    assert_int_equal(sdra_store_audit_verify(s, &n, &bad, &err), 0);
+    assert_int_equal(n, 400);
+    int k = 0;
+    assert_int_equal(sdra_store_audit_count(s, "c", &k, &err), 0);
+    assert_int_equal(k, 400);
+    cleanup(s);
+}
+
 static void store_key_delete(void **state)
 {
     (void)state;
@@ -501,6 +538,7 @@ int main(void)
         cmocka_unit_test(store_keys_audit_outbox),
         cmocka_unit_test(store_audit_chain_query_verify),
         cmocka_unit_test(store_audit_appends_keep_one_chain_after_tamper_and_reopen),
+        cmocka_unit_test(store_audit_concurrent_appends_make_one_chain),
         cmocka_unit_test(store_key_delete),
         cmocka_unit_test(store_survives_reopen),
         cmocka_unit_test(store_open_rejects_bad_location),
