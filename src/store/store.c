@@ -232,7 +232,7 @@ int sdra_store_key_delete(sdra_store *s, const char *id_or_name, char *id_out, s
     return rc;
 }
 
-static bool fits(const char *v, size_t n) { return !v || strlen(v) < n; }
+static bool fits(const char *v, size_t n) { return !v || strnlen(v, n) < n; } /* NUL within the buffer */
 
 int sdra_store_audit_append(sdra_store *s, sdra_store_audit_entry *e, sdra_error *err)
 {
