@@ -61,6 +61,8 @@ typedef struct sdra_server_params {
     int64_t retry_base_ms;       /* backoff after the first failure, doubled after each (2000) */
     int64_t retry_max_ms;        /* backoff ceiling (300000) */
     int sse_keepalive_s;         /* comment line on idle event streams (15) */
+    const char *tls_cert_path;   /* PEM certificate (chain) and private key: HTTPS only, with */
+    const char *tls_key_path;    /* Strict-Transport-Security; both or neither (NULL: plain HTTP) */
     const sdra_pipeline_options *options; /* passed to every stage; may be NULL */
 } sdra_server_params;
 

@@ -99,6 +99,33 @@ typedef struct sdra_store_key {
     int64_t revoked_ms;            /* 0 while valid */
 } sdra_store_key;
 
+/* One audit log entry. The entries form a hash chain: hash = SHA-256(prev_hash || the canonical
+ * serialisation of the entry, sdra_store_audit_hash), prev_hash being the previous entry's hash
+ * (SDRA_STORE_AUDIT_GENESIS for the first), so that changing, removing or reordering an entry
+ * breaks the chain at that point (sdra_store_audit_verify). */
+#define SDRA_STORE_AUDIT_DETAIL_MAX 1024
+#define SDRA_STORE_AUDIT_IP_MAX 64
+#define SDRA_STORE_AUDIT_GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
+typedef struct sdra_store_audit_entry {
+    int64_t id;                    /* 1, 2, 3, ... in append order */
+    int64_t at_ms;
+    char actor[SDRA_STORE_ID_MAX]; /* key id, "-" when unknown, "cli:USER" for the CLI */
+    char action[SDRA_STORE_ID_MAX];/* "call.read", "auth.fail", "key.create", ... */
+    char target[SDRA_STORE_ID_MAX];/* call id or key id; "" when none */
+    char ip[SDRA_STORE_AUDIT_IP_MAX]; /* client address; "local" for the CLI */
+    char detail[SDRA_STORE_AUDIT_DETAIL_MAX];
+    char prev_hash[65];            /* hex */
+    char hash[65];                 /* hex */
+} sdra_store_audit_entry;
+
+/* Which entries sdra_store_audit_query returns: NULL / 0 = any. */
+typedef struct sdra_store_audit_filter {
+    const char *target, *actor, *action;
+    int64_t since_ms;              /* at_ms >= since_ms */
+    int64_t after_id;              /* id > after_id (paging) */
+    bool oldest_first;             /* default: newest first */
+} sdra_store_audit_filter;
+
 typedef struct sdra_store_outbox_item {
     char key[128];                 /* idempotency key */
     char call_id[SDRA_STORE_ID_MAX];
@@ -144,8 +171,10 @@ typedef struct sdra_store_ops {
     int (*key_get)(sdra_store *s, const char *id, sdra_store_key *out, sdra_error *err);
     int (*key_list)(sdra_store *s, sdra_store_key *out, int max, int *n_out, sdra_error *err);
     int (*key_revoke)(sdra_store *s, const char *id_or_name, int64_t now_ms, sdra_error *err);
-    int (*audit_add)(sdra_store *s, int64_t now_ms, const char *actor, const char *action,
-                     const char *target, sdra_error *err);
+    int (*key_delete)(sdra_store *s, const char *id_or_name, char *id_out, sdra_error *err);
+    int (*audit_append)(sdra_store *s, sdra_store_audit_entry *e, sdra_error *err);
+    int (*audit_query)(sdra_store *s, const sdra_store_audit_filter *f, sdra_store_audit_entry *out,
+                       int max, int *n_out, sdra_error *err);
     int (*audit_count)(sdra_store *s, const char *target, int *n_out, sdra_error *err);
     int (*outbox_put)(sdra_store *s, const char *key, const char *call_id, const char *kind,
                       const char *payload, int64_t now_ms, sdra_error *err);
@@ -218,11 +247,29 @@ int sdra_store_key_insert(sdra_store *s, const sdra_store_key *k, sdra_error *er
 int sdra_store_key_get(sdra_store *s, const char *id, sdra_store_key *out, sdra_error *err);
 int sdra_store_key_list(sdra_store *s, sdra_store_key *out, int max, int *n_out, sdra_error *err);
 int sdra_store_key_revoke(sdra_store *s, const char *id_or_name, int64_t now_ms, sdra_error *err);
+/* Removes the key row (by id or name; revoked or not); id_out (SDRA_STORE_ID_MAX, may be NULL)
+ * gets its id. SDRA_ENOTFOUND when none matches. */
+int sdra_store_key_delete(sdra_store *s, const char *id_or_name, char *id_out, sdra_error *err);
 
-/* Audit log: who (key id) did what (action) to which target (call id). */
+/* Audit log: who (key id) did what (action) to which target (call id), from where (ip).
+ * _append fills e->id, e->prev_hash and e->hash; appends are serialised (one writer
+ * transaction reads the chain's head and inserts), so the chain never forks. A failed append
+ * changes nothing and must fail the audited operation. _add is _append without ip/detail.
+ * Text fields longer than their buffers are SDRA_EINVAL, never truncated silently. */
+int sdra_store_audit_append(sdra_store *s, sdra_store_audit_entry *e, sdra_error *err);
 int sdra_store_audit_add(sdra_store *s, int64_t now_ms, const char *actor, const char *action,
                          const char *target, sdra_error *err);
 int sdra_store_audit_count(sdra_store *s, const char *target, int *n_out, sdra_error *err);
+/* At most max entries matching f (NULL: all), newest first unless f->oldest_first. */
+int sdra_store_audit_query(sdra_store *s, const sdra_store_audit_filter *f, sdra_store_audit_entry *out,
+                           int max, int *n_out, sdra_error *err);
+/* hex = SHA-256(prev_hash || serialisation of id, at_ms, actor, action, target, ip, detail),
+ * each field written as its decimal length, ':', the bytes and ',' (unambiguous). */
+void sdra_store_audit_hash(const sdra_store_audit_entry *e, const char *prev_hash, char hex[65]);
+/* Recomputes the whole chain, oldest first. 0 with *n_out entries when intact; SDRA_EIO
+ * with *bad_id the first entry whose prev_hash or hash does not match (changed, removed or
+ * inserted entries) and err naming it. */
+int sdra_store_audit_verify(sdra_store *s, int64_t *n_out, int64_t *bad_id, sdra_error *err);
 
 /* Outbox for external side effects: _put records one under its idempotency key (a second put
  * with the same key changes nothing and returns 0); _claim leases the oldest pending one

@@ -1,13 +1,17 @@
 /*
- * cmd_keys.c - `sdra keys create|list|revoke`: API keys of the server's data directory. The
- * key is printed once, on stdout, at creation; only its hash is stored.
+ * cmd_keys.c - `sdra keys create|list|revoke|delete`: API keys of the server's data directory.
+ * The key is printed once, on stdout, at creation; only its hash is stored. Every creation,
+ * revocation and deletion is written to the audit trail (actor "cli:USER", ip "local"); a
+ * creation whose audit entry cannot be written is undone and the key never shown.
  */
 #include "cli.h"
 
 #include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sdra/crm.h"
 #include "sdra/server.h"
@@ -17,9 +21,11 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: sdra keys create --name NAME --scope read|write|admin [--data DIR]\n"
                "       sdra keys list [--data DIR]\n"
-               "       sdra keys revoke ID|NAME [--data DIR]\n\n"
+               "       sdra keys revoke ID|NAME [--data DIR]\n"
+               "       sdra keys delete ID|NAME [--data DIR]\n\n"
                "Manages the API keys of 'sdra serve'. 'create' prints the new key once on stdout;\n"
                "only a hash is kept. read: GET; write: also upload, retry, delete; admin: all.\n"
+               "'delete' removes a key's row (revoke keeps it listed). Each change is audited.\n"
                "  --data DIR    data directory (default $SDRA_DATA or ~/.local/share/sdra)\n");
 }
 
@@ -33,6 +39,44 @@ static void fmt_ms(char out[32], int64_t ms)
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Appends the audit entry of a key change made here: actor "cli:<user>", ip "local". */
+static int audit_key(sdra_store *st, const char *action, const char *key_id, const char *detail, sdra_error *err)
+{
+    sdra_store_audit_entry e = {.at_ms = sdra_store_now_ms()};
+    const struct passwd *pw = getpwuid(getuid());
+    char user[SDRA_STORE_ID_MAX - 4];
+    if (pw && pw->pw_name && strlen(pw->pw_name) < sizeof user)
+        sdra_strlcpy(user, pw->pw_name, sizeof user);
+    else
+        snprintf(user, sizeof user, "uid%u", (unsigned)getuid());
+    snprintf(e.actor, sizeof e.actor, "cli:%s", user);
+    sdra_strlcpy(e.action, action, sizeof e.action);
+    sdra_strlcpy(e.target, key_id, sizeof e.target);
+    sdra_strlcpy(e.ip, "local", sizeof e.ip);
+    sdra_strlcpy(e.detail, detail ? detail : "", sizeof e.detail);
+    sdra_error e2 = {0};
+    if (sdra_store_audit_append(st, &e, &e2) < 0)
+        return sdra_error_set(err, SDRA_EIO, "audit log write failed: %s", e2.msg);
+    return 0;
+}
+
+/* The id of the key named which (an id or a name); valid_only: a revoked one does not count. */
+static int resolve_key(sdra_store *st, const char *which, bool valid_only, char id[SDRA_STORE_ID_MAX], sdra_error *err)
+{
+    static sdra_store_key keys[1024];
+    int n = 0;
+    int rc = sdra_store_key_list(st, keys, 1024, &n, err);
+    if (rc < 0)
+        return rc;
+    for (int pass = 0; pass < 2; pass++) /* an id match wins over a name match */
+        for (int i = 0; i < n; i++)
+            if (!strcmp(pass ? keys[i].name : keys[i].id, which) && (!valid_only || !keys[i].revoked_ms)) {
+                sdra_strlcpy(id, keys[i].id, SDRA_STORE_ID_MAX);
+                return 0;
+            }
+    return sdra_error_set(err, SDRA_ENOTFOUND, valid_only ? "no valid API key '%s'" : "no API key '%s'", which);
 }
 
 int cmd_keys(int argc, char **argv)
@@ -70,11 +114,24 @@ int cmd_keys(int argc, char **argv)
             return cli_usage_error("keys", "create needs --scope read|write|admin");
         if (optind < argc)
             return cli_usage_error("keys", "unexpected argument '%s'", argv[optind]);
-        char key[SDRA_SERVER_KEY_MAX];
-        if (sdra_server_store_open(&st, dir, &err) < 0 || sdra_server_key_create(st, name, scope, key, sizeof key, &err) < 0)
+        char key[SDRA_SERVER_KEY_MAX], id[16], detail[200];
+        if (sdra_server_store_open(&st, dir, &err) < 0 || sdra_server_key_create(st, name, scope, key, sizeof key, &err) < 0) {
             rc = cli_fail(&err);
-        else
-            printf("%s\n", key);
+        } else {
+            memcpy(id, key + 5, 12); /* "sdra_<12 hex id>_<secret>" */
+            id[12] = '\0';
+            snprintf(detail, sizeof detail, "name=%s scope=%s", name, scope);
+            if (audit_key(st, "key.create", id, detail, &err) < 0) {
+                /* no entry, no key: it is removed and never shown */
+                sdra_error e2 = {0};
+                if (sdra_store_key_delete(st, id, NULL, &e2) < 0)
+                    sdra_store_key_revoke(st, id, sdra_store_now_ms(), NULL);
+                rc = cli_fail(&err);
+            } else {
+                printf("%s\n", key);
+            }
+            memset(key, 0, sizeof key);
+        }
     } else if (!strcmp(verb, "list")) {
         if (optind < argc)
             return cli_usage_error("keys", "unexpected argument '%s'", argv[optind]);
@@ -94,11 +151,22 @@ int cmd_keys(int argc, char **argv)
     } else if (!strcmp(verb, "revoke")) {
         if (optind != argc - 1)
             return cli_usage_error("keys", "revoke needs exactly one ID or NAME");
-        if (sdra_server_store_open(&st, dir, &err) < 0 ||
-            sdra_store_key_revoke(st, argv[optind], sdra_store_now_ms(), &err) < 0)
+        /* the entry first (no entry, no change), naming the key by its id */
+        char id[SDRA_STORE_ID_MAX];
+        const char *which = argv[optind];
+        if (sdra_server_store_open(&st, dir, &err) < 0 || resolve_key(st, which, true, id, &err) < 0 ||
+            audit_key(st, "key.revoke", id, NULL, &err) < 0 ||
+            sdra_store_key_revoke(st, id, sdra_store_now_ms(), &err) < 0)
+            rc = cli_fail(&err);
+    } else if (!strcmp(verb, "delete")) {
+        if (optind != argc - 1)
+            return cli_usage_error("keys", "delete needs exactly one ID or NAME");
+        char id[SDRA_STORE_ID_MAX];
+        if (sdra_server_store_open(&st, dir, &err) < 0 || resolve_key(st, argv[optind], false, id, &err) < 0 ||
+            audit_key(st, "key.delete", id, NULL, &err) < 0 || sdra_store_key_delete(st, id, NULL, &err) < 0)
             rc = cli_fail(&err);
     } else {
-        return cli_usage_error("keys", "unknown action '%s' (create, list or revoke)", verb);
+        return cli_usage_error("keys", "unknown action '%s' (create, list, revoke or delete)", verb);
     }
     sdra_store_close(st);
     return rc;

@@ -38,6 +38,8 @@ static void usage(FILE *f)
             "  --header-timeout-s N   request line and headers must be complete within N s (default 10)\n"
             "  --min-body-rate N      bytes/s a request body must average after the first\n"
             "                         header-timeout-s seconds (default 1024; 0 = no minimum)\n"
+            "  --tls-cert FILE        serve HTTPS with this PEM certificate (chain) and, with\n"
+            "  --tls-key FILE         this PEM private key (both; docs/service.md, TLS)\n"
             "  --lease-ms N           job lease (default 30000)\n"
             "  --max-attempts N       attempts before a job is dead (default 5)\n"
             "  --retry-base-ms N      first retry delay, doubled each time (default 2000)\n"
@@ -54,7 +56,7 @@ static void usage(FILE *f)
 int cmd_serve(int argc, char **argv)
 {
     enum { O_LISTEN = 1, O_DATA, O_PORTFILE, O_CONC, O_NOWORK, O_MAXACT, O_MAXUP, O_TIMEOUT, O_LEASE, O_ATTEMPTS,
-           O_RETRY, O_LOGLEVEL, O_LOGFMT, O_PERIP, O_HDRTIMEOUT, O_MINRATE, O_REDACT };
+           O_RETRY, O_LOGLEVEL, O_LOGFMT, O_PERIP, O_HDRTIMEOUT, O_MINRATE, O_REDACT, O_TLSCERT, O_TLSKEY };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},       {"data", required_argument, 0, O_DATA},
         {"port-file", required_argument, 0, O_PORTFILE},  {"concurrency", required_argument, 0, O_CONC},
@@ -67,6 +69,7 @@ int cmd_serve(int argc, char **argv)
         {"header-timeout-s", required_argument, 0, O_HDRTIMEOUT},
         {"min-body-rate", required_argument, 0, O_MINRATE},
         {"redact", required_argument, 0, O_REDACT},
+        {"tls-cert", required_argument, 0, O_TLSCERT},    {"tls-key", required_argument, 0, O_TLSKEY},
         CLI_LLM_LONGOPTS,                                 CLI_ASR_LONGOPTS,
         {0, 0, 0, 0}};
     sdra_server_params p = sdra_server_default_params();
@@ -166,6 +169,8 @@ int cmd_serve(int argc, char **argv)
             else
                 return cli_usage_error("serve", "--log-format: json|text, got '%s'", optarg);
             break;
+        case O_TLSCERT: p.tls_cert_path = optarg; break;
+        case O_TLSKEY: p.tls_key_path = optarg; break;
         case 'h': usage(stdout); return SDRA_EXIT_OK;
         case CLI_LLM_ID: case CLI_LLM_ID + 1: case CLI_LLM_ID + 2: case CLI_LLM_ID + 3: case CLI_LLM_ID + 4:
             if (cli_llm_option(&lo, "serve", c, optarg))
@@ -193,6 +198,8 @@ int cmd_serve(int argc, char **argv)
         p.options = &po;
     if (optind < argc)
         return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+    if (!p.tls_cert_path != !p.tls_key_path)
+        return cli_usage_error("serve", "--tls-cert and --tls-key go together");
     if (cli_llm_finish(&lo, "serve"))
         return SDRA_EXIT_USAGE;
     if (lo.analyzer) { /* the analyze workers use it; without, stages get their defaults */

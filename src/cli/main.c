@@ -21,6 +21,7 @@ static const struct {
     {"eval", cmd_eval, "measure quality: WER, DER, analysis precision/recall"},
     {"serve", cmd_serve, "HTTP API server with a durable job store and stage workers"},
     {"keys", cmd_keys, "create, list and revoke API keys for the server"},
+    {"audit", cmd_audit, "list and verify the audit trail (reads, changes, auth failures)"},
     {"redact", cmd_redact, "remove personal data from transcripts, analyses and audio"},
 };
 

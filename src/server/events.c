@@ -192,6 +192,8 @@ enum MHD_Result srv_get_events(req *r, struct MHD_Connection *c)
     if (sdra_store_call_get(r->s->store, r->call_id, &sc, &err) < 0)
         return srv_send_sdra_error(r, c, &err);
     sdra_store_call_release(&sc);
+    if (srv_audit(r, NULL, "events.read", r->call_id, NULL) < 0)
+        return srv_send_audit_failed(r, c);
     sse *e = calloc(1, sizeof *e);
     if (!e)
         return MHD_NO;

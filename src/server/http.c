@@ -48,6 +48,8 @@ enum MHD_Result srv_queue(req *r, struct MHD_Connection *c, int status, struct M
         return MHD_NO;
     r->status = status;
     MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (r->s->tls) /* clients remember to use HTTPS only */
+        MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -176,6 +178,50 @@ json_t *srv_time_or_null(int64_t ms)
     return b[0] ? json_string(b) : json_null();
 }
 
+/* ---- audit trail (finding 8) ---------------------------------------------------------- */
+
+int srv_audit(req *r, const char *actor, const char *action, const char *target, const char *detail)
+{
+    return srv_audit_write(r->s, actor ? actor : r->key.id, r->ip, action, target, detail, NULL);
+}
+
+enum MHD_Result srv_send_audit_failed(req *r, struct MHD_Connection *c)
+{
+    return srv_send_error(r, c, 500, "internal", "audit log write failed: the request was refused");
+}
+
+/* The client's address as text ("" when MHD does not know it). Behind a reverse proxy this is
+ * the proxy's address (docs/service.md). */
+static void client_ip(struct MHD_Connection *c, char *out, size_t n)
+{
+    out[0] = '\0';
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (!sa)
+        return;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)n);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)n);
+}
+
+/* Records an authentication or authorisation failure, then answers it; a failed audit write
+ * answers 500 instead. actor: the key id the client presented, "-" when none could be read. */
+static enum MHD_Result auth_fail(req *r, struct MHD_Connection *c, const char *actor, int status, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static enum MHD_Result auth_fail(req *r, struct MHD_Connection *c, const char *actor, int status, const char *fmt, ...)
+{
+    char msg[400], detail[SDRA_STORE_AUDIT_DETAIL_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(detail, sizeof detail, "%d %.10s %s: %s", status, r->method, srv_route_names[r->route], msg);
+    if (srv_audit(r, actor, "auth.fail", r->call_id, detail) < 0)
+        return srv_send_audit_failed(r, c);
+    return srv_send_error(r, c, status, status == 401 ? "unauthorized" : "forbidden", "%s", msg);
+}
+
 /* ---- auth ------------------------------------------------------------------------------ */
 
 static const char *needed_scope(const char *method, enum route route)
@@ -189,22 +235,28 @@ static enum MHD_Result authenticate(req *r, struct MHD_Connection *c)
 {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     if (!h || !*h)
-        return srv_send_error(r, c, 401, "unauthorized", "missing API key: send 'Authorization: Bearer sdra_...'");
+        return auth_fail(r, c, "-", 401, "missing API key: send 'Authorization: Bearer sdra_...'");
     if (strncasecmp(h, "Bearer ", 7))
-        return srv_send_error(r, c, 401, "unauthorized", "unsupported Authorization scheme: use 'Bearer <API key>'");
+        return auth_fail(r, c, "-", 401, "unsupported Authorization scheme: use 'Bearer <API key>'");
     h += 7;
     while (*h == ' ')
         h++;
+    /* the key id the client claims (never the secret): "sdra_<12 hex>_..." */
+    char claimed[16] = "-";
+    if (!strncmp(h, "sdra_", 5) && strlen(h) > 17 && h[17] == '_' && strspn(h + 5, "0123456789abcdef") >= 12) {
+        memcpy(claimed, h + 5, 12);
+        claimed[12] = '\0';
+    }
     sdra_error err = {0};
     int rc = sdra_server_key_verify(r->s->store, h, &r->key, &err);
     if (rc == SDRA_EDENIED)
-        return srv_send_error(r, c, 401, "unauthorized", "%s", err.msg);
+        return auth_fail(r, c, claimed, 401, "%s", err.msg);
     if (rc < 0)
         return srv_send_sdra_error(r, c, &err);
     const char *need = needed_scope(r->method, r->route);
     if (!sdra_server_scope_allows(r->key.scope, need))
-        return srv_send_error(r, c, 403, "forbidden", "API key %s has scope '%s'; this request needs '%s'", r->key.id,
-                          r->key.scope, need);
+        return auth_fail(r, c, r->key.id, 403, "API key %s has scope '%s'; this request needs '%s'", r->key.id,
+                         r->key.scope, need);
     r->authed = true;
     return MHD_YES;
 }
@@ -513,6 +565,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->t0 = sdra_clock_s();
         r->started_ms = sdra_store_now_ms();
         r->method = method;
+        client_ip(c, r->ip, sizeof r->ip);
         *con_cls = r;
         conn_phase(s, c, PH_BODY); /* the headers are complete */
         route(r, url);
@@ -594,13 +647,50 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    struct sdra_server *s = cls;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
+    if (!s->mhd && !s->mhd_error[0]) /* starting: the first message says why a start failed */
+        sdra_strlcpy(s->mhd_error, msg, sizeof s->mhd_error);
     sdra_log(SDRA_LOG_DEBUG, "http: %s", msg);
+}
+
+#define TLS_PEM_MAX (1u << 20)
+
+static void free_pem(char **p)
+{
+    if (*p) {
+        sodium_memzero(*p, strlen(*p));
+        free(*p);
+        *p = NULL;
+    }
+}
+
+/* Reads the PEM certificate and key for HTTPS (bounded); one line when they are unusable. */
+static int tls_load(struct sdra_server *s, sdra_error *err)
+{
+    if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+        return sdra_error_set(err, SDRA_EUNSUPPORTED,
+                              "this libmicrohttpd was built without TLS: serve plain HTTP behind a TLS proxy "
+                              "(docs/service.md)");
+    const char *paths[2] = {s->p.tls_cert_path, s->p.tls_key_path};
+    const char *what[2] = {"--tls-cert", "--tls-key"};
+    const char *marker[2] = {"-----BEGIN CERTIFICATE-----", "PRIVATE KEY-----"};
+    char **out[2] = {&s->tls_cert, &s->tls_key};
+    for (int i = 0; i < 2; i++) {
+        sdra_error e2 = {0};
+        size_t len = 0;
+        if (sdra_file_read(out[i], &len, paths[i], TLS_PEM_MAX, &e2) < 0)
+            return sdra_error_set(err, e2.code, "%s: %s", what[i], e2.msg);
+        if (!strstr(*out[i], marker[i]))
+            return sdra_error_set(err, SDRA_EINVAL, "%s %s: not a PEM %s", what[i], paths[i],
+                                  i ? "private key" : "certificate");
+    }
+    s->tls = true;
+    return 0;
 }
 
 static int parse_listen(const char *listen, struct sockaddr_in *sa, sdra_error *err)
@@ -637,7 +727,26 @@ int srv_http_start(struct sdra_server *s, sdra_error *err)
     if (s->p.header_timeout_s < 1)
         s->p.header_timeout_s = 10;
     unsigned threads = (unsigned)(s->p.http_threads > 0 ? s->p.http_threads : 4);
+    struct MHD_OptionItem tls_opts[4] = {{MHD_OPTION_END, 0, NULL}};
+    if (s->p.tls_cert_path || s->p.tls_key_path) {
+        if (!s->p.tls_cert_path || !s->p.tls_key_path)
+            return sdra_error_set(err, SDRA_EINVAL, "TLS needs both a certificate and a key");
+        if ((rc = tls_load(s, err)) < 0) {
+            free_pem(&s->tls_cert);
+            free_pem(&s->tls_key);
+            return rc;
+        }
+        flags |= MHD_USE_TLS;
+        tls_opts[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert};
+        tls_opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key};
+        /* TLS 1.2 and 1.3 only */
+        tls_opts[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                              (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"};
+    }
+    s->mhd_error[0] = '\0';
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, /* first, so it sees every message */
+                              MHD_OPTION_ARRAY, tls_opts,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                               MHD_OPTION_THREAD_POOL_SIZE, threads,
                               MHD_OPTION_PER_IP_CONNECTION_LIMIT,
@@ -649,15 +758,22 @@ int srv_http_start(struct sdra_server *s, sdra_error *err)
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)(s->p.max_connections > 0 ? s->p.max_connections : 1024),
                               MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                               MHD_OPTION_END);
-    if (!s->mhd)
+    if (!s->mhd) {
+        free_pem(&s->tls_cert);
+        free_pem(&s->tls_key);
+        if (s->tls) /* most often a certificate and key that do not load or do not match */
+            return sdra_error_set(err, SDRA_EIO, "cannot start HTTPS on %s: %s", s->p.listen,
+                                  s->mhd_error[0] ? s->mhd_error : "certificate/key rejected, or address in use");
         return sdra_error_set(err, SDRA_EIO, "cannot listen on %s (address in use or not permitted)", s->p.listen);
+    }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : ntohs(sa.sin_port);
     if (pthread_create(&s->ticker, NULL, ticker_main, s) != 0) {
         MHD_stop_daemon(s->mhd);
         s->mhd = NULL;
+        free_pem(&s->tls_cert);
+        free_pem(&s->tls_key);
         return sdra_error_set(err, SDRA_EINTERNAL, "cannot start the connection ticker thread");
     }
     s->ticker_started = true;
@@ -677,5 +793,7 @@ void srv_http_stop(struct sdra_server *s)
         MHD_stop_daemon(s->mhd);
         s->mhd = NULL;
     }
+    free_pem(&s->tls_cert);
+    free_pem(&s->tls_key);
 }
 

@@ -61,6 +61,9 @@ struct sdra_server {
     bool ticker_started;
 
     struct srv_idem *idem;       /* idempotency keys being submitted (guarded by mu) */
+    bool tls;                    /* HTTPS: responses carry Strict-Transport-Security */
+    char *tls_cert, *tls_key;    /* the PEM texts, kept until MHD is stopped */
+    char mhd_error[256];         /* MHD's last log line while starting (why it did not start) */
     pthread_cond_t idem_cv;      /* broadcast when one of them is settled */
 };
 
@@ -88,12 +91,17 @@ typedef struct srv_submit_answer {
     char id[SDRA_STORE_ID_MAX];
     char status[SDRA_STORE_STATE_MAX]; /* the call's status */
 } srv_submit_answer;
-int srv_call_submit(struct sdra_server *s, const char *key_id, const char *idem_key, int64_t started_ms,
+int srv_call_submit(struct sdra_server *s, const char *key_id, const char *ip, const char *idem_key, int64_t started_ms,
                     char *tmp_path, const char *audio_name, size_t bytes, sdra_call_info *ci,
                     srv_submit_answer *out, sdra_error *err);
-/* Deletes a call: its rows (one transaction), a running stage asked to stop, its directory,
- * what the sync stage wrote to the local CRM, and an audit entry naming actor. */
-int srv_call_delete(struct sdra_server *s, const char *call_id, const char *actor, sdra_error *err);
+/* Deletes a call: an audit entry naming actor and ip first (no entry, no deletion), then its
+ * rows (one transaction), a running stage asked to stop, its directory and what the sync
+ * stage wrote to the local CRM. */
+int srv_call_delete(struct sdra_server *s, const char *call_id, const char *actor, const char *ip, sdra_error *err);
+/* Appends an audit entry (finding 8); logs the failure. Every caller must refuse the request
+ * when this fails: an action or a read of call data is never left out of the trail. */
+int srv_audit_write(struct sdra_server *s, const char *actor, const char *ip, const char *action, const char *target,
+                    const char *detail, sdra_error *err);
 
 /* worker.c */
 int srv_workers_start(struct sdra_server *s, sdra_error *err);
@@ -132,6 +140,7 @@ typedef struct req {
     char sub[16];
     sdra_store_key key;
     bool authed;
+    char ip[SDRA_STORE_AUDIT_IP_MAX]; /* the client's address, for the audit trail */
     /* upload */
     bool upload;
     struct MHD_PostProcessor *pp;
@@ -159,6 +168,11 @@ enum MHD_Result srv_send_sdra_error(req *r, struct MHD_Connection *c, const sdra
 enum MHD_Result srv_send_file(req *r, struct MHD_Connection *c, const char *path, const char *ctype,
                               const char *etag);
 json_t *srv_time_or_null(int64_t ms);
+/* http.c: the audit trail. srv_audit records r's key (or actor when not NULL) and address;
+ * on failure the request is answered with srv_send_audit_failed (500, no data). Reads of call
+ * data are recorded before the data is sent. */
+int srv_audit(req *r, const char *actor, const char *action, const char *target, const char *detail);
+enum MHD_Result srv_send_audit_failed(req *r, struct MHD_Connection *c);
 
 /* views.c */
 enum MHD_Result srv_get_call(req *r, struct MHD_Connection *c);

@@ -288,7 +288,7 @@ static int idem_reserve(struct sdra_server *s, const char *id, srv_idem **mine, 
     }
 }
 
-int srv_call_submit(struct sdra_server *s, const char *key_id, const char *idem_key, int64_t started_ms,
+int srv_call_submit(struct sdra_server *s, const char *key_id, const char *ip, const char *idem_key, int64_t started_ms,
                     char *tmp_path, const char *audio_name, size_t bytes, sdra_call_info *ci,
                     srv_submit_answer *out, sdra_error *err)
 {
@@ -370,6 +370,9 @@ int srv_call_submit(struct sdra_server *s, const char *key_id, const char *idem_
         rc = sdra_error_set(err, SDRA_EIO, "storing the call failed: %s", e2.msg);
         goto done;
     }
+    /* recorded before the call exists: a call is never created without its audit entry */
+    if ((rc = srv_audit_write(s, key_id, ip, "call.create", id, NULL, err)) < 0)
+        goto done;
     rc = sdra_store_call_create(s->store, id, meta, 0, sdra_store_now_ms(), s->p.max_active_calls, err);
     if (rc == SDRA_EEXISTS && idem_key) { /* another process committed it first: its answer */
         dir_made = false;
@@ -385,7 +388,6 @@ int srv_call_submit(struct sdra_server *s, const char *key_id, const char *idem_
     out->http_status = 202;
     sdra_strlcpy(out->status, "queued", sizeof out->status);
     sdra_obs_inc(s->obs, "sdra_http_upload_bytes_total", NULL, (double)bytes);
-    sdra_store_audit_add(s->store, sdra_store_now_ms(), key_id, "call.create", id, NULL);
     sdra_log_ctx lc = {.call_id = id, .duration_ms = -1};
     sdra_logc(SDRA_LOG_INFO, &lc, "call received: %zu bytes of audio", bytes);
     srv_notify_stage(s, 0);
@@ -400,9 +402,35 @@ done:
     return rc;
 }
 
-int srv_call_delete(struct sdra_server *s, const char *call_id, const char *actor, sdra_error *err)
+int srv_audit_write(struct sdra_server *s, const char *actor, const char *ip, const char *action, const char *target,
+                    const char *detail, sdra_error *err)
 {
-    int rc = sdra_store_call_delete(s->store, call_id, err);
+    sdra_store_audit_entry e = {.at_ms = sdra_store_now_ms()};
+    sdra_strlcpy(e.actor, actor && *actor ? actor : "-", sizeof e.actor);
+    sdra_strlcpy(e.action, action, sizeof e.action);
+    sdra_strlcpy(e.target, target ? target : "", sizeof e.target);
+    sdra_strlcpy(e.ip, ip ? ip : "", sizeof e.ip);
+    sdra_strlcpy(e.detail, detail ? detail : "", sizeof e.detail);
+    sdra_error e2 = {0};
+    int rc = sdra_store_audit_append(s->store, &e, &e2);
+    if (rc < 0) {
+        sdra_log(SDRA_LOG_ERROR, "audit log write failed (%s %s): %s", action, e.target, e2.msg);
+        sdra_obs_inc(s->obs, "sdra_audit_failures_total", NULL, 1);
+        return sdra_error_set(err, SDRA_EIO, "audit log write failed: the request was refused");
+    }
+    return 0;
+}
+
+int srv_call_delete(struct sdra_server *s, const char *call_id, const char *actor, const char *ip, sdra_error *err)
+{
+    sdra_store_call sc;
+    int rc = sdra_store_call_get(s->store, call_id, &sc, err);
+    if (rc < 0)
+        return rc;
+    sdra_store_call_release(&sc);
+    if ((rc = srv_audit_write(s, actor, ip, "call.delete", call_id, NULL, err)) < 0)
+        return rc;
+    rc = sdra_store_call_delete(s->store, call_id, err);
     if (rc < 0)
         return rc;
     /* a stage running on the call is asked to stop (its result would be refused anyway) */
@@ -423,7 +451,6 @@ int srv_call_delete(struct sdra_server *s, const char *call_id, const char *acto
     if (sdra_crm_open(&crm, "local", s->data_dir, &cerr) < 0 || sdra_crm_forget_call(crm, call_id, &n_removed, &cerr) < 0)
         sdra_log(SDRA_LOG_WARN, "call %s: CRM records not erased: %s", call_id, cerr.msg);
     sdra_crm_close(crm);
-    sdra_store_audit_add(s->store, sdra_store_now_ms(), actor, "call.delete", call_id, NULL);
     srv_notify_event(s);
     return 0;
 }

@@ -254,7 +254,7 @@ enum MHD_Result srv_upload_finish(req *r, struct MHD_Connection *c)
     }
     snprintf(audio, sizeof audio, "audio.%s", ext ? ext : "bin");
     srv_submit_answer ans;
-    int rc = srv_call_submit(s, r->key.id, ik, r->started_ms, r->tmp_path, audio, r->bytes, &ci, &ans, &err);
+    int rc = srv_call_submit(s, r->key.id, r->ip, ik, r->started_ms, r->tmp_path, audio, r->bytes, &ci, &ans, &err);
     if (rc == SDRA_ELIMIT) {
         ret = srv_send_error(r, c, 503, "unavailable", "%s; retry later", err.msg);
         goto done;

@@ -57,6 +57,10 @@ enum MHD_Result srv_get_call(req *r, struct MHD_Connection *c)
     sdra_error err = {0};
     if (sdra_store_call_get(s->store, r->call_id, &sc, &err) < 0)
         return srv_send_sdra_error(r, c, &err);
+    if (srv_audit(r, NULL, "call.read", r->call_id, NULL) < 0) {
+        sdra_store_call_release(&sc);
+        return srv_send_audit_failed(r, c);
+    }
     sdra_store_job jobs[SDRA_SERVER_MAX_STAGES];
     sdra_store_artifact arts[32];
     int n_jobs = 0, n_arts = 0;
@@ -139,6 +143,23 @@ enum MHD_Result srv_list_calls(req *r, struct MHD_Connection *c)
     sdra_error err = {0};
     if (sdra_store_call_list(r->s->store, status, (int)offset, (int)limit, calls, &n, &err) < 0)
         return srv_send_sdra_error(r, c, &err);
+    /* the entry names the calls the page shows (as many as fit in the detail) */
+    char detail[SDRA_STORE_AUDIT_DETAIL_MAX];
+    size_t len = (size_t)snprintf(detail, sizeof detail, "status=%s offset=%ld limit=%ld calls=%d:", status ? status : "any",
+                                  offset, limit, n);
+    for (int i = 0; i < n; i++) {
+        size_t need = strlen(calls[i].id) + 1;
+        if (len + need + 16 >= sizeof detail) {
+            snprintf(detail + len, sizeof detail - len, " +%d more", n - i);
+            break;
+        }
+        len += (size_t)snprintf(detail + len, sizeof detail - len, " %s", calls[i].id);
+    }
+    if (srv_audit(r, NULL, "calls.list", "", detail) < 0) {
+        for (int i = 0; i < n; i++)
+            sdra_store_call_release(&calls[i]);
+        return srv_send_audit_failed(r, c);
+    }
     json_t *arr = json_array();
     for (int i = 0; i < n; i++) {
         json_array_append_new(arr, call_summary(&calls[i]));
@@ -188,7 +209,8 @@ enum MHD_Result srv_get_artifact(req *r, struct MHD_Connection *c)
         return srv_send_sdra_error(r, c, &err);
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", s->data_dir, a.path);
-    sdra_store_audit_add(s->store, sdra_store_now_ms(), r->key.id, "artifact.read", r->call_id, NULL);
+    if (srv_audit(r, NULL, "artifact.read", r->call_id, name) < 0)
+        return srv_send_audit_failed(r, c);
     return srv_send_file(r, c, path, ctype, a.sha256);
 }
 
@@ -218,19 +240,25 @@ enum MHD_Result srv_get_audio(req *r, struct MHD_Connection *c)
     for (size_t i = 0; dot && i < sizeof srv_audio_types / sizeof srv_audio_types[0]; i++)
         if (!strcmp(dot + 1, srv_audio_types[i].ext))
             ctype = srv_audio_types[i].ctype;
-    sdra_store_audit_add(s->store, sdra_store_now_ms(), r->key.id, "audio.read", r->call_id, NULL);
+    if (srv_audit(r, NULL, "audio.read", r->call_id, name) < 0)
+        return srv_send_audit_failed(r, c);
     return srv_send_file(r, c, path, ctype, NULL);
 }
 
 enum MHD_Result srv_retry_call(req *r, struct MHD_Connection *c)
 {
     sdra_error err = {0};
+    sdra_store_call sc;
+    if (sdra_store_call_get(r->s->store, r->call_id, &sc, &err) < 0)
+        return srv_send_sdra_error(r, c, &err);
+    sdra_store_call_release(&sc);
+    if (srv_audit(r, NULL, "call.retry", r->call_id, NULL) < 0)
+        return srv_send_audit_failed(r, c);
     int rc = sdra_store_call_retry(r->s->store, r->call_id, sdra_store_now_ms(), &err);
     if (rc == SDRA_EINVAL)
         return srv_send_error(r, c, 409, "conflict", "%s", err.msg);
     if (rc < 0)
         return srv_send_sdra_error(r, c, &err);
-    sdra_store_audit_add(r->s->store, sdra_store_now_ms(), r->key.id, "call.retry", r->call_id, NULL);
     for (int i = 0; i < r->s->n_stages; i++)
         srv_notify_stage(r->s, i);
     srv_notify_event(r->s);
@@ -240,7 +268,7 @@ enum MHD_Result srv_retry_call(req *r, struct MHD_Connection *c)
 enum MHD_Result srv_delete_call(req *r, struct MHD_Connection *c)
 {
     sdra_error err = {0};
-    if (srv_call_delete(r->s, r->call_id, r->key.id, &err) < 0)
+    if (srv_call_delete(r->s, r->call_id, r->key.id, r->ip, &err) < 0)
         return srv_send_sdra_error(r, c, &err);
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     return srv_queue(r, c, 204, resp);

@@ -44,7 +44,23 @@ typedef struct sq_store {
     int n_idle;
     pthread_mutex_t pool_mu;
     pthread_cond_t pool_cv;
+    /* audit appends waiting to be written (group commit: one thread writes every waiting
+     * entry in one transaction, so concurrent requests share one fsync) */
+    pthread_mutex_t aq_mu;
+    pthread_cond_t aq_cv;
+    struct audit_waiter *aq_head, **aq_tail;
+    bool aq_writing;
 } sq_store;
+
+typedef struct audit_waiter {
+    struct audit_waiter *next;
+    sdra_store_audit_entry *e;
+    bool done;
+    int rc;
+    sdra_error err;
+} audit_waiter;
+
+#define AUDIT_BATCH_MAX 64
 
 static const char *SCHEMA =
     "CREATE TABLE IF NOT EXISTS calls ("
@@ -76,6 +92,17 @@ static const char *SCHEMA =
     " id INTEGER PRIMARY KEY, at_ms BIGINT NOT NULL, actor VARCHAR(64) NOT NULL,"
     " action VARCHAR(64) NOT NULL, target VARCHAR(64) NOT NULL);"
     "CREATE INDEX IF NOT EXISTS audit_by_target ON audit_log (target);";
+
+/* Columns added to audit_log after the first release (the hash chain, finding 8): added by
+ * ALTER TABLE when an older database lacks them, then its existing rows are chained. */
+static const struct {
+    const char *name, *ddl;
+} AUDIT_COLUMNS[] = {
+    {"ip", "ALTER TABLE audit_log ADD COLUMN ip VARCHAR(64) NOT NULL DEFAULT ''"},
+    {"detail", "ALTER TABLE audit_log ADD COLUMN detail TEXT NOT NULL DEFAULT ''"},
+    {"prev_hash", "ALTER TABLE audit_log ADD COLUMN prev_hash VARCHAR(64)"},
+    {"hash", "ALTER TABLE audit_log ADD COLUMN hash VARCHAR(64)"},
+};
 
 static int code_from_sqlite(int rc)
 {
@@ -851,12 +878,232 @@ static int sq_key_revoke(sdra_store *s, const char *id_or_name, int64_t now, sdr
     return rc < 0 ? rc : 0;
 }
 
-static int sq_audit_add(sdra_store *s, int64_t now, const char *actor, const char *action, const char *target,
-                        sdra_error *err)
+static void row_to_audit(sqlite3_stmt *st, sdra_store_audit_entry *e)
+{
+    e->id = sqlite3_column_int64(st, 0);
+    e->at_ms = sqlite3_column_int64(st, 1);
+    col_text(st, 2, e->actor, sizeof e->actor);
+    col_text(st, 3, e->action, sizeof e->action);
+    col_text(st, 4, e->target, sizeof e->target);
+    col_text(st, 5, e->ip, sizeof e->ip);
+    col_text(st, 6, e->detail, sizeof e->detail);
+    col_text(st, 7, e->prev_hash, sizeof e->prev_hash);
+    col_text(st, 8, e->hash, sizeof e->hash);
+}
+
+/* The chain's head (hash and id of the newest entry), inside the caller's write transaction. */
+static int audit_head(sqlite3 *db, char prev[65], int64_t *last_id, sdra_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prep(db, &st, err, "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1", NULL);
+    if (rc < 0)
+        return rc;
+    int r = sqlite3_step(st);
+    sdra_strlcpy(prev, SDRA_STORE_AUDIT_GENESIS, 65);
+    *last_id = 0;
+    if (r == SQLITE_ROW) {
+        *last_id = sqlite3_column_int64(st, 0);
+        col_text(st, 1, prev, 65);
+    } else if (r != SQLITE_DONE) {
+        rc = db_fail(db, r, err, "audit head");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Writes a batch of entries in one writer transaction: each one chained to the one before.
+ * All or none: on failure every entry of the batch fails with the same error. */
+static int audit_write_batch(sdra_store *s, audit_waiter *batch, sdra_error *err)
 {
     sqlite3 *db = wr_lock(s);
-    int rc = exec(db, err, "INSERT INTO audit_log (at_ms, actor, action, target) VALUES (?, ?, ?, ?)", "lsss", now,
-                  actor, action, target);
+    int64_t last = 0;
+    char prev[65];
+    int rc = begin(db, err);
+    if (rc < 0)
+        goto done;
+    if ((rc = audit_head(db, prev, &last, err)) < 0)
+        goto fail;
+    for (audit_waiter *w = batch; w; w = w->next) {
+        sdra_store_audit_entry *e = w->e;
+        e->id = ++last;
+        sdra_strlcpy(e->prev_hash, prev, sizeof e->prev_hash);
+        sdra_store_audit_hash(e, prev, e->hash);
+        if ((rc = exec(db, err,
+                       "INSERT INTO audit_log (id, at_ms, actor, action, target, ip, detail, prev_hash, hash)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       "llsssssss", e->id, e->at_ms, e->actor, e->action, e->target, e->ip, e->detail, e->prev_hash,
+                       e->hash)) < 0)
+            goto fail;
+        memcpy(prev, e->hash, sizeof prev);
+    }
+    rc = commit(db, err);
+    if (rc >= 0)
+        goto done;
+fail:
+    rollback(db);
+done:
+    wr_unlock(s);
+    return rc < 0 ? rc : 0;
+}
+
+/* Queues the entry; the first thread to find no writer at work writes everything queued (up
+ * to AUDIT_BATCH_MAX) while the others wait, then hands over. Returns once this entry is
+ * committed or has failed. */
+static int sq_audit_append(sdra_store *s, sdra_store_audit_entry *e, sdra_error *err)
+{
+    sq_store *q = SQ(s);
+    audit_waiter me = {.e = e};
+    pthread_mutex_lock(&q->aq_mu);
+    *q->aq_tail = &me;
+    q->aq_tail = &me.next;
+    while (!me.done) {
+        if (q->aq_writing) {
+            pthread_cond_wait(&q->aq_cv, &q->aq_mu);
+            continue;
+        }
+        q->aq_writing = true;
+        audit_waiter *batch = q->aq_head, **end = &q->aq_head;
+        for (int n = 0; *end && n < AUDIT_BATCH_MAX; n++)
+            end = &(*end)->next;
+        q->aq_head = *end;
+        *end = NULL;
+        if (!q->aq_head)
+            q->aq_tail = &q->aq_head;
+        pthread_mutex_unlock(&q->aq_mu);
+        sdra_error berr = {0};
+        int rc = audit_write_batch(s, batch, &berr);
+        pthread_mutex_lock(&q->aq_mu);
+        for (audit_waiter *w = batch, *next; w; w = next) {
+            next = w->next;
+            w->rc = rc;
+            w->err = berr;
+            if (rc < 0)
+                w->e->id = 0, w->e->hash[0] = w->e->prev_hash[0] = '\0';
+            w->done = true; /* last: the waiter may return (and its frame go) once it sees this */
+        }
+        q->aq_writing = false;
+        pthread_cond_broadcast(&q->aq_cv);
+    }
+    pthread_mutex_unlock(&q->aq_mu);
+    if (me.rc < 0 && err)
+        *err = me.err;
+    return me.rc;
+}
+
+static int sq_audit_query(sdra_store *s, const sdra_store_audit_filter *f, sdra_store_audit_entry *out, int max,
+                          int *n_out, sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    sqlite3_stmt *st = NULL;
+    const char *sql_new = "SELECT id, at_ms, actor, action, target, ip, detail, prev_hash, hash FROM audit_log"
+                          " WHERE (?1 IS NULL OR target = ?1) AND (?2 IS NULL OR actor = ?2)"
+                          " AND (?3 IS NULL OR action = ?3) AND at_ms >= ?4 AND id > ?5"
+                          " ORDER BY id DESC LIMIT ?6";
+    const char *sql_old = "SELECT id, at_ms, actor, action, target, ip, detail, prev_hash, hash FROM audit_log"
+                          " WHERE (?1 IS NULL OR target = ?1) AND (?2 IS NULL OR actor = ?2)"
+                          " AND (?3 IS NULL OR action = ?3) AND at_ms >= ?4 AND id > ?5"
+                          " ORDER BY id ASC LIMIT ?6";
+    int rc = prep(c->db, &st, err, f->oldest_first ? sql_old : sql_new, "ssslli", f->target, f->actor, f->action,
+                  f->since_ms, f->after_id, max);
+    int r = SQLITE_DONE;
+    while (rc == 0 && *n_out < max && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        memset(&out[*n_out], 0, sizeof out[0]);
+        row_to_audit(st, &out[(*n_out)++]);
+    }
+    if (rc == 0 && r != SQLITE_DONE && r != SQLITE_ROW)
+        rc = db_fail(c->db, r, err, "audit query");
+    sqlite3_finalize(st);
+    rd_unlock(s, c);
+    return rc;
+}
+
+/* Adds the audit columns an older database lacks and chains its unchained rows (oldest
+ * first), in one write transaction; a database already migrated is left as it is. */
+static int audit_migrate(sqlite3 *db, sdra_error *err)
+{
+    int rc = begin(db, err);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < sizeof AUDIT_COLUMNS / sizeof AUDIT_COLUMNS[0]; i++) {
+        int64_t n = 0;
+        if ((rc = query_int64(db, &n, NULL, err, "SELECT COUNT(*) FROM pragma_table_info('audit_log') WHERE name = ?",
+                              "s", AUDIT_COLUMNS[i].name)) < 0)
+            goto fail;
+        if (n == 0 && (rc = exec(db, err, AUDIT_COLUMNS[i].ddl, NULL)) < 0)
+            goto fail;
+    }
+    if ((rc = exec(db, err, "CREATE INDEX IF NOT EXISTS audit_by_actor ON audit_log (actor)", NULL)) < 0)
+        goto fail;
+    int64_t unchained = 0;
+    if ((rc = query_int64(db, &unchained, NULL, err, "SELECT COUNT(*) FROM audit_log WHERE hash IS NULL", NULL)) < 0)
+        goto fail;
+    if (unchained > 0) {
+        /* rows written before the chain existed: chained in id order from the last chained one */
+        char prev[65] = SDRA_STORE_AUDIT_GENESIS;
+        sqlite3_stmt *st = NULL;
+        if ((rc = prep(db, &st, err, "SELECT hash FROM audit_log WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1",
+                       NULL)) < 0)
+            goto fail;
+        if (sqlite3_step(st) == SQLITE_ROW)
+            col_text(st, 0, prev, sizeof prev);
+        sqlite3_finalize(st);
+        if ((rc = prep(db, &st, err,
+                       "SELECT id, at_ms, actor, action, target, ip, detail, prev_hash, hash FROM audit_log"
+                       " WHERE hash IS NULL ORDER BY id",
+                       NULL)) < 0)
+            goto fail;
+        int r;
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+            sdra_store_audit_entry e = {0};
+            row_to_audit(st, &e);
+            sdra_strlcpy(e.prev_hash, prev, sizeof e.prev_hash);
+            sdra_store_audit_hash(&e, prev, e.hash);
+            if ((rc = exec(db, err, "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE id = ?", "ssl", e.prev_hash,
+                           e.hash, e.id)) < 0)
+                break;
+            memcpy(prev, e.hash, sizeof prev);
+        }
+        if (rc >= 0 && r != SQLITE_DONE)
+            rc = db_fail(db, r, err, "audit migration");
+        sqlite3_finalize(st);
+        if (rc < 0)
+            goto fail;
+        sdra_log(SDRA_LOG_INFO, "store: chained %lld audit entries written before the hash chain",
+                 (long long)unchained);
+    }
+    return commit(db, err);
+fail:
+    rollback(db);
+    return rc;
+}
+
+static int sq_key_delete(sdra_store *s, const char *id_or_name, char *id_out, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = begin(db, err);
+    if (rc < 0)
+        goto done;
+    if ((rc = prep(db, &st, err, "SELECT id FROM api_keys WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1",
+                   "sss", id_or_name, id_or_name, id_or_name)) < 0)
+        goto fail;
+    int r = sqlite3_step(st);
+    if (r != SQLITE_ROW) {
+        rc = r == SQLITE_DONE ? sdra_error_set(err, SDRA_ENOTFOUND, "no API key '%s'", id_or_name)
+                              : db_fail(db, r, err, "key delete");
+        goto fail;
+    }
+    col_text(st, 0, id_out, SDRA_STORE_ID_MAX);
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((rc = exec(db, err, "DELETE FROM api_keys WHERE id = ?", "s", id_out)) < 0)
+        goto fail;
+    rc = commit(db, err);
+    goto done;
+fail:
+    sqlite3_finalize(st);
+    rollback(db);
+done:
     wr_unlock(s);
     return rc < 0 ? rc : 0;
 }
@@ -965,6 +1212,8 @@ static void sq_close(sdra_store *s)
     close_conn(&q->wr);
     pthread_mutex_destroy(&q->pool_mu);
     pthread_cond_destroy(&q->pool_cv);
+    pthread_mutex_destroy(&q->aq_mu);
+    pthread_cond_destroy(&q->aq_cv);
     free(q->path);
     free(q);
 }
@@ -990,7 +1239,9 @@ static const sdra_store_ops sqlite_ops = {
     .key_get = sq_key_get,
     .key_list = sq_key_list,
     .key_revoke = sq_key_revoke,
-    .audit_add = sq_audit_add,
+    .key_delete = sq_key_delete,
+    .audit_append = sq_audit_append,
+    .audit_query = sq_audit_query,
     .audit_count = sq_audit_count,
     .outbox_put = sq_outbox_put,
     .outbox_claim = sq_outbox_claim,
@@ -1026,6 +1277,9 @@ int sdra_store_sqlite_open(sdra_store **out, const char *path, sdra_error *err)
     }
     q->base.ops = &sqlite_ops;
     pthread_mutex_init(&q->pool_mu, NULL);
+    pthread_mutex_init(&q->aq_mu, NULL);
+    pthread_cond_init(&q->aq_cv, NULL);
+    q->aq_tail = &q->aq_head;
     pthread_cond_init(&q->pool_cv, NULL);
     /* Calls, contacts and key hashes: a new database is created 0600 whatever the umask
      * (SQLite would make it 0644), and SQLite gives its -wal and -shm files the same mode.
@@ -1056,6 +1310,8 @@ int sdra_store_sqlite_open(sdra_store **out, const char *path, sdra_error *err)
         sqlite3_free(msg);
         goto done;
     }
+    if ((rc = audit_migrate(q->wr.db, err)) < 0)
+        goto done;
     conn *first = calloc(1, sizeof *first);
     if (!first) {
         rc = sdra_error_set(err, SDRA_ENOMEM, "store: out of memory");

@@ -4,6 +4,10 @@
  * sdra_store_ops table. Backends (sqlite.c, later postgres.c) implement the table only.
  */
 #include "sdra/store.h"
+#include "sdra/util.h"
+
+#include <sodium.h>
+#include <stdio.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -217,10 +221,129 @@ int sdra_store_key_revoke(sdra_store *s, const char *id_or_name, int64_t now_ms,
     return s->ops->key_revoke(s, id_or_name, now_ms, err);
 }
 
+int sdra_store_key_delete(sdra_store *s, const char *id_or_name, char *id_out, sdra_error *err)
+{
+    char id[SDRA_STORE_ID_MAX] = "";
+    if (!id_or_name || !*id_or_name)
+        return sdra_error_set(err, SDRA_EINVAL, "key delete: give an id or a name");
+    int rc = s->ops->key_delete(s, id_or_name, id, err);
+    if (rc == 0 && id_out)
+        sdra_strlcpy(id_out, id, SDRA_STORE_ID_MAX);
+    return rc;
+}
+
+static bool fits(const char *v, size_t n) { return !v || strnlen(v, n) < n; } /* NUL within the buffer */
+
+int sdra_store_audit_append(sdra_store *s, sdra_store_audit_entry *e, sdra_error *err)
+{
+    if (!fits(e->actor, sizeof e->actor) || !fits(e->action, sizeof e->action) ||
+        !fits(e->target, sizeof e->target) || !fits(e->ip, sizeof e->ip) || !fits(e->detail, sizeof e->detail))
+        return sdra_error_set(err, SDRA_EINVAL, "audit entry: a field is too long");
+    if (!e->action[0])
+        return sdra_error_set(err, SDRA_EINVAL, "audit entry: no action");
+    e->id = 0;
+    e->prev_hash[0] = e->hash[0] = '\0';
+    return s->ops->audit_append(s, e, err);
+}
+
 int sdra_store_audit_add(sdra_store *s, int64_t now_ms, const char *actor, const char *action,
                          const char *target, sdra_error *err)
 {
-    return s->ops->audit_add(s, now_ms, actor ? actor : "", action ? action : "", target ? target : "", err);
+    sdra_store_audit_entry e = {0};
+    e.at_ms = now_ms;
+    if (sdra_strlcpy(e.actor, actor ? actor : "", sizeof e.actor) >= sizeof e.actor ||
+        sdra_strlcpy(e.action, action ? action : "", sizeof e.action) >= sizeof e.action ||
+        sdra_strlcpy(e.target, target ? target : "", sizeof e.target) >= sizeof e.target)
+        return sdra_error_set(err, SDRA_EINVAL, "audit entry: a field is too long");
+    return sdra_store_audit_append(s, &e, err);
+}
+
+int sdra_store_audit_query(sdra_store *s, const sdra_store_audit_filter *f, sdra_store_audit_entry *out,
+                           int max, int *n_out, sdra_error *err)
+{
+    static const sdra_store_audit_filter any = {0};
+    *n_out = 0;
+    if (max <= 0)
+        return 0;
+    return s->ops->audit_query(s, f ? f : &any, out, max, n_out, err);
+}
+
+static void hash_field(crypto_hash_sha256_state *st, const char *v, size_t n)
+{
+    char len[24];
+    int k = snprintf(len, sizeof len, "%zu:", n);
+    crypto_hash_sha256_update(st, (const unsigned char *)len, (unsigned long long)k);
+    crypto_hash_sha256_update(st, (const unsigned char *)v, (unsigned long long)n);
+    crypto_hash_sha256_update(st, (const unsigned char *)",", 1);
+}
+
+void sdra_store_audit_hash(const sdra_store_audit_entry *e, const char *prev_hash, char hex[65])
+{
+    crypto_hash_sha256_state st;
+    unsigned char h[crypto_hash_sha256_BYTES];
+    char num[24];
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, (const unsigned char *)prev_hash, strlen(prev_hash));
+    hash_field(&st, "sdra-audit-v1", 13);
+    snprintf(num, sizeof num, "%lld", (long long)e->id);
+    hash_field(&st, num, strlen(num));
+    snprintf(num, sizeof num, "%lld", (long long)e->at_ms);
+    hash_field(&st, num, strlen(num));
+    const char *f[] = {e->actor, e->action, e->target, e->ip, e->detail};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        hash_field(&st, f[i], strnlen(f[i], SDRA_STORE_AUDIT_DETAIL_MAX));
+    crypto_hash_sha256_final(&st, h);
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof h; i++) {
+        hex[2 * i] = digits[h[i] >> 4];
+        hex[2 * i + 1] = digits[h[i] & 15];
+    }
+    hex[64] = '\0';
+}
+
+#define VERIFY_PAGE 256
+
+int sdra_store_audit_verify(sdra_store *s, int64_t *n_out, int64_t *bad_id, sdra_error *err)
+{
+    *n_out = 0;
+    *bad_id = 0;
+    sdra_store_audit_entry *page = calloc(VERIFY_PAGE, sizeof *page);
+    if (!page)
+        return sdra_error_set(err, SDRA_ENOMEM, "audit verify: out of memory");
+    char prev[65] = SDRA_STORE_AUDIT_GENESIS, h[65];
+    sdra_store_audit_filter f = {.oldest_first = true};
+    int rc = 0;
+    for (;;) {
+        int n = 0;
+        if ((rc = sdra_store_audit_query(s, &f, page, VERIFY_PAGE, &n, err)) < 0)
+            break;
+        for (int i = 0; i < n; i++) {
+            const sdra_store_audit_entry *e = &page[i];
+            if (strcmp(e->prev_hash, prev) != 0) {
+                *bad_id = e->id;
+                rc = sdra_error_set(err, SDRA_EIO,
+                                    "audit entry %lld: its prev_hash does not match entry %lld before it "
+                                    "(an entry was removed, inserted or changed)",
+                                    (long long)e->id, (long long)(i ? page[i - 1].id : f.after_id));
+                goto done;
+            }
+            sdra_store_audit_hash(e, prev, h);
+            if (strcmp(h, e->hash) != 0) {
+                *bad_id = e->id;
+                rc = sdra_error_set(err, SDRA_EIO, "audit entry %lld: content does not match its hash (changed)",
+                                    (long long)e->id);
+                goto done;
+            }
+            memcpy(prev, e->hash, sizeof prev);
+            (*n_out)++;
+        }
+        if (n < VERIFY_PAGE)
+            break;
+        f.after_id = page[n - 1].id;
+    }
+done:
+    free(page);
+    return rc;
 }
 
 int sdra_store_audit_count(sdra_store *s, const char *target, int *n_out, sdra_error *err)

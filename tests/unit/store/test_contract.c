@@ -7,21 +7,39 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "sdra/store.h"
 #include "sdra/util.h"
 
+/* raw_exec runs backend-native SQL on the database at path behind the store's back: how the
+ * tamper-evidence cases change or remove audit rows as an attacker with file access would. */
 typedef struct backend {
     const char *name;
     int (*open)(sdra_store **out, const char *location, sdra_error *err);
+    int (*raw_exec)(const char *path, const char *sql);
 } backend;
 
+static int sqlite_raw_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open(path, &db);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 5000);
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    }
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
 static const backend backends[] = {
-    {"sqlite", sdra_store_sqlite_open},
+    {"sqlite", sdra_store_sqlite_open, sqlite_raw_exec},
 };
 static const backend *B = &backends[0];
 
@@ -319,6 +337,165 @@ static void store_keys_audit_outbox(void **state)
     cleanup(s);
 }
 
+static void audit_put(sdra_store *s, int64_t at, const char *actor, const char *action, const char *target,
+                      const char *ip, const char *detail)
+{
+    sdra_error err = {0};
+    sdra_store_audit_entry e = {.at_ms = at};
+    strcpy(e.actor, actor);
+    strcpy(e.action, action);
+    strcpy(e.target, target);
+    strcpy(e.ip, ip);
+    strcpy(e.detail, detail);
+    assert_int_equal(sdra_store_audit_append(s, &e, &err), 0);
+    assert_true(e.id > 0);
+    assert_int_equal(strlen(e.hash), 64);
+}
+
+static void store_audit_chain_query_verify(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    int64_t n = 0, bad = 0;
+    assert_int_equal(sdra_store_audit_verify(s, &n, &bad, &err), 0); /* empty chain is intact */
+    assert_int_equal(n, 0);
+    audit_put(s, 100, "k1", "call.read", "c1", "127.0.0.1", "");
+    audit_put(s, 200, "k2", "auth.fail", "", "10.0.0.7", "unknown API key");
+    audit_put(s, 300, "k1", "artifact.read", "c1", "::1", "transcript.json");
+    audit_put(s, 400, "cli:root", "key.create", "k3", "local", "name=ci scope=read");
+
+    sdra_store_audit_entry e[8];
+    int k = 0;
+    assert_int_equal(sdra_store_audit_query(s, NULL, e, 8, &k, &err), 0);
+    assert_int_equal(k, 4);
+    assert_int_equal(e[0].id, 4); /* newest first */
+    assert_string_equal(e[0].action, "key.create");
+    assert_string_equal(e[0].ip, "local");
+    assert_string_equal(e[3].prev_hash, SDRA_STORE_AUDIT_GENESIS);
+    for (int i = 0; i < 3; i++) /* each entry links to the one before */
+        assert_string_equal(e[i].prev_hash, e[i + 1].hash);
+    char h[65];
+    sdra_store_audit_hash(&e[1], e[1].prev_hash, h);
+    assert_string_equal(h, e[1].hash);
+
+    sdra_store_audit_filter f = {.target = "c1"};
+    assert_int_equal(sdra_store_audit_query(s, &f, e, 8, &k, &err), 0);
+    assert_int_equal(k, 2);
+    assert_string_equal(e[0].detail, "transcript.json");
+    f = (sdra_store_audit_filter){.actor = "k1", .action = "call.read"};
+    assert_int_equal(sdra_store_audit_query(s, &f, e, 8, &k, &err), 0);
+    assert_int_equal(k, 1);
+    assert_string_equal(e[0].ip, "127.0.0.1");
+    f = (sdra_store_audit_filter){.since_ms = 250, .oldest_first = true};
+    assert_int_equal(sdra_store_audit_query(s, &f, e, 8, &k, &err), 0);
+    assert_int_equal(k, 2);
+    assert_int_equal(e[0].id, 3);
+    f = (sdra_store_audit_filter){.after_id = 3, .oldest_first = true};
+    assert_int_equal(sdra_store_audit_query(s, &f, e, 8, &k, &err), 0);
+    assert_int_equal(k, 1);
+    assert_int_equal(sdra_store_audit_count(s, "c1", &k, &err), 0);
+    assert_int_equal(k, 2);
+
+    /* over-long fields are refused, not truncated */
+    sdra_store_audit_entry big = {.at_ms = 1};
+    strcpy(big.action, "x");
+    memset(big.detail, 'a', sizeof big.detail); /* no NUL */
+    assert_int_equal(sdra_store_audit_append(s, &big, &err), SDRA_EINVAL);
+
+    assert_int_equal(sdra_store_audit_verify(s, &n, &bad, &err), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(bad, 0);
+
+    /* a changed field: caught at that entry */
+    assert_int_equal(B->raw_exec(g_path, "UPDATE audit_log SET actor = 'someone-else' WHERE id = 2"), 0);
+    assert_int_equal(sdra_store_audit_verify(s, &n, &bad, &err), SDRA_EIO);
+    assert_int_equal(bad, 2);
+    assert_non_null(strstr(err.msg, "entry 2"));
+    assert_int_equal(n, 1);
+    assert_int_equal(B->raw_exec(g_path, "UPDATE audit_log SET actor = 'k2' WHERE id = 2"), 0);
+    assert_int_equal(sdra_store_audit_verify(s, &n, &bad, &err), 0);
+
+    /* a removed entry: the next one no longer links */
+    assert_int_equal(B->raw_exec(g_path, "DELETE FROM audit_log WHERE id = 2"), 0);
+    assert_int_equal(sdra_store_audit_verify(s, &n, &bad, &err), SDRA_EIO);
+    assert_int_equal(bad, 3);
+    cleanup(s);
+}
+
+static void store_audit_appends_keep_one_chain_after_tamper_and_reopen(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    for (int i = 0; i < 300; i++) /* more than one verify page */
+        audit_put(s, i, "k", "call.read", "c", "127.0.0.1", "");
+    sdra_store_close(s);
+    assert_int_equal(B->open(&s, g_path, &err), 0);
+    audit_put(s, 1000, "k", "call.delete", "c", "127.0.0.1", "");
+    int64_t n = 0, bad = 0;
+    assert_int_equal(sdra_store_audit_verify(s, &n, &bad, &err), 0);
+    assert_int_equal(n, 301);
+    /* a forged entry inserted in the middle with a made-up hash */
+    assert_int_equal(B->raw_exec(g_path, "UPDATE audit_log SET hash = 'ff' || substr(hash, 3) WHERE id = 299"), 0);
+    assert_int_equal(sdra_store_audit_verify(s, &n, &bad, &err), SDRA_EIO);
+    assert_int_equal(bad, 299);
+    cleanup(s);
+}
+
+static void *append_many(void *arg)
+{
+    sdra_store *s = arg;
+    for (int i = 0; i < 50; i++) {
+        sdra_store_audit_entry e = {.at_ms = i};
+        strcpy(e.actor, "k");
+        strcpy(e.action, "call.read");
+        strcpy(e.target, "c");
+        if (sdra_store_audit_append(s, &e, NULL) < 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void store_audit_concurrent_appends_make_one_chain(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, append_many, s), 0);
+    for (int i = 0; i < 8; i++) {
+        void *r = NULL;
+        pthread_join(t[i], &r);
+        assert_null(r);
+    }
+    int64_t n = 0, bad = 0;
+    assert_int_equal(sdra_store_audit_verify(s, &n, &bad, &err), 0);
+    assert_int_equal(n, 400);
+    int k = 0;
+    assert_int_equal(sdra_store_audit_count(s, "c", &k, &err), 0);
+    assert_int_equal(k, 400);
+    cleanup(s);
+}
+
+static void store_key_delete(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    sdra_store_key k = {.id = "k1", .name = "ci", .scope = "read", .hash = "aa", .created_ms = 5};
+    assert_int_equal(sdra_store_key_insert(s, &k, &err), 0);
+    char id[SDRA_STORE_ID_MAX];
+    assert_int_equal(sdra_store_key_delete(s, "ci", id, &err), 0);
+    assert_string_equal(id, "k1");
+    sdra_store_key got;
+    assert_int_equal(sdra_store_key_get(s, "k1", &got, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_key_delete(s, "ci", id, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_key_insert(s, &k, &err), 0); /* the name is free again */
+    cleanup(s);
+}
+
 static void store_survives_reopen(void **state)
 {
     (void)state;
@@ -359,6 +536,10 @@ int main(void)
         cmocka_unit_test(store_worker_dying_every_time_ends_dead),
         cmocka_unit_test(store_artifacts_replace_not_duplicate),
         cmocka_unit_test(store_keys_audit_outbox),
+        cmocka_unit_test(store_audit_chain_query_verify),
+        cmocka_unit_test(store_audit_appends_keep_one_chain_after_tamper_and_reopen),
+        cmocka_unit_test(store_audit_concurrent_appends_make_one_chain),
+        cmocka_unit_test(store_key_delete),
         cmocka_unit_test(store_survives_reopen),
         cmocka_unit_test(store_open_rejects_bad_location),
     };

@@ -1,0 +1,80 @@
+/* test_sqlite_migrate.c - the SQLite backend opens a database written by an older version
+ * (audit_log without ip/detail/prev_hash/hash): the columns are added, the old entries are
+ * chained in id order, new entries extend the chain, and opening it again changes nothing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sdra/store.h"
+#include "sdra/util.h"
+
+static const char *OLD_SCHEMA =
+    "CREATE TABLE api_keys (id VARCHAR(64) PRIMARY KEY, name VARCHAR(128) NOT NULL UNIQUE,"
+    " scope VARCHAR(16) NOT NULL, hash VARCHAR(128) NOT NULL, created_ms BIGINT NOT NULL,"
+    " revoked_ms BIGINT NOT NULL DEFAULT 0);"
+    "CREATE TABLE audit_log (id INTEGER PRIMARY KEY, at_ms BIGINT NOT NULL, actor VARCHAR(64) NOT NULL,"
+    " action VARCHAR(64) NOT NULL, target VARCHAR(64) NOT NULL);"
+    "CREATE INDEX audit_by_target ON audit_log (target);"
+    "INSERT INTO audit_log (at_ms, actor, action, target) VALUES (1, 'k1', 'call.create', 'c1');"
+    "INSERT INTO audit_log (at_ms, actor, action, target) VALUES (2, 'k1', 'audio.read', 'c1');";
+
+static void opens_and_chains_an_old_audit_log(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("SDRA_TEST_TMP");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/migrate-%d.db", tmp ? tmp : "/tmp", (int)getpid());
+    unlink(path);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, OLD_SCHEMA, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    sdra_store *s = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_store_sqlite_open(&s, path, &err), 0);
+    int64_t n = 0, bad = 0;
+    assert_int_equal(sdra_store_audit_verify(s, &n, &bad, &err), 0);
+    assert_int_equal(n, 2);
+    sdra_store_audit_entry e = {.at_ms = 3};
+    strcpy(e.actor, "k1");
+    strcpy(e.action, "call.read");
+    strcpy(e.target, "c1");
+    strcpy(e.ip, "127.0.0.1");
+    assert_int_equal(sdra_store_audit_append(s, &e, &err), 0);
+    assert_int_equal(e.id, 3);
+    sdra_store_close(s);
+
+    assert_int_equal(sdra_store_sqlite_open(&s, path, &err), 0); /* a second open: already migrated */
+    assert_int_equal(sdra_store_audit_verify(s, &n, &bad, &err), 0);
+    assert_int_equal(n, 3);
+    sdra_store_audit_entry got[4];
+    int k = 0;
+    assert_int_equal(sdra_store_audit_query(s, NULL, got, 4, &k, &err), 0);
+    assert_int_equal(k, 3);
+    assert_string_equal(got[2].action, "call.create");
+    assert_string_equal(got[2].ip, "");
+    assert_string_equal(got[2].prev_hash, SDRA_STORE_AUDIT_GENESIS);
+    sdra_store_close(s);
+    char p[1100];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(opens_and_chains_an_old_audit_log),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
