@@ -14,19 +14,8 @@ SDRA=${SDRA:?SDRA must name the sdra binary}
 FIX=${SDRA_FIXTURES:?SDRA_FIXTURES must name the generated calls}
 AUDIO="$FIX/short.stereo.wav"
 [ -f "$AUDIO" ] || { echo "FAIL: $AUDIO missing (tests/fixtures/generate.sh)" >&2; exit 1; }
-T=$(mktemp -d "${TMPDIR:-/tmp}/data_at_rest.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  [ -f "$T/serve.log" ] && { echo "--- serve.log (tail)" >&2; tail -n 15 "$T/serve.log" >&2; }
-  exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
+it_setup data_at_rest
 umask 000
 EMAIL="zephyrine.quayle@privacy-probe.example"
 NAME="Zephyrine Quayle"

@@ -11,19 +11,8 @@ SDRA=${SDRA:?SDRA must name the sdra binary}
 FIX=${SDRA_FIXTURES:?SDRA_FIXTURES must name the generated calls}
 AUDIO="$FIX/short.stereo.wav"
 [ -f "$AUDIO" ] || { echo "FAIL: $AUDIO missing (tests/fixtures/generate.sh)" >&2; exit 1; }
-T=$(mktemp -d "${TMPDIR:-/tmp}/server_api.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f (tail)" >&2; tail -n 15 "$f" >&2; }; done
-  exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
+it_setup server_api
 
 # start NAME DATA_DIR [serve options...]: starts a server on a free port; sets PORT.
 start() {

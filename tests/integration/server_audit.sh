@@ -12,18 +12,8 @@ FIX=${SDRA_FIXTURES:?SDRA_FIXTURES must name the generated calls}
 AUDIO="$FIX/short.stereo.wav"
 [ -f "$AUDIO" ] || { echo "FAIL: $AUDIO missing (tests/fixtures/generate.sh)" >&2; exit 1; }
 command -v sqlite3 >/dev/null || { echo "FAIL: sqlite3 CLI missing (scripts/install-deps.sh)" >&2; exit 1; }
-T=$(mktemp -d "${TMPDIR:-/tmp}/server_audit.XXXXXX")
-PID=
-cleanup() {
-  [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  [ -f "$T/serve.log" ] && { echo "--- serve.log (tail)" >&2; tail -n 15 "$T/serve.log" >&2; }
-  exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
+it_setup server_audit
 
 D="$T/data"
 DB="$D/sdra.db"

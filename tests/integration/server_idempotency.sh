@@ -9,18 +9,8 @@ SDRA=${SDRA:-${1:-}}
 FIX=${SDRA_FIXTURES:?SDRA_FIXTURES must name the generated calls}
 AUDIO="$FIX/short.stereo.wav"
 [ -f "$AUDIO" ] || { echo "FAIL: $AUDIO missing (tests/fixtures/generate.sh)" >&2; exit 1; }
-T=$(mktemp -d "${TMPDIR:-/tmp}/server_idem.XXXXXX")
-PID=
-cleanup() {
-  [ -n "$PID" ] && { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  [ -f "$T/serve.log" ] && tail -n 15 "$T/serve.log" >&2
-  exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
+it_setup server_idem
 D="$T/data"
 KEY=$("$SDRA" keys create --data "$D" --name idem --scope write) || fail "keys create"
 "$SDRA" serve --listen 127.0.0.1:0 --data "$D" --port-file "$T/port" --log-level info 2>"$T/serve.log" &

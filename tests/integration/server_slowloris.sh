@@ -12,18 +12,8 @@ set -u
 SDRA=${SDRA:-${1:-}}
 [ -x "$SDRA" ] || { echo "FAIL: give the sdra binary as \$SDRA or \$1" >&2; exit 1; }
 FIX=${SDRA_FIXTURES:-}
-T=$(mktemp -d "${TMPDIR:-/tmp}/server_slowloris.XXXXXX")
-PID=
-cleanup() {
-  [ -n "$PID" ] && { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  [ -f "$T/serve.log" ] && tail -n 15 "$T/serve.log" >&2
-  exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
+it_setup server_slowloris
 CAP=50
 HDR=5
 FLAGS=${SLOWLORIS_FLAGS-"--max-conn-per-ip $CAP --header-timeout-s $HDR --min-body-rate 1000"}

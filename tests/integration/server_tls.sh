@@ -8,18 +8,8 @@
 set -u
 SDRA=${SDRA:?SDRA must name the sdra binary}
 command -v openssl >/dev/null || { echo "FAIL: openssl missing (scripts/install-deps.sh)" >&2; exit 1; }
-T=$(mktemp -d "${TMPDIR:-/tmp}/server_tls.XXXXXX")
-PID=
-cleanup() {
-  [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  [ -f "$T/serve.log" ] && { echo "--- serve.log (tail)" >&2; tail -n 15 "$T/serve.log" >&2; }
-  exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
+it_setup server_tls
 
 cert() { # cert NAME: a self-signed certificate for 127.0.0.1 and its key
   openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 1 \

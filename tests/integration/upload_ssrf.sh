@@ -19,19 +19,8 @@ LOCAL="$FIX/pricing.mono.wav"  # a local recording the lists point at
 for f in "$GOOD" "$REMOTE" "$LOCAL"; do
   [ -f "$f" ] || { echo "FAIL: $f missing (tests/fixtures/generate.sh)" >&2; exit 1; }
 done
-T=$(mktemp -d "${TMPDIR:-/tmp}/upload_ssrf.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f (tail)" >&2; tail -n 15 "$f" >&2; }; done
-  exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
+it_setup upload_ssrf
 REFUSED="playlists are not accepted; upload the audio itself"
 
 # --- the HTTP server the playlists point at (records every request) -------------------------

@@ -1,0 +1,32 @@
+# tests/integration/lib/scratch.sh - sourced by the integration tests that start servers: one
+# scratch directory, every server they start stopped at exit, and fail() that shows the tail
+# of each log in the scratch directory. (Not a test itself: CTest runs only
+# tests/integration/*.sh.)
+#
+#     . "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
+#     it_setup server_api        # $T = a new scratch dir; PIDS=() and PID= are killed at exit
+#     "$SDRA" serve ... 2>"$T/serve.log" & PIDS+=($!)
+#     [ ... ] || fail "what went wrong"
+
+# it_setup NAME: makes $T (removed at exit) and arms the cleanup.
+it_setup() {
+  T=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+  PIDS=()
+  PID=
+  trap it_cleanup EXIT
+}
+
+it_cleanup() {
+  local p
+  for p in "${PIDS[@]}" $PID; do kill "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}" $PID; do wait "$p" 2>/dev/null; done
+  rm -rf "$T"
+}
+
+# fail MESSAGE: prints it and the last lines of every log in $T, then exits 1.
+fail() {
+  echo "FAIL: $*" >&2
+  local f
+  for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f (tail)" >&2; tail -n 15 "$f" >&2; }; done
+  exit 1
+}
