@@ -86,6 +86,13 @@ int64_t sdra_audio_position(const sdra_audio *a);
 
 void sdra_audio_close(sdra_audio *a); /* NULL is fine */
 
+/* The 44-byte header of a 16-bit PCM WAV file (little-endian, the canonical RIFF layout) with
+ * data_bytes of samples after it. Used wherever sdra writes WAV: chunks sent to a Whisper
+ * server (src/asr/remote.c) and redacted copies of recordings (src/privacy/audio.c). */
+#define SDRA_AUDIO_WAV_HEADER_BYTES 44
+void sdra_audio_wav_header(unsigned char h[SDRA_AUDIO_WAV_HEADER_BYTES], int channels, int rate_hz,
+                           uint32_t data_bytes);
+
 /* Bytes of a file's start that sdra_audio_sniff looks at (pass this many when there are). */
 #define SDRA_AUDIO_SNIFF_BYTES 4096
 

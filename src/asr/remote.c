@@ -16,6 +16,7 @@
  * (malformed, truncated, an HTML error page with 200) is a transient failure of that endpoint.
  */
 #include "asr/internal.h"
+#include "sdra/audio.h"
 #include "sdra/httpc.h"
 #include "sdra/log.h"
 #include "sdra/util.h"
@@ -176,34 +177,17 @@ const char *sdra_asr_pool_model(const sdra_asr_pool *pool)
 static unsigned char *wav_encode(const int16_t *pcm, size_t n, size_t *len)
 {
     size_t data = n * 2;
-    unsigned char *b = malloc(44 + data);
+    unsigned char *b = malloc(SDRA_AUDIO_WAV_HEADER_BYTES + data);
     if (!b)
         return NULL;
-    uint32_t rate = 16000, byte_rate = rate * 2;
-    uint32_t v[] = {(uint32_t)(36 + data), 16, 0, rate, byte_rate, (uint32_t)data};
-    memcpy(b, "RIFF", 4);
-    for (int i = 0; i < 4; i++)
-        b[4 + i] = (unsigned char)(v[0] >> (8 * i));
-    memcpy(b + 8, "WAVEfmt ", 8);
-    for (int i = 0; i < 4; i++)
-        b[16 + i] = (unsigned char)(v[1] >> (8 * i));
-    b[20] = 1, b[21] = 0; /* PCM */
-    b[22] = 1, b[23] = 0; /* mono */
-    for (int i = 0; i < 4; i++) {
-        b[24 + i] = (unsigned char)(v[3] >> (8 * i));
-        b[28 + i] = (unsigned char)(v[4] >> (8 * i));
-    }
-    b[32] = 2, b[33] = 0;  /* block align */
-    b[34] = 16, b[35] = 0; /* bits */
-    memcpy(b + 36, "data", 4);
-    for (int i = 0; i < 4; i++)
-        b[40 + i] = (unsigned char)(v[5] >> (8 * i));
-    for (size_t i = 0; i < n; i++) {
+    sdra_audio_wav_header(b, 1, 16000, (uint32_t)data);
+    unsigned char *d = b + SDRA_AUDIO_WAV_HEADER_BYTES;
+    for (size_t i = 0; i < n; i++) { /* little-endian whatever the host */
         uint16_t s = (uint16_t)pcm[i];
-        b[44 + 2 * i] = (unsigned char)(s & 0xff);
-        b[45 + 2 * i] = (unsigned char)(s >> 8);
+        d[2 * i] = (unsigned char)(s & 0xff);
+        d[2 * i + 1] = (unsigned char)(s >> 8);
     }
-    *len = 44 + data;
+    *len = SDRA_AUDIO_WAV_HEADER_BYTES + data;
     return b;
 }
 

@@ -27,28 +27,6 @@ sdra_redact_audio_params sdra_redact_audio_default_params(void)
     return (sdra_redact_audio_params){.tone = 0, .pad_s = 0.15, .rate_hz = 0};
 }
 
-static void put_le(unsigned char *p, uint32_t v, int n)
-{
-    for (int k = 0; k < n; k++)
-        p[k] = (unsigned char)(v >> (8 * k));
-}
-
-static void wav_header(unsigned char h[44], int channels, int rate, uint32_t data_bytes)
-{
-    memcpy(h, "RIFF", 4);
-    put_le(h + 4, 36 + data_bytes, 4);
-    memcpy(h + 8, "WAVEfmt ", 8);
-    put_le(h + 16, 16, 4);
-    put_le(h + 20, 1, 2);
-    put_le(h + 22, (uint32_t)channels, 2);
-    put_le(h + 24, (uint32_t)rate, 4);
-    put_le(h + 28, (uint32_t)(rate * channels * 2), 4);
-    put_le(h + 32, (uint32_t)(channels * 2), 2);
-    put_le(h + 34, 16, 2);
-    memcpy(h + 36, "data", 4);
-    put_le(h + 40, data_bytes, 4);
-}
-
 int sdra_redact_audio(const char *in_path, const char *out_path, const sdra_redact_span *spans,
                       size_t n_spans, const sdra_redact_audio_params *p, sdra_error *err)
 {
@@ -106,8 +84,8 @@ int sdra_redact_audio(const char *in_path, const char *out_path, const sdra_reda
     }
     have_tmp = 1;
     fd = -1;
-    unsigned char hdr[44];
-    wav_header(hdr, nch, rate, 0);
+    unsigned char hdr[SDRA_AUDIO_WAV_HEADER_BYTES];
+    sdra_audio_wav_header(hdr, nch, rate, 0);
     if (fwrite(hdr, 1, sizeof hdr, f) != sizeof hdr)
         goto ioerr;
     uint64_t data_bytes = 0;
@@ -140,7 +118,7 @@ int sdra_redact_audio(const char *in_path, const char *out_path, const sdra_reda
             goto done;
         }
     }
-    wav_header(hdr, nch, rate, (uint32_t)data_bytes);
+    sdra_audio_wav_header(hdr, nch, rate, (uint32_t)data_bytes);
     if (fseek(f, 0, SEEK_SET) < 0 || fwrite(hdr, 1, sizeof hdr, f) != sizeof hdr || fflush(f) != 0 ||
         fsync(fileno(f)) < 0)
         goto ioerr;
