@@ -89,6 +89,11 @@ int sdra_server_store_open(sdra_store **out, const char *data_dir, sdra_error *e
 int sdra_server_key_create(sdra_store *st, const char *name, const char *scope, char *key_out,
                            size_t n, sdra_error *err);
 
+/* The same for a key of organisation org ([a-z0-9-], 1..63; SDRA_EINVAL otherwise);
+ * sdra_server_key_create makes keys of "default". */
+int sdra_server_org_key_create(sdra_store *st, const char *org, const char *name, const char *scope, char *key_out,
+                               size_t n, sdra_error *err);
+
 /* Checks a presented key: SDRA_EDENIED (with a message that does not echo the key) when it is
  * malformed, unknown, revoked or its hash does not match; else fills *out. */
 int sdra_server_key_verify(sdra_store *st, const char *key, sdra_store_key *out, sdra_error *err);

@@ -97,7 +97,14 @@ typedef struct sdra_store_key {
     char hash[129];                /* hex hash of the secret part */
     int64_t created_ms;
     int64_t revoked_ms;            /* 0 while valid */
+    char org[SDRA_STORE_ID_MAX];   /* its organisation ([a-z0-9-], 1..63; "" on insert: "default") */
 } sdra_store_key;
+
+/* Organisations (tenants): every key, call, outbox entry and audit entry belongs to one; rows
+ * from before organisations existed belong to SDRA_STORE_ORG_DEFAULT. Names are call-id like:
+ * [a-z0-9-], 1..63 characters, not starting with '-'. */
+#define SDRA_STORE_ORG_DEFAULT "default"
+bool sdra_store_org_valid(const char *org);
 
 /* One audit log entry. The entries form a hash chain: hash = SHA-256(prev_hash || the canonical
  * serialisation of the entry, sdra_store_audit_hash), prev_hash being the previous entry's hash

@@ -71,6 +71,12 @@ static void hash_key(const char *key, char hex[65])
 int sdra_server_key_create(sdra_store *st, const char *name, const char *scope, char *key_out, size_t n,
                            sdra_error *err)
 {
+    return sdra_server_org_key_create(st, SDRA_STORE_ORG_DEFAULT, name, scope, key_out, n, err);
+}
+
+int sdra_server_org_key_create(sdra_store *st, const char *org, const char *name, const char *scope, char *key_out,
+                               size_t n, sdra_error *err)
+{
     if (sodium_init() < 0)
         return sdra_error_set(err, SDRA_EINTERNAL, "libsodium failed to initialise");
     if (!name || !*name || strlen(name) >= 128)
@@ -93,6 +99,9 @@ int sdra_server_key_create(sdra_store *st, const char *name, const char *scope, 
     sdra_strlcpy(k.id, id_hex, sizeof k.id);
     sdra_strlcpy(k.name, name, sizeof k.name);
     sdra_strlcpy(k.scope, scope ? scope : "", sizeof k.scope);
+    if (!sdra_store_org_valid(org))
+        return sdra_error_set(err, SDRA_EINVAL, "organisation '%.80s': use 1-63 of [a-z0-9-]", org ? org : "");
+    sdra_strlcpy(k.org, org, sizeof k.org);
     hash_key(key_out, k.hash);
     k.created_ms = sdra_store_now_ms();
     int rc = sdra_store_key_insert(st, &k, err);

@@ -104,6 +104,28 @@ static const struct {
     {"hash", "ALTER TABLE audit_log ADD COLUMN hash VARCHAR(64)"},
 };
 
+/* Columns added for organisations (tenants, issue 14): every row from before them belongs to
+ * the organisation "default"; audit entries written before are hashed without their
+ * organisation (hash_v 1), those written after with it (hash_v 2). calls.audio_bytes: the
+ * stored audio's size, counted in the organisation's storage with its artifacts. */
+static const struct {
+    const char *table, *name, *ddl;
+} ORG_COLUMNS[] = {
+    {"api_keys", "org", "ALTER TABLE api_keys ADD COLUMN org VARCHAR(64) NOT NULL DEFAULT 'default'"},
+    {"calls", "org", "ALTER TABLE calls ADD COLUMN org VARCHAR(64) NOT NULL DEFAULT 'default'"},
+    {"calls", "audio_bytes", "ALTER TABLE calls ADD COLUMN audio_bytes BIGINT NOT NULL DEFAULT 0"},
+    {"outbox", "org", "ALTER TABLE outbox ADD COLUMN org VARCHAR(64) NOT NULL DEFAULT 'default'"},
+    {"audit_log", "org", "ALTER TABLE audit_log ADD COLUMN org VARCHAR(64) NOT NULL DEFAULT 'default'"},
+    {"audit_log", "hash_v", "ALTER TABLE audit_log ADD COLUMN hash_v INTEGER NOT NULL DEFAULT 1"},
+};
+
+static const char *ORG_SCHEMA =
+    "CREATE TABLE IF NOT EXISTS orgs ("
+    " name VARCHAR(64) PRIMARY KEY, max_active INTEGER NOT NULL DEFAULT 0,"
+    " max_storage_bytes BIGINT NOT NULL DEFAULT 0, updated_ms BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS calls_by_org ON calls (org, created_ms);"
+    "CREATE INDEX IF NOT EXISTS api_keys_by_org ON api_keys (org);";
+
 static int code_from_sqlite(int rc)
 {
     switch (rc & 0xff) {
@@ -812,8 +834,8 @@ static int sq_key_insert(sdra_store *s, const sdra_store_key *k, sdra_error *err
 {
     sqlite3 *db = wr_lock(s);
     int rc = exec(db, err,
-                  "INSERT INTO api_keys (id, name, scope, hash, created_ms, revoked_ms) VALUES (?, ?, ?, ?, ?, 0)",
-                  "ssssl", k->id, k->name, k->scope, k->hash, k->created_ms);
+                  "INSERT INTO api_keys (id, name, scope, hash, created_ms, revoked_ms, org) VALUES (?, ?, ?, ?, ?, 0, ?)",
+                  "ssssls", k->id, k->name, k->scope, k->hash, k->created_ms, k->org);
     wr_unlock(s);
     if (rc == SDRA_EEXISTS)
         sdra_error_set(err, SDRA_EEXISTS, "an API key named '%s' already exists", k->name);
@@ -828,13 +850,14 @@ static void row_to_key(sqlite3_stmt *st, sdra_store_key *k)
     col_text(st, 3, k->hash, sizeof k->hash);
     k->created_ms = sqlite3_column_int64(st, 4);
     k->revoked_ms = sqlite3_column_int64(st, 5);
+    col_text(st, 6, k->org, sizeof k->org);
 }
 
 static int sq_key_get(sdra_store *s, const char *id, sdra_store_key *out, sdra_error *err)
 {
     conn *c = rd_lock(s);
     sqlite3_stmt *st = NULL;
-    int rc = cprep(c, &st, err, "SELECT id, name, scope, hash, created_ms, revoked_ms FROM api_keys WHERE id = ?",
+    int rc = cprep(c, &st, err, "SELECT id, name, scope, hash, created_ms, revoked_ms, org FROM api_keys WHERE id = ?",
                   "s", id);
     if (rc == 0) {
         int r = sqlite3_step(st);
@@ -854,7 +877,7 @@ static int sq_key_list(sdra_store *s, sdra_store_key *out, int max, int *n_out, 
     conn *c = rd_lock(s);
     sqlite3_stmt *st = NULL;
     int rc = prep(c->db, &st, err,
-                  "SELECT id, name, scope, hash, created_ms, revoked_ms FROM api_keys ORDER BY created_ms, id", NULL);
+                  "SELECT id, name, scope, hash, created_ms, revoked_ms, org FROM api_keys ORDER BY created_ms, id", NULL);
     int r = SQLITE_DONE;
     while (rc == 0 && *n_out < max && (r = sqlite3_step(st)) == SQLITE_ROW) {
         memset(&out[*n_out], 0, sizeof out[0]);
@@ -1070,6 +1093,34 @@ static int audit_migrate(sqlite3 *db, sdra_error *err)
             goto fail;
         sdra_log(SDRA_LOG_INFO, "store: chained %lld audit entries written before the hash chain",
                  (long long)unchained);
+    }
+    return commit(db, err);
+fail:
+    rollback(db);
+    return rc;
+}
+
+/* Adds the organisation columns and table an older database lacks (idempotent, one write
+ * transaction); its rows then belong to "default". */
+static int org_migrate(sqlite3 *db, sdra_error *err)
+{
+    int rc = begin(db, err);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < sizeof ORG_COLUMNS / sizeof ORG_COLUMNS[0]; i++) {
+        int64_t n = 0;
+        if ((rc = query_int64(db, &n, NULL, err, "SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?", "ss",
+                              ORG_COLUMNS[i].table, ORG_COLUMNS[i].name)) < 0)
+            goto fail;
+        if (n == 0 && (rc = exec(db, err, ORG_COLUMNS[i].ddl, NULL)) < 0)
+            goto fail;
+    }
+    char *msg = NULL;
+    int r = sqlite3_exec(db, ORG_SCHEMA, NULL, NULL, &msg);
+    if (r != SQLITE_OK) {
+        rc = sdra_error_set(err, code_from_sqlite(r), "store: organisations: %s", msg ? msg : sqlite3_errstr(r));
+        sqlite3_free(msg);
+        goto fail;
     }
     return commit(db, err);
 fail:
@@ -1310,7 +1361,7 @@ int sdra_store_sqlite_open(sdra_store **out, const char *path, sdra_error *err)
         sqlite3_free(msg);
         goto done;
     }
-    if ((rc = audit_migrate(q->wr.db, err)) < 0)
+    if ((rc = audit_migrate(q->wr.db, err)) < 0 || (rc = org_migrate(q->wr.db, err)) < 0)
         goto done;
     conn *first = calloc(1, sizeof *first);
     if (!first) {

@@ -63,6 +63,8 @@ static int valid_id(const char *id)
     return 1;
 }
 
+bool sdra_store_org_valid(const char *org) { return valid_id(org); }
+
 int sdra_store_open(sdra_store **out, const char *location, sdra_error *err)
 {
     if (!location || !*location)
@@ -201,7 +203,12 @@ int sdra_store_key_insert(sdra_store *s, const sdra_store_key *k, sdra_error *er
         return sdra_error_set(err, SDRA_EINVAL, "api key: id, name and hash are required");
     if (strcmp(k->scope, "read") && strcmp(k->scope, "write") && strcmp(k->scope, "admin"))
         return sdra_error_set(err, SDRA_EINVAL, "api key: scope '%s' is not read|write|admin", k->scope);
-    return s->ops->key_insert(s, k, err);
+    if (k->org[0] && !sdra_store_org_valid(k->org))
+        return sdra_error_set(err, SDRA_EINVAL, "api key: organisation '%.80s': use 1-63 of [a-z0-9-]", k->org);
+    sdra_store_key ins = *k;
+    if (!ins.org[0])
+        sdra_strlcpy(ins.org, SDRA_STORE_ORG_DEFAULT, sizeof ins.org);
+    return s->ops->key_insert(s, &ins, err);
 }
 
 int sdra_store_key_get(sdra_store *s, const char *id, sdra_store_key *out, sdra_error *err)

@@ -496,6 +496,35 @@ static void store_key_delete(void **state)
     cleanup(s);
 }
 
+static void store_keys_belong_to_an_org(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    sdra_store_key k = {.id = "k1", .name = "a", .scope = "admin", .hash = "aa", .created_ms = 5, .org = "acme"};
+    assert_int_equal(sdra_store_key_insert(s, &k, &err), 0);
+    sdra_store_key d = {.id = "k2", .name = "b", .scope = "read", .hash = "bb", .created_ms = 6}; /* no org */
+    assert_int_equal(sdra_store_key_insert(s, &d, &err), 0);
+    sdra_store_key bad = {.id = "k3", .name = "c", .scope = "read", .hash = "cc", .created_ms = 7, .org = "Acme/1"};
+    assert_int_equal(sdra_store_key_insert(s, &bad, &err), SDRA_EINVAL);
+    sdra_store_key got;
+    assert_int_equal(sdra_store_key_get(s, "k1", &got, &err), 0);
+    assert_string_equal(got.org, "acme");
+    assert_int_equal(sdra_store_key_get(s, "k2", &got, &err), 0);
+    assert_string_equal(got.org, SDRA_STORE_ORG_DEFAULT);
+    sdra_store_key all[4];
+    int n = 0;
+    assert_int_equal(sdra_store_key_list(s, all, 4, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(all[0].org, "acme");
+    assert_string_equal(all[1].org, "default");
+    assert_true(sdra_store_org_valid("team-7"));
+    assert_false(sdra_store_org_valid(""));
+    assert_false(sdra_store_org_valid("-x"));
+    assert_false(sdra_store_org_valid("UPPER"));
+    cleanup(s);
+}
+
 static void store_survives_reopen(void **state)
 {
     (void)state;
@@ -540,6 +569,7 @@ int main(void)
         cmocka_unit_test(store_audit_appends_keep_one_chain_after_tamper_and_reopen),
         cmocka_unit_test(store_audit_concurrent_appends_make_one_chain),
         cmocka_unit_test(store_key_delete),
+        cmocka_unit_test(store_keys_belong_to_an_org),
         cmocka_unit_test(store_survives_reopen),
         cmocka_unit_test(store_open_rejects_bad_location),
     };
