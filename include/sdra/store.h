@@ -18,9 +18,15 @@
  * Times are milliseconds since the Unix epoch, passed in by the caller (tests drive the clock).
  * Every function is thread-safe. Failures leave the store unchanged.
  *
+ * Organisations: every call (with its jobs and artifacts), outbox entry, audit entry and key
+ * belongs to one. Every function that reads or changes call data takes `org`: a call of
+ * another organisation is SDRA_ENOTFOUND, exactly as a call that does not exist, and never
+ * appears in a list. org NULL means "any organisation" and is for trusted callers only (the
+ * workers, the CLI on the data directory); the HTTP API always passes the key's.
+ *
  *     sdra_store *st = NULL;
  *     if (sdra_store_open(&st, "/var/lib/sdra/sdra.db", &err) < 0) ...
- *     sdra_store_call_create(st, "c-1", "{...}", 0, now_ms, 100, &err);
+ *     sdra_store_call_create(st, "default", "c-1", "{...}", audio_bytes, 0, now_ms, 100, &err);
  *     sdra_store_job job;
  *     if (sdra_store_job_claim(st, 0, "host:pid:1", now_ms, 30000, 5, &job, &err) == 0) {
  *         ... run the stage ...
@@ -65,6 +71,8 @@ typedef struct sdra_store_call {
     char *meta_json; /* the call's metadata (call.json), owned; free with _call_release */
     int64_t created_ms;
     int64_t updated_ms;
+    char org[SDRA_STORE_ID_MAX];   /* its organisation */
+    int64_t audio_bytes;           /* the stored audio's size (counted in the org's storage) */
 } sdra_store_call;
 
 void sdra_store_call_release(sdra_store_call *c); /* frees meta_json; accepts NULL */
@@ -123,6 +131,9 @@ typedef struct sdra_store_audit_entry {
     char detail[SDRA_STORE_AUDIT_DETAIL_MAX];
     char prev_hash[65];            /* hex */
     char hash[65];                 /* hex */
+    char org[SDRA_STORE_ID_MAX];   /* the actor's organisation; "" when none is known */
+    int hash_v;                    /* 1: org not hashed (written before organisations); 2: hashed
+                                    * (set by _append) */
 } sdra_store_audit_entry;
 
 /* Which entries sdra_store_audit_query returns: NULL / 0 = any. */
@@ -131,6 +142,7 @@ typedef struct sdra_store_audit_filter {
     int64_t since_ms;              /* at_ms >= since_ms */
     int64_t after_id;              /* id > after_id (paging) */
     bool oldest_first;             /* default: newest first */
+    const char *org;               /* NULL = any organisation */
 } sdra_store_audit_filter;
 
 typedef struct sdra_store_outbox_item {
@@ -140,9 +152,20 @@ typedef struct sdra_store_outbox_item {
     char *payload;                 /* owned; free with sdra_store_outbox_release */
     int state;                     /* SDRA_JOB_QUEUED / RUNNING / DONE / DEAD */
     int attempts;
+    char org[SDRA_STORE_ID_MAX];
 } sdra_store_outbox_item;
 
 void sdra_store_outbox_release(sdra_store_outbox_item *o);
+
+/* An organisation's quotas (0 = unlimited) and what it uses now. */
+typedef struct sdra_store_org {
+    char name[SDRA_STORE_ID_MAX];
+    int max_active;                /* calls queued or running at once */
+    int64_t max_storage_bytes;     /* audio + artifacts, as the store records their sizes */
+    int n_active;                  /* calls queued or running now */
+    int64_t storage_bytes;         /* audio + artifacts now */
+    int n_keys;                    /* API keys (revoked ones included) */
+} sdra_store_org;
 
 typedef struct sdra_store sdra_store;
 
@@ -151,14 +174,14 @@ typedef struct sdra_store sdra_store;
 typedef struct sdra_store_ops {
     const char *name;
     void (*close)(sdra_store *s);
-    int (*call_create)(sdra_store *s, const char *id, const char *meta_json, int first_stage,
-                       int64_t now_ms, int max_active, sdra_error *err);
-    int (*call_get)(sdra_store *s, const char *id, sdra_store_call *out, sdra_error *err);
-    int (*call_list)(sdra_store *s, const char *status, int offset, int limit,
+    int (*call_create)(sdra_store *s, const char *org, const char *id, const char *meta_json,
+                       int64_t audio_bytes, int first_stage, int64_t now_ms, int max_active, sdra_error *err);
+    int (*call_get)(sdra_store *s, const char *org, const char *id, sdra_store_call *out, sdra_error *err);
+    int (*call_list)(sdra_store *s, const char *org, const char *status, int offset, int limit,
                      sdra_store_call *out, int *n_out, sdra_error *err);
-    int (*call_delete)(sdra_store *s, const char *id, sdra_error *err);
-    int (*call_retry)(sdra_store *s, const char *id, int64_t now_ms, sdra_error *err);
-    int (*count_active)(sdra_store *s, int *n_out, sdra_error *err);
+    int (*call_delete)(sdra_store *s, const char *org, const char *id, sdra_error *err);
+    int (*call_retry)(sdra_store *s, const char *org, const char *id, int64_t now_ms, sdra_error *err);
+    int (*count_active)(sdra_store *s, const char *org, int *n_out, sdra_error *err);
     int (*job_claim)(sdra_store *s, int stage, const char *owner, int64_t now_ms, int64_t lease_ms,
                      int max_attempts, sdra_store_job *out, sdra_error *err);
     int (*job_heartbeat)(sdra_store *s, const sdra_store_job *job, int64_t now_ms, int64_t lease_ms,
@@ -167,13 +190,13 @@ typedef struct sdra_store_ops {
                         int n_arts, int next_stage, int64_t now_ms, sdra_error *err);
     int (*job_fail)(sdra_store *s, const sdra_store_job *job, const char *msg, bool retryable,
                     int64_t retry_at_ms, int max_attempts, int64_t now_ms, sdra_error *err);
-    int (*job_list)(sdra_store *s, const char *call_id, sdra_store_job *out, int max, int *n_out,
-                    sdra_error *err);
+    int (*job_list)(sdra_store *s, const char *org, const char *call_id, sdra_store_job *out, int max,
+                    int *n_out, sdra_error *err);
     int (*job_counts)(sdra_store *s, int n_stages, int (*counts)[SDRA_N_JOB_STATES], sdra_error *err);
-    int (*artifact_get)(sdra_store *s, const char *call_id, const char *name,
+    int (*artifact_get)(sdra_store *s, const char *org, const char *call_id, const char *name,
                         sdra_store_artifact *out, sdra_error *err);
-    int (*artifact_list)(sdra_store *s, const char *call_id, sdra_store_artifact *out, int max,
-                         int *n_out, sdra_error *err);
+    int (*artifact_list)(sdra_store *s, const char *org, const char *call_id, sdra_store_artifact *out,
+                         int max, int *n_out, sdra_error *err);
     int (*key_insert)(sdra_store *s, const sdra_store_key *k, sdra_error *err);
     int (*key_get)(sdra_store *s, const char *id, sdra_store_key *out, sdra_error *err);
     int (*key_list)(sdra_store *s, sdra_store_key *out, int max, int *n_out, sdra_error *err);
@@ -183,11 +206,15 @@ typedef struct sdra_store_ops {
     int (*audit_query)(sdra_store *s, const sdra_store_audit_filter *f, sdra_store_audit_entry *out,
                        int max, int *n_out, sdra_error *err);
     int (*audit_count)(sdra_store *s, const char *target, int *n_out, sdra_error *err);
-    int (*outbox_put)(sdra_store *s, const char *key, const char *call_id, const char *kind,
+    int (*outbox_put)(sdra_store *s, const char *org, const char *key, const char *call_id, const char *kind,
                       const char *payload, int64_t now_ms, sdra_error *err);
     int (*outbox_claim)(sdra_store *s, const char *owner, int64_t now_ms, int64_t lease_ms,
                         sdra_store_outbox_item *out, sdra_error *err);
     int (*outbox_done)(sdra_store *s, const char *key, sdra_error *err);
+    int (*org_set)(sdra_store *s, const char *name, int max_active, int64_t max_storage_bytes, int64_t now_ms,
+                   sdra_error *err);
+    int (*org_get)(sdra_store *s, const char *name, sdra_store_org *out, sdra_error *err);
+    int (*org_list)(sdra_store *s, sdra_store_org *out, int max, int *n_out, sdra_error *err);
 } sdra_store_ops;
 
 /* Every backend's handle starts with this. */
@@ -201,24 +228,27 @@ int sdra_store_open(sdra_store **out, const char *location, sdra_error *err);
 int sdra_store_sqlite_open(sdra_store **out, const char *path, sdra_error *err);
 void sdra_store_close(sdra_store *s); /* accepts NULL */
 
-/* Creates the call (status "queued") and queues its first job, in one transaction. Fails with
- * SDRA_EEXISTS when the id is taken, SDRA_ELIMIT when max_active (> 0) calls are already
- * queued or running (backpressure), SDRA_EINVAL for a bad id ([a-z0-9-], 1..63) or metadata
- * over SDRA_STORE_META_MAX. */
-int sdra_store_call_create(sdra_store *s, const char *id, const char *meta_json, int first_stage,
-                           int64_t now_ms, int max_active, sdra_error *err);
-/* SDRA_ENOTFOUND when there is no such call. */
-int sdra_store_call_get(sdra_store *s, const char *id, sdra_store_call *out, sdra_error *err);
-/* Newest first; status NULL = any. out must hold limit entries; release each. */
-int sdra_store_call_list(sdra_store *s, const char *status, int offset, int limit,
+/* Creates the call of organisation org (status "queued", audio_bytes its stored audio) and
+ * queues its first job, in one transaction. Fails with SDRA_EEXISTS when the id is taken (in
+ * any organisation), SDRA_ELIMIT when max_active (> 0) calls are already queued or running
+ * (backpressure) or when the organisation's quota (sdra_store_org_set) would be exceeded
+ * (calls in flight, or storage with audio_bytes added; sdra_store_org_get tells which),
+ * SDRA_EINVAL for a bad id or org ([a-z0-9-], 1..63) or metadata over SDRA_STORE_META_MAX. */
+int sdra_store_call_create(sdra_store *s, const char *org, const char *id, const char *meta_json,
+                           int64_t audio_bytes, int first_stage, int64_t now_ms, int max_active, sdra_error *err);
+/* SDRA_ENOTFOUND when there is no such call in org (NULL: any). */
+int sdra_store_call_get(sdra_store *s, const char *org, const char *id, sdra_store_call *out, sdra_error *err);
+/* Newest first, org's calls only (NULL: any); status NULL = any. out must hold limit
+ * entries; release each. */
+int sdra_store_call_list(sdra_store *s, const char *org, const char *status, int offset, int limit,
                          sdra_store_call *out, int *n_out, sdra_error *err);
-/* Removes the call and every row that refers to it. SDRA_ENOTFOUND when absent. */
-int sdra_store_call_delete(sdra_store *s, const char *id, sdra_error *err);
-/* Queues the call's dead jobs again with attempts reset. SDRA_ENOTFOUND when absent,
+/* Removes the call and every row that refers to it. SDRA_ENOTFOUND when absent from org. */
+int sdra_store_call_delete(sdra_store *s, const char *org, const char *id, sdra_error *err);
+/* Queues the call's dead jobs again with attempts reset. SDRA_ENOTFOUND when absent from org,
  * SDRA_EINVAL when nothing is dead. */
-int sdra_store_call_retry(sdra_store *s, const char *id, int64_t now_ms, sdra_error *err);
-/* Calls queued or running. */
-int sdra_store_count_active(sdra_store *s, int *n_out, sdra_error *err);
+int sdra_store_call_retry(sdra_store *s, const char *org, const char *id, int64_t now_ms, sdra_error *err);
+/* Calls queued or running in org (NULL: in all). */
+int sdra_store_count_active(sdra_store *s, const char *org, int *n_out, sdra_error *err);
 
 /* Claims the oldest runnable job of stage: queued with run_after <= now, or running with an
  * expired lease (a dead worker's; such a job that already had max_attempts goes dead
@@ -237,16 +267,17 @@ int sdra_store_job_complete(sdra_store *s, const sdra_store_job *job, const sdra
  * else dead (and the call failed). SDRA_EEXISTS when the lease was lost. */
 int sdra_store_job_fail(sdra_store *s, const sdra_store_job *job, const char *msg, bool retryable,
                         int64_t retry_at_ms, int max_attempts, int64_t now_ms, sdra_error *err);
-/* The call's jobs in stage order. */
-int sdra_store_job_list(sdra_store *s, const char *call_id, sdra_store_job *out, int max,
+/* The call's jobs in stage order (none when the call is not in org). */
+int sdra_store_job_list(sdra_store *s, const char *org, const char *call_id, sdra_store_job *out, int max,
                         int *n_out, sdra_error *err);
 /* counts[stage][state] for stages 0..n_stages-1 (zeroed first). */
 int sdra_store_job_counts(sdra_store *s, int n_stages, int (*counts)[SDRA_N_JOB_STATES],
                           sdra_error *err);
-int sdra_store_artifact_get(sdra_store *s, const char *call_id, const char *name,
+/* A call's artifacts: SDRA_ENOTFOUND (_get) or none (_list) when the call is not in org. */
+int sdra_store_artifact_get(sdra_store *s, const char *org, const char *call_id, const char *name,
                             sdra_store_artifact *out, sdra_error *err);
-int sdra_store_artifact_list(sdra_store *s, const char *call_id, sdra_store_artifact *out, int max,
-                             int *n_out, sdra_error *err);
+int sdra_store_artifact_list(sdra_store *s, const char *org, const char *call_id, sdra_store_artifact *out,
+                             int max, int *n_out, sdra_error *err);
 
 /* API keys: SDRA_EEXISTS for a duplicate id or name; _get SDRA_ENOTFOUND; _revoke by id or
  * name, SDRA_ENOTFOUND when no valid key matches. */
@@ -271,7 +302,8 @@ int sdra_store_audit_count(sdra_store *s, const char *target, int *n_out, sdra_e
 int sdra_store_audit_query(sdra_store *s, const sdra_store_audit_filter *f, sdra_store_audit_entry *out,
                            int max, int *n_out, sdra_error *err);
 /* hex = SHA-256(prev_hash || serialisation of id, at_ms, actor, action, target, ip, detail),
- * each field written as its decimal length, ':', the bytes and ',' (unambiguous). */
+ * each field written as its decimal length, ':', the bytes and ',' (unambiguous); for
+ * hash_v 2 (every entry written since organisations) a different tag and org after detail. */
 void sdra_store_audit_hash(const sdra_store_audit_entry *e, const char *prev_hash, char hex[65]);
 /* Recomputes the whole chain, oldest first. 0 with *n_out entries when intact; SDRA_EIO
  * with *bad_id the first entry whose prev_hash or hash does not match (changed, removed or
@@ -281,11 +313,19 @@ int sdra_store_audit_verify(sdra_store *s, int64_t *n_out, int64_t *bad_id, sdra
 /* Outbox for external side effects: _put records one under its idempotency key (a second put
  * with the same key changes nothing and returns 0); _claim leases the oldest pending one
  * (SDRA_ENOTFOUND when none); _done marks it performed. */
-int sdra_store_outbox_put(sdra_store *s, const char *key, const char *call_id, const char *kind,
-                          const char *payload, int64_t now_ms, sdra_error *err);
+int sdra_store_outbox_put(sdra_store *s, const char *org, const char *key, const char *call_id,
+                          const char *kind, const char *payload, int64_t now_ms, sdra_error *err);
 int sdra_store_outbox_claim(sdra_store *s, const char *owner, int64_t now_ms, int64_t lease_ms,
                             sdra_store_outbox_item *out, sdra_error *err);
 int sdra_store_outbox_done(sdra_store *s, const char *key, sdra_error *err);
+
+/* Organisation quotas: _set records max_active and max_storage_bytes (0 = unlimited; negative
+ * is SDRA_EINVAL) for name; _get fills *out with its quotas (0 when never set) and usage, for
+ * any valid name; _list: every organisation that has quotas, keys or calls, by name. */
+int sdra_store_org_set(sdra_store *s, const char *name, int max_active, int64_t max_storage_bytes, int64_t now_ms,
+                       sdra_error *err);
+int sdra_store_org_get(sdra_store *s, const char *name, sdra_store_org *out, sdra_error *err);
+int sdra_store_org_list(sdra_store *s, sdra_store_org *out, int max, int *n_out, sdra_error *err);
 
 /* Wall-clock milliseconds since the epoch. */
 int64_t sdra_store_now_ms(void);

@@ -39,6 +39,7 @@ typedef struct sse {
     double suspended_at;
     struct sdra_server *s;
     char call_id[SDRA_STORE_ID_MAX];
+    char org[SDRA_STORE_ID_MAX];   /* the key's organisation: the stream sees its calls only */
     int state[SDRA_SERVER_MAX_STAGES];
     int attempts[SDRA_SERVER_MAX_STAGES];
     bool finished;
@@ -64,7 +65,7 @@ static void sse_poll(sse *e)
     struct sdra_server *s = e->s;
     sdra_store_call sc;
     sdra_error err = {0};
-    int rc = sdra_store_call_get(s->store, e->call_id, &sc, &err);
+    int rc = sdra_store_call_get(s->store, e->org, e->call_id, &sc, &err);
     if (rc == SDRA_ENOTFOUND) {
         sse_event(e, "deleted", json_pack("{s:s}", "id", e->call_id));
         e->finished = true;
@@ -74,7 +75,7 @@ static void sse_poll(sse *e)
         return; /* store busy: try again on the next wake-up */
     sdra_store_job jobs[SDRA_SERVER_MAX_STAGES];
     int n = 0;
-    if (sdra_store_job_list(s->store, e->call_id, jobs, SDRA_SERVER_MAX_STAGES, &n, &err) == 0) {
+    if (sdra_store_job_list(s->store, e->org, e->call_id, jobs, SDRA_SERVER_MAX_STAGES, &n, &err) == 0) {
         for (int i = 0; i < n; i++) {
             int st = jobs[i].stage;
             if (st < 0 || st >= s->n_stages)
@@ -189,7 +190,7 @@ enum MHD_Result srv_get_events(req *r, struct MHD_Connection *c)
 {
     sdra_store_call sc;
     sdra_error err = {0};
-    if (sdra_store_call_get(r->s->store, r->call_id, &sc, &err) < 0)
+    if (sdra_store_call_get(r->s->store, r->key.org, r->call_id, &sc, &err) < 0)
         return srv_send_sdra_error(r, c, &err);
     sdra_store_call_release(&sc);
     if (srv_audit(r, NULL, "events.read", r->call_id, NULL) < 0)
@@ -200,6 +201,7 @@ enum MHD_Result srv_get_events(req *r, struct MHD_Connection *c)
     e->s = r->s;
     e->conn = c;
     sdra_strlcpy(e->call_id, r->call_id, sizeof e->call_id);
+    sdra_strlcpy(e->org, r->key.org, sizeof e->org);
     for (int i = 0; i < SDRA_SERVER_MAX_STAGES; i++)
         e->state[i] = -1;
     e->last_send = sdra_clock_s();

@@ -182,7 +182,7 @@ json_t *srv_time_or_null(int64_t ms)
 
 int srv_audit(req *r, const char *actor, const char *action, const char *target, const char *detail)
 {
-    return srv_audit_write(r->s, actor ? actor : r->key.id, r->ip, action, target, detail, NULL);
+    return srv_audit_write_org(r->s, r->key.org, actor ? actor : r->key.id, r->ip, action, target, detail, NULL);
 }
 
 enum MHD_Result srv_send_audit_failed(req *r, struct MHD_Connection *c)

@@ -91,17 +91,21 @@ typedef struct srv_submit_answer {
     char id[SDRA_STORE_ID_MAX];
     char status[SDRA_STORE_STATE_MAX]; /* the call's status */
 } srv_submit_answer;
-int srv_call_submit(struct sdra_server *s, const char *key_id, const char *ip, const char *idem_key, int64_t started_ms,
+int srv_call_submit(struct sdra_server *s, const char *org, const char *key_id, const char *ip, const char *idem_key, int64_t started_ms,
                     char *tmp_path, const char *audio_name, size_t bytes, sdra_call_info *ci,
                     srv_submit_answer *out, sdra_error *err);
 /* Deletes a call: an audit entry naming actor and ip first (no entry, no deletion), then its
  * rows (one transaction), a running stage asked to stop, its directory and what the sync
  * stage wrote to the local CRM. */
-int srv_call_delete(struct sdra_server *s, const char *call_id, const char *actor, const char *ip, sdra_error *err);
+int srv_call_delete(struct sdra_server *s, const char *org, const char *call_id, const char *actor, const char *ip,
+                    sdra_error *err);
 /* Appends an audit entry (finding 8); logs the failure. Every caller must refuse the request
  * when this fails: an action or a read of call data is never left out of the trail. */
 int srv_audit_write(struct sdra_server *s, const char *actor, const char *ip, const char *action, const char *target,
                     const char *detail, sdra_error *err);
+/* The same for an entry of organisation org (the acting key's; srv_audit_write: none). */
+int srv_audit_write_org(struct sdra_server *s, const char *org, const char *actor, const char *ip, const char *action,
+                        const char *target, const char *detail, sdra_error *err);
 
 /* worker.c */
 int srv_workers_start(struct sdra_server *s, sdra_error *err);

@@ -297,7 +297,7 @@ static int idem_reserve(struct sdra_server *s, const char *id, srv_idem **mine, 
     }
 }
 
-int srv_call_submit(struct sdra_server *s, const char *key_id, const char *ip, const char *idem_key, int64_t started_ms,
+int srv_call_submit(struct sdra_server *s, const char *org, const char *key_id, const char *ip, const char *idem_key, int64_t started_ms,
                     char *tmp_path, const char *audio_name, size_t bytes, sdra_call_info *ci,
                     srv_submit_answer *out, sdra_error *err)
 {
@@ -333,7 +333,7 @@ int srv_call_submit(struct sdra_server *s, const char *key_id, const char *ip, c
             return 0;
         }
         sdra_store_call old;
-        rc = sdra_store_call_get(s->store, id, &old, err);
+        rc = sdra_store_call_get(s->store, org, id, &old, err);
         if (rc == 0) {
             if (old.created_ms >= started_ms) { /* created while this request was arriving */
                 out->http_status = 202;
@@ -380,9 +380,10 @@ int srv_call_submit(struct sdra_server *s, const char *key_id, const char *ip, c
         goto done;
     }
     /* recorded before the call exists: a call is never created without its audit entry */
-    if ((rc = srv_audit_write(s, key_id, ip, "call.create", id, NULL, err)) < 0)
+    if ((rc = srv_audit_write_org(s, org, key_id, ip, "call.create", id, NULL, err)) < 0)
         goto done;
-    rc = sdra_store_call_create(s->store, id, meta, 0, sdra_store_now_ms(), s->p.max_active_calls, err);
+    rc = sdra_store_call_create(s->store, org, id, meta, (int64_t)bytes, 0, sdra_store_now_ms(), s->p.max_active_calls,
+                                err);
     if (rc == SDRA_EEXISTS && idem_key) { /* another process committed it first: its answer */
         dir_made = false;
         rc = 0;
@@ -414,7 +415,14 @@ done:
 int srv_audit_write(struct sdra_server *s, const char *actor, const char *ip, const char *action, const char *target,
                     const char *detail, sdra_error *err)
 {
+    return srv_audit_write_org(s, "", actor, ip, action, target, detail, err);
+}
+
+int srv_audit_write_org(struct sdra_server *s, const char *org, const char *actor, const char *ip, const char *action,
+                        const char *target, const char *detail, sdra_error *err)
+{
     sdra_store_audit_entry e = {.at_ms = sdra_store_now_ms()};
+    sdra_strlcpy(e.org, org ? org : "", sizeof e.org);
     sdra_strlcpy(e.actor, actor && *actor ? actor : "-", sizeof e.actor);
     sdra_strlcpy(e.action, action, sizeof e.action);
     sdra_strlcpy(e.target, target ? target : "", sizeof e.target);
@@ -430,16 +438,17 @@ int srv_audit_write(struct sdra_server *s, const char *actor, const char *ip, co
     return 0;
 }
 
-int srv_call_delete(struct sdra_server *s, const char *call_id, const char *actor, const char *ip, sdra_error *err)
+int srv_call_delete(struct sdra_server *s, const char *org, const char *call_id, const char *actor, const char *ip,
+                    sdra_error *err)
 {
     sdra_store_call sc;
-    int rc = sdra_store_call_get(s->store, call_id, &sc, err);
+    int rc = sdra_store_call_get(s->store, org, call_id, &sc, err);
     if (rc < 0)
         return rc;
     sdra_store_call_release(&sc);
-    if ((rc = srv_audit_write(s, actor, ip, "call.delete", call_id, NULL, err)) < 0)
+    if ((rc = srv_audit_write_org(s, org, actor, ip, "call.delete", call_id, NULL, err)) < 0)
         return rc;
-    rc = sdra_store_call_delete(s->store, call_id, err);
+    rc = sdra_store_call_delete(s->store, org, call_id, err);
     if (rc < 0)
         return rc;
     /* a stage running on the call is asked to stop (its result would be refused anyway) */
@@ -500,7 +509,7 @@ static void recover_files(struct sdra_server *s)
             continue;
         sdra_store_call c;
         sdra_error err = {0};
-        int rc = sdra_store_call_get(s->store, e->d_name, &c, &err);
+        int rc = sdra_store_call_get(s->store, NULL, e->d_name, &c, &err);
         sdra_store_call_release(&c);
         if (rc == SDRA_ENOTFOUND) {
             char p[PATH_MAX + 256];

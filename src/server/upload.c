@@ -131,19 +131,46 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
     return MHD_YES;
 }
 
+/* The key's organisation over a quota with more_bytes of new audio: 429 quota_active (calls
+ * in flight; Retry-After) or 507 quota_storage (audio + artifacts). *answered false when
+ * neither (the org's figures could not be read: admitted here, the store checks again). */
+static enum MHD_Result org_quota_refuse(req *r, struct MHD_Connection *c, int64_t more_bytes, bool *answered)
+{
+    sdra_store_org o;
+    *answered = false;
+    if (sdra_store_org_get(r->s->store, r->key.org, &o, NULL) < 0)
+        return MHD_YES;
+    *answered = true;
+    if (o.max_active > 0 && o.n_active >= o.max_active)
+        return srv_send_error(r, c, 429, "quota_active",
+                              "organisation %s has %d calls queued or running, its quota; retry when one is done",
+                              o.name, o.n_active);
+    if (o.max_storage_bytes > 0 && o.storage_bytes + more_bytes > o.max_storage_bytes)
+        return srv_send_error(r, c, 507, "quota_storage",
+                              "organisation %s stores %lld bytes of its %lld-byte quota; this upload does not fit: "
+                              "erase calls or raise the quota",
+                              o.name, (long long)o.storage_bytes, (long long)o.max_storage_bytes);
+    *answered = false;
+    return MHD_YES;
+}
+
 /* First call of POST /v1/calls: admission (backpressure, size, type), temp file, parser. */
 enum MHD_Result srv_upload_begin(req *r, struct MHD_Connection *c)
 {
     struct sdra_server *s = r->s;
     int active = 0;
     sdra_error err = {0};
-    if (sdra_store_count_active(s->store, &active, &err) < 0)
+    if (sdra_store_count_active(s->store, NULL, &active, &err) < 0)
         return srv_send_error(r, c, 503, "unavailable", "job store busy: %s", err.msg);
     if (s->p.max_active_calls > 0 && active >= s->p.max_active_calls)
         return srv_send_error(r, c, 503, "unavailable", "queue full: %d calls queued or running; retry later", active);
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > s->p.max_upload_bytes)
         return srv_send_error(r, c, 413, "limit_exceeded", "audio larger than the limit of %zu bytes", s->p.max_upload_bytes);
+    bool refused = false;
+    enum MHD_Result qr = org_quota_refuse(r, c, cl ? (int64_t)strtoull(cl, NULL, 10) : 0, &refused);
+    if (refused)
+        return qr;
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     if (!ct)
         return srv_send_error(r, c, 415, "unsupported", "missing Content-Type: send audio/* or multipart/form-data");
@@ -254,8 +281,15 @@ enum MHD_Result srv_upload_finish(req *r, struct MHD_Connection *c)
     }
     snprintf(audio, sizeof audio, "audio.%s", ext ? ext : "bin");
     srv_submit_answer ans;
-    int rc = srv_call_submit(s, r->key.id, r->ip, ik, r->started_ms, r->tmp_path, audio, r->bytes, &ci, &ans, &err);
-    if (rc == SDRA_ELIMIT) {
+    int rc = srv_call_submit(s, r->key.org, r->key.id, r->ip, ik, r->started_ms, r->tmp_path, audio, r->bytes, &ci,
+                             &ans, &err);
+    if (rc == SDRA_ELIMIT) { /* the organisation's quota, or the server's queue */
+        bool refused = false;
+        enum MHD_Result qr = org_quota_refuse(r, c, (int64_t)r->bytes, &refused);
+        if (refused) {
+            ret = qr;
+            goto done;
+        }
         ret = srv_send_error(r, c, 503, "unavailable", "%s; retry later", err.msg);
         goto done;
     }

@@ -55,7 +55,7 @@ enum MHD_Result srv_get_call(req *r, struct MHD_Connection *c)
     struct sdra_server *s = r->s;
     sdra_store_call sc;
     sdra_error err = {0};
-    if (sdra_store_call_get(s->store, r->call_id, &sc, &err) < 0)
+    if (sdra_store_call_get(s->store, r->key.org, r->call_id, &sc, &err) < 0)
         return srv_send_sdra_error(r, c, &err);
     if (srv_audit(r, NULL, "call.read", r->call_id, NULL) < 0) {
         sdra_store_call_release(&sc);
@@ -64,8 +64,8 @@ enum MHD_Result srv_get_call(req *r, struct MHD_Connection *c)
     sdra_store_job jobs[SDRA_SERVER_MAX_STAGES];
     sdra_store_artifact arts[32];
     int n_jobs = 0, n_arts = 0;
-    if (sdra_store_job_list(s->store, r->call_id, jobs, SDRA_SERVER_MAX_STAGES, &n_jobs, &err) < 0 ||
-        sdra_store_artifact_list(s->store, r->call_id, arts, 32, &n_arts, &err) < 0) {
+    if (sdra_store_job_list(s->store, r->key.org, r->call_id, jobs, SDRA_SERVER_MAX_STAGES, &n_jobs, &err) < 0 ||
+        sdra_store_artifact_list(s->store, r->key.org, r->call_id, arts, 32, &n_arts, &err) < 0) {
         sdra_store_call_release(&sc);
         return srv_send_sdra_error(r, c, &err);
     }
@@ -141,7 +141,7 @@ enum MHD_Result srv_list_calls(req *r, struct MHD_Connection *c)
     sdra_store_call calls[LIST_MAX];
     int n = 0;
     sdra_error err = {0};
-    if (sdra_store_call_list(r->s->store, status, (int)offset, (int)limit, calls, &n, &err) < 0)
+    if (sdra_store_call_list(r->s->store, r->key.org, status, (int)offset, (int)limit, calls, &n, &err) < 0)
         return srv_send_sdra_error(r, c, &err);
     /* the entry names the calls the page shows (as many as fit in the detail) */
     char detail[SDRA_STORE_AUDIT_DETAIL_MAX];
@@ -201,11 +201,11 @@ enum MHD_Result srv_get_artifact(req *r, struct MHD_Connection *c)
         return srv_send_error(r, c, 400, "invalid_input", "%s: unknown format '%.40s'", r->sub, fmt ? fmt : "");
     sdra_store_call sc;
     sdra_error err = {0};
-    if (sdra_store_call_get(s->store, r->call_id, &sc, &err) < 0)
+    if (sdra_store_call_get(s->store, r->key.org, r->call_id, &sc, &err) < 0)
         return srv_send_sdra_error(r, c, &err);
     sdra_store_call_release(&sc);
     sdra_store_artifact a;
-    if (sdra_store_artifact_get(s->store, r->call_id, name, &a, &err) < 0)
+    if (sdra_store_artifact_get(s->store, r->key.org, r->call_id, name, &a, &err) < 0)
         return srv_send_sdra_error(r, c, &err);
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", s->data_dir, a.path);
@@ -224,7 +224,7 @@ enum MHD_Result srv_get_audio(req *r, struct MHD_Connection *c)
     struct sdra_server *s = r->s;
     sdra_store_call sc;
     sdra_error err = {0};
-    if (sdra_store_call_get(s->store, r->call_id, &sc, &err) < 0)
+    if (sdra_store_call_get(s->store, r->key.org, r->call_id, &sc, &err) < 0)
         return srv_send_sdra_error(r, c, &err);
     json_t *meta = json_loads(sc.meta_json, 0, NULL);
     sdra_store_call_release(&sc);
@@ -249,12 +249,12 @@ enum MHD_Result srv_retry_call(req *r, struct MHD_Connection *c)
 {
     sdra_error err = {0};
     sdra_store_call sc;
-    if (sdra_store_call_get(r->s->store, r->call_id, &sc, &err) < 0)
+    if (sdra_store_call_get(r->s->store, r->key.org, r->call_id, &sc, &err) < 0)
         return srv_send_sdra_error(r, c, &err);
     sdra_store_call_release(&sc);
     if (srv_audit(r, NULL, "call.retry", r->call_id, NULL) < 0)
         return srv_send_audit_failed(r, c);
-    int rc = sdra_store_call_retry(r->s->store, r->call_id, sdra_store_now_ms(), &err);
+    int rc = sdra_store_call_retry(r->s->store, r->key.org, r->call_id, sdra_store_now_ms(), &err);
     if (rc == SDRA_EINVAL)
         return srv_send_error(r, c, 409, "conflict", "%s", err.msg);
     if (rc < 0)
@@ -268,7 +268,7 @@ enum MHD_Result srv_retry_call(req *r, struct MHD_Connection *c)
 enum MHD_Result srv_delete_call(req *r, struct MHD_Connection *c)
 {
     sdra_error err = {0};
-    if (srv_call_delete(r->s, r->call_id, r->key.id, r->ip, &err) < 0)
+    if (srv_call_delete(r->s, r->key.org, r->call_id, r->key.id, r->ip, &err) < 0)
         return srv_send_sdra_error(r, c, &err);
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     return srv_queue(r, c, 204, resp);
@@ -295,7 +295,7 @@ static void refresh_gauges(struct sdra_server *s)
         }
     }
     int active = 0;
-    if (sdra_store_count_active(s->store, &active, NULL) == 0)
+    if (sdra_store_count_active(s->store, NULL, &active, NULL) == 0)
         sdra_obs_set(s->obs, "sdra_calls_active", NULL, active);
 }
 
@@ -319,7 +319,7 @@ enum MHD_Result srv_get_ready(req *r, struct MHD_Connection *c)
     sdra_error err = {0};
     if (atomic_load(&r->s->stopping))
         return srv_send_error(r, c, 503, "unavailable", "shutting down");
-    if (sdra_store_count_active(r->s->store, &active, &err) < 0)
+    if (sdra_store_count_active(r->s->store, NULL, &active, &err) < 0)
         return srv_send_error(r, c, 503, "unavailable", "job store: %s", err.msg);
     if (r->s->p.max_active_calls > 0 && active >= r->s->p.max_active_calls)
         return srv_send_error(r, c, 503, "unavailable", "queue full: %d calls queued or running", active);

@@ -354,8 +354,12 @@ static void rollback(sqlite3 *db) { exec(db, NULL, "ROLLBACK", NULL); }
 
 /* ---- calls --------------------------------------------------------------------------- */
 
-static int sq_call_create(sdra_store *s, const char *id, const char *meta, int first_stage,
-                          int64_t now, int max_active, sdra_error *err)
+/* Inside call_create's transaction: SDRA_ELIMIT when the organisation's quotas leave no room
+ * for another call with audio_bytes of audio. */
+static int org_admit(sqlite3 *db, const char *org, int64_t audio_bytes, sdra_error *err);
+
+static int sq_call_create(sdra_store *s, const char *org, const char *id, const char *meta, int64_t audio_bytes,
+                          int first_stage, int64_t now, int max_active, sdra_error *err)
 {
     sqlite3 *db = wr_lock(s);
     int rc = begin(db, err);
@@ -371,8 +375,12 @@ static int sq_call_create(sdra_store *s, const char *id, const char *meta, int f
             goto fail;
         }
     }
-    rc = exec(db, err, "INSERT INTO calls (id, status, meta, created_ms, updated_ms) VALUES (?, 'queued', ?, ?, ?)",
-              "ssll", id, meta, now, now);
+    if ((rc = org_admit(db, org, audio_bytes, err)) < 0)
+        goto fail;
+    rc = exec(db, err,
+              "INSERT INTO calls (id, status, meta, created_ms, updated_ms, org, audio_bytes)"
+              " VALUES (?, 'queued', ?, ?, ?, ?, ?)",
+              "ssllsl", id, meta, now, now, org, audio_bytes);
     if (rc < 0) {
         if (rc == SDRA_EEXISTS)
             sdra_error_set(err, SDRA_EEXISTS, "call %s already exists", id);
@@ -401,13 +409,17 @@ static void row_to_call(sqlite3_stmt *st, sdra_store_call *c)
     c->meta_json = strdup(m ? (const char *)m : "{}");
     c->created_ms = sqlite3_column_int64(st, 3);
     c->updated_ms = sqlite3_column_int64(st, 4);
+    col_text(st, 5, c->org, sizeof c->org);
+    c->audio_bytes = sqlite3_column_int64(st, 6);
 }
 
-static int sq_call_get(sdra_store *s, const char *id, sdra_store_call *out, sdra_error *err)
+#define CALL_COLS "SELECT id, status, meta, created_ms, updated_ms, org, audio_bytes FROM calls "
+
+static int sq_call_get(sdra_store *s, const char *org, const char *id, sdra_store_call *out, sdra_error *err)
 {
     conn *c = rd_lock(s);
     sqlite3_stmt *st = NULL;
-    int rc = cprep(c, &st, err, "SELECT id, status, meta, created_ms, updated_ms FROM calls WHERE id = ?", "s", id);
+    int rc = cprep(c, &st, err, CALL_COLS "WHERE id = ?1 AND (?2 IS NULL OR org = ?2)", "ss", id, org);
     if (rc < 0)
         goto done;
     int r = sqlite3_step(st);
@@ -426,19 +438,19 @@ done:
     return rc;
 }
 
-static int sq_call_list(sdra_store *s, const char *status, int offset, int limit, sdra_store_call *out,
-                        int *n_out, sdra_error *err)
+static int sq_call_list(sdra_store *s, const char *org, const char *status, int offset, int limit,
+                        sdra_store_call *out, int *n_out, sdra_error *err)
 {
     conn *c = rd_lock(s);
     sqlite3_stmt *st = NULL;
     int rc = status ? prep(c->db, &st, err,
-                           "SELECT id, status, meta, created_ms, updated_ms FROM calls WHERE status = ?"
-                           " ORDER BY created_ms DESC, id LIMIT ? OFFSET ?",
-                           "sii", status, limit, offset)
+                           CALL_COLS "WHERE status = ?1 AND (?2 IS NULL OR org = ?2)"
+                           " ORDER BY created_ms DESC, id LIMIT ?3 OFFSET ?4",
+                           "ssii", status, org, limit, offset)
                     : prep(c->db, &st, err,
-                           "SELECT id, status, meta, created_ms, updated_ms FROM calls"
-                           " ORDER BY created_ms DESC, id LIMIT ? OFFSET ?",
-                           "ii", limit, offset);
+                           CALL_COLS "WHERE (?1 IS NULL OR org = ?1)"
+                           " ORDER BY created_ms DESC, id LIMIT ?2 OFFSET ?3",
+                           "sii", org, limit, offset);
     if (rc < 0)
         goto done;
     int r;
@@ -452,13 +464,13 @@ done:
     return rc;
 }
 
-static int sq_call_delete(sdra_store *s, const char *id, sdra_error *err)
+static int sq_call_delete(sdra_store *s, const char *org, const char *id, sdra_error *err)
 {
     sqlite3 *db = wr_lock(s);
     int rc = begin(db, err);
     if (rc < 0)
         goto done;
-    if ((rc = exec(db, err, "DELETE FROM calls WHERE id = ?", "s", id)) < 0)
+    if ((rc = exec(db, err, "DELETE FROM calls WHERE id = ?1 AND (?2 IS NULL OR org = ?2)", "ss", id, org)) < 0)
         goto fail;
     if (rc == 0) {
         rc = sdra_error_set(err, SDRA_ENOTFOUND, "call %s not found", id);
@@ -490,12 +502,21 @@ static const char *SET_STATUS_FROM_JOBS =
     " WHEN EXISTS (SELECT 1 FROM jobs WHERE call_id = ? AND (state = 'running' OR state = 'done'))"
     "  THEN 'running' ELSE 'queued' END WHERE id = ?";
 
-static int sq_call_retry(sdra_store *s, const char *id, int64_t now, sdra_error *err)
+static int sq_call_retry(sdra_store *s, const char *org, const char *id, int64_t now, sdra_error *err)
 {
     sqlite3 *db = wr_lock(s);
+    int64_t one;
+    int found;
     int rc = begin(db, err);
     if (rc < 0)
         goto done;
+    if ((rc = query_int64(db, &one, &found, err, "SELECT 1 FROM calls WHERE id = ?1 AND (?2 IS NULL OR org = ?2)",
+                          "ss", id, org)) < 0)
+        goto fail;
+    if (!found) {
+        rc = sdra_error_set(err, SDRA_ENOTFOUND, "call %s not found", id);
+        goto fail;
+    }
     if ((rc = exec(db, err,
                    "UPDATE jobs SET state = 'queued', attempts = 0, run_after_ms = ?, queued_ms = ?,"
                    " lease_owner = NULL, lease_expires_ms = 0, finished_ms = 0"
@@ -503,10 +524,6 @@ static int sq_call_retry(sdra_store *s, const char *id, int64_t now, sdra_error 
                    "lls", now, now, id)) < 0)
         goto fail;
     if (rc == 0) {
-        int64_t one;
-        int found;
-        if ((rc = query_int64(db, &one, &found, err, "SELECT 1 FROM calls WHERE id = ?", "s", id)) < 0)
-            goto fail;
         rc = found ? sdra_error_set(err, SDRA_EINVAL, "call %s has no failed job to retry", id)
                    : sdra_error_set(err, SDRA_ENOTFOUND, "call %s not found", id);
         goto fail;
@@ -522,11 +539,13 @@ done:
     return rc < 0 ? rc : 0;
 }
 
-static int sq_count_active(sdra_store *s, int *n_out, sdra_error *err)
+static int sq_count_active(sdra_store *s, const char *org, int *n_out, sdra_error *err)
 {
     conn *c = rd_lock(s);
     int64_t n = 0;
-    int rc = query_int64(c->db, &n, NULL, err, "SELECT COUNT(*) FROM calls WHERE status IN ('queued','running')", NULL);
+    int rc = query_int64(c->db, &n, NULL, err,
+                         "SELECT COUNT(*) FROM calls WHERE status IN ('queued','running') AND (?1 IS NULL OR org = ?1)",
+                         "s", org);
     rd_unlock(s, c);
     *n_out = (int)n;
     return rc;
@@ -736,12 +755,15 @@ done:
     return rc < 0 ? rc : 0;
 }
 
-static int sq_job_list(sdra_store *s, const char *call_id, sdra_store_job *out, int max, int *n_out,
-                       sdra_error *err)
+/* A call's rows (jobs, artifacts) are the org's when the call is. */
+#define IN_ORG " AND (?2 IS NULL OR call_id IN (SELECT id FROM calls WHERE org = ?2))"
+
+static int sq_job_list(sdra_store *s, const char *org, const char *call_id, sdra_store_job *out, int max,
+                       int *n_out, sdra_error *err)
 {
     conn *c = rd_lock(s);
     sqlite3_stmt *st = NULL;
-    int rc = cprep(c, &st, err, JOB_COLS "WHERE call_id = ? ORDER BY stage", "s", call_id);
+    int rc = cprep(c, &st, err, JOB_COLS "WHERE call_id = ?1" IN_ORG " ORDER BY stage", "ss", call_id, org);
     int r = SQLITE_DONE;
     while (rc == 0 && *n_out < max && (r = sqlite3_step(st)) == SQLITE_ROW) {
         memset(&out[*n_out], 0, sizeof out[0]);
@@ -785,15 +807,15 @@ static void row_to_artifact(sqlite3_stmt *st, sdra_store_artifact *a)
     a->created_ms = sqlite3_column_int64(st, 5);
 }
 
-static int sq_artifact_get(sdra_store *s, const char *call_id, const char *name, sdra_store_artifact *out,
-                           sdra_error *err)
+static int sq_artifact_get(sdra_store *s, const char *org, const char *call_id, const char *name,
+                           sdra_store_artifact *out, sdra_error *err)
 {
     conn *c = rd_lock(s);
     sqlite3_stmt *st = NULL;
     int rc = cprep(c, &st, err,
                   "SELECT name, stage, path, sha256, size_bytes, created_ms FROM artifacts"
-                  " WHERE call_id = ? AND name = ?",
-                  "ss", call_id, name);
+                  " WHERE call_id = ?1" IN_ORG " AND name = ?3",
+                  "sss", call_id, org, name);
     if (rc == 0) {
         int r = sqlite3_step(st);
         if (r == SQLITE_ROW)
@@ -807,15 +829,15 @@ static int sq_artifact_get(sdra_store *s, const char *call_id, const char *name,
     return rc;
 }
 
-static int sq_artifact_list(sdra_store *s, const char *call_id, sdra_store_artifact *out, int max,
-                            int *n_out, sdra_error *err)
+static int sq_artifact_list(sdra_store *s, const char *org, const char *call_id, sdra_store_artifact *out,
+                            int max, int *n_out, sdra_error *err)
 {
     conn *c = rd_lock(s);
     sqlite3_stmt *st = NULL;
     int rc = cprep(c, &st, err,
                   "SELECT name, stage, path, sha256, size_bytes, created_ms FROM artifacts"
-                  " WHERE call_id = ? ORDER BY stage, name",
-                  "s", call_id);
+                  " WHERE call_id = ?1" IN_ORG " ORDER BY stage, name",
+                  "ss", call_id, org);
     int r = SQLITE_DONE;
     while (rc == 0 && *n_out < max && (r = sqlite3_step(st)) == SQLITE_ROW) {
         memset(&out[*n_out], 0, sizeof out[0]);
@@ -912,6 +934,11 @@ static void row_to_audit(sqlite3_stmt *st, sdra_store_audit_entry *e)
     col_text(st, 6, e->detail, sizeof e->detail);
     col_text(st, 7, e->prev_hash, sizeof e->prev_hash);
     col_text(st, 8, e->hash, sizeof e->hash);
+    e->hash_v = 1;
+    if (sqlite3_column_count(st) > 10) { /* the organisation columns (not yet there while migrating) */
+        col_text(st, 9, e->org, sizeof e->org);
+        e->hash_v = sqlite3_column_int(st, 10);
+    }
 }
 
 /* The chain's head (hash and id of the newest entry), inside the caller's write transaction. */
@@ -952,10 +979,10 @@ static int audit_write_batch(sdra_store *s, audit_waiter *batch, sdra_error *err
         sdra_strlcpy(e->prev_hash, prev, sizeof e->prev_hash);
         sdra_store_audit_hash(e, prev, e->hash);
         if ((rc = exec(db, err,
-                       "INSERT INTO audit_log (id, at_ms, actor, action, target, ip, detail, prev_hash, hash)"
-                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       "llsssssss", e->id, e->at_ms, e->actor, e->action, e->target, e->ip, e->detail, e->prev_hash,
-                       e->hash)) < 0)
+                       "INSERT INTO audit_log (id, at_ms, actor, action, target, ip, detail, prev_hash, hash, org, hash_v)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       "llssssssssi", e->id, e->at_ms, e->actor, e->action, e->target, e->ip, e->detail,
+                       e->prev_hash, e->hash, e->org, e->hash_v)) < 0)
             goto fail;
         memcpy(prev, e->hash, sizeof prev);
     }
@@ -1018,16 +1045,16 @@ static int sq_audit_query(sdra_store *s, const sdra_store_audit_filter *f, sdra_
 {
     conn *c = rd_lock(s);
     sqlite3_stmt *st = NULL;
-    const char *sql_new = "SELECT id, at_ms, actor, action, target, ip, detail, prev_hash, hash FROM audit_log"
-                          " WHERE (?1 IS NULL OR target = ?1) AND (?2 IS NULL OR actor = ?2)"
-                          " AND (?3 IS NULL OR action = ?3) AND at_ms >= ?4 AND id > ?5"
+    const char *sql_new = "SELECT id, at_ms, actor, action, target, ip, detail, prev_hash, hash, org, hash_v"
+                          " FROM audit_log WHERE (?1 IS NULL OR target = ?1) AND (?2 IS NULL OR actor = ?2)"
+                          " AND (?3 IS NULL OR action = ?3) AND at_ms >= ?4 AND id > ?5 AND (?7 IS NULL OR org = ?7)"
                           " ORDER BY id DESC LIMIT ?6";
-    const char *sql_old = "SELECT id, at_ms, actor, action, target, ip, detail, prev_hash, hash FROM audit_log"
-                          " WHERE (?1 IS NULL OR target = ?1) AND (?2 IS NULL OR actor = ?2)"
-                          " AND (?3 IS NULL OR action = ?3) AND at_ms >= ?4 AND id > ?5"
+    const char *sql_old = "SELECT id, at_ms, actor, action, target, ip, detail, prev_hash, hash, org, hash_v"
+                          " FROM audit_log WHERE (?1 IS NULL OR target = ?1) AND (?2 IS NULL OR actor = ?2)"
+                          " AND (?3 IS NULL OR action = ?3) AND at_ms >= ?4 AND id > ?5 AND (?7 IS NULL OR org = ?7)"
                           " ORDER BY id ASC LIMIT ?6";
-    int rc = prep(c->db, &st, err, f->oldest_first ? sql_old : sql_new, "ssslli", f->target, f->actor, f->action,
-                  f->since_ms, f->after_id, max);
+    int rc = prep(c->db, &st, err, f->oldest_first ? sql_old : sql_new, "ssslli" "s", f->target, f->actor,
+                  f->action, f->since_ms, f->after_id, max, f->org);
     int r = SQLITE_DONE;
     while (rc == 0 && *n_out < max && (r = sqlite3_step(st)) == SQLITE_ROW) {
         memset(&out[*n_out], 0, sizeof out[0]);
@@ -1169,14 +1196,14 @@ static int sq_audit_count(sdra_store *s, const char *target, int *n_out, sdra_er
     return rc;
 }
 
-static int sq_outbox_put(sdra_store *s, const char *key, const char *call_id, const char *kind,
+static int sq_outbox_put(sdra_store *s, const char *org, const char *key, const char *call_id, const char *kind,
                          const char *payload, int64_t now, sdra_error *err)
 {
     sqlite3 *db = wr_lock(s);
     int rc = exec(db, err,
-                  "INSERT INTO outbox (idem_key, call_id, kind, payload, state, created_ms)"
-                  " VALUES (?, ?, ?, ?, 'queued', ?) ON CONFLICT (idem_key) DO NOTHING",
-                  "ssssl", key, call_id, kind, payload, now);
+                  "INSERT INTO outbox (idem_key, call_id, kind, payload, state, created_ms, org)"
+                  " VALUES (?, ?, ?, ?, 'queued', ?, ?) ON CONFLICT (idem_key) DO NOTHING",
+                  "ssssls", key, call_id, kind, payload, now, org);
     wr_unlock(s);
     return rc < 0 ? rc : 0;
 }
@@ -1190,7 +1217,7 @@ static int sq_outbox_claim(sdra_store *s, const char *owner, int64_t now, int64_
     if (rc < 0)
         goto done;
     if ((rc = prep(db, &st, err,
-                   "SELECT idem_key, call_id, kind, payload, attempts FROM outbox WHERE state = 'queued'"
+                   "SELECT idem_key, call_id, kind, payload, attempts, org FROM outbox WHERE state = 'queued'"
                    " OR (state = 'running' AND lease_expires_ms < ?) ORDER BY created_ms LIMIT 1",
                    "l", now)) < 0)
         goto fail;
@@ -1205,6 +1232,7 @@ static int sq_outbox_claim(sdra_store *s, const char *owner, int64_t now, int64_
     const unsigned char *p = sqlite3_column_text(st, 3);
     out->payload = strdup(p ? (const char *)p : "");
     out->attempts = sqlite3_column_int(st, 4) + 1;
+    col_text(st, 5, out->org, sizeof out->org);
     out->state = SDRA_JOB_RUNNING;
     sqlite3_finalize(st);
     st = NULL;
@@ -1236,6 +1264,109 @@ static int sq_outbox_done(sdra_store *s, const char *key, sdra_error *err)
     wr_unlock(s);
     if (rc == 0)
         rc = sdra_error_set(err, SDRA_ENOTFOUND, "outbox item '%s' not found", key);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- organisations --------------------------------------------------------------------- */
+
+/* Storage of an organisation: its calls' audio and their artifacts, as recorded. */
+#define ORG_STORAGE_SQL                                                                          \
+    "SELECT COALESCE((SELECT SUM(audio_bytes) FROM calls WHERE org = ?1), 0)"                    \
+    " + COALESCE((SELECT SUM(a.size_bytes) FROM artifacts a JOIN calls c ON c.id = a.call_id"    \
+    " WHERE c.org = ?1), 0)"
+
+static int org_usage(sqlite3 *db, const char *org, sdra_store_org *o, sdra_error *err)
+{
+    int64_t v = 0;
+    int rc;
+    sdra_strlcpy(o->name, org, sizeof o->name);
+    if ((rc = query_int64(db, &v, NULL, err, "SELECT max_active FROM orgs WHERE name = ?", "s", org)) < 0)
+        return rc;
+    o->max_active = (int)v;
+    v = 0;
+    if ((rc = query_int64(db, &v, NULL, err, "SELECT max_storage_bytes FROM orgs WHERE name = ?", "s", org)) < 0)
+        return rc;
+    o->max_storage_bytes = v;
+    if ((rc = query_int64(db, &v, NULL, err,
+                          "SELECT COUNT(*) FROM calls WHERE org = ? AND status IN ('queued','running')", "s", org)) < 0)
+        return rc;
+    o->n_active = (int)v;
+    if ((rc = query_int64(db, &v, NULL, err, ORG_STORAGE_SQL, "s", org)) < 0)
+        return rc;
+    o->storage_bytes = v;
+    if ((rc = query_int64(db, &v, NULL, err, "SELECT COUNT(*) FROM api_keys WHERE org = ?", "s", org)) < 0)
+        return rc;
+    o->n_keys = (int)v;
+    return 0;
+}
+
+static int org_admit(sqlite3 *db, const char *org, int64_t audio_bytes, sdra_error *err)
+{
+    sdra_store_org o = {0};
+    int rc = org_usage(db, org, &o, err);
+    if (rc < 0)
+        return rc;
+    if (o.max_active > 0 && o.n_active >= o.max_active)
+        return sdra_error_set(err, SDRA_ELIMIT, "organisation %s has %d calls queued or running (its quota is %d)", org,
+                              o.n_active, o.max_active);
+    if (o.max_storage_bytes > 0 && o.storage_bytes + audio_bytes > o.max_storage_bytes)
+        return sdra_error_set(err, SDRA_ELIMIT,
+                              "organisation %s stores %lld bytes; %lld more would exceed its quota of %lld bytes", org,
+                              (long long)o.storage_bytes, (long long)audio_bytes, (long long)o.max_storage_bytes);
+    return 0;
+}
+
+static int sq_org_set(sdra_store *s, const char *name, int max_active, int64_t max_storage_bytes, int64_t now,
+                      sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int rc = exec(db, err,
+                  "INSERT INTO orgs (name, max_active, max_storage_bytes, updated_ms) VALUES (?, ?, ?, ?)"
+                  " ON CONFLICT (name) DO UPDATE SET max_active = excluded.max_active,"
+                  " max_storage_bytes = excluded.max_storage_bytes, updated_ms = excluded.updated_ms",
+                  "sill", name, max_active, max_storage_bytes, now);
+    wr_unlock(s);
+    return rc < 0 ? rc : 0;
+}
+
+static int sq_org_get(sdra_store *s, const char *name, sdra_store_org *out, sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    int rc = exec(c->db, err, "BEGIN", NULL); /* one snapshot for the usage figures */
+    if (rc >= 0) {
+        rc = org_usage(c->db, name, out, err);
+        exec(c->db, NULL, "COMMIT", NULL);
+    }
+    rd_unlock(s, c);
+    return rc < 0 ? rc : 0;
+}
+
+static int sq_org_list(sdra_store *s, sdra_store_org *out, int max, int *n_out, sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = exec(c->db, err, "BEGIN", NULL);
+    if (rc < 0)
+        goto done;
+    if ((rc = prep(c->db, &st, err,
+                   "SELECT name FROM orgs UNION SELECT org FROM api_keys UNION SELECT org FROM calls ORDER BY 1",
+                   NULL)) < 0)
+        goto end;
+    int r = SQLITE_DONE;
+    while (*n_out < max && (r = sqlite3_step(st)) == SQLITE_ROW)
+        col_text(st, 0, out[(*n_out)++].name, sizeof out[0].name);
+    if (*n_out < max && r != SQLITE_DONE)
+        rc = db_fail(c->db, r, err, "org list");
+    sqlite3_finalize(st);
+    for (int i = 0; rc >= 0 && i < *n_out; i++) {
+        char name[SDRA_STORE_ID_MAX];
+        sdra_strlcpy(name, out[i].name, sizeof name);
+        rc = org_usage(c->db, name, &out[i], err);
+    }
+end:
+    exec(c->db, NULL, "COMMIT", NULL);
+done:
+    rd_unlock(s, c);
     return rc < 0 ? rc : 0;
 }
 
@@ -1297,6 +1428,9 @@ static const sdra_store_ops sqlite_ops = {
     .outbox_put = sq_outbox_put,
     .outbox_claim = sq_outbox_claim,
     .outbox_done = sq_outbox_done,
+    .org_set = sq_org_set,
+    .org_get = sq_org_get,
+    .org_list = sq_org_list,
 };
 
 static int open_conn(conn *c, const char *path, int readonly, sdra_error *err)

@@ -82,9 +82,16 @@ void sdra_store_close(sdra_store *s)
         s->ops->close(s);
 }
 
-int sdra_store_call_create(sdra_store *s, const char *id, const char *meta_json, int first_stage,
-                           int64_t now_ms, int max_active, sdra_error *err)
+/* An org argument: NULL (any) or a valid name. */
+static bool org_arg_ok(const char *org) { return !org || valid_id(org); }
+
+int sdra_store_call_create(sdra_store *s, const char *org, const char *id, const char *meta_json,
+                           int64_t audio_bytes, int first_stage, int64_t now_ms, int max_active, sdra_error *err)
 {
+    if (!org || !valid_id(org))
+        return sdra_error_set(err, SDRA_EINVAL, "organisation '%.80s': use 1-63 of [a-z0-9-]", org ? org : "");
+    if (audio_bytes < 0)
+        return sdra_error_set(err, SDRA_EINVAL, "call %.80s: negative audio size", id ? id : "");
     if (!valid_id(id))
         return sdra_error_set(err, SDRA_EINVAL, "call id '%.80s': use 1-63 of [a-z0-9-]", id ? id : "");
     if (!meta_json || strlen(meta_json) > SDRA_STORE_META_MAX)
@@ -92,47 +99,51 @@ int sdra_store_call_create(sdra_store *s, const char *id, const char *meta_json,
                               SDRA_STORE_META_MAX);
     if (first_stage < 0)
         return sdra_error_set(err, SDRA_EINVAL, "call %s: bad first stage %d", id, first_stage);
-    return s->ops->call_create(s, id, meta_json, first_stage, now_ms, max_active, err);
+    return s->ops->call_create(s, org, id, meta_json, audio_bytes, first_stage, now_ms, max_active, err);
 }
 
-int sdra_store_call_get(sdra_store *s, const char *id, sdra_store_call *out, sdra_error *err)
+int sdra_store_call_get(sdra_store *s, const char *org, const char *id, sdra_store_call *out, sdra_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (!valid_id(id))
+    if (!valid_id(id) || !org_arg_ok(org))
         return sdra_error_set(err, SDRA_ENOTFOUND, "call '%.80s' not found", id ? id : "");
-    return s->ops->call_get(s, id, out, err);
+    return s->ops->call_get(s, org, id, out, err);
 }
 
-int sdra_store_call_list(sdra_store *s, const char *status, int offset, int limit,
+int sdra_store_call_list(sdra_store *s, const char *org, const char *status, int offset, int limit,
                          sdra_store_call *out, int *n_out, sdra_error *err)
 {
     *n_out = 0;
+    if (!org_arg_ok(org))
+        return 0;
     if (offset < 0 || limit < 0)
         return sdra_error_set(err, SDRA_EINVAL, "call list: negative offset or limit");
     if (limit == 0)
         return 0;
     memset(out, 0, sizeof *out * (size_t)limit);
-    return s->ops->call_list(s, status, offset, limit, out, n_out, err);
+    return s->ops->call_list(s, org, status, offset, limit, out, n_out, err);
 }
 
-int sdra_store_call_delete(sdra_store *s, const char *id, sdra_error *err)
+int sdra_store_call_delete(sdra_store *s, const char *org, const char *id, sdra_error *err)
 {
-    if (!valid_id(id))
+    if (!valid_id(id) || !org_arg_ok(org))
         return sdra_error_set(err, SDRA_ENOTFOUND, "call '%.80s' not found", id ? id : "");
-    return s->ops->call_delete(s, id, err);
+    return s->ops->call_delete(s, org, id, err);
 }
 
-int sdra_store_call_retry(sdra_store *s, const char *id, int64_t now_ms, sdra_error *err)
+int sdra_store_call_retry(sdra_store *s, const char *org, const char *id, int64_t now_ms, sdra_error *err)
 {
-    if (!valid_id(id))
+    if (!valid_id(id) || !org_arg_ok(org))
         return sdra_error_set(err, SDRA_ENOTFOUND, "call '%.80s' not found", id ? id : "");
-    return s->ops->call_retry(s, id, now_ms, err);
+    return s->ops->call_retry(s, org, id, now_ms, err);
 }
 
-int sdra_store_count_active(sdra_store *s, int *n_out, sdra_error *err)
+int sdra_store_count_active(sdra_store *s, const char *org, int *n_out, sdra_error *err)
 {
     *n_out = 0;
-    return s->ops->count_active(s, n_out, err);
+    if (!org_arg_ok(org))
+        return 0;
+    return s->ops->count_active(s, org, n_out, err);
 }
 
 int sdra_store_job_claim(sdra_store *s, int stage, const char *owner, int64_t now_ms,
@@ -164,13 +175,13 @@ int sdra_store_job_fail(sdra_store *s, const sdra_store_job *job, const char *ms
     return s->ops->job_fail(s, job, msg ? msg : "", retryable, retry_at_ms, max_attempts, now_ms, err);
 }
 
-int sdra_store_job_list(sdra_store *s, const char *call_id, sdra_store_job *out, int max,
+int sdra_store_job_list(sdra_store *s, const char *org, const char *call_id, sdra_store_job *out, int max,
                         int *n_out, sdra_error *err)
 {
     *n_out = 0;
-    if (!valid_id(call_id))
+    if (!valid_id(call_id) || !org_arg_ok(org))
         return 0;
-    return s->ops->job_list(s, call_id, out, max, n_out, err);
+    return s->ops->job_list(s, org, call_id, out, max, n_out, err);
 }
 
 int sdra_store_job_counts(sdra_store *s, int n_stages, int (*counts)[SDRA_N_JOB_STATES], sdra_error *err)
@@ -179,22 +190,22 @@ int sdra_store_job_counts(sdra_store *s, int n_stages, int (*counts)[SDRA_N_JOB_
     return s->ops->job_counts(s, n_stages, counts, err);
 }
 
-int sdra_store_artifact_get(sdra_store *s, const char *call_id, const char *name,
+int sdra_store_artifact_get(sdra_store *s, const char *org, const char *call_id, const char *name,
                             sdra_store_artifact *out, sdra_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (!valid_id(call_id) || !name)
+    if (!valid_id(call_id) || !name || !org_arg_ok(org))
         return sdra_error_set(err, SDRA_ENOTFOUND, "artifact not found");
-    return s->ops->artifact_get(s, call_id, name, out, err);
+    return s->ops->artifact_get(s, org, call_id, name, out, err);
 }
 
-int sdra_store_artifact_list(sdra_store *s, const char *call_id, sdra_store_artifact *out, int max,
-                             int *n_out, sdra_error *err)
+int sdra_store_artifact_list(sdra_store *s, const char *org, const char *call_id, sdra_store_artifact *out,
+                             int max, int *n_out, sdra_error *err)
 {
     *n_out = 0;
-    if (!valid_id(call_id))
+    if (!valid_id(call_id) || !org_arg_ok(org))
         return 0;
-    return s->ops->artifact_list(s, call_id, out, max, n_out, err);
+    return s->ops->artifact_list(s, org, call_id, out, max, n_out, err);
 }
 
 int sdra_store_key_insert(sdra_store *s, const sdra_store_key *k, sdra_error *err)
@@ -243,12 +254,15 @@ static bool fits(const char *v, size_t n) { return !v || strnlen(v, n) < n; } /*
 
 int sdra_store_audit_append(sdra_store *s, sdra_store_audit_entry *e, sdra_error *err)
 {
+    if (e->org[0] && !valid_id(e->org))
+        return sdra_error_set(err, SDRA_EINVAL, "audit entry: bad organisation");
     if (!fits(e->actor, sizeof e->actor) || !fits(e->action, sizeof e->action) ||
         !fits(e->target, sizeof e->target) || !fits(e->ip, sizeof e->ip) || !fits(e->detail, sizeof e->detail))
         return sdra_error_set(err, SDRA_EINVAL, "audit entry: a field is too long");
     if (!e->action[0])
         return sdra_error_set(err, SDRA_EINVAL, "audit entry: no action");
     e->id = 0;
+    e->hash_v = 2;
     e->prev_hash[0] = e->hash[0] = '\0';
     return s->ops->audit_append(s, e, err);
 }
@@ -291,7 +305,8 @@ void sdra_store_audit_hash(const sdra_store_audit_entry *e, const char *prev_has
     char num[24];
     crypto_hash_sha256_init(&st);
     crypto_hash_sha256_update(&st, (const unsigned char *)prev_hash, strlen(prev_hash));
-    hash_field(&st, "sdra-audit-v1", 13);
+    bool v2 = e->hash_v >= 2;
+    hash_field(&st, v2 ? "sdra-audit-v2" : "sdra-audit-v1", 13);
     snprintf(num, sizeof num, "%lld", (long long)e->id);
     hash_field(&st, num, strlen(num));
     snprintf(num, sizeof num, "%lld", (long long)e->at_ms);
@@ -299,6 +314,8 @@ void sdra_store_audit_hash(const sdra_store_audit_entry *e, const char *prev_has
     const char *f[] = {e->actor, e->action, e->target, e->ip, e->detail};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         hash_field(&st, f[i], strnlen(f[i], SDRA_STORE_AUDIT_DETAIL_MAX));
+    if (v2)
+        hash_field(&st, e->org, strnlen(e->org, sizeof e->org));
     crypto_hash_sha256_final(&st, h);
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < sizeof h; i++) {
@@ -359,12 +376,14 @@ int sdra_store_audit_count(sdra_store *s, const char *target, int *n_out, sdra_e
     return s->ops->audit_count(s, target, n_out, err);
 }
 
-int sdra_store_outbox_put(sdra_store *s, const char *key, const char *call_id, const char *kind,
-                          const char *payload, int64_t now_ms, sdra_error *err)
+int sdra_store_outbox_put(sdra_store *s, const char *org, const char *key, const char *call_id,
+                          const char *kind, const char *payload, int64_t now_ms, sdra_error *err)
 {
     if (!key || !*key || strlen(key) >= 128 || !kind || strlen(kind) >= 32)
         return sdra_error_set(err, SDRA_EINVAL, "outbox: bad idempotency key or kind");
-    return s->ops->outbox_put(s, key, call_id ? call_id : "", kind, payload ? payload : "", now_ms, err);
+    if (!org || !valid_id(org))
+        return sdra_error_set(err, SDRA_EINVAL, "outbox: bad organisation");
+    return s->ops->outbox_put(s, org, key, call_id ? call_id : "", kind, payload ? payload : "", now_ms, err);
 }
 
 int sdra_store_outbox_claim(sdra_store *s, const char *owner, int64_t now_ms, int64_t lease_ms,
@@ -377,4 +396,31 @@ int sdra_store_outbox_claim(sdra_store *s, const char *owner, int64_t now_ms, in
 int sdra_store_outbox_done(sdra_store *s, const char *key, sdra_error *err)
 {
     return s->ops->outbox_done(s, key, err);
+}
+
+int sdra_store_org_set(sdra_store *s, const char *name, int max_active, int64_t max_storage_bytes, int64_t now_ms,
+                       sdra_error *err)
+{
+    if (!valid_id(name))
+        return sdra_error_set(err, SDRA_EINVAL, "organisation '%.80s': use 1-63 of [a-z0-9-]", name ? name : "");
+    if (max_active < 0 || max_storage_bytes < 0)
+        return sdra_error_set(err, SDRA_EINVAL, "organisation %s: quotas must be 0 (unlimited) or more", name);
+    return s->ops->org_set(s, name, max_active, max_storage_bytes, now_ms, err);
+}
+
+int sdra_store_org_get(sdra_store *s, const char *name, sdra_store_org *out, sdra_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!valid_id(name))
+        return sdra_error_set(err, SDRA_EINVAL, "organisation '%.80s': use 1-63 of [a-z0-9-]", name ? name : "");
+    return s->ops->org_get(s, name, out, err);
+}
+
+int sdra_store_org_list(sdra_store *s, sdra_store_org *out, int max, int *n_out, sdra_error *err)
+{
+    *n_out = 0;
+    if (max <= 0)
+        return 0;
+    memset(out, 0, sizeof *out * (size_t)max);
+    return s->ops->org_list(s, out, max, n_out, err);
 }

@@ -296,7 +296,7 @@ static void ghost_claims(fx *f)
     assert_int_equal(sdra_mkdir_p(dir, &err), 0);
     assert_int_equal(sdra_server_store_open(&st, f->dir, &err), 0);
     int64_t now = sdra_store_now_ms();
-    assert_int_equal(sdra_store_call_create(st, "ghost-call", "{}", 0, now, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(st, "default", "ghost-call", "{}", 0, 0, now, 0, &err), 0);
     assert_int_equal(sdra_store_job_claim(st, 0, "ghost", now, 300, 4, &g_ghost_job, &err), 0);
     sdra_store_close(st);
 }
@@ -318,7 +318,7 @@ static void server_takes_over_a_dead_workers_lease(void **state)
     assert_int_equal(sdra_store_job_complete(st, &g_ghost_job, NULL, 0, 1, sdra_store_now_ms(), &err), SDRA_EEXISTS);
     sdra_store_job jobs[4];
     int n = 0;
-    assert_int_equal(sdra_store_job_list(st, "ghost-call", jobs, 4, &n, &err), 0);
+    assert_int_equal(sdra_store_job_list(st, NULL, "ghost-call", jobs, 4, &n, &err), 0);
     assert_int_equal(n, 3);
     assert_int_equal(jobs[0].attempts, 2);
     assert_int_equal(atomic_load(&g_runs[0]), 1);

@@ -76,39 +76,39 @@ static void store_call_lifecycle(void **state)
     (void)state;
     sdra_store *s = open_fresh();
     sdra_error err = {0};
-    assert_int_equal(sdra_store_call_create(s, "c-1", "{\"a\":1}", 0, 1000, 0, &err), 0);
-    assert_int_equal(sdra_store_call_create(s, "c-1", "{}", 0, 1000, 0, &err), SDRA_EEXISTS);
-    assert_int_equal(sdra_store_call_create(s, "Bad/Id", "{}", 0, 1000, 0, &err), SDRA_EINVAL);
-    assert_int_equal(sdra_store_call_create(s, "c-2", "{}", 0, 2000, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "c-1", "{\"a\":1}", 0, 0, 1000, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "c-1", "{}", 0, 0, 1000, 0, &err), SDRA_EEXISTS);
+    assert_int_equal(sdra_store_call_create(s, "default", "Bad/Id", "{}", 0, 0, 1000, 0, &err), SDRA_EINVAL);
+    assert_int_equal(sdra_store_call_create(s, "default", "c-2", "{}", 0, 0, 2000, 0, &err), 0);
     sdra_store_call c;
-    assert_int_equal(sdra_store_call_get(s, "c-1", &c, &err), 0);
+    assert_int_equal(sdra_store_call_get(s, NULL, "c-1", &c, &err), 0);
     assert_string_equal(c.status, "queued");
     assert_string_equal(c.meta_json, "{\"a\":1}");
     assert_int_equal(c.created_ms, 1000);
     sdra_store_call_release(&c);
-    assert_int_equal(sdra_store_call_get(s, "nope", &c, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_call_get(s, NULL, "nope", &c, &err), SDRA_ENOTFOUND);
 
     sdra_store_call list[4];
     int n = 0;
-    assert_int_equal(sdra_store_call_list(s, NULL, 0, 4, list, &n, &err), 0);
+    assert_int_equal(sdra_store_call_list(s, NULL, NULL, 0, 4, list, &n, &err), 0);
     assert_int_equal(n, 2);
     assert_string_equal(list[0].id, "c-2"); /* newest first */
     for (int i = 0; i < n; i++)
         sdra_store_call_release(&list[i]);
-    assert_int_equal(sdra_store_call_list(s, NULL, 1, 4, list, &n, &err), 0);
+    assert_int_equal(sdra_store_call_list(s, NULL, NULL, 1, 4, list, &n, &err), 0);
     assert_int_equal(n, 1);
     assert_string_equal(list[0].id, "c-1");
     sdra_store_call_release(&list[0]);
-    assert_int_equal(sdra_store_call_list(s, "done", 0, 4, list, &n, &err), 0);
+    assert_int_equal(sdra_store_call_list(s, NULL, "done", 0, 4, list, &n, &err), 0);
     assert_int_equal(n, 0);
 
     int active = 0;
-    assert_int_equal(sdra_store_count_active(s, &active, &err), 0);
+    assert_int_equal(sdra_store_count_active(s, NULL, &active, &err), 0);
     assert_int_equal(active, 2);
-    assert_int_equal(sdra_store_call_delete(s, "c-1", &err), 0);
-    assert_int_equal(sdra_store_call_delete(s, "c-1", &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_call_delete(s, NULL, "c-1", &err), 0);
+    assert_int_equal(sdra_store_call_delete(s, NULL, "c-1", &err), SDRA_ENOTFOUND);
     sdra_store_job jobs[8];
-    assert_int_equal(sdra_store_job_list(s, "c-1", jobs, 8, &n, &err), 0);
+    assert_int_equal(sdra_store_job_list(s, NULL, "c-1", jobs, 8, &n, &err), 0);
     assert_int_equal(n, 0);
     cleanup(s);
 }
@@ -118,11 +118,11 @@ static void store_backpressure_limits_active_calls(void **state)
     (void)state;
     sdra_store *s = open_fresh();
     sdra_error err = {0};
-    assert_int_equal(sdra_store_call_create(s, "a", "{}", 0, 1, 2, &err), 0);
-    assert_int_equal(sdra_store_call_create(s, "b", "{}", 0, 1, 2, &err), 0);
-    assert_int_equal(sdra_store_call_create(s, "c", "{}", 0, 1, 2, &err), SDRA_ELIMIT);
+    assert_int_equal(sdra_store_call_create(s, "default", "a", "{}", 0, 0, 1, 2, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "b", "{}", 0, 0, 1, 2, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "c", "{}", 0, 0, 1, 2, &err), SDRA_ELIMIT);
     sdra_store_call c;
-    assert_int_equal(sdra_store_call_get(s, "c", &c, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_call_get(s, NULL, "c", &c, &err), SDRA_ENOTFOUND);
     cleanup(s);
 }
 
@@ -132,7 +132,7 @@ static void store_stages_complete_in_order(void **state)
     sdra_store *s = open_fresh();
     sdra_error err = {0};
     sdra_store_job j;
-    assert_int_equal(sdra_store_call_create(s, "c", "{}", 0, 100, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "c", "{}", 0, 0, 100, 0, &err), 0);
     assert_int_equal(sdra_store_job_claim(s, 1, "w1", 100, 1000, 3, &j, &err), SDRA_ENOTFOUND);
     assert_int_equal(sdra_store_job_claim(s, 0, "w1", 100, 1000, 3, &j, &err), 0);
     assert_string_equal(j.call_id, "c");
@@ -144,7 +144,7 @@ static void store_stages_complete_in_order(void **state)
     sdra_store_job j2;
     assert_int_equal(sdra_store_job_claim(s, 0, "w2", 200, 1000, 3, &j2, &err), SDRA_ENOTFOUND);
     sdra_store_call c;
-    assert_int_equal(sdra_store_call_get(s, "c", &c, &err), 0);
+    assert_int_equal(sdra_store_call_get(s, NULL, "c", &c, &err), 0);
     assert_string_equal(c.status, "running");
     sdra_store_call_release(&c);
 
@@ -156,24 +156,24 @@ static void store_stages_complete_in_order(void **state)
     assert_int_equal(sdra_store_job_claim(s, 1, "w1", 300, 1000, 3, &j, &err), 0);
     assert_int_equal(j.stage, 1);
     assert_int_equal(sdra_store_job_complete(s, &j, NULL, 0, -1, 400, &err), 0);
-    assert_int_equal(sdra_store_call_get(s, "c", &c, &err), 0);
+    assert_int_equal(sdra_store_call_get(s, NULL, "c", &c, &err), 0);
     assert_string_equal(c.status, "done");
     sdra_store_call_release(&c);
 
     sdra_store_job jobs[4];
     int n = 0;
-    assert_int_equal(sdra_store_job_list(s, "c", jobs, 4, &n, &err), 0);
+    assert_int_equal(sdra_store_job_list(s, NULL, "c", jobs, 4, &n, &err), 0);
     assert_int_equal(n, 2);
     assert_int_equal(jobs[0].state, SDRA_JOB_DONE);
     assert_int_equal(jobs[0].started_ms, 100);
     assert_int_equal(jobs[0].finished_ms, 300);
     sdra_store_artifact arts[4];
-    assert_int_equal(sdra_store_artifact_list(s, "c", arts, 4, &n, &err), 0);
+    assert_int_equal(sdra_store_artifact_list(s, NULL, "c", arts, 4, &n, &err), 0);
     assert_int_equal(n, 1);
-    assert_int_equal(sdra_store_artifact_get(s, "c", "transcript.json", &a, &err), 0);
+    assert_int_equal(sdra_store_artifact_get(s, NULL, "c", "transcript.json", &a, &err), 0);
     assert_int_equal(a.size_bytes, 10);
     assert_int_equal(a.stage, 0);
-    assert_int_equal(sdra_store_artifact_get(s, "c", "analysis.json", &a, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_artifact_get(s, NULL, "c", "analysis.json", &a, &err), SDRA_ENOTFOUND);
 
     int counts[2][SDRA_N_JOB_STATES];
     assert_int_equal(sdra_store_job_counts(s, 2, counts, &err), 0);
@@ -189,7 +189,7 @@ static void store_expired_lease_is_taken_over_once(void **state)
     sdra_store *s = open_fresh();
     sdra_error err = {0};
     sdra_store_job dead_worker, j;
-    assert_int_equal(sdra_store_call_create(s, "c", "{}", 0, 0, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "c", "{}", 0, 0, 0, 0, &err), 0);
     assert_int_equal(sdra_store_job_claim(s, 0, "w1", 0, 1000, 5, &dead_worker, &err), 0);
     assert_int_equal(sdra_store_job_heartbeat(s, &dead_worker, 900, 1000, &err), 0); /* to 1900 */
     assert_int_equal(sdra_store_job_claim(s, 0, "w2", 1500, 1000, 5, &j, &err), SDRA_ENOTFOUND);
@@ -203,7 +203,7 @@ static void store_expired_lease_is_taken_over_once(void **state)
     assert_int_equal(sdra_store_job_complete(s, &j, NULL, 0, 1, 2200, &err), 0);
     sdra_store_job jobs[4];
     int n = 0;
-    assert_int_equal(sdra_store_job_list(s, "c", jobs, 4, &n, &err), 0);
+    assert_int_equal(sdra_store_job_list(s, NULL, "c", jobs, 4, &n, &err), 0);
     assert_int_equal(n, 2); /* exactly one next-stage job */
     cleanup(s);
 }
@@ -214,7 +214,7 @@ static void store_retries_then_dead_then_manual_retry(void **state)
     sdra_store *s = open_fresh();
     sdra_error err = {0};
     sdra_store_job j;
-    assert_int_equal(sdra_store_call_create(s, "c", "{}", 0, 0, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "c", "{}", 0, 0, 0, 0, &err), 0);
     assert_int_equal(sdra_store_job_claim(s, 0, "w", 0, 1000, 2, &j, &err), 0);
     assert_int_equal(sdra_store_job_fail(s, &j, "upstream down", true, 500, 2, 10, &err), 0);
     /* backoff: not runnable before run_after */
@@ -225,29 +225,29 @@ static void store_retries_then_dead_then_manual_retry(void **state)
     assert_int_equal(sdra_store_job_fail(s, &j, "upstream still down", true, 900, 2, 600, &err), 0);
     assert_int_equal(sdra_store_job_claim(s, 0, "w", 5000, 1000, 2, &j, &err), SDRA_ENOTFOUND);
     sdra_store_call c;
-    assert_int_equal(sdra_store_call_get(s, "c", &c, &err), 0);
+    assert_int_equal(sdra_store_call_get(s, NULL, "c", &c, &err), 0);
     assert_string_equal(c.status, "failed");
     sdra_store_call_release(&c);
     sdra_store_job jobs[2];
     int n = 0;
-    assert_int_equal(sdra_store_job_list(s, "c", jobs, 2, &n, &err), 0);
+    assert_int_equal(sdra_store_job_list(s, NULL, "c", jobs, 2, &n, &err), 0);
     assert_int_equal(jobs[0].state, SDRA_JOB_DEAD);
     assert_string_equal(jobs[0].last_error, "upstream still down");
     int counts[1][SDRA_N_JOB_STATES];
     assert_int_equal(sdra_store_job_counts(s, 1, counts, &err), 0);
     assert_int_equal(counts[0][SDRA_JOB_DEAD], 1);
 
-    assert_int_equal(sdra_store_call_retry(s, "c", 6000, &err), 0);
-    assert_int_equal(sdra_store_call_retry(s, "c", 6000, &err), SDRA_EINVAL);
-    assert_int_equal(sdra_store_call_retry(s, "zz", 6000, &err), SDRA_ENOTFOUND);
-    assert_int_equal(sdra_store_call_get(s, "c", &c, &err), 0);
+    assert_int_equal(sdra_store_call_retry(s, NULL, "c", 6000, &err), 0);
+    assert_int_equal(sdra_store_call_retry(s, NULL, "c", 6000, &err), SDRA_EINVAL);
+    assert_int_equal(sdra_store_call_retry(s, NULL, "zz", 6000, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_call_get(s, NULL, "c", &c, &err), 0);
     assert_string_equal(c.status, "queued");
     sdra_store_call_release(&c);
     assert_int_equal(sdra_store_job_claim(s, 0, "w", 6000, 1000, 2, &j, &err), 0);
     assert_int_equal(j.attempts, 1);
     /* a permanent failure is dead at once */
     assert_int_equal(sdra_store_job_fail(s, &j, "not audio", false, 0, 2, 6100, &err), 0);
-    assert_int_equal(sdra_store_job_list(s, "c", jobs, 2, &n, &err), 0);
+    assert_int_equal(sdra_store_job_list(s, NULL, "c", jobs, 2, &n, &err), 0);
     assert_int_equal(jobs[0].state, SDRA_JOB_DEAD);
     cleanup(s);
 }
@@ -258,12 +258,12 @@ static void store_worker_dying_every_time_ends_dead(void **state)
     sdra_store *s = open_fresh();
     sdra_error err = {0};
     sdra_store_job j;
-    assert_int_equal(sdra_store_call_create(s, "c", "{}", 0, 0, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "c", "{}", 0, 0, 0, 0, &err), 0);
     assert_int_equal(sdra_store_job_claim(s, 0, "w1", 0, 100, 2, &j, &err), 0);
     assert_int_equal(sdra_store_job_claim(s, 0, "w2", 200, 100, 2, &j, &err), 0);
     assert_int_equal(sdra_store_job_claim(s, 0, "w3", 400, 100, 2, &j, &err), SDRA_ENOTFOUND);
     sdra_store_call c;
-    assert_int_equal(sdra_store_call_get(s, "c", &c, &err), 0);
+    assert_int_equal(sdra_store_call_get(s, NULL, "c", &c, &err), 0);
     assert_string_equal(c.status, "failed");
     sdra_store_call_release(&c);
     cleanup(s);
@@ -275,16 +275,16 @@ static void store_artifacts_replace_not_duplicate(void **state)
     sdra_store *s = open_fresh();
     sdra_error err = {0};
     sdra_store_job j;
-    assert_int_equal(sdra_store_call_create(s, "c", "{}", 0, 0, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "c", "{}", 0, 0, 0, 0, &err), 0);
     assert_int_equal(sdra_store_job_claim(s, 0, "w", 0, 1000, 3, &j, &err), 0);
     sdra_store_artifact a = {.name = "x.json", .path = "p1", .sha256 = "11", .size_bytes = 1};
     assert_int_equal(sdra_store_job_complete(s, &j, &a, 1, -1, 1, &err), 0);
-    assert_int_equal(sdra_store_call_create(s, "d", "{}", 0, 0, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "d", "{}", 0, 0, 0, 0, &err), 0);
     /* re-running stage 0 by hand on c (retry path) replaces the artifact */
     assert_int_equal(sdra_store_job_fail(s, &j, "x", false, 0, 3, 2, &err), SDRA_EEXISTS);
     sdra_store_artifact list[4];
     int n = 0;
-    assert_int_equal(sdra_store_artifact_list(s, "c", list, 4, &n, &err), 0);
+    assert_int_equal(sdra_store_artifact_list(s, NULL, "c", list, 4, &n, &err), 0);
     assert_int_equal(n, 1);
     assert_string_equal(list[0].sha256, "11");
     cleanup(s);
@@ -323,8 +323,8 @@ static void store_keys_audit_outbox(void **state)
     assert_int_equal(n, 2);
 
     sdra_store_outbox_item o;
-    assert_int_equal(sdra_store_outbox_put(s, "crm:c:1", "c", "crm", "{}", 1, &err), 0);
-    assert_int_equal(sdra_store_outbox_put(s, "crm:c:1", "c", "crm", "{}", 2, &err), 0);
+    assert_int_equal(sdra_store_outbox_put(s, "default", "crm:c:1", "c", "crm", "{}", 1, &err), 0);
+    assert_int_equal(sdra_store_outbox_put(s, "default", "crm:c:1", "c", "crm", "{}", 2, &err), 0);
     assert_int_equal(sdra_store_outbox_claim(s, "w", 10, 100, &o, &err), 0);
     assert_string_equal(o.key, "crm:c:1");
     assert_int_equal(o.attempts, 1);
@@ -525,19 +525,162 @@ static void store_keys_belong_to_an_org(void **state)
     cleanup(s);
 }
 
+/* A call of another organisation is not found, exactly as a missing one, by every call query. */
+static void store_orgs_are_isolated(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    assert_int_equal(sdra_store_call_create(s, "acme", "a1", "{}", 100, 0, 10, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "zeta", "z1", "{}", 200, 0, 20, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "zeta", "a1", "{}", 0, 0, 30, 0, &err), SDRA_EEXISTS); /* ids are global */
+    assert_int_equal(sdra_store_call_create(s, "Bad Org", "b1", "{}", 0, 0, 30, 0, &err), SDRA_EINVAL);
+    assert_int_equal(sdra_store_call_create(s, NULL, "b1", "{}", 0, 0, 30, 0, &err), SDRA_EINVAL);
+    sdra_store_call c;
+    assert_int_equal(sdra_store_call_get(s, "acme", "a1", &c, &err), 0);
+    assert_string_equal(c.org, "acme");
+    assert_int_equal(c.audio_bytes, 100);
+    sdra_store_call_release(&c);
+    assert_int_equal(sdra_store_call_get(s, "zeta", "a1", &c, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_call_get(s, NULL, "a1", &c, &err), 0); /* trusted: any org */
+    sdra_store_call_release(&c);
+    sdra_store_call list[4];
+    int n = 0;
+    assert_int_equal(sdra_store_call_list(s, "zeta", NULL, 0, 4, list, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].id, "z1");
+    sdra_store_call_release(&list[0]);
+    assert_int_equal(sdra_store_call_list(s, "acme", "queued", 0, 4, list, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].id, "a1");
+    sdra_store_call_release(&list[0]);
+    assert_int_equal(sdra_store_call_list(s, "nobody", NULL, 0, 4, list, &n, &err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(sdra_store_count_active(s, "acme", &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(sdra_store_count_active(s, NULL, &n, &err), 0);
+    assert_int_equal(n, 2);
+
+    /* jobs and artifacts of a call are its organisation's */
+    sdra_store_job j;
+    assert_int_equal(sdra_store_job_claim(s, 0, "w", 100, 1000, 1, &j, &err), 0);
+    assert_string_equal(j.call_id, "a1");
+    sdra_store_artifact art = {.name = "transcript.json", .path = "calls/a1/transcript.json", .sha256 = "ab",
+                               .size_bytes = 50};
+    assert_int_equal(sdra_store_job_complete(s, &j, &art, 1, 1, 110, &err), 0);
+    sdra_store_job jobs[4];
+    assert_int_equal(sdra_store_job_list(s, "zeta", "a1", jobs, 4, &n, &err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(sdra_store_job_list(s, "acme", "a1", jobs, 4, &n, &err), 0);
+    assert_int_equal(n, 2);
+    sdra_store_artifact a;
+    assert_int_equal(sdra_store_artifact_get(s, "zeta", "a1", "transcript.json", &a, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_artifact_get(s, "acme", "a1", "transcript.json", &a, &err), 0);
+    sdra_store_artifact arts[4];
+    assert_int_equal(sdra_store_artifact_list(s, "zeta", "a1", arts, 4, &n, &err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(sdra_store_artifact_list(s, "acme", "a1", arts, 4, &n, &err), 0);
+    assert_int_equal(n, 1);
+
+    /* retry and delete: another organisation's call is not found and stays */
+    assert_int_equal(sdra_store_job_claim(s, 1, "w", 200, 1000, 1, &j, &err), 0);
+    assert_int_equal(sdra_store_job_fail(s, &j, "boom", false, 0, 1, 210, &err), 0);
+    assert_int_equal(sdra_store_call_retry(s, "zeta", "a1", 300, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_call_retry(s, "acme", "a1", 300, &err), 0);
+    assert_int_equal(sdra_store_call_delete(s, "zeta", "a1", &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_call_get(s, "acme", "a1", &c, &err), 0);
+    sdra_store_call_release(&c);
+    assert_int_equal(sdra_store_call_delete(s, "acme", "a1", &err), 0);
+    assert_int_equal(sdra_store_call_get(s, NULL, "a1", &c, &err), SDRA_ENOTFOUND);
+
+    /* outbox and audit entries carry their organisation; the audit query filters by it */
+    sdra_store_outbox_item o;
+    assert_int_equal(sdra_store_outbox_put(s, "zeta", "crm:z1:1", "z1", "crm", "{}", 1, &err), 0);
+    assert_int_equal(sdra_store_outbox_put(s, "Bad Org", "crm:z1:2", "z1", "crm", "{}", 1, &err), SDRA_EINVAL);
+    assert_int_equal(sdra_store_outbox_claim(s, "w", 10, 100, &o, &err), 0);
+    assert_string_equal(o.org, "zeta");
+    sdra_store_outbox_release(&o);
+    sdra_store_audit_entry e = {.at_ms = 1, .actor = "k1", .action = "call.read", .target = "z1", .org = "zeta"};
+    assert_int_equal(sdra_store_audit_append(s, &e, &err), 0);
+    sdra_store_audit_entry e2 = {.at_ms = 2, .actor = "k2", .action = "call.read", .target = "a1", .org = "acme"};
+    assert_int_equal(sdra_store_audit_append(s, &e2, &err), 0);
+    sdra_store_audit_entry bad = {.at_ms = 3, .actor = "k2", .action = "x", .org = "ACME"};
+    assert_int_equal(sdra_store_audit_append(s, &bad, &err), SDRA_EINVAL);
+    sdra_store_audit_entry got[4];
+    sdra_store_audit_filter f = {.org = "zeta"};
+    assert_int_equal(sdra_store_audit_query(s, &f, got, 4, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(got[0].target, "z1");
+    assert_string_equal(got[0].org, "zeta");
+    int64_t nv = 0, bad_id = 0;
+    assert_int_equal(sdra_store_audit_verify(s, &nv, &bad_id, &err), 0);
+    assert_int_equal(nv, 2);
+    /* the organisation is part of the chain: moving an entry to another one breaks it */
+    assert_int_equal(B->raw_exec(g_path, "UPDATE audit_log SET org = 'acme' WHERE id = 1"), 0);
+    assert_int_equal(sdra_store_audit_verify(s, &nv, &bad_id, &err), SDRA_EIO);
+    assert_int_equal(bad_id, 1);
+    cleanup(s);
+}
+
+/* Quotas per organisation: calls in flight and storage (audio + artifacts). */
+static void store_org_quotas(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    sdra_store_org o;
+    assert_int_equal(sdra_store_org_get(s, "acme", &o, &err), 0); /* never set: unlimited */
+    assert_int_equal(o.max_active, 0);
+    assert_int_equal(o.max_storage_bytes, 0);
+    assert_int_equal(sdra_store_org_set(s, "acme", 1, 1000, 1, &err), 0);
+    assert_int_equal(sdra_store_org_set(s, "acme", -1, 0, 1, &err), SDRA_EINVAL);
+    assert_int_equal(sdra_store_org_set(s, "no/org", 1, 0, 1, &err), SDRA_EINVAL);
+    assert_int_equal(sdra_store_call_create(s, "acme", "a1", "{}", 600, 0, 10, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "acme", "a2", "{}", 100, 0, 20, 0, &err), SDRA_ELIMIT); /* in flight */
+    assert_int_equal(sdra_store_call_create(s, "zeta", "z1", "{}", 5000, 0, 20, 0, &err), 0); /* others unaffected */
+    sdra_store_job j;
+    assert_int_equal(sdra_store_job_claim(s, 0, "w", 100, 1000, 1, &j, &err), 0);
+    sdra_store_artifact art = {.name = "t.json", .path = "p", .sha256 = "ab", .size_bytes = 300};
+    assert_int_equal(sdra_store_job_complete(s, &j, &art, 1, -1, 110, &err), 0);
+    if (strcmp(j.call_id, "a1") != 0) { /* z1 was claimed: finish a1 too */
+        assert_int_equal(sdra_store_job_claim(s, 0, "w", 120, 1000, 1, &j, &err), 0);
+        assert_int_equal(sdra_store_job_complete(s, &j, NULL, 0, -1, 130, &err), 0);
+    }
+    assert_int_equal(sdra_store_org_get(s, "acme", &o, &err), 0);
+    assert_int_equal(o.n_active, 0);
+    assert_int_equal(o.max_active, 1);
+    assert_int_equal(o.storage_bytes, strcmp(j.call_id, "a1") ? 600 : 900);
+    int64_t used = o.storage_bytes;
+    assert_int_equal(sdra_store_call_create(s, "acme", "a3", "{}", 1000 - used + 1, 0, 140, 0, &err), SDRA_ELIMIT);
+    assert_int_equal(sdra_store_call_create(s, "acme", "a3", "{}", 1000 - used, 0, 140, 0, &err), 0);
+    assert_int_equal(sdra_store_call_delete(s, "acme", "a1", &err), 0); /* erasure frees storage */
+    assert_int_equal(sdra_store_org_get(s, "acme", &o, &err), 0);
+    assert_int_equal(o.storage_bytes, 1000 - used);
+    assert_int_equal(sdra_store_org_set(s, "acme", 0, 0, 2, &err), 0); /* 0: unlimited */
+    assert_int_equal(sdra_store_call_create(s, "acme", "a4", "{}", 1 << 20, 0, 150, 0, &err), 0);
+    sdra_store_org list[4];
+    int n = 0;
+    assert_int_equal(sdra_store_org_list(s, list, 4, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].name, "acme");
+    assert_int_equal(list[0].n_active, 2);
+    assert_string_equal(list[1].name, "zeta");
+    cleanup(s);
+}
+
 static void store_survives_reopen(void **state)
 {
     (void)state;
     sdra_store *s = open_fresh();
     sdra_error err = {0};
     sdra_store_job j;
-    assert_int_equal(sdra_store_call_create(s, "c", "{}", 0, 0, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "c", "{}", 0, 0, 0, 0, &err), 0);
     assert_int_equal(sdra_store_job_claim(s, 0, "w", 0, 1000, 3, &j, &err), 0);
     sdra_store_close(s);
     assert_int_equal(B->open(&s, g_path, &err), 0);
     sdra_store_job jobs[2];
     int n = 0;
-    assert_int_equal(sdra_store_job_list(s, "c", jobs, 2, &n, &err), 0);
+    assert_int_equal(sdra_store_job_list(s, NULL, "c", jobs, 2, &n, &err), 0);
     assert_int_equal(n, 1);
     assert_int_equal(jobs[0].state, SDRA_JOB_RUNNING);
     assert_int_equal(sdra_store_job_claim(s, 0, "w2", 2000, 1000, 3, &j, &err), 0);
@@ -570,6 +713,8 @@ int main(void)
         cmocka_unit_test(store_audit_concurrent_appends_make_one_chain),
         cmocka_unit_test(store_key_delete),
         cmocka_unit_test(store_keys_belong_to_an_org),
+        cmocka_unit_test(store_orgs_are_isolated),
+        cmocka_unit_test(store_org_quotas),
         cmocka_unit_test(store_survives_reopen),
         cmocka_unit_test(store_open_rejects_bad_location),
     };

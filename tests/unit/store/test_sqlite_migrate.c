@@ -71,10 +71,78 @@ static void opens_and_chains_an_old_audit_log(void **state)
     unlink(p);
 }
 
+/* A database from before organisations (chained audit log, keys, calls, outbox without org):
+ * every row belongs to "default", the old entries still verify (hashed without org), new
+ * entries are hashed with theirs, and a second open changes nothing. */
+static const char *PRE_ORG_SCHEMA =
+    "CREATE TABLE calls (id VARCHAR(64) PRIMARY KEY, status VARCHAR(16) NOT NULL, meta TEXT NOT NULL,"
+    " created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL);"
+    "CREATE TABLE outbox (idem_key VARCHAR(128) PRIMARY KEY, call_id VARCHAR(64) NOT NULL, kind VARCHAR(32) NOT NULL,"
+    " payload TEXT NOT NULL, state VARCHAR(16) NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " lease_owner VARCHAR(64), lease_expires_ms BIGINT NOT NULL DEFAULT 0,"
+    " created_ms BIGINT NOT NULL, done_ms BIGINT NOT NULL DEFAULT 0);"
+    "INSERT INTO calls VALUES ('c1', 'done', '{}', 1, 2);"
+    "INSERT INTO api_keys VALUES ('k1', 'ci', 'write', 'aa', 1, 0);"
+    "INSERT INTO outbox (idem_key, call_id, kind, payload, state, created_ms) VALUES ('x', 'c1', 'crm', '{}', 'queued', 1);";
+
+static void moves_rows_from_before_organisations_to_default(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("SDRA_TEST_TMP");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/migrate-org-%d.db", tmp ? tmp : "/tmp", (int)getpid());
+    unlink(path);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, OLD_SCHEMA, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, PRE_ORG_SCHEMA, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    sdra_store *s = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_store_sqlite_open(&s, path, &err), 0);
+    sdra_store_call c;
+    assert_int_equal(sdra_store_call_get(s, "default", "c1", &c, &err), 0);
+    assert_string_equal(c.org, "default");
+    sdra_store_call_release(&c);
+    assert_int_equal(sdra_store_call_get(s, "acme", "c1", &c, &err), SDRA_ENOTFOUND);
+    sdra_store_key k;
+    assert_int_equal(sdra_store_key_get(s, "k1", &k, &err), 0);
+    assert_string_equal(k.org, "default");
+    sdra_store_outbox_item o;
+    assert_int_equal(sdra_store_outbox_claim(s, "w", 10, 100, &o, &err), 0);
+    assert_string_equal(o.org, "default");
+    sdra_store_outbox_release(&o);
+    sdra_store_audit_entry e = {.at_ms = 3, .actor = "k1", .action = "call.read", .target = "c1", .org = "acme"};
+    assert_int_equal(sdra_store_audit_append(s, &e, &err), 0);
+    sdra_store_close(s);
+
+    assert_int_equal(sdra_store_sqlite_open(&s, path, &err), 0);
+    int64_t n = 0, bad = 0;
+    assert_int_equal(sdra_store_audit_verify(s, &n, &bad, &err), 0);
+    assert_int_equal(n, 3);
+    sdra_store_audit_entry got[4];
+    int k2 = 0;
+    assert_int_equal(sdra_store_audit_query(s, NULL, got, 4, &k2, &err), 0);
+    assert_int_equal(k2, 3);
+    assert_string_equal(got[0].org, "acme");
+    assert_int_equal(got[0].hash_v, 2);
+    assert_string_equal(got[2].org, "default");
+    assert_int_equal(got[2].hash_v, 1);
+    sdra_store_close(s);
+    char p[1100];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(opens_and_chains_an_old_audit_log),
+        cmocka_unit_test(moves_rows_from_before_organisations_to_default),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
