@@ -25,6 +25,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_orgs(int argc, char **argv);
 int cmd_redact(int argc, char **argv);
 
 /* `sdra eval` subcommands, each in its own file (cmd_eval_<what>.c). */

@@ -19,13 +19,17 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: sdra keys create --name NAME --scope read|write|admin [--data DIR]\n"
-               "       sdra keys list [--data DIR]\n"
+    fprintf(f, "usage: sdra keys create --name NAME --scope read|write|admin [--org ORG] [--data DIR]\n"
+               "       sdra keys list [--org ORG] [--data DIR]\n"
                "       sdra keys revoke ID|NAME [--data DIR]\n"
                "       sdra keys delete ID|NAME [--data DIR]\n\n"
                "Manages the API keys of 'sdra serve'. 'create' prints the new key once on stdout;\n"
-               "only a hash is kept. read: GET; write: also upload, retry, delete; admin: all.\n"
-               "'delete' removes a key's row (revoke keeps it listed). Each change is audited.\n"
+               "only a hash is kept. Every key belongs to one organisation and sees only its calls.\n"
+               "read: GET; write: also upload, retry; admin: also erase calls and manage the\n"
+               "organisation's keys over the API. 'delete' removes a key's row (revoke keeps it\n"
+               "listed). Each change is audited.\n"
+               "  --org ORG     the key's organisation, [a-z0-9-] 1-63 (default \"default\");\n"
+               "                with list: only that organisation's keys\n"
                "  --data DIR    data directory (default $SDRA_DATA or ~/.local/share/sdra)\n");
 }
 
@@ -42,9 +46,11 @@ static void fmt_ms(char out[32], int64_t ms)
 }
 
 /* Appends the audit entry of a key change made here: actor "cli:<user>", ip "local". */
-static int audit_key(sdra_store *st, const char *action, const char *key_id, const char *detail, sdra_error *err)
+static int audit_key(sdra_store *st, const char *org, const char *action, const char *key_id, const char *detail,
+                     sdra_error *err)
 {
     sdra_store_audit_entry e = {.at_ms = sdra_store_now_ms()};
+    sdra_strlcpy(e.org, org, sizeof e.org);
     const struct passwd *pw = getpwuid(getuid());
     char user[SDRA_STORE_ID_MAX - 4];
     if (pw && pw->pw_name && strlen(pw->pw_name) < sizeof user)
@@ -62,8 +68,10 @@ static int audit_key(sdra_store *st, const char *action, const char *key_id, con
     return 0;
 }
 
-/* The id of the key named which (an id or a name); valid_only: a revoked one does not count. */
-static int resolve_key(sdra_store *st, const char *which, bool valid_only, char id[SDRA_STORE_ID_MAX], sdra_error *err)
+/* The id (and organisation) of the key named which (an id or a name); valid_only: a revoked
+ * one does not count. */
+static int resolve_key(sdra_store *st, const char *which, bool valid_only, char id[SDRA_STORE_ID_MAX],
+                       char org[SDRA_STORE_ID_MAX], sdra_error *err)
 {
     static sdra_store_key keys[1024];
     int n = 0;
@@ -74,6 +82,7 @@ static int resolve_key(sdra_store *st, const char *which, bool valid_only, char 
         for (int i = 0; i < n; i++)
             if (!strcmp(pass ? keys[i].name : keys[i].id, which) && (!valid_only || !keys[i].revoked_ms)) {
                 sdra_strlcpy(id, keys[i].id, SDRA_STORE_ID_MAX);
+                sdra_strlcpy(org, keys[i].org, SDRA_STORE_ID_MAX);
                 return 0;
             }
     return sdra_error_set(err, SDRA_ENOTFOUND, valid_only ? "no valid API key '%s'" : "no API key '%s'", which);
@@ -83,8 +92,8 @@ int cmd_keys(int argc, char **argv)
 {
     static const struct option opts[] = {{"data", required_argument, 0, 'd'}, {"name", required_argument, 0, 'n'},
                                          {"scope", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *data = NULL, *name = NULL, *scope = NULL;
+                                         {"org", required_argument, 0, 'o'}, {0, 0, 0, 0}};
+    const char *data = NULL, *name = NULL, *scope = NULL, *org = NULL;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -92,6 +101,7 @@ int cmd_keys(int argc, char **argv)
         case 'd': data = optarg; break;
         case 'n': name = optarg; break;
         case 's': scope = optarg; break;
+        case 'o': org = optarg; break;
         case 'h': usage(stdout); return SDRA_EXIT_OK;
         default: return cli_usage_error("keys", "bad option");
         }
@@ -99,6 +109,8 @@ int cmd_keys(int argc, char **argv)
     if (optind >= argc)
         return cli_usage_error("keys", "say create, list or revoke");
     const char *verb = argv[optind++];
+    if (org && !sdra_store_org_valid(org))
+        return cli_usage_error("keys", "--org '%.80s': use 1-63 of [a-z0-9-], not starting with '-'", org);
     char dir[1024];
     if (sdra_crm_default_data_dir(dir, sizeof dir, data) < 0)
         return cli_usage_error("keys", "no data directory: give --data DIR");
@@ -115,13 +127,16 @@ int cmd_keys(int argc, char **argv)
         if (optind < argc)
             return cli_usage_error("keys", "unexpected argument '%s'", argv[optind]);
         char key[SDRA_SERVER_KEY_MAX], id[16], detail[200];
-        if (sdra_server_store_open(&st, dir, &err) < 0 || sdra_server_key_create(st, name, scope, key, sizeof key, &err) < 0) {
+        if (!org)
+            org = SDRA_STORE_ORG_DEFAULT;
+        if (sdra_server_store_open(&st, dir, &err) < 0 ||
+            sdra_server_org_key_create(st, org, name, scope, key, sizeof key, &err) < 0) {
             rc = cli_fail(&err);
         } else {
             memcpy(id, key + 5, 12); /* "sdra_<12 hex id>_<secret>" */
             id[12] = '\0';
-            snprintf(detail, sizeof detail, "name=%s scope=%s", name, scope);
-            if (audit_key(st, "key.create", id, detail, &err) < 0) {
+            snprintf(detail, sizeof detail, "name=%.120s scope=%s org=%s", name, scope, org);
+            if (audit_key(st, org, "key.create", id, detail, &err) < 0) {
                 /* no entry, no key: it is removed and never shown */
                 sdra_error e2 = {0};
                 if (sdra_store_key_delete(st, id, NULL, &e2) < 0)
@@ -140,30 +155,33 @@ int cmd_keys(int argc, char **argv)
         if (sdra_server_store_open(&st, dir, &err) < 0 || sdra_store_key_list(st, keys, 256, &n, &err) < 0) {
             rc = cli_fail(&err);
         } else {
-            printf("%-12s  %-24s  %-5s  %-20s  %s\n", "ID", "NAME", "SCOPE", "CREATED", "REVOKED");
+            printf("%-12s  %-24s  %-16s  %-5s  %-20s  %s\n", "ID", "NAME", "ORG", "SCOPE", "CREATED", "REVOKED");
             for (int i = 0; i < n; i++) {
                 char cr[32], rv[32];
+                if (org && strcmp(org, keys[i].org))
+                    continue;
                 fmt_ms(cr, keys[i].created_ms);
                 fmt_ms(rv, keys[i].revoked_ms);
-                printf("%-12s  %-24.24s  %-5s  %-20s  %s\n", keys[i].id, keys[i].name, keys[i].scope, cr, rv);
+                printf("%-12s  %-24.24s  %-16s  %-5s  %-20s  %s\n", keys[i].id, keys[i].name, keys[i].org,
+                       keys[i].scope, cr, rv);
             }
         }
     } else if (!strcmp(verb, "revoke")) {
         if (optind != argc - 1)
             return cli_usage_error("keys", "revoke needs exactly one ID or NAME");
         /* the entry first (no entry, no change), naming the key by its id */
-        char id[SDRA_STORE_ID_MAX];
+        char id[SDRA_STORE_ID_MAX], korg[SDRA_STORE_ID_MAX];
         const char *which = argv[optind];
-        if (sdra_server_store_open(&st, dir, &err) < 0 || resolve_key(st, which, true, id, &err) < 0 ||
-            audit_key(st, "key.revoke", id, NULL, &err) < 0 ||
+        if (sdra_server_store_open(&st, dir, &err) < 0 || resolve_key(st, which, true, id, korg, &err) < 0 ||
+            audit_key(st, korg, "key.revoke", id, NULL, &err) < 0 ||
             sdra_store_key_revoke(st, id, sdra_store_now_ms(), &err) < 0)
             rc = cli_fail(&err);
     } else if (!strcmp(verb, "delete")) {
         if (optind != argc - 1)
             return cli_usage_error("keys", "delete needs exactly one ID or NAME");
-        char id[SDRA_STORE_ID_MAX];
-        if (sdra_server_store_open(&st, dir, &err) < 0 || resolve_key(st, argv[optind], false, id, &err) < 0 ||
-            audit_key(st, "key.delete", id, NULL, &err) < 0 || sdra_store_key_delete(st, id, NULL, &err) < 0)
+        char id[SDRA_STORE_ID_MAX], korg[SDRA_STORE_ID_MAX];
+        if (sdra_server_store_open(&st, dir, &err) < 0 || resolve_key(st, argv[optind], false, id, korg, &err) < 0 ||
+            audit_key(st, korg, "key.delete", id, NULL, &err) < 0 || sdra_store_key_delete(st, id, NULL, &err) < 0)
             rc = cli_fail(&err);
     } else {
         return cli_usage_error("keys", "unknown action '%s' (create, list, revoke or delete)", verb);

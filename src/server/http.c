@@ -35,6 +35,7 @@
 const char *const srv_route_names[SRV_N_ROUTES] = {
     "unmatched", "/healthz", "/readyz", "/metrics", "/v1/openapi.json", "/v1/calls", "/v1/calls/{id}",
     "/v1/calls/{id}/{artifact}", "/v1/calls/{id}/audio", "/v1/calls/{id}/events", "/v1/calls/{id}/retry",
+    "/v1/keys", "/v1/keys/{id}", "/v1/keys/{id}/revoke",
 };
 
 const char *const srv_meta_fields[N_META] = {"contact_email", "contact_name", "company", "rep_name", "rep_email",
@@ -104,8 +105,12 @@ enum MHD_Result srv_send_error(req *r, struct MHD_Connection *c, int status, con
             allow = "GET, POST";
         else if (r->route == R_CALL)
             allow = "GET, DELETE";
-        else if (r->route == R_RETRY)
+        else if (r->route == R_RETRY || r->route == R_KEY_REVOKE)
             allow = "POST";
+        else if (r->route == R_KEYS)
+            allow = "GET, POST";
+        else if (r->route == R_KEY)
+            allow = "DELETE";
         MHD_add_response_header(resp, "Allow", allow);
     }
     return srv_queue(r, c, status, resp);
@@ -219,15 +224,27 @@ static enum MHD_Result auth_fail(req *r, struct MHD_Connection *c, const char *a
     snprintf(detail, sizeof detail, "%d %.10s %s: %s", status, r->method, srv_route_names[r->route], msg);
     if (srv_audit(r, actor, "auth.fail", r->call_id, detail) < 0)
         return srv_send_audit_failed(r, c);
-    return srv_send_error(r, c, status, status == 401 ? "unauthorized" : "forbidden", "%s", msg);
+    return srv_send_error(r, c, status, status == 401 ? "unauthorized" : "insufficient_scope", "%s", msg);
 }
 
 /* ---- auth ------------------------------------------------------------------------------ */
 
+/* read: GETs; write: also upload and retry; admin: also erasure (DELETE of a call) and the
+ * organisation's keys. Routes added later that need admin call srv_require_scope. */
 static const char *needed_scope(const char *method, enum route route)
 {
-    (void)route;
+    if (route == R_KEYS || route == R_KEY || route == R_KEY_REVOKE || (route == R_CALL && !strcmp(method, "DELETE")))
+        return "admin";
     return !strcmp(method, "GET") || !strcmp(method, "HEAD") ? "read" : "write";
+}
+
+bool srv_require_scope(req *r, struct MHD_Connection *c, const char *scope)
+{
+    if (sdra_server_scope_allows(r->key.scope, scope))
+        return true;
+    auth_fail(r, c, r->key.id, 403, "API key %s has scope '%s'; this request needs '%s'", r->key.id, r->key.scope,
+              scope);
+    return false;
 }
 
 /* Returns MHD_YES with r->authed set, or the queued error response result (r->status set). */
@@ -253,10 +270,8 @@ static enum MHD_Result authenticate(req *r, struct MHD_Connection *c)
         return auth_fail(r, c, claimed, 401, "%s", err.msg);
     if (rc < 0)
         return srv_send_sdra_error(r, c, &err);
-    const char *need = needed_scope(r->method, r->route);
-    if (!sdra_server_scope_allows(r->key.scope, need))
-        return auth_fail(r, c, r->key.id, 403, "API key %s has scope '%s'; this request needs '%s'", r->key.id,
-                         r->key.scope, need);
+    if (!srv_require_scope(r, c, needed_scope(r->method, r->route)))
+        return r->status ? MHD_YES : MHD_NO; /* answered 403 (500 when the audit entry failed) */
     r->authed = true;
     return MHD_YES;
 }
@@ -290,6 +305,20 @@ static void route(req *r, const char *url)
         r->route = R_OPENAPI;
     else if (!strcmp(url, "/v1/calls") || !strcmp(url, "/v1/calls/"))
         r->route = R_CALLS;
+    else if (!strcmp(url, "/v1/keys") || !strcmp(url, "/v1/keys/"))
+        r->route = R_KEYS;
+    else if (!strncmp(url, "/v1/keys/", 9)) {
+        const char *id = url + 9, *slash = strchr(id, '/');
+        size_t n = slash ? (size_t)(slash - id) : strlen(id);
+        if (!valid_call_id(id, n))
+            return;
+        memcpy(r->key_id, id, n);
+        r->key_id[n] = '\0';
+        if (!slash || !slash[1])
+            r->route = R_KEY;
+        else if (!strcmp(slash + 1, "revoke"))
+            r->route = R_KEY_REVOKE;
+    }
     else if (!strncmp(url, "/v1/calls/", 10)) {
         const char *id = url + 10, *slash = strchr(id, '/');
         size_t n = slash ? (size_t)(slash - id) : strlen(id);
@@ -323,7 +352,9 @@ static bool method_ok(enum route rt, const char *m)
     switch (rt) {
     case R_CALLS: return get || !strcmp(m, "POST");
     case R_CALL: return get || !strcmp(m, "DELETE");
-    case R_RETRY: return !strcmp(m, "POST");
+    case R_RETRY: case R_KEY_REVOKE: return !strcmp(m, "POST");
+    case R_KEYS: return get || !strcmp(m, "POST");
+    case R_KEY: return !strcmp(m, "DELETE");
     default: return get;
     }
 }
@@ -348,6 +379,9 @@ static enum MHD_Result dispatch(req *r, struct MHD_Connection *c)
     case R_AUDIO: return srv_get_audio(r, c);
     case R_EVENTS: return srv_get_events(r, c);
     case R_RETRY: return srv_retry_call(r, c);
+    case R_KEYS: return !strcmp(r->method, "POST") ? srv_keys_create(r, c) : srv_keys_list(r, c);
+    case R_KEY: return srv_key_delete(r, c);
+    case R_KEY_REVOKE: return srv_key_revoke(r, c);
     default: return srv_send_error(r, c, 404, "not_found", "no such resource");
     }
 }
@@ -596,8 +630,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (r->status)
         return MHD_YES; /* already answered (early error); drop the rest */
     if (*upload_data_size) {
-        if (r->upload)
+        if (r->upload) {
             srv_upload_feed(r, upload_data, *upload_data_size);
+        } else if (r->route == R_KEYS) { /* a small JSON body, kept whole or refused */
+            size_t n = *upload_data_size;
+            if (r->small_len + n >= sizeof r->small_body)
+                r->small_over = true;
+            else
+                memcpy(r->small_body + r->small_len, upload_data, n), r->small_len += n;
+        }
         *upload_data_size = 0;
         return MHD_YES;
     }

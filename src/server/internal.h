@@ -119,9 +119,10 @@ void srv_workers_stop(struct sdra_server *s);
 #define PP_BUFFER 32768        /* post processor buffer */
 
 enum route {
-    R_NONE, R_HEALTH, R_READY, R_METRICS, R_OPENAPI, R_CALLS, R_CALL, R_ARTIFACT, R_AUDIO, R_EVENTS, R_RETRY
+    R_NONE, R_HEALTH, R_READY, R_METRICS, R_OPENAPI, R_CALLS, R_CALL, R_ARTIFACT, R_AUDIO, R_EVENTS, R_RETRY,
+    R_KEYS, R_KEY, R_KEY_REVOKE, /* keys.c: /v1/keys, /v1/keys/{id}, /v1/keys/{id}/revoke */
+    SRV_N_ROUTES
 };
-#define SRV_N_ROUTES (R_RETRY + 1)
 extern const char *const srv_route_names[SRV_N_ROUTES];
 
 #define N_META 9
@@ -142,8 +143,12 @@ typedef struct req {
     const char *method;
     char call_id[SDRA_STORE_ID_MAX];
     char sub[16];
-    sdra_store_key key;
+    sdra_store_key key;        /* the caller's key: key.org scopes every store query */
     bool authed;
+    char key_id[SDRA_STORE_ID_MAX]; /* /v1/keys/{id} */
+    char small_body[1024];     /* a JSON request body (POST /v1/keys) */
+    size_t small_len;
+    bool small_over;           /* it was longer: answered 413 */
     char ip[SDRA_STORE_AUDIT_IP_MAX]; /* the client's address, for the audit trail */
     /* upload */
     bool upload;
@@ -177,6 +182,19 @@ json_t *srv_time_or_null(int64_t ms);
  * data are recorded before the data is sent. */
 int srv_audit(req *r, const char *actor, const char *action, const char *target, const char *detail);
 enum MHD_Result srv_send_audit_failed(req *r, struct MHD_Connection *c);
+
+/* http.c: true when r's key has scope (read < write < admin); else the request is answered
+ * 403 insufficient_scope (it is the caller's own organisation) with an auth.fail audit entry,
+ * and false returned: return r->status ? MHD_YES : MHD_NO then. Routes that need more than
+ * their method's scope (GET read, else write) call it first:
+ *     if (!srv_require_scope(r, c, "admin")) return r->status ? MHD_YES : MHD_NO; */
+bool srv_require_scope(req *r, struct MHD_Connection *c, const char *scope);
+
+/* keys.c: key management within the caller's organisation (admin scope) */
+enum MHD_Result srv_keys_list(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_keys_create(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_key_delete(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_key_revoke(req *r, struct MHD_Connection *c);
 
 /* views.c */
 enum MHD_Result srv_get_call(req *r, struct MHD_Connection *c);

@@ -84,6 +84,10 @@ int sdra_server_org_key_create(sdra_store *st, const char *org, const char *name
     int vrc = sdra_text_check_line("key name", name, err);
     if (vrc < 0)
         return vrc;
+    /* revoke and delete take an id or a name: a name shaped like an id could name another
+     * organisation's key */
+    if (strlen(name) == 12 && strspn(name, "0123456789abcdef") == 12)
+        return sdra_error_set(err, SDRA_EINVAL, "key name '%s' looks like a key id: choose another", name);
     if (n < SDRA_SERVER_KEY_MAX)
         return sdra_error_set(err, SDRA_ELIMIT, "key buffer too small");
     unsigned char id_bin[6], secret[32];
