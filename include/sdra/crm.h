@@ -156,6 +156,9 @@ struct sdra_crm_ops {
     int (*forget_contact)(void *state, const char *email, int *n_removed, sdra_error *err);
     /* A description of where the data lives ("/home/u/.local/share/sdra/crm.sqlite3"). */
     const char *(*location)(void *state);
+    /* The organisation (tenant) every later write, list and erasure belongs to; "default"
+     * until set. May be NULL for a backend that serves one organisation only. */
+    int (*set_org)(void *state, const char *org, sdra_error *err);
 };
 
 /* The connector named name ("local"), or NULL when there is none. */
@@ -194,6 +197,11 @@ int sdra_crm_list(sdra_crm *crm, sdra_crm_kind kind, const char *contact_email, 
  * with SDRA_EUNSUPPORTED. */
 int sdra_crm_forget_call(sdra_crm *crm, const char *call_id, int *n_removed, sdra_error *err);
 int sdra_crm_forget_contact(sdra_crm *crm, const char *email, int *n_removed, sdra_error *err);
+
+/* Scopes the handle to organisation org ([a-z0-9-], 1..63): rows are written with it, and
+ * lists and erasure see its rows only (another organisation's are never read or removed). A
+ * handle starts in "default". SDRA_EINVAL for a bad name. */
+int sdra_crm_set_org(sdra_crm *crm, const char *org, sdra_error *err);
 
 /* "contacts", "activities", "tasks", "emails", "notes" <-> kind; -1 when unknown. */
 int sdra_crm_kind_parse(const char *s);

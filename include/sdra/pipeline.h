@@ -64,6 +64,7 @@ typedef struct sdra_stage_ctx {
     const sdra_pipeline_options *options;
     sdra_progress progress;   /* may be empty */
     void *user_data;
+    const char *org;          /* the call's organisation (CRM rows are written in it); NULL: "default" */
 } sdra_stage_ctx;
 
 typedef struct sdra_stage {

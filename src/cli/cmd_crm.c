@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "sdra/crm.h"
+#include "sdra/store.h"
 
 #define CELL_MAX 200 /* bytes of one table cell before it is cut */
 
@@ -20,8 +21,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: sdra crm contacts|activities|tasks|emails|notes [options]\n"
-            "       sdra crm sync PACKAGE_DIR [--data DIR] [--backend NAME]\n"
-            "       sdra crm forget (--call ID | --contact EMAIL) [--data DIR] [--backend NAME]\n\n"
+            "       sdra crm sync PACKAGE_DIR [--data DIR] [--backend NAME] [--org ORG]\n"
+            "       sdra crm forget (--call ID | --contact EMAIL) [--data DIR] [--backend NAME] [--org ORG]\n\n"
             "Lists what the CRM holds (read-only), or (sync) writes a call package's\n"
             "call.json, analysis.json, email.json into the CRM again and rewrites crm.json,\n"
             "or (forget) erases what one call wrote, or a contact with all its records\n"
@@ -31,6 +32,8 @@ static void usage(FILE *f)
             "  --call ID            forget: erase what this call wrote\n"
             "  --data DIR           user data directory (default $SDRA_DATA or ~/.local/share/sdra)\n"
             "  --backend NAME       CRM backend (default local)\n"
+            "  --org ORG            the organisation whose records are listed, synced or erased\n"
+            "                       (default \"default\"; another organisation's are never touched)\n"
             "  --format table|json  aligned table (default) or a JSON array\n"
             "  -h, --help           this text\n");
 }
@@ -166,12 +169,12 @@ static int print_table(const json_t *rows, sdra_crm_kind kind)
 }
 
 /* `sdra crm sync DIR`: the pipeline's sync stage on one package directory. */
-static int crm_sync(int n, char **args, const char *data, const char *backend)
+static int crm_sync(int n, char **args, const char *data, const char *backend, const char *org)
 {
     if (n != 1)
         return cli_usage_error("crm", "sync needs exactly one package directory");
     sdra_pipeline_options opts = {.crm_backend = backend};
-    sdra_stage_ctx ctx = {.workdir = args[0], .data_dir = data, .options = &opts};
+    sdra_stage_ctx ctx = {.workdir = args[0], .data_dir = data, .options = &opts, .org = org};
     sdra_error err = {0};
     if (sdra_sync_stage(&ctx, &err) < 0)
         return cli_fail(&err);
@@ -180,14 +183,15 @@ static int crm_sync(int n, char **args, const char *data, const char *backend)
 }
 
 /* `sdra crm forget`: erasure of one call's records or of a contact. */
-static int crm_forget(const char *call_id, const char *contact, const char *data, const char *backend)
+static int crm_forget(const char *call_id, const char *contact, const char *data, const char *backend,
+                      const char *org)
 {
     if (!call_id == !contact)
         return cli_usage_error("crm", "forget needs exactly one of --call ID or --contact EMAIL");
     sdra_error err = {0};
     sdra_crm *crm = NULL;
     int n = 0, ret = SDRA_EXIT_OK;
-    if (sdra_crm_open(&crm, backend, data, &err) < 0 ||
+    if (sdra_crm_open(&crm, backend, data, &err) < 0 || sdra_crm_set_org(crm, org, &err) < 0 ||
         (call_id ? sdra_crm_forget_call(crm, call_id, &n, &err) : sdra_crm_forget_contact(crm, contact, &n, &err)) < 0)
         ret = cli_fail(&err);
     else
@@ -203,8 +207,9 @@ int cmd_crm(int argc, char **argv)
         {"contact", required_argument, NULL, 'c'}, {"data", required_argument, NULL, 'd'},
         {"format", required_argument, NULL, 'f'},  {"backend", required_argument, NULL, 'b'},
         {"call", required_argument, NULL, 'i'},    {"help", no_argument, NULL, 'h'},
-        {0}};
+        {"org", required_argument, NULL, 'o'},     {0}};
     const char *contact = NULL, *data = NULL, *format = "table", *backend = NULL, *call_id = NULL;
+    const char *org = "default";
     int o;
     opterr = 0;
     optind = 1; /* GNU getopt permutes: options may come before or after the record kind */
@@ -215,9 +220,10 @@ int cmd_crm(int argc, char **argv)
         case 'f': format = optarg; break;
         case 'b': backend = optarg; break;
         case 'i': call_id = optarg; break;
+        case 'o': org = optarg; break;
         case 'h': usage(stdout); return SDRA_EXIT_OK;
         default:
-            if (optopt == 'c' || optopt == 'd' || optopt == 'f' || optopt == 'b' || optopt == 'i')
+            if (optopt == 'c' || optopt == 'd' || optopt == 'f' || optopt == 'b' || optopt == 'i' || optopt == 'o')
                 return cli_usage_error("crm", "option '%s' needs a value", argv[optind - 1]);
             return cli_usage_error("crm", "unknown option '%s'", argv[optind - 1]);
         }
@@ -225,12 +231,14 @@ int cmd_crm(int argc, char **argv)
     if (optind >= argc)
         return cli_usage_error("crm", "what to list? contacts, activities, tasks, emails or notes");
     const char *what = argv[optind];
+    if (!sdra_store_org_valid(org))
+        return cli_usage_error("crm", "--org '%.80s': use 1-63 of [a-z0-9-], not starting with '-'", org);
     if (!strcmp(what, "sync"))
-        return crm_sync(argc - optind - 1, argv + optind + 1, data, backend);
+        return crm_sync(argc - optind - 1, argv + optind + 1, data, backend, org);
     if (!strcmp(what, "forget")) {
         if (optind + 1 < argc)
             return cli_usage_error("crm", "unexpected argument '%s'", argv[optind + 1]);
-        return crm_forget(call_id, contact, data, backend);
+        return crm_forget(call_id, contact, data, backend, org);
     }
     if (call_id)
         return cli_usage_error("crm", "--call is only for 'sdra crm forget'");
@@ -251,7 +259,7 @@ int cmd_crm(int argc, char **argv)
     sdra_crm *crm = NULL;
     json_t *rows = NULL;
     int ret = SDRA_EXIT_OK;
-    if (sdra_crm_open_ex(&crm, backend, data, SDRA_CRM_READONLY, &err) < 0 ||
+    if (sdra_crm_open_ex(&crm, backend, data, SDRA_CRM_READONLY, &err) < 0 || sdra_crm_set_org(crm, org, &err) < 0 ||
         sdra_crm_list(crm, (sdra_crm_kind)kind, contact, &rows, &err) < 0) {
         ret = cli_fail(&err);
         goto done;

@@ -470,7 +470,8 @@ int srv_call_delete(struct sdra_server *s, const char *org, const char *call_id,
     sdra_crm *crm = NULL;
     int n_removed = 0;
     sdra_error cerr = {0};
-    if (sdra_crm_open(&crm, "local", s->data_dir, &cerr) < 0 || sdra_crm_forget_call(crm, call_id, &n_removed, &cerr) < 0)
+    if (sdra_crm_open(&crm, "local", s->data_dir, &cerr) < 0 ||
+        (org && sdra_crm_set_org(crm, org, &cerr) < 0) || sdra_crm_forget_call(crm, call_id, &n_removed, &cerr) < 0)
         sdra_log(SDRA_LOG_WARN, "call %s: CRM records not erased: %s", call_id, cerr.msg);
     sdra_crm_close(crm);
     srv_notify_event(s);

@@ -148,8 +148,14 @@ static void run_job(worker_slot *w, sdra_store_job *job)
     srv_notify_event(s);
 
     srv_call_dir(s, dir, sizeof dir, job->call_id);
+    /* the call's organisation: what the stage writes outside the call (the CRM) is its */
+    sdra_store_call sc;
+    char org[SDRA_STORE_ID_MAX] = SDRA_STORE_ORG_DEFAULT;
+    if (sdra_store_call_get(s->store, NULL, job->call_id, &sc, NULL) == 0)
+        sdra_strlcpy(org, sc.org, sizeof org);
+    sdra_store_call_release(&sc);
     sdra_stage_ctx ctx = {.workdir = dir, .data_dir = s->data_dir, .options = s->p.options,
-                          .progress = {.fn = cancel_check, .user_data = w}};
+                          .progress = {.fn = cancel_check, .user_data = w}, .org = org};
     sdra_logc(SDRA_LOG_INFO, &lc, "stage %s started (attempt %d)", stage->name, job->attempts);
     double t0 = sdra_clock_s();
     int rc = stage->run(&ctx, &err);

@@ -210,3 +210,16 @@ void sdra_crm_task_key(char out[17], const char *kind, const char *text)
     }
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
+
+int sdra_crm_set_org(sdra_crm *crm, const char *org, sdra_error *err)
+{
+    size_t n = org ? strlen(org) : 0;
+    bool ok = n > 0 && n < 64 && org[0] != '-' && strspn(org, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+    if (!ok)
+        return sdra_error_set(err, SDRA_EINVAL, "organisation '%.80s': use 1-63 of [a-z0-9-]", org ? org : "");
+    if (!crm->ops->set_org)
+        return strcmp(org, "default") ? sdra_error_set(err, SDRA_EUNSUPPORTED, "CRM backend %s has no organisations",
+                                                       crm->ops->name)
+                                      : 0;
+    return crm->ops->set_org(crm->state, org, err);
+}

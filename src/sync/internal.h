@@ -14,7 +14,7 @@ extern const struct sdra_crm_ops sdra_crm_local_ops;
 #define SDRA_CRM_LOCAL_FILE "crm.sqlite3"
 
 /* Schema version the local backend writes (PRAGMA user_version). */
-#define SDRA_CRM_LOCAL_SCHEMA_VERSION 1
+#define SDRA_CRM_LOCAL_SCHEMA_VERSION 2
 
 /* The two bulk operations sdra_crm_sync needs, kept out of the public API (crm.c). A backend
  * without them (NULL in the ops table) reports 0 rows touched. */

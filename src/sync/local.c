@@ -30,6 +30,7 @@ typedef struct local_db {
     sqlite3 *db; /* NULL for a read-only open of a database that does not exist */
     char path[PATH_MAX];
     bool erased; /* rows were erased in the open transaction: checkpoint after the commit */
+    char org[64]; /* the organisation every row written, listed or erased belongs to */
 } local_db;
 
 /* Migration i brings the schema from version i to i + 1. Append; never edit a released one. */
@@ -81,6 +82,31 @@ static const char *const migrations[] = {
     "  body TEXT NOT NULL,"
     "  created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
     "  UNIQUE (call_id, note_key));",
+    /* 1 -> 2: organisations (issue 14). Every row belongs to one ("default" for the rows
+     * before); a contact is unique per organisation (the table is rebuilt with the same ids,
+     * foreign keys off: migrate()). */
+    "CREATE TABLE contacts_v2 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  org TEXT NOT NULL DEFAULT 'default',"
+    "  email TEXT NOT NULL,"
+    "  name TEXT, company TEXT, title TEXT, phone TEXT,"
+    "  do_not_call INTEGER NOT NULL DEFAULT 0 CHECK (do_not_call IN (0, 1)),"
+    "  do_not_email INTEGER NOT NULL DEFAULT 0 CHECK (do_not_email IN (0, 1)),"
+    "  created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
+    "  UNIQUE (org, email));"
+    "INSERT INTO contacts_v2 (id, email, name, company, title, phone, do_not_call, do_not_email,"
+    "  created_at, updated_at) SELECT id, email, name, company, title, phone, do_not_call,"
+    "  do_not_email, created_at, updated_at FROM contacts;"
+    "DROP TABLE contacts;"
+    "ALTER TABLE contacts_v2 RENAME TO contacts;"
+    "ALTER TABLE activities ADD COLUMN org TEXT NOT NULL DEFAULT 'default';"
+    "ALTER TABLE tasks ADD COLUMN org TEXT NOT NULL DEFAULT 'default';"
+    "ALTER TABLE emails ADD COLUMN org TEXT NOT NULL DEFAULT 'default';"
+    "ALTER TABLE notes ADD COLUMN org TEXT NOT NULL DEFAULT 'default';"
+    "CREATE INDEX activities_org ON activities(org);"
+    "CREATE INDEX tasks_org ON tasks(org);"
+    "CREATE INDEX emails_org ON emails(org);"
+    "CREATE INDEX notes_org ON notes(org);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -125,10 +151,20 @@ static int exec_sql(local_db *l, const char *sql, const char *what, sdra_error *
     return rc == SQLITE_OK ? 0 : db_fail(l, err, rc, what);
 }
 
+/* The parameter that holds the handle's organisation in every statement that has one: a
+ * fixed number above the others (a named one would take the number after the last ?N before
+ * it, which a later ?N can reuse). */
+#define ORG_PARAM 99
+
+/* Prepares sql; its ?99 parameter, when it has one, is bound to the handle's organisation. */
 static int prepare(local_db *l, sqlite3_stmt **st, const char *sql, sdra_error *err)
 {
     int rc = sqlite3_prepare_v2(l->db, sql, -1, st, NULL);
-    return rc == SQLITE_OK ? 0 : db_fail(l, err, rc, "prepare");
+    if (rc != SQLITE_OK)
+        return db_fail(l, err, rc, "prepare");
+    if (sqlite3_bind_parameter_count(*st) >= ORG_PARAM)
+        sqlite3_bind_text(*st, ORG_PARAM, l->org, -1, SQLITE_TRANSIENT);
+    return 0;
 }
 
 /* Binds a string or NULL; strings longer than SDRA_CRM_TEXT_MAX are cut at a UTF-8 boundary. */
@@ -175,8 +211,11 @@ static int migrate(local_db *l, sdra_error *err)
                               l->path, version, N_MIGRATIONS);
     if (version == N_MIGRATIONS)
         return 0;
-    if ((rc = exec_sql(l, "BEGIN IMMEDIATE", "begin migration", err)) < 0)
+    /* a table rebuild (1 -> 2) must not fire the ON DELETE actions of the rows' references */
+    if ((rc = exec_sql(l, "PRAGMA foreign_keys = OFF", "disable foreign keys", err)) < 0)
         return rc;
+    if ((rc = exec_sql(l, "BEGIN IMMEDIATE", "begin migration", err)) < 0)
+        goto fk;
     /* Another process may have migrated between the check and the lock: read again. */
     if ((rc = pragma_int(l, "PRAGMA user_version", &version, err)) < 0)
         goto done;
@@ -194,7 +233,9 @@ static int migrate(local_db *l, sdra_error *err)
 done:
     if (rc < 0)
         sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
+fk:;
+    int fk = exec_sql(l, "PRAGMA foreign_keys = ON", "enable foreign keys", rc < 0 ? NULL : err);
+    return rc < 0 ? rc : fk;
 }
 
 static void local_close(void *state)
@@ -213,6 +254,7 @@ static int local_open(void **state, const char *data_dir, int flags, sdra_error 
     local_db *l = calloc(1, sizeof *l);
     if (!l)
         return sdra_error_set(err, SDRA_ENOMEM, "%s: out of memory", data_dir);
+    sdra_strlcpy(l->org, "default", sizeof l->org);
     if ((size_t)snprintf(l->path, sizeof l->path, "%s/%s", data_dir, SDRA_CRM_LOCAL_FILE) >= sizeof l->path) {
         rc = sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", data_dir);
         goto done;
@@ -274,6 +316,10 @@ static int local_open(void **state, const char *data_dir, int flags, sdra_error 
         if (version == 0) { /* created but never migrated: empty */
             sqlite3_close_v2(l->db);
             l->db = NULL;
+        }
+        if (version > 0 && version < N_MIGRATIONS) { /* an older schema: migrated first */
+            local_close(l);
+            return local_open(state, data_dir, flags & ~SDRA_CRM_READONLY, err);
         }
         goto done;
     }
@@ -447,7 +493,7 @@ static int local_upsert_contact(void *state, const sdra_crm_contact *c, sdra_crm
         return sdra_error_set(err, SDRA_EINVAL, "contact email '%.100s' is not an address",
                               c->email ? c->email : "");
     lower_copy(email, sizeof email, c->email);
-    if ((rc = prepare(l, &st, "SELECT id, do_not_call, do_not_email FROM contacts WHERE email = ?1", err)) < 0)
+    if ((rc = prepare(l, &st, "SELECT id, do_not_call, do_not_email FROM contacts WHERE email = ?1 AND org = ?99", err)) < 0)
         return rc;
     bind_text(st, 1, email);
     sqlite3_int64 id = 0;
@@ -468,8 +514,8 @@ static int local_upsert_contact(void *state, const sdra_crm_contact *c, sdra_crm
     } else {
         rc = prepare(l, &st,
                      "INSERT INTO contacts (email, name, company, title, phone, do_not_call,"
-                     " do_not_email, created_at, updated_at)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, " NOW_SQL ", " NOW_SQL ")",
+                     " do_not_email, created_at, updated_at, org)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, " NOW_SQL ", " NOW_SQL ", ?99)",
                      err);
         if (rc < 0)
             return rc;
@@ -499,7 +545,7 @@ static int local_log_activity(void *state, const sdra_crm_activity *a, sdra_crm_
         return rc;
     if (!a->call_id || !*a->call_id)
         return sdra_error_set(err, SDRA_EINVAL, "activity without a call id");
-    if ((rc = prepare(l, &st, "SELECT id FROM activities WHERE call_id = ?1", err)) < 0)
+    if ((rc = prepare(l, &st, "SELECT id FROM activities WHERE call_id = ?1 AND org = ?99", err)) < 0)
         return rc;
     bind_text(st, 1, a->call_id);
     sqlite3_int64 id = 0;
@@ -515,8 +561,8 @@ static int local_log_activity(void *state, const sdra_crm_activity *a, sdra_crm_
     else
         rc = prepare(l, &st,
                      "INSERT INTO activities (call_id, contact_id, call_date, duration_s, direction,"
-                     " summary, outcome, sentiment, objections, recording, created_at, updated_at)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, " NOW_SQL ", " NOW_SQL ")",
+                     " summary, outcome, sentiment, objections, recording, created_at, updated_at, org)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, " NOW_SQL ", " NOW_SQL ", ?99)",
                      err);
     if (rc < 0)
         return rc;
@@ -556,7 +602,7 @@ static int local_upsert_task(void *state, const sdra_crm_task *t, sdra_crm_resul
     const char *kind = t->kind ? t->kind : "action";
     if (strcmp(kind, "action") != 0 && strcmp(kind, "meeting") != 0)
         return sdra_error_set(err, SDRA_EINVAL, "task kind '%.40s' is not action or meeting", kind);
-    if ((rc = prepare(l, &st, "SELECT id FROM tasks WHERE call_id = ?1 AND task_key = ?2", err)) < 0)
+    if ((rc = prepare(l, &st, "SELECT id FROM tasks WHERE call_id = ?1 AND task_key = ?2 AND org = ?99", err)) < 0)
         return rc;
     bind_text(st, 1, t->call_id);
     bind_text(st, 2, t->key);
@@ -574,8 +620,8 @@ static int local_upsert_task(void *state, const sdra_crm_task *t, sdra_crm_resul
     else
         rc = prepare(l, &st,
                      "INSERT INTO tasks (call_id, task_key, contact_id, activity_id, kind, owner,"
-                     " text, due_date, due_time, created_at, updated_at)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, " NOW_SQL ", " NOW_SQL ")",
+                     " text, due_date, due_time, created_at, updated_at, org)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, " NOW_SQL ", " NOW_SQL ", ?99)",
                      err);
     if (rc < 0)
         return rc;
@@ -603,7 +649,7 @@ static int local_prune_tasks(void *state, const char *call_id, const char *const
     int rc = need_db(l, err), removed = 0;
     if (rc < 0)
         return rc;
-    if ((rc = prepare(l, &st, "SELECT id, task_key FROM tasks WHERE call_id = ?1 AND status = 'open'", err)) < 0)
+    if ((rc = prepare(l, &st, "SELECT id, task_key FROM tasks WHERE call_id = ?1 AND status = 'open' AND org = ?99", err)) < 0)
         goto done;
     if ((rc = prepare(l, &del, "DELETE FROM tasks WHERE id = ?1", err)) < 0)
         goto done;
@@ -647,7 +693,7 @@ static int local_schedule_email(void *state, const sdra_crm_email *e, sdra_crm_r
     const char *status = e->status ? e->status : "scheduled";
     if (strcmp(status, "scheduled") && strcmp(status, "sent") && strcmp(status, "canceled"))
         return sdra_error_set(err, SDRA_EINVAL, "email status '%.40s' is not scheduled, sent or canceled", status);
-    if ((rc = prepare(l, &st, "SELECT id FROM emails WHERE message_id = ?1", err)) < 0)
+    if ((rc = prepare(l, &st, "SELECT id FROM emails WHERE message_id = ?1 AND org = ?99", err)) < 0)
         return rc;
     bind_text(st, 1, e->message_id);
     sqlite3_int64 id = 0;
@@ -665,8 +711,8 @@ static int local_schedule_email(void *state, const sdra_crm_email *e, sdra_crm_r
     else
         rc = prepare(l, &st,
                      "INSERT INTO emails (message_id, call_id, contact_id, to_addr, subject, send_at,"
-                     " status, created_at, updated_at)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, " NOW_SQL "), ?7, " NOW_SQL ", " NOW_SQL ")",
+                     " status, created_at, updated_at, org)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, " NOW_SQL "), ?7, " NOW_SQL ", " NOW_SQL ", ?99)",
                      err);
     if (rc < 0)
         return rc;
@@ -694,7 +740,7 @@ static int local_cancel_emails(void *state, const char *call_id, int *n_canceled
         return rc;
     if ((rc = prepare(l, &st,
                       "UPDATE emails SET status = 'canceled', updated_at = " NOW_SQL
-                      " WHERE call_id = ?1 AND status = 'scheduled'",
+                      " WHERE call_id = ?1 AND status = 'scheduled' AND org = ?99",
                       err)) < 0)
         return rc;
     bind_text(st, 1, call_id);
@@ -714,7 +760,7 @@ static int local_add_note(void *state, const sdra_crm_note *n, sdra_crm_result *
         return rc;
     if (!n->call_id || !*n->call_id || !n->key || !*n->key || !n->body)
         return sdra_error_set(err, SDRA_EINVAL, "note needs a call id, a key and a body");
-    if ((rc = prepare(l, &st, "SELECT id FROM notes WHERE call_id = ?1 AND note_key = ?2", err)) < 0)
+    if ((rc = prepare(l, &st, "SELECT id FROM notes WHERE call_id = ?1 AND note_key = ?2 AND org = ?99", err)) < 0)
         return rc;
     bind_text(st, 1, n->call_id);
     bind_text(st, 2, n->key);
@@ -729,8 +775,8 @@ static int local_add_note(void *state, const sdra_crm_note *n, sdra_crm_result *
                      err);
     else
         rc = prepare(l, &st,
-                     "INSERT INTO notes (call_id, note_key, contact_id, body, created_at, updated_at)"
-                     " VALUES (?1, ?2, ?3, ?4, " NOW_SQL ", " NOW_SQL ")",
+                     "INSERT INTO notes (call_id, note_key, contact_id, body, created_at, updated_at, org)"
+                     " VALUES (?1, ?2, ?3, ?4, " NOW_SQL ", " NOW_SQL ", ?99)",
                      err);
     if (rc < 0)
         return rc;
@@ -751,26 +797,26 @@ static int local_add_note(void *state, const sdra_crm_note *n, sdra_crm_result *
 static const char *const list_sql[SDRA_CRM_N_KINDS] = {
     [SDRA_CRM_CONTACTS] =
         "SELECT id, email, name, company, title, phone, do_not_call, do_not_email, created_at,"
-        " updated_at FROM contacts WHERE (?1 IS NULL OR email = ?1) ORDER BY id LIMIT ?2",
+        " updated_at FROM contacts WHERE (?1 IS NULL OR email = ?1) AND org = ?99 ORDER BY id LIMIT ?2",
     [SDRA_CRM_ACTIVITIES] =
         "SELECT a.id, a.call_id, c.email AS contact, a.type, a.call_date, a.duration_s, a.direction,"
         " a.sentiment, a.outcome, a.summary, a.objections, a.recording, a.created_at, a.updated_at"
         " FROM activities a LEFT JOIN contacts c ON c.id = a.contact_id"
-        " WHERE (?1 IS NULL OR c.email = ?1) ORDER BY a.id LIMIT ?2",
+        " WHERE (?1 IS NULL OR c.email = ?1) AND a.org = ?99 ORDER BY a.id LIMIT ?2",
     [SDRA_CRM_TASKS] =
         "SELECT t.id, t.call_id, c.email AS contact, t.kind, t.owner, t.due_date, t.due_time,"
         " t.status, t.text, t.created_at, t.updated_at"
         " FROM tasks t LEFT JOIN contacts c ON c.id = t.contact_id"
-        " WHERE (?1 IS NULL OR c.email = ?1) ORDER BY t.id LIMIT ?2",
+        " WHERE (?1 IS NULL OR c.email = ?1) AND t.org = ?99 ORDER BY t.id LIMIT ?2",
     [SDRA_CRM_EMAILS] =
         "SELECT e.id, e.call_id, c.email AS contact, e.to_addr AS 'to', e.send_at, e.status,"
         " e.subject, e.message_id, e.created_at, e.updated_at"
         " FROM emails e LEFT JOIN contacts c ON c.id = e.contact_id"
-        " WHERE (?1 IS NULL OR c.email = ?1 OR e.to_addr = ?1) ORDER BY e.id LIMIT ?2",
+        " WHERE (?1 IS NULL OR c.email = ?1 OR e.to_addr = ?1) AND e.org = ?99 ORDER BY e.id LIMIT ?2",
     [SDRA_CRM_NOTES] =
         "SELECT n.id, n.call_id, c.email AS contact, n.note_key AS 'key', n.body, n.created_at,"
         " n.updated_at FROM notes n LEFT JOIN contacts c ON c.id = n.contact_id"
-        " WHERE (?1 IS NULL OR c.email = ?1) ORDER BY n.id LIMIT ?2",
+        " WHERE (?1 IS NULL OR c.email = ?1) AND n.org = ?99 ORDER BY n.id LIMIT ?2",
 };
 
 static json_t *column_json(sqlite3_stmt *st, int i, const char *name)
@@ -886,10 +932,10 @@ static int delete_all(local_db *l, const char *const *sql, int n_sql, const char
 static int local_forget_call(void *state, const char *call_id, int *n_removed, sdra_error *err)
 {
     static const char *const sql[] = {
-        "DELETE FROM tasks WHERE call_id = ?1",
-        "DELETE FROM emails WHERE call_id = ?1",
-        "DELETE FROM notes WHERE call_id = ?1",
-        "DELETE FROM activities WHERE call_id = ?1",
+        "DELETE FROM tasks WHERE call_id = ?1 AND org = ?99",
+        "DELETE FROM emails WHERE call_id = ?1 AND org = ?99",
+        "DELETE FROM notes WHERE call_id = ?1 AND org = ?99",
+        "DELETE FROM activities WHERE call_id = ?1 AND org = ?99",
     };
     if (!call_id || !*call_id)
         return sdra_error_set(err, SDRA_EINVAL, "erase: no call id");
@@ -900,19 +946,31 @@ static int local_forget_contact(void *state, const char *email, int *n_removed, 
 {
     /* Everything the contact's calls wrote, whatever row holds the link, then the contact. */
     static const char *const sql[] = {
-        "DELETE FROM tasks WHERE contact_id IN (SELECT id FROM contacts WHERE email = ?1)"
-        " OR call_id IN (SELECT a.call_id FROM activities a JOIN contacts c ON c.id = a.contact_id WHERE c.email = ?1)",
-        "DELETE FROM emails WHERE to_addr = ?1 OR contact_id IN (SELECT id FROM contacts WHERE email = ?1)",
-        "DELETE FROM notes WHERE contact_id IN (SELECT id FROM contacts WHERE email = ?1)"
-        " OR call_id IN (SELECT a.call_id FROM activities a JOIN contacts c ON c.id = a.contact_id WHERE c.email = ?1)",
-        "DELETE FROM activities WHERE contact_id IN (SELECT id FROM contacts WHERE email = ?1)",
-        "DELETE FROM contacts WHERE email = ?1",
+        "DELETE FROM tasks WHERE org = ?99 AND (contact_id IN (SELECT id FROM contacts WHERE email = ?1 AND org = ?99)"
+        " OR call_id IN (SELECT a.call_id FROM activities a JOIN contacts c ON c.id = a.contact_id"
+        " WHERE c.email = ?1 AND c.org = ?99))",
+        "DELETE FROM emails WHERE org = ?99 AND (to_addr = ?1"
+        " OR contact_id IN (SELECT id FROM contacts WHERE email = ?1 AND org = ?99))",
+        "DELETE FROM notes WHERE org = ?99 AND (contact_id IN (SELECT id FROM contacts WHERE email = ?1 AND org = ?99)"
+        " OR call_id IN (SELECT a.call_id FROM activities a JOIN contacts c ON c.id = a.contact_id"
+        " WHERE c.email = ?1 AND c.org = ?99))",
+        "DELETE FROM activities WHERE org = ?99 AND contact_id IN (SELECT id FROM contacts WHERE email = ?1 AND org = ?99)",
+        "DELETE FROM contacts WHERE email = ?1 AND org = ?99",
     };
     char addr[320];
     if (!email || strlen(email) >= sizeof addr || !strchr(email, '@'))
         return sdra_error_set(err, SDRA_EINVAL, "erase: '%.100s' is not an email address", email ? email : "");
     lower_copy(addr, sizeof addr, email);
     return delete_all(state, sql, 5, addr, n_removed, err);
+}
+
+static int local_set_org(void *state, const char *org, sdra_error *err)
+{
+    local_db *l = state;
+    if (!org || !*org || strlen(org) >= sizeof l->org)
+        return sdra_error_set(err, SDRA_EINVAL, "CRM organisation '%.80s' is not valid", org ? org : "");
+    sdra_strlcpy(l->org, org, sizeof l->org);
+    return 0;
 }
 
 static const char *local_location(void *state)
@@ -938,4 +996,5 @@ const struct sdra_crm_ops sdra_crm_local_ops = {
     .forget_call = local_forget_call,
     .forget_contact = local_forget_contact,
     .location = local_location,
+    .set_org = local_set_org,
 };

@@ -42,7 +42,8 @@ int sdra_sync_stage(const sdra_stage_ctx *ctx, sdra_error *err)
     if ((rc = load_doc(&email, ctx->workdir, "email.json", true, err)) < 0)
         goto done;
     const char *backend = ctx->options ? ctx->options->crm_backend : NULL;
-    if ((rc = sdra_crm_open(&crm, backend, ctx->data_dir, err)) < 0)
+    if ((rc = sdra_crm_open(&crm, backend, ctx->data_dir, err)) < 0 ||
+        (ctx->org && (rc = sdra_crm_set_org(crm, ctx->org, err)) < 0))
         goto done;
     if ((rc = sdra_crm_sync(crm, &call, transcript, analysis, email, &report, err)) < 0)
         goto done;

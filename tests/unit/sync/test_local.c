@@ -117,7 +117,7 @@ static void sync_schema_version_and_wal(void **state)
     sqlite3_stmt *st = NULL;
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 1);
+    assert_int_equal(sqlite3_column_int(st, 0), 2); /* 2: organisations */
     sqlite3_finalize(st);
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -220,6 +220,117 @@ static void sync_readonly_missing_database_is_empty(void **state)
     tmpdir_remove(dir);
 }
 
+/* Organisations: the same contact address is a separate contact per organisation; lists and
+ * erasure see the handle's organisation only. */
+static void sync_orgs_are_isolated(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    tmpdir_make(dir, sizeof dir, "orgs");
+    sdra_crm *a = NULL, *b = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_crm_open(&a, "local", dir, &err), 0);
+    assert_int_equal(sdra_crm_open(&b, "local", dir, &err), 0);
+    assert_int_equal(sdra_crm_set_org(a, "acme", &err), 0);
+    assert_int_equal(sdra_crm_set_org(b, "zeta", &err), 0);
+    assert_int_equal(sdra_crm_set_org(b, "Bad Org", &err), SDRA_EINVAL);
+    sdra_crm_result ra = {0}, rb = {0};
+    sdra_crm_contact c = {.email = "jo@x.example", .name = "Jo A"};
+    assert_int_equal(sdra_crm_upsert_contact(a, &c, &ra, &err), 0);
+    sdra_crm_contact c2 = {.email = "jo@x.example", .name = "Jo Z", .do_not_call = true};
+    assert_int_equal(sdra_crm_upsert_contact(b, &c2, &rb, &err), 0);
+    assert_true(rb.created); /* not acme's row */
+    assert_string_not_equal(ra.id, rb.id);
+    sdra_crm_activity act = {.call_id = "call-a", .contact_id = ra.id, .summary = "acme call"};
+    assert_int_equal(sdra_crm_log_activity(a, &act, NULL, &err), 0);
+    sdra_crm_activity actz = {.call_id = "call-z", .contact_id = rb.id, .summary = "zeta call"};
+    assert_int_equal(sdra_crm_log_activity(b, &actz, NULL, &err), 0);
+    json_t *rows = NULL;
+    assert_int_equal(sdra_crm_list(a, SDRA_CRM_CONTACTS, "jo@x.example", &rows, &err), 0);
+    assert_int_equal(json_array_size(rows), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "name")), "Jo A");
+    assert_true(json_is_false(json_object_get(json_array_get(rows, 0), "do_not_call")));
+    json_decref(rows);
+    assert_int_equal(sdra_crm_list(a, SDRA_CRM_ACTIVITIES, NULL, &rows, &err), 0);
+    assert_int_equal(json_array_size(rows), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "call_id")), "call-a");
+    json_decref(rows);
+    /* erasure by another organisation removes nothing of acme's */
+    int n = -1;
+    assert_int_equal(sdra_crm_forget_call(b, "call-a", &n, &err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(sdra_crm_forget_contact(b, "jo@x.example", &n, &err), 0);
+    assert_int_equal(n, 2); /* zeta's contact and activity */
+    assert_int_equal(sdra_crm_list(a, SDRA_CRM_ACTIVITIES, NULL, &rows, &err), 0);
+    assert_int_equal(json_array_size(rows), 1);
+    json_decref(rows);
+    assert_int_equal(sdra_crm_list(a, SDRA_CRM_CONTACTS, NULL, &rows, &err), 0);
+    assert_int_equal(json_array_size(rows), 1);
+    json_decref(rows);
+    sdra_crm_close(a);
+    sdra_crm_close(b);
+    tmpdir_remove(dir);
+}
+
+/* A version-1 database (before organisations): its rows move to "default" with their ids and
+ * links (the contacts table is rebuilt without firing ON DELETE SET NULL). */
+static void sync_migrates_v1_rows_to_default(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], path[PATH_MAX + 16];
+    tmpdir_make(dir, sizeof dir, "v1");
+    snprintf(path, sizeof path, "%s/crm.sqlite3", dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE,"
+                                  " name TEXT, company TEXT, title TEXT, phone TEXT,"
+                                  " do_not_call INTEGER NOT NULL DEFAULT 0, do_not_email INTEGER NOT NULL DEFAULT 0,"
+                                  " created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+                                  "CREATE TABLE activities (id INTEGER PRIMARY KEY, call_id TEXT NOT NULL UNIQUE,"
+                                  " contact_id INTEGER REFERENCES contacts(id) ON DELETE SET NULL,"
+                                  " type TEXT NOT NULL DEFAULT 'call', call_date TEXT, duration_s REAL,"
+                                  " direction TEXT, summary TEXT, outcome TEXT, sentiment REAL, objections TEXT,"
+                                  " recording TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+                                  "CREATE TABLE tasks (id INTEGER PRIMARY KEY, call_id TEXT NOT NULL,"
+                                  " task_key TEXT NOT NULL, contact_id INTEGER, activity_id INTEGER, kind TEXT,"
+                                  " owner TEXT, text TEXT NOT NULL, due_date TEXT, due_time TEXT, status TEXT,"
+                                  " created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+                                  "CREATE TABLE emails (id INTEGER PRIMARY KEY, message_id TEXT NOT NULL UNIQUE,"
+                                  " call_id TEXT, contact_id INTEGER, to_addr TEXT, subject TEXT,"
+                                  " send_at TEXT NOT NULL, status TEXT NOT NULL, created_at TEXT NOT NULL,"
+                                  " updated_at TEXT NOT NULL);"
+                                  "CREATE TABLE notes (id INTEGER PRIMARY KEY, call_id TEXT NOT NULL,"
+                                  " note_key TEXT NOT NULL, contact_id INTEGER, body TEXT NOT NULL,"
+                                  " created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+                                  "INSERT INTO contacts VALUES (7, 'old@x.example', 'Old', NULL, NULL, NULL, 1, 0,"
+                                  " 't', 't');"
+                                  "INSERT INTO activities (id, call_id, contact_id, created_at, updated_at)"
+                                  " VALUES (3, 'call-old', 7, 't', 't');"
+                                  "PRAGMA user_version = 1;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    sdra_crm *crm = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_crm_open_ex(&crm, "local", dir, SDRA_CRM_READONLY, &err), 0); /* migrates */
+    json_t *rows = NULL;
+    assert_int_equal(sdra_crm_list(crm, SDRA_CRM_ACTIVITIES, "old@x.example", &rows, &err), 0);
+    assert_int_equal(json_array_size(rows), 1); /* still linked to its contact */
+    json_decref(rows);
+    assert_int_equal(sdra_crm_list(crm, SDRA_CRM_CONTACTS, NULL, &rows, &err), 0);
+    assert_int_equal(json_array_size(rows), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "id")), "7");
+    assert_true(json_is_true(json_object_get(json_array_get(rows, 0), "do_not_call")));
+    json_decref(rows);
+    assert_int_equal(sdra_crm_set_org(crm, "acme", &err), 0);
+    assert_int_equal(sdra_crm_list(crm, SDRA_CRM_CONTACTS, NULL, &rows, &err), 0);
+    assert_int_equal(json_array_size(rows), 0);
+    json_decref(rows);
+    sdra_crm_close(crm);
+    tmpdir_remove(dir);
+}
+
 static void sync_task_key_is_stable(void **state)
 {
     (void)state;
@@ -263,6 +374,8 @@ int main(void)
         cmocka_unit_test(sync_corrupt_database_is_a_clear_error),
         cmocka_unit_test(sync_unwritable_dir_is_a_clear_error),
         cmocka_unit_test(sync_readonly_missing_database_is_empty),
+        cmocka_unit_test(sync_orgs_are_isolated),
+        cmocka_unit_test(sync_migrates_v1_rows_to_default),
         cmocka_unit_test(sync_task_key_is_stable),
         cmocka_unit_test(sync_default_data_dir),
     };
