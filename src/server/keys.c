@@ -135,7 +135,7 @@ enum MHD_Result srv_key_revoke(req *r, struct MHD_Connection *c)
         return srv_send_audit_failed(r, c);
     sdra_error err = {0};
     if (sdra_store_key_revoke(r->s->store, k.id, sdra_store_now_ms(), &err) < 0 ||
-        sdra_store_key_get(r->s->store, k.id, &k, &err) < 0)
+        sdra_store_key_get(r->s->store, r->key_id, &k, &err) < 0)
         return srv_send_sdra_error(r, c, &err);
     return srv_send_json(r, c, 200, key_json(&k));
 }

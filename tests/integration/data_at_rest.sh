@@ -47,7 +47,7 @@ modes "$T/rundata" "sdra run data dir after forget"
 
 # --- sdra serve: data dir ----------------------------------------------------------------------
 D="$T/data"
-KEY=$("$SDRA" keys create --data "$D" --name w --scope write) || fail "keys create failed"
+KEY=$("$SDRA" keys create --data "$D" --name w --scope admin) || fail "keys create failed" # admin: it erases
 # The byte search below looks for UTF-8: both databases must store text as UTF-8 (not UTF-16).
 python3 - "$D/sdra.db" "$T/rundata/crm.sqlite3" <<'PY' || fail "a database does not store text as UTF-8"
 import sqlite3, sys

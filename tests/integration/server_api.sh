@@ -30,6 +30,7 @@ D="$T/data"
 WKEY=$("$SDRA" keys create --data "$D" --name writer --scope write) || fail "keys create failed"
 RKEY=$("$SDRA" keys create --data "$D" --name reader --scope read) || fail "keys create (read) failed"
 OLDKEY=$("$SDRA" keys create --data "$D" --name old --scope admin) || fail "keys create (admin) failed"
+AKEY=$("$SDRA" keys create --data "$D" --name eraser --scope admin) || fail "keys create (admin 2) failed"
 [[ $WKEY =~ ^sdra_[0-9a-f]{12}_[0-9a-f]{64}$ ]] || fail "key format: $WKEY"
 "$SDRA" keys create --data "$D" --name writer --scope read >/dev/null 2>&1 && fail "duplicate key name accepted"
 "$SDRA" keys create --data "$D" --name x --scope root >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad scope not a usage error"
@@ -40,6 +41,7 @@ start main "$D" --max-upload-mb 8 --timeout-s 3
 B="http://127.0.0.1:$PORT"
 W=(-H "Authorization: Bearer $WKEY")
 R=(-H "Authorization: Bearer $RKEY")
+A=(-H "Authorization: Bearer $AKEY") # erasure (DELETE) needs admin since organisations (issue 14)
 
 # status CURL_ARGS...: prints the HTTP status only.
 status() { curl -s -o "$T/body" -w '%{http_code}' --max-time 30 "$@"; }
@@ -223,10 +225,11 @@ import sqlite3, sys
 n = sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM activities WHERE call_id = ?", (sys.argv[2],)).fetchone()[0]
 assert n == 1, n
 PY
-expect 204 "" "delete" "${W[@]}" -X DELETE "$B/v1/calls/$ID"
+expect 403 insufficient_scope "write key delete" "${W[@]}" -X DELETE "$B/v1/calls/$ID"
+expect 204 "" "delete" "${A[@]}" -X DELETE "$B/v1/calls/$ID"
 expect 404 not_found "deleted call" "${R[@]}" "$B/v1/calls/$ID"
 expect 404 not_found "deleted audio" "${R[@]}" "$B/v1/calls/$ID/audio"
-expect 404 not_found "delete twice" "${W[@]}" -X DELETE "$B/v1/calls/$ID"
+expect 404 not_found "delete twice" "${A[@]}" -X DELETE "$B/v1/calls/$ID"
 [ -e "$D/calls/$ID" ] && fail "call directory survives delete"
 python3 - "$D/sdra.db" "$ID" <<'PY' || fail "rows survive delete"
 import sqlite3, sys
