@@ -26,6 +26,12 @@ int cmd_serve(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_orgs(int argc, char **argv);
+
+/* cmd_keys.c: appends the audit entry of a change made with the CLI (actor "cli:USER", ip
+ * "local", organisation org, target and detail); SDRA_EIO when it cannot be written. */
+struct sdra_store;
+int cli_audit(struct sdra_store *st, const char *org, const char *action, const char *target, const char *detail,
+              sdra_error *err);
 int cmd_redact(int argc, char **argv);
 
 /* `sdra eval` subcommands, each in its own file (cmd_eval_<what>.c). */

@@ -45,9 +45,9 @@ static void fmt_ms(char out[32], int64_t ms)
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Appends the audit entry of a key change made here: actor "cli:<user>", ip "local". */
-static int audit_key(sdra_store *st, const char *org, const char *action, const char *key_id, const char *detail,
-                     sdra_error *err)
+/* Appends the audit entry of a change made with the CLI: actor "cli:<user>", ip "local". */
+int cli_audit(sdra_store *st, const char *org, const char *action, const char *key_id, const char *detail,
+              sdra_error *err)
 {
     sdra_store_audit_entry e = {.at_ms = sdra_store_now_ms()};
     sdra_strlcpy(e.org, org, sizeof e.org);
@@ -136,7 +136,7 @@ int cmd_keys(int argc, char **argv)
             memcpy(id, key + 5, 12); /* "sdra_<12 hex id>_<secret>" */
             id[12] = '\0';
             snprintf(detail, sizeof detail, "name=%.120s scope=%s org=%s", name, scope, org);
-            if (audit_key(st, org, "key.create", id, detail, &err) < 0) {
+            if (cli_audit(st, org, "key.create", id, detail, &err) < 0) {
                 /* no entry, no key: it is removed and never shown */
                 sdra_error e2 = {0};
                 if (sdra_store_key_delete(st, id, NULL, &e2) < 0)
@@ -173,7 +173,7 @@ int cmd_keys(int argc, char **argv)
         char id[SDRA_STORE_ID_MAX], korg[SDRA_STORE_ID_MAX];
         const char *which = argv[optind];
         if (sdra_server_store_open(&st, dir, &err) < 0 || resolve_key(st, which, true, id, korg, &err) < 0 ||
-            audit_key(st, korg, "key.revoke", id, NULL, &err) < 0 ||
+            cli_audit(st, korg, "key.revoke", id, NULL, &err) < 0 ||
             sdra_store_key_revoke(st, id, sdra_store_now_ms(), &err) < 0)
             rc = cli_fail(&err);
     } else if (!strcmp(verb, "delete")) {
@@ -181,7 +181,7 @@ int cmd_keys(int argc, char **argv)
             return cli_usage_error("keys", "delete needs exactly one ID or NAME");
         char id[SDRA_STORE_ID_MAX], korg[SDRA_STORE_ID_MAX];
         if (sdra_server_store_open(&st, dir, &err) < 0 || resolve_key(st, argv[optind], false, id, korg, &err) < 0 ||
-            audit_key(st, korg, "key.delete", id, NULL, &err) < 0 || sdra_store_key_delete(st, id, NULL, &err) < 0)
+            cli_audit(st, korg, "key.delete", id, NULL, &err) < 0 || sdra_store_key_delete(st, id, NULL, &err) < 0)
             rc = cli_fail(&err);
     } else {
         return cli_usage_error("keys", "unknown action '%s' (create, list, revoke or delete)", verb);

@@ -2,13 +2,12 @@
  * cmd_orgs.c - `sdra orgs list|set`: the organisations (tenants) of a data directory, their
  * quotas and what they use. Quotas live in the job store; `sdra serve` applies them to every
  * upload (429 quota_active over the calls in flight, 507 quota_storage over the storage).
- * Every change of a quota is audited (actor "cli:USER", ip "local").
+ * Every change of a quota is audited (actor "cli:USER", ip "local", cli_audit).
  */
 #include "cli.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,27 +40,6 @@ static long long parse_count(const char *v, long long max)
     if (!*v || *end || errno || n < 0 || n > max)
         return -1;
     return n;
-}
-
-static int audit_quota(sdra_store *st, const char *org, const char *detail, sdra_error *err)
-{
-    sdra_store_audit_entry e = {.at_ms = sdra_store_now_ms()};
-    const struct passwd *pw = getpwuid(getuid());
-    char user[SDRA_STORE_ID_MAX - 4];
-    if (pw && pw->pw_name && strlen(pw->pw_name) < sizeof user)
-        sdra_strlcpy(user, pw->pw_name, sizeof user);
-    else
-        snprintf(user, sizeof user, "uid%u", (unsigned)getuid());
-    snprintf(e.actor, sizeof e.actor, "cli:%s", user);
-    sdra_strlcpy(e.action, "org.quota", sizeof e.action);
-    sdra_strlcpy(e.target, org, sizeof e.target);
-    sdra_strlcpy(e.org, org, sizeof e.org);
-    sdra_strlcpy(e.ip, "local", sizeof e.ip);
-    sdra_strlcpy(e.detail, detail, sizeof e.detail);
-    sdra_error e2 = {0};
-    if (sdra_store_audit_append(st, &e, &e2) < 0)
-        return sdra_error_set(err, SDRA_EIO, "audit log write failed: %s", e2.msg);
-    return 0;
 }
 
 static void fmt_limit(char out[24], long long v, long long unit)
@@ -148,7 +126,7 @@ int cmd_orgs(int argc, char **argv)
             int64_t b = max_mb >= 0 ? (int64_t)max_mb << 20 : cur.max_storage_bytes;
             snprintf(detail, sizeof detail, "max_active=%d max_storage_bytes=%lld", a, (long long)b);
             /* the entry first: no entry, no change */
-            if (audit_quota(st, org, detail, &err) < 0 ||
+            if (cli_audit(st, org, "org.quota", org, detail, &err) < 0 ||
                 sdra_store_org_set(st, org, a, b, sdra_store_now_ms(), &err) < 0)
                 rc = cli_fail(&err);
             else

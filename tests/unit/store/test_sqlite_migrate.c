@@ -25,17 +25,35 @@ static const char *OLD_SCHEMA =
     "INSERT INTO audit_log (at_ms, actor, action, target) VALUES (1, 'k1', 'call.create', 'c1');"
     "INSERT INTO audit_log (at_ms, actor, action, target) VALUES (2, 'k1', 'audio.read', 'c1');";
 
-static void opens_and_chains_an_old_audit_log(void **state)
+/* Writes a database of an older version at path: OLD_SCHEMA, then more (NULL: nothing). */
+static void make_old_db(char *path, size_t n, const char *name, const char *more)
 {
-    (void)state;
     const char *tmp = getenv("SDRA_TEST_TMP");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/migrate-%d.db", tmp ? tmp : "/tmp", (int)getpid());
+    snprintf(path, n, "%s/%s-%d.db", tmp ? tmp : "/tmp", name, (int)getpid());
     unlink(path);
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, OLD_SCHEMA, NULL, NULL, NULL), SQLITE_OK);
+    if (more)
+        assert_int_equal(sqlite3_exec(db, more, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
+}
+
+static void remove_db(const char *path)
+{
+    char p[1100];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+}
+
+static void opens_and_chains_an_old_audit_log(void **state)
+{
+    (void)state;
+    char path[1024];
+    make_old_db(path, sizeof path, "migrate", NULL);
 
     sdra_store *s = NULL;
     sdra_error err = {0};
@@ -63,12 +81,7 @@ static void opens_and_chains_an_old_audit_log(void **state)
     assert_string_equal(got[2].ip, "");
     assert_string_equal(got[2].prev_hash, SDRA_STORE_AUDIT_GENESIS);
     sdra_store_close(s);
-    char p[1100];
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
+    remove_db(path);
 }
 
 /* A database from before organisations (chained audit log, keys, calls, outbox without org):
@@ -88,15 +101,8 @@ static const char *PRE_ORG_SCHEMA =
 static void moves_rows_from_before_organisations_to_default(void **state)
 {
     (void)state;
-    const char *tmp = getenv("SDRA_TEST_TMP");
     char path[1024];
-    snprintf(path, sizeof path, "%s/migrate-org-%d.db", tmp ? tmp : "/tmp", (int)getpid());
-    unlink(path);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, OLD_SCHEMA, NULL, NULL, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, PRE_ORG_SCHEMA, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
+    make_old_db(path, sizeof path, "migrate-org", PRE_ORG_SCHEMA);
 
     sdra_store *s = NULL;
     sdra_error err = {0};
@@ -130,12 +136,7 @@ static void moves_rows_from_before_organisations_to_default(void **state)
     assert_string_equal(got[2].org, "default");
     assert_int_equal(got[2].hash_v, 1);
     sdra_store_close(s);
-    char p[1100];
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
+    remove_db(path);
 }
 
 int main(void)
