@@ -22,7 +22,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: sdra audit [--data DIR] [--target ID] [--actor KEY] [--action A] [--since T]\n"
-               "                  [--limit N] [--format text|json]\n"
+               "                  [--org ORG] [--limit N] [--format text|json]\n"
                "       sdra audit verify [--data DIR]\n\n"
                "Lists the audit trail of 'sdra serve' and 'sdra keys', newest first: every read of call\n"
                "data, every change, every authentication failure, with the client address. 'verify'\n"
@@ -30,6 +30,7 @@ static void usage(FILE *f)
                "  --data DIR       data directory (default $SDRA_DATA or ~/.local/share/sdra)\n"
                "  --target ID      a call id or key id\n"
                "  --actor KEY      an API key id, '-' (unknown) or cli:USER\n"
+               "  --org ORG        entries of one organisation (the acting key's)\n"
                "  --action A       call.read, calls.list, artifact.read, audio.read, events.read,\n"
                "                   call.create, call.delete, call.retry, auth.fail, key.create, ...\n"
                "  --since T        entries at or after T: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ (UTC) or\n"
@@ -113,7 +114,7 @@ int cmd_audit(int argc, char **argv)
         {"actor", required_argument, 0, 'a'},  {"action", required_argument, 0, 'A'},
         {"since", required_argument, 0, 's'},  {"limit", required_argument, 0, 'l'},
         {"format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"org", required_argument, 0, 'o'},    {0, 0, 0, 0}};
     const char *data = NULL, *format = "text";
     sdra_store_audit_filter f = {0};
     long limit = 100;
@@ -125,6 +126,7 @@ int cmd_audit(int argc, char **argv)
         case 't': f.target = optarg; break;
         case 'a': f.actor = optarg; break;
         case 'A': f.action = optarg; break;
+        case 'o': f.org = optarg; break;
         case 's':
             if ((f.since_ms = parse_since(optarg)) < 0)
                 return cli_usage_error("audit", "--since: '%s' is not YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or milliseconds",
@@ -182,10 +184,10 @@ int cmd_audit(int argc, char **argv)
         json_t *arr = json_array();
         for (int i = 0; i < n; i++) {
             iso(at, e[i].at_ms);
-            json_array_append_new(arr, json_pack("{s:I,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "id", (json_int_t)e[i].id,
+            json_array_append_new(arr, json_pack("{s:I,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "id", (json_int_t)e[i].id,
                                                  "at", at, "at_ms", (json_int_t)e[i].at_ms, "actor", e[i].actor, "action",
                                                  e[i].action, "target", e[i].target, "ip", e[i].ip, "detail", e[i].detail,
-                                                 "prev_hash", e[i].prev_hash, "hash", e[i].hash));
+                                                 "prev_hash", e[i].prev_hash, "hash", e[i].hash, "org", e[i].org));
         }
         json_t *doc = json_pack("{s:o}", "entries", arr);
         char *s = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
