@@ -181,6 +181,7 @@ typedef struct sdra_store_ops {
     int (*outbox_claim)(sdra_store *s, const char *owner, int64_t now_ms, int64_t lease_ms,
                         sdra_store_outbox_item *out, sdra_error *err);
     int (*outbox_done)(sdra_store *s, const char *key, sdra_error *err);
+    int (*call_set_meta)(sdra_store *s, const char *id, const char *meta_json, sdra_error *err);
 } sdra_store_ops;
 
 /* Every backend's handle starts with this. */
@@ -279,6 +280,11 @@ int sdra_store_outbox_put(sdra_store *s, const char *key, const char *call_id, c
 int sdra_store_outbox_claim(sdra_store *s, const char *owner, int64_t now_ms, int64_t lease_ms,
                             sdra_store_outbox_item *out, sdra_error *err);
 int sdra_store_outbox_done(sdra_store *s, const char *key, sdra_error *err);
+
+/* Replaces a call's metadata document (when the server rewrites what it stored: the audio
+ * after redaction). SDRA_ENOTFOUND for no such call, SDRA_EINVAL for a document over
+ * SDRA_STORE_META_MAX; the old document stays on failure. */
+int sdra_store_call_set_meta(sdra_store *s, const char *id, const char *meta_json, sdra_error *err);
 
 /* Wall-clock milliseconds since the epoch. */
 int64_t sdra_store_now_ms(void);

@@ -371,3 +371,14 @@ int sdra_store_outbox_done(sdra_store *s, const char *key, sdra_error *err)
 {
     return s->ops->outbox_done(s, key, err);
 }
+
+int sdra_store_call_set_meta(sdra_store *s, const char *id, const char *meta_json, sdra_error *err)
+{
+    if (!valid_id(id))
+        return sdra_error_set(err, SDRA_ENOTFOUND, "call '%.80s' not found", id ? id : "");
+    if (!meta_json || strlen(meta_json) > SDRA_STORE_META_MAX)
+        return sdra_error_set(err, SDRA_EINVAL, "call %s: metadata missing or over %u bytes", id, SDRA_STORE_META_MAX);
+    if (!s->ops->call_set_meta)
+        return sdra_error_set(err, SDRA_EUNSUPPORTED, "store %s cannot rewrite call metadata", s->ops->name);
+    return s->ops->call_set_meta(s, id, meta_json, err);
+}
