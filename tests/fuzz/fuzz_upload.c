@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,12 +47,39 @@
 static sdra_server *g_srv;
 static char g_dir[512], g_key[SDRA_SERVER_KEY_MAX];
 
+/* The server's last log lines, shown when an invariant fails (the server logs from its own
+ * threads; printing every line would drown the fuzzer's output). */
+#define LOG_RING 16
+static char g_log[LOG_RING][256];
+static unsigned g_log_n;
+static pthread_mutex_t g_log_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void log_keep(void *user_data, sdra_log_level level, const sdra_log_ctx *ctx, const char *msg)
+{
+    (void)user_data;
+    (void)level;
+    (void)ctx;
+    pthread_mutex_lock(&g_log_mu);
+    snprintf(g_log[g_log_n++ % LOG_RING], sizeof g_log[0], "%s", msg);
+    pthread_mutex_unlock(&g_log_mu);
+}
+
+static void fail(const char *why)
+{
+    pthread_mutex_lock(&g_log_mu);
+    for (unsigned i = g_log_n > LOG_RING ? g_log_n - LOG_RING : 0; i < g_log_n; i++)
+        fprintf(stderr, "fuzz_upload: server log: %s\n", g_log[i % LOG_RING]);
+    pthread_mutex_unlock(&g_log_mu);
+    fprintf(stderr, "fuzz_upload: %s\n", why);
+    __builtin_trap();
+}
+
 static void cleanup(void)
 {
     sdra_server_stop(g_srv);
     g_srv = NULL;
-    if (g_dir[0])
-        srv_rm_rf(g_dir);
+    if (g_dir[0] && fuzz_dir())
+        srv_rm_rf(fuzz_dir()); /* the data directory and the scratch directory around it */
 }
 
 static int start(void)
@@ -60,6 +88,8 @@ static int start(void)
         return 0;
     if (getenv("FUZZ_UPLOAD_VERBOSE"))
         sdra_log_set_handler(sdra_log_stderr_text, NULL, SDRA_LOG_DEBUG);
+    else
+        sdra_log_set_handler(log_keep, NULL, SDRA_LOG_DEBUG);
     if (!getenv("TMPDIR") && access("/dev/shm", W_OK) == 0)
         setenv("TMPDIR", "/dev/shm", 1); /* every upload is fsynced: keep that off the disk */
     const char *base = fuzz_dir();
@@ -204,11 +234,19 @@ static int post(const uint8_t *body, size_t n, const char *boundary, char *id, s
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return -1;
-    struct timeval tv = {10, 0};
+    struct timeval tv = {30, 0}; /* a hang is libFuzzer's -timeout to report; this only ends the wait */
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    /* each connection from its own address in 127/8: the server closes first, so every
+     * request leaves a TIME_WAIT, and from one address the ephemeral ports run out in minutes */
+    static uint32_t n_conn;
+    uint32_t k = n_conn++ % 0xfffff0u;
+    struct sockaddr_in from = {.sin_family = AF_INET};
+    from.sin_addr.s_addr = htonl(0x7f000000u | (k + 2));
+    (void)bind(fd, (struct sockaddr *)&from, sizeof from);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)sdra_server_port(g_srv))};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        fprintf(stderr, "fuzz_upload: connect: %s\n", strerror(errno));
         close(fd);
         return -1;
     }
@@ -235,6 +273,10 @@ static int post(const uint8_t *body, size_t n, const char *boundary, char *id, s
     size_t got = 0;
     for (;;) {
         ssize_t r = recv(fd, resp + got, sizeof resp - 1 - got, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            fprintf(stderr, "fuzz_upload: recv: %s\n", strerror(errno));
         if (r <= 0 || (got += (size_t)r) == sizeof resp - 1)
             break;
     }
@@ -243,8 +285,12 @@ static int post(const uint8_t *body, size_t n, const char *boundary, char *id, s
     if (getenv("FUZZ_UPLOAD_VERBOSE"))
         fprintf(stderr, "fuzz_upload: sent %zu of %zu bytes, answer: %.300s\n", off, sent, resp);
     int status = -1;
-    if (sscanf(resp, "HTTP/1.1 %d", &status) != 1)
+    if (sscanf(resp, "HTTP/1.1 %d", &status) != 1) {
+        fprintf(stderr, "fuzz_upload: sent %zu of %zu bytes, no status line in %zu bytes of answer\n", off, sent, got);
         return -1;
+    }
+    if (status >= 500)
+        fprintf(stderr, "fuzz_upload: %.300s\n", resp);
     id[0] = '\0';
     const char *p = strstr(resp, "\"id\":\"");
     if (status == 202 && p) {
@@ -354,8 +400,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int status = post((const uint8_t *)body.data, body.len, boundary, id, sizeof id);
     if (getenv("FUZZ_UPLOAD_VERBOSE"))
         fprintf(stderr, "fuzz_upload: %d parts, known %d, closed %d: HTTP %d\n", n_parts, known, closed, status);
-    if (status != 202 && status != 400 && status != 413 && status != 415)
-        __builtin_trap(); /* no answer, or a server error */
+    if (status != 202 && status != 400 && status != 413 && status != 415) {
+        char why[96];
+        snprintf(why, sizeof why, "answer %d to a body of %zu bytes: no answer, or a server error", status, body.len);
+        fail(why);
+    }
 
     /* what a well-formed body must get. A field repeated after a non-empty part of it is
      * refused; empty parts before the one that holds the value are not: MHD reports an empty
@@ -381,20 +430,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *ext = NULL;
         bool must_accept = closed && !repeated && n_filled_audio == 1 && n_other == 0 && audio->len <= 64 * 1024 &&
                            sdra_audio_sniff(audio->data, audio->len, &ext, NULL) == 0;
-        if ((must_refuse && status == 202) || (must_accept && status != 202))
-            __builtin_trap();
+        if (must_refuse && status == 202)
+            fail("a form that must be refused was accepted");
+        if (must_accept && status != 202)
+            fail("a well-formed form with good audio was refused");
         if (status == 202) {
             uint8_t *got = NULL;
             long len = audio ? stored_audio(id, &got) : -1;
             if (len < 0 || (size_t)len != audio->len || memcmp(got, audio->data, audio->len))
-                __builtin_trap(); /* the stored audio is not the audio part */
+                fail("the stored audio is not the audio part");
             free(got);
         }
     } else if (status == 202) {
         uint8_t *got = NULL;
         long len = stored_audio(id, &got);
         if (len <= 0 || !memmem(body.data, body.len, got, (size_t)len))
-            __builtin_trap(); /* stored bytes that were not sent */
+            fail("stored audio that is not a piece of the body");
         free(got);
     }
     sdra_buf_release(&body);
@@ -402,15 +453,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (status == 202) {
         sdra_error err = {0};
         if (!id[0] || srv_call_delete(g_srv, id, "fuzz", "127.0.0.1", &err) < 0)
-            __builtin_trap();
+            fail("the accepted call could not be deleted");
     }
     /* nothing left behind: the temporary file goes when the request is over, just after the
      * answer, so wait for that a little */
     if (entries("calls") != 0)
-        __builtin_trap();
+        fail("a refused upload left a call directory");
     for (int i = 0; entries("tmp") != 0; i++) {
         if (i == 2000)
-            __builtin_trap(); /* 2 s: a temporary file that stays */
+            fail("a temporary upload file stayed 2 s after the answer");
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
