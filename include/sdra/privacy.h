@@ -94,6 +94,11 @@ void sdra_redact_report_release(sdra_redact_report *rep);
 json_t *sdra_redact_report_to_json(const sdra_redact_report *rep, unsigned classes,
                                    const sdra_transcript *t);
 
+/* Adds the spans an earlier redaction recorded (a transcript's meta.redaction, the document
+ * above) to rep, speaker -1: their words are markers now, their audio is still to be covered.
+ * Spans without numeric times are skipped. 0, or SDRA_ENOMEM with rep keeping what it had. */
+int sdra_redact_report_add_recorded(sdra_redact_report *rep, const json_t *redaction);
+
 /* The loaded word lists (data/privacy/words.txt) plus params. */
 typedef struct sdra_redactor sdra_redactor;
 

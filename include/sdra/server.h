@@ -64,6 +64,9 @@ typedef struct sdra_server_params {
     const char *tls_cert_path;   /* PEM certificate (chain) and private key: HTTPS only, with */
     const char *tls_key_path;    /* Strict-Transport-Security; both or neither (NULL: plain HTTP) */
     const sdra_pipeline_options *options; /* passed to every stage; may be NULL */
+    int redact_audio;            /* with options->redact_classes: once the transcribe stage has
+                                  * the redacted spans, the stored audio is replaced by a WAV in
+                                  * which they are silence (1) or a tone (2); 0 keeps the upload */
 } sdra_server_params;
 
 sdra_server_params sdra_server_default_params(void);

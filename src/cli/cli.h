@@ -9,6 +9,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include "sdra/error.h"
 #include "sdra/log.h"
 
@@ -47,6 +48,15 @@ int cmd_eval_analysis(int argc, char **argv);
  * macro then returns 0 at once, so it must come before anything the command does.) */
 #define CLI_CONFIG_GO (-1)
 int cli_config_apply(const char *cmd, const struct option *opts, int *argc, char ***argv);
+/* The parser of cli_config_apply on bytes (the fuzz target's way in): the words a config file
+ * (data, len; name in messages) gives command cmd, whose table is opts: "--key" and its value,
+ * "--key=value" (optional value) or "--key" (a switch that is on). On success *words is one
+ * allocation (the NULL-terminated words and the text they point into; free() it) holding *n
+ * words. On a bad file: SDRA_EXIT_USAGE, err->msg one line naming name:line, *words NULL. */
+int cli_config_parse(const char *cmd, const struct option *opts, const char *name, const char *data,
+                     size_t len, char ***words, int *n, sdra_error *err);
+/* The option table of configurable command cmd, learnt by probing; NULL for another name. */
+const struct option *cli_config_table(const char *cmd);
 #define CLI_CONFIG(cmd, opts, argc, argv)                                                          \
     do {                                                                                           \
         int cli_config_rc_ = cli_config_apply((cmd), (opts), &(argc), &(argv));                    \

@@ -43,35 +43,6 @@ static void help(FILE *f)
             "  --quiet          no summary on stderr\n");
 }
 
-/* Spans an earlier redaction recorded in meta.redaction (a transcript from `sdra run
- * --redact`): their words are markers now, but their audio is still to be silenced. */
-static int add_recorded_spans(const sdra_transcript *t, sdra_redact_report *rep)
-{
-    json_t *spans = json_object_get(json_object_get(t->meta, "redaction"), "spans");
-    size_t i;
-    json_t *s;
-    json_array_foreach(spans, i, s) {
-        json_t *a = json_object_get(s, "start"), *b = json_object_get(s, "end");
-        if (!json_is_number(a) || !json_is_number(b))
-            continue;
-        if (rep->n_spans == rep->cap_spans) {
-            size_t nc = rep->cap_spans ? rep->cap_spans * 2 : 16;
-            sdra_redact_span *p = realloc(rep->spans, nc * sizeof *p);
-            if (!p)
-                return SDRA_ENOMEM;
-            rep->spans = p;
-            rep->cap_spans = nc;
-        }
-        unsigned cls = 0;
-        const char *name = json_string_value(json_object_get(s, "class"));
-        for (int k = 0; k < SDRA_REDACT_N_CLASSES && name; k++)
-            if (!strcmp(name, sdra_redact_class_name(1u << k)))
-                cls = 1u << k;
-        rep->spans[rep->n_spans++] = (sdra_redact_span){cls, -1, json_number_value(a), json_number_value(b)};
-    }
-    return 0;
-}
-
 /* Regular files are replaced atomically; a character device or FIFO (/dev/null, a pipe) is
  * written straight through, never renamed over; other kinds of file are refused. */
 static int write_out(const char *outp, const char *data, size_t len, sdra_error *err)
@@ -210,7 +181,7 @@ int cmd_redact(int argc, char **argv)
                 if (json_is_string(v) && !strcmp(json_string_value(v), sdra_redact_class_name(1u << k)))
                     cls |= 1u << k;
         }
-        if (add_recorded_spans(t, &rep) < 0)
+        if (sdra_redact_report_add_recorded(&rep, json_object_get(t->meta, "redaction")) < 0)
             goto nomem;
         if (!t->meta && !(t->meta = json_object()))
             goto nomem;

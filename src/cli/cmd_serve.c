@@ -48,6 +48,8 @@ static void usage(FILE *f)
             "transcription stage (the same in every worker):\n"
             "  --redact CLASSES       redact card,national_id,phone,email,bank,dob (or all) from each\n"
             "                         transcript before analysis, email, CRM or a model server sees it\n"
+            "  --redact-audio MODE    with --redact: replace each stored upload by a WAV in which the\n"
+            "                         redacted words are silence or a tone (MODE silence|tone)\n"
             CLI_ASR_HELP
             "analysis (the analyze workers):\n" CLI_LLM_HELP
             "  -h, --help             this text\n");
@@ -56,7 +58,8 @@ static void usage(FILE *f)
 int cmd_serve(int argc, char **argv)
 {
     enum { O_LISTEN = 1, O_DATA, O_PORTFILE, O_CONC, O_NOWORK, O_MAXACT, O_MAXUP, O_TIMEOUT, O_LEASE, O_ATTEMPTS,
-           O_RETRY, O_LOGLEVEL, O_LOGFMT, O_PERIP, O_HDRTIMEOUT, O_MINRATE, O_REDACT, O_TLSCERT, O_TLSKEY };
+           O_RETRY, O_LOGLEVEL, O_LOGFMT, O_PERIP, O_HDRTIMEOUT, O_MINRATE, O_REDACT, O_TLSCERT, O_TLSKEY,
+           O_REDACT_AUDIO };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},       {"data", required_argument, 0, O_DATA},
         {"port-file", required_argument, 0, O_PORTFILE},  {"concurrency", required_argument, 0, O_CONC},
@@ -69,6 +72,7 @@ int cmd_serve(int argc, char **argv)
         {"header-timeout-s", required_argument, 0, O_HDRTIMEOUT},
         {"min-body-rate", required_argument, 0, O_MINRATE},
         {"redact", required_argument, 0, O_REDACT},
+        {"redact-audio", required_argument, 0, O_REDACT_AUDIO},
         {"tls-cert", required_argument, 0, O_TLSCERT},    {"tls-key", required_argument, 0, O_TLSKEY},
         CLI_LLM_LONGOPTS,                                 CLI_ASR_LONGOPTS,
         {0, 0, 0, 0}};
@@ -142,6 +146,11 @@ int cmd_serve(int argc, char **argv)
                 return cli_usage_error("serve", "--redact: %s", rerr.msg);
             break;
         }
+        case O_REDACT_AUDIO:
+            if (strcmp(optarg, "silence") && strcmp(optarg, "tone"))
+                return cli_usage_error("serve", "--redact-audio wants silence or tone, got '%s'", optarg);
+            p.redact_audio = !strcmp(optarg, "tone") ? 2 : 1;
+            break;
         case O_LEASE:
             if ((v = cli_parse_count(optarg)) < 100)
                 return cli_usage_error("serve", "--lease-ms wants at least 100, got '%s'", optarg);
@@ -196,6 +205,8 @@ int cmd_serve(int argc, char **argv)
     }
     if (po.redact_classes) /* the transcribe workers redact before any later stage sees it */
         p.options = &po;
+    if (p.redact_audio && !po.redact_classes)
+        return cli_usage_error("serve", "--redact-audio needs --redact CLASSES (it covers what that finds)");
     if (optind < argc)
         return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
     if (!p.tls_cert_path != !p.tls_key_path)

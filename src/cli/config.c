@@ -57,9 +57,9 @@ static struct {
 static int g_n_tables;
 static int g_probing;
 
-/* The file and the argv built from it live until the process ends (the command keeps pointers
- * into them); kept here so that they stay reachable. */
-static char *g_file, *g_arena;
+/* The file's words and the argv built from them live until the process ends (the command
+ * keeps pointers into them); kept here so that they stay reachable. */
+static char *g_file;
 static char **g_argv;
 
 static int config_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -72,6 +72,19 @@ static int config_error(const char *cmd, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+    return SDRA_EXIT_USAGE;
+}
+
+/* Records a bad file's one-line reason in err and returns the usage exit status. */
+static int config_fail(sdra_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int config_fail(sdra_error *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    err->code = SDRA_EINVAL;
     return SDRA_EXIT_USAGE;
 }
 
@@ -89,7 +102,7 @@ static void record_table(const char *cmd, const struct option *opts)
 
 /* Learns every configurable command's table. A command that does not answer the probe (it
  * lacks CLI_CONFIG) sees "--help", prints its help and returns: harmless, and reported. */
-static int probe_all(const char *cmd)
+static int probe_all(sdra_error *err)
 {
     for (size_t i = 0; i < sizeof configurable / sizeof configurable[0]; i++) {
         int before = g_n_tables;
@@ -105,7 +118,7 @@ static int probe_all(const char *cmd)
         configurable[i].fn(2, argv);
         g_probing = 0;
         if (g_n_tables == before)
-            return config_error(cmd, "internal error: 'sdra %s' does not read config files",
+            return config_fail(err, "internal error: 'sdra %s' does not read config files",
                                 configurable[i].name);
     }
     return 0;
@@ -248,7 +261,8 @@ static int switch_value(const char *v)
 /* Parses the file's text (NUL-terminated, modified in place: values point into it) into words
  * for cmd; the "--key" words are written to arena. */
 static int parse_config(const char *cmd, const struct option *mine, const char *path, char *text,
-                        char **words, int *n_words, char *arena, size_t arena_cap, size_t *arena_len)
+                        char **words, int *n_words, char *arena, size_t arena_cap, size_t *arena_len,
+                        sdra_error *err)
 {
     int n = 0, lineno = 0;
     const char *section = NULL; /* NULL: before any section */
@@ -259,7 +273,7 @@ static int parse_config(const char *cmd, const struct option *mine, const char *
             *nl = '\0';
         lineno++;
         if (strlen(line) > CONFIG_MAX_LINE)
-            return config_error(cmd, "%s:%d: line longer than %d bytes", path, lineno, CONFIG_MAX_LINE);
+            return config_fail(err, "%s:%d: line longer than %d bytes", path, lineno, CONFIG_MAX_LINE);
         char *s = trim(line);
         line = nl ? nl + 1 : NULL;
         if (!*s || *s == '#')
@@ -267,11 +281,11 @@ static int parse_config(const char *cmd, const struct option *mine, const char *
         if (*s == '[') {
             size_t l = strlen(s);
             if (s[l - 1] != ']')
-                return config_error(cmd, "%s:%d: a section is written [command]", path, lineno);
+                return config_fail(err, "%s:%d: a section is written [command]", path, lineno);
             s[l - 1] = '\0';
             char *name = trim(s + 1);
             if (!is_command(name))
-                return config_error(cmd, "%s:%d: unknown section '[%.64s]' (sections: run, transcribe, "
+                return config_fail(err, "%s:%d: unknown section '[%.64s]' (sections: run, transcribe, "
                                     "analyze, compose, serve)", path, lineno, name);
             section = name;
             continue;
@@ -286,27 +300,27 @@ static int parse_config(const char *cmd, const struct option *mine, const char *
                 value[vl - 1] = '\0';
                 value++;
             } else if (vl && (value[0] == '"' || value[vl - 1] == '"')) {
-                return config_error(cmd, "%s:%d: unbalanced quotes", path, lineno);
+                return config_fail(err, "%s:%d: unbalanced quotes", path, lineno);
             }
         }
         char *key = trim(s);
         if (!strncmp(key, "--", 2))
-            return config_error(cmd, "%s:%d: write the option without its dashes ('%.64s')", path,
+            return config_fail(err, "%s:%d: write the option without its dashes ('%.64s')", path,
                                 lineno, key + 2);
         for (const char *c = key; *c; c++)
             if (!(islower((unsigned char)*c) || isdigit((unsigned char)*c) || *c == '-'))
-                return config_error(cmd, "%s:%d: '%.64s' is not an option name (lines are 'key = value')",
+                return config_fail(err, "%s:%d: '%.64s' is not an option name (lines are 'key = value')",
                                     path, lineno, key);
         if (!*key)
-            return config_error(cmd, "%s:%d: a line without an option name", path, lineno);
+            return config_fail(err, "%s:%d: a line without an option name", path, lineno);
         if (secret_key(key))
-            return config_error(cmd, "%s:%d: '%.64s': secrets do not belong in a config file; API keys "
+            return config_fail(err, "%s:%d: '%.64s': secrets do not belong in a config file; API keys "
                                 "come from the environment (SDRA_LLM_API_KEY, SDRA_ASR_API_KEY, ...)",
                                 path, lineno, key);
         if (!strcmp(key, "help") || !strcmp(key, "config"))
-            return config_error(cmd, "%s:%d: '%s' cannot be set in a config file", path, lineno, key);
+            return config_fail(err, "%s:%d: '%s' cannot be set in a config file", path, lineno, key);
         if (value && url_with_userinfo(value))
-            return config_error(cmd, "%s:%d: '%.64s': a URL with user:password@ is a secret; keep "
+            return config_fail(err, "%s:%d: '%.64s': a URL with user:password@ is a secret; keep "
                                 "credentials in the environment", path, lineno, key);
 
         /* which table decides, and whether the option is for this command */
@@ -315,7 +329,7 @@ static int parse_config(const char *cmd, const struct option *mine, const char *
         if (section) {
             o = find_long(table_of(section), key, strlen(key));
             if (!o)
-                return config_error(cmd, "%s:%d: unknown option '%.64s' for '%s'", path, lineno, key,
+                return config_fail(err, "%s:%d: unknown option '%.64s' for '%s'", path, lineno, key,
                                     section);
             for_me = !strcmp(section, cmd);
         } else {
@@ -324,26 +338,26 @@ static int parse_config(const char *cmd, const struct option *mine, const char *
             for (int i = 0; !o && i < g_n_tables; i++)
                 o = find_long(g_tables[i].opts, key, strlen(key));
             if (!o)
-                return config_error(cmd, "%s:%d: unknown option '%.64s' (no command has --%.64s)",
+                return config_fail(err, "%s:%d: unknown option '%.64s' (no command has --%.64s)",
                                     path, lineno, key, key);
         }
         if (o->has_arg == no_argument) {
             int on = switch_value(value ? value : "");
             if (on < 0)
-                return config_error(cmd, "%s:%d: '%s' is a switch: write '%s' or '%s = true|false'",
+                return config_fail(err, "%s:%d: '%s' is a switch: write '%s' or '%s = true|false'",
                                     path, lineno, key, key, key);
             if (!for_me || !on)
                 continue;
         } else if (o->has_arg == required_argument && (!value || !*value)) {
-            return config_error(cmd, "%s:%d: '%s' needs a value ('%s = ...')", path, lineno, key, key);
+            return config_fail(err, "%s:%d: '%s' needs a value ('%s = ...')", path, lineno, key, key);
         }
         if (!for_me)
             continue;
         if (n + 2 > CONFIG_MAX_WORDS)
-            return config_error(cmd, "%s:%d: more than %d options", path, lineno, CONFIG_MAX_WORDS / 2);
+            return config_fail(err, "%s:%d: more than %d options", path, lineno, CONFIG_MAX_WORDS / 2);
         size_t kl = strlen(key), vl = value ? strlen(value) : 0;
         if (*arena_len + kl + vl + 4 > arena_cap)
-            return config_error(cmd, "%s:%d: too many options", path, lineno);
+            return config_fail(err, "%s:%d: too many options", path, lineno);
         char *w = arena + *arena_len;
         if (o->has_arg == optional_argument && vl)
             snprintf(w, kl + vl + 4, "--%s=%s", key, value);
@@ -356,6 +370,43 @@ static int parse_config(const char *cmd, const struct option *mine, const char *
     }
     *n_words = n;
     return 0;
+}
+
+int cli_config_parse(const char *cmd, const struct option *opts, const char *name, const char *data,
+                     size_t len, char ***out, int *n_out, sdra_error *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    if (len > CONFIG_MAX_BYTES)
+        return config_fail(err, "%s: larger than %d bytes", name, CONFIG_MAX_BYTES);
+    if (memchr(data, '\0', len))
+        return config_fail(err, "%s: not a text file (NUL byte)", name);
+    /* one block: the words (NULL-terminated), the text they point into, the "--key" arena */
+    size_t words_bytes = sizeof(char *) * (CONFIG_MAX_WORDS + 1);
+    size_t arena_cap = 2 * len + 4 * CONFIG_MAX_WORDS + 1, arena_len = 0;
+    char *block = malloc(words_bytes + len + 1 + arena_cap);
+    if (!block)
+        return config_fail(err, "%s: out of memory", name);
+    char **words = (char **)block, *text = block + words_bytes, *arena = text + len + 1;
+    memcpy(text, data, len);
+    text[len] = '\0';
+    int n = 0, rc = probe_all(err);
+    if (rc == 0)
+        rc = parse_config(cmd, opts, name, text, words, &n, arena, arena_cap, &arena_len, err);
+    if (rc != 0) {
+        free(block);
+        return rc;
+    }
+    words[n] = NULL;
+    *out = words;
+    *n_out = n;
+    return 0;
+}
+
+const struct option *cli_config_table(const char *cmd)
+{
+    sdra_error err = {0};
+    return is_command(cmd) && probe_all(&err) == 0 ? table_of(cmd) : NULL;
 }
 
 int cli_config_apply(const char *cmd, const struct option *opts, int *argcp, char ***argvp)
@@ -390,9 +441,9 @@ int cli_config_apply(const char *cmd, const struct option *opts, int *argcp, cha
         path = NULL;
     }
 
-    char *text = NULL, *arena = NULL;
-    size_t len = 0, arena_cap = 0, arena_len = 0;
-    char *words[CONFIG_MAX_WORDS];
+    char *text = NULL, *block = NULL;
+    size_t len = 0;
+    char **words = NULL;
     int n_words = 0;
     if (path) {
         sdra_error err = {0};
@@ -414,21 +465,18 @@ int cli_config_apply(const char *cmd, const struct option *opts, int *argcp, cha
             rc = config_error(cmd, "%s%s: not a text file (NUL byte)", origin, path);
             goto fail;
         }
-        arena_cap = 2 * len + 4 * CONFIG_MAX_WORDS + 1;
-        if (!(arena = malloc(arena_cap)) || (rc = probe_all(cmd)) != 0 ||
-            (rc = parse_config(cmd, opts, path, text, words, &n_words, arena, arena_cap, &arena_len)) != 0) {
-            if (!arena)
-                rc = config_error(cmd, "out of memory");
-            free(text);
-            free(arena);
+        rc = cli_config_parse(cmd, opts, path, text, len, &words, &n_words, &err);
+        free(text);
+        if (rc != 0) {
+            rc = config_error(cmd, "%s", err.msg);
             goto fail;
         }
+        block = (char *)words;
     }
 
     char **nargv = malloc(sizeof *nargv * (size_t)(1 + n_words + n_keep + 1));
     if (!nargv) {
-        free(text);
-        free(arena);
+        free(block);
         rc = config_error(cmd, "out of memory");
         goto fail;
     }
@@ -443,10 +491,8 @@ int cli_config_apply(const char *cmd, const struct option *opts, int *argcp, cha
     /* one configured command per process; should it run twice, the earlier run is over */
     free(g_argv);
     free(g_file);
-    free(g_arena);
     g_argv = nargv;
-    g_file = text;
-    g_arena = arena;
+    g_file = block;
     *argcp = k;
     *argvp = nargv;
     return CLI_CONFIG_GO;

@@ -54,6 +54,10 @@ static int check(const char *field, const char *v, sdra_error *err)
         return 0;
     if (strlen(v) > 1024)
         return sdra_error_set(err, SDRA_EINVAL, "%s: longer than 1024 characters", field);
+    /* first: the messages below quote the value, which must then be one line of valid UTF-8 */
+    int rc = sdra_text_check_line(field, v, err);
+    if (rc < 0)
+        return rc;
     if (!strcmp(field, "call_date") && sdra_date_validate(v) < 0)
         return sdra_error_set(err, SDRA_EINVAL, "call_date: '%s' is not a date in YYYY-MM-DD form", v);
     if ((!strcmp(field, "contact_email") || !strcmp(field, "rep_email"))) {
@@ -69,7 +73,7 @@ static int check(const char *field, const char *v, sdra_error *err)
     }
     if (!strcmp(field, "direction") && strcmp(v, "outbound") && strcmp(v, "inbound"))
         return sdra_error_set(err, SDRA_EINVAL, "direction: '%s' is not outbound or inbound", v);
-    return sdra_text_check_line(field, v, err);
+    return 0;
 }
 
 int sdra_call_info_set(sdra_call_info *c, const char *field, const char *value, sdra_error *err)

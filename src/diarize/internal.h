@@ -15,7 +15,12 @@
 #include <stdint.h>
 #include "sdra/diarize.h"
 
+#if defined(__clang__) && __clang_major__ < 15 && (defined(__x86_64__) || defined(__i386__))
+typedef float sdra_feat; /* clang 14 has no _Float16 on x86: full floats (the fuzz build links
+                          * the server, hence this module; features are never stored on disk) */
+#else
 typedef _Float16 sdra_feat; /* one stored feature value */
+#endif
 
 #define SDRA_MFCC_N 13          /* cepstra c1..c13 kept per frame (c0 replaced by energy) */
 #define SDRA_FEAT_DIM (SDRA_MFCC_N + 1) /* stored per frame: [0] energy dB, [1..] c1..c13 */

@@ -155,6 +155,25 @@ fail:
     return NULL;
 }
 
+int sdra_redact_report_add_recorded(sdra_redact_report *rep, const json_t *redaction)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(redaction, "spans"), i, s) {
+        json_t *a = json_object_get(s, "start"), *b = json_object_get(s, "end");
+        if (!json_is_number(a) || !json_is_number(b))
+            continue;
+        unsigned cls = 0;
+        const char *name = json_string_value(json_object_get(s, "class"));
+        for (int k = 0; k < SDRA_REDACT_N_CLASSES && name; k++)
+            if (!strcmp(name, class_names[k]))
+                cls = 1u << k;
+        if (add_span(rep, cls, -1, json_number_value(a), json_number_value(b)) < 0)
+            return SDRA_ENOMEM;
+    }
+    return 0;
+}
+
 int sdra_redact_doc_covers(const json_t *doc, unsigned classes)
 {
     json_t *cl = json_object_get(json_object_get(json_object_get(doc, "meta"), "redaction"), "classes");

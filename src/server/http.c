@@ -76,6 +76,30 @@ enum MHD_Result srv_send_json(req *r, struct MHD_Connection *c, int status, json
     return srv_send_text(r, c, status, "application/json", body);
 }
 
+/* Replaces each byte that does not start a valid UTF-8 sequence (stray continuation bytes,
+ * overlong forms, surrogates, beyond U+10FFFF, a sequence cut short by truncation) with '?'.
+ * An error message may quote what a client sent, and jansson refuses invalid UTF-8: without
+ * this the error document could not be made and the client got no answer at all. */
+static void utf8_scrub(char *s)
+{
+    for (unsigned char *p = (unsigned char *)s; *p;) {
+        int n = *p < 0x80 ? 1 : *p >= 0xc2 && *p <= 0xdf ? 2 : *p >= 0xe0 && *p <= 0xef ? 3
+              : *p >= 0xf0 && *p <= 0xf4 ? 4 : 0;
+        bool ok = n > 0;
+        for (int i = 1; ok && i < n; i++)
+            ok = (p[i] & 0xc0) == 0x80;
+        if (ok && n == 3)
+            ok = !(p[0] == 0xe0 && p[1] < 0xa0) && !(p[0] == 0xed && p[1] >= 0xa0);
+        if (ok && n == 4)
+            ok = !(p[0] == 0xf0 && p[1] < 0x90) && !(p[0] == 0xf4 && p[1] >= 0x90);
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
 enum MHD_Result srv_send_error(req *r, struct MHD_Connection *c, int status, const char *code,
                                const char *fmt, ...)
 {
@@ -84,6 +108,7 @@ enum MHD_Result srv_send_error(req *r, struct MHD_Connection *c, int status, con
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    utf8_scrub(msg);
     json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
     char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);

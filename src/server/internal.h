@@ -107,6 +107,17 @@ int srv_audit_write(struct sdra_server *s, const char *actor, const char *ip, co
 int srv_audit_write_org(struct sdra_server *s, const char *org, const char *actor, const char *ip, const char *action,
                         const char *target, const char *detail, sdra_error *err);
 
+/* redact.c: stored audio after upload. srv_call_audio_replace is the one place that rewrites
+ * a call's stored audio: new_path (a file in the call directory dir) is renamed to name, the
+ * call's metadata (store and call.json) names it, with note (may be NULL) recorded under
+ * "audio_redacted", and every other audio.* file of the call is removed. srv_call_audio_redact
+ * runs after the transcribe stage when p.redact_audio is set: an audit entry, then the spans
+ * the transcript recorded (meta.redaction) silenced or toned in a WAV that replaces the audio.
+ * On failure the stage fails (and is retried); the audio is either the old or the new file. */
+int srv_call_audio_replace(struct sdra_server *s, const char *call_id, const char *dir, const char *new_path,
+                           const char *name, json_t *note, sdra_error *err);
+int srv_call_audio_redact(struct sdra_server *s, const char *call_id, const char *dir, sdra_error *err);
+
 /* worker.c */
 int srv_workers_start(struct sdra_server *s, sdra_error *err);
 void srv_workers_stop(struct sdra_server *s);

@@ -159,6 +159,8 @@ static void run_job(worker_slot *w, sdra_store_job *job)
     sdra_logc(SDRA_LOG_INFO, &lc, "stage %s started (attempt %d)", stage->name, job->attempts);
     double t0 = sdra_clock_s();
     int rc = stage->run(&ctx, &err);
+    if (rc == 0 && s->p.redact_audio && !strcmp(stage->name, "transcribe"))
+        rc = srv_call_audio_redact(s, job->call_id, dir, &err); /* before anyone may fetch it again */
     double wall = sdra_clock_s() - t0;
     lc.duration_ms = wall * 1000;
 

@@ -1400,6 +1400,16 @@ static void sq_close(sdra_store *s)
     free(q);
 }
 
+static int sq_call_set_meta(sdra_store *s, const char *id, const char *meta, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int rc = exec(db, err, "UPDATE calls SET meta = ? WHERE id = ?", "ss", meta, id);
+    wr_unlock(s);
+    if (rc == 0)
+        return sdra_error_set(err, SDRA_ENOTFOUND, "call %s not found", id);
+    return rc < 0 ? rc : 0;
+}
+
 static const sdra_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1431,6 +1441,7 @@ static const sdra_store_ops sqlite_ops = {
     .org_set = sq_org_set,
     .org_get = sq_org_get,
     .org_list = sq_org_list,
+    .call_set_meta = sq_call_set_meta,
 };
 
 static int open_conn(conn *c, const char *path, int readonly, sdra_error *err)
