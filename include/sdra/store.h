@@ -215,7 +215,7 @@ typedef struct sdra_store_ops {
                    sdra_error *err);
     int (*org_get)(sdra_store *s, const char *name, sdra_store_org *out, sdra_error *err);
     int (*org_list)(sdra_store *s, sdra_store_org *out, int max, int *n_out, sdra_error *err);
-    int (*call_set_meta)(sdra_store *s, const char *id, const char *meta_json, sdra_error *err);
+    int (*call_set_meta)(sdra_store *s, const char *org, const char *id, const char *meta_json, sdra_error *err);
 } sdra_store_ops;
 
 /* Every backend's handle starts with this. */
@@ -328,9 +328,9 @@ int sdra_store_org_set(sdra_store *s, const char *name, int max_active, int64_t 
 int sdra_store_org_get(sdra_store *s, const char *name, sdra_store_org *out, sdra_error *err);
 int sdra_store_org_list(sdra_store *s, sdra_store_org *out, int max, int *n_out, sdra_error *err);
 /* Replaces a call's metadata document (when the server rewrites what it stored: the audio
- * after redaction). SDRA_ENOTFOUND for no such call, SDRA_EINVAL for a document over
+ * after redaction). SDRA_ENOTFOUND for no such call in org (NULL: any), SDRA_EINVAL for a document over
  * SDRA_STORE_META_MAX; the old document stays on failure. */
-int sdra_store_call_set_meta(sdra_store *s, const char *id, const char *meta_json, sdra_error *err);
+int sdra_store_call_set_meta(sdra_store *s, const char *org, const char *id, const char *meta_json, sdra_error *err);
 
 /* Wall-clock milliseconds since the epoch. */
 int64_t sdra_store_now_ms(void);

@@ -71,7 +71,7 @@ int srv_call_audio_replace(struct sdra_server *s, const char *call_id, const cha
     char path[PATH_MAX];
     sdra_store_call sc = {0};
     json_t *meta = NULL;
-    int rc = sdra_store_call_get(s->store, call_id, &sc, err);
+    int rc = sdra_store_call_get(s->store, NULL, call_id, &sc, err); /* the server's own call */
     if (rc < 0)
         return rc;
     meta = json_loads(sc.meta_json ? sc.meta_json : "{}", 0, NULL);
@@ -102,7 +102,7 @@ int srv_call_audio_replace(struct sdra_server *s, const char *call_id, const cha
         rc = sdra_error_set(err, SDRA_ENOMEM, "call metadata: out of memory");
         goto done;
     }
-    rc = sdra_store_call_set_meta(s->store, call_id, text, err);
+    rc = sdra_store_call_set_meta(s->store, NULL, call_id, text, err);
     free(text);
     if (rc < 0)
         goto done;
@@ -134,7 +134,7 @@ int srv_call_audio_redact(struct sdra_server *s, const char *call_id, const char
         sdra_error_set(err, rc, "redacting the audio: out of memory");
         goto done;
     }
-    if ((rc = sdra_store_call_get(s->store, call_id, &sc, err)) < 0)
+    if ((rc = sdra_store_call_get(s->store, NULL, call_id, &sc, err)) < 0)
         goto done;
     meta = json_loads(sc.meta_json ? sc.meta_json : "{}", 0, NULL);
     const char *audio = json_string_value(json_object_get(meta, "audio"));
@@ -143,7 +143,7 @@ int srv_call_audio_redact(struct sdra_server *s, const char *call_id, const char
         goto done;
     }
     snprintf(detail, sizeof detail, "%s over %zu spans", mode, rep.n_spans);
-    if ((rc = srv_audit_write(s, "server", "-", "audio.redact", call_id, detail, err)) < 0)
+    if ((rc = srv_audit_write_org(s, sc.org, "server", "-", "audio.redact", call_id, detail, err)) < 0)
         goto done; /* no entry, no change */
     sdra_redact_audio_params ap = sdra_redact_audio_default_params();
     ap.tone = s->p.redact_audio == 2;

@@ -1400,10 +1400,10 @@ static void sq_close(sdra_store *s)
     free(q);
 }
 
-static int sq_call_set_meta(sdra_store *s, const char *id, const char *meta, sdra_error *err)
+static int sq_call_set_meta(sdra_store *s, const char *org, const char *id, const char *meta, sdra_error *err)
 {
     sqlite3 *db = wr_lock(s);
-    int rc = exec(db, err, "UPDATE calls SET meta = ? WHERE id = ?", "ss", meta, id);
+    int rc = exec(db, err, "UPDATE calls SET meta = ?1 WHERE id = ?2 AND (?3 IS NULL OR org = ?3)", "sss", meta, id, org);
     wr_unlock(s);
     if (rc == 0)
         return sdra_error_set(err, SDRA_ENOTFOUND, "call %s not found", id);

@@ -425,7 +425,7 @@ int sdra_store_org_list(sdra_store *s, sdra_store_org *out, int max, int *n_out,
     return s->ops->org_list(s, out, max, n_out, err);
 }
 
-int sdra_store_call_set_meta(sdra_store *s, const char *id, const char *meta_json, sdra_error *err)
+int sdra_store_call_set_meta(sdra_store *s, const char *org, const char *id, const char *meta_json, sdra_error *err)
 {
     if (!valid_id(id))
         return sdra_error_set(err, SDRA_ENOTFOUND, "call '%.80s' not found", id ? id : "");
@@ -433,5 +433,5 @@ int sdra_store_call_set_meta(sdra_store *s, const char *id, const char *meta_jso
         return sdra_error_set(err, SDRA_EINVAL, "call %s: metadata missing or over %u bytes", id, SDRA_STORE_META_MAX);
     if (!s->ops->call_set_meta)
         return sdra_error_set(err, SDRA_EUNSUPPORTED, "store %s cannot rewrite call metadata", s->ops->name);
-    return s->ops->call_set_meta(s, id, meta_json, err);
+    return s->ops->call_set_meta(s, org, id, meta_json, err);
 }

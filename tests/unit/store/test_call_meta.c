@@ -25,25 +25,27 @@ static void store_call_set_meta_replaces_document(void **state)
     snprintf(path, sizeof path, "%s/sdra.db", dir);
     sdra_store *s = NULL;
     assert_int_equal(sdra_store_sqlite_open(&s, path, &err), 0);
-    assert_int_equal(sdra_store_call_create(s, "c-1", "{\"audio\":\"audio.mp3\"}", 0, 1000, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "c-1", "{\"audio\":\"audio.mp3\"}", 0, 0, 1000, 0, &err), 0);
 
     const char *doc = "{\"audio\":\"audio.wav\",\"audio_redacted\":{\"mode\":\"silence\",\"spans\":2}}";
-    assert_int_equal(sdra_store_call_set_meta(s, "c-1", doc, &err), 0);
+    assert_int_equal(sdra_store_call_set_meta(s, "default", "c-1", doc, &err), 0);
     sdra_store_call c = {0};
-    assert_int_equal(sdra_store_call_get(s, "c-1", &c, &err), 0);
+    assert_int_equal(sdra_store_call_get(s, NULL, "c-1", &c, &err), 0);
     assert_string_equal(c.meta_json, doc);
     assert_string_equal(c.status, "queued");
     sdra_store_call_release(&c);
 
-    assert_int_equal(sdra_store_call_set_meta(s, "c-2", "{}", &err), SDRA_ENOTFOUND);
-    assert_int_equal(sdra_store_call_set_meta(s, "Bad/Id", "{}", &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_call_set_meta(s, NULL, "c-2", "{}", &err), SDRA_ENOTFOUND);
+    /* another organisation's call is not found and not changed */
+    assert_int_equal(sdra_store_call_set_meta(s, "other", "c-1", "{}", &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_call_set_meta(s, NULL, "Bad/Id", "{}", &err), SDRA_ENOTFOUND);
     char *big = malloc(SDRA_STORE_META_MAX + 2);
     assert_non_null(big);
     memset(big, ' ', SDRA_STORE_META_MAX + 1);
     big[SDRA_STORE_META_MAX + 1] = '\0';
-    assert_int_equal(sdra_store_call_set_meta(s, "c-1", big, &err), SDRA_EINVAL);
+    assert_int_equal(sdra_store_call_set_meta(s, NULL, "c-1", big, &err), SDRA_EINVAL);
     free(big);
-    assert_int_equal(sdra_store_call_get(s, "c-1", &c, &err), 0);
+    assert_int_equal(sdra_store_call_get(s, NULL, "c-1", &c, &err), 0);
     assert_string_equal(c.meta_json, doc);
     sdra_store_call_release(&c);
 
