@@ -406,6 +406,8 @@ static bool time_trigger(const an_tok *t, int n, int i)
                                "until", "say", "maybe", "like", "or"};
     if (i < 0)
         return false;
+    if (i > 0 && is(t, n, i, "it") && is(t, n, i - 1, "make")) /* "ten is tight, make it eleven" */
+        return true;
     for (size_t k = 0; k < sizeof tr / sizeof tr[0]; k++)
         if (is(t, n, i, tr[k]))
             return true;
