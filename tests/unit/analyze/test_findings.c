@@ -301,13 +301,31 @@ static void findings_paraphrases(void **state)
     json_decref(doc);
 }
 
+/* issue 12: ordinary review and news sentences carry sentiment, not an exact 0 */
+static void findings_sentiment_everyday(void **state)
+{
+    (void)state;
+    const char *lines[] = {
+        "P: The food was delicious and the staff were so friendly.",
+        "P: Three people died when the storm destroyed the bridge.",
+        "P: I am afraid the results are disappointing this year.",
+        "P: What a lovely surprise, congratulations!",
+    };
+    json_t *doc = analyze(lines, 4);
+    assert_true(score_of(doc, 0) > 0.3);
+    assert_true(score_of(doc, 1) < -0.3);
+    assert_true(score_of(doc, 2) < -0.2);
+    assert_true(score_of(doc, 3) > 0.3);
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(findings_sentiment_rules), cmocka_unit_test(findings_asr_text),
         cmocka_unit_test(findings_meeting_and_optout), cmocka_unit_test(findings_metrics),
         cmocka_unit_test(findings_bad_input), cmocka_unit_test(findings_malformed_rules),
-        cmocka_unit_test(findings_paraphrases),
+        cmocka_unit_test(findings_paraphrases), cmocka_unit_test(findings_sentiment_everyday),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
