@@ -164,8 +164,18 @@ static int parse_day(const an_tok *t, int n, int i, long anchor, long *out)
     /* end / close of day */
     if ((is(t, n, i, "end") || is(t, n, i, "close")) && is(t, n, i + 1, "of") &&
         (is(t, n, i + 2, "day") || is(t, n, i + 2, "business") || is(t, n, i + 2, "today"))) {
+        if (is(t, n, i + 3, "tomorrow") || is(t, n, i + 3, "tmrw")) { /* "end of day tomorrow" */
+            *out = anchor + 1;
+            return 4;
+        }
         *out = anchor;
         return 3;
+    }
+    /* "I'll send it over shortly", "right away", "asap": today */
+    if (is(t, n, i, "shortly") || is(t, n, i, "asap") ||
+        ((is(t, n, i, "right") || is(t, n, i, "straight")) && is(t, n, i + 1, "away"))) {
+        *out = anchor;
+        return is(t, n, i, "shortly") || is(t, n, i, "asap") ? 1 : 2;
     }
     if (is(t, n, i, "eod") || is(t, n, i, "cob")) {
         *out = anchor;
@@ -249,7 +259,8 @@ static int parse_day(const an_tok *t, int n, int i, long anchor, long *out)
             *out = week_monday(anchor) + 7;
             return j - i + 1;
         }
-        if (!next && (is(t, n, j, "morning") || is(t, n, j, "afternoon") || is(t, n, j, "evening"))) {
+        if (!next && (is(t, n, j, "morning") || is(t, n, j, "afternoon") || is(t, n, j, "arvo") ||
+                      is(t, n, j, "evening"))) {
             *out = anchor; /* "this afternoon": today; the part of day is read next */
             return j - i;
         }
@@ -406,6 +417,8 @@ static bool time_trigger(const an_tok *t, int n, int i)
                                "until", "say", "maybe", "like", "or"};
     if (i < 0)
         return false;
+    if (i > 0 && is(t, n, i, "it") && is(t, n, i - 1, "make")) /* "ten is tight, make it eleven" */
+        return true;
     for (size_t k = 0; k < sizeof tr / sizeof tr[0]; k++)
         if (is(t, n, i, tr[k]))
             return true;
@@ -538,7 +551,7 @@ static const char *part_at(const an_tok *t, int n, int i, int *used)
     *used = 1;
     if (is(t, n, i, "morning") || is(t, n, i, "mornings"))
         return "morning";
-    if (is(t, n, i, "afternoon") || is(t, n, i, "afternoons"))
+    if (is(t, n, i, "afternoon") || is(t, n, i, "afternoons") || is(t, n, i, "arvo"))
         return "afternoon";
     if (is(t, n, i, "evening") || is(t, n, i, "tonight"))
         return "evening";

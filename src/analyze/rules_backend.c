@@ -739,6 +739,17 @@ static json_t *find_meeting(actx *c, bool opted_out, int opt_out_u)
         if (!d.part_of_day[0] && v->date.part_of_day[0])
             memcpy(d.part_of_day, v->date.part_of_day, sizeof d.part_of_day);
     }
+    {
+        /* "ten am?" - "ten is tight, make it eleven": an acceptance naming another clock
+           time on the same day is a counter-proposal for the hour */
+        const uview *va = &c->v[best_a];
+        if (src[0] == best_p && best_a != best_p && va->has_date && va->date.time[0] &&
+            (!va->date.date[0] || !strcmp(va->date.date, d.date))) {
+            memcpy(d.time, va->date.time, sizeof d.time);
+            if (va->date.part_of_day[0])
+                memcpy(d.part_of_day, va->date.part_of_day, sizeof d.part_of_day);
+        }
+    }
     if (!d.date[0] && !d.time[0] && !d.part_of_day[0])
         return json_null(); /* "let's talk again sometime" */
     json_t *o = json_object();

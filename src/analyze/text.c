@@ -38,8 +38,28 @@ static void emit_word(an_tok *toks, int *n, int max, char *w, size_t len, unsign
         {"wouldnt", "would", "not"}, {"shouldnt", "should", "not"}, {"havent", "have", "not"},
         {"im", "i", "am"}, {"ive", "i", "have"}, {"youre", "you", "are"}, {"theyre", "they", "are"},
         {"itll", "it", "will"}, {"thats", "that", "is"},
+        /* ASR output drops apostrophes: "ill send it", "youve got a deal" */
+        {"ill", "i", "will"}, {"youll", "you", "will"}, {"theyll", "they", "will"},
+        {"youve", "you", "have"}, {"weve", "we", "have"}, {"theyve", "they", "have"},
+        {"whats", "what", "is"}, {"hows", "how", "is"}, {"theres", "there", "is"},
+        {"hes", "he", "is"}, {"shes", "she", "is"}, {"hasnt", "has", "not"},
+        {"hadnt", "had", "not"}, {"werent", "were", "not"}, {"youd", "you", "would"},
     };
     w[len] = 0;
+    /* "lets say two" is "let us"; "it lets you export" is the verb */
+    if (!strcmp(w, "lets") || !strcmp(w, "id")) {
+        static const char *verb_subj[] = {"it", "that", "this", "which", "he", "she", "who", "also",
+                                          "your", "my", "an", "the", "user", "account", "photo"};
+        bool verb = false;
+        for (size_t k = 0; *n > 0 && k < sizeof verb_subj / sizeof verb_subj[0]; k++)
+            verb |= !strcmp(toks[*n - 1].w, verb_subj[k]);
+        if (!verb) {
+            bool lets = w[0] == 'l';
+            put(toks, n, max, lets ? "let" : "i", lets ? 3 : 1, b, e);
+            put(toks, n, max, lets ? "us" : "would", lets ? 2 : 5, b, e);
+            return;
+        }
+    }
     for (size_t k = 0; k < sizeof whole / sizeof whole[0]; k++)
         if (!strcmp(w, whole[k].full)) {
             put(toks, n, max, whole[k].a, strlen(whole[k].a), b, e);

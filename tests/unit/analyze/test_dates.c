@@ -133,12 +133,27 @@ static void dates_bad_anchor(void **state)
     assert_int_equal(sdra_date_add_days(out, "nope", 1), SDRA_EINVAL);
 }
 
+/* issue 12: "shortly", "right away", "end of day tomorrow", "this arvo", "make it eleven" */
+static void dates_spoken_forms(void **state)
+{
+    (void)state;
+    static const dcase cases[] = {
+        {"2026-11-24", "I'll send it over shortly", "2026-11-24", NULL, NULL},
+        {"2026-11-24", "I'll remove it right away", "2026-11-24", NULL, NULL},
+        {"2026-11-24", "you'll have it by end of day tomorrow", "2026-11-25", NULL, NULL},
+        {"2026-11-24", "I'll confirm it in writing this arvo", "2026-11-24", NULL, "afternoon"},
+        {"2026-11-24", "ten is tight, make it eleven", "", "11:00", NULL},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+        check(&cases[k]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(dates_relative_days),  cmocka_unit_test(dates_calendar_dates),
         cmocka_unit_test(dates_times_and_parts), cmocka_unit_test(dates_not_dates),
-        cmocka_unit_test(dates_bad_anchor),
+        cmocka_unit_test(dates_bad_anchor), cmocka_unit_test(dates_spoken_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

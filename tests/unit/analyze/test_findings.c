@@ -244,12 +244,88 @@ static void findings_malformed_rules(void **state)
     sdra_transcript_destroy(t);
 }
 
+/* Is there an item of type `type` in `list` cited at utterance i? */
+static bool has_at(json_t *doc, const char *list, const char *type, json_int_t i)
+{
+    size_t k;
+    json_t *o;
+    json_array_foreach(json_object_get(doc, list), k, o) {
+        const char *v = json_string_value(json_object_get(o, "type"));
+        if (v && !strcmp(v, type) && json_integer_value(json_object_get(o, "i")) == i)
+            return true;
+    }
+    return false;
+}
+
+/* issue 12: paraphrases as people word them, a meeting agreed over two turns, a time budget
+   that is no objection, ASR contractions without apostrophes, a counter-offer on the hour */
+static void findings_paraphrases(void **state)
+{
+    (void)state;
+    const char *lines[] = {
+        "R: Is now a good time?",
+        "P: Sure, I've only got about ten minutes, is that alright?",
+        "R: The plan for your team would be 900 a month.",
+        "P: That's more than we were hoping to spend, any room on it?",
+        "R: Who else is involved?",
+        "P: I'd have to run it past our finance director first.",
+        "R: Could we grab half an hour on Monday?",
+        "P: Monday morning is fine, send something over.",
+    };
+    json_t *doc = analyze(lines, 8);
+    assert_false(has(doc, "objections", "type", "no_time"));
+    assert_true(has_at(doc, "objections", "price", 3));
+    assert_true(has_at(doc, "objections", "authority", 5));
+    assert_true(has_at(doc, "intents", "agree_to_meeting", 7));
+    json_t *m = json_object_get(doc, "next_meeting");
+    assert_string_equal(json_string_value(json_object_get(m, "date")), "2026-11-30");
+    assert_string_equal(json_string_value(json_object_get(m, "part_of_day")), "morning");
+    json_decref(doc);
+
+    const char *asr[] = {
+        "R: does thursday work say ten am",
+        "P: ten is tight make it eleven",
+        "R: eleven works ill send the invite",
+        "P: lets say we talk again after that",
+    };
+    doc = analyze(asr, 4);
+    m = json_object_get(doc, "next_meeting");
+    assert_string_equal(json_string_value(json_object_get(m, "date")), "2026-11-26");
+    assert_string_equal(json_string_value(json_object_get(m, "time")), "11:00");
+    size_t k;
+    json_t *o;
+    bool invite = false;
+    json_array_foreach(json_object_get(doc, "action_items"), k, o) invite |=
+        !strcmp(json_string_value(json_object_get(o, "text")), "send the invite");
+    assert_true(invite);
+    json_decref(doc);
+}
+
+/* issue 12: ordinary review and news sentences carry sentiment, not an exact 0 */
+static void findings_sentiment_everyday(void **state)
+{
+    (void)state;
+    const char *lines[] = {
+        "P: The food was delicious and the staff were so friendly.",
+        "P: Three people died when the storm destroyed the bridge.",
+        "P: I am afraid the results are disappointing this year.",
+        "P: What a lovely surprise, congratulations!",
+    };
+    json_t *doc = analyze(lines, 4);
+    assert_true(score_of(doc, 0) > 0.3);
+    assert_true(score_of(doc, 1) < -0.3);
+    assert_true(score_of(doc, 2) < -0.2);
+    assert_true(score_of(doc, 3) > 0.3);
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(findings_sentiment_rules), cmocka_unit_test(findings_asr_text),
         cmocka_unit_test(findings_meeting_and_optout), cmocka_unit_test(findings_metrics),
         cmocka_unit_test(findings_bad_input), cmocka_unit_test(findings_malformed_rules),
+        cmocka_unit_test(findings_paraphrases), cmocka_unit_test(findings_sentiment_everyday),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
