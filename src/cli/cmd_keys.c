@@ -7,7 +7,6 @@
 #include "cli.h"
 
 #include <getopt.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -45,13 +44,7 @@ static void fmt_ms(char out[32], int64_t ms)
 static int audit_key(sdra_store *st, const char *action, const char *key_id, const char *detail, sdra_error *err)
 {
     sdra_store_audit_entry e = {.at_ms = sdra_store_now_ms()};
-    const struct passwd *pw = getpwuid(getuid());
-    char user[SDRA_STORE_ID_MAX - 4];
-    if (pw && pw->pw_name && strlen(pw->pw_name) < sizeof user)
-        sdra_strlcpy(user, pw->pw_name, sizeof user);
-    else
-        snprintf(user, sizeof user, "uid%u", (unsigned)getuid());
-    snprintf(e.actor, sizeof e.actor, "cli:%s", user);
+    cli_audit_actor(e.actor, sizeof e.actor);
     sdra_strlcpy(e.action, action, sizeof e.action);
     sdra_strlcpy(e.target, key_id, sizeof e.target);
     sdra_strlcpy(e.ip, "local", sizeof e.ip);

@@ -22,6 +22,7 @@ static const struct {
     {"serve", cmd_serve, "HTTP API server with a durable job store and stage workers"},
     {"keys", cmd_keys, "create, list and revoke API keys for the server"},
     {"audit", cmd_audit, "list and verify the audit trail (reads, changes, auth failures)"},
+    {"privacy", cmd_privacy, "export or erase a person's data; retention policies and purge"},
     {"redact", cmd_redact, "remove personal data from transcripts, analyses and audio"},
 };
 

@@ -228,6 +228,10 @@ enum MHD_Result srv_upload_finish(req *r, struct MHD_Connection *c)
         sdra_date_today(today);
         sdra_call_info_set(&ci, "call_date", today, NULL);
     }
+    if (!ci.consent)
+        sdra_call_info_set(&ci, "consent", "unknown", NULL);
+    if (srv_consent_check(r, c, &ci, &ret) != 0)
+        goto done;
     if (fdatasync(r->fd) != 0) {
         ret = srv_send_error(r, c, 500, "io_error", "storing the upload failed: %s", strerror(errno));
         goto done;
@@ -254,7 +258,7 @@ enum MHD_Result srv_upload_finish(req *r, struct MHD_Connection *c)
     }
     snprintf(audio, sizeof audio, "audio.%s", ext ? ext : "bin");
     srv_submit_answer ans;
-    int rc = srv_call_submit(s, r->key.id, r->ip, ik, r->started_ms, r->tmp_path, audio, r->bytes, &ci, &ans, &err);
+    int rc = srv_call_submit(s, r->key.id, srv_req_org(r), r->ip, ik, r->started_ms, r->tmp_path, audio, r->bytes, &ci, &ans, &err);
     if (rc == SDRA_ELIMIT) {
         ret = srv_send_error(r, c, 503, "unavailable", "%s; retry later", err.msg);
         goto done;
