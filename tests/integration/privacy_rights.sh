@@ -11,7 +11,7 @@ SDRA=${SDRA:?SDRA must name the sdra binary}
 FIX=${SDRA_FIXTURES:?SDRA_FIXTURES must name the generated calls}
 AUDIO="$FIX/short.stereo.wav"
 [ -f "$AUDIO" ] || { echo "FAIL: $AUDIO missing (tests/fixtures/generate.sh)" >&2; exit 1; }
-command -v sqlite3 >/dev/null || { echo "FAIL: sqlite3 CLI missing (scripts/install-deps.sh)" >&2; exit 1; }
+[ -n "$(command -v sqlite3)" ] || { echo "FAIL: sqlite3 CLI missing (scripts/install-deps.sh)" >&2; exit 1; }
 . "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
 it_setup privacy_rights
 
