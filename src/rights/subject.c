@@ -68,8 +68,11 @@ int sdra_rights_key_load(unsigned char key[SDRA_RIGHTS_KEY_BYTES], const char *d
             return rc;
         unsigned char fresh[SDRA_RIGHTS_KEY_BYTES];
         randombytes_buf(fresh, sizeof fresh);
-        char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+        char tmp[4200], rnd_hex[17];
+        unsigned char rnd[8];
+        randombytes_buf(rnd, sizeof rnd); /* unique per thread and process */
+        sodium_bin2hex(rnd_hex, sizeof rnd_hex, rnd, sizeof rnd);
+        snprintf(tmp, sizeof tmp, "%s.%s.tmp", path, rnd_hex);
         int wfd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         bool ok = wfd >= 0 && fchmod(wfd, 0600) == 0 && write(wfd, fresh, sizeof fresh) == (ssize_t)sizeof fresh &&
                   fsync(wfd) == 0;

@@ -427,17 +427,15 @@ int srv_audit_write(struct sdra_server *s, const char *actor, const char *ip, co
     return 0;
 }
 
-int sdra_server_call_remove(sdra_store *st, const char *data_dir, const char *call_id, bool keep_crm,
-                            sdra_error *err)
+/* What a deleted call leaves outside the store: its directory and (unless keep_crm) the rows
+ * the sync stage wrote to the local CRM. */
+static void call_remove_files(const char *data_dir, const char *call_id, bool keep_crm)
 {
-    int rc = sdra_store_call_delete(st, call_id, err);
-    if (rc < 0)
-        return rc;
     char dir[PATH_MAX];
     if (snprintf(dir, sizeof dir, "%s/calls/%s", data_dir, call_id) < (int)sizeof dir && srv_rm_rf(dir) != 0)
         sdra_log(SDRA_LOG_WARN, "call %s: could not remove every file in %s", call_id, dir);
     if (keep_crm) /* retention: what was synced to the CRM stays unless the policy says otherwise */
-        return 0;
+        return;
     /* every trace includes what the sync stage wrote to the CRM (activity, tasks, emails, notes);
      * the contact itself stays: it may have other calls, and erasing a person is a separate act */
     sdra_crm *crm = NULL;
@@ -446,6 +444,15 @@ int sdra_server_call_remove(sdra_store *st, const char *data_dir, const char *ca
     if (sdra_crm_open(&crm, "local", data_dir, &cerr) < 0 || sdra_crm_forget_call(crm, call_id, &n_removed, &cerr) < 0)
         sdra_log(SDRA_LOG_WARN, "call %s: CRM records not erased: %s", call_id, cerr.msg);
     sdra_crm_close(crm);
+}
+
+int sdra_server_call_remove(sdra_store *st, const char *data_dir, const char *call_id, bool keep_crm,
+                            sdra_error *err)
+{
+    int rc = sdra_store_call_delete(st, call_id, err);
+    if (rc < 0)
+        return rc;
+    call_remove_files(data_dir, call_id, keep_crm);
     return 0;
 }
 
@@ -459,15 +466,16 @@ int srv_call_delete_ex(struct sdra_server *s, const char *call_id, const char *a
     sdra_store_call_release(&sc);
     if (action && (rc = srv_audit_write(s, actor, ip, action, call_id, NULL, err)) < 0)
         return rc;
+    rc = sdra_store_call_delete(s->store, call_id, err);
+    if (rc < 0)
+        return rc;
     /* a stage running on the call is asked to stop (its result would be refused anyway) */
     pthread_mutex_lock(&s->mu);
     for (int i = 0; i < s->n_slots; i++)
         if (s->slots[i].busy && !strcmp(s->slots[i].job.call_id, call_id))
             atomic_store(&s->slots[i].lost, true);
     pthread_mutex_unlock(&s->mu);
-    rc = sdra_server_call_remove(s->store, s->data_dir, call_id, keep_crm, err);
-    if (rc < 0)
-        return rc;
+    call_remove_files(s->data_dir, call_id, keep_crm);
     srv_notify_event(s);
     return 0;
 }

@@ -1,12 +1,14 @@
 /* test_rights.c - the rights module's building blocks: the subject key (created once, 0600,
  * refused when others can read it), normalised addresses and their tokens, the store's subject
  * links and pseudonyms (forgotten on erase, gone with their call), retention policies (defaults,
- * validation, JSON), the consent rule, and a purge with the clock driven. */
+ * validation, JSON), the consent rule, and a purge with the clock driven.
+ * ctest-labels: threads */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +60,38 @@ static void rights_key_created_once_private(void **state)
     assert_int_equal(chmod(path, 0644), 0);
     assert_int_equal(sdra_rights_key_load(k2, g_dir, &err), SDRA_EINVAL);
     assert_non_null(strstr(err.msg, "readable by others"));
+}
+
+/* Concurrent uploads to a fresh data directory all create the key at once: each must end up
+ * with the one key that won (a shared temporary name made some fail). */
+#define N_RACERS 8
+static unsigned char race_keys[N_RACERS][32];
+static int race_rc[N_RACERS];
+static void *racer(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    sdra_error err = {0};
+    race_rc[i] = sdra_rights_key_load(race_keys[i], g_dir, &err);
+    return NULL;
+}
+
+static void rights_key_concurrent_creation(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 20; round++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/subject.key", g_dir);
+        unlink(path);
+        pthread_t t[N_RACERS];
+        for (int i = 0; i < N_RACERS; i++)
+            assert_int_equal(pthread_create(&t[i], NULL, racer, (void *)(intptr_t)i), 0);
+        for (int i = 0; i < N_RACERS; i++)
+            pthread_join(t[i], NULL);
+        for (int i = 0; i < N_RACERS; i++) {
+            assert_int_equal(race_rc[i], 0);
+            assert_memory_equal(race_keys[i], race_keys[0], 32);
+        }
+    }
 }
 
 static void rights_token_normalises(void **state)
@@ -231,6 +265,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(rights_key_created_once_private, setup),
+        cmocka_unit_test_setup(rights_key_concurrent_creation, setup),
         cmocka_unit_test_setup(rights_token_normalises, setup),
         cmocka_unit_test_setup(rights_subject_links_and_pseudonyms, setup),
         cmocka_unit_test_setup(rights_policy_defaults_and_validation, setup),
