@@ -163,6 +163,19 @@ static int export_crm(const sdra_rights_ctx *cx, const char *email, json_t **out
     return 0;
 }
 
+/* The person behind email: the normalised address, its token and its pseudonym ("" when the
+ * subject has none: never seen, or erased). */
+static int find_subject(const sdra_rights_ctx *cx, const char *email, char norm[256],
+                        char token[SDRA_STORE_TOKEN_HEX + 1], char pseud[SDRA_STORE_ID_MAX], sdra_error *err)
+{
+    int rc;
+    pseud[0] = '\0';
+    if ((rc = sdra_rights_email_normalise(norm, 256, email, err)) < 0 || (rc = rights_subject(cx, norm, token, err)) < 0)
+        return rc;
+    rc = rights_pseudonym(cx, token, false, pseud, err);
+    return rc == SDRA_ENOTFOUND ? 0 : rc;
+}
+
 int sdra_rights_export(const sdra_rights_ctx *cx, const char *email, json_t **out, sdra_error *err)
 {
     char norm[256], token[SDRA_STORE_TOKEN_HEX + 1], pseud[SDRA_STORE_ID_MAX] = "", detail[160];
@@ -171,11 +184,7 @@ int sdra_rights_export(const sdra_rights_ctx *cx, const char *email, json_t **ou
     json_t *doc = NULL, *crm = NULL, *calls = NULL, *audit = NULL;
     int n_ids = 0, rc;
     *out = NULL;
-    if ((rc = sdra_rights_email_normalise(norm, sizeof norm, email, err)) < 0 ||
-        (rc = rights_subject(cx, norm, token, err)) < 0)
-        return rc;
-    rc = rights_pseudonym(cx, token, false, pseud, err);
-    if (rc < 0 && rc != SDRA_ENOTFOUND)
+    if ((rc = find_subject(cx, email, norm, token, pseud, err)) < 0)
         return rc;
     snprintf(detail, sizeof detail, "org=%s subject=%s", cx->org, pseud[0] ? pseud : "unknown");
     /* recorded before anything is read: an export is never left out of the trail */
@@ -243,11 +252,7 @@ int sdra_rights_erase(const sdra_rights_ctx *cx, const char *email, sdra_rights_
     memset(out, 0, sizeof *out);
     if (!cx->delete_call)
         return sdra_error_set(err, SDRA_EINVAL, "erase: no way to delete calls given");
-    if ((rc = sdra_rights_email_normalise(norm, sizeof norm, email, err)) < 0 ||
-        (rc = rights_subject(cx, norm, token, err)) < 0)
-        return rc;
-    rc = rights_pseudonym(cx, token, false, pseud, err);
-    if (rc < 0 && rc != SDRA_ENOTFOUND)
+    if ((rc = find_subject(cx, email, norm, token, pseud, err)) < 0)
         return rc;
     if ((rc = linked_calls(cx, token, &ids, &n_ids, err)) < 0)
         return rc;

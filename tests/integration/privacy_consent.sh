@@ -5,29 +5,10 @@
 # not_required is refused with 422 consent_required (audited, no call created), while one with
 # consent goes through; a bad value is 400; `sdra run --consent` checks its value.
 set -u
-SDRA=${SDRA:?SDRA must name the sdra binary}
-FIX=${SDRA_FIXTURES:?SDRA_FIXTURES must name the generated calls}
-AUDIO="$FIX/short.stereo.wav"
-[ -f "$AUDIO" ] || { echo "FAIL: $AUDIO missing (tests/fixtures/generate.sh)" >&2; exit 1; }
-[ -n "$(command -v sqlite3)" ] || { echo "FAIL: sqlite3 CLI missing (scripts/install-deps.sh)" >&2; exit 1; }
-. "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
-it_setup privacy_consent
-
-D="$T/data"
-DB="$D/sdra.db"
-AKEY=$("$SDRA" keys create --data "$D" --name admin --scope admin) || fail "keys create (admin)"
-WKEY=$("$SDRA" keys create --data "$D" --name writer --scope write) || fail "keys create (write)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/privacy.sh"
+pv_setup privacy_consent
 WID=${WKEY:5:12}
-"$SDRA" serve --listen 127.0.0.1:0 --data "$D" --port-file "$T/port" --no-workers --retention-sweep-s 0 \
-  2>"$T/serve.log" &
-PID=$!
-for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.1; done
-[ -s "$T/port" ] || fail "server did not start"
-B="http://127.0.0.1:$(cat "$T/port")"
-A=(-H "Authorization: Bearer $AKEY")
-W=(-H "Authorization: Bearer $WKEY")
-status() { curl -s -o "$T/body" -w '%{http_code}' --max-time 30 "$@"; }
-json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/body" "$1"; }
+pv_start --retention-sweep-s 0
 up() { status "${W[@]}" -F "audio=@$AUDIO;type=audio/wav" -F contact_email=lee@acme.example "$@" "$B/v1/calls"; }
 calls() { sqlite3 "$DB" "SELECT COUNT(*) FROM calls"; }
 

@@ -7,44 +7,16 @@
 # the sweeper of `sdra serve --retention-sweep-s 1` (its clock set ahead with the testing aid
 # --retention-clock-offset-days) is seen deleting a finished call's audio by itself.
 set -u
-SDRA=${SDRA:?SDRA must name the sdra binary}
-FIX=${SDRA_FIXTURES:?SDRA_FIXTURES must name the generated calls}
-AUDIO="$FIX/short.stereo.wav"
-[ -f "$AUDIO" ] || { echo "FAIL: $AUDIO missing (tests/fixtures/generate.sh)" >&2; exit 1; }
-[ -n "$(command -v sqlite3)" ] || { echo "FAIL: sqlite3 CLI missing (scripts/install-deps.sh)" >&2; exit 1; }
-. "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
-it_setup privacy_retention
-
-D="$T/data"
-DB="$D/sdra.db"
-AKEY=$("$SDRA" keys create --data "$D" --name admin --scope admin) || fail "keys create (admin)"
-WKEY=$("$SDRA" keys create --data "$D" --name writer --scope write) || fail "keys create (write)"
-RKEY=$("$SDRA" keys create --data "$D" --name reader --scope read) || fail "keys create (read)"
-start() { # extra serve options...
-  rm -f "$T/port"
-  "$SDRA" serve --listen 127.0.0.1:0 --data "$D" --port-file "$T/port" --no-workers "$@" 2>>"$T/serve.log" &
-  PID=$!
-  for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.1; done
-  [ -s "$T/port" ] || fail "server did not start"
-  B="http://127.0.0.1:$(cat "$T/port")"
-}
-stop() { kill "$PID"; wait "$PID"; PID=; }
-A=(-H "Authorization: Bearer $AKEY")
-W=(-H "Authorization: Bearer $WKEY")
-R=(-H "Authorization: Bearer $RKEY")
-status() { curl -s -o "$T/body" -w '%{http_code}' --max-time 30 "$@"; }
-json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/body" "$1"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib/privacy.sh"
+pv_setup privacy_retention
 # a finished call: uploaded, with the artifacts its stages would have recorded, status done
 finished_call() {
   [ "$(status "${W[@]}" -F "audio=@$AUDIO;type=audio/wav" -F contact_email=kim@acme.example "$B/v1/calls")" = 202 ] \
     || fail "upload: $(cat "$T/body")"
-  local id name sum
+  local id name
   id=$(json 'd["id"]')
   for name in transcript.json analysis.json email.json; do
-    printf '{"from":"%s"}\n' "$name" > "$D/calls/$id/$name"
-    sum=$(sha256sum "$D/calls/$id/$name" | cut -d' ' -f1)
-    sqlite3 "$DB" "INSERT INTO artifacts (call_id, name, stage, path, sha256, size_bytes, created_ms)
-      VALUES ('$id', '$name', 0, 'calls/$id/$name', '$sum', 10, 1)" || fail "artifact row"
+    artifact "$id" "$name" "{\"from\":\"$name\"}"
   done
   printf '{"summary":"Kim call","action_items":[{"text":"Call Kim back","owner":"rep"}]}\n' > "$D/calls/$id/analysis.json"
   sqlite3 "$DB" "UPDATE calls SET status = 'done' WHERE id = '$id'" || fail "status"
@@ -53,7 +25,7 @@ finished_call() {
 purge() { "$SDRA" privacy purge --data "$D" "$@" > "$T/purge.json" || fail "purge $*: $(cat "$T/purge.json")"; }
 purged() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["purged"]; print(d[sys.argv[2]])' "$T/purge.json" "$1"; }
 
-start --retention-sweep-s 0
+pv_start --retention-sweep-s 0
 ID=$(finished_call) || exit 1
 "$SDRA" crm sync "$D/calls/$ID" --data "$D" >"$T/sync.out" 2>&1 || fail "crm sync: $(cat "$T/sync.out")"
 C=$(sqlite3 "$DB" "SELECT created_ms FROM calls WHERE id = '$ID'")
@@ -114,8 +86,8 @@ grep -q "deleted: audio\." "$T/purges" && grep -q "deleted: transcript.json" "$T
 
 # --- the sweeper in the server ---------------------------------------------------------------------------
 "$SDRA" privacy policy set --data "$D" --call-days 0 > "$T/policy.json" || fail "policy set"
-stop
-start --retention-sweep-s 1 --retention-clock-offset-days 31
+pv_stop
+pv_start --retention-sweep-s 1 --retention-clock-offset-days 31
 ID2=$(finished_call) || exit 1
 AUDIOF2=$(ls "$D/calls/$ID2"/audio.*)
 for _ in $(seq 1 100); do [ -e "$AUDIOF2" ] || break; sleep 0.1; done

@@ -7,30 +7,9 @@
 # finds nothing, the stores hold no trace of the address, `sdra audit verify` still passes and
 # a second erase (CLI) counts zeros. Read and write keys get 403; bad input 400 / exit 2.
 set -u
-SDRA=${SDRA:?SDRA must name the sdra binary}
-FIX=${SDRA_FIXTURES:?SDRA_FIXTURES must name the generated calls}
-AUDIO="$FIX/short.stereo.wav"
-[ -f "$AUDIO" ] || { echo "FAIL: $AUDIO missing (tests/fixtures/generate.sh)" >&2; exit 1; }
-[ -n "$(command -v sqlite3)" ] || { echo "FAIL: sqlite3 CLI missing (scripts/install-deps.sh)" >&2; exit 1; }
-. "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
-it_setup privacy_rights
-
-D="$T/data"
-DB="$D/sdra.db"
-AKEY=$("$SDRA" keys create --data "$D" --name admin --scope admin) || fail "keys create (admin)"
-WKEY=$("$SDRA" keys create --data "$D" --name writer --scope write) || fail "keys create (write)"
-RKEY=$("$SDRA" keys create --data "$D" --name reader --scope read) || fail "keys create (read)"
-"$SDRA" serve --listen 127.0.0.1:0 --data "$D" --port-file "$T/port" --no-workers --retention-sweep-s 0 \
-  2>"$T/serve.log" &
-PID=$!
-for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.1; done
-[ -s "$T/port" ] || fail "server did not start"
-B="http://127.0.0.1:$(cat "$T/port")"
-A=(-H "Authorization: Bearer $AKEY")
-W=(-H "Authorization: Bearer $WKEY")
-R=(-H "Authorization: Bearer $RKEY")
-status() { curl -s -o "$T/body" -w '%{http_code}' --max-time 30 "$@"; }
-json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/body" "$1"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib/privacy.sh"
+pv_setup privacy_rights
+pv_start --retention-sweep-s 0
 upload() { # EMAIL [CONSENT] -> prints the id
   local extra=()
   [ -n "${2:-}" ] && extra=(-F "consent=$2")
@@ -38,16 +17,6 @@ upload() { # EMAIL [CONSENT] -> prints the id
        "${extra[@]}" "$B/v1/calls")" = 202 ] || fail "upload for $1: $(cat "$T/body")"
   json 'd["id"]'
 }
-# an artifact as a finished stage records it (this server runs no workers)
-artifact() { # ID NAME CONTENT
-  printf '%s\n' "$3" > "$D/calls/$1/$2"
-  local sum size
-  sum=$(sha256sum "$D/calls/$1/$2" | cut -d' ' -f1)
-  size=$(stat -c %s "$D/calls/$1/$2")
-  sqlite3 "$DB" "INSERT INTO artifacts (call_id, name, stage, path, sha256, size_bytes, created_ms)
-    VALUES ('$1', '$2', 0, 'calls/$1/$2', '$sum', $size, 1)" || fail "artifact row $2"
-}
-
 # --- two calls of Jordan's (the address written differently), one of Sam's ---------------------
 ID1=$(upload jordan@acme.example obtained) || exit 1
 ID2=$(upload " Jordan@ACME.example" "") || exit 1
