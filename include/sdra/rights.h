@@ -42,6 +42,7 @@ extern "C" {
 #define SDRA_RIGHTS_KEY_BYTES 32
 #define SDRA_RIGHTS_MAX_CALLS 10000           /* calls one export or erase covers at most */
 #define SDRA_RIGHTS_ARTIFACT_MAX (16u << 20)   /* bytes of one artifact an export includes */
+#define SDRA_RIGHTS_EXPORT_MAX (256u << 20)    /* artifact bytes of one export (SDRA_ELIMIT beyond) */
 
 /* Loads <data_dir>/subject.key, creating it (32 random bytes, 0600, exclusive create) when it
  * is missing. SDRA_EIO when it cannot be read or written, SDRA_EINVAL when it has the wrong

@@ -157,7 +157,8 @@ static int purge_call(const sdra_rights_ctx *cx, const call_ref *r, const sdra_s
             if (rc == 0)
                 n_due++;
             else if (rc != SDRA_ENOTFOUND) {
-                *err = e2;
+                if (err)
+                    *err = e2;
                 return rc;
             }
         }
@@ -185,7 +186,8 @@ static int purge_call(const sdra_rights_ctx *cx, const call_ref *r, const sdra_s
         sdra_error e2 = {0};
         rc = sdra_store_artifact_delete(cx->store, r->id, due[i].name, &e2);
         if (rc < 0 && rc != SDRA_ENOTFOUND) {
-            *err = e2;
+            if (err)
+                *err = e2;
             return rc;
         }
     }

@@ -31,8 +31,9 @@ static int linked_calls(const sdra_rights_ctx *cx, const char *token, char (**id
     return rc;
 }
 
-/* An artifact's content: parsed JSON for .json files, else the text. NULL when unreadable. */
-static json_t *artifact_json(const sdra_rights_ctx *cx, const sdra_store_artifact *a)
+/* An artifact's content: parsed JSON for .json files, else the text. NULL when unreadable.
+ * *budget (bytes the export may still hold) is charged with its size. */
+static json_t *artifact_json(const sdra_rights_ctx *cx, const sdra_store_artifact *a, size_t *budget)
 {
     char path[4096];
     if (strstr(a->path, "..") || sdra_path_join(path, sizeof path, cx->data_dir, a->path) < 0)
@@ -41,6 +42,7 @@ static json_t *artifact_json(const sdra_rights_ctx *cx, const sdra_store_artifac
     size_t len = 0;
     if (sdra_file_read(&text, &len, path, SDRA_RIGHTS_ARTIFACT_MAX, NULL) < 0)
         return NULL;
+    *budget = len < *budget ? *budget - len : 0;
     json_t *v = NULL;
     size_t nl = strlen(a->name);
     if (nl > 5 && !strcmp(a->name + nl - 5, ".json"))
@@ -51,7 +53,7 @@ static json_t *artifact_json(const sdra_rights_ctx *cx, const sdra_store_artifac
     return v;
 }
 
-static json_t *export_call(const sdra_rights_ctx *cx, const sdra_store_call *sc, sdra_error *err)
+static json_t *export_call(const sdra_rights_ctx *cx, const sdra_store_call *sc, size_t *budget, sdra_error *err)
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(sc->id));
@@ -71,8 +73,11 @@ static json_t *export_call(const sdra_rights_ctx *cx, const sdra_store_call *sc,
     int rc = sdra_store_artifact_list(cx->store, sc->id, arts, 32, &n, err);
     json_t *al = json_object();
     for (int i = 0; rc == 0 && i < n; i++) {
-        json_t *v = artifact_json(cx, &arts[i]);
+        json_t *v = artifact_json(cx, &arts[i], budget);
         json_object_set_new(al, arts[i].name, v ? v : json_null());
+        if (*budget == 0)
+            rc = sdra_error_set(err, SDRA_ELIMIT, "export larger than %u MiB: erase or purge old calls first",
+                                SDRA_RIGHTS_EXPORT_MAX >> 20);
     }
     json_object_set_new(o, "artifacts", al);
     sdra_store_outbox_item items[64];
@@ -199,6 +204,7 @@ int sdra_rights_export(const sdra_rights_ctx *cx, const char *email, json_t **ou
         goto done;
     }
     int n_targets = 0;
+    size_t budget = SDRA_RIGHTS_EXPORT_MAX;
     for (int i = 0; i < n_ids; i++) {
         sdra_store_call sc;
         sdra_error e2 = {0};
@@ -206,14 +212,17 @@ int sdra_rights_export(const sdra_rights_ctx *cx, const char *email, json_t **ou
         if (r == SDRA_ENOTFOUND)
             continue; /* a link left by a submission that never committed */
         if (r < 0) {
-            *err = e2;
+            if (err)
+                *err = e2;
             rc = r;
             goto done;
         }
-        json_t *c = export_call(cx, &sc, err);
+        json_t *c = export_call(cx, &sc, &budget, &e2);
         sdra_store_call_release(&sc);
         if (!c) {
-            rc = err->code ? err->code : SDRA_ENOMEM;
+            rc = e2.code ? e2.code : SDRA_ENOMEM;
+            if (err)
+                *err = e2;
             goto done;
         }
         json_array_append_new(calls, c);
@@ -274,7 +283,8 @@ int sdra_rights_erase(const sdra_rights_ctx *cx, const char *email, sdra_rights_
         if (r == SDRA_ENOTFOUND)
             continue;
         if (r < 0) {
-            *err = e2;
+            if (err)
+                *err = e2;
             rc = r;
             goto done;
         }
