@@ -123,6 +123,10 @@ const char *sdra_rights_call_org(const json_t *meta);
 json_t *sdra_retention_policy_to_json(const sdra_store_policy *p);
 int sdra_retention_policy_from_json(sdra_store_policy *p, const json_t *doc, sdra_error *err);
 
+/* "audio_days=30 transcript_days=365 ... require_consent=0": the policy in one line (the detail
+ * of its "retention.set" audit entry). */
+void sdra_retention_policy_describe(const sdra_store_policy *p, char *out, size_t n);
+
 /* Whether a call with this consent value may be processed under p: always without
  * require_consent, else only "obtained" or "not_required". */
 bool sdra_rights_consent_ok(const sdra_store_policy *p, const char *consent);

@@ -252,11 +252,7 @@ int cmd_privacy(int argc, char **argv)
             if (consent >= 0)
                 p.require_consent = consent;
             char detail[SDRA_STORE_AUDIT_DETAIL_MAX];
-            snprintf(detail, sizeof detail,
-                     "audio_days=%d transcript_days=%d analysis_days=%d email_days=%d call_days=%d crm_days=%d "
-                     "require_consent=%d",
-                     p.audio_days, p.transcript_days, p.analysis_days, p.email_days, p.call_days, p.crm_days,
-                     p.require_consent);
+            sdra_retention_policy_describe(&p, detail, sizeof detail);
             sdra_store_audit_entry e = {.at_ms = sdra_store_now_ms()};
             sdra_strlcpy(e.actor, actor, sizeof e.actor);
             sdra_strlcpy(e.action, "retention.set", sizeof e.action);

@@ -255,6 +255,15 @@ int sdra_retention_policy_from_json(sdra_store_policy *p, const json_t *doc, sdr
     return 0;
 }
 
+void sdra_retention_policy_describe(const sdra_store_policy *p, char *out, size_t n)
+{
+    snprintf(out, n,
+             "audio_days=%d transcript_days=%d analysis_days=%d email_days=%d call_days=%d crm_days=%d "
+             "require_consent=%d",
+             p->audio_days, p->transcript_days, p->analysis_days, p->email_days, p->call_days, p->crm_days,
+             p->require_consent);
+}
+
 json_t *sdra_rights_counts_to_json(const sdra_rights_counts *c)
 {
     return json_pack("{s:i,s:i,s:i,s:i,s:i,s:i}", "calls", c->calls, "crm_rows", c->crm_rows, "outbox", c->outbox,

@@ -141,10 +141,7 @@ enum MHD_Result srv_retention(req *r, struct MHD_Connection *c)
     if (rc < 0)
         return srv_send_sdra_error(r, c, &err);
     char detail[SDRA_STORE_AUDIT_DETAIL_MAX];
-    snprintf(detail, sizeof detail,
-             "audio_days=%d transcript_days=%d analysis_days=%d email_days=%d call_days=%d crm_days=%d require_consent=%d",
-             p.audio_days, p.transcript_days, p.analysis_days, p.email_days, p.call_days, p.crm_days,
-             p.require_consent);
+    sdra_retention_policy_describe(&p, detail, sizeof detail);
     if (srv_audit(r, NULL, "retention.set", p.org, detail) < 0)
         return srv_send_audit_failed(r, c);
     int64_t now = sdra_store_now_ms();
