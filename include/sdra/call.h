@@ -6,7 +6,8 @@
  * JSON form (stored as call.json in a package directory):
  *   {"schema":"sdra.call/1","id":"...","audio":"call.mp3","call_date":"2026-11-24",
  *    "contact_email":"...","contact_name":"...","company":"...","rep_name":"...",
- *    "rep_email":"...","rep_company":"...","style":"friendly","direction":"outbound"}
+ *    "rep_email":"...","rep_company":"...","style":"friendly","direction":"outbound",
+ *    "consent":"obtained"}
  * Absent strings are NULL in C and absent in JSON.
  */
 #ifndef SDRA_CALL_H
@@ -33,6 +34,7 @@ typedef struct sdra_call_info {
     char *rep_company;   /* the rep's own company (used for role detection and signatures) */
     char *style;         /* email style: formal|friendly|concise|consultative */
     char *direction;     /* outbound|inbound */
+    char *consent;       /* recording consent: obtained|not_required|unknown (NULL = unknown) */
 } sdra_call_info;
 
 /* Frees every string and zeroes the struct. */
@@ -40,7 +42,7 @@ void sdra_call_info_release(sdra_call_info *c);
 
 /* Sets one field by its JSON name (copying value; NULL clears). SDRA_EINVAL for unknown names
  * or an invalid value (call_date must be YYYY-MM-DD and a real date; emails need one '@';
- * style one of the four). */
+ * style one of the four; consent obtained, not_required or unknown). */
 int sdra_call_info_set(sdra_call_info *c, const char *field, const char *value, sdra_error *err);
 
 json_t *sdra_call_info_to_json(const sdra_call_info *c);

@@ -67,6 +67,8 @@ typedef struct sdra_server_params {
     int redact_audio;            /* with options->redact_classes: once the transcribe stage has
                                   * the redacted spans, the stored audio is replaced by a WAV in
                                   * which they are silence (1) or a tone (2); 0 keeps the upload */
+    int retention_sweep_s;       /* retention sweeper period; 0 = off (3600) */
+    int64_t retention_clock_offset_ms; /* testing aid: added to the sweeper's clock (0) */
 } sdra_server_params;
 
 sdra_server_params sdra_server_default_params(void);
@@ -103,6 +105,13 @@ int sdra_server_key_verify(sdra_store *st, const char *key, sdra_store_key *out,
 
 /* True when a key with scope `have` may do what needs scope `need` (read < write < admin). */
 bool sdra_server_scope_allows(const char *have, const char *need);
+
+/* Removes a stored call without a server running (what DELETE /v1/calls/{id} does after its
+ * audit entry, for `sdra privacy erase|purge`): its rows in one transaction, its directory and,
+ * unless keep_crm, what the sync stage wrote to the local CRM. The caller audits first.
+ * SDRA_ENOTFOUND when the call is not stored. */
+int sdra_server_call_remove(sdra_store *st, const char *data_dir, const char *call_id, bool keep_crm,
+                            sdra_error *err);
 
 #ifdef __cplusplus
 }

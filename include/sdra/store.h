@@ -168,6 +168,7 @@ typedef struct sdra_store_org {
 } sdra_store_org;
 
 typedef struct sdra_store sdra_store;
+struct sdra_store_policy;
 
 /* The backend interface. Every backend implements every entry; see the wrappers below for the
  * contract of each. */
@@ -216,6 +217,19 @@ typedef struct sdra_store_ops {
     int (*org_get)(sdra_store *s, const char *name, sdra_store_org *out, sdra_error *err);
     int (*org_list)(sdra_store *s, sdra_store_org *out, int max, int *n_out, sdra_error *err);
     int (*call_set_meta)(sdra_store *s, const char *org, const char *id, const char *meta_json, sdra_error *err);
+    /* data-subject rights and retention (see the section at the end of this header) */
+    int (*subject_add)(sdra_store *s, const char *call_id, const char *org, const char *token, sdra_error *err);
+    int (*subject_calls)(sdra_store *s, const char *org, const char *token, char (*ids)[SDRA_STORE_ID_MAX], int max,
+                         int *n_out, sdra_error *err);
+    int (*subject_pseudonym)(sdra_store *s, const char *org, const char *token, const char *candidate,
+                             int64_t now_ms, char out[SDRA_STORE_ID_MAX], sdra_error *err);
+    int (*subject_forget)(sdra_store *s, const char *org, const char *token, int *n_out, sdra_error *err);
+    int (*policy_get)(sdra_store *s, const char *org, struct sdra_store_policy *out, sdra_error *err);
+    int (*policy_put)(sdra_store *s, const struct sdra_store_policy *p, int64_t now_ms, sdra_error *err);
+    int (*outbox_list)(sdra_store *s, const char *call_id, sdra_store_outbox_item *out, int max, int *n_out,
+                       sdra_error *err);
+    int (*artifact_delete)(sdra_store *s, const char *call_id, const char *name, sdra_error *err);
+    int (*checkpoint)(sdra_store *s, sdra_error *err);
 } sdra_store_ops;
 
 /* Every backend's handle starts with this. */
@@ -334,6 +348,50 @@ int sdra_store_call_set_meta(sdra_store *s, const char *org, const char *id, con
 
 /* Wall-clock milliseconds since the epoch. */
 int64_t sdra_store_now_ms(void);
+
+/* ---- data-subject rights and retention (issue 14; used by sdra/rights.h) -------------------
+ * Subjects: a call is linked to the people on it by keyed hashes of their email addresses
+ * ("subject tokens", 64 hex, computed by sdra_rights_token), never by the address, per
+ * organisation. A person's audit entries carry a random pseudonym ("s-" + 16 hex) that only the
+ * subject_pseudonyms row links to their token: forgetting the subject deletes that row and the
+ * call links, after which nothing in the store ties the entries or the token to the person. */
+#define SDRA_STORE_ORG_MAX 64
+#define SDRA_STORE_TOKEN_HEX 64
+
+/* An organisation's retention and consent policy. Ages in days from the call's creation;
+ * 0 keeps forever. crm_days: CRM rows a call wrote (not the contact) are forgotten after it. */
+typedef struct sdra_store_policy {
+    char org[SDRA_STORE_ORG_MAX];
+    int audio_days, transcript_days, analysis_days, email_days, call_days, crm_days;
+    bool require_consent;          /* refuse calls without consent obtained or not_required */
+    int64_t updated_ms;            /* 0: never set (every field at its default) */
+} sdra_store_policy;
+
+/* Links call_id to a subject token in org (a second add of the same link changes nothing).
+ * The links go with the call in sdra_store_call_delete. */
+int sdra_store_subject_add(sdra_store *s, const char *call_id, const char *org, const char *token, sdra_error *err);
+/* The ids of the calls linked to token in org (at most max, oldest link first). */
+int sdra_store_subject_calls(sdra_store *s, const char *org, const char *token, char (*ids)[SDRA_STORE_ID_MAX],
+                             int max, int *n_out, sdra_error *err);
+/* The subject's pseudonym into out: the stored one, else candidate is stored and returned;
+ * candidate NULL only looks it up (SDRA_ENOTFOUND when there is none). */
+int sdra_store_subject_pseudonym(sdra_store *s, const char *org, const char *token, const char *candidate,
+                                 int64_t now_ms, char out[SDRA_STORE_ID_MAX], sdra_error *err);
+/* Deletes the subject's call links and pseudonym (one transaction); *n_out (may be NULL) gets
+ * the rows removed. Idempotent: 0 rows is success. */
+int sdra_store_subject_forget(sdra_store *s, const char *org, const char *token, int *n_out, sdra_error *err);
+/* The org's policy; an org without one gets the defaults (everything kept, consent not
+ * required, updated_ms 0). _put replaces it whole; negative days are SDRA_EINVAL. */
+int sdra_store_policy_get(sdra_store *s, const char *org, sdra_store_policy *out, sdra_error *err);
+int sdra_store_policy_put(sdra_store *s, const sdra_store_policy *p, int64_t now_ms, sdra_error *err);
+/* The call's outbox entries (any state), oldest first; release each. */
+int sdra_store_outbox_list(sdra_store *s, const char *call_id, sdra_store_outbox_item *out, int max, int *n_out,
+                           sdra_error *err);
+/* Removes one artifact row (the file is the caller's). SDRA_ENOTFOUND when absent. */
+int sdra_store_artifact_delete(sdra_store *s, const char *call_id, const char *name, sdra_error *err);
+/* Copies the write-ahead log into the database and truncates it, so erased rows leave no old
+ * page images behind. SDRA_ERETRY when a reader kept it from finishing. */
+int sdra_store_checkpoint(sdra_store *s, sdra_error *err);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@
  */
 #include "cli.h"
 
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,4 +78,13 @@ long cli_parse_count(const char *s)
     if (*end || v < 0)
         return -1;
     return v;
+}
+
+void cli_audit_actor(char *out, size_t n)
+{
+    const struct passwd *pw = getpwuid(getuid());
+    if (pw && pw->pw_name && strlen(pw->pw_name) + 5 <= n)
+        snprintf(out, n, "cli:%s", pw->pw_name);
+    else
+        snprintf(out, n, "cli:uid%u", (unsigned)getuid());
 }

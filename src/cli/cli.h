@@ -34,6 +34,7 @@ struct sdra_store;
 int cli_audit(struct sdra_store *st, const char *org, const char *action, const char *target, const char *detail,
               sdra_error *err);
 int cmd_redact(int argc, char **argv);
+int cmd_privacy(int argc, char **argv);
 
 /* `sdra eval` subcommands, each in its own file (cmd_eval_<what>.c). */
 int cmd_eval_asr(int argc, char **argv);
@@ -74,6 +75,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  * is false (else reports nothing). Call cli_progress_done() to end the line. */
 sdra_progress cli_progress(bool quiet);
 void cli_progress_done(void);
+
+/* The audit actor of a change made with the CLI: "cli:<user name>" (or "cli:uid<N>"). */
+void cli_audit_actor(char *out, size_t n);
 
 /* Parses a non-negative integer option value; returns -1 when it is not one. */
 long cli_parse_count(const char *s);

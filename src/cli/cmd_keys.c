@@ -7,7 +7,6 @@
 #include "cli.h"
 
 #include <getopt.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -51,13 +50,7 @@ int cli_audit(sdra_store *st, const char *org, const char *action, const char *k
 {
     sdra_store_audit_entry e = {.at_ms = sdra_store_now_ms()};
     sdra_strlcpy(e.org, org, sizeof e.org);
-    const struct passwd *pw = getpwuid(getuid());
-    char user[SDRA_STORE_ID_MAX - 4];
-    if (pw && pw->pw_name && strlen(pw->pw_name) < sizeof user)
-        sdra_strlcpy(user, pw->pw_name, sizeof user);
-    else
-        snprintf(user, sizeof user, "uid%u", (unsigned)getuid());
-    snprintf(e.actor, sizeof e.actor, "cli:%s", user);
+    cli_audit_actor(e.actor, sizeof e.actor);
     sdra_strlcpy(e.action, action, sizeof e.action);
     sdra_strlcpy(e.target, key_id, sizeof e.target);
     sdra_strlcpy(e.ip, "local", sizeof e.ip);

@@ -37,6 +37,7 @@ static void usage(FILE *f)
         "  --rep-name R         the rep's name       --rep-email E   the rep's address\n"
         "  --rep-company C      the rep's company (helps tell the rep from the prospect)\n"
         "  --call-date D        YYYY-MM-DD; anchors relative dates (default: today)\n"
+        "  --consent C          recording consent: obtained|not_required|unknown (default unknown)\n"
         "  (the names above are also hints to the recognizer: it expects to hear them)\n"
         "follow-up:\n"
         "  --style S            formal|friendly|concise|consultative (default friendly)\n"
@@ -202,7 +203,7 @@ int cmd_run(int argc, char **argv)
         {"vocab", required_argument, 0, 13},        {"out", required_argument, 0, 14},
         {"data", required_argument, 0, 15},         {"force", no_argument, 0, 16},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
-        {"redact", required_argument, 0, 17},
+        {"redact", required_argument, 0, 17},       {"consent", required_argument, 0, 18},
         CLI_LLM_LONGOPTS,                           CLI_ASR_LONGOPTS,
         {0, 0, 0, 0}};
     static const char *fields[] = {NULL, "contact_email", "contact_name", "company", "rep_name",
@@ -224,6 +225,12 @@ int cmd_run(int argc, char **argv)
         case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 8:
             if (sdra_call_info_set(&call, fields[c], optarg, &err) < 0) {
                 rc = cli_usage_error("run", "--%s: %s", opts[c - 1].name, err.msg);
+                goto done;
+            }
+            break;
+        case 18:
+            if (sdra_call_info_set(&call, "consent", optarg, &err) < 0) {
+                rc = cli_usage_error("run", "--consent: %s", err.msg);
                 goto done;
             }
             break;
@@ -319,6 +326,8 @@ int cmd_run(int argc, char **argv)
     }
     if (!call.style)
         sdra_call_info_set(&call, "style", "friendly", NULL);
+    if (!call.consent)
+        sdra_call_info_set(&call, "consent", "unknown", NULL);
     sdra_call_info_set(&call, "id", call_id, NULL);
     sdra_call_info_set(&call, "audio", abs_audio, NULL);
     sdra_call_info_set(&call, "direction", "outbound", NULL);

@@ -43,6 +43,9 @@ static void usage(FILE *f)
             "  --lease-ms N           job lease (default 30000)\n"
             "  --max-attempts N       attempts before a job is dead (default 5)\n"
             "  --retry-base-ms N      first retry delay, doubled each time (default 2000)\n"
+            "  --retention-sweep-s N  apply the retention policies every N s (default 3600; 0 = off;\n"
+            "                         'sdra privacy policy', docs/security.md)\n"
+            "  --retention-clock-offset-days N  testing aid: the sweeper's clock runs N days ahead\n"
             "  --log-level LEVEL      debug|info|warn|error (default info)\n"
             "  --log-format FORMAT    json (default) or text\n"
             "transcription stage (the same in every worker):\n"
@@ -59,7 +62,7 @@ int cmd_serve(int argc, char **argv)
 {
     enum { O_LISTEN = 1, O_DATA, O_PORTFILE, O_CONC, O_NOWORK, O_MAXACT, O_MAXUP, O_TIMEOUT, O_LEASE, O_ATTEMPTS,
            O_RETRY, O_LOGLEVEL, O_LOGFMT, O_PERIP, O_HDRTIMEOUT, O_MINRATE, O_REDACT, O_TLSCERT, O_TLSKEY,
-           O_REDACT_AUDIO };
+           O_REDACT_AUDIO, O_RETSWEEP, O_RETOFFSET };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},       {"data", required_argument, 0, O_DATA},
         {"port-file", required_argument, 0, O_PORTFILE},  {"concurrency", required_argument, 0, O_CONC},
@@ -74,6 +77,8 @@ int cmd_serve(int argc, char **argv)
         {"redact", required_argument, 0, O_REDACT},
         {"redact-audio", required_argument, 0, O_REDACT_AUDIO},
         {"tls-cert", required_argument, 0, O_TLSCERT},    {"tls-key", required_argument, 0, O_TLSKEY},
+        {"retention-sweep-s", required_argument, 0, O_RETSWEEP},
+        {"retention-clock-offset-days", required_argument, 0, O_RETOFFSET},
         CLI_LLM_LONGOPTS,                                 CLI_ASR_LONGOPTS,
         {0, 0, 0, 0}};
     sdra_server_params p = sdra_server_default_params();
@@ -134,6 +139,16 @@ int cmd_serve(int argc, char **argv)
             if ((v = cli_parse_count(optarg)) < 1 || v > 3600)
                 return cli_usage_error("serve", "--header-timeout-s wants 1..3600, got '%s'", optarg);
             p.header_timeout_s = (int)v;
+            break;
+        case O_RETSWEEP:
+            if ((v = cli_parse_count(optarg)) < 0 || v > 31 * 86400)
+                return cli_usage_error("serve", "--retention-sweep-s wants 0..2678400 seconds, got '%s'", optarg);
+            p.retention_sweep_s = (int)v;
+            break;
+        case O_RETOFFSET:
+            if ((v = cli_parse_count(optarg)) < 0 || v > 36500)
+                return cli_usage_error("serve", "--retention-clock-offset-days wants 0..36500, got '%s'", optarg);
+            p.retention_clock_offset_ms = (int64_t)v * 86400000;
             break;
         case O_MINRATE:
             if ((v = cli_parse_count(optarg)) < 0 || v > 1000000000)

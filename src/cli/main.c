@@ -23,6 +23,7 @@ static const struct {
     {"keys", cmd_keys, "create, list and revoke API keys for the server"},
     {"audit", cmd_audit, "list and verify the audit trail (reads, changes, auth failures)"},
     {"orgs", cmd_orgs, "organisations (tenants) of the server: quotas and usage"},
+    {"privacy", cmd_privacy, "export or erase a person's data; retention policies and purge"},
     {"redact", cmd_redact, "remove personal data from transcripts, analyses and audio"},
 };
 

@@ -13,7 +13,7 @@
 static const char *styles[] = {"formal", "friendly", "concise", "consultative"};
 
 #define FIELDS(X) X(id) X(audio) X(call_date) X(contact_email) X(contact_name) X(company) \
-    X(rep_name) X(rep_email) X(rep_company) X(style) X(direction)
+    X(rep_name) X(rep_email) X(rep_company) X(style) X(direction) X(consent)
 
 void sdra_call_info_release(sdra_call_info *c)
 {
@@ -73,6 +73,8 @@ static int check(const char *field, const char *v, sdra_error *err)
     }
     if (!strcmp(field, "direction") && strcmp(v, "outbound") && strcmp(v, "inbound"))
         return sdra_error_set(err, SDRA_EINVAL, "direction: '%s' is not outbound or inbound", v);
+    if (!strcmp(field, "consent") && strcmp(v, "obtained") && strcmp(v, "not_required") && strcmp(v, "unknown"))
+        return sdra_error_set(err, SDRA_EINVAL, "consent: '%s' is not obtained, not_required or unknown", v);
     return 0;
 }
 

@@ -36,10 +36,11 @@ const char *const srv_route_names[SRV_N_ROUTES] = {
     "unmatched", "/healthz", "/readyz", "/metrics", "/v1/openapi.json", "/v1/calls", "/v1/calls/{id}",
     "/v1/calls/{id}/{artifact}", "/v1/calls/{id}/audio", "/v1/calls/{id}/events", "/v1/calls/{id}/retry",
     "/v1/keys", "/v1/keys/{id}", "/v1/keys/{id}/revoke",
+    "/v1/privacy/export", "/v1/privacy/erase", "/v1/retention",
 };
 
 const char *const srv_meta_fields[N_META] = {"contact_email", "contact_name", "company", "rep_name", "rep_email",
-                                    "rep_company", "call_date", "style", "direction"};
+                                    "rep_company", "call_date", "style", "direction", "consent"};
 
 /* ---- responses ------------------------------------------------------------------------ */
 
@@ -130,12 +131,14 @@ enum MHD_Result srv_send_error(req *r, struct MHD_Connection *c, int status, con
             allow = "GET, POST";
         else if (r->route == R_CALL)
             allow = "GET, DELETE";
-        else if (r->route == R_RETRY || r->route == R_KEY_REVOKE)
+        else if (r->route == R_RETRY || r->route == R_KEY_REVOKE || r->route == R_PRIVACY_ERASE)
             allow = "POST";
         else if (r->route == R_KEYS)
             allow = "GET, POST";
         else if (r->route == R_KEY)
             allow = "DELETE";
+        else if (r->route == R_RETENTION)
+            allow = "GET, PUT";
         MHD_add_response_header(resp, "Allow", allow);
     }
     return srv_queue(r, c, status, resp);
@@ -260,6 +263,8 @@ static const char *needed_scope(const char *method, enum route route)
 {
     if (route == R_KEYS || route == R_KEY || route == R_KEY_REVOKE || (route == R_CALL && !strcmp(method, "DELETE")))
         return "admin";
+    if (route == R_PRIVACY_EXPORT || route == R_PRIVACY_ERASE || route == R_RETENTION)
+        return "admin"; /* personal data of anyone, and the policies (issue 14) */
     return !strcmp(method, "GET") || !strcmp(method, "HEAD") ? "read" : "write";
 }
 
@@ -328,6 +333,12 @@ static void route(req *r, const char *url)
         r->route = R_METRICS;
     else if (!strcmp(url, "/v1/openapi.json"))
         r->route = R_OPENAPI;
+    else if (!strcmp(url, "/v1/privacy/export"))
+        r->route = R_PRIVACY_EXPORT;
+    else if (!strcmp(url, "/v1/privacy/erase"))
+        r->route = R_PRIVACY_ERASE;
+    else if (!strcmp(url, "/v1/retention"))
+        r->route = R_RETENTION;
     else if (!strcmp(url, "/v1/calls") || !strcmp(url, "/v1/calls/"))
         r->route = R_CALLS;
     else if (!strcmp(url, "/v1/keys") || !strcmp(url, "/v1/keys/"))
@@ -377,9 +388,10 @@ static bool method_ok(enum route rt, const char *m)
     switch (rt) {
     case R_CALLS: return get || !strcmp(m, "POST");
     case R_CALL: return get || !strcmp(m, "DELETE");
-    case R_RETRY: case R_KEY_REVOKE: return !strcmp(m, "POST");
+    case R_RETRY: case R_KEY_REVOKE: case R_PRIVACY_ERASE: return !strcmp(m, "POST");
     case R_KEYS: return get || !strcmp(m, "POST");
     case R_KEY: return !strcmp(m, "DELETE");
+    case R_RETENTION: return get || !strcmp(m, "PUT");
     default: return get;
     }
 }
@@ -407,6 +419,9 @@ static enum MHD_Result dispatch(req *r, struct MHD_Connection *c)
     case R_KEYS: return !strcmp(r->method, "POST") ? srv_keys_create(r, c) : srv_keys_list(r, c);
     case R_KEY: return srv_key_delete(r, c);
     case R_KEY_REVOKE: return srv_key_revoke(r, c);
+    case R_PRIVACY_EXPORT: return srv_privacy_export(r, c);
+    case R_PRIVACY_ERASE: return srv_privacy_erase(r, c);
+    case R_RETENTION: return srv_retention(r, c);
     default: return srv_send_error(r, c, 404, "not_found", "no such resource");
     }
 }
@@ -657,12 +672,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_data_size) {
         if (r->upload) {
             srv_upload_feed(r, upload_data, *upload_data_size);
-        } else if (r->route == R_KEYS) { /* a small JSON body, kept whole or refused */
-            size_t n = *upload_data_size;
-            if (r->small_len + n >= sizeof r->small_body)
-                r->small_over = true;
-            else
-                memcpy(r->small_body + r->small_len, upload_data, n), r->small_len += n;
+        } else if (srv_route_wants_body(r->route)) {
+            srv_body_append(r, upload_data, *upload_data_size);
         }
         *upload_data_size = 0;
         return MHD_YES;
@@ -697,6 +708,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         close(r->fd);
     if (r->tmp_path[0])
         unlink(r->tmp_path);
+    free(r->body);
     char labels[160];
     int status = r->status ? r->status : (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? 408 : 499);
     snprintf(labels, sizeof labels, "route=\"%s\",method=\"%s\",status=\"%d\"", srv_route_names[r->route],

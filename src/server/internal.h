@@ -65,6 +65,10 @@ struct sdra_server {
     char *tls_cert, *tls_key;    /* the PEM texts, kept until MHD is stopped */
     char mhd_error[256];         /* MHD's last log line while starting (why it did not start) */
     pthread_cond_t idem_cv;      /* broadcast when one of them is settled */
+
+    pthread_t ret_thread;        /* the retention sweeper (privacy.c), woken by ret_cv under mu */
+    bool ret_started;
+    pthread_cond_t ret_cv;
 };
 
 /* server.c */
@@ -99,6 +103,11 @@ int srv_call_submit(struct sdra_server *s, const char *org, const char *key_id, 
  * stage wrote to the local CRM. */
 int srv_call_delete(struct sdra_server *s, const char *org, const char *call_id, const char *actor, const char *ip,
                     sdra_error *err);
+/* The same with the audit action to record (NULL: the caller has audited it) and keep_crm
+ * (retention keeps what was synced to the CRM unless its policy says otherwise); org NULL
+ * (the sweeper): any organisation, the audit entry and CRM rows in the call's own. */
+int srv_call_delete_ex(struct sdra_server *s, const char *org, const char *call_id, const char *actor, const char *ip,
+                       const char *action, bool keep_crm, sdra_error *err);
 /* Appends an audit entry (finding 8); logs the failure. Every caller must refuse the request
  * when this fails: an action or a read of call data is never left out of the trail. */
 int srv_audit_write(struct sdra_server *s, const char *actor, const char *ip, const char *action, const char *target,
@@ -132,11 +141,12 @@ void srv_workers_stop(struct sdra_server *s);
 enum route {
     R_NONE, R_HEALTH, R_READY, R_METRICS, R_OPENAPI, R_CALLS, R_CALL, R_ARTIFACT, R_AUDIO, R_EVENTS, R_RETRY,
     R_KEYS, R_KEY, R_KEY_REVOKE, /* keys.c: /v1/keys, /v1/keys/{id}, /v1/keys/{id}/revoke */
+    R_PRIVACY_EXPORT, R_PRIVACY_ERASE, R_RETENTION, /* privacy.c */
     SRV_N_ROUTES
 };
 extern const char *const srv_route_names[SRV_N_ROUTES];
 
-#define N_META 9
+#define N_META 10
 extern const char *const srv_meta_fields[N_META];
 
 typedef struct srv_audio_type {
@@ -157,9 +167,6 @@ typedef struct req {
     sdra_store_key key;        /* the caller's key: key.org scopes every store query */
     bool authed;
     char key_id[SDRA_STORE_ID_MAX]; /* /v1/keys/{id} */
-    char small_body[1024];     /* a JSON request body (POST /v1/keys) */
-    size_t small_len;
-    bool small_over;           /* it was longer: answered 413 */
     char ip[SDRA_STORE_AUDIT_IP_MAX]; /* the client's address, for the audit trail */
     /* upload */
     bool upload;
@@ -176,6 +183,11 @@ typedef struct req {
     uint64_t part_end;      /* bytes of it so far */
     int fail_status;
     sdra_error fail;
+    /* a small JSON request body (POST /v1/keys, PUT /v1/retention, POST /v1/privacy/erase),
+     * NUL-terminated */
+    char *body;
+    size_t body_len;
+    bool body_too_big;
 } req;
 
 /* http.c: responses */
@@ -227,6 +239,20 @@ void srv_events_release(struct sdra_server *s);
 enum MHD_Result srv_upload_begin(req *r, struct MHD_Connection *c);
 void srv_upload_feed(req *r, const char *data, size_t n);
 enum MHD_Result srv_upload_finish(req *r, struct MHD_Connection *c);
+
+/* privacy.c: data-subject rights, retention and consent (issue 14); the small JSON request
+ * bodies of the key, erasure and retention routes (at most SRV_BODY_MAX, else 413). */
+#define SRV_BODY_MAX (64u << 10)
+bool srv_route_wants_body(enum route rt);
+void srv_body_append(req *r, const char *data, size_t n);
+enum MHD_Result srv_privacy_export(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_privacy_erase(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_retention(req *r, struct MHD_Connection *c);
+/* Refuses (422, consent_required) an upload without consent its org's policy requires; 0 when
+ * it may go on, else the queued answer is in *ret. */
+int srv_consent_check(req *r, struct MHD_Connection *c, const sdra_call_info *ci, enum MHD_Result *ret);
+int srv_retention_start(struct sdra_server *s, sdra_error *err);
+void srv_retention_stop(struct sdra_server *s);
 
 /* http.c */
 int srv_http_start(struct sdra_server *s, sdra_error *err);

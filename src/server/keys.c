@@ -64,10 +64,10 @@ done:
 
 enum MHD_Result srv_keys_create(req *r, struct MHD_Connection *c)
 {
-    if (r->small_over)
-        return srv_send_error(r, c, 413, "limit_exceeded", "request body over %zu bytes", sizeof r->small_body - 1);
+    if (r->body_too_big)
+        return srv_send_error(r, c, 413, "limit_exceeded", "request body over %u bytes", SRV_BODY_MAX);
     json_error_t jerr;
-    json_t *doc = json_loadb(r->small_body, r->small_len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *doc = r->body ? json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
     const char *name = json_string_value(json_object_get(doc, "name"));
     const char *scope = json_string_value(json_object_get(doc, "scope"));
     enum MHD_Result ret;

@@ -10,6 +10,7 @@
 
 #include "sdra/crm.h"
 #include "sdra/log.h"
+#include "sdra/rights.h"
 #include "sdra/util.h"
 
 #include <dirent.h>
@@ -43,6 +44,7 @@ sdra_server_params sdra_server_default_params(void)
     p.retry_base_ms = 2000;
     p.retry_max_ms = 300000;
     p.sse_keepalive_s = 15;
+    p.retention_sweep_s = 3600;
     return p;
 }
 
@@ -383,7 +385,11 @@ int srv_call_submit(struct sdra_server *s, const char *org, const char *key_id, 
         rc = sdra_error_set(err, SDRA_EIO, "storing the call failed: %s", e2.msg);
         goto done;
     }
-    /* recorded before the call exists: a call is never created without its audit entry */
+    /* the people on the call (subject tokens) and its consent, then the creation: recorded
+     * before the call exists, so a call is never created without its audit entries */
+    sdra_rights_ctx cx = sdra_rights_ctx_init(s->store, s->data_dir, org, key_id, ip);
+    if ((rc = sdra_rights_record_call(&cx, id, ci, err)) < 0)
+        goto done;
     if ((rc = srv_audit_write_org(s, org, key_id, ip, "call.create", id, NULL, err)) < 0)
         goto done;
     rc = sdra_store_call_create(s->store, org, id, meta, (int64_t)bytes, 0, sdra_store_now_ms(), s->p.max_active_calls,
@@ -442,15 +448,54 @@ int srv_audit_write_org(struct sdra_server *s, const char *org, const char *acto
     return 0;
 }
 
-int srv_call_delete(struct sdra_server *s, const char *org, const char *call_id, const char *actor, const char *ip,
-                    sdra_error *err)
+/* What a deleted call leaves outside the store: its directory and (unless keep_crm) the rows
+ * the sync stage wrote to org's local CRM. */
+static void call_remove_files(const char *data_dir, const char *org, const char *call_id, bool keep_crm)
+{
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s/calls/%s", data_dir, call_id) < (int)sizeof dir && srv_rm_rf(dir) != 0)
+        sdra_log(SDRA_LOG_WARN, "call %s: could not remove every file in %s", call_id, dir);
+    if (keep_crm) /* retention: what was synced to the CRM stays unless the policy says otherwise */
+        return;
+    /* every trace includes what the sync stage wrote to the CRM (activity, tasks, emails, notes);
+     * the contact itself stays: it may have other calls, and erasing a person is a separate act */
+    sdra_crm *crm = NULL;
+    int n_removed = 0;
+    sdra_error cerr = {0};
+    if (sdra_crm_open(&crm, "local", data_dir, &cerr) < 0 || sdra_crm_set_org(crm, org, &cerr) < 0 ||
+        sdra_crm_forget_call(crm, call_id, &n_removed, &cerr) < 0)
+        sdra_log(SDRA_LOG_WARN, "call %s: CRM records not erased: %s", call_id, cerr.msg);
+    sdra_crm_close(crm);
+}
+
+int sdra_server_call_remove(sdra_store *st, const char *data_dir, const char *org, const char *call_id, bool keep_crm,
+                            sdra_error *err)
+{
+    sdra_store_call sc;
+    int rc = sdra_store_call_get(st, org, call_id, &sc, err);
+    if (rc < 0)
+        return rc;
+    char call_org[SDRA_STORE_ID_MAX];
+    sdra_strlcpy(call_org, sc.org, sizeof call_org);
+    sdra_store_call_release(&sc);
+    if ((rc = sdra_store_call_delete(st, call_org, call_id, err)) < 0)
+        return rc;
+    call_remove_files(data_dir, call_org, call_id, keep_crm);
+    return 0;
+}
+
+int srv_call_delete_ex(struct sdra_server *s, const char *org, const char *call_id, const char *actor, const char *ip,
+                       const char *action, bool keep_crm, sdra_error *err)
 {
     sdra_store_call sc;
     int rc = sdra_store_call_get(s->store, org, call_id, &sc, err);
     if (rc < 0)
         return rc;
+    char call_org[SDRA_STORE_ID_MAX]; /* org may be NULL (the sweeper): the call's own */
+    sdra_strlcpy(call_org, sc.org, sizeof call_org);
+    org = call_org;
     sdra_store_call_release(&sc);
-    if ((rc = srv_audit_write_org(s, org, actor, ip, "call.delete", call_id, NULL, err)) < 0)
+    if (action && (rc = srv_audit_write_org(s, org, actor, ip, action, call_id, NULL, err)) < 0)
         return rc;
     rc = sdra_store_call_delete(s->store, org, call_id, err);
     if (rc < 0)
@@ -461,21 +506,15 @@ int srv_call_delete(struct sdra_server *s, const char *org, const char *call_id,
         if (s->slots[i].busy && !strcmp(s->slots[i].job.call_id, call_id))
             atomic_store(&s->slots[i].lost, true);
     pthread_mutex_unlock(&s->mu);
-    char dir[PATH_MAX];
-    srv_call_dir(s, dir, sizeof dir, call_id);
-    if (srv_rm_rf(dir) != 0)
-        sdra_log(SDRA_LOG_WARN, "call %s: could not remove every file in %s", call_id, dir);
-    /* every trace includes what the sync stage wrote to the CRM (activity, tasks, emails, notes);
-     * the contact itself stays: it may have other calls, and erasing a person is a separate act */
-    sdra_crm *crm = NULL;
-    int n_removed = 0;
-    sdra_error cerr = {0};
-    if (sdra_crm_open(&crm, "local", s->data_dir, &cerr) < 0 ||
-        (org && sdra_crm_set_org(crm, org, &cerr) < 0) || sdra_crm_forget_call(crm, call_id, &n_removed, &cerr) < 0)
-        sdra_log(SDRA_LOG_WARN, "call %s: CRM records not erased: %s", call_id, cerr.msg);
-    sdra_crm_close(crm);
+    call_remove_files(s->data_dir, org, call_id, keep_crm);
     srv_notify_event(s);
     return 0;
+}
+
+int srv_call_delete(struct sdra_server *s, const char *org, const char *call_id, const char *actor, const char *ip,
+                    sdra_error *err)
+{
+    return srv_call_delete_ex(s, org, call_id, actor, ip, "call.delete", false, err);
 }
 
 void srv_notify_stage(struct sdra_server *s, int stage)
@@ -566,6 +605,7 @@ int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error
     pthread_cond_init(&s->hb_cv, NULL);
     pthread_cond_init(&s->ev_cv, NULL);
     pthread_cond_init(&s->idem_cv, NULL);
+    pthread_cond_init(&s->ret_cv, NULL);
     for (int i = 0; i < SDRA_SERVER_MAX_STAGES; i++)
         pthread_cond_init(&s->stage_cv[i], NULL);
     atomic_init(&s->stopping, false);
@@ -619,6 +659,8 @@ int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error
         goto done;
     if ((rc = srv_http_start(s, err)) < 0)
         goto done;
+    if ((rc = srv_retention_start(s, err)) < 0)
+        goto done;
     sdra_log(SDRA_LOG_INFO, "listening on port %d, data in %s", s->port, s->data_dir);
 done:
     if (rc < 0) {
@@ -645,7 +687,9 @@ void sdra_server_stop(sdra_server *s)
     pthread_cond_broadcast(&s->ev_cv);
     pthread_cond_broadcast(&s->hb_cv);
     pthread_cond_broadcast(&s->idem_cv);
+    pthread_cond_broadcast(&s->ret_cv);
     pthread_mutex_unlock(&s->mu);
+    srv_retention_stop(s);
     srv_http_stop(s);
     srv_workers_stop(s);
     sdra_store_close(s->store);
@@ -654,6 +698,7 @@ void sdra_server_stop(sdra_server *s)
         pthread_cond_destroy(&s->stage_cv[i]);
     pthread_cond_destroy(&s->ev_cv);
     pthread_cond_destroy(&s->idem_cv);
+    pthread_cond_destroy(&s->ret_cv);
     pthread_cond_destroy(&s->hb_cv);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->http_mu);

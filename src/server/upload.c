@@ -255,6 +255,10 @@ enum MHD_Result srv_upload_finish(req *r, struct MHD_Connection *c)
         sdra_date_today(today);
         sdra_call_info_set(&ci, "call_date", today, NULL);
     }
+    if (!ci.consent)
+        sdra_call_info_set(&ci, "consent", "unknown", NULL);
+    if (srv_consent_check(r, c, &ci, &ret) != 0)
+        goto done;
     if (fdatasync(r->fd) != 0) {
         ret = srv_send_error(r, c, 500, "io_error", "storing the upload failed: %s", strerror(errno));
         goto done;

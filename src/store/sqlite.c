@@ -478,7 +478,8 @@ static int sq_call_delete(sdra_store *s, const char *org, const char *id, sdra_e
     }
     if ((rc = exec(db, err, "DELETE FROM jobs WHERE call_id = ?", "s", id)) < 0 ||
         (rc = exec(db, err, "DELETE FROM artifacts WHERE call_id = ?", "s", id)) < 0 ||
-        (rc = exec(db, err, "DELETE FROM outbox WHERE call_id = ?", "s", id)) < 0)
+        (rc = exec(db, err, "DELETE FROM outbox WHERE call_id = ?", "s", id)) < 0 ||
+        (rc = exec(db, err, "DELETE FROM call_subjects WHERE call_id = ?", "s", id)) < 0)
         goto fail;
     if ((rc = commit(db, err)) < 0)
         goto done;
@@ -1329,6 +1330,47 @@ static int sq_org_set(sdra_store *s, const char *name, int max_active, int64_t m
     return rc < 0 ? rc : 0;
 }
 
+/* ---- data-subject rights and retention (issue 14) --------------------------------------
+ * Their own tables, created when missing on every open (older databases gain them). */
+
+static const char *PRIVACY_SCHEMA =
+    "CREATE TABLE IF NOT EXISTS call_subjects ("
+    " call_id VARCHAR(64) NOT NULL, org VARCHAR(64) NOT NULL, token VARCHAR(64) NOT NULL,"
+    " PRIMARY KEY (call_id, org, token));"
+    "CREATE INDEX IF NOT EXISTS call_subjects_by_token ON call_subjects (org, token);"
+    "CREATE TABLE IF NOT EXISTS subject_pseudonyms ("
+    " org VARCHAR(64) NOT NULL, token VARCHAR(64) NOT NULL, pseudonym VARCHAR(64) NOT NULL,"
+    " created_ms BIGINT NOT NULL, PRIMARY KEY (org, token));"
+    "CREATE TABLE IF NOT EXISTS retention_policies ("
+    " org VARCHAR(64) PRIMARY KEY, audio_days INTEGER NOT NULL DEFAULT 0,"
+    " transcript_days INTEGER NOT NULL DEFAULT 0, analysis_days INTEGER NOT NULL DEFAULT 0,"
+    " email_days INTEGER NOT NULL DEFAULT 0, call_days INTEGER NOT NULL DEFAULT 0,"
+    " crm_days INTEGER NOT NULL DEFAULT 0, require_consent INTEGER NOT NULL DEFAULT 0,"
+    " updated_ms BIGINT NOT NULL);";
+
+static int privacy_schema(sqlite3 *db, sdra_error *err)
+{
+    char *msg = NULL;
+    int r = sqlite3_exec(db, PRIVACY_SCHEMA, NULL, NULL, &msg);
+    if (r != SQLITE_OK) {
+        int rc = sdra_error_set(err, code_from_sqlite(r), "store: privacy tables: %s", msg ? msg : sqlite3_errstr(r));
+        sqlite3_free(msg);
+        return rc;
+    }
+    return 0;
+}
+
+static int sq_subject_add(sdra_store *s, const char *call_id, const char *org, const char *token, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int rc = exec(db, err,
+                  "INSERT INTO call_subjects (call_id, org, token) VALUES (?, ?, ?)"
+                  " ON CONFLICT (call_id, org, token) DO NOTHING",
+                  "sss", call_id, org, token);
+    wr_unlock(s);
+    return rc < 0 ? rc : 0;
+}
+
 static int sq_org_get(sdra_store *s, const char *name, sdra_store_org *out, sdra_error *err)
 {
     conn *c = rd_lock(s);
@@ -1368,6 +1410,191 @@ end:
 done:
     rd_unlock(s, c);
     return rc < 0 ? rc : 0;
+}
+
+static int sq_subject_calls(sdra_store *s, const char *org, const char *token, char (*ids)[SDRA_STORE_ID_MAX],
+                            int max, int *n_out, sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(c->db, &st, err, "SELECT call_id FROM call_subjects WHERE org = ? AND token = ? ORDER BY rowid",
+                  "ss", org, token);
+    int n = 0, r = SQLITE_DONE;
+    while (rc == 0 && n < max && (r = sqlite3_step(st)) == SQLITE_ROW)
+        col_text(st, 0, ids[n++], SDRA_STORE_ID_MAX);
+    if (rc == 0 && r != SQLITE_ROW && r != SQLITE_DONE)
+        rc = db_fail(c->db, r, err, "subject calls");
+    sqlite3_finalize(st);
+    rd_unlock(s, c);
+    *n_out = n;
+    return rc;
+}
+
+static int read_pseudonym(sqlite3 *db, const char *org, const char *token, char out[SDRA_STORE_ID_MAX], sdra_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prep(db, &st, err, "SELECT pseudonym FROM subject_pseudonyms WHERE org = ? AND token = ?", "ss", org,
+                  token);
+    if (rc < 0)
+        return rc;
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        col_text(st, 0, out, SDRA_STORE_ID_MAX);
+    else
+        rc = r == SQLITE_DONE ? SDRA_ENOTFOUND : db_fail(db, r, err, "subject pseudonym");
+    sqlite3_finalize(st);
+    if (rc == SDRA_ENOTFOUND)
+        sdra_error_set(err, SDRA_ENOTFOUND, "no such subject");
+    return rc;
+}
+
+static int sq_subject_pseudonym(sdra_store *s, const char *org, const char *token, const char *candidate,
+                                int64_t now, char out[SDRA_STORE_ID_MAX], sdra_error *err)
+{
+    if (!candidate) {
+        conn *c = rd_lock(s);
+        int rc = read_pseudonym(c->db, org, token, out, err);
+        rd_unlock(s, c);
+        return rc;
+    }
+    sqlite3 *db = wr_lock(s);
+    int rc = exec(db, err,
+                  "INSERT INTO subject_pseudonyms (org, token, pseudonym, created_ms) VALUES (?, ?, ?, ?)"
+                  " ON CONFLICT (org, token) DO NOTHING",
+                  "sssl", org, token, candidate, now);
+    if (rc >= 0)
+        rc = read_pseudonym(db, org, token, out, err);
+    wr_unlock(s);
+    return rc < 0 ? rc : 0;
+}
+
+static int sq_subject_forget(sdra_store *s, const char *org, const char *token, int *n_out, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int n = 0, rc = begin(db, err);
+    if (rc < 0)
+        goto done;
+    if ((rc = exec(db, err, "DELETE FROM call_subjects WHERE org = ? AND token = ?", "ss", org, token)) < 0)
+        goto fail;
+    n += rc;
+    if ((rc = exec(db, err, "DELETE FROM subject_pseudonyms WHERE org = ? AND token = ?", "ss", org, token)) < 0)
+        goto fail;
+    n += rc;
+    rc = commit(db, err);
+    goto done;
+fail:
+    rollback(db);
+done:
+    wr_unlock(s);
+    *n_out = rc < 0 ? 0 : n;
+    return rc < 0 ? rc : 0;
+}
+
+static int sq_policy_get(sdra_store *s, const char *org, sdra_store_policy *out, sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(c->db, &st, err,
+                  "SELECT audio_days, transcript_days, analysis_days, email_days, call_days, crm_days,"
+                  " require_consent, updated_ms FROM retention_policies WHERE org = ?",
+                  "s", org);
+    if (rc == 0) {
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            out->audio_days = sqlite3_column_int(st, 0);
+            out->transcript_days = sqlite3_column_int(st, 1);
+            out->analysis_days = sqlite3_column_int(st, 2);
+            out->email_days = sqlite3_column_int(st, 3);
+            out->call_days = sqlite3_column_int(st, 4);
+            out->crm_days = sqlite3_column_int(st, 5);
+            out->require_consent = sqlite3_column_int(st, 6) != 0;
+            out->updated_ms = sqlite3_column_int64(st, 7);
+        } else if (r != SQLITE_DONE) {
+            rc = db_fail(c->db, r, err, "policy");
+        }
+    }
+    sqlite3_finalize(st);
+    rd_unlock(s, c);
+    return rc;
+}
+
+static int sq_policy_put(sdra_store *s, const sdra_store_policy *p, int64_t now, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int rc = exec(db, err,
+                  "INSERT INTO retention_policies (org, audio_days, transcript_days, analysis_days, email_days,"
+                  " call_days, crm_days, require_consent, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                  " ON CONFLICT (org) DO UPDATE SET audio_days = excluded.audio_days,"
+                  " transcript_days = excluded.transcript_days, analysis_days = excluded.analysis_days,"
+                  " email_days = excluded.email_days, call_days = excluded.call_days,"
+                  " crm_days = excluded.crm_days, require_consent = excluded.require_consent,"
+                  " updated_ms = excluded.updated_ms",
+                  "siiiiiiil", p->org, p->audio_days, p->transcript_days, p->analysis_days, p->email_days,
+                  p->call_days, p->crm_days, p->require_consent ? 1 : 0, now);
+    wr_unlock(s);
+    return rc < 0 ? rc : 0;
+}
+
+static int sq_outbox_list(sdra_store *s, const char *call_id, sdra_store_outbox_item *out, int max, int *n_out,
+                          sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(c->db, &st, err,
+                  "SELECT idem_key, call_id, kind, payload, state, attempts FROM outbox WHERE call_id = ?"
+                  " ORDER BY created_ms, idem_key",
+                  "s", call_id);
+    int n = 0, r = SQLITE_DONE;
+    while (rc == 0 && n < max && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        sdra_store_outbox_item *o = &out[n];
+        memset(o, 0, sizeof *o);
+        col_text(st, 0, o->key, sizeof o->key);
+        col_text(st, 1, o->call_id, sizeof o->call_id);
+        col_text(st, 2, o->kind, sizeof o->kind);
+        const unsigned char *p = sqlite3_column_text(st, 3);
+        char state[SDRA_STORE_STATE_MAX];
+        col_text(st, 4, state, sizeof state);
+        o->state = sdra_job_state_parse(state);
+        o->attempts = sqlite3_column_int(st, 5);
+        if (!(o->payload = strdup(p ? (const char *)p : ""))) {
+            rc = sdra_error_set(err, SDRA_ENOMEM, "store: out of memory");
+            break;
+        }
+        n++;
+    }
+    if (rc == 0 && r != SQLITE_ROW && r != SQLITE_DONE)
+        rc = db_fail(c->db, r, err, "outbox list");
+    sqlite3_finalize(st);
+    rd_unlock(s, c);
+    if (rc < 0) {
+        for (int i = 0; i < n; i++)
+            sdra_store_outbox_release(&out[i]);
+        n = 0;
+    }
+    *n_out = n;
+    return rc;
+}
+
+static int sq_artifact_delete(sdra_store *s, const char *call_id, const char *name, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int rc = exec(db, err, "DELETE FROM artifacts WHERE call_id = ? AND name = ?", "ss", call_id, name);
+    wr_unlock(s);
+    if (rc == 0)
+        rc = sdra_error_set(err, SDRA_ENOTFOUND, "call %s has no artifact %s", call_id, name);
+    return rc < 0 ? rc : 0;
+}
+
+static int sq_checkpoint(sdra_store *s, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int ck = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    wr_unlock(s);
+    if (ck == SQLITE_BUSY || ck == SQLITE_LOCKED)
+        return sdra_error_set(err, SDRA_ERETRY, "store: WAL checkpoint incomplete (a reader is active)");
+    if (ck != SQLITE_OK)
+        return sdra_error_set(err, code_from_sqlite(ck), "store: WAL checkpoint: %s", sqlite3_errstr(ck));
+    return 0;
 }
 
 /* ---- open / close ---------------------------------------------------------------------- */
@@ -1442,6 +1669,15 @@ static const sdra_store_ops sqlite_ops = {
     .org_get = sq_org_get,
     .org_list = sq_org_list,
     .call_set_meta = sq_call_set_meta,
+    .subject_add = sq_subject_add,
+    .subject_calls = sq_subject_calls,
+    .subject_pseudonym = sq_subject_pseudonym,
+    .subject_forget = sq_subject_forget,
+    .policy_get = sq_policy_get,
+    .policy_put = sq_policy_put,
+    .outbox_list = sq_outbox_list,
+    .artifact_delete = sq_artifact_delete,
+    .checkpoint = sq_checkpoint,
 };
 
 static int open_conn(conn *c, const char *path, int readonly, sdra_error *err)
@@ -1507,6 +1743,8 @@ int sdra_store_sqlite_open(sdra_store **out, const char *path, sdra_error *err)
         goto done;
     }
     if ((rc = audit_migrate(q->wr.db, err)) < 0 || (rc = org_migrate(q->wr.db, err)) < 0)
+        goto done;
+    if ((rc = privacy_schema(q->wr.db, err)) < 0)
         goto done;
     conn *first = calloc(1, sizeof *first);
     if (!first) {

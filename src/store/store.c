@@ -435,3 +435,113 @@ int sdra_store_call_set_meta(sdra_store *s, const char *org, const char *id, con
         return sdra_error_set(err, SDRA_EUNSUPPORTED, "store %s cannot rewrite call metadata", s->ops->name);
     return s->ops->call_set_meta(s, org, id, meta_json, err);
 }
+
+/* ---- data-subject rights and retention ------------------------------------------------- */
+
+/* An org name: 1..63 printable characters without spaces; a token: 64 lower-case hex. */
+static int valid_org(const char *org)
+{
+    size_t n = org ? strlen(org) : 0;
+    if (n == 0 || n >= SDRA_STORE_ORG_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (org[i] <= 32 || org[i] >= 127)
+            return 0;
+    return 1;
+}
+
+static int valid_token(const char *t)
+{
+    return t && strlen(t) == SDRA_STORE_TOKEN_HEX && strspn(t, "0123456789abcdef") == SDRA_STORE_TOKEN_HEX;
+}
+
+static int check_subject(const char *org, const char *token, sdra_error *err)
+{
+    if (!valid_org(org))
+        return sdra_error_set(err, SDRA_EINVAL, "organisation '%.80s': use 1-63 printable characters, no spaces",
+                              org ? org : "");
+    if (!valid_token(token))
+        return sdra_error_set(err, SDRA_EINVAL, "subject token must be 64 hex digits");
+    return 0;
+}
+
+int sdra_store_subject_add(sdra_store *s, const char *call_id, const char *org, const char *token, sdra_error *err)
+{
+    if (!valid_id(call_id))
+        return sdra_error_set(err, SDRA_EINVAL, "call id '%.80s': use 1-63 of [a-z0-9-]", call_id ? call_id : "");
+    int rc = check_subject(org, token, err);
+    return rc < 0 ? rc : s->ops->subject_add(s, call_id, org, token, err);
+}
+
+int sdra_store_subject_calls(sdra_store *s, const char *org, const char *token, char (*ids)[SDRA_STORE_ID_MAX],
+                             int max, int *n_out, sdra_error *err)
+{
+    *n_out = 0;
+    int rc = check_subject(org, token, err);
+    return rc < 0 ? rc : s->ops->subject_calls(s, org, token, ids, max, n_out, err);
+}
+
+int sdra_store_subject_pseudonym(sdra_store *s, const char *org, const char *token, const char *candidate,
+                                 int64_t now_ms, char out[SDRA_STORE_ID_MAX], sdra_error *err)
+{
+    out[0] = '\0';
+    int rc = check_subject(org, token, err);
+    if (rc < 0)
+        return rc;
+    if (candidate && !valid_id(candidate))
+        return sdra_error_set(err, SDRA_EINVAL, "pseudonym '%.80s': use 1-63 of [a-z0-9-]", candidate);
+    return s->ops->subject_pseudonym(s, org, token, candidate, now_ms, out, err);
+}
+
+int sdra_store_subject_forget(sdra_store *s, const char *org, const char *token, int *n_out, sdra_error *err)
+{
+    int n = 0;
+    int rc = check_subject(org, token, err);
+    if (rc == 0)
+        rc = s->ops->subject_forget(s, org, token, &n, err);
+    if (n_out)
+        *n_out = n;
+    return rc;
+}
+
+int sdra_store_policy_get(sdra_store *s, const char *org, sdra_store_policy *out, sdra_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!valid_org(org))
+        return sdra_error_set(err, SDRA_EINVAL, "organisation '%.80s': use 1-63 printable characters, no spaces",
+                              org ? org : "");
+    sdra_strlcpy(out->org, org, sizeof out->org);
+    return s->ops->policy_get(s, org, out, err);
+}
+
+int sdra_store_policy_put(sdra_store *s, const sdra_store_policy *p, int64_t now_ms, sdra_error *err)
+{
+    if (!valid_org(p->org))
+        return sdra_error_set(err, SDRA_EINVAL, "organisation '%.80s': use 1-63 printable characters, no spaces", p->org);
+    const int days[] = {p->audio_days, p->transcript_days, p->analysis_days, p->email_days, p->call_days, p->crm_days};
+    for (size_t i = 0; i < sizeof days / sizeof days[0]; i++)
+        if (days[i] < 0 || days[i] > 365 * 100)
+            return sdra_error_set(err, SDRA_EINVAL, "retention days must be 0 (keep) to 36500");
+    return s->ops->policy_put(s, p, now_ms, err);
+}
+
+int sdra_store_outbox_list(sdra_store *s, const char *call_id, sdra_store_outbox_item *out, int max, int *n_out,
+                           sdra_error *err)
+{
+    *n_out = 0;
+    if (!valid_id(call_id))
+        return 0;
+    return s->ops->outbox_list(s, call_id, out, max, n_out, err);
+}
+
+int sdra_store_artifact_delete(sdra_store *s, const char *call_id, const char *name, sdra_error *err)
+{
+    if (!valid_id(call_id) || !name || !*name)
+        return sdra_error_set(err, SDRA_ENOTFOUND, "artifact not found");
+    return s->ops->artifact_delete(s, call_id, name, err);
+}
+
+int sdra_store_checkpoint(sdra_store *s, sdra_error *err)
+{
+    return s->ops->checkpoint(s, err);
+}
