@@ -114,8 +114,6 @@ int sdra_rights_erase(const sdra_rights_ctx *cx, const char *email, sdra_rights_
  * first; the WAL is checkpointed afterwards. dry_run counts without changing anything. */
 int sdra_retention_purge(const sdra_rights_ctx *cx, bool dry_run, sdra_rights_counts *out, sdra_error *err);
 
-/* The organisation a stored call belongs to: its metadata's "org", else the default. */
-const char *sdra_rights_call_org(const json_t *meta);
 
 /* Policies as JSON: {"org":..,"audio_days":N,...,"require_consent":bool,"updated_at":..}.
  * _from_json applies the fields present in doc onto p (unknown fields, wrong types and

@@ -110,7 +110,7 @@ bool sdra_server_scope_allows(const char *have, const char *need);
  * audit entry, for `sdra privacy erase|purge`): its rows in one transaction, its directory and,
  * unless keep_crm, what the sync stage wrote to the local CRM. The caller audits first.
  * SDRA_ENOTFOUND when the call is not stored. */
-int sdra_server_call_remove(sdra_store *st, const char *data_dir, const char *call_id, bool keep_crm,
+int sdra_server_call_remove(sdra_store *st, const char *data_dir, const char *org, const char *call_id, bool keep_crm,
                             sdra_error *err);
 
 #ifdef __cplusplus

@@ -50,6 +50,7 @@ static void usage(FILE *f)
 typedef struct cli_delete {
     sdra_store *store;
     const char *data_dir;
+    const char *org;  /* NULL: any organisation (the purge) */
     const char *actor;
     bool audit; /* write "call.delete" first (erase); the purge audited already */
 } cli_delete;
@@ -58,16 +59,15 @@ static int delete_call(void *user, const char *call_id, bool keep_crm, sdra_erro
 {
     cli_delete *d = user;
     sdra_store_call sc;
-    int rc = sdra_store_call_get(d->store, call_id, &sc, err);
+    int rc = sdra_store_call_get(d->store, d->org, call_id, &sc, err);
     if (rc < 0)
         return rc;
+    char org[SDRA_STORE_ID_MAX];
+    sdra_strlcpy(org, sc.org, sizeof org);
     sdra_store_call_release(&sc);
-    if (d->audit) {
-        sdra_error e2 = {0};
-        if (sdra_store_audit_add(d->store, sdra_store_now_ms(), d->actor, "call.delete", call_id, &e2) < 0)
-            return sdra_error_set(err, SDRA_EIO, "audit log write failed: %s", e2.msg);
-    }
-    return sdra_server_call_remove(d->store, d->data_dir, call_id, keep_crm, err);
+    if (d->audit && (rc = cli_audit(d->store, org, "call.delete", call_id, NULL, err)) < 0)
+        return rc;
+    return sdra_server_call_remove(d->store, d->data_dir, org, call_id, keep_crm, err);
 }
 
 /* "1767225600000" (epoch ms) or "2026-01-01" (UTC midnight); -1 when neither. */
@@ -213,7 +213,7 @@ int cmd_privacy(int argc, char **argv)
     if (rc < 0)
         goto done;
     sdra_rights_ctx cx = sdra_rights_ctx_init(st, dir, org, actor, "local");
-    cli_delete del = {st, dir, actor, true};
+    cli_delete del = {st, dir, org, actor, true};
     cx.delete_call = delete_call;
     cx.user = &del;
     if (!strcmp(verb, "export")) {
@@ -231,7 +231,7 @@ int cmd_privacy(int argc, char **argv)
         }
     } else if (!strcmp(verb, "purge")) {
         if (!org_given)
-            cx.org = NULL;
+            cx.org = del.org = NULL;
         if (now >= 0)
             cx.now_ms = now;
         del.audit = false; /* each call's purge is audited as retention.purge */
@@ -254,6 +254,7 @@ int cmd_privacy(int argc, char **argv)
             char detail[SDRA_STORE_AUDIT_DETAIL_MAX];
             sdra_retention_policy_describe(&p, detail, sizeof detail);
             sdra_store_audit_entry e = {.at_ms = sdra_store_now_ms()};
+            sdra_strlcpy(e.org, org, sizeof e.org);
             sdra_strlcpy(e.actor, actor, sizeof e.actor);
             sdra_strlcpy(e.action, "retention.set", sizeof e.action);
             sdra_strlcpy(e.target, org, sizeof e.target);

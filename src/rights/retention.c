@@ -65,7 +65,7 @@ static int all_calls(const sdra_rights_ctx *cx, call_ref **out, int *n_out, sdra
     int n = 0, cap = 0, rc = 0;
     for (int off = 0;; off += PAGE) {
         int got = 0;
-        if ((rc = sdra_store_call_list(cx->store, NULL, off, PAGE, page, &got, err)) < 0)
+        if ((rc = sdra_store_call_list(cx->store, cx->org, NULL, off, PAGE, page, &got, err)) < 0)
             break;
         if (n + got > cap) {
             cap = (n + got) * 2;
@@ -85,7 +85,7 @@ static int all_calls(const sdra_rights_ctx *cx, call_ref **out, int *n_out, sdra
             sdra_strlcpy(r->status, page[i].status, sizeof r->status);
             r->created_ms = page[i].created_ms;
             json_t *meta = json_loads(page[i].meta_json ? page[i].meta_json : "{}", 0, NULL);
-            sdra_strlcpy(r->org, sdra_rights_call_org(meta), sizeof r->org);
+            sdra_strlcpy(r->org, page[i].org, sizeof r->org);
             const char *audio = json_string_value(json_object_get(meta, "audio"));
             if (audio && !strchr(audio, '/') && audio[0] != '.')
                 sdra_strlcpy(r->audio, audio, sizeof r->audio);
@@ -102,6 +102,15 @@ static int all_calls(const sdra_rights_ctx *cx, call_ref **out, int *n_out, sdra
     *out = refs;
     *n_out = n;
     return 0;
+}
+
+/* The audit entry of a purge, in the call's own organisation (cx->org is NULL when purging
+ * every organisation). */
+static int purge_audit(const sdra_rights_ctx *cx, const call_ref *r, const char *detail, sdra_error *err)
+{
+    sdra_rights_ctx in_org = *cx;
+    in_org.org = r->org;
+    return rights_audit(&in_org, "retention.purge", r->id, detail, err);
 }
 
 static bool past(int64_t age_ms, int days)
@@ -132,7 +141,7 @@ static int purge_call(const sdra_rights_ctx *cx, const call_ref *r, const sdra_s
             return 0;
         snprintf(detail, sizeof detail, "org=%s call_days=%d whole call; crm rows %s", r->org, p->call_days,
                  keep_crm ? "kept" : "forgotten");
-        if ((rc = rights_audit(cx, "retention.purge", r->id, detail, err)) < 0)
+        if ((rc = purge_audit(cx, r, detail, err)) < 0)
             return rc;
         rc = cx->delete_call(cx->user, r->id, keep_crm, err);
         *changed = true;
@@ -153,7 +162,7 @@ static int purge_call(const sdra_rights_ctx *cx, const call_ref *r, const sdra_s
     for (int k = 0; k < 3; k++)
         for (int i = 0; kinds[k] && kinds[k][i]; i++) {
             sdra_error e2 = {0};
-            rc = sdra_store_artifact_get(cx->store, r->id, kinds[k][i], &due[n_due], &e2);
+            rc = sdra_store_artifact_get(cx->store, r->org, r->id, kinds[k][i], &due[n_due], &e2);
             if (rc == 0)
                 n_due++;
             else if (rc != SDRA_ENOTFOUND) {
@@ -173,7 +182,7 @@ static int purge_call(const sdra_rights_ctx *cx, const call_ref *r, const sdra_s
         note(detail, sizeof detail, r->audio);
     for (int i = 0; i < n_due; i++)
         note(detail, sizeof detail, due[i].name);
-    if ((rc = rights_audit(cx, "retention.purge", r->id, detail, err)) < 0)
+    if ((rc = purge_audit(cx, r, detail, err)) < 0)
         return rc;
     *changed = true;
     if (audio_path[0] && unlink(audio_path) != 0 && errno != ENOENT)

@@ -70,7 +70,7 @@ static json_t *export_call(const sdra_rights_ctx *cx, const sdra_store_call *sc,
     json_object_set_new(o, "metadata", meta ? meta : json_object());
     sdra_store_artifact arts[32];
     int n = 0;
-    int rc = sdra_store_artifact_list(cx->store, sc->id, arts, 32, &n, err);
+    int rc = sdra_store_artifact_list(cx->store, cx->org, sc->id, arts, 32, &n, err);
     json_t *al = json_object();
     for (int i = 0; rc == 0 && i < n; i++) {
         json_t *v = artifact_json(cx, &arts[i], budget);
@@ -115,7 +115,7 @@ static int export_audit(const sdra_rights_ctx *cx, const char *const *targets, i
     size_t n_all = 0;
     int rc = page ? 0 : sdra_error_set(err, SDRA_ENOMEM, "out of memory");
     for (int t = 0; rc == 0 && t < n_targets; t++) {
-        sdra_store_audit_filter f = {.target = targets[t], .oldest_first = true};
+        sdra_store_audit_filter f = {.target = targets[t], .oldest_first = true, .org = cx->org};
         int n = 0;
         if ((rc = sdra_store_audit_query(cx->store, &f, page, AUDIT_PER_TARGET, &n, err)) < 0)
             break;
@@ -153,6 +153,8 @@ static int export_crm(const sdra_rights_ctx *cx, const char *email, json_t **out
 {
     sdra_crm *crm = NULL;
     int rc = sdra_crm_open_ex(&crm, "local", cx->data_dir, SDRA_CRM_READONLY, err);
+    if (rc == 0)
+        rc = sdra_crm_set_org(crm, cx->org, err);
     json_t *o = json_object();
     for (int k = 0; rc == 0 && k < SDRA_CRM_N_KINDS; k++) {
         json_t *rows = NULL;
@@ -208,7 +210,7 @@ int sdra_rights_export(const sdra_rights_ctx *cx, const char *email, json_t **ou
     for (int i = 0; i < n_ids; i++) {
         sdra_store_call sc;
         sdra_error e2 = {0};
-        int r = sdra_store_call_get(cx->store, ids[i], &sc, &e2);
+        int r = sdra_store_call_get(cx->store, cx->org, ids[i], &sc, &e2);
         if (r == SDRA_ENOTFOUND)
             continue; /* a link left by a submission that never committed */
         if (r < 0) {
@@ -291,7 +293,7 @@ int sdra_rights_erase(const sdra_rights_ctx *cx, const char *email, sdra_rights_
         out->calls++;
     }
     if ((rc = sdra_crm_open(&crm, "local", cx->data_dir, err)) < 0 ||
-        (rc = sdra_crm_forget_contact(crm, norm, &out->crm_rows, err)) < 0)
+        (rc = sdra_crm_set_org(crm, cx->org, err)) < 0 || (rc = sdra_crm_forget_contact(crm, norm, &out->crm_rows, err)) < 0)
         goto done;
     if ((rc = sdra_store_subject_forget(cx->store, cx->org, token, &out->subject_rows, err)) < 0)
         goto done;

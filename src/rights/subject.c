@@ -158,6 +158,7 @@ int rights_audit(const sdra_rights_ctx *cx, const char *action, const char *targ
                  sdra_error *err)
 {
     sdra_store_audit_entry e = {.at_ms = cx->now_ms};
+    sdra_strlcpy(e.org, cx->org ? cx->org : "", sizeof e.org);
     sdra_strlcpy(e.actor, cx->actor && *cx->actor ? cx->actor : "-", sizeof e.actor);
     sdra_strlcpy(e.action, action, sizeof e.action);
     sdra_strlcpy(e.target, target ? target : "", sizeof e.target);
@@ -194,12 +195,6 @@ bool sdra_rights_consent_ok(const sdra_store_policy *p, const char *consent)
     return consent && (!strcmp(consent, "obtained") || !strcmp(consent, "not_required"));
 }
 
-const char *sdra_rights_call_org(const json_t *meta)
-{
-    /* tenants merge: calls carry their organisation in the metadata */
-    const char *org = json_string_value(json_object_get(meta, "org"));
-    return org && *org ? org : SDRA_RIGHTS_DEFAULT_ORG;
-}
 
 /* ---- the policy as JSON ---------------------------------------------------------------- */
 

@@ -452,7 +452,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (status == 202) {
         sdra_error err = {0};
-        if (!id[0] || srv_call_delete(g_srv, id, "fuzz", "127.0.0.1", &err) < 0)
+        if (!id[0] || srv_call_delete(g_srv, NULL, id, "fuzz", "127.0.0.1", &err) < 0)
             fail("the accepted call could not be deleted");
     }
     /* nothing left behind: the temporary file goes when the request is over, just after the

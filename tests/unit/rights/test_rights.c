@@ -121,8 +121,8 @@ static void rights_subject_links_and_pseudonyms(void **state)
     sdra_store *s = open_store();
     sdra_error err = {0};
     const char *tok = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    assert_int_equal(sdra_store_call_create(s, "c-1", "{}", 0, 1000, 0, &err), 0);
-    assert_int_equal(sdra_store_call_create(s, "c-2", "{}", 0, 1000, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "c-1", "{}", 0, 0, 1000, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "c-2", "{}", 0, 0, 1000, 0, &err), 0);
     assert_int_equal(sdra_store_subject_add(s, "c-1", "default", tok, &err), 0);
     assert_int_equal(sdra_store_subject_add(s, "c-1", "default", tok, &err), 0); /* no duplicate */
     assert_int_equal(sdra_store_subject_add(s, "c-2", "default", tok, &err), 0);
@@ -142,7 +142,7 @@ static void rights_subject_links_and_pseudonyms(void **state)
     assert_string_equal(p1, "s-1"); /* the first one stays */
     assert_string_equal(p2, "s-1");
     /* deleting a call takes its links */
-    assert_int_equal(sdra_store_call_delete(s, "c-1", &err), 0);
+    assert_int_equal(sdra_store_call_delete(s, NULL, "c-1", &err), 0);
     assert_int_equal(sdra_store_subject_calls(s, "default", tok, ids, 8, &n, &err), 0);
     assert_int_equal(n, 1);
     int removed = 0;
@@ -205,7 +205,7 @@ static int count_delete(void *user, const char *call_id, bool keep_crm, sdra_err
 {
     deletes++;
     assert_true(keep_crm); /* crm_days 0: what was synced stays */
-    return sdra_store_call_delete(user, call_id, err);
+    return sdra_store_call_delete(user, NULL, call_id, err);
 }
 
 static void rights_purge_by_age(void **state)
@@ -217,7 +217,7 @@ static void rights_purge_by_age(void **state)
     char dir[1200], path[1300];
     snprintf(dir, sizeof dir, "%s/calls/c-1", g_dir);
     assert_int_equal(sdra_mkdir_p(dir, &err), 0);
-    assert_int_equal(sdra_store_call_create(s, "c-1", "{\"audio\":\"audio.wav\"}", 0, t0, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "c-1", "{\"audio\":\"audio.wav\"}", 0, 0, t0, 0, &err), 0);
     snprintf(path, sizeof path, "%s/audio.wav", dir);
     assert_int_equal(sdra_file_write_atomic(path, "RIFF", 4, &err), 0);
     snprintf(path, sizeof path, "%s/transcript.json", dir);
@@ -248,13 +248,13 @@ static void rights_purge_by_age(void **state)
     cx.now_ms = t0 + 365 * day;
     assert_int_equal(sdra_retention_purge(&cx, false, &n, &err), 0);
     assert_int_equal(n.artifacts, 1);
-    assert_int_equal(sdra_store_artifact_get(s, "c-1", "transcript.json", &a, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_artifact_get(s, NULL, "c-1", "transcript.json", &a, &err), SDRA_ENOTFOUND);
     cx.now_ms = t0 + 400 * day;
     assert_int_equal(sdra_retention_purge(&cx, false, &n, &err), 0);
     assert_int_equal(n.calls, 1);
     assert_int_equal(deletes, 1);
     sdra_store_call c;
-    assert_int_equal(sdra_store_call_get(s, "c-1", &c, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_call_get(s, NULL, "c-1", &c, &err), SDRA_ENOTFOUND);
     int64_t n_entries = 0, bad = 0;
     assert_int_equal(sdra_store_audit_verify(s, &n_entries, &bad, &err), 0);
     assert_int_equal(n_entries, 3); /* audio, transcript, whole call */
