@@ -323,6 +323,56 @@ done:
     return rc;
 }
 
+int sdra_eval_conf_load(const char *path, sdra_eval_words *all, float **conf, sdra_error *err)
+{
+    char *buf = NULL;
+    size_t len, cap = 0;
+    sdra_transcript *t = NULL;
+    float *c = NULL;
+    *conf = NULL;
+    int rc = sdra_file_read(&buf, &len, path, SDRA_EVAL_MAX_FILE_BYTES, err);
+    if (rc < 0)
+        return rc;
+    if (*skip_space(buf) != '{') {
+        rc = sdra_error_set(err, SDRA_EINVAL, "not an sdra transcript (word confidences needed)");
+        goto done;
+    }
+    if ((rc = transcript_parse(&t, buf, len, path, err)) < 0)
+        goto done;
+    sdra_transcript_sort(t);
+    for (size_t i = 0; i < t->n_utts && rc == 0; i++) {
+        const sdra_utterance *u = &t->utts[i];
+        for (size_t w = 0; w < u->n_words && rc == 0; w++) {
+            size_t before = all->n;
+            if ((rc = sdra_eval_words_add_text(all, u->words[w].w, err)) < 0)
+                break;
+            if (all->n > cap) {
+                size_t nc = all->n * 2 + 64;
+                float *x = realloc(c, nc * sizeof *x);
+                if (!x) {
+                    rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+                    break;
+                }
+                c = x;
+                cap = nc;
+            }
+            for (size_t k = before; k < all->n; k++)
+                c[k] = u->words[w].conf;
+        }
+    }
+done:
+    if (rc < 0) {
+        free(c);
+        c = NULL;
+        if (err && strncmp(err->msg, path, strlen(path)) != 0)
+            sdra_error_prefix(err, "%s", path);
+    }
+    *conf = c;
+    sdra_transcript_destroy(t);
+    free(buf);
+    return rc;
+}
+
 int sdra_eval_segs_from_transcript(sdra_eval_segs *out, const sdra_transcript *t,
                                    sdra_error *err)
 {
