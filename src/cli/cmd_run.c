@@ -155,6 +155,12 @@ static void print_summary(const char *dir)
     sdra_json_load_file(&e, path, 64u << 20, NULL);
     sdra_path_join(path, sizeof path, dir, "crm.json");
     sdra_json_load_file(&c, path, 64u << 20, NULL);
+    const json_t *q = json_object_get(a, "quality"); /* one line when the transcript is poor */
+    if (json_is_true(json_object_get(q, "poor")))
+        fprintf(stderr, "sdra: warning: poor transcript (%.0f%% of words low-confidence, estimated "
+                "WER %.0f%%): the package needs review\n",
+                100 * json_number_value(json_object_get(q, "low_conf_share")),
+                100 * json_number_value(json_object_get(q, "wer_estimate")));
     printf("package: %s/\n", dir);
     const char *outcome = json_string_value(json_object_get(a, "outcome"));
     if (outcome)
@@ -184,6 +190,8 @@ static void print_summary(const char *dir)
         printf("email: not written (%s)\n", skipped);
     else if (json_string_value(json_object_get(e, "subject")))
         printf("email: \"%s\" -> %s/email.eml\n", json_string_value(json_object_get(e, "subject")), dir);
+    if (json_is_true(json_object_get(e, "needs_review")))
+        printf("email: needs review before it is sent (email.json review_reasons)\n");
     printf("report: %s/report.html\n", dir);
     json_decref(a);
     json_decref(e);

@@ -1146,6 +1146,8 @@ static json_t *build_context(const json_t *a, const sdra_transcript *t, const pe
     json_object_set_new(ok, co->outcome_kind, json_true());
     json_object_set_new(c, "outcome_is", ok);
     set_str(c, "outcome_kind", co->outcome_kind);
+    json_object_set_new(c, "propose_call",
+                        json_boolean(can_call && strcmp(co->outcome_kind, "not_interested")));
     /* the analysis' summary strings quotes together: the recap replaces it */
     char *recap = build_recap(c, co->outcome_kind, wl);
     set_str(c, "recap", recap);

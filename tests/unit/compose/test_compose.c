@@ -71,12 +71,19 @@ static void compose_personalises_text(void **state)
         const char *t = text_of(e);
         assert_non_null(strstr(t, "Jordan"));
         assert_non_null(strstr(t, "two hours a day typing call notes"));
-        assert_non_null(strstr(t, "ROI"));
-        assert_non_null(strstr(t, "SOC 2"));
-        assert_non_null(strstr(t, "one-page summary"));
+        /* the built-in talking points coach the rep; they promise the prospect nothing */
+        assert_null(strstr(t, "ROI"));
+        assert_null(strstr(t, "one-page summary"));
+        assert_null(strstr(t, "I'll follow up with details"));
+        const json_t *coach = json_object_get(sdra_email_doc(e), "coaching");
+        assert_int_equal(json_array_size(coach), 3);
+        assert_non_null(strstr(json_string_value(json_object_get(json_array_get(coach, 0), "point")),
+                               "ROI"));
+        /* the rep's own promise about SOC 2 is there */
+        assert_non_null(strstr(t, "Send our SOC 2 report"));
         assert_non_null(strstr(t, "Send the case study"));
         assert_non_null(strstr(t, "Thursday, November 26"));
-        assert_non_null(strstr(t, "Share the pricing proposal"));
+        assert_non_null(strcasestr(t, "share the pricing proposal"));
         assert_non_null(strstr(t, "Monday, November 30"));
         assert_non_null(strstr(t, "Tuesday, December 1 at 2:00 PM"));
         assert_non_null(sdra_email_ics(e));
@@ -89,7 +96,7 @@ static void compose_personalises_text(void **state)
                             "invite.ics");
         /* the HTML part escapes what people said */
         const char *html = json_string_value(json_object_get(sdra_email_doc(e), "html"));
-        assert_non_null(strstr(html, "I&#39;d need our VP") ? html : strstr(html, "SOC 2"));
+        assert_non_null(strstr(html, "I&#39;d need our VP"));
         sdra_email_destroy(e);
     }
     sdra_call_info_release(&call);
@@ -162,8 +169,8 @@ static void compose_do_not_call_proposes_no_call(void **state)
         assert_null(strstr(sdra_email_eml(e), "text/calendar"));
         const char *t = text_of(e);
         assert_null(strcasestr(t, "schedule a demo")); /* the action item proposing a call */
-        /* the no_time objection gets the point that needs no call */
-        assert_non_null(strstr(t, "everything you need is in this email"));
+        /* the no_time talking point is coaching for the rep, not a line of the email */
+        assert_null(strstr(t, "everything you need is in this email"));
         assert_null(strcasestr(t, " call?"));
         assert_null(strstr(t, "December 1"));
         assert_null(strstr(t, "15-minute"));
@@ -228,7 +235,7 @@ static void compose_quotes_the_relevant_words(void **state)
     sdra_error err = {0};
     assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), 0);
     const char *t = text_of(e);
-    assert_non_null(strstr(t, "(you mentioned \"Honestly, it sounds expensive for us\")"));
+    assert_non_null(strstr(t, "(you said \"Honestly, it sounds expensive for us\")"));
     assert_null(strstr(t, "New hires are slow"));
     assert_non_null(strstr(t, "- \"our reps spend two hours on notes\"\n"));
     /* a real last clause (no conjunction) is kept */
@@ -268,7 +275,7 @@ static void compose_cleans_action_items(void **state)
     assert_null(strstr(t, "Send it"));
     assert_null(strstr(t, "Send a calendar invite"));
     /* the prospect's own items are not "fulfilled" by our invite */
-    assert_non_null(strstr(t, "Check the calendar invite"));
+    assert_non_null(strstr(t, "You'll check the calendar invite"));
     sdra_email_destroy(e);
     /* without an invite, sending one is a real promise */
     json_object_set_new(a, "next_meeting", json_null());
