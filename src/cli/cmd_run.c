@@ -41,6 +41,8 @@ static void usage(FILE *f)
         "follow-up:\n"
         "  --style S            formal|friendly|concise|consultative (default friendly)\n"
         "  --template FILE      your own email template (see docs/templates.md)\n"
+        "  --playbook FILE      your answers to objections; entries marked 'email: yes' may\n"
+        "                       go into the email (default data/playbook/playbook.txt if any)\n"
         "transcription:\n"
         "  --jobs N             decoding threads (default: number of cores)\n"
         "  --speakers N         speakers in a mono recording (default 2)\n"
@@ -211,6 +213,7 @@ int cmd_run(int argc, char **argv)
         {"data", required_argument, 0, 15},         {"force", no_argument, 0, 16},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {"redact", required_argument, 0, 17},
+        {"playbook", required_argument, 0, 40},
         CLI_LLM_LONGOPTS,                           CLI_ASR_LONGOPTS,
         {0, 0, 0, 0}};
     static const char *fields[] = {NULL, "contact_email", "contact_name", "company", "rep_name",
@@ -236,6 +239,7 @@ int cmd_run(int argc, char **argv)
             }
             break;
         case 9: po.template_path = optarg; break;
+        case 40: po.playbook_path = optarg; break;
         case 10: case 11: {
             long v = cli_parse_count(optarg);
             if (v < 1 || v > 64) {

@@ -504,8 +504,8 @@ static int replace_word(char **s, const char *what, size_t n, const char *with)
 }
 
 /* What an item offers or asks for: its words after the verb, without a leading "you"/"me",
- * up to " to " or " by " ("send you the case study by Thursday" -> "the case study"). NULL when
- * that is itself vague. */
+ * up to " to ", " by " or a time ("send you the case study by Thursday" -> "the case study").
+ * NULL when that is itself vague. */
 static char *item_object(const char *text, const words *vague_ref)
 {
     const char *p = strchr(text, ' ');
@@ -518,7 +518,8 @@ static char *item_object(const char *text, const words *vague_ref)
         if (!strncasecmp(p, skip[i], strlen(skip[i])))
             p += strlen(skip[i]);
     size_t n = strlen(p);
-    const char *cut[] = {" to ", " by ", " before ", " on "};
+    const char *cut[] = {" to ", " by ", " before ", " on ", " this ", " today", " tomorrow",
+                         " next "};
     for (size_t i = 0; i < sizeof cut / sizeof cut[0]; i++) {
         const char *c = strcasestr(p, cut[i]);
         if (c && (size_t)(c - p) < n)
@@ -888,9 +889,9 @@ static void actions(const json_t *a, const wordlists *wl, int can_call, int invi
  * ("I will") followed by a verb phrase (not a [not_commitment] word), up to the sentence end or
  * COMMIT_MAX_WORDS words. One already said by an item of rep is skipped; one heard unclearly
  * goes to unclear (for the rep to check) instead of into the email. */
-static void transcript_commitments(const sdra_transcript *t, const wordlists *wl, int can_call,
-                                   int invite_attached, int max_items, json_t *rep,
-                                   json_t *unclear)
+static void transcript_commitments(const sdra_transcript *t, const json_t *a,
+                                   const wordlists *wl, int can_call, int invite_attached,
+                                   int max_items, json_t *rep, json_t *unclear)
 {
     for (size_t u = 0; t && u < t->n_utts; u++) {
         const sdra_utterance *ut = &t->utts[u];
@@ -944,10 +945,19 @@ static void transcript_commitments(const sdra_transcript *t, const wordlists *wl
                 json_object_set_new(item, "conf", json_real(c));
                 json_object_set_new(item, "conf_min", json_real(lo));
             }
-            json_t *one = json_pack("[O]", item);
+            /* the analysis' items up to this utterance, then this one: what "it" may mean */
+            json_t *one = json_array();
+            size_t q;
+            json_t *ai;
+            json_array_foreach(json_object_get(a, "action_items"), q, ai) {
+                json_t *qi = json_object_get(ai, "i");
+                if (json_is_integer(qi) && json_integer_value(qi) <= (json_int_t)u)
+                    json_array_append(one, ai);
+            }
+            json_array_append(one, item);
             if (!covered && heard_clearly(item)) {
-                json_t *ai = action_item(item, one ? item_text(one, 0, wl) : NULL, wl, can_call,
-                                         1, invite_attached);
+                ai = action_item(item, one ? item_text(one, json_array_size(one) - 1, wl) : NULL,
+                                 wl, can_call, 1, invite_attached);
                 if (ai)
                     add_unique(rep, ai, &wl->filler, max_items);
             } else if (!covered) {
@@ -1010,7 +1020,14 @@ static char *build_recap(const json_t *c, const char *kind, const wordlists *wl)
     const char *date = jstr(json_object_get(c, "call"), "date_long");
     (void)date;
     sdra_buf_printf(&b, "We spoke about what %s needs.", company ? company : "your team");
-    const json_t *p0 = json_array_get(json_object_get(c, "pain_points"), 0);
+    /* the need: the first pain point that is one sentence (a quote is never cut here) */
+    const json_t *p0 = NULL, *pp;
+    size_t k;
+    json_array_foreach(json_object_get(c, "pain_points"), k, pp) {
+        const char *x = jstr(pp, "text");
+        if (!p0 && x && !strpbrk(x, ".!?;"))
+            p0 = pp;
+    }
     char *need = p0 ? to_email_voice(jstr(p0, "text"), 1, &wl->voice) : NULL;
     if (need) {
         lower_first(need);
@@ -1101,7 +1118,7 @@ static json_t *build_context(const json_t *a, const sdra_transcript *t, const pe
     json_object_set_new(c, "objections", obj);
     json_t *rep, *pro;
     actions(a, wl, can_call, m->present && can_call, max_items, &rep, &pro);
-    transcript_commitments(t, wl, can_call, m->present && can_call, max_items, rep, co->unclear);
+    transcript_commitments(t, a, wl, can_call, m->present && can_call, max_items, rep, co->unclear);
     json_object_set_new(c, "rep_actions", rep);
     json_object_set_new(c, "prospect_actions", pro);
     json_object_set_new(c, "has_pain_points", json_boolean(json_array_size(pains) > 0));
