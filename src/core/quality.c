@@ -115,20 +115,22 @@ double sdra_utterance_span_conf(const sdra_utterance *u, const char *text, doubl
         if (want[nw][0])
             nw++;
     /* the utterance's words, normalised the same way */
+    /* the longest run of u's words equal to a run of text's words */
     size_t best_at = 0, best_len = 0;
-    for (size_t s = 0; nw && s < u->n_words; s++) {
-        size_t k = 0;
-        while (k < nw && s + k < u->n_words) {
-            char w[32];
-            if (!next_word(u->words[s + k].w, w, sizeof w) || strcmp(w, want[k]))
-                break;
-            k++;
+    for (size_t s = 0; nw && s < u->n_words; s++)
+        for (size_t f = 0; f < nw; f++) {
+            size_t k = 0;
+            while (f + k < nw && s + k < u->n_words) {
+                char w[32];
+                if (!next_word(u->words[s + k].w, w, sizeof w) || strcmp(w, want[f + k]))
+                    break;
+                k++;
+            }
+            if (k > best_len) {
+                best_len = k;
+                best_at = s;
+            }
         }
-        if (k > best_len) {
-            best_len = k;
-            best_at = s;
-        }
-    }
     /* the finding's words when they are there in one run (at least half of them), else the
      * whole utterance: the finding rests on it either way */
     size_t from = 0, to = u->n_words;
