@@ -56,6 +56,8 @@ typedef struct sdra_compose_params {
     int meeting_minutes;        /* invite length; default 30 */
     size_t max_output_bytes;    /* limit on each rendered part; default 256 KiB */
     int max_items;              /* at most this many pain points / objections / actions; 8 */
+    const char *playbook_path;  /* the user's playbook (docs/templates.md, "Playbook"); NULL =
+                                   <share>/playbook/playbook.txt when it exists, else none */
 } sdra_compose_params;
 
 typedef struct sdra_email sdra_email;

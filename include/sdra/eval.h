@@ -59,6 +59,20 @@ typedef struct sdra_wer {
 int sdra_eval_wer(const sdra_eval_words *ref, const sdra_eval_words *hyp, sdra_wer *out,
                   sdra_error *err);
 
+/* The same alignment with its path: correct[j] (hyp->n entries, caller-allocated) is 1 when hyp
+ * word j is aligned to an identical reference word, else 0 (a substitution or an insertion).
+ * The counts in out are those of one minimum-cost path (the same total as sdra_eval_wer).
+ * Holds (ref->n + 1) x (hyp->n + 1) bytes: SDRA_ELIMIT beyond 64 million cells. Used to
+ * calibrate word confidences (`sdra eval asr --confidence`). */
+int sdra_eval_align(const sdra_eval_words *ref, const sdra_eval_words *hyp,
+                    unsigned char *correct, sdra_wer *out, sdra_error *err);
+
+/* The words of an sdra transcript with each word's confidence: every transcript word is
+ * normalised as sdra_eval_words_add_text does and each resulting word gets that word's
+ * conf (*conf is a new array of all->n entries after the call; free() it). Utterances in time
+ * order. SDRA_EINVAL when path is not a transcript. */
+int sdra_eval_conf_load(const char *path, sdra_eval_words *all, float **conf, sdra_error *err);
+
 /* Words grouped by speaker (speaker names owned; words in the order added). */
 typedef struct sdra_eval_spk_words {
     char **names;

@@ -56,6 +56,7 @@ typedef struct sdra_pipeline_options {
     const char *asr_backend;  /* "pocketsphinx" (NULL, default) or "whisper-http" */
     const sdra_asr_remote_params *asr_remote; /* whisper-http's endpoints and settings */
     double asr_chunk_s;       /* chunk target length; 0 = default */
+    const char *playbook_path; /* the user's playbook for the email, or NULL (docs/templates.md) */
 } sdra_pipeline_options;
 
 typedef struct sdra_stage_ctx {

@@ -135,6 +135,36 @@ json_t *sdra_utterance_to_json(const sdra_transcript *t, const sdra_utterance *u
 int sdra_transcript_load(sdra_transcript **out, const char *path, const char *rep_name,
                          sdra_error *err);
 
+/* ---- Quality (docs/schemas/transcript.md, "quality"; calibration in docs/asr.md) ---------- */
+
+/* A word whose confidence is below this is a low-confidence word. */
+#define SDRA_CONF_LOW 0.3
+/* A finding may be quoted back to the prospect only when its words' mean confidence is at
+ * least this (compose; docs/schemas/email.md). */
+#define SDRA_CONF_QUOTE 0.7
+/* A transcript with more than this share of low-confidence words is poor: `sdra run` warns,
+ * the report says so at the top and the package needs review. */
+#define SDRA_QUALITY_POOR_LOW_SHARE 0.25
+
+typedef struct sdra_transcript_quality {
+    size_t n_words;    /* words with a confidence */
+    double mean_conf;  /* 0 when n_words is 0 */
+    double low_share;  /* share of words below SDRA_CONF_LOW */
+    double wer_est;    /* expected word error rate from the calibrated confidences */
+    double wer_low, wer_high; /* the band around it measured on the calibration set */
+    int poor;          /* low_share > SDRA_QUALITY_POOR_LOW_SHARE */
+} sdra_transcript_quality;
+
+/* Fills q from t's words (t may be NULL: all zero, not poor). Never fails. */
+void sdra_transcript_assess(const sdra_transcript *t, sdra_transcript_quality *q);
+/* The "quality" block of transcript.json (new reference; NULL on ENOMEM). */
+json_t *sdra_transcript_quality_json(const sdra_transcript_quality *q);
+/* Mean confidence of the words of u that text rests on: the longest run of u's words equal to
+ * text's words (case and punctuation ignored) when it holds at least half of them, else all of
+ * u's words; *min_conf (may be NULL) gets the lowest of them. -1 (both) when u has no words (a
+ * typed transcript: nothing to doubt). */
+double sdra_utterance_span_conf(const sdra_utterance *u, const char *text, double *min_conf);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,6 +10,7 @@
 #include "sdra/util.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +31,43 @@ const struct sdra_analyze_ops *sdra_analyze_backend(const char *name)
         if (name && !strcmp(backends[i]->name, name))
             return backends[i];
     return NULL;
+}
+
+/* Sets "conf" on obj when it cites an utterance i of t that has words. */
+static void cite_conf(json_t *obj, const sdra_transcript *t)
+{
+    json_t *ji = json_object_get(obj, "i");
+    if (!json_is_integer(ji) || json_integer_value(ji) < 0 ||
+        (size_t)json_integer_value(ji) >= t->n_utts)
+        return;
+    const char *text = json_string_value(json_object_get(obj, "text"));
+    if (!text)
+        text = json_string_value(json_object_get(obj, "match"));
+    double lo;
+    double c = sdra_utterance_span_conf(&t->utts[json_integer_value(ji)], text ? text : "", &lo);
+    if (c >= 0) {
+        json_object_set_new(obj, "conf", json_real(round(c * 1000.0) / 1000.0));
+        json_object_set_new(obj, "conf_min", json_real(round(lo * 1000.0) / 1000.0));
+    }
+}
+
+/* The confidence of each finding's words and the transcript's quality (see the file comment). */
+static void add_confidence(json_t *doc, const sdra_transcript *t)
+{
+    static const char *lists[] = {"intents", "objections", "pain_points", "action_items"};
+    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
+        size_t i;
+        json_t *it;
+        json_array_foreach(json_object_get(doc, lists[k]), i, it)
+            cite_conf(it, t);
+    }
+    json_t *nm = json_object_get(doc, "next_meeting");
+    cite_conf(json_object_get(nm, "proposed"), t);
+    cite_conf(json_object_get(nm, "accepted"), t);
+    sdra_transcript_quality q;
+    sdra_transcript_assess(t, &q);
+    if (q.n_words)
+        json_object_set_new(doc, "quality", sdra_transcript_quality_json(&q));
 }
 
 int sdra_analyze(json_t **out, const sdra_transcript *t, const sdra_analyze_params *pin, sdra_error *err)
@@ -72,5 +110,7 @@ int sdra_analyze(json_t **out, const sdra_transcript *t, const sdra_analyze_para
         sdra_error_clear(err);
         rc = an_rules_backend.analyze(out, t, &p, err);
     }
+    if (rc == 0 && *out)
+        add_confidence(*out, t);
     return rc;
 }

@@ -23,9 +23,12 @@ static void help(void)
            "(MIME, text + HTML) and invite.ics when a meeting was agreed.\n\n"
            "options:\n"
            "  --call FILE           call metadata (call.json: names, emails, company, style)\n"
-           "  --transcript FILE     the call's transcript (for speaker names)\n"
+           "  --transcript FILE     the call's transcript (speaker names, and rep commitments\n"
+           "                        the analysis did not list)\n"
            "  --style S             formal | friendly | concise | consultative\n"
            "  --template FILE       your own template (see docs/templates.md)\n"
+           "  --playbook FILE       your playbook: answers to objections, those marked\n"
+           "                        'email: yes' may go into the email (docs/templates.md)\n"
            "  --contact-email E     --contact-name N   --company C\n"
            "  --rep-email E         --rep-name N       --rep-company C\n"
            "  --call-id ID          call id (Message-ID and invite UID derive from it)\n"
@@ -50,6 +53,7 @@ int cmd_compose(int argc, char **argv)
         {"rep-company", required_argument, 0, 6},
         {"call-id", required_argument, 0, 7},
         {"now", required_argument, 0, 8},
+        {"playbook", required_argument, 0, 9},
         {"out", required_argument, 0, 'o'},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
@@ -80,6 +84,7 @@ int cmd_compose(int argc, char **argv)
         case 'o': out_dir = optarg; break;
         case 'q': quiet = 1; break;
         case 'h': help(); return SDRA_EXIT_OK;
+        case 9: p.playbook_path = optarg; break;
         case 8: {
             char *end = NULL;
             errno = 0;

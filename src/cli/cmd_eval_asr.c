@@ -14,7 +14,7 @@
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: sdra eval asr --ref REF.txt|REF.stm HYP [--json]\n\n"
+            "usage: sdra eval asr --ref REF.txt|REF.stm HYP [--json] [--confidence]\n\n"
             "Word error rate: words lower-cased, punctuation removed, Levenshtein alignment;\n"
             "WER = (substitutions + deletions + insertions) / reference words.\n"
             "With an STM reference (<file> <chan> <speaker> <start> <end> text) and an sdra\n"
@@ -22,7 +22,11 @@ static void help(FILE *f)
             "reference speaker it maps to best (one-to-one).\n\n"
             "  --ref FILE   reference: plain text, or STM when the name ends in .stm\n"
             "  HYP          sdra transcript JSON or plain text\n"
-            "  --json       print the figures as a JSON object\n\n"
+            "  --json       print the figures as a JSON object\n"
+            "  --confidence also align HYP's words (an sdra transcript) to the reference and\n"
+            "               give, per confidence band of 0.1, how many words fell there and\n"
+            "               how many of them were right (calibrates docs/schemas/transcript.md,\n"
+            "               \"quality\")\n\n"
             "Exit status: 0 scored, 1 a file is missing or malformed, 2 usage error.\n");
 }
 
@@ -38,6 +42,48 @@ static json_t *wer_json(const sdra_wer *w)
     return o;
 }
 
+#define CONF_BANDS 10
+
+/* Words and right words per confidence band of 0.1, from the aligned hypothesis. */
+static int conf_table(const char *hyp_path, const sdra_eval_words *ref, json_t **out,
+                      sdra_error *err)
+{
+    sdra_eval_words hyp = {0};
+    float *conf = NULL;
+    unsigned char *ok = NULL;
+    sdra_wer w;
+    int rc = sdra_eval_conf_load(hyp_path, &hyp, &conf, err);
+    if (rc < 0)
+        goto done;
+    if (!(ok = malloc(hyp.n + 1))) {
+        rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = sdra_eval_align(ref, &hyp, ok, &w, err)) < 0)
+        goto done;
+    size_t words[CONF_BANDS] = {0}, right[CONF_BANDS] = {0};
+    for (size_t j = 0; j < hyp.n; j++) {
+        int b = (int)(conf[j] * CONF_BANDS);
+        b = b < 0 ? 0 : b >= CONF_BANDS ? CONF_BANDS - 1 : b;
+        words[b]++;
+        right[b] += ok[j];
+    }
+    json_t *bands = json_array();
+    for (int b = 0; b < CONF_BANDS; b++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "from", json_real(b / (double)CONF_BANDS));
+        json_object_set_new(o, "words", json_integer((json_int_t)words[b]));
+        json_object_set_new(o, "right", json_integer((json_int_t)right[b]));
+        json_array_append_new(bands, o);
+    }
+    *out = bands;
+done:
+    free(ok);
+    free(conf);
+    sdra_eval_words_release(&hyp);
+    return rc;
+}
+
 static int ends_with(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);
@@ -47,7 +93,8 @@ static int ends_with(const char *s, const char *suffix)
 int cmd_eval_asr(int argc, char **argv)
 {
     const char *ref_path = NULL, *hyp_path = NULL;
-    int as_json = 0, rc = SDRA_EXIT_FAIL;
+    int as_json = 0, want_conf = 0, rc = SDRA_EXIT_FAIL;
+    json_t *bands = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -59,6 +106,8 @@ int cmd_eval_asr(int argc, char **argv)
             ref_path = argv[i];
         } else if (!strcmp(a, "--json")) {
             as_json = 1;
+        } else if (!strcmp(a, "--confidence")) {
+            want_conf = 1;
         } else if (a[0] == '-' && a[1]) {
             return cli_usage_error("eval asr", "unknown option '%s'", a);
         } else if (!hyp_path) {
@@ -94,6 +143,10 @@ int cmd_eval_asr(int argc, char **argv)
         rc = cli_fail(&err);
         goto done;
     }
+    if (want_conf && conf_table(hyp_path, &ref, &bands, &err) < 0) {
+        rc = cli_fail(&err);
+        goto done;
+    }
     if (is_stm && hyp_is_transcript) {
         map = calloc(hyp_by.n + 1, sizeof *map);
         if (!map) {
@@ -117,6 +170,8 @@ int cmd_eval_asr(int argc, char **argv)
             json_object_set_new(c, "mapping", m);
             json_object_set_new(o, "cpwer", c);
         }
+        if (bands)
+            json_object_set_new(o, "confidence_bands", json_incref(bands));
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
         if (s)
             puts(s);
@@ -135,9 +190,17 @@ int cmd_eval_asr(int argc, char **argv)
         } else if (is_stm) {
             printf("cpWER not computed: the hypothesis is plain text without speakers\n");
         }
+        for (size_t b = 0; b < json_array_size(bands); b++) {
+            const json_t *o = json_array_get(bands, b);
+            json_int_t n = json_integer_value(json_object_get(o, "words"));
+            json_int_t r = json_integer_value(json_object_get(o, "right"));
+            printf("conf %.1f-%.1f  %6lld words  %5.1f%% right\n", b / 10.0, (b + 1) / 10.0,
+                   (long long)n, n ? 100.0 * (double)r / (double)n : 0.0);
+        }
     }
     rc = SDRA_EXIT_OK;
 done:
+    json_decref(bands);
     free(map);
     sdra_eval_words_release(&ref);
     sdra_eval_words_release(&hyp);

@@ -42,6 +42,8 @@ static void usage(FILE *f)
         "follow-up:\n"
         "  --style S            formal|friendly|concise|consultative (default friendly)\n"
         "  --template FILE      your own email template (see docs/templates.md)\n"
+        "  --playbook FILE      your answers to objections; entries marked 'email: yes' may\n"
+        "                       go into the email (default data/playbook/playbook.txt if any)\n"
         "transcription:\n"
         "  --jobs N             decoding threads (default: number of cores)\n"
         "  --speakers N         speakers in a mono recording (default 2)\n"
@@ -156,6 +158,12 @@ static void print_summary(const char *dir)
     sdra_json_load_file(&e, path, 64u << 20, NULL);
     sdra_path_join(path, sizeof path, dir, "crm.json");
     sdra_json_load_file(&c, path, 64u << 20, NULL);
+    const json_t *q = json_object_get(a, "quality"); /* one line when the transcript is poor */
+    if (json_is_true(json_object_get(q, "poor")))
+        fprintf(stderr, "sdra: warning: poor transcript (%.0f%% of words low-confidence, estimated "
+                "WER %.0f%%): the package needs review\n",
+                100 * json_number_value(json_object_get(q, "low_conf_share")),
+                100 * json_number_value(json_object_get(q, "wer_estimate")));
     printf("package: %s/\n", dir);
     const char *outcome = json_string_value(json_object_get(a, "outcome"));
     if (outcome)
@@ -185,6 +193,8 @@ static void print_summary(const char *dir)
         printf("email: not written (%s)\n", skipped);
     else if (json_string_value(json_object_get(e, "subject")))
         printf("email: \"%s\" -> %s/email.eml\n", json_string_value(json_object_get(e, "subject")), dir);
+    if (json_is_true(json_object_get(e, "needs_review")))
+        printf("email: needs review before it is sent (email.json review_reasons)\n");
     printf("report: %s/report.html\n", dir);
     json_decref(a);
     json_decref(e);
@@ -204,6 +214,7 @@ int cmd_run(int argc, char **argv)
         {"data", required_argument, 0, 15},         {"force", no_argument, 0, 16},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {"redact", required_argument, 0, 17},       {"consent", required_argument, 0, 18},
+        {"playbook", required_argument, 0, 40},
         CLI_LLM_LONGOPTS,                           CLI_ASR_LONGOPTS,
         {0, 0, 0, 0}};
     static const char *fields[] = {NULL, "contact_email", "contact_name", "company", "rep_name",
@@ -235,6 +246,7 @@ int cmd_run(int argc, char **argv)
             }
             break;
         case 9: po.template_path = optarg; break;
+        case 40: po.playbook_path = optarg; break;
         case 10: case 11: {
             long v = cli_parse_count(optarg);
             if (v < 1 || v > 64) {

@@ -246,23 +246,24 @@ typedef struct words {
  * proposal, [invite] words of items this email itself fulfils when an invite is attached,
  * [filler] words ignored when comparing items, [vague] objects that say nothing alone. */
 typedef struct wordlists {
-    char *data;
+    char *data, *data2;
     words call, invite, filler, vague;
+    /* data/compose/email_words.txt */
+    words voice, paraphrase, commit, not_commit, resolve, vague_ref;
 } wordlists;
 
-static int load_wordlists(wordlists *wl, sdra_error *err)
+static int load_words_file(wordlists *wl, const char *rel, char **data, sdra_error *err)
 {
-    memset(wl, 0, sizeof *wl);
     char path[4096];
-    if (sdra_share_path(path, sizeof path, "compose/action_words.txt") < 0)
+    if (sdra_share_path(path, sizeof path, rel) < 0)
         return sdra_error_set(err, SDRA_ELIMIT, "share path too long");
-    int rc = sdra_file_read(&wl->data, NULL, path, 32 * 1024, err);
+    int rc = sdra_file_read(data, NULL, path, 32 * 1024, err);
     if (rc < 0)
         return rc;
     words *cur = NULL;
     int line_no = 0;
     char *save = NULL;
-    for (char *line = strtok_r(wl->data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = strtok_r(*data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         line_no++;
         while (isspace((unsigned char)*line))
             line++;
@@ -276,6 +277,12 @@ static int load_wordlists(wordlists *wl, sdra_error *err)
                   : !strcmp(line, "[invite]") ? &wl->invite
                   : !strcmp(line, "[filler]") ? &wl->filler
                   : !strcmp(line, "[vague]")  ? &wl->vague
+                  : !strcmp(line, "[voice]")  ? &wl->voice
+                  : !strcmp(line, "[paraphrase]") ? &wl->paraphrase
+                  : !strcmp(line, "[commit]") ? &wl->commit
+                  : !strcmp(line, "[not_commitment]") ? &wl->not_commit
+                  : !strcmp(line, "[resolve]") ? &wl->resolve
+                  : !strcmp(line, "[vague_ref]") ? &wl->vague_ref
                                               : NULL;
             if (!cur)
                 return sdra_error_set(err, SDRA_EINVAL, "%s: unknown section %.40s", path, line);
@@ -290,6 +297,27 @@ static int load_wordlists(wordlists *wl, sdra_error *err)
         cur->w[cur->n++] = line;
     }
     return 0;
+}
+
+static int load_wordlists(wordlists *wl, sdra_error *err)
+{
+    memset(wl, 0, sizeof *wl);
+    int rc = load_words_file(wl, "compose/action_words.txt", &wl->data, err);
+    if (rc == 0)
+        rc = load_words_file(wl, "compose/email_words.txt", &wl->data2, err);
+    return rc;
+}
+
+/* The right side of the "key = value" line of w whose key is key (n bytes, case-insensitive),
+ * or NULL. */
+static const char *pair_value(const words *w, const char *key, size_t n)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        const char *eq = strstr(w->w[i], " = ");
+        if (eq && (size_t)(eq - w->w[i]) == n && !strncasecmp(w->w[i], key, n))
+            return eq + 3;
+    }
+    return NULL;
 }
 
 static int in_list(const words *w, const char *word, size_t n)
@@ -370,6 +398,190 @@ static int vague_item(const char *text, const words *vague)
     while (last[l] && isalpha((unsigned char)last[l]))
         l++;
     return in_list(vague, last, l);
+}
+
+/* ---- saying only what was said (docs/schemas/email.md, "What the email says") ----------- */
+
+#define QUOTE_MAX_WORDS 20   /* longer words are not a quote but a speech: paraphrase or leave out */
+#define QUOTE_MAX_BYTES 160
+#define RESOLVE_TURNS 4      /* "send that" looks this many utterances back for what "that" is */
+#define COMMIT_MAX_WORDS 12  /* a commitment found in the transcript: at most this many words */
+
+/* Whether the words a finding rests on were heard clearly enough to repeat: its "conf" (mean)
+ * at least SDRA_CONF_QUOTE and its "conf_min" at least SDRA_CONF_LOW. A finding without them
+ * comes from a typed transcript, which has nothing to doubt. */
+static int heard_clearly(const json_t *it)
+{
+    const json_t *c = json_object_get(it, "conf"), *lo = json_object_get(it, "conf_min");
+    if (json_is_number(c) && json_number_value(c) < SDRA_CONF_QUOTE)
+        return 0;
+    return !(json_is_number(lo) && json_number_value(lo) < SDRA_CONF_LOW);
+}
+
+static size_t word_count(const char *s)
+{
+    size_t n = 0;
+    for (const char *p = s; p && *p; p++)
+        n += !isspace((unsigned char)*p) && (p == s || isspace((unsigned char)p[-1]));
+    return n;
+}
+
+static int quotable(const json_t *it, const char *quote)
+{
+    return quote && *quote && heard_clearly(it) && word_count(quote) <= QUOTE_MAX_WORDS &&
+           strlen(quote) <= QUOTE_MAX_BYTES;
+}
+
+/* Lower-cases the first letter (for an item inside a sentence) unless it is "I". */
+static void lower_first(char *s)
+{
+    if (s && isupper((unsigned char)s[0]) && !(s[0] == 'I' && (s[1] == ' ' || s[1] == '\'')))
+        s[0] = (char)tolower((unsigned char)s[0]);
+}
+
+static int said_by_prospect(const json_t *it)
+{
+    const char *r = jstr(it, "role");
+    return r && !strcmp(r, "prospect");
+}
+
+/* text rewritten to the email's point of view when the prospect said it ([voice] pairs:
+ * "my" -> "your", "you" -> "me"); a copy otherwise. NULL on ENOMEM. */
+static char *to_email_voice(const char *text, int by_prospect, const words *voice)
+{
+    if (!by_prospect)
+        return strdup(text);
+    size_t n = strlen(text);
+    char *o = malloc(n * 4 + 1);
+    if (!o)
+        return NULL;
+    size_t j = 0;
+    for (const char *p = text; *p;) {
+        if (!isalpha((unsigned char)*p)) {
+            o[j++] = *p++;
+            continue;
+        }
+        const char *q = p;
+        while (isalpha((unsigned char)*q) || (*q == '\'' && isalpha((unsigned char)q[1])))
+            q++;
+        const char *v = pair_value(voice, p, (size_t)(q - p));
+        if (v && strlen(v) <= (size_t)(q - p) * 4) {
+            size_t l = strlen(v);
+            memcpy(o + j, v, l);
+            if (p == text && isupper((unsigned char)*p))
+                o[j] = (char)toupper((unsigned char)o[j]);
+            j += l;
+        } else {
+            memcpy(o + j, p, (size_t)(q - p));
+            j += (size_t)(q - p);
+        }
+        p = q;
+    }
+    o[j] = 0;
+    return o;
+}
+
+/* Replaces the first whole-word, case-insensitive occurrence of what (n bytes) in *s by with;
+ * returns 1 when it did. *s is reallocated. */
+static int replace_word(char **s, const char *what, size_t n, const char *with)
+{
+    for (char *p = *s; *p; p++) {
+        if ((p != *s && isalnum((unsigned char)p[-1])) || strncasecmp(p, what, n) ||
+            isalnum((unsigned char)p[n]))
+            continue;
+        size_t at = (size_t)(p - *s), wl = strlen(with), total = strlen(*s) - n + wl;
+        char *o = malloc(total + 1);
+        if (!o)
+            return 0;
+        memcpy(o, *s, at);
+        memcpy(o + at, with, wl);
+        strcpy(o + at + wl, *s + at + n);
+        free(*s);
+        *s = o;
+        return 1;
+    }
+    return 0;
+}
+
+/* What an item offers or asks for: its words after the verb, without a leading "you"/"me",
+ * up to " to ", " by " or a time ("send you the case study by Thursday" -> "the case study").
+ * NULL when that is itself vague. */
+static char *item_object(const char *text, const words *vague_ref)
+{
+    const char *p = strchr(text, ' ');
+    if (!p)
+        return NULL;
+    while (*p == ' ')
+        p++;
+    static const char *skip[] = {"you ", "me ", "us ", "over "};
+    for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
+        if (!strncasecmp(p, skip[i], strlen(skip[i])))
+            p += strlen(skip[i]);
+    size_t n = strlen(p);
+    const char *cut[] = {" to ", " by ", " before ", " on ", " this ", " today", " tomorrow",
+                         " next "};
+    for (size_t i = 0; i < sizeof cut / sizeof cut[0]; i++) {
+        const char *c = strcasestr(p, cut[i]);
+        if (c && (size_t)(c - p) < n)
+            n = (size_t)(c - p);
+    }
+    size_t w = strcspn(p, " ");
+    if (!n || (w >= n && in_list(vague_ref, p, n)))
+        return NULL;
+    return strndup(p, n);
+}
+
+/* The text of item k of arr in the email's voice, with "send that" / "send it" resolved to
+ * what an earlier item (within RESOLVE_TURNS utterances) offered or asked for, and [resolve]
+ * phrases ("answer that") replaced. NULL when there is no text. */
+static char *item_text(const json_t *arr, size_t k, const wordlists *wl)
+{
+    const json_t *it = json_array_get(arr, k);
+    char *raw = clean(jstr(it, "text"), MAX_ITEM_BYTES);
+    if (!raw)
+        return NULL;
+    char *txt = to_email_voice(raw, said_by_prospect(it), &wl->voice);
+    free(raw);
+    if (!txt)
+        return NULL;
+    for (size_t i = 0; i < wl->resolve.n; i++) {
+        const char *eq = strstr(wl->resolve.w[i], " = ");
+        if (eq)
+            replace_word(&txt, wl->resolve.w[i], (size_t)(eq - wl->resolve.w[i]), eq + 3);
+    }
+    /* the word after the verb, when it is a vague reference */
+    const char *sp = strchr(txt, ' ');
+    if (!sp)
+        return txt;
+    const char *w2 = sp + 1;
+    size_t l2 = 0;
+    while (isalpha((unsigned char)w2[l2]))
+        l2++;
+    if (!l2 || !in_list(&wl->vague_ref, w2, l2))
+        return txt;
+    const json_t *self_i = json_object_get(it, "i");
+    for (size_t j = k; j-- > 0;) {
+        const json_t *prev = json_array_get(arr, j);
+        const json_t *pi = json_object_get(prev, "i");
+        if (json_is_integer(self_i) && json_is_integer(pi) &&
+            json_integer_value(self_i) - json_integer_value(pi) > RESOLVE_TURNS)
+            break;
+        char *ptxt = clean(jstr(prev, "text"), MAX_ITEM_BYTES);
+        char *pv = ptxt ? to_email_voice(ptxt, said_by_prospect(prev), &wl->voice) : NULL;
+        char *obj = pv ? item_object(pv, &wl->vague_ref) : NULL;
+        free(ptxt);
+        free(pv);
+        if (obj) {
+            char word[32];
+            snprintf(word, sizeof word, "%.*s", (int)(l2 < 31 ? l2 : 31), w2);
+            replace_word(&txt, word, strlen(word), obj);
+            free(obj);
+            break;
+        }
+        if (!json_is_integer(self_i))
+            break; /* without utterance numbers only the item right before can be meant */
+    }
+    return txt;
 }
 
 /* ---- context ---------------------------------------------------------------------------- */
@@ -467,8 +679,8 @@ static json_t *person_obj(const char *name, const char *first, const char *email
     return o;
 }
 
-/* Lists of {"text": ...} items from an array of objects with a "text" field; prospect's words
- * only when speaker roles are known. */
+/* The prospect's pain points as {"text"} quotes: only those heard clearly and short enough
+ * to quote (quotable()); the rest are left out. */
 static json_t *pain_points(const json_t *a, int max_items)
 {
     json_t *out = json_array();
@@ -483,6 +695,10 @@ static json_t *pain_points(const json_t *a, int max_items)
             continue;
         drop_dangling_clause(txt);
         tidy_quote(txt);
+        if (!quotable(it, txt)) { /* unclear or long: not repeated to the prospect */
+            free(txt);
+            continue;
+        }
         int dup = 0;
         size_t k;
         json_t *o;
@@ -499,8 +715,12 @@ static json_t *pain_points(const json_t *a, int max_items)
     return out;
 }
 
-static json_t *objections(const json_t *a, const char *tp_dir, int can_call, int max_items,
-                          json_t *types_out)
+/* One item per objection type: "said" the prospect's sentence when quotable, else
+ * "paraphrase" ([paraphrase] of email_words.txt); "point" only from a playbook entry cleared
+ * for email; the built-in talking point goes to coaching_out (for the rep, in the report). */
+static json_t *objections(const json_t *a, const char *tp_dir, const sdra_tp_set *playbook,
+                          const wordlists *wl, int can_call, int max_items, json_t *types_out,
+                          json_t *coaching_out)
 {
     json_t *out = json_array();
     const json_t *arr = json_object_get(a, "objections");
@@ -530,7 +750,12 @@ static json_t *objections(const json_t *a, const char *tp_dir, int can_call, int
         char *said = clean(jstr(it, "text"), MAX_ITEM_BYTES);
         sentence_with(said, jstr(it, "match"));
         tidy_quote(said);
-        const char *point = sdra_tp_select(tp, said, can_call);
+        const char *coach = sdra_tp_select(tp, said, can_call);
+        const char *point = sdra_tp_select_email(playbook, type, said, can_call, 1);
+        if (!quotable(it, said)) {
+            free(said);
+            said = NULL;
+        }
         json_t *ob = json_object();
         set_str(ob, "type", type);
         const char *label = sdra_tp_label(tp) ? sdra_tp_label(tp) : type;
@@ -540,8 +765,17 @@ static json_t *objections(const json_t *a, const char *tp_dir, int can_call, int
         heading[0] = (char)toupper((unsigned char)heading[0]);
         set_str(ob, "heading", heading);
         set_str(ob, "said", said);
+        if (!said)
+            set_str(ob, "paraphrase", pair_value(&wl->paraphrase, type, strlen(type)));
         set_str(ob, "point", point);
         json_array_append_new(out, ob);
+        if (coach) {
+            json_t *co = json_object();
+            set_str(co, "type", type);
+            set_str(co, "label", label);
+            set_str(co, "point", coach);
+            json_array_append_new(coaching_out, co);
+        }
         json_array_append_new(types_out, json_string(type));
         free(said);
         sdra_tp_destroy(tp);
@@ -549,13 +783,12 @@ static json_t *objections(const json_t *a, const char *tp_dir, int can_call, int
     return out;
 }
 
-/* One action item for the template, or NULL when it is left out: empty, vague, a call
- * proposal to a contact who opted out of calls, or (rep's items) fulfilled by the attached
- * invite itself. */
-static json_t *action_item(const json_t *it, const wordlists *wl, int can_call, int is_rep,
-                           int invite_attached)
+/* One action item for the template from txt (item_text(); freed here), or NULL when it is
+ * left out: empty, vague, a call proposal to a contact who opted out of calls, or (rep's
+ * items) fulfilled by the attached invite itself. */
+static json_t *action_item(const json_t *it, char *txt, const wordlists *wl, int can_call,
+                           int is_rep, int invite_attached)
 {
-    char *txt = clean(jstr(it, "text"), MAX_ITEM_BYTES);
     if (!txt)
         return NULL;
     if ((!can_call && mentions(&wl->call, txt)) || vague_item(txt, &wl->vague) ||
@@ -633,15 +866,228 @@ static void actions(const json_t *a, const wordlists *wl, int can_call, int invi
     json_array_foreach(arr, i, it) {
         const char *owner = jstr(it, "owner");
         int is_rep = !(owner && !strcmp(owner, "prospect"));
-        json_t *o = action_item(it, wl, can_call, is_rep, invite_attached);
+        json_t *o = action_item(it, item_text(arr, i, wl), wl, can_call, is_rep, invite_attached);
         if (o)
             add_unique(is_rep ? *rep : *prospect, o, &wl->filler, max_items);
     }
+    /* the prospect's items as the email says them: "You'll check your calendar" */
+    size_t k;
+    json_t *o;
+    json_array_foreach(*prospect, k, o) {
+        char *x = strdup(jstr(o, "text") ? jstr(o, "text") : "");
+        if (!x)
+            continue;
+        lower_first(x);
+        char line[MAX_ITEM_BYTES + 16];
+        snprintf(line, sizeof line, "You'll %s", x);
+        set_str(o, "you_will", line);
+        free(x);
+    }
 }
 
-static json_t *build_context(const json_t *a, const people *pp, const meeting *m,
-                             const char *style, const char *call_id, const char *tp_dir,
-                             int can_call, const wordlists *wl, int max_items, json_t *types_out)
+/* Rep commitments the analysis did not list: in each rep utterance of t, a [commit] phrase
+ * ("I will") followed by a verb phrase (not a [not_commitment] word), up to the sentence end or
+ * COMMIT_MAX_WORDS words. One already said by an item of rep is skipped; one heard unclearly
+ * goes to unclear (for the rep to check) instead of into the email. */
+static void transcript_commitments(const sdra_transcript *t, const json_t *a,
+                                   const wordlists *wl, int can_call, int invite_attached,
+                                   int max_items, json_t *rep, json_t *unclear)
+{
+    for (size_t u = 0; t && u < t->n_utts; u++) {
+        const sdra_utterance *ut = &t->utts[u];
+        if (ut->speaker < 0 || (size_t)ut->speaker >= t->n_speakers ||
+            t->speakers[ut->speaker].role != SDRA_ROLE_REP || !ut->text)
+            continue;
+        const char *text = ut->text;
+        for (const char *p = text; *p; p++) {
+            if (p != text && isalnum((unsigned char)p[-1]))
+                continue;
+            size_t cl = 0;
+            for (size_t k = 0; k < wl->commit.n && !cl; k++) {
+                size_t l = strlen(wl->commit.w[k]);
+                if (!strncasecmp(p, wl->commit.w[k], l) && p[l] == ' ')
+                    cl = l;
+            }
+            if (!cl)
+                continue;
+            const char *b = p + cl + 1, *e = b;
+            size_t n = 0;
+            while (*e && !strchr(".!?;", *e) && n < COMMIT_MAX_WORDS) {
+                while (*e == ' ' || *e == ',')
+                    e++;
+                if (!*e || strchr(".!?;", *e))
+                    break;
+                while (*e && !strchr(" .!?;", *e))
+                    e++;
+                n++;
+            }
+            size_t vl = strcspn(b, " .,!?;");
+            if (n < 2 || in_list(&wl->not_commit, b, vl))
+                continue;
+            char *phrase = strndup(b, (size_t)(e - b));
+            if (!phrase)
+                return;
+            tidy_quote(phrase);
+            char cw[32][32], iw[32][32];
+            size_t nc = content_words(cw, 32, phrase, &wl->filler), k;
+            int covered = 0;
+            json_t *o;
+            json_array_foreach(rep, k, o) {
+                size_t ni = content_words(iw, 32, jstr(o, "text"), &wl->filler);
+                covered |= subset(iw, ni, cw, nc) || subset(cw, nc, iw, ni);
+            }
+            double lo, c = sdra_utterance_span_conf(ut, phrase, &lo);
+            json_t *item = json_pack("{s:s, s:I}", "text", phrase, "i", (json_int_t)u);
+            free(phrase);
+            if (!item)
+                return;
+            if (c >= 0) {
+                json_object_set_new(item, "conf", json_real(c));
+                json_object_set_new(item, "conf_min", json_real(lo));
+            }
+            /* the analysis' items up to this utterance, then this one: what "it" may mean */
+            json_t *one = json_array();
+            size_t q;
+            json_t *ai;
+            json_array_foreach(json_object_get(a, "action_items"), q, ai) {
+                json_t *qi = json_object_get(ai, "i");
+                if (json_is_integer(qi) && json_integer_value(qi) <= (json_int_t)u)
+                    json_array_append(one, ai);
+            }
+            json_array_append(one, item);
+            if (!covered && heard_clearly(item)) {
+                ai = action_item(item, one ? item_text(one, json_array_size(one) - 1, wl) : NULL,
+                                 wl, can_call, 1, invite_attached);
+                if (ai)
+                    add_unique(rep, ai, &wl->filler, max_items);
+            } else if (!covered) {
+                json_array_append(unclear, json_object_get(item, "text"));
+            }
+            json_decref(one);
+            json_decref(item);
+        }
+    }
+}
+
+/* The call's outcome for the subject and opening: do_not_contact (no calls: the contact asked),
+ * meeting_booked, not_interested, else follow_up. */
+static const char *outcome_kind(const json_t *a, int can_call, int has_meeting)
+{
+    if (!can_call)
+        return "do_not_contact";
+    if (has_meeting)
+        return "meeting_booked";
+    const char *o = jstr(a, "outcome");
+    if (o && strcasestr(o, "not interested"))
+        return "not_interested";
+    size_t i;
+    const json_t *it;
+    json_array_foreach(json_object_get(a, "intents"), i, it) {
+        const char *ty = jstr(it, "type");
+        if (ty && !strcmp(ty, "interested"))
+            return "follow_up";
+    }
+    json_array_foreach(json_object_get(a, "intents"), i, it) {
+        const char *ty = jstr(it, "type");
+        if (ty && !strcmp(ty, "not_interested"))
+            return "not_interested";
+    }
+    return "follow_up";
+}
+
+/* Appends the text of the first one or two items of list, joined by " and ". */
+static void join_items(sdra_buf *b, const json_t *list, const char *key)
+{
+    for (size_t i = 0; i < json_array_size(list) && i < 2; i++) {
+        char *x = clean(jstr(json_array_get(list, i), key), 300);
+        if (!x)
+            continue;
+        tidy_quote(x);
+        lower_first(x);
+        sdra_buf_printf(b, "%s%s", i ? " and " : "", x);
+        free(x);
+    }
+}
+
+/* The recap: 3-5 sentences built from the facts in the context (who and the need, the
+ * objections, what was agreed, who does what next), never from the transcript's words
+ * beyond a quotable pain point put in the email's voice. NULL on ENOMEM. */
+static char *build_recap(const json_t *c, const char *kind, const wordlists *wl)
+{
+    sdra_buf b;
+    sdra_buf_init(&b, 4096);
+    const char *company = json_string_value(json_object_get(c, "company"));
+    const char *date = jstr(json_object_get(c, "call"), "date_long");
+    (void)date;
+    sdra_buf_printf(&b, "We spoke about what %s needs.", company ? company : "your team");
+    /* the need: the first pain point that is one sentence (a quote is never cut here) */
+    const json_t *p0 = NULL, *pp;
+    size_t k;
+    json_array_foreach(json_object_get(c, "pain_points"), k, pp) {
+        const char *x = jstr(pp, "text");
+        if (!p0 && x && !strpbrk(x, ".!?;"))
+            p0 = pp;
+    }
+    char *need = p0 ? to_email_voice(jstr(p0, "text"), 1, &wl->voice) : NULL;
+    if (need) {
+        lower_first(need);
+        sdra_buf_printf(&b, " You told me that %s.", need);
+    } else {
+        sdra_buf_puts(&b, " You walked me through how things work today.");
+    }
+    free(need);
+    const json_t *obj = json_object_get(c, "objections");
+    if (json_array_size(obj)) { /* always paraphrased here, never quoted */
+        sdra_buf_puts(&b, " You also mentioned that ");
+        size_t n = 0;
+        for (size_t i = 0; i < json_array_size(obj) && n < 2; i++) {
+            const char *ty = jstr(json_array_get(obj, i), "type");
+            const char *ph = ty ? pair_value(&wl->paraphrase, ty, strlen(ty)) : NULL;
+            const char *lab = jstr(json_array_get(obj, i), "label");
+            if (ph)
+                sdra_buf_printf(&b, "%s%s", n++ ? ", and that " : "", ph);
+            else if (lab)
+                sdra_buf_printf(&b, "%s%s matters to you", n++ ? ", and that " : "", lab);
+        }
+        sdra_buf_puts(&b, ".");
+    }
+    const json_t *m = json_object_get(c, "meeting");
+    if (!strcmp(kind, "meeting_booked") && m)
+        sdra_buf_printf(&b, " We agreed to meet again on %s.", jstr(m, "when"));
+    else if (!strcmp(kind, "not_interested"))
+        sdra_buf_puts(&b, " You told me this is not a priority for you right now, and I respect that.");
+    else if (!strcmp(kind, "do_not_contact"))
+        sdra_buf_puts(&b, " As you asked, I will only follow up in writing.");
+    else
+        sdra_buf_puts(&b, " We agreed to keep the conversation going.");
+    const json_t *ra = json_object_get(c, "rep_actions"), *pa = json_object_get(c, "prospect_actions");
+    if (json_array_size(ra) || json_array_size(pa)) {
+        sdra_buf_puts(&b, " Next, ");
+        if (json_array_size(ra)) {
+            sdra_buf_puts(&b, "I will ");
+            join_items(&b, ra, "text");
+        }
+        if (json_array_size(pa)) {
+            sdra_buf_puts(&b, json_array_size(ra) ? ", and you will " : "you will ");
+            join_items(&b, pa, "text");
+        }
+        sdra_buf_puts(&b, ".");
+    }
+    return sdra_buf_detach(&b);
+}
+
+/* What build_context reports besides the template context (owned by the caller). */
+typedef struct context_out {
+    json_t *types;    /* objection types */
+    json_t *coaching; /* built-in talking points for the rep: {type, label, point} */
+    json_t *unclear;  /* rep commitments heard too unclearly to put in the email */
+    const char *outcome_kind;
+} context_out;
+
+static json_t *build_context(const json_t *a, const sdra_transcript *t, const people *pp,
+                             const meeting *m, const char *style, const char *call_id,
+                             const char *tp_dir, const sdra_tp_set *playbook, int can_call,
+                             const wordlists *wl, int max_items, context_out *co)
 {
     json_t *c = json_object();
     if (!c)
@@ -662,18 +1108,17 @@ static json_t *build_context(const json_t *a, const people *pp, const meeting *m
     }
     set_str(call, "id", call_id);
     json_object_set_new(c, "call", call);
-    char *summary = clean(jstr(a, "summary"), 2000), *outcome = clean(jstr(a, "outcome"), 400);
-    set_str(c, "summary", summary);
+    char *outcome = clean(jstr(a, "outcome"), 400);
     set_str(c, "outcome", outcome);
-    free(summary);
     free(outcome);
 
     json_t *pains = pain_points(a, max_items);
     json_object_set_new(c, "pain_points", pains);
-    json_t *obj = objections(a, tp_dir, can_call, max_items, types_out);
+    json_t *obj = objections(a, tp_dir, playbook, wl, can_call, max_items, co->types, co->coaching);
     json_object_set_new(c, "objections", obj);
     json_t *rep, *pro;
     actions(a, wl, can_call, m->present && can_call, max_items, &rep, &pro);
+    transcript_commitments(t, a, wl, can_call, m->present && can_call, max_items, rep, co->unclear);
     json_object_set_new(c, "rep_actions", rep);
     json_object_set_new(c, "prospect_actions", pro);
     json_object_set_new(c, "has_pain_points", json_boolean(json_array_size(pains) > 0));
@@ -713,6 +1158,18 @@ static json_t *build_context(const json_t *a, const people *pp, const meeting *m
     }
     const json_t *pe = json_object_get(json_object_get(a, "sentiment"), "prospect_end");
     json_object_set_new(c, "positive", json_boolean(json_is_number(pe) && json_number_value(pe) >= 0.3));
+    co->outcome_kind = outcome_kind(a, can_call, m->present && can_call);
+    json_t *ok = json_object();
+    json_object_set_new(ok, co->outcome_kind, json_true());
+    json_object_set_new(c, "outcome_is", ok);
+    set_str(c, "outcome_kind", co->outcome_kind);
+    json_object_set_new(c, "propose_call",
+                        json_boolean(can_call && strcmp(co->outcome_kind, "not_interested")));
+    /* the analysis' summary strings quotes together: the recap replaces it */
+    char *recap = build_recap(c, co->outcome_kind, wl);
+    set_str(c, "recap", recap);
+    set_str(c, "summary", recap);
+    free(recap);
     return c;
 }
 
@@ -858,6 +1315,48 @@ static json_t *addr_obj(const char *name, const char *email)
     return o;
 }
 
+/* The playbook: path, else <share>/playbook/playbook.txt when there is one (none is fine). */
+static int load_playbook(sdra_tp_set **out, const char *path, sdra_error *err)
+{
+    char def[4096];
+    *out = NULL;
+    if (!path) {
+        if (sdra_share_path(def, sizeof def, "playbook/playbook.txt") < 0)
+            return sdra_error_set(err, SDRA_ELIMIT, "share path too long");
+        FILE *f = fopen(def, "r");
+        if (!f)
+            return 0;
+        fclose(f);
+        path = def;
+    }
+    char *src = NULL;
+    int rc = sdra_file_read(&src, NULL, path, 64 * 1024, err);
+    if (rc == 0)
+        rc = sdra_tp_parse(out, src, path, err);
+    free(src);
+    return rc;
+}
+
+/* "needs_review" and "review_reasons": the transcript was poor (analysis quality.poor), or a
+ * commitment the rep made was heard too unclearly to put in the email. */
+static void set_review(json_t *doc, const json_t *a, const json_t *unclear)
+{
+    json_t *why = json_array();
+    if (json_is_true(json_object_get(json_object_get(a, "quality"), "poor")))
+        json_array_append_new(why, json_string("poor transcript: many words were recognised with "
+                                               "low confidence"));
+    size_t i;
+    json_t *u;
+    json_array_foreach(unclear, i, u) {
+        char line[300];
+        snprintf(line, sizeof line, "unclear rep commitment not in the email: \"%.200s\"",
+                 json_string_value(u));
+        json_array_append_new(why, json_string(line));
+    }
+    json_object_set_new(doc, "needs_review", json_boolean(json_array_size(why) > 0));
+    json_object_set_new(doc, "review_reasons", why);
+}
+
 int sdra_compose(sdra_email **out, const json_t *a, const sdra_transcript *t,
                  const sdra_call_info *call, const sdra_compose_params *params, sdra_error *err)
 {
@@ -890,7 +1389,8 @@ int sdra_compose(sdra_email **out, const json_t *a, const sdra_transcript *t,
     people pp;
     wordlists wl = {0};
     sdra_tmpl_file tf = {0};
-    json_t *ctx = NULL, *types = NULL, *to = NULL;
+    json_t *ctx = NULL, *types = NULL, *to = NULL, *coaching = NULL, *unclear = NULL;
+    sdra_tp_set *playbook = NULL;
     sdra_buf subj, text, html, ics, eml;
     sdra_buf_init(&subj, p.max_output_bytes);
     sdra_buf_init(&text, p.max_output_bytes);
@@ -903,7 +1403,9 @@ int sdra_compose(sdra_email **out, const json_t *a, const sdra_transcript *t,
 
     e = calloc(1, sizeof *e);
     types = json_array();
-    if (!e || !types) {
+    coaching = json_array();
+    unclear = json_array();
+    if (!e || !types || !coaching || !unclear) {
         rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
         goto done;
     }
@@ -974,10 +1476,14 @@ int sdra_compose(sdra_email **out, const json_t *a, const sdra_transcript *t,
         goto done;
     if ((rc = load_wordlists(&wl, err)) < 0)
         goto done;
+    if ((rc = load_playbook(&playbook, p.playbook_path, err)) < 0)
+        goto done;
 
     meeting m;
     meeting_read(&m, a);
-    ctx = build_context(a, &pp, &m, style, call_id, tp_dir, can_call, &wl, p.max_items, types);
+    context_out co = {.types = types, .coaching = coaching, .unclear = unclear};
+    ctx = build_context(a, t, &pp, &m, style, call_id, tp_dir, playbook, can_call, &wl,
+                        p.max_items, &co);
     if (!ctx) {
         rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
         goto done;
@@ -1076,6 +1582,10 @@ int sdra_compose(sdra_email **out, const json_t *a, const sdra_transcript *t,
                         json_integer((json_int_t)json_array_size(json_object_get(ctx, "prospect_actions"))));
     json_object_set_new(pers, "can_call", json_boolean(can_call));
     json_object_set_new(e->doc, "personalization", pers);
+    json_object_set_new(e->doc, "outcome", json_string(co.outcome_kind));
+    json_object_set(e->doc, "recap", json_object_get(ctx, "recap"));
+    json_object_set_new(e->doc, "coaching", json_incref(coaching));
+    set_review(e->doc, a, unclear);
     e->eml = sdra_buf_detach(&eml);
     if (ics.len)
         e->ics = sdra_buf_detach(&ics);
@@ -1094,8 +1604,12 @@ done:
     *out = e;
     json_decref(ctx);
     json_decref(types);
+    json_decref(coaching);
+    json_decref(unclear);
+    sdra_tp_destroy(playbook);
     sdra_tmpl_file_release(&tf);
     free(wl.data);
+    free(wl.data2);
     people_release(&pp);
     sdra_buf_release(&subj);
     sdra_buf_release(&text);

@@ -119,6 +119,11 @@ const char *sdra_tp_label(const sdra_tp_set *s);
  * said (case-insensitive), the first entry on ties; entries marked "call: yes" are skipped
  * unless allow_call. NULL when no entry is eligible. */
 const char *sdra_tp_select(const sdra_tp_set *s, const char *said, int allow_call);
+/* The same among the entries that answer type (entries without "type:" answer any; type NULL
+ * = any entry) and, when email_only, carry "email: yes" (playbooks: cleared for the prospect).
+ * NULL when none is eligible. */
+const char *sdra_tp_select_email(const sdra_tp_set *s, const char *type, const char *said,
+                                 int allow_call, int email_only);
 void sdra_tp_destroy(sdra_tp_set *s);
 
 /* ---- dates ------------------------------------------------------------------------------ */

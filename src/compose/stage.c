@@ -53,6 +53,8 @@ int sdra_compose_stage(const sdra_stage_ctx *ctx, sdra_error *err)
     sdra_compose_params p = sdra_compose_default_params();
     if (ctx->options && ctx->options->template_path)
         p.template_path = ctx->options->template_path;
+    if (ctx->options && ctx->options->playbook_path)
+        p.playbook_path = ctx->options->playbook_path;
     const char *now = getenv("SDRA_COMPOSE_NOW");
     if (now && *now) {
         char *end = NULL;

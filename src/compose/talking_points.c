@@ -5,6 +5,11 @@
  * templates; '#' starts a comment line. Selection picks the entry whose keywords best match
  * what the prospect actually said, and skips entries that propose a call when the contact
  * asked not to be called.
+ *
+ * A playbook (data/playbook/playbook.txt or --playbook FILE) is a file of the same format
+ * whose entries may also say "type:" (the objection type they answer) and "email: yes" (the
+ * user cleared the point to be put to the prospect in the follow-up email). Built-in talking
+ * points never carry "email:": they coach the rep (in the report), they promise nothing.
  */
 #include "compose/internal.h"
 #include "sdra/util.h"
@@ -22,7 +27,9 @@ typedef struct tp_entry {
     char *keywords[TP_MAX_KEYWORDS];
     size_t n_keywords;
     char *text;
+    char *type;    /* playbooks: the objection type it answers; NULL = any */
     int proposes_call;
+    int for_email; /* playbooks: "email: yes", the user cleared it for the prospect */
 } tp_entry;
 
 struct sdra_tp_set {
@@ -39,6 +46,7 @@ void sdra_tp_destroy(sdra_tp_set *s)
         for (size_t k = 0; k < s->entries[i].n_keywords; k++)
             free(s->entries[i].keywords[k]);
         free(s->entries[i].text);
+        free(s->entries[i].type);
     }
     free(s->label);
     free(s);
@@ -133,6 +141,28 @@ int sdra_tp_parse(sdra_tp_set **out, const char *src, const char *name, sdra_err
                 }
                 k = c + 1;
             }
+        } else if ((has_prefix(l, n, "type:") || has_prefix(l, n, "email:")) && !text.len) {
+            in_entry = 1;
+            int is_type = has_prefix(l, n, "type:");
+            size_t k = is_type ? 5 : 6;
+            char *v = trim_dup(l + k, n - k);
+            if (!v) {
+                rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+                goto done;
+            }
+            if (is_type) {
+                free(cur.type);
+                cur.type = v;
+            } else {
+                int yes = !strcasecmp(v, "yes"), no = !strcasecmp(v, "no");
+                free(v);
+                if (!yes && !no) {
+                    rc = sdra_error_set(err, SDRA_EINVAL, "%s:%d: 'email:' must be yes or no",
+                                        name, line_no);
+                    goto done;
+                }
+                cur.for_email = yes;
+            }
         } else if (has_prefix(l, n, "call:") && !text.len) {
             in_entry = 1;
             char *v = trim_dup(l + 5, n - 5);
@@ -169,6 +199,7 @@ int sdra_tp_parse(sdra_tp_set **out, const char *src, const char *name, sdra_err
 done:
     for (size_t k = 0; k < cur.n_keywords; k++)
         free(cur.keywords[k]);
+    free(cur.type);
     sdra_buf_release(&text);
     if (rc < 0) {
         sdra_tp_destroy(s);
@@ -219,13 +250,20 @@ static int occurrences(const char *said, const char *kw)
 
 const char *sdra_tp_select(const sdra_tp_set *s, const char *said, int allow_call)
 {
+    return sdra_tp_select_email(s, NULL, said, allow_call, 0);
+}
+
+const char *sdra_tp_select_email(const sdra_tp_set *s, const char *type, const char *said,
+                                 int allow_call, int email_only)
+{
     if (!s)
         return NULL;
     const tp_entry *best = NULL;
     int best_score = -1;
     for (size_t i = 0; i < s->n_entries; i++) {
         const tp_entry *e = &s->entries[i];
-        if (e->proposes_call && !allow_call)
+        if ((e->proposes_call && !allow_call) || (email_only && !e->for_email) ||
+            (type && e->type && strcmp(type, e->type)))
             continue;
         int score = 0;
         for (size_t k = 0; k < e->n_keywords && said; k++)

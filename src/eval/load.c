@@ -283,23 +283,34 @@ static int transcript_parse(sdra_transcript **t, const char *buf, size_t len, co
     return rc;
 }
 
+/* Reads path: an sdra transcript (JSON: parsed into *t, sorted) or else plain text (*t stays
+ * NULL). *buf holds the file either way; the caller frees both. */
+static int file_load(const char *path, char **buf, sdra_transcript **t, sdra_error *err)
+{
+    size_t len;
+    *t = NULL;
+    int rc = sdra_file_read(buf, &len, path, SDRA_EVAL_MAX_FILE_BYTES, err);
+    if (rc < 0 || *skip_space(*buf) != '{')
+        return rc;
+    if ((rc = transcript_parse(t, *buf, len, path, err)) < 0)
+        return rc;
+    sdra_transcript_sort(*t);
+    return 0;
+}
+
 int sdra_eval_text_load(const char *path, sdra_eval_words *all, sdra_eval_spk_words *by,
                         int *is_transcript, sdra_error *err)
 {
     char *buf = NULL;
-    size_t len;
     sdra_transcript *t = NULL;
-    int rc = sdra_file_read(&buf, &len, path, SDRA_EVAL_MAX_FILE_BYTES, err);
+    int rc = file_load(path, &buf, &t, err);
     if (rc < 0)
-        return rc;
-    *is_transcript = *skip_space(buf) == '{';
-    if (!*is_transcript) {
+        goto done;
+    *is_transcript = t != NULL;
+    if (!t) {
         rc = sdra_eval_words_add_text(all, buf, err);
         goto done;
     }
-    if ((rc = transcript_parse(&t, buf, len, path, err)) < 0)
-        goto done;
-    sdra_transcript_sort(t);
     for (size_t i = 0; i < t->n_utts && rc == 0; i++) {
         const sdra_utterance *u = &t->utts[i];
         const char *spk = t->speakers[u->speaker].id;
@@ -318,6 +329,51 @@ int sdra_eval_text_load(const char *path, sdra_eval_words *all, sdra_eval_spk_wo
 done:
     if (rc < 0 && err && strncmp(err->msg, path, strlen(path)) != 0)
         sdra_error_prefix(err, "%s", path);
+    sdra_transcript_destroy(t);
+    free(buf);
+    return rc;
+}
+
+int sdra_eval_conf_load(const char *path, sdra_eval_words *all, float **conf, sdra_error *err)
+{
+    char *buf = NULL;
+    size_t cap = 0;
+    sdra_transcript *t = NULL;
+    float *c = NULL;
+    *conf = NULL;
+    int rc = file_load(path, &buf, &t, err);
+    if (rc == 0 && !t)
+        rc = sdra_error_set(err, SDRA_EINVAL, "not an sdra transcript (word confidences needed)");
+    if (rc < 0)
+        goto done;
+    for (size_t i = 0; i < t->n_utts && rc == 0; i++) {
+        const sdra_utterance *u = &t->utts[i];
+        for (size_t w = 0; w < u->n_words && rc == 0; w++) {
+            size_t before = all->n;
+            if ((rc = sdra_eval_words_add_text(all, u->words[w].w, err)) < 0)
+                break;
+            if (all->n > cap) {
+                size_t nc = all->n * 2 + 64;
+                float *x = realloc(c, nc * sizeof *x);
+                if (!x) {
+                    rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+                    break;
+                }
+                c = x;
+                cap = nc;
+            }
+            for (size_t k = before; k < all->n; k++)
+                c[k] = u->words[w].conf;
+        }
+    }
+done:
+    if (rc < 0) {
+        free(c);
+        c = NULL;
+        if (err && strncmp(err->msg, path, strlen(path)) != 0)
+            sdra_error_prefix(err, "%s", path);
+    }
+    *conf = c;
     sdra_transcript_destroy(t);
     free(buf);
     return rc;

@@ -126,6 +126,80 @@ int sdra_eval_wer(const sdra_eval_words *ref, const sdra_eval_words *hyp, sdra_w
     return SDRA_OK;
 }
 
+#define ALIGN_MAX_CELLS 64000000.0 /* backtrace bytes: ref words x hyp words */
+
+int sdra_eval_align(const sdra_eval_words *ref, const sdra_eval_words *hyp,
+                    unsigned char *correct, sdra_wer *out, sdra_error *err)
+{
+    size_t n = ref->n, m = hyp->n;
+    memset(out, 0, sizeof *out);
+    out->n_ref = n;
+    out->n_hyp = m;
+    if ((double)(n + 1) * (double)(m + 1) > ALIGN_MAX_CELLS)
+        return sdra_error_set(err, SDRA_ELIMIT,
+                              "alignment of %zu x %zu words is beyond the limit", n, m);
+    /* op per cell: 0 match/substitution (diagonal), 1 deletion (up), 2 insertion (left) */
+    unsigned char *op = malloc((n + 1) * (m + 1));
+    uint32_t *prev = malloc((m + 1) * sizeof *prev), *cur = malloc((m + 1) * sizeof *cur);
+    if (!op || !prev || !cur) {
+        free(op);
+        free(prev);
+        free(cur);
+        return sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+    }
+    for (size_t j = 0; j <= m; j++) {
+        prev[j] = (uint32_t)j;
+        op[j] = 2;
+    }
+    for (size_t i = 1; i <= n; i++) {
+        cur[0] = (uint32_t)i;
+        op[i * (m + 1)] = 1;
+        for (size_t j = 1; j <= m; j++) {
+            uint32_t d = prev[j - 1] + (strcmp(ref->v[i - 1], hyp->v[j - 1]) != 0);
+            uint32_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            unsigned char o = 0;
+            uint32_t best = d;
+            if (del < best) {
+                best = del;
+                o = 1;
+            }
+            if (ins < best) {
+                best = ins;
+                o = 2;
+            }
+            cur[j] = best;
+            op[i * (m + 1) + j] = o;
+        }
+        uint32_t *t = prev;
+        prev = cur;
+        cur = t;
+    }
+    memset(correct, 0, m);
+    for (size_t i = n, j = m; i > 0 || j > 0;) {
+        unsigned char o = op[i * (m + 1) + j];
+        if (i > 0 && j > 0 && o == 0) {
+            if (strcmp(ref->v[i - 1], hyp->v[j - 1]) == 0)
+                correct[j - 1] = 1;
+            else
+                out->sub++;
+            i--;
+            j--;
+        } else if (i > 0 && (o == 1 || j == 0)) {
+            out->del++;
+            i--;
+        } else {
+            out->ins++;
+            j--;
+        }
+    }
+    size_t e = out->sub + out->del + out->ins;
+    out->wer = n ? (double)e / (double)n : (m ? (double)m : 0.0);
+    free(op);
+    free(prev);
+    free(cur);
+    return SDRA_OK;
+}
+
 int sdra_eval_spk_words_add(sdra_eval_spk_words *s, const char *speaker, const char *text,
                             sdra_error *err)
 {

@@ -121,6 +121,10 @@ static int stage_transcribe(const sdra_stage_ctx *ctx, sdra_error *err)
         rc = sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
         goto done;
     }
+    sdra_transcript_quality q; /* how far the words can be trusted (docs/schemas/transcript.md) */
+    sdra_transcript_assess(t, &q);
+    if (q.n_words)
+        json_object_set_new(doc, "quality", sdra_transcript_quality_json(&q));
     sdra_path_join(path, sizeof path, ctx->workdir, "transcript.json");
     rc = sdra_json_write_file(path, doc, err);
     json_decref(doc);

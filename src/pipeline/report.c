@@ -615,6 +615,62 @@ static void section_objections(page *p)
     put(p, "</section>\n");
 }
 
+/* At the top of the page: the transcript was poor (its "quality" block, else the analysis'
+ * copy) and why the package needs review (email.json "review_reasons"). */
+static void section_quality(page *p)
+{
+    const json_t *q = json_object_get(p->transcript, "quality");
+    if (!json_is_object(q))
+        q = json_object_get(p->analysis, "quality");
+    double low, mean, wer, lo = 0, hi = 0;
+    const json_t *band = json_object_get(q, "wer_band");
+    if (json_is_true(json_object_get(q, "poor")) && jnum(q, "low_conf_share", &low) &&
+        jnum(q, "mean_conf", &mean) && jnum(q, "wer_estimate", &wer)) {
+        if (json_is_array(band) && json_array_size(band) == 2) {
+            lo = json_number_value(json_array_get(band, 0));
+            hi = json_number_value(json_array_get(band, 1));
+        }
+        putf(p, "<div class=\"alert\" id=\"quality\">Poor transcript: %.0f%% of the words were "
+                "recognised with low confidence (mean confidence %.2f; estimated word error rate "
+                "%.0f%%, likely between %.0f%% and %.0f%%). Check the transcript before relying "
+                "on what it says; the package needs review.</div>\n",
+             100 * low, mean, 100 * wer, 100 * lo, 100 * hi);
+    }
+    const json_t *why = json_object_get(p->email, "review_reasons");
+    if (json_is_true(json_object_get(p->email, "needs_review")) && json_array_size(why)) {
+        put(p, "<div class=\"alert\" id=\"review\">Needs review before anything is sent:<ul>");
+        size_t i;
+        const json_t *r;
+        json_array_foreach(why, i, r) {
+            put(p, "<li>");
+            esc(p, json_string_value(r));
+            put(p, "</li>");
+        }
+        put(p, "</ul></div>\n");
+    }
+}
+
+/* The built-in talking points for the objections raised: coaching for the rep, never sent
+ * (email.json "coaching"). */
+static void section_coaching(page *p)
+{
+    const json_t *co = json_object_get(p->email, "coaching");
+    if (!json_array_size(co))
+        return;
+    put(p, "<section id=\"coaching\"><h2>Coaching: answers to the objections</h2>"
+           "<p class=\"none\">For the rep, not sent to the prospect.</p><ul>");
+    size_t i;
+    const json_t *c;
+    json_array_foreach(co, i, c) {
+        put(p, "<li><strong>");
+        esc(p, jstr(c, "label") ? jstr(c, "label") : jstr(c, "type"));
+        put(p, "</strong>: ");
+        esc(p, jstr(c, "point"));
+        put(p, "</li>");
+    }
+    put(p, "</ul></section>\n");
+}
+
 /* A list of findings with text, and time/speaker when given (pain points, intents). */
 static void list_findings(page *p, const json_t *arr, const char *type_key, const char *empty)
 {
@@ -974,10 +1030,12 @@ int sdra_report_render(char **html, const json_t *call, const json_t *transcript
     put(p, "</title><style>");
     put(p, CSS);
     put(p, "</style></head><body><main>\n");
+    section_quality(p);
     section_header(p);
     section_sentiment(p);
     section_talk(p);
     section_objections(p);
+    section_coaching(p);
     section_findings(p);
     section_actions(p);
     section_email(p);

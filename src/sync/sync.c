@@ -5,7 +5,8 @@
  *
  * Responsibilities: reading the analysis defensively (any field may be missing or of the wrong
  * type: it is then treated as absent), the compliance rules (opt-outs set sticky flags; with
- * do-not-email no email is scheduled and a scheduled one is canceled; with do-not-call no
+ * do-not-email, or an email that needs review (email.json needs_review), no email is scheduled
+ * and a scheduled one is canceled; with do-not-call no
  * meeting task), idempotent keys (task keys from kind + text, the email's own Message-ID or one
  * derived from the call id), pruning tasks a changed analysis no longer contains, and doing all
  * of it in one transaction: on any failure nothing is written.
@@ -319,6 +320,8 @@ int sdra_crm_sync(sdra_crm *crm, const sdra_call_info *call, const json_t *trans
         skip_reason = "contact asked not to be emailed";
     else if (email && !addr[0])
         skip_reason = "no recipient address";
+    else if (email && json_is_true(json_object_get(email, "needs_review")))
+        skip_reason = "needs review before it is sent (email.json review_reasons)";
     if (skip_reason) {
         int n_canceled = 0;
         if ((rc = sdra_sync_cancel_emails(crm, call->id, &n_canceled, err)) < 0)

@@ -78,13 +78,19 @@ html = m.get_body(("html",)).get_content()
 check("Jordan" in text, "text does not name the contact")
 check("two hours a day typing call notes" in text, "text does not cite a pain point")
 check("<html" in html.lower() and "Jordan" in html, "html part")
-answers = {"price": "ROI", "security": "SOC 2", "authority": "one-page summary"}
+# objections are noted in the prospect's words; the built-in answers coach the rep (email.json
+# "coaching") and promise the prospect nothing
+answers = {"price": "ROI", "security": "SOC 2 Type II", "authority": "one-page summary"}
+doc0 = json.load(open(f"{d}/email.json"))
+coached = {c["type"]: c["point"] for c in doc0.get("coaching", [])}
 for o in a.get("objections", []):
-    check(answers[o["type"]] in text, f"objection {o['type']} not answered ({answers[o['type']]})")
+    check(o["text"].rstrip(".") in text or o["text"].rstrip(".").replace(",", "") in text, f"objection {o['type']} not noted")
+    check(answers[o["type"]] not in text, f"objection {o['type']}: a built-in answer is promised ({answers[o['type']]})")
+    check(answers[o["type"]] in coached.get(o["type"], ""), f"objection {o['type']}: no coaching for the rep")
 for it in a.get("action_items", []):
     due = datetime.date.fromisoformat(it["due"])
     want = f"{due:%A}, {due:%B} {due.day}"
-    line = [l for l in text.splitlines() if it["text"].lower() in l.lower()]
+    line = [l for l in text.splitlines() if l.startswith("- ") and it["text"].lower() in l.lower()]
     check(line and want in line[0], f"action item {it['text']!r} not listed with {want!r}: {line}")
 
 if has_meeting:

@@ -59,10 +59,20 @@ def long_date(d):
     return "%s, %s %d" % (x.strftime("%A"), x.strftime("%B"), x.day)
 # every dated action item is listed with its date (the promise to send the invite is kept by
 # the attached invite itself, so compose does not list it)
+# Items are in the email's voice: what the prospect said ("check my calendar") is written to
+# them ("you'll check your calendar").
+voice = {"my": "your", "i": "you", "me": "you", "our": "your", "we": "you", "us": "you"}
+def email_voice(x):
+    t = x["text"].lower()
+    return " ".join(voice.get(w, w) for w in t.split()) if x.get("role") == "prospect" else t
 for x in acts:
     if not x.get("due") or "calendar invite" in x["text"].lower(): continue
-    if x["text"].lower() not in norm(text): fail("action item missing from email: %r" % x["text"])
+    if email_voice(x) not in norm(text): fail("action item missing from email: %r" % x["text"])
     if long_date(x["due"]) not in text: fail("due date %s of %r not in email" % (long_date(x["due"]), x["text"]))
+# the rep's promise the analysis does not list is kept; offers the rep never made are not
+if "bring one of our engineers" not in norm(text): fail("the rep's promise to bring an engineer is missing")
+for w in ("pilot", "one-page summary", "discount", "pay for itself"):
+    if w in norm(text): fail("email makes an offer the rep never made: %r" % w)
 # the agreed meeting: Tuesday afternoon, two pm -> 2026-12-01 14:00, with an invite
 m = a.get("next_meeting")
 if not m or m.get("date") != "2026-12-01" or m.get("time") != "14:00": fail("next meeting wrong: %r" % m)

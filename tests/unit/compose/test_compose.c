@@ -71,12 +71,19 @@ static void compose_personalises_text(void **state)
         const char *t = text_of(e);
         assert_non_null(strstr(t, "Jordan"));
         assert_non_null(strstr(t, "two hours a day typing call notes"));
-        assert_non_null(strstr(t, "ROI"));
-        assert_non_null(strstr(t, "SOC 2"));
-        assert_non_null(strstr(t, "one-page summary"));
+        /* the built-in talking points coach the rep; they promise the prospect nothing */
+        assert_null(strstr(t, "ROI"));
+        assert_null(strstr(t, "one-page summary"));
+        assert_null(strstr(t, "I'll follow up with details"));
+        const json_t *coach = json_object_get(sdra_email_doc(e), "coaching");
+        assert_int_equal(json_array_size(coach), 3);
+        assert_non_null(strstr(json_string_value(json_object_get(json_array_get(coach, 0), "point")),
+                               "ROI"));
+        /* the rep's own promise about SOC 2 is there */
+        assert_non_null(strstr(t, "Send our SOC 2 report"));
         assert_non_null(strstr(t, "Send the case study"));
         assert_non_null(strstr(t, "Thursday, November 26"));
-        assert_non_null(strstr(t, "Share the pricing proposal"));
+        assert_non_null(strcasestr(t, "share the pricing proposal"));
         assert_non_null(strstr(t, "Monday, November 30"));
         assert_non_null(strstr(t, "Tuesday, December 1 at 2:00 PM"));
         assert_non_null(sdra_email_ics(e));
@@ -89,7 +96,7 @@ static void compose_personalises_text(void **state)
                             "invite.ics");
         /* the HTML part escapes what people said */
         const char *html = json_string_value(json_object_get(sdra_email_doc(e), "html"));
-        assert_non_null(strstr(html, "I&#39;d need our VP") ? html : strstr(html, "SOC 2"));
+        assert_non_null(strstr(html, "I&#39;d need our VP"));
         sdra_email_destroy(e);
     }
     sdra_call_info_release(&call);
@@ -162,8 +169,8 @@ static void compose_do_not_call_proposes_no_call(void **state)
         assert_null(strstr(sdra_email_eml(e), "text/calendar"));
         const char *t = text_of(e);
         assert_null(strcasestr(t, "schedule a demo")); /* the action item proposing a call */
-        /* the no_time objection gets the point that needs no call */
-        assert_non_null(strstr(t, "everything you need is in this email"));
+        /* the no_time talking point is coaching for the rep, not a line of the email */
+        assert_null(strstr(t, "everything you need is in this email"));
         assert_null(strcasestr(t, " call?"));
         assert_null(strstr(t, "December 1"));
         assert_null(strstr(t, "15-minute"));
@@ -228,7 +235,7 @@ static void compose_quotes_the_relevant_words(void **state)
     sdra_error err = {0};
     assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), 0);
     const char *t = text_of(e);
-    assert_non_null(strstr(t, "(you mentioned \"Honestly, it sounds expensive for us\")"));
+    assert_non_null(strstr(t, "(you said \"Honestly, it sounds expensive for us\")"));
     assert_null(strstr(t, "New hires are slow"));
     assert_non_null(strstr(t, "- \"our reps spend two hours on notes\"\n"));
     /* a real last clause (no conjunction) is kept */
@@ -268,7 +275,7 @@ static void compose_cleans_action_items(void **state)
     assert_null(strstr(t, "Send it"));
     assert_null(strstr(t, "Send a calendar invite"));
     /* the prospect's own items are not "fulfilled" by our invite */
-    assert_non_null(strstr(t, "Check the calendar invite"));
+    assert_non_null(strstr(t, "You'll check the calendar invite"));
     sdra_email_destroy(e);
     /* without an invite, sending one is a real promise */
     json_object_set_new(a, "next_meeting", json_null());
@@ -402,6 +409,84 @@ static void compose_user_template_and_errors(void **state)
     json_decref(a);
 }
 
+/* Words heard unclearly (low mean or one guessed word) or a long speech are never quoted back:
+ * objections are paraphrased by type, pain points left out. */
+static void compose_quotes_only_clear_short_words(void **state)
+{
+    (void)state;
+    json_t *a = json_loads(
+        "{\"schema\":\"sdra.analysis/1\","
+        "\"objections\":[{\"type\":\"price\",\"text\":\"the budget is tight until March\","
+        "\"conf\":0.55,\"conf_min\":0.4},"
+        "{\"type\":\"authority\",\"text\":\"my boss decides\",\"conf\":0.95,\"conf_min\":0.9}],"
+        "\"pain_points\":[{\"text\":\"we lose deals to net uh\",\"conf\":0.9,\"conf_min\":0.1},"
+        "{\"text\":\"one two three four five six seven eight nine ten eleven twelve thirteen "
+        "fourteen fifteen sixteen seventeen eighteen nineteen twenty twentyone\",\"conf\":0.99},"
+        "{\"text\":\"new hires take months\",\"conf\":0.8,\"conf_min\":0.5}]}",
+        0, NULL);
+    assert_non_null(a);
+    sdra_compose_params p = params();
+    p.style = "friendly";
+    sdra_email *e = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), 0);
+    const char *t = text_of(e);
+    assert_null(strstr(t, "budget is tight"));
+    assert_non_null(strstr(t, "you mentioned that the price is more than you had planned for"));
+    assert_non_null(strstr(t, "(you said \"my boss decides\")"));
+    assert_null(strstr(t, "net uh"));
+    assert_null(strstr(t, "twentyone"));
+    assert_non_null(strstr(t, "- \"new hires take months\"\n"));
+    sdra_email_destroy(e);
+    json_decref(a);
+}
+
+/* A rep commitment the analysis missed is taken from the transcript when heard clearly, with
+ * its "that" resolved; heard unclearly, it is kept out and the email needs review. */
+static void compose_keeps_rep_commitments_from_the_transcript(void **state)
+{
+    (void)state;
+    json_t *a = json_loads("{\"schema\":\"sdra.analysis/1\",\"action_items\":[]}", 0, NULL);
+    for (int pass = 0; pass < 2; pass++) {
+        sdra_transcript *t = sdra_transcript_create();
+        int rep = sdra_transcript_add_speaker(t, "S1", SDRA_ROLE_REP, 0);
+        sdra_utterance *u = sdra_transcript_add_utterance(t, rep, 0, 3, NULL);
+        const char *w[] = {"of", "course", "i", "will", "bring", "one", "of", "our",
+                           "engineers", "to", "answer", "that"};
+        for (int i = 0; i < 12; i++)
+            sdra_utterance_add_word(u, w[i], i * 0.2, i * 0.2 + 0.2,
+                                    pass == 1 && i % 2 ? 0.1f : 0.92f);
+        sdra_utterance_join_words(u);
+        u = sdra_transcript_add_utterance(t, rep, 4, 5, NULL);
+        sdra_utterance_add_word(u, "i", 4, 4.2, 0.9f);
+        sdra_utterance_add_word(u, "will", 4.2, 4.4, 0.9f);
+        sdra_utterance_add_word(u, "be", 4.4, 4.6, 0.9f);
+        sdra_utterance_add_word(u, "honest", 4.6, 4.8, 0.9f);
+        sdra_utterance_join_words(u);
+        sdra_compose_params p = params();
+        p.style = "friendly";
+        sdra_email *e = NULL;
+        sdra_error err = {0};
+        assert_int_equal(sdra_compose(&e, a, t, NULL, &p, &err), 0);
+        const char *txt = text_of(e);
+        const json_t *doc = sdra_email_doc(e);
+        assert_null(strcasestr(txt, "be honest"));
+        if (pass == 0) {
+            assert_non_null(strstr(txt, "- Bring one of our engineers to answer your questions\n"));
+            assert_false(json_is_true(json_object_get(doc, "needs_review")));
+        } else {
+            assert_null(strcasestr(txt, "engineers"));
+            assert_true(json_is_true(json_object_get(doc, "needs_review")));
+            assert_non_null(strstr(json_string_value(json_array_get(
+                                       json_object_get(doc, "review_reasons"), 0)),
+                                   "bring one of our engineers"));
+        }
+        sdra_email_destroy(e);
+        sdra_transcript_destroy(t);
+    }
+    json_decref(a);
+}
+
 int main(void)
 {
     const char *share = getenv("SDRA_SHARE_DIR");
@@ -414,6 +499,8 @@ int main(void)
         cmocka_unit_test(compose_default_meeting_hour),
         cmocka_unit_test(compose_quotes_the_relevant_words),
         cmocka_unit_test(compose_cleans_action_items),
+        cmocka_unit_test(compose_quotes_only_clear_short_words),
+        cmocka_unit_test(compose_keeps_rep_commitments_from_the_transcript),
         cmocka_unit_test(compose_is_deterministic),
         cmocka_unit_test(compose_partial_and_bad_documents),
         cmocka_unit_test(compose_user_template_and_errors),

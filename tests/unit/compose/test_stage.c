@@ -67,8 +67,8 @@ static void stage_writes_the_package(void **state)
     assert_non_null(js);
     assert_non_null(strstr(eml, "Date: Tue, 24 Nov 2026 15:00:00 +0000\r\n"));
     assert_non_null(strstr(js, "\"schema\": \"sdra.email/1\""));
-    /* the style comes from call.json (friendly) */
-    assert_non_null(strstr(eml, "Great talking with you"));
+    /* the style comes from call.json (friendly); a meeting was booked */
+    assert_non_null(strstr(eml, "Subject: See you Tuesday, December 1, Jordan"));
     /* again: identical */
     assert_int_equal(sdra_compose_stage(&ctx, &err), 0);
     char *eml2 = slurp("email.eml");

@@ -106,12 +106,38 @@ static void tp_shipped_files_cover_every_type(void **state)
     }
 }
 
+/* Playbook entries: only those marked "email: yes" are eligible for the email, by type; the
+ * built-in talking points never are. */
+static void tp_playbook_email_entries(void **state)
+{
+    (void)state;
+    sdra_tp_set *s = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_tp_parse(&s,
+                                   "type: price\nkeywords: budget\nPilot answer.\n\n"
+                                   "type: price\nemail: yes\nkeywords: budget\nPayment plan.\n\n"
+                                   "type: security\nemail: yes\nSOC 2 report.\n",
+                                   "book.txt", &err),
+                     0);
+    assert_string_equal(sdra_tp_select_email(s, "price", "our budget", 1, 1), "Payment plan.");
+    assert_string_equal(sdra_tp_select_email(s, "security", "", 1, 1), "SOC 2 report.");
+    assert_null(sdra_tp_select_email(s, "timing", "", 1, 1));
+    assert_string_equal(sdra_tp_select_email(s, "price", "budget", 1, 0), "Pilot answer.");
+    sdra_tp_destroy(s);
+    assert_int_equal(sdra_tp_parse(&s, FILE_SRC, "tp.txt", &err), 0);
+    assert_null(sdra_tp_select_email(s, "price", "budget", 1, 1));
+    sdra_tp_destroy(s);
+    assert_int_equal(sdra_tp_parse(&s, "email: maybe\nText.\n", "bad.txt", &err), SDRA_EINVAL);
+    assert_non_null(strstr(err.msg, "bad.txt:1: 'email:' must be yes or no"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tp_parse_and_select),
         cmocka_unit_test(tp_parse_errors),
         cmocka_unit_test(tp_shipped_files_cover_every_type),
+        cmocka_unit_test(tp_playbook_email_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

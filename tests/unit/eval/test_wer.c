@@ -125,6 +125,36 @@ static void eval_assign_is_optimal_not_greedy(void **state)
     assert_int_equal(b[2], -1);
 }
 
+/* The aligned path: which hypothesis words are right, and the same counts as sdra_eval_wer. */
+static void eval_align_marks_right_words(void **state)
+{
+    (void)state;
+    sdra_eval_words r = {0}, h = {0};
+    sdra_error err = {0};
+    assert_int_equal(sdra_eval_words_add_text(&r, "the cat sat on the mat", &err), 0);
+    assert_int_equal(sdra_eval_words_add_text(&h, "the cat sit on uh mat", &err), 0);
+    unsigned char ok[6];
+    sdra_wer w;
+    assert_int_equal(sdra_eval_align(&r, &h, ok, &w, &err), 0);
+    const unsigned char want[6] = {1, 1, 0, 1, 0, 1};
+    assert_memory_equal(ok, want, 6);
+    assert_int_equal(w.sub, 2);
+    assert_int_equal(w.del + w.ins, 0);
+    sdra_eval_words_release(&h);
+    /* insertions are wrong words, deletions have no hypothesis word */
+    assert_int_equal(sdra_eval_words_add_text(&h, "uh the cat on the mat", &err), 0);
+    assert_int_equal(sdra_eval_align(&r, &h, ok, &w, &err), 0);
+    const unsigned char want2[6] = {0, 1, 1, 1, 1, 1};
+    assert_memory_equal(ok, want2, 6);
+    assert_int_equal(w.ins, 1);
+    assert_int_equal(w.del, 1);
+    sdra_wer w2;
+    assert_int_equal(sdra_eval_wer(&r, &h, &w2, &err), 0);
+    assert_int_equal(w.sub + w.del + w.ins, w2.sub + w2.del + w2.ins);
+    sdra_eval_words_release(&r);
+    sdra_eval_words_release(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -132,6 +162,7 @@ int main(void)
         cmocka_unit_test(eval_wer_normalises_case_and_punctuation),
         cmocka_unit_test(eval_cpwer_maps_speakers),
         cmocka_unit_test(eval_assign_is_optimal_not_greedy),
+        cmocka_unit_test(eval_align_marks_right_words),
     };
     return cmocka_run_group_tests_name("eval_wer", tests, NULL, NULL);
 }

@@ -304,6 +304,38 @@ static void report_stage_writes_report_html(void **state)
     rmdir(dir);
 }
 
+/* A poor transcript is said at the very top, with why the package needs review; the built-in
+ * talking points appear as coaching for the rep, escaped. */
+static void report_warns_on_poor_transcript_and_coaches(void **state)
+{
+    (void)state;
+    json_t *a = parse(ANALYSIS);
+    json_object_set_new(a, "quality", parse("{\"words\":200,\"mean_conf\":0.41,\"low_conf_share\":0.52,"
+                                            "\"wer_estimate\":0.38,\"wer_band\":[0.31,0.7],\"poor\":true}"));
+    char *as = json_dumps(a, 0);
+    char *html = render(CALL, NULL, as,
+                        "{\"schema\":\"sdra.email/1\",\"subject\":\"s\",\"skipped\":null,"
+                        "\"needs_review\":true,\"review_reasons\":[\"poor transcript <b>\"],"
+                        "\"coaching\":[{\"type\":\"price\",\"label\":\"pricing\",\"point\":\"Offer a <pilot>\"}]}",
+                        NULL);
+    const char *alert = strstr(html, "id=\"quality\"");
+    assert_non_null(alert);
+    assert_true(alert < strstr(html, "<header"));
+    assert_non_null(strstr(html, "52% of the words"));
+    assert_non_null(strstr(html, "estimated word error rate 38%, likely between 31% and 70%"));
+    assert_non_null(strstr(html, "<li>poor transcript &lt;b&gt;</li>"));
+    assert_non_null(strstr(html, "id=\"coaching\""));
+    assert_non_null(strstr(html, "Offer a &lt;pilot&gt;"));
+    free(html);
+    /* a good transcript: no alert */
+    html = render(CALL, NULL, ANALYSIS, EMAIL, NULL);
+    assert_null(strstr(html, "id=\"quality\""));
+    assert_null(strstr(html, "id=\"coaching\""));
+    free(html);
+    free(as);
+    json_decref(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +347,7 @@ int main(void)
         cmocka_unit_test(report_talk_metrics_without_transcript),
         cmocka_unit_test(report_long_calls_are_smoothed_and_bounded),
         cmocka_unit_test(report_stage_writes_report_html),
+        cmocka_unit_test(report_warns_on_poor_transcript_and_coaches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -261,6 +261,16 @@ static void sync_email_rules(void **state)
     assert_string_equal(json_string_value(json_object_get(em, "result")), "updated");
     json_decref(r);
     assert_int_equal(count_rows(crm, SDRA_CRM_EMAILS, "sam@beta.example"), 1);
+    /* An email that needs review (a poor transcript) is not scheduled, and the one scheduled
+     * before for the call is canceled: nothing leaves without a person reading it. */
+    r = sync_ok(crm, &c, ANALYSIS,
+                "{\"subject\":\"x\",\"to\":\"sam@beta.example\",\"needs_review\":true}");
+    assert_int_equal(json_array_size(json_object_get(r, "emails")), 0);
+    assert_int_equal(json_integer_value(json_object_get(r, "emails_canceled")), 1);
+    const char *why = json_string_value(json_object_get(json_array_get(json_object_get(r, "skipped"), 0), "reason"));
+    assert_non_null(why);
+    assert_non_null(strstr(why, "needs review"));
+    json_decref(r);
     sdra_call_info_release(&c);
     sdra_crm_close(crm);
     tmpdir_remove(dir);
