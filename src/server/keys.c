@@ -65,7 +65,7 @@ done:
 enum MHD_Result srv_keys_create(req *r, struct MHD_Connection *c)
 {
     if (r->body_too_big)
-        return srv_send_error(r, c, 413, "limit_exceeded", "request body over %u bytes", SRV_BODY_MAX);
+        return srv_send_error(r, c, 413, "limit_exceeded", "request body over %zu bytes", srv_route_body_max(r->route));
     json_error_t jerr;
     json_t *doc = r->body ? json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
     const char *name = json_string_value(json_object_get(doc, "name"));

@@ -20,11 +20,16 @@ bool srv_route_wants_body(enum route rt)
     return rt == R_PRIVACY_ERASE || rt == R_RETENTION || rt == R_KEYS;
 }
 
+size_t srv_route_body_max(enum route rt)
+{
+    return rt == R_KEYS ? SRV_KEY_BODY_MAX : SRV_BODY_MAX; /* a key: a name and a scope */
+}
+
 void srv_body_append(req *r, const char *data, size_t n)
 {
     if (r->body_too_big)
         return;
-    if (r->body_len + n > SRV_BODY_MAX) {
+    if (r->body_len + n > srv_route_body_max(r->route)) {
         r->body_too_big = true;
         return;
     }
@@ -43,7 +48,7 @@ void srv_body_append(req *r, const char *data, size_t n)
 static json_t *body_json(req *r, struct MHD_Connection *c, enum MHD_Result *ret)
 {
     if (r->body_too_big) {
-        *ret = srv_send_error(r, c, 413, "limit_exceeded", "request body larger than %u bytes", SRV_BODY_MAX);
+        *ret = srv_send_error(r, c, 413, "limit_exceeded", "request body larger than %zu bytes", srv_route_body_max(r->route));
         return NULL;
     }
     json_error_t je;
