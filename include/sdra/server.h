@@ -64,6 +64,11 @@ typedef struct sdra_server_params {
     const char *tls_cert_path;   /* PEM certificate (chain) and private key: HTTPS only, with */
     const char *tls_key_path;    /* Strict-Transport-Security; both or neither (NULL: plain HTTP) */
     const sdra_pipeline_options *options; /* passed to every stage; may be NULL */
+    /* encryption at rest (docs/security.md): on unless no_encrypt; the master key from
+     * master_key_file, master_key_cmd or $SDRA_MASTER_KEY, else DATA/master.key (made once) */
+    bool no_encrypt;
+    const char *master_key_file;
+    const char *master_key_cmd;
 } sdra_server_params;
 
 sdra_server_params sdra_server_default_params(void);

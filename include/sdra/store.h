@@ -32,6 +32,7 @@
 #define SDRA_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "sdra/error.h"
 
@@ -139,6 +140,13 @@ void sdra_store_outbox_release(sdra_store_outbox_item *o);
 
 typedef struct sdra_store sdra_store;
 
+/* Re-wraps one data key (sdra_store_data_key_rewrap): reads id's wrapped key under master_id,
+ * writes the new wrapping (at most SDRA_STORE_WRAPPED_MAX bytes) and the new master id. */
+#define SDRA_STORE_WRAPPED_MAX 128
+typedef int (*sdra_store_rewrap_fn)(void *user_data, const char *id, const char *master_id,
+                                    const unsigned char *wrapped, size_t n, char *new_master_id,
+                                    unsigned char *new_wrapped, size_t *new_n, sdra_error *err);
+
 /* The backend interface. Every backend implements every entry; see the wrappers below for the
  * contract of each. */
 typedef struct sdra_store_ops {
@@ -181,6 +189,12 @@ typedef struct sdra_store_ops {
     int (*outbox_claim)(sdra_store *s, const char *owner, int64_t now_ms, int64_t lease_ms,
                         sdra_store_outbox_item *out, sdra_error *err);
     int (*outbox_done)(sdra_store *s, const char *key, sdra_error *err);
+    /* encryption at rest: wrapped data keys (sdra_store_data_key_*) */
+    int (*data_key_put)(sdra_store *s, const char *id, const char *master_id, const unsigned char *wrapped,
+                        size_t n, bool replace, int64_t now_ms, sdra_error *err);
+    int (*data_key_get)(sdra_store *s, const char *id, char *master_id, unsigned char *wrapped, size_t *n,
+                        sdra_error *err);
+    int (*data_key_rewrap)(sdra_store *s, sdra_store_rewrap_fn fn, void *user_data, int *n_out, sdra_error *err);
 } sdra_store_ops;
 
 /* Every backend's handle starts with this. */
@@ -279,6 +293,20 @@ int sdra_store_outbox_put(sdra_store *s, const char *key, const char *call_id, c
 int sdra_store_outbox_claim(sdra_store *s, const char *owner, int64_t now_ms, int64_t lease_ms,
                             sdra_store_outbox_item *out, sdra_error *err);
 int sdra_store_outbox_done(sdra_store *s, const char *key, sdra_error *err);
+
+/* Encryption at rest (docs/security.md): each call's data key, wrapped by a master key, in
+ * the table call_keys (id = the call id, or the name of a shared key such as "crm-fields").
+ * Deleting the call deletes its row (sdra_store_call_delete), which shreds whatever its key
+ * encrypted. _put fails with SDRA_EEXISTS when id has a key, unless replace (a key left by a
+ * submission that never created its call); _get with SDRA_ENOTFOUND when
+ * none (master_id needs SDRA_STORE_ID_MAX bytes, wrapped SDRA_STORE_WRAPPED_MAX); _rewrap
+ * calls fn for every row and writes the results in one transaction (all or nothing). */
+int sdra_store_data_key_put(sdra_store *s, const char *id, const char *master_id, const unsigned char *wrapped,
+                            size_t n, bool replace, int64_t now_ms, sdra_error *err);
+int sdra_store_data_key_get(sdra_store *s, const char *id, char *master_id, unsigned char *wrapped, size_t *n,
+                            sdra_error *err);
+int sdra_store_data_key_rewrap(sdra_store *s, sdra_store_rewrap_fn fn, void *user_data, int *n_out,
+                               sdra_error *err);
 
 /* Wall-clock milliseconds since the epoch. */
 int64_t sdra_store_now_ms(void);

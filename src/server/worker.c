@@ -60,12 +60,11 @@ static int add_artifact(struct sdra_server *s, const char *call_id, const char *
     char path[1300];
     memset(a, 0, sizeof *a);
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    int rc = srv_sha256_file(path, a->sha256, &a->size_bytes, err);
+    int rc = srv_sha256_plain(s, path, a->sha256, &a->size_bytes, err);
     if (rc < 0)
         return rc;
     sdra_strlcpy(a->name, name, sizeof a->name);
     snprintf(a->path, sizeof a->path, "calls/%s/%s", call_id, name);
-    (void)s;
     return 0;
 }
 
@@ -152,7 +151,11 @@ static void run_job(worker_slot *w, sdra_store_job *job)
                           .progress = {.fn = cancel_check, .user_data = w}};
     sdra_logc(SDRA_LOG_INFO, &lc, "stage %s started (attempt %d)", stage->name, job->attempts);
     double t0 = sdra_clock_s();
-    int rc = stage->run(&ctx, &err);
+    /* encrypted at rest: the stage reads and writes through the call's key (sdra/seal.h) */
+    srv_seal sl;
+    int rc = srv_seal_begin(s, &sl, job->call_id, &err);
+    if (rc == 0)
+        rc = stage->run(&ctx, &err);
     double wall = sdra_clock_s() - t0;
     lc.duration_ms = wall * 1000;
 
@@ -220,6 +223,7 @@ static void run_job(worker_slot *w, sdra_store_job *job)
             sdra_obs_inc(s->obs, "sdra_job_retries_total", labels, 1);
         }
     }
+    srv_seal_end(&sl);
     pthread_mutex_lock(&s->mu);
     w->busy = false;
     s->in_flight[w->stage]--;
