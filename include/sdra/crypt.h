@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "sdra/error.h"
+#include "sdra/seal.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -131,6 +132,10 @@ int sdra_crypt_open_buf(const void *in, size_t n, size_t max_bytes, sdra_crypt_r
 int sdra_crypt_fd_decrypt(int in_fd, int out_fd, sdra_crypt_resolve_fn resolve, void *user_data,
                           sdra_error *err);
 
+/* A memfd holding the plaintext of the encrypted file on fd: seekable, openable again through
+ * /proc, never on a disk; costs the plaintext's size in memory (the worker's audio). */
+int sdra_crypt_fd_plain_memfd(int fd, sdra_crypt_resolve_fn resolve, void *user_data, int *out_fd, sdra_error *err);
+
 /* ---- fields and blind indexes ---------------------------------------------------------- */
 
 /* "sdra:e1:<id>:<base64>" (malloc'd), NULL when out of memory. */
@@ -142,6 +147,21 @@ int sdra_crypt_field_key_id(const char *value, char id[SDRA_CRYPT_KEY_ID_MAX], s
 int sdra_crypt_field_open(const sdra_crypt_key *k, const char *value, char **out, sdra_error *err);
 /* "bx1:<hex>" of text lowercased and trimmed, keyed by k. */
 void sdra_crypt_blind(const sdra_crypt_key *k, const char *text, char out[SDRA_CRYPT_BLIND_MAX]);
+
+/* ---- self-contained files (`sdra run --encrypt`, `sdra decrypt`) -------------------------- */
+
+/* A resolver for self-contained files: user_data is the master key (const sdra_crypt_key *).
+ * A file naming a stored data key instead is SDRA_EUNSUPPORTED ("needs --data"). */
+int sdra_crypt_resolve_inline(void *user_data, const char *key_id, const unsigned char *wrapped,
+                              sdra_crypt_key **out, sdra_error *err);
+
+/* A sealing table (sdra/seal.h) that writes every file self-contained under master (a fresh data
+ * key per file, wrapped inline) and reads such files back; fields stay plaintext. */
+typedef struct sdra_crypt_sealer {
+    sdra_seal_ops ops;
+    const sdra_crypt_key *master;
+} sdra_crypt_sealer;
+void sdra_crypt_sealer_init(sdra_crypt_sealer *s, const sdra_crypt_key *master);
 
 #ifdef __cplusplus
 }

@@ -22,7 +22,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: sdra keys create --name NAME --scope read|write|admin [--data DIR]\n"
                "       sdra keys list [--data DIR]\n"
                "       sdra keys revoke ID|NAME [--data DIR]\n"
-               "       sdra keys delete ID|NAME [--data DIR]\n\n"
+               "       sdra keys delete ID|NAME [--data DIR]\n"
+               "       sdra keys rotate-master --new-key-file F [--data DIR] (see rotate-master --help)\n\n"
                "Manages the API keys of 'sdra serve'. 'create' prints the new key once on stdout;\n"
                "only a hash is kept. read: GET; write: also upload, retry, delete; admin: all.\n"
                "'delete' removes a key's row (revoke keeps it listed). Each change is audited.\n"
@@ -85,6 +86,8 @@ int cmd_keys(int argc, char **argv)
                                          {"scope", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *data = NULL, *name = NULL, *scope = NULL;
+    if (argc > 1 && !strcmp(argv[1], "rotate-master")) /* encryption at rest: cmd_crypt.c */
+        return cmd_keys_rotate_master(argc - 1, argv + 1);
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -173,20 +172,7 @@ static int open_file(void *ud, const void *in, size_t n, size_t max, char **out,
  * twice, and nothing is written to a disk. Costs the decoded file's size in memory. */
 static int open_fd(void *ud, int fd, int *out_fd, sdra_error *err)
 {
-    int mfd = memfd_create("sdra-plain", MFD_CLOEXEC);
-    if (mfd < 0)
-        return sdra_error_set(err, SDRA_EIO, "memfd_create: %s", strerror(errno));
-    int rc = lseek(fd, 0, SEEK_SET) == 0 ? 0 : sdra_error_set(err, SDRA_EIO, "seek: %s", strerror(errno));
-    if (rc == 0)
-        rc = sdra_crypt_fd_decrypt(fd, mfd, resolve, ud, err);
-    if (rc == 0 && lseek(mfd, 0, SEEK_SET) != 0)
-        rc = sdra_error_set(err, SDRA_EIO, "seek: %s", strerror(errno));
-    if (rc < 0) {
-        close(mfd);
-        return rc;
-    }
-    *out_fd = mfd;
-    return 0;
+    return sdra_crypt_fd_plain_memfd(fd, resolve, ud, out_fd, err);
 }
 
 static char *seal_text(void *ud, const char *key_id, const char *text)
