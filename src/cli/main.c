@@ -23,6 +23,7 @@ static const struct {
     {"keys", cmd_keys, "create, list and revoke API keys for the server"},
     {"audit", cmd_audit, "list and verify the audit trail (reads, changes, auth failures)"},
     {"redact", cmd_redact, "remove personal data from transcripts, analyses and audio"},
+    {"encrypt", cmd_encrypt, "a file encrypted as sdra stores data at rest (self-contained)"},
     {"decrypt", cmd_decrypt, "a file sdra encrypted at rest, back to plaintext"},
 };
 

@@ -657,8 +657,8 @@ int sdra_crypt_open_buf(const void *in, size_t n, size_t max_bytes, sdra_crypt_r
     size_t got = 0;
     if (!buf) {
         rc = sdra_error_set(err, SDRA_ENOMEM, "decrypting: out of memory");
-    } else if ((rc = sdra_crypt_reader_read(r, buf, cap, &got, err)) == 0 && !r->final) {
-        unsigned char probe;
+    } else if ((rc = sdra_crypt_reader_read(r, buf, cap, &got, err)) == 0) {
+        unsigned char probe; /* anything left (or no FINAL chunk yet) is over the limit */
         size_t more = 0;
         if ((rc = sdra_crypt_reader_read(r, &probe, 1, &more, err)) == 0 && more)
             rc = sdra_error_set(err, SDRA_ELIMIT, "decrypted file larger than the limit of %zu bytes", max_bytes);

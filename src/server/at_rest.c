@@ -249,6 +249,19 @@ int srv_seal_begin(struct sdra_server *s, srv_seal *sl, const char *call_id, sdr
     sdra_crypt_key *dk = NULL;
     if (call_id) {
         int rc = srv_keyring_key(s->kr, call_id, &dk, err);
+        if (rc == SDRA_ENOTFOUND) {
+            /* a call stored without a key (before encryption was turned on, or by another
+             * writer of the store) gets one now: what is written from here on is encrypted,
+             * what it has in plaintext is read as it is. A deleted call gets none. */
+            sdra_store_call sc;
+            sdra_error e2 = {0};
+            if (sdra_store_call_get(s->store, call_id, &sc, &e2) < 0)
+                return rc;
+            sdra_store_call_release(&sc);
+            rc = srv_keyring_new_key(s->kr, call_id, &dk, err);
+            if (rc == SDRA_EEXISTS)
+                rc = srv_keyring_key(s->kr, call_id, &dk, err);
+        }
         if (rc < 0)
             return rc;
     }
