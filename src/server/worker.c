@@ -110,6 +110,27 @@ static void strip_server_paths(char *msg, size_t cap, const struct sdra_server *
     }
 }
 
+/* Stage errors are stored and logged: the JSON parser quotes the text it stopped at ("near
+ * 'pineapple'"), which may be what was said in the call. The quoted text is withheld. */
+static void withhold_quoted(char *msg)
+{
+    char *p = msg;
+    while ((p = strstr(p, "near '")) != NULL) {
+        char *q = p + 6, *end = strchr(q, '\'');
+        if (!end)
+            end = q + strlen(q);
+        if (end - q <= 3) { /* never grows the message */
+            p = end;
+            continue;
+        }
+        static const char mark[] = "...";
+        size_t tail = strlen(end);
+        memmove(q + 3, end, tail + 1);
+        memcpy(q, mark, 3);
+        p = q + 3;
+    }
+}
+
 /* Real-time factor of a transcription: wall seconds over audio seconds (from transcript.json). */
 static void observe_rtf(struct sdra_server *s, const char *dir, double wall_s)
 {
@@ -210,6 +231,7 @@ static void run_job(worker_slot *w, sdra_store_job *job)
         char msg[SDRA_STORE_ERRMSG_MAX + 64];
         snprintf(msg, sizeof msg, "%s: %s", sdra_code_name(rc), err.msg[0] ? err.msg : sdra_strerror(rc));
         strip_server_paths(msg, sizeof msg, s, dir);
+        withhold_quoted(msg);
         bool dies = !retryable || job->attempts >= s->p.max_attempts;
         sdra_error ferr = {0};
         int frc = sdra_store_job_fail(s->store, job, msg, retryable, now + delay, s->p.max_attempts, now, &ferr);
