@@ -84,6 +84,13 @@ int sdra_server_port(const sdra_server *s);
  * thread and closes the store. Accepts NULL. */
 void sdra_server_stop(sdra_server *s);
 
+/* Encryption at rest (docs/security.md): the data key id (a call id, "crm-fields", ...) stored
+ * in the store, unwrapped with master. SDRA_ENOTFOUND when there is none (a deleted call),
+ * SDRA_EDENIED when another master wrapped it. */
+struct sdra_crypt_key;
+int sdra_server_data_key(sdra_store *store, const struct sdra_crypt_key *master, const char *id,
+                         struct sdra_crypt_key **out, sdra_error *err);
+
 /* Opens the job store of a data directory (DIR/sdra.db, DIR created 0700 when missing). */
 int sdra_server_store_open(sdra_store **out, const char *data_dir, sdra_error *err);
 

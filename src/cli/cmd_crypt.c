@@ -52,16 +52,7 @@ static int decrypt_resolve(void *ud, const char *key_id, const unsigned char *wr
     decrypt_ctx *d = ud;
     if (wrapped || !d->store)
         return sdra_crypt_resolve_inline(d->master, key_id, wrapped, out, err);
-    char mid[SDRA_STORE_ID_MAX];
-    unsigned char w[SDRA_STORE_WRAPPED_MAX];
-    size_t n = 0;
-    int rc = sdra_store_data_key_get(d->store, key_id, mid, w, &n, err);
-    if (rc < 0)
-        return rc;
-    if (strcmp(mid, sdra_crypt_key_id(d->master)))
-        return sdra_error_set(err, SDRA_EDENIED, "the data key of %s is wrapped by master key %s, not the one given (%s)",
-                              key_id, mid, sdra_crypt_key_id(d->master));
-    return sdra_crypt_unwrap(d->master, key_id, w, n, out, err);
+    return sdra_server_data_key(d->store, d->master, key_id, out, err);
 }
 
 static void decrypt_usage(FILE *f)

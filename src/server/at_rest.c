@@ -106,18 +106,24 @@ int srv_keyring_new_key(srv_keyring *kr, const char *id, sdra_crypt_key **out, s
     return 0;
 }
 
-int srv_keyring_key(srv_keyring *kr, const char *id, sdra_crypt_key **out, sdra_error *err)
+int sdra_server_data_key(sdra_store *store, const sdra_crypt_key *master, const char *id, sdra_crypt_key **out,
+                         sdra_error *err)
 {
     char mid[SDRA_STORE_ID_MAX];
     unsigned char w[SDRA_STORE_WRAPPED_MAX];
     size_t n = 0;
-    int rc = sdra_store_data_key_get(kr->store, id, mid, w, &n, err);
+    int rc = sdra_store_data_key_get(store, id, mid, w, &n, err);
     if (rc < 0)
         return rc;
-    if (strcmp(mid, sdra_crypt_key_id(kr->master)))
+    if (strcmp(mid, sdra_crypt_key_id(master)))
         return sdra_error_set(err, SDRA_EDENIED, "the data key of %s is wrapped by master key %s, not the one given (%s)",
-                              id, mid, sdra_crypt_key_id(kr->master));
-    return sdra_crypt_unwrap(kr->master, id, w, n, out, err);
+                              id, mid, sdra_crypt_key_id(master));
+    return sdra_crypt_unwrap(master, id, w, n, out, err);
+}
+
+int srv_keyring_key(srv_keyring *kr, const char *id, sdra_crypt_key **out, sdra_error *err)
+{
+    return sdra_server_data_key(kr->store, kr->master, id, out, err);
 }
 
 /* A shared key, made on first use (a concurrent maker's key wins; both then read it). */

@@ -10,6 +10,8 @@
 #  3. DELETE: the search still finds nothing, the call's key row is gone, and its artifacts
 #     from a copy of the data directory taken before the delete no longer decrypt.
 #  4. Control: the same call on `sdra serve --no-encrypt` IS found by the same search.
+#  5. `sdra run --encrypt`: the package holds none of the secrets; `sdra decrypt` reads it back,
+#     refuses a wrong key and a truncated file with one line.
 set -u
 SDRA=${SDRA:?SDRA must name the sdra binary}
 SRC=${SDRA_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -81,6 +83,13 @@ python3 "$GREP" "$D" master.key "${SECRETS[@]}" > "$T/hits1" 2> "$T/grep1.log" \
 $(head -20 "$T/hits1")"
 echo "stored: $(cat "$T/grep1.log")"
 head -c 8 "$D/calls/$ID/transcript.json" | grep -q SDRAENC1 || fail "transcript.json is not encrypted"
+head -c 8 "$D/calls/$ID/audio.wav" | grep -q SDRAENC1 || fail "the audio is not encrypted"
+curl -sf "${H[@]}" "$B/v1/calls/$ID/audio" -o "$T/audio.back" || fail "GET audio failed"
+cmp -s "$T/audio.back" "$AUDIO" || fail "the audio served is not the audio uploaded"
+# the recorded sha256 (and ETag) is the served plaintext's
+curl -sf -D "$T/hdr" "${H[@]}" "$B/v1/calls/$ID/transcript" -o "$T/tj" || fail "GET transcript.json failed"
+etag=$(tr -d '\r' < "$T/hdr" | awk -F'"' 'tolower($1) ~ /^etag/ {print $2}')
+[ "$etag" = "$(sha256sum "$T/tj" | cut -d' ' -f1)" ] || fail "the ETag is not the sha256 of the served transcript"
 [ "$(key_rows "$D" "$ID")" = 1 ] || fail "no key row for the call"
 
 # --- 2. rotate the master key ----------------------------------------------------------------------
@@ -131,4 +140,27 @@ for s in "${SECRETS[@]}"; do
 done
 [ -f "$D2/master.key" ] && fail "--no-encrypt made a master key"
 echo "control (--no-encrypt): $(cat "$T/grep3.log")"
+
+# --- 5. sdra run --encrypt: a self-contained encrypted package -------------------------------------
+"$SDRA" run "$AUDIO" --out "$T/out" --data "$T/rundata" --encrypt --master-key-file "$T/new.key" \
+  --contact-email "$EMAIL" --contact-name "$NAME" --company "$COMPANY" --quiet > "$T/run.log" 2>&1 \
+  || fail "sdra run --encrypt failed"
+PKG=$(ls -d "$T/out"/*/)
+python3 "$GREP" "$PKG" none "${SECRETS[@]}" > "$T/hits4" 2> "$T/grep4.log" \
+  || fail "plaintext in the encrypted package:
+$(head -20 "$T/hits4")"
+"$SDRA" decrypt "$PKG/transcript.txt" --master-key-file "$T/new.key" -o "$T/pkg.txt" || fail "sdra decrypt (package) failed"
+grep -qi "$WORD" "$T/pkg.txt" || fail "the decrypted package transcript lacks '$WORD'"
+"$SDRA" decrypt "$PKG/transcript.txt" --master-key-file "$T/old.key" -o "$T/pkg2.txt" 2> "$T/wrong.err" \
+  && fail "a package file decrypted with the wrong master key"
+[ "$(wc -l < "$T/wrong.err")" = 1 ] && grep -q "master key" "$T/wrong.err" || fail "wrong key: not one clear line: $(cat "$T/wrong.err")"
+[ -e "$T/pkg2.txt" ] && fail "a failed decrypt left an output file"
+head -c 200 "$PKG/transcript.txt" > "$T/trunc.enc"
+"$SDRA" decrypt "$T/trunc.enc" --master-key-file "$T/new.key" -o "$T/trunc.txt" 2> "$T/trunc.err" \
+  && fail "a truncated file decrypted"
+grep -q "truncated" "$T/trunc.err" || fail "truncation not named: $(cat "$T/trunc.err")"
+"$SDRA" run "$AUDIO" --out "$T/out2" --data "$T/rundata" --encrypt --quiet < /dev/null > "$T/run2.log" 2>&1 \
+  && fail "run --encrypt without a key succeeded"
+grep -q "needs a master key" "$T/run2.log" || fail "run --encrypt without a key: $(cat "$T/run2.log")"
+echo "sdra run --encrypt: $(cat "$T/grep4.log")"
 echo "data_at_rest_encrypted: ok"
