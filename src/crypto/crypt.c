@@ -567,7 +567,9 @@ static int next_chunk(sdra_crypt_reader *r, sdra_error *err)
     unsigned long long plen = 0;
     unsigned char tag = 0;
     if (crypto_secretstream_xchacha20poly1305_pull(&r->st, r->plain, &plen, &tag, r->ct, got, NULL, 0) != 0)
-        return sdra_error_set(err, SDRA_EINVAL, "encrypted file altered or read with the wrong key");
+        return sdra_error_set(err, SDRA_EINVAL, got < CT_CHUNK ? "encrypted file truncated or altered (its last chunk "
+                                                                 "does not authenticate)"
+                                                               : "encrypted file altered or read with the wrong key");
     if (tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL) {
         unsigned char extra;
         if ((rc = source_read(r, &extra, 1, &got, err)) < 0)

@@ -395,7 +395,16 @@ int srv_call_submit(struct sdra_server *s, const char *key_id, const char *ip, c
         rc = sdra_error_set(err, SDRA_EIO, "storing the call failed: %s", e2.msg[0] ? e2.msg : "out of memory");
         goto done;
     }
-    if (dk && (rc = srv_keyring_store_key(s->kr, dk, true, err)) < 0)
+    /* a key row already there belongs to a committed call (then call_create answers below) or
+     * is left by a submission that died before creating its call: only then is it replaced */
+    if (dk && (rc = srv_keyring_store_key(s->kr, dk, false, err)) == SDRA_EEXISTS) {
+        sdra_store_call other;
+        if ((rc = sdra_store_call_get(s->store, id, &other, err)) == 0)
+            sdra_store_call_release(&other);
+        else if (rc == SDRA_ENOTFOUND)
+            rc = srv_keyring_store_key(s->kr, dk, true, err);
+    }
+    if (rc < 0)
         goto done;
     /* recorded before the call exists: a call is never created without its audit entry */
     if ((rc = srv_audit_write(s, key_id, ip, "call.create", id, NULL, err)) < 0)
