@@ -69,6 +69,11 @@ typedef struct sdra_server_params {
                                   * which they are silence (1) or a tone (2); 0 keeps the upload */
     int retention_sweep_s;       /* retention sweeper period; 0 = off (3600) */
     int64_t retention_clock_offset_ms; /* testing aid: added to the sweeper's clock (0) */
+    /* encryption at rest (docs/security.md): on unless no_encrypt; the master key from
+     * master_key_file, master_key_cmd or $SDRA_MASTER_KEY, else DATA/master.key (made once) */
+    bool no_encrypt;
+    const char *master_key_file;
+    const char *master_key_cmd;
 } sdra_server_params;
 
 sdra_server_params sdra_server_default_params(void);
@@ -83,6 +88,22 @@ int sdra_server_port(const sdra_server *s);
 /* Stops accepting, ends event streams, lets running stages see a cancel request, joins every
  * thread and closes the store. Accepts NULL. */
 void sdra_server_stop(sdra_server *s);
+
+/* Encryption at rest (docs/security.md): the data key id (a call id, "crm-fields", ...) stored
+ * in the store, unwrapped with master. SDRA_ENOTFOUND when there is none (a deleted call),
+ * SDRA_EDENIED when another master wrapped it. */
+struct sdra_crypt_key;
+/* For commands that work on a server's data directory without a server (sdra privacy): when
+ * a master key is given (key_file, key_cmd, $SDRA_MASTER_KEY) or DATA/master.key exists,
+ * installs on the calling thread a sealing table (sdra/seal.h) that opens any call's files
+ * and fields and looks CRM contacts up by their blind index, until _end; *out is NULL (and
+ * nothing installed) for a plaintext directory. Never creates a key. */
+typedef struct sdra_server_unseal sdra_server_unseal;
+int sdra_server_unseal_begin(sdra_server_unseal **out, sdra_store *store, const char *data_dir, const char *key_file,
+                             const char *key_cmd, sdra_error *err);
+void sdra_server_unseal_end(sdra_server_unseal *u); /* accepts NULL */
+int sdra_server_data_key(sdra_store *store, const struct sdra_crypt_key *master, const char *id,
+                         struct sdra_crypt_key **out, sdra_error *err);
 
 /* Opens the job store of a data directory (DIR/sdra.db, DIR created 0700 when missing). */
 int sdra_server_store_open(sdra_store **out, const char *data_dir, sdra_error *err);

@@ -38,6 +38,7 @@
 #define SDRA_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "sdra/error.h"
 
@@ -170,6 +171,13 @@ typedef struct sdra_store_org {
 typedef struct sdra_store sdra_store;
 struct sdra_store_policy;
 
+/* Re-wraps one data key (sdra_store_data_key_rewrap): reads id's wrapped key under master_id,
+ * writes the new wrapping (at most SDRA_STORE_WRAPPED_MAX bytes) and the new master id. */
+#define SDRA_STORE_WRAPPED_MAX 128
+typedef int (*sdra_store_rewrap_fn)(void *user_data, const char *id, const char *master_id,
+                                    const unsigned char *wrapped, size_t n, char *new_master_id,
+                                    unsigned char *new_wrapped, size_t *new_n, sdra_error *err);
+
 /* The backend interface. Every backend implements every entry; see the wrappers below for the
  * contract of each. */
 typedef struct sdra_store_ops {
@@ -230,6 +238,12 @@ typedef struct sdra_store_ops {
                        sdra_error *err);
     int (*artifact_delete)(sdra_store *s, const char *call_id, const char *name, sdra_error *err);
     int (*checkpoint)(sdra_store *s, sdra_error *err);
+    /* encryption at rest: wrapped data keys (sdra_store_data_key_*) */
+    int (*data_key_put)(sdra_store *s, const char *id, const char *master_id, const unsigned char *wrapped,
+                        size_t n, bool replace, int64_t now_ms, sdra_error *err);
+    int (*data_key_get)(sdra_store *s, const char *id, char *master_id, unsigned char *wrapped, size_t *n,
+                        sdra_error *err);
+    int (*data_key_rewrap)(sdra_store *s, sdra_store_rewrap_fn fn, void *user_data, int *n_out, sdra_error *err);
 } sdra_store_ops;
 
 /* Every backend's handle starts with this. */
@@ -345,6 +359,19 @@ int sdra_store_org_list(sdra_store *s, sdra_store_org *out, int max, int *n_out,
  * after redaction). SDRA_ENOTFOUND for no such call in org (NULL: any), SDRA_EINVAL for a document over
  * SDRA_STORE_META_MAX; the old document stays on failure. */
 int sdra_store_call_set_meta(sdra_store *s, const char *org, const char *id, const char *meta_json, sdra_error *err);
+/* Encryption at rest (docs/security.md): each call's data key, wrapped by a master key, in
+ * the table call_keys (id = the call id, or the name of a shared key such as "crm-fields").
+ * Deleting the call deletes its row (sdra_store_call_delete), which shreds whatever its key
+ * encrypted. _put fails with SDRA_EEXISTS when id has a key, unless replace (a key left by a
+ * submission that never created its call); _get with SDRA_ENOTFOUND when
+ * none (master_id needs SDRA_STORE_ID_MAX bytes, wrapped SDRA_STORE_WRAPPED_MAX); _rewrap
+ * calls fn for every row and writes the results in one transaction (all or nothing). */
+int sdra_store_data_key_put(sdra_store *s, const char *id, const char *master_id, const unsigned char *wrapped,
+                            size_t n, bool replace, int64_t now_ms, sdra_error *err);
+int sdra_store_data_key_get(sdra_store *s, const char *id, char *master_id, unsigned char *wrapped, size_t *n,
+                            sdra_error *err);
+int sdra_store_data_key_rewrap(sdra_store *s, sdra_store_rewrap_fn fn, void *user_data, int *n_out,
+                               sdra_error *err);
 
 /* Wall-clock milliseconds since the epoch. */
 int64_t sdra_store_now_ms(void);

@@ -16,6 +16,7 @@
  * no demuxer can open a URL or another file whatever the input says.
  */
 #include "internal.h"
+#include "sdra/seal.h"
 #include "sdra/log.h"
 #include "sdra/util.h"
 
@@ -705,6 +706,18 @@ static int open_input(sdra_audio *a, const char *path, sdra_error *err)
                                   strerror(e));
         }
         a->own_fd = true;
+        /* encrypted at rest (sdra/seal.h): FFmpeg reads a plaintext descriptor, never a file */
+        unsigned char head[8];
+        if (pread(a->fd, head, sizeof head, 0) == (ssize_t)sizeof head && sdra_seal_is_sealed(head, sizeof head)) {
+            const sdra_seal_ops *so = sdra_seal_get();
+            int plain = -1, rc;
+            if (!so || !so->open_fd)
+                return sdra_error_set(err, SDRA_EDENIED, "%s: encrypted (sdra) file: no key to read it", a->name);
+            if ((rc = so->open_fd(so->user_data, a->fd, &plain, err)) < 0)
+                return rc;
+            close(a->fd);
+            a->fd = plain;
+        }
     }
     struct stat st;
     if (fstat(a->fd, &st) != 0)

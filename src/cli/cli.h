@@ -25,6 +25,12 @@ int cmd_crm(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_decrypt(int argc, char **argv);            /* cmd_crypt.c */
+int cmd_encrypt(int argc, char **argv);            /* cmd_crypt.c */
+int cmd_keys_rotate_master(int argc, char **argv); /* cmd_crypt.c: `sdra keys rotate-master` */
+struct sdra_crypt_key;
+int cli_master_load(struct sdra_crypt_key **out, const char *file, const char *cmd, const char *env_var,
+                    const char *data_dir, sdra_error *err);
 int cmd_audit(int argc, char **argv);
 int cmd_orgs(int argc, char **argv);
 

@@ -21,7 +21,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: sdra keys create --name NAME --scope read|write|admin [--org ORG] [--data DIR]\n"
                "       sdra keys list [--org ORG] [--data DIR]\n"
                "       sdra keys revoke ID|NAME [--data DIR]\n"
-               "       sdra keys delete ID|NAME [--data DIR]\n\n"
+               "       sdra keys delete ID|NAME [--data DIR]\n"
+               "       sdra keys rotate-master --new-key-file F [--data DIR] (see rotate-master --help)\n\n"
                "Manages the API keys of 'sdra serve'. 'create' prints the new key once on stdout;\n"
                "only a hash is kept. Every key belongs to one organisation and sees only its calls.\n"
                "read: GET; write: also upload, retry; admin: also erase calls and manage the\n"
@@ -87,6 +88,8 @@ int cmd_keys(int argc, char **argv)
                                          {"scope", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'},
                                          {"org", required_argument, 0, 'o'}, {0, 0, 0, 0}};
     const char *data = NULL, *name = NULL, *scope = NULL, *org = NULL;
+    if (argc > 1 && !strcmp(argv[1], "rotate-master")) /* encryption at rest: cmd_crypt.c */
+        return cmd_keys_rotate_master(argc - 1, argv + 1);
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

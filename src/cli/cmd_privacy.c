@@ -44,7 +44,10 @@ static void usage(FILE *f)
             "  --yes          erase without asking\n"
             "  --dry-run      purge: count what would be deleted, delete nothing\n"
             "  --now TIME     purge, testing aid: the clock, as epoch milliseconds or YYYY-MM-DD (UTC)\n"
-            "  --data DIR     data directory (default $SDRA_DATA or ~/.local/share/sdra)\n");
+            "  --data DIR     data directory (default $SDRA_DATA or ~/.local/share/sdra)\n"
+            "  --master-key-file FILE, --master-key-cmd CMD\n"
+            "                 the master key of an encrypted data directory (else $SDRA_MASTER_KEY,\n"
+            "                 else DIR/master.key when it exists; docs/security.md)\n");
 }
 
 typedef struct cli_delete {
@@ -117,7 +120,7 @@ static bool confirm(const char *email)
 }
 
 enum { O_DATA = 1, O_EMAIL, O_ORG, O_YES, O_DRY, O_NOW, O_AUDIO, O_TRANSCRIPT, O_ANALYSIS, O_EMAILD, O_CALL, O_CRM,
-       O_CONSENT };
+       O_CONSENT, O_MKFILE, O_MKCMD };
 
 int cmd_privacy(int argc, char **argv)
 {
@@ -129,8 +132,9 @@ int cmd_privacy(int argc, char **argv)
         {"analysis-days", required_argument, 0, O_ANALYSIS}, {"email-days", required_argument, 0, O_EMAILD},
         {"call-days", required_argument, 0, O_CALL},     {"crm-days", required_argument, 0, O_CRM},
         {"require-consent", required_argument, 0, O_CONSENT}, {"out", required_argument, 0, 'o'},
+        {"master-key-file", required_argument, 0, O_MKFILE}, {"master-key-cmd", required_argument, 0, O_MKCMD},
         {"help", no_argument, 0, 'h'},                   {0, 0, 0, 0}};
-    const char *data = NULL, *email = NULL, *org = NULL, *out = NULL;
+    const char *data = NULL, *email = NULL, *org = NULL, *out = NULL, *mk_file = NULL, *mk_cmd = NULL;
     bool yes = false, dry = false, org_given = false;
     int64_t now = -1;
     int days[6] = {-1, -1, -1, -1, -1, -1}, consent = -1;
@@ -144,6 +148,8 @@ int cmd_privacy(int argc, char **argv)
         case O_YES: yes = true; break;
         case O_DRY: dry = true; break;
         case 'o': out = optarg; break;
+        case O_MKFILE: mk_file = optarg; break;
+        case O_MKCMD: mk_cmd = optarg; break;
         case O_NOW:
             if ((now = parse_now(optarg)) < 0)
                 return cli_usage_error("privacy", "--now wants epoch milliseconds or YYYY-MM-DD, got '%s'", optarg);
@@ -209,8 +215,9 @@ int cmd_privacy(int argc, char **argv)
     cli_audit_actor(actor, sizeof actor);
     sdra_store *st = NULL;
     json_t *doc = NULL;
+    sdra_server_unseal *unseal = NULL; /* encrypted at rest: files, fields and the CRM opened */
     int rc = sdra_server_store_open(&st, dir, &err);
-    if (rc < 0)
+    if (rc < 0 || (rc = sdra_server_unseal_begin(&unseal, st, dir, mk_file, mk_cmd, &err)) < 0)
         goto done;
     sdra_rights_ctx cx = sdra_rights_ctx_init(st, dir, org, actor, "local");
     cli_delete del = {st, dir, org, actor, true};
@@ -270,6 +277,7 @@ int cmd_privacy(int argc, char **argv)
     }
 done:
     json_decref(doc);
+    sdra_server_unseal_end(unseal);
     sdra_store_close(st);
     return rc < 0 ? cli_fail(&err) : SDRA_EXIT_OK;
 }

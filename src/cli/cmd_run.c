@@ -7,6 +7,7 @@
  * and the CRM sync upserts (no duplicates).
  */
 #include "cli.h"
+#include "sdra/crypt.h"
 #include "sdra/call.h"
 #include "sdra/pipeline.h"
 #include "sdra/privacy.h"
@@ -59,7 +60,12 @@ static void usage(FILE *f)
         "                       ~/.local/share/sdra)\n"
         "  --force              re-run every stage even when its output is current\n"
         "  --config FILE        options from FILE first (default $SDRA_CONFIG; docs/config.md)\n"
-        "  --quiet              no progress output\n");
+        "  --quiet              no progress output\n"
+        "encryption at rest (docs/security.md; default: plaintext):\n"
+        "  --encrypt            write the package encrypted (read it with 'sdra decrypt'); the\n"
+        "                       local CRM rows stay plaintext\n"
+        "  --master-key-file F  the master key (64 hex digits); else --master-key-cmd CMD\n"
+        "  --master-key-cmd CMD (its stdout is the key), else $SDRA_MASTER_KEY\n");
 }
 
 /* FNV-1a 64 over the file's bytes: a stable id for the same recording. */
@@ -215,6 +221,8 @@ int cmd_run(int argc, char **argv)
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {"redact", required_argument, 0, 17},       {"consent", required_argument, 0, 18},
         {"playbook", required_argument, 0, 40},
+        {"encrypt", no_argument, 0, 41},            {"master-key-file", required_argument, 0, 42},
+        {"master-key-cmd", required_argument, 0, 43},
         CLI_LLM_LONGOPTS,                           CLI_ASR_LONGOPTS,
         {0, 0, 0, 0}};
     static const char *fields[] = {NULL, "contact_email", "contact_name", "company", "rep_name",
@@ -223,7 +231,12 @@ int cmd_run(int argc, char **argv)
     sdra_call_info call = {0};
     sdra_pipeline_options po = {.rep_channel = -1};
     sdra_error err = {0};
-    const char *out_root = "out", *data_opt = NULL;
+    const char *out_root = "out", *data_opt = NULL, *mk_file = NULL, *mk_cmd = NULL;
+    bool encrypt = false;
+    sdra_crypt_key *master = NULL;
+    sdra_crypt_sealer sealer;
+    const sdra_seal_ops *prev_seal = NULL;
+    bool sealing = false;
     int force = 0, c, rc = SDRA_EXIT_OK;
     run_state st = {0};
     cli_llm_opts lo = {0};
@@ -279,6 +292,9 @@ int cmd_run(int argc, char **argv)
                 goto done;
             }
             break;
+        case 41: encrypt = true; break;
+        case 42: mk_file = optarg; break;
+        case 43: mk_cmd = optarg; break;
         case 'q': st.quiet = true; break;
         case 'h': usage(stdout); goto done;
         case CLI_LLM_ID: case CLI_LLM_ID + 1: case CLI_LLM_ID + 2: case CLI_LLM_ID + 3: case CLI_LLM_ID + 4:
@@ -310,6 +326,22 @@ int cmd_run(int argc, char **argv)
     if (optind != argc - 1) {
         rc = cli_usage_error("run", optind >= argc ? "missing AUDIO" : "expected one AUDIO, got %d", argc - optind);
         goto done;
+    }
+    if ((mk_file || mk_cmd) && !encrypt) {
+        rc = cli_usage_error("run", "--master-key-file/--master-key-cmd go with --encrypt");
+        goto done;
+    }
+    if (encrypt) { /* every file of the package is written self-contained under the master key */
+        if (cli_master_load(&master, mk_file, mk_cmd, "SDRA_MASTER_KEY", NULL, &err) < 0) {
+            if (err.code == SDRA_ENOTFOUND)
+                sdra_error_set(&err, SDRA_ENOTFOUND,
+                               "--encrypt needs a master key: --master-key-file, --master-key-cmd or $SDRA_MASTER_KEY");
+            rc = cli_fail(&err);
+            goto done;
+        }
+        sdra_crypt_sealer_init(&sealer, master);
+        prev_seal = sdra_seal_set(&sealer.ops);
+        sealing = true;
     }
     const char *audio = argv[optind];
     char abs_audio[PATH_MAX], call_id[80], dir[PATH_MAX], data_dir[PATH_MAX], today[11];
@@ -373,6 +405,9 @@ int cmd_run(int argc, char **argv)
     }
     print_summary(dir);
 done:
+    if (sealing)
+        sdra_seal_set(prev_seal);
+    sdra_crypt_key_destroy(master);
     sdra_call_info_release(&call);
     return rc;
 }

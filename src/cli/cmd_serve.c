@@ -40,6 +40,10 @@ static void usage(FILE *f)
             "                         header-timeout-s seconds (default 1024; 0 = no minimum)\n"
             "  --tls-cert FILE        serve HTTPS with this PEM certificate (chain) and, with\n"
             "  --tls-key FILE         this PEM private key (both; docs/service.md, TLS)\n"
+            "  --master-key-file F    encryption at rest: the master key (64 hex digits, mode 0600)\n"
+            "  --master-key-cmd CMD   ... or a command whose stdout is the key (a KMS hook); else\n"
+            "                         $SDRA_MASTER_KEY, else DATA/master.key (made once; docs/security.md)\n"
+            "  --no-encrypt           store audio, artifacts and CRM rows in plaintext\n"
             "  --lease-ms N           job lease (default 30000)\n"
             "  --max-attempts N       attempts before a job is dead (default 5)\n"
             "  --retry-base-ms N      first retry delay, doubled each time (default 2000)\n"
@@ -62,7 +66,7 @@ int cmd_serve(int argc, char **argv)
 {
     enum { O_LISTEN = 1, O_DATA, O_PORTFILE, O_CONC, O_NOWORK, O_MAXACT, O_MAXUP, O_TIMEOUT, O_LEASE, O_ATTEMPTS,
            O_RETRY, O_LOGLEVEL, O_LOGFMT, O_PERIP, O_HDRTIMEOUT, O_MINRATE, O_REDACT, O_TLSCERT, O_TLSKEY,
-           O_REDACT_AUDIO, O_RETSWEEP, O_RETOFFSET };
+           O_REDACT_AUDIO, O_RETSWEEP, O_RETOFFSET, O_MKFILE, O_MKCMD, O_NOENC };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},       {"data", required_argument, 0, O_DATA},
         {"port-file", required_argument, 0, O_PORTFILE},  {"concurrency", required_argument, 0, O_CONC},
@@ -79,6 +83,8 @@ int cmd_serve(int argc, char **argv)
         {"tls-cert", required_argument, 0, O_TLSCERT},    {"tls-key", required_argument, 0, O_TLSKEY},
         {"retention-sweep-s", required_argument, 0, O_RETSWEEP},
         {"retention-clock-offset-days", required_argument, 0, O_RETOFFSET},
+        {"master-key-file", required_argument, 0, O_MKFILE}, {"master-key-cmd", required_argument, 0, O_MKCMD},
+        {"no-encrypt", no_argument, 0, O_NOENC},
         CLI_LLM_LONGOPTS,                                 CLI_ASR_LONGOPTS,
         {0, 0, 0, 0}};
     sdra_server_params p = sdra_server_default_params();
@@ -195,6 +201,9 @@ int cmd_serve(int argc, char **argv)
             break;
         case O_TLSCERT: p.tls_cert_path = optarg; break;
         case O_TLSKEY: p.tls_key_path = optarg; break;
+        case O_MKFILE: p.master_key_file = optarg; break;
+        case O_MKCMD: p.master_key_cmd = optarg; break;
+        case O_NOENC: p.no_encrypt = true; break;
         case 'h': usage(stdout); return SDRA_EXIT_OK;
         case CLI_LLM_ID: case CLI_LLM_ID + 1: case CLI_LLM_ID + 2: case CLI_LLM_ID + 3: case CLI_LLM_ID + 4:
             if (cli_llm_option(&lo, "serve", c, optarg))
@@ -226,6 +235,8 @@ int cmd_serve(int argc, char **argv)
         return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
     if (!p.tls_cert_path != !p.tls_key_path)
         return cli_usage_error("serve", "--tls-cert and --tls-key go together");
+    if (p.no_encrypt && (p.master_key_file || p.master_key_cmd))
+        return cli_usage_error("serve", "--no-encrypt and a master key contradict each other");
     if (cli_llm_finish(&lo, "serve"))
         return SDRA_EXIT_USAGE;
     if (lo.analyzer) { /* the analyze workers use it; without, stages get their defaults */

@@ -25,6 +25,8 @@ static const struct {
     {"orgs", cmd_orgs, "organisations (tenants) of the server: quotas and usage"},
     {"privacy", cmd_privacy, "export or erase a person's data; retention policies and purge"},
     {"redact", cmd_redact, "remove personal data from transcripts, analyses and audio"},
+    {"encrypt", cmd_encrypt, "a file encrypted as sdra stores data at rest (self-contained)"},
+    {"decrypt", cmd_decrypt, "a file sdra encrypted at rest, back to plaintext"},
 };
 
 static void usage(FILE *f)

@@ -3,6 +3,7 @@
  * time formatting and JSON files (sdra/util.h).
  */
 #include "sdra/util.h"
+#include "sdra/seal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -115,6 +116,20 @@ done:
         return rc;
     }
     buf[len] = '\0';
+    if (sdra_seal_is_sealed(buf, len)) { /* encrypted at rest: the installed hook opens it */
+        const sdra_seal_ops *so = sdra_seal_get();
+        char *plain = NULL;
+        size_t plain_n = 0;
+        if (!so || !so->open_file)
+            rc = sdra_error_set(err, SDRA_EDENIED, "%s: encrypted (sdra) file: no key to read it", path);
+        else if ((rc = so->open_file(so->user_data, buf, len, max_bytes, &plain, &plain_n, err)) < 0)
+            sdra_error_prefix(err, "%s", path);
+        free(buf);
+        if (rc < 0)
+            return rc;
+        buf = plain;
+        len = plain_n;
+    }
     *out = buf;
     if (len_out)
         *len_out = len;
@@ -191,7 +206,24 @@ int sdra_file_write_check(const char *path, sdra_error *err)
                                                                                      : "a special file");
 }
 
+static int file_write_plain(const char *path, const void *data, size_t n, sdra_error *err);
+
+/* With a sealing hook installed (sdra/seal.h), regular files are written encrypted. */
 int sdra_file_write_atomic(const char *path, const void *data, size_t n, sdra_error *err)
+{
+    const sdra_seal_ops *so = sdra_seal_get();
+    if (!so || !so->seal_file || strcmp(path, "-") == 0 || sdra_file_write_check(path, NULL) != 0)
+        return file_write_plain(path, data, n, err);
+    unsigned char *sealed = NULL;
+    size_t sealed_n = 0;
+    int rc = so->seal_file(so->user_data, data, n, &sealed, &sealed_n, err);
+    if (rc == 0)
+        rc = file_write_plain(path, sealed, sealed_n, err);
+    free(sealed);
+    return rc;
+}
+
+static int file_write_plain(const char *path, const void *data, size_t n, sdra_error *err)
 {
     int kind = sdra_file_write_check(path, err);
     if (kind < 0)

@@ -7,6 +7,8 @@
  */
 #include "internal.h"
 #include "sdra/audio.h"
+#include "sdra/seal.h"
+#include "sdra/util.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,11 +81,15 @@ int sdra_redact_audio(const char *in_path, const char *out_path, const sdra_reda
         rc = sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", out_path);
         goto done;
     }
-    if ((fd = mkstemp(tmp)) < 0 || !(f = fdopen(fd, "wb"))) {
+    /* encrypted at rest (a sealing table on this thread): the plaintext is built in memory and
+     * written sealed at the end, so it never reaches the disk */
+    const sdra_seal_ops *seal = sdra_seal_get();
+    bool in_memory = seal && seal->seal_file;
+    if ((fd = in_memory ? memfd_create("sdra-redact", MFD_CLOEXEC) : mkstemp(tmp)) < 0 || !(f = fdopen(fd, "w+b"))) {
         rc = sdra_error_set(err, sdra_code_from_errno(errno), "%s: %s", out_path, strerror(errno));
         goto done;
     }
-    have_tmp = 1;
+    have_tmp = !in_memory;
     fd = -1;
     unsigned char hdr[SDRA_AUDIO_WAV_HEADER_BYTES];
     sdra_audio_wav_header(hdr, nch, rate, 0);
@@ -119,8 +126,18 @@ int sdra_redact_audio(const char *in_path, const char *out_path, const sdra_reda
         }
     }
     sdra_audio_wav_header(hdr, nch, rate, (uint32_t)data_bytes);
-    if (fseek(f, 0, SEEK_SET) < 0 || fwrite(hdr, 1, sizeof hdr, f) != sizeof hdr || fflush(f) != 0 ||
-        fsync(fileno(f)) < 0)
+    if (fseek(f, 0, SEEK_SET) < 0 || fwrite(hdr, 1, sizeof hdr, f) != sizeof hdr || fflush(f) != 0)
+        goto ioerr;
+    if (in_memory) {
+        size_t n = sizeof hdr + (size_t)data_bytes;
+        void *m = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fileno(f), 0);
+        if (m == MAP_FAILED)
+            goto ioerr;
+        rc = sdra_file_write_atomic(out_path, m, n, err); /* sealed by the table */
+        munmap(m, n);
+        goto done;
+    }
+    if (fsync(fileno(f)) < 0)
         goto ioerr;
     if (fclose(f) != 0) {
         f = NULL;

@@ -84,7 +84,7 @@ static int all_calls(const sdra_rights_ctx *cx, call_ref **out, int *n_out, sdra
             sdra_strlcpy(r->id, page[i].id, sizeof r->id);
             sdra_strlcpy(r->status, page[i].status, sizeof r->status);
             r->created_ms = page[i].created_ms;
-            json_t *meta = json_loads(page[i].meta_json ? page[i].meta_json : "{}", 0, NULL);
+            json_t *meta = rights_call_meta(page[i].meta_json);
             sdra_strlcpy(r->org, page[i].org, sizeof r->org);
             const char *audio = json_string_value(json_object_get(meta, "audio"));
             if (audio && !strchr(audio, '/') && audio[0] != '.')

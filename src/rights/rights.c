@@ -60,7 +60,7 @@ static json_t *export_call(const sdra_rights_ctx *cx, const sdra_store_call *sc,
     json_object_set_new(o, "status", json_string(sc->status));
     json_object_set_new(o, "created_at", rights_time_json(sc->created_ms));
     json_object_set_new(o, "updated_at", rights_time_json(sc->updated_ms));
-    json_t *meta = json_loads(sc->meta_json ? sc->meta_json : "{}", 0, NULL);
+    json_t *meta = rights_call_meta(sc->meta_json);
     const char *audio = json_string_value(json_object_get(meta, "audio"));
     if (audio && !strchr(audio, '/') && audio[0] != '.') {
         char path[4096];

@@ -4,6 +4,7 @@
  * recording a new call's subjects and consent, and the retention policy's JSON form.
  */
 #include "internal.h"
+#include "sdra/seal.h"
 
 #include "sdra/log.h"
 #include "sdra/util.h"
@@ -152,6 +153,23 @@ int rights_pseudonym(const sdra_rights_ctx *cx, const char *token, bool create, 
     randombytes_buf(rnd, sizeof rnd);
     sodium_bin2hex(cand + 2, sizeof cand - 2, rnd, sizeof rnd);
     return sdra_store_subject_pseudonym(cx->store, cx->org, token, create ? cand : NULL, cx->now_ms, out, err);
+}
+
+json_t *rights_call_meta(const char *meta_json)
+{
+    if (!meta_json)
+        return json_object();
+    if (!sdra_seal_is_sealed_text(meta_json))
+        return json_loads(meta_json, 0, NULL);
+    const sdra_seal_ops *seal = sdra_seal_get();
+    char *plain = NULL;
+    sdra_error e = {0};
+    if (!seal || !seal->open_text || seal->open_text(seal->user_data, meta_json, &plain, &e) < 0)
+        return NULL;
+    json_t *doc = json_loads(plain, 0, NULL);
+    sodium_memzero(plain, strlen(plain));
+    free(plain);
+    return doc;
 }
 
 int rights_audit(const sdra_rights_ctx *cx, const char *action, const char *target, const char *detail,

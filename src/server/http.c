@@ -176,9 +176,18 @@ enum MHD_Result srv_send_file(req *r, struct MHD_Connection *c, const char *path
             close(fd);
         return srv_send_error(r, c, 404, "not_found", "%s is gone", strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
     }
-    struct MHD_Response *resp = MHD_create_response_from_fd((size_t)st.st_size, fd);
-    if (!resp) {
+    struct MHD_Response *resp = NULL;
+    sdra_error perr = {0};
+    int prc = srv_plain_response(r->s, fd, (int64_t)st.st_size, &resp, &perr); /* encrypted at rest */
+    if (prc < 0) {
         close(fd);
+        return srv_send_sdra_error(r, c, &perr);
+    }
+    if (prc == 0)
+        resp = MHD_create_response_from_fd((size_t)st.st_size, fd);
+    if (!resp) {
+        if (prc == 0)
+            close(fd);
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", ctype);
@@ -704,6 +713,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         return;
     if (r->pp)
         MHD_destroy_post_processor(r->pp);
+    sdra_crypt_writer_abort(r->cw);
+    sdra_crypt_key_destroy(r->dk);
     if (r->fd >= 0)
         close(r->fd);
     if (r->tmp_path[0])

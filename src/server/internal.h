@@ -13,7 +13,9 @@
 #include <limits.h>
 
 #include "sdra/call.h"
+#include "sdra/crypt.h"
 #include "sdra/obs.h"
+#include "sdra/seal.h"
 #include "sdra/server.h"
 
 typedef struct worker_slot {
@@ -69,6 +71,7 @@ struct sdra_server {
     pthread_t ret_thread;        /* the retention sweeper (privacy.c), woken by ret_cv under mu */
     bool ret_started;
     pthread_cond_t ret_cv;
+    struct srv_keyring *kr;      /* encryption at rest (at_rest.c); NULL with --no-encrypt */
 };
 
 /* server.c */
@@ -97,7 +100,12 @@ typedef struct srv_submit_answer {
 } srv_submit_answer;
 int srv_call_submit(struct sdra_server *s, const char *org, const char *key_id, const char *ip, const char *idem_key, int64_t started_ms,
                     char *tmp_path, const char *audio_name, size_t bytes, sdra_call_info *ci,
-                    srv_submit_answer *out, sdra_error *err);
+                    const struct sdra_crypt_key *dk, srv_submit_answer *out, sdra_error *err);
+/* The id srv_call_submit gives a call: derived from key_id and idem_key, else random. With
+ * encryption at rest the upload chooses it when it begins (its data key is named by it), and
+ * srv_call_submit takes it from dk (tmp_path then holds the audio encrypted under dk, and
+ * call.json and the stored metadata are encrypted under it too). */
+void srv_call_id_make(const char *key_id, const char *idem_key, char id[24]);
 /* Deletes a call: an audit entry naming actor and ip first (no entry, no deletion), then its
  * rows (one transaction), a running stage asked to stop, its directory and what the sync
  * stage wrote to the local CRM. */
@@ -126,6 +134,39 @@ int srv_audit_write_org(struct sdra_server *s, const char *org, const char *acto
 int srv_call_audio_replace(struct sdra_server *s, const char *call_id, const char *dir, const char *new_path,
                            const char *name, json_t *note, sdra_error *err);
 int srv_call_audio_redact(struct sdra_server *s, const char *call_id, const char *dir, sdra_error *err);
+
+/* at_rest.c: the master key, the calls' data keys, and the sealing table (sdra/seal.h) a
+ * thread installs while it works on one call. */
+typedef struct srv_keyring srv_keyring;
+typedef struct srv_seal {
+    sdra_seal_ops ops;
+    const sdra_seal_ops *prev;
+    srv_keyring *kr;
+    sdra_crypt_key *dk; /* the call's key (owned), or NULL */
+    bool active;
+} srv_seal;
+int srv_keyring_open(srv_keyring **out, sdra_store *store, const char *data_dir, const char *key_file,
+                     const char *key_cmd, sdra_error *err);
+void srv_keyring_close(srv_keyring *kr);
+const char *srv_keyring_master_id(const srv_keyring *kr);
+/* Stores k wrapped by the master under k's id (replace: over a leftover one). */
+int srv_keyring_store_key(srv_keyring *kr, const sdra_crypt_key *k, bool replace, sdra_error *err);
+int srv_keyring_new_key(srv_keyring *kr, const char *id, sdra_crypt_key **out, sdra_error *err);
+int srv_keyring_key(srv_keyring *kr, const char *id, sdra_crypt_key **out, sdra_error *err);
+void srv_seal_init(srv_seal *sl, srv_keyring *kr, sdra_crypt_key *dk);
+/* With encryption on, installs the sealing table with call_id's key (NULL: reading only) on
+ * this thread; a no-op without. srv_seal_end restores the previous table and wipes the key. */
+int srv_seal_begin(struct sdra_server *s, srv_seal *sl, const char *call_id, sdra_error *err);
+void srv_seal_end(srv_seal *sl);
+/* For a file that is encrypted at rest (else *out NULL, fd untouched): a reader of its
+ * plaintext, fd rewound. */
+int srv_open_plain(struct sdra_server *s, int fd, struct sdra_crypt_reader **out, sdra_error *err);
+/* srv_sha256_file over the plaintext: artifacts' sha256 and size are the served bytes'. */
+int srv_sha256_plain(struct sdra_server *s, const char *path, char hex[65], int64_t *size_out, sdra_error *err);
+/* 1 with a response streaming the decrypted file (owning fd), 0 when fd is plaintext, < 0. */
+int srv_plain_response(struct sdra_server *s, int fd, int64_t file_bytes, struct MHD_Response **out, sdra_error *err);
+/* Replaces a sealed metadata document (store) by its plaintext; plaintext is left alone. */
+int srv_meta_open(struct sdra_server *s, char **meta_json, sdra_error *err);
 
 /* worker.c */
 int srv_workers_start(struct sdra_server *s, sdra_error *err);
@@ -188,6 +229,12 @@ typedef struct req {
     char *body;
     size_t body_len;
     bool body_too_big;
+    /* encryption at rest: the upload is encrypted as it arrives under the call's new key */
+    struct sdra_crypt_writer *cw;
+    struct sdra_crypt_key *dk;
+    char new_id[24];                 /* the call id, chosen when the upload begins */
+    unsigned char head[4096];        /* the first plaintext bytes, for the format sniffer */
+    size_t head_n;
 } req;
 
 /* http.c: responses */

@@ -77,7 +77,12 @@ enum MHD_Result srv_privacy_export(req *r, struct MHD_Connection *c)
     sdra_rights_ctx cx = sdra_rights_ctx_init(r->s->store, r->s->data_dir, r->key.org, r->key.id, r->ip);
     json_t *doc = NULL;
     sdra_error err = {0};
-    if (sdra_rights_export(&cx, email, &doc, &err) < 0)
+    srv_seal sl; /* encrypted at rest: every call's files and fields open, CRM by blind index */
+    int rc = srv_seal_begin(r->s, &sl, NULL, &err);
+    if (rc == 0)
+        rc = sdra_rights_export(&cx, email, &doc, &err);
+    srv_seal_end(&sl);
+    if (rc < 0)
         return srv_send_sdra_error(r, c, &err);
     return srv_send_json(r, c, 200, doc);
 }
@@ -100,7 +105,11 @@ enum MHD_Result srv_privacy_erase(req *r, struct MHD_Connection *c)
     cx.user = r;
     sdra_rights_counts n;
     sdra_error err = {0};
-    int rc = sdra_rights_erase(&cx, email, &n, &err);
+    srv_seal sl;
+    int rc = srv_seal_begin(r->s, &sl, NULL, &err);
+    if (rc == 0)
+        rc = sdra_rights_erase(&cx, email, &n, &err);
+    srv_seal_end(&sl);
     json_decref(doc);
     if (rc < 0)
         return srv_send_sdra_error(r, c, &err);
@@ -177,7 +186,12 @@ static void sweep_once(struct sdra_server *s)
     cx.user = s;
     sdra_rights_counts n;
     sdra_error err = {0};
-    if (sdra_retention_purge(&cx, false, &n, &err) < 0)
+    srv_seal sl;
+    int rc = srv_seal_begin(s, &sl, NULL, &err);
+    if (rc == 0)
+        rc = sdra_retention_purge(&cx, false, &n, &err);
+    srv_seal_end(&sl);
+    if (rc < 0)
         sdra_log(SDRA_LOG_ERROR, "retention sweep failed: %s", err.msg);
     else if (n.calls || n.audio || n.artifacts)
         sdra_log(SDRA_LOG_INFO, "retention sweep: %d calls, %d audio files, %d artifacts deleted", n.calls, n.audio,

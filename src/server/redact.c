@@ -7,6 +7,7 @@
  * place to go.
  */
 #include "internal.h"
+#include "sdra/seal.h"
 
 #include "sdra/privacy.h"
 #include "sdra/util.h"
@@ -72,6 +73,8 @@ int srv_call_audio_replace(struct sdra_server *s, const char *call_id, const cha
     sdra_store_call sc = {0};
     json_t *meta = NULL;
     int rc = sdra_store_call_get(s->store, NULL, call_id, &sc, err); /* the server's own call */
+    if (rc == 0 && (rc = srv_meta_open(s, &sc.meta_json, err)) < 0)
+        sdra_store_call_release(&sc);
     if (rc < 0)
         return rc;
     meta = json_loads(sc.meta_json ? sc.meta_json : "{}", 0, NULL);
@@ -101,6 +104,15 @@ int srv_call_audio_replace(struct sdra_server *s, const char *call_id, const cha
     if (!text) {
         rc = sdra_error_set(err, SDRA_ENOMEM, "call metadata: out of memory");
         goto done;
+    }
+    const sdra_seal_ops *seal = s->kr ? sdra_seal_get() : NULL; /* encrypted at rest: sealed again */
+    if (seal && seal->seal_text) {
+        char *sealed = seal->seal_text(seal->user_data, call_id, text);
+        free(text);
+        if (!(text = sealed)) {
+            rc = sdra_error_set(err, SDRA_EINTERNAL, "call %s: sealing its metadata failed", call_id);
+            goto done;
+        }
     }
     rc = sdra_store_call_set_meta(s->store, NULL, call_id, text, err);
     free(text);
@@ -134,7 +146,8 @@ int srv_call_audio_redact(struct sdra_server *s, const char *call_id, const char
         sdra_error_set(err, rc, "redacting the audio: out of memory");
         goto done;
     }
-    if ((rc = sdra_store_call_get(s->store, NULL, call_id, &sc, err)) < 0)
+    if ((rc = sdra_store_call_get(s->store, NULL, call_id, &sc, err)) < 0 ||
+        (rc = srv_meta_open(s, &sc.meta_json, err)) < 0)
         goto done;
     meta = json_loads(sc.meta_json ? sc.meta_json : "{}", 0, NULL);
     const char *audio = json_string_value(json_object_get(meta, "audio"));

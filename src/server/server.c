@@ -303,18 +303,9 @@ static int idem_reserve(struct sdra_server *s, const char *id, srv_idem **mine, 
     }
 }
 
-int srv_call_submit(struct sdra_server *s, const char *org, const char *key_id, const char *ip, const char *idem_key, int64_t started_ms,
-                    char *tmp_path, const char *audio_name, size_t bytes, sdra_call_info *ci,
-                    srv_submit_answer *out, sdra_error *err)
+void srv_call_id_make(const char *key_id, const char *idem_key, char id[24])
 {
     unsigned char rnd[8];
-    char id[24], dir[1200], path[1300];
-    char *meta = NULL;
-    json_t *doc = NULL;
-    srv_idem *mine = NULL;
-    bool dir_made = false, created = false;
-    int rc = 0;
-    memset(out, 0, sizeof *out);
     if (idem_key) {
         /* the same key (per API key) always names the same call: a client that retries an
          * upload whose answer it lost (a crash, a timeout) gets the call, not a second one */
@@ -327,7 +318,24 @@ int srv_call_submit(struct sdra_server *s, const char *org, const char *key_id, 
     } else {
         randombytes_buf(rnd, sizeof rnd);
     }
-    sodium_bin2hex(id, sizeof id, rnd, sizeof rnd);
+    sodium_bin2hex(id, 24, rnd, sizeof rnd);
+}
+
+int srv_call_submit(struct sdra_server *s, const char *org, const char *key_id, const char *ip, const char *idem_key,
+                    int64_t started_ms, char *tmp_path, const char *audio_name, size_t bytes, sdra_call_info *ci,
+                    const sdra_crypt_key *dk, srv_submit_answer *out, sdra_error *err)
+{
+    char id[24], dir[1200], path[1300];
+    char *meta = NULL;
+    json_t *doc = NULL;
+    srv_idem *mine = NULL;
+    bool dir_made = false, created = false;
+    int rc = 0;
+    memset(out, 0, sizeof *out);
+    if (dk)
+        sdra_strlcpy(id, sdra_crypt_key_id(dk), sizeof id);
+    else
+        srv_call_id_make(key_id, idem_key, id);
     sdra_strlcpy(out->id, id, sizeof out->id);
     if (idem_key) {
         bool by_other = false;
@@ -381,10 +389,38 @@ int srv_call_submit(struct sdra_server *s, const char *org, const char *key_id, 
     doc = sdra_call_info_to_json(ci);
     snprintf(path, sizeof path, "%s/call.json", dir);
     sdra_error e2 = {0};
-    if (!doc || sdra_json_write_file(path, doc, &e2) < 0 || !(meta = json_dumps(doc, JSON_COMPACT))) {
-        rc = sdra_error_set(err, SDRA_EIO, "storing the call failed: %s", e2.msg);
+    /* encrypted at rest: call.json and the metadata in the store under the call's key */
+    srv_seal sl;
+    const sdra_seal_ops *prev = NULL;
+    if (dk) {
+        srv_seal_init(&sl, s->kr, (sdra_crypt_key *)dk);
+        prev = sdra_seal_set(&sl.ops);
+    }
+    rc = !doc || sdra_json_write_file(path, doc, &e2) < 0 || !(meta = json_dumps(doc, JSON_COMPACT)) ? -1 : 0;
+    if (rc == 0 && dk) {
+        char *sealed = sl.ops.seal_text(&sl, id, meta);
+        free(meta);
+        meta = sealed;
+        if (!meta)
+            rc = -1;
+    }
+    if (dk)
+        sdra_seal_set(prev);
+    if (rc < 0) {
+        rc = sdra_error_set(err, SDRA_EIO, "storing the call failed: %s", e2.msg[0] ? e2.msg : "out of memory");
         goto done;
     }
+    /* a key row already there belongs to a committed call (then call_create answers below) or
+     * is left by a submission that died before creating its call: only then is it replaced */
+    if (dk && (rc = srv_keyring_store_key(s->kr, dk, false, err)) == SDRA_EEXISTS) {
+        sdra_store_call other;
+        if ((rc = sdra_store_call_get(s->store, NULL, id, &other, err)) == 0)
+            sdra_store_call_release(&other);
+        else if (rc == SDRA_ENOTFOUND)
+            rc = srv_keyring_store_key(s->kr, dk, true, err);
+    }
+    if (rc < 0)
+        goto done;
     /* the people on the call (subject tokens) and its consent, then the creation: recorded
      * before the call exists, so a call is never created without its audit entries */
     sdra_rights_ctx cx = sdra_rights_ctx_init(s->store, s->data_dir, org, key_id, ip);
@@ -648,6 +684,9 @@ int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error
         goto done;
     if ((rc = sdra_server_store_open(&s->store, s->data_dir, err)) < 0)
         goto done;
+    if (!s->p.no_encrypt &&
+        (rc = srv_keyring_open(&s->kr, s->store, s->data_dir, s->p.master_key_file, s->p.master_key_cmd, err)) < 0)
+        goto done;
     if ((rc = sdra_obs_create(&s->obs, err)) < 0)
         goto done;
     if (define_metrics(s->obs) != 0) {
@@ -692,6 +731,7 @@ void sdra_server_stop(sdra_server *s)
     srv_retention_stop(s);
     srv_http_stop(s);
     srv_workers_stop(s);
+    srv_keyring_close(s->kr);
     sdra_store_close(s->store);
     sdra_obs_destroy(s->obs);
     for (int i = 0; i < SDRA_SERVER_MAX_STAGES; i++)

@@ -30,8 +30,13 @@
 
 static const char *call_status_of(const char *s) { return s; }
 
-static json_t *call_summary(const sdra_store_call *sc)
+static json_t *call_summary(struct sdra_server *s, sdra_store_call *sc)
 {
+    sdra_error merr = {0};
+    if (srv_meta_open(s, &sc->meta_json, &merr) < 0) { /* its key is gone: no metadata */
+        free(sc->meta_json);
+        sc->meta_json = NULL;
+    }
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(sc->id));
     json_object_set_new(o, "status", json_string(call_status_of(sc->status)));
@@ -60,6 +65,10 @@ enum MHD_Result srv_get_call(req *r, struct MHD_Connection *c)
     if (srv_audit(r, NULL, "call.read", r->call_id, NULL) < 0) {
         sdra_store_call_release(&sc);
         return srv_send_audit_failed(r, c);
+    }
+    if (srv_meta_open(s, &sc.meta_json, &err) < 0) {
+        sdra_store_call_release(&sc);
+        return srv_send_sdra_error(r, c, &err);
     }
     sdra_store_job jobs[SDRA_SERVER_MAX_STAGES];
     sdra_store_artifact arts[32];
@@ -162,7 +171,7 @@ enum MHD_Result srv_list_calls(req *r, struct MHD_Connection *c)
     }
     json_t *arr = json_array();
     for (int i = 0; i < n; i++) {
-        json_array_append_new(arr, call_summary(&calls[i]));
+        json_array_append_new(arr, call_summary(r->s, &calls[i]));
         sdra_store_call_release(&calls[i]);
     }
     json_t *o = json_pack("{s:o,s:i,s:i}", "calls", arr, "limit", (int)limit, "offset", (int)offset);
@@ -226,6 +235,10 @@ enum MHD_Result srv_get_audio(req *r, struct MHD_Connection *c)
     sdra_error err = {0};
     if (sdra_store_call_get(s->store, r->key.org, r->call_id, &sc, &err) < 0)
         return srv_send_sdra_error(r, c, &err);
+    if (srv_meta_open(s, &sc.meta_json, &err) < 0) {
+        sdra_store_call_release(&sc);
+        return srv_send_sdra_error(r, c, &err);
+    }
     json_t *meta = json_loads(sc.meta_json, 0, NULL);
     sdra_store_call_release(&sc);
     const char *audio = json_string_value(json_object_get(meta, "audio"));

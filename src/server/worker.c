@@ -60,12 +60,11 @@ static int add_artifact(struct sdra_server *s, const char *call_id, const char *
     char path[1300];
     memset(a, 0, sizeof *a);
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    int rc = srv_sha256_file(path, a->sha256, &a->size_bytes, err);
+    int rc = srv_sha256_plain(s, path, a->sha256, &a->size_bytes, err);
     if (rc < 0)
         return rc;
     sdra_strlcpy(a->name, name, sizeof a->name);
     snprintf(a->path, sizeof a->path, "calls/%s/%s", call_id, name);
-    (void)s;
     return 0;
 }
 
@@ -108,6 +107,27 @@ static void strip_server_paths(char *msg, size_t cap, const struct sdra_server *
         snprintf(with_slash, sizeof with_slash, "%s/", roots[i]);
         replace_all(msg, cap, with_slash, "");
         replace_all(msg, cap, roots[i], "the data directory");
+    }
+}
+
+/* Stage errors are stored and logged: the JSON parser quotes the text it stopped at ("near
+ * 'pineapple'"), which may be what was said in the call. The quoted text is withheld. */
+static void withhold_quoted(char *msg)
+{
+    char *p = msg;
+    while ((p = strstr(p, "near '")) != NULL) {
+        char *q = p + 6, *end = strchr(q, '\'');
+        if (!end)
+            end = q + strlen(q);
+        if (end - q <= 3) { /* never grows the message */
+            p = end;
+            continue;
+        }
+        static const char mark[] = "...";
+        size_t tail = strlen(end);
+        memmove(q + 3, end, tail + 1);
+        memcpy(q, mark, 3);
+        p = q + 3;
     }
 }
 
@@ -158,7 +178,11 @@ static void run_job(worker_slot *w, sdra_store_job *job)
                           .progress = {.fn = cancel_check, .user_data = w}, .org = org};
     sdra_logc(SDRA_LOG_INFO, &lc, "stage %s started (attempt %d)", stage->name, job->attempts);
     double t0 = sdra_clock_s();
-    int rc = stage->run(&ctx, &err);
+    /* encrypted at rest: the stage reads and writes through the call's key (sdra/seal.h) */
+    srv_seal sl;
+    int rc = srv_seal_begin(s, &sl, job->call_id, &err);
+    if (rc == 0)
+        rc = stage->run(&ctx, &err);
     if (rc == 0 && s->p.redact_audio && !strcmp(stage->name, "transcribe"))
         rc = srv_call_audio_redact(s, job->call_id, dir, &err); /* before anyone may fetch it again */
     double wall = sdra_clock_s() - t0;
@@ -215,6 +239,7 @@ static void run_job(worker_slot *w, sdra_store_job *job)
         char msg[SDRA_STORE_ERRMSG_MAX + 64];
         snprintf(msg, sizeof msg, "%s: %s", sdra_code_name(rc), err.msg[0] ? err.msg : sdra_strerror(rc));
         strip_server_paths(msg, sizeof msg, s, dir);
+        withhold_quoted(msg);
         bool dies = !retryable || job->attempts >= s->p.max_attempts;
         sdra_error ferr = {0};
         int frc = sdra_store_job_fail(s->store, job, msg, retryable, now + delay, s->p.max_attempts, now, &ferr);
@@ -228,6 +253,7 @@ static void run_job(worker_slot *w, sdra_store_job *job)
             sdra_obs_inc(s->obs, "sdra_job_retries_total", labels, 1);
         }
     }
+    srv_seal_end(&sl);
     pthread_mutex_lock(&s->mu);
     w->busy = false;
     s->in_flight[w->stage]--;

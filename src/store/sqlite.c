@@ -479,7 +479,8 @@ static int sq_call_delete(sdra_store *s, const char *org, const char *id, sdra_e
     if ((rc = exec(db, err, "DELETE FROM jobs WHERE call_id = ?", "s", id)) < 0 ||
         (rc = exec(db, err, "DELETE FROM artifacts WHERE call_id = ?", "s", id)) < 0 ||
         (rc = exec(db, err, "DELETE FROM outbox WHERE call_id = ?", "s", id)) < 0 ||
-        (rc = exec(db, err, "DELETE FROM call_subjects WHERE call_id = ?", "s", id)) < 0)
+        (rc = exec(db, err, "DELETE FROM call_subjects WHERE call_id = ?", "s", id)) < 0 ||
+        (rc = exec(db, err, "DELETE FROM call_keys WHERE id = ?", "s", id)) < 0) /* crypto-shredding */
         goto fail;
     if ((rc = commit(db, err)) < 0)
         goto done;
@@ -1637,6 +1638,117 @@ static int sq_call_set_meta(sdra_store *s, const char *org, const char *id, cons
     return rc < 0 ? rc : 0;
 }
 
+/* ---- wrapped data keys (encryption at rest) ------------------------------------------- */
+
+static const char *CALL_KEYS_SCHEMA =
+    "CREATE TABLE IF NOT EXISTS call_keys (id TEXT PRIMARY KEY, master_id TEXT NOT NULL,"
+    " wrapped BLOB NOT NULL, created_ms INTEGER NOT NULL);";
+
+static int sq_data_key_put(sdra_store *s, const char *id, const char *master_id, const unsigned char *wrapped,
+                           size_t n, bool replace, int64_t now, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(db, &st, err,
+                  replace ? "INSERT OR REPLACE INTO call_keys (id, master_id, wrapped, created_ms) VALUES (?, ?, ?, ?)"
+                          : "INSERT OR IGNORE INTO call_keys (id, master_id, wrapped, created_ms) VALUES (?, ?, ?, ?)",
+                  "s", id);
+    if (rc == 0) {
+        sqlite3_bind_text(st, 2, master_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 3, wrapped, (int)n, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 4, now);
+        int r = sqlite3_step(st);
+        if (r != SQLITE_DONE)
+            rc = db_fail(db, r, err, "data key put");
+        else if (sqlite3_changes(db) == 0)
+            rc = sdra_error_set(err, SDRA_EEXISTS, "data key %s exists", id);
+    }
+    sqlite3_finalize(st);
+    wr_unlock(s);
+    return rc;
+}
+
+static int sq_data_key_get(sdra_store *s, const char *id, char *master_id, unsigned char *wrapped, size_t *n,
+                           sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(c->db, &st, err, "SELECT master_id, wrapped FROM call_keys WHERE id = ?", "s", id);
+    if (rc == 0) {
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            int len = sqlite3_column_bytes(st, 1);
+            if (len <= 0 || len > SDRA_STORE_WRAPPED_MAX) {
+                rc = sdra_error_set(err, SDRA_EINVAL, "data key %s: bad wrapped length %d", id, len);
+            } else {
+                col_text(st, 0, master_id, SDRA_STORE_ID_MAX);
+                memcpy(wrapped, sqlite3_column_blob(st, 1), (size_t)len);
+                *n = (size_t)len;
+            }
+        } else if (r == SQLITE_DONE) {
+            rc = sdra_error_set(err, SDRA_ENOTFOUND, "no data key for %s (deleted?)", id);
+        } else {
+            rc = db_fail(c->db, r, err, "data key get");
+        }
+    }
+    sqlite3_finalize(st);
+    rd_unlock(s, c);
+    return rc;
+}
+
+static int sq_data_key_rewrap(sdra_store *s, sdra_store_rewrap_fn fn, void *ud, int *n_out, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    sqlite3_stmt *st = NULL, *up = NULL;
+    int rc = begin(db, err), n = 0;
+    if (rc < 0)
+        goto done;
+    if ((rc = prep(db, &st, err, "SELECT id, master_id, wrapped FROM call_keys ORDER BY id", NULL)) < 0 ||
+        (rc = prep(db, &up, err, "UPDATE call_keys SET master_id = ?, wrapped = ? WHERE id = ?", NULL)) < 0)
+        goto fail;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        char id[SDRA_STORE_ID_MAX], mid[SDRA_STORE_ID_MAX], new_mid[SDRA_STORE_ID_MAX] = "";
+        unsigned char nw[SDRA_STORE_WRAPPED_MAX];
+        size_t nn = 0;
+        col_text(st, 0, id, sizeof id);
+        col_text(st, 1, mid, sizeof mid);
+        if ((rc = fn(ud, id, mid, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), new_mid, nw, &nn,
+                     err)) < 0)
+            goto fail;
+        sqlite3_reset(up);
+        sqlite3_bind_text(up, 1, new_mid, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(up, 2, nw, (int)nn, SQLITE_TRANSIENT);
+        sqlite3_bind_text(up, 3, id, -1, SQLITE_TRANSIENT);
+        if ((r = sqlite3_step(up)) != SQLITE_DONE) {
+            rc = db_fail(db, r, err, "data key rewrap");
+            goto fail;
+        }
+        n++;
+    }
+    if (r != SQLITE_DONE) {
+        rc = db_fail(db, r, err, "data key list");
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    sqlite3_finalize(up);
+    st = up = NULL;
+    if ((rc = commit(db, err)) < 0)
+        goto done;
+    /* the old wrappings leave the WAL too */
+    sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    *n_out = n;
+    goto done;
+fail:
+    sqlite3_finalize(st);
+    sqlite3_finalize(up);
+    st = up = NULL;
+    rollback(db);
+done:
+    wr_unlock(s);
+    return rc < 0 ? rc : 0;
+}
+
 static const sdra_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1678,6 +1790,9 @@ static const sdra_store_ops sqlite_ops = {
     .outbox_list = sq_outbox_list,
     .artifact_delete = sq_artifact_delete,
     .checkpoint = sq_checkpoint,
+    .data_key_put = sq_data_key_put,
+    .data_key_get = sq_data_key_get,
+    .data_key_rewrap = sq_data_key_rewrap,
 };
 
 static int open_conn(conn *c, const char *path, int readonly, sdra_error *err)
@@ -1746,6 +1861,10 @@ int sdra_store_sqlite_open(sdra_store **out, const char *path, sdra_error *err)
         goto done;
     if ((rc = privacy_schema(q->wr.db, err)) < 0)
         goto done;
+    if ((r = sqlite3_exec(q->wr.db, CALL_KEYS_SCHEMA, NULL, NULL, NULL)) != SQLITE_OK) {
+        rc = db_fail(q->wr.db, r, err, "create call_keys");
+        goto done;
+    }
     conn *first = calloc(1, sizeof *first);
     if (!first) {
         rc = sdra_error_set(err, SDRA_ENOMEM, "store: out of memory");

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "sdra/log.h"
+#include "sdra/seal.h"
 #include "sdra/util.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -31,6 +32,7 @@ typedef struct local_db {
     char path[PATH_MAX];
     bool erased; /* rows were erased in the open transaction: checkpoint after the commit */
     char org[64]; /* the organisation every row written, listed or erased belongs to */
+    bool no_enc_columns; /* a read-only open of a database from before encryption at rest */
 } local_db;
 
 /* Migration i brings the schema from version i to i + 1. Append; never edit a released one. */
@@ -183,6 +185,74 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
     sqlite3_bind_text(st, i, s, (int)n, SQLITE_TRANSIENT);
 }
 
+/* ---- encryption at rest (docs/security.md): with a sealing table installed on the thread
+ * (sdra/seal.h), the sensitive columns hold sealed values: a call's rows under the call's key
+ * (gone with the call), a contact's under the shared key "contact"; email addresses are looked
+ * up by a blind index (email, to_addr) with the address itself sealed beside it (email_enc,
+ * to_enc). Without a table: plaintext, as before. */
+
+/* Binds s sealed under key_id when a table is installed, else as bind_text. */
+static int bind_sealed(sqlite3_stmt *st, int i, const char *key_id, const char *s, sdra_error *err)
+{
+    const sdra_seal_ops *so = sdra_seal_get();
+    if (!s || !so || !so->seal_text) {
+        bind_text(st, i, s);
+        return 0;
+    }
+    size_t n = strlen(s);
+    if (n > SDRA_CRM_TEXT_MAX) {
+        n = SDRA_CRM_TEXT_MAX;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    char *cut = strndup(s, n), *v = cut ? so->seal_text(so->user_data, key_id, cut) : NULL;
+    free(cut);
+    if (!v)
+        return sdra_error_set(err, SDRA_EIO, "CRM: cannot encrypt a field (no key for %s)", key_id);
+    sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    free(v);
+    return 0;
+}
+
+/* The value an email address is stored and looked up by: its blind index when a sealing table
+ * is installed, else the lowercased address. */
+static void email_lookup_key(char *out, size_t n, const char *lowered)
+{
+    const sdra_seal_ops *so = sdra_seal_get();
+    char b[SDRA_SEAL_BLIND_MAX];
+    if (so && so->blind && so->blind(so->user_data, lowered, b) == 0)
+        snprintf(out, n, "%s", b);
+    else
+        snprintf(out, n, "%s", lowered);
+}
+
+/* The columns that hold sealed addresses beside their blind index (added to existing
+ * databases here, not by a numbered migration, so other schema changes merge freely). */
+static int crypt_migrate(local_db *l, sdra_error *err)
+{
+    static const struct {
+        const char *table, *column;
+    } cols[] = {{"contacts", "email_enc"}, {"emails", "to_enc"}};
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+        char sql[160];
+        sqlite3_stmt *st = NULL;
+        bool have = false;
+        snprintf(sql, sizeof sql, "PRAGMA table_info(%s)", cols[i].table);
+        if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK)
+            return db_fail(l, err, sqlite3_errcode(l->db), "table info");
+        while (sqlite3_step(st) == SQLITE_ROW)
+            have |= !strcmp((const char *)sqlite3_column_text(st, 1), cols[i].column);
+        sqlite3_finalize(st);
+        if (have)
+            continue;
+        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s TEXT", cols[i].table, cols[i].column);
+        int rc = sqlite3_exec(l->db, sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK && !strstr(sqlite3_errmsg(l->db), "duplicate column")) /* a concurrent opener */
+            return db_fail(l, err, rc, "add encrypted column");
+    }
+    return 0;
+}
+
 static int pragma_int(local_db *l, const char *sql, int *out, sdra_error *err)
 {
     sqlite3_stmt *st = NULL;
@@ -316,6 +386,14 @@ static int local_open(void **state, const char *data_dir, int flags, sdra_error 
         if (version == 0) { /* created but never migrated: empty */
             sqlite3_close_v2(l->db);
             l->db = NULL;
+        } else {
+            sqlite3_stmt *ti = NULL;
+            l->no_enc_columns = true;
+            if (sqlite3_prepare_v2(l->db, "PRAGMA table_info(contacts)", -1, &ti, NULL) == SQLITE_OK)
+                while (sqlite3_step(ti) == SQLITE_ROW)
+                    if (!strcmp((const char *)sqlite3_column_text(ti, 1), "email_enc"))
+                        l->no_enc_columns = false;
+            sqlite3_finalize(ti);
         }
         if (version > 0 && version < N_MIGRATIONS) { /* an older schema: migrated first */
             local_close(l);
@@ -343,7 +421,8 @@ static int local_open(void **state, const char *data_dir, int flags, sdra_error 
         goto done;
     if ((rc = exec_sql(l, "PRAGMA synchronous = NORMAL", "set synchronous", err)) < 0)
         goto done;
-    rc = migrate(l, err);
+    if ((rc = migrate(l, err)) == 0)
+        rc = crypt_migrate(l, err);
 done:
     if (rc < 0) {
         local_close(l);
@@ -492,7 +571,9 @@ static int local_upsert_contact(void *state, const sdra_crm_contact *c, sdra_crm
     if (!c->email || strlen(c->email) >= sizeof email || !strchr(c->email, '@'))
         return sdra_error_set(err, SDRA_EINVAL, "contact email '%.100s' is not an address",
                               c->email ? c->email : "");
-    lower_copy(email, sizeof email, c->email);
+    char lowered[320];
+    lower_copy(lowered, sizeof lowered, c->email);
+    email_lookup_key(email, sizeof email, lowered);
     if ((rc = prepare(l, &st, "SELECT id, do_not_call, do_not_email FROM contacts WHERE email = ?1 AND org = ?99", err)) < 0)
         return rc;
     bind_text(st, 1, email);
@@ -506,7 +587,8 @@ static int local_upsert_contact(void *state, const sdra_crm_contact *c, sdra_crm
         rc = prepare(l, &st,
                      "UPDATE contacts SET name = coalesce(?2, name), company = coalesce(?3, company),"
                      " title = coalesce(?4, title), phone = coalesce(?5, phone),"
-                     " do_not_call = ?6, do_not_email = ?7, updated_at = " NOW_SQL " WHERE id = ?1",
+                     " do_not_call = ?6, do_not_email = ?7, email_enc = coalesce(?8, email_enc),"
+                     " updated_at = " NOW_SQL " WHERE id = ?1",
                      err);
         if (rc < 0)
             return rc;
@@ -514,17 +596,22 @@ static int local_upsert_contact(void *state, const sdra_crm_contact *c, sdra_crm
     } else {
         rc = prepare(l, &st,
                      "INSERT INTO contacts (email, name, company, title, phone, do_not_call,"
-                     " do_not_email, created_at, updated_at, org)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, " NOW_SQL ", " NOW_SQL ", ?99)",
+                     " do_not_email, email_enc, created_at, updated_at, org)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, " NOW_SQL ", " NOW_SQL ", ?99)",
                      err);
         if (rc < 0)
             return rc;
         bind_text(st, 1, email);
     }
-    bind_text(st, 2, c->name && *c->name ? c->name : NULL);
-    bind_text(st, 3, c->company && *c->company ? c->company : NULL);
-    bind_text(st, 4, c->title && *c->title ? c->title : NULL);
-    bind_text(st, 5, c->phone && *c->phone ? c->phone : NULL);
+    const sdra_seal_ops *so = sdra_seal_get();
+    if ((rc = bind_sealed(st, 2, "contact", c->name && *c->name ? c->name : NULL, err)) < 0 ||
+        (rc = bind_sealed(st, 3, "contact", c->company && *c->company ? c->company : NULL, err)) < 0 ||
+        (rc = bind_sealed(st, 4, "contact", c->title && *c->title ? c->title : NULL, err)) < 0 ||
+        (rc = bind_sealed(st, 5, "contact", c->phone && *c->phone ? c->phone : NULL, err)) < 0 ||
+        (rc = bind_sealed(st, 8, "contact", so && so->blind ? lowered : NULL, err)) < 0) {
+        sqlite3_finalize(st);
+        return rc;
+    }
     sqlite3_bind_int(st, 6, dnc);
     sqlite3_bind_int(st, 7, dne);
     if ((rc = finish_upsert(l, st, found, &id, "contact", out, err)) < 0)
@@ -577,13 +664,16 @@ static int local_log_activity(void *state, const sdra_crm_activity *a, sdra_crm_
     else
         sqlite3_bind_null(st, 4);
     bind_text(st, 5, a->direction);
-    bind_text(st, 6, a->summary);
-    bind_text(st, 7, a->outcome);
+    if ((rc = bind_sealed(st, 6, a->call_id, a->summary, err)) < 0 ||
+        (rc = bind_sealed(st, 7, a->call_id, a->outcome, err)) < 0 ||
+        (rc = bind_sealed(st, 9, a->call_id, a->objections, err)) < 0) {
+        sqlite3_finalize(st);
+        return rc;
+    }
     if (a->has_sentiment)
         sqlite3_bind_double(st, 8, a->sentiment);
     else
         sqlite3_bind_null(st, 8);
-    bind_text(st, 9, a->objections);
     bind_text(st, 10, a->recording);
     if ((rc = finish_upsert(l, st, found, &id, "activity", out, err)) < 0)
         return rc;
@@ -633,7 +723,10 @@ static int local_upsert_task(void *state, const sdra_crm_task *t, sdra_crm_resul
     }
     bind_text(st, 5, kind);
     bind_text(st, 6, t->owner);
-    bind_text(st, 7, t->text);
+    if ((rc = bind_sealed(st, 7, t->call_id, t->text, err)) < 0) {
+        sqlite3_finalize(st);
+        return rc;
+    }
     bind_text(st, 8, t->due_date);
     bind_text(st, 9, t->due_time);
     if ((rc = finish_upsert(l, st, found, &id, "task", out, err)) < 0)
@@ -704,6 +797,7 @@ static int local_schedule_email(void *state, const sdra_crm_email *e, sdra_crm_r
         rc = prepare(l, &st,
                      "UPDATE emails SET call_id = coalesce(?2, call_id),"
                      " contact_id = coalesce(?3, contact_id), to_addr = coalesce(?4, to_addr),"
+                     " to_enc = coalesce(?8, to_enc),"
                      " subject = coalesce(?5, subject), send_at = coalesce(?6, send_at),"
                      " status = CASE WHEN status = 'sent' THEN 'sent' ELSE ?7 END,"
                      " updated_at = " NOW_SQL " WHERE message_id = ?1",
@@ -711,8 +805,8 @@ static int local_schedule_email(void *state, const sdra_crm_email *e, sdra_crm_r
     else
         rc = prepare(l, &st,
                      "INSERT INTO emails (message_id, call_id, contact_id, to_addr, subject, send_at,"
-                     " status, created_at, updated_at, org)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, " NOW_SQL "), ?7, " NOW_SQL ", " NOW_SQL ", ?99)",
+                     " status, to_enc, created_at, updated_at, org)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, " NOW_SQL "), ?7, ?8, " NOW_SQL ", " NOW_SQL ", ?99)",
                      err);
     if (rc < 0)
         return rc;
@@ -722,8 +816,22 @@ static int local_schedule_email(void *state, const sdra_crm_email *e, sdra_crm_r
         sqlite3_finalize(st);
         return rc;
     }
-    bind_text(st, 4, e->to);
-    bind_text(st, 5, e->subject);
+    const sdra_seal_ops *so = sdra_seal_get();
+    char to_key[320];
+    if (e->to && so && so->blind) { /* looked up by its blind index; the address sealed beside it */
+        char lowered[320];
+        lower_copy(lowered, sizeof lowered, e->to);
+        email_lookup_key(to_key, sizeof to_key, lowered);
+        bind_text(st, 4, to_key);
+    } else {
+        bind_text(st, 4, e->to);
+    }
+    const char *seal_key = e->call_id && *e->call_id ? e->call_id : "contact";
+    if ((rc = bind_sealed(st, 8, seal_key, so && so->blind ? e->to : NULL, err)) < 0 ||
+        (rc = bind_sealed(st, 5, seal_key, e->subject, err)) < 0) {
+        sqlite3_finalize(st);
+        return rc;
+    }
     bind_text(st, 6, e->send_at && *e->send_at ? e->send_at : NULL);
     bind_text(st, 7, status);
     if ((rc = finish_upsert(l, st, found, &id, "email", out, err)) < 0)
@@ -786,7 +894,10 @@ static int local_add_note(void *state, const sdra_crm_note *n, sdra_crm_result *
         sqlite3_finalize(st);
         return rc;
     }
-    bind_text(st, 4, n->body);
+    if ((rc = bind_sealed(st, 4, n->call_id, n->body, err)) < 0) {
+        sqlite3_finalize(st);
+        return rc;
+    }
     if ((rc = finish_upsert(l, st, found, &id, "note", out, err)) < 0)
         return rc;
     return 0;
@@ -796,25 +907,25 @@ static int local_add_note(void *state, const sdra_crm_note *n, sdra_crm_result *
  * keys; do_not_* become booleans, "objections" is parsed back into JSON. */
 static const char *const list_sql[SDRA_CRM_N_KINDS] = {
     [SDRA_CRM_CONTACTS] =
-        "SELECT id, email, name, company, title, phone, do_not_call, do_not_email, created_at,"
-        " updated_at FROM contacts WHERE (?1 IS NULL OR email = ?1) AND org = ?99 ORDER BY id LIMIT ?2",
+        "SELECT id, coalesce(email_enc, email) AS email, name, company, title, phone, do_not_call, do_not_email,"
+        " created_at, updated_at FROM contacts WHERE (?1 IS NULL OR email = ?1) AND org = ?99 ORDER BY id LIMIT ?2",
     [SDRA_CRM_ACTIVITIES] =
-        "SELECT a.id, a.call_id, c.email AS contact, a.type, a.call_date, a.duration_s, a.direction,"
+        "SELECT a.id, a.call_id, coalesce(c.email_enc, c.email) AS contact, a.type, a.call_date, a.duration_s, a.direction,"
         " a.sentiment, a.outcome, a.summary, a.objections, a.recording, a.created_at, a.updated_at"
         " FROM activities a LEFT JOIN contacts c ON c.id = a.contact_id"
         " WHERE (?1 IS NULL OR c.email = ?1) AND a.org = ?99 ORDER BY a.id LIMIT ?2",
     [SDRA_CRM_TASKS] =
-        "SELECT t.id, t.call_id, c.email AS contact, t.kind, t.owner, t.due_date, t.due_time,"
+        "SELECT t.id, t.call_id, coalesce(c.email_enc, c.email) AS contact, t.kind, t.owner, t.due_date, t.due_time,"
         " t.status, t.text, t.created_at, t.updated_at"
         " FROM tasks t LEFT JOIN contacts c ON c.id = t.contact_id"
         " WHERE (?1 IS NULL OR c.email = ?1) AND t.org = ?99 ORDER BY t.id LIMIT ?2",
     [SDRA_CRM_EMAILS] =
-        "SELECT e.id, e.call_id, c.email AS contact, e.to_addr AS 'to', e.send_at, e.status,"
+        "SELECT e.id, e.call_id, coalesce(c.email_enc, c.email) AS contact, coalesce(e.to_enc, e.to_addr) AS 'to', e.send_at, e.status,"
         " e.subject, e.message_id, e.created_at, e.updated_at"
         " FROM emails e LEFT JOIN contacts c ON c.id = e.contact_id"
         " WHERE (?1 IS NULL OR c.email = ?1 OR e.to_addr = ?1) AND e.org = ?99 ORDER BY e.id LIMIT ?2",
     [SDRA_CRM_NOTES] =
-        "SELECT n.id, n.call_id, c.email AS contact, n.note_key AS 'key', n.body, n.created_at,"
+        "SELECT n.id, n.call_id, coalesce(c.email_enc, c.email) AS contact, n.note_key AS 'key', n.body, n.created_at,"
         " n.updated_at FROM notes n LEFT JOIN contacts c ON c.id = n.contact_id"
         " WHERE (?1 IS NULL OR c.email = ?1) AND n.org = ?99 ORDER BY n.id LIMIT ?2",
 };
@@ -835,6 +946,17 @@ static json_t *column_json(sqlite3_stmt *st, int i, const char *name)
         return json_real(sqlite3_column_double(st, i));
     case SQLITE_TEXT: {
         const char *s = (const char *)sqlite3_column_text(st, i);
+        if (sdra_seal_is_sealed_text(s)) { /* encrypted at rest: null once its key is gone */
+            const sdra_seal_ops *so = sdra_seal_get();
+            char *plain = NULL;
+            if (!so || !so->open_text || so->open_text(so->user_data, s, &plain, NULL) < 0)
+                return json_null();
+            json_t *v = !strcmp(name, "objections") ? json_loads(plain, 0, NULL) : NULL;
+            if (!v)
+                v = json_string(plain);
+            free(plain);
+            return v ? v : json_null();
+        }
         if (!strcmp(name, "objections")) {
             json_t *v = json_loads(s, 0, NULL);
             if (v)
@@ -860,11 +982,30 @@ static int local_list(void *state, sdra_crm_kind kind, const char *contact_email
         return sdra_error_set(err, SDRA_ENOMEM, "out of memory");
     if (!l->db)
         goto done; /* read-only open of a database that does not exist yet */
-    if ((rc = prepare(l, &st, list_sql[kind], err)) < 0)
+    char plain_sql[1024];
+    const char *sql = list_sql[kind];
+    if (l->no_enc_columns) { /* the same query over the columns that exist */
+        static const char *const from[] = {"coalesce(email_enc, email)", "coalesce(c.email_enc, c.email)",
+                                           "coalesce(e.to_enc, e.to_addr)"};
+        static const char *const to[] = {"email", "c.email", "e.to_addr"};
+        snprintf(plain_sql, sizeof plain_sql, "%s", sql);
+        for (int k = 0; k < 3; k++) {
+            char *at = strstr(plain_sql, from[k]);
+            if (at) {
+                size_t fl = strlen(from[k]), tl = strlen(to[k]);
+                memmove(at + tl, at + fl, strlen(at + fl) + 1);
+                memcpy(at, to[k], tl);
+            }
+        }
+        sql = plain_sql;
+    }
+    if ((rc = prepare(l, &st, sql, err)) < 0)
         goto done;
     char email[320];
     if (contact_email) {
-        lower_copy(email, sizeof email, contact_email);
+        char lowered[320];
+        lower_copy(lowered, sizeof lowered, contact_email);
+        email_lookup_key(email, sizeof email, lowered);
         bind_text(st, 1, email);
     }
     sqlite3_bind_int(st, 2, SDRA_CRM_LIST_MAX);
@@ -960,7 +1101,9 @@ static int local_forget_contact(void *state, const char *email, int *n_removed, 
     char addr[320];
     if (!email || strlen(email) >= sizeof addr || !strchr(email, '@'))
         return sdra_error_set(err, SDRA_EINVAL, "erase: '%.100s' is not an email address", email ? email : "");
-    lower_copy(addr, sizeof addr, email);
+    char lowered[320];
+    lower_copy(lowered, sizeof lowered, email);
+    email_lookup_key(addr, sizeof addr, lowered);
     return delete_all(state, sql, 5, addr, n_removed, err);
 }
 

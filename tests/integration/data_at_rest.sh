@@ -55,7 +55,8 @@ for path in sys.argv[1:]:
     enc = sqlite3.connect("file:%s?mode=ro" % path, uri=True).execute("PRAGMA encoding").fetchone()[0]
     assert enc == "UTF-8", (path, enc)
 PY
-"$SDRA" serve --listen 127.0.0.1:0 --data "$D" --port-file "$T/port" --log-level info 2> "$T/serve.log" &
+# --no-encrypt: this is the plaintext mode's erasure (data_at_rest_encrypted.sh covers the default)
+"$SDRA" serve --listen 127.0.0.1:0 --data "$D" --port-file "$T/port" --log-level info --no-encrypt 2> "$T/serve.log" &
 PIDS+=($!)
 for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.1; done
 [ -s "$T/port" ] || fail "server did not start"

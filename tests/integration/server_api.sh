@@ -261,7 +261,12 @@ n=$(cat "$T"/up* | python3 -c 'import sys,json; print(len({json.loads(l)["id"] f
 [ "$n" = 12 ] || fail "12 uploads gave $n distinct ids"
 curl -s -H "Authorization: Bearer $K2" "$B2/v1/calls?limit=100&status=queued" | grep -o '"id"' | wc -l | grep -qx 12 \
   || fail "12 queued calls not listed"
-for f in "$D2"/calls/*/audio.wav; do cmp -s "$f" "$AUDIO" || fail "stored upload $f differs"; done
+# stored encrypted at rest (docs/security.md): each decrypts to exactly the upload
+for f in "$D2"/calls/*/audio.wav; do
+  head -c 8 "$f" | grep -q SDRAENC1 || fail "stored upload $f is not encrypted"
+  "$SDRA" decrypt "$f" --data "$D2" -o "$T/stored.wav" || fail "stored upload $f does not decrypt"
+  cmp -s "$T/stored.wav" "$AUDIO" || fail "stored upload $f differs"
+done
 # an upload retried with the same Idempotency-Key names the same call
 up() { curl -s -o "$T/idem" -w '%{http_code}' -H "Authorization: Bearer $K2" -H 'Content-Type: audio/wav' \
   -H 'Idempotency-Key: upload-42' --data-binary @"$AUDIO" "$B2/v1/calls"; }

@@ -102,16 +102,19 @@ n=$(curl -s "${A[@]}" "$B/v1/calls?limit=100" | python3 -c 'import json,sys; pri
 for id in "${IDS[@]}"; do
   call_json "$id" > "$T/$id.json"
   python3 - "$T/$id.json" "$D" <<'PY' || fail "call $id: $(cat "$T/$id.json")"
-import hashlib, json, os, sys
+import hashlib, json, os, subprocess, sys
 c, data = json.load(open(sys.argv[1])), sys.argv[2]
 assert all(s["state"] == "done" for s in c["stages"]), c["stages"]
 names = [a["name"] for a in c["artifacts"]]
 assert len(names) == len(set(names)), names
 for n in ["transcript.json", "analysis.json", "email.json", "crm.json", "report.html"]:
     assert n in names, (n, names)
+sdra = os.environ["SDRA"]
 for a in c["artifacts"]:
     p = os.path.join(data, "calls", c["id"], a["name"])
-    h = hashlib.sha256(open(p, "rb").read()).hexdigest()
+    # encrypted at rest (docs/security.md): the recorded sha256 is the plaintext's
+    plain = subprocess.run([sdra, "decrypt", p, "--data", data, "-o", "-"], capture_output=True, check=True).stdout
+    h = hashlib.sha256(plain).hexdigest()
     assert h == a["sha256"], (a["name"], "file does not match the recorded sha256")
 PY
 done
@@ -132,8 +135,10 @@ import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 for email, n in db.execute("SELECT email, COUNT(*) FROM contacts GROUP BY email"):
     assert n == 1, (email, n)
-n = db.execute("SELECT COUNT(*) FROM contacts WHERE lower(email) = 'ann@acme.example'").fetchone()[0]
+# both calls are ann's; encrypted at rest, her address is stored as its blind index
+n = db.execute("SELECT COUNT(*) FROM contacts").fetchone()[0]
 assert n == 1, ("contacts for ann", n)
+assert db.execute("SELECT email FROM contacts").fetchone()[0].startswith("bx1:"), "contact email not blind-indexed"
 for cid in sys.argv[2:]:
     n = db.execute("SELECT COUNT(*) FROM activities WHERE call_id = ?", (cid,)).fetchone()[0]
     assert n == 1, ("activities", cid, n)

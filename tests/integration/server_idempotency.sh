@@ -67,7 +67,9 @@ ID=$(cat "$T/id")
 n=$(curl -s "${A[@]}" "$B/v1/calls?limit=100" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["calls"]))')
 [ "$n" = 1 ] || fail "$n calls exist after 20 uploads with one key"
 [ "$(ls "$D/calls")" = "$ID" ] || fail "call directories: $(ls "$D/calls")"
-cmp -s "$D/calls/$ID/audio.wav" "$AUDIO" || fail "the stored audio differs from the upload"
+# stored encrypted at rest (docs/security.md): it decrypts to exactly the upload
+"$SDRA" decrypt "$D/calls/$ID/audio.wav" --data "$D" -o "$T/stored.wav" || fail "the stored audio does not decrypt"
+cmp -s "$T/stored.wav" "$AUDIO" || fail "the stored audio differs from the upload"
 [ -s "$D/calls/$ID/call.json" ] || fail "call.json missing"
 ls "$D/tmp" | grep -q upload && fail "uploads left files in tmp/"
 # a later retry names the same call (200)

@@ -1,0 +1,73 @@
+/*
+ * sealer.c - self-contained encrypted files (sdra/crypt.h): each file carries its own data key
+ * wrapped by the master, so a package written by `sdra run --encrypt` needs only the master key
+ * to be read back (`sdra decrypt`), and deleting the file is deleting its key.
+ */
+#include "sdra/crypt.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+int sdra_crypt_resolve_inline(void *user_data, const char *key_id, const unsigned char *wrapped, sdra_crypt_key **out,
+                              sdra_error *err)
+{
+    const sdra_crypt_key *m = user_data;
+    if (!wrapped)
+        return sdra_error_set(err, SDRA_EUNSUPPORTED,
+                              "the file is encrypted with the stored data key %s: give the server's --data DIR", key_id);
+    if (strcmp(key_id, sdra_crypt_key_id(m)))
+        return sdra_error_set(err, SDRA_EDENIED, "the file was encrypted under master key %s, not the one given (%s)",
+                              key_id, sdra_crypt_key_id(m));
+    return sdra_crypt_unwrap(m, key_id, wrapped, SDRA_CRYPT_WRAPPED_BYTES, out, err);
+}
+
+static int seal_file(void *ud, const void *in, size_t n, unsigned char **out, size_t *out_n, sdra_error *err)
+{
+    sdra_crypt_sealer *s = ud;
+    sdra_crypt_key *dk = NULL;
+    int rc = sdra_crypt_key_generate(&dk, "file", err);
+    if (rc == 0)
+        rc = sdra_crypt_seal_buf(dk, s->master, in, n, out, out_n, err);
+    sdra_crypt_key_destroy(dk);
+    return rc;
+}
+
+static int open_file(void *ud, const void *in, size_t n, size_t max, char **out, size_t *out_n, sdra_error *err)
+{
+    sdra_crypt_sealer *s = ud;
+    return sdra_crypt_open_buf(in, n, max, sdra_crypt_resolve_inline, (void *)s->master, out, out_n, err);
+}
+
+int sdra_crypt_fd_plain_memfd(int fd, sdra_crypt_resolve_fn resolve, void *user_data, int *out_fd, sdra_error *err)
+{
+    int mfd = memfd_create("sdra-plain", MFD_CLOEXEC);
+    if (mfd < 0)
+        return sdra_error_set(err, SDRA_EIO, "memfd_create: %s", strerror(errno));
+    int rc = lseek(fd, 0, SEEK_SET) == 0 ? 0 : sdra_error_set(err, SDRA_EIO, "seek: %s", strerror(errno));
+    if (rc == 0)
+        rc = sdra_crypt_fd_decrypt(fd, mfd, resolve, user_data, err);
+    if (rc == 0 && lseek(mfd, 0, SEEK_SET) != 0)
+        rc = sdra_error_set(err, SDRA_EIO, "seek: %s", strerror(errno));
+    if (rc < 0) {
+        close(mfd);
+        return rc;
+    }
+    *out_fd = mfd;
+    return 0;
+}
+
+static int open_fd(void *ud, int fd, int *out_fd, sdra_error *err)
+{
+    sdra_crypt_sealer *s = ud;
+    return sdra_crypt_fd_plain_memfd(fd, sdra_crypt_resolve_inline, (void *)s->master, out_fd, err);
+}
+
+void sdra_crypt_sealer_init(sdra_crypt_sealer *s, const sdra_crypt_key *master)
+{
+    memset(s, 0, sizeof *s);
+    s->master = master;
+    s->ops = (sdra_seal_ops){.user_data = s, .seal_file = seal_file, .open_file = open_file, .open_fd = open_fd};
+}
