@@ -382,7 +382,7 @@ int64_t sdra_store_now_ms(void);
  * organisation. A person's audit entries carry a random pseudonym ("s-" + 16 hex) that only the
  * subject_pseudonyms row links to their token: forgetting the subject deletes that row and the
  * call links, after which nothing in the store ties the entries or the token to the person. */
-#define SDRA_STORE_ORG_MAX 64
+#define SDRA_STORE_ORG_MAX SDRA_STORE_ID_MAX
 #define SDRA_STORE_TOKEN_HEX 64
 
 /* An organisation's retention and consent policy. Ages in days from the call's creation;

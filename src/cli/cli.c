@@ -2,6 +2,8 @@
  * cli.c - helpers shared by the subcommands: error printing, usage errors, the progress bar.
  */
 #include "cli.h"
+#include "sdra/store.h"
+#include "sdra/util.h"
 
 #include <pwd.h>
 #include <stdarg.h>
@@ -87,4 +89,21 @@ void cli_audit_actor(char *out, size_t n)
         snprintf(out, n, "cli:%s", pw->pw_name);
     else
         snprintf(out, n, "cli:uid%u", (unsigned)getuid());
+}
+
+/* Appends the audit entry of a change made with the CLI: actor "cli:<user>", ip "local". */
+int cli_audit(sdra_store *st, const char *org, const char *action, const char *key_id, const char *detail,
+              sdra_error *err)
+{
+    sdra_store_audit_entry e = {.at_ms = sdra_store_now_ms()};
+    sdra_strlcpy(e.org, org, sizeof e.org);
+    cli_audit_actor(e.actor, sizeof e.actor);
+    sdra_strlcpy(e.action, action, sizeof e.action);
+    sdra_strlcpy(e.target, key_id, sizeof e.target);
+    sdra_strlcpy(e.ip, "local", sizeof e.ip);
+    sdra_strlcpy(e.detail, detail ? detail : "", sizeof e.detail);
+    sdra_error e2 = {0};
+    if (sdra_store_audit_append(st, &e, &e2) < 0)
+        return sdra_error_set(err, SDRA_EIO, "audit log write failed: %s", e2.msg);
+    return 0;
 }

@@ -45,23 +45,6 @@ static void fmt_ms(char out[32], int64_t ms)
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Appends the audit entry of a change made with the CLI: actor "cli:<user>", ip "local". */
-int cli_audit(sdra_store *st, const char *org, const char *action, const char *key_id, const char *detail,
-              sdra_error *err)
-{
-    sdra_store_audit_entry e = {.at_ms = sdra_store_now_ms()};
-    sdra_strlcpy(e.org, org, sizeof e.org);
-    cli_audit_actor(e.actor, sizeof e.actor);
-    sdra_strlcpy(e.action, action, sizeof e.action);
-    sdra_strlcpy(e.target, key_id, sizeof e.target);
-    sdra_strlcpy(e.ip, "local", sizeof e.ip);
-    sdra_strlcpy(e.detail, detail ? detail : "", sizeof e.detail);
-    sdra_error e2 = {0};
-    if (sdra_store_audit_append(st, &e, &e2) < 0)
-        return sdra_error_set(err, SDRA_EIO, "audit log write failed: %s", e2.msg);
-    return 0;
-}
-
 /* The id (and organisation) of the key named which (an id or a name); valid_only: a revoked
  * one does not count. */
 static int resolve_key(sdra_store *st, const char *which, bool valid_only, char id[SDRA_STORE_ID_MAX],

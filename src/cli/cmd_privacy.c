@@ -54,7 +54,6 @@ typedef struct cli_delete {
     sdra_store *store;
     const char *data_dir;
     const char *org;  /* NULL: any organisation (the purge) */
-    const char *actor;
     bool audit; /* write "call.delete" first (erase); the purge audited already */
 } cli_delete;
 
@@ -220,7 +219,7 @@ int cmd_privacy(int argc, char **argv)
     if (rc < 0 || (rc = sdra_server_unseal_begin(&unseal, st, dir, mk_file, mk_cmd, &err)) < 0)
         goto done;
     sdra_rights_ctx cx = sdra_rights_ctx_init(st, dir, org, actor, "local");
-    cli_delete del = {st, dir, org, actor, true};
+    cli_delete del = {st, dir, org, true};
     cx.delete_call = delete_call;
     cx.user = &del;
     if (!strcmp(verb, "export")) {
@@ -260,17 +259,11 @@ int cmd_privacy(int argc, char **argv)
                 p.require_consent = consent;
             char detail[SDRA_STORE_AUDIT_DETAIL_MAX];
             sdra_retention_policy_describe(&p, detail, sizeof detail);
-            sdra_store_audit_entry e = {.at_ms = sdra_store_now_ms()};
-            sdra_strlcpy(e.org, org, sizeof e.org);
-            sdra_strlcpy(e.actor, actor, sizeof e.actor);
-            sdra_strlcpy(e.action, "retention.set", sizeof e.action);
-            sdra_strlcpy(e.target, org, sizeof e.target);
-            sdra_strlcpy(e.ip, "local", sizeof e.ip);
-            sdra_strlcpy(e.detail, detail, sizeof e.detail);
-            if ((rc = sdra_store_audit_append(st, &e, &err)) < 0 ||
-                (rc = sdra_store_policy_put(st, &p, e.at_ms, &err)) < 0)
+            int64_t at = sdra_store_now_ms();
+            if ((rc = cli_audit(st, org, "retention.set", org, detail, &err)) < 0 ||
+                (rc = sdra_store_policy_put(st, &p, at, &err)) < 0)
                 goto done;
-            p.updated_ms = e.at_ms;
+            p.updated_ms = at;
         }
         doc = sdra_retention_policy_to_json(&p);
         rc = print_json(doc, NULL, &err);

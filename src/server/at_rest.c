@@ -33,6 +33,7 @@ struct srv_keyring {
     sdra_store *store;
     pthread_mutex_t mu;
     sdra_crypt_key *shared[2]; /* crm-fields, crm-index: made once, cached (guarded by mu) */
+    char warning[PATH_MAX + 160]; /* where the master key lives, when it is next to the data */
 };
 
 int srv_keyring_open(srv_keyring **out, sdra_store *store, const char *data_dir, const char *key_file,
@@ -40,6 +41,7 @@ int srv_keyring_open(srv_keyring **out, sdra_store *store, const char *data_dir,
 {
     sdra_crypt_master_params mp = {.key_file = key_file, .key_cmd = key_cmd, .env_var = "SDRA_MASTER_KEY"};
     sdra_crypt_key *m = NULL;
+    char warning[PATH_MAX + 160] = "";
     int rc = sdra_crypt_master_load(&m, &mp, err);
     if (rc == SDRA_ENOTFOUND && !(key_file && *key_file)) {
         char path[PATH_MAX];
@@ -48,13 +50,14 @@ int srv_keyring_open(srv_keyring **out, sdra_store *store, const char *data_dir,
         sdra_error e2 = {0};
         if ((rc = sdra_crypt_master_load(&m, &mp, &e2)) == SDRA_ENOTFOUND) {
             if ((rc = sdra_crypt_master_create_file(path, &m, err)) == 0)
-                sdra_log(SDRA_LOG_WARN, "created the master key %s next to the data it protects: keep it elsewhere "
-                                        "(--master-key-file, --master-key-cmd or $SDRA_MASTER_KEY; docs/security.md)",
-                         path);
+                snprintf(warning, sizeof warning,
+                         "created the master key %s next to the data it protects: keep it elsewhere "
+                         "(--master-key-file, --master-key-cmd or $SDRA_MASTER_KEY; docs/security.md)", path);
         } else if (rc < 0) {
             *err = e2;
         } else {
-            sdra_log(SDRA_LOG_WARN, "the master key is %s, next to the data it protects (docs/security.md)", path);
+            snprintf(warning, sizeof warning, "the master key is %s, next to the data it protects (docs/security.md)",
+                     path);
         }
     }
     if (rc < 0)
@@ -66,9 +69,15 @@ int srv_keyring_open(srv_keyring **out, sdra_store *store, const char *data_dir,
     }
     kr->master = m;
     kr->store = store;
+    sdra_strlcpy(kr->warning, warning, sizeof kr->warning);
     pthread_mutex_init(&kr->mu, NULL);
     *out = kr;
     return 0;
+}
+
+const char *srv_keyring_warning(const srv_keyring *kr)
+{
+    return kr && kr->warning[0] ? kr->warning : NULL;
 }
 
 void srv_keyring_close(srv_keyring *kr)

@@ -148,6 +148,9 @@ typedef struct srv_seal {
 int srv_keyring_open(srv_keyring **out, sdra_store *store, const char *data_dir, const char *key_file,
                      const char *key_cmd, sdra_error *err);
 void srv_keyring_close(srv_keyring *kr);
+/* What the server should warn about once it is up (the master key next to the data), or NULL:
+ * a start that fails says one line, not this. */
+const char *srv_keyring_warning(const srv_keyring *kr);
 const char *srv_keyring_master_id(const srv_keyring *kr);
 /* Stores k wrapped by the master under k's id (replace: over a leftover one). */
 int srv_keyring_store_key(srv_keyring *kr, const sdra_crypt_key *k, bool replace, sdra_error *err);

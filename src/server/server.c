@@ -700,6 +700,8 @@ int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error
         goto done;
     if ((rc = srv_retention_start(s, err)) < 0)
         goto done;
+    if (srv_keyring_warning(s->kr))
+        sdra_log(SDRA_LOG_WARN, "%s", srv_keyring_warning(s->kr));
     sdra_log(SDRA_LOG_INFO, "listening on port %d, data in %s", s->port, s->data_dir);
 done:
     if (rc < 0) {

@@ -438,18 +438,7 @@ int sdra_store_call_set_meta(sdra_store *s, const char *org, const char *id, con
 
 /* ---- data-subject rights and retention ------------------------------------------------- */
 
-/* An org name: 1..63 printable characters without spaces; a token: 64 lower-case hex. */
-static int valid_org(const char *org)
-{
-    size_t n = org ? strlen(org) : 0;
-    if (n == 0 || n >= SDRA_STORE_ORG_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (org[i] <= 32 || org[i] >= 127)
-            return 0;
-    return 1;
-}
-
+/* A subject token: 64 lower-case hex digits. */
 static int valid_token(const char *t)
 {
     return t && strlen(t) == SDRA_STORE_TOKEN_HEX && strspn(t, "0123456789abcdef") == SDRA_STORE_TOKEN_HEX;
@@ -457,8 +446,8 @@ static int valid_token(const char *t)
 
 static int check_subject(const char *org, const char *token, sdra_error *err)
 {
-    if (!valid_org(org))
-        return sdra_error_set(err, SDRA_EINVAL, "organisation '%.80s': use 1-63 printable characters, no spaces",
+    if (!sdra_store_org_valid(org))
+        return sdra_error_set(err, SDRA_EINVAL, "organisation '%.80s': use 1-63 of [a-z0-9-]",
                               org ? org : "");
     if (!valid_token(token))
         return sdra_error_set(err, SDRA_EINVAL, "subject token must be 64 hex digits");
@@ -507,8 +496,8 @@ int sdra_store_subject_forget(sdra_store *s, const char *org, const char *token,
 int sdra_store_policy_get(sdra_store *s, const char *org, sdra_store_policy *out, sdra_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (!valid_org(org))
-        return sdra_error_set(err, SDRA_EINVAL, "organisation '%.80s': use 1-63 printable characters, no spaces",
+    if (!sdra_store_org_valid(org))
+        return sdra_error_set(err, SDRA_EINVAL, "organisation '%.80s': use 1-63 of [a-z0-9-]",
                               org ? org : "");
     sdra_strlcpy(out->org, org, sizeof out->org);
     return s->ops->policy_get(s, org, out, err);
@@ -516,8 +505,8 @@ int sdra_store_policy_get(sdra_store *s, const char *org, sdra_store_policy *out
 
 int sdra_store_policy_put(sdra_store *s, const sdra_store_policy *p, int64_t now_ms, sdra_error *err)
 {
-    if (!valid_org(p->org))
-        return sdra_error_set(err, SDRA_EINVAL, "organisation '%.80s': use 1-63 printable characters, no spaces", p->org);
+    if (!sdra_store_org_valid(p->org))
+        return sdra_error_set(err, SDRA_EINVAL, "organisation '%.80s': use 1-63 of [a-z0-9-]", p->org);
     const int days[] = {p->audio_days, p->transcript_days, p->analysis_days, p->email_days, p->call_days, p->crm_days};
     for (size_t i = 0; i < sizeof days / sizeof days[0]; i++)
         if (days[i] < 0 || days[i] > 365 * 100)

@@ -7,8 +7,11 @@
 #     the data directory (files, sdra.db, crm.sqlite3, -wal, -shm; master.key excluded) in any
 #     encoding of tests/integration/lib/plaingrep.py.
 #  2. `sdra keys rotate-master`: restarted with only the new key, the call still reads back.
+#  2b. A person's export (API and `sdra privacy export --master-key-file`) finds the call, its
+#     decrypted transcript and the CRM contact (blind index).
 #  3. DELETE: the search still finds nothing, the call's key row is gone, and its artifacts
-#     from a copy of the data directory taken before the delete no longer decrypt.
+#     from a copy of the data directory taken before the delete no longer decrypt; erasing the
+#     person (API) leaves an export that finds nothing.
 #  4. Control: the same call on `sdra serve --no-encrypt` IS found by the same search.
 #  5. `sdra run --encrypt`: the package holds none of the secrets; `sdra decrypt` reads it back,
 #     refuses a wrong key and a truncated file with one line.
@@ -107,6 +110,25 @@ word_in_transcript "after rotate-master"
   || fail "sdra decrypt with the new key failed"
 grep -qi "$WORD" "$T/dec.txt" || fail "sdra decrypt gave no plaintext"
 
+# --- 2b. a person's export over sealed data: the call by its subject link, the CRM contact by its
+# blind index, the metadata and transcript decrypted (API and CLI) ----------------------------------
+check_export() { # FILE WHAT: the export holds the call, its transcript and the contact
+  python3 - "$1" "$ID" "$EMAIL" "$NAME" "$WORD" <<'PY' || fail "$2 export: $(head -c 800 "$1")"
+import json, sys
+d = json.load(open(sys.argv[1])); cid, email, name, word = sys.argv[2:6]
+calls = {c["id"]: c for c in d["calls"]}
+assert cid in calls, "call missing"
+assert calls[cid]["metadata"].get("contact_name") == name, calls[cid]["metadata"]
+assert word in json.dumps(calls[cid]).lower(), "transcript not decrypted"
+assert [c["email"] for c in d["crm"]["contacts"]] == [email], d["crm"]["contacts"]
+PY
+}
+curl -sf "${H[@]}" "$B/v1/privacy/export?email=$EMAIL" -o "$T/export.json" || fail "GET /v1/privacy/export failed"
+check_export "$T/export.json" "API"
+"$SDRA" privacy export --data "$D" --email "$EMAIL" --master-key-file "$T/new.key" -o "$T/export-cli.json" \
+  2> "$T/export-cli.err" || fail "sdra privacy export failed: $(cat "$T/export-cli.err")"
+check_export "$T/export-cli.json" "CLI"
+
 # --- 3. delete: crypto-shredding --------------------------------------------------------------------
 cp -a "$D" "$T/backup"  # a backup of the files taken while the call is stored
 code=$(curl -s -o "$T/body" -w '%{http_code}' "${H[@]}" -X DELETE "$B/v1/calls/$ID")
@@ -125,6 +147,14 @@ for f in "$T/backup/calls/$ID"/*; do
   n=$((n + 1))
 done
 [ "$n" -ge 5 ] || fail "the backup held only $n files of the call"
+# erasure of the person over sealed data: the contact found by its blind index goes, and a later
+# export finds nothing
+code=$(curl -s -o "$T/body" -w '%{http_code}' "${H[@]}" -H 'Content-Type: application/json' \
+  -d "{\"email\":\"$EMAIL\"}" "$B/v1/privacy/erase")
+[ "$code" = 200 ] || fail "erase answered $code: $(cat "$T/body")"
+curl -sf "${H[@]}" "$B/v1/privacy/export?email=$EMAIL" -o "$T/export2.json" || fail "export after erase failed"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(bool(d["calls"]) or any(d["crm"].values()))' \
+  "$T/export2.json" || fail "export after erase is not empty: $(head -c 600 "$T/export2.json")"
 stop
 
 # --- 4. control: --no-encrypt stores plaintext, and the search finds it --------------------------------

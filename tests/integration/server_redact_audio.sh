@@ -60,9 +60,15 @@ check_mode() {
   grep -qi '^Content-Type: audio/wav' "$T/audio.hdr" || fail "audio served as: $(grep -i content-type "$T/audio.hdr")"
   ls "$D/calls/$ID" > "$T/files"
   [ "$(grep -c '^audio\.' "$T/files")" = 1 ] && grep -qx audio.wav "$T/files" || fail "audio files in the call: $(tr '\n' ' ' < "$T/files")"
-  cmp -s "$T/served.wav" "$D/calls/$ID/audio.wav" || fail "GET audio is not the stored file"
+  # stored encrypted at rest (the server's default): the served file is the stored one decrypted
+  "$SDRA" decrypt "$D/calls/$ID/audio.wav" --data "$D" -o "$T/stored.wav" 2>"$T/dec.err" \
+    || fail "the stored audio does not decrypt: $(cat "$T/dec.err")"
+  cmp -s "$T/served.wav" "$T/stored.wav" || fail "GET audio is not the stored file"
+  head -c 8 "$D/calls/$ID/audio.wav" | grep -q SDRAENC1 || fail "the redacted audio is stored in plaintext"
 
-  python3 - "$T/call.wav" "$T/served.wav" "$D/calls/$ID/transcript.json" "$T/call.json" "$MODE" <<'PY' || fail "redacted audio ($MODE)"
+  "$SDRA" decrypt "$D/calls/$ID/transcript.json" --data "$D" -o "$T/transcript.json" 2>"$T/dec.err" \
+    || fail "the stored transcript does not decrypt: $(cat "$T/dec.err")"
+  python3 - "$T/call.wav" "$T/served.wav" "$T/transcript.json" "$T/call.json" "$MODE" <<'PY' || fail "redacted audio ($MODE)"
 import json, struct, sys, wave
 def samples(path):
     w = wave.open(path)

@@ -27,9 +27,13 @@ pv_setup() {
 }
 
 # pv_start [serve options]: an API-only server on a free loopback port; $B is its base URL.
+# These tests read call.json and run `sdra crm sync` on call directories themselves, so the
+# server stores plaintext (PV_SERVE_OPTS, default --no-encrypt); the same rights over sealed
+# data are tested in data_at_rest_encrypted.sh.
+PV_SERVE_OPTS=${PV_SERVE_OPTS---no-encrypt}
 pv_start() {
   rm -f "$T/port"
-  "$SDRA" serve --listen 127.0.0.1:0 --data "$D" --port-file "$T/port" --no-workers "$@" 2>>"$T/serve.log" &
+  "$SDRA" serve --listen 127.0.0.1:0 --data "$D" --port-file "$T/port" --no-workers $PV_SERVE_OPTS "$@" 2>>"$T/serve.log" &
   PID=$!
   local _
   for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.1; done
