@@ -6,6 +6,7 @@
 #include "sdra/crypt.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -65,9 +66,64 @@ static int open_fd(void *ud, int fd, int *out_fd, sdra_error *err)
     return sdra_crypt_fd_plain_memfd(fd, sdra_crypt_resolve_inline, (void *)s->master, out_fd, err);
 }
 
+/* Database fields (the local CRM of `sdra run --encrypt`): sealed under a key derived from the
+ * master (so the master alone reads them back), looked up by a blind index under another. */
+#define RUN_FIELDS_KEY "run-fields"
+static int derived_key(const sdra_crypt_sealer *s, int which, sdra_crypt_key **out, sdra_error *err)
+{
+    unsigned char sub[SDRA_CRYPT_KEY_BYTES];
+    crypto_kdf_derive_from_key(sub, sizeof sub, (uint64_t)which + 1, "sdrarun_", sdra_crypt_key_bytes(s->master));
+    int rc = sdra_crypt_key_from_bytes(out, which ? "run-index" : RUN_FIELDS_KEY, sub, err);
+    sodium_memzero(sub, sizeof sub);
+    return rc;
+}
+
+static char *seal_text(void *ud, const char *key_id, const char *text)
+{
+    sdra_crypt_key *k = NULL;
+    sdra_error e = {0};
+    if (derived_key(ud, 0, &k, &e) < 0)
+        return NULL;
+    char *v = sdra_crypt_field_seal(k, text, strlen(text));
+    sdra_crypt_key_destroy(k);
+    return v;
+}
+
+static int open_text(void *ud, const char *value, char **out, sdra_error *err)
+{
+    char id[SDRA_CRYPT_KEY_ID_MAX];
+    sdra_crypt_key *k = NULL;
+    int rc = sdra_crypt_field_key_id(value, id, err);
+    if (rc < 0)
+        return rc;
+    if (strcmp(id, RUN_FIELDS_KEY))
+        return sdra_error_set(err, SDRA_EDENIED, "the value is sealed with key %s, not this master's", id);
+    if ((rc = derived_key(ud, 0, &k, err)) == 0)
+        rc = sdra_crypt_field_open(k, value, out, err);
+    sdra_crypt_key_destroy(k);
+    return rc;
+}
+
+static int blind(void *ud, const char *text, char out[SDRA_SEAL_BLIND_MAX])
+{
+    sdra_crypt_key *k = NULL;
+    sdra_error e = {0};
+    if (derived_key(ud, 1, &k, &e) < 0)
+        return -1;
+    sdra_crypt_blind(k, text, out);
+    sdra_crypt_key_destroy(k);
+    return 0;
+}
+
 void sdra_crypt_sealer_init(sdra_crypt_sealer *s, const sdra_crypt_key *master)
 {
     memset(s, 0, sizeof *s);
     s->master = master;
-    s->ops = (sdra_seal_ops){.user_data = s, .seal_file = seal_file, .open_file = open_file, .open_fd = open_fd};
+    s->ops = (sdra_seal_ops){.user_data = s,
+                             .seal_file = seal_file,
+                             .open_file = open_file,
+                             .open_fd = open_fd,
+                             .seal_text = seal_text,
+                             .open_text = open_text,
+                             .blind = blind};
 }

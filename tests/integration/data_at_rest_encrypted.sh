@@ -179,6 +179,11 @@ PKG=$(ls -d "$T/out"/*/)
 python3 "$GREP" "$PKG" none "${SECRETS[@]}" > "$T/hits4" 2> "$T/grep4.log" \
   || fail "plaintext in the encrypted package:
 $(head -20 "$T/hits4")"
+# the run's local CRM (--data) holds the contact and the call's rows sealed too
+[ -s "$T/rundata/crm.sqlite3" ] || fail "sdra run --encrypt wrote no CRM rows"
+python3 "$GREP" "$T/rundata" none "${SECRETS[@]}" > "$T/hits5" 2> "$T/grep5.log" \
+  || fail "plaintext in the local CRM of sdra run --encrypt:
+$(head -20 "$T/hits5")"
 "$SDRA" decrypt "$PKG/transcript.txt" --master-key-file "$T/new.key" -o "$T/pkg.txt" || fail "sdra decrypt (package) failed"
 grep -qi "$WORD" "$T/pkg.txt" || fail "the decrypted package transcript lacks '$WORD'"
 "$SDRA" decrypt "$PKG/transcript.txt" --master-key-file "$T/old.key" -o "$T/pkg2.txt" 2> "$T/wrong.err" \
