@@ -122,6 +122,12 @@ void sdra_crypt_reader_close(sdra_crypt_reader *r);
 /* The plaintext length of a well-formed file of file_bytes (from its chunk layout); -1 when
  * the length cannot be one. Reading still authenticates every byte. */
 int64_t sdra_crypt_reader_plain_bytes(const sdra_crypt_reader *r, int64_t file_bytes);
+/* The reader entries of a sealing table (sdra/seal.h) over sdra_crypt_reader: _open rewinds fd,
+ * opens a reader with resolve and reports the plaintext length. */
+int sdra_crypt_seal_reader_open(int fd, sdra_crypt_resolve_fn resolve, void *user_data, void **reader,
+                                int64_t *plain_bytes, sdra_error *err);
+int sdra_crypt_seal_reader_read(void *reader, void *buf, size_t n, size_t *got, sdra_error *err);
+void sdra_crypt_seal_reader_close(void *reader);
 
 /* Whole-buffer forms of the same file format. */
 int sdra_crypt_seal_buf(const sdra_crypt_key *dk, const sdra_crypt_key *inline_master, const void *in,

@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "sdra/error.h"
 
 #ifdef __cplusplus
@@ -35,6 +36,12 @@ typedef struct sdra_seal_ops {
                      sdra_error *err);
     /* a new descriptor with the plaintext of the encrypted file open on fd (not on disk) */
     int (*open_fd)(void *user_data, int fd, int *out_fd, sdra_error *err);
+    /* a streaming reader of the plaintext of the encrypted file open on fd (read from its
+     * start, one chunk in memory): the audio decoder's way in, seeking by reading again;
+     * *plain_bytes is the plaintext length. reader_read gives *got 0 at the end. */
+    int (*reader_open)(void *user_data, int fd, void **reader, int64_t *plain_bytes, sdra_error *err);
+    int (*reader_read)(void *reader, void *buf, size_t n, size_t *got, sdra_error *err);
+    void (*reader_close)(void *reader);
     /* key_id: whose key seals the value (a call id, or a shared key's name); malloc'd result,
      * NULL on failure (the caller then stores nothing) */
     char *(*seal_text)(void *user_data, const char *key_id, const char *text);

@@ -73,6 +73,11 @@ struct sdra_audio {
     int fd;
     bool own_fd;
     bool seekable;
+    /* an sdra-encrypted file (sdra/seal.h): read through the sealing table's streaming reader,
+     * one chunk in memory; a seek backwards reads again from the start */
+    const struct sdra_seal_ops *seal;
+    void *sealed;
+    int64_t plain_pos;
     int64_t file_bytes; /* size of a regular file, else -1 */
     int64_t bytes_read; /* through io_read, for the size limit on streams */
     /* bytes read ahead while looking at a stream's WAV header, served again by io_read */
@@ -184,6 +189,62 @@ static int fail_av(sdra_audio *a, sdra_error *err, int averr, const char *what)
 
 /* ---- I/O: our own AVIOContext over a file descriptor ------------------------------------ */
 
+/* read(2) on the input, or on the plaintext of an encrypted one. */
+static ssize_t src_read(sdra_audio *a, void *buf, size_t n)
+{
+    if (!a->sealed) {
+        ssize_t r;
+        do {
+            r = read(a->fd, buf, n);
+        } while (r < 0 && errno == EINTR);
+        return r;
+    }
+    size_t got = 0;
+    sdra_error e = {0};
+    if (a->seal->reader_read(a->sealed, buf, n, &got, &e) < 0) {
+        errno = EIO;
+        return -1;
+    }
+    a->plain_pos += (int64_t)got;
+    return (ssize_t)got;
+}
+
+/* lseek(2) on the input; on an encrypted one forwards by reading, backwards by starting again. */
+static int64_t src_seek(sdra_audio *a, int64_t offset, int whence)
+{
+    if (!a->sealed) {
+        off_t r = lseek(a->fd, (off_t)offset, whence);
+        return r < 0 ? -1 : (int64_t)r;
+    }
+    int64_t to = whence == SEEK_SET ? offset : whence == SEEK_CUR ? a->plain_pos + offset : a->file_bytes + offset;
+    if (to < 0 || to > a->file_bytes) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (to < a->plain_pos) {
+        void *fresh = NULL;
+        int64_t plain = 0;
+        sdra_error e = {0};
+        if (a->seal->reader_open(a->seal->user_data, a->fd, &fresh, &plain, &e) < 0) {
+            errno = EIO;
+            return -1;
+        }
+        a->seal->reader_close(a->sealed);
+        a->sealed = fresh;
+        a->plain_pos = 0;
+    }
+    unsigned char skip[4096];
+    while (a->plain_pos < to) {
+        int64_t want = to - a->plain_pos;
+        ssize_t r = src_read(a, skip, want < (int64_t)sizeof skip ? (size_t)want : sizeof skip);
+        if (r <= 0) {
+            errno = r < 0 ? EIO : EINVAL;
+            return -1;
+        }
+    }
+    return to;
+}
+
 static int io_read(void *opaque, uint8_t *buf, int size)
 {
     sdra_audio *a = opaque;
@@ -200,9 +261,7 @@ static int io_read(void *opaque, uint8_t *buf, int size)
         return AVERROR_EOF;
     if (a->payload_left > 0 && size > a->payload_left)
         size = (int)a->payload_left;
-    do {
-        n = read(a->fd, buf, (size_t)size);
-    } while (n < 0 && errno == EINTR);
+    n = src_read(a, buf, (size_t)size);
     if (n > 0 && a->payload_left > 0)
         a->payload_left -= n;
     if (n < 0) {
@@ -227,10 +286,10 @@ static int64_t io_seek(void *opaque, int64_t offset, int whence)
     if (whence & AVSEEK_SIZE)
         return a->file_bytes >= 0 ? a->file_bytes : AVERROR(ENOSYS);
     whence &= ~AVSEEK_FORCE;
-    off_t r = lseek(a->fd, (off_t)offset, whence);
+    int64_t r = src_seek(a, offset, whence);
     if (r < 0)
         return AVERROR(errno);
-    return (int64_t)r;
+    return r;
 }
 
 /* Installed as the demuxer's io_open: nothing inside an input may open another resource (a
@@ -280,9 +339,7 @@ static bool pre_read(sdra_audio *a, size_t n, size_t *cap)
         *cap = nc;
     }
     while (n > 0) {
-        ssize_t r = read(a->fd, a->pre + a->pre_len, n);
-        if (r < 0 && errno == EINTR)
-            continue;
+        ssize_t r = src_read(a, a->pre + a->pre_len, n);
         if (r <= 0) {
             if (r < 0)
                 a->io_errno = errno;
@@ -706,13 +763,28 @@ static int open_input(sdra_audio *a, const char *path, sdra_error *err)
                                   strerror(e));
         }
         a->own_fd = true;
-        /* encrypted at rest (sdra/seal.h): FFmpeg reads a plaintext descriptor, never a file */
+        /* encrypted at rest (sdra/seal.h): FFmpeg reads the decrypting stream (or, from a table
+         * without a reader, a plaintext descriptor), never a plaintext file */
         unsigned char head[8];
         if (pread(a->fd, head, sizeof head, 0) == (ssize_t)sizeof head && sdra_seal_is_sealed(head, sizeof head)) {
             const sdra_seal_ops *so = sdra_seal_get();
             int plain = -1, rc;
-            if (!so || !so->open_fd)
+            if (!so || !(so->reader_open || so->open_fd))
                 return sdra_error_set(err, SDRA_EDENIED, "%s: encrypted (sdra) file: no key to read it", a->name);
+            if (so->reader_open) { /* streamed: bounded memory, seekable by reading again */
+                int64_t plain_bytes = 0;
+                if ((rc = so->reader_open(so->user_data, a->fd, &a->sealed, &plain_bytes, err)) < 0)
+                    return rc;
+                a->seal = so;
+                a->file_bytes = plain_bytes;
+                a->seekable = true;
+                if (plain_bytes == 0)
+                    return sdra_error_set(err, SDRA_EINVAL, "%s: empty file", a->name);
+                if (a->p.max_size_bytes > 0 && plain_bytes > a->p.max_size_bytes)
+                    return sdra_error_set(err, SDRA_ELIMIT, "%s: %lld bytes, larger than the limit of %lld bytes",
+                                          a->name, (long long)plain_bytes, (long long)a->p.max_size_bytes);
+                return 0;
+            }
             if ((rc = so->open_fd(so->user_data, a->fd, &plain, err)) < 0)
                 return rc;
             close(a->fd);
@@ -782,7 +854,7 @@ int sdra_audio_open(sdra_audio **out, const char *path, const sdra_audio_params 
         raw_wav = sniff_wav_stream(a, &ws);
         if (!raw_wav && a->seekable) {
             /* a file: FFmpeg starts again from the first byte instead of a replay */
-            if (lseek(a->fd, 0, SEEK_SET) != 0) {
+            if (src_seek(a, 0, SEEK_SET) != 0) {
                 rc =
                     sdra_error_set(err, SDRA_EIO, "%s: cannot seek (%s)", a->name, strerror(errno));
                 goto done;
@@ -1139,6 +1211,8 @@ void sdra_audio_close(sdra_audio *a)
         av_freep(&a->avio->buffer);
         avio_context_free(&a->avio);
     }
+    if (a->sealed)
+        a->seal->reader_close(a->sealed);
     if (a->own_fd && a->fd >= 0)
         close(a->fd);
     free(a->obuf);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int sdra_crypt_resolve_inline(void *user_data, const char *key_id, const unsigned char *wrapped, sdra_crypt_key **out,
@@ -64,6 +65,41 @@ static int open_fd(void *ud, int fd, int *out_fd, sdra_error *err)
 {
     sdra_crypt_sealer *s = ud;
     return sdra_crypt_fd_plain_memfd(fd, sdra_crypt_resolve_inline, (void *)s->master, out_fd, err);
+}
+
+int sdra_crypt_seal_reader_open(int fd, sdra_crypt_resolve_fn resolve, void *user_data, void **reader,
+                                int64_t *plain_bytes, sdra_error *err)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || lseek(fd, 0, SEEK_SET) != 0)
+        return sdra_error_set(err, SDRA_EIO, "encrypted file: %s", strerror(errno));
+    sdra_crypt_reader *r = NULL;
+    int rc = sdra_crypt_reader_open(&r, fd, resolve, user_data, err);
+    if (rc < 0)
+        return rc;
+    *plain_bytes = sdra_crypt_reader_plain_bytes(r, (int64_t)st.st_size);
+    if (*plain_bytes < 0) {
+        sdra_crypt_reader_close(r);
+        return sdra_error_set(err, SDRA_EINVAL, "encrypted file truncated (its length fits no chunk layout)");
+    }
+    *reader = r;
+    return 0;
+}
+
+int sdra_crypt_seal_reader_read(void *reader, void *buf, size_t n, size_t *got, sdra_error *err)
+{
+    return sdra_crypt_reader_read(reader, buf, n, got, err);
+}
+
+void sdra_crypt_seal_reader_close(void *reader)
+{
+    sdra_crypt_reader_close(reader);
+}
+
+static int reader_open(void *ud, int fd, void **reader, int64_t *plain_bytes, sdra_error *err)
+{
+    sdra_crypt_sealer *s = ud;
+    return sdra_crypt_seal_reader_open(fd, sdra_crypt_resolve_inline, (void *)s->master, reader, plain_bytes, err);
 }
 
 /* Database fields (the local CRM of `sdra run --encrypt`): sealed under a key derived from the
@@ -123,6 +159,9 @@ void sdra_crypt_sealer_init(sdra_crypt_sealer *s, const sdra_crypt_key *master)
                              .seal_file = seal_file,
                              .open_file = open_file,
                              .open_fd = open_fd,
+                             .reader_open = reader_open,
+                             .reader_read = sdra_crypt_seal_reader_read,
+                             .reader_close = sdra_crypt_seal_reader_close,
                              .seal_text = seal_text,
                              .open_text = open_text,
                              .blind = blind};

@@ -183,11 +183,17 @@ static int open_file(void *ud, const void *in, size_t n, size_t max, char **out,
     return sdra_crypt_open_buf(in, n, max, resolve, ud, out, out_n, err);
 }
 
-/* The plaintext of an encrypted file in memory (a memfd): FFmpeg may seek in it and open it
+/* The plaintext of an encrypted file in memory (a memfd), for readers that need a descriptor
+ * (the audio decoder uses reader_open instead): FFmpeg may seek in it and open it
  * twice, and nothing is written to a disk. Costs the decoded file's size in memory. */
 static int open_fd(void *ud, int fd, int *out_fd, sdra_error *err)
 {
     return sdra_crypt_fd_plain_memfd(fd, resolve, ud, out_fd, err);
+}
+
+static int reader_open(void *ud, int fd, void **reader, int64_t *plain_bytes, sdra_error *err)
+{
+    return sdra_crypt_seal_reader_open(fd, resolve, ud, reader, plain_bytes, err);
 }
 
 static char *seal_text(void *ud, const char *key_id, const char *text)
@@ -251,6 +257,9 @@ void srv_seal_init(srv_seal *sl, srv_keyring *kr, sdra_crypt_key *dk)
                               .seal_file = dk ? seal_file : NULL,
                               .open_file = open_file,
                               .open_fd = open_fd,
+                              .reader_open = reader_open,
+                              .reader_read = sdra_crypt_seal_reader_read,
+                              .reader_close = sdra_crypt_seal_reader_close,
                               .seal_text = seal_text,
                               .open_text = open_text,
                               .blind = blind};
