@@ -458,6 +458,8 @@ typedef struct srv_conn {
     double t0;            /* start of the phase */
     uint64_t body_bytes;
     bool cut;
+    int64_t waiting_ms;   /* wall clock since the connection waits for a request (opened, or
+                           * the previous request answered): a request's arrival */
 } srv_conn;
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -474,6 +476,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         k->fd = ci->connect_fd;
         k->phase = PH_HEADERS;
         k->t0 = sdra_clock_s();
+        k->waiting_ms = sdra_store_now_ms();
         pthread_mutex_lock(&s->http_mu);
         k->next = s->conns;
         if (k->next)
@@ -513,7 +516,23 @@ static void conn_phase(struct sdra_server *s, struct MHD_Connection *c, int phas
     k->phase = phase;
     k->t0 = sdra_clock_s();
     k->body_bytes = 0;
+    if (phase == PH_HEADERS)
+        k->waiting_ms = sdra_store_now_ms();
     pthread_mutex_unlock(&s->http_mu);
+}
+
+/* When the request now on c arrived: its connection's waiting time (the server may first read
+ * a request long after its client sent it, under load), else now. */
+static int64_t request_arrival_ms(struct sdra_server *s, struct MHD_Connection *c)
+{
+    srv_conn *k = conn_of(c);
+    int64_t now = sdra_store_now_ms();
+    if (!k)
+        return now;
+    pthread_mutex_lock(&s->http_mu);
+    int64_t t = k->waiting_ms;
+    pthread_mutex_unlock(&s->http_mu);
+    return t > 0 && t < now ? t : now;
 }
 
 /* True when a body that began at t0 and has brought `bytes` so far is behind the minimum rate. */
@@ -646,7 +665,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->fd = -1;
         r->part_field = -1;
         r->t0 = sdra_clock_s();
-        r->started_ms = sdra_store_now_ms();
+        r->started_ms = request_arrival_ms(s, c);
         r->method = method;
         client_ip(c, r->ip, sizeof r->ip);
         *con_cls = r;

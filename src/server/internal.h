@@ -202,7 +202,7 @@ extern const srv_audio_type srv_audio_types[SRV_N_AUDIO_TYPES];
 typedef struct req {
     struct sdra_server *s;
     double t0;
-    int64_t started_ms;  /* wall clock when the headers were complete */
+    int64_t started_ms;  /* wall clock when the request arrived (request_arrival_ms) */
     enum route route;
     int status;
     const char *method;
