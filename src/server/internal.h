@@ -290,13 +290,15 @@ enum MHD_Result srv_upload_begin(req *r, struct MHD_Connection *c);
 void srv_upload_feed(req *r, const char *data, size_t n);
 enum MHD_Result srv_upload_finish(req *r, struct MHD_Connection *c);
 
-/* privacy.c: data-subject rights, retention and consent (issue 14); the small JSON request
- * bodies of the key, erasure and retention routes (at most SRV_BODY_MAX, else 413). */
+/* http.c: the small JSON request bodies of the key, erasure and retention routes (at most
+ * srv_route_body_max, else 413) */
 #define SRV_BODY_MAX (64u << 10)
 #define SRV_KEY_BODY_MAX 1024u
 size_t srv_route_body_max(enum route rt);
 bool srv_route_wants_body(enum route rt);
 void srv_body_append(req *r, const char *data, size_t n);
+
+/* privacy.c: data-subject rights, retention and consent (issue 14) */
 enum MHD_Result srv_privacy_export(req *r, struct MHD_Connection *c);
 enum MHD_Result srv_privacy_erase(req *r, struct MHD_Connection *c);
 enum MHD_Result srv_retention(req *r, struct MHD_Connection *c);

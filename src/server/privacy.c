@@ -15,35 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-bool srv_route_wants_body(enum route rt)
-{
-    return rt == R_PRIVACY_ERASE || rt == R_RETENTION || rt == R_KEYS;
-}
-
-size_t srv_route_body_max(enum route rt)
-{
-    return rt == R_KEYS ? SRV_KEY_BODY_MAX : SRV_BODY_MAX; /* a key: a name and a scope */
-}
-
-void srv_body_append(req *r, const char *data, size_t n)
-{
-    if (r->body_too_big)
-        return;
-    if (r->body_len + n > srv_route_body_max(r->route)) {
-        r->body_too_big = true;
-        return;
-    }
-    char *g = realloc(r->body, r->body_len + n + 1);
-    if (!g) {
-        r->body_too_big = true;
-        return;
-    }
-    r->body = g;
-    memcpy(r->body + r->body_len, data, n);
-    r->body_len += n;
-    r->body[r->body_len] = '\0';
-}
-
 /* The request body as a JSON object, or NULL with the error answer queued in *ret. */
 static json_t *body_json(req *r, struct MHD_Connection *c, enum MHD_Result *ret)
 {
