@@ -99,6 +99,11 @@ int sdra_mail_deliver(const sdra_mail_config *cfg, sdra_deliver_mode mode, const
 int sdra_mail_probe(const sdra_mail_config *cfg, sdra_deliver_mode mode, const char *message_id, bool *found,
                     sdra_error *err);
 
+/* One cheap call that proves the configuration works (SMTP: connect, STARTTLS, AUTH, QUIT; IMAP:
+ * login and SELECT of the Drafts folder; Gmail: users.getProfile; Graph: the mailbox's user).
+ * On success *what gets a short line of what the transport can do here ("draft, send"). */
+int sdra_mail_check(const sdra_mail_config *cfg, char *what, size_t what_n, sdra_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -73,3 +73,11 @@ int sdra_mail_probe(const sdra_mail_config *cfg, sdra_deliver_mode mode, const c
     return sdra_error_set(err, SDRA_EUNSUPPORTED, "mail transport %s cannot tell whether a message was delivered",
                           sdra_mail_transport_name(cfg->transport));
 }
+
+int sdra_mail_check(const sdra_mail_config *cfg, char *what, size_t what_n, sdra_error *err)
+{
+    if (what && what_n)
+        what[0] = '\0';
+    return sdra_error_set(err, SDRA_EUNSUPPORTED, "mail transport %s is not built yet",
+                          sdra_mail_transport_name(cfg->transport));
+}
