@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-labels: slow
 # asr_whisper_http.sh - `sdra transcribe --asr whisper-http` against the OpenAI-API test server
 # (tests/servers/openai_whisper.py, which runs the embedded recognizer on every chunk it gets):
 # what is sent, the words and times that come back, the in-order merge with replies out of

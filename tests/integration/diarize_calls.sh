@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-labels: slow
 # diarize_calls.sh - diarization and roles through `sdra transcribe` on the generated `short`
 # call (festival rep, flite prospect, known turn times): the stereo recording (channel method,
 # with -30 dB cross-talk bleed on each channel) and the mono mix (cluster method, speaker count

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-labels: slow
 # redact_quality.sh - precision and recall of PII redaction on the labelled sentences in
 # tests/privacy/labelled.txt (tests/privacy/score.py). The floor is below today's figures
 # (docs/privacy-redaction.md) so that a regression, not a new known miss, fails it.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-labels: slow
 # transcribe_calls.sh - `sdra transcribe` end to end on the generated example calls:
 # WER and DER below thresholds for stereo and mono, word times inside the reference turns, every
 # input format gives (nearly) the same

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-labels: slow
 # A two-channel file whose channels carry the same signal (many recorders write mono twice), or
 # only one of which is used, is transcribed as mono: the same transcript as the mono file,
 # not every word twice under two speakers.
