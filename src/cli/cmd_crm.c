@@ -11,8 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sdra/crm.h"
+#include "sdra/crypt.h"
+#include "sdra/seal.h"
+#include "sdra/server.h"
 #include "sdra/store.h"
 
 #define CELL_MAX 200 /* bytes of one table cell before it is cut */
@@ -35,6 +39,10 @@ static void usage(FILE *f)
             "  --org ORG            the organisation whose records are listed, synced or erased\n"
             "                       (default \"default\"; another organisation's are never touched)\n"
             "  --format table|json  aligned table (default) or a JSON array\n"
+            "  --master-key-file F, --master-key-cmd CMD\n"
+            "                       the master key of a CRM encrypted at rest (else\n"
+            "                       $SDRA_MASTER_KEY, else DIR/master.key): without it,\n"
+            "                       encrypted fields list as null\n"
             "  -h, --help           this text\n");
 }
 
@@ -201,15 +209,66 @@ static int crm_forget(const char *call_id, const char *contact, const char *data
     return ret;
 }
 
+/* Encryption at rest: a server's data directory (DIR/sdra.db) holds its CRM fields under the
+ * keys of its store; a CRM written by `sdra run --encrypt` holds them under keys derived from the
+ * master key. Either way the fields read back in the clear when the master key is at hand; with
+ * no key anywhere the CRM is read as it is (a sealed field lists as null). */
+typedef struct crm_unseal {
+    sdra_store *store;
+    sdra_server_unseal *server;
+    sdra_crypt_key *master;
+    sdra_crypt_sealer sealer;
+    const sdra_seal_ops *prev;
+    bool installed;
+} crm_unseal;
+
+static int crm_unseal_begin(crm_unseal *u, const char *data, const char *mk_file, const char *mk_cmd,
+                            sdra_error *err)
+{
+    memset(u, 0, sizeof *u);
+    char dir[1024], path[1100];
+    if (sdra_crm_default_data_dir(dir, sizeof dir, data) < 0)
+        return 0;
+    snprintf(path, sizeof path, "%s/sdra.db", dir);
+    bool keyed = (mk_file && *mk_file) || (mk_cmd && *mk_cmd) || (getenv("SDRA_MASTER_KEY") && *getenv("SDRA_MASTER_KEY"));
+    if (access(path, F_OK) == 0) {
+        int rc = sdra_server_store_open(&u->store, dir, err);
+        if (rc < 0 || (rc = sdra_server_unseal_begin(&u->server, u->store, dir, mk_file, mk_cmd, err)) < 0)
+            return rc;
+        return 0;
+    }
+    snprintf(path, sizeof path, "%s/master.key", dir);
+    if (!keyed && access(path, F_OK) != 0)
+        return 0;
+    int rc = cli_master_load(&u->master, mk_file, mk_cmd, "SDRA_MASTER_KEY", dir, err);
+    if (rc < 0)
+        return rc;
+    sdra_crypt_sealer_init(&u->sealer, u->master);
+    u->prev = sdra_seal_set(&u->sealer.ops);
+    u->installed = true;
+    return 0;
+}
+
+static void crm_unseal_end(crm_unseal *u)
+{
+    if (u->installed)
+        sdra_seal_set(u->prev);
+    sdra_crypt_key_destroy(u->master);
+    sdra_server_unseal_end(u->server);
+    sdra_store_close(u->store);
+    memset(u, 0, sizeof *u);
+}
+
 int cmd_crm(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"contact", required_argument, NULL, 'c'}, {"data", required_argument, NULL, 'd'},
         {"format", required_argument, NULL, 'f'},  {"backend", required_argument, NULL, 'b'},
         {"call", required_argument, NULL, 'i'},    {"help", no_argument, NULL, 'h'},
-        {"org", required_argument, NULL, 'o'},     {0}};
+        {"org", required_argument, NULL, 'o'},     {"master-key-file", required_argument, NULL, 'k'},
+        {"master-key-cmd", required_argument, NULL, 'm'}, {0}};
     const char *contact = NULL, *data = NULL, *format = "table", *backend = NULL, *call_id = NULL;
-    const char *org = "default";
+    const char *org = "default", *mk_file = NULL, *mk_cmd = NULL;
     int o;
     opterr = 0;
     optind = 1; /* GNU getopt permutes: options may come before or after the record kind */
@@ -221,9 +280,12 @@ int cmd_crm(int argc, char **argv)
         case 'b': backend = optarg; break;
         case 'i': call_id = optarg; break;
         case 'o': org = optarg; break;
+        case 'k': mk_file = optarg; break;
+        case 'm': mk_cmd = optarg; break;
         case 'h': usage(stdout); return SDRA_EXIT_OK;
         default:
-            if (optopt == 'c' || optopt == 'd' || optopt == 'f' || optopt == 'b' || optopt == 'i' || optopt == 'o')
+            if (optopt == 'c' || optopt == 'd' || optopt == 'f' || optopt == 'b' || optopt == 'i' || optopt == 'o' ||
+                optopt == 'k' || optopt == 'm')
                 return cli_usage_error("crm", "option '%s' needs a value", argv[optind - 1]);
             return cli_usage_error("crm", "unknown option '%s'", argv[optind - 1]);
         }
@@ -259,6 +321,11 @@ int cmd_crm(int argc, char **argv)
     sdra_crm *crm = NULL;
     json_t *rows = NULL;
     int ret = SDRA_EXIT_OK;
+    crm_unseal un;
+    if (crm_unseal_begin(&un, data, mk_file, mk_cmd, &err) < 0) {
+        ret = cli_fail(&err);
+        goto done;
+    }
     if (sdra_crm_open_ex(&crm, backend, data, SDRA_CRM_READONLY, &err) < 0 || sdra_crm_set_org(crm, org, &err) < 0 ||
         sdra_crm_list(crm, (sdra_crm_kind)kind, contact, &rows, &err) < 0) {
         ret = cli_fail(&err);
@@ -283,5 +350,6 @@ int cmd_crm(int argc, char **argv)
 done:
     json_decref(rows);
     sdra_crm_close(crm);
+    crm_unseal_end(&un);
     return ret;
 }

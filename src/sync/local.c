@@ -930,7 +930,10 @@ static const char *const list_sql[SDRA_CRM_N_KINDS] = {
         " WHERE (?1 IS NULL OR c.email = ?1) AND n.org = ?99 ORDER BY n.id LIMIT ?2",
 };
 
-static json_t *column_json(sqlite3_stmt *st, int i, const char *name)
+/* One column as JSON. A sealed value whose key is gone (crypto-shredded) reads as null; one that
+ * the installed keys cannot open for another reason (a master key that did not wrap its data
+ * key) sets *rc and err, so the list fails with that one line instead of quietly nulling it. */
+static json_t *column_json(sqlite3_stmt *st, int i, const char *name, int *rc, sdra_error *err)
 {
     switch (sqlite3_column_type(st, i)) {
     case SQLITE_INTEGER:
@@ -949,7 +952,15 @@ static json_t *column_json(sqlite3_stmt *st, int i, const char *name)
         if (sdra_seal_is_sealed_text(s)) { /* encrypted at rest: null once its key is gone */
             const sdra_seal_ops *so = sdra_seal_get();
             char *plain = NULL;
-            if (!so || !so->open_text || so->open_text(so->user_data, s, &plain, NULL) < 0)
+            if (!so || !so->open_text)
+                return json_null();
+            sdra_error e = {0};
+            int orc = so->open_text(so->user_data, s, &plain, &e);
+            if (orc == SDRA_EDENIED) {
+                *rc = orc;
+                *err = e;
+            }
+            if (orc < 0)
                 return json_null();
             json_t *v = !strcmp(name, "objections") ? json_loads(plain, 0, NULL) : NULL;
             if (!v)
@@ -1018,10 +1029,12 @@ static int local_list(void *state, sdra_crm_kind kind, const char *contact_email
         }
         for (int i = 0; i < nc; i++) {
             const char *name = sqlite3_column_name(st, i);
-            if (json_object_set_new(row, name, column_json(st, i, name)) < 0) {
+            if (json_object_set_new(row, name, column_json(st, i, name, &rc, err)) < 0) {
                 rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
                 goto done;
             }
+            if (rc < 0)
+                goto done;
         }
     }
     if (s != SQLITE_DONE)

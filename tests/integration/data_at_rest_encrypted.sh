@@ -128,6 +128,16 @@ check_export "$T/export.json" "API"
 "$SDRA" privacy export --data "$D" --email "$EMAIL" --master-key-file "$T/new.key" -o "$T/export-cli.json" \
   2> "$T/export-cli.err" || fail "sdra privacy export failed: $(cat "$T/export-cli.err")"
 check_export "$T/export-cli.json" "CLI"
+# `sdra crm` reads the server's sealed CRM fields with the master key (they were null before)
+crm_name() { # OUT: the listed contact's name ("None" when it stayed sealed)
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r[0]["name"] if r else "no rows")' "$1"
+}
+"$SDRA" crm contacts --data "$D" --format json --master-key-file "$T/new.key" > "$T/crm-srv.json" \
+  2> "$T/crm-srv.err" || fail "sdra crm contacts over sealed data failed: $(cat "$T/crm-srv.err")"
+[ "$(crm_name "$T/crm-srv.json")" = "$NAME" ] || fail "sdra crm contacts: name not decrypted: $(cat "$T/crm-srv.json")"
+"$SDRA" crm contacts --data "$D" --master-key-file "$T/old.key" > "$T/crm-wrong.out" 2> "$T/crm-wrong.err" \
+  && fail "sdra crm with the replaced master key succeeded"
+[ "$(wc -l < "$T/crm-wrong.err")" = 1 ] || fail "sdra crm, wrong key: not one line: $(cat "$T/crm-wrong.err")"
 
 # --- 3. delete: crypto-shredding --------------------------------------------------------------------
 cp -a "$D" "$T/backup"  # a backup of the files taken while the call is stored
@@ -197,5 +207,11 @@ grep -q "truncated" "$T/trunc.err" || fail "truncation not named: $(cat "$T/trun
 "$SDRA" run "$AUDIO" --out "$T/out2" --data "$T/rundata" --encrypt --quiet < /dev/null > "$T/run2.log" 2>&1 \
   && fail "run --encrypt without a key succeeded"
 grep -q "needs a master key" "$T/run2.log" || fail "run --encrypt without a key: $(cat "$T/run2.log")"
+"$SDRA" crm contacts --data "$T/rundata" --format json --master-key-file "$T/new.key" > "$T/crm-run.json" \
+  2> "$T/crm-run.err" || fail "sdra crm contacts over run --encrypt's CRM failed: $(cat "$T/crm-run.err")"
+[ "$(crm_name "$T/crm-run.json")" = "$NAME" ] || fail "sdra crm (run --encrypt): name not decrypted: $(cat "$T/crm-run.json")"
+"$SDRA" crm contacts --data "$T/rundata" --format json > "$T/crm-nokey.json" 2> "$T/crm-nokey.err" \
+  || fail "sdra crm contacts without the key failed: $(cat "$T/crm-nokey.err")"
+[ "$(crm_name "$T/crm-nokey.json")" = "None" ] || fail "sdra crm without the key listed: $(cat "$T/crm-nokey.json")"
 echo "sdra run --encrypt: $(cat "$T/grep4.log")"
 echo "data_at_rest_encrypted: ok"
