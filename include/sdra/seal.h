@@ -45,7 +45,8 @@ typedef struct sdra_seal_ops {
     /* key_id: whose key seals the value (a call id, or a shared key's name); malloc'd result,
      * NULL on failure (the caller then stores nothing) */
     char *(*seal_text)(void *user_data, const char *key_id, const char *text);
-    /* a sealed value's plaintext (malloc'd); SDRA_EDENIED when its key is gone (shredded) */
+    /* a sealed value's plaintext (malloc'd); SDRA_ENOTFOUND when its key is gone (shredded),
+     * SDRA_EDENIED when the key at hand did not wrap it (another master key) */
     int (*open_text)(void *user_data, const char *value, char **out, sdra_error *err);
     /* the keyed hash a value is looked up by */
     int (*blind)(void *user_data, const char *text, char out[SDRA_SEAL_BLIND_MAX]);

@@ -21,6 +21,7 @@
 
 static char dir[512];
 static char shredded[64]; /* a key id whose key is "gone" */
+static char foreign[64];  /* a key id wrapped by another master key than the one at hand */
 
 static char *fake_seal(void *ud, const char *key_id, const char *text)
 {
@@ -38,7 +39,9 @@ static int fake_open(void *ud, const char *value, char **out, sdra_error *err)
     (void)ud;
     const char *id = value + 8, *hex = strchr(id, ':') + 1;
     if (shredded[0] && !strncmp(id, shredded, strlen(shredded)))
-        return sdra_error_set(err, SDRA_EDENIED, "key gone");
+        return sdra_error_set(err, SDRA_ENOTFOUND, "key gone");
+    if (foreign[0] && !strncmp(id, foreign, strlen(foreign)))
+        return sdra_error_set(err, SDRA_EDENIED, "the data key of %s is wrapped by master key m2, not m1", foreign);
     size_t n = strlen(hex) / 2;
     char *p = malloc(n + 1);
     for (size_t i = 0; i < n; i++) {
@@ -71,6 +74,7 @@ static int setup(void **state)
     snprintf(dir, sizeof dir, "%s/crmseal-XXXXXX", base);
     assert_non_null(mkdtemp(dir));
     shredded[0] = '\0';
+    foreign[0] = '\0';
     sdra_seal_set(&fake);
     return 0;
 }
@@ -153,6 +157,13 @@ static void crm_sealed_rows_and_lookups(void **state)
     assert_int_equal(sdra_crm_list(crm, SDRA_CRM_CONTACTS, NULL, &l, &err), 0);
     assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "name")), "Zephyrine Quayle");
     json_decref(l);
+    /* a key the master at hand did not wrap: the list fails with that line, it does not null it */
+    snprintf(foreign, sizeof foreign, "contact");
+    l = NULL;
+    assert_int_equal(sdra_crm_list(crm, SDRA_CRM_CONTACTS, NULL, &l, &err), SDRA_EDENIED);
+    assert_null(l);
+    assert_non_null(strstr(err.msg, "wrapped by master key"));
+    foreign[0] = '\0';
     /* erasing the contact by email reaches everything */
     int n = 0;
     assert_int_equal(sdra_crm_forget_contact(crm, "Zeph.Quayle@probe.example", &n, &err), 0);
