@@ -213,5 +213,8 @@ grep -q "needs a master key" "$T/run2.log" || fail "run --encrypt without a key:
 "$SDRA" crm contacts --data "$T/rundata" --format json > "$T/crm-nokey.json" 2> "$T/crm-nokey.err" \
   || fail "sdra crm contacts without the key failed: $(cat "$T/crm-nokey.err")"
 [ "$(crm_name "$T/crm-nokey.json")" = "None" ] || fail "sdra crm without the key listed: $(cat "$T/crm-nokey.json")"
+"$SDRA" crm contacts --data "$T/rundata" --master-key-file "$T/old.key" > "$T/crm-wrong2.out" 2> "$T/crm-wrong2.err" \
+  && fail "sdra crm (run --encrypt) with another master key succeeded"
+[ "$(wc -l < "$T/crm-wrong2.err")" = 1 ] || fail "sdra crm (run), wrong key: not one line: $(cat "$T/crm-wrong2.err")"
 echo "sdra run --encrypt: $(cat "$T/grep4.log")"
 echo "data_at_rest_encrypted: ok"
