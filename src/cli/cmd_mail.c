@@ -192,7 +192,7 @@ int cmd_mail(int argc, char **argv)
     if (!cfg)
         return SDRA_EXIT_FAIL;
     if (sdra_mail_config_from_env(cfg, transport, &err) < 0) {
-        ret = cli_fail(&err);
+        ret = fail_line(&err);
         goto done;
     }
     if (cfg->transport == SDRA_MAIL_NONE) {

@@ -45,6 +45,7 @@ typedef struct mail_curl_io {
     const char *data;   /* upload (SMTP): the message */
     size_t len, off;
     char reply[512];    /* the last line the server sent */
+    char refusal[512];  /* the last 4xx or 5xx reply line (curl's QUIT answer comes after it) */
     char queued[SDRA_MAIL_REMOTE_ID_MAX]; /* SMTP: the id of "250 ... queued as ID" */
 } mail_curl_io;
 /* Sets up curl's debug callback to keep the server's lines (never what we send) in io. */

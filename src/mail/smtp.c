@@ -38,6 +38,8 @@ static int debug_cb(CURL *c, curl_infotype type, char *data, size_t size, void *
     if (type != CURLINFO_HEADER_IN || size == 0)
         return 0;
     mail_fold(io->reply, sizeof io->reply, data, size);
+    if ((io->reply[0] == '4' || io->reply[0] == '5') && io->reply[1] >= '0' && io->reply[1] <= '9')
+        sdra_strlcpy(io->refusal, io->reply, sizeof io->refusal);
     const char *q = strstr(io->reply, "queued as ");
     if (!strncmp(io->reply, "250", 3) && q) {
         q += strlen("queued as ");
@@ -151,7 +153,7 @@ int mail_smtp_send(const sdra_mail_config *cfg, const sdra_mail_message *m, sdra
     curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)m->eml_len);
     CURLcode rc = curl_easy_perform(c);
     if (rc != CURLE_OK) {
-        ret = mail_curl_fail(c, rc, ebuf, io.reply, cfg->url, "send", err);
+        ret = mail_curl_fail(c, rc, ebuf, io.refusal[0] ? io.refusal : io.reply, cfg->url, "send", err);
         goto done;
     }
     if (io.queued[0])
@@ -177,7 +179,7 @@ int mail_smtp_check(const sdra_mail_config *cfg, char *what, size_t what_n, sdra
     CURLcode rc = curl_easy_perform(c);
     int ret = 0;
     if (rc != CURLE_OK)
-        ret = mail_curl_fail(c, rc, ebuf, io.reply, cfg->url, "check", err);
+        ret = mail_curl_fail(c, rc, ebuf, io.refusal[0] ? io.refusal : io.reply, cfg->url, "check", err);
     else
         snprintf(what, what_n, "send (draft needs SDRA_IMAP_URL)");
     curl_easy_cleanup(c);
