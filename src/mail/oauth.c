@@ -87,15 +87,16 @@ int mail_oauth_refresh(mail_oauth *o, sdra_error *err)
     json_t *doc = NULL;
     if (rc < 0) {
         bool refused = r.status >= 400 && r.status < 500 && r.status != 429;
-        char body[200] = "";
+        char code[64] = "", desc[200] = "";
         json_t *e = r.body ? json_loads(r.body, 0, NULL) : NULL;
-        const char *code = json_string_value(json_object_get(e, "error"));
-        const char *desc = json_string_value(json_object_get(e, "error_description"));
-        mail_fold(body, sizeof body, desc ? desc : (code ? code : ""), 199);
+        const char *c1 = json_string_value(json_object_get(e, "error"));
+        const char *d1 = json_string_value(json_object_get(e, "error_description"));
+        mail_fold(code, sizeof code, c1 ? c1 : "", c1 ? strlen(c1) : 0);
+        mail_fold(desc, sizeof desc, d1 ? d1 : "", d1 ? strlen(d1) : 0);
         json_decref(e);
         rc = refused ? mail_fail(err, SDRA_EDENIED, false, "%s: the token endpoint refused the grant (HTTP %ld%s%s%s%s); "
-                                 "renew the credentials", where, r.status, code ? ": " : "", code ? code : "",
-                                 body[0] && desc ? ", " : "", desc ? body : "")
+                                 "renew the credentials", where, r.status, code[0] ? ": " : "", code,
+                                 desc[0] ? ", " : "", desc)
                      : mail_fail(err, herr.code, true, "token refresh: %s", herr.msg);
         goto done;
     }
