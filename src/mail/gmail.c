@@ -34,65 +34,45 @@ static int take_id(const json_t *doc, const char *key, sdra_mail_result *out, co
     return 0;
 }
 
+/* POSTs req (JSON, consumed) to {user}/rest and takes the answer's "id" as the remote id. */
+static int gmail_post(const sdra_mail_config *cfg, const char *what, const char *rest, json_t *req,
+                      sdra_mail_result *out, sdra_error *err)
+{
+    char url[GMAIL_URL_MAX];
+    json_t *doc = NULL;
+    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    int rc;
+    json_decref(req);
+    if (!body)
+        return mail_fail(err, SDRA_ENOMEM, true, "gmail: out of memory");
+    gmail_url(url, sizeof url, cfg, rest);
+    mail_oauth o;
+    mail_oauth_init(&o, cfg, NULL);
+    if ((rc = mail_api_call(&o, what, "POST", url, NULL, body, strlen(body), &doc, err)) == 0)
+        rc = take_id(doc, "id", out, what, err);
+    json_decref(doc);
+    free(body);
+    return rc;
+}
+
 int mail_gmail_deliver(const sdra_mail_config *cfg, sdra_deliver_mode mode, const sdra_mail_message *m,
                        sdra_mail_result *out, sdra_error *err)
 {
-    char url[GMAIL_URL_MAX];
-    const char *what = mode == SDRA_DELIVER_DRAFT ? "gmail users.drafts.create" : "gmail users.messages.send";
     char *raw = mail_base64(m->eml, m->eml_len, true);
-    json_t *req = NULL, *doc = NULL;
-    char *body = NULL;
-    int rc = 0;
-    if (!raw) {
-        rc = mail_fail(err, SDRA_ENOMEM, true, "gmail: out of memory");
-        goto done;
-    }
-    if (mode == SDRA_DELIVER_DRAFT) {
-        gmail_url(url, sizeof url, cfg, "drafts");
-        req = json_pack("{s:{s:s}}", "message", "raw", raw);
-    } else {
-        gmail_url(url, sizeof url, cfg, "messages/send");
-        req = json_pack("{s:s}", "raw", raw);
-    }
-    if (!req || !(body = json_dumps(req, JSON_COMPACT))) {
-        rc = mail_fail(err, SDRA_ENOMEM, true, "gmail: out of memory");
-        goto done;
-    }
-    mail_oauth o;
-    mail_oauth_init(&o, cfg, NULL);
-    if ((rc = mail_api_call(&o, what, "POST", url, NULL, body, strlen(body), &doc, err)) < 0)
-        goto done;
-    rc = take_id(doc, "id", out, what, err);
-done:
-    json_decref(doc);
-    json_decref(req);
-    free(body);
+    if (!raw)
+        return mail_fail(err, SDRA_ENOMEM, true, "gmail: out of memory");
+    int rc = mode == SDRA_DELIVER_DRAFT
+                 ? gmail_post(cfg, "gmail users.drafts.create", "drafts", json_pack("{s:{s:s}}", "message", "raw", raw),
+                              out, err)
+                 : gmail_post(cfg, "gmail users.messages.send", "messages/send", json_pack("{s:s}", "raw", raw), out,
+                              err);
     free(raw);
     return rc;
 }
 
 int mail_gmail_send_draft(const sdra_mail_config *cfg, const char *draft_id, sdra_mail_result *out, sdra_error *err)
 {
-    char url[GMAIL_URL_MAX];
-    const char *what = "gmail users.drafts.send";
-    gmail_url(url, sizeof url, cfg, "drafts/send");
-    json_t *req = json_pack("{s:s}", "id", draft_id), *doc = NULL;
-    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
-    int rc;
-    if (!body) {
-        rc = mail_fail(err, SDRA_ENOMEM, true, "gmail: out of memory");
-        goto done;
-    }
-    mail_oauth o;
-    mail_oauth_init(&o, cfg, NULL);
-    if ((rc = mail_api_call(&o, what, "POST", url, NULL, body, strlen(body), &doc, err)) < 0)
-        goto done;
-    rc = take_id(doc, "id", out, what, err);
-done:
-    json_decref(doc);
-    json_decref(req);
-    free(body);
-    return rc;
+    return gmail_post(cfg, "gmail users.drafts.send", "drafts/send", json_pack("{s:s}", "id", draft_id), out, err);
 }
 
 int mail_gmail_probe(const sdra_mail_config *cfg, sdra_deliver_mode mode, const char *message_id, bool *found,
@@ -120,14 +100,5 @@ int mail_gmail_check(const sdra_mail_config *cfg, char *what, size_t what_n, sdr
     gmail_url(url, sizeof url, cfg, "profile");
     mail_oauth o;
     mail_oauth_init(&o, cfg, NULL);
-    json_t *doc = NULL;
-    int rc = mail_api_call(&o, "gmail users.getProfile", "GET", url, NULL, NULL, 0, &doc, err);
-    if (rc == 0) {
-        const char *addr = json_string_value(json_object_get(doc, "emailAddress"));
-        char a[200];
-        mail_fold(a, sizeof a, addr ? addr : "?", addr ? strlen(addr) : 1);
-        snprintf(what, what_n, "draft, send, send draft (mailbox %s)", a);
-    }
-    json_decref(doc);
-    return rc;
+    return mail_api_mailbox(&o, "gmail users.getProfile", url, "emailAddress", NULL, what, what_n, err);
 }

@@ -104,16 +104,5 @@ int mail_graph_check(const sdra_mail_config *cfg, char *what, size_t what_n, sdr
     graph_url(url, sizeof url, cfg, "");
     mail_oauth o;
     graph_oauth(&o, cfg);
-    json_t *doc = NULL;
-    int rc = mail_api_call(&o, "graph get user", "GET", url, NULL, NULL, 0, &doc, err);
-    if (rc == 0) {
-        const char *addr = json_string_value(json_object_get(doc, "mail"));
-        if (!addr)
-            addr = json_string_value(json_object_get(doc, "userPrincipalName"));
-        char a[200];
-        mail_fold(a, sizeof a, addr ? addr : "?", addr ? strlen(addr) : 1);
-        snprintf(what, what_n, "draft, send, send draft (mailbox %s)", a);
-    }
-    json_decref(doc);
-    return rc;
+    return mail_api_mailbox(&o, "graph get user", url, "mail", "userPrincipalName", what, what_n, err);
 }

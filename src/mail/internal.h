@@ -105,6 +105,11 @@ int mail_oauth_refresh(mail_oauth *o, sdra_error *err);
 int mail_api_call(mail_oauth *o, const char *what, const char *method, const char *url, const char *content_type,
                   const char *body, size_t body_len, json_t **out, sdra_error *err);
 
+/* The check of Gmail and Graph: GETs url and says what the transport can do for the mailbox
+ * named by the answer's key (or alt_key) into what. */
+int mail_api_mailbox(mail_oauth *o, const char *what_call, const char *url, const char *key, const char *alt_key,
+                     char *what, size_t what_n, sdra_error *err);
+
 /* Percent-encodes s for a URL query or path segment into out (n bytes); -1 when it does not fit. */
 int mail_urlencode(char *out, size_t n, const char *s);
 

@@ -191,3 +191,20 @@ int mail_api_call(mail_oauth *o, const char *what, const char *method, const cha
         return mail_fail(err, herr.code ? herr.code : SDRA_EUPSTREAM, true, "%s: %s", what, herr.msg);
     }
 }
+
+int mail_api_mailbox(mail_oauth *o, const char *what_call, const char *url, const char *key, const char *alt_key,
+                     char *what, size_t what_n, sdra_error *err)
+{
+    json_t *doc = NULL;
+    int rc = mail_api_call(o, what_call, "GET", url, NULL, NULL, 0, &doc, err);
+    if (rc == 0) {
+        const char *addr = json_string_value(json_object_get(doc, key));
+        if (!addr && alt_key)
+            addr = json_string_value(json_object_get(doc, alt_key));
+        char a[200];
+        mail_fold(a, sizeof a, addr ? addr : "?", addr ? strlen(addr) : 1);
+        snprintf(what, what_n, "draft, send, send draft (mailbox %s)", a);
+    }
+    json_decref(doc);
+    return rc;
+}

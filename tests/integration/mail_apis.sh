@@ -15,11 +15,13 @@ set -u
 SDRA=${SDRA:?SDRA must name the sdra binary}
 SRC=${SDRA_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 . "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/expect_fail.sh"
 it_setup mail_apis
 EML="$SRC/tests/golden/compose/friendly/email.eml"
 MSGID='<sdra.followup.golden-call-0001@acme.example>'
 SECRET='cs-5ecret-77a1'
 REFRESH='rt-refresh-4b2e'
+SECRETS_RE="$SECRET|$REFRESH|tok-g"
 
 start() { # start NAME ARGS...: a mail_apis.py server; sets ${NAME}_URL
   local name=$1
@@ -39,18 +41,6 @@ stat() { # stat URL PYEXPR: evaluates PYEXPR over the server's /stats document (
 }
 control() { curl -s --max-time 10 -X POST -d "$2" "$1/control" -o "$T/control.json" || fail "control: curl $?"; }
 
-expect_fail() { # expect_fail WHAT RC SUBSTRING KIND -- cmd...
-  local what=$1 want_rc=$2 want=$3 kind=$4
-  shift 5
-  "$@" >"$T/out" 2>"$T/err"
-  local rc=$?
-  [ "$rc" = "$want_rc" ] || fail "$what: exit $rc, expected $want_rc: $(cat "$T/err")"
-  [ "$(wc -l <"$T/err")" = 1 ] || fail "$what: stderr is not one line: $(cat "$T/err")"
-  grep -qF -- "$want" "$T/err" || fail "$what: '$(cat "$T/err")' lacks '$want'"
-  grep -qF "[$kind]" "$T/err" || fail "$what: not [$kind]: $(cat "$T/err")"
-  if grep -qE "$SECRET|$REFRESH|tok-g" "$T/err" "$T/out"; then fail "$what: a secret is in the output"; fi
-  return 0
-}
 
 # ---- Gmail ----
 export SDRA_GMAIL_URL="$gmail_URL" SDRA_GMAIL_TOKEN=tok-gmail-1

@@ -16,6 +16,7 @@ set -u
 SDRA=${SDRA:?SDRA must name the sdra binary}
 SRC=${SDRA_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 . "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/expect_fail.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/lib/mailservers.sh"
 if ! mail_servers_available; then
   echo "SKIP: needs root and postfix, dovecot-imapd, dovecot-lmtpd (scripts/install-deps.sh)"
@@ -27,6 +28,7 @@ mail_servers_start
 EML="$SRC/tests/golden/compose/friendly/email.eml"
 MSGID='<sdra.followup.golden-call-0001@acme.example>'
 export SDRA_MAIL_CA_FILE="$T/ca.pem"
+SECRETS_RE="$MAIL_PW"
 SMTP="smtp://rep%40acme.test:$MAIL_PW@127.0.0.1:$SMTP_PORT"
 IMAP="imap://rep%40acme.test:$MAIL_PW@127.0.0.1:$IMAP_PORT"
 unset SDRA_SMTP_URL SDRA_IMAP_URL
@@ -62,20 +64,6 @@ assert "METHOD:REQUEST" in cal[0].get_content()
 PY
 }
 
-# expect_fail WHAT RC SUBSTRING KIND -- cmd...: one line, exit RC, names SUBSTRING, [KIND].
-expect_fail() {
-  local what=$1 want_rc=$2 want=$3 kind=$4
-  shift 5
-  "$@" >"$T/out" 2>"$T/err"
-  local rc=$?
-  [ "$rc" = "$want_rc" ] || fail "$what: exit $rc, expected $want_rc: $(cat "$T/err")"
-  [ "$(wc -l <"$T/err")" = 1 ] || fail "$what: stderr is not one line: $(cat "$T/err")"
-  grep -qF -- "$want" "$T/err" || fail "$what: '$(cat "$T/err")' lacks '$want'"
-  grep -qF "[$kind]" "$T/err" || fail "$what: not [$kind]: $(cat "$T/err")"
-  if grep -qF "$MAIL_PW" "$T/err" "$T/out"; then fail "$what: the password is in the output"; fi
-  [ -s "$T/out" ] && fail "$what: printed a remote id on failure: $(cat "$T/out")"
-  return 0
-}
 
 # 1. Submission with STARTTLS and AUTH; envelope sender differs from From:.
 id=$(SDRA_SMTP_URL="$SMTP" "$SDRA" mail send "$EML" --mail smtp --from bounce@acme.test --to pat@prospect.test 2>"$T/err") ||
