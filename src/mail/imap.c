@@ -62,8 +62,13 @@ static int imap_open(imap_conn *ic, const sdra_mail_config *cfg, sdra_error *err
     if (rc == CURLE_OK)
         rc = curl_easy_getinfo(ic->c, CURLINFO_ACTIVESOCKET, &ic->sock);
     int ret = 0;
-    if (rc != CURLE_OK)
-        ret = mail_curl_fail(ic->c, rc, ebuf, ic->io.reply, cfg->imap_url, "login", err);
+    if (rc != CURLE_OK) {
+        const char *reply = ic->io.reply; /* "A004 NO [AUTHENTICATIONFAILED] ...": curl's tag is noise */
+        size_t tl = strspn(reply + (reply[0] == 'A'), "0123456789");
+        if (reply[0] == 'A' && tl > 0 && reply[1 + tl] == ' ')
+            reply += 2 + tl;
+        ret = mail_curl_fail(ic->c, rc, ebuf, reply, cfg->imap_url, "login", err);
+    }
     curl_easy_setopt(ic->c, CURLOPT_ERRORBUFFER, NULL);
     return ret;
 }
