@@ -20,6 +20,9 @@ PKGS=(
   openssl
   # benchmarks
   wrk nginx-light time
+  # tests: real mail servers for the SMTP/IMAP transports (tests/integration/lib/mailservers.sh
+  # starts its own instances on loopback; the system services stay off, see below)
+  postfix dovecot-imapd dovecot-lmtpd
 )
 
 missing=()
@@ -39,7 +42,18 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
+# postfix unconfigured ("No configuration"), and no service may start while installing (a mail
+# server bound to public ports): a policy-rc.d refuses starts unless one is already in place.
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+policy_rc_made=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  $SUDO sh -c 'printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d'
+  policy_rc_made=1
+fi
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ -n "$policy_rc_made" ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
+# postfix and dovecot are only test servers: never leave them running or enabled.
+if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now postfix dovecot >/dev/null 2>&1 || true; fi
 # nginx is only a benchmark reference: never leave it running as a system service.
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true; fi
 $SUDO nginx -s stop >/dev/null 2>&1 || true

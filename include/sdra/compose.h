@@ -58,6 +58,12 @@ typedef struct sdra_compose_params {
     int max_items;              /* at most this many pain points / objections / actions; 8 */
     const char *playbook_path;  /* the user's playbook (docs/templates.md, "Playbook"); NULL =
                                    <share>/playbook/playbook.txt when it exists, else none */
+    const char *in_reply_to;    /* Message-ID ("<id@domain>") of the previous email to this
+                                   contact: the message gets In-Reply-To and References and the
+                                   document "in_reply_to"; NULL = a new thread. Ignored when it
+                                   is this call's own Message-ID (a re-run). */
+    const char *references;     /* the whole References chain ("<a@x> <b@y>"), oldest first;
+                                   NULL = in_reply_to alone */
 } sdra_compose_params;
 
 typedef struct sdra_email sdra_email;
@@ -98,6 +104,10 @@ int sdra_email_write_dir(const sdra_email *e, const char *dir, sdra_error *err);
  * a Unix time (for reproducible packages).
  */
 int sdra_compose_stage(const sdra_stage_ctx *ctx, sdra_error *err);
+
+/* The same, threaded under the previous email to the contact (params.in_reply_to; NULL = none):
+ * the pipeline looks that email up in the CRM and passes its Message-ID here. */
+int sdra_compose_stage_thread(const sdra_stage_ctx *ctx, const char *in_reply_to, sdra_error *err);
 
 #ifdef __cplusplus
 }

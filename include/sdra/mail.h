@@ -60,6 +60,16 @@ typedef struct sdra_mail_config {
     char token[SDRA_MAIL_SECRET_MAX];  /* OAuth access token (Gmail, Graph) */
     char imap_url[SDRA_MAIL_URL_MAX];  /* SMTP + IMAP: where a sent copy or draft goes, if set */
     long timeout_ms;                   /* per network operation; 0 = 30 s */
+    /* Added with the transports (docs/connectors.md names the variables): */
+    char ca_file[SDRA_MAIL_URL_MAX];   /* SDRA_MAIL_CA_FILE: CA bundle trusted for SMTP/IMAP TLS */
+    char drafts_folder[128];           /* SDRA_IMAP_DRAFTS, default "Drafts" */
+    char sent_folder[128];             /* SDRA_IMAP_SENT, default "Sent" */
+    char user[256];                    /* Gmail userId / Graph user id or UPN; default "me" */
+    char refresh_token[SDRA_MAIL_SECRET_MAX]; /* OAuth refresh token (Gmail, Graph) */
+    char client_id[256];               /* OAuth client (refresh, or Graph client credentials) */
+    char client_secret[SDRA_MAIL_SECRET_MAX];
+    char token_url[SDRA_MAIL_URL_MAX]; /* OAuth token endpoint */
+    char tenant[128];                  /* Graph: Entra ID tenant (client credentials) */
 } sdra_mail_config;
 
 /* "none", "smtp", "imap", "gmail", "graph" <-> transport; -1 when unknown. */
@@ -98,6 +108,13 @@ int sdra_mail_deliver(const sdra_mail_config *cfg, sdra_deliver_mode mode, const
  * the outbox then holds the entry for a person to decide instead of guessing. */
 int sdra_mail_probe(const sdra_mail_config *cfg, sdra_deliver_mode mode, const char *message_id, bool *found,
                     sdra_error *err);
+
+/* Sends a draft that an earlier SDRA_DELIVER_DRAFT left in the mailbox, by the remote id it
+ * returned (Gmail: users.drafts.send; Graph: POST /messages/{id}/send). out->remote_id gets the
+ * sent message's id. SDRA_EUNSUPPORTED for SMTP and IMAP (a draft there is sent by the rep's
+ * mail client). Errors as sdra_mail_deliver. */
+int sdra_mail_send_draft(const sdra_mail_config *cfg, const char *remote_id, sdra_mail_result *out,
+                         sdra_error *err);
 
 /* One cheap call that proves the configuration works (SMTP: connect, STARTTLS, AUTH, QUIT; IMAP:
  * login and SELECT of the Drafts folder; Gmail: users.getProfile; Graph: the mailbox's user).

@@ -32,6 +32,8 @@ static void help(void)
            "  --contact-email E     --contact-name N   --company C\n"
            "  --rep-email E         --rep-name N       --rep-company C\n"
            "  --call-id ID          call id (Message-ID and invite UID derive from it)\n"
+           "  --in-reply-to MSGID   the previous email to this contact (<id@domain>): the\n"
+           "                        message gets In-Reply-To and References (a thread)\n"
            "  --now T               Date of the message, Unix seconds (reproducible output)\n"
            "  --out DIR             output directory (default .)\n"
            "  --config FILE         options from FILE first (default $SDRA_CONFIG; docs/config.md)\n"
@@ -54,6 +56,7 @@ int cmd_compose(int argc, char **argv)
         {"call-id", required_argument, 0, 7},
         {"now", required_argument, 0, 8},
         {"playbook", required_argument, 0, 9},
+        {"in-reply-to", required_argument, 0, 10},
         {"out", required_argument, 0, 'o'},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
@@ -85,6 +88,7 @@ int cmd_compose(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'h': help(); return SDRA_EXIT_OK;
         case 9: p.playbook_path = optarg; break;
+        case 10: p.in_reply_to = optarg; break;
         case 8: {
             char *end = NULL;
             errno = 0;

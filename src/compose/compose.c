@@ -1232,9 +1232,32 @@ static void tidy_text(sdra_buf *b)
 
 /* ---- the message ------------------------------------------------------------------------ */
 
+/* Whether s is 1..max Message-IDs "<local@domain>" separated by single spaces, each printable
+ * ASCII without '<', '>' or space inside (what may go into In-Reply-To / References). */
+static int msgid_list_ok(const char *s, int max)
+{
+    int n = 0;
+    while (*s) {
+        if (*s != '<' || ++n > max)
+            return 0;
+        const char *e = s + 1;
+        while (*e > ' ' && *e < 0x7f && *e != '<' && *e != '>')
+            e++;
+        if (*e != '>' || e - s < 4 || !memchr(s, '@', (size_t)(e - s)) || e - s > 250)
+            return 0;
+        s = e + 1;
+        if (*s == ' ' && s[1])
+            s++;
+        else if (*s)
+            return 0;
+    }
+    return n > 0;
+}
+
 static int build_eml(sdra_buf *m, const people *pp, const char *from_addr, const char *subject,
-                     const char *date, const char *msgid, uint64_t h, const char *text,
-                     const char *html, const char *ics)
+                     const char *date, const char *msgid, const char *in_reply_to,
+                     const char *references, uint64_t h, const char *text, const char *html,
+                     const char *ics)
 {
 #define P(x)                    \
     do {                        \
@@ -1253,6 +1276,10 @@ static int build_eml(sdra_buf *m, const people *pp, const char *from_addr, const
     P(sdra_mime_header_text(m, "Subject", subject));
     P(sdra_buf_printf(m, "Date: %s\r\n", date));
     P(sdra_buf_printf(m, "Message-ID: %s\r\n", msgid));
+    if (in_reply_to) { /* RFC 5322 3.6.4: a reply in the thread of the previous email */
+        P(sdra_buf_printf(m, "In-Reply-To: %s\r\n", in_reply_to));
+        P(sdra_buf_printf(m, "References: %s\r\n", references ? references : in_reply_to));
+    }
     P(sdra_buf_puts(m, "MIME-Version: 1.0\r\n"));
     if (ics) {
         P(sdra_buf_printf(m, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n", mixed));
@@ -1423,6 +1450,19 @@ int sdra_compose(sdra_email **out, const json_t *a, const sdra_transcript *t,
         domain = "sdra.invalid";
     char msgid[256];
     snprintf(msgid, sizeof msgid, "<sdra.followup.%s@%s>", idtok, domain);
+    /* Threading: the previous email to this contact, unless it is this call's own (a re-run). */
+    const char *in_reply_to = p.in_reply_to && *p.in_reply_to && strcmp(p.in_reply_to, msgid) ? p.in_reply_to : NULL;
+    const char *references = in_reply_to ? p.references : NULL;
+    if (in_reply_to && !msgid_list_ok(in_reply_to, 1)) {
+        rc = sdra_error_set(err, SDRA_EINVAL, "in-reply-to '%.100s' is not a Message-ID (<id@domain>)", in_reply_to);
+        goto done;
+    }
+    if (references && *references && !msgid_list_ok(references, 40)) {
+        rc = sdra_error_set(err, SDRA_EINVAL, "references: not a list of Message-IDs (<id@domain> ...)");
+        goto done;
+    }
+    if (references && !*references)
+        references = NULL;
     int64_t now = p.now_s ? p.now_s : (int64_t)time(NULL);
     char date[40];
     sdra_mime_date(date, now);
@@ -1548,7 +1588,7 @@ int sdra_compose(sdra_email **out, const json_t *a, const sdra_transcript *t,
         set_str(mdoc, "uid", uid);
     }
 
-    rc = build_eml(&eml, &pp, from_addr, subject, date, msgid,
+    rc = build_eml(&eml, &pp, from_addr, subject, date, msgid, in_reply_to, references,
                    sdra_mime_hash(idtok, 0x7365), text.data ? text.data : "\n",
                    html.data ? html.data : "", ics.len ? ics.data : NULL);
     if (rc < 0) {
@@ -1568,6 +1608,8 @@ int sdra_compose(sdra_email **out, const json_t *a, const sdra_transcript *t,
     free(subject);
     json_object_set_new(e->doc, "date", json_string(date));
     json_object_set_new(e->doc, "message_id", json_string(msgid));
+    if (in_reply_to)
+        json_object_set_new(e->doc, "in_reply_to", json_string(in_reply_to));
     json_object_set_new(e->doc, "text", json_string(text.data ? text.data : ""));
     json_object_set_new(e->doc, "html", json_string(html.data ? html.data : ""));
     json_object_set_new(e->doc, "attachments", attachments);

@@ -25,6 +25,11 @@ static int path_in(char *out, size_t n, const char *dir, const char *name, sdra_
 
 int sdra_compose_stage(const sdra_stage_ctx *ctx, sdra_error *err)
 {
+    return sdra_compose_stage_thread(ctx, NULL, err);
+}
+
+int sdra_compose_stage_thread(const sdra_stage_ctx *ctx, const char *in_reply_to, sdra_error *err)
+{
     char path[4096];
     json_t *call_doc = NULL, *analysis = NULL, *tdoc = NULL;
     sdra_transcript *t = NULL;
@@ -55,6 +60,7 @@ int sdra_compose_stage(const sdra_stage_ctx *ctx, sdra_error *err)
         p.template_path = ctx->options->template_path;
     if (ctx->options && ctx->options->playbook_path)
         p.playbook_path = ctx->options->playbook_path;
+    p.in_reply_to = in_reply_to;
     const char *now = getenv("SDRA_COMPOSE_NOW");
     if (now && *now) {
         char *end = NULL;

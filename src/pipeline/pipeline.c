@@ -184,11 +184,55 @@ done:
     return rc;
 }
 
+/* The Message-ID of the newest earlier email (of another call, not canceled) to this call's
+ * contact in the CRM, into out; "" when there is none. Best effort: no CRM yet, a backend that
+ * cannot list, or no contact email all mean a new thread, never a failed stage. */
+static void previous_message_id(const sdra_stage_ctx *ctx, char *out, size_t n)
+{
+    char path[4096];
+    json_t *doc = NULL, *rows = NULL;
+    sdra_call_info call = {0};
+    sdra_crm *crm = NULL;
+    sdra_error e = {0};
+    out[0] = '\0';
+    if (sdra_path_join(path, sizeof path, ctx->workdir, "call.json") < 0 ||
+        sdra_json_load_file(&doc, path, 1024 * 1024, &e) < 0 || sdra_call_info_from_json(&call, doc, &e) < 0 ||
+        !call.contact_email)
+        goto done;
+    const char *backend = ctx->options ? ctx->options->crm_backend : NULL;
+    if (sdra_crm_open_ex(&crm, backend, ctx->data_dir, SDRA_CRM_READONLY, &e) < 0 ||
+        (ctx->org && sdra_crm_set_org(crm, ctx->org, &e) < 0) ||
+        sdra_crm_list(crm, SDRA_CRM_EMAILS, call.contact_email, &rows, &e) < 0)
+        goto done;
+    for (size_t i = json_array_size(rows); i-- > 0;) {
+        const json_t *r = json_array_get(rows, i);
+        const char *cid = json_string_value(json_object_get(r, "call_id"));
+        const char *st = json_string_value(json_object_get(r, "status"));
+        const char *mid = json_string_value(json_object_get(r, "message_id"));
+        if (mid && (!cid || !call.id || strcmp(cid, call.id)) && (!st || strcmp(st, "canceled"))) {
+            sdra_strlcpy(out, mid, n);
+            break;
+        }
+    }
+done:
+    json_decref(rows);
+    sdra_crm_close(crm);
+    sdra_call_info_release(&call);
+    json_decref(doc);
+}
+
+/* compose, threaded under the previous email to the same contact (In-Reply-To, References). */
+static int stage_compose(const sdra_stage_ctx *ctx, sdra_error *err)
+{
+    char prev[256];
+    previous_message_id(ctx, prev, sizeof prev);
+    return sdra_compose_stage_thread(ctx, prev[0] ? prev : NULL, err);
+}
 
 static const sdra_stage stages[SDRA_N_STAGES] = {
     {"transcribe", "transcript.json", stage_transcribe},
     {"analyze", "analysis.json", stage_analyze},
-    {"compose", "email.json", sdra_compose_stage},
+    {"compose", "email.json", stage_compose},
     {"sync", "crm.json", sdra_sync_stage},
     {"report", "report.html", sdra_report_stage},
 };

@@ -487,6 +487,60 @@ static void compose_keeps_rep_commitments_from_the_transcript(void **state)
     json_decref(a);
 }
 
+/* In-Reply-To and References name the previous email to the contact; the call's own
+ * Message-ID (a re-run) starts no thread; a value that would inject a header is refused. */
+static void compose_threads_under_the_previous_email(void **state)
+{
+    (void)state;
+    json_t *a = load_analysis();
+    sdra_call_info call;
+    load_call(&call);
+    sdra_compose_params p = params();
+    sdra_email *e = NULL;
+    sdra_error err = {0};
+
+    p.in_reply_to = "<sdra.followup.earlier-call@acme.example>";
+    if (sdra_compose(&e, a, NULL, &call, &p, &err) < 0)
+        fail_msg("%s", err.msg);
+    const char *eml = sdra_email_eml(e);
+    const char *hdr_end = strstr(eml, "\r\n\r\n");
+    const char *irt = strstr(eml, "In-Reply-To: <sdra.followup.earlier-call@acme.example>\r\n"
+                                  "References: <sdra.followup.earlier-call@acme.example>\r\n");
+    assert_non_null(irt);
+    assert_true(irt < hdr_end);
+    assert_string_equal(json_string_value(json_object_get(sdra_email_doc(e), "in_reply_to")),
+                        "<sdra.followup.earlier-call@acme.example>");
+    sdra_email_destroy(e);
+
+    p.references = "<first@acme.example> <sdra.followup.earlier-call@acme.example>";
+    assert_int_equal(sdra_compose(&e, a, NULL, &call, &p, &err), 0);
+    assert_non_null(strstr(sdra_email_eml(e), "\r\nReferences: <first@acme.example> "
+                                              "<sdra.followup.earlier-call@acme.example>\r\n"));
+    sdra_email_destroy(e);
+
+    p.references = NULL;
+    p.in_reply_to = "<sdra.followup.golden-call-0001@acme.example>"; /* its own: a re-run */
+    assert_int_equal(sdra_compose(&e, a, NULL, &call, &p, &err), 0);
+    assert_null(strstr(sdra_email_eml(e), "In-Reply-To:"));
+    assert_null(json_object_get(sdra_email_doc(e), "in_reply_to"));
+    sdra_email_destroy(e);
+
+    const char *bad[] = {"<a@b>\r\nBcc: eve@evil.example", "no-brackets@x", "<>", "<a b@x>", "<nodomain>"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        e = NULL;
+        p.in_reply_to = bad[i];
+        assert_int_equal(sdra_compose(&e, a, NULL, &call, &p, &err), SDRA_EINVAL);
+        assert_null(e);
+        assert_non_null(strstr(err.msg, "in-reply-to"));
+    }
+    p.in_reply_to = "<a@b.example>";
+    p.references = "<x@y> Bcc: eve@evil.example";
+    assert_int_equal(sdra_compose(&e, a, NULL, &call, &p, &err), SDRA_EINVAL);
+    assert_null(e);
+    sdra_call_info_release(&call);
+    json_decref(a);
+}
+
 int main(void)
 {
     const char *share = getenv("SDRA_SHARE_DIR");
@@ -504,6 +558,7 @@ int main(void)
         cmocka_unit_test(compose_is_deterministic),
         cmocka_unit_test(compose_partial_and_bad_documents),
         cmocka_unit_test(compose_user_template_and_errors),
+        cmocka_unit_test(compose_threads_under_the_previous_email),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
