@@ -789,12 +789,32 @@ static int hs_forget_contact(void *state, const char *email, int *n_removed, sdr
     json_t *found = json_array(), *filters = json_pack("[o]", eq_filter("email", email));
     int rc = hs_search(h, HS_CONTACTS, filters, NULL, what, found, err);
     json_decref(filters);
-    if (rc == 0 && json_array_size(found) > 0) {
+    const char *cid = json_string_value(json_object_get(json_array_get(found, 0), "id"));
+    /* every engagement associated with the contact goes first: "every record linked to it" */
+    for (int obj = HS_CALLS; rc == 0 && cid && obj < HS_N_OBJ; obj++) {
+        char path[256];
+        json_t *ans = NULL;
+        snprintf(path, sizeof path, "/crm/v4/objects/contacts/%.40s/associations/%s", cid, obj_names[obj]);
+        if ((rc = hs_call(h, "GET", path, NULL, what, &ans, NULL, err)) < 0)
+            break;
+        size_t i;
+        json_t *a;
+        json_array_foreach(json_object_get(ans, "results"), i, a)
+        {
+            char id[32];
+            snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(a, "toObjectId")));
+            if ((rc = hs_delete(h, obj, id, obj_names[obj], err)) < 0)
+                break;
+            (*n_removed)++;
+        }
+        json_decref(ans);
+    }
+    if (rc == 0 && cid) {
         json_t *body = json_pack("{s:s, s:s}", "objectId", email, "idProperty", "email");
         rc = hs_call(h, "POST", "/crm/v3/objects/contacts/gdpr-delete", body, what, NULL, NULL, err);
         json_decref(body);
         if (rc == 0)
-            *n_removed = 1;
+            (*n_removed)++;
     }
     json_decref(found);
     return rc;

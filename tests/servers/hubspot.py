@@ -20,7 +20,8 @@ Contract enforced:
   - GET /crm/v3/objects/{type} (limit, after), DELETE /crm/v3/objects/{type}/{id} (204).
   - GET/POST /crm/v3/properties/{type}[/{name}] (404 for an unknown property, 409 for an
     existing name, groupName must exist, bool needs options), POST .../groups.
-  - PUT /crm/v4/objects/{from}/{id}/associations/{to}/{toId} with [{associationCategory,
+  - GET /crm/v4/objects/{from}/{id}/associations/{to} (the records associated, both ways);
+    PUT /crm/v4/objects/{from}/{id}/associations/{to}/{toId} with [{associationCategory,
     associationTypeId}]: the type id must be the HUBSPOT_DEFINED one for the pair (194 call,
     198 email, 200 meeting, 202 note, 204 task -> contact); both records must exist (404).
   - GET /crm/v3/owners/?email=, GET /crm/v3/owners/{id} (404 when unknown or archived).
@@ -33,11 +34,12 @@ policyName and Retry-After.
 Test-only endpoints (no auth):
   GET  /__dump      {"objects": {type: [records, archived ones left out]}, "associations": [...],
                     "properties": {type: [custom names]}, "log": [{method, path, status, t}]}
+  GET  /__count?path=S   how many answered requests had S in their path (a plain number)
   POST /__control   {"fail": [{"status": 429|400|409|500, "path": substring, "count": n}],
                     "slow": {"path": substring, "ms": N, "count": n} (answers late, after the
                     write is done: a kill lands between the write and its record),
                     "expire_token": true, "archive_owner": id, "reject_option":
-                    {"type": t, "property": p, "value": v}, "reset_log": true}
+                    {"type": t, "property": p, "value": v}, "unreject": true, "reset_log": true}
 
 usage: hubspot.py --port-file FILE [--token T] [--refresh-token R --client-id I --client-secret S]
 """
@@ -345,6 +347,20 @@ def route(method, path, query, body):
         STATE["assoc"].add((frm, fid, to, tid, want))
         return 200, {"fromObjectTypeId": TYPE_IDS[frm], "fromObjectId": int(fid), "toObjectTypeId": TYPE_IDS[to],
                      "toObjectId": int(tid), "labels": []}
+    if parts[:3] == ["crm", "v4", "objects"] and len(parts) == 7 and parts[5] == "associations" and method == "GET":
+        frm, fid, to = parts[3], parts[4], parts[6]
+        if frm not in TYPES or to not in TYPES:
+            raise Err(400, "Unable to infer object type", "VALIDATION_ERROR")
+        res = {}
+        for a in STATE["assoc"]:
+            if a[0] == frm and a[1] == fid and a[2] == to:
+                res.setdefault(a[3], []).append(a[4])
+            if a[2] == frm and a[3] == fid and a[0] == to:
+                res.setdefault(a[1], []).append(a[4])
+        res = [{"toObjectId": int(k), "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": t,
+                                                             "label": None} for t in v]}
+               for k, v in sorted(res.items()) if not STATE["objects"][to].get(k, {"archived": True})["archived"]]
+        return 200, {"results": res}
     if parts[:3] == ["crm", "v3", "owners"] and method == "GET":
         if len(parts) == 4:
             o = STATE["owners"].get(parts[3])
@@ -394,6 +410,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "properties": {t: sorted(k for k, d in v.items() if d.get("custom")) for t, v in STATE["props"].items()},
                        "unsubscribed": sorted(list(x) for x in STATE["unsub"]), "log": STATE["log"]}
             return self.send(200, doc)
+        if u.path == "/__count" and method == "GET":
+            sub = urllib.parse.parse_qs(u.query).get("path", [""])[0]
+            with LOCK:
+                n = sum(1 for e in STATE["log"] if sub in e["path"] and e.get("status"))
+            return self.send(200, n)
         if u.path == "/__control" and method == "POST":
             c = json.loads(raw or b"{}")
             with LOCK:
@@ -407,6 +428,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if c.get("reject_option"):
                     r = c["reject_option"]
                     STATE["rejected"].add((r["type"], r["property"], r["value"]))
+                if c.get("unreject"):
+                    STATE["rejected"] = set()
                 if c.get("reset_log"):
                     STATE["log"] = []
             return self.send(200, {"ok": True})
