@@ -27,6 +27,7 @@ static const struct {
     {"redact", cmd_redact, "remove personal data from transcripts, analyses and audio"},
     {"encrypt", cmd_encrypt, "a file encrypted as sdra stores data at rest (self-contained)"},
     {"decrypt", cmd_decrypt, "a file sdra encrypted at rest, back to plaintext"},
+    {"connectors", cmd_connectors, "check the CRM and mail connectors' credentials: one cheap call each"},
 };
 
 static void usage(FILE *f)

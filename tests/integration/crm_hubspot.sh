@@ -57,6 +57,19 @@ kill_inside() {
   [ $? -eq 137 ] || fail "the sync was not killed inside $1 (it ended first: n=$n: $(cat "$T/killed.txt"))"
 }
 
+# 0. `sdra connectors test`: one cheap call, what it can do; wrong credentials and a mail
+# transport that cannot be checked are a clear line and exit 1; nothing configured is exit 1.
+"$SDRA" connectors test --crm hubspot > "$T/out.txt" 2>"$T/err.txt" || fail "connectors test exited $?: $(cat "$T/err.txt")"
+grep -q "^crm hubspot: ok: contacts, calls, tasks" "$T/out.txt" || fail "connectors test: $(cat "$T/out.txt")"
+SDRA_HUBSPOT_TOKEN=hs-wrong-1 "$SDRA" connectors test > "$T/out.txt" 2>"$T/err.txt" && fail "a wrong token passed the test"
+grep -q "^crm hubspot: failed: HubSpot contacts (credentials check): HTTP 401" "$T/out.txt" || fail "connectors test: $(cat "$T/out.txt")"
+grep -q hs-wrong-1 "$T/out.txt" "$T/err.txt" && fail "connectors test printed the token"
+SDRA_SMTP_URL=smtp://127.0.0.1:1 "$SDRA" connectors test --mail smtp > "$T/out.txt" 2>"$T/err.txt" && fail "mail check passed"
+grep -q "^mail smtp: failed: " "$T/out.txt" || fail "connectors test --mail: $(cat "$T/out.txt")"
+env -u SDRA_HUBSPOT_TOKEN -u SDRA_HUBSPOT_URL "$SDRA" connectors test > "$T/out.txt" 2>"$T/err.txt" && fail "nothing configured passed"
+grep -q "no connector is configured" "$T/err.txt" || fail "nothing configured: $(cat "$T/err.txt")"
+"$SDRA" connectors test --crm nope > "$T/out.txt" 2>"$T/err.txt"; [ $? -eq 2 ] || fail "--crm nope is not a usage error"
+
 # 1. Three syncs and two crashes.
 kill_inside /crm/v3/objects/calls/batch/upsert 0
 sync || fail "sync 1 exited $?: $(cat "$T/err.txt")"

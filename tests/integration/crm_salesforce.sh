@@ -70,6 +70,11 @@ assert n == {"Contact": 1, "Lead": 0, "Task": 6, "Event": 1}, n
 PY
 }
 
+# 0. `sdra connectors test --crm salesforce`: one cheap call (limits), what it can do.
+"$SDRA" connectors test --crm salesforce > "$T/out.txt" 2>"$T/err.txt" || fail "connectors test exited $?: $(cat "$T/err.txt")"
+grep -q "^crm salesforce: ok: Contact, Task .*API requests left today: [0-9]* of 15000" "$T/out.txt" ||
+  fail "connectors test: $(cat "$T/out.txt")"
+
 # 1. Three syncs and two crashes: one of everything.
 kill_inside /sobjects/Contact 0
 sync x || fail "sync 1 exited $?: $(cat "$T/err.txt")"
