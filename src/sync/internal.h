@@ -38,6 +38,9 @@ typedef struct crm_remote {
     int max_attempts;     /* httpc attempts per request (429, 5xx, network) */
     long backoff_ms;
     int n_requests;       /* requests sent (for tests and `sdra connectors test`) */
+    const char *limit_header; /* a response header reporting API usage ("Sforce-Limit-Info") */
+    char limit_info[256];     /* its last value */
+    bool limit_warned;
     void *owner;          /* the backend's state, for refresh */
     /* Gets a new access token into token; NULL when none can be had (a fixed token). */
     int (*refresh)(struct crm_remote *r, sdra_error *err);

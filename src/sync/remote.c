@@ -35,6 +35,19 @@ static void sleep_ms(long ms)
         ;
 }
 
+/* "api-usage=14990/15000" (Salesforce's Sforce-Limit-Info): kept for `sdra connectors test`,
+ * and a warning when less than a tenth of the allowance is left. */
+static void note_limit(crm_remote *r, const char *v)
+{
+    snprintf(r->limit_info, sizeof r->limit_info, "%s", v);
+    long used = 0, max = 0;
+    const char *u = strstr(v, "api-usage=");
+    if (u && sscanf(u + 10, "%ld/%ld", &used, &max) == 2 && max > 0 && used * 10 > max * 9 && !r->limit_warned) {
+        r->limit_warned = true;
+        sdra_log(SDRA_LOG_WARN, "%s: %ld of %ld API requests used in the last 24 hours", r->service, used, max);
+    }
+}
+
 int crm_remote_init(crm_remote *r, const char *service, const char *base, sdra_error *err)
 {
     memset(r, 0, sizeof *r);
@@ -119,10 +132,13 @@ int crm_remote_call(crm_remote *r, const char *method, const char *path, const j
         q.backoff_ms = r->backoff_ms;
         q.max_backoff_ms = REMOTE_MAX_BACKOFF_MS;
         q.headers[0] = "Accept: application/json";
+        q.capture_header = r->limit_header;
         sdra_httpc_response_release(&resp);
         sdra_error herr = {0};
         int hrc = sdra_httpc_do(&resp, &q, &herr);
         r->n_requests++;
+        if (resp.captured[0])
+            note_limit(r, resp.captured);
         if (hrc == 0) {
             if (status_out)
                 *status_out = resp.status;

@@ -369,6 +369,7 @@ static bool sf_rate_limited(long status, const json_t *doc)
 
 static void sf_hooks(crm_remote *r)
 {
+    r->limit_header = "Sforce-Limit-Info";
     r->describe = sf_describe;
     r->rate_limited = sf_rate_limited;
     if (crm_env("SDRA_SALESFORCE_CLIENT_ID"))
@@ -922,9 +923,10 @@ static int sf_check(void *state, char *what, size_t n, sdra_error *err)
     if (rc == 0) {
         json_t *d = json_object_get(ans, "DailyApiRequests");
         snprintf(what, n, "%s, Task (call, action items, notes, email), Event (meeting) by %s; composite allOrNone; "
-                          "delete; no listing; API requests left today: %lld of %lld",
+                          "delete; no listing; API requests left today: %lld of %lld (Sforce-Limit-Info %s)",
                  s->object, SF_KEY_FIELD, (long long)json_integer_value(json_object_get(d, "Remaining")),
-                 (long long)json_integer_value(json_object_get(d, "Max")));
+                 (long long)json_integer_value(json_object_get(d, "Max")),
+                 s->r.limit_info[0] ? s->r.limit_info : "absent");
     }
     json_decref(ans);
     return rc;

@@ -72,7 +72,7 @@ PY
 
 # 0. `sdra connectors test --crm salesforce`: one cheap call (limits), what it can do.
 "$SDRA" connectors test --crm salesforce > "$T/out.txt" 2>"$T/err.txt" || fail "connectors test exited $?: $(cat "$T/err.txt")"
-grep -q "^crm salesforce: ok: Contact, Task .*API requests left today: [0-9]* of 15000" "$T/out.txt" ||
+grep -q "^crm salesforce: ok: Contact, Task .*API requests left today: [0-9]* of 15000 (Sforce-Limit-Info api-usage=1/15000)" "$T/out.txt" ||
   fail "connectors test: $(cat "$T/out.txt")"
 
 # 1. Three syncs and two crashes: one of everything.
