@@ -82,18 +82,6 @@ static void set_ms(json_t *o, const char *k, long long ms)
     json_object_set_new(o, k, json_string(b));
 }
 
-/* Text cut at max bytes on a UTF-8 boundary, as a new JSON string. */
-static json_t *cut_string(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n > max) {
-        n = max;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;
-    }
-    return json_stringn(s, n);
-}
-
 json_t *sdra_hubspot_call_props(const sdra_crm_activity *a, const char *key, const char *owner_id, long long now_ms)
 {
     json_t *p = json_object();
@@ -101,7 +89,7 @@ json_t *sdra_hubspot_call_props(const sdra_crm_activity *a, const char *key, con
     set_ms(p, "hs_timestamp", ts >= 0 ? ts : now_ms);
     char title[160];
     snprintf(title, sizeof title, "Sales call%s%s", a->outcome ? ": " : "", a->outcome ? a->outcome : "");
-    json_object_set_new(p, "hs_call_title", cut_string(title, 120));
+    json_object_set_new(p, "hs_call_title", crm_json_cut(title, 120));
     sdra_buf b;
     sdra_buf_init(&b, SDRA_CRM_TEXT_MAX);
     sdra_buf_puts(&b, a->summary ? a->summary : "(no summary)");
@@ -111,7 +99,7 @@ json_t *sdra_hubspot_call_props(const sdra_crm_activity *a, const char *key, con
         sdra_buf_printf(&b, "\nProspect sentiment: %.2f", a->sentiment);
     if (a->recording)
         sdra_buf_printf(&b, "\nRecording: %s", a->recording);
-    json_object_set_new(p, "hs_call_body", cut_string(b.data ? b.data : "", HS_TEXT_MAX));
+    json_object_set_new(p, "hs_call_body", crm_json_cut(b.data ? b.data : "", HS_TEXT_MAX));
     sdra_buf_release(&b);
     set_ms(p, "hs_call_duration", (long long)(a->duration_s * 1000.0 + 0.5));
     json_object_set_new(p, "hs_call_direction",
@@ -126,7 +114,7 @@ json_t *sdra_hubspot_call_props(const sdra_crm_activity *a, const char *key, con
 json_t *sdra_hubspot_task_props(const sdra_crm_task *t, const char *key, const char *owner_id, long long now_ms)
 {
     json_t *p = json_object();
-    json_object_set_new(p, "hs_task_subject", cut_string(t->text, 250));
+    json_object_set_new(p, "hs_task_subject", crm_json_cut(t->text, 250));
     char body[SDRA_CRM_TEXT_MAX + 64];
     snprintf(body, sizeof body, "%s\n(%s, from sdra call %s)", t->text,
              t->owner && !strcmp(t->owner, "prospect") ? "the prospect's commitment" : "the rep's commitment",
@@ -149,7 +137,7 @@ json_t *sdra_hubspot_meeting_props(const sdra_crm_task *t, const char *key, cons
     long long start = sdra_crm_date_ms(t->due_date, t->due_time ? t->due_time : "09:00");
     if (start < 0)
         start = now_ms;
-    json_object_set_new(p, "hs_meeting_title", cut_string(t->text, 250));
+    json_object_set_new(p, "hs_meeting_title", crm_json_cut(t->text, 250));
     json_object_set_new(p, "hs_meeting_body", json_string("Agreed on the call; scheduled by sdra."));
     set_ms(p, "hs_timestamp", start);
     set_ms(p, "hs_meeting_start_time", start);
@@ -164,7 +152,7 @@ json_t *sdra_hubspot_meeting_props(const sdra_crm_task *t, const char *key, cons
 json_t *sdra_hubspot_note_props(const sdra_crm_note *n, const char *key, long long now_ms)
 {
     json_t *p = json_object();
-    json_object_set_new(p, "hs_note_body", cut_string(n->body, HS_TEXT_MAX));
+    json_object_set_new(p, "hs_note_body", crm_json_cut(n->body, HS_TEXT_MAX));
     set_ms(p, "hs_timestamp", now_ms);
     json_object_set_new(p, "sdra_key", json_string(key));
     json_object_set_new(p, "sdra_call_id", json_string(n->call_id));
@@ -181,7 +169,7 @@ json_t *sdra_hubspot_email_props(const sdra_crm_email *e, const char *key, long 
     json_object_set_new(p, "hs_email_direction", json_string("EMAIL"));
     json_object_set_new(p, "hs_email_status", json_string("SCHEDULED"));
     if (e->subject)
-        json_object_set_new(p, "hs_email_subject", cut_string(e->subject, 250));
+        json_object_set_new(p, "hs_email_subject", crm_json_cut(e->subject, 250));
     if (e->to) {
         json_t *h = json_pack("{s:[{s:s}]}", "to", "email", e->to);
         char *hs = json_dumps(h, JSON_COMPACT);

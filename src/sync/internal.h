@@ -70,6 +70,8 @@ int crm_remote_set_token(crm_remote *r, const char *token, sdra_error *err);
 char *crm_remote_escape(const char *s);
 /* The environment variable name, or NULL when unset or empty. */
 const char *crm_env(const char *name);
+/* s cut at max_bytes on a UTF-8 boundary, as a new JSON string (CRM field length limits). */
+json_t *crm_json_cut(const char *s, size_t max_bytes);
 /* Appends "&name=value" (URL-escaped) to a form body. */
 int crm_form_add(sdra_buf *b, const char *name, const char *value);
 

@@ -256,3 +256,14 @@ int crm_form_add(sdra_buf *b, const char *name, const char *value)
     free(e);
     return rc;
 }
+
+json_t *crm_json_cut(const char *s, size_t max_bytes)
+{
+    size_t n = strlen(s);
+    if (n > max_bytes) {
+        n = max_bytes;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    return json_stringn(s, n);
+}

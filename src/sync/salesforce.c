@@ -66,17 +66,6 @@ static void set_str(json_t *o, const char *k, const char *v)
         json_object_set_new(o, k, json_string(v));
 }
 
-static json_t *cut(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n > max) {
-        n = max;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;
-    }
-    return json_stringn(s, n);
-}
-
 static void set_who_owner(json_t *o, const char *who_id, const char *owner_id)
 {
     set_str(o, "WhoId", who_id);
@@ -88,7 +77,7 @@ json_t *sdra_salesforce_call_task(const sdra_crm_activity *a, const char *who_id
     json_t *o = json_object();
     char subject[300];
     snprintf(subject, sizeof subject, "Call%s%s", a->outcome ? ": " : "", a->outcome ? a->outcome : "");
-    json_object_set_new(o, "Subject", cut(subject, 255));
+    json_object_set_new(o, "Subject", crm_json_cut(subject, 255));
     json_object_set_new(o, "TaskSubtype", json_string("Call"));
     json_object_set_new(o, "CallType", json_string(a->direction && !strcmp(a->direction, "inbound") ? "Inbound" : "Outbound"));
     json_object_set_new(o, "CallDurationInSeconds", json_integer((json_int_t)(a->duration_s + 0.5)));
@@ -115,7 +104,7 @@ json_t *sdra_salesforce_call_task(const sdra_crm_activity *a, const char *who_id
 json_t *sdra_salesforce_action_task(const sdra_crm_task *t, const char *who_id, const char *owner_id)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "Subject", cut(t->text, 255));
+    json_object_set_new(o, "Subject", crm_json_cut(t->text, 255));
     json_object_set_new(o, "TaskSubtype", json_string("Task"));
     char d[SDRA_CRM_TEXT_MAX + 64];
     snprintf(d, sizeof d, "%s\n(%s%s%s)", t->text,
@@ -134,7 +123,7 @@ json_t *sdra_salesforce_action_task(const sdra_crm_task *t, const char *who_id, 
 json_t *sdra_salesforce_meeting_event(const sdra_crm_task *t, const char *who_id, const char *owner_id)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "Subject", cut(t->text, 255));
+    json_object_set_new(o, "Subject", crm_json_cut(t->text, 255));
     if (t->due_time) {
         long long ms = sdra_crm_date_ms(t->due_date, t->due_time);
         time_t s = (time_t)(ms / 1000), e = s + 30 * 60;
@@ -165,7 +154,7 @@ json_t *sdra_salesforce_note_task(const sdra_crm_note *n, const char *who_id)
             *p = ' ';
     json_object_set_new(o, "Subject", json_string(subject));
     json_object_set_new(o, "TaskSubtype", json_string("Task"));
-    json_object_set_new(o, "Description", cut(n->body, 32000));
+    json_object_set_new(o, "Description", crm_json_cut(n->body, 32000));
     json_object_set_new(o, "Status", json_string("Completed"));
     json_object_set_new(o, "Priority", json_string("Normal"));
     set_str(o, "WhoId", who_id);
@@ -178,7 +167,7 @@ json_t *sdra_salesforce_email_task(const sdra_crm_email *e, const char *who_id)
     json_t *o = json_object();
     char subject[300];
     snprintf(subject, sizeof subject, "Email: %s", e->subject ? e->subject : "(no subject)");
-    json_object_set_new(o, "Subject", cut(subject, 255));
+    json_object_set_new(o, "Subject", crm_json_cut(subject, 255));
     json_object_set_new(o, "TaskSubtype", json_string("Email"));
     char d[1200];
     snprintf(d, sizeof d, "Follow-up email scheduled by sdra%s%.300s%s%.60s.\nMessage-ID: %.500s", e->to ? " to " : "",
@@ -199,10 +188,10 @@ json_t *sdra_salesforce_person(const sdra_crm_contact *c, bool lead, bool dnc, b
     json_t *o = json_object();
     const char *name = c->name && *c->name ? c->name : NULL, *sp = name ? strrchr(name, ' ') : NULL;
     if (sp && sp > name) {
-        json_object_set_new(o, "FirstName", cut(name, (size_t)(sp - name) < 40 ? (size_t)(sp - name) : 40));
-        json_object_set_new(o, "LastName", cut(sp + 1, 80));
+        json_object_set_new(o, "FirstName", crm_json_cut(name, (size_t)(sp - name) < 40 ? (size_t)(sp - name) : 40));
+        json_object_set_new(o, "LastName", crm_json_cut(sp + 1, 80));
     } else if (name) {
-        json_object_set_new(o, "LastName", cut(name, 80));
+        json_object_set_new(o, "LastName", crm_json_cut(name, 80));
     } else { /* LastName is required: the address's local part stands in */
         const char *at = strchr(c->email, '@');
         json_object_set_new(o, "LastName", json_stringn(c->email, at ? (size_t)(at - c->email) : strlen(c->email)));
