@@ -18,7 +18,7 @@ for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.1; done
 [ -s "$T/port" ] || fail "the HubSpot stand-in did not start"
 H="http://127.0.0.1:$(cat "$T/port")"
 export SDRA_HUBSPOT_URL="$H" SDRA_HUBSPOT_TOKEN=hs-token-ok
-ctl() { curl -sf -X POST -H 'Content-Type: application/json' -d "$1" "$H/__control" >/dev/null || fail "control $1"; }
+ctl() { curl -sf -X POST -H 'Content-Type: application/json' -d "$1" "$H/__control" -o "$T/ctl.json" || fail "control $1"; }
 dump() { curl -sf "$H/__dump" > "$T/dump.json" || fail "dump"; }
 
 P="$T/pkg"; mkdir -p "$P"
@@ -53,7 +53,7 @@ kill_inside() {
     [ "${n:-0}" -gt "${2:-0}" ] && break
     sleep 0.1
   done
-  kill -9 "$pid"; wait "$pid" 2>/dev/null
+  kill -9 "$pid"; wait "$pid" 2>>"$T/wait.txt"
   [ $? -eq 137 ] || fail "the sync was not killed inside $1 (it ended first: n=$n: $(cat "$T/killed.txt"))"
 }
 

@@ -12,7 +12,7 @@ SRC=${SDRA_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
 it_setup crm_salesforce
 
-openssl genrsa -out "$T/jwt.pem" 2048 2>/dev/null || fail "openssl genrsa"
+openssl genrsa -out "$T/jwt.pem" 2048 2>"$T/openssl.txt" || fail "openssl genrsa"
 MOD=$(openssl rsa -in "$T/jwt.pem" -noout -modulus | sed 's/^Modulus=//')
 python3 "$SRC/tests/servers/salesforce.py" --port-file "$T/port" --token 'sf-tok-ok' --refresh-token sf-rt-secret \
   --client-id 3MVG-client --username sdra@seller.example --jwt-modulus "$MOD" --query-batch 2 \
@@ -21,7 +21,7 @@ for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.1; done
 [ -s "$T/port" ] || fail "the Salesforce stand-in did not start"
 S="http://127.0.0.1:$(cat "$T/port")"
 export SDRA_SALESFORCE_URL="$S" SDRA_SALESFORCE_TOKEN=sf-tok-ok
-ctl() { curl -sf -X POST -H 'Content-Type: application/json' -d "$1" "$S/__control" >/dev/null || fail "control $1"; }
+ctl() { curl -sf -X POST -H 'Content-Type: application/json' -d "$1" "$S/__control" -o "$T/ctl.json" || fail "control $1"; }
 dump() { curl -sf "$S/__dump" > "$T/dump.json" || fail "dump"; }
 
 P="$T/pkg"; mkdir -p "$P"
@@ -57,7 +57,7 @@ kill_inside() { # kill -9 while the stand-in holds the answer to PATH (written, 
     [ "${n:-0}" -gt "$2" ] && break
     sleep 0.1
   done
-  kill -9 "$pid"; wait "$pid" 2>/dev/null
+  kill -9 "$pid"; wait "$pid" 2>>"$T/wait.txt"
   [ $? -eq 137 ] || fail "the sync was not killed inside $1 (it ended first: $(cat "$T/killed.txt"))"
 }
 counts() { # the expected numbers of live records after the syncs of sf-call-1
@@ -162,7 +162,7 @@ SDRA_SALESFORCE_CLIENT_ID=3MVG-client SDRA_SALESFORCE_REFRESH_TOKEN=sf-rt-secret
   fail "sync with a refresh exited $?: $(cat "$T/err.txt")"
 ! grep -q -e sf-tok -e sf-rt "$T/err.txt" "$T/out.txt" || fail "a secret was printed"
 ctl '{"expire_token":true}'
-openssl genrsa -out "$T/other.pem" 2048 2>/dev/null
+openssl genrsa -out "$T/other.pem" 2048 2>"$T/openssl.txt"
 SDRA_SALESFORCE_CLIENT_ID=3MVG-client SDRA_SALESFORCE_USERNAME=sdra@seller.example SDRA_SALESFORCE_JWT_KEY_FILE="$T/other.pem" \
   SDRA_SALESFORCE_LOGIN_URL="$S" sync x && fail "a JWT signed with another key was accepted"
 one_line "JWT wrong key" "Salesforce token refresh: HTTP 400: invalid_grant" "invalid signature"
