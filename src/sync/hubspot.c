@@ -229,8 +229,8 @@ static void hs_describe(const json_t *doc, char *out, size_t n)
     const char *emsg = json_string_value(json_object_get(e0, "message"));
     if (emsg)
         msg = emsg;
-    snprintf(out, n, "%s%s%s%.200s%s%.40s%s%.40s", field ? "field " : "", field ? field : "", field ? ": " : "",
-             msg ? msg : "no message", cat ? " [" : "", cat ? cat : "", cat ? "]" : "", "");
+    snprintf(out, n, "%s%.80s%s%.200s%s%.40s%s", field ? "field " : "", field ? field : "", field ? ": " : "",
+             msg ? msg : "no message", cat ? " [" : "", cat ? cat : "", cat ? "]" : "");
     if (policy) {
         size_t l = strlen(out);
         snprintf(out + l, n - l, " (policy %.40s)", policy);
