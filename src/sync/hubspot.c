@@ -91,14 +91,7 @@ json_t *sdra_hubspot_call_props(const sdra_crm_activity *a, const char *key, con
     snprintf(title, sizeof title, "Sales call%s%s", a->outcome ? ": " : "", a->outcome ? a->outcome : "");
     json_object_set_new(p, "hs_call_title", crm_json_cut(title, 120));
     sdra_buf b;
-    sdra_buf_init(&b, SDRA_CRM_TEXT_MAX);
-    sdra_buf_puts(&b, a->summary ? a->summary : "(no summary)");
-    if (a->outcome)
-        sdra_buf_printf(&b, "\n\nOutcome: %s", a->outcome);
-    if (a->has_sentiment)
-        sdra_buf_printf(&b, "\nProspect sentiment: %.2f", a->sentiment);
-    if (a->recording)
-        sdra_buf_printf(&b, "\nRecording: %s", a->recording);
+    crm_call_description(&b, a);
     json_object_set_new(p, "hs_call_body", crm_json_cut(b.data ? b.data : "", HS_TEXT_MAX));
     sdra_buf_release(&b);
     set_ms(p, "hs_call_duration", (long long)(a->duration_s * 1000.0 + 0.5));

@@ -72,6 +72,9 @@ char *crm_remote_escape(const char *s);
 const char *crm_env(const char *name);
 /* s cut at max_bytes on a UTF-8 boundary, as a new JSON string (CRM field length limits). */
 json_t *crm_json_cut(const char *s, size_t max_bytes);
+/* The text a CRM shows for a call: summary, outcome, sentiment, recording (b is initialised
+ * here; the caller releases it). */
+void crm_call_description(sdra_buf *b, const sdra_crm_activity *a);
 /* Appends "&name=value" (URL-escaped) to a form body. */
 int crm_form_add(sdra_buf *b, const char *name, const char *value);
 

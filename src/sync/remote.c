@@ -267,3 +267,15 @@ json_t *crm_json_cut(const char *s, size_t max_bytes)
     }
     return json_stringn(s, n);
 }
+
+void crm_call_description(sdra_buf *b, const sdra_crm_activity *a)
+{
+    sdra_buf_init(b, SDRA_CRM_TEXT_MAX); /* what does not fit is cut */
+    sdra_buf_puts(b, a->summary ? a->summary : "(no summary)");
+    if (a->outcome)
+        sdra_buf_printf(b, "\n\nOutcome: %s", a->outcome);
+    if (a->has_sentiment)
+        sdra_buf_printf(b, "\nProspect sentiment: %.2f", a->sentiment);
+    if (a->recording)
+        sdra_buf_printf(b, "\nRecording: %s", a->recording);
+}

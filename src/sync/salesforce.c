@@ -82,14 +82,7 @@ json_t *sdra_salesforce_call_task(const sdra_crm_activity *a, const char *who_id
     json_object_set_new(o, "CallType", json_string(a->direction && !strcmp(a->direction, "inbound") ? "Inbound" : "Outbound"));
     json_object_set_new(o, "CallDurationInSeconds", json_integer((json_int_t)(a->duration_s + 0.5)));
     sdra_buf b;
-    sdra_buf_init(&b, SDRA_CRM_TEXT_MAX);
-    sdra_buf_puts(&b, a->summary ? a->summary : "(no summary)");
-    if (a->outcome)
-        sdra_buf_printf(&b, "\n\nOutcome: %s", a->outcome);
-    if (a->has_sentiment)
-        sdra_buf_printf(&b, "\nProspect sentiment: %.2f", a->sentiment);
-    if (a->recording)
-        sdra_buf_printf(&b, "\nRecording: %s", a->recording);
+    crm_call_description(&b, a);
     json_object_set_new(o, "Description", json_string(b.data ? b.data : ""));
     sdra_buf_release(&b);
     if (a->call_date)
