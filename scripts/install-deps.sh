@@ -14,6 +14,8 @@ PKGS=(
   sphinxbase-utils
   # documents, storage, crypto, HTTP
   libjansson-dev libsqlite3-dev sqlite3 libsodium-dev libmicrohttpd-dev libcurl4-openssl-dev curl
+  # CRM connectors: RS256 signatures of the Salesforce JWT bearer flow (libcrypto)
+  libssl-dev
   # tests: unit framework, speech synthesis for generated calls, audio tools, MIME parser
   libcmocka-dev clang libclang-rt-14-dev festival festvox-us-slt-hts flite sox python3
   # tests: self-signed certificates for the HTTPS server (tests/integration/server_tls.sh)

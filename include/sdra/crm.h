@@ -3,8 +3,9 @@
  * activity, follow-up tasks, the scheduled follow-up email, notes).
  *
  * A connector is a table of functions (struct sdra_crm_ops). The embedded default, "local",
- * keeps the CRM in SQLite in the user data directory (<data_dir>/crm.sqlite3); HubSpot and
- * Salesforce connectors implement the same table later. Callers hold an opaque sdra_crm and
+ * keeps the CRM in SQLite in the user data directory (<data_dir>/crm.sqlite3); "hubspot" and
+ * "salesforce" implement the same table over the CRMs' REST APIs (configured from the
+ * environment: docs/connectors.md). Callers hold an opaque sdra_crm and
  * never branch on which backend it is.
  *
  * Every write is an upsert on a natural key, so syncing the same call twice updates rows and
@@ -68,6 +69,7 @@ typedef struct sdra_crm_activity {
     bool has_sentiment;
     const char *objections; /* JSON array text of {type, text, start}, or NULL */
     const char *recording;  /* the audio reference */
+    const char *rep_email;  /* the rep: a remote CRM's record owner (mapped by email); may be NULL */
 } sdra_crm_activity;
 
 /* A follow-up task; upserted by (call_id, key). */
@@ -81,6 +83,7 @@ typedef struct sdra_crm_task {
     const char *text;        /* required */
     const char *due_date;    /* YYYY-MM-DD or NULL */
     const char *due_time;    /* HH:MM or NULL */
+    const char *rep_email;   /* the rep: a remote CRM's record owner (mapped by email); may be NULL */
 } sdra_crm_task;
 
 /* A follow-up email to send later; upserted by message_id. status is "scheduled", "sent" or
@@ -159,6 +162,9 @@ struct sdra_crm_ops {
     /* The organisation (tenant) every later write, list and erasure belongs to; "default"
      * until set. May be NULL for a backend that serves one organisation only. */
     int (*set_org)(void *state, const char *org, sdra_error *err);
+    /* One cheap authenticated call that proves the configuration works; *what gets a short
+     * line of what the backend can do. NULL: nothing to check (local). */
+    int (*check)(void *state, char *what, size_t what_n, sdra_error *err);
 };
 
 /* The connector named name ("local"), or NULL when there is none. */
@@ -202,6 +208,10 @@ int sdra_crm_forget_contact(sdra_crm *crm, const char *email, int *n_removed, sd
  * lists and erasure see its rows only (another organisation's are never read or removed). A
  * handle starts in "default". SDRA_EINVAL for a bad name. */
 int sdra_crm_set_org(sdra_crm *crm, const char *org, sdra_error *err);
+
+/* `sdra connectors test`: the backend's credentials check (see the ops table); a backend
+ * without one answers "ok" with what it is. */
+int sdra_crm_check(sdra_crm *crm, char *what, size_t what_n, sdra_error *err);
 
 /* "contacts", "activities", "tasks", "emails", "notes" <-> kind; -1 when unknown. */
 int sdra_crm_kind_parse(const char *s);

@@ -66,6 +66,7 @@ typedef struct sdra_httpc_request {
     long backoff_ms;           /* first backoff; doubled each retry with jitter; default 250 */
     long max_backoff_ms;       /* cap for backoff and Retry-After; default 10000 */
     const volatile int *cancel; /* when non-NULL and *cancel != 0, stop (SDRA_ECANCELED) */
+    const char *capture_header; /* a response header whose value is returned in captured */
 } sdra_httpc_request;
 
 sdra_httpc_request sdra_httpc_default_request(void);
@@ -77,6 +78,7 @@ typedef struct sdra_httpc_response {
     char content_type[128];  /* "" when absent */
     double retry_after_s;    /* the last Retry-After, or -1 when none */
     int attempts;            /* how many attempts were made */
+    char captured[256];      /* the value of the request's capture_header, "" when absent */
 } sdra_httpc_response;
 
 /*

@@ -42,6 +42,7 @@ int cli_audit(struct sdra_store *st, const char *org, const char *action, const 
 int cmd_redact(int argc, char **argv);
 int cmd_privacy(int argc, char **argv);
 int cmd_mail(int argc, char **argv);
+int cmd_connectors(int argc, char **argv);
 
 /* `sdra eval` subcommands, each in its own file (cmd_eval_<what>.c). */
 int cmd_eval_asr(int argc, char **argv);

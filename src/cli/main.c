@@ -17,7 +17,7 @@ static const struct {
     {"transcribe", cmd_transcribe, "audio -> speaker-separated, time-stamped transcript"},
     {"analyze", cmd_analyze, "transcript -> analysis (sentiment, objections, actions, ...)"},
     {"compose", cmd_compose, "analysis -> follow-up email (MIME) and calendar invite"},
-    {"crm", cmd_crm, "look at the local CRM: contacts, activities, tasks, emails"},
+    {"crm", cmd_crm, "look at the local CRM; sync a package into local, HubSpot or Salesforce"},
     {"eval", cmd_eval, "measure quality: WER, DER, analysis precision/recall"},
     {"serve", cmd_serve, "HTTP API server with a durable job store and stage workers"},
     {"keys", cmd_keys, "create, list and revoke API keys for the server"},
@@ -28,6 +28,7 @@ static const struct {
     {"encrypt", cmd_encrypt, "a file encrypted as sdra stores data at rest (self-contained)"},
     {"decrypt", cmd_decrypt, "a file sdra encrypted at rest, back to plaintext"},
     {"mail", cmd_mail, "deliver an email: SMTP, IMAP draft, Gmail or Graph (docs/connectors.md)"},
+    {"connectors", cmd_connectors, "check the CRM and mail connectors' credentials: one cheap call each"},
 };
 
 static void usage(FILE *f)

@@ -238,6 +238,8 @@ typedef struct xfer {
     char content_type[128];
     double retry_after_s;
     const volatile int *cancel;
+    const char *capture;   /* the request's capture_header */
+    char captured[256];
 } xfer;
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
@@ -313,6 +315,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
         snprintf(x->content_type, sizeof x->content_type, "%s", v);
     else if (strcasecmp(line, "Retry-After") == 0)
         x->retry_after_s = parse_retry_after(v);
+    if (x->capture && strcasecmp(line, x->capture) == 0)
+        snprintf(x->captured, sizeof x->captured, "%s", v);
     return n;
 }
 
@@ -542,6 +546,7 @@ int sdra_httpc_do(sdra_httpc_response *out, const sdra_httpc_request *req, sdra_
     x.max = p.max_bytes;
     x.cancel = req->cancel;
     x.retry_after_s = -1;
+    x.capture = req->capture_header;
     CURLcode cc = CURLE_OK;
     int what = 0; /* 0 ok; else the sdra_code of the last attempt */
     char detail[64] = "";          /* what happened: "HTTP 503", "cannot connect", ... */
@@ -643,6 +648,7 @@ int sdra_httpc_do(sdra_httpc_response *out, const sdra_httpc_request *req, sdra_
     x.buf = NULL;
     snprintf(out->content_type, sizeof out->content_type, "%s", x.content_type);
     out->retry_after_s = x.retry_after_s;
+    snprintf(out->captured, sizeof out->captured, "%s", x.captured);
 
     if (what == 0) {
         rc = 0;

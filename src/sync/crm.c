@@ -18,6 +18,8 @@ struct sdra_crm {
 
 static const struct sdra_crm_ops *const backends[] = {
     &sdra_crm_local_ops,
+    &sdra_crm_hubspot_ops,
+    &sdra_crm_salesforce_ops,
 };
 
 const struct sdra_crm_ops *sdra_crm_backend(const char *name)
@@ -51,7 +53,7 @@ int sdra_crm_open_ex(sdra_crm **out, const char *backend, const char *data_dir, 
     *out = NULL;
     const struct sdra_crm_ops *ops = sdra_crm_backend(backend);
     if (!ops)
-        return sdra_error_set(err, SDRA_EUNSUPPORTED, "CRM backend '%.60s' is not available (known: local)",
+        return sdra_error_set(err, SDRA_EUNSUPPORTED, "CRM backend '%.60s' is not available (known: local, hubspot, salesforce)",
                               backend);
     char dir[4096];
     int rc = sdra_crm_default_data_dir(dir, sizeof dir, data_dir);
@@ -222,4 +224,13 @@ int sdra_crm_set_org(sdra_crm *crm, const char *org, sdra_error *err)
                                                        crm->ops->name)
                                       : 0;
     return crm->ops->set_org(crm->state, org, err);
+}
+
+int sdra_crm_check(sdra_crm *crm, char *what, size_t what_n, sdra_error *err)
+{
+    if (!crm->ops->check) {
+        snprintf(what, what_n, "%s at %s", crm->ops->name, sdra_crm_location(crm));
+        return 0;
+    }
+    return crm->ops->check(crm->state, what, what_n, err);
 }

@@ -223,6 +223,7 @@ int sdra_crm_sync(sdra_crm *crm, const sdra_call_info *call, const json_t *trans
         .has_sentiment = json_is_number(overall),
         .objections = objections,
         .recording = call->audio,
+        .rep_email = call->rep_email,
     };
     sdra_crm_result activity = {0};
     if ((rc = sdra_crm_log_activity(crm, &act, &activity, err)) < 0)
@@ -296,7 +297,8 @@ int sdra_crm_sync(sdra_crm *crm, const sdra_call_info *call, const json_t *trans
                            .owner = owner,
                            .text = text,
                            .due_date = due,
-                           .due_time = due_time};
+                           .due_time = due_time,
+                           .rep_email = call->rep_email};
         sdra_crm_result tr = {0};
         if ((rc = sdra_crm_upsert_task(crm, &t, &tr, err)) < 0)
             goto done;

@@ -189,8 +189,9 @@ static void sync_unwritable_dir_is_a_clear_error(void **state)
         chmod(ro, 0700);
     }
     /* Unknown backends are named. */
-    assert_int_equal(sdra_crm_open(&crm, "hubspot", dir, &err), SDRA_EUNSUPPORTED);
-    assert_non_null(strstr(err.msg, "hubspot"));
+    assert_int_equal(sdra_crm_open(&crm, "pipedrive", dir, &err), SDRA_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "pipedrive"));
+    assert_non_null(strstr(err.msg, "known: local, hubspot, salesforce"));
     tmpdir_remove(dir);
 }
 
