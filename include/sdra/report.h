@@ -21,7 +21,6 @@
 
 #include <jansson.h>
 #include "sdra/error.h"
-#include "sdra/pipeline.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,10 +39,6 @@ extern "C" {
 int sdra_report_render(char **html, const json_t *call, const json_t *transcript,
                        const json_t *analysis, const json_t *email, const json_t *crm,
                        sdra_error *err);
-
-/* Pipeline stage "report": reads call.json, analysis.json and, when present, transcript.json,
- * email.json, crm.json from ctx->workdir and writes report.html atomically. */
-int sdra_report_stage(const sdra_stage_ctx *ctx, sdra_error *err);
 
 #ifdef __cplusplus
 }

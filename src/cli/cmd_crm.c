@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "sdra/crm.h"
+#include "sdra/pipeline.h"
 #include "sdra/store.h"
 
 #define CELL_MAX 200 /* bytes of one table cell before it is cut */

@@ -1,7 +1,7 @@
 /*
  * report.c - the call report (sdra/report.h): renders call.json, transcript.json,
- * analysis.json, email.json and crm.json into one self-contained HTML page, and the pipeline
- * stage that writes it as report.html.
+ * analysis.json, email.json and crm.json into one self-contained HTML page (the pipeline stage
+ * that writes it as report.html is in stages.c).
  *
  * Responsibilities: reading every document defensively (a missing field leaves its part of the
  * page out; only a missing call or analysis is an error), HTML-escaping every string that comes
@@ -28,7 +28,6 @@
 #define MAX_SPEAKERS 16
 #define MAX_CHART_DOTS 1500     /* beyond this the chart draws lines only */
 #define SMOOTH_FROM 40          /* a speaker with more scored utterances gets a moving average */
-#define DOC_MAX_BYTES (64u << 20)
 
 typedef struct speaker {
     char id[32];
@@ -1058,39 +1057,5 @@ int sdra_report_render(char **html, const json_t *call, const json_t *transcript
         rc = sdra_error_set(err, SDRA_ENOMEM, "report: out of memory");
     sdra_buf_release(&p->b);
     free(p);
-    return rc;
-}
-
-/* Loads workdir/name; a missing optional file leaves *out NULL. */
-static int load_doc(json_t **out, const char *workdir, const char *name, bool optional, sdra_error *err)
-{
-    return sdra_json_load_doc(out, workdir, name, DOC_MAX_BYTES, optional, err);
-}
-
-int sdra_report_stage(const sdra_stage_ctx *ctx, sdra_error *err)
-{
-    json_t *call = NULL, *transcript = NULL, *analysis = NULL, *email = NULL, *crm = NULL;
-    char *html = NULL, path[PATH_MAX];
-    int rc;
-    if ((rc = load_doc(&call, ctx->workdir, "call.json", false, err)) < 0 ||
-        (rc = load_doc(&transcript, ctx->workdir, "transcript.json", true, err)) < 0 ||
-        (rc = load_doc(&analysis, ctx->workdir, "analysis.json", false, err)) < 0 ||
-        (rc = load_doc(&email, ctx->workdir, "email.json", true, err)) < 0 ||
-        (rc = load_doc(&crm, ctx->workdir, "crm.json", true, err)) < 0)
-        goto done;
-    if ((rc = sdra_report_render(&html, call, transcript, analysis, email, crm, err)) < 0)
-        goto done;
-    if ((size_t)snprintf(path, sizeof path, "%s/report.html", ctx->workdir) >= sizeof path) {
-        rc = sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", ctx->workdir);
-        goto done;
-    }
-    rc = sdra_file_write_atomic(path, html, strlen(html), err);
-done:
-    free(html);
-    json_decref(call);
-    json_decref(transcript);
-    json_decref(analysis);
-    json_decref(email);
-    json_decref(crm);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sdra/pipeline.h"
 #include "sdra/report.h"
 #include "sdra/util.h"
 
