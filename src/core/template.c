@@ -2,7 +2,7 @@
  * template.c - a small logic-less template engine (a mustache subset, documented in
  * docs/templates.md): {{name}} (escaped when the caller asks for HTML), {{{name}}} and
  * {{&name}} (raw), sections {{#name}}...{{/name}}, inverted sections {{^name}}...{{/name}},
- * dotted names, "." for the current item, comments {{! ... }}. Section and comment tags alone
+ * dotted names (a numeric part indexes a list), "." for the current item, comments {{! ... }}. Section and comment tags alone
  * on a line take the whole line with them, so text templates keep their layout.
  *
  * Templates are parsed once into a tree (so every syntax error is found before anything is
@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,8 +283,19 @@ typedef struct renderer {
     sdra_error *err;
 } renderer;
 
+/* A member of an object, or an element of an array by its index in digits ("items.0": the
+ * first item, so a section can test "has any" without a flag in the document). */
 static const json_t *get_key(const json_t *obj, const char *s, size_t n)
 {
+    if (json_is_array(obj)) {
+        size_t idx = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!isdigit((unsigned char)s[i]) || idx > SIZE_MAX / 10 - 10)
+                return NULL;
+            idx = idx * 10 + (size_t)(s[i] - '0');
+        }
+        return n ? json_array_get(obj, idx) : NULL;
+    }
     if (!json_is_object(obj))
         return NULL;
     return json_object_getn(obj, s, n);

@@ -314,12 +314,41 @@ done:
 }
 
 /* ---- report: reads call.json, analysis.json and, when present, transcript.json, email.json,
- * crm.json; writes report.html atomically. */
+ * crm.json; writes report.html atomically, with an audio player when the recording is in the
+ * work directory beside it. */
+
+/* The recording as report.html beside it reaches it: the file name of call.json's "audio",
+ * percent-encoded as a relative URL, when that file is in the work directory; else NULL. */
+static const char *audio_beside(char *out, size_t n, const char *workdir, const json_t *call)
+{
+    const char *audio = json_string_value(json_object_get(call, "audio"));
+    const char *name = audio ? strrchr(audio, '/') : NULL;
+    char path[PATH_MAX];
+    struct stat st;
+    name = name ? name + 1 : audio;
+    if (!name || !*name || !strcmp(name, ".") || !strcmp(name, "..") ||
+        sdra_path_join(path, sizeof path, workdir, name) < 0 || stat(path, &st) < 0 ||
+        !S_ISREG(st.st_mode))
+        return NULL;
+    size_t k = 0;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+        if (k + 4 > n)
+            return NULL;
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+            strchr("-._~", *c))
+            out[k++] = (char)*c;
+        else
+            k += (size_t)snprintf(out + k, 4, "%%%02X", *c);
+    }
+    out[k] = 0;
+    return out;
+}
 
 int sdra_report_stage(const sdra_stage_ctx *ctx, sdra_error *err)
 {
     json_t *call = NULL, *transcript = NULL, *analysis = NULL, *email = NULL, *crm = NULL;
-    char *html = NULL, path[PATH_MAX];
+    json_t *view = NULL;
+    char *html = NULL, path[PATH_MAX], src[3 * 256 + 1];
     int rc;
     if ((rc = load_doc(&call, ctx->workdir, "call.json", false, err)) < 0 ||
         (rc = load_doc(&transcript, ctx->workdir, "transcript.json", true, err)) < 0 ||
@@ -327,7 +356,9 @@ int sdra_report_stage(const sdra_stage_ctx *ctx, sdra_error *err)
         (rc = load_doc(&email, ctx->workdir, "email.json", true, err)) < 0 ||
         (rc = load_doc(&crm, ctx->workdir, "crm.json", true, err)) < 0)
         goto done;
-    if ((rc = sdra_report_render(&html, call, transcript, analysis, email, crm, err)) < 0)
+    if ((rc = sdra_report_view(&view, call, transcript, analysis, email, crm,
+                               audio_beside(src, sizeof src, ctx->workdir, call), err)) < 0 ||
+        (rc = sdra_report_render_view(&html, view, err)) < 0)
         goto done;
     if ((size_t)snprintf(path, sizeof path, "%s/report.html", ctx->workdir) >= sizeof path) {
         rc = sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", ctx->workdir);
@@ -336,6 +367,7 @@ int sdra_report_stage(const sdra_stage_ctx *ctx, sdra_error *err)
     rc = sdra_file_write_atomic(path, html, strlen(html), err);
 done:
     free(html);
+    json_decref(view);
     json_decref(call);
     json_decref(transcript);
     json_decref(analysis);
@@ -343,7 +375,6 @@ done:
     json_decref(crm);
     return rc;
 }
-
 
 static const sdra_stage stages[SDRA_N_STAGES] = {
     {"transcribe", "transcript.json", stage_transcribe},

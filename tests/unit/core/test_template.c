@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sdra/template.h"
 
@@ -93,6 +94,47 @@ static void template_sections(void **state)
            "{\"rows\":[{\"cols\":[1,2]},{\"cols\":[3]}]}", 1, "12;3;");
     /* an inner name shadows an outer one */
     expect("{{#p}}{{n}}{{/p}}{{n}}", "{\"p\":{\"n\":\"in\"},\"n\":\"out\"}", 1, "inout");
+}
+
+/* A numeric part of a dotted name indexes a list: "items.0" tests "has any" in a section, and
+ * reads the first item; past the end, on an object or a scalar, it is absent. */
+static void template_list_index(void **state)
+{
+    (void)state;
+    const char *ctx = "{\"items\":[{\"n\":\"a\"},{\"n\":\"b\"}],\"none\":[],\"o\":{\"0\":\"zero\"},\"s\":\"x\"}";
+    expect("{{#items.0}}<ul>{{#items}}<li>{{n}}</li>{{/items}}</ul>{{/items.0}}", ctx, 1,
+           "<ul><li>a</li><li>b</li></ul>");
+    expect("{{#none.0}}<ul>{{/none.0}}{{^none.0}}empty{{/none.0}}", ctx, 1, "empty");
+    expect("{{items.1.n}}|{{items.2.n}}|{{items.01.n}}|{{o.0}}|{{s.0}}", ctx, 1, "b||b|zero|");
+    expect("{{items.99999999999999999999999.n}}", ctx, 1, "");
+}
+
+static void template_load_names_the_file(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/sdra-tmpl-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *src = "line one\n{{#open}}\n";
+    assert_int_equal(write(fd, src, strlen(src)), (ssize_t)strlen(src));
+    close(fd);
+    sdra_tmpl *t = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_tmpl_load(&t, path, &err), SDRA_EINVAL);
+    assert_null(t);
+    char want[64];
+    snprintf(want, sizeof want, "%s:2: unclosed section 'open'", path);
+    assert_non_null(strstr(err.msg, want));
+    unlink(path);
+    assert_int_equal(sdra_tmpl_load(&t, path, &err), SDRA_ENOTFOUND);
+    assert_non_null(strstr(err.msg, path));
+    /* content line: 0 for white space and comments only */
+    assert_int_equal(sdra_tmpl_parse(&t, " {{! c }}\n\n", 11, "c", 1, &err), 0);
+    assert_int_equal(sdra_tmpl_content_line(t), 0);
+    sdra_tmpl_destroy(t);
+    assert_int_equal(sdra_tmpl_parse(&t, "\n\n x{{y}}", 9, "c", 1, &err), 0);
+    assert_int_equal(sdra_tmpl_content_line(t), 1); /* the text node starts on line 1 */
+    sdra_tmpl_destroy(t);
 }
 
 static void template_comments_and_standalone_lines(void **state)
@@ -201,6 +243,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(template_variables_and_escaping),
         cmocka_unit_test(template_sections),
+        cmocka_unit_test(template_list_index),
+        cmocka_unit_test(template_load_names_the_file),
         cmocka_unit_test(template_comments_and_standalone_lines),
         cmocka_unit_test(template_syntax_errors_name_file_and_line),
         cmocka_unit_test(template_first_line_offset),
