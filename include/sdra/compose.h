@@ -34,7 +34,6 @@
 #include <jansson.h>
 #include "sdra/call.h"
 #include "sdra/error.h"
-#include "sdra/pipeline.h"
 #include "sdra/transcript.h"
 
 #ifdef __cplusplus
@@ -96,18 +95,6 @@ const char *sdra_email_skipped(const sdra_email *e);
  * a stale email.eml / invite.ics left there by an earlier run that produced one.
  */
 int sdra_email_write_dir(const sdra_email *e, const char *dir, sdra_error *err);
-
-/*
- * The pipeline stage: reads call.json, analysis.json and (if present) transcript.json from
- * ctx->workdir; style from call.json, template from ctx->options->template_path; writes the
- * files as sdra_email_write_dir(). The Date is the current time unless $SDRA_COMPOSE_NOW holds
- * a Unix time (for reproducible packages).
- */
-int sdra_compose_stage(const sdra_stage_ctx *ctx, sdra_error *err);
-
-/* The same, threaded under the previous email to the contact (params.in_reply_to; NULL = none):
- * the pipeline looks that email up in the CRM and passes its Message-ID here. */
-int sdra_compose_stage_thread(const sdra_stage_ctx *ctx, const char *in_reply_to, sdra_error *err);
 
 #ifdef __cplusplus
 }

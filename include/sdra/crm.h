@@ -31,7 +31,6 @@
 #include <jansson.h>
 #include "sdra/call.h"
 #include "sdra/error.h"
-#include "sdra/pipeline.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -233,11 +232,6 @@ void sdra_crm_task_key(char out[17], const char *kind, const char *text);
  */
 int sdra_crm_sync(sdra_crm *crm, const sdra_call_info *call, const json_t *transcript,
                   const json_t *analysis, const json_t *email, json_t **report, sdra_error *err);
-
-/* Pipeline stage "sync" (see sdra/pipeline.h): reads call.json, transcript.json,
- * analysis.json and email.json (when present) from ctx->workdir, syncs them into the CRM in
- * ctx->data_dir (backend ctx->options->crm_backend) and writes crm.json atomically. */
-int sdra_sync_stage(const sdra_stage_ctx *ctx, sdra_error *err);
 
 #ifdef __cplusplus
 }

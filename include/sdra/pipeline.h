@@ -80,6 +80,27 @@ const sdra_stage *sdra_pipeline_stage(int id);
 /* The stage id for a name, or -1. */
 int sdra_pipeline_stage_id(const char *name);
 
+/* ---- the stage adapters (src/pipeline/stages.c), public for callers that run one stage ----- */
+
+/* compose: reads call.json, analysis.json and (if present) transcript.json from ctx->workdir;
+ * style from call.json, template from ctx->options->template_path; writes the files as
+ * sdra_email_write_dir(). The Date is the current time unless $SDRA_COMPOSE_NOW holds a Unix
+ * time (for reproducible packages). */
+int sdra_compose_stage(const sdra_stage_ctx *ctx, sdra_error *err);
+
+/* The same, threaded under the previous email to the contact (params.in_reply_to; NULL = none):
+ * the pipeline looks that email up in the CRM and passes its Message-ID here. */
+int sdra_compose_stage_thread(const sdra_stage_ctx *ctx, const char *in_reply_to, sdra_error *err);
+
+/* sync: reads call.json, transcript.json, analysis.json and email.json (when present) from
+ * ctx->workdir, syncs them into the CRM in ctx->data_dir (backend ctx->options->crm_backend)
+ * and writes crm.json atomically. */
+int sdra_sync_stage(const sdra_stage_ctx *ctx, sdra_error *err);
+
+/* report: reads call.json, analysis.json and, when present, transcript.json, email.json,
+ * crm.json from ctx->workdir and writes report.html atomically. */
+int sdra_report_stage(const sdra_stage_ctx *ctx, sdra_error *err);
+
 /* ---- in-process runner (`sdra run`) ----------------------------------------------------- */
 
 /* Called before (done = 0) and after (done = 1) each stage; skipped stages report done = 1 with

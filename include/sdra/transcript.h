@@ -118,7 +118,8 @@ typedef enum sdra_transcript_format {
     SDRA_TFMT_SRT,   /* SubRip with "Speaker: " prefixes */
 } sdra_transcript_format;
 
-/* Parses "json|text|vtt|srt"; returns -1 when unknown. */
+/* Parses "json|text|vtt|srt" ("txt" is an alias of "text", as in the HTTP API); -1 when
+ * unknown. */
 int sdra_transcript_format_parse(const char *s);
 
 /* Writes the transcript in the given format to f. */

@@ -17,6 +17,7 @@
 #include "sdra/crypt.h"
 #include "sdra/seal.h"
 #include "sdra/server.h"
+#include "sdra/pipeline.h"
 #include "sdra/store.h"
 
 #define CELL_MAX 200 /* bytes of one table cell before it is cut */

@@ -25,7 +25,7 @@ static void usage(FILE *f)
         "options:\n"
         "  -o, --output FILE       write the transcript there (default: stdout); a regular file is\n"
         "                          replaced atomically (0600), a device or FIFO written through\n"
-        "  -f, --format F          json|text|vtt|srt (default json)\n"
+        "  -f, --format F          json|text|vtt|srt (default json; txt is an alias of text)\n"
         "  --speakers N            speakers in a mono recording (default 2; 0 = estimate)\n"
         "  --jobs N                decoding threads (default: number of cores); each holds\n"
         "                          its own copy of the model, about 90 MB (loaded only when\n"

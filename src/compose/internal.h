@@ -1,6 +1,6 @@
 /*
  * compose/internal.h - the pieces of the compose module, shared by its files and unit tests:
- * the logic-less template engine (template.c), the MIME writer pieces (mime.c), the iCalendar
+ * the email template file with parts (template_file.c), the MIME writer pieces (mime.c), the iCalendar
  * writer (ical.c), talking-point files (talking_points.c) and date formatting (dates.c).
  * None of these print or hold global state; every output goes into a bounded sdra_buf.
  */
@@ -12,30 +12,11 @@
 #include <jansson.h>
 #include "sdra/buf.h"
 #include "sdra/error.h"
+#include "sdra/template.h"
 
 /* ---- template engine (docs/templates.md) ------------------------------------------------ */
 
-#define SDRA_TMPL_MAX_DEPTH 16        /* sections nested deeper are a syntax error */
-#define SDRA_TMPL_MAX_SRC_BYTES (256u * 1024u)
-
-typedef struct sdra_tmpl sdra_tmpl;
-
-/* Parses template source (len bytes, need not be NUL-terminated). name is used in error
- * messages ("friendly.tmpl:12: unclosed section 'objections'"), first_line is the line number
- * of src[0] in that file. Syntax errors -> SDRA_EINVAL; *out stays NULL. */
-int sdra_tmpl_parse(sdra_tmpl **out, const char *src, size_t len, const char *name,
-                    int first_line, sdra_error *err);
-
-/* Renders into out (appending; its max_bytes is the output limit -> SDRA_ELIMIT, naming the
- * template). escape_html: {{x}} is HTML-escaped when non-zero, inserted as is when zero;
- * {{{x}}} and {{&x}} are never escaped. */
-int sdra_tmpl_render(const sdra_tmpl *t, const json_t *ctx, int escape_html, sdra_buf *out,
-                     sdra_error *err);
-
-void sdra_tmpl_destroy(sdra_tmpl *t);
-
-/* HTML-escapes s (& < > " ') onto out. */
-int sdra_tmpl_html_escape(sdra_buf *out, const char *s, size_t n);
+/* The engine itself is core (sdra/template.h); compose adds the email template file. */
 
 /* A template file split into its parts ("--- subject ---", "--- text ---", "--- html ---"
  * marker lines; html optional). */

@@ -1,13 +1,18 @@
 /*
- * report.c - the call report (sdra/report.h): renders call.json, transcript.json,
- * analysis.json, email.json and crm.json into one self-contained HTML page, and the pipeline
- * stage that writes it as report.html.
+ * report.c - the call report (sdra/report.h). Two steps:
  *
- * Responsibilities: reading every document defensively (a missing field leaves its part of the
- * page out; only a missing call or analysis is an error), HTML-escaping every string that comes
- * from a document (the page has no scripts and no external assets, so escaping is the whole of
- * its safety), the sentiment chart as inline SVG computed here, talk time from the transcript's
- * utterance times, and a hard size limit on the page.
+ *   1. sdra_report_view: the view model, one JSON document ("sdra.call_view/1") built from
+ *      call.json, transcript.json, analysis.json, email.json and crm.json. Every decision and
+ *      every number is made here (speaker names and colours, talk time, the sentiment chart's
+ *      geometry, dates spelled out, times as m:ss), read defensively: a missing field leaves
+ *      its part null or empty; only a missing call or analysis is an error. It holds no server
+ *      path (the CRM's location is left out), so the HTTP API serves it as it is
+ *      (GET /v1/calls/{id}/view) and the web app's call page shares it.
+ *   2. sdra_report_render_view: the page, from the template data/report/report.html.tmpl with
+ *      data/report/report.css inlined (and data/report/report.js when the page has an audio
+ *      player), so that report.html stays one offline file. The template holds the markup and
+ *      the copy; every string from the view is HTML-escaped by the engine, and the page's CSP
+ *      allows no script but that one file, by its hash.
  */
 #include "sdra/report.h"
 
@@ -17,18 +22,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <errno.h>
 #include <time.h>
+
+#include <sodium.h>
 
 #include "sdra/buf.h"
 #include "sdra/call.h"
+#include "sdra/template.h"
 #include "sdra/util.h"
 
 #define MAX_SPEAKERS 16
 #define MAX_CHART_DOTS 1500     /* beyond this the chart draws lines only */
 #define SMOOTH_FROM 40          /* a speaker with more scored utterances gets a moving average */
-#define DOC_MAX_BYTES (64u << 20)
+#define ASSET_MAX_BYTES (256u << 10)
 
 typedef struct speaker {
     char id[32];
@@ -39,65 +45,53 @@ typedef struct speaker {
 } speaker;
 
 typedef struct page {
-    sdra_buf b;
-    int rc; /* first append failure; later appends are skipped */
     speaker spk[MAX_SPEAKERS];
     int n_spk;
     const json_t *call, *transcript, *analysis, *email, *crm;
     double duration_s;
+    int rc; /* first failure (out of memory) */
 } page;
 
 static const char *const palette[] = {"#16a34a", "#9333ea", "#0891b2", "#be123c", "#a16207", "#475569"};
 
-/* ---------- output ---------- */
+/* ---------- building JSON ---------- */
 
-static void put(page *p, const char *s)
+/* Sets key to v (a new reference; NULL means out of memory and is recorded). */
+static void set(page *p, json_t *o, const char *key, json_t *v)
 {
-    if (p->rc == 0)
-        p->rc = sdra_buf_puts(&p->b, s);
+    if (!v || json_object_set_new(o, key, v) < 0)
+        p->rc = SDRA_ENOMEM;
 }
 
-static void putf(page *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(page *p, const char *fmt, ...)
+/* Sets key to the string s, or null when s is NULL. */
+static void set_s(page *p, json_t *o, const char *key, const char *s)
 {
-    if (p->rc)
-        return;
-    char tmp[1024];
+    set(p, o, key, s ? json_string(s) : json_null());
+}
+
+static void set_f(page *p, json_t *o, const char *key, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void set_f(page *p, json_t *o, const char *key, const char *fmt, ...)
+{
+    char tmp[256];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        p->rc = SDRA_EINTERNAL;
-    else if ((size_t)n < sizeof tmp)
-        p->rc = sdra_buf_append(&p->b, tmp, (size_t)n);
-    else
-        p->rc = SDRA_EINTERNAL; /* only short, fixed markup goes through putf */
+    set(p, o, key, json_string(tmp));
 }
 
-/* Appends s HTML-escaped (text and attribute values alike). NULL appends nothing. */
-static void esc(page *p, const char *s)
+static json_t *obj(page *p)
 {
-    if (!s || p->rc)
-        return;
-    const char *run = s;
-    for (; *s; s++) {
-        const char *rep = NULL;
-        switch (*s) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        default: continue;
-        }
-        if (s > run && p->rc == 0)
-            p->rc = sdra_buf_append(&p->b, run, (size_t)(s - run));
-        put(p, rep);
-        run = s + 1;
-    }
-    if (s > run && p->rc == 0)
-        p->rc = sdra_buf_append(&p->b, run, (size_t)(s - run));
+    json_t *o = json_object();
+    if (!o)
+        p->rc = SDRA_ENOMEM;
+    return o;
+}
+
+static void push(page *p, json_t *arr, json_t *v)
+{
+    if (!v || json_array_append_new(arr, v) < 0)
+        p->rc = SDRA_ENOMEM;
 }
 
 /* ---------- reading documents ---------- */
@@ -130,26 +124,22 @@ static void fmt_time(char *out, size_t n, double t)
 }
 
 /* "Thursday, November 26, 2026" (short: "Thu, Nov 26, 2026") for a valid YYYY-MM-DD, else the
- * text as given. */
-static void put_date_fmt(page *p, const char *date, bool short_form)
+ * text as given; NULL for NULL. */
+static json_t *date_text(const char *date, bool short_form)
 {
     int y, m, d;
-    if (date && sdra_date_validate(date) == 0 && sscanf(date, "%4d-%2d-%2d", &y, &m, &d) == 3) {
+    if (!date)
+        return json_null();
+    if (sdra_date_validate(date) == 0 && sscanf(date, "%4d-%2d-%2d", &y, &m, &d) == 3) {
         struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d, .tm_hour = 12};
         time_t t = timegm(&tm);
         struct tm out;
         char buf[64];
-        if (t != (time_t)-1 && gmtime_r(&t, &out) && strftime(buf, sizeof buf, short_form ? "%a, %b %-d, %Y" : "%A, %B %-d, %Y", &out)) {
-            put(p, buf);
-            return;
-        }
+        if (t != (time_t)-1 && gmtime_r(&t, &out) &&
+            strftime(buf, sizeof buf, short_form ? "%a, %b %-d, %Y" : "%A, %B %-d, %Y", &out))
+            return json_string(buf);
     }
-    esc(p, date);
-}
-
-static void put_date(page *p, const char *date)
-{
-    put_date_fmt(p, date, false);
+    return json_string(date);
 }
 
 /* ---------- speakers ---------- */
@@ -271,117 +261,168 @@ static void speakers_collect(page *p)
     p->duration_s = d;
 }
 
-static void put_speaker(page *p, const char *id)
+
+/* {"label", "color"} of a known speaker, else null (the template shows the raw id). */
+static void set_who(page *p, json_t *o, const char *id)
 {
     speaker *sp = id ? find_speaker(p, id) : NULL;
     if (!sp) {
-        esc(p, id ? id : "");
+        set(p, o, "who", json_null());
+        set_s(p, o, "who_id", id ? id : "");
         return;
     }
-    putf(p, "<span class=\"who\" style=\"color:%s\">", sp->color);
-    esc(p, sp->label);
-    put(p, "</span>");
+    json_t *w = obj(p);
+    if (w) {
+        set_s(p, w, "id", sp->id);
+        set_s(p, w, "label", sp->label);
+        set_s(p, w, "color", sp->color);
+    }
+    set(p, o, "who", w);
+    set_s(p, o, "who_id", sp->id);
 }
 
-/* ---------- sections ---------- */
+/* "at" (m:ss) and "start" (seconds, for data-start) of a finding, or nulls. */
+static void set_at(page *p, json_t *o, const json_t *src)
+{
+    double t;
+    if (jnum(src, "start", &t)) {
+        char at[32];
+        fmt_time(at, sizeof at, t);
+        set_s(p, o, "at", at);
+        set_f(p, o, "start", "%.3f", t < 0 ? 0 : t);
+    } else {
+        set(p, o, "at", json_null());
+        set(p, o, "start", json_null());
+    }
+}
 
-static const char CSS[] =
-    ":root{--ink:#1f2937;--mute:#6b7280;--line:#e5e7eb;--card:#fff;--bg:#f8fafc}"
-    "*{box-sizing:border-box}"
-    "body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif}"
-    "main{max-width:980px;margin:0 auto;padding:24px}"
-    "header.top{background:#0f172a;color:#f8fafc;padding:24px;border-radius:12px;margin-bottom:16px}"
-    "header.top h1{margin:0 0 4px;font-size:24px}"
-    "header.top .sub{color:#cbd5e1}"
-    "header.top dl{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:8px 16px;margin:16px 0 0}"
-    "header.top dt{font-size:12px;text-transform:uppercase;letter-spacing:.05em;color:#94a3b8}"
-    "header.top dd{margin:0;font-weight:600}"
-    ".summary{margin:16px 0 0;color:#e2e8f0}"
-    "section{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:16px 20px;margin-bottom:16px}"
-    "h2{font-size:17px;margin:0 0 12px}"
-    ".grid{display:grid;grid-template-columns:1fr 1fr;gap:16px}"
-    ".grid section{margin-bottom:0}"
-    "@media (max-width:760px){.grid{grid-template-columns:1fr}}"
-    "table{width:100%;border-collapse:collapse}"
-    "th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top}"
-    "th{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(--mute)}"
-    ".tag{display:inline-block;padding:1px 8px;border-radius:999px;background:#eef2ff;color:#3730a3;font-size:12px;font-weight:600;white-space:nowrap}"
-    ".tag.obj{background:#fef3c7;color:#92400e}"
-    ".time{font-variant-numeric:tabular-nums;color:var(--mute);white-space:nowrap}"
-    ".alert{background:#fee2e2;color:#991b1b;border:1px solid #fecaca;border-radius:8px;padding:8px 12px;margin-bottom:16px;font-weight:600}"
-    ".none{color:var(--mute);font-style:italic}"
-    ".bars .row{display:grid;grid-template-columns:140px 1fr 110px;gap:8px;align-items:center;margin:6px 0}"
-    ".bars .track{background:#f1f5f9;border-radius:6px;height:14px;overflow:hidden}"
-    ".bars .fill{height:100%;border-radius:6px}"
-    "table.metrics{margin-top:12px}"
-    ".legend span{margin-right:16px;font-size:13px}"
-    ".legend i{display:inline-block;width:12px;height:3px;vertical-align:middle;margin-right:6px}"
-    ".mail{white-space:pre-wrap;font:inherit;background:#f8fafc;border:1px solid var(--line);border-radius:8px;padding:12px;margin:8px 0 0}"
-    ".u{display:grid;grid-template-columns:56px 130px 1fr;gap:8px;padding:6px 0;border-bottom:1px solid #f1f5f9}"
-    ".u p{margin:0}"
-    ".who{font-weight:600}"
-    "svg text{font:11px system-ui,sans-serif;fill:#6b7280}"
-    "ul{margin:0;padding-left:20px}"
-    "li{margin:4px 0}"
-    "footer{color:var(--mute);font-size:12px;text-align:center;padding:8px}";
+/* "status_quo" -> "status quo". */
+static json_t *pretty(const char *type)
+{
+    char buf[64];
+    sdra_strlcpy(buf, type, sizeof buf);
+    for (char *c = buf; *c; c++)
+        if (*c == '_')
+            *c = ' ';
+    return json_string(buf);
+}
 
-static void section_header(page *p)
+/* ---------- the view's parts ---------- */
+
+static void view_header(page *p, json_t *v)
 {
     const json_t *c = p->call;
     const char *name = jstr(c, "contact_name"), *company = jstr(c, "company");
+    json_t *title = obj(p), *contact = obj(p);
+    if (!title || !contact) {
+        json_decref(title);
+        json_decref(contact);
+        return;
+    }
+    set_s(p, title, "name", name ? name : company ? company : "call");
+    set_s(p, title, "company", name ? company : NULL);
+    set_s(p, title, "call_date", jstr(c, "call_date"));
+    set(p, v, "title", title);
     if (!name)
         name = jstr(p->analysis, "prospect_name");
-    put(p, "<header class=\"top\"><h1>Call with ");
-    esc(p, name ? name : company ? company : "an unnamed contact");
-    if (name && company) {
-        put(p, " <span class=\"sub\">(");
-        esc(p, company);
-        put(p, ")</span>");
-    }
-    put(p, "</h1><div class=\"sub\">");
-    if (jstr(c, "contact_email"))
-        esc(p, jstr(c, "contact_email"));
-    if (jstr(c, "rep_name")) {
-        put(p, jstr(c, "contact_email") ? " &middot; rep: " : "rep: ");
-        esc(p, jstr(c, "rep_name"));
-    }
-    put(p, "</div><dl>");
+    set_s(p, contact, "name", name ? name : company);
+    set_s(p, contact, "company", name ? company : NULL);
+    set_s(p, contact, "email", jstr(c, "contact_email"));
+    set_s(p, contact, "rep_name", jstr(c, "rep_name"));
+    set(p, v, "contact", contact);
     const char *date = jstr(c, "call_date") ? jstr(c, "call_date") : jstr(p->analysis, "call_date");
-    put(p, "<div><dt>Date</dt><dd>");
-    if (date)
-        put_date_fmt(p, date, true);
-    else
-        put(p, "unknown");
-    put(p, "</dd></div><div><dt>Duration</dt><dd>");
+    set_s(p, v, "call_date", date);
+    set(p, v, "date_short", date_text(date, true));
     char t[32];
     fmt_time(t, sizeof t, p->duration_s);
-    put(p, p->duration_s > 0 ? t : "unknown");
-    put(p, "</dd></div>");
-    if (jstr(c, "direction")) {
-        put(p, "<div><dt>Direction</dt><dd>");
-        esc(p, jstr(c, "direction"));
-        put(p, "</dd></div>");
-    }
-    put(p, "<div><dt>Outcome</dt><dd>");
-    esc(p, jstr(p->analysis, "outcome") ? jstr(p->analysis, "outcome") : "not determined");
-    put(p, "</dd></div>");
-    json_t *sent = json_object_get(p->analysis, "sentiment");
-    double v;
-    if (jnum(sent, "overall", &v))
-        putf(p, "<div><dt>Sentiment</dt><dd>%+.2f</dd></div>", v);
-    put(p, "</dl>");
-    if (jstr(p->analysis, "summary")) {
-        put(p, "<p class=\"summary\">");
-        esc(p, jstr(p->analysis, "summary"));
-        put(p, "</p>");
-    }
-    put(p, "</header>\n");
+    set(p, v, "duration_s", json_real(p->duration_s));
+    set_s(p, v, "duration", p->duration_s > 0 ? t : NULL);
+    set_s(p, v, "direction", jstr(c, "direction"));
+    set_s(p, v, "outcome", jstr(p->analysis, "outcome"));
+    double s;
+    if (jnum(json_object_get(p->analysis, "sentiment"), "overall", &s))
+        set_f(p, v, "sentiment_overall", "%+.2f", s);
+    else
+        set(p, v, "sentiment_overall", json_null());
+    set_s(p, v, "summary", jstr(p->analysis, "summary"));
     json_t *prefs = json_object_get(p->analysis, "contact_preferences");
     bool dnc = json_is_true(json_object_get(prefs, "do_not_call"));
     bool dne = json_is_true(json_object_get(prefs, "do_not_email"));
-    if (dnc || dne)
-        putf(p, "<div class=\"alert\">Compliance: the contact asked not to be %s.</div>\n",
-             dnc && dne ? "called or emailed" : dnc ? "called" : "emailed");
+    json_t *cmp = dnc || dne ? json_pack("{s:b, s:b, s:b}", "do_not_call", dnc, "do_not_email", dne,
+                                        "both", dnc && dne)
+                             : json_null();
+    set(p, v, "compliance", cmp);
+}
+
+/* The transcript was poor (its "quality" block, else the analysis' copy) and why the package
+ * needs review (email.json "review_reasons"). */
+static void view_quality(page *p, json_t *v)
+{
+    const json_t *q = json_object_get(p->transcript, "quality");
+    if (!json_is_object(q))
+        q = json_object_get(p->analysis, "quality");
+    double low, mean, wer, lo = 0, hi = 0;
+    const json_t *band = json_object_get(q, "wer_band");
+    json_t *out = json_null();
+    if (json_is_true(json_object_get(q, "poor")) && jnum(q, "low_conf_share", &low) &&
+        jnum(q, "mean_conf", &mean) && jnum(q, "wer_estimate", &wer)) {
+        if (json_is_array(band) && json_array_size(band) == 2) {
+            lo = json_number_value(json_array_get(band, 0));
+            hi = json_number_value(json_array_get(band, 1));
+        }
+        json_decref(out);
+        out = obj(p);
+        if (out) {
+            set_f(p, out, "low_conf_pct", "%.0f", 100 * low);
+            set_f(p, out, "mean_conf", "%.2f", mean);
+            set_f(p, out, "wer_pct", "%.0f", 100 * wer);
+            set_f(p, out, "wer_low_pct", "%.0f", 100 * lo);
+            set_f(p, out, "wer_high_pct", "%.0f", 100 * hi);
+        }
+    }
+    set(p, v, "quality", out);
+    const json_t *why = json_object_get(p->email, "review_reasons");
+    json_t *reasons = json_array();
+    if (!reasons) {
+        p->rc = SDRA_ENOMEM;
+        return;
+    }
+    if (json_is_true(json_object_get(p->email, "needs_review")) && json_is_array(why)) {
+        size_t i;
+        const json_t *r;
+        json_array_foreach(why, i, r)
+            if (json_is_string(r))
+                push(p, reasons, json_string(json_string_value(r)));
+    }
+    set(p, v, "review", reasons);
+}
+
+static void view_speakers(page *p, json_t *v)
+{
+    json_t *arr = json_array();
+    double total = 0;
+    for (int k = 0; k < p->n_spk; k++)
+        total += p->spk[k].talk_s;
+    for (int k = 0; arr && k < p->n_spk; k++) {
+        speaker *sp = &p->spk[k];
+        json_t *o = obj(p);
+        if (!o)
+            break;
+        char t[32];
+        fmt_time(t, sizeof t, sp->talk_s);
+        set_s(p, o, "id", sp->id);
+        set_s(p, o, "label", sp->label);
+        set_s(p, o, "role", sp->role);
+        set_s(p, o, "color", sp->color);
+        set(p, o, "talk_s", json_real(sp->talk_s));
+        set_s(p, o, "talk", t);
+        double pct = total > 0 ? 100 * sp->talk_s / total : 0;
+        set_f(p, o, "talk_pct", "%.1f", pct);
+        set_f(p, o, "talk_pct_round", "%.0f", pct);
+        push(p, arr, o);
+    }
+    set(p, v, "speakers", arr ? arr : NULL);
+    set(p, v, "has_talk", json_boolean(total > 0));
 }
 
 /* The speaker of a sentiment entry: its own, else that of transcript utterance "i". */
@@ -396,26 +437,43 @@ static const char *sentiment_speaker(page *p, const json_t *u)
     return jstr(json_array_get(json_object_get(p->transcript, "utterances"), (size_t)json_integer_value(i)), "speaker");
 }
 
-static void section_sentiment(page *p)
+/* The sentiment chart's geometry in a 900 x 240 box: grid, axis ticks, one line per speaker
+ * (a centred moving average on long calls) and a dot per score while there are few enough. */
+static void view_chart(page *p, json_t *v)
 {
     json_t *su = json_object_get(json_object_get(p->analysis, "sentiment"), "utterances");
-    put(p, "<section id=\"sentiment\"><h2>Sentiment over time</h2>");
     if (!json_is_array(su) || json_array_size(su) == 0 || p->duration_s <= 0) {
-        put(p, "<p class=\"none\">No sentiment timeline in the analysis.</p></section>\n");
+        set(p, v, "chart", json_null());
         return;
     }
     const double W = 900, H = 240, ml = 44, mr = 12, mt = 12, mb = 36;
     const double pw = W - ml - mr, ph = H - mt - mb, dur = p->duration_s;
-    putf(p, "<svg viewBox=\"0 0 %.0f %.0f\" width=\"100%%\" role=\"img\" aria-label=\"sentiment per speaker over the call\" xmlns=\"http://www.w3.org/2000/svg\">", W, H);
-    /* Horizontal grid at -1, -0.5, 0, 0.5, 1. */
-    for (int g = -2; g <= 2; g++) {
-        double y = mt + (1 - g / 2.0) / 2 * ph;
-        putf(p, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"1\"/>", ml, y,
-             ml + pw, y, g == 0 ? "#9ca3af" : "#e5e7eb");
-        if (g % 2 == 0)
-            putf(p, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>", ml - 6, y + 4,
-                 g == 2 ? "+1" : g == 0 ? "0" : "&#8722;1");
+    json_t *ch = obj(p), *grid = json_array(), *ticks = json_array(), *lines = json_array();
+    if (!ch || !grid || !ticks || !lines) {
+        p->rc = SDRA_ENOMEM;
+        json_decref(ch), json_decref(grid), json_decref(ticks), json_decref(lines);
+        return;
     }
+    set_f(p, ch, "view_box", "0 0 %.0f %.0f", W, H);
+    for (int g = -2; g <= 2; g++) { /* horizontal grid at -1, -0.5, 0, 0.5, 1 */
+        double y = mt + (1 - g / 2.0) / 2 * ph;
+        json_t *o = obj(p);
+        if (!o)
+            break;
+        set_f(p, o, "x1", "%.1f", ml);
+        set_f(p, o, "x2", "%.1f", ml + pw);
+        set_f(p, o, "y", "%.1f", y);
+        set_s(p, o, "stroke", g == 0 ? "#9ca3af" : "#e5e7eb");
+        if (g % 2 == 0) {
+            set_f(p, o, "label_x", "%.1f", ml - 6);
+            set_f(p, o, "label_y", "%.1f", y + 4);
+            set_s(p, o, "label", g == 2 ? "+1" : g == 0 ? "0" : "\u22121");
+        } else {
+            set(p, o, "label", json_null());
+        }
+        push(p, grid, o);
+    }
+    set(p, ch, "grid", grid);
     /* Time axis: ticks every 1, 2, 5, 10, 15, 30 or 60 minutes (seconds for short calls). */
     static const double steps[] = {10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600};
     double step = steps[sizeof steps / sizeof steps[0] - 1];
@@ -425,25 +483,37 @@ static void section_sentiment(page *p)
             break;
         }
     double base = mt + ph;
-    putf(p, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#9ca3af\"/>", ml, base, ml + pw, base);
+    set_f(p, ch, "base_x1", "%.1f", ml);
+    set_f(p, ch, "base_x2", "%.1f", ml + pw);
+    set_f(p, ch, "base_y", "%.1f", base);
+    set_f(p, ch, "tick_y2", "%.1f", base + 4);
+    set_f(p, ch, "tick_label_y", "%.1f", base + 16);
     for (double t = 0; t <= dur + 1e-6; t += step) {
-        double x = ml + t / dur * pw;
+        json_t *o = obj(p);
+        if (!o)
+            break;
         char label[32];
         if (step >= 60)
             snprintf(label, sizeof label, "%.0f", t / 60);
         else
             fmt_time(label, sizeof label, t);
-        putf(p, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#9ca3af\"/>", x, base, x, base + 4);
-        putf(p, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>", x, base + 16, label);
+        set_f(p, o, "x", "%.1f", ml + t / dur * pw);
+        set_s(p, o, "label", label);
+        push(p, ticks, o);
     }
-    putf(p, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>", ml + pw / 2, H - 4,
-         step >= 60 ? "minutes" : "minutes:seconds");
-    /* One polyline per speaker. Long calls are smoothed with a centred moving average so the
-     * trend reads; the raw scores stay as faint dots (with a tooltip) while there are few enough. */
+    set(p, ch, "ticks", ticks);
+    set_f(p, ch, "axis_x", "%.1f", ml + pw / 2);
+    set_f(p, ch, "axis_y", "%.1f", H - 4);
+    set_s(p, ch, "axis_title", step >= 60 ? "minutes" : "minutes:seconds");
     size_t n = json_array_size(su);
     double *pt = malloc(2 * n * sizeof *pt);
-    if (!pt) {
+    char *pts = malloc(n * 24 + 1);
+    if (!pt || !pts) {
         p->rc = SDRA_ENOMEM;
+        free(pt);
+        free(pts);
+        json_decref(lines);
+        json_decref(ch);
         return;
     }
     int smooth_w = 0;
@@ -454,11 +524,11 @@ static void section_sentiment(page *p)
         json_array_foreach(su, i, u)
         {
             const char *id = sentiment_speaker(p, u);
-            double t, v;
-            if (!id || strcmp(id, sp->id) || !jnum(u, "start", &t) || !jnum(u, "score", &v))
+            double t, s;
+            if (!id || strcmp(id, sp->id) || !jnum(u, "start", &t) || !jnum(u, "score", &s))
                 continue;
             pt[2 * np] = t < 0 ? 0 : t > dur ? dur : t;
-            pt[2 * np + 1] = v < -1 ? -1 : v > 1 ? 1 : v;
+            pt[2 * np + 1] = s < -1 ? -1 : s > 1 ? 1 : s;
             np++;
         }
         if (np == 0)
@@ -466,533 +536,389 @@ static void section_sentiment(page *p)
         size_t half = np > SMOOTH_FROM ? np / SMOOTH_FROM : 0;
         if (half && (int)(2 * half + 1) > smooth_w)
             smooth_w = (int)(2 * half + 1);
-        put(p, "<polyline class=\"spk\" data-speaker=\"");
-        esc(p, sp->id);
-        putf(p, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" stroke-linejoin=\"round\" points=\"", sp->color);
+        size_t len = 0;
         for (size_t j = 0; j < np; j++) {
             double sum = 0;
             size_t lo = j >= half ? j - half : 0, hi = j + half < np ? j + half : np - 1;
             for (size_t q = lo; q <= hi; q++)
                 sum += pt[2 * q + 1];
-            double v = sum / (double)(hi - lo + 1);
-            putf(p, "%.1f,%.1f ", ml + pt[2 * j] / dur * pw, mt + (1 - v) / 2 * ph);
+            double avg = sum / (double)(hi - lo + 1);
+            len += (size_t)snprintf(pts + len, 25, "%.1f,%.1f ", ml + pt[2 * j] / dur * pw, mt + (1 - avg) / 2 * ph);
         }
-        put(p, "\"/>");
-        if (n > MAX_CHART_DOTS)
-            continue;
-        for (size_t j = 0; j < np; j++) {
+        json_t *line = obj(p), *dots = json_array();
+        if (!line || !dots) {
+            json_decref(line);
+            json_decref(dots);
+            p->rc = SDRA_ENOMEM;
+            break;
+        }
+        set_s(p, line, "speaker", sp->id);
+        set_s(p, line, "label", sp->label);
+        set_s(p, line, "color", sp->color);
+        set_s(p, line, "points", pts);
+        for (size_t j = 0; n <= MAX_CHART_DOTS && j < np; j++) {
+            json_t *d = obj(p);
+            if (!d)
+                break;
             char at[32];
             fmt_time(at, sizeof at, pt[2 * j]);
-            putf(p, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" fill=\"%s\"%s><title>", ml + pt[2 * j] / dur * pw,
-                 mt + (1 - pt[2 * j + 1]) / 2 * ph, half ? "2" : "2.5", sp->color, half ? " fill-opacity=\"0.35\"" : "");
-            esc(p, sp->label);
-            putf(p, " at %s: %+.2f</title></circle>", at, pt[2 * j + 1]);
+            set_f(p, d, "cx", "%.1f", ml + pt[2 * j] / dur * pw);
+            set_f(p, d, "cy", "%.1f", mt + (1 - pt[2 * j + 1]) / 2 * ph);
+            set_s(p, d, "r", half ? "2" : "2.5");
+            set(p, d, "faint", json_boolean(half));
+            set_s(p, d, "at", at);
+            set_f(p, d, "score", "%+.2f", pt[2 * j + 1]);
+            push(p, dots, d);
         }
+        set(p, line, "dots", dots);
+        push(p, lines, line);
     }
     free(pt);
-    put(p, "</svg><div class=\"legend\">");
-    for (int k = 0; k < p->n_spk; k++) {
-        putf(p, "<span><i style=\"background:%s\"></i>", p->spk[k].color);
-        esc(p, p->spk[k].label);
-        put(p, "</span>");
-    }
-    double v;
-    json_t *sent = json_object_get(p->analysis, "sentiment");
-    if (jnum(sent, "prospect_end", &v))
-        putf(p, "<span>prospect at the end: %+.2f</span>", v);
-    if (smooth_w)
-        putf(p, "<span>lines: moving average of up to %d utterances; dots: each utterance</span>", smooth_w);
-    put(p, "</div></section>\n");
+    free(pts);
+    set(p, ch, "lines", lines);
+    double pe;
+    if (jnum(json_object_get(p->analysis, "sentiment"), "prospect_end", &pe))
+        set_f(p, ch, "prospect_end", "%+.2f", pe);
+    else
+        set(p, ch, "prospect_end", json_null());
+    set(p, ch, "smooth_window", smooth_w ? json_integer(smooth_w) : json_null());
+    set(p, v, "chart", ch);
 }
 
-static void section_talk(page *p)
+/* The analysis' talk metrics per speaker, when it has them. */
+static void view_metrics(page *p, json_t *v)
 {
-    double total = 0;
-    for (int k = 0; k < p->n_spk; k++)
-        total += p->spk[k].talk_s;
-    put(p, "<section id=\"talk\"><h2>Talk time</h2>");
-    if (total <= 0) {
-        put(p, "<p class=\"none\">No utterance times in the transcript.</p></section>\n");
-        return;
-    }
-    put(p, "<div class=\"bars\">");
-    for (int k = 0; k < p->n_spk; k++) {
-        speaker *sp = &p->spk[k];
-        double pct = 100 * sp->talk_s / total;
-        char t[32];
-        fmt_time(t, sizeof t, sp->talk_s);
-        put(p, "<div class=\"row\"><span class=\"who\" style=\"color:");
-        put(p, sp->color);
-        put(p, "\">");
-        esc(p, sp->label);
-        putf(p, "</span><div class=\"track\"><div class=\"fill\" style=\"width:%.1f%%;background:%s\"></div></div>"
-                "<span class=\"time\">%.0f%% &middot; %s</span></div>",
-             pct, sp->color, pct, t);
-    }
-    put(p, "</div>");
-    /* The analysis' talk metrics per speaker, when it has them. */
     json_t *m = json_object_get(p->analysis, "metrics");
     json_t *ms = json_object_get(m, "speakers");
-    if (json_is_array(ms) && json_array_size(ms) > 0) {
-        put(p, "<table class=\"metrics\"><thead><tr><th>Speaker</th><th>Words/min</th><th>Questions</th>"
-               "<th>Turns</th><th>Longest monologue</th><th>Interruptions</th></tr></thead><tbody>");
-        size_t i;
-        json_t *u;
-        json_array_foreach(ms, i, u)
-        {
-            if (!json_is_object(u))
-                continue;
-            double v;
-            char t[32];
-            put(p, "<tr><td>");
-            put_speaker(p, jstr(u, "speaker"));
-            put(p, "</td><td>");
-            if (jnum(u, "words_per_minute", &v))
-                putf(p, "%.0f", v);
-            put(p, "</td><td>");
-            if (jnum(u, "questions", &v))
-                putf(p, "%.0f", v);
-            put(p, "</td><td>");
-            if (jnum(u, "turns", &v))
-                putf(p, "%.0f", v);
-            put(p, "</td><td class=\"time\">");
-            if (jnum(u, "longest_monologue_s", &v)) {
-                fmt_time(t, sizeof t, v);
-                put(p, t);
-            }
-            put(p, "</td><td>");
-            if (jnum(u, "interruptions", &v))
-                putf(p, "%.0f", v);
-            put(p, "</td></tr>");
-        }
-        put(p, "</tbody></table>");
-        double v;
-        if (jnum(m, "patience_s", &v))
-            putf(p, "<p class=\"time\">Patience (mean pause before the rep answers): %.1f s</p>", v);
+    json_t *rows = json_array();
+    if (!rows) {
+        p->rc = SDRA_ENOMEM;
+        return;
     }
-    put(p, "</section>\n");
+    size_t i;
+    json_t *u;
+    json_array_foreach(ms, i, u)
+    {
+        if (!json_is_object(u))
+            continue;
+        json_t *o = obj(p);
+        if (!o)
+            break;
+        double x;
+        set_who(p, o, jstr(u, "speaker"));
+        static const char *const keys[] = {"words_per_minute", "questions", "turns", "interruptions"};
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            if (jnum(u, keys[k], &x))
+                set_f(p, o, keys[k], "%.0f", x);
+            else
+                set(p, o, keys[k], json_null());
+        }
+        char t[32];
+        if (jnum(u, "longest_monologue_s", &x)) {
+            fmt_time(t, sizeof t, x);
+            set_s(p, o, "longest_monologue", t);
+        } else {
+            set(p, o, "longest_monologue", json_null());
+        }
+        push(p, rows, o);
+    }
+    set(p, v, "metrics", rows);
+    double x;
+    if (json_array_size(rows) && jnum(m, "patience_s", &x))
+        set_f(p, v, "patience", "%.1f", x);
+    else
+        set(p, v, "patience", json_null());
 }
 
-static void section_objections(page *p)
+static void view_objections(page *p, json_t *v)
 {
-    json_t *objs = json_object_get(p->analysis, "objections");
-    put(p, "<section id=\"objections\"><h2>Objections</h2>");
-    size_t n = json_is_array(objs) ? json_array_size(objs) : 0, shown = 0;
-    if (n)
-        put(p, "<table><thead><tr><th>Type</th><th>What was said</th><th>Who</th><th>Time</th></tr></thead><tbody>");
+    json_t *arr = json_array();
+    if (!arr) {
+        p->rc = SDRA_ENOMEM;
+        return;
+    }
     size_t i;
     json_t *o;
-    json_array_foreach(objs, i, o)
+    json_array_foreach(json_object_get(p->analysis, "objections"), i, o)
     {
         if (!json_is_object(o))
             continue;
-        shown++;
-        put(p, "<tr class=\"objection\"><td><span class=\"tag obj\">");
-        const char *type = jstr(o, "type");
-        char pretty[64];
-        sdra_strlcpy(pretty, type ? type : "other", sizeof pretty);
-        for (char *c = pretty; *c; c++)
-            if (*c == '_')
-                *c = ' ';
-        esc(p, pretty);
-        put(p, "</span></td><td>&ldquo;");
-        esc(p, jstr(o, "text"));
-        put(p, "&rdquo;</td><td>");
-        put_speaker(p, jstr(o, "speaker"));
-        put(p, "</td><td class=\"time\">");
-        double t;
-        if (jnum(o, "start", &t)) {
-            char at[32];
-            fmt_time(at, sizeof at, t);
-            put(p, at);
-        }
-        put(p, "</td></tr>");
+        json_t *x = obj(p);
+        if (!x)
+            break;
+        set_s(p, x, "type", jstr(o, "type") ? jstr(o, "type") : "other");
+        set(p, x, "type_label", pretty(jstr(o, "type") ? jstr(o, "type") : "other"));
+        set_s(p, x, "text", jstr(o, "text"));
+        set_who(p, x, jstr(o, "speaker"));
+        set_at(p, x, o);
+        push(p, arr, x);
     }
-    if (n)
-        put(p, "</tbody></table>");
-    if (!shown)
-        put(p, "<p class=\"none\">No objections raised.</p>");
-    put(p, "</section>\n");
-}
-
-/* At the top of the page: the transcript was poor (its "quality" block, else the analysis'
- * copy) and why the package needs review (email.json "review_reasons"). */
-static void section_quality(page *p)
-{
-    const json_t *q = json_object_get(p->transcript, "quality");
-    if (!json_is_object(q))
-        q = json_object_get(p->analysis, "quality");
-    double low, mean, wer, lo = 0, hi = 0;
-    const json_t *band = json_object_get(q, "wer_band");
-    if (json_is_true(json_object_get(q, "poor")) && jnum(q, "low_conf_share", &low) &&
-        jnum(q, "mean_conf", &mean) && jnum(q, "wer_estimate", &wer)) {
-        if (json_is_array(band) && json_array_size(band) == 2) {
-            lo = json_number_value(json_array_get(band, 0));
-            hi = json_number_value(json_array_get(band, 1));
-        }
-        putf(p, "<div class=\"alert\" id=\"quality\">Poor transcript: %.0f%% of the words were "
-                "recognised with low confidence (mean confidence %.2f; estimated word error rate "
-                "%.0f%%, likely between %.0f%% and %.0f%%). Check the transcript before relying "
-                "on what it says; the package needs review.</div>\n",
-             100 * low, mean, 100 * wer, 100 * lo, 100 * hi);
-    }
-    const json_t *why = json_object_get(p->email, "review_reasons");
-    if (json_is_true(json_object_get(p->email, "needs_review")) && json_array_size(why)) {
-        put(p, "<div class=\"alert\" id=\"review\">Needs review before anything is sent:<ul>");
-        size_t i;
-        const json_t *r;
-        json_array_foreach(why, i, r) {
-            put(p, "<li>");
-            esc(p, json_string_value(r));
-            put(p, "</li>");
-        }
-        put(p, "</ul></div>\n");
-    }
-}
-
-/* The built-in talking points for the objections raised: coaching for the rep, never sent
- * (email.json "coaching"). */
-static void section_coaching(page *p)
-{
-    const json_t *co = json_object_get(p->email, "coaching");
-    if (!json_array_size(co))
+    set(p, v, "objections", arr);
+    /* the built-in talking points for them: coaching for the rep, never sent */
+    json_t *co = json_array();
+    if (!co) {
+        p->rc = SDRA_ENOMEM;
         return;
-    put(p, "<section id=\"coaching\"><h2>Coaching: answers to the objections</h2>"
-           "<p class=\"none\">For the rep, not sent to the prospect.</p><ul>");
-    size_t i;
-    const json_t *c;
-    json_array_foreach(co, i, c) {
-        put(p, "<li><strong>");
-        esc(p, jstr(c, "label") ? jstr(c, "label") : jstr(c, "type"));
-        put(p, "</strong>: ");
-        esc(p, jstr(c, "point"));
-        put(p, "</li>");
     }
-    put(p, "</ul></section>\n");
+    json_array_foreach(json_object_get(p->email, "coaching"), i, o)
+    {
+        json_t *x = obj(p);
+        if (!x)
+            break;
+        set_s(p, x, "label", jstr(o, "label") ? jstr(o, "label") : jstr(o, "type"));
+        set_s(p, x, "point", jstr(o, "point"));
+        push(p, co, x);
+    }
+    set(p, v, "coaching", co);
 }
 
-/* A list of findings with text, and time/speaker when given (pain points, intents). */
-static void list_findings(page *p, const json_t *arr, const char *type_key, const char *empty)
+/* Findings with text, and time/speaker when given (pain points, intents); type_key names the
+ * kind of finding (shown as a tag, the text then quoted). */
+static json_t *findings(page *p, const json_t *arr, const char *type_key)
 {
-    size_t i, shown = 0;
+    json_t *out = json_array();
+    if (!out) {
+        p->rc = SDRA_ENOMEM;
+        return NULL;
+    }
+    size_t i;
     json_t *o;
-    put(p, "<ul>");
     json_array_foreach(arr, i, o)
     {
         const char *text = json_is_string(o) ? json_string_value(o) : jstr(o, "text");
         const char *type = type_key ? jstr(o, type_key) : NULL;
         if (!text && !type)
             continue;
-        shown++;
-        put(p, "<li>");
-        if (type) {
-            char pretty[64];
-            sdra_strlcpy(pretty, type, sizeof pretty);
-            for (char *c = pretty; *c; c++)
-                if (*c == '_')
-                    *c = ' ';
-            put(p, "<span class=\"tag\">");
-            esc(p, pretty);
-            put(p, "</span> ");
-        }
-        if (text) {
-            put(p, type ? "&ldquo;" : "");
-            esc(p, text);
-            put(p, type ? "&rdquo;" : "");
-        }
-        double t;
-        if (jnum(o, "start", &t)) {
-            char at[32];
-            fmt_time(at, sizeof at, t);
-            put(p, " <span class=\"time\">");
-            put(p, at);
-            put(p, "</span>");
-        }
-        put(p, "</li>");
+        json_t *x = obj(p);
+        if (!x)
+            break;
+        set(p, x, "type_label", type ? pretty(type) : json_null());
+        set_s(p, x, "text", text);
+        set(p, x, "quoted", json_boolean(type != NULL));
+        set_at(p, x, o);
+        push(p, out, x);
     }
-    put(p, "</ul>");
-    if (!shown) {
-        put(p, "<p class=\"none\">");
-        put(p, empty);
-        put(p, "</p>");
-    }
+    return out;
 }
 
-static void section_findings(page *p)
+static void view_findings(page *p, json_t *v)
 {
-    put(p, "<div class=\"grid\"><section id=\"pain-points\"><h2>Pain points</h2>");
-    list_findings(p, json_object_get(p->analysis, "pain_points"), NULL, "None described.");
-    put(p, "</section><section id=\"intents\"><h2>Intents &amp; topics</h2>");
-    list_findings(p, json_object_get(p->analysis, "intents"), "type", "No intents detected.");
-    json_t *topics = json_object_get(p->analysis, "topics");
-    if (json_is_array(topics) && json_array_size(topics) > 0) {
-        put(p, "<p>");
-        size_t i;
-        json_t *o;
-        json_array_foreach(topics, i, o)
-        {
-            const char *text = json_is_string(o) ? json_string_value(o) : jstr(o, "text");
-            if (!text)
-                continue;
-            put(p, "<span class=\"tag\">");
-            esc(p, text);
-            put(p, "</span> ");
-        }
-        put(p, "</p>");
+    set(p, v, "pain_points", findings(p, json_object_get(p->analysis, "pain_points"), NULL));
+    set(p, v, "intents", findings(p, json_object_get(p->analysis, "intents"), "type"));
+    json_t *topics = json_array();
+    if (!topics) {
+        p->rc = SDRA_ENOMEM;
+        return;
     }
-    put(p, "</section></div><div style=\"height:16px\"></div>\n");
-}
-
-static void section_actions(page *p)
-{
-    json_t *items = json_object_get(p->analysis, "action_items");
-    put(p, "<section id=\"actions\"><h2>Action items</h2>");
-    size_t i, shown = 0;
+    size_t i;
     json_t *o;
-    json_array_foreach(items, i, o)
+    json_array_foreach(json_object_get(p->analysis, "topics"), i, o)
+    {
+        const char *text = json_is_string(o) ? json_string_value(o) : jstr(o, "text");
+        if (text)
+            push(p, topics, json_string(text));
+    }
+    set(p, v, "topics", topics);
+}
+
+static void view_actions(page *p, json_t *v)
+{
+    json_t *arr = json_array();
+    if (!arr) {
+        p->rc = SDRA_ENOMEM;
+        return;
+    }
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(p->analysis, "action_items"), i, o)
     {
         if (!jstr(o, "text"))
             continue;
-        if (!shown++)
-            put(p, "<table><thead><tr><th>Owner</th><th>What</th><th>Due</th></tr></thead><tbody>");
-        put(p, "<tr class=\"action\"><td>");
+        json_t *x = obj(p);
+        if (!x)
+            break;
         const char *owner = jstr(o, "owner");
-        bool rep = owner && !strcmp(owner, "rep");
         const char *label = owner;
         for (int k = 0; k < p->n_spk; k++)
             if (owner && !strcmp(p->spk[k].role, owner))
                 label = p->spk[k].label;
-        putf(p, "<span class=\"who\" style=\"color:%s\">", rep ? "#2563eb" : "#ea580c");
-        esc(p, label ? label : "unassigned");
-        put(p, "</span></td><td>");
-        esc(p, jstr(o, "text"));
-        put(p, "</td><td>");
-        if (jstr(o, "due")) {
-            put_date(p, jstr(o, "due"));
-            if (jstr(o, "due_time")) {
-                put(p, ", ");
-                esc(p, jstr(o, "due_time"));
-            }
-        } else {
-            put(p, "<span class=\"none\">no date</span>");
-        }
-        put(p, "</td></tr>");
+        set_s(p, x, "owner", owner);
+        set_s(p, x, "owner_label", label ? label : "unassigned");
+        set_s(p, x, "color", owner && !strcmp(owner, "rep") ? "#2563eb" : "#ea580c");
+        set_s(p, x, "text", jstr(o, "text"));
+        set_s(p, x, "due", jstr(o, "due"));
+        set(p, x, "due_long", date_text(jstr(o, "due"), false));
+        set_s(p, x, "due_time", jstr(o, "due") ? jstr(o, "due_time") : NULL);
+        set_at(p, x, o);
+        push(p, arr, x);
     }
-    if (shown)
-        put(p, "</tbody></table>");
-    else
-        put(p, "<p class=\"none\">No action items.</p>");
-    put(p, "<h2 style=\"margin-top:16px\">Next meeting</h2>");
+    set(p, v, "action_items", arr);
     json_t *m = json_object_get(p->analysis, "next_meeting");
+    json_t *nm = json_null();
     if (json_is_object(m) && (jstr(m, "date") || jstr(m, "time") || jstr(m, "part_of_day"))) {
-        put(p, "<p id=\"next-meeting\">");
-        if (jstr(m, "date"))
-            put_date(p, jstr(m, "date"));
-        else
-            put(p, "Date to be confirmed");
-        if (jstr(m, "time")) {
-            put(p, " at ");
-            esc(p, jstr(m, "time"));
-        } else if (jstr(m, "part_of_day")) {
-            put(p, ", ");
-            esc(p, jstr(m, "part_of_day"));
+        json_decref(nm);
+        if ((nm = obj(p))) {
+            set_s(p, nm, "date", jstr(m, "date"));
+            set(p, nm, "date_long", date_text(jstr(m, "date"), false));
+            set_s(p, nm, "time", jstr(m, "time"));
+            set_s(p, nm, "part_of_day", jstr(m, "time") ? NULL : jstr(m, "part_of_day"));
         }
-        put(p, "</p>");
-    } else {
-        put(p, "<p class=\"none\">None agreed.</p>");
     }
-    put(p, "</section>\n");
+    set(p, v, "next_meeting", nm);
 }
 
-static void put_recipients(page *p, const json_t *to)
+/* "Name <addr>, addr2" from a string or a list of strings / {name, email|address}. */
+static json_t *recipients(const json_t *to)
 {
-    if (json_is_string(to)) {
-        esc(p, json_string_value(to));
-        return;
-    }
+    if (json_is_string(to))
+        return json_string(json_string_value(to));
+    sdra_buf b;
+    sdra_buf_init(&b, 64u << 10);
     size_t i;
     json_t *v;
+    int rc = 0;
     json_array_foreach(to, i, v)
     {
-        if (i)
-            put(p, ", ");
         const char *addr = jstr(v, "email") ? jstr(v, "email") : jstr(v, "address");
-        if (json_is_string(v)) {
-            esc(p, json_string_value(v));
-        } else if (jstr(v, "name") && addr) {
-            esc(p, jstr(v, "name"));
-            put(p, " &lt;");
-            esc(p, addr);
-            put(p, "&gt;");
-        } else {
-            esc(p, addr);
-        }
+        if (i)
+            rc |= sdra_buf_puts(&b, ", ");
+        if (json_is_string(v))
+            rc |= sdra_buf_puts(&b, json_string_value(v));
+        else if (jstr(v, "name") && addr)
+            rc |= sdra_buf_printf(&b, "%s <%s>", jstr(v, "name"), addr);
+        else if (addr)
+            rc |= sdra_buf_puts(&b, addr);
     }
+    json_t *out = rc || !b.len ? json_null() : json_string(b.data);
+    sdra_buf_release(&b);
+    return out;
 }
 
-static void section_email(page *p)
+static void view_email(page *p, json_t *v)
 {
     const json_t *e = p->email;
-    put(p, "<section id=\"email\"><h2>Follow-up email</h2>");
-    if (!json_is_object(e)) {
-        put(p, "<p class=\"none\">No email was composed.</p></section>\n");
+    json_t *x = obj(p);
+    if (!x)
         return;
+    set(p, x, "composed", json_boolean(json_is_object(e) && !jstr(e, "skipped")));
+    set_s(p, x, "skipped", json_is_object(e) ? jstr(e, "skipped") : NULL);
+    set_s(p, x, "subject", jstr(e, "subject") ? jstr(e, "subject") : "(no subject)");
+    set(p, x, "to", recipients(json_object_get(e, "to")));
+    set(p, x, "cc", recipients(json_object_get(e, "cc")));
+    set_s(p, x, "send_at", jstr(e, "send_at"));
+    /* attachment names, joined like the recipients */
+    json_t *names = json_array();
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(e, "attachments"), i, a)
+    {
+        const char *n = json_is_string(a) ? json_string_value(a) : jstr(a, "name");
+        if (n && names)
+            push(p, names, json_string(n));
     }
-    if (jstr(e, "skipped")) {
-        put(p, "<p class=\"none\">Not sent: ");
-        esc(p, jstr(e, "skipped"));
-        put(p, ".</p></section>\n");
-        return;
-    }
-    put(p, "<table><tbody><tr><th>Subject</th><td><strong>");
-    esc(p, jstr(e, "subject") ? jstr(e, "subject") : "(no subject)");
-    put(p, "</strong></td></tr><tr><th>To</th><td>");
-    put_recipients(p, json_object_get(e, "to"));
-    put(p, "</td></tr>");
-    if (json_object_get(e, "cc") && json_array_size(json_object_get(e, "cc")) + json_is_string(json_object_get(e, "cc"))) {
-        put(p, "<tr><th>Cc</th><td>");
-        put_recipients(p, json_object_get(e, "cc"));
-        put(p, "</td></tr>");
-    }
-    if (jstr(e, "send_at")) {
-        put(p, "<tr><th>Send at</th><td>");
-        esc(p, jstr(e, "send_at"));
-        put(p, "</td></tr>");
-    }
-    json_t *att = json_object_get(e, "attachments");
-    if (json_is_array(att) && json_array_size(att) > 0) {
-        put(p, "<tr><th>Attached</th><td>");
-        size_t i;
-        json_t *a;
-        json_array_foreach(att, i, a)
-        {
-            if (i)
-                put(p, ", ");
-            esc(p, json_is_string(a) ? json_string_value(a) : jstr(a, "name"));
-        }
-        put(p, "</td></tr>");
-    }
-    put(p, "</tbody></table><pre class=\"mail\">");
-    esc(p, jstr(e, "text") ? jstr(e, "text") : "");
-    put(p, "</pre></section>\n");
+    set(p, x, "attachments", recipients(names));
+    json_decref(names);
+    set_s(p, x, "text", jstr(e, "text") ? jstr(e, "text") : "");
+    set(p, v, "email", json_is_object(e) ? x : (json_decref(x), json_null()));
 }
 
-static void section_crm(page *p)
+/* What the CRM recorded. Its location (a server path) is left out. */
+static void view_crm(page *p, json_t *v)
 {
     const json_t *c = p->crm;
-    put(p, "<section id=\"crm\"><h2>CRM</h2>");
     if (!json_is_object(c)) {
-        put(p, "<p class=\"none\">Not synced to a CRM.</p></section>\n");
+        set(p, v, "crm", json_null());
         return;
     }
-    put(p, "<ul>");
+    json_t *x = obj(p);
+    if (!x)
+        return;
     json_t *contact = json_object_get(c, "contact");
-    if (json_is_object(contact)) {
-        put(p, "<li>Contact ");
-        esc(p, jstr(contact, "email"));
-        put(p, ": <strong>");
-        esc(p, jstr(contact, "status"));
-        put(p, "</strong>");
-        if (json_is_true(json_object_get(contact, "do_not_call")))
-            put(p, " <span class=\"tag obj\">do not call</span>");
-        if (json_is_true(json_object_get(contact, "do_not_email")))
-            put(p, " <span class=\"tag obj\">do not email</span>");
-        put(p, "</li>");
-    }
+    if (json_is_object(contact))
+        set(p, x, "contact", json_pack("{s:s?, s:s?, s:b, s:b}", "email", jstr(contact, "email"),
+                                       "status", jstr(contact, "status"), "do_not_call",
+                                       json_is_true(json_object_get(contact, "do_not_call")),
+                                       "do_not_email", json_is_true(json_object_get(contact, "do_not_email"))));
+    else
+        set(p, x, "contact", json_null());
     json_t *act = json_object_get(c, "activity");
-    if (json_is_object(act)) {
-        put(p, "<li>Call activity #");
-        esc(p, jstr(act, "id"));
-        put(p, ": <strong>");
-        esc(p, jstr(act, "status"));
-        put(p, "</strong></li>");
-    }
+    if (json_is_object(act))
+        set(p, x, "activity", json_pack("{s:s?, s:s?}", "id", jstr(act, "id"), "status", jstr(act, "status")));
+    else
+        set(p, x, "activity", json_null());
     json_t *tasks = json_object_get(c, "tasks");
     if (json_is_array(tasks)) {
-        size_t created = 0, i;
+        size_t created = 0, i, n = json_array_size(tasks);
         json_t *t;
         json_array_foreach(tasks, i, t)
         {
             const char *s = jstr(t, "status");
             created += s && !strcmp(s, "created");
         }
-        putf(p, "<li>%zu task%s (%zu new, %zu updated)", json_array_size(tasks),
-             json_array_size(tasks) == 1 ? "" : "s", created, json_array_size(tasks) - created);
         json_t *rm = json_object_get(c, "tasks_removed");
-        if (json_is_integer(rm) && json_integer_value(rm) > 0)
-            putf(p, ", %lld no longer in the analysis removed", (long long)json_integer_value(rm));
-        put(p, "</li>");
+        json_int_t removed = json_is_integer(rm) && json_integer_value(rm) > 0 ? json_integer_value(rm) : 0;
+        json_t *tv = json_pack("{s:I, s:b, s:I, s:I}", "count", (json_int_t)n, "plural", n != 1,
+                               "created", (json_int_t)created, "updated", (json_int_t)(n - created));
+        if (tv)
+            set(p, tv, "removed", removed ? json_integer(removed) : json_null());
+        set(p, x, "tasks", tv);
+    } else {
+        set(p, x, "tasks", json_null());
     }
-    json_t *emails = json_object_get(c, "emails");
+    json_t *emails = json_array(), *skipped = json_array();
     size_t i;
     json_t *e;
-    json_array_foreach(emails, i, e)
-    {
-        put(p, "<li>Email ");
-        esc(p, jstr(e, "message_id"));
-        put(p, ": <strong>");
-        esc(p, jstr(e, "status"));
-        put(p, "</strong>");
-        if (jstr(e, "send_at")) {
-            put(p, " for ");
-            esc(p, jstr(e, "send_at"));
-        }
-        put(p, "</li>");
-    }
-    json_t *skipped = json_object_get(c, "skipped");
-    json_array_foreach(skipped, i, e)
-    {
-        put(p, "<li>Skipped ");
-        esc(p, jstr(e, "what"));
-        put(p, ": ");
-        esc(p, jstr(e, "reason"));
-        put(p, "</li>");
-    }
-    put(p, "</ul>");
-    if (jstr(c, "backend")) {
-        put(p, "<p class=\"time\">");
-        esc(p, jstr(c, "backend"));
-        if (jstr(c, "location")) {
-            put(p, " &middot; ");
-            esc(p, jstr(c, "location"));
-        }
-        put(p, "</p>");
-    }
-    put(p, "</section>\n");
+    json_array_foreach(json_object_get(c, "emails"), i, e)
+        if (emails)
+            push(p, emails, json_pack("{s:s?, s:s?, s:s?}", "message_id", jstr(e, "message_id"),
+                                      "status", jstr(e, "status"), "send_at", jstr(e, "send_at")));
+    json_array_foreach(json_object_get(c, "skipped"), i, e)
+        if (skipped)
+            push(p, skipped, json_pack("{s:s?, s:s?}", "what", jstr(e, "what"), "reason", jstr(e, "reason")));
+    set(p, x, "emails", emails);
+    set(p, x, "skipped", skipped);
+    set_s(p, x, "backend", jstr(c, "backend"));
+    set(p, v, "crm", x);
 }
 
-static void section_transcript(page *p)
+static void view_transcript(page *p, json_t *v)
 {
-    json_t *utts = json_object_get(p->transcript, "utterances");
-    put(p, "<section id=\"transcript\"><h2>Transcript</h2>");
-    size_t i, shown = 0;
+    json_t *arr = json_array();
+    if (!arr) {
+        p->rc = SDRA_ENOMEM;
+        return;
+    }
+    size_t i;
     json_t *u;
-    json_array_foreach(utts, i, u)
+    json_array_foreach(json_object_get(p->transcript, "utterances"), i, u)
     {
         const char *text = json_string_value(json_object_get(u, "text"));
         if (!text)
             continue;
-        shown++;
-        double t = 0;
+        json_t *x = obj(p);
+        if (!x)
+            break;
+        double t = 0, e = 0;
         char at[32];
         jnum(u, "start", &t);
         fmt_time(at, sizeof at, t);
-        put(p, "<div class=\"u\"><span class=\"time\">");
-        put(p, at);
-        put(p, "</span>");
-        put_speaker(p, jstr(u, "speaker"));
-        put(p, "<p>");
-        esc(p, text);
-        put(p, "</p></div>\n");
+        set(p, x, "i", json_integer((json_int_t)i));
+        set_f(p, x, "start", "%.3f", t < 0 ? 0 : t);
+        if (jnum(u, "end", &e))
+            set_f(p, x, "end", "%.3f", e);
+        else
+            set(p, x, "end", json_null());
+        set_s(p, x, "at", at);
+        set_who(p, x, jstr(u, "speaker"));
+        set_s(p, x, "text", text);
+        push(p, arr, x);
     }
-    if (!shown)
-        put(p, "<p class=\"none\">No transcript.</p>");
-    put(p, "</section>\n");
+    set(p, v, "transcript", arr);
 }
 
-int sdra_report_render(char **html, const json_t *call, const json_t *transcript,
-                       const json_t *analysis, const json_t *email, const json_t *crm,
-                       sdra_error *err)
+int sdra_report_view(json_t **out, const json_t *call, const json_t *transcript,
+                     const json_t *analysis, const json_t *email, const json_t *crm,
+                     const char *audio_src, sdra_error *err)
 {
     if (!json_is_object(call))
         return sdra_error_set(err, SDRA_EINVAL, "report: the call document is missing or not an object");
@@ -1002,95 +928,120 @@ int sdra_report_render(char **html, const json_t *call, const json_t *transcript
     if (schema && strcmp(schema, "sdra.analysis/1") != 0)
         return sdra_error_set(err, SDRA_EINVAL, "report: analysis has schema '%.60s', expected sdra.analysis/1", schema);
     page *p = calloc(1, sizeof *p);
-    if (!p)
+    json_t *v = json_object();
+    if (!p || !v) {
+        free(p);
+        json_decref(v);
         return sdra_error_set(err, SDRA_ENOMEM, "report: out of memory");
-    sdra_buf_init(&p->b, SDRA_REPORT_MAX_BYTES);
+    }
     p->call = call;
     p->transcript = json_is_object(transcript) ? transcript : NULL;
     p->analysis = analysis;
-    p->email = email;
+    p->email = json_is_object(email) ? email : NULL;
     p->crm = crm;
     speakers_collect(p);
-
-    const char *name = jstr(call, "contact_name"), *company = jstr(call, "company");
-    put(p, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-           "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
-           "<title>Call report: ");
-    esc(p, name ? name : company ? company : "call");
-    if (name && company) {
-        put(p, " (");
-        esc(p, company);
-        put(p, ")");
-    }
-    if (jstr(call, "call_date")) {
-        put(p, ", ");
-        esc(p, jstr(call, "call_date"));
-    }
-    put(p, "</title><style>");
-    put(p, CSS);
-    put(p, "</style></head><body><main>\n");
-    section_quality(p);
-    section_header(p);
-    section_sentiment(p);
-    section_talk(p);
-    section_objections(p);
-    section_coaching(p);
-    section_findings(p);
-    section_actions(p);
-    section_email(p);
-    section_crm(p);
-    section_transcript(p);
-    put(p, "<footer>sdr-assistant ");
-    put(p, SDRA_VERSION);
-    if (jstr(call, "id")) {
-        put(p, " &middot; call ");
-        esc(p, jstr(call, "id"));
-    }
-    put(p, "</footer></main></body></html>\n");
-
+    set_s(p, v, "schema", SDRA_REPORT_VIEW_SCHEMA);
+    set_s(p, v, "call_id", jstr(call, "id"));
+    set_s(p, v, "version", SDRA_VERSION);
+    set(p, v, "audio", audio_src ? json_pack("{s:s}", "src", audio_src) : json_null());
+    view_header(p, v);
+    view_quality(p, v);
+    view_speakers(p, v);
+    view_chart(p, v);
+    view_metrics(p, v);
+    view_objections(p, v);
+    view_findings(p, v);
+    view_actions(p, v);
+    view_email(p, v);
+    view_crm(p, v);
+    view_transcript(p, v);
     int rc = p->rc;
-    if (rc == SDRA_ELIMIT)
-        rc = sdra_error_set(err, rc, "report: larger than the limit of %u bytes", SDRA_REPORT_MAX_BYTES);
-    else if (rc < 0)
-        rc = sdra_error_set(err, rc, "report: %s", sdra_strerror(rc));
-    else if (!(*html = sdra_buf_detach(&p->b)))
-        rc = sdra_error_set(err, SDRA_ENOMEM, "report: out of memory");
-    sdra_buf_release(&p->b);
     free(p);
+    if (rc < 0) {
+        json_decref(v);
+        return sdra_error_set(err, rc, "report: out of memory");
+    }
+    *out = v;
+    return 0;
+}
+
+/* ---------- the page ---------- */
+
+/* Reads <share>/report/name into *out (NUL-terminated). */
+static int load_asset(char **out, const char *name, sdra_error *err)
+{
+    char rel[64], path[PATH_MAX];
+    snprintf(rel, sizeof rel, "report/%s", name);
+    if (sdra_share_path(path, sizeof path, rel) < 0)
+        return sdra_error_set(err, SDRA_ELIMIT, "report: the data directory's path is too long");
+    return sdra_file_read(out, NULL, path, ASSET_MAX_BYTES, err);
+}
+
+/* The CSP source of an inline script: 'sha256-<base64 of its SHA-256>'. */
+static int script_hash(char *out, size_t n, const char *script, sdra_error *err)
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+    char b64[64];
+    if (sodium_init() < 0)
+        return sdra_error_set(err, SDRA_EINTERNAL, "report: libsodium failed to initialise");
+    crypto_hash_sha256(h, (const unsigned char *)script, strlen(script));
+    sodium_bin2base64(b64, sizeof b64, h, sizeof h, sodium_base64_VARIANT_ORIGINAL);
+    snprintf(out, n, "'sha256-%s'", b64);
+    return 0;
+}
+
+int sdra_report_render_view(char **html, const json_t *view, sdra_error *err)
+{
+    sdra_tmpl *t = NULL;
+    char *css = NULL, *js = NULL, path[PATH_MAX], hash[96];
+    json_t *ctx = NULL;
+    sdra_buf b;
+    sdra_buf_init(&b, SDRA_REPORT_MAX_BYTES);
+    int rc;
+    if (!json_is_object(view)) {
+        rc = sdra_error_set(err, SDRA_EINVAL, "report: the view is not an object");
+        goto done;
+    }
+    if (sdra_share_path(path, sizeof path, "report/report.html.tmpl") < 0) {
+        rc = sdra_error_set(err, SDRA_ELIMIT, "report: the data directory's path is too long");
+        goto done;
+    }
+    bool audio = json_is_object(json_object_get(view, "audio"));
+    if ((rc = sdra_tmpl_load(&t, path, err)) < 0 || (rc = load_asset(&css, "report.css", err)) < 0 ||
+        (audio && (rc = load_asset(&js, "report.js", err)) < 0) ||
+        (audio && (rc = script_hash(hash, sizeof hash, js, err)) < 0))
+        goto done;
+    /* the page's own assets beside the view: the CSS, and the player's script with its hash */
+    if (!(ctx = json_deep_copy(view)) || json_object_set_new(ctx, "css", json_string(css)) < 0 ||
+        (audio && (json_object_set_new(ctx, "script", json_string(js)) < 0 ||
+                   json_object_set_new(ctx, "script_hash", json_string(hash)) < 0))) {
+        rc = sdra_error_set(err, SDRA_ENOMEM, "report: out of memory");
+        goto done;
+    }
+    if ((rc = sdra_tmpl_render(t, ctx, 1, &b, err)) < 0) {
+        if (rc == SDRA_ELIMIT)
+            rc = sdra_error_set(err, rc, "report: larger than the limit of %u bytes", SDRA_REPORT_MAX_BYTES);
+        goto done;
+    }
+    if (!(*html = sdra_buf_detach(&b)))
+        rc = sdra_error_set(err, SDRA_ENOMEM, "report: out of memory");
+done:
+    sdra_buf_release(&b);
+    sdra_tmpl_destroy(t);
+    json_decref(ctx);
+    free(css);
+    free(js);
     return rc;
 }
 
-/* Loads workdir/name; a missing optional file leaves *out NULL. */
-static int load_doc(json_t **out, const char *workdir, const char *name, bool optional, sdra_error *err)
+int sdra_report_render(char **html, const json_t *call, const json_t *transcript,
+                       const json_t *analysis, const json_t *email, const json_t *crm,
+                       sdra_error *err)
 {
-    return sdra_json_load_doc(out, workdir, name, DOC_MAX_BYTES, optional, err);
-}
-
-int sdra_report_stage(const sdra_stage_ctx *ctx, sdra_error *err)
-{
-    json_t *call = NULL, *transcript = NULL, *analysis = NULL, *email = NULL, *crm = NULL;
-    char *html = NULL, path[PATH_MAX];
-    int rc;
-    if ((rc = load_doc(&call, ctx->workdir, "call.json", false, err)) < 0 ||
-        (rc = load_doc(&transcript, ctx->workdir, "transcript.json", true, err)) < 0 ||
-        (rc = load_doc(&analysis, ctx->workdir, "analysis.json", false, err)) < 0 ||
-        (rc = load_doc(&email, ctx->workdir, "email.json", true, err)) < 0 ||
-        (rc = load_doc(&crm, ctx->workdir, "crm.json", true, err)) < 0)
-        goto done;
-    if ((rc = sdra_report_render(&html, call, transcript, analysis, email, crm, err)) < 0)
-        goto done;
-    if ((size_t)snprintf(path, sizeof path, "%s/report.html", ctx->workdir) >= sizeof path) {
-        rc = sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", ctx->workdir);
-        goto done;
-    }
-    rc = sdra_file_write_atomic(path, html, strlen(html), err);
-done:
-    free(html);
-    json_decref(call);
-    json_decref(transcript);
-    json_decref(analysis);
-    json_decref(email);
-    json_decref(crm);
+    json_t *view = NULL;
+    int rc = sdra_report_view(&view, call, transcript, analysis, email, crm, NULL, err);
+    if (rc == 0)
+        rc = sdra_report_render_view(html, view, err);
+    json_decref(view);
     return rc;
 }

@@ -85,7 +85,7 @@ static void sse_poll(sse *e)
             e->state[st] = jobs[i].state;
             e->attempts[st] = jobs[i].attempts;
             json_t *d = json_pack("{s:s,s:s,s:s,s:i}", "id", e->call_id, "stage", s->stages[st].name, "state",
-                                  sdra_job_state_name(jobs[i].state), "attempts", jobs[i].attempts);
+                                  srv_stage_state_name(jobs[i].state), "attempts", jobs[i].attempts);
             if (jobs[i].state == SDRA_JOB_DONE && jobs[i].started_ms > 0)
                 json_object_set_new(d, "duration_ms", json_integer(jobs[i].finished_ms - jobs[i].started_ms));
             if (jobs[i].last_error[0])

@@ -37,6 +37,7 @@ const char *const srv_route_names[SRV_N_ROUTES] = {
     "/v1/calls/{id}/{artifact}", "/v1/calls/{id}/audio", "/v1/calls/{id}/events", "/v1/calls/{id}/retry",
     "/v1/keys", "/v1/keys/{id}", "/v1/keys/{id}/revoke",
     "/v1/privacy/export", "/v1/privacy/erase", "/v1/retention",
+    "/v1/calls/{id}/view",
 };
 
 const char *const srv_meta_fields[N_META] = {"contact_email", "contact_name", "company", "rep_name", "rep_email",
@@ -382,6 +383,8 @@ static void route(req *r, const char *url)
             r->route = R_EVENTS;
         else if (!strcmp(sub, "retry"))
             r->route = R_RETRY;
+        else if (!strcmp(sub, "view"))
+            r->route = R_VIEW;
         else
             for (size_t i = 0; i < sizeof artifact_names / sizeof artifact_names[0]; i++)
                 if (!strcmp(sub, artifact_names[i])) {
@@ -431,6 +434,7 @@ static enum MHD_Result dispatch(req *r, struct MHD_Connection *c)
     case R_PRIVACY_EXPORT: return srv_privacy_export(r, c);
     case R_PRIVACY_ERASE: return srv_privacy_erase(r, c);
     case R_RETENTION: return srv_retention(r, c);
+    case R_VIEW: return srv_get_view(r, c);
     default: return srv_send_error(r, c, 404, "not_found", "no such resource");
     }
 }

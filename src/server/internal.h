@@ -186,6 +186,7 @@ enum route {
     R_NONE, R_HEALTH, R_READY, R_METRICS, R_OPENAPI, R_CALLS, R_CALL, R_ARTIFACT, R_AUDIO, R_EVENTS, R_RETRY,
     R_KEYS, R_KEY, R_KEY_REVOKE, /* keys.c: /v1/keys, /v1/keys/{id}, /v1/keys/{id}/revoke */
     R_PRIVACY_EXPORT, R_PRIVACY_ERASE, R_RETENTION, /* privacy.c */
+    R_VIEW, /* views.c: /v1/calls/{id}/view */
     SRV_N_ROUTES
 };
 extern const char *const srv_route_names[SRV_N_ROUTES];
@@ -274,6 +275,14 @@ enum MHD_Result srv_get_call(req *r, struct MHD_Connection *c);
 enum MHD_Result srv_list_calls(req *r, struct MHD_Connection *c);
 enum MHD_Result srv_get_artifact(req *r, struct MHD_Connection *c);
 enum MHD_Result srv_get_audio(req *r, struct MHD_Connection *c);
+/* views.c: the call's view model (sdra.call_view/1, sdra/report.h) for the web app. */
+enum MHD_Result srv_get_view(req *r, struct MHD_Connection *c);
+/* views.c: the links of a call ({self, events, audio, view, report}), the same in the upload's
+ * reply, its replays and GET /v1/calls/{id}. */
+json_t *srv_call_links(const char *call_id);
+/* views.c: the user-facing name of a job state (docs/service.md, "Status names"): queued,
+ * running, done, failed (the store's "dead"). */
+const char *srv_stage_state_name(int state);
 enum MHD_Result srv_retry_call(req *r, struct MHD_Connection *c);
 enum MHD_Result srv_delete_call(req *r, struct MHD_Connection *c);
 enum MHD_Result srv_get_metrics(req *r, struct MHD_Connection *c);

@@ -335,7 +335,8 @@ enum MHD_Result srv_upload_finish(req *r, struct MHD_Connection *c)
     char loc[96], ev[112];
     snprintf(loc, sizeof loc, "/v1/calls/%s", ans.id);
     snprintf(ev, sizeof ev, "%s/events", loc);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "id", ans.id, "status", ans.status, "url", loc, "events", ev);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o}", "id", ans.id, "status", ans.status, "url", loc, "events", ev,
+                          "links", srv_call_links(ans.id));
     char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     struct MHD_Response *resp = body ? MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE) : NULL;

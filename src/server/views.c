@@ -8,6 +8,8 @@
 #include "sdra/call.h"
 #include "sdra/crm.h"
 #include "sdra/log.h"
+#include "sdra/report.h"
+#include "sdra/transcript.h"
 #include "sdra/util.h"
 
 #include <arpa/inet.h>
@@ -29,6 +31,40 @@
 /* ---- views ---------------------------------------------------------------------------- */
 
 static const char *call_status_of(const char *s) { return s; }
+
+/* The store's job states are internal words; clients see these (docs/service.md, "Status
+ * names"): a job that used all its attempts is "failed", like its call. */
+const char *srv_stage_state_name(int state)
+{
+    return state == SDRA_JOB_DEAD ? "failed" : sdra_job_state_name(state);
+}
+
+json_t *srv_call_links(const char *call_id)
+{
+    char base[96];
+    snprintf(base, sizeof base, "/v1/calls/%s", call_id);
+    return json_pack("{s:s, s:s+, s:s+, s:s+, s:s+}", "self", base, "events", base, "/events", "audio",
+                     base, "/audio", "view", base, "/view", "report", base, "/report");
+}
+
+/* Where a stored artifact is served: its resource and, for all but the default, the format
+ * (docs/service.md; "text" is the canonical name of the plain-text transcript). */
+static json_t *artifact_url(const char *call_id, const char *name)
+{
+    static const struct { const char *file, *path; } urls[] = {
+        {"transcript.json", "transcript"}, {"transcript.txt", "transcript?format=text"},
+        {"analysis.json", "analysis"},     {"email.json", "email"},
+        {"email.eml", "email?format=eml"}, {"invite.ics", "email?format=ics"},
+        {"crm.json", "crm"},               {"report.html", "report"},
+    };
+    char url[160];
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++)
+        if (!strcmp(name, urls[i].file)) {
+            snprintf(url, sizeof url, "/v1/calls/%s/%s", call_id, urls[i].path);
+            return json_string(url);
+        }
+    return json_null();
+}
 
 static json_t *call_summary(struct sdra_server *s, sdra_store_call *sc)
 {
@@ -93,7 +129,7 @@ enum MHD_Result srv_get_call(req *r, struct MHD_Connection *c)
                 j = &jobs[k];
         json_t *st = json_object();
         json_object_set_new(st, "name", json_string(s->stages[i].name));
-        json_object_set_new(st, "state", json_string(j ? sdra_job_state_name(j->state) : "pending"));
+        json_object_set_new(st, "state", json_string(j ? srv_stage_state_name(j->state) : "pending"));
         json_object_set_new(st, "attempts", json_integer(j ? j->attempts : 0));
         json_object_set_new(st, "queued_at", srv_time_or_null(j ? j->queued_ms : 0));
         json_object_set_new(st, "started_at", srv_time_or_null(j ? j->started_ms : 0));
@@ -110,11 +146,13 @@ enum MHD_Result srv_get_call(req *r, struct MHD_Connection *c)
     json_object_set_new(o, "stages", stages);
     json_t *al = json_array();
     for (int i = 0; i < n_arts; i++)
-        json_array_append_new(al, json_pack("{s:s,s:s,s:s,s:I}", "name", arts[i].name, "stage",
+        json_array_append_new(al, json_pack("{s:s,s:s,s:s,s:I,s:o}", "name", arts[i].name, "stage",
                                             arts[i].stage >= 0 && arts[i].stage < s->n_stages
                                                 ? s->stages[arts[i].stage].name : "unknown",
-                                            "sha256", arts[i].sha256, "size_bytes", (json_int_t)arts[i].size_bytes));
+                                            "sha256", arts[i].sha256, "size_bytes", (json_int_t)arts[i].size_bytes,
+                                            "url", artifact_url(sc.id, arts[i].name)));
     json_object_set_new(o, "artifacts", al);
+    json_object_set_new(o, "links", srv_call_links(sc.id));
     sdra_store_call_release(&sc);
     return srv_send_json(r, c, 200, o);
 }
@@ -179,6 +217,21 @@ enum MHD_Result srv_list_calls(req *r, struct MHD_Connection *c)
     return srv_send_json(r, c, 200, o);
 }
 
+/* Loads one of the call's stored JSON documents (decrypted when it is sealed at rest). */
+static int load_call_doc(struct sdra_server *s, const char *call_id, const char *path, json_t **out,
+                         sdra_error *err)
+{
+    srv_seal sl;
+    int rc = srv_seal_begin(s, &sl, call_id, err);
+    if (rc == 0) {
+        rc = sdra_json_load_file(out, path, 64u << 20, err);
+        srv_seal_end(&sl);
+    }
+    if (rc < 0) /* the message names the file, not where the server keeps it */
+        sdra_error_set(err, rc, "%s: %s", strrchr(path, '/') ? strrchr(path, '/') + 1 : path, sdra_strerror(rc));
+    return rc;
+}
+
 enum MHD_Result srv_get_artifact(req *r, struct MHD_Connection *c)
 {
     struct sdra_server *s = r->s;
@@ -187,7 +240,7 @@ enum MHD_Result srv_get_artifact(req *r, struct MHD_Connection *c)
     if (!strcmp(r->sub, "transcript")) {
         if (!fmt || !strcmp(fmt, "json"))
             name = "transcript.json";
-        else if (!strcmp(fmt, "txt"))
+        else if (sdra_transcript_format_parse(fmt) == SDRA_TFMT_TEXT) /* "text", alias "txt" */
             name = "transcript.txt", ctype = "text/plain; charset=utf-8";
     } else if (!strcmp(r->sub, "analysis")) {
         if (!fmt || !strcmp(fmt, "json"))
@@ -220,7 +273,65 @@ enum MHD_Result srv_get_artifact(req *r, struct MHD_Connection *c)
     snprintf(path, sizeof path, "%s/%s", s->data_dir, a.path);
     if (srv_audit(r, NULL, "artifact.read", r->call_id, name) < 0)
         return srv_send_audit_failed(r, c);
+    if (!strcmp(name, "crm.json")) { /* its "location" is where the server keeps the CRM */
+        json_t *doc = NULL;
+        if (load_call_doc(s, r->call_id, path, &doc, &err) < 0)
+            return srv_send_sdra_error(r, c, &err);
+        json_object_del(doc, "location");
+        return srv_send_json(r, c, 200, doc);
+    }
     return srv_send_file(r, c, path, ctype, a.sha256);
+}
+
+/* The call's view model, built from its stored documents as the report stage builds the
+ * page's; the player's source is the API's audio resource. */
+enum MHD_Result srv_get_view(req *r, struct MHD_Connection *c)
+{
+    struct sdra_server *s = r->s;
+    sdra_store_call sc;
+    sdra_error err = {0};
+    if (sdra_store_call_get(s->store, r->key.org, r->call_id, &sc, &err) < 0)
+        return srv_send_sdra_error(r, c, &err);
+    if (srv_meta_open(s, &sc.meta_json, &err) < 0) {
+        sdra_store_call_release(&sc);
+        return srv_send_sdra_error(r, c, &err);
+    }
+    json_t *call = json_loads(sc.meta_json ? sc.meta_json : "{}", 0, NULL);
+    sdra_store_call_release(&sc);
+    static const char *const names[] = {"transcript.json", "analysis.json", "email.json", "crm.json"};
+    json_t *docs[4] = {NULL, NULL, NULL, NULL}, *view = NULL;
+    for (int i = 0; i < 4; i++) {
+        sdra_store_artifact a;
+        sdra_error e2 = {0};
+        char path[PATH_MAX];
+        if (sdra_store_artifact_get(s->store, r->key.org, r->call_id, names[i], &a, &e2) < 0)
+            continue; /* not made yet */
+        snprintf(path, sizeof path, "%s/%s", s->data_dir, a.path);
+        if (load_call_doc(s, r->call_id, path, &docs[i], &err) < 0)
+            goto fail;
+    }
+    if (!docs[1]) {
+        sdra_error_set(&err, SDRA_ENOTFOUND, "call %s has no analysis yet; its view comes with it", r->call_id);
+        goto fail;
+    }
+    char audio[96];
+    snprintf(audio, sizeof audio, "/v1/calls/%s/audio", r->call_id);
+    if (sdra_report_view(&view, call, docs[0], docs[1], docs[2], docs[3],
+                         json_string_value(json_object_get(call, "audio")) ? audio : NULL, &err) < 0)
+        goto fail;
+    for (int i = 0; i < 4; i++)
+        json_decref(docs[i]);
+    json_decref(call);
+    if (srv_audit(r, NULL, "call.view", r->call_id, NULL) < 0) {
+        json_decref(view);
+        return srv_send_audit_failed(r, c);
+    }
+    return srv_send_json(r, c, 200, view);
+fail:
+    for (int i = 0; i < 4; i++)
+        json_decref(docs[i]);
+    json_decref(call);
+    return srv_send_sdra_error(r, c, &err);
 }
 
 const srv_audio_type srv_audio_types[SRV_N_AUDIO_TYPES] = {

@@ -1,6 +1,6 @@
 /*
  * internal.h - names the sync module shares between its files: the connector tables of the
- * backends (crm.c looks them up by name) and small JSON helpers used by sync.c and stage.c.
+ * backends (crm.c looks them up by name) and small JSON helpers used by sync.c.
  */
 #ifndef SDRA_SYNC_INTERNAL_H
 #define SDRA_SYNC_INTERNAL_H

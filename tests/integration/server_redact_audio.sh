@@ -51,7 +51,7 @@ check_mode() {
   for _ in $(seq 1 600); do
     curl -s "${A[@]}" -o "$T/call.json" "$B/v1/calls/$ID"
     state=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stages"][0]["state"])' "$T/call.json" 2>/dev/null)
-    [ "$state" = done ] || [ "$state" = dead ] && break
+    [ "$state" = done ] || [ "$state" = failed ] && break
     sleep 1
   done
   [ "$state" = done ] || fail "transcribe stage: ${state:-?}: $(cat "$T/call.json")"

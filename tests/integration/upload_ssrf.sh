@@ -178,7 +178,7 @@ GID=$(json "$T/body" 'd["id"]')
 for _ in $(seq 1 1200); do
   curl -s -o "$T/call.json" "${A[@]}" "$B/v1/calls/$GID"
   st=$(json "$T/call.json" 'd["stages"][0]["state"]' 2>/dev/null)
-  case "$st" in done|dead) break ;; esac
+  case "$st" in done|failed) break ;; esac
   sleep 0.5
 done
 [ "$st" = done ] || fail "good call: transcribe ended '$st': $(cat "$T/call.json")"

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sdra/pipeline.h"
 #include "sdra/report.h"
 #include "sdra/util.h"
 
@@ -165,7 +166,9 @@ static void report_lists_every_objection_and_action(void **state)
     assert_non_null(strstr(html, "Thanks for the call."));
     assert_non_null(strstr(html, "scheduled"));
     /* Transcript: every utterance with its time. */
-    assert_int_equal(count(html, "<div class=\"u\">"), 5);
+    /* each line carries its start and speaker, for the player (a deliberate markup change) */
+    assert_int_equal(count(html, "<div class=\"u\" data-start=\""), 5);
+    assert_non_null(strstr(html, "<div class=\"u\" data-start=\"121.000\" data-speaker=\"S1\">"));
     assert_non_null(strstr(html, ">2:01<"));
     free(html);
 }

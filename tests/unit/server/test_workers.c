@@ -257,7 +257,7 @@ static void server_dead_job_is_retryable_by_hand(void **state)
     upload(&f, NULL, id);
     json_t *d = wait_status(f.port, f.rkey, id, "failed");
     json_t *c = json_array_get(json_object_get(d, "stages"), 2);
-    assert_string_equal(json_string_value(json_object_get(c, "state")), "dead");
+    assert_string_equal(json_string_value(json_object_get(c, "state")), "failed"); /* user-facing: the store's "dead" (docs/service.md, "Status names") */
     assert_int_equal(json_integer_value(json_object_get(c, "attempts")), 1); /* permanent: no retry */
     assert_non_null(strstr(json_string_value(json_object_get(c, "error")), "bad document"));
     json_decref(d);

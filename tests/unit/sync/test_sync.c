@@ -1,7 +1,8 @@
 /* test_sync.c - sdra_crm_sync: idempotency (sync twice -> one contact, one activity, the same
  * tasks), compliance (sticky opt-outs, no email with do-not-email, no meeting task with
  * do-not-call), email scheduling rules, pruning of tasks a new analysis dropped, defensive
- * reading of partial analyses, all-or-nothing transactions, and the sync stage. */
+ * reading of partial analyses, all-or-nothing transactions (the sync stage is tested in
+ * tests/unit/pipeline/test_stage_sync.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -390,52 +391,6 @@ static void sync_is_all_or_nothing(void **state)
     tmpdir_remove(dir);
 }
 
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    assert_int_equal(sdra_file_write_atomic(path, text, strlen(text), NULL), 0);
-}
-
-static void sync_stage_writes_crm_json(void **state)
-{
-    (void)state;
-    char dir[PATH_MAX], data[PATH_MAX + 16], path[PATH_MAX + 32];
-    tmpdir_make(dir, sizeof dir, "stage");
-    snprintf(data, sizeof data, "%s/data", dir);
-    write_file(dir, "call.json",
-               "{\"schema\":\"sdra.call/1\",\"id\":\"stage-1\",\"contact_email\":\"jordan@acme.example\","
-               "\"contact_name\":\"Jordan\",\"company\":\"Acme\",\"call_date\":\"2026-11-24\"}");
-    write_file(dir, "analysis.json", ANALYSIS);
-    write_file(dir, "transcript.json", "{\"schema\":\"sdra.transcript/1\",\"duration\":12.0}");
-    sdra_pipeline_options opts = {.crm_backend = "local"};
-    sdra_stage_ctx ctx = {.workdir = dir, .data_dir = data, .options = &opts};
-    sdra_error err = {0};
-    assert_int_equal(sdra_sync_stage(&ctx, &err), 0);
-    assert_int_equal(sdra_sync_stage(&ctx, &err), 0); /* safe to run again */
-    snprintf(path, sizeof path, "%s/crm.json", dir);
-    json_t *doc = NULL;
-    assert_int_equal(sdra_json_load_file(&doc, path, 1 << 20, &err), 0);
-    assert_string_equal(json_string_value(json_object_get(doc, "schema")), "sdra.crm/1");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "contact"), "status")), "updated");
-    json_decref(doc);
-    sdra_crm *crm = NULL;
-    assert_int_equal(sdra_crm_open_ex(&crm, NULL, data, SDRA_CRM_READONLY, &err), 0);
-    assert_int_equal(count_rows(crm, SDRA_CRM_ACTIVITIES, NULL), 1);
-    assert_int_equal(count_rows(crm, SDRA_CRM_EMAILS, NULL), 0); /* no email.json */
-    sdra_crm_close(crm);
-    /* A broken analysis.json is named in the error. */
-    write_file(dir, "analysis.json", "{\"schema\": ");
-    assert_true(sdra_sync_stage(&ctx, &err) < 0);
-    assert_non_null(strstr(err.msg, "analysis.json"));
-    /* A missing one too. */
-    snprintf(path, sizeof path, "%s/analysis.json", dir);
-    unlink(path);
-    assert_int_equal(sdra_sync_stage(&ctx, &err), SDRA_ENOTFOUND);
-    assert_non_null(strstr(err.msg, "analysis.json"));
-    tmpdir_remove(dir);
-}
-
 /* Several processes syncing calls of the same contact at once: writers wait for each other
  * (busy timeout + IMMEDIATE transactions), nothing fails, nothing is duplicated. */
 static void sync_concurrent_writers(void **state)
@@ -536,7 +491,6 @@ int main(void)
         cmocka_unit_test(sync_prunes_tasks_the_analysis_dropped),
         cmocka_unit_test(sync_partial_and_bad_analyses),
         cmocka_unit_test(sync_is_all_or_nothing),
-        cmocka_unit_test(sync_stage_writes_crm_json),
         cmocka_unit_test(sync_concurrent_writers),
         cmocka_unit_test(sync_forget_call_and_contact),
     };

@@ -1,8 +1,10 @@
 /*
- * pipeline.c - the stage table (sdra/pipeline.h) and the two stages that are thin adapters from
- * files in a work directory to library calls: transcribe (audio -> transcript.json/.txt) and
- * analyze (transcript.json -> analysis.json). compose, sync and report live with their modules
- * (src/compose/stage.c, src/sync/stage.c, src/pipeline/report.c).
+ * stages.c - the stage table (sdra/pipeline.h) and every stage adapter: thin functions from
+ * files in a work directory to library calls. transcribe (audio -> transcript.json/.txt),
+ * analyze (transcript.json -> analysis.json), compose (-> email.json, email.eml, invite.ics),
+ * sync (-> crm.json and the CRM) and report (-> report.html). The modules they call know
+ * nothing of work directories or of the stage table, so sdra/compose.h and sdra/crm.h do not
+ * include sdra/pipeline.h.
  *
  * Every stage reads call.json first; every output is written atomically, so a crash leaves
  * either the old artifact or the new one, and "output exists" can mean "stage done".
@@ -18,12 +20,14 @@
 #include "sdra/report.h"
 #include "sdra/transcribe.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#define MAX_DOC_BYTES (256u << 20)
 
 /* Loads ctx->workdir/call.json into *call. */
 static int load_call(const sdra_stage_ctx *ctx, sdra_call_info *call, sdra_error *err)
@@ -181,6 +185,200 @@ done:
     json_decref(analysis);
     sdra_transcript_destroy(t);
     sdra_call_info_release(&call);
+    return rc;
+}
+
+
+#define DOC_MAX_BYTES (64u << 20) /* transcript of a long call with every word */
+
+/* Loads workdir/name; a missing optional file leaves *out NULL. */
+static int load_doc(json_t **out, const char *workdir, const char *name, bool optional, sdra_error *err)
+{
+    return sdra_json_load_doc(out, workdir, name, DOC_MAX_BYTES, optional, err);
+}
+
+/* ---- compose: reads call.json, analysis.json and, when present, transcript.json; writes
+ * email.json (always; it marks the stage done), email.eml and invite.ics (when produced; stale
+ * ones removed). The style comes from call.json, a user template from the run's options. Date:
+ * the current time, or $SDRA_COMPOSE_NOW (Unix seconds) when set, for reproducible packages. */
+
+#define COMPOSE_MAX_DOC_BYTES (32u * 1024u * 1024u)
+
+static int path_in(char *out, size_t n, const char *dir, const char *name, sdra_error *err)
+{
+    if ((size_t)snprintf(out, n, "%s/%s", dir, name) >= n)
+        return sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", dir);
+    return 0;
+}
+
+int sdra_compose_stage(const sdra_stage_ctx *ctx, sdra_error *err)
+{
+    return sdra_compose_stage_thread(ctx, NULL, err);
+}
+
+int sdra_compose_stage_thread(const sdra_stage_ctx *ctx, const char *in_reply_to, sdra_error *err)
+{
+    char path[4096];
+    json_t *call_doc = NULL, *analysis = NULL, *tdoc = NULL;
+    sdra_transcript *t = NULL;
+    sdra_call_info call = {0};
+    sdra_email *e = NULL;
+    int rc;
+    struct stat st;
+
+    if ((rc = path_in(path, sizeof path, ctx->workdir, "call.json", err)) < 0)
+        goto done;
+    if (stat(path, &st) == 0) {
+        if ((rc = sdra_json_load_file(&call_doc, path, 1024 * 1024, err)) < 0 ||
+            (rc = sdra_call_info_from_json(&call, call_doc, err)) < 0)
+            goto done;
+    }
+    if ((rc = path_in(path, sizeof path, ctx->workdir, "analysis.json", err)) < 0 ||
+        (rc = sdra_json_load_file(&analysis, path, COMPOSE_MAX_DOC_BYTES, err)) < 0)
+        goto done;
+    if ((rc = path_in(path, sizeof path, ctx->workdir, "transcript.json", err)) < 0)
+        goto done;
+    if (stat(path, &st) == 0) {
+        if ((rc = sdra_json_load_file(&tdoc, path, COMPOSE_MAX_DOC_BYTES, err)) < 0 ||
+            (rc = sdra_transcript_from_json(&t, tdoc, err)) < 0)
+            goto done;
+    }
+    sdra_compose_params p = sdra_compose_default_params();
+    if (ctx->options && ctx->options->template_path)
+        p.template_path = ctx->options->template_path;
+    if (ctx->options && ctx->options->playbook_path)
+        p.playbook_path = ctx->options->playbook_path;
+    p.in_reply_to = in_reply_to;
+    const char *now = getenv("SDRA_COMPOSE_NOW");
+    if (now && *now) {
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(now, &end, 10);
+        if (errno || *end || v <= 0) {
+            rc = sdra_error_set(err, SDRA_EINVAL, "SDRA_COMPOSE_NOW: '%.40s' is not a Unix time", now);
+            goto done;
+        }
+        p.now_s = v;
+    }
+    if ((rc = sdra_compose(&e, analysis, t, &call, &p, err)) < 0)
+        goto done;
+    rc = sdra_email_write_dir(e, ctx->workdir, err);
+done:
+    sdra_email_destroy(e);
+    sdra_transcript_destroy(t);
+    sdra_call_info_release(&call);
+    json_decref(call_doc);
+    json_decref(analysis);
+    json_decref(tdoc);
+    return rc;
+}
+
+/* ---- sync: loads the call's documents, opens the CRM backend the options name in the user
+ * data directory, runs sdra_crm_sync and writes crm.json atomically. Safe to run again: the
+ * CRM upserts, crm.json is replaced. */
+
+int sdra_sync_stage(const sdra_stage_ctx *ctx, sdra_error *err)
+{
+    int rc;
+    json_t *calldoc = NULL, *transcript = NULL, *analysis = NULL, *email = NULL, *report = NULL;
+    sdra_call_info call = {0};
+    sdra_crm *crm = NULL;
+    char path[PATH_MAX];
+
+    if ((rc = load_doc(&calldoc, ctx->workdir, "call.json", false, err)) < 0)
+        goto done;
+    if ((rc = sdra_call_info_from_json(&call, calldoc, err)) < 0) {
+        sdra_error_prefix(err, "%s/call.json", ctx->workdir);
+        goto done;
+    }
+    if ((rc = load_doc(&transcript, ctx->workdir, "transcript.json", true, err)) < 0)
+        goto done;
+    if ((rc = load_doc(&analysis, ctx->workdir, "analysis.json", false, err)) < 0)
+        goto done;
+    if ((rc = load_doc(&email, ctx->workdir, "email.json", true, err)) < 0)
+        goto done;
+    const char *backend = ctx->options ? ctx->options->crm_backend : NULL;
+    if ((rc = sdra_crm_open(&crm, backend, ctx->data_dir, err)) < 0 ||
+        (ctx->org && (rc = sdra_crm_set_org(crm, ctx->org, err)) < 0))
+        goto done;
+    if ((rc = sdra_crm_sync(crm, &call, transcript, analysis, email, &report, err)) < 0)
+        goto done;
+    if ((size_t)snprintf(path, sizeof path, "%s/crm.json", ctx->workdir) >= sizeof path) {
+        rc = sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", ctx->workdir);
+        goto done;
+    }
+    rc = sdra_json_write_file(path, report, err);
+done:
+    sdra_crm_close(crm);
+    sdra_call_info_release(&call);
+    json_decref(calldoc);
+    json_decref(transcript);
+    json_decref(analysis);
+    json_decref(email);
+    json_decref(report);
+    return rc;
+}
+
+/* ---- report: reads call.json, analysis.json and, when present, transcript.json, email.json,
+ * crm.json; writes report.html atomically, with an audio player when the recording is in the
+ * work directory beside it. */
+
+/* The recording as report.html beside it reaches it: the file name of call.json's "audio",
+ * percent-encoded as a relative URL, when that file is in the work directory; else NULL. */
+static const char *audio_beside(char *out, size_t n, const char *workdir, const json_t *call)
+{
+    const char *audio = json_string_value(json_object_get(call, "audio"));
+    const char *name = audio ? strrchr(audio, '/') : NULL;
+    char path[PATH_MAX];
+    struct stat st;
+    name = name ? name + 1 : audio;
+    if (!name || !*name || !strcmp(name, ".") || !strcmp(name, "..") ||
+        sdra_path_join(path, sizeof path, workdir, name) < 0 || stat(path, &st) < 0 ||
+        !S_ISREG(st.st_mode))
+        return NULL;
+    size_t k = 0;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+        if (k + 4 > n)
+            return NULL;
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+            strchr("-._~", *c))
+            out[k++] = (char)*c;
+        else
+            k += (size_t)snprintf(out + k, 4, "%%%02X", *c);
+    }
+    out[k] = 0;
+    return out;
+}
+
+int sdra_report_stage(const sdra_stage_ctx *ctx, sdra_error *err)
+{
+    json_t *call = NULL, *transcript = NULL, *analysis = NULL, *email = NULL, *crm = NULL;
+    json_t *view = NULL;
+    char *html = NULL, path[PATH_MAX], src[3 * 256 + 1];
+    int rc;
+    if ((rc = load_doc(&call, ctx->workdir, "call.json", false, err)) < 0 ||
+        (rc = load_doc(&transcript, ctx->workdir, "transcript.json", true, err)) < 0 ||
+        (rc = load_doc(&analysis, ctx->workdir, "analysis.json", false, err)) < 0 ||
+        (rc = load_doc(&email, ctx->workdir, "email.json", true, err)) < 0 ||
+        (rc = load_doc(&crm, ctx->workdir, "crm.json", true, err)) < 0)
+        goto done;
+    if ((rc = sdra_report_view(&view, call, transcript, analysis, email, crm,
+                               audio_beside(src, sizeof src, ctx->workdir, call), err)) < 0 ||
+        (rc = sdra_report_render_view(&html, view, err)) < 0)
+        goto done;
+    if ((size_t)snprintf(path, sizeof path, "%s/report.html", ctx->workdir) >= sizeof path) {
+        rc = sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", ctx->workdir);
+        goto done;
+    }
+    rc = sdra_file_write_atomic(path, html, strlen(html), err);
+done:
+    free(html);
+    json_decref(view);
+    json_decref(call);
+    json_decref(transcript);
+    json_decref(analysis);
+    json_decref(email);
+    json_decref(crm);
     return rc;
 }
 

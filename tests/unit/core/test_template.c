@@ -1,6 +1,7 @@
-/* test_template.c - the template engine: variables, escaping, sections, inverted sections,
- * dotted names, comments, standalone lines, template files with parts, and every syntax error
- * (with the file name and line) plus the depth and output limits. */
+/* test_template.c - the core template engine (sdra/template.h): variables, escaping, sections,
+ * inverted sections, dotted names, comments, standalone lines, and every syntax error (with the
+ * file name and line) plus the depth and output limits. The email template file with parts is
+ * tested in tests/unit/compose/test_template_file.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,8 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "compose/internal.h"
+#include "sdra/template.h"
 
 /* Renders src against the JSON text ctx; returns a heap string or NULL (err filled). */
 static char *render(const char *src, const char *ctx_json, int escape, sdra_error *err)
@@ -92,6 +94,47 @@ static void template_sections(void **state)
            "{\"rows\":[{\"cols\":[1,2]},{\"cols\":[3]}]}", 1, "12;3;");
     /* an inner name shadows an outer one */
     expect("{{#p}}{{n}}{{/p}}{{n}}", "{\"p\":{\"n\":\"in\"},\"n\":\"out\"}", 1, "inout");
+}
+
+/* A numeric part of a dotted name indexes a list: "items.0" tests "has any" in a section, and
+ * reads the first item; past the end, on an object or a scalar, it is absent. */
+static void template_list_index(void **state)
+{
+    (void)state;
+    const char *ctx = "{\"items\":[{\"n\":\"a\"},{\"n\":\"b\"}],\"none\":[],\"o\":{\"0\":\"zero\"},\"s\":\"x\"}";
+    expect("{{#items.0}}<ul>{{#items}}<li>{{n}}</li>{{/items}}</ul>{{/items.0}}", ctx, 1,
+           "<ul><li>a</li><li>b</li></ul>");
+    expect("{{#none.0}}<ul>{{/none.0}}{{^none.0}}empty{{/none.0}}", ctx, 1, "empty");
+    expect("{{items.1.n}}|{{items.2.n}}|{{items.01.n}}|{{o.0}}|{{s.0}}", ctx, 1, "b||b|zero|");
+    expect("{{items.99999999999999999999999.n}}", ctx, 1, "");
+}
+
+static void template_load_names_the_file(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/sdra-tmpl-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *src = "line one\n{{#open}}\n";
+    assert_int_equal(write(fd, src, strlen(src)), (ssize_t)strlen(src));
+    close(fd);
+    sdra_tmpl *t = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_tmpl_load(&t, path, &err), SDRA_EINVAL);
+    assert_null(t);
+    char want[64];
+    snprintf(want, sizeof want, "%s:2: unclosed section 'open'", path);
+    assert_non_null(strstr(err.msg, want));
+    unlink(path);
+    assert_int_equal(sdra_tmpl_load(&t, path, &err), SDRA_ENOTFOUND);
+    assert_non_null(strstr(err.msg, path));
+    /* content line: 0 for white space and comments only */
+    assert_int_equal(sdra_tmpl_parse(&t, " {{! c }}\n\n", 11, "c", 1, &err), 0);
+    assert_int_equal(sdra_tmpl_content_line(t), 0);
+    sdra_tmpl_destroy(t);
+    assert_int_equal(sdra_tmpl_parse(&t, "\n\n x{{y}}", 9, "c", 1, &err), 0);
+    assert_int_equal(sdra_tmpl_content_line(t), 1); /* the text node starts on line 1 */
+    sdra_tmpl_destroy(t);
 }
 
 static void template_comments_and_standalone_lines(void **state)
@@ -195,85 +238,18 @@ static void template_output_limit(void **state)
     free(huge);
 }
 
-static void template_file_parts(void **state)
-{
-    (void)state;
-    const char *src = "{{! leading comment\n    over two lines }}\n\n--- subject ---\nHello {{n}}\n"
-                      "--- text ---\nDear {{n}},\n--- html ---\n<p>{{n}}</p>\n";
-    sdra_tmpl_file tf;
-    sdra_error err = {0};
-    assert_int_equal(sdra_tmpl_file_parse(&tf, src, strlen(src), "s.tmpl", &err), 0);
-    assert_non_null(tf.subject);
-    assert_non_null(tf.text);
-    assert_non_null(tf.html);
-    json_t *ctx = json_pack("{s:s}", "n", "A&B");
-    sdra_buf b;
-    sdra_buf_init(&b, 1024);
-    assert_int_equal(sdra_tmpl_render(tf.subject, ctx, 0, &b, &err), 0);
-    assert_string_equal(b.data, "Hello A&B");
-    sdra_buf_reset(&b);
-    assert_int_equal(sdra_tmpl_render(tf.text, ctx, 0, &b, &err), 0);
-    assert_string_equal(b.data, "Dear A&B,\n");
-    sdra_buf_reset(&b);
-    assert_int_equal(sdra_tmpl_render(tf.html, ctx, 1, &b, &err), 0);
-    assert_string_equal(b.data, "<p>A&amp;B</p>\n");
-    sdra_buf_release(&b);
-    json_decref(ctx);
-    sdra_tmpl_file_release(&tf);
-
-    /* html is optional */
-    const char *nohtml = "--- subject ---\nS\n--- text ---\nT\n";
-    assert_int_equal(sdra_tmpl_file_parse(&tf, nohtml, strlen(nohtml), "n.tmpl", &err), 0);
-    assert_null(tf.html);
-    sdra_tmpl_file_release(&tf);
-
-    /* errors: line numbers are those of the file */
-    const char *bad = "--- subject ---\nS\n--- text ---\nline\n{{#open}}\n";
-    assert_int_equal(sdra_tmpl_file_parse(&tf, bad, strlen(bad), "b.tmpl", &err), SDRA_EINVAL);
-    assert_non_null(strstr(err.msg, "b.tmpl:5: unclosed section 'open'"));
-    const char *notext = "--- subject ---\nS\n";
-    assert_int_equal(sdra_tmpl_file_parse(&tf, notext, strlen(notext), "x.tmpl", &err), SDRA_EINVAL);
-    assert_non_null(strstr(err.msg, "'--- text ---'"));
-    const char *before = "stray\n--- subject ---\nS\n--- text ---\nT\n";
-    assert_int_equal(sdra_tmpl_file_parse(&tf, before, strlen(before), "y.tmpl", &err), SDRA_EINVAL);
-    assert_non_null(strstr(err.msg, "y.tmpl:1: text before the first"));
-    const char *twice = "--- subject ---\nS\n--- text ---\nT\n--- text ---\nU\n";
-    assert_int_equal(sdra_tmpl_file_parse(&tf, twice, strlen(twice), "z.tmpl", &err), SDRA_EINVAL);
-    assert_non_null(strstr(err.msg, "z.tmpl:5: second"));
-    assert_int_equal(sdra_tmpl_file_load(&tf, "/nonexistent/t.tmpl", &err), SDRA_ENOTFOUND);
-    assert_non_null(strstr(err.msg, "/nonexistent/t.tmpl"));
-}
-
-static void template_shipped_styles_parse(void **state)
-{
-    (void)state;
-    const char *dir = getenv("SDRA_SHARE_DIR");
-    const char *styles[] = {"formal", "friendly", "concise", "consultative"};
-    for (int i = 0; i < 4; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/templates/%s.tmpl", dir ? dir : SDRA_SOURCE_DATA_DIR,
-                 styles[i]);
-        sdra_tmpl_file tf;
-        sdra_error err = {0};
-        if (sdra_tmpl_file_load(&tf, path, &err) < 0)
-            fail_msg("%s", err.msg);
-        assert_non_null(tf.html);
-        sdra_tmpl_file_release(&tf);
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(template_variables_and_escaping),
         cmocka_unit_test(template_sections),
+        cmocka_unit_test(template_list_index),
+        cmocka_unit_test(template_load_names_the_file),
         cmocka_unit_test(template_comments_and_standalone_lines),
         cmocka_unit_test(template_syntax_errors_name_file_and_line),
         cmocka_unit_test(template_first_line_offset),
         cmocka_unit_test(template_depth_limit),
         cmocka_unit_test(template_output_limit),
-        cmocka_unit_test(template_file_parts),
-        cmocka_unit_test(template_shipped_styles_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,19 +2,23 @@
  * template.c - a small logic-less template engine (a mustache subset, documented in
  * docs/templates.md): {{name}} (escaped when the caller asks for HTML), {{{name}}} and
  * {{&name}} (raw), sections {{#name}}...{{/name}}, inverted sections {{^name}}...{{/name}},
- * dotted names, "." for the current item, comments {{! ... }}. Section and comment tags alone
+ * dotted names (a numeric part indexes a list), "." for the current item, comments {{! ... }}. Section and comment tags alone
  * on a line take the whole line with them, so text templates keep their layout.
  *
  * Templates are parsed once into a tree (so every syntax error is found before anything is
  * rendered, with the file name and line) and rendered against a jansson value. Limits: source
  * size, nesting depth (SDRA_TMPL_MAX_DEPTH) and the output buffer's max_bytes.
+ *
+ * A core module since the report (data/report/) is rendered with it as well as the email
+ * templates (src/compose, which adds its files-with-parts format on top).
  */
-#include "compose/internal.h"
+#include "sdra/template.h"
 #include "sdra/util.h"
 
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,8 +283,19 @@ typedef struct renderer {
     sdra_error *err;
 } renderer;
 
+/* A member of an object, or an element of an array by its index in digits ("items.0": the
+ * first item, so a section can test "has any" without a flag in the document). */
 static const json_t *get_key(const json_t *obj, const char *s, size_t n)
 {
+    if (json_is_array(obj)) {
+        size_t idx = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!isdigit((unsigned char)s[i]) || idx > SIZE_MAX / 10 - 10)
+                return NULL;
+            idx = idx * 10 + (size_t)(s[i] - '0');
+        }
+        return n ? json_array_get(obj, idx) : NULL;
+    }
     if (!json_is_object(obj))
         return NULL;
     return json_object_getn(obj, s, n);
@@ -433,114 +448,28 @@ int sdra_tmpl_render(const sdra_tmpl *t, const json_t *ctx, int escape_html, sdr
     return rc;
 }
 
-/* ---- template files with parts ---------------------------------------------------------- */
-
-static int marker(const char *line, size_t n)
+int sdra_tmpl_content_line(const sdra_tmpl *t)
 {
-    while (n && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t'))
-        n--;
-    if (n == 15 && !memcmp(line, "--- subject ---", 15))
-        return 1;
-    if (n == 12 && !memcmp(line, "--- text ---", 12))
-        return 2;
-    if (n == 12 && !memcmp(line, "--- html ---", 12))
-        return 3;
-    return 0;
-}
-
-void sdra_tmpl_file_release(sdra_tmpl_file *tf)
-{
-    if (!tf)
-        return;
-    sdra_tmpl_destroy(tf->subject);
-    sdra_tmpl_destroy(tf->text);
-    sdra_tmpl_destroy(tf->html);
-    memset(tf, 0, sizeof *tf);
-}
-
-int sdra_tmpl_file_parse(sdra_tmpl_file *tf, const char *src, size_t len, const char *name,
-                         sdra_error *err)
-{
-    memset(tf, 0, sizeof *tf);
-    const char *part_start[4] = {0};
-    size_t part_len[4] = {0};
-    int part_line[4] = {0};
-    int cur = 0, line = 1;
-    size_t pos = 0;
-    const char *first_marker = NULL;
-    while (pos < len) {
-        const char *ls = src + pos;
-        const char *nl = memchr(ls, '\n', len - pos);
-        size_t ll = nl ? (size_t)(nl - ls) : len - pos;
-        int m = marker(ls, ll);
-        if (m) {
-            if (part_start[m])
-                return sdra_error_set(err, SDRA_EINVAL, "%s:%d: second '%.*s' marker", name, line,
-                                      (int)ll, ls);
-            if (cur)
-                part_len[cur] = (size_t)(ls - part_start[cur]);
-            if (!first_marker)
-                first_marker = ls;
-            cur = m;
-            part_start[m] = nl ? nl + 1 : src + len;
-            part_line[m] = line + 1;
-        }
-        pos += ll + (nl ? 1 : 0);
-        line++;
-    }
-    if (cur)
-        part_len[cur] = (size_t)(src + len - part_start[cur]);
-    /* before the first marker only white space and comments are allowed */
-    const char *first = first_marker ? first_marker : src + len;
-    sdra_tmpl *pre = NULL;
-    int prc = sdra_tmpl_parse(&pre, src, (size_t)(first - src), name, 1, err);
-    if (prc < 0)
-        return prc;
-    for (size_t i = 0; i < pre->root.n_kids; i++) {
-        const node *k = &pre->root.kids[i];
+    for (size_t i = 0; t && i < t->root.n_kids; i++) {
+        const node *k = &t->root.kids[i];
         int ws = k->type == N_TEXT;
         for (size_t j = 0; ws && j < k->len; j++)
             ws = isspace((unsigned char)k->s[j]);
-        if (!ws) {
-            int line = k->line;
-            sdra_tmpl_destroy(pre);
-            return sdra_error_set(err, SDRA_EINVAL,
-                                  "%s:%d: text before the first '--- subject ---' / '--- text ---' "
-                                  "marker (only comments may come first)",
-                                  name, line);
-        }
-    }
-    sdra_tmpl_destroy(pre);
-    if (!part_start[1] || !part_start[2])
-        return sdra_error_set(err, SDRA_EINVAL,
-                              "%s: a template needs a '--- subject ---' and a '--- text ---' part",
-                              name);
-    /* the subject is one line: trailing newlines are not part of it */
-    while (part_len[1] && (part_start[1][part_len[1] - 1] == '\n' ||
-                           part_start[1][part_len[1] - 1] == '\r'))
-        part_len[1]--;
-    sdra_tmpl **dst[4] = {NULL, &tf->subject, &tf->text, &tf->html};
-    for (int i = 1; i <= 3; i++) {
-        if (!part_start[i])
-            continue;
-        int rc = sdra_tmpl_parse(dst[i], part_start[i], part_len[i], name, part_line[i], err);
-        if (rc < 0) {
-            sdra_tmpl_file_release(tf);
-            return rc;
-        }
+        if (!ws)
+            return k->line > 0 ? k->line : 1;
     }
     return 0;
 }
 
-int sdra_tmpl_file_load(sdra_tmpl_file *tf, const char *path, sdra_error *err)
+int sdra_tmpl_load(sdra_tmpl **out, const char *path, sdra_error *err)
 {
     char *src = NULL;
     size_t len = 0;
-    memset(tf, 0, sizeof *tf);
+    *out = NULL;
     int rc = sdra_file_read(&src, &len, path, SDRA_TMPL_MAX_SRC_BYTES, err);
     if (rc < 0)
         return rc;
-    rc = sdra_tmpl_file_parse(tf, src, len, path, err);
+    rc = sdra_tmpl_parse(out, src, len, path, 1, err);
     free(src);
     return rc;
 }

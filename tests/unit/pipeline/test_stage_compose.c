@@ -1,4 +1,4 @@
-/* test_stage.c - compose as a pipeline stage: reads call.json / analysis.json /
+/* test_stage_compose.c - compose as a pipeline stage: reads call.json / analysis.json /
  * transcript.json from the work directory, writes email.json, email.eml and invite.ics, is
  * byte-identical when re-run with $SDRA_COMPOSE_NOW, and fails clearly without an analysis. */
 #include <stdarg.h>
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "sdra/compose.h"
+#include "sdra/pipeline.h"
 #include "sdra/util.h"
 
 static char g_golden[4096], g_work[4096];
