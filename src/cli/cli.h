@@ -41,6 +41,7 @@ int cli_audit(struct sdra_store *st, const char *org, const char *action, const 
               sdra_error *err);
 int cmd_redact(int argc, char **argv);
 int cmd_privacy(int argc, char **argv);
+int cmd_outbox(int argc, char **argv);  /* cmd_outbox.c: the outbox of a data directory */
 
 /* `sdra eval` subcommands, each in its own file (cmd_eval_<what>.c). */
 int cmd_eval_asr(int argc, char **argv);

@@ -1815,7 +1815,7 @@ static int fx_insert(sqlite3 *db, const sdra_store_outbox_new *fx, int n_fx, int
                       "INSERT INTO outbox (idem_key, call_id, kind, payload, state, created_ms, org, send_at_ms,"
                       " next_attempt_ms, updated_ms, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                       " ON CONFLICT (idem_key) DO NOTHING",
-                      "sssssllllls", e->key, e->call_id ? e->call_id : "", e->kind, e->payload ? e->payload : "",
+                      "ssssslsllls", e->key, e->call_id ? e->call_id : "", e->kind, e->payload ? e->payload : "",
                       sdra_store_outbox_state_name(e->state), now, e->org, e->send_at_ms, e->send_at_ms, now,
                       e->reason ? e->reason : "");
         if (rc < 0)
