@@ -90,6 +90,11 @@ int cli_outbox_option(cli_outbox *o, const char *cmd, int c, const char *arg)
             return cli_usage_error(cmd, "--outbox-retry-base-ms wants 1..86400000, got '%s'", arg);
         o->p.retry_base_ms = v;
         return 0;
+    case 11:
+        if ((v = cli_parse_count(arg)) < 100 || v > 86400000)
+            return cli_usage_error(cmd, "--outbox-lease-ms wants 100..86400000, got '%s'", arg);
+        o->p.lease_ms = v;
+        return 0;
     }
     return 1;
 }

@@ -11,7 +11,7 @@
 #include "sdra/outbox.h"
 
 #define CLI_OUTBOX_ID 0x4f00
-#define CLI_OUTBOX_N 11
+#define CLI_OUTBOX_N 12
 #define CLI_OUTBOX_LONGOPTS                                                                              \
     {"crm", required_argument, 0, CLI_OUTBOX_ID}, {"mail", required_argument, 0, CLI_OUTBOX_ID + 1},     \
         {"deliver", required_argument, 0, CLI_OUTBOX_ID + 2},                                            \
@@ -22,7 +22,8 @@
         {"default-tz", required_argument, 0, CLI_OUTBOX_ID + 7},                                         \
         {"allow-private-callbacks", no_argument, 0, CLI_OUTBOX_ID + 8},                                  \
         {"outbox-max-attempts", required_argument, 0, CLI_OUTBOX_ID + 9},                                \
-        {"outbox-retry-base-ms", required_argument, 0, CLI_OUTBOX_ID + 10}
+        {"outbox-retry-base-ms", required_argument, 0, CLI_OUTBOX_ID + 10},                              \
+        {"outbox-lease-ms", required_argument, 0, CLI_OUTBOX_ID + 11}
 #define CLI_OUTBOX_HELP                                                                                  \
     "delivery (the outbox; docs/outbox.md):\n"                                                          \
     "  --crm BACKEND          local (default) | hubspot | salesforce: a remote CRM gets each call\n"     \
@@ -39,7 +40,8 @@
     "  --default-tz ZONE      the contact's zone when the call names none (default UTC)\n"              \
     "  --allow-private-callbacks  a call's callback_url may be a loopback/private address\n"            \
     "  --outbox-max-attempts N  tries before an entry is dead (default 8)\n"                            \
-    "  --outbox-retry-base-ms N first retry delay, doubled each time (default 2000)\n"
+    "  --outbox-retry-base-ms N first retry delay, doubled each time (default 2000)\n"                  \
+    "  --outbox-lease-ms N    a delivery's lease: a crashed worker's entry is taken after it (60000)\n"
 
 typedef struct cli_outbox {
     sdra_outbox_params p;
