@@ -86,6 +86,8 @@ typedef struct sdra_outbox_params {
     int64_t retry_max_ms;          /* backoff ceiling (3600000) */
     int64_t lease_ms;              /* claim lease (60000): a dead worker's entry is taken after it */
     long timeout_ms;               /* one webhook POST (10000) */
+    bool record_dir;               /* entries name the call's directory (workdir) instead of
+                                    * data_dir/calls/<id>: `sdra run` packages live elsewhere */
     /* Called around the work on one call's files (a server with encryption at rest installs
      * the call's key: srv_seal_begin); NULL: plain files. */
     int (*call_begin)(void *user_data, const char *call_id, void **state, sdra_error *err);

@@ -8,7 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sdra/httpc.h"
+#include "sdra/server.h"
 #include "sdra/util.h"
+
+#include <unistd.h>
 
 void cli_outbox_init(cli_outbox *o)
 {
@@ -113,4 +117,54 @@ int cli_outbox_finish(cli_outbox *o, const char *cmd)
     if (o->p.mail && strcmp(o->p.mail, "none") && o->p.deliver == SDRA_DELIVER_NONE)
         o->p.mail = "none";
     return 0;
+}
+
+/* `sdra run` with delivery options: the package's effects go into the outbox of the data
+ * directory (the same store `sdra serve` and `sdra outbox` use) under the same keys as in the
+ * server, then what is due is delivered at once. A rerun of the same recording (same call id)
+ * adds nothing and redoes nothing that is done; held and scheduled entries wait for
+ * `sdra outbox approve` / `sdra outbox deliver`. */
+int cli_outbox_run(cli_outbox *o, const char *data_dir, const char *dir, const char *call_id)
+{
+    static const char *const stages[] = {"compose", "sync", "report"};
+    sdra_store *st = NULL;
+    sdra_error err = {0};
+    int rc = sdra_server_store_open(&st, data_dir, &err);
+    o->p.data_dir = data_dir;
+    o->p.record_dir = true;
+    int64_t now = sdra_store_now_ms();
+    for (size_t i = 0; rc == 0 && i < sizeof stages / sizeof stages[0]; i++) {
+        sdra_outbox_plan pl;
+        rc = sdra_outbox_plan_stage(&pl, &o->p, stages[i], i + 1 == sizeof stages / sizeof stages[0],
+                                    SDRA_STORE_ORG_DEFAULT, call_id, dir, now, &err);
+        for (int k = 0; rc == 0 && k < pl.n; k++)
+            rc = sdra_store_outbox_add(st, &pl.fx[k], now, &err);
+        sdra_outbox_plan_release(&pl);
+    }
+    if (rc == 0)
+        rc = sdra_httpc_global_init(&err);
+    char owner[SDRA_STORE_ID_MAX];
+    snprintf(owner, sizeof owner, "run:%d", (int)getpid());
+    while (rc == 0) {
+        sdra_store_outbox_item it;
+        int r = sdra_outbox_deliver_one(st, &o->p, owner, sdra_store_now_ms(), &it, &err);
+        if (r == SDRA_ENOTFOUND)
+            break;
+        if (r < 0) {
+            rc = r;
+            break;
+        }
+        sdra_store_outbox_release(&it);
+    }
+    sdra_store_outbox_filter f = {.org = SDRA_STORE_ORG_DEFAULT, .call_id = call_id, .state = -1};
+    sdra_store_outbox_item items[16];
+    int n = 0;
+    if (rc == 0 && sdra_store_outbox_query(st, &f, items, 16, &n, &err) == 0)
+        for (int i = 0; i < n; i++) {
+            printf("outbox: %s %s%s%s\n", items[i].key, sdra_store_outbox_state_name(items[i].state),
+                   items[i].last_error[0] ? ": " : "", items[i].last_error);
+            sdra_store_outbox_release(&items[i]);
+        }
+    sdra_store_close(st);
+    return rc < 0 ? cli_fail(&err) : SDRA_EXIT_OK;
 }

@@ -55,5 +55,8 @@ void cli_outbox_init(cli_outbox *o);
 int cli_outbox_option(cli_outbox *o, const char *cmd, int c, const char *arg);
 /* After parsing: the secret from the environment; checks that go across options. */
 int cli_outbox_finish(cli_outbox *o, const char *cmd);
+/* `sdra run`: records the package's effects (call call_id, directory dir) in the outbox of
+ * data_dir and delivers what is due; prints one line per entry. An exit status. */
+int cli_outbox_run(cli_outbox *o, const char *data_dir, const char *dir, const char *call_id);
 
 #endif

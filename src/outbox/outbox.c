@@ -250,6 +250,8 @@ static int plan_mail(sdra_outbox_plan *pl, const sdra_outbox_params *p, const ch
                             sdra_deliver_mode_name(p->deliver), "message_id", jstr(email, "message_id"), "rcpt", rcpt,
                             "from", json_is_string(from) ? json_string_value(from) : jstr(from, "email"), "eml",
                             "email.eml");
+    if (pay && p->record_dir)
+        json_object_set_new(pay, "dir", json_string(workdir));
     char *ptext = pay ? json_dumps(pay, JSON_COMPACT) : NULL;
     json_decref(pay);
     if (!ptext) {
@@ -275,6 +277,8 @@ static int plan_crm(sdra_outbox_plan *pl, const sdra_outbox_params *p, const cha
     char *reason = review_reason(p, email);
     json_decref(email);
     json_t *pay = json_pack("{s:s, s:s}", "call_id", call_id, "backend", p->crm);
+    if (pay && p->record_dir)
+        json_object_set_new(pay, "dir", json_string(workdir));
     char *ptext = pay ? json_dumps(pay, JSON_COMPACT) : NULL;
     json_decref(pay);
     if (!ptext) {
@@ -360,9 +364,15 @@ static outcome by_code(int rc, const sdra_error *err)
     return DEAD;
 }
 
-static void call_dir(char *out, size_t n, const sdra_outbox_params *p, const char *call_id)
+/* The call's directory: the one the entry names (sdra run), else data_dir/calls/<id>. */
+static void entry_dir(char *out, size_t n, const sdra_outbox_params *p, const sdra_store_outbox_item *it,
+                      const json_t *pay)
 {
-    snprintf(out, n, "%s/calls/%s", p->data_dir, call_id);
+    const char *d = jstr(pay, "dir");
+    if (d && *d)
+        snprintf(out, n, "%s", d);
+    else
+        snprintf(out, n, "%s/calls/%s", p->data_dir, it->call_id);
 }
 
 static void do_webhook(const sdra_outbox_params *p, const sdra_store_outbox_item *it, const json_t *pay,
@@ -413,11 +423,8 @@ static void do_webhook(const sdra_outbox_params *p, const sdra_store_outbox_item
     sdra_httpc_response_release(&r);
 }
 
-static int load_call(const sdra_outbox_params *p, const char *call_id, sdra_call_info *ci, json_t **calldoc,
-                     sdra_error *err)
+static int load_call(const char *dir, sdra_call_info *ci, json_t **calldoc, sdra_error *err)
 {
-    char dir[1200];
-    call_dir(dir, sizeof dir, p, call_id);
     int rc = sdra_json_load_doc(calldoc, dir, "call.json", DOC_MAX, 0, err);
     if (rc == 0)
         rc = sdra_call_info_from_json(ci, *calldoc, err);
@@ -432,8 +439,8 @@ static void do_crm(const sdra_outbox_params *p, const sdra_store_outbox_item *it
     json_t *calldoc = NULL, *tr = NULL, *an = NULL, *em = NULL, *report = NULL;
     sdra_crm *crm = NULL;
     const char *backend = jstr(pay, "backend");
-    call_dir(dir, sizeof dir, p, it->call_id);
-    int rc = load_call(p, it->call_id, &ci, &calldoc, &err);
+    entry_dir(dir, sizeof dir, p, it, pay);
+    int rc = load_call(dir, &ci, &calldoc, &err);
     if (rc == 0)
         rc = sdra_json_load_doc(&tr, dir, "transcript.json", DOC_MAX, 1, &err);
     if (rc == 0)
@@ -536,8 +543,9 @@ static void do_mail(const sdra_outbox_params *p, const sdra_store_outbox_item *i
             goto done;
         }
     }
-    char path[1300];
-    snprintf(path, sizeof path, "%s/calls/%s/%s", p->data_dir, it->call_id, "email.eml");
+    char path[1300], dir[1200];
+    entry_dir(dir, sizeof dir, p, it, pay);
+    snprintf(path, sizeof path, "%s/%s", dir, "email.eml");
     int rc = sdra_file_read(&eml, &eml_n, path, EML_MAX, &err);
     if (rc < 0) {
         set_msg(a, rc == SDRA_ENOTFOUND ? DEAD : RETRY, "mail: %s", err.msg);
@@ -565,11 +573,11 @@ done:
 /* The webhook that reports a delivered effect (email.sent, crm.synced), recorded before the
  * entry is marked done: a crash in between records it again under the same key, i.e. once. */
 static void follow_up(sdra_store *st, const sdra_outbox_params *p, const sdra_store_outbox_item *it,
-                      const char *event, const char *remote_id, int64_t now_ms)
+                      const json_t *pay, const char *event, const char *remote_id, int64_t now_ms)
 {
     char dir[1200];
     json_t *calldoc = NULL;
-    call_dir(dir, sizeof dir, p, it->call_id);
+    entry_dir(dir, sizeof dir, p, it, pay);
     if (sdra_json_load_doc(&calldoc, dir, "call.json", DOC_MAX, 1, NULL) < 0)
         calldoc = NULL;
     sdra_outbox_plan pl = {0};
@@ -612,7 +620,7 @@ int sdra_outbox_deliver_one(sdra_store *st, const sdra_outbox_params *p, const c
         else
             set_msg(&a, DEAD, "unknown effect kind '%s'", it.kind);
         if (a.how == OK && strcmp(it.kind, SDRA_OUTBOX_WEBHOOK))
-            follow_up(st, p, &it, !strcmp(it.kind, SDRA_OUTBOX_MAIL) ? "email.sent" : "crm.synced", a.remote_id,
+            follow_up(st, p, &it, pay, !strcmp(it.kind, SDRA_OUTBOX_MAIL) ? "email.sent" : "crm.synced", a.remote_id,
                       now_ms);
         if (p->call_end && cs)
             p->call_end(cs);
