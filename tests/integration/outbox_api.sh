@@ -119,7 +119,7 @@ wait_state "$MK" dead
 [ "$(json 'd["attempts"]')" = 1 ] || fail "retry did not reset the attempts: $(cat "$T/body")"
 # the actions are in the audit log
 for a in approve retry; do
-  "$SDRA" audit list --data "$D" --action "outbox.$a" 2>/dev/null | grep -q "$C1" || fail "outbox.$a not audited"
+  "$SDRA" audit --data "$D" --action "outbox.$a" 2>/dev/null | grep -q "$C1" || fail "outbox.$a not audited"
 done
 
 # --- do-not-email: the contact opts out (another call, synced to the CRM) before approval ----
@@ -149,5 +149,5 @@ grep -q "canceled" "$T/out.txt" || fail "CLI cancel said $(cat "$T/out.txt")"
 "$SDRA" outbox approve --data "$D" 2>"$T/err"; [ $? = 2 ] || fail "approve without an ID is not a usage error"
 "$SDRA" outbox frobnicate --data "$D" 2>"$T/err"; [ $? = 2 ] || fail "an unknown action is not a usage error"
 [ "$(wc -l < "$T/err")" = 1 ] || fail "usage error is not one line: $(cat "$T/err")"
-"$SDRA" audit list --data "$D" --action outbox.cancel 2>/dev/null | grep -q "cli:" || fail "CLI cancel not audited"
+"$SDRA" audit --data "$D" --action outbox.cancel 2>/dev/null | grep -q "cli:" || fail "CLI cancel not audited"
 echo "ok: outbox_api"
