@@ -142,6 +142,16 @@ static int plan_webhooks(sdra_outbox_plan *pl, const sdra_outbox_params *p, cons
     return 0;
 }
 
+/* plan_webhooks with data taken over (NULL: out of memory). */
+static int plan_event(sdra_outbox_plan *pl, const sdra_outbox_params *p, const char *org, const char *call_id,
+                      const json_t *calldoc, const char *event, json_t *data, int64_t now_ms, sdra_error *err)
+{
+    int rc = data ? plan_webhooks(pl, p, org, call_id, calldoc, event, data, now_ms, err)
+                  : sdra_error_set(err, SDRA_ENOMEM, "outbox: out of memory");
+    json_decref(data);
+    return rc;
+}
+
 /* Whether the review policy holds the package (email.json needs_review), and why. */
 static char *review_reason(const sdra_outbox_params *p, const json_t *email)
 {
@@ -303,12 +313,9 @@ int sdra_outbox_plan_stage(sdra_outbox_plan *pl, const sdra_outbox_params *p, co
         rc = plan_mail(pl, p, org, call_id, workdir, calldoc, now_ms, err);
     if (rc == 0 && crm)
         rc = plan_crm(pl, p, org, call_id, workdir, err);
-    if (rc == 0 && last) {
-        json_t *data = json_pack("{s:s, s:s, s:s}", "call_id", call_id, "org", org, "status", "done");
-        rc = data ? plan_webhooks(pl, p, org, call_id, calldoc, "call.completed", data, now_ms, err)
-                  : sdra_error_set(err, SDRA_ENOMEM, "outbox: out of memory");
-        json_decref(data);
-    }
+    if (rc == 0 && last)
+        rc = plan_event(pl, p, org, call_id, calldoc, "call.completed",
+                        json_pack("{s:s, s:s, s:s}", "call_id", call_id, "org", org, "status", "done"), now_ms, err);
     json_decref(calldoc);
     if (rc < 0)
         sdra_outbox_plan_release(pl);
@@ -325,11 +332,10 @@ int sdra_outbox_plan_failed(sdra_outbox_plan *pl, const sdra_outbox_params *p, c
         calldoc = NULL;
         rc = 0;
     }
-    json_t *data = json_pack("{s:s, s:s, s:s, s:s}", "call_id", call_id, "org", org, "status", "failed", "error",
-                             msg ? msg : "");
-    rc = data ? plan_webhooks(pl, p, org, call_id, calldoc, "call.failed", data, now_ms, err)
-              : sdra_error_set(err, SDRA_ENOMEM, "outbox: out of memory");
-    json_decref(data);
+    rc = plan_event(pl, p, org, call_id, calldoc, "call.failed",
+                    json_pack("{s:s, s:s, s:s, s:s}", "call_id", call_id, "org", org, "status", "failed", "error",
+                              msg ? msg : ""),
+                    now_ms, err);
     json_decref(calldoc);
     if (rc < 0)
         sdra_outbox_plan_release(pl);
@@ -584,11 +590,10 @@ static void follow_up(sdra_store *st, const sdra_outbox_params *p, const sdra_st
     sdra_error err = {0};
     json_t *data = json_pack("{s:s, s:s, s:s, s:s}", "call_id", it->call_id, "org", it->org, "remote_id", remote_id,
                              "effect", it->key);
-    if (data && plan_webhooks(&pl, p, it->org, it->call_id, calldoc, event, data, now_ms, &err) == 0)
+    if (plan_event(&pl, p, it->org, it->call_id, calldoc, event, data, now_ms, &err) == 0)
         for (int i = 0; i < pl.n; i++)
             if (sdra_store_outbox_add(st, &pl.fx[i], now_ms, &err) < 0)
                 sdra_log(SDRA_LOG_WARN, "outbox: %s webhook for %s not recorded: %s", event, it->call_id, err.msg);
-    json_decref(data);
     json_decref(calldoc);
     sdra_outbox_plan_release(&pl);
 }

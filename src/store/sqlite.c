@@ -1557,44 +1557,14 @@ static int sq_policy_put(sdra_store *s, const sdra_store_policy *p, int64_t now,
     return rc < 0 ? rc : 0;
 }
 
+static int sq_outbox_query(sdra_store *s, const sdra_store_outbox_filter *f, sdra_store_outbox_item *out, int max,
+                           int *n_out, sdra_error *err);
+
 static int sq_outbox_list(sdra_store *s, const char *call_id, sdra_store_outbox_item *out, int max, int *n_out,
                           sdra_error *err)
 {
-    conn *c = rd_lock(s);
-    sqlite3_stmt *st = NULL;
-    int rc = prep(c->db, &st, err,
-                  "SELECT idem_key, call_id, kind, payload, state, attempts FROM outbox WHERE call_id = ?"
-                  " ORDER BY created_ms, idem_key",
-                  "s", call_id);
-    int n = 0, r = SQLITE_DONE;
-    while (rc == 0 && n < max && (r = sqlite3_step(st)) == SQLITE_ROW) {
-        sdra_store_outbox_item *o = &out[n];
-        memset(o, 0, sizeof *o);
-        col_text(st, 0, o->key, sizeof o->key);
-        col_text(st, 1, o->call_id, sizeof o->call_id);
-        col_text(st, 2, o->kind, sizeof o->kind);
-        const unsigned char *p = sqlite3_column_text(st, 3);
-        char state[SDRA_STORE_STATE_MAX];
-        col_text(st, 4, state, sizeof state);
-        o->state = sdra_store_outbox_state_parse(state);
-        o->attempts = sqlite3_column_int(st, 5);
-        if (!(o->payload = strdup(p ? (const char *)p : ""))) {
-            rc = sdra_error_set(err, SDRA_ENOMEM, "store: out of memory");
-            break;
-        }
-        n++;
-    }
-    if (rc == 0 && r != SQLITE_ROW && r != SQLITE_DONE)
-        rc = db_fail(c->db, r, err, "outbox list");
-    sqlite3_finalize(st);
-    rd_unlock(s, c);
-    if (rc < 0) {
-        for (int i = 0; i < n; i++)
-            sdra_store_outbox_release(&out[i]);
-        n = 0;
-    }
-    *n_out = n;
-    return rc;
+    sdra_store_outbox_filter f = {.call_id = call_id, .state = -1};
+    return sq_outbox_query(s, &f, out, max, n_out, err);
 }
 
 static int sq_artifact_delete(sdra_store *s, const char *call_id, const char *name, sdra_error *err)
