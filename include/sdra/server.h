@@ -74,6 +74,9 @@ typedef struct sdra_server_params {
     bool no_encrypt;
     const char *master_key_file;
     const char *master_key_cmd;
+    /* the outbox (sdra/outbox.h): effects planned with each stage's completion and a delivery
+     * thread; NULL: no effects are recorded (data_dir and the hooks are the server's own) */
+    const struct sdra_outbox_params *outbox;
 } sdra_server_params;
 
 sdra_server_params sdra_server_default_params(void);

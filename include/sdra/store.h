@@ -154,7 +154,45 @@ typedef struct sdra_store_outbox_item {
     int state;                     /* SDRA_JOB_QUEUED / RUNNING / DONE / DEAD */
     int attempts;
     char org[SDRA_STORE_ID_MAX];
+    /* the delivery life cycle (filled by _claim, _get, _query and _list) */
+    int64_t send_at_ms;            /* not delivered before (0: at once) */
+    int64_t next_attempt_ms;       /* when it is next due (send_at, then the backoff) */
+    int64_t created_ms, updated_ms;
+    char last_error[SDRA_STORE_ERRMSG_MAX]; /* one line: why it failed, is held or canceled */
+    char remote_id[256];           /* what the remote side called it (message id, record id) */
+    char lease_owner[SDRA_STORE_ID_MAX];
+    bool resumed;                  /* _claim: taken over from an expired lease, so the previous
+                                    * attempt was cut off and may have reached the remote side */
 } sdra_store_outbox_item;
+
+/* Outbox entry states beyond the job states (queued, running, done, dead): held waits for a
+ * person (approve), canceled will never be sent. */
+#define SDRA_OUTBOX_HELD SDRA_N_JOB_STATES
+#define SDRA_OUTBOX_CANCELED (SDRA_N_JOB_STATES + 1)
+#define SDRA_N_OUTBOX_STATES (SDRA_N_JOB_STATES + 2)
+const char *sdra_store_outbox_state_name(int state); /* "queued", ..., "held", "canceled" */
+int sdra_store_outbox_state_parse(const char *s);    /* -1 when unknown */
+
+/* One effect to record (sdra_store_outbox_add, sdra_store_job_complete_fx). */
+typedef struct sdra_store_outbox_new {
+    const char *org, *key, *call_id, *kind, *payload;
+    int state;                     /* SDRA_JOB_QUEUED, SDRA_OUTBOX_HELD or SDRA_OUTBOX_CANCELED */
+    int64_t send_at_ms;            /* 0: at once */
+    const char *reason;            /* why held or canceled (last_error); may be NULL */
+} sdra_store_outbox_new;
+
+/* Which entries sdra_store_outbox_query returns: NULL / -1 = any. */
+typedef struct sdra_store_outbox_filter {
+    const char *org, *call_id, *kind;
+    int state;                     /* -1: any */
+} sdra_store_outbox_filter;
+
+/* What sdra_store_outbox_change does. */
+typedef enum sdra_outbox_verb {
+    SDRA_OUTBOX_APPROVE = 0,       /* held -> queued */
+    SDRA_OUTBOX_RETRY,             /* dead -> queued, attempts reset */
+    SDRA_OUTBOX_CANCEL             /* queued or held -> canceled (never once it is being sent) */
+} sdra_outbox_verb;
 
 void sdra_store_outbox_release(sdra_store_outbox_item *o);
 
@@ -244,6 +282,23 @@ typedef struct sdra_store_ops {
     int (*data_key_get)(sdra_store *s, const char *id, char *master_id, unsigned char *wrapped, size_t *n,
                         sdra_error *err);
     int (*data_key_rewrap)(sdra_store *s, sdra_store_rewrap_fn fn, void *user_data, int *n_out, sdra_error *err);
+    /* the outbox life cycle (sdra_store_outbox_add and the functions after it) */
+    int (*outbox_add)(sdra_store *s, const sdra_store_outbox_new *e, int64_t now_ms, sdra_error *err);
+    int (*outbox_get)(sdra_store *s, const char *org, const char *key, sdra_store_outbox_item *out, sdra_error *err);
+    int (*outbox_query)(sdra_store *s, const sdra_store_outbox_filter *f, sdra_store_outbox_item *out, int max,
+                        int *n_out, sdra_error *err);
+    int (*outbox_change)(sdra_store *s, const char *org, const char *key, sdra_outbox_verb verb, int64_t now_ms,
+                         sdra_error *err);
+    int (*outbox_finish)(sdra_store *s, const sdra_store_outbox_item *it, const char *remote_id, int64_t now_ms,
+                         sdra_error *err);
+    int (*outbox_fail)(sdra_store *s, const sdra_store_outbox_item *it, const char *msg, int next_state,
+                       int64_t retry_at_ms, int64_t now_ms, sdra_error *err);
+    int (*job_complete_fx)(sdra_store *s, const sdra_store_job *job, const sdra_store_artifact *arts, int n_arts,
+                           int next_stage, const sdra_store_outbox_new *fx, int n_fx, int64_t now_ms,
+                           sdra_error *err);
+    int (*job_fail_fx)(sdra_store *s, const sdra_store_job *job, const char *msg, bool retryable, int64_t retry_at_ms,
+                       int max_attempts, const sdra_store_outbox_new *fx, int n_fx, int64_t now_ms,
+                       sdra_error *err);
 } sdra_store_ops;
 
 /* Every backend's handle starts with this. */
@@ -419,6 +474,52 @@ int sdra_store_artifact_delete(sdra_store *s, const char *call_id, const char *n
 /* Copies the write-ahead log into the database and truncates it, so erased rows leave no old
  * page images behind. SDRA_ERETRY when a reader kept it from finishing. */
 int sdra_store_checkpoint(sdra_store *s, sdra_error *err);
+
+/* ---- the outbox life cycle (issue 13; used by sdra/outbox.h) --------------------------------
+ * An entry is one external effect (a CRM sync, an email, a webhook) under its idempotency key:
+ *   queued -> running (claimed with a lease) -> done (with the remote id)
+ *                                            -> queued again at next_attempt (retryable failure)
+ *                                            -> dead (permanent failure; _retry queues it again)
+ *                                            -> held (the worker cannot tell whether a cut-off
+ *                                               attempt arrived: a person decides)
+ *   held (review policy) -> queued by _approve;  queued or held -> canceled by _cancel.
+ * A running entry whose lease expired (its worker died) is claimed again with resumed set. */
+
+/* Records e (org and key required, state queued/held/canceled). A second add with the same key
+ * changes nothing and returns 0. SDRA_EINVAL for a bad org, key, kind or state. */
+int sdra_store_outbox_add(sdra_store *s, const sdra_store_outbox_new *e, int64_t now_ms, sdra_error *err);
+/* SDRA_ENOTFOUND when there is no entry key in org (NULL: any). Release *out. */
+int sdra_store_outbox_get(sdra_store *s, const char *org, const char *key, sdra_store_outbox_item *out,
+                          sdra_error *err);
+/* Entries matching f (NULL: all), oldest first, at most max; release each. */
+int sdra_store_outbox_query(sdra_store *s, const sdra_store_outbox_filter *f, sdra_store_outbox_item *out, int max,
+                            int *n_out, sdra_error *err);
+/* Approve (held -> queued, due at once or at send_at), retry (dead -> queued, attempts reset,
+ * due now), cancel (queued or held -> canceled). SDRA_ENOTFOUND when not in org, SDRA_EEXISTS
+ * with a one-line reason when the entry is in a state the verb does not apply to. */
+int sdra_store_outbox_change(sdra_store *s, const char *org, const char *key, sdra_outbox_verb verb, int64_t now_ms,
+                             sdra_error *err);
+int sdra_store_outbox_approve(sdra_store *s, const char *org, const char *key, int64_t now_ms, sdra_error *err);
+int sdra_store_outbox_retry(sdra_store *s, const char *org, const char *key, int64_t now_ms, sdra_error *err);
+int sdra_store_outbox_cancel(sdra_store *s, const char *org, const char *key, int64_t now_ms, sdra_error *err);
+/* The claimed entry it (key and lease_owner as _claim filled them) was performed: done with
+ * remote_id (may be NULL). SDRA_EEXISTS when the lease was lost (nothing changes). */
+int sdra_store_outbox_finish(sdra_store *s, const sdra_store_outbox_item *it, const char *remote_id, int64_t now_ms,
+                             sdra_error *err);
+/* The claimed entry failed with msg (one line): next_state SDRA_JOB_QUEUED retries at
+ * retry_at_ms, SDRA_JOB_DEAD gives up, SDRA_OUTBOX_HELD waits for a person. SDRA_EEXISTS when
+ * the lease was lost. */
+int sdra_store_outbox_fail(sdra_store *s, const sdra_store_outbox_item *it, const char *msg, int next_state,
+                           int64_t retry_at_ms, int64_t now_ms, sdra_error *err);
+/* sdra_store_job_complete and sdra_store_job_fail that also record the effects fx[0..n_fx)
+ * (sdra_store_outbox_add) in the same transaction: a stage's outcome and the effects it causes
+ * are committed together or not at all. */
+int sdra_store_job_complete_fx(sdra_store *s, const sdra_store_job *job, const sdra_store_artifact *arts, int n_arts,
+                               int next_stage, const sdra_store_outbox_new *fx, int n_fx, int64_t now_ms,
+                               sdra_error *err);
+int sdra_store_job_fail_fx(sdra_store *s, const sdra_store_job *job, const char *msg, bool retryable,
+                           int64_t retry_at_ms, int max_attempts, const sdra_store_outbox_new *fx, int n_fx,
+                           int64_t now_ms, sdra_error *err);
 
 #ifdef __cplusplus
 }

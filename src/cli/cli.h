@@ -43,6 +43,7 @@ int cmd_redact(int argc, char **argv);
 int cmd_privacy(int argc, char **argv);
 int cmd_mail(int argc, char **argv);
 int cmd_connectors(int argc, char **argv);
+int cmd_outbox(int argc, char **argv);  /* cmd_outbox.c: the outbox of a data directory */
 
 /* `sdra eval` subcommands, each in its own file (cmd_eval_<what>.c). */
 int cmd_eval_asr(int argc, char **argv);

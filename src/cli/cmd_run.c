@@ -7,6 +7,7 @@
  * and the CRM sync upserts (no duplicates).
  */
 #include "cli.h"
+#include "cli_outbox.h"
 #include "sdra/crypt.h"
 #include "sdra/call.h"
 #include "sdra/pipeline.h"
@@ -58,6 +59,9 @@ static void usage(FILE *f)
         "  --out DIR            package root (default ./out)\n"
         "  --data DIR           data directory with the local CRM (default $SDRA_DATA or\n"
         "                       ~/.local/share/sdra)\n"
+        CLI_OUTBOX_HELP
+        "  (with any delivery option the package's effects go into the outbox of the data\n"
+        "  directory and what is due is delivered at once; a rerun never duplicates them)\n"
         "  --force              re-run every stage even when its output is current\n"
         "  --config FILE        options from FILE first (default $SDRA_CONFIG; docs/config.md)\n"
         "  --quiet              no progress output\n"
@@ -224,6 +228,7 @@ int cmd_run(int argc, char **argv)
         {"encrypt", no_argument, 0, 41},            {"master-key-file", required_argument, 0, 42},
         {"master-key-cmd", required_argument, 0, 43},
         CLI_LLM_LONGOPTS,                           CLI_ASR_LONGOPTS,
+        CLI_OUTBOX_LONGOPTS,
         {0, 0, 0, 0}};
     static const char *fields[] = {NULL, "contact_email", "contact_name", "company", "rep_name",
                                    "rep_email", "rep_company", "call_date", "style"};
@@ -242,6 +247,8 @@ int cmd_run(int argc, char **argv)
     cli_llm_opts lo = {0};
     cli_asr asr;
     cli_asr_init(&asr);
+    cli_outbox ob;
+    cli_outbox_init(&ob);
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -302,6 +309,11 @@ int cmd_run(int argc, char **argv)
                 goto done;
             break;
         default:
+            if ((rc = cli_outbox_option(&ob, "run", c, optarg)) != 1) {
+                if (rc)
+                    goto done;
+                break;
+            }
             if ((rc = cli_asr_option(&asr, "run", c, optarg)) >= 0) {
                 if (rc)
                     goto done;
@@ -311,7 +323,7 @@ int cmd_run(int argc, char **argv)
             goto done;
         }
     }
-    if ((rc = cli_llm_finish(&lo, "run")) != 0)
+    if ((rc = cli_llm_finish(&lo, "run")) != 0 || (rc = cli_outbox_finish(&ob, "run")) != 0)
         goto done;
     po.analyzer = lo.analyzer;
     po.llm_url = lo.url;
@@ -404,6 +416,8 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     print_summary(dir);
+    if (ob.set) /* the CRM, mail and webhooks the options name, through the outbox */
+        rc = cli_outbox_run(&ob, data_dir, dir, call_id);
 done:
     if (sealing)
         sdra_seal_set(prev_seal);

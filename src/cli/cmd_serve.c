@@ -4,6 +4,7 @@
  * port actually bound (useful with port 0) is written to a file once the server listens.
  */
 #include "cli.h"
+#include "cli_outbox.h"
 
 #include <getopt.h>
 #include <pthread.h>
@@ -58,7 +59,7 @@ static void usage(FILE *f)
             "  --redact-audio MODE    with --redact: replace each stored upload by a WAV in which the\n"
             "                         redacted words are silence or a tone (MODE silence|tone)\n"
             CLI_ASR_HELP
-            "analysis (the analyze workers):\n" CLI_LLM_HELP
+            "analysis (the analyze workers):\n" CLI_LLM_HELP CLI_OUTBOX_HELP
             "  -h, --help             this text\n");
 }
 
@@ -86,6 +87,7 @@ int cmd_serve(int argc, char **argv)
         {"master-key-file", required_argument, 0, O_MKFILE}, {"master-key-cmd", required_argument, 0, O_MKCMD},
         {"no-encrypt", no_argument, 0, O_NOENC},
         CLI_LLM_LONGOPTS,                                 CLI_ASR_LONGOPTS,
+        CLI_OUTBOX_LONGOPTS,
         {0, 0, 0, 0}};
     sdra_server_params p = sdra_server_default_params();
     sdra_pipeline_options po = {.rep_channel = -1};
@@ -96,6 +98,8 @@ int cmd_serve(int argc, char **argv)
     bool json_logs = true;
     cli_asr asr;
     cli_asr_init(&asr);
+    cli_outbox ob;
+    cli_outbox_init(&ob);
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -210,7 +214,13 @@ int cmd_serve(int argc, char **argv)
                 return SDRA_EXIT_USAGE;
             break;
         default: {
-            int r = cli_asr_option(&asr, "serve", c, optarg);
+            int r = cli_outbox_option(&ob, "serve", c, optarg);
+            if (r != 1) {
+                if (r)
+                    return r;
+                break;
+            }
+            r = cli_asr_option(&asr, "serve", c, optarg);
             if (r > 0)
                 return r;
             if (r < 0)
@@ -237,8 +247,9 @@ int cmd_serve(int argc, char **argv)
         return cli_usage_error("serve", "--tls-cert and --tls-key go together");
     if (p.no_encrypt && (p.master_key_file || p.master_key_cmd))
         return cli_usage_error("serve", "--no-encrypt and a master key contradict each other");
-    if (cli_llm_finish(&lo, "serve"))
+    if (cli_llm_finish(&lo, "serve") || cli_outbox_finish(&ob, "serve"))
         return SDRA_EXIT_USAGE;
+    p.outbox = &ob.p; /* webhooks, and the CRM and mail the flags name, through the outbox */
     if (lo.analyzer) { /* the analyze workers use it; without, stages get their defaults */
         po.analyzer = lo.analyzer;
         po.llm_url = lo.url;
@@ -249,7 +260,7 @@ int cmd_serve(int argc, char **argv)
     }
     char dir[1024];
     sdra_error err = {0};
-    if (lo.analyzer && sdra_httpc_global_init(&err) < 0) /* once, before the worker threads */
+    if (sdra_httpc_global_init(&err) < 0) /* once, before the worker and outbox threads */
         return cli_fail(&err);
     int rc = sdra_crm_default_data_dir(dir, sizeof dir, data);
     if (rc < 0)

@@ -46,7 +46,7 @@ static const struct {
     int (*fn)(int, char **);
 } configurable[] = {
     {"run", cmd_run},         {"transcribe", cmd_transcribe}, {"analyze", cmd_analyze},
-    {"compose", cmd_compose}, {"serve", cmd_serve},
+    {"compose", cmd_compose}, {"serve", cmd_serve},       {"outbox", cmd_outbox},
 };
 
 /* What the probe learnt: each command's option table (static in its cmd_*.c file). */

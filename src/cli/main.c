@@ -24,6 +24,7 @@ static const struct {
     {"audit", cmd_audit, "list and verify the audit trail (reads, changes, auth failures)"},
     {"orgs", cmd_orgs, "organisations (tenants) of the server: quotas and usage"},
     {"privacy", cmd_privacy, "export or erase a person's data; retention policies and purge"},
+    {"outbox", cmd_outbox, "external effects (CRM, email, webhooks): list, approve, retry, cancel, deliver"},
     {"redact", cmd_redact, "remove personal data from transcripts, analyses and audio"},
     {"encrypt", cmd_encrypt, "a file encrypted as sdra stores data at rest (self-contained)"},
     {"decrypt", cmd_decrypt, "a file sdra encrypted at rest, back to plaintext"},

@@ -38,6 +38,7 @@ const char *const srv_route_names[SRV_N_ROUTES] = {
     "/v1/keys", "/v1/keys/{id}", "/v1/keys/{id}/revoke",
     "/v1/privacy/export", "/v1/privacy/erase", "/v1/retention",
     "/v1/calls/{id}/view",
+    "/v1/outbox", "/v1/outbox/{id}", "/v1/outbox/{id}/{action}",
 };
 
 const char *const srv_meta_fields[N_META] = {"contact_email", "contact_name", "company", "rep_name", "rep_email",
@@ -140,6 +141,8 @@ enum MHD_Result srv_send_error(req *r, struct MHD_Connection *c, int status, con
             allow = "DELETE";
         else if (r->route == R_RETENTION)
             allow = "GET, PUT";
+        else if (r->route == R_OUTBOX_ACTION)
+            allow = "POST";
         MHD_add_response_header(resp, "Allow", allow);
     }
     return srv_queue(r, c, status, resp);
@@ -332,6 +335,8 @@ static const char *artifact_names[] = {"transcript", "analysis", "email", "crm",
 
 /* Parses the path into r->route (+ call id, sub-resource). R_NONE when nothing matches; a
  * malformed call id is treated as unmatched (404). */
+static void route_outbox(req *r, const char *id);
+
 static void route(req *r, const char *url)
 {
     r->route = R_NONE;
@@ -353,6 +358,10 @@ static void route(req *r, const char *url)
         r->route = R_CALLS;
     else if (!strcmp(url, "/v1/keys") || !strcmp(url, "/v1/keys/"))
         r->route = R_KEYS;
+    else if (!strcmp(url, "/v1/outbox") || !strcmp(url, "/v1/outbox/"))
+        r->route = R_OUTBOX;
+    else if (!strncmp(url, "/v1/outbox/", 11))
+        route_outbox(r, url + 11);
     else if (!strncmp(url, "/v1/keys/", 9)) {
         const char *id = url + 9, *slash = strchr(id, '/');
         size_t n = slash ? (size_t)(slash - id) : strlen(id);
@@ -394,13 +403,30 @@ static void route(req *r, const char *url)
     }
 }
 
+/* /v1/outbox/{id}[/approve|retry|cancel]: the id is the entry's idempotency key. */
+static void route_outbox(req *r, const char *id)
+{
+    const char *slash = strchr(id, '/');
+    size_t n = slash ? (size_t)(slash - id) : strlen(id);
+    if (n == 0 || n >= sizeof r->ob_key)
+        return;
+    memcpy(r->ob_key, id, n);
+    r->ob_key[n] = '\0';
+    if (!slash || !slash[1])
+        r->route = R_OUTBOX_ITEM;
+    else if (!strcmp(slash + 1, "approve") || !strcmp(slash + 1, "retry") || !strcmp(slash + 1, "cancel")) {
+        r->route = R_OUTBOX_ACTION;
+        sdra_strlcpy(r->sub, slash + 1, sizeof r->sub);
+    }
+}
+
 static bool method_ok(enum route rt, const char *m)
 {
     bool get = !strcmp(m, "GET") || !strcmp(m, "HEAD");
     switch (rt) {
     case R_CALLS: return get || !strcmp(m, "POST");
     case R_CALL: return get || !strcmp(m, "DELETE");
-    case R_RETRY: case R_KEY_REVOKE: case R_PRIVACY_ERASE: return !strcmp(m, "POST");
+    case R_RETRY: case R_KEY_REVOKE: case R_PRIVACY_ERASE: case R_OUTBOX_ACTION: return !strcmp(m, "POST");
     case R_KEYS: return get || !strcmp(m, "POST");
     case R_KEY: return !strcmp(m, "DELETE");
     case R_RETENTION: return get || !strcmp(m, "PUT");
@@ -435,6 +461,9 @@ static enum MHD_Result dispatch(req *r, struct MHD_Connection *c)
     case R_PRIVACY_ERASE: return srv_privacy_erase(r, c);
     case R_RETENTION: return srv_retention(r, c);
     case R_VIEW: return srv_get_view(r, c);
+    case R_OUTBOX: return srv_outbox_list(r, c);
+    case R_OUTBOX_ITEM: return srv_outbox_get(r, c);
+    case R_OUTBOX_ACTION: return srv_outbox_action(r, c);
     default: return srv_send_error(r, c, 404, "not_found", "no such resource");
     }
 }

@@ -72,6 +72,12 @@ struct sdra_server {
     bool ret_started;
     pthread_cond_t ret_cv;
     struct srv_keyring *kr;      /* encryption at rest (at_rest.c); NULL with --no-encrypt */
+    /* the outbox delivery thread (outbox.c), woken through ob_cv under mu */
+    pthread_t ob_thread;
+    bool ob_started;
+    pthread_cond_t ob_cv;
+    unsigned long ob_seq;
+    char ob_owner[SDRA_STORE_ID_MAX];
 };
 
 /* server.c */
@@ -187,6 +193,7 @@ enum route {
     R_KEYS, R_KEY, R_KEY_REVOKE, /* keys.c: /v1/keys, /v1/keys/{id}, /v1/keys/{id}/revoke */
     R_PRIVACY_EXPORT, R_PRIVACY_ERASE, R_RETENTION, /* privacy.c */
     R_VIEW, /* views.c: /v1/calls/{id}/view */
+    R_OUTBOX, R_OUTBOX_ITEM, R_OUTBOX_ACTION, /* outbox.c: /v1/outbox, /{id}, /{id}/approve|retry|cancel */
     SRV_N_ROUTES
 };
 extern const char *const srv_route_names[SRV_N_ROUTES];
@@ -239,6 +246,7 @@ typedef struct req {
     char new_id[24];                 /* the call id, chosen when the upload begins */
     unsigned char head[4096];        /* the first plaintext bytes, for the format sniffer */
     size_t head_n;
+    char ob_key[128];                /* /v1/outbox/{id} */
 } req;
 
 /* http.c: responses */
@@ -321,4 +329,11 @@ void srv_retention_stop(struct sdra_server *s);
 int srv_http_start(struct sdra_server *s, sdra_error *err);
 void srv_http_stop(struct sdra_server *s);
 
+/* outbox.c: the delivery thread (started when p.outbox is set) and the /v1/outbox routes */
+int srv_outbox_start(struct sdra_server *s, sdra_error *err);
+void srv_outbox_stop(struct sdra_server *s);
+void srv_outbox_notify(struct sdra_server *s); /* entries were queued or changed */
+enum MHD_Result srv_outbox_list(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_outbox_get(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_outbox_action(req *r, struct MHD_Connection *c);
 #endif

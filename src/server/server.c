@@ -642,6 +642,7 @@ int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error
     pthread_cond_init(&s->ev_cv, NULL);
     pthread_cond_init(&s->idem_cv, NULL);
     pthread_cond_init(&s->ret_cv, NULL);
+    pthread_cond_init(&s->ob_cv, NULL);
     for (int i = 0; i < SDRA_SERVER_MAX_STAGES; i++)
         pthread_cond_init(&s->stage_cv[i], NULL);
     atomic_init(&s->stopping, false);
@@ -700,6 +701,8 @@ int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error
         goto done;
     if ((rc = srv_retention_start(s, err)) < 0)
         goto done;
+    if ((rc = srv_outbox_start(s, err)) < 0)
+        goto done;
     if (srv_keyring_warning(s->kr))
         sdra_log(SDRA_LOG_WARN, "%s", srv_keyring_warning(s->kr));
     sdra_log(SDRA_LOG_INFO, "listening on port %d, data in %s", s->port, s->data_dir);
@@ -731,6 +734,7 @@ void sdra_server_stop(sdra_server *s)
     pthread_cond_broadcast(&s->ret_cv);
     pthread_mutex_unlock(&s->mu);
     srv_retention_stop(s);
+    srv_outbox_stop(s);
     srv_http_stop(s);
     srv_workers_stop(s);
     srv_keyring_close(s->kr);

@@ -12,6 +12,7 @@
 #include "internal.h"
 
 #include "sdra/log.h"
+#include "sdra/outbox.h"
 #include "sdra/util.h"
 
 #include <limits.h>
@@ -209,13 +210,19 @@ static void run_job(worker_slot *w, sdra_store_job *job)
         }
     }
     int64_t now = sdra_store_now_ms();
+    /* the external effects the stage causes, committed with its completion (sdra/outbox.h) */
+    int next = w->stage + 1 < s->n_stages ? w->stage + 1 : -1;
+    sdra_outbox_plan pl = {0};
+    if (rc == 0 && s->p.outbox)
+        rc = sdra_outbox_plan_stage(&pl, s->p.outbox, stage->name, next < 0, org, job->call_id, dir, now, &err);
     snprintf(labels, sizeof labels, "stage=\"%s\",outcome=\"%s\"", stage->name, rc == 0 ? "ok" : "error");
     sdra_obs_observe(s->obs, "sdra_stage_duration_seconds", labels, wall);
     snprintf(labels, sizeof labels, "stage=\"%s\"", stage->name);
     if (rc == 0) {
-        int next = w->stage + 1 < s->n_stages ? w->stage + 1 : -1;
         sdra_error cerr = {0};
-        int crc = sdra_store_job_complete(s->store, job, arts, n_arts, next, now, &cerr);
+        int crc = sdra_store_job_complete_fx(s->store, job, arts, n_arts, next, pl.fx, pl.n, now, &cerr);
+        if (crc == 0 && pl.n)
+            srv_outbox_notify(s);
         if (crc == 0) {
             sdra_logc(SDRA_LOG_INFO, &lc, "stage %s done", stage->name);
             sdra_obs_inc(s->obs, "sdra_jobs_completed_total", labels, 1);
@@ -242,7 +249,13 @@ static void run_job(worker_slot *w, sdra_store_job *job)
         withhold_quoted(msg);
         bool dies = !retryable || job->attempts >= s->p.max_attempts;
         sdra_error ferr = {0};
-        int frc = sdra_store_job_fail(s->store, job, msg, retryable, now + delay, s->p.max_attempts, now, &ferr);
+        if (dies && s->p.outbox && /* call.failed: recorded with the failure, only when it is final */
+            sdra_outbox_plan_failed(&pl, s->p.outbox, org, job->call_id, dir, msg, now, &ferr) < 0)
+            sdra_logc(SDRA_LOG_WARN, &lc, "call.failed webhook not planned: %s", ferr.msg);
+        int frc = sdra_store_job_fail_fx(s->store, job, msg, retryable, now + delay, s->p.max_attempts, pl.fx, pl.n,
+                                         now, &ferr);
+        if (frc == 0 && pl.n)
+            srv_outbox_notify(s);
         if (frc < 0) {
             sdra_logc(SDRA_LOG_WARN, &lc, "stage %s failure not recorded: %s", stage->name, ferr.msg);
         } else if (dies) {
@@ -253,6 +266,7 @@ static void run_job(worker_slot *w, sdra_store_job *job)
             sdra_obs_inc(s->obs, "sdra_job_retries_total", labels, 1);
         }
     }
+    sdra_outbox_plan_release(&pl);
     srv_seal_end(&sl);
     pthread_mutex_lock(&s->mu);
     w->busy = false;

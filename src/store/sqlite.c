@@ -667,8 +667,11 @@ static int sq_job_heartbeat(sdra_store *s, const sdra_store_job *job, int64_t no
     return rc < 0 ? rc : 0;
 }
 
-static int sq_job_complete(sdra_store *s, const sdra_store_job *job, const sdra_store_artifact *arts,
-                           int n_arts, int next_stage, int64_t now, sdra_error *err)
+static int fx_insert(sqlite3 *db, const sdra_store_outbox_new *fx, int n_fx, int64_t now, sdra_error *err);
+
+static int sq_job_complete_fx(sdra_store *s, const sdra_store_job *job, const sdra_store_artifact *arts,
+                              int n_arts, int next_stage, const sdra_store_outbox_new *fx, int n_fx, int64_t now,
+                              sdra_error *err)
 {
     sqlite3 *db = wr_lock(s);
     int rc = begin(db, err);
@@ -703,7 +706,7 @@ static int sq_job_complete(sdra_store *s, const sdra_store_job *job, const sdra_
     } else {
         rc = exec(db, err, "UPDATE calls SET status = 'done', updated_ms = ? WHERE id = ?", "ls", now, job->call_id);
     }
-    if (rc < 0)
+    if (rc < 0 || (rc = fx_insert(db, fx, n_fx, now, err)) < 0)
         goto fail;
     rc = commit(db, err);
     goto done;
@@ -714,8 +717,15 @@ done:
     return rc < 0 ? rc : 0;
 }
 
-static int sq_job_fail(sdra_store *s, const sdra_store_job *job, const char *msg, bool retryable,
-                       int64_t retry_at, int max_attempts, int64_t now, sdra_error *err)
+static int sq_job_complete(sdra_store *s, const sdra_store_job *job, const sdra_store_artifact *arts,
+                           int n_arts, int next_stage, int64_t now, sdra_error *err)
+{
+    return sq_job_complete_fx(s, job, arts, n_arts, next_stage, NULL, 0, now, err);
+}
+
+static int sq_job_fail_fx(sdra_store *s, const sdra_store_job *job, const char *msg, bool retryable,
+                          int64_t retry_at, int max_attempts, const sdra_store_outbox_new *fx, int n_fx, int64_t now,
+                          sdra_error *err)
 {
     sqlite3 *db = wr_lock(s);
     int64_t attempts = 0;
@@ -745,6 +755,8 @@ static int sq_job_fail(sdra_store *s, const sdra_store_job *job, const char *msg
         if (rc >= 0)
             rc = exec(db, err, "UPDATE calls SET status = 'failed', updated_ms = ? WHERE id = ?", "ls", now,
                       job->call_id);
+        if (rc >= 0) /* the effects of a call that failed for good (a call.failed webhook) */
+            rc = fx_insert(db, fx, n_fx, now, err);
     }
     if (rc < 0)
         goto fail;
@@ -755,6 +767,12 @@ fail:
 done:
     wr_unlock(s);
     return rc < 0 ? rc : 0;
+}
+
+static int sq_job_fail(sdra_store *s, const sdra_store_job *job, const char *msg, bool retryable,
+                       int64_t retry_at, int max_attempts, int64_t now, sdra_error *err)
+{
+    return sq_job_fail_fx(s, job, msg, retryable, retry_at, max_attempts, NULL, 0, now, err);
 }
 
 /* A call's rows (jobs, artifacts) are the org's when the call is. */
@@ -1219,8 +1237,9 @@ static int sq_outbox_claim(sdra_store *s, const char *owner, int64_t now, int64_
     if (rc < 0)
         goto done;
     if ((rc = prep(db, &st, err,
-                   "SELECT idem_key, call_id, kind, payload, attempts, org FROM outbox WHERE state = 'queued'"
-                   " OR (state = 'running' AND lease_expires_ms < ?) ORDER BY created_ms LIMIT 1",
+                   "SELECT idem_key, call_id, kind, payload, attempts, org, state FROM outbox"
+                   " WHERE (state = 'queued' AND next_attempt_ms <= ?1)"
+                   " OR (state = 'running' AND lease_expires_ms < ?1) ORDER BY next_attempt_ms, created_ms LIMIT 1",
                    "l", now)) < 0)
         goto fail;
     int r = sqlite3_step(st);
@@ -1235,7 +1254,9 @@ static int sq_outbox_claim(sdra_store *s, const char *owner, int64_t now, int64_
     out->payload = strdup(p ? (const char *)p : "");
     out->attempts = sqlite3_column_int(st, 4) + 1;
     col_text(st, 5, out->org, sizeof out->org);
+    out->resumed = !strcmp((const char *)sqlite3_column_text(st, 6), "running");
     out->state = SDRA_JOB_RUNNING;
+    sdra_strlcpy(out->lease_owner, owner, sizeof out->lease_owner);
     sqlite3_finalize(st);
     st = NULL;
     if (!out->payload) {
@@ -1244,8 +1265,8 @@ static int sq_outbox_claim(sdra_store *s, const char *owner, int64_t now, int64_
     }
     if ((rc = exec(db, err,
                    "UPDATE outbox SET state = 'running', attempts = attempts + 1, lease_owner = ?,"
-                   " lease_expires_ms = ? WHERE idem_key = ?",
-                   "sls", owner, now + lease_ms, out->key)) < 0)
+                   " lease_expires_ms = ?, updated_ms = ? WHERE idem_key = ?",
+                   "slls", owner, now + lease_ms, now, out->key)) < 0)
         goto fail;
     rc = commit(db, err);
     goto done;
@@ -1536,44 +1557,14 @@ static int sq_policy_put(sdra_store *s, const sdra_store_policy *p, int64_t now,
     return rc < 0 ? rc : 0;
 }
 
+static int sq_outbox_query(sdra_store *s, const sdra_store_outbox_filter *f, sdra_store_outbox_item *out, int max,
+                           int *n_out, sdra_error *err);
+
 static int sq_outbox_list(sdra_store *s, const char *call_id, sdra_store_outbox_item *out, int max, int *n_out,
                           sdra_error *err)
 {
-    conn *c = rd_lock(s);
-    sqlite3_stmt *st = NULL;
-    int rc = prep(c->db, &st, err,
-                  "SELECT idem_key, call_id, kind, payload, state, attempts FROM outbox WHERE call_id = ?"
-                  " ORDER BY created_ms, idem_key",
-                  "s", call_id);
-    int n = 0, r = SQLITE_DONE;
-    while (rc == 0 && n < max && (r = sqlite3_step(st)) == SQLITE_ROW) {
-        sdra_store_outbox_item *o = &out[n];
-        memset(o, 0, sizeof *o);
-        col_text(st, 0, o->key, sizeof o->key);
-        col_text(st, 1, o->call_id, sizeof o->call_id);
-        col_text(st, 2, o->kind, sizeof o->kind);
-        const unsigned char *p = sqlite3_column_text(st, 3);
-        char state[SDRA_STORE_STATE_MAX];
-        col_text(st, 4, state, sizeof state);
-        o->state = sdra_job_state_parse(state);
-        o->attempts = sqlite3_column_int(st, 5);
-        if (!(o->payload = strdup(p ? (const char *)p : ""))) {
-            rc = sdra_error_set(err, SDRA_ENOMEM, "store: out of memory");
-            break;
-        }
-        n++;
-    }
-    if (rc == 0 && r != SQLITE_ROW && r != SQLITE_DONE)
-        rc = db_fail(c->db, r, err, "outbox list");
-    sqlite3_finalize(st);
-    rd_unlock(s, c);
-    if (rc < 0) {
-        for (int i = 0; i < n; i++)
-            sdra_store_outbox_release(&out[i]);
-        n = 0;
-    }
-    *n_out = n;
-    return rc;
+    sdra_store_outbox_filter f = {.call_id = call_id, .state = -1};
+    return sq_outbox_query(s, &f, out, max, n_out, err);
 }
 
 static int sq_artifact_delete(sdra_store *s, const char *call_id, const char *name, sdra_error *err)
@@ -1749,6 +1740,233 @@ done:
     return rc < 0 ? rc : 0;
 }
 
+/* ---- the outbox life cycle (issue 13) -------------------------------------------------- */
+
+/* Columns the delivery life cycle added to outbox: added by ALTER TABLE when an older database
+ * lacks them (its entries are then due at once, with no error and no remote id). */
+static const struct {
+    const char *name, *ddl;
+} OUTBOX_COLUMNS[] = {
+    {"send_at_ms", "ALTER TABLE outbox ADD COLUMN send_at_ms BIGINT NOT NULL DEFAULT 0"},
+    {"next_attempt_ms", "ALTER TABLE outbox ADD COLUMN next_attempt_ms BIGINT NOT NULL DEFAULT 0"},
+    {"updated_ms", "ALTER TABLE outbox ADD COLUMN updated_ms BIGINT NOT NULL DEFAULT 0"},
+    {"last_error", "ALTER TABLE outbox ADD COLUMN last_error TEXT NOT NULL DEFAULT ''"},
+    {"remote_id", "ALTER TABLE outbox ADD COLUMN remote_id TEXT NOT NULL DEFAULT ''"},
+};
+
+static int outbox_migrate(sqlite3 *db, sdra_error *err)
+{
+    int rc = begin(db, err);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < sizeof OUTBOX_COLUMNS / sizeof OUTBOX_COLUMNS[0]; i++) {
+        int64_t n = 0;
+        if ((rc = query_int64(db, &n, NULL, err, "SELECT COUNT(*) FROM pragma_table_info('outbox') WHERE name = ?",
+                              "s", OUTBOX_COLUMNS[i].name)) < 0)
+            goto fail;
+        if (n == 0 && (rc = exec(db, err, OUTBOX_COLUMNS[i].ddl, NULL)) < 0)
+            goto fail;
+    }
+    if ((rc = exec(db, err, "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_ms)", NULL)) < 0 ||
+        (rc = exec(db, err, "CREATE INDEX IF NOT EXISTS outbox_by_org ON outbox (org, created_ms)", NULL)) < 0)
+        goto fail;
+    return commit(db, err);
+fail:
+    rollback(db);
+    return rc;
+}
+
+/* Inserts the effects (inside the caller's transaction); an existing key is left as it is. */
+static int fx_insert(sqlite3 *db, const sdra_store_outbox_new *fx, int n_fx, int64_t now, sdra_error *err)
+{
+    for (int i = 0; i < n_fx; i++) {
+        const sdra_store_outbox_new *e = &fx[i];
+        int rc = exec(db, err,
+                      "INSERT INTO outbox (idem_key, call_id, kind, payload, state, created_ms, org, send_at_ms,"
+                      " next_attempt_ms, updated_ms, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                      " ON CONFLICT (idem_key) DO NOTHING",
+                      "ssssslsllls", e->key, e->call_id ? e->call_id : "", e->kind, e->payload ? e->payload : "",
+                      sdra_store_outbox_state_name(e->state), now, e->org, e->send_at_ms, e->send_at_ms, now,
+                      e->reason ? e->reason : "");
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int sq_outbox_add(sdra_store *s, const sdra_store_outbox_new *e, int64_t now, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int rc = fx_insert(db, e, 1, now, err);
+    wr_unlock(s);
+    return rc;
+}
+
+#define OUTBOX_COLS                                                                                       \
+    "SELECT idem_key, call_id, kind, payload, state, attempts, org, send_at_ms, next_attempt_ms,"         \
+    " created_ms, updated_ms, last_error, remote_id, COALESCE(lease_owner, '') FROM outbox "
+
+static int row_to_outbox(sqlite3_stmt *st, sdra_store_outbox_item *o, sdra_error *err)
+{
+    char state[SDRA_STORE_STATE_MAX];
+    memset(o, 0, sizeof *o);
+    col_text(st, 0, o->key, sizeof o->key);
+    col_text(st, 1, o->call_id, sizeof o->call_id);
+    col_text(st, 2, o->kind, sizeof o->kind);
+    col_text(st, 4, state, sizeof state);
+    o->state = sdra_store_outbox_state_parse(state);
+    o->attempts = sqlite3_column_int(st, 5);
+    col_text(st, 6, o->org, sizeof o->org);
+    o->send_at_ms = sqlite3_column_int64(st, 7);
+    o->next_attempt_ms = sqlite3_column_int64(st, 8);
+    o->created_ms = sqlite3_column_int64(st, 9);
+    o->updated_ms = sqlite3_column_int64(st, 10);
+    col_text(st, 11, o->last_error, sizeof o->last_error);
+    col_text(st, 12, o->remote_id, sizeof o->remote_id);
+    col_text(st, 13, o->lease_owner, sizeof o->lease_owner);
+    const unsigned char *p = sqlite3_column_text(st, 3);
+    if (!(o->payload = strdup(p ? (const char *)p : "")))
+        return sdra_error_set(err, SDRA_ENOMEM, "store: out of memory");
+    return 0;
+}
+
+static int sq_outbox_get(sdra_store *s, const char *org, const char *key, sdra_store_outbox_item *out,
+                         sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(c->db, &st, err, OUTBOX_COLS "WHERE idem_key = ?1 AND (?2 IS NULL OR org = ?2)", "ss", key, org);
+    if (rc == 0) {
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW)
+            rc = row_to_outbox(st, out, err);
+        else
+            rc = r == SQLITE_DONE ? sdra_error_set(err, SDRA_ENOTFOUND, "no outbox entry '%s'", key)
+                                  : db_fail(c->db, r, err, "outbox get");
+    }
+    sqlite3_finalize(st);
+    rd_unlock(s, c);
+    return rc;
+}
+
+static int sq_outbox_query(sdra_store *s, const sdra_store_outbox_filter *f, sdra_store_outbox_item *out, int max,
+                           int *n_out, sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(c->db, &st, err,
+                  OUTBOX_COLS "WHERE (?1 IS NULL OR org = ?1) AND (?2 IS NULL OR call_id = ?2)"
+                              " AND (?3 IS NULL OR kind = ?3) AND (?4 IS NULL OR state = ?4)"
+                              " ORDER BY created_ms, idem_key LIMIT ?5",
+                  "ssssi", f->org, f->call_id, f->kind, f->state >= 0 ? sdra_store_outbox_state_name(f->state) : NULL,
+                  max);
+    int n = 0, r = SQLITE_DONE;
+    while (rc == 0 && n < max && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((rc = row_to_outbox(st, &out[n], err)) < 0)
+            break;
+        n++;
+    }
+    if (rc == 0 && r != SQLITE_ROW && r != SQLITE_DONE)
+        rc = db_fail(c->db, r, err, "outbox query");
+    sqlite3_finalize(st);
+    rd_unlock(s, c);
+    if (rc < 0) {
+        for (int i = 0; i < n; i++)
+            sdra_store_outbox_release(&out[i]);
+        n = 0;
+    }
+    *n_out = n;
+    return rc;
+}
+
+static int sq_outbox_change(sdra_store *s, const char *org, const char *key, sdra_outbox_verb verb, int64_t now,
+                            sdra_error *err)
+{
+    static const char *const verbs[] = {"approve", "retry", "cancel"};
+    sqlite3 *db = wr_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = begin(db, err);
+    if (rc < 0)
+        goto done;
+    if ((rc = prep(db, &st, err, "SELECT state FROM outbox WHERE idem_key = ?1 AND (?2 IS NULL OR org = ?2)", "ss",
+                   key, org)) < 0)
+        goto fail;
+    int r = sqlite3_step(st);
+    if (r != SQLITE_ROW) {
+        rc = r == SQLITE_DONE ? sdra_error_set(err, SDRA_ENOTFOUND, "no outbox entry '%s'", key)
+                              : db_fail(db, r, err, "outbox change");
+        goto fail;
+    }
+    char state[SDRA_STORE_STATE_MAX];
+    col_text(st, 0, state, sizeof state);
+    sqlite3_finalize(st);
+    st = NULL;
+    int cur = sdra_store_outbox_state_parse(state);
+    bool ok = (verb == SDRA_OUTBOX_APPROVE && cur == SDRA_OUTBOX_HELD) ||
+              (verb == SDRA_OUTBOX_RETRY && cur == SDRA_JOB_DEAD) ||
+              (verb == SDRA_OUTBOX_CANCEL && (cur == SDRA_JOB_QUEUED || cur == SDRA_OUTBOX_HELD));
+    if (!ok) {
+        rc = sdra_error_set(err, SDRA_EEXISTS, "outbox entry '%s' is %s: cannot %s it%s", key, state, verbs[verb],
+                            verb == SDRA_OUTBOX_CANCEL && cur == SDRA_JOB_RUNNING ? " (it is being sent)" : "");
+        goto fail;
+    }
+    if (verb == SDRA_OUTBOX_APPROVE)
+        rc = exec(db, err,
+                  "UPDATE outbox SET state = 'queued', next_attempt_ms = MAX(send_at_ms, ?), updated_ms = ?,"
+                  " last_error = '' WHERE idem_key = ?",
+                  "lls", now, now, key);
+    else if (verb == SDRA_OUTBOX_RETRY)
+        rc = exec(db, err,
+                  "UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_ms = ?, updated_ms = ?"
+                  " WHERE idem_key = ?",
+                  "lls", now, now, key);
+    else
+        rc = exec(db, err,
+                  "UPDATE outbox SET state = 'canceled', updated_ms = ?, done_ms = ?,"
+                  " last_error = 'canceled before it was sent' WHERE idem_key = ?",
+                  "lls", now, now, key);
+    if (rc < 0)
+        goto fail;
+    rc = commit(db, err);
+    goto done;
+fail:
+    sqlite3_finalize(st);
+    rollback(db);
+done:
+    wr_unlock(s);
+    return rc < 0 ? rc : 0;
+}
+
+static int sq_outbox_finish(sdra_store *s, const sdra_store_outbox_item *it, const char *remote_id, int64_t now,
+                            sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int rc = exec(db, err,
+                  "UPDATE outbox SET state = 'done', lease_owner = NULL, lease_expires_ms = 0, done_ms = ?,"
+                  " updated_ms = ?, remote_id = ?, last_error = '' WHERE idem_key = ? AND state = 'running'"
+                  " AND lease_owner = ?",
+                  "llsss", now, now, remote_id, it->key, it->lease_owner);
+    wr_unlock(s);
+    if (rc == 0)
+        rc = sdra_error_set(err, SDRA_EEXISTS, "outbox entry '%s': lease lost", it->key);
+    return rc < 0 ? rc : 0;
+}
+
+static int sq_outbox_fail(sdra_store *s, const sdra_store_outbox_item *it, const char *msg, int next_state,
+                          int64_t retry_at, int64_t now, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int rc = exec(db, err,
+                  "UPDATE outbox SET state = ?, lease_owner = NULL, lease_expires_ms = 0, next_attempt_ms = ?,"
+                  " updated_ms = ?, last_error = ? WHERE idem_key = ? AND state = 'running' AND lease_owner = ?",
+                  "sllsss", sdra_store_outbox_state_name(next_state), next_state == SDRA_JOB_QUEUED ? retry_at : 0, now,
+                  msg, it->key, it->lease_owner);
+    wr_unlock(s);
+    if (rc == 0)
+        rc = sdra_error_set(err, SDRA_EEXISTS, "outbox entry '%s': lease lost", it->key);
+    return rc < 0 ? rc : 0;
+}
+
 static const sdra_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1793,6 +2011,14 @@ static const sdra_store_ops sqlite_ops = {
     .data_key_put = sq_data_key_put,
     .data_key_get = sq_data_key_get,
     .data_key_rewrap = sq_data_key_rewrap,
+    .outbox_add = sq_outbox_add,
+    .outbox_get = sq_outbox_get,
+    .outbox_query = sq_outbox_query,
+    .outbox_change = sq_outbox_change,
+    .outbox_finish = sq_outbox_finish,
+    .outbox_fail = sq_outbox_fail,
+    .job_complete_fx = sq_job_complete_fx,
+    .job_fail_fx = sq_job_fail_fx,
 };
 
 static int open_conn(conn *c, const char *path, int readonly, sdra_error *err)
@@ -1857,7 +2083,8 @@ int sdra_store_sqlite_open(sdra_store **out, const char *path, sdra_error *err)
         sqlite3_free(msg);
         goto done;
     }
-    if ((rc = audit_migrate(q->wr.db, err)) < 0 || (rc = org_migrate(q->wr.db, err)) < 0)
+    if ((rc = audit_migrate(q->wr.db, err)) < 0 || (rc = org_migrate(q->wr.db, err)) < 0 ||
+        (rc = outbox_migrate(q->wr.db, err)) < 0)
         goto done;
     if ((rc = privacy_schema(q->wr.db, err)) < 0)
         goto done;

@@ -534,3 +534,137 @@ int sdra_store_checkpoint(sdra_store *s, sdra_error *err)
 {
     return s->ops->checkpoint(s, err);
 }
+
+/* ---- the outbox life cycle ------------------------------------------------------------- */
+
+static const char *const outbox_state_names[SDRA_N_OUTBOX_STATES] = {"queued", "running", "done", "dead", "held",
+                                                                      "canceled"};
+
+const char *sdra_store_outbox_state_name(int state)
+{
+    return state >= 0 && state < SDRA_N_OUTBOX_STATES ? outbox_state_names[state] : "unknown";
+}
+
+int sdra_store_outbox_state_parse(const char *s)
+{
+    for (int i = 0; s && i < SDRA_N_OUTBOX_STATES; i++)
+        if (!strcmp(s, outbox_state_names[i]))
+            return i;
+    return -1;
+}
+
+/* Keys are printable ASCII without spaces, quotes or slashes (they appear in URLs and logs). */
+static bool outbox_key_ok(const char *key)
+{
+    if (!key || !*key || strlen(key) >= 128)
+        return false;
+    for (const char *p = key; *p; p++)
+        if (*p <= ' ' || *p >= 127 || *p == '/' || *p == '"' || *p == '\\' || *p == '?' || *p == '#' || *p == '%')
+            return false;
+    return true;
+}
+
+static int outbox_new_check(const sdra_store_outbox_new *e, sdra_error *err)
+{
+    if (!outbox_key_ok(e->key) || !e->kind || !*e->kind || strlen(e->kind) >= 32)
+        return sdra_error_set(err, SDRA_EINVAL, "outbox: bad idempotency key or kind");
+    if (!e->org || !valid_id(e->org))
+        return sdra_error_set(err, SDRA_EINVAL, "outbox: bad organisation");
+    if (e->state != SDRA_JOB_QUEUED && e->state != SDRA_OUTBOX_HELD && e->state != SDRA_OUTBOX_CANCELED)
+        return sdra_error_set(err, SDRA_EINVAL, "outbox: a new entry is queued, held or canceled");
+    if (e->send_at_ms < 0)
+        return sdra_error_set(err, SDRA_EINVAL, "outbox: send_at before 1970");
+    return 0;
+}
+
+int sdra_store_outbox_add(sdra_store *s, const sdra_store_outbox_new *e, int64_t now_ms, sdra_error *err)
+{
+    int rc = outbox_new_check(e, err);
+    return rc < 0 ? rc : s->ops->outbox_add(s, e, now_ms, err);
+}
+
+int sdra_store_outbox_get(sdra_store *s, const char *org, const char *key, sdra_store_outbox_item *out,
+                          sdra_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!org_arg_ok(org) || !outbox_key_ok(key))
+        return sdra_error_set(err, SDRA_ENOTFOUND, "no outbox entry '%.128s'", key ? key : "");
+    return s->ops->outbox_get(s, org, key, out, err);
+}
+
+int sdra_store_outbox_query(sdra_store *s, const sdra_store_outbox_filter *f, sdra_store_outbox_item *out, int max,
+                            int *n_out, sdra_error *err)
+{
+    static const sdra_store_outbox_filter all = {.state = -1};
+    *n_out = 0;
+    if (!f)
+        f = &all;
+    if (!org_arg_ok(f->org) || (f->call_id && !valid_id(f->call_id)) || max <= 0)
+        return 0;
+    return s->ops->outbox_query(s, f, out, max, n_out, err);
+}
+
+int sdra_store_outbox_change(sdra_store *s, const char *org, const char *key, sdra_outbox_verb verb, int64_t now_ms,
+                             sdra_error *err)
+{
+    if (!org_arg_ok(org) || !outbox_key_ok(key))
+        return sdra_error_set(err, SDRA_ENOTFOUND, "no outbox entry '%.128s'", key ? key : "");
+    if (verb < SDRA_OUTBOX_APPROVE || verb > SDRA_OUTBOX_CANCEL)
+        return sdra_error_set(err, SDRA_EINVAL, "outbox: unknown change");
+    return s->ops->outbox_change(s, org, key, verb, now_ms, err);
+}
+
+int sdra_store_outbox_approve(sdra_store *s, const char *org, const char *key, int64_t now_ms, sdra_error *err)
+{
+    return sdra_store_outbox_change(s, org, key, SDRA_OUTBOX_APPROVE, now_ms, err);
+}
+
+int sdra_store_outbox_retry(sdra_store *s, const char *org, const char *key, int64_t now_ms, sdra_error *err)
+{
+    return sdra_store_outbox_change(s, org, key, SDRA_OUTBOX_RETRY, now_ms, err);
+}
+
+int sdra_store_outbox_cancel(sdra_store *s, const char *org, const char *key, int64_t now_ms, sdra_error *err)
+{
+    return sdra_store_outbox_change(s, org, key, SDRA_OUTBOX_CANCEL, now_ms, err);
+}
+
+int sdra_store_outbox_finish(sdra_store *s, const sdra_store_outbox_item *it, const char *remote_id, int64_t now_ms,
+                             sdra_error *err)
+{
+    if (remote_id && strlen(remote_id) >= sizeof it->remote_id)
+        return sdra_error_set(err, SDRA_EINVAL, "outbox: remote id longer than %zu bytes", sizeof it->remote_id - 1);
+    return s->ops->outbox_finish(s, it, remote_id ? remote_id : "", now_ms, err);
+}
+
+int sdra_store_outbox_fail(sdra_store *s, const sdra_store_outbox_item *it, const char *msg, int next_state,
+                           int64_t retry_at_ms, int64_t now_ms, sdra_error *err)
+{
+    if (next_state != SDRA_JOB_QUEUED && next_state != SDRA_JOB_DEAD && next_state != SDRA_OUTBOX_HELD)
+        return sdra_error_set(err, SDRA_EINVAL, "outbox: a failed entry is queued again, dead or held");
+    return s->ops->outbox_fail(s, it, msg ? msg : "", next_state, retry_at_ms, now_ms, err);
+}
+
+int sdra_store_job_complete_fx(sdra_store *s, const sdra_store_job *job, const sdra_store_artifact *arts, int n_arts,
+                               int next_stage, const sdra_store_outbox_new *fx, int n_fx, int64_t now_ms,
+                               sdra_error *err)
+{
+    for (int i = 0; i < n_fx; i++) {
+        int rc = outbox_new_check(&fx[i], err);
+        if (rc < 0)
+            return rc;
+    }
+    return s->ops->job_complete_fx(s, job, arts, n_arts, next_stage, fx, n_fx, now_ms, err);
+}
+
+int sdra_store_job_fail_fx(sdra_store *s, const sdra_store_job *job, const char *msg, bool retryable,
+                           int64_t retry_at_ms, int max_attempts, const sdra_store_outbox_new *fx, int n_fx,
+                           int64_t now_ms, sdra_error *err)
+{
+    for (int i = 0; i < n_fx; i++) {
+        int rc = outbox_new_check(&fx[i], err);
+        if (rc < 0)
+            return rc;
+    }
+    return s->ops->job_fail_fx(s, job, msg, retryable, retry_at_ms, max_attempts, fx, n_fx, now_ms, err);
+}

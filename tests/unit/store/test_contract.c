@@ -697,6 +697,143 @@ static void store_open_rejects_bad_location(void **state)
     assert_int_equal(sdra_store_open(&s, "postgres://x", &err), SDRA_EUNSUPPORTED);
 }
 
+/* The outbox life cycle (issue 13): held until approved, canceled only before it is sent, a
+ * crashed worker's lease expires and the entry is claimed again (resumed), done with the remote
+ * id, retryable failures wait for next_attempt, dead entries are queued by hand, and another
+ * organisation's entry is not found. */
+static void store_outbox_lifecycle(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    sdra_store_outbox_item o, dead_worker;
+    sdra_store_outbox_new e = {.org = "acme", .key = "mail.deliver:c1", .call_id = "c1", .kind = "mail.deliver",
+                               .payload = "{}", .state = SDRA_OUTBOX_HELD, .reason = "needs review"};
+    assert_int_equal(sdra_store_outbox_add(s, &e, 10, &err), 0);
+    e.state = SDRA_JOB_QUEUED; /* a second add under the same key changes nothing */
+    assert_int_equal(sdra_store_outbox_add(s, &e, 11, &err), 0);
+    sdra_store_outbox_new w = {.org = "acme", .key = "webhook:call.completed:c1:cfg", .call_id = "c1",
+                               .kind = "webhook", .payload = "{\"a\":1}", .state = SDRA_JOB_QUEUED,
+                               .send_at_ms = 500};
+    assert_int_equal(sdra_store_outbox_add(s, &w, 12, &err), 0);
+    sdra_store_outbox_new bad = w;
+    bad.key = "has space";
+    assert_int_equal(sdra_store_outbox_add(s, &bad, 12, &err), SDRA_EINVAL);
+    bad = w;
+    bad.state = SDRA_JOB_DONE;
+    assert_int_equal(sdra_store_outbox_add(s, &bad, 12, &err), SDRA_EINVAL);
+
+    assert_int_equal(sdra_store_outbox_get(s, "acme", "mail.deliver:c1", &o, &err), 0);
+    assert_int_equal(o.state, SDRA_OUTBOX_HELD);
+    assert_string_equal(o.last_error, "needs review");
+    sdra_store_outbox_release(&o);
+    assert_int_equal(sdra_store_outbox_get(s, "zeta", "mail.deliver:c1", &o, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_outbox_approve(s, "zeta", "mail.deliver:c1", 20, &err), SDRA_ENOTFOUND);
+
+    /* held is never claimed; the webhook waits for its send_at */
+    assert_int_equal(sdra_store_outbox_claim(s, "w1", 100, 1000, &o, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_outbox_retry(s, "acme", "mail.deliver:c1", 100, &err), SDRA_EEXISTS); /* not dead */
+    assert_int_equal(sdra_store_outbox_approve(s, "acme", "mail.deliver:c1", 100, &err), 0);
+    assert_int_equal(sdra_store_outbox_approve(s, "acme", "mail.deliver:c1", 100, &err), SDRA_EEXISTS);
+    assert_int_equal(sdra_store_outbox_claim(s, "w1", 100, 1000, &dead_worker, &err), 0);
+    assert_string_equal(dead_worker.key, "mail.deliver:c1");
+    assert_false(dead_worker.resumed);
+    assert_int_equal(sdra_store_outbox_cancel(s, "acme", "mail.deliver:c1", 150, &err), SDRA_EEXISTS); /* sending */
+    /* the worker dies: after its lease the entry is claimed again, marked resumed */
+    assert_int_equal(sdra_store_outbox_claim(s, "w2", 600, 1000, &o, &err), 0);
+    assert_string_equal(o.key, "webhook:call.completed:c1:cfg"); /* due now; the mail still leased */
+    sdra_store_outbox_item hook = o;
+    assert_int_equal(sdra_store_outbox_claim(s, "w2", 1200, 1000, &o, &err), 0);
+    assert_string_equal(o.key, "mail.deliver:c1");
+    assert_true(o.resumed);
+    assert_int_equal(o.attempts, 2);
+    /* the old holder's outcome is refused; the new one's recorded with the remote id */
+    assert_int_equal(sdra_store_outbox_finish(s, &dead_worker, "x", 1300, &err), SDRA_EEXISTS);
+    assert_int_equal(sdra_store_outbox_finish(s, &o, "<m1@acme>", 1300, &err), 0);
+    sdra_store_outbox_release(&o);
+    sdra_store_outbox_release(&dead_worker);
+    assert_int_equal(sdra_store_outbox_get(s, NULL, "mail.deliver:c1", &o, &err), 0);
+    assert_int_equal(o.state, SDRA_JOB_DONE);
+    assert_string_equal(o.remote_id, "<m1@acme>");
+    sdra_store_outbox_release(&o);
+    assert_int_equal(sdra_store_outbox_cancel(s, "acme", "mail.deliver:c1", 1400, &err), SDRA_EEXISTS); /* sent */
+
+    /* a retryable failure waits for next_attempt, a permanent one is dead until retried */
+    assert_int_equal(sdra_store_outbox_fail(s, &hook, "webhook: 503", SDRA_JOB_QUEUED, 5000, 1300, &err), 0);
+    assert_int_equal(sdra_store_outbox_claim(s, "w3", 4999, 1000, &o, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_outbox_claim(s, "w3", 5000, 1000, &o, &err), 0);
+    assert_false(o.resumed);
+    assert_int_equal(sdra_store_outbox_fail(s, &o, "webhook: 400 bad request", SDRA_JOB_DEAD, 0, 5100, &err), 0);
+    sdra_store_outbox_release(&o);
+    sdra_store_outbox_release(&hook);
+    assert_int_equal(sdra_store_outbox_claim(s, "w3", 99999, 1000, &o, &err), SDRA_ENOTFOUND);
+    sdra_store_outbox_item list[4];
+    int n = 0;
+    sdra_store_outbox_filter f = {.org = "acme", .state = SDRA_JOB_DEAD};
+    assert_int_equal(sdra_store_outbox_query(s, &f, list, 4, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].last_error, "webhook: 400 bad request");
+    assert_int_equal(list[0].attempts, 2);
+    sdra_store_outbox_release(&list[0]);
+    f.org = "zeta";
+    f.state = -1;
+    assert_int_equal(sdra_store_outbox_query(s, &f, list, 4, &n, &err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(sdra_store_outbox_retry(s, "acme", "webhook:call.completed:c1:cfg", 6000, &err), 0);
+    assert_int_equal(sdra_store_outbox_claim(s, "w3", 6000, 1000, &o, &err), 0);
+    assert_int_equal(o.attempts, 1); /* reset by the retry */
+    assert_int_equal(sdra_store_outbox_finish(s, &o, NULL, 6100, &err), 0);
+    sdra_store_outbox_release(&o);
+
+    /* cancel before sending: never claimed */
+    sdra_store_outbox_new c = w;
+    c.key = "crm.sync:c1";
+    c.kind = "crm.sync";
+    c.send_at_ms = 0;
+    assert_int_equal(sdra_store_outbox_add(s, &c, 7000, &err), 0);
+    assert_int_equal(sdra_store_outbox_cancel(s, "acme", "crm.sync:c1", 7001, &err), 0);
+    assert_int_equal(sdra_store_outbox_claim(s, "w4", 99999, 1000, &o, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_outbox_get(s, "acme", "crm.sync:c1", &o, &err), 0);
+    assert_int_equal(o.state, SDRA_OUTBOX_CANCELED);
+    sdra_store_outbox_release(&o);
+    cleanup(s);
+}
+
+/* A stage's completion and the effects it causes commit together; a completion refused (lease
+ * lost) records none of them. */
+static void store_job_complete_records_effects_atomically(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    sdra_store_job j, stale;
+    assert_int_equal(sdra_store_call_create(s, "acme", "c", "{}", 0, 0, 0, 0, &err), 0);
+    assert_int_equal(sdra_store_job_claim(s, 0, "w1", 0, 100, 5, &stale, &err), 0);
+    assert_int_equal(sdra_store_job_claim(s, 0, "w2", 200, 100, 5, &j, &err), 0);
+    sdra_store_outbox_new fx = {.org = "acme", .key = "webhook:call.completed:c:cfg", .call_id = "c",
+                                .kind = "webhook", .payload = "{}", .state = SDRA_JOB_QUEUED};
+    assert_int_equal(sdra_store_job_complete_fx(s, &stale, NULL, 0, -1, &fx, 1, 250, &err), SDRA_EEXISTS);
+    sdra_store_outbox_item o;
+    assert_int_equal(sdra_store_outbox_get(s, NULL, fx.key, &o, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_job_complete_fx(s, &j, NULL, 0, -1, &fx, 1, 260, &err), 0);
+    assert_int_equal(sdra_store_outbox_get(s, "acme", fx.key, &o, &err), 0);
+    assert_int_equal(o.state, SDRA_JOB_QUEUED);
+    sdra_store_outbox_release(&o);
+    /* a failure records its effects only when the job dies */
+    assert_int_equal(sdra_store_call_create(s, "acme", "d", "{}", 0, 0, 0, 0, &err), 0);
+    sdra_store_outbox_new ff = fx;
+    ff.key = "webhook:call.failed:d:cfg";
+    ff.call_id = "d";
+    assert_int_equal(sdra_store_job_claim(s, 0, "w1", 300, 100, 5, &j, &err), 0);
+    assert_int_equal(sdra_store_job_fail_fx(s, &j, "x", true, 301, 5, &ff, 1, 300, &err), 0);
+    assert_int_equal(sdra_store_outbox_get(s, NULL, ff.key, &o, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_job_claim(s, 0, "w1", 400, 100, 5, &j, &err), 0);
+    assert_int_equal(sdra_store_job_fail_fx(s, &j, "x", false, 0, 5, &ff, 1, 400, &err), 0);
+    assert_int_equal(sdra_store_outbox_get(s, NULL, ff.key, &o, &err), 0);
+    sdra_store_outbox_release(&o);
+    cleanup(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -717,6 +854,8 @@ int main(void)
         cmocka_unit_test(store_org_quotas),
         cmocka_unit_test(store_survives_reopen),
         cmocka_unit_test(store_open_rejects_bad_location),
+        cmocka_unit_test(store_outbox_lifecycle),
+        cmocka_unit_test(store_job_complete_records_effects_atomically),
     };
     int failed = 0;
     for (size_t b = 0; b < sizeof backends / sizeof backends[0]; b++) {

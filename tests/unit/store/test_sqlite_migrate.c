@@ -139,11 +139,40 @@ static void moves_rows_from_before_organisations_to_default(void **state)
     remove_db(path);
 }
 
+/* An outbox from before the delivery life cycle (no send_at, next_attempt, last_error,
+ * remote_id): its entries are due at once, can be finished with a remote id, and opening the
+ * database again changes nothing. */
+static void outbox_from_before_the_life_cycle_is_migrated(void **state)
+{
+    (void)state;
+    char path[1024];
+    make_old_db(path, sizeof path, "migrate-outbox", PRE_ORG_SCHEMA);
+    sdra_store *s = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_store_sqlite_open(&s, path, &err), 0);
+    sdra_store_close(s);
+    assert_int_equal(sdra_store_sqlite_open(&s, path, &err), 0); /* idempotent */
+    sdra_store_outbox_item o;
+    assert_int_equal(sdra_store_outbox_claim(s, "w", 10, 100, &o, &err), 0);
+    assert_string_equal(o.key, "x");
+    assert_false(o.resumed);
+    assert_int_equal(sdra_store_outbox_finish(s, &o, "r-1", 20, &err), 0);
+    sdra_store_outbox_release(&o);
+    assert_int_equal(sdra_store_outbox_get(s, "default", "x", &o, &err), 0);
+    assert_int_equal(o.state, SDRA_JOB_DONE);
+    assert_string_equal(o.remote_id, "r-1");
+    assert_string_equal(o.last_error, "");
+    sdra_store_outbox_release(&o);
+    sdra_store_close(s);
+    remove_db(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(opens_and_chains_an_old_audit_log),
         cmocka_unit_test(moves_rows_from_before_organisations_to_default),
+        cmocka_unit_test(outbox_from_before_the_life_cycle_is_migrated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

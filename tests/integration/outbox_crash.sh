@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# outbox_crash.sh - kill -9 the delivery worker (`sdra outbox deliver`) at random moments,
+# OUTBOX_CRASH_KILLS times (default 50), while it delivers a batch of effects; then let one
+# worker finish. Every effect must be performed (no loss) and applied once (no duplicate):
+#  - webhook: a receiver (tests/servers/webhook_receiver.py, answering slowly so that kills land
+#    between sending and recording) logs every request with its event id. Applied = distinct
+#    event ids answered 200; redelivered requests of an id (a kill after the receiver answered
+#    but before the worker recorded it) are counted and reported: a receiver deduplicates them
+#    on the event id / Idempotency-Key, which is the documented contract.
+#  - crm.sync: the CRM backend OUTBOX_CRASH_CRM (default local: the SQLite CRM in the data
+#    directory) must hold exactly one activity per call and one contact per address. For a
+#    remote backend set OUTBOX_CRASH_CRM=hubspot plus its environment (SDRA_HUBSPOT_URL, ...)
+#    and OUTBOX_CRASH_CRM_COUNT, a command that prints "ACTIVITIES CONTACTS" as the remote
+#    side counts them.
+# The effect kinds come from OUTBOX_CRASH_KINDS (default "webhook crm.sync"), so that
+# mail.deliver can be added with its test server: an unknown kind fails the test.
+# Prints one line: "outbox_crash: kills=50 (with work left: K) entries=N lost=0 duplicates=0
+# redelivered=R".
+# ctest-labels: slow
+set -u
+SDRA=${SDRA:?SDRA must name the sdra binary}
+SRC=${SDRA_SRC:?SDRA_SRC must name the source tree}
+command -v sqlite3 >/dev/null || { echo "FAIL: sqlite3 CLI missing" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
+it_setup outbox_crash
+KILLS=${OUTBOX_CRASH_KILLS:-50}
+KINDS=${OUTBOX_CRASH_KINDS:-webhook crm.sync}
+CRM=${OUTBOX_CRASH_CRM:-local}
+N=${OUTBOX_CRASH_CALLS:-80}
+D="$T/data"
+SECRET=crash-secret
+
+python3 "$SRC/tests/servers/webhook_receiver.py" --port-file "$T/hook.port" --log "$T/hook.jsonl" \
+  --secret "$SECRET" --slow-ms 40 2>"$T/hook.log" &
+PIDS+=($!)
+for _ in $(seq 1 100); do [ -s "$T/hook.port" ] && break; sleep 0.1; done
+[ -s "$T/hook.port" ] || fail "webhook receiver did not start"
+HOOK="http://127.0.0.1:$(cat "$T/hook.port")/hook"
+
+"$SDRA" outbox list --data "$D" >/dev/null || fail "cannot create the store"
+# N calls, each with its documents (what the stages leave) and one entry per effect kind
+SQL="$T/entries.sql"
+: > "$SQL"
+for i in $(seq 1 "$N"); do
+  c=$(printf 'crash-%03d' "$i")
+  mkdir -p "$D/calls/$c"
+  printf '{"id":"%s","contact_email":"p%d@prospect.example","contact_name":"Pat %d","company":"P%d","call_date":"2026-11-20","rep_name":"Sam"}\n' \
+    "$c" "$i" "$i" "$i" > "$D/calls/$c/call.json"
+  printf '{"schema":"sdra.analysis/1","call_id":"%s","summary":"call %d","contact_preferences":{"do_not_call":false,"do_not_email":false}}\n' \
+    "$c" "$i" > "$D/calls/$c/analysis.json"
+  for k in $KINDS; do
+    case "$k" in
+      webhook)
+        key="webhook:call.completed:$c:cfg"
+        body=$(printf '{"created":"2026-11-20T10:00:00Z","data":{"call_id":"%s","org":"default","status":"done"},"id":"%s","type":"call.completed"}' "$c" "$key")
+        pay=$(python3 -c 'import json,sys; print(json.dumps({"url":sys.argv[1],"check":False,"event":"call.completed","body":sys.argv[2]}))' "$HOOK" "$body")
+        ;;
+      crm.sync)
+        key="crm.sync:$c"
+        pay="{\"call_id\":\"$c\",\"backend\":\"$CRM\"}"
+        ;;
+      *) fail "OUTBOX_CRASH_KINDS: no harness for effect kind '$k' yet" ;;
+    esac
+    pay=${pay//\'/\'\'}
+    echo "INSERT INTO outbox (idem_key, call_id, kind, payload, state, created_ms, org) VALUES ('$key', '$c', '$k', '$pay', 'queued', $i, 'default');" >> "$SQL"
+  done
+done
+sqlite3 "$D/sdra.db" < "$SQL" || fail "cannot queue the entries"
+TOTAL=$(sqlite3 "$D/sdra.db" "SELECT COUNT(*) FROM outbox")
+
+# kill -9 at random moments: each worker is killed 0-90 ms after it reported its first delivery
+# (or after 3 s), i.e. in the middle of the next one, often between the receiver's answer and
+# the record of it; a short lease lets the next worker take over what a killed one held
+DELIVER=("$SDRA" outbox deliver --data "$D" --crm "$CRM" --webhook-url "$HOOK" --outbox-lease-ms 300
+         --outbox-retry-base-ms 20)
+busy_kills=0
+touch "$T/deliver.out"
+for k in $(seq 1 "$KILLS"); do
+  before=$(wc -l < "$T/deliver.out")
+  SDRA_WEBHOOK_SECRET=$SECRET "${DELIVER[@]}" >>"$T/deliver.out" 2>>"$T/deliver.log" &
+  w=$!
+  for i in $(seq 1 60); do
+    [ "$(wc -l < "$T/deliver.out")" -gt "$before" ] && break
+    [ $((i % 10)) = 0 ] && [ "$(sqlite3 "$D/sdra.db" "SELECT COUNT(*) FROM outbox WHERE state <> 'done'")" = 0 ] && break
+    sleep 0.05
+  done
+  sleep "0.0$((RANDOM % 10))"
+  kill -9 "$w" 2>/dev/null
+  wait "$w" 2>/dev/null
+  [ "$(sqlite3 "$D/sdra.db" "SELECT COUNT(*) FROM outbox WHERE state <> 'done'")" -gt 0 ] && busy_kills=$((busy_kills + 1))
+done
+sleep 0.4 # the last lease
+SDRA_WEBHOOK_SECRET=$SECRET timeout 300 "${DELIVER[@]}" --once >>"$T/deliver.out" 2>>"$T/deliver.log" \
+  || fail "the last worker failed"
+
+# --- the store: every entry done -------------------------------------------------------------
+left=$(sqlite3 "$D/sdra.db" "SELECT idem_key || ' ' || state || ' ' || last_error FROM outbox WHERE state <> 'done'")
+[ -z "$left" ] || fail "entries not done: $left"
+
+# --- the remote sides: nothing lost, nothing applied twice ----------------------------------
+lost=0 dup=0 redelivered=0
+for k in $KINDS; do
+  case "$k" in
+    webhook)
+      # call.completed for every call, and crm.synced for every call when CRM syncs ran
+      read -r l dp rd < <(python3 - "$T/hook.jsonl" "$N" "$KINDS" <<'PY'
+import json, sys, collections
+rows = [json.loads(l) for l in open(sys.argv[1])]
+bad = [r for r in rows if not r["valid"]]
+assert not bad, bad                     # every request well-formed and correctly signed
+n = int(sys.argv[2])
+types = ["call.completed"] + (["crm.synced"] if "crm.sync" in sys.argv[3].split() else [])
+lost = 0
+for t in types:
+    ok = {r["event_id"] for r in rows if r["status"] == 200 and r["type"] == t}
+    lost += n - len(ok)
+seen = collections.Counter(r["event_id"] for r in rows)
+print(lost, 0, sum(v - 1 for v in seen.values()))
+PY
+      ) || fail "webhook log check"
+      lost=$((lost + l)) dup=$((dup + dp)) redelivered=$((redelivered + rd))
+      ;;
+    crm.sync)
+      if [ "$CRM" = local ]; then
+        acts=$("$SDRA" crm activities --data "$D" --format json | python3 -c 'import json,sys; a=json.load(sys.stdin); print(len(a), len(set(r.get("call_id") for r in a)))')
+        cons=$("$SDRA" crm contacts --data "$D" --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+      else
+        [ -n "${OUTBOX_CRASH_CRM_COUNT:-}" ] || fail "OUTBOX_CRASH_CRM=$CRM needs OUTBOX_CRASH_CRM_COUNT"
+        read -r a c < <(eval "$OUTBOX_CRASH_CRM_COUNT")
+        acts="$a $a" cons=$c
+      fi
+      read -r na nd <<<"$acts"
+      lost=$((lost + N - nd)) dup=$((dup + na - nd + cons - N))
+      ;;
+  esac
+done
+echo "outbox_crash: kills=$KILLS (with work left: $busy_kills) entries=$TOTAL lost=$lost duplicates=$dup redelivered=$redelivered (kinds: $KINDS)"
+[ "$lost" = 0 ] || fail "$lost effects lost"
+[ "$dup" = 0 ] || fail "$dup effects applied twice"
+echo "ok: outbox_crash"
