@@ -441,7 +441,10 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
                             p->domain_weight);
         goto done;
     }
-    snprintf(hmm, sizeof hmm, "%s/en-us", mdir);
+    if (p->hmm_dir)
+        sdra_strlcpy(hmm, p->hmm_dir, sizeof hmm);
+    else
+        snprintf(hmm, sizeof hmm, "%s/en-us", mdir);
     snprintf(lmpath, sizeof lmpath, "%s/en-us.lm.bin", mdir);
     snprintf(dict, sizeof dict, "%s/cmudict-en-us.dict", mdir);
     const char *need[] = {hmm, lmpath, dict};
@@ -569,9 +572,10 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
     s->cmn_nframe = cmn->nframe;
     s->max_utt_samples = (int64_t)((p->max_utterance_s > 0 ? p->max_utterance_s : 30) * 16000);
     const char *slash = strrchr(domain, '/');
-    int m = domain[0] ? snprintf(s->describe, sizeof s->describe, "en-us + %.120s (%.2f%s)",
+    const char *am = p->hmm_dir ? "en-us-8k" : "en-us"; /* the only other model is the narrowband one */
+    int m = domain[0] ? snprintf(s->describe, sizeof s->describe, "%s + %.120s (%.2f%s)", am,
                                  slash ? slash + 1 : domain, p->domain_weight, merged ? ", merged" : "")
-                      : snprintf(s->describe, sizeof s->describe, "en-us");
+                      : snprintf(s->describe, sizeof s->describe, "%s", am);
     snprintf(s->describe + m, sizeof s->describe - (size_t)m, "%s%s",
              p->vocab_path ? " + vocabulary" : "", n_hints ? " + hints" : "");
 done:
