@@ -203,6 +203,8 @@ def main():
     ap.add_argument("--librivox", default="/usr/share/pocketsphinx/test/data/librivox")
     ap.add_argument("--sentences", type=int, default=150)
     ap.add_argument("--mode", default="mllr+map", choices=["mllr", "map", "mllr+map"])
+    ap.add_argument("--dither", action="store_true",
+                    help="add 1-bit dither in the front end (fills the empty band above 4 kHz)")
     ap.add_argument("--upperf", type=float, default=0,
                     help="upper filter frequency of the adapted model's front end (Hz; 0 = the "
                     "model's own, 6800)")
@@ -225,6 +227,8 @@ def main():
         if not os.path.exists(src):
             raise BuildError("%s missing (pocketsphinx-en-us)" % src)
         shutil.copyfile(src, os.path.join(base, f))
+    if a.dither:
+        set_param(os.path.join(base, "feat.params"), "-dither", "yes")
     if a.upperf:
         set_param(os.path.join(base, "feat.params"), "-upperf", "%g" % a.upperf)
     run(["pocketsphinx_mdef_convert", "-text", os.path.join(base, "mdef"),

@@ -72,7 +72,7 @@ static void make_model(const char *dir)
                                         "sendump", "feat.params", "noisedict"};
     mkdir(dir, 0700);
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        char p[512];
+        char p[600];
         snprintf(p, sizeof p, "%s/%s", dir, files[i]);
         FILE *f = fopen(p, "w");
         assert_non_null(f);
