@@ -23,7 +23,8 @@ This adapts it to the channel (docs/asr.md, "Telephone-band recognition"):
    file, which Debian's model lacks, so they are decoded from sendump for the statistics only.
 
 Deterministic. Prints one line per step; on failure one line "narrowband-am: error: ..." and
-exit status 1. Takes about TIME on 2 cores (docs/asr.md).
+exit status 1. About 1.5 min of CPU on 2 cores to render the speech the first time (kept in
+--work), then well under a minute of CPU for features and statistics (docs/asr.md).
 """
 import argparse
 import concurrent.futures
