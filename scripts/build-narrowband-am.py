@@ -16,7 +16,8 @@ This adapts it to the channel (docs/asr.md, "Telephone-band recognition"):
    are what the adapted model is measured on.
 2. Each file goes through a simulated telephone channel: 300-3400 Hz band-pass, 8 kHz, G.711
    mu-law (sox), then back to 16 kHz with FFmpeg's resampler, as sdra's reader does it.
-3. Features with the model's own feat.params (sphinx_fe); Baum-Welch statistics (bw) against
+3. Features with the model's own feat.params (sphinx_fe, dithered as sdra dithers narrowband
+   audio); -cmninit set to their cepstral mean; Baum-Welch statistics (bw) against
    the model; a global MLLR transform (mllr_solve) baked into the means (mllr_transform); then
    statistics again against the transformed model and MAP (map_adapt) of means and variances.
    The mixture weights stay the model's own (sendump): bw needs them as a mixture_weights
