@@ -12,6 +12,8 @@ PKGS=(
   # speech recognition (embedded default) and its reference tools / test data
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx pocketsphinx-en-us pocketsphinx-testdata
   sphinxbase-utils
+  # the telephone-band acoustic model, adapted at build time (scripts/build-narrowband-am.py)
+  sphinxtrain
   # documents, storage, crypto, HTTP
   libjansson-dev libsqlite3-dev sqlite3 libsodium-dev libmicrohttpd-dev libcurl4-openssl-dev curl
   # CRM connectors: RS256 signatures of the Salesforce JWT bearer flow (libcrypto)

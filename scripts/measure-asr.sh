@@ -4,10 +4,15 @@
 # calls, each against plain `pocketsphinx_continuous -infile` (the raw engine sdra wraps) on
 # the same 16 kHz audio in the same run. Read-only on the data; prints one row per set.
 #
-# Usage: scripts/measure-asr.sh [BUILD_DIR] [--long] [-- SDRA_TRANSCRIBE_ARGS...]
+# Usage: scripts/measure-asr.sh [BUILD_DIR] [--long] [--telephone] [--no-raw]
+#                               [-- SDRA_TRANSCRIBE_ARGS...]
 #
 #   BUILD_DIR   a built tree with the `sdra` target (default: build)
 #   --long      also the 10-minute generated mono call of bench/transcribe.sh (slow: minutes)
+#   --telephone every file through a simulated telephone channel first (300-3400 Hz, 8 kHz,
+#               G.711 mu-law, channels kept): sdra reads that file, the raw engine the same
+#               audio resampled to 16 kHz (scripts/measure-asr-8k.sh compares the models)
+#   --no-raw    skip the raw engine (its column shows 0)
 #   -- ARGS     extra options for every `sdra transcribe` (e.g. -- --no-domain-lm)
 #
 # The generated calls are also run one by one with their call sheet's names as hints
@@ -20,12 +25,16 @@ set -euo pipefail
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$src/build"
 long=0
+telephone=0
+raw=1
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --long) long=1 ;;
+    --telephone) telephone=1 ;;
+    --no-raw) raw=0 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "measure-asr: unknown option $1" >&2; exit 2 ;;
     *) build="$(cd "$1" && pwd)" ;;
   esac
@@ -62,8 +71,10 @@ call_sheet() { # NAME.mono.wav -> sheet=(the call's names as sdra run would pass
   sheet=(--hints "$h" --rep-name Alex --company Brightwave)
 }
 psc_run() { # 16 kHz mono wav -> text
-  pocketsphinx_continuous -infile "$1" -logfn /dev/null > "$2"
+  if [ "$raw" = 1 ]; then pocketsphinx_continuous -infile "$1" -logfn /dev/null > "$2"; else : > "$2"; fi
 }
+# The telephone channel of scripts/build-narrowband-am.py: 300-3400 Hz, 8 kHz, G.711 mu-law.
+to_phone() { sox -R -D -V1 "$1" -r 8000 -e u-law "$2" sinc 300-3400; }
 to16k() { # IN OUT [ffmpeg options]: 16 kHz s16 WAV, 44-byte header
   local in="$1" out="$2"; shift 2
   ffmpeg -nostdin -loglevel error -y -i "$in" "$@" -ar 16000 -c:a pcm_s16le -map_metadata -1 \
@@ -79,11 +90,18 @@ row() {
     local b; b="$tmp/$(basename "${f%.*}")"
     # Both get the same 16 kHz samples in a WAV with a plain 44-byte header: the raw engine
     # reads any WAV from byte 44, and a longer header (LIST chunk) would shift its samples.
-    to16k "$f" "$b.16k.wav"
+    local in="$b.16k.wav"
+    if [ "$telephone" = 1 ]; then
+      to_phone "$f" "$b.8k.wav"
+      in="$b.8k.wav"
+      f="$b.8k.wav"
+    else
+      to16k "$f" "$b.16k.wav"
+    fi
     to16k "$f" "$b.16k.mono.wav" -ac 1
     sheet=()
     [ "$use_sheet" = 1 ] && call_sheet "$f"
-    sdra_run "$b.16k.wav" "$b.json"
+    sdra_run "$in" "$b.json"
     psc_run "$b.16k.mono.wav" "$b.psc.txt"
     read -r e r c < <(score "$ref" "$b.json")
     se=$((se + e)); n=$((n + r))

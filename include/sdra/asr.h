@@ -60,9 +60,46 @@ typedef struct sdra_asr_params {
     /* whisper-http: the shared endpoint scheduler (sdra_asr_pool_create below). Required by
        that backend; ignored by sphinx. Not owned: it must outlive the recognizer. */
     struct sdra_asr_pool *pool;
+    /* sphinx: the acoustic model directory; NULL = <model_dir>/en-us, the wideband model.
+       sdra_asr_am_resolve (below) sets it for a telephone-band source. */
+    const char *hmm_dir;
 } sdra_asr_params;
 
 sdra_asr_params sdra_asr_default_params(void);
+
+/* ---- acoustic model choice (docs/asr.md, "Telephone-band recognition") -----------------
+ *
+ * The en-us model is wideband (16 kHz, filters up to 6.8 kHz). Audio sampled at 8 kHz or less
+ * (telephone, G.711) gets the narrowband model the build adapts from it with sphinxtrain
+ * (scripts/build-narrowband-am.py): <build>/data/asr/en-us-8k, or $SDRA_NARROWBAND_AM. */
+typedef enum sdra_asr_am {
+    SDRA_ASR_AM_AUTO = 0,   /* narrowband when the source is at most 8 kHz, else wideband */
+    SDRA_ASR_AM_WIDEBAND,
+    SDRA_ASR_AM_NARROWBAND,
+} sdra_asr_am;
+
+#define SDRA_ASR_NARROWBAND_MAX_HZ 8000
+
+/* "auto" (or NULL), "wideband", "narrowband" -> *out; SDRA_EINVAL otherwise. */
+int sdra_asr_am_parse(const char *s, sdra_asr_am *out, sdra_error *err);
+const char *sdra_asr_am_name(sdra_asr_am am); /* "auto", "wideband", "narrowband" */
+
+/* The model a source of this sample rate gets: the requested one, or for AUTO narrowband when
+ * 0 < source_rate_hz <= SDRA_ASR_NARROWBAND_MAX_HZ, else wideband (an unknown rate, 0, is
+ * taken as wideband). Never returns AUTO. */
+sdra_asr_am sdra_asr_am_choose(sdra_asr_am requested, int source_rate_hz);
+
+/* The narrowband model directory: $SDRA_NARROWBAND_AM when set, else asr/en-us-8k in the share
+ * dir, else in the build tree. 0 with its path in out when it holds every model file;
+ * SDRA_ENOTFOUND (message names the directory) when not. */
+int sdra_asr_narrowband_dir(char *out, size_t n, sdra_error *err);
+
+/* Chooses the model for a source (sdra_asr_am_choose) and sets p->hmm_dir (pointing into
+ * buf, size n) for narrowband. When the narrowband model is missing it logs one warning and
+ * leaves p on the wideband model: a missing model never fails a transcription. Returns the
+ * model p now uses (WIDEBAND or NARROWBAND). */
+sdra_asr_am sdra_asr_am_resolve(sdra_asr_params *p, sdra_asr_am requested, int source_rate_hz,
+                                char *buf, size_t n);
 
 /* Writes the generic model (generic_bin: a trigram model in sphinxbase's trie format, like
  * en-us.lm.bin) interpolated with a domain model (domain_arpa: ARPA, order <= 3) with the

@@ -68,6 +68,9 @@ typedef struct sdra_transcribe_params {
     const char *format_hint;    /* input format for streams ("wav", "s16le"), or NULL */
     int raw_channels;           /* raw s16le input: channels (default 1) */
     int raw_rate_hz;            /* raw s16le input: sample rate (default 16000) */
+    sdra_asr_am acoustic_model; /* embedded engine: AUTO (default) picks the narrowband model
+                                   for a source at <= 8 kHz (sdra_asr_am_choose); the
+                                   transcript's meta.acoustic_model says which was used */
 } sdra_transcribe_params;
 
 sdra_transcribe_params sdra_transcribe_default_params(void);

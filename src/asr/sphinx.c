@@ -61,6 +61,8 @@ typedef struct sphinx_state {
     int16_t block[FEED_BLOCK]; /* PCM waiting for a whole block */
     size_t n_block;
     int64_t primed_frames; /* frames the front end counted while priming: taken off times */
+    bool dither;           /* narrowband model: dither the PCM (see dither()) */
+    uint32_t dither_state; /* its generator, restarted with every stream */
     char describe[256];
 } sphinx_state;
 
@@ -441,7 +443,10 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
                             p->domain_weight);
         goto done;
     }
-    snprintf(hmm, sizeof hmm, "%s/en-us", mdir);
+    if (p->hmm_dir)
+        sdra_strlcpy(hmm, p->hmm_dir, sizeof hmm);
+    else
+        snprintf(hmm, sizeof hmm, "%s/en-us", mdir);
     snprintf(lmpath, sizeof lmpath, "%s/en-us.lm.bin", mdir);
     snprintf(dict, sizeof dict, "%s/cmudict-en-us.dict", mdir);
     const char *need[] = {hmm, lmpath, dict};
@@ -567,11 +572,13 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
     memcpy(s->cmn_mean, cmn->cmn_mean, (size_t)cmn->veclen * sizeof(mfcc_t));
     memcpy(s->cmn_sum, cmn->sum, (size_t)cmn->veclen * sizeof(mfcc_t));
     s->cmn_nframe = cmn->nframe;
+    s->dither = p->hmm_dir != NULL; /* the narrowband model was adapted on dithered features */
     s->max_utt_samples = (int64_t)((p->max_utterance_s > 0 ? p->max_utterance_s : 30) * 16000);
     const char *slash = strrchr(domain, '/');
-    int m = domain[0] ? snprintf(s->describe, sizeof s->describe, "en-us + %.120s (%.2f%s)",
+    const char *am = p->hmm_dir ? "en-us-8k" : "en-us"; /* the only other model is the narrowband one */
+    int m = domain[0] ? snprintf(s->describe, sizeof s->describe, "%s + %.120s (%.2f%s)", am,
                                  slash ? slash + 1 : domain, p->domain_weight, merged ? ", merged" : "")
-                      : snprintf(s->describe, sizeof s->describe, "en-us");
+                      : snprintf(s->describe, sizeof s->describe, "%s", am);
     snprintf(s->describe + m, sizeof s->describe - (size_t)m, "%s%s",
              p->vocab_path ? " + vocabulary" : "", n_hints ? " + hints" : "");
 done:
@@ -691,10 +698,26 @@ static int sphinx_start_stream(void *state, sdra_error *err)
     s->streaming = true;
     s->n_block = 0;
     s->primed_frames = 0;
+    s->dither_state = 1;
     s->in_utt = true;
     s->utt_speech = false;
     s->utt_speech_samples = 0;
     return 0;
+}
+
+/* The narrowband model was adapted on features made with the front end's dither (+1 on a
+ * quarter of the samples, as sphinx_fe -dither does): upsampled 8 kHz audio has no energy above
+ * 4 kHz, and without it the log energies of the empty filters swing with the resampler's
+ * last bits. The front end's own dither draws from one generator shared by every decoder of
+ * the process, so threads would change each other's words; this one is per recognizer and
+ * restarts with each stream, so the same audio still gives the same words (docs/asr.md). */
+static void dither(sphinx_state *s, const int16_t *in, int16_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        s->dither_state = s->dither_state * 1103515245u + 12345u;
+        int v = in[i] + ((s->dither_state >> 16) % 4 == 0);
+        out[i] = (int16_t)(v > INT16_MAX ? INT16_MAX : v);
+    }
 }
 
 /* Decodes one block: the detector's state is read after each block, as
@@ -705,6 +728,11 @@ static int decode_block(sphinx_state *s, const int16_t *pcm, size_t k, sdra_erro
         if (ps_start_utt(s->ps) < 0)
             return sdra_error_set(err, SDRA_EINTERNAL, "sphinx: cannot start an utterance");
         s->in_utt = true;
+    }
+    int16_t dithered[FEED_BLOCK];
+    if (s->dither) {
+        dither(s, pcm, dithered, k);
+        pcm = dithered;
     }
     if (ps_process_raw(s->ps, pcm, k, FALSE, FALSE) < 0)
         return sdra_error_set(err, SDRA_EINTERNAL, "sphinx: decoding failed");
@@ -772,8 +800,16 @@ static int sphinx_prime(void *state, const int16_t *pcm, size_t n, sdra_error *e
         return 0;
     size_t dim = (size_t)fe_get_output_size(fe);
     mfcc_t *rows[PRIME_FRAMES], *cep_data = malloc(PRIME_FRAMES * dim * sizeof *cep_data);
-    if (!cep_data)
+    int16_t *dithered = s->dither ? malloc(n * sizeof *dithered) : NULL;
+    if (!cep_data || (s->dither && !dithered)) {
+        free(cep_data);
+        free(dithered);
         return sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+    }
+    if (dithered) {
+        dither(s, pcm, dithered, n);
+        pcm = dithered;
+    }
     for (size_t i = 0; i < PRIME_FRAMES; i++)
         rows[i] = cep_data + i * dim;
     mfcc_t **cep = rows;
@@ -785,6 +821,7 @@ static int sphinx_prime(void *state, const int16_t *pcm, size_t n, sdra_error *e
         size_t before = left;
         if (fe_process_frames(fe, &p, &left, cep, &nfr, NULL) < 0) {
             free(cep_data);
+            free(dithered);
             return sdra_error_set(err, SDRA_EINTERNAL, "sphinx: front end failed");
         }
         if (nfr > 0)
@@ -793,6 +830,7 @@ static int sphinx_prime(void *state, const int16_t *pcm, size_t n, sdra_error *e
             break; /* cannot happen: every call consumes or emits */
     }
     free(cep_data);
+    free(dithered);
     cmn_live_update(cmn);
     fe_start_utt(fe); /* the stream's first utterance starts with a fresh detector */
     s->primed_frames += (int64_t)(n / (size_t)shift);

@@ -43,6 +43,8 @@ static void usage(FILE *f)
         "                          merged with the generic model at build time; another\n"
         "                          weight is mixed at run time, about 11 %% slower;\n"
         "                          0 is the same as --no-domain-lm)\n"
+        "  --acoustic-model M      auto|wideband|narrowband (default auto: the telephone-band\n"
+        "                          model for audio sampled at 8 kHz or less, docs/asr.md)\n"
         CLI_ASR_HELP
         "  --input-format F        stdin: FFmpeg format name (wav, s16le, ...)\n"
         "  --raw-rate HZ           s16le stdin: sample rate (default 16000)\n"
@@ -71,7 +73,7 @@ static int print_line(void *ud, const sdra_transcript *t, const sdra_utterance *
 int cmd_transcribe(int argc, char **argv)
 {
     enum { O_SPEAKERS = 256, O_JOBS, O_REPCH, O_VOCAB, O_REPNAME, O_COMPANY, O_NODOM, O_DOMW, O_HINTS, O_INFMT,
-           O_RAWRATE, O_RAWCH };
+           O_RAWRATE, O_RAWCH, O_AM };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"format", required_argument, NULL, 'f'},
@@ -87,6 +89,7 @@ int cmd_transcribe(int argc, char **argv)
         {"input-format", required_argument, NULL, O_INFMT},
         {"raw-rate", required_argument, NULL, O_RAWRATE},
         {"raw-channels", required_argument, NULL, O_RAWCH},
+        {"acoustic-model", required_argument, NULL, O_AM},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         CLI_ASR_LONGOPTS,
@@ -151,6 +154,11 @@ int cmd_transcribe(int argc, char **argv)
             if ((v = cli_parse_count(optarg)) < 1 || v > 8)
                 return cli_usage_error("transcribe", "--raw-channels wants 1..8, not '%s'", optarg);
             p.raw_channels = (int)v;
+            break;
+        case O_AM:
+            if (sdra_asr_am_parse(optarg, &p.acoustic_model, NULL) < 0)
+                return cli_usage_error("transcribe", "--acoustic-model wants auto, wideband or "
+                                       "narrowband, not '%s'", optarg);
             break;
         case 'q': quiet = true; break;
         case 'h': usage(stdout); return SDRA_EXIT_OK;

@@ -501,6 +501,12 @@ static json_t *timing_meta(const char *engine, const char *model, int jobs, int 
     return m;
 }
 
+void sdra_transcribe_am_meta(json_t *meta, sdra_asr_am am, int source_rate_hz)
+{
+    json_object_set_new(meta, "acoustic_model", json_string(sdra_asr_am_name(am)));
+    json_object_set_new(meta, "source_rate_hz", json_integer(source_rate_hz));
+}
+
 int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
                          const sdra_transcribe_params *p, const sdra_progress *progress,
                          sdra_error *err)
@@ -544,6 +550,10 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
     sdra_asr_params asrp;
     sdra_transcribe_asr_params(&asrp, p);
     asrp.pool = pool;
+    char hmm[4096];
+    sdra_asr_am am = remote ? SDRA_ASR_AM_WIDEBAND
+                            : sdra_asr_am_resolve(&asrp, p->acoustic_model, info->source_rate_hz,
+                                                  hmm, sizeof hmm);
     if (!(wk = calloc((size_t)jobs, sizeof *wk))) {
         rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
         goto done;
@@ -670,6 +680,8 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
     t->meta = timing_meta(sdra_asr_name(wk[0].asr), sdra_asr_describe(wk[0].asr), jobs,
                           info->n_channels, stereo ? "channel" : "cluster", t->duration_s,
                           sdra_clock_s() - t_start, read_s, w.asr_busy_s, diar_s);
+    if (t->meta && !remote)
+        sdra_transcribe_am_meta(t->meta, am, info->source_rate_hz);
     if (t->meta && pool) {
         json_t *rm = remote_meta(pool, boundary_dups, chunk_s, p->remote->n_urls);
         json_object_update(t->meta, rm);

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Telephone audio (8 kHz, G.711 mu-law) is recognised with the narrowband acoustic model the
+# build adapts (docs/asr.md, "Telephone-band recognition"), chosen automatically from the
+# source's sample rate and named in the transcript; a missing model falls back to the wideband
+# one with a warning, never a failure. The calls used here are never in the model's training
+# data (scripts/build-narrowband-am.py trains on the sales corpus and LibriVox only).
+# ctest-labels: slow
+set -euo pipefail
+: "${SDRA:?}" "${SDRA_FIXTURES:?}" "${SDRA_BUILD:?}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
+it_setup transcribe_narrowband
+fx="$SDRA_FIXTURES"
+[ -f "$SDRA_BUILD/data/asr/en-us-8k/means" ] || fail "the build made no narrowband model"
+
+# WER of a transcript against the call's reference, and a meta field of it
+wer() { "$SDRA" eval asr --ref "$2" "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["wer"])'; }
+meta() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["meta"].get(sys.argv[2]))' "$1" "$2"; }
+below() { python3 -c "import sys; sys.exit(0 if float('$1') < float('$2') else 1)"; }
+
+# 1. a generated call through a telephone channel (300-3400 Hz, 8 kHz, mu-law), as measured
+sox -R -D -V1 "$fx/short.mono.wav" -r 8000 -e u-law "$T/short.phone.wav" sinc 300-3400
+"$SDRA" transcribe "$T/short.phone.wav" -q --jobs 2 -o "$T/phone.json" 2> "$T/phone.log"
+[ "$(meta "$T/phone.json" acoustic_model)" = narrowband ] || fail "8 kHz source: not the narrowband model"
+[ "$(meta "$T/phone.json" source_rate_hz)" = 8000 ] || fail "source rate not recorded"
+meta "$T/phone.json" model | grep -q '^en-us-8k' || fail "meta.model does not name en-us-8k"
+w=$(wer "$T/phone.json" "$fx/short.stm")
+echo "short through a telephone channel: WER $w (narrowband)"
+# measured 0.208 (15 of 72 words; 0.417 with the wideband model, 0.125 at 16 kHz)
+below "$w" 0.30 || fail "telephone call: WER $w"
+
+# 2. the 8 kHz mu-law fixture the other tests read (stereo, not band-limited)
+"$SDRA" transcribe "$fx/short.mulaw8k.wav" -q --jobs 2 -o "$T/mulaw.json" 2> "$T/mulaw.log"
+[ "$(meta "$T/mulaw.json" acoustic_model)" = narrowband ] || fail "mu-law fixture: not the narrowband model"
+w=$(wer "$T/mulaw.json" "$fx/short.stm")
+echo "short.mulaw8k.wav: WER $w (narrowband)"
+# measured 0.264 (19 of 72 words)
+below "$w" 0.35 || fail "mu-law fixture: WER $w"
+
+# 3. a 16 kHz source keeps the wideband model
+ffmpeg -nostdin -loglevel error -y -i "$fx/short.mono.wav" -t 4 "$T/clip16.wav"
+"$SDRA" transcribe "$T/clip16.wav" -q -o "$T/clip16.json"
+[ "$(meta "$T/clip16.json" acoustic_model)" = wideband ] || fail "16 kHz source: not the wideband model"
+meta "$T/clip16.json" model | grep -q '^en-us ' || fail "16 kHz source: meta.model"
+
+# 4. a missing narrowband model: one warning, the wideband model, success
+sox -R -D -V1 "$T/clip16.wav" -r 8000 -e u-law "$T/clip8.wav" sinc 300-3400
+SDRA_NARROWBAND_AM="$T/none" "$SDRA" transcribe "$T/clip8.wav" -q -o "$T/fallback.json" \
+  2> "$T/fallback.log" || fail "missing narrowband model failed the transcription"
+[ "$(meta "$T/fallback.json" acoustic_model)" = wideband ] || fail "fallback: not the wideband model"
+[ "$(grep -c 'narrowband acoustic model' "$T/fallback.log")" = 1 ] || fail "fallback: no single warning"
+grep -q 'using the wideband model' "$T/fallback.log" || fail "fallback: warning does not say what happens"
+
+# 5. forcing: wideband on 8 kHz audio; a bad value is a usage error
+"$SDRA" transcribe "$T/clip8.wav" -q --acoustic-model wideband -o "$T/forced.json"
+[ "$(meta "$T/forced.json" acoustic_model)" = wideband ] || fail "--acoustic-model wideband ignored"
+rc=0
+"$SDRA" transcribe "$T/clip8.wav" -q --acoustic-model 8k -o "$T/bad.json" 2> "$T/bad.log" || rc=$?
+[ "$rc" = 2 ] || fail "bad --acoustic-model: exit $rc, want 2"
+[ "$(wc -l < "$T/bad.log")" = 1 ] && grep -q "acoustic-model" "$T/bad.log" || fail "bad --acoustic-model: message"
+"$SDRA" transcribe --help | grep -q -- '--acoustic-model' || fail "--help lacks --acoustic-model"
+echo "transcribe_narrowband: ok"
