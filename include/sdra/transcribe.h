@@ -46,6 +46,8 @@ typedef struct sdra_transcribe_params {
     const char *vocab_path;     /* user vocabulary (docs/vocabulary.md), or NULL */
     const char *rep_name;       /* the rep's first name, helps role assignment; or NULL */
     const char *company;        /* the rep's company; or NULL */
+    const char *contact_name;   /* the prospect's name from the call sheet, helps role
+                                   assignment (sdra_roles_assign); or NULL */
     const char *hints;          /* names and terms expected in the call (contact, prospect's
                                    company, products), free text, or NULL; rep_name and
                                    company are hints too (sdra_asr_params.hints) */
