@@ -45,7 +45,7 @@ sdra_transcribe_params sdra_transcribe_default_params(void)
 {
     sdra_transcribe_params p = {
         .jobs = 0,
-        .n_speakers = 2,
+        .n_speakers = 0, /* estimated: one talker gives one speaker (docs/diarization.md) */
         .rep_channel = -1,
         .domain_weight = -1.0f,
         .max_duration_s = 4 * 3600.0,
