@@ -11,6 +11,7 @@
 #include "sdra/call.h"
 #include "sdra/pipeline.h"
 #include "sdra/privacy.h"
+#include "sdra/tz.h"
 #include "sdra/util.h"
 
 #include <ctype.h>
@@ -39,6 +40,9 @@ static void usage(FILE *f)
         "  --rep-company C      the rep's company (helps tell the rep from the prospect)\n"
         "  --call-date D        YYYY-MM-DD; anchors relative dates (default: today)\n"
         "  --consent C          recording consent: obtained|not_required|unknown (default unknown)\n"
+        "  --timezone REP[,CONTACT]  IANA zones (Europe/Berlin): meeting times are the rep's; the\n"
+        "                       invite carries the zone, the email names it and, when the\n"
+        "                       contact's differs, their local time too (default: floating time)\n"
         "  (the names above are also hints to the recognizer: it expects to hear them)\n"
         "follow-up:\n"
         "  --style S            formal|friendly|concise|consultative (default friendly)\n"
@@ -218,6 +222,7 @@ int cmd_run(int argc, char **argv)
         {"playbook", required_argument, 0, 40},
         {"encrypt", no_argument, 0, 41},            {"master-key-file", required_argument, 0, 42},
         {"master-key-cmd", required_argument, 0, 43},
+        {"timezone", required_argument, 0, 44},
         CLI_LLM_LONGOPTS,                           CLI_ASR_LONGOPTS,
         CLI_TR_LONGOPTS,
         {0, 0, 0, 0}};
@@ -266,6 +271,18 @@ int cmd_run(int argc, char **argv)
                 goto done;
             }
             break;
+        case 44: { /* REP[,CONTACT] */
+            char rep_tz[SDRA_TZ_NAME_MAX + 1];
+            const char *comma = strchr(optarg, ',');
+            size_t rl = comma ? (size_t)(comma - optarg) : strlen(optarg);
+            snprintf(rep_tz, sizeof rep_tz, "%.*s", (int)(rl < sizeof rep_tz ? rl : sizeof rep_tz - 1), optarg);
+            if (sdra_call_info_set(&call, "timezone", rep_tz, &err) < 0 ||
+                (comma && sdra_call_info_set(&call, "contact_timezone", comma + 1, &err) < 0)) {
+                rc = cli_usage_error("run", "--timezone: %s", err.msg);
+                goto done;
+            }
+            break;
+        }
         case 41: encrypt = true; break;
         case 42: mk_file = optarg; break;
         case 43: mk_cmd = optarg; break;
