@@ -109,9 +109,11 @@ int sdra_tz_load(sdra_tz *out, const char *name, sdra_error *err)
     snprintf(z.name, sizeof z.name, "%s", name);
     /* the footer: "\n<TZ string>\n" at the very end */
     char *end = len >= 2 && data[len - 1] == '\n' ? data + len - 1 : NULL, *start = NULL;
-    if (end) {
+    if (end) { /* the binary part holds NULs and newlines: search back from the end */
         *end = 0;
-        start = strrchr(data, '\n');
+        for (char *c = end - 1; c >= data && !start; c--)
+            if (*c == '\n')
+                start = c;
     }
     if (len < 44 || memcmp(data, "TZif", 4) || data[4] < '2' || !start) {
         rc = bad_name(err, name);
