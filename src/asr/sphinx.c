@@ -44,9 +44,10 @@
 #define FRAMES_PER_S 100.0 /* sphinx frame rate */
 #define MAX_CEP 64
 #define SDRA_ASR_VOCAB_WEIGHT 0.05f /* interpolation weight of the user-vocabulary model */
-/* Hints (call-sheet names, --hints) have a model of their own, weighted so that each hint word
- * gets about this probability wherever it could occur: enough to bring a name the generic model
- * lacks, little enough not to be heard where nobody says it. In the vocabulary model they had
+/* Hints (call-sheet names, --hints) the generic model lacks have a model of their own, weighted
+ * so that each gets about this probability wherever it could occur: enough to bring the name,
+ * little enough not to be heard where nobody says it; hints the generic model knows are not
+ * boosted at all. In the vocabulary model they had
  * 0.05 / (n + 1), about 0.01 each, and "carter" and "alex" were inserted into real calls that
  * never said them (issue 12). $SDRA_HINT_WORD_P (1e-6..0.05) overrides it: a measuring knob
  * (scripts/measure-hints.sh). */
@@ -540,6 +541,19 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
     if ((n_hints = add_hints(s, &hints, &hint_lm, err)) < 0) {
         rc = n_hints;
         goto done;
+    }
+    /* A hint the generic model already knows ("carter", "alvarez") keeps its own probability:
+     * boosting it is where insertions come from, while the gain is in names the model lacks
+     * ("brightwave"), which the hint model alone makes possible (docs/vocabulary.md#hints). */
+    {
+        size_t k = 0;
+        for (size_t i = 0; i < hint_lm.n; i++) {
+            if (ngram_wid(lms[0], hint_lm.w[i]) != ngram_unknown_wid(lms[0]))
+                free(hint_lm.w[i]);
+            else
+                hint_lm.w[k++] = hint_lm.w[i];
+        }
+        hint_lm.n = k;
     }
     if (words.n) {
         if (!(lms[n_lms] = vocab_model(s, &words, err))) {

@@ -49,4 +49,10 @@ for opt in "--hints Northwind" "--speakers auto" "--no-domain-lm" "--domain-weig
   [ $rc -eq 1 ] && grep -q "missing.wav" "$T/err" || fail "run $opt: exit $rc, $(cat "$T/err") (want the missing file, not a usage error)"
 done
 "$SDRA" run --help | grep -q -- "--hints TEXT" || fail "run --help lacks --hints"
+# --timezone REP[,CONTACT]: zones of the system tz data, an unknown one is one line and exit 2
+"$SDRA" run "$T/missing.wav" --timezone Europe/Atlantis > "$T/out" 2> "$T/err"
+[ $? -eq 2 ] && grep -q "unknown time zone 'Europe/Atlantis'" "$T/err" && [ "$(wc -l < "$T/err")" -le 1 ] ||
+  fail "run --timezone Europe/Atlantis: $(cat "$T/err")"
+"$SDRA" run "$T/missing.wav" --timezone Europe/Berlin,America/New_York --out "$T/o" --data "$T/d" > "$T/out" 2> "$T/err"
+[ $? -eq 1 ] && grep -q "missing.wav" "$T/err" || fail "run --timezone Europe/Berlin,America/New_York: $(cat "$T/err")"
 echo "speakers_roles: ok"
