@@ -167,20 +167,7 @@ static sdra_turn *run_on(const int16_t *x, size_t n, int n_speakers, size_t *nt,
 
 static sdra_turn *run(int n_speakers, size_t *nt, int *ns)
 {
-    sdra_diarizer *d = NULL;
-    sdra_diarize_params p = sdra_diarize_default_params();
-    p.method = SDRA_DIARIZE_CLUSTER;
-    p.n_speakers = n_speakers;
-    sdra_error err = {0};
-    sdra_turn *turns = NULL;
-    assert_int_equal(sdra_diarizer_create(&d, &p, 1, &err), 0);
-    for (size_t i = 0; i < n_pcm; i += 3000) {
-        const int16_t *b[1] = {pcm + i};
-        assert_int_equal(sdra_diarizer_feed(d, b, n_pcm - i < 3000 ? n_pcm - i : 3000, &err), 0);
-    }
-    assert_int_equal(sdra_diarizer_finish(d, &turns, nt, ns, &err), 0);
-    sdra_diarizer_destroy(d);
-    return turns;
+    return run_on(pcm, n_pcm, n_speakers, nt, ns);
 }
 
 static void cluster_two_voices_known_count(void **state)
