@@ -7,7 +7,7 @@
  *   {"schema":"sdra.call/1","id":"...","audio":"call.mp3","call_date":"2026-11-24",
  *    "contact_email":"...","contact_name":"...","company":"...","rep_name":"...",
  *    "rep_email":"...","rep_company":"...","style":"friendly","direction":"outbound",
- *    "consent":"obtained"}
+ *    "consent":"obtained","timezone":"Europe/Berlin","contact_timezone":"America/New_York"}
  * Absent strings are NULL in C and absent in JSON.
  */
 #ifndef SDRA_CALL_H
@@ -35,6 +35,8 @@ typedef struct sdra_call_info {
     char *style;         /* email style: formal|friendly|concise|consultative */
     char *direction;     /* outbound|inbound */
     char *consent;       /* recording consent: obtained|not_required|unknown (NULL = unknown) */
+    char *timezone;      /* the rep's IANA zone ("Europe/Berlin"): meeting times are in it */
+    char *contact_timezone; /* the prospect's zone, when known and different */
 } sdra_call_info;
 
 /* Frees every string and zeroes the struct. */
@@ -42,7 +44,8 @@ void sdra_call_info_release(sdra_call_info *c);
 
 /* Sets one field by its JSON name (copying value; NULL clears). SDRA_EINVAL for unknown names
  * or an invalid value (call_date must be YYYY-MM-DD and a real date; emails need one '@';
- * style one of the four; consent obtained, not_required or unknown). */
+ * style one of the four; consent obtained, not_required or unknown; timezone and
+ * contact_timezone a zone of the system tz database, sdra/tz.h). */
 int sdra_call_info_set(sdra_call_info *c, const char *field, const char *value, sdra_error *err);
 
 json_t *sdra_call_info_to_json(const sdra_call_info *c);

@@ -79,10 +79,15 @@ typedef struct sdra_roles_params {
     int rep_channel;         /* stereo: 0 (left) or 1 (right) is the rep; -1 = decide by text */
     const char *rep_name;    /* the rep's first name, if known ("Alex") */
     const char *company;     /* the rep's company, if known ("Acme") */
+    const char *contact_name;/* the prospect's name from the call sheet, if known ("Jordan Lee") */
 } sdra_roles_params;
 
 /* Sets each speaker's role in t. Stereo with rep_channel >= 0 (and a speaker on that channel):
- * by channel. Otherwise a documented text heuristic (docs/diarization.md#roles) with the
+ * by channel. Then, when rep_name or contact_name is given, by names: a speaker who introduces
+ * themself with the rep's name ("I'm X", "this is X", "X here", "my name is X") or addresses the
+ * contact ("hi X", "thanks X", "is this X") scores towards the rep, the reverse towards the
+ * prospect; names match through ASR near-misses (sdra_roles_name_match); used only when the
+ * evidence is clear (docs/diarization.md#roles). Otherwise a documented text heuristic (docs/diarization.md#roles) with the
  * weighted phrases of data/roles/rep-phrases.txt: the speaker who introduces themself with the
  * rep's name or company, or says the call-opening phrases of a rep ("this is X from", "the
  * reason for my call", "do you have a minute"), scores up; prospect phrases ("who is this",
@@ -91,6 +96,13 @@ typedef struct sdra_roles_params {
  * Fails (t unchanged) with SDRA_ENOTFOUND / SDRA_EINVAL naming the phrase file when it is
  * missing or malformed. */
 int sdra_roles_assign(sdra_transcript *t, const sdra_roles_params *p, sdra_error *err);
+
+/* Is the heard word (heard_len bytes, letters) the name, allowing ASR near-misses? Exact
+ * (case-insensitive); or, for names of three letters or more, the same phonetic key (a small
+ * Soundex/Metaphone-style key: the first sound, then consonant classes) within name_len / 3
+ * edits (at least 1); or one edit from a name of five letters or more. "dian" and "dianne"
+ * match "Diane", "shela" matches "Sheila"; "down" does not. Returns 1 or 0. */
+int sdra_roles_name_match(const char *heard, size_t heard_len, const char *name, size_t name_len);
 
 #ifdef __cplusplus
 }

@@ -57,6 +57,10 @@ typedef struct sdra_pipeline_options {
     const sdra_asr_remote_params *asr_remote; /* whisper-http's endpoints and settings */
     double asr_chunk_s;       /* chunk target length; 0 = default */
     const char *playbook_path; /* the user's playbook for the email, or NULL (docs/templates.md) */
+    const struct sdra_transcribe_params *transcribe; /* the transcription options as `sdra
+                               * transcribe` takes them (speakers, hints, vocabulary, domain model,
+                               * ...); the fields above override it when set; NULL = defaults.
+                               * Its hints are added to the call sheet's names */
 } sdra_pipeline_options;
 
 typedef struct sdra_stage_ctx {

@@ -41,11 +41,13 @@ extern "C" {
 
 typedef struct sdra_transcribe_params {
     int jobs;                   /* decoding threads; 0 = number of online cores (max 64) */
-    int n_speakers;             /* mono: speakers to find; default 2; 0 = estimate */
+    int n_speakers;             /* mono: speakers to find; 0 = estimate 1..6 (default) */
     int rep_channel;            /* stereo: 0 left, 1 right is the rep; -1 = decide by text */
     const char *vocab_path;     /* user vocabulary (docs/vocabulary.md), or NULL */
     const char *rep_name;       /* the rep's first name, helps role assignment; or NULL */
     const char *company;        /* the rep's company; or NULL */
+    const char *contact_name;   /* the prospect's name from the call sheet, helps role
+                                   assignment (sdra_roles_assign); or NULL */
     const char *hints;          /* names and terms expected in the call (contact, prospect's
                                    company, products), free text, or NULL; rep_name and
                                    company are hints too (sdra_asr_params.hints) */

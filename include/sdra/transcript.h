@@ -50,6 +50,9 @@ typedef struct sdra_speaker {
     char *name;    /* display name when known ("Alex"), else NULL */
     sdra_role role;
     int channel;   /* 0 = left/first, 1 = right/second, -1 = mono / not channel-based */
+    char role_by[16];        /* how the role was decided: "channel", "names", "phrases",
+                              * "first_speaker", or "" when not recorded (sdra_roles_assign) */
+    char role_evidence[96];  /* the words that decided it ("said 'this is dian'"), or "" */
 } sdra_speaker;
 
 typedef struct sdra_transcript {

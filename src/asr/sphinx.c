@@ -44,6 +44,14 @@
 #define FRAMES_PER_S 100.0 /* sphinx frame rate */
 #define MAX_CEP 64
 #define SDRA_ASR_VOCAB_WEIGHT 0.05f /* interpolation weight of the user-vocabulary model */
+/* Hints (call-sheet names, --hints) the generic model lacks have a model of their own, weighted
+ * so that each gets about this probability wherever it could occur: enough to bring the name,
+ * little enough not to be heard where nobody says it; hints the generic model knows are not
+ * boosted at all. In the vocabulary model they had
+ * 0.05 / (n + 1), about 0.01 each, and "carter" and "alex" were inserted into real calls that
+ * never said them (issue 12). $SDRA_HINT_WORD_P (1e-6..0.05) overrides it: a measuring knob
+ * (scripts/measure-hints.sh). */
+#define SDRA_ASR_HINT_WORD_P 0.001
 #define SDRA_SPHINX_MAXHMMPF "10000" /* active HMMs per frame (see sphinx_create) */
 
 typedef struct sphinx_state {
@@ -425,9 +433,9 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
     char hmm[PATH_MAX], lmpath[PATH_MAX], dict[PATH_MAX], domain[PATH_MAX], lex[PATH_MAX];
     char dict_tmp[PATH_MAX] = "";
     sdra_asr_vocab *lex_v = NULL, *user_v = NULL;
-    ngram_model_t *lms[3] = {NULL, NULL, NULL}, *set = NULL;
+    ngram_model_t *lms[4] = {NULL, NULL, NULL, NULL}, *set = NULL;
     int n_lms = 0;
-    wordlist words = {0}, hints = {0};
+    wordlist words = {0}, hints = {0}, hint_lm = {0};
     int n_hints = 0;
     sphinx_state *s = NULL;
     const char *mdir = p->model_dir ? p->model_dir : SDRA_SPHINX_MODELDIR "/en-us";
@@ -498,8 +506,8 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
         rc = sdra_error_set(err, SDRA_EINVAL, "%s: cannot load the language model", lmpath);
         goto done;
     }
-    float32 w[3] = {1.0f, 0, 0};
-    const char *names[3] = {"generic", "domain", "vocabulary"};
+    float32 w[4] = {1.0f, 0, 0, 0};
+    const char *names[4] = {"generic", "domain", "vocabulary", "hints"};
     if (domain[0]) {
         if (!merged && !(lms[n_lms] = ngram_model_read(s->config, domain, NGRAM_ARPA, s->lmath))) {
             rc = sdra_error_set(err, SDRA_EINVAL, "%s: not a valid ARPA language model", domain);
@@ -535,9 +543,22 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
         goto done;
     if (user_v && (rc = add_vocab(s, user_v, p->vocab_path, &words, err)) < 0)
         goto done;
-    if ((n_hints = add_hints(s, &hints, &words, err)) < 0) {
+    if ((n_hints = add_hints(s, &hints, &hint_lm, err)) < 0) {
         rc = n_hints;
         goto done;
+    }
+    /* A hint the generic model already knows ("carter", "alvarez") keeps its own probability:
+     * boosting it is where insertions come from, while the gain is in names the model lacks
+     * ("brightwave"), which the hint model alone makes possible (docs/vocabulary.md#hints). */
+    {
+        size_t k = 0;
+        for (size_t i = 0; i < hint_lm.n; i++) {
+            if (ngram_wid(lms[0], hint_lm.w[i]) != ngram_unknown_wid(lms[0]))
+                free(hint_lm.w[i]);
+            else
+                hint_lm.w[k++] = hint_lm.w[i];
+        }
+        hint_lm.n = k;
     }
     if (words.n) {
         if (!(lms[n_lms] = vocab_model(s, &words, err))) {
@@ -545,6 +566,20 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
             goto done;
         }
         w[n_lms++] = SDRA_ASR_VOCAB_WEIGHT;
+    }
+    if (hint_lm.n) {
+        size_t n_hint_lm = hint_lm.n;
+        if (!(lms[n_lms] = vocab_model(s, &hint_lm, err))) {
+            rc = err ? err->code : SDRA_EIO;
+            goto done;
+        }
+        const char *env = getenv("SDRA_HINT_WORD_P");
+        char *end = NULL;
+        double hp = env && *env ? strtod(env, &end) : -1;
+        if (!(env && *env && end && !*end && hp >= 1e-6 && hp <= 0.05))
+            hp = SDRA_ASR_HINT_WORD_P;
+        double hw = hp * (double)(n_hint_lm + 1); /* the model gives each word 1 / (n + 1) */
+        w[n_lms++] = (float32)(hw < SDRA_ASR_VOCAB_WEIGHT ? hw : SDRA_ASR_VOCAB_WEIGHT);
     }
     for (int i = 1; i < n_lms; i++)
         w[0] -= w[i];
@@ -582,13 +617,14 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
     snprintf(s->describe + m, sizeof s->describe - (size_t)m, "%s%s",
              p->vocab_path ? " + vocabulary" : "", n_hints ? " + hints" : "");
 done:
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (lms[i])
             ngram_model_free(lms[i]);
     if (set)
         ngram_model_free(set); /* the decoder holds its own reference */
     wordlist_release(&words);
     wordlist_release(&hints);
+    wordlist_release(&hint_lm);
     sdra_asr_vocab_destroy(lex_v);
     sdra_asr_vocab_destroy(user_v);
     pthread_mutex_unlock(&load_lock);

@@ -156,4 +156,41 @@ int cli_asr_option(cli_asr *a, const char *cmd, int c, const char *arg);
  * (printed, its exit status returned); else 0. */
 int cli_asr_check(cli_asr *a, const char *cmd);
 
+/* ---- transcription options, shared by transcribe and run (cli_transcribe.c) -------------- */
+#include "sdra/transcribe.h"
+
+#define CLI_TR_OPT 0x500 /* option values CLI_TR_OPT .. CLI_TR_OPT + 7 */
+#define CLI_TR_HINTS_MAX 400
+#define CLI_TR_LONGOPTS                                                                         \
+    {"speakers", required_argument, 0, CLI_TR_OPT},                                             \
+    {"jobs", required_argument, 0, CLI_TR_OPT + 1},                                             \
+    {"rep-channel", required_argument, 0, CLI_TR_OPT + 2},                                      \
+    {"vocab", required_argument, 0, CLI_TR_OPT + 3},                                            \
+    {"hints", required_argument, 0, CLI_TR_OPT + 4},                                            \
+    {"no-domain-lm", no_argument, 0, CLI_TR_OPT + 5},                                           \
+    {"domain-weight", required_argument, 0, CLI_TR_OPT + 6},                                    \
+    {"acoustic-model", required_argument, 0, CLI_TR_OPT + 7}
+#define CLI_TR_HELP                                                                             \
+    "  --speakers N|auto     speakers in a mono recording: auto (default) estimates 1..6;\n"    \
+    "                        N fixes the count (0 is auto)\n"                                   \
+    "  --jobs N              decoding threads (default: number of cores); each holds its\n"     \
+    "                        own copy of the model, about 90 MB (loaded only when the\n"        \
+    "                        recording is long enough to keep it busy)\n"                       \
+    "  --rep-channel left|right  stereo: which channel is the rep (default: by content)\n"      \
+    "  --vocab FILE          extra words with pronunciations (docs/vocabulary.md)\n"            \
+    "  --hints TEXT          names and terms expected in the call: the contact, the\n"          \
+    "                        prospect's company, products (\"Jordan Lee, Northwind\"); made\n"  \
+    "                        a little more likely (docs/vocabulary.md#hints); the call\n"       \
+    "                        sheet's names count as hints too\n"                                \
+    "  --no-domain-lm        generic English model only (no sales-language adaptation)\n"       \
+    "  --domain-weight W     weight of the sales-language model, 0..0.9 (default 0.15,\n"       \
+    "                        merged with the generic model at build time; another weight\n"     \
+    "                        is mixed at run time, about 11 %% slower; 0 = --no-domain-lm)\n"    \
+    "  --acoustic-model M    auto|wideband|narrowband (default auto: the telephone-band\n"     \
+    "                        model for audio sampled at 8 kHz or less, docs/asr.md)\n"
+
+/* Takes option c when it is one of CLI_TR_LONGOPTS, into p: returns 0 when taken, -1 when c
+ * is not one of them, or the exit status of a usage error (printed). */
+int cli_transcribe_option(sdra_transcribe_params *p, const char *cmd, int c, const char *arg);
+
 #endif

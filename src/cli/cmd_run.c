@@ -12,6 +12,7 @@
 #include "sdra/call.h"
 #include "sdra/pipeline.h"
 #include "sdra/privacy.h"
+#include "sdra/tz.h"
 #include "sdra/util.h"
 
 #include <ctype.h>
@@ -40,17 +41,17 @@ static void usage(FILE *f)
         "  --rep-company C      the rep's company (helps tell the rep from the prospect)\n"
         "  --call-date D        YYYY-MM-DD; anchors relative dates (default: today)\n"
         "  --consent C          recording consent: obtained|not_required|unknown (default unknown)\n"
+        "  --timezone REP[,CONTACT]  IANA zones (Europe/Berlin): meeting times are the rep's; the\n"
+        "                       invite carries the zone, the email names it and, when the\n"
+        "                       contact's differs, their local time too (default: floating time)\n"
         "  (the names above are also hints to the recognizer: it expects to hear them)\n"
         "follow-up:\n"
         "  --style S            formal|friendly|concise|consultative (default friendly)\n"
         "  --template FILE      your own email template (see docs/templates.md)\n"
         "  --playbook FILE      your answers to objections; entries marked 'email: yes' may\n"
         "                       go into the email (default data/playbook/playbook.txt if any)\n"
-        "transcription:\n"
-        "  --jobs N             decoding threads (default: number of cores)\n"
-        "  --speakers N         speakers in a mono recording (default 2)\n"
-        "  --rep-channel left|right   stereo: which channel is the rep (default: by content)\n"
-        "  --vocab FILE         extra words with pronunciations (see docs/vocabulary.md)\n"
+        "transcription (the same options as 'sdra transcribe'):\n"
+        CLI_TR_HELP
         CLI_LLM_HELP
         "  --redact CLASSES     redact card,national_id,phone,email,bank,dob (or all) from the\n"
         "                       transcript before any later stage sees it (docs/privacy-redaction.md)\n"
@@ -218,17 +219,16 @@ int cmd_run(int argc, char **argv)
         {"company", required_argument, 0, 3},       {"rep-name", required_argument, 0, 4},
         {"rep-email", required_argument, 0, 5},     {"rep-company", required_argument, 0, 6},
         {"call-date", required_argument, 0, 7},     {"style", required_argument, 0, 8},
-        {"template", required_argument, 0, 9},      {"jobs", required_argument, 0, 10},
-        {"speakers", required_argument, 0, 11},     {"rep-channel", required_argument, 0, 12},
-        {"vocab", required_argument, 0, 13},        {"out", required_argument, 0, 14},
+        {"template", required_argument, 0, 9},      {"out", required_argument, 0, 14},
         {"data", required_argument, 0, 15},         {"force", no_argument, 0, 16},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {"redact", required_argument, 0, 17},       {"consent", required_argument, 0, 18},
         {"playbook", required_argument, 0, 40},
         {"encrypt", no_argument, 0, 41},            {"master-key-file", required_argument, 0, 42},
         {"master-key-cmd", required_argument, 0, 43},
+        {"timezone", required_argument, 0, 44},
         CLI_LLM_LONGOPTS,                           CLI_ASR_LONGOPTS,
-        CLI_OUTBOX_LONGOPTS,
+        CLI_OUTBOX_LONGOPTS,                        CLI_TR_LONGOPTS,
         {0, 0, 0, 0}};
     static const char *fields[] = {NULL, "contact_email", "contact_name", "company", "rep_name",
                                    "rep_email", "rep_company", "call_date", "style"};
@@ -249,6 +249,7 @@ int cmd_run(int argc, char **argv)
     cli_asr_init(&asr);
     cli_outbox ob;
     cli_outbox_init(&ob);
+    sdra_transcribe_params tp = sdra_transcribe_default_params();
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -267,29 +268,6 @@ int cmd_run(int argc, char **argv)
             break;
         case 9: po.template_path = optarg; break;
         case 40: po.playbook_path = optarg; break;
-        case 10: case 11: {
-            long v = cli_parse_count(optarg);
-            if (v < 1 || v > 64) {
-                rc = cli_usage_error("run", "--%s needs a number from 1 to 64, not '%s'", c == 10 ? "jobs" : "speakers", optarg);
-                goto done;
-            }
-            if (c == 10)
-                po.jobs = (int)v;
-            else
-                po.n_speakers = (int)v;
-            break;
-        }
-        case 12:
-            if (!strcmp(optarg, "left"))
-                po.rep_channel = 0;
-            else if (!strcmp(optarg, "right"))
-                po.rep_channel = 1;
-            else {
-                rc = cli_usage_error("run", "--rep-channel is left or right, not '%s'", optarg);
-                goto done;
-            }
-            break;
-        case 13: po.vocab_path = optarg; break;
         case 14: out_root = optarg; break;
         case 15: data_opt = optarg; break;
         case 16: force = 1; break;
@@ -299,6 +277,18 @@ int cmd_run(int argc, char **argv)
                 goto done;
             }
             break;
+        case 44: { /* REP[,CONTACT] */
+            char rep_tz[SDRA_TZ_NAME_MAX + 1];
+            const char *comma = strchr(optarg, ',');
+            size_t rl = comma ? (size_t)(comma - optarg) : strlen(optarg);
+            snprintf(rep_tz, sizeof rep_tz, "%.*s", (int)(rl < sizeof rep_tz ? rl : sizeof rep_tz - 1), optarg);
+            if (sdra_call_info_set(&call, "timezone", rep_tz, &err) < 0 ||
+                (comma && sdra_call_info_set(&call, "contact_timezone", comma + 1, &err) < 0)) {
+                rc = cli_usage_error("run", "--timezone: %s", err.msg);
+                goto done;
+            }
+            break;
+        }
         case 41: encrypt = true; break;
         case 42: mk_file = optarg; break;
         case 43: mk_cmd = optarg; break;
@@ -314,7 +304,8 @@ int cmd_run(int argc, char **argv)
                     goto done;
                 break;
             }
-            if ((rc = cli_asr_option(&asr, "run", c, optarg)) >= 0) {
+            if ((rc = cli_asr_option(&asr, "run", c, optarg)) >= 0 ||
+                (rc = cli_transcribe_option(&tp, "run", c, optarg)) >= 0) {
                 if (rc)
                     goto done;
                 break;
@@ -335,6 +326,7 @@ int cmd_run(int argc, char **argv)
     po.asr_backend = asr.backend;
     po.asr_remote = &asr.remote;
     po.asr_chunk_s = asr.chunk_s;
+    po.transcribe = &tp;
     if (optind != argc - 1) {
         rc = cli_usage_error("run", optind >= argc ? "missing AUDIO" : "expected one AUDIO, got %d", argc - optind);
         goto done;

@@ -26,25 +26,11 @@ static void usage(FILE *f)
         "  -o, --output FILE       write the transcript there (default: stdout); a regular file is\n"
         "                          replaced atomically (0600), a device or FIFO written through\n"
         "  -f, --format F          json|text|vtt|srt (default json; txt is an alias of text)\n"
-        "  --speakers N            speakers in a mono recording (default 2; 0 = estimate)\n"
-        "  --jobs N                decoding threads (default: number of cores); each holds\n"
-        "                          its own copy of the model, about 90 MB (loaded only when\n"
-        "                          the recording is long enough to keep it busy)\n"
-        "  --rep-channel left|right  stereo: which channel is the rep (default: by content)\n"
-        "  --vocab FILE            extra words with pronunciations (docs/vocabulary.md)\n"
+        CLI_TR_HELP
         "  --rep-name NAME         the rep's first name (helps tell rep from prospect)\n"
         "  --company NAME          the rep's company (same)\n"
-        "  --hints TEXT            names and terms expected in the call: the contact, the\n"
-        "                          prospect's company, products (\"Jordan Lee, Northwind\");\n"
-        "                          made likely, like --vocab words; --rep-name and --company\n"
-        "                          count as hints too\n"
-        "  --no-domain-lm          generic English model only (no sales-language adaptation)\n"
-        "  --domain-weight W       weight of the sales-language model, 0..0.9 (default 0.15,\n"
-        "                          merged with the generic model at build time; another\n"
-        "                          weight is mixed at run time, about 11 %% slower;\n"
-        "                          0 is the same as --no-domain-lm)\n"
-        "  --acoustic-model M      auto|wideband|narrowband (default auto: the telephone-band\n"
-        "                          model for audio sampled at 8 kHz or less, docs/asr.md)\n"
+        "  --contact-name NAME     the prospect's name (same: who introduces themself, who\n"
+        "                          is greeted; docs/diarization.md#roles)\n"
         CLI_ASR_HELP
         "  --input-format F        stdin: FFmpeg format name (wav, s16le, ...)\n"
         "  --raw-rate HZ           s16le stdin: sample rate (default 16000)\n"
@@ -72,27 +58,20 @@ static int print_line(void *ud, const sdra_transcript *t, const sdra_utterance *
 
 int cmd_transcribe(int argc, char **argv)
 {
-    enum { O_SPEAKERS = 256, O_JOBS, O_REPCH, O_VOCAB, O_REPNAME, O_COMPANY, O_NODOM, O_DOMW, O_HINTS, O_INFMT,
-           O_RAWRATE, O_RAWCH, O_AM };
+    enum { O_REPNAME = 256, O_COMPANY, O_CONTACT, O_INFMT, O_RAWRATE, O_RAWCH };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"format", required_argument, NULL, 'f'},
-        {"speakers", required_argument, NULL, O_SPEAKERS},
-        {"jobs", required_argument, NULL, O_JOBS},
-        {"rep-channel", required_argument, NULL, O_REPCH},
-        {"vocab", required_argument, NULL, O_VOCAB},
         {"rep-name", required_argument, NULL, O_REPNAME},
         {"company", required_argument, NULL, O_COMPANY},
-        {"no-domain-lm", no_argument, NULL, O_NODOM},
-        {"domain-weight", required_argument, NULL, O_DOMW},
-        {"hints", required_argument, NULL, O_HINTS},
+        {"contact-name", required_argument, NULL, O_CONTACT},
         {"input-format", required_argument, NULL, O_INFMT},
         {"raw-rate", required_argument, NULL, O_RAWRATE},
         {"raw-channels", required_argument, NULL, O_RAWCH},
-        {"acoustic-model", required_argument, NULL, O_AM},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         CLI_ASR_LONGOPTS,
+        CLI_TR_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     sdra_transcribe_params p = sdra_transcribe_default_params();
@@ -113,37 +92,9 @@ int cmd_transcribe(int argc, char **argv)
             if ((fmt = sdra_transcript_format_parse(optarg)) < 0)
                 return cli_usage_error("transcribe", "unknown format '%s' (json|text|vtt|srt)", optarg);
             break;
-        case O_SPEAKERS:
-            if ((v = cli_parse_count(optarg)) < 0 || v > 16)
-                return cli_usage_error("transcribe", "--speakers wants 0..16, not '%s'", optarg);
-            p.n_speakers = (int)v;
-            break;
-        case O_JOBS:
-            if ((v = cli_parse_count(optarg)) < 1 || v > 64)
-                return cli_usage_error("transcribe", "--jobs wants 1..64, not '%s'", optarg);
-            p.jobs = (int)v;
-            break;
-        case O_REPCH:
-            if (!strcmp(optarg, "left"))
-                p.rep_channel = 0;
-            else if (!strcmp(optarg, "right"))
-                p.rep_channel = 1;
-            else
-                return cli_usage_error("transcribe", "--rep-channel wants left or right, not '%s'", optarg);
-            break;
-        case O_VOCAB: p.vocab_path = optarg; break;
         case O_REPNAME: p.rep_name = optarg; break;
         case O_COMPANY: p.company = optarg; break;
-        case O_HINTS: p.hints = optarg; break;
-        case O_NODOM: p.domain_lm_path = ""; break;
-        case O_DOMW: {
-            char *end = NULL;
-            double w = strtod(optarg, &end);
-            if (end == optarg || *end || !(w >= 0 && w <= 0.9))
-                return cli_usage_error("transcribe", "--domain-weight wants 0..0.9, not '%s'", optarg);
-            p.domain_weight = (float)w;
-            break;
-        }
+        case O_CONTACT: p.contact_name = optarg; break;
         case O_INFMT: p.format_hint = optarg; break;
         case O_RAWRATE:
             if ((v = cli_parse_count(optarg)) < 8000 || v > 192000)
@@ -155,16 +106,12 @@ int cmd_transcribe(int argc, char **argv)
                 return cli_usage_error("transcribe", "--raw-channels wants 1..8, not '%s'", optarg);
             p.raw_channels = (int)v;
             break;
-        case O_AM:
-            if (sdra_asr_am_parse(optarg, &p.acoustic_model, NULL) < 0)
-                return cli_usage_error("transcribe", "--acoustic-model wants auto, wideband or "
-                                       "narrowband, not '%s'", optarg);
-            break;
         case 'q': quiet = true; break;
         case 'h': usage(stdout); return SDRA_EXIT_OK;
         case ':': return cli_usage_error("transcribe", "option '%s' needs a value", argv[optind - 1]);
         default:
-            if ((v = cli_asr_option(&asr, "transcribe", c, optarg)) >= 0) {
+            if ((v = cli_asr_option(&asr, "transcribe", c, optarg)) >= 0 ||
+                (v = cli_transcribe_option(&p, "transcribe", c, optarg)) >= 0) {
                 if (v)
                     return (int)v;
                 break;

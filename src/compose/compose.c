@@ -16,6 +16,7 @@
  */
 #include "sdra/compose.h"
 #include "compose/internal.h"
+#include "sdra/tz.h"
 #include "sdra/buf.h"
 #include "sdra/log.h"
 #include "sdra/util.h"
@@ -590,6 +591,8 @@ typedef struct people {
     char *contact_name, *contact_email, *company;
     char *rep_name, *rep_email, *rep_company;
     char contact_first[64], rep_first[64];
+    sdra_tz tz, contact_tz; /* the rep's zone (meeting times are in it) and the prospect's */
+    int has_tz, has_contact_tz;
 } people;
 
 static void people_release(people *pp)
@@ -626,7 +629,63 @@ static int people_fill(people *pp, const json_t *a, const sdra_transcript *t,
     }
     first_name(pp->contact_first, sizeof pp->contact_first, pp->contact_name);
     first_name(pp->rep_first, sizeof pp->rep_first, pp->rep_name);
+    int rc;
+    if (call && call->timezone) {
+        if ((rc = sdra_tz_load(&pp->tz, call->timezone, err)) < 0)
+            return rc;
+        pp->has_tz = 1;
+    }
+    if (call && call->contact_timezone && pp->has_tz) {
+        if ((rc = sdra_tz_load(&pp->contact_tz, call->contact_timezone, err)) < 0)
+            return rc;
+        pp->has_contact_tz = 1;
+    }
     return 0;
+}
+
+/* A zone's name for people: its abbreviation ("CET"), or "UTC+03" for a numeric one. */
+static void zone_label(char *out, size_t n, const sdra_tz *z, int dst)
+{
+    const char *ab = dst ? z->dst_abbr : z->std_abbr;
+    if (isalpha((unsigned char)ab[0]))
+        snprintf(out, n, "%s", ab);
+    else
+        snprintf(out, n, "UTC%s", ab);
+}
+
+/* " CET", or " CET (8:00 AM EST for you)" when the prospect's zone differs: appended to the
+ * meeting's time in the email (the time said on the call is in the rep's zone). */
+static void zone_suffix(char *out, size_t n, const people *pp, const char *date, int start_min)
+{
+    int y, m, d, dst;
+    out[0] = 0;
+    if (!pp->has_tz || sdra_compose_date_parse(date, &y, &m, &d) < 0)
+        return;
+    int off = sdra_tz_offset_min(&pp->tz, y, m, d, start_min, &dst);
+    char lab[24];
+    zone_label(lab, sizeof lab, &pp->tz, dst);
+    int k = snprintf(out, n, " %s", lab);
+    if (!pp->has_contact_tz || k < 0 || (size_t)k >= n)
+        return;
+    /* the same instant on the prospect's clock (the offset of the rep's date is close enough
+     * to pick the prospect's daylight state: changes are days apart, not minutes) */
+    int cdst, coff = sdra_tz_offset_min(&pp->contact_tz, y, m, d, start_min, &cdst);
+    if (coff == off && !strcmp(pp->contact_tz.name, pp->tz.name))
+        return;
+    int cm = start_min - off + coff, day = 0;
+    while (cm < 0) {
+        cm += 1440;
+        day--;
+    }
+    while (cm >= 1440) {
+        cm -= 1440;
+        day++;
+    }
+    char tm[32], clab[24];
+    sdra_compose_time_format(tm, sizeof tm, cm);
+    zone_label(clab, sizeof clab, &pp->contact_tz, cdst);
+    snprintf(out + k, n - (size_t)k, " (%s %s%s for you)", tm, clab,
+             day < 0 ? " the day before" : day > 0 ? " the day after" : "");
 }
 
 typedef struct meeting {
@@ -1145,10 +1204,12 @@ static json_t *build_context(const json_t *a, const sdra_transcript *t, const pe
     json_object_set_new(c, "can_call", json_boolean(can_call));
     if (m->present && can_call) {
         json_t *mo = json_object();
-        char d[64], tm[32], when[128];
+        char d[64], tm[32], when[256];
         sdra_compose_date_long(d, sizeof d, m->date);
         sdra_compose_time_format(tm, sizeof tm, m->start_min);
-        snprintf(when, sizeof when, "%s at %s", d, tm);
+        char zs[96];
+        zone_suffix(zs, sizeof zs, pp, m->date, m->start_min);
+        snprintf(when, sizeof when, "%s at %s%s", d, tm, zs);
         set_str(mo, "date", m->date);
         set_str(mo, "date_long", d);
         set_str(mo, "time", tm);
@@ -1568,7 +1629,8 @@ int sdra_compose(sdra_email **out, const json_t *a, const sdra_transcript *t,
                               .summary = summary, .description = desc,
                               .organizer_name = pp.rep_name, .organizer_email = from_addr,
                               .attendee_name = pp.contact_name,
-                              .attendee_email = pp.contact_email};
+                              .attendee_email = pp.contact_email,
+                              .tz = pp.has_tz ? &pp.tz : NULL};
         if ((rc = sdra_ical_invite(&ics, &ev, err)) < 0) {
             free(subject);
             json_decref(attachments);
@@ -1583,6 +1645,8 @@ int sdra_compose(sdra_email **out, const json_t *a, const sdra_transcript *t,
         snprintf(start, sizeof start, "%sT%02d:%02d:00", m.date, m.start_min / 60, m.start_min % 60);
         set_str(mdoc, "date", m.date);
         set_str(mdoc, "start", start);
+        if (pp.has_tz)
+            set_str(mdoc, "timezone", pp.tz.name);
         json_object_set_new(mdoc, "duration_min", json_integer(p.meeting_minutes));
         set_str(mdoc, "time_source", m.time_said ? "said" : "default_for_part_of_day");
         set_str(mdoc, "uid", uid);

@@ -3,9 +3,13 @@
  * METHOD:REQUEST and one VEVENT (UID, DTSTAMP, DTSTART/DTEND, SUMMARY, DESCRIPTION, ORGANIZER,
  * ATTENDEE). Content lines end in CRLF and are folded at 75 octets without splitting a UTF-8
  * sequence; TEXT values are escaped; parameter values are quoted and stripped of DQUOTE and
- * control characters. Times are floating local times unless a TZID is given.
+ * control characters. Times are floating local times unless a zone is given; with a zone
+ * (sdra/tz.h) DTSTART/DTEND carry its TZID and a VTIMEZONE states its rule for the event's year
+ * (RFC 5545 3.6.5): a STANDARD and, where the zone has one, a DAYLIGHT component whose DTSTART is
+ * that year's change with a yearly RRULE.
  */
 #include "compose/internal.h"
+#include "sdra/tz.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -83,6 +87,78 @@ static void add_minutes(int *y, int *m, int *d, int *min_of_day, int add)
     *d = out.tm_mday;
 }
 
+static void utc_offset(char *out, size_t n, int min)
+{
+    int a = min < 0 ? -min : min;
+    snprintf(out, n, "%c%02d%02d", min < 0 ? '-' : '+', a / 60, a % 60);
+}
+
+static const char *const byday[] = {"SU", "MO", "TU", "WE", "TH", "FR", "SA"};
+
+/* One STANDARD or DAYLIGHT component: the change by rule r in year y, from offset `from` to
+ * `to`; r NULL = the zone has no changes (in force since 1970). */
+static int tz_component(sdra_buf *out, sdra_buf *l, const char *kind, const sdra_tz_rule *r, int y,
+                        int from, int to, const char *name)
+{
+    char f[24], t[24];
+    utc_offset(f, sizeof f, from);
+    utc_offset(t, sizeof t, to);
+    int ry = 1970, rm = 1, rd = 1, rmin = 0;
+    if (r) {
+        int t = r->time_min, shift = 0;
+        while (t < 0) { /* before midnight: on the day before */
+            t += 1440;
+            shift--;
+        }
+        ry = y;
+        rm = r->month;
+        rd = sdra_tz_rule_day(r, y) + shift;
+        add_minutes(&ry, &rm, &rd, &rmin, t);
+    }
+#define TZL(...)                                                                         \
+    do {                                                                                 \
+        sdra_buf_reset(l);                                                               \
+        if (sdra_buf_printf(l, __VA_ARGS__) < 0 || sdra_ical_line(out, l->data) < 0)     \
+            return SDRA_ELIMIT;                                                          \
+    } while (0)
+    TZL("BEGIN:%s", kind);
+    TZL("DTSTART:%04d%02d%02dT%02d%02d00", ry, rm, rd, rmin / 60, rmin % 60);
+    TZL("TZOFFSETFROM:%s", f);
+    TZL("TZOFFSETTO:%s", t);
+    if (r && r->time_min >= 0 && r->time_min < 1440)
+        TZL("RRULE:FREQ=YEARLY;BYMONTH=%d;BYDAY=%d%s", r->month, r->week == 5 ? -1 : r->week,
+            byday[r->wday]);
+    TZL("TZNAME:%s", name);
+    TZL("END:%s", kind);
+#undef TZL
+    return 0;
+}
+
+/* The VTIMEZONE of zone z for year y. */
+static int vtimezone(sdra_buf *out, const sdra_tz *z, int y)
+{
+    sdra_buf l;
+    sdra_buf_init(&l, 4096);
+    int rc = 0;
+    if (sdra_buf_printf(&l, "BEGIN:VTIMEZONE") < 0 || sdra_ical_line(out, l.data) < 0)
+        rc = SDRA_ELIMIT;
+    sdra_buf_reset(&l);
+    if (!rc && (sdra_buf_printf(&l, "TZID:%s", z->name) < 0 || sdra_ical_line(out, l.data) < 0))
+        rc = SDRA_ELIMIT;
+    if (!rc && z->has_dst) {
+        rc = tz_component(out, &l, "DAYLIGHT", &z->dst_start, y, z->std_off_min, z->dst_off_min, z->dst_abbr);
+        if (!rc)
+            rc = tz_component(out, &l, "STANDARD", &z->dst_end, y, z->dst_off_min, z->std_off_min, z->std_abbr);
+    } else if (!rc) {
+        rc = tz_component(out, &l, "STANDARD", NULL, y, z->std_off_min, z->std_off_min, z->std_abbr);
+    }
+    sdra_buf_reset(&l);
+    if (!rc && (sdra_buf_printf(&l, "END:VTIMEZONE") < 0 || sdra_ical_line(out, l.data) < 0))
+        rc = SDRA_ELIMIT;
+    sdra_buf_release(&l);
+    return rc;
+}
+
 int sdra_ical_invite(sdra_buf *out, const sdra_ical_event *ev, sdra_error *err)
 {
     int y, m, d;
@@ -103,8 +179,9 @@ int sdra_ical_invite(sdra_buf *out, const sdra_ical_event *ev, sdra_error *err)
     int ey = y, em = m, ed = d, emin = ev->start_min;
     add_minutes(&ey, &em, &ed, &emin, ev->duration_min);
     char tzp[200] = "";
-    if (ev->tzid)
-        snprintf(tzp, sizeof tzp, ";TZID=%s", ev->tzid);
+    const char *tzid = ev->tz ? ev->tz->name : ev->tzid;
+    if (tzid)
+        snprintf(tzp, sizeof tzp, ";TZID=%s", tzid);
 
 #define LINE(...)                                                          \
     do {                                                                   \
@@ -129,6 +206,8 @@ int sdra_ical_invite(sdra_buf *out, const sdra_ical_event *ev, sdra_error *err)
     LINE("PRODID:-//sdr-assistant//sdra compose//EN");
     LINE("CALSCALE:GREGORIAN");
     LINE("METHOD:REQUEST");
+    if (ev->tz && (rc = vtimezone(out, ev->tz, y)) < 0)
+        goto done;
     LINE("BEGIN:VEVENT");
     TEXTLINE("UID", ev->uid);
     LINE("DTSTAMP:%s", stamp);

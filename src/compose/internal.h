@@ -76,7 +76,9 @@ typedef struct sdra_ical_event {
     const char *date;         /* YYYY-MM-DD */
     int start_min;            /* minutes after local midnight */
     int duration_min;
-    const char *tzid;         /* NULL: floating local time */
+    const char *tzid;         /* NULL: floating local time (or tz's name when tz is set) */
+    const struct sdra_tz *tz; /* the zone of date/start_min: TZID and a VTIMEZONE built from
+                                 the system tz data for the event's year; NULL = tzid alone */
     const char *summary, *description;
     const char *organizer_name, *organizer_email;
     const char *attendee_name, *attendee_email; /* attendee omitted when the email is NULL */

@@ -2,6 +2,7 @@
  * call.c - call metadata (sdra/call.h): field setting with validation and the JSON form.
  */
 #include "sdra/call.h"
+#include "sdra/tz.h"
 #include "sdra/util.h"
 
 #include <ctype.h>
@@ -13,7 +14,8 @@
 static const char *styles[] = {"formal", "friendly", "concise", "consultative"};
 
 #define FIELDS(X) X(id) X(audio) X(call_date) X(contact_email) X(contact_name) X(company) \
-    X(rep_name) X(rep_email) X(rep_company) X(style) X(direction) X(consent)
+    X(rep_name) X(rep_email) X(rep_company) X(style) X(direction) X(consent) X(timezone)      \
+    X(contact_timezone)
 
 void sdra_call_info_release(sdra_call_info *c)
 {
@@ -75,6 +77,10 @@ static int check(const char *field, const char *v, sdra_error *err)
         return sdra_error_set(err, SDRA_EINVAL, "direction: '%s' is not outbound or inbound", v);
     if (!strcmp(field, "consent") && strcmp(v, "obtained") && strcmp(v, "not_required") && strcmp(v, "unknown"))
         return sdra_error_set(err, SDRA_EINVAL, "consent: '%s' is not obtained, not_required or unknown", v);
+    if (!strcmp(field, "timezone") || !strcmp(field, "contact_timezone")) {
+        sdra_tz z;
+        return sdra_tz_load(&z, v, err);
+    }
     return 0;
 }
 

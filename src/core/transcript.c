@@ -219,6 +219,10 @@ json_t *sdra_transcript_to_json(const sdra_transcript *t)
         json_object_set_new(so, "channel", s->channel >= 0 ? json_integer(s->channel) : json_null());
         if (s->name)
             json_object_set_new(so, "name", json_string(s->name));
+        if (s->role_by[0])
+            json_object_set_new(so, "role_by", json_string(s->role_by));
+        if (s->role_evidence[0])
+            json_object_set_new(so, "role_evidence", json_string(s->role_evidence));
         json_array_append_new(spk, so);
     }
     json_object_set_new(doc, "speakers", spk);
@@ -286,6 +290,12 @@ static int header_from_json(sdra_transcript *t, const json_t *doc, sdra_error *e
         const char *name = json_string_value(json_object_get(v, "name"));
         if (name && !(t->speakers[s].name = strdup(name)))
             return sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
+        const char *by = json_string_value(json_object_get(v, "role_by"));
+        const char *ev = json_string_value(json_object_get(v, "role_evidence"));
+        if (by)
+            sdra_strlcpy(t->speakers[s].role_by, by, sizeof t->speakers[s].role_by);
+        if (ev)
+            sdra_strlcpy(t->speakers[s].role_evidence, ev, sizeof t->speakers[s].role_evidence);
     }
     json_t *meta = json_object_get(doc, "meta");
     if (json_is_object(meta))

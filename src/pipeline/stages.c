@@ -83,25 +83,28 @@ static int stage_transcribe(const sdra_stage_ctx *ctx, sdra_error *err)
         goto done;
     }
 
-    sdra_transcribe_params p = sdra_transcribe_default_params();
     const sdra_pipeline_options *o = ctx->options;
+    sdra_transcribe_params p = o && o->transcribe ? *o->transcribe : sdra_transcribe_default_params();
     if (o) {
         if (o->jobs > 0)
             p.jobs = o->jobs;
         if (o->n_speakers > 0)
             p.n_speakers = o->n_speakers;
-        p.rep_channel = o->rep_channel;
-        p.vocab_path = o->vocab_path;
+        if (o->rep_channel >= 0 || !o->transcribe)
+            p.rep_channel = o->rep_channel;
+        if (o->vocab_path)
+            p.vocab_path = o->vocab_path;
         p.backend = o->asr_backend;
         p.remote = o->asr_remote;
         p.chunk_s = o->asr_chunk_s;
     }
     p.rep_name = call.rep_name;
     p.company = call.rep_company;
+    p.contact_name = call.contact_name;
     /* the names on the call sheet are the words the recognizer most needs and least knows */
-    char hints[512];
-    snprintf(hints, sizeof hints, "%s, %s", call.contact_name ? call.contact_name : "",
-             call.company ? call.company : "");
+    char hints[1024];
+    snprintf(hints, sizeof hints, "%s, %s%s%s", call.contact_name ? call.contact_name : "",
+             call.company ? call.company : "", p.hints ? ", " : "", p.hints ? p.hints : "");
     p.hints = hints;
     if ((rc = sdra_transcribe_file(&t, audio, &p, &ctx->progress, err)) < 0)
         goto done;

@@ -120,7 +120,8 @@ int sdra_transcribe_stream(sdra_transcript **out, const char *audio_path,
     sdra_transcript_sort(t);
     sdra_roles_params rp = {.rep_channel = stereo ? p->rep_channel : -1,
                             .rep_name = p->rep_name,
-                            .company = p->company};
+                            .company = p->company,
+                            .contact_name = p->contact_name};
     if ((rc = sdra_roles_assign(t, &rp, err)) < 0)
         goto done;
     if ((t->meta = json_object())) {

@@ -45,7 +45,7 @@ sdra_transcribe_params sdra_transcribe_default_params(void)
 {
     sdra_transcribe_params p = {
         .jobs = 0,
-        .n_speakers = 2,
+        .n_speakers = 0, /* estimated: one talker gives one speaker (docs/diarization.md) */
         .rep_channel = -1,
         .domain_weight = -1.0f,
         .max_duration_s = 4 * 3600.0,
@@ -674,7 +674,8 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
     t->source = strdup(audio_path);
     sdra_roles_params rp = {.rep_channel = stereo ? p->rep_channel : -1,
                             .rep_name = p->rep_name,
-                            .company = p->company};
+                            .company = p->company,
+                            .contact_name = p->contact_name};
     if ((rc = sdra_roles_assign(t, &rp, err)) < 0)
         goto done;
     t->meta = timing_meta(sdra_asr_name(wk[0].asr), sdra_asr_describe(wk[0].asr), jobs,

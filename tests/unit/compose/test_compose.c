@@ -487,6 +487,38 @@ static void compose_keeps_rep_commitments_from_the_transcript(void **state)
     json_decref(a);
 }
 
+/* issue 12: with the rep's zone the email names it and the invite carries it; with the
+ * contact's zone too, the email adds their local time; an unknown zone is one line. */
+static void compose_states_the_time_zone(void **state)
+{
+    (void)state;
+    json_t *a = load_analysis();
+    sdra_call_info call;
+    load_call(&call);
+    sdra_compose_params p = params();
+    sdra_error err = {0};
+    assert_int_equal(sdra_call_info_set(&call, "timezone", "Europe/Berlin", &err), 0);
+    sdra_email *e = NULL;
+    if (sdra_compose(&e, a, NULL, &call, &p, &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_non_null(strstr(text_of(e), "Tuesday, December 1 at 2:00 PM CET"));
+    assert_non_null(strstr(sdra_email_ics(e), "DTSTART;TZID=Europe/Berlin:20261201T140000"));
+    assert_non_null(strstr(sdra_email_ics(e), "BEGIN:VTIMEZONE"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(sdra_email_doc(e), "meeting"), "timezone")),
+                        "Europe/Berlin");
+    sdra_email_destroy(e);
+    e = NULL;
+    assert_int_equal(sdra_call_info_set(&call, "contact_timezone", "America/New_York", &err), 0);
+    if (sdra_compose(&e, a, NULL, &call, &p, &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_non_null(strstr(text_of(e), "2:00 PM CET (8:00 AM EST for you)"));
+    sdra_email_destroy(e);
+    assert_int_equal(sdra_call_info_set(&call, "timezone", "Europe/Atlantis", &err), SDRA_EINVAL);
+    assert_non_null(strstr(err.msg, "unknown time zone 'Europe/Atlantis'"));
+    sdra_call_info_release(&call);
+    json_decref(a);
+}
+
 /* In-Reply-To and References name the previous email to the contact; the call's own
  * Message-ID (a re-run) starts no thread; a value that would inject a header is refused. */
 static void compose_threads_under_the_previous_email(void **state)
@@ -559,6 +591,7 @@ int main(void)
         cmocka_unit_test(compose_partial_and_bad_documents),
         cmocka_unit_test(compose_user_template_and_errors),
         cmocka_unit_test(compose_threads_under_the_previous_email),
+        cmocka_unit_test(compose_states_the_time_zone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -147,7 +147,7 @@ static double frame_error(const sdra_turn *t, size_t nt, int n_hyp)
     return err_best;
 }
 
-static sdra_turn *run(int n_speakers, size_t *nt, int *ns)
+static sdra_turn *run_on(const int16_t *x, size_t n, int n_speakers, size_t *nt, int *ns)
 {
     sdra_diarizer *d = NULL;
     sdra_diarize_params p = sdra_diarize_default_params();
@@ -156,13 +156,18 @@ static sdra_turn *run(int n_speakers, size_t *nt, int *ns)
     sdra_error err = {0};
     sdra_turn *turns = NULL;
     assert_int_equal(sdra_diarizer_create(&d, &p, 1, &err), 0);
-    for (size_t i = 0; i < n_pcm; i += 3000) {
-        const int16_t *b[1] = {pcm + i};
-        assert_int_equal(sdra_diarizer_feed(d, b, n_pcm - i < 3000 ? n_pcm - i : 3000, &err), 0);
+    for (size_t i = 0; i < n; i += 3000) {
+        const int16_t *b[1] = {x + i};
+        assert_int_equal(sdra_diarizer_feed(d, b, n - i < 3000 ? n - i : 3000, &err), 0);
     }
     assert_int_equal(sdra_diarizer_finish(d, &turns, nt, ns, &err), 0);
     sdra_diarizer_destroy(d);
     return turns;
+}
+
+static sdra_turn *run(int n_speakers, size_t *nt, int *ns)
+{
+    return run_on(pcm, n_pcm, n_speakers, nt, ns);
 }
 
 static void cluster_two_voices_known_count(void **state)
@@ -189,6 +194,29 @@ static void cluster_two_voices_estimated_count(void **state)
     assert_int_equal(ns, 2);
     assert_true(e < 0.15);
     free(t);
+}
+
+/* One talker, count estimated: one speaker (a voicemail, a monologue, whisper-jfk), and the
+ * other voice's short "okay" (under 3 s) is not a speaker of its own either. */
+static void cluster_one_voice_estimated_is_one_speaker(void **state)
+{
+    (void)state;
+    int16_t *one = calloc(n_pcm, 2);
+    assert_non_null(one);
+    size_t pos = RATE / 2;
+    for (size_t i = 0; i < N_LINES; i += 2) {
+        size_t a = (size_t)(seg_a[i] * RATE), b = (size_t)(seg_b[i] * RATE);
+        memcpy(one + pos, pcm + a, (b - a) * 2);
+        pos += b - a + (size_t)(GAP_S * RATE);
+    }
+    size_t n_one = pos;
+    size_t nt;
+    int ns;
+    sdra_turn *t = run_on(one, n_one, 0, &nt, &ns);
+    printf("# one voice, %.1f s, n_speakers=0: %d speakers, %zu turns\n", (double)n_one / RATE, ns, nt);
+    assert_int_equal(ns, 1);
+    free(t);
+    free(one);
 }
 
 static void cluster_silence_gives_no_turns(void **state)
@@ -341,6 +369,7 @@ int main(void)
         cmocka_unit_test(cluster_two_voices_estimated_count),
         cmocka_unit_test(cluster_silence_gives_no_turns),
         cmocka_unit_test(cluster_tiny_input_asks_for_many_speakers),
+        cmocka_unit_test(cluster_one_voice_estimated_is_one_speaker),
         cmocka_unit_test(cluster_many_short_regions_stay_bounded),
         cmocka_unit_test(cluster_one_long_region),
     };

@@ -166,6 +166,88 @@ static void roles_missing_or_bad_phrase_file_fails(void **state)
     sdra_transcript_destroy(t);
 }
 
+static void roles_name_match_near_misses(void **state)
+{
+    (void)state;
+#define M(h, n) sdra_roles_name_match(h, strlen(h), n, strlen(n))
+    assert_true(M("diane", "Diane"));
+    assert_true(M("dian", "Diane"));   /* ASR drops the final e */
+    assert_true(M("dianne", "Diane"));
+    assert_true(M("shela", "Sheila"));
+    assert_true(M("jordon", "Jordan"));
+    assert_true(M("katherine", "Catherine")); /* same key, one letter */
+    assert_false(M("down", "Diane"));
+    assert_false(M("done", "Diane"));
+    assert_false(M("texas", "Sheila"));
+    assert_false(M("el", "Al"));       /* short names: exact only */
+    assert_true(M("al", "Al"));
+    assert_false(M("", "Al"));
+#undef M
+}
+
+/* pyannote-sample's opening as PocketSphinx hears it: the callee speaks first, names are
+ * misrecognised, and the phrase list alone would call the first speaker the rep. */
+static void roles_by_names_with_near_misses(void **state)
+{
+    (void)state;
+    const char *txt[] = {"hello", "hello", "oh hello this is dian in new jersey",
+                         "and i'm shela in texas originally from chicago"};
+    sdra_transcript *t = make(0, txt, 4, 0);
+    sdra_roles_params p = {.rep_channel = -1, .rep_name = "Sheila", .contact_name = "Diane"};
+    sdra_error err = {0};
+    assert_int_equal(sdra_roles_assign(t, &p, &err), 0);
+    assert_int_equal(t->speakers[1].role, SDRA_ROLE_REP);
+    assert_int_equal(t->speakers[0].role, SDRA_ROLE_PROSPECT);
+    assert_string_equal(t->speakers[1].role_by, "names");
+    assert_non_null(strstr(t->speakers[1].role_evidence, "i'm shela"));
+    /* the other way round: the roles follow the names */
+    p.rep_name = "Diane";
+    p.contact_name = "Sheila";
+    assert_int_equal(sdra_roles_assign(t, &p, &err), 0);
+    assert_int_equal(t->speakers[0].role, SDRA_ROLE_REP);
+    assert_int_equal(t->speakers[1].role, SDRA_ROLE_PROSPECT);
+    /* only the rep's name known: still decided by who claims it */
+    p.contact_name = NULL;
+    assert_int_equal(sdra_roles_assign(t, &p, &err), 0);
+    assert_int_equal(t->speakers[0].role, SDRA_ROLE_REP);
+    assert_string_equal(t->speakers[0].role_by, "names");
+    sdra_transcript_destroy(t);
+}
+
+static void roles_by_address_and_name_here(void **state)
+{
+    (void)state;
+    /* the rep only addresses the contact ("is this Jordan"); the contact says "Jordan here" */
+    const char *txt[] = {"jordan here", "hi is this jordan lee", "yes", "great thanks jordan"};
+    sdra_transcript *t = make(0, txt, 4, 0);
+    sdra_roles_params p = {.rep_channel = -1, .rep_name = "Alex", .contact_name = "Jordan Lee"};
+    sdra_error err = {0};
+    assert_int_equal(sdra_roles_assign(t, &p, &err), 0);
+    assert_int_equal(t->speakers[1].role, SDRA_ROLE_REP);
+    assert_int_equal(t->speakers[0].role, SDRA_ROLE_PROSPECT);
+    assert_string_equal(t->speakers[0].role_by, "names");
+    sdra_transcript_destroy(t);
+}
+
+static void roles_names_without_evidence_fall_back(void **state)
+{
+    (void)state;
+    const char *txt[] = {"Nice weather today.", "Indeed it is, I'm done here."};
+    sdra_transcript *t = make(0, txt, 2, 0);
+    sdra_roles_params p = {.rep_channel = -1, .rep_name = "Diane", .contact_name = "Sheila"};
+    sdra_error err = {0};
+    assert_int_equal(sdra_roles_assign(t, &p, &err), 0);
+    assert_int_equal(t->speakers[0].role, SDRA_ROLE_REP);
+    assert_string_equal(t->speakers[0].role_by, "first_speaker");
+    /* by channel, recorded as such */
+    sdra_transcript *t2 = make(0, txt, 2, 1);
+    p.rep_channel = 1;
+    assert_int_equal(sdra_roles_assign(t2, &p, &err), 0);
+    assert_string_equal(t2->speakers[1].role_by, "channel");
+    sdra_transcript_destroy(t);
+    sdra_transcript_destroy(t2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +258,10 @@ int main(void)
         cmocka_unit_test(roles_wildcard_introduction),
         cmocka_unit_test(roles_fallback_is_first_speaker),
         cmocka_unit_test(roles_missing_or_bad_phrase_file_fails),
+        cmocka_unit_test(roles_name_match_near_misses),
+        cmocka_unit_test(roles_by_names_with_near_misses),
+        cmocka_unit_test(roles_by_address_and_name_here),
+        cmocka_unit_test(roles_names_without_evidence_fall_back),
     };
     return cmocka_run_group_tests_name("diarize_roles", tests, NULL, NULL);
 }
