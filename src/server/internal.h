@@ -186,6 +186,7 @@ enum route {
     R_NONE, R_HEALTH, R_READY, R_METRICS, R_OPENAPI, R_CALLS, R_CALL, R_ARTIFACT, R_AUDIO, R_EVENTS, R_RETRY,
     R_KEYS, R_KEY, R_KEY_REVOKE, /* keys.c: /v1/keys, /v1/keys/{id}, /v1/keys/{id}/revoke */
     R_PRIVACY_EXPORT, R_PRIVACY_ERASE, R_RETENTION, /* privacy.c */
+    R_WEB, R_SESSION, R_EMAIL_DRAFT, R_EMAIL_APPROVE, R_STATS_TEAM, /* web.c */
     SRV_N_ROUTES
 };
 extern const char *const srv_route_names[SRV_N_ROUTES];
@@ -238,6 +239,7 @@ typedef struct req {
     char new_id[24];                 /* the call id, chosen when the upload begins */
     unsigned char head[4096];        /* the first plaintext bytes, for the format sniffer */
     size_t head_n;
+    char web_path[256];              /* R_WEB: the file under <share>/web */
 } req;
 
 /* http.c: responses */
@@ -307,6 +309,27 @@ enum MHD_Result srv_retention(req *r, struct MHD_Connection *c);
 int srv_consent_check(req *r, struct MHD_Connection *c, const sdra_call_info *ci, enum MHD_Result *ret);
 int srv_retention_start(struct sdra_server *s, sdra_error *err);
 void srv_retention_stop(struct sdra_server *s);
+
+/* web.c: the browser app (docs/web.md). Static files of <share>/web under a strict CSP;
+ * srv_web_path_ok tells whether a path may name one ([A-Za-z0-9._-/], no "..", relative). */
+#define SRV_WEB_PATH_MAX 256
+#define SRV_MEDIA_COOKIE "sdra_media"
+bool srv_web_path_ok(const char *p);
+enum MHD_Result srv_web_static(req *r, struct MHD_Connection *c);
+/* Serves path (plaintext or encrypted at rest) honouring one Range (206, 416, Accept-Ranges). */
+enum MHD_Result srv_send_ranged(req *r, struct MHD_Connection *c, const char *path, const char *ctype);
+/* The media cookie's key (true) when the request carries a well-formed one. */
+bool srv_media_cookie(struct MHD_Connection *c, char *out, size_t n);
+enum MHD_Result srv_session(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_email_draft(req *r, struct MHD_Connection *c); /* draft GET/PUT and approve */
+enum MHD_Result srv_stats_team(req *r, struct MHD_Connection *c);
+/* Replaces call_id's search row from what its directory holds (meta, transcript, analysis,
+ * email); runs with the call's seal installed, so terms are hashed when it is encrypted. */
+int srv_search_index(struct sdra_server *s, const char *call_id, const char *org, const char *dir, sdra_error *err);
+/* For GET /v1/calls with q, outcome, objection, from or to: the matching page in out (1), or 0
+ * when the request has none of them (the plain list applies), or < 0. */
+int srv_calls_search(req *r, struct MHD_Connection *c, const char *status, int offset, int limit, sdra_store_call *out,
+                     int *n_out, sdra_error *err);
 
 /* http.c */
 int srv_http_start(struct sdra_server *s, sdra_error *err);
