@@ -148,7 +148,7 @@ function renderCrm(crm, draft) {
     if (crm.contact) ul.append(el('li', {}, 'Contact ' + (crm.contact.email || '') + ' ' + crm.contact.status));
     if (crm.activity) ul.append(el('li', {}, 'Call activity ' + crm.activity.status));
     for (const t of crm.tasks || []) ul.append(el('li', {}, 'Task "' + (t.text || t.title || t.kind) + '" ' + t.status));
-    for (const n of crm.notes || []) ul.append(el('li', {}, 'Note: ' + (n.kind || 'note')));
+    for (const n of crm.notes || []) ul.append(el('li', {}, 'Note ' + (n.key || n.kind || '').replace('_', ' ') + ' ' + (n.status || '')));
     for (const e of crm.emails || []) ul.append(el('li', {}, 'Email ' + e.status + (e.result ? ' (' + e.result + ')' : '')));
     for (const s of crm.skipped || []) ul.append(el('li', {}, 'Not written: ' + s.what + ' (' + s.reason + ')'));
     box.append(ul);
@@ -190,8 +190,11 @@ export async function showCall(id) {
   $('call-h').textContent = (meta.contact_name || meta.contact_email || 'Call ' + id) + (meta.company ? ', ' + meta.company : '');
   $('call-sub').textContent = [meta.call_date, meta.rep_name ? 'rep ' + meta.rep_name : '', STATUS[call.status] || call.status]
     .filter(Boolean).join(' · ');
-  const [t, a, crm, draft] = await Promise.all([optional(base + '/transcript'), optional(base + '/analysis'),
-    optional(base + '/crm'), optional(base + '/email/draft')]);
+  // only what the call has (a missing artifact would be a 404 in the console)
+  const has = new Set((call.artifacts || []).map((x) => x.name));
+  const get = (name, path) => (has.has(name) ? optional(base + path) : Promise.resolve(null));
+  const [t, a, crm, draft] = await Promise.all([get('transcript.json', '/transcript'), get('analysis.json', '/analysis'),
+    get('crm.json', '/crm'), get('email.json', '/email/draft')]);
   const info = speakerInfo(a, t);
 
   const old = $('audio');
