@@ -151,6 +151,20 @@ enum MHD_Result srv_send_error(req *r, struct MHD_Connection *c, int status, con
     return srv_queue(r, c, status, resp);
 }
 
+struct MHD_Response *srv_error_response(const char *code, const char *msg)
+{
+    json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    struct MHD_Response *resp = body ? MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!resp) {
+        free(body);
+        return NULL;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    return resp;
+}
+
 /* Status and code for an sdra_error. */
 static int http_status(int code)
 {
@@ -700,15 +714,9 @@ static enum MHD_Result check_framing(req *r, struct MHD_Connection *c)
     const char *msg = f.content_length > 1 ? "more than one Content-Length header"
                       : f.transfer_encoding > 1 ? "more than one Transfer-Encoding header"
                                                 : "both Content-Length and Transfer-Encoding";
-    json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", "invalid_input", "message", msg);
-    char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    struct MHD_Response *resp = body ? MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE) : NULL;
-    if (!resp) {
-        free(body);
+    struct MHD_Response *resp = srv_error_response("invalid_input", msg);
+    if (!resp)
         return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", "application/json");
     MHD_add_response_header(resp, "Connection", "close");
     return srv_queue(r, c, 400, resp);
 }

@@ -168,6 +168,13 @@ int srv_open_plain(struct sdra_server *s, int fd, struct sdra_crypt_reader **out
 int srv_sha256_plain(struct sdra_server *s, const char *path, char hex[65], int64_t *size_out, sdra_error *err);
 /* 1 with a response streaming the decrypted file (owning fd), 0 when fd is plaintext, < 0. */
 int srv_plain_response(struct sdra_server *s, int fd, int64_t file_bytes, struct MHD_Response **out, sdra_error *err);
+/* The same for len plaintext bytes from first, over a reader srv_open_plain opened on fd: 1
+ * with the response owning r and fd, or < 0 with r closed and fd left to the caller. */
+int srv_plain_response_range(struct sdra_crypt_reader *r, int fd, int64_t first, uint64_t len,
+                             struct MHD_Response **out, sdra_error *err);
+/* The body and type of an {"error":{"code","message"}} response, for callers that add their
+ * own headers (srv_send_error otherwise); NULL when out of memory. */
+struct MHD_Response *srv_error_response(const char *code, const char *msg);
 /* Replaces a sealed metadata document (store) by its plaintext; plaintext is left alone. */
 int srv_meta_open(struct sdra_server *s, char **meta_json, sdra_error *err);
 

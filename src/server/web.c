@@ -177,44 +177,6 @@ static int parse_range(const char *h, int64_t size, int64_t *first, int64_t *las
     return RANGE_OK;
 }
 
-typedef struct ranged_plain {
-    int fd;
-    sdra_crypt_reader *r;
-    int64_t skip; /* plaintext bytes before the range, still to be read and dropped */
-} ranged_plain;
-
-/* The plaintext of a sealed file from the range's first byte: a secretstream can only be
- * decrypted from its start, so the bytes before the range are decrypted chunk by chunk and
- * dropped (one chunk in memory); MHD stops reading at the range's length. */
-static ssize_t ranged_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    ranged_plain *p = cls;
-    size_t got = 0;
-    sdra_error e = {0};
-    (void)pos;
-    while (p->skip > 0) {
-        size_t want = p->skip < (int64_t)max ? (size_t)p->skip : max;
-        if (sdra_crypt_reader_read(p->r, buf, want, &got, &e) < 0 || got == 0) {
-            sdra_log(SDRA_LOG_ERROR, "serving a range of an encrypted file stopped: %s", e.msg[0] ? e.msg : "short file");
-            return MHD_CONTENT_READER_END_WITH_ERROR;
-        }
-        p->skip -= (int64_t)got;
-    }
-    if (sdra_crypt_reader_read(p->r, buf, max, &got, &e) < 0) {
-        sdra_log(SDRA_LOG_ERROR, "serving a range of an encrypted file stopped: %s", e.msg);
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    }
-    return got ? (ssize_t)got : MHD_CONTENT_READER_END_OF_STREAM;
-}
-
-static void ranged_free(void *cls)
-{
-    ranged_plain *p = cls;
-    sdra_crypt_reader_close(p->r);
-    close(p->fd);
-    free(p);
-}
-
 enum MHD_Result srv_send_ranged(req *r, struct MHD_Connection *c, const char *path, const char *ctype)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -243,16 +205,10 @@ enum MHD_Result srv_send_ranged(req *r, struct MHD_Connection *c, const char *pa
         sdra_crypt_reader_close(cr);
         close(fd);
         snprintf(cr_hdr, sizeof cr_hdr, "bytes */%lld", (long long)size);
-        json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", "range_not_satisfiable", "message",
-                                "the range starts beyond the end of the audio");
-        char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-        json_decref(doc);
-        struct MHD_Response *resp = body ? MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE) : NULL;
-        if (!resp) {
-            free(body);
+        struct MHD_Response *resp =
+            srv_error_response("range_not_satisfiable", "the range starts beyond the end of the audio");
+        if (!resp)
             return MHD_NO;
-        }
-        MHD_add_response_header(resp, "Content-Type", "application/json");
         MHD_add_response_header(resp, "Content-Range", cr_hdr);
         MHD_add_response_header(resp, "Accept-Ranges", "bytes");
         return srv_queue(r, c, 416, resp);
@@ -260,17 +216,9 @@ enum MHD_Result srv_send_ranged(req *r, struct MHD_Connection *c, const char *pa
     uint64_t len = size > 0 ? (uint64_t)(last - first + 1) : 0;
     struct MHD_Response *resp = NULL;
     if (cr) {
-        ranged_plain *p = calloc(1, sizeof *p);
-        if (p) {
-            *p = (ranged_plain){.fd = fd, .r = cr, .skip = first};
-            resp = MHD_create_response_from_callback(len, SDRA_CRYPT_CHUNK_BYTES, ranged_read, p, ranged_free);
-            if (!resp)
-                free(p);
-        }
-        if (!resp) {
-            sdra_crypt_reader_close(cr);
+        if (srv_plain_response_range(cr, fd, first, len, &resp, &err) < 0) { /* owns cr and fd */
             close(fd);
-            return MHD_NO;
+            return srv_send_sdra_error(r, c, &err);
         }
     } else {
         resp = MHD_create_response_from_fd_at_offset64(len, fd, (uint64_t)first);

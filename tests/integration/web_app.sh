@@ -10,7 +10,7 @@ SDRA=${SDRA:?SDRA must name the sdra binary}
 FIX=${SDRA_FIXTURES:?SDRA_FIXTURES must name the generated calls}
 SRC=${SDRA_SRC:?SDRA_SRC must name the source tree}
 OUT=${SDRA_BUILD:-$SRC/build}/test-output/web
-A1="$FIX/short.stereo.wav"
+A1="$FIX/optout.stereo.wav" # ten turns: the test clicks the third
 A2="$FIX/short.mono.wav"
 . "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
 it_setup web_app
@@ -23,7 +23,8 @@ CHROMIUM=${SDRA_CHROMIUM:-/usr/bin/chromium}
 
 D="$T/data"
 KEY=$("$SDRA" keys create --data "$D" --name browser --scope write) || fail "keys create failed"
-"$SDRA" serve --listen 127.0.0.1:0 --data "$D" --port-file "$T/port" --log-level info 2>"$T/serve.log" &
+"$SDRA" serve --listen 127.0.0.1:0 --data "$D" --port-file "$T/port" --log-level info --concurrency transcribe=2 \
+  2>"$T/serve.log" &
 PIDS+=($!)
 for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.1; done
 [ -s "$T/port" ] || fail "server did not start"
