@@ -104,7 +104,7 @@ function renderSentiment(a, info) {
     const at = new Map(by[id].map((p) => [p.start, p.smoothed !== undefined ? p.smoothed : p.score]));
     data.push(xs.map((x) => (at.has(x) ? at.get(x) : null)));
   }
-  const width = Math.max(260, box.clientWidth || 320);
+  const width = Math.max(260, Math.min(box.clientWidth || 320, 2000));
   const plot = new uPlot({
     width, height: 180,
     scales: { x: { time: false }, y: { range: [-1, 1] } },
@@ -112,6 +112,13 @@ function renderSentiment(a, info) {
     series: [{ label: 'time', value: (u, v) => (v === null ? '' : mmss(v)) },
       ...ids.map((id) => ({ label: who(info, id).name, stroke: who(info, id).color, width: 2, spanGaps: true }))],
   }, data, box);
+  // follow the box's width (a phone turned, a window resized); the plot is a fixed-size canvas
+  const ro = new ResizeObserver(() => {
+    const w = Math.max(260, box.clientWidth);
+    if (Math.abs(w - plot.width) > 2) plot.setSize({ width: w, height: 180 });
+  });
+  ro.observe(box);
+  plot.sdraResize = ro;
   box.setAttribute('role', 'img');
   box.setAttribute('aria-label', 'Sentiment over the call per speaker, from -1 to 1: ' +
     ids.map((id) => who(info, id).name).join(', '));
@@ -244,7 +251,7 @@ export async function showCall(id) {
     form.removeEventListener('submit', save);
     $('email-approve').removeEventListener('click', approve);
     ws.destroy();
-    if (plot) plot.destroy();
+    if (plot) { plot.sdraResize.disconnect(); plot.destroy(); }
     audio.pause();
   };
 }
