@@ -658,8 +658,9 @@ enum MHD_Result srv_stats_team(req *r, struct MHD_Connection *c)
         time_t t = time(NULL) - (time_t)(weeks * 7 * 86400);
         struct tm tm;
         gmtime_r(&t, &tm);
-        strftime(since, sizeof since, "%Y-%m-%d", &tm);
-        week_of(since, since);
+        char day[16];
+        strftime(day, sizeof day, "%Y-%m-%d", &tm);
+        week_of(day, since); /* whole weeks: from a Monday */
     }
     if (srv_audit(r, NULL, "stats.team", "", NULL) < 0)
         return srv_send_audit_failed(r, c);

@@ -186,6 +186,7 @@ for a in email.edit email.approve email.draft.read; do grep -q "\"$a\"" "$T/audi
 # the team aggregate
 [ "$(status "${R[@]}" "$B/v1/stats/team?weeks=4")" = 200 ] || fail "stats: $(cat "$T/body")"
 [ "$(jq1 'd["calls"]')" = 1 ] || fail "stats calls: $(cat "$T/body")"
+[ "$(jq1 'len(d["since"]) == 10 and d["since"] <= "'"$TODAY"'"')" = True ] || fail "stats since: $(cat "$T/body")"
 [ "$(jq1 'd["by_week"][0]["calls"] == ["'"$ID"'"] and d["by_week"][0]["outcomes"]["'"$OUTCOME"'"]["calls"] == ["'"$ID"'"]')" = True ] \
   || fail "stats do not link to the call: $(cat "$T/body")"
 [ "$(status "${R[@]}" "$B/v1/stats/team?weeks=0")" = 400 ] || fail "weeks=0 not 400"

@@ -167,6 +167,7 @@ try {
   await page.click('#nav-team');
   await page.locator('#team-total', { hasText: '2 calls' }).waitFor({ timeout: 15000 });
   check(await page.locator('#team .week').count() >= 1, 'no week in the team view');
+  check(/since \d{4}-\d\d-\d\d\./.test(await page.locator('#team-total').textContent()), 'the team view has no start date');
   check(await page.locator('#team a[href="#/calls/' + id + '"]').count() >= 1, 'the team charts do not link to the call');
   await page.screenshot({ path: `${out}/team.png`, fullPage: true });
 
