@@ -27,6 +27,8 @@ PKGS=(
   # tests: real mail servers for the SMTP/IMAP transports (tests/integration/lib/mailservers.sh
   # starts its own instances on loopback; the system services stay off, see below)
   postfix dovecot-imapd dovecot-lmtpd
+  # the web app's libraries (npm, scripts/web-vendor.sh) and its browser tests (tests/web/)
+  nodejs chromium
 )
 
 missing=()
@@ -36,8 +38,19 @@ for p in "${PKGS[@]}"; do
   fi
 done
 
+# The web app's browser libraries and playwright-core, pinned by package-lock.json, into
+# node_modules/ and data/web/vendor/ (docs/web.md); npm comes with nodejs or as Debian's npm.
+web_vendor() {
+  if ! command -v npm >/dev/null 2>&1; then
+    local SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
+  fi
+  bash "$(dirname "$0")/web-vendor.sh"
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PKGS[@]} packages present"
+  web_vendor
   exit 0
 fi
 
@@ -61,4 +74,5 @@ if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now post
 # nginx is only a benchmark reference: never leave it running as a system service.
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true; fi
 $SUDO nginx -s stop >/dev/null 2>&1 || true
+web_vendor
 echo "install-deps: done"

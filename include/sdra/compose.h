@@ -96,6 +96,16 @@ const char *sdra_email_skipped(const sdra_email *e);
  */
 int sdra_email_write_dir(const sdra_email *e, const char *dir, sdra_error *err);
 
+/*
+ * A person's edit of a composed message (the web app's email review): eml (the .eml this
+ * module wrote, CRLF line ends) with the Subject replaced by subject (one line) and the text
+ * part by text (LF line ends); the HTML alternative, when there is one, is rebuilt from text.
+ * Every other header and part (the invite) is kept as it was. On success *out is a new string
+ * (free()); on failure NULL and SDRA_EINVAL (a subject that is not one clean line, a message
+ * this module did not write) or SDRA_ELIMIT.
+ */
+int sdra_email_eml_edit(const char *eml, const char *subject, const char *text, char **out, sdra_error *err);
+
 #ifdef __cplusplus
 }
 #endif

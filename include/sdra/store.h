@@ -218,6 +218,8 @@ typedef int (*sdra_store_rewrap_fn)(void *user_data, const char *id, const char 
 
 /* The backend interface. Every backend implements every entry; see the wrappers below for the
  * contract of each. */
+struct sdra_store_search_doc;
+struct sdra_store_search_query;
 typedef struct sdra_store_ops {
     const char *name;
     void (*close)(sdra_store *s);
@@ -299,6 +301,11 @@ typedef struct sdra_store_ops {
     int (*job_fail_fx)(sdra_store *s, const sdra_store_job *job, const char *msg, bool retryable, int64_t retry_at_ms,
                        int max_attempts, const sdra_store_outbox_new *fx, int n_fx, int64_t now_ms,
                        sdra_error *err);
+    /* full-text search of calls (sdra_store_search_*); NULL: the backend has none */
+    int (*search_put)(sdra_store *s, const char *org, const char *call_id, const struct sdra_store_search_doc *d,
+                      sdra_error *err);
+    int (*call_search)(sdra_store *s, const char *org, const struct sdra_store_search_query *q, int offset, int limit,
+                       sdra_store_call *out, int *n_out, sdra_error *err);
 } sdra_store_ops;
 
 /* Every backend's handle starts with this. */
@@ -520,6 +527,38 @@ int sdra_store_job_complete_fx(sdra_store *s, const sdra_store_job *job, const s
 int sdra_store_job_fail_fx(sdra_store *s, const sdra_store_job *job, const char *msg, bool retryable,
                            int64_t retry_at_ms, int max_attempts, const sdra_store_outbox_new *fx, int n_fx,
                            int64_t now_ms, sdra_error *err);
+
+/* ---- full-text search of calls (the web app's calls list; docs/web.md) ----------------
+ * One search row per call, replaced whole by each put and removed with the call. The terms are
+ * what the caller chooses to index: words separated by spaces (the server indexes the
+ * lower-cased words of the transcript, contact and company, or their keyed hashes when the
+ * call is encrypted at rest, so the index holds no plaintext). outcome and objections are
+ * category names (analysis.json), day "YYYY-MM-DD" (the call's date). */
+#define SDRA_STORE_SEARCH_TERMS_MAX (1u << 20) /* bytes of terms per call */
+#define SDRA_STORE_SEARCH_QUERY_TERMS 16       /* terms per query */
+typedef struct sdra_store_search_doc {
+    const char *people;     /* contact and company terms */
+    const char *words;      /* the words said */
+    const char *outcome;    /* "" or NULL: unknown */
+    const char *objections; /* objection types, space separated */
+    const char *day;        /* "YYYY-MM-DD", or NULL */
+} sdra_store_search_doc;
+typedef struct sdra_store_search_query {
+    const char *terms;     /* space-separated terms, all of which must occur (people or words); NULL: any */
+    const char *outcome;   /* NULL: any */
+    const char *objection; /* an objection type the call has; NULL: any */
+    const char *from_day, *to_day; /* inclusive "YYYY-MM-DD" bounds; NULL: open */
+    const char *status;    /* the call's status; NULL: any */
+} sdra_store_search_query;
+/* Replaces call_id's search row (org's). SDRA_EINVAL for terms over SDRA_STORE_SEARCH_TERMS_MAX,
+ * SDRA_EUNSUPPORTED when the backend has no search. */
+int sdra_store_search_put(sdra_store *s, const char *org, const char *call_id, const sdra_store_search_doc *d,
+                          sdra_error *err);
+/* Like sdra_store_call_list, but only the calls whose search row matches q (every field set);
+ * newest first. A term is a word of letters, digits, '_' and '-' (others are refused with
+ * SDRA_EINVAL, as are more than SDRA_STORE_SEARCH_QUERY_TERMS terms or a malformed day). */
+int sdra_store_call_search(sdra_store *s, const char *org, const sdra_store_search_query *q, int offset, int limit,
+                           sdra_store_call *out, int *n_out, sdra_error *err);
 
 #ifdef __cplusplus
 }

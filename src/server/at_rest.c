@@ -415,14 +415,25 @@ int srv_sha256_plain(struct sdra_server *s, const char *path, char hex[65], int6
 typedef struct plain_resp {
     int fd;
     sdra_crypt_reader *r;
+    int64_t skip; /* plaintext bytes before the range, still to be read and dropped */
 } plain_resp;
 
+/* A secretstream can only be decrypted from its start: the bytes before a range are decrypted
+ * chunk by chunk and dropped (one chunk in memory); MHD stops reading at the range's length. */
 static ssize_t plain_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     plain_resp *p = cls;
     size_t got = 0;
     sdra_error e = {0};
     (void)pos; /* MHD reads a callback response in order */
+    while (p->skip > 0) {
+        size_t want = p->skip < (int64_t)max ? (size_t)p->skip : max;
+        if (sdra_crypt_reader_read(p->r, buf, want, &got, &e) < 0 || got == 0) {
+            sdra_log(SDRA_LOG_ERROR, "serving a range of an encrypted file stopped: %s", e.msg[0] ? e.msg : "short file");
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        p->skip -= (int64_t)got;
+    }
     if (sdra_crypt_reader_read(p->r, buf, max, &got, &e) < 0) {
         sdra_log(SDRA_LOG_ERROR, "serving an encrypted file stopped: %s", e.msg);
         return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -438,6 +449,23 @@ static void plain_free(void *cls)
     free(p);
 }
 
+int srv_plain_response_range(sdra_crypt_reader *r, int fd, int64_t first, uint64_t len, struct MHD_Response **out,
+                             sdra_error *err)
+{
+    plain_resp *p = calloc(1, sizeof *p);
+    *out = NULL;
+    if (p) {
+        *p = (plain_resp){.fd = fd, .r = r, .skip = first};
+        *out = MHD_create_response_from_callback(len, SDRA_CRYPT_CHUNK_BYTES, plain_read, p, plain_free);
+    }
+    if (!*out) {
+        free(p);
+        sdra_crypt_reader_close(r);
+        return sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+    }
+    return 1;
+}
+
 int srv_plain_response(struct sdra_server *s, int fd, int64_t file_bytes, struct MHD_Response **out, sdra_error *err)
 {
     sdra_crypt_reader *r = NULL;
@@ -445,21 +473,10 @@ int srv_plain_response(struct sdra_server *s, int fd, int64_t file_bytes, struct
     int rc = srv_open_plain(s, fd, &r, err);
     if (rc < 0 || !r)
         return rc;
-    plain_resp *p = calloc(1, sizeof *p);
     int64_t plain = sdra_crypt_reader_plain_bytes(r, file_bytes);
-    if (!p || plain < 0) {
-        free(p);
+    if (plain < 0) {
         sdra_crypt_reader_close(r);
-        return plain < 0 ? sdra_error_set(err, SDRA_EINVAL, "encrypted file truncated") : sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+        return sdra_error_set(err, SDRA_EINVAL, "encrypted file truncated");
     }
-    p->fd = fd;
-    p->r = r;
-    *out = MHD_create_response_from_callback((uint64_t)plain, SDRA_CRYPT_CHUNK_BYTES, plain_read, p, plain_free);
-    if (!*out) {
-        p->fd = -1;
-        sdra_crypt_reader_close(r);
-        free(p);
-        return sdra_error_set(err, SDRA_ENOMEM, "out of memory");
-    }
-    return 1;
+    return srv_plain_response_range(r, fd, 0, (uint64_t)plain, out, err);
 }

@@ -39,6 +39,7 @@ const char *const srv_route_names[SRV_N_ROUTES] = {
     "/v1/privacy/export", "/v1/privacy/erase", "/v1/retention",
     "/v1/calls/{id}/view",
     "/v1/outbox", "/v1/outbox/{id}", "/v1/outbox/{id}/{action}",
+    "/ (web app)", "/v1/session", "/v1/calls/{id}/email/draft", "/v1/calls/{id}/email/approve", "/v1/stats/team",
 };
 
 const char *const srv_meta_fields[N_META] = {"contact_email", "contact_name", "company", "rep_name", "rep_email",
@@ -141,11 +142,29 @@ enum MHD_Result srv_send_error(req *r, struct MHD_Connection *c, int status, con
             allow = "DELETE";
         else if (r->route == R_RETENTION)
             allow = "GET, PUT";
-        else if (r->route == R_OUTBOX_ACTION)
+        else if (r->route == R_SESSION)
+            allow = "POST, DELETE";
+        else if (r->route == R_EMAIL_DRAFT)
+            allow = "GET, PUT";
+        else if (r->route == R_EMAIL_APPROVE || r->route == R_OUTBOX_ACTION)
             allow = "POST";
         MHD_add_response_header(resp, "Allow", allow);
     }
     return srv_queue(r, c, status, resp);
+}
+
+struct MHD_Response *srv_error_response(const char *code, const char *msg)
+{
+    json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    struct MHD_Response *resp = body ? MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!resp) {
+        free(body);
+        return NULL;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    return resp;
 }
 
 /* Status and code for an sdra_error. */
@@ -278,6 +297,8 @@ static const char *needed_scope(const char *method, enum route route)
         return "admin";
     if (route == R_PRIVACY_EXPORT || route == R_PRIVACY_ERASE || route == R_RETENTION)
         return "admin"; /* personal data of anyone, and the policies (issue 14) */
+    if (route == R_SESSION)
+        return "read"; /* any key may open and close its own media cookie */
     return !strcmp(method, "GET") || !strcmp(method, "HEAD") ? "read" : "write";
 }
 
@@ -294,6 +315,10 @@ bool srv_require_scope(req *r, struct MHD_Connection *c, const char *scope)
 static enum MHD_Result authenticate(req *r, struct MHD_Connection *c)
 {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    char media[256 + 8] = "Bearer "; /* the web app's <audio>: the media cookie, for reading audio only (web.c) */
+    if ((!h || !*h) && r->route == R_AUDIO && (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD")) &&
+        srv_media_cookie(c, media + 7, sizeof media - 7))
+        h = media;
     if (!h || !*h)
         return auth_fail(r, c, "-", 401, "missing API key: send 'Authorization: Bearer sdra_...'");
     if (strncasecmp(h, "Bearer ", 7))
@@ -356,6 +381,17 @@ static void route(req *r, const char *url)
         r->route = R_RETENTION;
     else if (!strcmp(url, "/v1/calls") || !strcmp(url, "/v1/calls/"))
         r->route = R_CALLS;
+    else if (!strcmp(url, "/v1/session"))
+        r->route = R_SESSION;
+    else if (!strcmp(url, "/v1/stats/team"))
+        r->route = R_STATS_TEAM;
+    else if (!strcmp(url, "/") || !strcmp(url, "/team") || (!strncmp(url, "/calls/", 7) && valid_call_id(url + 7, strlen(url + 7)))) {
+        r->route = R_WEB; /* the app's pages: one document, the script shows the view */
+        sdra_strlcpy(r->web_path, "index.html", sizeof r->web_path);
+    } else if (!strncmp(url, "/app/", 5) && srv_web_path_ok(url + 5)) {
+        r->route = R_WEB;
+        sdra_strlcpy(r->web_path, url + 5, sizeof r->web_path);
+    }
     else if (!strcmp(url, "/v1/keys") || !strcmp(url, "/v1/keys/"))
         r->route = R_KEYS;
     else if (!strcmp(url, "/v1/outbox") || !strcmp(url, "/v1/outbox/"))
@@ -394,6 +430,10 @@ static void route(req *r, const char *url)
             r->route = R_RETRY;
         else if (!strcmp(sub, "view"))
             r->route = R_VIEW;
+        else if (!strcmp(sub, "email/draft"))
+            r->route = R_EMAIL_DRAFT;
+        else if (!strcmp(sub, "email/approve"))
+            r->route = R_EMAIL_APPROVE;
         else
             for (size_t i = 0; i < sizeof artifact_names / sizeof artifact_names[0]; i++)
                 if (!strcmp(sub, artifact_names[i])) {
@@ -430,6 +470,9 @@ static bool method_ok(enum route rt, const char *m)
     case R_KEYS: return get || !strcmp(m, "POST");
     case R_KEY: return !strcmp(m, "DELETE");
     case R_RETENTION: return get || !strcmp(m, "PUT");
+    case R_SESSION: return !strcmp(m, "POST") || !strcmp(m, "DELETE");
+    case R_EMAIL_DRAFT: return get || !strcmp(m, "PUT");
+    case R_EMAIL_APPROVE: return !strcmp(m, "POST");
     default: return get;
     }
 }
@@ -464,6 +507,10 @@ static enum MHD_Result dispatch(req *r, struct MHD_Connection *c)
     case R_OUTBOX: return srv_outbox_list(r, c);
     case R_OUTBOX_ITEM: return srv_outbox_get(r, c);
     case R_OUTBOX_ACTION: return srv_outbox_action(r, c);
+    case R_WEB: return srv_web_static(r, c);
+    case R_SESSION: return srv_session(r, c);
+    case R_EMAIL_DRAFT: case R_EMAIL_APPROVE: return srv_email_draft(r, c);
+    case R_STATS_TEAM: return srv_stats_team(r, c);
     default: return srv_send_error(r, c, 404, "not_found", "no such resource");
     }
 }
@@ -499,7 +546,7 @@ typedef struct srv_conn {
 
 bool srv_route_wants_body(enum route rt)
 {
-    return rt == R_PRIVACY_ERASE || rt == R_RETENTION || rt == R_KEYS;
+    return rt == R_PRIVACY_ERASE || rt == R_RETENTION || rt == R_KEYS || rt == R_EMAIL_DRAFT;
 }
 
 size_t srv_route_body_max(enum route rt)
@@ -651,7 +698,7 @@ static void *ticker_main(void *arg)
 
 static bool public_route(enum route rt)
 {
-    return rt == R_HEALTH || rt == R_READY || rt == R_METRICS || rt == R_OPENAPI;
+    return rt == R_HEALTH || rt == R_READY || rt == R_METRICS || rt == R_OPENAPI || rt == R_WEB;
 }
 
 /* The raw request target, before MHD decodes it: a %00 in the path would be decoded to a NUL
@@ -698,15 +745,9 @@ static enum MHD_Result check_framing(req *r, struct MHD_Connection *c)
     const char *msg = f.content_length > 1 ? "more than one Content-Length header"
                       : f.transfer_encoding > 1 ? "more than one Transfer-Encoding header"
                                                 : "both Content-Length and Transfer-Encoding";
-    json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", "invalid_input", "message", msg);
-    char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    struct MHD_Response *resp = body ? MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE) : NULL;
-    if (!resp) {
-        free(body);
+    struct MHD_Response *resp = srv_error_response("invalid_input", msg);
+    if (!resp)
         return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", "application/json");
     MHD_add_response_header(resp, "Connection", "close");
     return srv_queue(r, c, 400, resp);
 }

@@ -174,6 +174,13 @@ int srv_open_plain(struct sdra_server *s, int fd, struct sdra_crypt_reader **out
 int srv_sha256_plain(struct sdra_server *s, const char *path, char hex[65], int64_t *size_out, sdra_error *err);
 /* 1 with a response streaming the decrypted file (owning fd), 0 when fd is plaintext, < 0. */
 int srv_plain_response(struct sdra_server *s, int fd, int64_t file_bytes, struct MHD_Response **out, sdra_error *err);
+/* The same for len plaintext bytes from first, over a reader srv_open_plain opened on fd: 1
+ * with the response owning r and fd, or < 0 with r closed and fd left to the caller. */
+int srv_plain_response_range(struct sdra_crypt_reader *r, int fd, int64_t first, uint64_t len,
+                             struct MHD_Response **out, sdra_error *err);
+/* The body and type of an {"error":{"code","message"}} response, for callers that add their
+ * own headers (srv_send_error otherwise); NULL when out of memory. */
+struct MHD_Response *srv_error_response(const char *code, const char *msg);
 /* Replaces a sealed metadata document (store) by its plaintext; plaintext is left alone. */
 int srv_meta_open(struct sdra_server *s, char **meta_json, sdra_error *err);
 
@@ -194,6 +201,7 @@ enum route {
     R_PRIVACY_EXPORT, R_PRIVACY_ERASE, R_RETENTION, /* privacy.c */
     R_VIEW, /* views.c: /v1/calls/{id}/view */
     R_OUTBOX, R_OUTBOX_ITEM, R_OUTBOX_ACTION, /* outbox.c: /v1/outbox, /{id}, /{id}/approve|retry|cancel */
+    R_WEB, R_SESSION, R_EMAIL_DRAFT, R_EMAIL_APPROVE, R_STATS_TEAM, /* web.c */
     SRV_N_ROUTES
 };
 extern const char *const srv_route_names[SRV_N_ROUTES];
@@ -247,6 +255,7 @@ typedef struct req {
     unsigned char head[4096];        /* the first plaintext bytes, for the format sniffer */
     size_t head_n;
     char ob_key[128];                /* /v1/outbox/{id} */
+    char web_path[256];              /* R_WEB: the file under <share>/web */
 } req;
 
 /* http.c: responses */
@@ -324,6 +333,27 @@ enum MHD_Result srv_retention(req *r, struct MHD_Connection *c);
 int srv_consent_check(req *r, struct MHD_Connection *c, const sdra_call_info *ci, enum MHD_Result *ret);
 int srv_retention_start(struct sdra_server *s, sdra_error *err);
 void srv_retention_stop(struct sdra_server *s);
+
+/* web.c: the browser app (docs/web.md). Static files of <share>/web under a strict CSP;
+ * srv_web_path_ok tells whether a path may name one ([A-Za-z0-9._-/], no "..", relative). */
+#define SRV_WEB_PATH_MAX 256
+#define SRV_MEDIA_COOKIE "sdra_media"
+bool srv_web_path_ok(const char *p);
+enum MHD_Result srv_web_static(req *r, struct MHD_Connection *c);
+/* Serves path (plaintext or encrypted at rest) honouring one Range (206, 416, Accept-Ranges). */
+enum MHD_Result srv_send_ranged(req *r, struct MHD_Connection *c, const char *path, const char *ctype);
+/* The media cookie's key (true) when the request carries a well-formed one. */
+bool srv_media_cookie(struct MHD_Connection *c, char *out, size_t n);
+enum MHD_Result srv_session(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_email_draft(req *r, struct MHD_Connection *c); /* draft GET/PUT and approve */
+enum MHD_Result srv_stats_team(req *r, struct MHD_Connection *c);
+/* Replaces call_id's search row from what its directory holds (meta, transcript, analysis,
+ * email); runs with the call's seal installed, so terms are hashed when it is encrypted. */
+int srv_search_index(struct sdra_server *s, const char *call_id, const char *org, const char *dir, sdra_error *err);
+/* For GET /v1/calls with q, outcome, objection, from or to: the matching page in out (1), or 0
+ * when the request has none of them (the plain list applies), or < 0. */
+int srv_calls_search(req *r, struct MHD_Connection *c, const char *status, int offset, int limit, sdra_store_call *out,
+                     int *n_out, sdra_error *err);
 
 /* http.c */
 int srv_http_start(struct sdra_server *s, sdra_error *err);

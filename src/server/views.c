@@ -188,7 +188,10 @@ enum MHD_Result srv_list_calls(req *r, struct MHD_Connection *c)
     sdra_store_call calls[LIST_MAX];
     int n = 0;
     sdra_error err = {0};
-    if (sdra_store_call_list(r->s->store, r->key.org, status, (int)offset, (int)limit, calls, &n, &err) < 0)
+    int found = srv_calls_search(r, c, status, (int)offset, (int)limit, calls, &n, &err); /* web.c */
+    if (found < 0)
+        return srv_send_sdra_error(r, c, &err);
+    if (!found && sdra_store_call_list(r->s->store, r->key.org, status, (int)offset, (int)limit, calls, &n, &err) < 0)
         return srv_send_sdra_error(r, c, &err);
     /* the entry names the calls the page shows (as many as fit in the detail) */
     char detail[SDRA_STORE_AUDIT_DETAIL_MAX];
@@ -366,7 +369,7 @@ enum MHD_Result srv_get_audio(req *r, struct MHD_Connection *c)
             ctype = srv_audio_types[i].ctype;
     if (srv_audit(r, NULL, "audio.read", r->call_id, name) < 0)
         return srv_send_audit_failed(r, c);
-    return srv_send_file(r, c, path, ctype, NULL);
+    return srv_send_ranged(r, c, path, ctype); /* seeking in the web app's player */
 }
 
 enum MHD_Result srv_retry_call(req *r, struct MHD_Connection *c)

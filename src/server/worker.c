@@ -228,6 +228,11 @@ static void run_job(worker_slot *w, sdra_store_job *job)
             sdra_obs_inc(s->obs, "sdra_jobs_completed_total", labels, 1);
             if (!strcmp(stage->name, "transcribe"))
                 observe_rtf(s, dir, wall);
+            if (!strcmp(stage->name, "transcribe") || !strcmp(stage->name, "analyze") || !strcmp(stage->name, "compose")) {
+                sdra_error serr = {0}; /* the calls list's search (web.c): a failure costs findability only */
+                if (srv_search_index(s, job->call_id, org, dir, &serr) < 0)
+                    sdra_logc(SDRA_LOG_WARN, &lc, "call not indexed for search: %s", serr.msg);
+            }
             srv_notify_stage(s, next);
         } else {
             sdra_logc(SDRA_LOG_WARN, &lc, "stage %s result not recorded: %s", stage->name, cerr.msg);

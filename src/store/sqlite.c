@@ -8,6 +8,7 @@
  * (standard types, ON CONFLICT upserts, LIMIT/OFFSET) so the PostgreSQL backend can reuse it.
  */
 #include "sdra/store.h"
+#include "sdra/buf.h"
 #include "sdra/log.h"
 #include "sdra/util.h"
 
@@ -480,7 +481,8 @@ static int sq_call_delete(sdra_store *s, const char *org, const char *id, sdra_e
         (rc = exec(db, err, "DELETE FROM artifacts WHERE call_id = ?", "s", id)) < 0 ||
         (rc = exec(db, err, "DELETE FROM outbox WHERE call_id = ?", "s", id)) < 0 ||
         (rc = exec(db, err, "DELETE FROM call_subjects WHERE call_id = ?", "s", id)) < 0 ||
-        (rc = exec(db, err, "DELETE FROM call_keys WHERE id = ?", "s", id)) < 0) /* crypto-shredding */
+        (rc = exec(db, err, "DELETE FROM call_keys WHERE id = ?", "s", id)) < 0 || /* crypto-shredding */
+        (rc = exec(db, err, "DELETE FROM call_search WHERE call_id = ?", "s", id)) < 0)
         goto fail;
     if ((rc = commit(db, err)) < 0)
         goto done;
@@ -1967,6 +1969,97 @@ static int sq_outbox_fail(sdra_store *s, const sdra_store_outbox_item *it, const
     return rc < 0 ? rc : 0;
 }
 
+/* ---- full-text search (FTS5) -------------------------------------------------------------
+ * call_search holds one row per call: people (contact, company) and words (said) are the
+ * indexed terms the server chose, outcome and objections category names; call_id, org and day
+ * are not indexed. A query's terms become a MATCH expression of quoted phrases, so nothing the
+ * client sends is read as FTS5 syntax (store.c has already limited the characters). */
+#define SEARCH_SCHEMA                                                                                         \
+    "CREATE VIRTUAL TABLE IF NOT EXISTS call_search USING fts5(call_id UNINDEXED, org UNINDEXED, day UNINDEXED," \
+    " people, words, outcome, objections, tokenize = 'unicode61')"
+
+static int sq_search_put(sdra_store *s, const char *org, const char *call_id, const sdra_store_search_doc *d,
+                         sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    int rc = begin(db, err);
+    if (rc < 0)
+        goto done;
+    if ((rc = exec(db, err, "DELETE FROM call_search WHERE call_id = ?", "s", call_id)) < 0 ||
+        (rc = exec(db, err,
+                   "INSERT INTO call_search (call_id, org, day, people, words, outcome, objections)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   "sssssss", call_id, org, d->day, d->people ? d->people : "", d->words ? d->words : "",
+                   d->outcome ? d->outcome : "", d->objections ? d->objections : "")) < 0) {
+        rollback(db);
+        goto done;
+    }
+    rc = commit(db, err);
+done:
+    wr_unlock(s);
+    return rc < 0 ? rc : 0;
+}
+
+/* Appends `col : "t1" AND col : "t2"...` for the space-separated terms of t (quotes doubled). */
+static int match_add(sdra_buf *b, const char *col, const char *t)
+{
+    int rc = 0;
+    for (const char *p = t; rc == 0 && *p;) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, " ");
+        if (!n)
+            break;
+        rc = sdra_buf_printf(b, "%s%s : \"", b->len ? " AND " : "", col);
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            rc = p[i] == '"' ? sdra_buf_append(b, "\"\"", 2) : sdra_buf_putc(b, p[i]);
+        if (rc == 0)
+            rc = sdra_buf_putc(b, '"');
+        p += n;
+    }
+    return rc;
+}
+
+static int sq_call_search(sdra_store *s, const char *org, const sdra_store_search_query *q, int offset, int limit,
+                          sdra_store_call *out, int *n_out, sdra_error *err)
+{
+    sdra_buf m;
+    sdra_buf_init(&m, 16384);
+    int rc = 0;
+    if ((q->terms && match_add(&m, "{people words}", q->terms) < 0) ||
+        (q->outcome && match_add(&m, "outcome", q->outcome) < 0) ||
+        (q->objection && match_add(&m, "objections", q->objection) < 0)) {
+        sdra_buf_release(&m);
+        return sdra_error_set(err, SDRA_EINVAL, "search: query too long");
+    }
+    bool match = m.len > 0;
+    conn *c = rd_lock(s);
+    sqlite3_stmt *st = NULL;
+    const char *sql = match ? "SELECT c.id, c.status, c.meta, c.created_ms, c.updated_ms, c.org, c.audio_bytes"
+                              " FROM calls c JOIN call_search ON call_search.call_id = c.id"
+                              " WHERE call_search MATCH ?1 AND call_search.org = c.org AND (?2 IS NULL OR c.org = ?2)"
+                              " AND (?3 IS NULL OR call_search.day >= ?3) AND (?4 IS NULL OR call_search.day <= ?4)"
+                              " AND (?5 IS NULL OR c.status = ?5) ORDER BY c.created_ms DESC, c.id LIMIT ?6 OFFSET ?7"
+                            : "SELECT c.id, c.status, c.meta, c.created_ms, c.updated_ms, c.org, c.audio_bytes"
+                              " FROM calls c JOIN call_search ON call_search.call_id = c.id"
+                              " WHERE ?1 IS NULL AND call_search.org = c.org AND (?2 IS NULL OR c.org = ?2)"
+                              " AND (?3 IS NULL OR call_search.day >= ?3) AND (?4 IS NULL OR call_search.day <= ?4)"
+                              " AND (?5 IS NULL OR c.status = ?5) ORDER BY c.created_ms DESC, c.id LIMIT ?6 OFFSET ?7";
+    if ((rc = prep(c->db, &st, err, sql, "sssssii", match ? (const char *)m.data : NULL, org, q->from_day, q->to_day,
+                   q->status, limit, offset)) < 0)
+        goto done;
+    int r = SQLITE_DONE;
+    while (*n_out < limit && (r = sqlite3_step(st)) == SQLITE_ROW)
+        row_to_call(st, &out[(*n_out)++]);
+    if (*n_out < limit && r != SQLITE_DONE)
+        rc = db_fail(c->db, r, err, "call search");
+done:
+    sqlite3_finalize(st);
+    rd_unlock(s, c);
+    sdra_buf_release(&m);
+    return rc;
+}
+
 static const sdra_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1999,6 +2092,8 @@ static const sdra_store_ops sqlite_ops = {
     .org_get = sq_org_get,
     .org_list = sq_org_list,
     .call_set_meta = sq_call_set_meta,
+    .search_put = sq_search_put,
+    .call_search = sq_call_search,
     .subject_add = sq_subject_add,
     .subject_calls = sq_subject_calls,
     .subject_pseudonym = sq_subject_pseudonym,
@@ -2090,6 +2185,10 @@ int sdra_store_sqlite_open(sdra_store **out, const char *path, sdra_error *err)
         goto done;
     if ((r = sqlite3_exec(q->wr.db, CALL_KEYS_SCHEMA, NULL, NULL, NULL)) != SQLITE_OK) {
         rc = db_fail(q->wr.db, r, err, "create call_keys");
+        goto done;
+    }
+    if ((r = sqlite3_exec(q->wr.db, SEARCH_SCHEMA, NULL, NULL, NULL)) != SQLITE_OK) {
+        rc = db_fail(q->wr.db, r, err, "create call_search");
         goto done;
     }
     conn *first = calloc(1, sizeof *first);

@@ -6,6 +6,7 @@
 #include "sdra/store.h"
 #include "sdra/util.h"
 
+#include <ctype.h>
 #include <sodium.h>
 #include <stdio.h>
 
@@ -667,4 +668,83 @@ int sdra_store_job_fail_fx(sdra_store *s, const sdra_store_job *job, const char 
             return rc;
     }
     return s->ops->job_fail_fx(s, job, msg, retryable, retry_at_ms, max_attempts, fx, n_fx, now_ms, err);
+}
+
+/* ---- full-text search ------------------------------------------------------------------- */
+
+/* A query's terms: 1..SDRA_STORE_SEARCH_QUERY_TERMS words of [A-Za-z0-9_-] and bytes >= 0x80
+ * (UTF-8 letters), separated by spaces. */
+static int search_terms_ok(const char *t, sdra_error *err)
+{
+    int n = 0;
+    for (const char *p = t; *p;) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        size_t len = 0;
+        for (; p[len] && p[len] != ' '; len++) {
+            unsigned char ch = (unsigned char)p[len];
+            if (!(isalnum(ch) || ch == '_' || ch == '-' || ch >= 0x80))
+                return sdra_error_set(err, SDRA_EINVAL, "search: '%c' is not allowed in a search term", ch);
+        }
+        if (len > 128)
+            return sdra_error_set(err, SDRA_EINVAL, "search: a term is longer than 128 bytes");
+        if (++n > SDRA_STORE_SEARCH_QUERY_TERMS)
+            return sdra_error_set(err, SDRA_EINVAL, "search: more than %d terms", SDRA_STORE_SEARCH_QUERY_TERMS);
+        p += len;
+    }
+    return 0;
+}
+
+static bool search_day_ok(const char *d)
+{
+    if (!d)
+        return true;
+    if (strlen(d) != 10 || d[4] != '-' || d[7] != '-')
+        return false;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && !isdigit((unsigned char)d[i]))
+            return false;
+    return true;
+}
+
+int sdra_store_search_put(sdra_store *s, const char *org, const char *call_id, const sdra_store_search_doc *d,
+                          sdra_error *err)
+{
+    if (!s->ops->search_put)
+        return sdra_error_set(err, SDRA_EUNSUPPORTED, "store %s has no full-text search", s->ops->name);
+    if (!valid_id(call_id) || !org || !org_arg_ok(org))
+        return sdra_error_set(err, SDRA_EINVAL, "search: bad call id or organisation");
+    size_t n = (d->people ? strlen(d->people) : 0) + (d->words ? strlen(d->words) : 0) +
+               (d->objections ? strlen(d->objections) : 0);
+    if (n > SDRA_STORE_SEARCH_TERMS_MAX)
+        return sdra_error_set(err, SDRA_EINVAL, "search: %zu bytes of terms (at most %u)", n,
+                              SDRA_STORE_SEARCH_TERMS_MAX);
+    if (!search_day_ok(d->day))
+        return sdra_error_set(err, SDRA_EINVAL, "search: day must be YYYY-MM-DD");
+    return s->ops->search_put(s, org, call_id, d, err);
+}
+
+int sdra_store_call_search(sdra_store *s, const char *org, const sdra_store_search_query *q, int offset, int limit,
+                           sdra_store_call *out, int *n_out, sdra_error *err)
+{
+    *n_out = 0;
+    if (!s->ops->call_search)
+        return sdra_error_set(err, SDRA_EUNSUPPORTED, "store %s has no full-text search", s->ops->name);
+    if (offset < 0 || limit < 0)
+        return sdra_error_set(err, SDRA_EINVAL, "call search: negative offset or limit");
+    int rc = 0;
+    const char *one[] = {q->terms, q->outcome, q->objection};
+    for (size_t i = 0; i < 3; i++)
+        if (one[i] && (rc = search_terms_ok(one[i], err)) < 0)
+            return rc;
+    if ((q->outcome && strchr(q->outcome, ' ')) || (q->objection && strchr(q->objection, ' ')))
+        return sdra_error_set(err, SDRA_EINVAL, "search: outcome and objection are one word each");
+    if (!search_day_ok(q->from_day) || !search_day_ok(q->to_day))
+        return sdra_error_set(err, SDRA_EINVAL, "search: dates must be YYYY-MM-DD");
+    if (!org_arg_ok(org) || limit == 0)
+        return 0;
+    memset(out, 0, sizeof *out * (size_t)limit);
+    return s->ops->call_search(s, org, q, offset, limit, out, n_out, err);
 }

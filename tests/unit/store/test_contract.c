@@ -834,6 +834,93 @@ static void store_job_complete_records_effects_atomically(void **state)
     cleanup(s);
 }
 
+/* The ids of the calls a search returns, "a,b" (newest first), released. */
+static const char *search_ids(sdra_store *s, const char *org, const sdra_store_search_query *q)
+{
+    static char ids[256];
+    sdra_store_call out[8];
+    int n = 0;
+    sdra_error err = {0};
+    ids[0] = '\0';
+    assert_int_equal(sdra_store_call_search(s, org, q, 0, 8, out, &n, &err), 0);
+    for (int i = 0; i < n; i++) {
+        if (i)
+            strcat(ids, ",");
+        strcat(ids, out[i].id);
+        sdra_store_call_release(&out[i]);
+    }
+    return ids;
+}
+
+static void store_search_finds_calls_by_terms_and_filters(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    assert_int_equal(sdra_store_call_create(s, "default", "c-1", "{}", 0, 0, 1000, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "c-2", "{}", 0, 0, 2000, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "other", "c-3", "{}", 0, 0, 3000, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "c-4", "{}", 0, 0, 4000, 0, &err), 0); /* no row */
+    sdra_store_search_doc d1 = {.people = "jordan lee northwind", .words = "the price is too high for us",
+                                .outcome = "meeting_booked", .objections = "price security", .day = "2026-11-24"};
+    sdra_store_search_doc d2 = {.people = "sam contoso", .words = "we use spreadsheets today",
+                                .outcome = "follow_up", .objections = "timing", .day = "2026-12-01"};
+    sdra_store_search_doc d3 = {.people = "jordan", .words = "price", .outcome = "meeting_booked", .day = "2026-11-24"};
+    assert_int_equal(sdra_store_search_put(s, "default", "c-1", &d1, &err), 0);
+    assert_int_equal(sdra_store_search_put(s, "default", "c-2", &d2, &err), 0);
+    assert_int_equal(sdra_store_search_put(s, "other", "c-3", &d3, &err), 0);
+
+    /* words said, contact, company; every term must occur; org-scoped */
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.terms = "price"}), "c-1");
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.terms = "Northwind"}), "c-1");
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.terms = "jordan spreadsheets"}), "");
+    assert_string_equal(search_ids(s, "other", &(sdra_store_search_query){.terms = "price"}), "c-3");
+    assert_string_equal(search_ids(s, NULL, &(sdra_store_search_query){.terms = "jordan"}), "c-3,c-1");
+    /* filters alone and together */
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.objection = "timing"}), "c-2");
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.outcome = "meeting_booked"}), "c-1");
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.from_day = "2026-11-25"}), "c-2");
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.to_day = "2026-11-24"}), "c-1");
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.terms = "price", .objection = "timing"}),
+                        "");
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.status = "queued"}), "c-2,c-1");
+    /* FTS5 syntax in a query is refused, not interpreted */
+    sdra_store_call out[2];
+    int n = 0;
+    assert_int_equal(sdra_store_call_search(s, "default", &(sdra_store_search_query){.terms = "price OR \"x"}, 0, 2,
+                                            out, &n, &err),
+                     SDRA_EINVAL);
+    assert_int_equal(sdra_store_call_search(s, "default", &(sdra_store_search_query){.terms = "a*"}, 0, 2, out, &n,
+                                            &err),
+                     SDRA_EINVAL);
+    assert_int_equal(sdra_store_call_search(s, "default", &(sdra_store_search_query){.from_day = "2026-1-1"}, 0, 2,
+                                            out, &n, &err),
+                     SDRA_EINVAL);
+    /* a put replaces the row; a deleted call leaves the index */
+    d1.words = "budget approved";
+    assert_int_equal(sdra_store_search_put(s, "default", "c-1", &d1, &err), 0);
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.terms = "price"}), "");
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.terms = "budget"}), "c-1");
+    assert_int_equal(sdra_store_call_delete(s, NULL, "c-1", &err), 0);
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.terms = "budget"}), "");
+    cleanup(s);
+}
+
+static void store_search_index_survives_reopen(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    assert_int_equal(sdra_store_call_create(s, "default", "c-1", "{}", 0, 0, 1000, 0, &err), 0);
+    sdra_store_search_doc d = {.people = "northwind", .words = "hello"};
+    assert_int_equal(sdra_store_search_put(s, "default", "c-1", &d, &err), 0);
+    sdra_store_close(s);
+    /* opening an existing database again creates nothing twice (the schema is idempotent) */
+    assert_int_equal(B->open(&s, g_path, &err), 0);
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.terms = "hello"}), "c-1");
+    cleanup(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -856,6 +943,8 @@ int main(void)
         cmocka_unit_test(store_open_rejects_bad_location),
         cmocka_unit_test(store_outbox_lifecycle),
         cmocka_unit_test(store_job_complete_records_effects_atomically),
+        cmocka_unit_test(store_search_finds_calls_by_terms_and_filters),
+        cmocka_unit_test(store_search_index_survives_reopen),
     };
     int failed = 0;
     for (size_t b = 0; b < sizeof backends / sizeof backends[0]; b++) {

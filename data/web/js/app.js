@@ -1,0 +1,74 @@
+// app.js - the router and sign-in of the sdra web app (docs/web.md). Views: the calls list
+// (#/), a call (#/calls/{id}, also served at /calls/{id}), the team (#/team).
+import { key, setKey, clearKey, api, openSession, closeSession } from './api.js';
+import { showCalls } from './calls.js';
+import { showCall } from './call.js';
+import { showTeam } from './team.js';
+
+const $ = (id) => document.getElementById(id);
+let leave = null; // the current view's clean-up
+
+function show(id) {
+  for (const v of document.querySelectorAll('.view')) v.hidden = v.id !== id;
+  $('sign-out').hidden = id === 'view-signin';
+}
+
+async function route() {
+  if (leave) { leave(); leave = null; }
+  if (!key()) {
+    show('view-signin');
+    $('api_key').focus();
+    return;
+  }
+  // /calls/{id} (a link someone shared) is the same page as #/calls/{id}
+  const m0 = location.pathname.match(/^\/calls\/([a-z0-9-]+)$/);
+  const h = location.hash || (m0 ? '#/calls/' + m0[1] : '#/');
+  let m;
+  document.querySelectorAll('nav a').forEach((a) => a.removeAttribute('aria-current'));
+  if ((m = h.match(/^#\/calls\/([a-z0-9-]+)$/))) {
+    show('view-call');
+    leave = await showCall(m[1]);
+  } else if (h === '#/team') {
+    $('nav-team').setAttribute('aria-current', 'page');
+    show('view-team');
+    leave = await showTeam();
+  } else {
+    $('nav-calls').setAttribute('aria-current', 'page');
+    show('view-calls');
+    leave = await showCalls();
+  }
+}
+
+async function signIn(ev) {
+  ev.preventDefault();
+  const k = $('api_key').value.trim();
+  $('signin-error').textContent = '';
+  if (!k) return;
+  setKey(k);
+  try {
+    await openSession(); // checks the key and sets the audio's cookie
+  } catch (e) {
+    clearKey();
+    $('signin-error').textContent = e.status === 401 ? 'That key was not accepted.' : 'Sign-in failed: ' + e.message;
+    return;
+  }
+  $('api_key').value = '';
+  route();
+}
+
+async function signOut() {
+  await closeSession();
+  clearKey();
+  location.hash = '#/';
+  route();
+}
+
+$('signin-form').addEventListener('submit', signIn);
+$('sign-out').addEventListener('click', signOut);
+window.addEventListener('hashchange', () => { route().catch(report); });
+function report(e) {
+  if (e && e.status === 401) { clearKey(); route(); return; }
+  console.warn(e);
+}
+route().catch(report);
+export { api };
