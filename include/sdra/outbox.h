@@ -47,6 +47,9 @@ extern "C" {
 /* Effect kinds (the outbox entry's kind). */
 #define SDRA_OUTBOX_CRM_SYNC "crm.sync"
 #define SDRA_OUTBOX_MAIL "mail.deliver"
+/* A person's edit of the email in review (the web app), in the call's directory: when present,
+ * the approved edit is what mail.deliver sends, and an unapproved one holds the entry. */
+#define SDRA_OUTBOX_DRAFT_FILE "email.draft.json"
 #define SDRA_OUTBOX_WEBHOOK "webhook"
 
 /* What is held for a person before it leaves the machine: everything, packages marked

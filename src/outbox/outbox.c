@@ -8,6 +8,7 @@
  */
 #include "sdra/outbox.h"
 #include "sdra/call.h"
+#include "sdra/compose.h"
 #include "sdra/crm.h"
 #include "sdra/httpc.h"
 #include "sdra/log.h"
@@ -556,6 +557,29 @@ static void do_mail(const sdra_outbox_params *p, const sdra_store_outbox_item *i
     if (rc < 0) {
         set_msg(a, rc == SDRA_ENOTFOUND ? DEAD : RETRY, "mail: %s", err.msg);
         goto done;
+    }
+    /* a person's edit in review (the web app's email draft) is what goes out, once approved; an
+     * edit not approved yet holds the entry rather than sending the text the person changed */
+    snprintf(path, sizeof path, "%s/%s", dir, SDRA_OUTBOX_DRAFT_FILE);
+    json_t *draft = NULL;
+    if ((rc = sdra_json_load_file(&draft, path, EML_MAX, &err)) < 0 && rc != SDRA_ENOTFOUND) {
+        set_msg(a, RETRY, "mail: %s", err.msg);
+        goto done;
+    }
+    if (draft) {
+        const char *subj = jstr(draft, "subject"), *text = jstr(draft, "text");
+        bool approved = json_is_string(json_object_get(draft, "approved_at"));
+        char *edited = NULL;
+        if (!approved)
+            set_msg(a, HOLD, "the email was edited in review and that edit is not approved yet%s", NULL);
+        else if (!subj || !text || (rc = sdra_email_eml_edit(eml, subj, text, &edited, &err)) < 0)
+            set_msg(a, DEAD, "mail: the approved draft does not make a message: %s", subj && text ? err.msg : "no subject or text");
+        json_decref(draft);
+        if (!edited)
+            goto done;
+        free(eml);
+        eml = edited;
+        eml_n = strlen(edited);
     }
     const char *list[50];
     int n = 0;

@@ -14,6 +14,8 @@
  */
 #include "internal.h"
 
+#include "sdra/outbox.h"
+
 #include "sdra/buf.h"
 #include "sdra/compose.h"
 #include "sdra/crypt.h"
@@ -40,7 +42,7 @@
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "                \
     "frame-ancestors 'none'"
 #define DOC_MAX (16u << 20)
-#define DRAFT_NAME "email.draft.json"
+#define DRAFT_NAME SDRA_OUTBOX_DRAFT_FILE
 #define DRAFT_TEXT_MAX (32u << 10)
 #define STATS_CALLS_MAX 2000 /* calls one team view reads */
 
@@ -432,6 +434,16 @@ enum MHD_Result srv_email_draft(req *r, struct MHD_Connection *c)
         snprintf(path, sizeof path, "%s/%s", dir, DRAFT_NAME);
         if (rc == 0)
             rc = sdra_json_write_file(path, draft, &err);
+    }
+    if (rc == 0 && approve) {
+        /* the email held for review in the outbox goes on its way with the approved text; an
+         * entry in another state (none yet, queued, sent) is left as it is */
+        char key[SDRA_STORE_ID_MAX + 32];
+        sdra_error e2 = {0};
+        snprintf(key, sizeof key, "%s:%s", SDRA_OUTBOX_MAIL, r->call_id);
+        int arc = sdra_store_outbox_approve(s->store, r->key.org, key, sdra_store_now_ms(), &e2);
+        if (arc < 0 && arc != SDRA_ENOTFOUND && arc != SDRA_EEXISTS)
+            sdra_log(SDRA_LOG_WARN, "approving the held email of call %s in the outbox failed: %s", r->call_id, e2.msg);
     }
     if (rc == 0 && !(view = draft_view(r->call_id, draft, email, eml, &err)))
         rc = err.code ? err.code : SDRA_EINVAL;
