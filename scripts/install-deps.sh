@@ -20,6 +20,8 @@ PKGS=(
   openssl
   # benchmarks
   wrk nginx-light time
+  # deployment checks: Kubernetes/KEDA manifest validation (node), the scaler queries (PostgreSQL)
+  nodejs postgresql
 )
 
 missing=()
@@ -29,8 +31,28 @@ for p in "${PKGS[@]}"; do
   fi
 done
 
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+# The tests' npm packages (tools/*/package-lock.json, e.g. the Kubernetes and KEDA schemas),
+# exactly as locked; again only when the lock file changed. Nothing is fetched at test time.
+npm_deps() {
+  local lock d
+  # Debian's nodejs ships npm separately; other nodejs builds bundle it (and conflict with it).
+  if ! command -v npm >/dev/null 2>&1; then
+    $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
+  fi
+  for lock in "$(dirname "$0")"/../tools/*/package-lock.json; do
+    [ -f "$lock" ] || continue
+    d=$(dirname "$lock")
+    cmp -s "$lock" "$d/node_modules/.sdra-lock" && continue
+    echo "install-deps: npm ci in $d"
+    (cd "$d" && npm ci --no-audit --no-fund --loglevel=error >/dev/null && cp package-lock.json node_modules/.sdra-lock)
+  done
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PKGS[@]} packages present"
+  npm_deps
   exit 0
 fi
 
@@ -43,4 +65,9 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # nginx is only a benchmark reference: never leave it running as a system service.
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true; fi
 $SUDO nginx -s stop >/dev/null 2>&1 || true
+# PostgreSQL only for the tests, which start their own server: no cluster left running.
+if command -v pg_lsclusters >/dev/null 2>&1; then
+  pg_lsclusters -h 2>/dev/null | while read -r v c _; do $SUDO pg_ctlcluster "$v" "$c" stop >/dev/null 2>&1 || true; done
+fi
+npm_deps
 echo "install-deps: done"
