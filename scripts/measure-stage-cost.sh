@@ -11,7 +11,8 @@
 #     to their wall times.
 # CPU time, not wall time: on a shared machine the wall time depends on the neighbours' load.
 # Prints, per stage, CPU seconds per call (per audio minute for transcribe) and calls per hour
-# per core (for transcribe, of a 20-minute call).
+# per core (for transcribe, of a 20-minute call; with calls of different lengths also the fit
+# fixed + rate x audio, the fixed part being the model loading).
 #
 # usage: scripts/measure-stage-cost.sh FIXTURES_DIR [CALL...]   env: SDRA (default build/sdra)
 set -euo pipefail
@@ -65,6 +66,15 @@ for k in ["transcribe", "analyze", "compose", "sync", "report"]:
     per_min = cpu_s / (dur / 60)
     if k == "transcribe":
         print(f"{k:12s} {per_call:11.2f} {per_min:16.2f} {3600 / (per_min * 20):13.1f}  (20-min calls; cost {cpu_s / dur:.3f}x)")
+        # cpu = fixed + rate * audio seconds (model loading is the fixed part), when the
+        # calls' lengths differ enough to tell the two apart
+        ds = [d for _, d in xs]
+        if len(xs) >= 2 and max(ds) - min(ds) > 10:
+            md, mc = sum(ds) / len(ds), cpu_s / len(xs)
+            rate = sum((d - md) * (c - mc) for c, d in xs) / sum((d - md) ** 2 for d in ds)
+            fixed = mc - rate * md
+            print(f"{'':12s} fit: {fixed:.1f} CPU s per call + {rate:.3f} CPU s per audio second; "
+                  f"a 20-min call {fixed + rate * 1200:.0f} CPU s, {3600 / (fixed + rate * 1200):.1f} calls/h/core")
     else:
         print(f"{k:12s} {per_call:11.3f} {'':16s} {3600 / max(per_call, 1e-3):13.0f}  (cost {per_call:.3f}s)")
 PY

@@ -11,8 +11,8 @@ deploy/k8s/worker-*.yaml asks KEDA and the HPA to:
     scale-down stabilization window), idle pods first (a busy pod is not stopped; a real
     worker would finish or release its chunk on SIGTERM).
 A pod runs CONC jobs at once on CPU cores (its limit); jobs share those cores evenly. A
-stage's work per call is COST: 'Nx' = N core-seconds per second of audio (transcribe), or
-'Ns' = N core-seconds per call. Prints time-to-transcript and time-to-package percentiles
+stage's work per call is COST: 'Nx' = N core-seconds per second of audio, 'Ns' = N
+core-seconds per call, or both, 'Ns+Mx' (transcribe: model loading plus decoding). Prints time-to-transcript and time-to-package percentiles
 (from the end of the upload), the replica count over time and the core-hours reserved
 (pods x cores, starting pods included) against the work done.
 
@@ -54,13 +54,23 @@ def clock(s):
 
 
 def parse_cost(s):
-    try:
-        v = float(s[:-1])
-    except ValueError:
-        v = -1
-    if not s or s[-1] not in "xs" or not v > 0:
-        raise UsageError(f"cost '{s}' is not Nx (per audio second) or Ns (per call), N > 0")
-    return v, s[-1]
+    """'Nx', 'Ns' or 'Ns+Mx' -> (core-seconds per call, core-seconds per audio second)."""
+    fixed = rate = 0.0
+    for part in s.split("+"):
+        part = part.strip()
+        try:
+            v = float(part[:-1])
+        except ValueError:
+            v = -1
+        if not part or part[-1] not in "xs" or not v >= 0:
+            raise UsageError(f"cost '{s}' is not Ns, Nx or Ns+Mx (N core-seconds per call, M per audio second)")
+        if part[-1] == "x":
+            rate += v
+        else:
+            fixed += v
+    if fixed + rate <= 0:
+        raise UsageError(f"cost '{s}' is zero")
+    return fixed, rate
 
 
 def parse_sets(items):
@@ -116,7 +126,7 @@ def simulate(args, cfg):
     arrivals.sort()
     n = len(arrivals)
     costs = {st: parse_cost(cfg[st]["cost"]) for st in STAGES}
-    work = [[v * length if unit == "x" else v for st, (v, unit) in costs.items()] for _, length in arrivals]
+    work = [[fixed + rate * length for fixed, rate in costs.values()] for _, length in arrivals]
     total_work = sum(map(sum, work))
 
     dt = args.step
