@@ -29,11 +29,11 @@ import sys
 STAGES = ["transcribe", "analyze", "compose", "sync", "report"]
 # The values of deploy/k8s/worker-*.yaml (keep in step), the costs measured in docs/scaling.md.
 DEFAULTS = {
-    "transcribe": dict(min=1, max=16, cooldown=600, polling=15, target=1, age=300, conc=1, cores=1.0, cost="0.45x"),
-    "analyze": dict(min=1, max=4, cooldown=300, polling=30, target=10, age=120, conc=4, cores=0.5, cost="0.5s"),
-    "compose": dict(min=1, max=2, cooldown=300, polling=30, target=20, age=120, conc=4, cores=0.25, cost="0.1s"),
+    "transcribe": dict(min=1, max=64, cooldown=600, polling=15, target=1, age=300, conc=1, cores=1.0, cost="5s+0.7x"),
+    "analyze": dict(min=1, max=4, cooldown=300, polling=30, target=10, age=120, conc=4, cores=0.5, cost="0.3s"),
+    "compose": dict(min=1, max=2, cooldown=300, polling=30, target=20, age=120, conc=4, cores=0.25, cost="0.2s"),
     "sync": dict(min=1, max=2, cooldown=300, polling=30, target=20, age=120, conc=4, cores=0.25, cost="0.2s"),
-    "report": dict(min=1, max=2, cooldown=300, polling=30, target=20, age=120, conc=4, cores=0.25, cost="0.1s"),
+    "report": dict(min=1, max=2, cooldown=300, polling=30, target=20, age=120, conc=4, cores=0.25, cost="0.2s"),
 }
 INT_KEYS = {"min", "max", "cooldown", "polling", "target", "age", "conc"}
 
