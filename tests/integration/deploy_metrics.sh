@@ -29,6 +29,7 @@ metric() {
 
 D="$T/data"
 KEY=$("$SDRA" keys create --data "$D" --name w --scope admin) || fail "keys create failed"
+echo "== API-only: two calls wait in the transcribe queue"
 start api --no-workers
 API="http://127.0.0.1:$PORT"
 for i in 1 2; do
@@ -48,7 +49,8 @@ python3 -c 'import sys; a, b = map(float, sys.argv[1:]); assert 1.0 <= a < 60 an
 [ "$(metric "$API" 'sdra_queue_oldest_age_seconds{stage="analyze"}')" = 0 ] || fail "empty queue's age is not 0"
 grep -q '^# TYPE sdra_queue_oldest_age_seconds gauge' "$T/metrics" || fail "age gauge has no TYPE line"
 
-start work
+echo "== a server with workers runs them"
+start work --concurrency transcribe=2
 WORK="http://127.0.0.1:$PORT"
 for _ in $(seq 1 600); do
   [ "$(metric "$WORK" 'sdra_jobs{stage="report",state="done"}')" = 2 ] && break
