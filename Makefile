@@ -80,3 +80,10 @@ format:
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)
+
+# Installs the binary and share/sdra under $(PREFIX), staged under $(DESTDIR) when set
+# (docs/deploy.md); the tree may be moved afterwards.
+PREFIX ?= /usr/local
+.PHONY: install
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"

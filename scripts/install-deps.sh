@@ -29,6 +29,8 @@ PKGS=(
   postfix dovecot-imapd dovecot-lmtpd
   # the web app's libraries (npm, scripts/web-vendor.sh) and its browser tests (tests/web/)
   nodejs chromium
+  # deployment checks: Kubernetes/KEDA manifest validation (node), the scaler queries (PostgreSQL)
+  postgresql
 )
 
 missing=()
@@ -38,18 +40,34 @@ for p in "${PKGS[@]}"; do
   fi
 done
 
-# The web app's browser libraries and playwright-core, pinned by package-lock.json, into
-# node_modules/ and data/web/vendor/ (docs/web.md); npm comes with nodejs or as Debian's npm.
-web_vendor() {
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+# The tests' npm packages (tools/*/package-lock.json, e.g. the Kubernetes and KEDA schemas),
+# exactly as locked; again only when the lock file changed. Nothing is fetched at test time.
+npm_deps() {
+  local lock d
+  # Debian's nodejs ships npm separately; other nodejs builds bundle it (and conflict with it).
   if ! command -v npm >/dev/null 2>&1; then
-    local SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
+    $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
   fi
+  for lock in "$(dirname "$0")"/../tools/*/package-lock.json; do
+    [ -f "$lock" ] || continue
+    d=$(dirname "$lock")
+    cmp -s "$lock" "$d/node_modules/.sdra-lock" && continue
+    echo "install-deps: npm ci in $d"
+    (cd "$d" && npm ci --no-audit --no-fund --loglevel=error >/dev/null && cp package-lock.json node_modules/.sdra-lock)
+  done
+}
+
+# The web app's browser libraries and playwright-core, pinned by package-lock.json, into
+# node_modules/ and data/web/vendor/ (docs/web.md).
+web_vendor() {
   bash "$(dirname "$0")/web-vendor.sh"
 }
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PKGS[@]} packages present"
+  npm_deps
   web_vendor
   exit 0
 fi
@@ -74,5 +92,10 @@ if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now post
 # nginx is only a benchmark reference: never leave it running as a system service.
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true; fi
 $SUDO nginx -s stop >/dev/null 2>&1 || true
+# PostgreSQL only for the tests, which start their own server: no cluster left running.
+if command -v pg_lsclusters >/dev/null 2>&1; then
+  pg_lsclusters -h 2>/dev/null | while read -r v c _; do $SUDO pg_ctlcluster "$v" "$c" stop >/dev/null 2>&1 || true; done
+fi
+npm_deps
 web_vendor
 echo "install-deps: done"

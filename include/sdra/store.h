@@ -306,6 +306,8 @@ typedef struct sdra_store_ops {
                       sdra_error *err);
     int (*call_search)(sdra_store *s, const char *org, const struct sdra_store_search_query *q, int offset, int limit,
                        sdra_store_call *out, int *n_out, sdra_error *err);
+    /* queue statistics for /metrics and autoscaling (sdra_store_queue_oldest) */
+    int (*queue_oldest)(sdra_store *s, int n_stages, int64_t *oldest_ms, sdra_error *err);
 } sdra_store_ops;
 
 /* Every backend's handle starts with this. */
@@ -364,6 +366,10 @@ int sdra_store_job_list(sdra_store *s, const char *org, const char *call_id, sdr
 /* counts[stage][state] for stages 0..n_stages-1 (zeroed first). */
 int sdra_store_job_counts(sdra_store *s, int n_stages, int (*counts)[SDRA_N_JOB_STATES],
                           sdra_error *err);
+/* oldest_ms[stage] = queued_ms of the stage's oldest job in state queued (whatever its
+ * run_after), 0 when none is queued, for stages 0..n_stages-1 (zeroed first). The job
+ * table's columns that autoscalers query directly are documented in docs/deploy.md. */
+int sdra_store_queue_oldest(sdra_store *s, int n_stages, int64_t *oldest_ms, sdra_error *err);
 /* A call's artifacts: SDRA_ENOTFOUND (_get) or none (_list) when the call is not in org. */
 int sdra_store_artifact_get(sdra_store *s, const char *org, const char *call_id, const char *name,
                             sdra_store_artifact *out, sdra_error *err);

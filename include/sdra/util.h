@@ -42,7 +42,8 @@ int sdra_file_create_private(const char *path, sdra_error *err);
 int sdra_mkdir_p(const char *path, sdra_error *err);
 
 /* The directory of read-only resources (rules, lexicons, templates, language models):
- * $SDRA_SHARE_DIR if set, else the source tree's data/ this binary was built from.
+ * $SDRA_SHARE_DIR if set, else ../share/sdra beside the executable's directory (an installed
+ * tree, wherever it was moved), else the source tree's data/ this binary was built from.
  * Borrowed string, valid for the life of the process. */
 const char *sdra_share_dir(void);
 

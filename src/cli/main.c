@@ -3,7 +3,9 @@
  * program; see cli.h for the conventions they share.
  */
 #include "cli.h"
+#include "git_rev.h" /* generated at build time: cmake/git-rev.cmake */
 #include "sdra/log.h"
+#include "sdra/util.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -53,7 +55,7 @@ int main(int argc, char **argv)
         return SDRA_EXIT_OK;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("sdra %s\n", SDRA_VERSION);
+        printf("sdra %s (git %s)\nshare directory: %s\n", SDRA_VERSION, SDRA_GIT_REV, sdra_share_dir());
         return SDRA_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,11 +301,36 @@ int sdra_mkdir_p(const char *path, sdra_error *err)
     return 0;
 }
 
+/* The installed layout, <prefix>/bin/sdra beside <prefix>/share/sdra, wherever the tree was
+ * moved: found once from /proc/self/exe. Empty when this binary is not in such a tree. */
+static char installed_share[PATH_MAX];
+static pthread_once_t installed_share_once = PTHREAD_ONCE_INIT;
+
+static void find_installed_share(void)
+{
+    char exe[PATH_MAX], cand[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    struct stat st;
+    if ((size_t)snprintf(cand, sizeof cand, "%s/../share/sdra", exe) < sizeof cand && stat(cand, &st) == 0 &&
+        S_ISDIR(st.st_mode) && !realpath(cand, installed_share))
+        installed_share[0] = '\0';
+}
+
 const char *sdra_share_dir(void)
 {
     const char *e = getenv("SDRA_SHARE_DIR");
     if (e && *e)
         return e;
+    pthread_once(&installed_share_once, find_installed_share);
+    if (installed_share[0])
+        return installed_share;
 #ifdef SDRA_SOURCE_DATA_DIR
     return SDRA_SOURCE_DATA_DIR;
 #else

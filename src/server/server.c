@@ -613,6 +613,8 @@ static int define_metrics(sdra_obs *m)
     rc |= sdra_obs_define(m, "sdra_jobs", SDRA_OBS_GAUGE, "Jobs in the store by stage and state", NULL, 0);
     rc |= sdra_obs_define(m, "sdra_queue_depth", SDRA_OBS_GAUGE, "Jobs waiting to run by stage", NULL, 0);
     rc |= sdra_obs_define(m, "sdra_jobs_in_flight", SDRA_OBS_GAUGE, "Jobs running in this process by stage", NULL, 0);
+    rc |= sdra_obs_define(m, "sdra_queue_oldest_age_seconds", SDRA_OBS_GAUGE,
+                          "Age of the oldest queued job by stage (0 when none is queued)", NULL, 0);
     rc |= sdra_obs_define(m, "sdra_dead_jobs", SDRA_OBS_GAUGE, "Jobs that used up their attempts, by stage", NULL, 0);
     rc |= sdra_obs_define(m, "sdra_job_retries_total", SDRA_OBS_COUNTER, "Failed attempts that will be retried, by stage", NULL, 0);
     rc |= sdra_obs_define(m, "sdra_jobs_dead_total", SDRA_OBS_COUNTER, "Jobs that went dead in this process, by stage", NULL, 0);

@@ -421,6 +421,16 @@ static void refresh_gauges(struct sdra_server *s)
             sdra_obs_set(s->obs, "sdra_jobs_in_flight", l, inflight);
         }
     }
+    int64_t oldest[SDRA_SERVER_MAX_STAGES];
+    if (sdra_store_queue_oldest(s->store, s->n_stages, oldest, NULL) == 0) {
+        int64_t now = sdra_store_now_ms();
+        for (int i = 0; i < s->n_stages; i++) {
+            char l[128];
+            snprintf(l, sizeof l, "stage=\"%s\"", s->stages[i].name);
+            sdra_obs_set(s->obs, "sdra_queue_oldest_age_seconds", l,
+                         oldest[i] > 0 && now > oldest[i] ? (double)(now - oldest[i]) / 1000.0 : 0.0);
+        }
+    }
     int active = 0;
     if (sdra_store_count_active(s->store, NULL, &active, NULL) == 0)
         sdra_obs_set(s->obs, "sdra_calls_active", NULL, active);

@@ -817,6 +817,25 @@ static int sq_job_counts(sdra_store *s, int n_stages, int (*counts)[SDRA_N_JOB_S
     return rc;
 }
 
+/* For /metrics and the autoscaler's view: the queued_ms of each stage's oldest queued job. */
+static int sq_queue_oldest(sdra_store *s, int n_stages, int64_t *oldest_ms, sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(c->db, &st, err, "SELECT stage, MIN(queued_ms) FROM jobs WHERE state = 'queued' GROUP BY stage", NULL);
+    int r = SQLITE_DONE;
+    while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        int stage = sqlite3_column_int(st, 0);
+        if (stage >= 0 && stage < n_stages)
+            oldest_ms[stage] = sqlite3_column_int64(st, 1);
+    }
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = db_fail(c->db, r, err, "queue oldest");
+    sqlite3_finalize(st);
+    rd_unlock(s, c);
+    return rc;
+}
+
 /* ---- artifacts ----------------------------------------------------------------------- */
 
 static void row_to_artifact(sqlite3_stmt *st, sdra_store_artifact *a)
@@ -2092,6 +2111,7 @@ static const sdra_store_ops sqlite_ops = {
     .org_get = sq_org_get,
     .org_list = sq_org_list,
     .call_set_meta = sq_call_set_meta,
+    .queue_oldest = sq_queue_oldest,
     .search_put = sq_search_put,
     .call_search = sq_call_search,
     .subject_add = sq_subject_add,

@@ -191,6 +191,12 @@ int sdra_store_job_counts(sdra_store *s, int n_stages, int (*counts)[SDRA_N_JOB_
     return s->ops->job_counts(s, n_stages, counts, err);
 }
 
+int sdra_store_queue_oldest(sdra_store *s, int n_stages, int64_t *oldest_ms, sdra_error *err)
+{
+    memset(oldest_ms, 0, sizeof *oldest_ms * (size_t)n_stages);
+    return s->ops->queue_oldest(s, n_stages, oldest_ms, err);
+}
+
 int sdra_store_artifact_get(sdra_store *s, const char *org, const char *call_id, const char *name,
                             sdra_store_artifact *out, sdra_error *err)
 {

@@ -921,6 +921,39 @@ static void store_search_index_survives_reopen(void **state)
     cleanup(s);
 }
 
+/* The queue statistics /metrics and the autoscalers read: per stage, the queued_ms of the
+ * oldest queued job; a claimed job leaves the queue, a completed stage queues the next one. */
+static void store_queue_oldest_per_stage(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    int64_t oldest[3] = {-1, -1, -1};
+    assert_int_equal(sdra_store_queue_oldest(s, 3, oldest, &err), 0);
+    assert_int_equal(oldest[0], 0);
+    assert_int_equal(oldest[2], 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "a", "{}", 0, 0, 1000, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "b", "{}", 0, 0, 2000, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "c", "{}", 0, 1, 1500, 0, &err), 0);
+    assert_int_equal(sdra_store_queue_oldest(s, 3, oldest, &err), 0);
+    assert_int_equal(oldest[0], 1000);
+    assert_int_equal(oldest[1], 1500);
+    assert_int_equal(oldest[2], 0);
+    sdra_store_job j;
+    assert_int_equal(sdra_store_job_claim(s, 0, "w", 3000, 1000, 5, &j, &err), 0);
+    assert_string_equal(j.call_id, "a");
+    assert_int_equal(sdra_store_queue_oldest(s, 3, oldest, &err), 0);
+    assert_int_equal(oldest[0], 2000); /* a is running: b is the oldest queued */
+    assert_int_equal(sdra_store_job_complete(s, &j, NULL, 0, 1, 3500, &err), 0);
+    assert_int_equal(sdra_store_queue_oldest(s, 3, oldest, &err), 0);
+    assert_int_equal(oldest[1], 1500); /* c (1500) is older than a's next stage (3500) */
+    /* a stage index past n_stages is not written */
+    int64_t one[1] = {-1};
+    assert_int_equal(sdra_store_queue_oldest(s, 1, one, &err), 0);
+    assert_int_equal(one[0], 2000);
+    cleanup(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -945,6 +978,7 @@ int main(void)
         cmocka_unit_test(store_job_complete_records_effects_atomically),
         cmocka_unit_test(store_search_finds_calls_by_terms_and_filters),
         cmocka_unit_test(store_search_index_survives_reopen),
+        cmocka_unit_test(store_queue_oldest_per_stage),
     };
     int failed = 0;
     for (size_t b = 0; b < sizeof backends / sizeof backends[0]; b++) {
