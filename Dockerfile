@@ -1,6 +1,7 @@
 # sdr-assistant container image (docs/deploy.md). Two stages: the build (compilers, -dev
-# packages) and a slim runtime with the shared libraries the binary needs, the PocketSphinx
-# model and curl for the health check, run as an unprivileged user.
+# packages, and sphinxtrain with the speech tools that make the telephone-band model) and a
+# slim runtime with the shared libraries the binary needs, the PocketSphinx model and curl for
+# the health check, run as an unprivileged user.
 #   docker build --build-arg SDRA_GIT_REV=$(git rev-parse --short=12 HEAD) -t sdra:0.1.0 .
 #   docker run -p 8080:8080 -v sdra-data:/var/lib/sdra sdra:0.1.0
 # tests/integration/deploy_dockerfile.sh lints this file (tools/dockerfile-lint.py).
@@ -10,14 +11,15 @@ RUN apt-get update \
       build-essential cmake pkg-config \
       libavformat-dev libavcodec-dev libavutil-dev libswresample-dev \
       libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us \
-      libjansson-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev libcurl4-openssl-dev libcmocka-dev \
+      libjansson-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libcmocka-dev \
+      sphinxtrain python3 flite festival festvox-us-slt-hts sox ffmpeg \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 # .git is not in the build context (.dockerignore): the revision comes in as an argument.
 ARG SDRA_GIT_REV=unknown
 RUN SDRA_GIT_REV="${SDRA_GIT_REV}" cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
- && SDRA_GIT_REV="${SDRA_GIT_REV}" cmake --build /build -j "$(nproc)" --target sdra \
+ && SDRA_GIT_REV="${SDRA_GIT_REV}" cmake --build /build -j "$(nproc)" --target sdra sdra-narrowband-am \
  && DESTDIR=/stage cmake --install /build --prefix /opt/sdra
 
 FROM debian:12-slim AS runtime
@@ -25,7 +27,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libavformat59 libavcodec59 libavutil57 libswresample4 \
       libpocketsphinx3 libsphinxbase3 pocketsphinx-en-us \
-      libjansson4 libsqlite3-0 libsodium23 libmicrohttpd12 libcurl4 \
+      libjansson4 libsqlite3-0 libsodium23 libmicrohttpd12 libcurl4 libssl3 \
       ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 sdra \
