@@ -49,9 +49,10 @@ build-fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz-all
 
 # The whole suite: every unit and integration test in the release build, then all of them
-# again under ASan + UBSan except the ones labelled slow: the long end-to-end runs and the
-# recognition-accuracy checks, whose time goes to decoding in PocketSphinx; the unit tests of the
-# decoder paths and the server tests drive that code under the sanitizers in less time.
+# again under ASan + UBSan except the ones labelled slow: the long end-to-end runs, the
+# recognition-accuracy checks (their time goes to decoding in PocketSphinx; the unit tests of the
+# decoder paths and the server tests drive that code under the sanitizers in less time), the
+# browser and crash-loop tests, and the checks of deployment files that run no C code of ours.
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 test: build build-asan build-fuzz build-tsan
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# ctest-labels: slow
+# (skips the ASan pass: it checks files with Python and node, no C code of ours runs)
 # deploy_dockerfile.sh - the Dockerfile (docs/deploy.md), linted without docker by
 # tools/dockerfile-lint.py: Debian 12 bases, multi-stage, apt hygiene, a runtime stage with no
 # build packages and with a package for every shared library the built binary links (read

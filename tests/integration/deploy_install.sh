@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-labels: slow
 # Installable and relocatable (docs/deploy.md): `cmake --install` with a prefix and DESTDIR
 # puts the binary in bin/ and the data (rules, templates, the merged language model) in
 # share/sdra; the staged tree is moved elsewhere and `sdra run` processes a generated call from

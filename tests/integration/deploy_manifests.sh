@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# ctest-labels: slow
+# (skips the ASan pass: it checks files with Python and node, no C code of ours runs)
 # deploy_manifests.sh - deploy/k8s (docs/deploy.md): the kustomization resolves and every
 # object passes the Kubernetes and KEDA schemas and the cross-checks of
 # tools/k8s-validate/validate.mjs (npm packages installed by scripts/install-deps.sh; nothing

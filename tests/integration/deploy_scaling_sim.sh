@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# ctest-labels: slow
+# (skips the ASan pass: it checks files with Python and node, no C code of ours runs)
 # deploy_scaling_sim.sh - tools/scaling-sim.py (docs/scaling.md): its defaults are the values of
 # deploy/k8s; the same seed gives the same run; more maximum replicas never make the p95 time
 # to transcript worse; the core-hours reserved cover the work done, per stage; a pool that

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-labels: slow
 # speakers_roles.sh - issue 12's speakers and roles on the generated `short` call: with no
 # --speakers the mono mix gives 2 speakers and one party's channel alone 1 (the count is
 # estimated from 1 by default); with the call sheet's names the roles are decided by who
