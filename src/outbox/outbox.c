@@ -600,6 +600,50 @@ done:
     free(eml);
 }
 
+/* An email sent (not drafted) is marked sent in the local CRM, where the sync stage recorded it
+ * as scheduled; a row the local CRM does not have (a remote CRM was synced) is left alone, and
+ * a failure here only logs: the email went out, the record of it is best effort. */
+static void crm_mark_sent(const sdra_outbox_params *p, const sdra_store_outbox_item *it, const json_t *pay)
+{
+    const char *mid = jstr(pay, "message_id");
+    const json_t *rcpt = json_object_get(pay, "rcpt");
+    if (sdra_deliver_mode_parse(jstr(pay, "mode")) != SDRA_DELIVER_SEND || !mid || !json_array_size(rcpt))
+        return;
+    sdra_crm *crm = NULL;
+    sdra_error err = {0};
+    json_t *rows = NULL;
+    if (sdra_crm_open_ex(&crm, "local", p->data_dir, SDRA_CRM_READONLY, &err) < 0 ||
+        sdra_crm_set_org(crm, it->org, &err) < 0)
+        goto done;
+    size_t i;
+    json_t *r, *row;
+    json_array_foreach(rcpt, i, r) {
+        if (!json_is_string(r) || sdra_crm_list(crm, SDRA_CRM_EMAILS, json_string_value(r), &rows, &err) < 0)
+            continue;
+        size_t k;
+        json_array_foreach(rows, k, row) {
+            const char *m = json_string_value(json_object_get(row, "message_id"));
+            if (!m || strcmp(m, mid))
+                continue;
+            sdra_crm *rw = NULL;
+            sdra_crm_email e = {.message_id = mid, .status = "sent"};
+            sdra_crm_result res;
+            if (sdra_crm_open(&rw, "local", p->data_dir, &err) < 0 || sdra_crm_set_org(rw, it->org, &err) < 0 ||
+                sdra_crm_schedule_email(rw, &e, &res, &err) < 0)
+                sdra_log(SDRA_LOG_WARN, "outbox: %s was sent but the local CRM still says scheduled: %s", it->key,
+                         err.msg);
+            sdra_crm_close(rw);
+            json_decref(rows);
+            goto done;
+        }
+        json_decref(rows);
+        rows = NULL;
+    }
+done:
+    json_decref(rows);
+    sdra_crm_close(crm);
+}
+
 /* The webhook that reports a delivered effect (email.sent, crm.synced), recorded before the
  * entry is marked done: a crash in between records it again under the same key, i.e. once. */
 static void follow_up(sdra_store *st, const sdra_outbox_params *p, const sdra_store_outbox_item *it,
@@ -648,6 +692,8 @@ int sdra_outbox_deliver_one(sdra_store *st, const sdra_outbox_params *p, const c
             do_mail(p, &it, pay, &a);
         else
             set_msg(&a, DEAD, "unknown effect kind '%s'", it.kind);
+        if (a.how == OK && !strcmp(it.kind, SDRA_OUTBOX_MAIL))
+            crm_mark_sent(p, &it, pay);
         if (a.how == OK && strcmp(it.kind, SDRA_OUTBOX_WEBHOOK))
             follow_up(st, p, &it, pay, !strcmp(it.kind, SDRA_OUTBOX_MAIL) ? "email.sent" : "crm.synced", a.remote_id,
                       now_ms);

@@ -3,7 +3,7 @@
 # a server that sends through the Gmail API (the contract test server tests/servers/mail_apis.py)
 # with --review always holds a call's email; the rep edits the draft (PUT .../email/draft): still
 # held; approves it (POST .../email/approve): the outbox entry is released and the message Gmail
-# receives carries the edited subject and text, exactly once.
+# receives carries the edited subject and text, exactly once; the local CRM then says sent.
 set -u
 SDRA=${SDRA:?SDRA must name the sdra binary}
 SRC=${SDRA_SRC:?SDRA_SRC must name the source tree}
@@ -70,4 +70,8 @@ assert m["Subject"] == sys.argv[2], m["Subject"]
 body = m.get_body(("plain",)).get_content()
 assert "Edited by the rep in review." in body, body
 PY
+# the local CRM, where the sync stage recorded the email as scheduled, now says sent
+"$SDRA" crm emails --data "$D" --format json > "$T/emails.json" 2>"$T/crm.err" || fail "sdra crm emails: $(cat "$T/crm.err")"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert [e["status"] for e in r] == ["sent"], r' "$T/emails.json" \
+  || fail "the local CRM does not say sent: $(cat "$T/emails.json")"
 echo "PASS review_delivery"
