@@ -633,8 +633,7 @@ static void crm_mark_sent(const sdra_outbox_params *p, const sdra_store_outbox_i
                 sdra_log(SDRA_LOG_WARN, "outbox: %s was sent but the local CRM still says scheduled: %s", it->key,
                          err.msg);
             sdra_crm_close(rw);
-            json_decref(rows);
-            goto done;
+            goto done; /* rows is released there */
         }
         json_decref(rows);
         rows = NULL;
