@@ -26,16 +26,14 @@ AW=$(key acme acme-w write) AR=$(key acme acme-r read) ZA=$(key zeta zeta-a admi
 python3 "$SRC/tests/servers/webhook_receiver.py" --port-file "$T/hook.port" --log "$T/hook.jsonl" \
   --secret "$SECRET" 2>"$T/hook.log" &
 PIDS+=($!)
-for _ in $(seq 1 100); do [ -s "$T/hook.port" ] && break; sleep 0.1; done
-[ -s "$T/hook.port" ] || fail "webhook receiver did not start"
+wait_port_file "$T/hook.port" "webhook receiver did not start"
 HOOK="http://127.0.0.1:$(cat "$T/hook.port")/hooks/sdra"
 
 SDRA_WEBHOOK_SECRET=$SECRET "$SDRA" serve --listen 127.0.0.1:0 --data "$D" --port-file "$T/port" \
   --webhook-url "$HOOK" --mail smtp --deliver send --review always --outbox-retry-base-ms 50 \
   --outbox-max-attempts 2 --concurrency transcribe=3 --no-encrypt 2>"$T/serve.log" &
 PID=$!
-for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.1; done
-[ -s "$T/port" ] || fail "server did not start"
+wait_port_file "$T/port" "server did not start"
 B="http://127.0.0.1:$(cat "$T/port")"
 
 st() {

@@ -33,8 +33,7 @@ SECRET=crash-secret
 python3 "$SRC/tests/servers/webhook_receiver.py" --port-file "$T/hook.port" --log "$T/hook.jsonl" \
   --secret "$SECRET" --slow-ms 40 2>"$T/hook.log" &
 PIDS+=($!)
-for _ in $(seq 1 100); do [ -s "$T/hook.port" ] && break; sleep 0.1; done
-[ -s "$T/hook.port" ] || fail "webhook receiver did not start"
+wait_port_file "$T/hook.port" "webhook receiver did not start"
 HOOK="http://127.0.0.1:$(cat "$T/hook.port")/hook"
 
 "$SDRA" outbox list --data "$D" >/dev/null || fail "cannot create the store"

@@ -16,8 +16,7 @@ it_setup review_delivery
 python3 "$SRC/tests/servers/mail_apis.py" --port-file "$T/gmail.port" --api gmail --token tok-gmail-1 \
   2>"$T/gmail.log" &
 PIDS+=($!)
-for _ in $(seq 1 100); do [ -s "$T/gmail.port" ] && break; sleep 0.1; done
-[ -s "$T/gmail.port" ] || fail "gmail test server did not start"
+wait_port_file "$T/gmail.port" "gmail test server did not start"
 G="http://127.0.0.1:$(cat "$T/gmail.port")"
 
 D="$T/data"
@@ -25,8 +24,7 @@ AW=$("$SDRA" keys create --data "$D" --name rep --scope write) || fail "keys cre
 SDRA_GMAIL_URL="$G" SDRA_GMAIL_TOKEN=tok-gmail-1 "$SDRA" serve --listen 127.0.0.1:0 --data "$D" \
   --port-file "$T/port" --mail gmail --deliver send --review always --no-encrypt 2>"$T/serve.log" &
 PIDS+=($!)
-for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.1; done
-[ -s "$T/port" ] || fail "server did not start"
+wait_port_file "$T/port" "server did not start"
 B="http://127.0.0.1:$(cat "$T/port")"
 
 st() { curl -s -o "$T/body" -w '%{http_code}' --max-time 30 -H "Authorization: Bearer $AW" "$@"; }

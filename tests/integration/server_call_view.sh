@@ -18,8 +18,7 @@ RKEY=$("$SDRA" keys create --data "$D" --name reader --scope read) || fail "keys
 OKEY=$("$SDRA" keys create --data "$D" --org other --name nosy --scope admin) || fail "keys create (other org)"
 "$SDRA" serve --listen 127.0.0.1:0 --data "$D" --port-file "$T/port" --log-level info 2>"$T/serve.log" &
 PID=$!
-for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.1; done
-[ -s "$T/port" ] || fail "server did not start"
+wait_port_file "$T/port" "server did not start"
 B="http://127.0.0.1:$(cat "$T/port")"
 W=(-H "Authorization: Bearer $WKEY")
 R=(-H "Authorization: Bearer $RKEY")

@@ -26,8 +26,7 @@ KEY=$("$SDRA" keys create --data "$D" --name browser --scope write) || fail "key
 "$SDRA" serve --listen 127.0.0.1:0 --data "$D" --port-file "$T/port" --log-level info --concurrency transcribe=2 \
   2>"$T/serve.log" &
 PIDS+=($!)
-for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.1; done
-[ -s "$T/port" ] || fail "server did not start"
+wait_port_file "$T/port" "server did not start"
 B="http://127.0.0.1:$(cat "$T/port")"
 
 rm -rf "$OUT"

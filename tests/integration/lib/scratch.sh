@@ -30,3 +30,10 @@ fail() {
   for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f (tail)" >&2; tail -n 15 "$f" >&2; }; done
   exit 1
 }
+
+# wait_port_file FILE MSG: waits up to 10 s for a server started with --port-file FILE to write
+# its port there; fails with MSG when it does not.
+wait_port_file() {
+  for _ in $(seq 1 100); do [ -s "$1" ] && return 0; sleep 0.1; done
+  fail "$2"
+}
