@@ -7,6 +7,9 @@ TSAN_BUILD ?= build-tsan
 FUZZ_SMOKE_S ?= 5
 FUZZ_TIME ?= 300
 JOBS       ?= $(shell nproc)
+# CTest runs one more test than there are cores: many integration tests spend much of their time
+# waiting on a server or a browser, and the decoding ones are few (they carry COST, so start first).
+CTEST_JOBS ?= $(shell echo $$(( $$(nproc) + 1 )))
 CMAKE_FLAGS ?=
 MAKEFLAGS += --no-print-directory
 
@@ -57,8 +60,8 @@ build-fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
 # browser and crash-loop tests, and the checks of deployment files that run no C code of ours.
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 test: build build-asan build-fuzz build-tsan
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
-	cd $(ASAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) -LE slow
+	cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS)
+	cd $(ASAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j $(CTEST_JOBS) -LE slow
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -j $(JOBS) -L threads
 	cd $(FUZZ_BUILD) && cmake -DSDRA_FUZZ_SECONDS=$(FUZZ_SMOKE_S) . >/dev/null && ctest --output-on-failure -j $(JOBS) -L fuzz
 

@@ -86,10 +86,12 @@ for name, words in (("chunked", chunked), ("live", live)):
 PY
 
 # --- every input format (all stereo, like short.stereo.wav) gives (nearly) the same transcript
-# (m4a and webm are covered by the audio module's tests; each run here costs a stereo decode)
+# (each run here costs a stereo decode, so only one lossless, one lossy and the telephone format
+# are decoded; the reader's output for 44.1 kHz, Opus, Vorbis, m4a and webm is compared with the
+# WAV's samples by the audio module's tests, unit.audio.test_formats)
 python3 -c 'import json,sys; print(" ".join(u["text"] for u in json.load(open(sys.argv[1]))["utterances"]))' \
   "$tmp/short.stereo.json" > "$tmp/base.words"
-for f in short.flac short.44k.wav short.mp3 short.opus short.mulaw8k.wav; do
+for f in short.flac short.mp3 short.mulaw8k.wav; do
   [ -f "$fx/$f" ] || fail "fixture $f missing"
   "$SDRA" transcribe "$fx/$f" -q -f text -o "$tmp/$f.txt" || fail "transcribe $f"
   sed 's/^\[[^]]*\] [^:]*: //' "$tmp/$f.txt" > "$tmp/$f.words"
