@@ -64,37 +64,37 @@ static long week_monday(long d) { return d - an_weekday(d); }
 static long month_end(long anchor, int add_months)
 {
     int y, m, dd;
-    an_civil_from_days(anchor, &y, &m, &dd);
+    sdra_civil_from_days(anchor, &y, &m, &dd);
     m += add_months;
     while (m > 12)
         m -= 12, y++;
-    return an_days_from_civil(y, m, an_days_in_month(y, m));
+    return sdra_days_from_civil(y, m, sdra_days_in_month(y, m));
 }
 
 static long month_first(long anchor, int add_months)
 {
     int y, m, dd;
-    an_civil_from_days(anchor, &y, &m, &dd);
+    sdra_civil_from_days(anchor, &y, &m, &dd);
     m += add_months;
     while (m > 12)
         m -= 12, y++;
-    return an_days_from_civil(y, m, 1);
+    return sdra_days_from_civil(y, m, 1);
 }
 
 /* A month/day (year optional): the next occurrence on or after the anchor. */
 static bool month_day(long anchor, int mo, int dd, int year, long *out)
 {
     int ay, am, ad;
-    an_civil_from_days(anchor, &ay, &am, &ad);
+    sdra_civil_from_days(anchor, &ay, &am, &ad);
     int y = year > 0 ? year : ay;
-    if (mo < 1 || mo > 12 || dd < 1 || dd > an_days_in_month(y, mo))
+    if (mo < 1 || mo > 12 || dd < 1 || dd > sdra_days_in_month(y, mo))
         return false;
-    long d = an_days_from_civil(y, mo, dd);
+    long d = sdra_days_from_civil(y, mo, dd);
     if (year <= 0 && d < anchor) {
         y++;
-        if (dd > an_days_in_month(y, mo))
+        if (dd > sdra_days_in_month(y, mo))
             return false;
-        d = an_days_from_civil(y, mo, dd);
+        d = sdra_days_from_civil(y, mo, dd);
     }
     *out = d;
     return true;
@@ -132,13 +132,13 @@ static int duration_at(const an_tok *t, int n, int i, long anchor, long *out)
         *out = anchor + 7L * v;
     else if (!strcmp(u, "month") || !strcmp(u, "months")) {
         int y, m, d;
-        an_civil_from_days(anchor, &y, &m, &d);
+        sdra_civil_from_days(anchor, &y, &m, &d);
         m += v;
         while (m > 12)
             m -= 12, y++;
-        if (d > an_days_in_month(y, m))
-            d = an_days_in_month(y, m);
-        *out = an_days_from_civil(y, m, d);
+        if (d > sdra_days_in_month(y, m))
+            d = sdra_days_in_month(y, m);
+        *out = sdra_days_from_civil(y, m, d);
     } else
         return 0;
     return k + 1;
@@ -204,19 +204,19 @@ static int parse_day(const an_tok *t, int n, int i, long anchor, long *out)
         }
         if (is(t, n, j, "quarter")) {
             int y, m, d;
-            an_civil_from_days(anchor, &y, &m, &d);
+            sdra_civil_from_days(anchor, &y, &m, &d);
             int qm = ((m - 1) / 3 + 1 + next) * 3;
             while (qm > 12)
                 qm -= 12, y++;
-            *out = an_days_from_civil(y, qm, an_days_in_month(y, qm));
+            *out = sdra_days_from_civil(y, qm, sdra_days_in_month(y, qm));
             return j - i + 1;
         }
         if ((wd = month_at(t, n, j)) > 0) {
             int y, m, d;
-            an_civil_from_days(anchor, &y, &m, &d);
+            sdra_civil_from_days(anchor, &y, &m, &d);
             if (wd < m)
                 y++;
-            *out = an_days_from_civil(y, wd, an_days_in_month(y, wd));
+            *out = sdra_days_from_civil(y, wd, sdra_days_in_month(y, wd));
             return j - i + 1;
         }
         return 0;
@@ -289,7 +289,7 @@ static int parse_day(const an_tok *t, int n, int i, long anchor, long *out)
             if (k2 && ord) {
                 long d2;
                 int y, m, dd;
-                an_civil_from_days(anchor, &y, &m, &dd);
+                sdra_civil_from_days(anchor, &y, &m, &dd);
                 if (month_day(anchor, v >= dd ? m : (m % 12) + 1, v, 0, &d2)) {
                     *out = d2;
                     return used + 1 + k2;
@@ -393,15 +393,15 @@ static int parse_day(const an_tok *t, int n, int i, long anchor, long *out)
                                  !strcmp(t[j + k2].w, "in") || !strcmp(t[j + k2].w, "would") ||
                                  !strcmp(t[j + k2].w, "is") || (t[j + k2 - 1].flags & AN_TOK_CLAUSE_END))) {
                 int y, m, d;
-                an_civil_from_days(anchor, &y, &m, &d);
+                sdra_civil_from_days(anchor, &y, &m, &d);
                 long dd;
                 if (v < d) {
                     m++;
                     if (m > 12)
                         m = 1, y++;
                 }
-                if (v <= an_days_in_month(y, m)) {
-                    dd = an_days_from_civil(y, m, v);
+                if (v <= sdra_days_in_month(y, m)) {
+                    dd = sdra_days_from_civil(y, m, v);
                     *out = dd;
                     return j - i + k2;
                 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "sdra/analyze.h"
+#include "sdra/date.h"
 #include "sdra/error.h"
 
 /* ---- tokens ------------------------------------------------------------------------------ */
@@ -41,9 +42,7 @@ int an_number(const an_tok *toks, int n, int i, int *value, bool *ordinal);
 
 /* ---- calendar ---------------------------------------------------------------------------- */
 
-long an_days_from_civil(int y, int m, int d);
-void an_civil_from_days(long z, int *y, int *m, int *d);
-int an_days_in_month(int y, int m);
+/* day numbers and months: sdra/date.h */
 /* Parses YYYY-MM-DD (validated) into a day number; returns 0 or SDRA_EINVAL. */
 int an_parse_date(const char *s, long *days);
 void an_format_date(char out[11], long days);

@@ -257,67 +257,23 @@ int an_number(const an_tok *toks, int n, int i, int *value, bool *ordinal)
     return 1;
 }
 
-/* Howard Hinnant's days_from_civil / civil_from_days. */
-long an_days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153u * (unsigned)(m + (m > 2 ? -3 : 9)) + 2) / 5 + (unsigned)d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (long)doe - 719468;
-}
-
-void an_civil_from_days(long z, int *y, int *m, int *d)
-{
-    z += 719468;
-    long era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long yy = (long)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yy + (*m <= 2));
-}
-
-int an_days_in_month(int y, int m)
-{
-    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
-    return dm[(m - 1) % 12];
-}
-
 int an_parse_date(const char *s, long *days)
 {
-    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+    int64_t d;
+    if (sdra_date_parse(s, &d) < 0)
         return SDRA_EINVAL;
-    for (int k = 0; k < 10; k++)
-        if (k != 4 && k != 7 && !isdigit((unsigned char)s[k]))
-            return SDRA_EINVAL;
-    int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
-    if (y < 1900 || y > 9999 || m < 1 || m > 12 || d < 1 || d > an_days_in_month(y, m))
-        return SDRA_EINVAL;
-    *days = an_days_from_civil(y, m, d);
+    *days = (long)d;
     return 0;
 }
 
 void an_format_date(char out[11], long days)
 {
-    int y, m, d;
-    an_civil_from_days(days, &y, &m, &d);
-    char tmp[48];
-    snprintf(tmp, sizeof tmp, "%04d-%02d-%02d", y, m, d);
-    memcpy(out, tmp, 10);
-    out[10] = 0;
+    sdra_date_format(out, days);
 }
 
 int an_weekday(long days)
 {
-    long w = (days + 3) % 7; /* 1970-01-01 was a Thursday (3 when Monday = 0) */
-    return (int)(w < 0 ? w + 7 : w);
+    return (sdra_weekday(days) + 6) % 7;
 }
 
 int sdra_date_add_days(char out[11], const char *date, int days)

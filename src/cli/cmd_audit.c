@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "sdra/crm.h"
+#include "sdra/date.h"
 #include "sdra/server.h"
 #include "sdra/util.h"
 
@@ -33,39 +34,19 @@ static void usage(FILE *f)
                "  --org ORG        entries of one organisation (the acting key's)\n"
                "  --action A       call.read, calls.list, artifact.read, audio.read, events.read,\n"
                "                   call.create, call.delete, call.retry, auth.fail, key.create, ...\n"
-               "  --since T        entries at or after T: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ (UTC) or\n"
-               "                   milliseconds since the epoch\n"
+               "  --since T        entries at or after T: YYYY-MM-DD (UTC), an ISO 8601 time with its zone\n"
+               "                   (2026-03-02T09:30:00Z, 2026-03-02T10:30+01:00) or milliseconds\n"
+               "                   since the epoch\n"
                "  --limit N        at most N entries (default 100, at most %d)\n"
                "  --format F       text (default) or json\n",
             AUDIT_LIMIT_MAX);
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* T as milliseconds since the epoch; -1 when it is not one of the accepted forms. */
 static int64_t parse_since(const char *t)
 {
-    int y, mo, d, h = 0, mi = 0, s = 0, n = 0;
-    size_t len = strlen(t);
-    if (len && strspn(t, "0123456789") == len && len <= 15)
-        return strtoll(t, NULL, 10);
-    if (len == 10 && sscanf(t, "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 && n == 10) {
-    } else if (len == 20 && sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &s, &n) == 6 && n == 20) {
-    } else {
-        return -1;
-    }
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
-        return -1;
-    return ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000LL + s * 1000LL;
+    int64_t ms;
+    return sdra_time_parse_ms(t, 1, &ms) == 0 && ms >= 0 ? ms : -1;
 }
 
 static void iso(char out[32], int64_t ms)
@@ -129,7 +110,7 @@ int cmd_audit(int argc, char **argv)
         case 'o': f.org = optarg; break;
         case 's':
             if ((f.since_ms = parse_since(optarg)) < 0)
-                return cli_usage_error("audit", "--since: '%s' is not YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or milliseconds",
+                return cli_usage_error("audit", "--since: '%s' is not YYYY-MM-DD, an ISO 8601 time with its zone or milliseconds",
                                        optarg);
             break;
         case 'l': {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "sdra/crm.h"
+#include "sdra/date.h"
 #include "sdra/rights.h"
 #include "sdra/server.h"
 #include "sdra/util.h"
@@ -72,19 +73,12 @@ static int delete_call(void *user, const char *call_id, bool keep_crm, sdra_erro
     return sdra_server_call_remove(d->store, d->data_dir, org, call_id, keep_crm, err);
 }
 
-/* "1767225600000" (epoch ms) or "2026-01-01" (UTC midnight); -1 when neither. */
+/* "1767225600000" (epoch ms), "2026-01-01" (UTC midnight) or an ISO 8601 time with its zone;
+ * -1 otherwise. */
 static int64_t parse_now(const char *s)
 {
-    if (strlen(s) == 10 && sdra_date_validate(s) == 0) {
-        struct tm tm = {0};
-        tm.tm_year = atoi(s) - 1900;
-        tm.tm_mon = atoi(s + 5) - 1;
-        tm.tm_mday = atoi(s + 8);
-        return (int64_t)timegm(&tm) * 1000;
-    }
-    if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 15)
-        return -1;
-    return strtoll(s, NULL, 10);
+    int64_t ms;
+    return sdra_time_parse_ms(s, 1, &ms) == 0 ? ms : -1;
 }
 
 static int print_json(json_t *doc, const char *out, sdra_error *err)

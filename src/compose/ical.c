@@ -9,6 +9,7 @@
  * that year's change with a yearly RRULE.
  */
 #include "compose/internal.h"
+#include "sdra/date.h"
 #include "sdra/tz.h"
 
 #include <stdio.h>
@@ -75,16 +76,9 @@ static int param_value(sdra_buf *out, const char *s)
 /* Adds minutes to a date/time, carrying into following days. */
 static void add_minutes(int *y, int *m, int *d, int *min_of_day, int add)
 {
-    struct tm tm = {.tm_year = *y - 1900, .tm_mon = *m - 1, .tm_mday = *d, .tm_hour = 12};
     int total = *min_of_day + add;
-    tm.tm_mday += total / 1440;
     *min_of_day = total % 1440;
-    time_t t = timegm(&tm);
-    struct tm out;
-    gmtime_r(&t, &out);
-    *y = out.tm_year + 1900;
-    *m = out.tm_mon + 1;
-    *d = out.tm_mday;
+    sdra_civil_from_days(sdra_days_from_civil(*y, *m, *d) + total / 1440, y, m, d);
 }
 
 static void utc_offset(char *out, size_t n, int min)

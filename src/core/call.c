@@ -2,6 +2,7 @@
  * call.c - call metadata (sdra/call.h): field setting with validation and the JSON form.
  */
 #include "sdra/call.h"
+#include "sdra/date.h"
 #include "sdra/tz.h"
 #include "sdra/util.h"
 
@@ -29,15 +30,8 @@ void sdra_call_info_release(sdra_call_info *c)
 
 int sdra_date_validate(const char *s)
 {
-    int y, m, d;
-    char tail;
-    if (!s || strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3)
-        return SDRA_EINVAL;
-    if (s[4] != '-' || s[7] != '-' || y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1)
-        return SDRA_EINVAL;
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (d > mdays[m - 1] + (m == 2 && leap))
+    int64_t days;
+    if (sdra_date_parse(s, &days) < 0 || s[0] > '2') /* years 1900..2999 */
         return SDRA_EINVAL;
     return 0;
 }

@@ -5,6 +5,7 @@
  * that rule is what applies; past transitions are not needed. Names are checked before any
  * file is opened (letters, digits, '/', '_', '+', '-'; no "..", no leading '/').
  */
+#include "sdra/date.h"
 #include "sdra/tz.h"
 #include "sdra/util.h"
 
@@ -150,13 +151,8 @@ done:
 
 int sdra_tz_rule_day(const sdra_tz_rule *r, int y)
 {
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = r->month - 1, .tm_mday = 1, .tm_hour = 12};
-    time_t t = timegm(&tm);
-    struct tm g;
-    gmtime_r(&t, &g);
-    int first = 1 + (r->wday - g.tm_wday + 7) % 7;
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int dim = mdays[r->month - 1] + (r->month == 2 && ((y % 4 == 0 && y % 100) || y % 400 == 0));
+    int first = 1 + (r->wday - sdra_weekday(sdra_days_from_civil(y, r->month, 1)) + 7) % 7;
+    int dim = sdra_days_in_month(y, r->month);
     int day = first + 7 * (r->week - 1);
     while (day > dim)
         day -= 7;
