@@ -941,6 +941,8 @@ static json_t *sentiment_doc(actx *c)
         json_object_set_new(o, "speaker", json_string(speaker_id(c, (int)u)));
         json_object_set_new(o, "start", json_real(r3(t->utts[u].start)));
         json_object_set_new(o, "score", json_real(r3(v->score)));
+        json_object_set_new(o, "tokens", json_integer(v->n));
+        json_object_set_new(o, "question", json_boolean(v->question));
         json_array_append_new(utts, o);
         double w = v->n > 0 ? v->n : 1;
         if (v->role == SDRA_ROLE_PROSPECT) {
@@ -993,17 +995,6 @@ static json_t *sentiment_doc(actx *c)
 
 /* ---- talk metrics -------------------------------------------------------------------------- */
 
-static double talk_time(const sdra_utterance *u)
-{
-    if (u->n_words == 0)
-        return u->end > u->start ? u->end - u->start : 0;
-    double s = 0;
-    for (size_t w = 0; w < u->n_words; w++)
-        if (u->words[w].end > u->words[w].start)
-            s += u->words[w].end - u->words[w].start;
-    return s;
-}
-
 static size_t word_count(const uview *v, const sdra_utterance *u)
 {
     return u->n_words ? u->n_words : (size_t)v->n;
@@ -1033,7 +1024,7 @@ static json_t *metrics_doc(actx *c)
     for (size_t u = 0; u < t->n_utts; u++) {
         const sdra_utterance *ut = &t->utts[u];
         int sp = ut->speaker;
-        double tt = talk_time(ut);
+        double tt = sdra_utterance_talk_s(ut);
         talk[sp] += tt;
         total += tt;
         words[sp] += (long)word_count(&c->v[u], ut);
