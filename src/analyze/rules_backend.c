@@ -317,6 +317,30 @@ static void utterance_facts(actx *c)
     }
 }
 
+/* "!day": does the match's sentence name a day other than the call date within 3 words of it
+ * ("I'm busy on Tuesday", "in meetings all day Thursday": a scheduling remark, not a brush-off)? */
+static bool names_other_day(const actx *c, const match *mm)
+{
+    const uview *v = &c->v[mm->u];
+    int from = mm->begin > 3 ? mm->begin - 3 : 0;
+    for (int i = mm->begin - 1; i >= from; i--)
+        if (v->toks[i].flags & AN_TOK_SENT_END) {
+            from = i + 1;
+            break;
+        }
+    sdra_date_match dm;
+    int tb, te;
+    while (from < v->n && an_date_find(&dm, v->toks, v->n, from, c->anchor, &tb, &te) == 1 && tb <= mm->end + 2) {
+        bool crossed = false;
+        for (int i = mm->end - 1; i < tb && !crossed; i++)
+            crossed = (v->toks[i].flags & AN_TOK_SENT_END) != 0;
+        if (!crossed && dm.date[0] && strcmp(dm.date, c->p->call_date))
+            return true;
+        from = te > tb ? te : tb + 1;
+    }
+    return false;
+}
+
 /* Does the rule's context condition hold at utterance u? */
 static bool rule_ok(const actx *c, const match *mm)
 {
@@ -325,6 +349,8 @@ static bool rule_ok(const actx *c, const match *mm)
     if ((f & AN_FLAG_QONLY) && !v->question)
         return false;
     if ((f & AN_FLAG_NOQ) && v->question)
+        return false;
+    if ((f & AN_FLAG_NODAY) && names_other_day(c, mm))
         return false;
     if (f & AN_FLAG_CTX_MEETING) {
         bool ok = false;
