@@ -118,7 +118,7 @@ static void one_call(tally *tl, const char *path, const char *date, const char *
 
 static void agreement_on(const char *set)
 {
-    char labels[4096], dir[4096];
+    char labels[4096 + 16], dir[4096];
     snprintf(dir, sizeof dir, "%s/../tests/analysis/%s", sdra_share_dir(), set);
     snprintf(labels, sizeof labels, "%s/labels.txt", dir);
     FILE *f = fopen(labels, "r");
