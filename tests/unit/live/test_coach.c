@@ -121,6 +121,27 @@ static void play(sdra_coach *c, sdra_transcript *t, const line *lines, size_t n,
         assert_int_equal(sdra_coach_tick(c, t, clock + 1, on_event, ev, &err), 0);
 }
 
+/* A call in progress: its transcript, its coach and what the coach said. */
+typedef struct session {
+    sdra_transcript *t;
+    sdra_coach *c;
+    events ev;
+} session;
+
+static void session_start(session *s, const sdra_coach_params *p)
+{
+    s->t = new_call();
+    s->c = coach(p);
+    events_init(&s->ev);
+}
+
+static void session_end(session *s)
+{
+    events_release(&s->ev);
+    sdra_coach_destroy(s->c);
+    sdra_transcript_destroy(s->t);
+}
+
 /* ---- each kind once ---------------------------------------------------------------------- */
 
 static void coach_objection_once_with_battlecard(void **state)
@@ -132,14 +153,12 @@ static void coach_objection_once_with_battlecard(void **state)
         {'R', 10, 14, "I understand. Most teams see it pay for itself in six months."},
         {'P', 15, 18, "Maybe. We will see."},
     };
-    sdra_transcript *t = new_call();
-    sdra_coach *c = coach(NULL);
-    events ev;
-    events_init(&ev);
-    play(c, t, call, 4, false, 0, &ev);
+    session s;
+    session_start(&s, NULL);
+    play(s.c, s.t, call, 4, false, 0, &s.ev);
     /* the rep's "expensive" is no objection; the prospect's is, once, with the pricing card */
-    assert_int_equal(count(&ev, "objection", NULL), 1);
-    const json_t *a = first(&ev, "objection");
+    assert_int_equal(count(&s.ev, "objection", NULL), 1);
+    const json_t *a = first(&s.ev, "objection");
     assert_string_equal(jstr(a, "type"), "price");
     assert_int_equal(json_integer_value(json_object_get(a, "utterance")), 1);
     assert_true(fabs(json_number_value(json_object_get(a, "at")) - 5.0) < 1e-9);
@@ -147,15 +166,13 @@ static void coach_objection_once_with_battlecard(void **state)
     assert_string_equal(jstr(card, "label"), "pricing");
     assert_non_null(jstr(card, "point"));
     assert_non_null(strstr(jstr(card, "point"), "budget")); /* the entry matching what was said */
-    assert_int_equal(sdra_coach_alert_count_kind(c, "objection"), 1);
-    assert_int_equal(ev.n_metrics, 4);
+    assert_int_equal(sdra_coach_alert_count_kind(s.c, "objection"), 1);
+    assert_int_equal(s.ev.n_metrics, 4);
     /* an update with nothing new says nothing */
     sdra_error err = {0};
-    assert_int_equal(sdra_coach_update(c, t, on_event, &ev, &err), 0);
-    assert_int_equal(json_array_size(ev.alerts), 1);
-    events_release(&ev);
-    sdra_coach_destroy(c);
-    sdra_transcript_destroy(t);
+    assert_int_equal(sdra_coach_update(s.c, s.t, on_event, &s.ev, &err), 0);
+    assert_int_equal(json_array_size(s.ev.alerts), 1);
+    session_end(&s);
 }
 
 static void coach_scheduling_is_not_no_time(void **state)
@@ -168,17 +185,13 @@ static void coach_scheduling_is_not_no_time(void **state)
         {'P', 14, 17, "I'm in meetings all day Thursday, so Wednesday is better anyway."},
         {'P', 18, 21, "Sorry, I'm really busy right now, can you call me back later?"},
     };
-    sdra_transcript *t = new_call();
-    sdra_coach *c = coach(NULL);
-    events ev;
-    events_init(&ev);
-    play(c, t, call, 5, false, 0, &ev);
+    session s;
+    session_start(&s, NULL);
+    play(s.c, s.t, call, 5, false, 0, &s.ev);
     /* only the last remark is a no_time objection */
-    assert_int_equal(count(&ev, "objection", "no_time"), 1);
-    assert_int_equal(json_integer_value(json_object_get(first(&ev, "objection"), "utterance")), 4);
-    events_release(&ev);
-    sdra_coach_destroy(c);
-    sdra_transcript_destroy(t);
+    assert_int_equal(count(&s.ev, "objection", "no_time"), 1);
+    assert_int_equal(json_integer_value(json_object_get(first(&s.ev, "objection"), "utterance")), 4);
+    session_end(&s);
 }
 
 static void coach_do_not_call(void **state)
@@ -190,22 +203,18 @@ static void coach_do_not_call(void **state)
         {'R', 10, 12, "Understood, I will remove you."},
         {'P', 13, 16, "Thanks. Also, it costs too much anyway."},
     };
-    sdra_transcript *t = new_call();
-    sdra_coach *c = coach(NULL);
-    events ev;
-    events_init(&ev);
-    play(c, t, call, 4, false, 0, &ev);
-    assert_int_equal(count(&ev, "do_not_call", NULL), 1);
-    const json_t *a = first(&ev, "do_not_call");
+    session s;
+    session_start(&s, NULL);
+    play(s.c, s.t, call, 4, false, 0, &s.ev);
+    assert_int_equal(count(&s.ev, "do_not_call", NULL), 1);
+    const json_t *a = first(&s.ev, "do_not_call");
     assert_int_equal(json_integer_value(json_object_get(a, "utterance")), 1);
     assert_non_null(strstr(jstr(a, "text"), "call list"));
     /* after the request, no battlecard proposes a call */
-    const json_t *ob = first(&ev, "objection");
+    const json_t *ob = first(&s.ev, "objection");
     if (ob && jstr(json_object_get(ob, "battlecard"), "point"))
         assert_null(strstr(jstr(json_object_get(ob, "battlecard"), "point"), "call"));
-    events_release(&ev);
-    sdra_coach_destroy(c);
-    sdra_transcript_destroy(t);
+    session_end(&s);
 }
 
 static void coach_monologue(void **state)
@@ -222,21 +231,17 @@ static void coach_monologue(void **state)
         {'P', 171, 174, "Fine."},
         {'P', 175, 290, "We had a long project last year that took forever and nobody was happy with it at all."},
     };
-    sdra_transcript *t = new_call();
-    sdra_coach *c = coach(NULL);
-    events ev;
-    events_init(&ev);
-    play(c, t, call, 9, false, 0, &ev);
+    session s;
+    session_start(&s, NULL);
+    play(s.c, s.t, call, 9, false, 0, &s.ev);
     /* the first run passes 90 s at its 4th utterance; the 55 s run does not; the prospect's
        long turn is no rep monologue */
-    assert_int_equal(count(&ev, "monologue", NULL), 1);
-    const json_t *a = first(&ev, "monologue");
+    assert_int_equal(count(&s.ev, "monologue", NULL), 1);
+    const json_t *a = first(&s.ev, "monologue");
     assert_int_equal(json_integer_value(json_object_get(a, "utterance")), 3);
     assert_string_equal(jstr(a, "speaker"), "S1");
     assert_true(json_number_value(json_object_get(a, "seconds")) > 90);
-    events_release(&ev);
-    sdra_coach_destroy(c);
-    sdra_transcript_destroy(t);
+    session_end(&s);
 }
 
 static void coach_talk_ratio_rearms(void **state)
@@ -252,50 +257,42 @@ static void coach_talk_ratio_rearms(void **state)
         {'P', 151, 291, "Well, let me tell you about our setup."}, /* rep 137 / 287: 0.48 in */
         {'R', 292, 592, "Then let me go through it all in detail."}, /* rep 437 / 587: 0.74 out */
     };
-    sdra_transcript *t = new_call();
-    sdra_coach *c = coach(&p);
-    events ev;
-    events_init(&ev);
-    play(c, t, call, 6, false, 0, &ev);
-    assert_int_equal(count(&ev, "talk_ratio", NULL), 2);
-    const json_t *a = first(&ev, "talk_ratio");
+    session s;
+    session_start(&s, &p);
+    play(s.c, s.t, call, 6, false, 0, &s.ev);
+    assert_int_equal(count(&s.ev, "talk_ratio", NULL), 2);
+    const json_t *a = first(&s.ev, "talk_ratio");
     assert_int_equal(json_integer_value(json_object_get(a, "utterance")), 2);
     assert_true(json_number_value(json_object_get(a, "rep_share")) > 0.9);
     assert_true(fabs(json_number_value(json_object_get(a, "high")) - 0.70) < 1e-9);
-    assert_int_equal(json_integer_value(json_object_get(json_array_get(ev.alerts, 1), "utterance")), 5);
-    events_release(&ev);
-    sdra_coach_destroy(c);
-    sdra_transcript_destroy(t);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(s.ev.alerts, 1), "utterance")), 5);
+    session_end(&s);
 }
 
 static void coach_silence_once_per_gap(void **state)
 {
     (void)state;
-    sdra_transcript *t = new_call();
-    sdra_coach *c = coach(NULL);
-    events ev;
-    events_init(&ev);
+    session s;
+    session_start(&s, NULL);
     sdra_error err = {0};
     static const line a = {'R', 0, 10, "Hello, can you hear me?"}, b = {'P', 31, 33, "Yes, sorry."};
     double clock = 0;
-    say(c, t, &a, &clock, true, &ev);
+    say(s.c, s.t, &a, &clock, true, &s.ev);
     for (double now = 11; now <= 30; now += 1) /* 15 s after 10: once, at 25 */
-        assert_int_equal(sdra_coach_tick(c, t, now, on_event, &ev, &err), 0);
-    assert_int_equal(count(&ev, "silence", NULL), 1);
-    const json_t *s = first(&ev, "silence");
-    assert_true(fabs(json_number_value(json_object_get(s, "at")) - 25) < 1e-9);
-    assert_null(json_object_get(s, "utterance"));
+        assert_int_equal(sdra_coach_tick(s.c, s.t, now, on_event, &s.ev, &err), 0);
+    assert_int_equal(count(&s.ev, "silence", NULL), 1);
+    const json_t *sil = first(&s.ev, "silence");
+    assert_true(fabs(json_number_value(json_object_get(sil, "at")) - 25) < 1e-9);
+    assert_null(json_object_get(sil, "utterance"));
     clock = 30;
-    say(c, t, &b, &clock, true, &ev);
+    say(s.c, s.t, &b, &clock, true, &s.ev);
     for (double now = 34; now <= 47; now += 1) /* 14 s: nothing */
-        assert_int_equal(sdra_coach_tick(c, t, now, on_event, &ev, &err), 0);
-    assert_int_equal(count(&ev, "silence", NULL), 1);
-    assert_int_equal(sdra_coach_tick(c, t, 48, on_event, &ev, &err), 0);
-    assert_int_equal(sdra_coach_tick(c, t, 40, on_event, &ev, &err), 0); /* a clock going back: ignored */
-    assert_int_equal(count(&ev, "silence", NULL), 2);
-    events_release(&ev);
-    sdra_coach_destroy(c);
-    sdra_transcript_destroy(t);
+        assert_int_equal(sdra_coach_tick(s.c, s.t, now, on_event, &s.ev, &err), 0);
+    assert_int_equal(count(&s.ev, "silence", NULL), 1);
+    assert_int_equal(sdra_coach_tick(s.c, s.t, 48, on_event, &s.ev, &err), 0);
+    assert_int_equal(sdra_coach_tick(s.c, s.t, 40, on_event, &s.ev, &err), 0); /* a clock going back: ignored */
+    assert_int_equal(count(&s.ev, "silence", NULL), 2);
+    session_end(&s);
 }
 
 static void coach_unanswered_question(void **state)
@@ -317,37 +314,29 @@ static void coach_unanswered_question(void **state)
         {'P', 16, 30, "We have used it for about three years now."},
     };
     for (int k = 0; k < 2; k++) {
-        sdra_transcript *t = new_call();
-        sdra_coach *c = coach(NULL);
-        events ev;
-        events_init(&ev);
-        play(c, t, k ? ignored : answered, k ? 5 : 4, true, 80, &ev);
-        assert_int_equal(count(&ev, "unanswered_question", NULL), k ? 1 : 0);
+        session s;
+        session_start(&s, NULL);
+        play(s.c, s.t, k ? ignored : answered, k ? 5 : 4, true, 80, &s.ev);
+        assert_int_equal(count(&s.ev, "unanswered_question", NULL), k ? 1 : 0);
         if (k) {
-            const json_t *a = first(&ev, "unanswered_question");
+            const json_t *a = first(&s.ev, "unanswered_question");
             assert_int_equal(json_integer_value(json_object_get(a, "utterance")), 1);
             assert_true(fabs(json_number_value(json_object_get(a, "at")) - 38) < 1e-9);
             assert_non_null(strstr(jstr(a, "text"), "onboarding"));
         }
-        events_release(&ev);
-        sdra_coach_destroy(c);
-        sdra_transcript_destroy(t);
+        session_end(&s);
     }
     /* without ticks the next utterance's start moves the clock: the same alert, at 38 */
-    sdra_transcript *t = new_call();
-    sdra_coach *c = coach(NULL);
-    events ev;
-    events_init(&ev);
+    session s;
+    session_start(&s, NULL);
     static const line late[] = {
         {'P', 5, 8, "How long does the onboarding take?"},
         {'R', 40, 45, "About two weeks, and we do most of the work."},
     };
-    play(c, t, late, 2, false, 0, &ev);
-    assert_int_equal(count(&ev, "unanswered_question", NULL), 1);
-    assert_true(fabs(json_number_value(json_object_get(first(&ev, "unanswered_question"), "at")) - 38) < 1e-9);
-    events_release(&ev);
-    sdra_coach_destroy(c);
-    sdra_transcript_destroy(t);
+    play(s.c, s.t, late, 2, false, 0, &s.ev);
+    assert_int_equal(count(&s.ev, "unanswered_question", NULL), 1);
+    assert_true(fabs(json_number_value(json_object_get(first(&s.ev, "unanswered_question"), "at")) - 38) < 1e-9);
+    session_end(&s);
 }
 
 /* ---- a whole call: order and metrics against the post-call analysis ------------------------ */
@@ -468,25 +457,21 @@ static void coach_out_of_order_append(void **state)
 {
     (void)state;
     /* the prospect's utterance finishes decoding after the rep's later one: sorted in before it */
-    sdra_transcript *t = new_call();
-    sdra_coach *c = coach(NULL);
-    events ev;
-    events_init(&ev);
+    session s;
+    session_start(&s, NULL);
     sdra_error err = {0};
-    assert_non_null(sdra_transcript_add_utterance(t, 0, 0, 3, "Hi, this is Alex."));
-    assert_int_equal(sdra_coach_update(c, t, on_event, &ev, &err), 0);
-    assert_non_null(sdra_transcript_add_utterance(t, 0, 10, 12, "So, shall we go on?"));
-    assert_int_equal(sdra_coach_update(c, t, on_event, &ev, &err), 0);
-    assert_non_null(sdra_transcript_add_utterance(t, 1, 4, 9, "It is far too expensive for us."));
-    sdra_transcript_sort(t);
-    assert_int_equal(sdra_coach_update(c, t, on_event, &ev, &err), 0);
-    assert_int_equal(count(&ev, "objection", "price"), 1);
-    assert_int_equal(json_integer_value(json_object_get(first(&ev, "objection"), "utterance")), 1);
-    assert_int_equal(sdra_coach_update(c, t, on_event, &ev, &err), 0);
-    assert_int_equal(count(&ev, "objection", NULL), 1);
-    events_release(&ev);
-    sdra_coach_destroy(c);
-    sdra_transcript_destroy(t);
+    assert_non_null(sdra_transcript_add_utterance(s.t, 0, 0, 3, "Hi, this is Alex."));
+    assert_int_equal(sdra_coach_update(s.c, s.t, on_event, &s.ev, &err), 0);
+    assert_non_null(sdra_transcript_add_utterance(s.t, 0, 10, 12, "So, shall we go on?"));
+    assert_int_equal(sdra_coach_update(s.c, s.t, on_event, &s.ev, &err), 0);
+    assert_non_null(sdra_transcript_add_utterance(s.t, 1, 4, 9, "It is far too expensive for us."));
+    sdra_transcript_sort(s.t);
+    assert_int_equal(sdra_coach_update(s.c, s.t, on_event, &s.ev, &err), 0);
+    assert_int_equal(count(&s.ev, "objection", "price"), 1);
+    assert_int_equal(json_integer_value(json_object_get(first(&s.ev, "objection"), "utterance")), 1);
+    assert_int_equal(sdra_coach_update(s.c, s.t, on_event, &s.ev, &err), 0);
+    assert_int_equal(count(&s.ev, "objection", NULL), 1);
+    session_end(&s);
 }
 
 static void coach_params(void **state)
