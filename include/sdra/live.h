@@ -36,7 +36,8 @@
  * once per gap, unanswered_question once per question, talk_ratio again only after the share
  * went back inside the band. Findings of an utterance are judged when it arrives, on it and
  * the few utterances before it (the rules look back at most 3); an utterance sorted in before
- * one already judged does not change that one's findings.
+ * one already judged does not change that one's findings, and its own alerts come late (at its
+ * earlier time). One coach serves one call, from one thread at a time.
  *
  * Thresholds (docs/live-alerts.md): a seconds threshold of 0 turns its alert off; the server's
  * config names them live-monologue-s, live-talk-ratio-low, ... and hands them over with
