@@ -39,7 +39,8 @@
  * one already judged does not change that one's findings, and its own alerts come late (at its
  * earlier time). One coach serves one call, from one thread at a time.
  *
- * Thresholds (docs/live-alerts.md): a seconds threshold of 0 turns its alert off; the server's
+ * Thresholds (docs/live-alerts.md): monologue_s, silence_s or unanswered_s 0 turns that alert
+ * off (min_talk_s 0: the ratio is judged from the first word); the server's
  * config names them live-monologue-s, live-talk-ratio-low, ... and hands them over with
  * sdra_coach_params_set().
  */
@@ -59,7 +60,8 @@ extern "C" {
 typedef struct sdra_coach sdra_coach;
 
 typedef struct sdra_coach_params {
-    const sdra_analyze_params *analyze; /* rules and documents; NULL: sdra_analyze_default_params() */
+    const sdra_analyze_params *analyze; /* call_date, rep_name, rules_dir (copied at create; the
+                                           backend is always "rules"); NULL: the defaults */
     const char *talking_points_dir;     /* battlecards; NULL: the installed data/talking_points */
     double monologue_s;                 /* default 90; 0 = off (so are the other seconds) */
     double talk_ratio_low, talk_ratio_high; /* rep share band; default 0.25 .. 0.70 */
