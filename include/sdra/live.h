@@ -63,7 +63,7 @@ typedef struct sdra_coach_params {
     const sdra_analyze_params *analyze; /* call_date, rep_name, rules_dir (copied at create; the
                                            backend is always "rules"); NULL: the defaults */
     const char *talking_points_dir;     /* battlecards; NULL: the installed data/talking_points */
-    double monologue_s;                 /* default 90; 0 = off (so are the other seconds) */
+    double monologue_s;                 /* default 90; 0 = off (so for silence_s, unanswered_s) */
     double talk_ratio_low, talk_ratio_high; /* rep share band; default 0.25 .. 0.70 */
     double min_talk_s;                  /* speech heard before the ratio is judged; default 120 */
     double silence_s;                   /* default 15 */
