@@ -27,6 +27,22 @@
  *   "metrics" {"at", "talk_ratio": {"rep", "prospect"}, "sentiment": {"rep", "prospect"},
  *              "utterances"}
  * The JSON object passed to emit is borrowed: emit copies or serialises it before returning.
+ *
+ * "at" of an alert is call time, and alerts come out in call-time order: the start of the
+ * utterance an alert rests on (objection, monologue, talk_ratio, do_not_call), the moment a
+ * time-based one fell due (silence: the end of the last speech + silence_s; an unanswered
+ * question: its end + unanswered_s). Each alert is emitted once: objection once per type and
+ * utterance, do_not_call once per utterance, monologue once per run of rep utterances, silence
+ * once per gap, unanswered_question once per question, talk_ratio again only after the share
+ * went back inside the band. Findings of an utterance are judged when it arrives, on it and
+ * the few utterances before it (the rules look back at most 3); an utterance sorted in before
+ * one already judged does not change that one's findings, and its own alerts come late (at its
+ * earlier time). One coach serves one call, from one thread at a time.
+ *
+ * Thresholds (docs/live-alerts.md): monologue_s, silence_s or unanswered_s 0 turns that alert
+ * off (min_talk_s 0: the ratio is judged from the first word); the server's
+ * config names them live-monologue-s, live-talk-ratio-low, ... and hands them over with
+ * sdra_coach_params_set().
  */
 #ifndef SDRA_LIVE_H
 #define SDRA_LIVE_H
@@ -44,9 +60,10 @@ extern "C" {
 typedef struct sdra_coach sdra_coach;
 
 typedef struct sdra_coach_params {
-    const sdra_analyze_params *analyze; /* rules and documents; NULL: sdra_analyze_default_params() */
+    const sdra_analyze_params *analyze; /* call_date, rep_name, rules_dir (copied at create; the
+                                           backend is always "rules"); NULL: the defaults */
     const char *talking_points_dir;     /* battlecards; NULL: the installed data/talking_points */
-    double monologue_s;                 /* default 90 */
+    double monologue_s;                 /* default 90; 0 = off (so for silence_s, unanswered_s) */
     double talk_ratio_low, talk_ratio_high; /* rep share band; default 0.25 .. 0.70 */
     double min_talk_s;                  /* speech heard before the ratio is judged; default 120 */
     double silence_s;                   /* default 15 */
@@ -55,9 +72,18 @@ typedef struct sdra_coach_params {
 
 sdra_coach_params sdra_coach_default_params(void);
 
+/* Sets one threshold of p by its name, as config files and options spell it without the
+ * "live-" prefix: "monologue-s", "talk-ratio-low", "talk-ratio-high", "min-talk-s",
+ * "silence-s", "unanswered-s" ('_' accepted for '-'). SDRA_ENOTFOUND for an unknown name,
+ * SDRA_EINVAL for a value that is not a number in range (seconds 0..86400, shares 0..1); p is
+ * unchanged on failure. */
+int sdra_coach_params_set(sdra_coach_params *p, const char *name, const char *value, sdra_error *err);
+
 /* event: "alert" or "metrics"; data borrowed for the call's duration. */
 typedef void (*sdra_coach_emit_fn)(void *user, const char *event, json_t *data);
 
+/* p NULL: the defaults. Fails with SDRA_EINVAL for a threshold out of range (negative, not a
+ * number, low > high) and SDRA_ENOTFOUND when the talking points directory does not exist. */
 int sdra_coach_create(sdra_coach **out, const sdra_coach_params *p, sdra_error *err);
 void sdra_coach_destroy(sdra_coach *c); /* NULL is fine */
 
@@ -68,13 +94,17 @@ void sdra_coach_destroy(sdra_coach *c); /* NULL is fine */
 int sdra_coach_update(sdra_coach *c, const sdra_transcript *t, sdra_coach_emit_fn emit, void *user,
                       sdra_error *err);
 
-/* The call's clock reached now_s (seconds of audio received): emits time-based alerts (silence,
- * an unanswered question whose time ran out). */
+/* The call's clock reached now_s: emits time-based alerts (silence, an unanswered question
+ * whose time ran out). now_s should be the point up to which recognition has finished (the
+ * audio received minus the recognizer's backlog): past that, speech not yet decoded would read
+ * as silence. A now_s earlier than a previous one is ignored. Emits no "metrics". */
 int sdra_coach_tick(sdra_coach *c, const sdra_transcript *t, double now_s, sdra_coach_emit_fn emit, void *user,
                     sdra_error *err);
 
-/* Counts of alerts emitted so far, by kind (for /metrics and the call's record). */
+/* Counts of alerts emitted so far (for /metrics and the call's record): all of them, and those
+ * of one kind ("objection", ...; 0 for a kind it does not know). */
 int sdra_coach_alert_count(const sdra_coach *c);
+int sdra_coach_alert_count_kind(const sdra_coach *c, const char *kind);
 
 #ifdef __cplusplus
 }

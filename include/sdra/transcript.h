@@ -85,6 +85,10 @@ int sdra_utterance_add_word(sdra_utterance *u, const char *w, double start, doub
 /* Sets u->text to the words joined by single spaces. */
 int sdra_utterance_join_words(sdra_utterance *u);
 
+/* Seconds u's speaker talks in it: the sum of its words' durations, or its span when it has
+ * no words (docs/analysis.md, "Talk metrics"; the analysis and the live coach both use it). */
+double sdra_utterance_talk_s(const sdra_utterance *u);
+
 /* Stable sort of utterances by start time (then speaker). */
 void sdra_transcript_sort(sdra_transcript *t);
 

@@ -70,7 +70,7 @@ typedef struct an_elem {
     int alt_first, n_alts; /* AN_EL_WORDS: slice of an_rules.alts */
 } an_elem;
 
-enum { AN_FLAG_NONEG = 1, AN_FLAG_CTX_MEETING = 2, AN_FLAG_NOQ = 4, AN_FLAG_QONLY = 8 };
+enum { AN_FLAG_NONEG = 1, AN_FLAG_CTX_MEETING = 2, AN_FLAG_NOQ = 4, AN_FLAG_QONLY = 8, AN_FLAG_NODAY = 16 };
 
 typedef struct an_rule {
     char category[24]; /* "objection", "intent", ... */

@@ -197,8 +197,10 @@ static int parse_rule_line(an_rules *r, char *line, const loadpos *lp)
             rule->flags |= AN_FLAG_NOQ;
         else if (!strcmp(f, "q"))
             rule->flags |= AN_FLAG_QONLY;
+        else if (!strcmp(f, "!day"))
+            rule->flags |= AN_FLAG_NODAY;
         else
-            return bad(lp, "unknown flag (known: !neg ctx=meeting !q q)");
+            return bad(lp, "unknown flag (known: !neg ctx=meeting !q q !day)");
     }
     rule->elem_first = (int)r->n_elems;
     save = NULL;

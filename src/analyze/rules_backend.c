@@ -317,6 +317,30 @@ static void utterance_facts(actx *c)
     }
 }
 
+/* "!day": does the match's sentence name a day other than the call date within 3 words of it
+ * ("I'm busy on Tuesday", "in meetings all day Thursday": a scheduling remark, not a brush-off)? */
+static bool names_other_day(const actx *c, const match *mm)
+{
+    const uview *v = &c->v[mm->u];
+    int from = mm->begin > 3 ? mm->begin - 3 : 0;
+    for (int i = mm->begin - 1; i >= from; i--)
+        if (v->toks[i].flags & AN_TOK_SENT_END) {
+            from = i + 1;
+            break;
+        }
+    sdra_date_match dm;
+    int tb, te;
+    while (from < v->n && an_date_find(&dm, v->toks, v->n, from, c->anchor, &tb, &te) == 1 && tb <= mm->end + 2) {
+        bool crossed = false;
+        for (int i = mm->end - 1; i < tb && !crossed; i++)
+            crossed = (v->toks[i].flags & AN_TOK_SENT_END) != 0;
+        if (!crossed && dm.date[0] && strcmp(dm.date, c->p->call_date))
+            return true;
+        from = te > tb ? te : tb + 1;
+    }
+    return false;
+}
+
 /* Does the rule's context condition hold at utterance u? */
 static bool rule_ok(const actx *c, const match *mm)
 {
@@ -325,6 +349,8 @@ static bool rule_ok(const actx *c, const match *mm)
     if ((f & AN_FLAG_QONLY) && !v->question)
         return false;
     if ((f & AN_FLAG_NOQ) && v->question)
+        return false;
+    if ((f & AN_FLAG_NODAY) && names_other_day(c, mm))
         return false;
     if (f & AN_FLAG_CTX_MEETING) {
         bool ok = false;
@@ -941,6 +967,8 @@ static json_t *sentiment_doc(actx *c)
         json_object_set_new(o, "speaker", json_string(speaker_id(c, (int)u)));
         json_object_set_new(o, "start", json_real(r3(t->utts[u].start)));
         json_object_set_new(o, "score", json_real(r3(v->score)));
+        json_object_set_new(o, "tokens", json_integer(v->n));
+        json_object_set_new(o, "question", json_boolean(v->question));
         json_array_append_new(utts, o);
         double w = v->n > 0 ? v->n : 1;
         if (v->role == SDRA_ROLE_PROSPECT) {
@@ -993,17 +1021,6 @@ static json_t *sentiment_doc(actx *c)
 
 /* ---- talk metrics -------------------------------------------------------------------------- */
 
-static double talk_time(const sdra_utterance *u)
-{
-    if (u->n_words == 0)
-        return u->end > u->start ? u->end - u->start : 0;
-    double s = 0;
-    for (size_t w = 0; w < u->n_words; w++)
-        if (u->words[w].end > u->words[w].start)
-            s += u->words[w].end - u->words[w].start;
-    return s;
-}
-
 static size_t word_count(const uview *v, const sdra_utterance *u)
 {
     return u->n_words ? u->n_words : (size_t)v->n;
@@ -1033,7 +1050,7 @@ static json_t *metrics_doc(actx *c)
     for (size_t u = 0; u < t->n_utts; u++) {
         const sdra_utterance *ut = &t->utts[u];
         int sp = ut->speaker;
-        double tt = talk_time(ut);
+        double tt = sdra_utterance_talk_s(ut);
         talk[sp] += tt;
         total += tt;
         words[sp] += (long)word_count(&c->v[u], ut);

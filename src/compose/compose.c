@@ -799,17 +799,13 @@ static json_t *objections(const json_t *a, const char *tp_dir, const sdra_tp_set
                 dup = 1;
         if (dup)
             continue;
-        sdra_error e = {0};
-        sdra_tp_set *tp = NULL;
-        int rc = sdra_tp_load(&tp, tp_dir, type, &e);
-        if (rc == SDRA_ENOTFOUND)
-            rc = sdra_tp_load(&tp, tp_dir, "general", &e);
-        if (rc < 0)
-            sdra_log(SDRA_LOG_WARN, "objection '%.40s': no talking point (%s)", type, e.msg);
         char *said = clean(jstr(it, "text"), MAX_ITEM_BYTES);
         sentence_with(said, jstr(it, "match"));
         tidy_quote(said);
-        const char *coach = sdra_tp_select(tp, said, can_call);
+        sdra_error e = {0};
+        char *tp_label = NULL, *coach = NULL;
+        if (sdra_tp_battlecard(tp_dir, type, said, can_call, &tp_label, &coach, &e) < 0)
+            sdra_log(SDRA_LOG_WARN, "objection '%.40s': no talking point (%s)", type, e.msg);
         const char *point = sdra_tp_select_email(playbook, type, said, can_call, 1);
         if (!quotable(it, said)) {
             free(said);
@@ -817,7 +813,7 @@ static json_t *objections(const json_t *a, const char *tp_dir, const sdra_tp_set
         }
         json_t *ob = json_object();
         set_str(ob, "type", type);
-        const char *label = sdra_tp_label(tp) ? sdra_tp_label(tp) : type;
+        const char *label = tp_label ? tp_label : type;
         set_str(ob, "label", label);
         char heading[128];
         sdra_strlcpy(heading, label, sizeof heading);
@@ -837,7 +833,8 @@ static json_t *objections(const json_t *a, const char *tp_dir, const sdra_tp_set
         }
         json_array_append_new(types_out, json_string(type));
         free(said);
-        sdra_tp_destroy(tp);
+        free(tp_label);
+        free(coach);
     }
     return out;
 }

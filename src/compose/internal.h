@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include "sdra/buf.h"
 #include "sdra/error.h"
+#include "sdra/talking_points.h"
 #include "sdra/template.h"
 
 /* ---- template engine (docs/templates.md) ------------------------------------------------ */
@@ -87,27 +88,7 @@ typedef struct sdra_ical_event {
 /* Appends a VCALENDAR with METHOD:REQUEST and one VEVENT. SDRA_EINVAL for a bad date. */
 int sdra_ical_invite(sdra_buf *out, const sdra_ical_event *ev, sdra_error *err);
 
-/* ---- talking points (data/talking_points/<type>.txt) ------------------------------------ */
-
-typedef struct sdra_tp_set sdra_tp_set;
-
-/* Parses a talking-points file. name is used in messages. */
-int sdra_tp_parse(sdra_tp_set **out, const char *src, const char *name, sdra_error *err);
-/* Loads dir/<type>.txt; SDRA_ENOTFOUND when there is none, SDRA_EINVAL for a type that is not
- * [a-z_]+. */
-int sdra_tp_load(sdra_tp_set **out, const char *dir, const char *type, sdra_error *err);
-/* The label for the type ("pricing"), or NULL when the file has none. */
-const char *sdra_tp_label(const sdra_tp_set *s);
-/* The best point for what the prospect said: the entry whose keywords occur most often in
- * said (case-insensitive), the first entry on ties; entries marked "call: yes" are skipped
- * unless allow_call. NULL when no entry is eligible. */
-const char *sdra_tp_select(const sdra_tp_set *s, const char *said, int allow_call);
-/* The same among the entries that answer type (entries without "type:" answer any; type NULL
- * = any entry) and, when email_only, carry "email: yes" (playbooks: cleared for the prospect).
- * NULL when none is eligible. */
-const char *sdra_tp_select_email(const sdra_tp_set *s, const char *type, const char *said,
-                                 int allow_call, int email_only);
-void sdra_tp_destroy(sdra_tp_set *s);
+/* ---- talking points: sdra/talking_points.h (the live coach reads them too) -------------- */
 
 /* ---- dates ------------------------------------------------------------------------------ */
 

@@ -275,3 +275,27 @@ const char *sdra_tp_select_email(const sdra_tp_set *s, const char *type, const c
     }
     return best ? best->text : NULL;
 }
+
+int sdra_tp_battlecard(const char *dir, const char *type, const char *said, int allow_call, char **label,
+                       char **point, sdra_error *err)
+{
+    *label = *point = NULL;
+    sdra_tp_set *tp = NULL;
+    int rc = sdra_tp_load(&tp, dir, type, err);
+    if (rc == SDRA_ENOTFOUND) {
+        sdra_error_clear(err);
+        rc = sdra_tp_load(&tp, dir, "general", err);
+    }
+    const char *l = sdra_tp_label(tp) ? sdra_tp_label(tp) : type;
+    const char *p = sdra_tp_select(tp, said, allow_call);
+    *label = strdup(l ? l : "");
+    *point = p ? strdup(p) : NULL;
+    if (!*label || (p && !*point)) {
+        free(*label);
+        free(*point);
+        *label = *point = NULL;
+        rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+    }
+    sdra_tp_destroy(tp);
+    return rc < 0 ? rc : 0;
+}

@@ -100,6 +100,17 @@ int sdra_utterance_add_word(sdra_utterance *u, const char *w, double start, doub
     return 0;
 }
 
+double sdra_utterance_talk_s(const sdra_utterance *u)
+{
+    if (u->n_words == 0)
+        return u->end > u->start ? u->end - u->start : 0;
+    double s = 0;
+    for (size_t w = 0; w < u->n_words; w++)
+        if (u->words[w].end > u->words[w].start)
+            s += u->words[w].end - u->words[w].start;
+    return s;
+}
+
 int sdra_utterance_join_words(sdra_utterance *u)
 {
     size_t len = 1;

@@ -319,13 +319,35 @@ static void findings_sentiment_everyday(void **state)
     json_decref(doc);
 }
 
+/* issue 17: a scheduling remark names a day ("busy on Tuesday"): no no_time objection; busy
+   today, or busy now and a day in another sentence, still is one (the "!day" rule flag) */
+static void findings_scheduling_is_not_no_time(void **state)
+{
+    (void)state;
+    const char *lines[] = {
+        "R: Could we set up a demo next week?",
+        "P: I'm busy on Tuesday, but Wednesday at 2 works for me.",
+        "P: I'm in meetings all day Thursday anyway.",
+        "P: Sorry, I'm really busy today.",
+        "P: I'm busy right now. Call me next week.",
+        "P: im busy tuesday how about wednesday",
+    };
+    json_t *doc = analyze(lines, 6);
+    assert_false(has_at(doc, "objections", "no_time", 1));
+    assert_false(has_at(doc, "objections", "no_time", 2));
+    assert_true(has_at(doc, "objections", "no_time", 3));
+    assert_true(has_at(doc, "objections", "no_time", 4));
+    assert_false(has_at(doc, "objections", "no_time", 5));
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(findings_sentiment_rules), cmocka_unit_test(findings_asr_text),
         cmocka_unit_test(findings_meeting_and_optout), cmocka_unit_test(findings_metrics),
         cmocka_unit_test(findings_bad_input), cmocka_unit_test(findings_malformed_rules),
-        cmocka_unit_test(findings_paraphrases), cmocka_unit_test(findings_sentiment_everyday),
+        cmocka_unit_test(findings_paraphrases), cmocka_unit_test(findings_scheduling_is_not_no_time), cmocka_unit_test(findings_sentiment_everyday),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

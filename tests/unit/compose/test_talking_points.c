@@ -106,6 +106,34 @@ static void tp_shipped_files_cover_every_type(void **state)
     }
 }
 
+/* The battlecard compose and the live coach share: the type's file, else general.txt; its
+ * label, else the type; no file at all: the type as label, no point, SDRA_ENOTFOUND. */
+static void tp_battlecard(void **state)
+{
+    (void)state;
+    const char *share = getenv("SDRA_SHARE_DIR");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/talking_points", share ? share : SDRA_SOURCE_DATA_DIR);
+    char *label = NULL, *point = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_tp_battlecard(dir, "price", "that's expensive", 1, &label, &point, &err), 0);
+    assert_string_equal(label, "pricing");
+    assert_non_null(strstr(point, "ROI"));
+    free(label);
+    free(point);
+    assert_int_equal(sdra_tp_battlecard(dir, "weather", "it is raining", 1, &label, &point, &err), 0);
+    assert_string_equal(label, "your concerns"); /* general.txt */
+    assert_non_null(point);
+    free(label);
+    free(point);
+    assert_int_equal(sdra_tp_battlecard("/nonexistent", "price", "x", 1, &label, &point, &err), SDRA_ENOTFOUND);
+    assert_string_equal(label, "price");
+    assert_null(point);
+    free(label);
+    assert_int_equal(sdra_tp_battlecard(dir, "../etc", "x", 1, &label, &point, &err), SDRA_EINVAL);
+    free(label);
+}
+
 /* Playbook entries: only those marked "email: yes" are eligible for the email, by type; the
  * built-in talking points never are. */
 static void tp_playbook_email_entries(void **state)
@@ -138,6 +166,7 @@ int main(void)
         cmocka_unit_test(tp_parse_errors),
         cmocka_unit_test(tp_shipped_files_cover_every_type),
         cmocka_unit_test(tp_playbook_email_entries),
+        cmocka_unit_test(tp_battlecard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
