@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 static const char *state_names[SDRA_N_JOB_STATES] = {"queued", "running", "done", "dead"};
 
@@ -73,7 +74,7 @@ int sdra_store_open(sdra_store **out, const char *location, sdra_error *err)
     if (!strncmp(location, "sqlite:", 7))
         return sdra_store_sqlite_open(out, location + 7, err);
     if (!strncmp(location, "postgres://", 11) || !strncmp(location, "postgresql://", 13))
-        return sdra_error_set(err, SDRA_EUNSUPPORTED, "store: PostgreSQL is not built in yet");
+        return sdra_store_postgres_open(out, location, err);
     return sdra_store_sqlite_open(out, location, err);
 }
 
@@ -753,4 +754,16 @@ int sdra_store_call_search(sdra_store *s, const char *org, const sdra_store_sear
         return 0;
     memset(out, 0, sizeof *out * (size_t)limit);
     return s->ops->call_search(s, org, q, offset, limit, out, n_out, err);
+}
+
+int sdra_store_wait_work(sdra_store *s, int timeout_ms, sdra_error *err)
+{
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    if (s->ops->wait_work)
+        return s->ops->wait_work(s, timeout_ms, err);
+    struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0)
+        ;
+    return SDRA_ETIMEOUT;
 }
