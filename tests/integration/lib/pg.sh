@@ -60,9 +60,9 @@ pg_start() {
   as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U sdra --pwfile="$PG_DIR/pw" --auth=scram-sha-256 \
     --encoding=UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 ||
     { cat "$PG_DIR/initdb.log" >&2; echo "FAIL: initdb" >&2; exit 1; }
-  # fsync off: a test server, thrown away at exit
+  # fsync off unless PG_FSYNC=on (the bench): a test server, thrown away at exit
   as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-    -o "-k $PG_DIR -c listen_addresses= -p 5432 -c fsync=off -c max_connections=200" start >/dev/null ||
+    -o "-k $PG_DIR -c listen_addresses= -p 5432 -c fsync=${PG_FSYNC:-off} -c max_connections=200" start >/dev/null ||
     { tail -n 20 "$PG_DIR/server.log" >&2; echo "FAIL: postgres did not start" >&2; exit 1; }
   PGPASSWORD=$PG_PW "$PG_BIN/createdb" -h "$PG_DIR" -p 5432 -U sdra sdra_test ||
     { echo "FAIL: createdb" >&2; exit 1; }
@@ -74,7 +74,7 @@ pg_start() {
 pg_restart() {
   as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" stop -m immediate >/dev/null 2>&1
   as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-    -o "-k $PG_DIR -c listen_addresses= -p 5432 -c fsync=off -c max_connections=200" start >/dev/null
+    -o "-k $PG_DIR -c listen_addresses= -p 5432 -c fsync=${PG_FSYNC:-off} -c max_connections=200" start >/dev/null
 }
 
 pg_stop() {

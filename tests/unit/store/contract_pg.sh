@@ -24,7 +24,7 @@ pg_start
 # serve --store URL: each bad store is one line and exit 1, before anything listens
 bad_store() { # bad_store URL EXPECTED-TEXT
   local out rc
-  out=$("$SDRA" serve --store "$1" --listen 127.0.0.1:0 --data-dir "$T/data" 2>&1 </dev/null); rc=$?
+  out=$("$SDRA" serve --store "$1" --listen 127.0.0.1:0 --data "$T/data" 2>&1 </dev/null); rc=$?
   [ "$rc" = 1 ] || fail "serve --store $1: exit $rc, wanted 1 ($out)"
   [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || fail "serve --store $1: more than one line: $out"
   case "$out" in *"$2"*) ;; *) fail "serve --store $1: '$out' does not say '$2'" ;; esac
