@@ -19,6 +19,7 @@
  * PostgreSQL restart costs one retryable failure per connection in flight).
  */
 #include "sdra/store.h"
+#include "internal.h"
 #include "sdra/log.h"
 #include "sdra/util.h"
 
@@ -45,6 +46,7 @@ typedef struct pg_store {
     int n_idle, n_open;
     pthread_mutex_t lmu; /* the LISTEN connection (wait_work) */
     PGconn *listen;
+    store_audit_queue aq; /* audit group commit (internal.h) */
 } pg_store;
 
 static pg_store *PG(sdra_store *s) { return (pg_store *)s; }
@@ -1018,9 +1020,10 @@ static int pg_key_delete(sdra_store *s, const char *id_or_name, char *id_out, sd
 
 #define AUDIT_COLS "SELECT id, at_ms, actor, action, target, ip, detail, prev_hash, hash, org, hash_v FROM audit_log "
 
-/* One writer at a time (a table lock held to commit) reads the chain's head and appends, so
- * the chain never forks whichever node appends. */
-static int pg_audit_append(sdra_store *s, sdra_store_audit_entry *e, sdra_error *err)
+/* One writer at a time (a table lock held to commit, whichever node) reads the chain's head
+ * and appends the batch, so the chain never forks; concurrent appends of this process share
+ * that one commit (store_audit_group_append). */
+static int audit_write_batch(sdra_store *s, store_audit_waiter *batch, sdra_error *err)
 {
     ACQUIRE(c);
     PGresult *r = NULL;
@@ -1036,26 +1039,32 @@ static int pg_audit_append(sdra_store *s, sdra_store_audit_entry *e, sdra_error 
         last = gl(r, 0, 0);
         gtext(r, 0, 1, prev, sizeof prev);
     }
-    PQclear(r);
-    r = NULL;
-    e->id = last + 1;
-    sdra_strlcpy(e->prev_hash, prev, sizeof e->prev_hash);
-    sdra_store_audit_hash(e, prev, e->hash);
-    if ((rc = pq(c, NULL, err, "audit append",
-                 "INSERT INTO audit_log (id, at_ms, actor, action, target, ip, detail, prev_hash, hash, org, hash_v)"
-                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                 "llssssssssi", e->id, e->at_ms, e->actor, e->action, e->target, e->ip, e->detail, e->prev_hash,
-                 e->hash, e->org, e->hash_v)) < 0)
-        goto fail;
+    for (store_audit_waiter *w = batch; w; w = w->next) {
+        sdra_store_audit_entry *e = w->e;
+        e->id = ++last;
+        sdra_strlcpy(e->prev_hash, prev, sizeof e->prev_hash);
+        sdra_store_audit_hash(e, prev, e->hash);
+        if ((rc = pq(c, NULL, err, "audit append",
+                     "INSERT INTO audit_log (id, at_ms, actor, action, target, ip, detail, prev_hash, hash, org, hash_v)"
+                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                     "llssssssssi", e->id, e->at_ms, e->actor, e->action, e->target, e->ip, e->detail, e->prev_hash,
+                     e->hash, e->org, e->hash_v)) < 0)
+            goto fail;
+        memcpy(prev, e->hash, sizeof prev);
+    }
     if ((rc = commit(c, err)) == 0)
         goto done;
 fail:
     rollback(c);
-    e->id = 0, e->hash[0] = e->prev_hash[0] = '\0';
 done:
     PQclear(r);
     release(s, c);
     return rc < 0 ? rc : 0;
+}
+
+static int pg_audit_append(sdra_store *s, sdra_store_audit_entry *e, sdra_error *err)
+{
+    return store_audit_group_append(&PG(s)->aq, s, audit_write_batch, e, err);
 }
 
 static int pg_audit_query(sdra_store *s, const sdra_store_audit_filter *f, sdra_store_audit_entry *out, int max,
@@ -1775,6 +1784,7 @@ static void pg_close(sdra_store *s)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->lmu);
+    store_audit_queue_release(&p->aq);
     free(p->url);
     free(p);
 }
@@ -1848,6 +1858,7 @@ int sdra_store_postgres_open(sdra_store **out, const char *url, sdra_error *err)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     pthread_mutex_init(&p->lmu, NULL);
+    store_audit_queue_init(&p->aq);
     PGconn *c = NULL;
     int rc = pg_connect(url, &c, err);
     if (rc == 0) {

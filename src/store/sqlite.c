@@ -8,6 +8,7 @@
  * (standard types, ON CONFLICT upserts, LIMIT/OFFSET) so the PostgreSQL backend can reuse it.
  */
 #include "sdra/store.h"
+#include "internal.h"
 #include "sdra/buf.h"
 #include "sdra/log.h"
 #include "sdra/util.h"
@@ -46,22 +47,9 @@ typedef struct sq_store {
     pthread_mutex_t pool_mu;
     pthread_cond_t pool_cv;
     /* audit appends waiting to be written (group commit: one thread writes every waiting
-     * entry in one transaction, so concurrent requests share one fsync) */
-    pthread_mutex_t aq_mu;
-    pthread_cond_t aq_cv;
-    struct audit_waiter *aq_head, **aq_tail;
-    bool aq_writing;
+     * entry in one transaction, so concurrent requests share one fsync; internal.h) */
+    store_audit_queue aq;
 } sq_store;
-
-typedef struct audit_waiter {
-    struct audit_waiter *next;
-    sdra_store_audit_entry *e;
-    bool done;
-    int rc;
-    sdra_error err;
-} audit_waiter;
-
-#define AUDIT_BATCH_MAX 64
 
 static const char *SCHEMA =
     "CREATE TABLE IF NOT EXISTS calls ("
@@ -1004,7 +992,7 @@ static int audit_head(sqlite3 *db, char prev[65], int64_t *last_id, sdra_error *
 
 /* Writes a batch of entries in one writer transaction: each one chained to the one before.
  * All or none: on failure every entry of the batch fails with the same error. */
-static int audit_write_batch(sdra_store *s, audit_waiter *batch, sdra_error *err)
+static int audit_write_batch(sdra_store *s, store_audit_waiter *batch, sdra_error *err)
 {
     sqlite3 *db = wr_lock(s);
     int64_t last = 0;
@@ -1014,7 +1002,7 @@ static int audit_write_batch(sdra_store *s, audit_waiter *batch, sdra_error *err
         goto done;
     if ((rc = audit_head(db, prev, &last, err)) < 0)
         goto fail;
-    for (audit_waiter *w = batch; w; w = w->next) {
+    for (store_audit_waiter *w = batch; w; w = w->next) {
         sdra_store_audit_entry *e = w->e;
         e->id = ++last;
         sdra_strlcpy(e->prev_hash, prev, sizeof e->prev_hash);
@@ -1037,48 +1025,9 @@ done:
     return rc < 0 ? rc : 0;
 }
 
-/* Queues the entry; the first thread to find no writer at work writes everything queued (up
- * to AUDIT_BATCH_MAX) while the others wait, then hands over. Returns once this entry is
- * committed or has failed. */
 static int sq_audit_append(sdra_store *s, sdra_store_audit_entry *e, sdra_error *err)
 {
-    sq_store *q = SQ(s);
-    audit_waiter me = {.e = e};
-    pthread_mutex_lock(&q->aq_mu);
-    *q->aq_tail = &me;
-    q->aq_tail = &me.next;
-    while (!me.done) {
-        if (q->aq_writing) {
-            pthread_cond_wait(&q->aq_cv, &q->aq_mu);
-            continue;
-        }
-        q->aq_writing = true;
-        audit_waiter *batch = q->aq_head, **end = &q->aq_head;
-        for (int n = 0; *end && n < AUDIT_BATCH_MAX; n++)
-            end = &(*end)->next;
-        q->aq_head = *end;
-        *end = NULL;
-        if (!q->aq_head)
-            q->aq_tail = &q->aq_head;
-        pthread_mutex_unlock(&q->aq_mu);
-        sdra_error berr = {0};
-        int rc = audit_write_batch(s, batch, &berr);
-        pthread_mutex_lock(&q->aq_mu);
-        for (audit_waiter *w = batch, *next; w; w = next) {
-            next = w->next;
-            w->rc = rc;
-            w->err = berr;
-            if (rc < 0)
-                w->e->id = 0, w->e->hash[0] = w->e->prev_hash[0] = '\0';
-            w->done = true; /* last: the waiter may return (and its frame go) once it sees this */
-        }
-        q->aq_writing = false;
-        pthread_cond_broadcast(&q->aq_cv);
-    }
-    pthread_mutex_unlock(&q->aq_mu);
-    if (me.rc < 0 && err)
-        *err = me.err;
-    return me.rc;
+    return store_audit_group_append(&SQ(s)->aq, s, audit_write_batch, e, err);
 }
 
 static int sq_audit_query(sdra_store *s, const sdra_store_audit_filter *f, sdra_store_audit_entry *out, int max,
@@ -1634,8 +1583,7 @@ static void sq_close(sdra_store *s)
     close_conn(&q->wr);
     pthread_mutex_destroy(&q->pool_mu);
     pthread_cond_destroy(&q->pool_cv);
-    pthread_mutex_destroy(&q->aq_mu);
-    pthread_cond_destroy(&q->aq_cv);
+    store_audit_queue_release(&q->aq);
     free(q->path);
     free(q);
 }
@@ -2165,9 +2113,7 @@ int sdra_store_sqlite_open(sdra_store **out, const char *path, sdra_error *err)
     }
     q->base.ops = &sqlite_ops;
     pthread_mutex_init(&q->pool_mu, NULL);
-    pthread_mutex_init(&q->aq_mu, NULL);
-    pthread_cond_init(&q->aq_cv, NULL);
-    q->aq_tail = &q->aq_head;
+    store_audit_queue_init(&q->aq);
     pthread_cond_init(&q->pool_cv, NULL);
     /* Calls, contacts and key hashes: a new database is created 0600 whatever the umask
      * (SQLite would make it 0644), and SQLite gives its -wal and -shm files the same mode.
