@@ -172,6 +172,8 @@ static void gtext(PGresult *r, int row, int col, char *out, size_t n)
 static int64_t gl(PGresult *r, int row, int col) { return strtoll(PQgetvalue(r, row, col), NULL, 10); }
 static int gi(PGresult *r, int row, int col) { return (int)strtol(PQgetvalue(r, row, col), NULL, 10); }
 
+/* Transactions: a function that fails inside one jumps to its exit, where release() rolls back
+ * whatever transaction the connection still has open (or is in error). */
 static int begin(PGconn *c, sdra_error *err)
 {
     int rc = pq(c, NULL, err, "begin", "BEGIN", NULL);
@@ -458,29 +460,29 @@ static int pg_call_create(sdra_store *s, const char *org, const char *id, const 
         goto done;
     /* admission is serialised so that two nodes cannot both take the last free place */
     if ((rc = pq(c, NULL, err, "admission lock", "SELECT pg_advisory_xact_lock($1)", "l", (int64_t)ADMIT_LOCK)) < 0)
-        goto fail;
+        goto done;
     if (max_active > 0) {
         int64_t n = 0;
         if ((rc = pq_int64(c, &n, NULL, err, "SELECT COUNT(*) FROM calls WHERE status IN ('queued','running')", NULL)) < 0)
-            goto fail;
+            goto done;
         if (n >= max_active) {
             rc = sdra_error_set(err, SDRA_ELIMIT, "queue full: %lld calls waiting or running", (long long)n);
-            goto fail;
+            goto done;
         }
     }
     sdra_store_org o = {0};
     if ((rc = org_usage(c, org, &o, err)) < 0)
-        goto fail;
+        goto done;
     if (o.max_active > 0 && o.n_active >= o.max_active) {
         rc = sdra_error_set(err, SDRA_ELIMIT, "organisation %s has %d calls queued or running (its quota is %d)", org,
                             o.n_active, o.max_active);
-        goto fail;
+        goto done;
     }
     if (o.max_storage_bytes > 0 && o.storage_bytes + audio_bytes > o.max_storage_bytes) {
         rc = sdra_error_set(err, SDRA_ELIMIT,
                             "organisation %s stores %lld bytes; %lld more would exceed its quota of %lld bytes", org,
                             (long long)o.storage_bytes, (long long)audio_bytes, (long long)o.max_storage_bytes);
-        goto fail;
+        goto done;
     }
     rc = pq(c, NULL, err, "call create",
             "INSERT INTO calls (id, status, meta, created_ms, updated_ms, org, audio_bytes)"
@@ -489,16 +491,13 @@ static int pg_call_create(sdra_store *s, const char *org, const char *id, const 
     if (rc == 0)
         rc = sdra_error_set(err, SDRA_EEXISTS, "call %s already exists", id);
     if (rc < 0)
-        goto fail;
+        goto done;
     if ((rc = pq(c, NULL, err, "job create",
                  "INSERT INTO jobs (call_id, stage, state, attempts, run_after_ms, queued_ms)"
                  " VALUES ($1, $2, 'queued', 0, $3, $4)",
                  "sill", id, first_stage, now, now)) < 0)
-        goto fail;
+        goto done;
     rc = commit(c, err);
-    goto done;
-fail:
-    rollback(c);
 done:
     release(s, c);
     return rc < 0 ? rc : 0;
@@ -542,10 +541,10 @@ static int pg_call_delete(sdra_store *s, const char *org, const char *id, sdra_e
         goto done;
     if ((rc = pq(c, NULL, err, "call delete", "DELETE FROM calls WHERE id = $1 AND ($2::text IS NULL OR org = $2)", "ss",
                  id, org)) < 0)
-        goto fail;
+        goto done;
     if (rc == 0) {
         rc = sdra_error_set(err, SDRA_ENOTFOUND, "call %s not found", id);
-        goto fail;
+        goto done;
     }
     static const char *const deps[] = {
         "DELETE FROM jobs WHERE call_id = $1",          "DELETE FROM artifacts WHERE call_id = $1",
@@ -555,11 +554,8 @@ static int pg_call_delete(sdra_store *s, const char *org, const char *id, sdra_e
     };
     for (size_t i = 0; i < sizeof deps / sizeof deps[0]; i++)
         if ((rc = pq(c, NULL, err, "call delete", deps[i], "s", id)) < 0)
-            goto fail;
+            goto done;
     rc = commit(c, err);
-    goto done;
-fail:
-    rollback(c);
 done:
     release(s, c);
     return rc < 0 ? rc : 0;
@@ -581,26 +577,23 @@ static int pg_call_retry(sdra_store *s, const char *org, const char *id, int64_t
         goto done;
     if ((rc = pq_int64(c, &one, &found, err, "SELECT 1 FROM calls WHERE id = $1 AND ($2::text IS NULL OR org = $2) FOR UPDATE",
                        "ss", id, org)) < 0)
-        goto fail;
+        goto done;
     if (!found) {
         rc = sdra_error_set(err, SDRA_ENOTFOUND, "call %s not found", id);
-        goto fail;
+        goto done;
     }
     if ((rc = pq(c, NULL, err, "call retry",
                  "UPDATE jobs SET state = 'queued', attempts = 0, run_after_ms = $1, queued_ms = $1,"
                  " lease_owner = NULL, lease_expires_ms = 0, finished_ms = 0 WHERE call_id = $2 AND state = 'dead'",
                  "ls", now, id)) < 0)
-        goto fail;
+        goto done;
     if (rc == 0) {
         rc = sdra_error_set(err, SDRA_EINVAL, "call %s has no failed job to retry", id);
-        goto fail;
+        goto done;
     }
     if ((rc = pq(c, NULL, err, "call retry", SET_STATUS_FROM_JOBS, "ls", now, id)) < 0)
-        goto fail;
+        goto done;
     rc = commit(c, err);
-    goto done;
-fail:
-    rollback(c);
 done:
     release(s, c);
     return rc < 0 ? rc : 0;
@@ -673,13 +666,13 @@ static int pg_job_claim(sdra_store *s, int stage, const char *owner, int64_t now
                  " UPDATE calls SET status = 'failed', updated_ms = $1 WHERE status <> 'failed'"
                  " AND id IN (SELECT call_id FROM d)",
                  "lii", now, stage, max_attempts)) < 0)
-        goto fail;
+        goto done;
     if ((rc = pq(c, &r, err, "claim",
                  "SELECT call_id FROM jobs WHERE stage = $1 AND ((state = 'queued' AND run_after_ms <= $2)"
                  " OR (state = 'running' AND lease_expires_ms < $2)) ORDER BY run_after_ms, queued_ms LIMIT 1"
                  " FOR UPDATE SKIP LOCKED",
                  "il", stage, now)) < 0)
-        goto fail;
+        goto done;
     if (rc > 0)
         gtext(r, 0, 0, call_id, sizeof call_id);
     PQclear(r);
@@ -694,16 +687,13 @@ static int pg_job_claim(sdra_store *s, int stage, const char *owner, int64_t now
                  "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1,"
                  " lease_expires_ms = $2, started_ms = $3 WHERE call_id = $4 AND stage = $5 RETURNING " JOB_COLS_BARE,
                  "sllsi", owner, now + lease_ms, now, call_id, stage)) < 0)
-        goto fail;
+        goto done;
     row_to_job(r, 0, out);
     if ((rc = pq(c, NULL, err, "claim",
                  "UPDATE calls SET status = 'running', updated_ms = $1 WHERE id = $2 AND status = 'queued'", "ls", now,
                  call_id)) < 0)
-        goto fail;
+        goto done;
     rc = commit(c, err);
-    goto done;
-fail:
-    rollback(c);
 done:
     PQclear(r);
     release(s, c);
@@ -736,10 +726,10 @@ static int pg_job_complete_fx(sdra_store *s, const sdra_store_job *job, const sd
                  "UPDATE jobs SET state = 'done', finished_ms = $1, lease_owner = NULL, lease_expires_ms = 0,"
                  " last_error = NULL WHERE call_id = $2 AND stage = $3 AND state = 'running' AND lease_owner = $4",
                  "lsis", now, job->call_id, job->stage, job->lease_owner)) < 0)
-        goto fail;
+        goto done;
     if (rc == 0) {
         rc = sdra_error_set(err, SDRA_EEXISTS, "job %s/%d: lease lost, result discarded", job->call_id, job->stage);
-        goto fail;
+        goto done;
     }
     for (int i = 0; i < n_arts; i++)
         if ((rc = pq(c, NULL, err, "artifact",
@@ -749,13 +739,13 @@ static int pg_job_complete_fx(sdra_store *s, const sdra_store_job *job, const sd
                      " size_bytes = excluded.size_bytes, created_ms = excluded.created_ms",
                      "ssissll", job->call_id, arts[i].name, job->stage, arts[i].path, arts[i].sha256,
                      arts[i].size_bytes, now)) < 0)
-            goto fail;
+            goto done;
     if (next_stage >= 0) {
         if ((rc = pq(c, NULL, err, "next job",
                      "INSERT INTO jobs (call_id, stage, state, attempts, run_after_ms, queued_ms)"
                      " VALUES ($1, $2, 'queued', 0, $3, $3) ON CONFLICT (call_id, stage) DO NOTHING",
                      "sil", job->call_id, next_stage, now)) < 0)
-            goto fail;
+            goto done;
         rc = pq(c, NULL, err, "complete", "UPDATE calls SET status = 'running', updated_ms = $1 WHERE id = $2", "ls", now,
                 job->call_id);
     } else {
@@ -763,11 +753,8 @@ static int pg_job_complete_fx(sdra_store *s, const sdra_store_job *job, const sd
                 job->call_id);
     }
     if (rc < 0 || (rc = fx_insert(c, fx, n_fx, now, err)) < 0)
-        goto fail;
+        goto done;
     rc = commit(c, err);
-    goto done;
-fail:
-    rollback(c);
 done:
     release(s, c);
     return rc < 0 ? rc : 0;
@@ -792,10 +779,10 @@ static int pg_job_fail_fx(sdra_store *s, const sdra_store_job *job, const char *
                        "SELECT attempts FROM jobs WHERE call_id = $1 AND stage = $2 AND state = 'running'"
                        " AND lease_owner = $3 FOR UPDATE",
                        "sis", job->call_id, job->stage, job->lease_owner)) < 0)
-        goto fail;
+        goto done;
     if (!found) {
         rc = sdra_error_set(err, SDRA_EEXISTS, "job %s/%d: lease lost", job->call_id, job->stage);
-        goto fail;
+        goto done;
     }
     if (retryable && attempts < max_attempts) {
         rc = pq(c, NULL, err, "fail",
@@ -814,11 +801,8 @@ static int pg_job_fail_fx(sdra_store *s, const sdra_store_job *job, const char *
             rc = fx_insert(c, fx, n_fx, now, err);
     }
     if (rc < 0)
-        goto fail;
+        goto done;
     rc = commit(c, err);
-    goto done;
-fail:
-    rollback(c);
 done:
     release(s, c);
     return rc < 0 ? rc : 0;
@@ -1034,7 +1018,7 @@ static int audit_write_batch(sdra_store *s, store_audit_waiter *batch, sdra_erro
         goto done;
     if ((rc = pq(c, NULL, err, "audit lock", "LOCK TABLE audit_log IN EXCLUSIVE MODE", NULL)) < 0 ||
         (rc = pq(c, &r, err, "audit head", "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1", NULL)) < 0)
-        goto fail;
+        goto done;
     if (rc > 0) {
         last = gl(r, 0, 0);
         gtext(r, 0, 1, prev, sizeof prev);
@@ -1049,13 +1033,10 @@ static int audit_write_batch(sdra_store *s, store_audit_waiter *batch, sdra_erro
                      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                      "llssssssssi", e->id, e->at_ms, e->actor, e->action, e->target, e->ip, e->detail, e->prev_hash,
                      e->hash, e->org, e->hash_v)) < 0)
-            goto fail;
+            goto done;
         memcpy(prev, e->hash, sizeof prev);
     }
-    if ((rc = commit(c, err)) == 0)
-        goto done;
-fail:
-    rollback(c);
+    rc = commit(c, err);
 done:
     PQclear(r);
     release(s, c);
@@ -1138,10 +1119,10 @@ static int pg_outbox_claim(sdra_store *s, const char *owner, int64_t now, int64_
                  " WHERE (state = 'queued' AND next_attempt_ms <= $1) OR (state = 'running' AND lease_expires_ms < $1)"
                  " ORDER BY next_attempt_ms, created_ms LIMIT 1 FOR UPDATE SKIP LOCKED",
                  "l", now)) < 0)
-        goto fail;
+        goto done;
     if (rc == 0) {
         rc = SDRA_ENOTFOUND;
-        goto fail;
+        goto done;
     }
     gtext(r, 0, 0, out->key, sizeof out->key);
     gtext(r, 0, 1, out->call_id, sizeof out->call_id);
@@ -1154,20 +1135,17 @@ static int pg_outbox_claim(sdra_store *s, const char *owner, int64_t now, int64_
     sdra_strlcpy(out->lease_owner, owner, sizeof out->lease_owner);
     if (!out->payload) {
         rc = sdra_error_set(err, SDRA_ENOMEM, "store: out of memory");
-        goto fail;
+        goto done;
     }
     if ((rc = pq(c, NULL, err, "outbox claim",
                  "UPDATE outbox SET state = 'running', attempts = attempts + 1, lease_owner = $1,"
                  " lease_expires_ms = $2, updated_ms = $3 WHERE idem_key = $4",
                  "slls", owner, now + lease_ms, now, out->key)) < 0)
-        goto fail;
+        goto done;
     rc = commit(c, err);
-    goto done;
-fail:
-    rollback(c);
+done:
     if (rc < 0)
         sdra_store_outbox_release(out);
-done:
     PQclear(r);
     release(s, c);
     return rc < 0 ? rc : 0;
@@ -1301,10 +1279,10 @@ static int pg_outbox_change(sdra_store *s, const char *org, const char *key, sdr
     if ((rc = pq(c, &r, err, "outbox change",
                  "SELECT state FROM outbox WHERE idem_key = $1 AND ($2::text IS NULL OR org = $2) FOR UPDATE", "ss", key,
                  org)) < 0)
-        goto fail;
+        goto done;
     if (rc == 0) {
         rc = sdra_error_set(err, SDRA_ENOTFOUND, "no outbox entry '%s'", key);
-        goto fail;
+        goto done;
     }
     char state[SDRA_STORE_STATE_MAX];
     gtext(r, 0, 0, state, sizeof state);
@@ -1315,7 +1293,7 @@ static int pg_outbox_change(sdra_store *s, const char *org, const char *key, sdr
     if (!ok) {
         rc = sdra_error_set(err, SDRA_EEXISTS, "outbox entry '%s' is %s: cannot %s it%s", key, state, verbs[verb],
                             verb == SDRA_OUTBOX_CANCEL && cur == SDRA_JOB_RUNNING ? " (it is being sent)" : "");
-        goto fail;
+        goto done;
     }
     if (verb == SDRA_OUTBOX_APPROVE)
         rc = pq(c, NULL, err, "outbox approve",
@@ -1333,11 +1311,8 @@ static int pg_outbox_change(sdra_store *s, const char *org, const char *key, sdr
                 " last_error = 'canceled before it was sent' WHERE idem_key = $2",
                 "ls", now, key);
     if (rc < 0)
-        goto fail;
+        goto done;
     rc = commit(c, err);
-    goto done;
-fail:
-    rollback(c);
 done:
     PQclear(r);
     release(s, c);
@@ -1481,16 +1456,13 @@ static int pg_subject_forget(sdra_store *s, const char *org, const char *token, 
         goto done;
     if ((rc = pq(c, NULL, err, "subject forget", "DELETE FROM call_subjects WHERE org = $1 AND token = $2", "ss", org,
                  token)) < 0)
-        goto fail;
+        goto done;
     n += rc;
     if ((rc = pq(c, NULL, err, "subject forget", "DELETE FROM subject_pseudonyms WHERE org = $1 AND token = $2", "ss",
                  org, token)) < 0)
-        goto fail;
+        goto done;
     n += rc;
     rc = commit(c, err);
-    goto done;
-fail:
-    rollback(c);
 done:
     release(s, c);
     *n_out = rc < 0 ? 0 : n;
@@ -1624,7 +1596,7 @@ static int pg_data_key_rewrap(sdra_store *s, sdra_store_rewrap_fn fn, void *ud, 
         goto done;
     if ((rc = pq(c, &r, err, "data key list",
                  "SELECT id, master_id, encode(wrapped, 'hex') FROM call_keys ORDER BY id FOR UPDATE", NULL)) < 0)
-        goto fail;
+        goto done;
     for (int i = 0; i < PQntuples(r); i++) {
         char id[SDRA_STORE_ID_MAX], mid[SDRA_STORE_ID_MAX], new_mid[SDRA_STORE_ID_MAX] = "";
         unsigned char w[SDRA_STORE_WRAPPED_MAX], nw[SDRA_STORE_WRAPPED_MAX];
@@ -1635,27 +1607,23 @@ static int pg_data_key_rewrap(sdra_store *s, sdra_store_rewrap_fn fn, void *ud, 
         long len = from_hex(PQgetvalue(r, i, 2), w, sizeof w);
         if (len < 0) {
             rc = sdra_error_set(err, SDRA_EINVAL, "data key %s: bad wrapped length", id);
-            goto fail;
+            goto done;
         }
         if ((rc = fn(ud, id, mid, w, (size_t)len, new_mid, nw, &nn, err)) < 0)
-            goto fail;
+            goto done;
         if (nn > SDRA_STORE_WRAPPED_MAX) {
             rc = sdra_error_set(err, SDRA_EINVAL, "data key %s: rewrapped key too long", id);
-            goto fail;
+            goto done;
         }
         to_hex(nw, nn, hex);
         if ((rc = pq(c, NULL, err, "data key rewrap",
                      "UPDATE call_keys SET master_id = $1, wrapped = decode($2, 'hex') WHERE id = $3", "sss", new_mid,
                      hex, id)) < 0)
-            goto fail;
+            goto done;
         n++;
     }
-    if ((rc = commit(c, err)) < 0)
-        goto done;
-    *n_out = n;
-    goto done;
-fail:
-    rollback(c);
+    if ((rc = commit(c, err)) == 0)
+        *n_out = n;
 done:
     PQclear(r);
     release(s, c);
