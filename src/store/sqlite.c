@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "sdra/buf.h"
 #include "sdra/log.h"
+#include "sdra/sqlite_util.h"
 #include "sdra/util.h"
 
 #include <pthread.h>
@@ -115,61 +116,16 @@ static const char *ORG_SCHEMA =
     "CREATE INDEX IF NOT EXISTS calls_by_org ON calls (org, created_ms);"
     "CREATE INDEX IF NOT EXISTS api_keys_by_org ON api_keys (org);";
 
-static int code_from_sqlite(int rc)
-{
-    switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED: return SDRA_ERETRY;
-    case SQLITE_CONSTRAINT: return SDRA_EEXISTS;
-    case SQLITE_FULL: case SQLITE_TOOBIG: return SDRA_ELIMIT;
-    case SQLITE_NOMEM: return SDRA_ENOMEM;
-    case SQLITE_NOTFOUND: return SDRA_ENOTFOUND;
-    default: return SDRA_EIO;
-    }
-}
+/* The shared SQLite helpers (sdra/sqlite_util.h) under this file's short names. */
+#define code_from_sqlite(rc) sdra_sqlite_code(rc)
+#define bind_v(st, fmt, ap) sdra_sqlite_bind(st, fmt, ap)
+#define prep(...) sdra_sqlite_prepare(__VA_ARGS__)
+#define exec(...) sdra_sqlite_exec(__VA_ARGS__)
+#define query_int64(...) sdra_sqlite_int64(__VA_ARGS__)
 
 static int db_fail(sqlite3 *db, int rc, sdra_error *err, const char *what)
 {
-    return sdra_error_set(err, code_from_sqlite(rc), "store: %s: %s", what, sqlite3_errmsg(db));
-}
-
-/* Binds arguments described by fmt: 's' text (NULL binds NULL), 'i' int, 'l' int64. */
-static int bind_v(sqlite3_stmt *st, const char *fmt, va_list ap)
-{
-    for (int i = 0; fmt && fmt[i]; i++) {
-        int rc;
-        switch (fmt[i]) {
-        case 's': {
-            const char *v = va_arg(ap, const char *);
-            rc = v ? sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i + 1);
-            break;
-        }
-        case 'i': rc = sqlite3_bind_int(st, i + 1, va_arg(ap, int)); break;
-        case 'l': rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t)); break;
-        default: rc = SQLITE_MISUSE;
-        }
-        if (rc != SQLITE_OK)
-            return rc;
-    }
-    return SQLITE_OK;
-}
-
-/* Prepares sql and binds the arguments. */
-static int prep(sqlite3 *db, sqlite3_stmt **st, sdra_error *err, const char *sql, const char *fmt, ...)
-{
-    int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
-    if (rc != SQLITE_OK)
-        return db_fail(db, rc, err, "prepare");
-    va_list ap;
-    va_start(ap, fmt);
-    rc = bind_v(*st, fmt, ap);
-    va_end(ap);
-    if (rc != SQLITE_OK) {
-        sqlite3_finalize(*st);
-        *st = NULL;
-        return db_fail(db, rc, err, "bind");
-    }
-    return 0;
+    return sdra_sqlite_fail(db, rc, err, "store", what);
 }
 
 /* prep() through the connection's statement cache; sql must be a string literal. Release the
@@ -216,54 +172,6 @@ static void cdone(conn *c, sqlite3_stmt *st)
             return;
         }
     sqlite3_finalize(st);
-}
-
-/* Runs one statement to completion; returns the number of rows changed, or a negative code. */
-static int exec(sqlite3 *db, sdra_error *err, const char *sql, const char *fmt, ...)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return db_fail(db, rc, err, "prepare");
-    va_list ap;
-    va_start(ap, fmt);
-    rc = bind_v(st, fmt, ap);
-    va_end(ap);
-    if (rc == SQLITE_OK)
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-            ;
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_OK)
-        return db_fail(db, rc, err, "exec");
-    return sqlite3_changes(db);
-}
-
-/* Single int64 from a one-row query; *out untouched (and 0 returned) when there is no row. */
-static int query_int64(sqlite3 *db, int64_t *out, int *found, sdra_error *err, const char *sql,
-                       const char *fmt, ...)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return db_fail(db, rc, err, "prepare");
-    va_list ap;
-    va_start(ap, fmt);
-    rc = bind_v(st, fmt, ap);
-    va_end(ap);
-    if (found)
-        *found = 0;
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *out = sqlite3_column_int64(st, 0);
-        if (found)
-            *found = 1;
-        rc = SQLITE_DONE;
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return db_fail(db, rc, err, "query");
-    return 0;
 }
 
 static void col_text(sqlite3_stmt *st, int i, char *out, size_t n)
