@@ -31,6 +31,8 @@ PKGS=(
   nodejs chromium
   # deployment checks: Kubernetes/KEDA manifest validation (node), the scaler queries (PostgreSQL)
   postgresql
+  # the PostgreSQL job store (src/store/postgres.c) and its tests (tests/integration/lib/pg.sh)
+  libpq-dev
 )
 
 missing=()

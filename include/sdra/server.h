@@ -77,6 +77,9 @@ typedef struct sdra_server_params {
     /* the outbox (sdra/outbox.h): effects planned with each stage's completion and a delivery
      * thread; NULL: no effects are recorded (data_dir and the hooks are the server's own) */
     const struct sdra_outbox_params *outbox;
+    /* the job store's location (sdra_store_open: "sqlite:PATH" or "postgres://..."); NULL:
+     * $SDRA_STORE when set, else DATA/sdra.db. Files (audio, artifacts) stay under data_dir. */
+    const char *store_location;
 } sdra_server_params;
 
 sdra_server_params sdra_server_default_params(void);
@@ -108,7 +111,9 @@ void sdra_server_unseal_end(sdra_server_unseal *u); /* accepts NULL */
 int sdra_server_data_key(sdra_store *store, const struct sdra_crypt_key *master, const char *id,
                          struct sdra_crypt_key **out, sdra_error *err);
 
-/* Opens the job store of a data directory (DIR/sdra.db, DIR created 0700 when missing). */
+/* Opens the job store of a data directory (DIR/sdra.db, DIR created 0700 when missing), or the
+ * one $SDRA_STORE names when it is set (any sdra_store_open location: postgres://...), so that
+ * every command working on a server's data sees the store the server uses. */
 int sdra_server_store_open(sdra_store **out, const char *data_dir, sdra_error *err);
 
 /* API keys: "sdra_<id>_<secret>", id 12 hex digits, secret 64 hex digits (256 bits from

@@ -308,6 +308,8 @@ typedef struct sdra_store_ops {
                        sdra_store_call *out, int *n_out, sdra_error *err);
     /* queue statistics for /metrics and autoscaling (sdra_store_queue_oldest) */
     int (*queue_oldest)(sdra_store *s, int n_stages, int64_t *oldest_ms, sdra_error *err);
+    /* work notifications (sdra_store_wait_work); NULL: the backend has none (the wrapper sleeps) */
+    int (*wait_work)(sdra_store *s, int timeout_ms, sdra_error *err);
 } sdra_store_ops;
 
 /* Every backend's handle starts with this. */
@@ -316,9 +318,16 @@ struct sdra_store {
 };
 
 /* Opens a store by location: "sqlite:PATH" or a plain PATH (SQLite, WAL mode; created with its
- * schema when missing). "postgres://..." answers SDRA_EUNSUPPORTED in this build. */
+ * schema when missing), or "postgres://..." / "postgresql://..." (a libpq connection URI:
+ * postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=..., or ?host=/socket/dir; docs/deploy.md).
+ * PostgreSQL: the schema is migrated on open (versioned, in one transaction); a schema newer
+ * than this binary is SDRA_EUNSUPPORTED. Connection failures are one line naming the server
+ * (never the password): unreachable SDRA_ERETRY, login refused SDRA_EDENIED, no such database
+ * SDRA_ENOTFOUND, malformed URL SDRA_EINVAL. A connection lost later (a restart) fails the
+ * operation in flight with SDRA_ERETRY; the next call connects again. */
 int sdra_store_open(sdra_store **out, const char *location, sdra_error *err);
 int sdra_store_sqlite_open(sdra_store **out, const char *path, sdra_error *err);
+int sdra_store_postgres_open(sdra_store **out, const char *url, sdra_error *err);
 void sdra_store_close(sdra_store *s); /* accepts NULL */
 
 /* Creates the call of organisation org (status "queued", audio_bytes its stored audio) and
@@ -565,6 +574,16 @@ int sdra_store_search_put(sdra_store *s, const char *org, const char *call_id, c
  * SDRA_EINVAL, as are more than SDRA_STORE_SEARCH_QUERY_TERMS terms or a malformed day). */
 int sdra_store_call_search(sdra_store *s, const char *org, const sdra_store_search_query *q, int offset, int limit,
                            sdra_store_call *out, int *n_out, sdra_error *err);
+
+/* ---- waiting for work (workers; issue 15) ---------------------------------------------------
+ * Returns 0 as soon as work may be available (PostgreSQL: a NOTIFY sent when a job or an
+ * outbox entry is queued or requeued, by any process), SDRA_ETIMEOUT after timeout_ms without
+ * one. A backend without notifications (SQLite) sleeps timeout_ms and answers SDRA_ETIMEOUT,
+ * so the caller's loop is the same for every backend: wait, then claim until
+ * SDRA_ENOTFOUND; the timeout is the polling fallback. Other negative codes (SDRA_ERETRY: the
+ * listen connection was lost) mean "poll now and call again". Notices that arrive between
+ * two calls are kept, so none is lost once the first call has returned. */
+int sdra_store_wait_work(sdra_store *s, int timeout_ms, sdra_error *err);
 
 #ifdef __cplusplus
 }

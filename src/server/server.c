@@ -58,6 +58,9 @@ int sdra_server_store_open(sdra_store **out, const char *data_dir, sdra_error *e
     int rc = sdra_mkdir_p(data_dir, err);
     if (rc < 0)
         return rc;
+    const char *loc = getenv("SDRA_STORE");
+    if (loc && *loc)
+        return sdra_store_open(out, loc, err);
     return sdra_store_sqlite_open(out, path, err);
 }
 
@@ -685,7 +688,8 @@ int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error
     snprintf(path, sizeof path, "%s/calls", s->data_dir);
     if ((rc = sdra_mkdir_p(path, err)) < 0)
         goto done;
-    if ((rc = sdra_server_store_open(&s->store, s->data_dir, err)) < 0)
+    if ((rc = s->p.store_location && *s->p.store_location ? sdra_store_open(&s->store, s->p.store_location, err)
+                                                           : sdra_server_store_open(&s->store, s->data_dir, err)) < 0)
         goto done;
     if (!s->p.no_encrypt &&
         (rc = srv_keyring_open(&s->kr, s->store, s->data_dir, s->p.master_key_file, s->p.master_key_cmd, err)) < 0)

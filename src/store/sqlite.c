@@ -8,8 +8,10 @@
  * (standard types, ON CONFLICT upserts, LIMIT/OFFSET) so the PostgreSQL backend can reuse it.
  */
 #include "sdra/store.h"
+#include "internal.h"
 #include "sdra/buf.h"
 #include "sdra/log.h"
+#include "sdra/sqlite_util.h"
 #include "sdra/util.h"
 
 #include <pthread.h>
@@ -46,22 +48,9 @@ typedef struct sq_store {
     pthread_mutex_t pool_mu;
     pthread_cond_t pool_cv;
     /* audit appends waiting to be written (group commit: one thread writes every waiting
-     * entry in one transaction, so concurrent requests share one fsync) */
-    pthread_mutex_t aq_mu;
-    pthread_cond_t aq_cv;
-    struct audit_waiter *aq_head, **aq_tail;
-    bool aq_writing;
+     * entry in one transaction, so concurrent requests share one fsync; internal.h) */
+    store_audit_queue aq;
 } sq_store;
-
-typedef struct audit_waiter {
-    struct audit_waiter *next;
-    sdra_store_audit_entry *e;
-    bool done;
-    int rc;
-    sdra_error err;
-} audit_waiter;
-
-#define AUDIT_BATCH_MAX 64
 
 static const char *SCHEMA =
     "CREATE TABLE IF NOT EXISTS calls ("
@@ -127,61 +116,16 @@ static const char *ORG_SCHEMA =
     "CREATE INDEX IF NOT EXISTS calls_by_org ON calls (org, created_ms);"
     "CREATE INDEX IF NOT EXISTS api_keys_by_org ON api_keys (org);";
 
-static int code_from_sqlite(int rc)
-{
-    switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED: return SDRA_ERETRY;
-    case SQLITE_CONSTRAINT: return SDRA_EEXISTS;
-    case SQLITE_FULL: case SQLITE_TOOBIG: return SDRA_ELIMIT;
-    case SQLITE_NOMEM: return SDRA_ENOMEM;
-    case SQLITE_NOTFOUND: return SDRA_ENOTFOUND;
-    default: return SDRA_EIO;
-    }
-}
+/* The shared SQLite helpers (sdra/sqlite_util.h) under this file's short names. */
+#define code_from_sqlite(rc) sdra_sqlite_code(rc)
+#define bind_v(st, fmt, ap) sdra_sqlite_bind(st, fmt, ap)
+#define prep(...) sdra_sqlite_prepare(__VA_ARGS__)
+#define exec(...) sdra_sqlite_exec(__VA_ARGS__)
+#define query_int64(...) sdra_sqlite_int64(__VA_ARGS__)
 
 static int db_fail(sqlite3 *db, int rc, sdra_error *err, const char *what)
 {
-    return sdra_error_set(err, code_from_sqlite(rc), "store: %s: %s", what, sqlite3_errmsg(db));
-}
-
-/* Binds arguments described by fmt: 's' text (NULL binds NULL), 'i' int, 'l' int64. */
-static int bind_v(sqlite3_stmt *st, const char *fmt, va_list ap)
-{
-    for (int i = 0; fmt && fmt[i]; i++) {
-        int rc;
-        switch (fmt[i]) {
-        case 's': {
-            const char *v = va_arg(ap, const char *);
-            rc = v ? sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i + 1);
-            break;
-        }
-        case 'i': rc = sqlite3_bind_int(st, i + 1, va_arg(ap, int)); break;
-        case 'l': rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t)); break;
-        default: rc = SQLITE_MISUSE;
-        }
-        if (rc != SQLITE_OK)
-            return rc;
-    }
-    return SQLITE_OK;
-}
-
-/* Prepares sql and binds the arguments. */
-static int prep(sqlite3 *db, sqlite3_stmt **st, sdra_error *err, const char *sql, const char *fmt, ...)
-{
-    int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
-    if (rc != SQLITE_OK)
-        return db_fail(db, rc, err, "prepare");
-    va_list ap;
-    va_start(ap, fmt);
-    rc = bind_v(*st, fmt, ap);
-    va_end(ap);
-    if (rc != SQLITE_OK) {
-        sqlite3_finalize(*st);
-        *st = NULL;
-        return db_fail(db, rc, err, "bind");
-    }
-    return 0;
+    return sdra_sqlite_fail(db, rc, err, "store", what);
 }
 
 /* prep() through the connection's statement cache; sql must be a string literal. Release the
@@ -228,54 +172,6 @@ static void cdone(conn *c, sqlite3_stmt *st)
             return;
         }
     sqlite3_finalize(st);
-}
-
-/* Runs one statement to completion; returns the number of rows changed, or a negative code. */
-static int exec(sqlite3 *db, sdra_error *err, const char *sql, const char *fmt, ...)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return db_fail(db, rc, err, "prepare");
-    va_list ap;
-    va_start(ap, fmt);
-    rc = bind_v(st, fmt, ap);
-    va_end(ap);
-    if (rc == SQLITE_OK)
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-            ;
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_OK)
-        return db_fail(db, rc, err, "exec");
-    return sqlite3_changes(db);
-}
-
-/* Single int64 from a one-row query; *out untouched (and 0 returned) when there is no row. */
-static int query_int64(sqlite3 *db, int64_t *out, int *found, sdra_error *err, const char *sql,
-                       const char *fmt, ...)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return db_fail(db, rc, err, "prepare");
-    va_list ap;
-    va_start(ap, fmt);
-    rc = bind_v(st, fmt, ap);
-    va_end(ap);
-    if (found)
-        *found = 0;
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *out = sqlite3_column_int64(st, 0);
-        if (found)
-            *found = 1;
-        rc = SQLITE_DONE;
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return db_fail(db, rc, err, "query");
-    return 0;
 }
 
 static void col_text(sqlite3_stmt *st, int i, char *out, size_t n)
@@ -1004,7 +900,7 @@ static int audit_head(sqlite3 *db, char prev[65], int64_t *last_id, sdra_error *
 
 /* Writes a batch of entries in one writer transaction: each one chained to the one before.
  * All or none: on failure every entry of the batch fails with the same error. */
-static int audit_write_batch(sdra_store *s, audit_waiter *batch, sdra_error *err)
+static int audit_write_batch(sdra_store *s, store_audit_waiter *batch, sdra_error *err)
 {
     sqlite3 *db = wr_lock(s);
     int64_t last = 0;
@@ -1014,7 +910,7 @@ static int audit_write_batch(sdra_store *s, audit_waiter *batch, sdra_error *err
         goto done;
     if ((rc = audit_head(db, prev, &last, err)) < 0)
         goto fail;
-    for (audit_waiter *w = batch; w; w = w->next) {
+    for (store_audit_waiter *w = batch; w; w = w->next) {
         sdra_store_audit_entry *e = w->e;
         e->id = ++last;
         sdra_strlcpy(e->prev_hash, prev, sizeof e->prev_hash);
@@ -1037,48 +933,9 @@ done:
     return rc < 0 ? rc : 0;
 }
 
-/* Queues the entry; the first thread to find no writer at work writes everything queued (up
- * to AUDIT_BATCH_MAX) while the others wait, then hands over. Returns once this entry is
- * committed or has failed. */
 static int sq_audit_append(sdra_store *s, sdra_store_audit_entry *e, sdra_error *err)
 {
-    sq_store *q = SQ(s);
-    audit_waiter me = {.e = e};
-    pthread_mutex_lock(&q->aq_mu);
-    *q->aq_tail = &me;
-    q->aq_tail = &me.next;
-    while (!me.done) {
-        if (q->aq_writing) {
-            pthread_cond_wait(&q->aq_cv, &q->aq_mu);
-            continue;
-        }
-        q->aq_writing = true;
-        audit_waiter *batch = q->aq_head, **end = &q->aq_head;
-        for (int n = 0; *end && n < AUDIT_BATCH_MAX; n++)
-            end = &(*end)->next;
-        q->aq_head = *end;
-        *end = NULL;
-        if (!q->aq_head)
-            q->aq_tail = &q->aq_head;
-        pthread_mutex_unlock(&q->aq_mu);
-        sdra_error berr = {0};
-        int rc = audit_write_batch(s, batch, &berr);
-        pthread_mutex_lock(&q->aq_mu);
-        for (audit_waiter *w = batch, *next; w; w = next) {
-            next = w->next;
-            w->rc = rc;
-            w->err = berr;
-            if (rc < 0)
-                w->e->id = 0, w->e->hash[0] = w->e->prev_hash[0] = '\0';
-            w->done = true; /* last: the waiter may return (and its frame go) once it sees this */
-        }
-        q->aq_writing = false;
-        pthread_cond_broadcast(&q->aq_cv);
-    }
-    pthread_mutex_unlock(&q->aq_mu);
-    if (me.rc < 0 && err)
-        *err = me.err;
-    return me.rc;
+    return store_audit_group_append(&SQ(s)->aq, s, audit_write_batch, e, err);
 }
 
 static int sq_audit_query(sdra_store *s, const sdra_store_audit_filter *f, sdra_store_audit_entry *out, int max,
@@ -1634,8 +1491,7 @@ static void sq_close(sdra_store *s)
     close_conn(&q->wr);
     pthread_mutex_destroy(&q->pool_mu);
     pthread_cond_destroy(&q->pool_cv);
-    pthread_mutex_destroy(&q->aq_mu);
-    pthread_cond_destroy(&q->aq_cv);
+    store_audit_queue_release(&q->aq);
     free(q->path);
     free(q);
 }
@@ -2165,9 +2021,7 @@ int sdra_store_sqlite_open(sdra_store **out, const char *path, sdra_error *err)
     }
     q->base.ops = &sqlite_ops;
     pthread_mutex_init(&q->pool_mu, NULL);
-    pthread_mutex_init(&q->aq_mu, NULL);
-    pthread_cond_init(&q->aq_cv, NULL);
-    q->aq_tail = &q->aq_head;
+    store_audit_queue_init(&q->aq);
     pthread_cond_init(&q->pool_cv, NULL);
     /* Calls, contacts and key hashes: a new database is created 0600 whatever the umask
      * (SQLite would make it 0644), and SQLite gives its -wal and -shm files the same mode.

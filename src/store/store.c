@@ -4,6 +4,7 @@
  * sdra_store_ops table. Backends (sqlite.c, later postgres.c) implement the table only.
  */
 #include "sdra/store.h"
+#include "internal.h"
 #include "sdra/util.h"
 
 #include <ctype.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 static const char *state_names[SDRA_N_JOB_STATES] = {"queued", "running", "done", "dead"};
 
@@ -73,7 +75,7 @@ int sdra_store_open(sdra_store **out, const char *location, sdra_error *err)
     if (!strncmp(location, "sqlite:", 7))
         return sdra_store_sqlite_open(out, location + 7, err);
     if (!strncmp(location, "postgres://", 11) || !strncmp(location, "postgresql://", 13))
-        return sdra_error_set(err, SDRA_EUNSUPPORTED, "store: PostgreSQL is not built in yet");
+        return sdra_store_postgres_open(out, location, err);
     return sdra_store_sqlite_open(out, location, err);
 }
 
@@ -753,4 +755,74 @@ int sdra_store_call_search(sdra_store *s, const char *org, const sdra_store_sear
         return 0;
     memset(out, 0, sizeof *out * (size_t)limit);
     return s->ops->call_search(s, org, q, offset, limit, out, n_out, err);
+}
+
+int sdra_store_wait_work(sdra_store *s, int timeout_ms, sdra_error *err)
+{
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    if (s->ops->wait_work)
+        return s->ops->wait_work(s, timeout_ms, err);
+    struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0)
+        ;
+    return SDRA_ETIMEOUT;
+}
+
+/* ---- audit group commit (internal.h) ------------------------------------------------------ */
+
+void store_audit_queue_init(store_audit_queue *q)
+{
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    q->head = NULL;
+    q->tail = &q->head;
+    q->writing = false;
+}
+
+void store_audit_queue_release(store_audit_queue *q)
+{
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
+}
+
+int store_audit_group_append(store_audit_queue *q, sdra_store *s, store_audit_write_fn write_batch,
+                             sdra_store_audit_entry *e, sdra_error *err)
+{
+    store_audit_waiter me = {.e = e};
+    pthread_mutex_lock(&q->mu);
+    *q->tail = &me;
+    q->tail = &me.next;
+    while (!me.done) {
+        if (q->writing) {
+            pthread_cond_wait(&q->cv, &q->mu);
+            continue;
+        }
+        q->writing = true;
+        store_audit_waiter *batch = q->head, **end = &q->head;
+        for (int n = 0; *end && n < STORE_AUDIT_BATCH_MAX; n++)
+            end = &(*end)->next;
+        q->head = *end;
+        *end = NULL;
+        if (!q->head)
+            q->tail = &q->head;
+        pthread_mutex_unlock(&q->mu);
+        sdra_error berr = {0};
+        int rc = write_batch(s, batch, &berr);
+        pthread_mutex_lock(&q->mu);
+        for (store_audit_waiter *w = batch, *next; w; w = next) {
+            next = w->next;
+            w->rc = rc;
+            w->err = berr;
+            if (rc < 0)
+                w->e->id = 0, w->e->hash[0] = w->e->prev_hash[0] = '\0';
+            w->done = true; /* last: the waiter may return (and its frame go) once it sees this */
+        }
+        q->writing = false;
+        pthread_cond_broadcast(&q->cv);
+    }
+    pthread_mutex_unlock(&q->mu);
+    if (me.rc < 0 && err)
+        *err = me.err;
+    return me.rc;
 }

@@ -22,6 +22,7 @@
 
 #include "sdra/log.h"
 #include "sdra/seal.h"
+#include "sdra/sqlite_util.h"
 #include "sdra/util.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -114,18 +115,12 @@ static const char *const migrations[] = {
 
 _Static_assert(N_MIGRATIONS == SDRA_CRM_LOCAL_SCHEMA_VERSION, "schema version and migrations agree");
 
-/* Translates a SQLite result code into an sdra code and records "path: what: detail". */
+/* Translates a SQLite result code into an sdra code (sdra_sqlite_code, except that a value the
+ * database refuses is the caller's bad input here) and records "path: what: detail". */
 static int db_fail(const local_db *l, sdra_error *err, int rc, const char *what)
 {
     int code;
     switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        code = SDRA_ERETRY;
-        break;
-    case SQLITE_NOMEM:
-        code = SDRA_ENOMEM;
-        break;
     case SQLITE_NOTADB:
     case SQLITE_CORRUPT:
         return sdra_error_set(err, SDRA_EINVAL, "%s: not a usable CRM database (%s)", l->path,
@@ -135,12 +130,8 @@ static int db_fail(const local_db *l, sdra_error *err, int rc, const char *what)
     case SQLITE_TOOBIG:
         code = SDRA_EINVAL;
         break;
-    case SQLITE_PERM:
-    case SQLITE_AUTH:
-        code = SDRA_EDENIED;
-        break;
     default:
-        code = SDRA_EIO;
+        code = sdra_sqlite_code(rc);
         break;
     }
     const char *detail = l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc);
@@ -270,40 +261,15 @@ static int pragma_int(local_db *l, const char *sql, int *out, sdra_error *err)
     return rc;
 }
 
+/* The numbered migrations (sdra_sqlite_migrate: PRAGMA user_version, one IMMEDIATE
+ * transaction, a newer database refused), with foreign keys off: a table rebuild (1 -> 2) must
+ * not fire the ON DELETE actions of the rows' references. */
 static int migrate(local_db *l, sdra_error *err)
 {
-    int version = 0, rc = pragma_int(l, "PRAGMA user_version", &version, err);
+    int rc = exec_sql(l, "PRAGMA foreign_keys = OFF", "disable foreign keys", err);
     if (rc < 0)
         return rc;
-    if (version > N_MIGRATIONS)
-        return sdra_error_set(err, SDRA_EUNSUPPORTED,
-                              "%s: CRM schema version %d is newer than this sdra supports (%d)",
-                              l->path, version, N_MIGRATIONS);
-    if (version == N_MIGRATIONS)
-        return 0;
-    /* a table rebuild (1 -> 2) must not fire the ON DELETE actions of the rows' references */
-    if ((rc = exec_sql(l, "PRAGMA foreign_keys = OFF", "disable foreign keys", err)) < 0)
-        return rc;
-    if ((rc = exec_sql(l, "BEGIN IMMEDIATE", "begin migration", err)) < 0)
-        goto fk;
-    /* Another process may have migrated between the check and the lock: read again. */
-    if ((rc = pragma_int(l, "PRAGMA user_version", &version, err)) < 0)
-        goto done;
-    for (int v = version; v < N_MIGRATIONS; v++) {
-        char what[64], set[64];
-        snprintf(what, sizeof what, "migration to schema %d", v + 1);
-        if ((rc = exec_sql(l, migrations[v], what, err)) < 0)
-            goto done;
-        snprintf(set, sizeof set, "PRAGMA user_version = %d", v + 1);
-        if ((rc = exec_sql(l, set, what, err)) < 0)
-            goto done;
-        sdra_log(SDRA_LOG_INFO, "%s: CRM schema migrated to version %d", l->path, v + 1);
-    }
-    rc = exec_sql(l, "COMMIT", "commit migration", err);
-done:
-    if (rc < 0)
-        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-fk:;
+    rc = sdra_sqlite_migrate(l->db, l->path, "CRM schema", migrations, N_MIGRATIONS, err);
     int fk = exec_sql(l, "PRAGMA foreign_keys = ON", "enable foreign keys", rc < 0 ? NULL : err);
     return rc < 0 ? rc : fk;
 }

@@ -1,4 +1,6 @@
-/* test_contract.c - the job store contract that every backend must pass (today: sqlite). Each
+/* test_contract.c - the job store contract that every backend must pass: sqlite always, and
+ * postgres when SDRA_TEST_PG_URL names a database (tests/integration/store_contract_pg.sh
+ * starts a real PostgreSQL and runs this binary with it set; then only postgres runs). Each
  * test opens a fresh store through the backend's open function, drives the clock explicitly,
  * and checks behaviour only through the public interface: call life cycle, claims and leases,
  * exactly-once completion, retries with dead-lettering, keys, audit, outbox, durability. */
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "sdra/store.h"
@@ -38,8 +41,26 @@ static int sqlite_raw_exec(const char *path, const char *sql)
     return rc == SQLITE_OK ? 0 : -1;
 }
 
+/* For postgres, "path" is the database URL. */
+static int pg_raw_exec(const char *url, const char *sql)
+{
+    PGconn *c = PQconnectdb(url);
+    int ok = PQstatus(c) == CONNECTION_OK;
+    if (ok) {
+        PQclear(PQexec(c, "SET client_min_messages = warning"));
+        PGresult *r = PQexec(c, sql);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+        if (!ok)
+            fprintf(stderr, "pg_raw_exec: %s", PQerrorMessage(c));
+        PQclear(r);
+    }
+    PQfinish(c);
+    return ok ? 0 : -1;
+}
+
 static const backend backends[] = {
     {"sqlite", sdra_store_sqlite_open, sqlite_raw_exec},
+    {"postgres", sdra_store_postgres_open, pg_raw_exec},
 };
 static const backend *B = &backends[0];
 
@@ -47,6 +68,14 @@ static char g_path[1024];
 
 static sdra_store *open_fresh(void)
 {
+    if (B->raw_exec == pg_raw_exec) { /* an empty database: every table dropped */
+        sdra_error err = {0};
+        snprintf(g_path, sizeof g_path, "%s", getenv("SDRA_TEST_PG_URL"));
+        assert_int_equal(pg_raw_exec(g_path, "DROP SCHEMA public CASCADE; CREATE SCHEMA public"), 0);
+        sdra_store *s = NULL;
+        assert_int_equal(B->open(&s, g_path, &err), 0);
+        return s;
+    }
     const char *tmp = getenv("SDRA_TEST_TMP");
     char dir[900];
     snprintf(dir, sizeof dir, "%s/store-contract", tmp ? tmp : "/tmp");
@@ -63,6 +92,8 @@ static sdra_store *open_fresh(void)
 static void cleanup(sdra_store *s)
 {
     sdra_store_close(s);
+    if (B->raw_exec == pg_raw_exec)
+        return;
     char p[1100];
     unlink(g_path);
     snprintf(p, sizeof p, "%s-wal", g_path);
@@ -694,7 +725,15 @@ static void store_open_rejects_bad_location(void **state)
     sdra_error err = {0};
     assert_int_equal(sdra_store_open(&s, "/nonexistent-dir/x/y.db", &err), SDRA_EIO);
     assert_non_null(strstr(err.msg, "/nonexistent-dir/x/y.db"));
-    assert_int_equal(sdra_store_open(&s, "postgres://x", &err), SDRA_EUNSUPPORTED);
+    /* a PostgreSQL URL opens the postgres backend: a malformed one is refused as such, a host
+     * that does not answer is retryable, with one line that names it */
+    assert_int_equal(sdra_store_open(&s, "postgres://h/db?no_such_option=1", &err), SDRA_EINVAL);
+    assert_non_null(strstr(err.msg, "bad PostgreSQL URL"));
+    assert_int_equal(sdra_store_open(&s, "postgresql://u:secret-pw@127.0.0.1:1/db?connect_timeout=5", &err),
+                     SDRA_ERETRY);
+    assert_non_null(strstr(err.msg, "cannot reach PostgreSQL at 127.0.0.1:1"));
+    assert_null(strstr(err.msg, "secret-pw"));
+    assert_null(strchr(err.msg, '\n'));
 }
 
 /* The outbox life cycle (issue 13): held until approved, canceled only before it is sent, a
@@ -954,6 +993,173 @@ static void store_queue_oldest_per_stage(void **state)
     cleanup(s);
 }
 
+
+/* Workers on many threads (or machines) claiming from one queue: every job is claimed and
+ * completed exactly once, whatever the interleaving (PostgreSQL: FOR UPDATE SKIP LOCKED). */
+#define CLAIM_JOBS 60
+typedef struct claimer {
+    sdra_store *s;
+    int n_done;
+    int fails;
+    char owner[16];
+} claimer;
+
+static void *claim_until_empty(void *arg)
+{
+    claimer *c = arg;
+    sdra_error err = {0};
+    for (;;) {
+        sdra_store_job j;
+        int rc = sdra_store_job_claim(c->s, 0, c->owner, 5000, 60000, 5, &j, &err);
+        if (rc == SDRA_ENOTFOUND)
+            return NULL;
+        if (rc < 0 || sdra_store_job_complete(c->s, &j, NULL, 0, -1, 5001, &err) < 0) {
+            c->fails++;
+            return NULL;
+        }
+        c->n_done++;
+    }
+}
+
+static void store_concurrent_claims_take_each_job_once(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    for (int i = 0; i < CLAIM_JOBS; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "c-%d", i);
+        assert_int_equal(sdra_store_call_create(s, "default", id, "{}", 0, 0, 1000 + i, 0, &err), 0);
+    }
+    claimer cl[4] = {{0}};
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        cl[i].s = s;
+        snprintf(cl[i].owner, sizeof cl[i].owner, "w%d", i);
+        assert_int_equal(pthread_create(&t[i], NULL, claim_until_empty, &cl[i]), 0);
+    }
+    int total = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(cl[i].fails, 0);
+        total += cl[i].n_done;
+    }
+    assert_int_equal(total, CLAIM_JOBS);
+    int counts[1][SDRA_N_JOB_STATES] = {{0}};
+    assert_int_equal(sdra_store_job_counts(s, 1, counts, &err), 0);
+    assert_int_equal(counts[0][SDRA_JOB_DONE], CLAIM_JOBS);
+    sdra_store_job jobs[2];
+    int n = 0;
+    assert_int_equal(sdra_store_job_list(s, NULL, "c-7", jobs, 2, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(jobs[0].attempts, 1); /* claimed once */
+    cleanup(s);
+}
+
+/* sdra_store_wait_work: the timeout passes without work; with notifications (PostgreSQL), a
+ * job queued by anyone wakes the waiter at once. */
+static void store_wait_work(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    int64_t t0 = sdra_store_now_ms();
+    assert_int_equal(sdra_store_wait_work(s, 100, &err), SDRA_ETIMEOUT);
+    assert_true(sdra_store_now_ms() - t0 >= 90);
+    if (s->ops->wait_work) {
+        /* another handle (another process, in real life) queues a job */
+        sdra_store *other = NULL;
+        assert_int_equal(B->open(&other, g_path, &err), 0);
+        assert_int_equal(sdra_store_call_create(other, "default", "c-1", "{}", 0, 0, 1000, 0, &err), 0);
+        sdra_store_close(other);
+        t0 = sdra_store_now_ms();
+        assert_int_equal(sdra_store_wait_work(s, 10000, &err), 0);
+        assert_true(sdra_store_now_ms() - t0 < 5000);
+        /* drained: nothing new, so the next wait times out */
+        assert_int_equal(sdra_store_wait_work(s, 100, &err), SDRA_ETIMEOUT);
+    }
+    cleanup(s);
+}
+
+/* ---- postgres only: connection failures, schema versions, a server restart -------------- */
+
+/* The test server's URL with another password or database: postgresql://sdra:PW@/DB?QUERY. */
+static void pg_url_with(char *out, size_t n, const char *pw, const char *db)
+{
+    const char *url = getenv("SDRA_TEST_PG_URL");
+    const char *q = strchr(url, '?');
+    snprintf(out, n, "postgresql://sdra:%s@/%s%s", pw, db, q ? q : "");
+}
+
+static void pg_bad_login_and_missing_database(void **state)
+{
+    (void)state;
+    char url[1024], good_db[128];
+    const char *u = getenv("SDRA_TEST_PG_URL");
+    const char *d = strstr(u, "@/") + 2;
+    snprintf(good_db, sizeof good_db, "%.*s", (int)strcspn(d, "?"), d);
+    sdra_store *s = NULL;
+    sdra_error err = {0};
+    pg_url_with(url, sizeof url, "wrong-password", good_db);
+    assert_int_equal(sdra_store_open(&s, url, &err), SDRA_EDENIED);
+    assert_non_null(strstr(err.msg, "refused the login of user sdra"));
+    assert_null(strstr(err.msg, "wrong-password"));
+    assert_null(strchr(err.msg, '\n'));
+    const char *pw_start = strstr(u, "sdra:") + 5;
+    char pw[128];
+    snprintf(pw, sizeof pw, "%.*s", (int)strcspn(pw_start, "@"), pw_start);
+    pg_url_with(url, sizeof url, pw, "no_such_db");
+    assert_int_equal(sdra_store_open(&s, url, &err), SDRA_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "has no database no_such_db"));
+    assert_null(strchr(err.msg, '\n'));
+}
+
+static void pg_newer_schema_is_refused(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    assert_int_equal(sdra_store_call_create(s, "default", "c-1", "{}", 0, 0, 1000, 0, &err), 0);
+    sdra_store_close(s);
+    assert_int_equal(pg_raw_exec(g_path, "INSERT INTO schema_version (version, applied_ms) VALUES (999, 0)"), 0);
+    s = NULL;
+    assert_int_equal(B->open(&s, g_path, &err), SDRA_EUNSUPPORTED);
+    assert_null(s);
+    assert_non_null(strstr(err.msg, "schema is version 999, newer than this sdra knows"));
+    assert_null(strchr(err.msg, '\n'));
+    /* refused, not changed: the data is still there for the newer binary */
+    assert_int_equal(pg_raw_exec(g_path, "DELETE FROM schema_version WHERE version = 999"), 0);
+    assert_int_equal(B->open(&s, g_path, &err), 0);
+    sdra_store_call c;
+    assert_int_equal(sdra_store_call_get(s, NULL, "c-1", &c, &err), 0);
+    sdra_store_call_release(&c);
+    sdra_store_close(s);
+}
+
+/* A server restart (every connection of the store cut): the operation in flight answers a
+ * retryable error, and the next one reconnects and works. */
+static void pg_lost_connection_is_retryable_then_reconnects(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    assert_int_equal(sdra_store_call_create(s, "default", "c-1", "{}", 0, 0, 1000, 0, &err), 0);
+    assert_int_equal(pg_raw_exec(g_path, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                         " WHERE pid <> pg_backend_pid() AND datname = current_database()"),
+                     0);
+    sdra_store_call c;
+    int rc = sdra_store_call_get(s, NULL, "c-1", &c, &err);
+    assert_int_equal(rc, SDRA_ERETRY);
+    assert_true(err.retryable);
+    assert_non_null(strstr(err.msg, "lost the connection to PostgreSQL"));
+    assert_int_equal(sdra_store_call_get(s, NULL, "c-1", &c, &err), 0);
+    assert_string_equal(c.id, "c-1");
+    sdra_store_call_release(&c);
+    sdra_store_job j;
+    assert_int_equal(sdra_store_job_claim(s, 0, "w", 2000, 1000, 5, &j, &err), 0);
+    cleanup(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -979,11 +1185,24 @@ int main(void)
         cmocka_unit_test(store_search_finds_calls_by_terms_and_filters),
         cmocka_unit_test(store_search_index_survives_reopen),
         cmocka_unit_test(store_queue_oldest_per_stage),
+        cmocka_unit_test(store_concurrent_claims_take_each_job_once),
+        cmocka_unit_test(store_wait_work),
+    };
+    const struct CMUnitTest pg_tests[] = {
+        cmocka_unit_test(pg_bad_login_and_missing_database),
+        cmocka_unit_test(pg_newer_schema_is_refused),
+        cmocka_unit_test(pg_lost_connection_is_retryable_then_reconnects),
     };
     int failed = 0;
+    const char *pg = getenv("SDRA_TEST_PG_URL");
     for (size_t b = 0; b < sizeof backends / sizeof backends[0]; b++) {
         B = &backends[b];
+        if ((B->raw_exec == pg_raw_exec) != (pg && *pg))
+            continue;
         failed += _cmocka_run_group_tests(B->name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
+        if (B->raw_exec == pg_raw_exec)
+            failed += _cmocka_run_group_tests("postgres-only", pg_tests, sizeof pg_tests / sizeof pg_tests[0], NULL,
+                                              NULL);
     }
     return failed;
 }
