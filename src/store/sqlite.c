@@ -2089,33 +2089,24 @@ static int sq_outbox_approve_as(sdra_store *s, const char *org, const char *key,
     int rc = begin(db, err);
     if (rc < 0)
         goto done;
-    if ((rc = prep(db, &st, err, "SELECT state FROM outbox WHERE idem_key = ?1 AND (?2 IS NULL OR org = ?2)", "ss",
-                   key, org)) < 0)
-        goto fail;
-    int r = sqlite3_step(st);
-    if (r != SQLITE_ROW) {
-        rc = r == SQLITE_DONE ? sdra_error_set(err, SDRA_ENOTFOUND, "no outbox entry '%s'", key)
-                              : db_fail(db, r, err, "outbox approve");
-        goto fail;
-    }
-    char state[SDRA_STORE_STATE_MAX];
-    col_text(st, 0, state, sizeof state);
-    sqlite3_finalize(st);
-    st = NULL;
-    if (sdra_store_outbox_state_parse(state) != SDRA_OUTBOX_HELD) {
-        rc = sdra_error_set(err, SDRA_EEXISTS, "outbox entry '%s' is %s: cannot approve it", key, state);
-        goto fail;
-    }
-    if (send_at_ms >= 0 &&
-        (rc = exec(db, err, "UPDATE outbox SET send_at_ms = ? WHERE idem_key = ?", "ls", send_at_ms, key)) < 0)
-        goto fail;
-    if (payload && (rc = exec(db, err, "UPDATE outbox SET payload = ? WHERE idem_key = ?", "ss", payload, key)) < 0)
-        goto fail;
+    /* only a held entry changes; send_at -1 keeps it, a NULL payload keeps it */
     if ((rc = exec(db, err,
-                   "UPDATE outbox SET state = 'queued', next_attempt_ms = MAX(send_at_ms, ?), updated_ms = ?,"
-                   " last_error = '' WHERE idem_key = ?",
-                   "lls", now, now, key)) < 0)
+                   "UPDATE outbox SET send_at_ms = IIF(?1 >= 0, ?1, send_at_ms), payload = COALESCE(?2, payload),"
+                   " state = 'queued', next_attempt_ms = MAX(IIF(?1 >= 0, ?1, send_at_ms), ?3), updated_ms = ?3,"
+                   " last_error = '' WHERE idem_key = ?4 AND (?5 IS NULL OR org = ?5) AND state = 'held'",
+                   "lslss", send_at_ms, payload, now, key, org)) < 0)
         goto fail;
+    if (sqlite3_changes(db) == 0) { /* why not: absent, or in another state */
+        if ((rc = prep(db, &st, err, "SELECT state FROM outbox WHERE idem_key = ?1 AND (?2 IS NULL OR org = ?2)",
+                       "ss", key, org)) < 0)
+            goto fail;
+        char state[SDRA_STORE_STATE_MAX] = "";
+        if (sqlite3_step(st) == SQLITE_ROW)
+            col_text(st, 0, state, sizeof state);
+        rc = state[0] ? sdra_error_set(err, SDRA_EEXISTS, "outbox entry '%s' is %s: cannot approve it", key, state)
+                      : sdra_error_set(err, SDRA_ENOTFOUND, "no outbox entry '%s'", key);
+        goto fail;
+    }
     rc = commit(db, err);
     goto done;
 fail:
