@@ -310,6 +310,12 @@ typedef struct sdra_store_ops {
     int (*queue_oldest)(sdra_store *s, int n_stages, int64_t *oldest_ms, sdra_error *err);
     /* work notifications (sdra_store_wait_work); NULL: the backend has none (the wrapper sleeps) */
     int (*wait_work)(sdra_store *s, int timeout_ms, sdra_error *err);
+    /* the web app's email review and search backfill (sdra_store_outbox_approve_as,
+     * sdra_store_search_missing); NULL: the backend has none */
+    int (*outbox_approve_as)(sdra_store *s, const char *org, const char *key, int64_t send_at_ms, const char *payload,
+                             int64_t now_ms, sdra_error *err);
+    int (*search_missing)(sdra_store *s, const char *after_id, sdra_store_call *out, int max, int *n_out,
+                          sdra_error *err);
 } sdra_store_ops;
 
 /* Every backend's handle starts with this. */
@@ -574,6 +580,20 @@ int sdra_store_search_put(sdra_store *s, const char *org, const char *call_id, c
  * SDRA_EINVAL, as are more than SDRA_STORE_SEARCH_QUERY_TERMS terms or a malformed day). */
 int sdra_store_call_search(sdra_store *s, const char *org, const sdra_store_search_query *q, int offset, int limit,
                            sdra_store_call *out, int *n_out, sdra_error *err);
+/* Up to max finished calls (done or failed, any organisation) that have no search row and whose
+ * id sorts after after_id ("" or NULL: from the first), by id: what a backfill of the index
+ * still has to do. Fills id, org and status of out[] (meta_json stays NULL). Paging by id ends
+ * even when a call cannot be indexed. SDRA_EUNSUPPORTED when the backend has no search. */
+int sdra_store_search_missing(sdra_store *s, const char *after_id, sdra_store_call *out, int max, int *n_out,
+                              sdra_error *err);
+
+/* Approves a held entry with a person's choices (the web app's email review): held -> queued as
+ * sdra_store_outbox_approve does, and then send_at_ms >= 0 replaces its send_at (0: at once,
+ * -1: kept) and payload, when not NULL, replaces its payload (an email's delivery mode). All or
+ * nothing; the same errors as sdra_store_outbox_approve (SDRA_EEXISTS when it is not held).
+ * SDRA_EUNSUPPORTED when the backend has no such operation. */
+int sdra_store_outbox_approve_as(sdra_store *s, const char *org, const char *key, int64_t send_at_ms,
+                                 const char *payload, int64_t now_ms, sdra_error *err);
 
 /* ---- waiting for work (workers; issue 15) ---------------------------------------------------
  * Returns 0 as soon as work may be available (PostgreSQL: a NOTIFY sent when a job or an

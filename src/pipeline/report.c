@@ -329,6 +329,9 @@ static void view_header(page *p, json_t *v)
     set_s(p, contact, "company", name ? company : NULL);
     set_s(p, contact, "email", jstr(c, "contact_email"));
     set_s(p, contact, "rep_name", jstr(c, "rep_name"));
+    /* the contact's time zone (an IANA name) when the call names one: the web app schedules the
+     * email in it */
+    set_s(p, contact, "timezone", jstr(c, "contact_timezone") ? jstr(c, "contact_timezone") : jstr(c, "timezone"));
     set(p, v, "contact", contact);
     const char *date = jstr(c, "call_date") ? jstr(c, "call_date") : jstr(p->analysis, "call_date");
     set_s(p, v, "call_date", date);
@@ -881,6 +884,92 @@ static void view_crm(page *p, json_t *v)
     set(p, v, "crm", x);
 }
 
+/* The words of an utterance with their start (seconds, three decimals), so that a click on a
+ * word seeks there; an empty list when the transcript has no word times. */
+static json_t *utterance_words(page *p, const json_t *words)
+{
+    json_t *arr = json_array();
+    if (!arr) {
+        p->rc = SDRA_ENOMEM;
+        return NULL;
+    }
+    size_t i;
+    json_t *w;
+    json_array_foreach(words, i, w)
+    {
+        double t;
+        if (!jstr(w, "w") || !jnum(w, "start", &t))
+            continue;
+        json_t *x = obj(p);
+        if (!x)
+            break;
+        set_s(p, x, "w", jstr(w, "w"));
+        set_f(p, x, "start", "%.3f", t < 0 ? 0 : t);
+        push(p, arr, x);
+    }
+    return arr;
+}
+
+/* The sentiment scores per speaker as numbers ([start, score] pairs in time order), for a chart
+ * drawn in the browser (the web app's call page); the report draws "chart" instead. */
+static void view_sentiment_series(page *p, json_t *v)
+{
+    json_t *su = json_object_get(json_object_get(p->analysis, "sentiment"), "utterances");
+    json_t *arr = json_array();
+    if (!arr) {
+        p->rc = SDRA_ENOMEM;
+        return;
+    }
+    for (int k = 0; k < p->n_spk; k++) {
+        speaker *sp = &p->spk[k];
+        json_t *pts = json_array();
+        size_t i;
+        json_t *u;
+        json_array_foreach(su, i, u)
+        {
+            const char *id = sentiment_speaker(p, u);
+            double t, sc;
+            if (pts && id && !strcmp(id, sp->id) && jnum(u, "start", &t) && jnum(u, "score", &sc))
+                push(p, pts, json_pack("[f,f]", t, sc));
+        }
+        if (!pts || !json_array_size(pts)) {
+            json_decref(pts);
+            continue;
+        }
+        json_t *o = obj(p);
+        if (!o) {
+            json_decref(pts);
+            break;
+        }
+        set_s(p, o, "id", sp->id);
+        set_s(p, o, "label", sp->label);
+        set_s(p, o, "color", sp->color);
+        set(p, o, "points", pts);
+        push(p, arr, o);
+    }
+    set(p, v, "sentiment_series", arr);
+}
+
+/* The call's longest monologue: who, how long (m:ss) and from when, or null. */
+static void view_longest_monologue(page *p, json_t *v)
+{
+    json_t *lm = json_object_get(json_object_get(p->analysis, "metrics"), "longest_monologue");
+    double d;
+    if (!json_is_object(lm) || !jnum(lm, "duration_s", &d) || d <= 0) {
+        set(p, v, "longest_monologue", json_null());
+        return;
+    }
+    json_t *o = obj(p);
+    if (!o)
+        return;
+    char dur[32];
+    fmt_time(dur, sizeof dur, d);
+    set_who(p, o, jstr(lm, "speaker"));
+    set_s(p, o, "duration", dur);
+    set_at(p, o, lm);
+    set(p, v, "longest_monologue", o);
+}
+
 static void view_transcript(page *p, json_t *v)
 {
     json_t *arr = json_array();
@@ -911,6 +1000,7 @@ static void view_transcript(page *p, json_t *v)
         set_s(p, x, "at", at);
         set_who(p, x, jstr(u, "speaker"));
         set_s(p, x, "text", text);
+        set(p, x, "words", utterance_words(p, json_object_get(u, "words")));
         push(p, arr, x);
     }
     set(p, v, "transcript", arr);
@@ -949,6 +1039,8 @@ int sdra_report_view(json_t **out, const json_t *call, const json_t *transcript,
     view_speakers(p, v);
     view_chart(p, v);
     view_metrics(p, v);
+    view_sentiment_series(p, v);
+    view_longest_monologue(p, v);
     view_objections(p, v);
     view_findings(p, v);
     view_actions(p, v);

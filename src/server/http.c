@@ -43,7 +43,8 @@ const char *const srv_route_names[SRV_N_ROUTES] = {
 };
 
 const char *const srv_meta_fields[N_META] = {"contact_email", "contact_name", "company", "rep_name", "rep_email",
-                                    "rep_company", "call_date", "style", "direction", "consent"};
+                                    "rep_company", "call_date", "style", "direction", "consent",
+                                    "contact_timezone"};
 
 /* ---- responses ------------------------------------------------------------------------ */
 
@@ -546,7 +547,8 @@ typedef struct srv_conn {
 
 bool srv_route_wants_body(enum route rt)
 {
-    return rt == R_PRIVACY_ERASE || rt == R_RETENTION || rt == R_KEYS || rt == R_EMAIL_DRAFT;
+    return rt == R_PRIVACY_ERASE || rt == R_RETENTION || rt == R_KEYS || rt == R_EMAIL_DRAFT ||
+           rt == R_EMAIL_APPROVE || rt == R_OUTBOX_ACTION; /* approval choices (outbox.c) */
 }
 
 size_t srv_route_body_max(enum route rt)

@@ -78,6 +78,9 @@ struct sdra_server {
     pthread_cond_t ob_cv;
     unsigned long ob_seq;
     char ob_owner[SDRA_STORE_ID_MAX];
+    /* the search backfill at start (web.c) */
+    pthread_t sb_thread;
+    bool sb_started;
 };
 
 /* server.c */
@@ -206,7 +209,7 @@ enum route {
 };
 extern const char *const srv_route_names[SRV_N_ROUTES];
 
-#define N_META 10
+#define N_META 11 /* contact_timezone: the web app schedules the email in it */
 extern const char *const srv_meta_fields[N_META];
 
 typedef struct srv_audio_type {
@@ -354,6 +357,12 @@ int srv_search_index(struct sdra_server *s, const char *call_id, const char *org
  * when the request has none of them (the plain list applies), or < 0. */
 int srv_calls_search(req *r, struct MHD_Connection *c, const char *status, int offset, int limit, sdra_store_call *out,
                      int *n_out, sdra_error *err);
+/* Indexes the finished calls without a search row (stored before the index existed), in
+ * batches, logging progress; stops early when the server stops. 0 also when the store has no
+ * search. The thread that runs it at start, and joining it (after s->stopping is set). */
+int srv_search_backfill(struct sdra_server *s, int *n_indexed, int *n_failed, sdra_error *err);
+int srv_search_backfill_start(struct sdra_server *s, sdra_error *err);
+void srv_search_backfill_stop(struct sdra_server *s);
 
 /* http.c */
 int srv_http_start(struct sdra_server *s, sdra_error *err);
@@ -366,4 +375,19 @@ void srv_outbox_notify(struct sdra_server *s); /* entries were queued or changed
 enum MHD_Result srv_outbox_list(req *r, struct MHD_Connection *c);
 enum MHD_Result srv_outbox_get(req *r, struct MHD_Connection *c);
 enum MHD_Result srv_outbox_action(req *r, struct MHD_Connection *c);
+/* outbox.c: approving a held entry with the rep's choices (the web app's email review): an
+ * email's delivery mode ("send" or "draft"; "" keeps the planned one) and when it may go
+ * (send_at_ms: -1 keeps the planned time, 0 at once). */
+typedef struct srv_approve_choice {
+    char mode[8];
+    int64_t send_at_ms;
+} srv_approve_choice;
+/* Parses an approval body {"mode", "send_at"} (NULL or "": no choices); SDRA_EINVAL with a
+ * one-line reason for a bad mode, a malformed, past or far-off send_at. */
+int srv_approve_choice_parse(srv_approve_choice *ch, const char *body, int64_t now_ms, sdra_error *err);
+/* Approves org's held entry key with ch (NULL: as planned). The store's errors (SDRA_EEXISTS: not
+ * held), SDRA_EINVAL for a mode on an entry that is not an email. */
+int srv_outbox_approve_as(struct sdra_server *s, const char *org, const char *key, const srv_approve_choice *ch,
+                          sdra_error *err);
+enum MHD_Result srv_outbox_approve_body(req *r, struct MHD_Connection *c);
 #endif

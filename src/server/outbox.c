@@ -155,8 +155,23 @@ enum MHD_Result srv_outbox_get(req *r, struct MHD_Connection *c)
     return srv_send_json(r, c, 200, o);
 }
 
+/* After a change: wakes the delivery thread and answers with the entry as it is now. */
+static enum MHD_Result changed_entry(req *r, struct MHD_Connection *c)
+{
+    sdra_error err = {0};
+    sdra_store_outbox_item it;
+    srv_outbox_notify(r->s);
+    if (sdra_store_outbox_get(r->s->store, r->key.org, r->ob_key, &it, &err) < 0)
+        return srv_send_sdra_error(r, c, &err);
+    json_t *o = sdra_outbox_item_json(&it);
+    sdra_store_outbox_release(&it);
+    return srv_send_json(r, c, 200, o);
+}
+
 enum MHD_Result srv_outbox_action(req *r, struct MHD_Connection *c)
 {
+    if (!strcmp(r->sub, "approve") && (r->body_len || r->body_too_big)) /* with choices: below */
+        return srv_outbox_approve_body(r, c);
     sdra_outbox_verb verb;
     if (!strcmp(r->sub, "approve"))
         verb = SDRA_OUTBOX_APPROVE;
@@ -179,10 +194,142 @@ enum MHD_Result srv_outbox_action(req *r, struct MHD_Connection *c)
         return srv_send_error(r, c, 409, "conflict", "%s", err.msg);
     if (rc < 0)
         return srv_send_sdra_error(r, c, &err);
-    srv_outbox_notify(r->s);
+    return changed_entry(r, c);
+}
+
+/* ---- approving with the rep's choices (the web app's email review, issue 16) ----------------
+ * POST /v1/outbox/{id}/approve and POST /v1/calls/{id}/email/approve take an optional body
+ * {"mode": "send" | "draft", "send_at": ISO 8601 with Z or an offset, or null}: an email is
+ * sent now, sent at send_at (scheduled), or saved as a draft in the rep's mailbox. */
+
+#define APPROVE_PAST_SLACK_MS (5 * 60 * 1000LL)      /* a browser's clock a little behind */
+#define APPROVE_AHEAD_MAX_MS (366 * 86400 * 1000LL)  /* a year ahead at most */
+
+/* "2026-12-07T09:30[:SS](Z|+HH:MM|-HH:MM)" -> ms since the epoch; -1 when malformed. */
+static int64_t iso_ms(const char *s)
+{
+    struct tm tm = {0};
+    const char *rest = s ? strptime(s, "%Y-%m-%dT%H:%M", &tm) : NULL;
+    if (rest && *rest == ':')
+        rest = strptime(rest, ":%S", &tm);
+    if (rest && *rest == '.') /* fractions of a second (JavaScript's toISOString) */
+        for (rest++; *rest >= '0' && *rest <= '9'; rest++)
+            ;
+    if (!rest)
+        return -1;
+    long off = 0;
+    if (*rest == '+' || *rest == '-') {
+        int hh = 0, mm = 0, used = 0;
+        if (sscanf(rest + 1, "%2d:%2d%n", &hh, &mm, &used) != 2 || rest[1 + used] || hh > 14 || mm > 59)
+            return -1;
+        off = (*rest == '-' ? -1 : 1) * (hh * 3600L + mm * 60L);
+    } else if (strcmp(rest, "Z")) {
+        return -1;
+    }
+    return ((int64_t)timegm(&tm) - off) * 1000;
+}
+
+int srv_approve_choice_parse(srv_approve_choice *ch, const char *body, int64_t now_ms, sdra_error *err)
+{
+    ch->mode[0] = '\0';
+    ch->send_at_ms = -1;
+    if (!body || !*body)
+        return 0;
+    json_error_t je;
+    json_t *in = json_loads(body, 0, &je);
+    int rc = 0;
+    if (!json_is_object(in)) {
+        rc = sdra_error_set(err, SDRA_EINVAL, "send {\"mode\": \"send\" | \"draft\", \"send_at\": ISO 8601 or null}");
+        goto done;
+    }
+    json_t *m = json_object_get(in, "mode"), *at = json_object_get(in, "send_at");
+    if (m && !json_is_null(m)) {
+        const char *ms = json_string_value(m);
+        int mode = ms ? sdra_deliver_mode_parse(ms) : -1;
+        if (mode != SDRA_DELIVER_SEND && mode != SDRA_DELIVER_DRAFT) {
+            rc = sdra_error_set(err, SDRA_EINVAL, "mode must be \"send\" or \"draft\"");
+            goto done;
+        }
+        sdra_strlcpy(ch->mode, ms, sizeof ch->mode);
+    }
+    if (at && !json_is_null(at)) {
+        int64_t t = iso_ms(json_string_value(at));
+        if (t < 0) {
+            rc = sdra_error_set(err, SDRA_EINVAL, "send_at: use ISO 8601 with Z or an offset (2026-12-07T09:30:00+01:00)");
+            goto done;
+        }
+        if (t < now_ms - APPROVE_PAST_SLACK_MS) {
+            rc = sdra_error_set(err, SDRA_EINVAL, "send_at is in the past");
+            goto done;
+        }
+        if (t > now_ms + APPROVE_AHEAD_MAX_MS) {
+            rc = sdra_error_set(err, SDRA_EINVAL, "send_at is more than a year ahead");
+            goto done;
+        }
+        ch->send_at_ms = t > now_ms ? t : 0;
+    }
+done:
+    json_decref(in);
+    return rc;
+}
+
+int srv_outbox_approve_as(struct sdra_server *s, const char *org, const char *key, const srv_approve_choice *ch,
+                          sdra_error *err)
+{
+    if (!ch || (!ch->mode[0] && ch->send_at_ms < 0))
+        return sdra_store_outbox_approve(s->store, org, key, sdra_store_now_ms(), err);
+    sdra_store_outbox_item it;
+    int rc = sdra_store_outbox_get(s->store, org, key, &it, err);
+    if (rc < 0)
+        return rc;
+    char *payload = NULL;
+    if (ch->mode[0]) {
+        json_t *pay = strcmp(it.kind, SDRA_OUTBOX_MAIL) ? NULL : json_loads(it.payload ? it.payload : "", 0, NULL);
+        if (!json_is_object(pay)) {
+            json_decref(pay);
+            sdra_store_outbox_release(&it);
+            return sdra_error_set(err, SDRA_EINVAL, "mode applies to an email (mail.deliver) only");
+        }
+        json_object_set_new(pay, "mode", json_string(ch->mode));
+        payload = json_dumps(pay, JSON_COMPACT);
+        json_decref(pay);
+        if (!payload) {
+            sdra_store_outbox_release(&it);
+            return sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+        }
+    }
+    sdra_store_outbox_release(&it);
+    rc = sdra_store_outbox_approve_as(s->store, org, key, ch->send_at_ms, payload, sdra_store_now_ms(), err);
+    free(payload);
+    return rc;
+}
+
+/* POST /v1/outbox/{id}/approve with a body: the approval with the choices it names
+ * (srv_outbox_action hands such a request here). */
+enum MHD_Result srv_outbox_approve_body(req *r, struct MHD_Connection *c)
+{
+    sdra_error err = {0};
+    srv_approve_choice ch;
+    if (r->body_too_big)
+        return srv_send_error(r, c, 413, "too_large", "the request body is over %u bytes", SRV_BODY_MAX);
+    if (srv_approve_choice_parse(&ch, r->body, sdra_store_now_ms(), &err) < 0)
+        return srv_send_error(r, c, 400, "invalid_request", "%s", err.msg);
+    sdra_store_outbox_item it;
     if (sdra_store_outbox_get(r->s->store, r->key.org, r->ob_key, &it, &err) < 0)
         return srv_send_sdra_error(r, c, &err);
-    json_t *o = sdra_outbox_item_json(&it);
+    char detail[SDRA_STORE_AUDIT_DETAIL_MAX];
+    snprintf(detail, sizeof detail, "%.128s mode=%s send_at_ms=%lld", r->ob_key, ch.mode[0] ? ch.mode : "kept",
+             (long long)ch.send_at_ms);
+    int arc = srv_audit(r, NULL, "outbox.approve", it.call_id, detail);
     sdra_store_outbox_release(&it);
-    return srv_send_json(r, c, 200, o);
+    if (arc < 0)
+        return srv_send_audit_failed(r, c);
+    int rc = srv_outbox_approve_as(r->s, r->key.org, r->ob_key, &ch, &err);
+    if (rc == SDRA_EEXISTS)
+        return srv_send_error(r, c, 409, "conflict", "%s", err.msg);
+    if (rc == SDRA_EINVAL)
+        return srv_send_error(r, c, 400, "invalid_request", "%s", err.msg);
+    if (rc < 0)
+        return srv_send_sdra_error(r, c, &err);
+    return changed_entry(r, c);
 }

@@ -709,6 +709,8 @@ int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error
         goto done;
     if ((rc = srv_outbox_start(s, err)) < 0)
         goto done;
+    if ((rc = srv_search_backfill_start(s, err)) < 0) /* calls stored before the search index */
+        goto done;
     if (srv_keyring_warning(s->kr))
         sdra_log(SDRA_LOG_WARN, "%s", srv_keyring_warning(s->kr));
     sdra_log(SDRA_LOG_INFO, "listening on port %d, data in %s", s->port, s->data_dir);
@@ -740,6 +742,7 @@ void sdra_server_stop(sdra_server *s)
     pthread_cond_broadcast(&s->ret_cv);
     pthread_mutex_unlock(&s->mu);
     srv_retention_stop(s);
+    srv_search_backfill_stop(s);
     srv_outbox_stop(s);
     srv_http_stop(s);
     srv_workers_stop(s);

@@ -355,6 +355,19 @@ static json_t *draft_view(const char *call_id, json_t *draft, json_t *email, con
     return o;
 }
 
+/* The call's mail.deliver outbox entry as the API shows it, or null. */
+static json_t *mail_entry_json(struct sdra_server *s, const char *org, const char *call_id)
+{
+    char key[SDRA_STORE_ID_MAX + 32];
+    snprintf(key, sizeof key, "%s:%s", SDRA_OUTBOX_MAIL, call_id);
+    sdra_store_outbox_item it;
+    if (sdra_store_outbox_get(s->store, org, key, &it, NULL) < 0)
+        return json_null();
+    json_t *o = sdra_outbox_item_json(&it);
+    sdra_store_outbox_release(&it);
+    return o ? o : json_null();
+}
+
 static void now_iso(char out[32])
 {
     time_t t = time(NULL);
@@ -394,6 +407,9 @@ enum MHD_Result srv_email_draft(req *r, struct MHD_Connection *c)
             return srv_send_error(r, c, 400, "invalid_input", "text: 1 to %u bytes", DRAFT_TEXT_MAX);
         }
     }
+    srv_approve_choice choice = {.send_at_ms = -1}; /* send now, schedule or save as a draft */
+    if (approve && (r->body_too_big || srv_approve_choice_parse(&choice, r->body, sdra_store_now_ms(), &err) < 0))
+        return srv_send_error(r, c, 400, "invalid_input", "%s", r->body_too_big ? "the body is too large" : err.msg);
     const char *action = put ? "email.edit" : approve ? "email.approve" : "email.draft.read";
     if (srv_audit(r, NULL, action, r->call_id, NULL) < 0) {
         json_decref(in);
@@ -441,12 +457,14 @@ enum MHD_Result srv_email_draft(req *r, struct MHD_Connection *c)
         char key[SDRA_STORE_ID_MAX + 32];
         sdra_error e2 = {0};
         snprintf(key, sizeof key, "%s:%s", SDRA_OUTBOX_MAIL, r->call_id);
-        int arc = sdra_store_outbox_approve(s->store, r->key.org, key, sdra_store_now_ms(), &e2);
+        int arc = srv_outbox_approve_as(s, r->key.org, key, &choice, &e2);
         if (arc < 0 && arc != SDRA_ENOTFOUND && arc != SDRA_EEXISTS)
             sdra_log(SDRA_LOG_WARN, "approving the held email of call %s in the outbox failed: %s", r->call_id, e2.msg);
     }
     if (rc == 0 && !(view = draft_view(r->call_id, draft, email, eml, &err)))
         rc = err.code ? err.code : SDRA_EINVAL;
+    if (rc == 0 && approve) /* where the email stands now: the outbox entry, or null without one */
+        json_object_set_new(view, "outbox", mail_entry_json(s, r->key.org, r->call_id));
     srv_seal_end(&sl);
     json_decref(in);
     json_decref(draft);
@@ -793,4 +811,82 @@ enum MHD_Result srv_stats_team(req *r, struct MHD_Connection *c)
     json_decref(wk);
     json_t *o = json_pack("{s:i,s:s,s:i,s:o}", "weeks", (int)weeks, "since", since, "calls", n_calls, "by_week", arr);
     return srv_send_json(r, c, 200, o);
+}
+
+/* ---- search backfill -----------------------------------------------------------------------
+ * Calls stored before the search index existed (or whose indexing failed) have no search row.
+ * At start the server indexes them from their directories in a thread of its own, in batches
+ * of SEARCH_BACKFILL_BATCH ordered by id, logging progress; an indexed call has a row and is
+ * not read again, so a restart goes on where the last one stopped and a second run finds none.
+ * A call that cannot be indexed (its key is gone) is logged and passed over. */
+
+#define SEARCH_BACKFILL_BATCH 50
+
+int srv_search_backfill(struct sdra_server *s, int *n_indexed, int *n_failed, sdra_error *err)
+{
+    sdra_store_call *batch = calloc(SEARCH_BACKFILL_BATCH, sizeof *batch);
+    char after[SDRA_STORE_ID_MAX] = "";
+    int n = 0, rc = 0;
+    *n_indexed = *n_failed = 0;
+    if (!batch)
+        return sdra_error_set(err, SDRA_ENOMEM, "search backfill: out of memory");
+    while (!atomic_load(&s->stopping)) {
+        if ((rc = sdra_store_search_missing(s->store, after, batch, SEARCH_BACKFILL_BATCH, &n, err)) < 0 || n == 0)
+            break;
+        if (!after[0] && !*n_indexed && !*n_failed)
+            sdra_log(SDRA_LOG_INFO, "search backfill: indexing the calls stored before the search index");
+        for (int i = 0; i < n && !atomic_load(&s->stopping); i++) {
+            char dir[1200];
+            sdra_error e2 = {0};
+            srv_seal sl;
+            srv_call_dir(s, dir, sizeof dir, batch[i].id);
+            int irc = srv_seal_begin(s, &sl, batch[i].id, &e2);
+            if (irc == 0) {
+                irc = srv_search_index(s, batch[i].id, batch[i].org, dir, &e2);
+                srv_seal_end(&sl);
+            }
+            if (irc < 0) {
+                (*n_failed)++;
+                sdra_log(SDRA_LOG_WARN, "search backfill: call %s not indexed: %s", batch[i].id, e2.msg);
+            } else {
+                (*n_indexed)++;
+            }
+            sdra_strlcpy(after, batch[i].id, sizeof after);
+        }
+        sdra_log(SDRA_LOG_INFO, "search backfill: %d calls indexed, %d not, so far", *n_indexed, *n_failed);
+        if (n < SEARCH_BACKFILL_BATCH)
+            break;
+    }
+    free(batch);
+    if (rc == SDRA_EUNSUPPORTED)
+        return 0; /* a store without search has nothing to fill */
+    if (rc == 0 && (*n_indexed || *n_failed))
+        sdra_log(SDRA_LOG_INFO, "search backfill: done, %d calls indexed, %d could not be", *n_indexed, *n_failed);
+    return rc;
+}
+
+static void *backfill_main(void *arg)
+{
+    struct sdra_server *s = arg;
+    int ok = 0, bad = 0;
+    sdra_error err = {0};
+    if (srv_search_backfill(s, &ok, &bad, &err) < 0)
+        sdra_log(SDRA_LOG_WARN, "search backfill stopped: %s", err.msg);
+    return NULL;
+}
+
+int srv_search_backfill_start(struct sdra_server *s, sdra_error *err)
+{
+    if (pthread_create(&s->sb_thread, NULL, backfill_main, s) != 0)
+        return sdra_error_set(err, SDRA_ENOMEM, "server: cannot start the search backfill");
+    s->sb_started = true;
+    return 0;
+}
+
+void srv_search_backfill_stop(struct sdra_server *s)
+{
+    if (!s->sb_started)
+        return;
+    pthread_join(s->sb_thread, NULL);
+    s->sb_started = false;
 }

@@ -1681,6 +1681,67 @@ static int pg_call_search(sdra_store *s, const char *org, const sdra_store_searc
     return rc;
 }
 
+/* ---- the web app: approve with choices, search backfill (issue 16) ------------------------ */
+
+static int pg_outbox_approve_as(sdra_store *s, const char *org, const char *key, int64_t send_at_ms,
+                                const char *payload, int64_t now, sdra_error *err)
+{
+    ACQUIRE(c);
+    PGresult *r = NULL;
+    int rc = begin(c, err);
+    if (rc < 0)
+        goto done;
+    if ((rc = pq(c, &r, err, "outbox approve",
+                 "SELECT state FROM outbox WHERE idem_key = $1 AND ($2::text IS NULL OR org = $2) FOR UPDATE", "ss", key,
+                 org)) < 0)
+        goto done;
+    if (rc == 0) {
+        rc = sdra_error_set(err, SDRA_ENOTFOUND, "no outbox entry '%s'", key);
+        goto done;
+    }
+    char state[SDRA_STORE_STATE_MAX];
+    gtext(r, 0, 0, state, sizeof state);
+    if (sdra_store_outbox_state_parse(state) != SDRA_OUTBOX_HELD) {
+        rc = sdra_error_set(err, SDRA_EEXISTS, "outbox entry '%s' is %s: cannot approve it", key, state);
+        goto done;
+    }
+    /* send_at -1 keeps it, a NULL payload keeps it */
+    if ((rc = pq(c, NULL, err, "outbox approve",
+                 "UPDATE outbox SET send_at_ms = CASE WHEN $1::bigint >= 0 THEN $1::bigint ELSE send_at_ms END,"
+                 " payload = COALESCE($2::text, payload), state = 'queued',"
+                 " next_attempt_ms = GREATEST(CASE WHEN $1::bigint >= 0 THEN $1::bigint ELSE send_at_ms END,"
+                 " $3::bigint), updated_ms = $3::bigint,"
+                 " last_error = '' WHERE idem_key = $4",
+                 "lsls", send_at_ms, payload, now, key)) < 0)
+        goto done;
+    rc = commit(c, err);
+done:
+    PQclear(r);
+    release(s, c);
+    return rc < 0 ? rc : 0;
+}
+
+static int pg_search_missing(sdra_store *s, const char *after_id, sdra_store_call *out, int max, int *n_out,
+                             sdra_error *err)
+{
+    ACQUIRE(c);
+    PGresult *r = NULL;
+    *n_out = 0;
+    int rc = pq(c, &r, err, "search backfill",
+                "SELECT id, org, status FROM calls WHERE status IN ('done', 'failed') AND id > $1"
+                " AND NOT EXISTS (SELECT 1 FROM call_search cs WHERE cs.call_id = calls.id) ORDER BY id LIMIT $2",
+                "si", after_id, max);
+    for (int i = 0; rc > 0 && i < rc && i < max; i++) {
+        gtext(r, i, 0, out[i].id, sizeof out[i].id);
+        gtext(r, i, 1, out[i].org, sizeof out[i].org);
+        gtext(r, i, 2, out[i].status, sizeof out[i].status);
+        (*n_out)++;
+    }
+    PQclear(r);
+    release(s, c);
+    return rc < 0 ? rc : 0;
+}
+
 /* ---- work notifications ------------------------------------------------------------------- */
 
 /* Waits on the LISTEN connection (opened on first use) for a NOTIFY on "sdra_work" or until
@@ -1811,6 +1872,8 @@ static const sdra_store_ops postgres_ops = {
     .job_fail_fx = pg_job_fail_fx,
     .search_put = pg_search_put,
     .call_search = pg_call_search,
+    .outbox_approve_as = pg_outbox_approve_as,
+    .search_missing = pg_search_missing,
     .queue_oldest = pg_queue_oldest,
     .wait_work = pg_wait_work,
 };

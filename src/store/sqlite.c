@@ -1935,6 +1935,69 @@ done:
     return rc;
 }
 
+/* ---- the web app: approve with choices, search backfill (issue 16) ------------------------ */
+
+static int sq_outbox_approve_as(sdra_store *s, const char *org, const char *key, int64_t send_at_ms,
+                                const char *payload, int64_t now, sdra_error *err)
+{
+    sqlite3 *db = wr_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = begin(db, err);
+    if (rc < 0)
+        goto done;
+    /* only a held entry changes; send_at -1 keeps it, a NULL payload keeps it */
+    if ((rc = exec(db, err,
+                   "UPDATE outbox SET send_at_ms = IIF(?1 >= 0, ?1, send_at_ms), payload = COALESCE(?2, payload),"
+                   " state = 'queued', next_attempt_ms = MAX(IIF(?1 >= 0, ?1, send_at_ms), ?3), updated_ms = ?3,"
+                   " last_error = '' WHERE idem_key = ?4 AND (?5 IS NULL OR org = ?5) AND state = 'held'",
+                   "lslss", send_at_ms, payload, now, key, org)) < 0)
+        goto fail;
+    if (sqlite3_changes(db) == 0) { /* why not: absent, or in another state */
+        if ((rc = prep(db, &st, err, "SELECT state FROM outbox WHERE idem_key = ?1 AND (?2 IS NULL OR org = ?2)",
+                       "ss", key, org)) < 0)
+            goto fail;
+        char state[SDRA_STORE_STATE_MAX] = "";
+        if (sqlite3_step(st) == SQLITE_ROW)
+            col_text(st, 0, state, sizeof state);
+        rc = state[0] ? sdra_error_set(err, SDRA_EEXISTS, "outbox entry '%s' is %s: cannot approve it", key, state)
+                      : sdra_error_set(err, SDRA_ENOTFOUND, "no outbox entry '%s'", key);
+        goto fail;
+    }
+    rc = commit(db, err);
+    goto done;
+fail:
+    sqlite3_finalize(st);
+    rollback(db);
+done:
+    wr_unlock(s);
+    return rc < 0 ? rc : 0;
+}
+
+static int sq_search_missing(sdra_store *s, const char *after_id, sdra_store_call *out, int max, int *n_out,
+                             sdra_error *err)
+{
+    conn *c = rd_lock(s);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(c->db, &st, err,
+                  "SELECT id, org, status FROM calls WHERE status IN ('done', 'failed') AND id > ?1"
+                  " AND id NOT IN (SELECT call_id FROM call_search) ORDER BY id LIMIT ?2",
+                  "si", after_id, max);
+    int n = 0, r = SQLITE_DONE;
+    while (rc == 0 && n < max && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        col_text(st, 0, out[n].id, sizeof out[n].id);
+        col_text(st, 1, out[n].org, sizeof out[n].org);
+        col_text(st, 2, out[n].status, sizeof out[n].status);
+        n++;
+    }
+    if (rc == 0 && r != SQLITE_ROW && r != SQLITE_DONE)
+        rc = db_fail(c->db, r, err, "search backfill");
+    sqlite3_finalize(st);
+    rd_unlock(s, c);
+    *n_out = rc < 0 ? 0 : n;
+    return rc;
+}
+
+
 static const sdra_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1990,6 +2053,8 @@ static const sdra_store_ops sqlite_ops = {
     .outbox_fail = sq_outbox_fail,
     .job_complete_fx = sq_job_complete_fx,
     .job_fail_fx = sq_job_fail_fx,
+    .outbox_approve_as = sq_outbox_approve_as,
+    .search_missing = sq_search_missing,
 };
 
 static int open_conn(conn *c, const char *path, int readonly, sdra_error *err)

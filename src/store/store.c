@@ -825,4 +825,26 @@ int store_audit_group_append(store_audit_queue *q, sdra_store *s, store_audit_wr
     if (me.rc < 0 && err)
         *err = me.err;
     return me.rc;
+int sdra_store_search_missing(sdra_store *s, const char *after_id, sdra_store_call *out, int max, int *n_out,
+                              sdra_error *err)
+{
+    *n_out = 0;
+    if (!s->ops->search_missing)
+        return sdra_error_set(err, SDRA_EUNSUPPORTED, "store %s has no full-text search", s->ops->name);
+    if (max <= 0)
+        return 0;
+    memset(out, 0, sizeof *out * (size_t)max);
+    return s->ops->search_missing(s, after_id ? after_id : "", out, max, n_out, err);
+}
+
+int sdra_store_outbox_approve_as(sdra_store *s, const char *org, const char *key, int64_t send_at_ms,
+                                 const char *payload, int64_t now_ms, sdra_error *err)
+{
+    if (!s->ops->outbox_approve_as)
+        return sdra_error_set(err, SDRA_EUNSUPPORTED, "store %s cannot approve with choices", s->ops->name);
+    if (!org_arg_ok(org) || !outbox_key_ok(key))
+        return sdra_error_set(err, SDRA_ENOTFOUND, "no outbox entry '%.128s'", key ? key : "");
+    if (send_at_ms < -1)
+        return sdra_error_set(err, SDRA_EINVAL, "outbox: send_at before 1970");
+    return s->ops->outbox_approve_as(s, org, key, send_at_ms, payload, now_ms, err);
 }

@@ -2,7 +2,9 @@
 # review_delivery.sh - the email review (web app API) and the outbox are one flow (issue 13/16):
 # a server that sends through the Gmail API (the contract test server tests/servers/mail_apis.py)
 # with --review always holds a call's email; the rep edits the draft (PUT .../email/draft): still
-# held; approves it (POST .../email/approve): the outbox entry is released and the message Gmail
+# held; approval bodies that are wrong (a mode, a malformed or past send_at) are refused and
+# change nothing; approves it, scheduled a few seconds ahead (POST .../email/approve with
+# {"mode": "send", "send_at"}): the outbox entry waits for that time, then the message Gmail
 # receives carries the edited subject and text, exactly once; the local CRM then says sent.
 set -u
 SDRA=${SDRA:?SDRA must name the sdra binary}
@@ -55,9 +57,31 @@ sleep 1
 [ "$(state)" = held ] || fail "an edit released the email: $(state)"
 [ "$(sent)" = 0 ] || fail "sent before approval: $(cat "$T/stats.json")"
 
-# approval in the review releases the entry; Gmail gets the edited message once
-[ "$(st -X POST "$B/v1/calls/$C/email/approve")" = 200 ] || fail "approve: $(cat "$T/body")"
+# approval choices that are wrong are refused; the draft stays unapproved and the entry held
+post() { st -X POST -H 'Content-Type: application/json' --data-binary "$2" "$1"; }
+[ "$(post "$B/v1/outbox/$K/approve" '{"mode":"fax"}')" = 400 ] || fail "mode fax: $(cat "$T/body")"
+[ "$(post "$B/v1/calls/$C/email/approve" '{"send_at":"2020-01-01T00:00:00Z"}')" = 400 ] \
+  || fail "a past send_at: $(cat "$T/body")"
+grep -q 'in the past' "$T/body" || fail "the refusal does not say why: $(cat "$T/body")"
+[ "$(post "$B/v1/calls/$C/email/approve" '{"send_at":"tomorrow"}')" = 400 ] || fail "send_at tomorrow: $(cat "$T/body")"
+[ "$(post "$B/v1/calls/$C/email/approve" 'not json')" = 400 ] || fail "a body that is not JSON: $(cat "$T/body")"
+[ "$(state)" = held ] || fail "a refused approval changed the entry: $(state)"
+[ "$(st "$B/v1/calls/$C/email/draft")" = 200 ] && [ "$(json 'd["approved"]')" = False ] \
+  || fail "a refused approval approved the draft: $(cat "$T/body")"
+
+# approval in the review releases the entry at the time chosen, 10 s ahead (an offset, not UTC: the
+# contact's clock); Gmail gets the edited message once, not before
+AT=$(python3 -c 'import datetime as d; z=d.timezone(d.timedelta(hours=-5)); print((d.datetime.now(z)+d.timedelta(seconds=10)).strftime("%Y-%m-%dT%H:%M:%S-05:00"))')
+[ "$(post "$B/v1/calls/$C/email/approve" "{\"mode\":\"send\",\"send_at\":\"$AT\"}")" = 200 ] || fail "approve: $(cat "$T/body")"
+WANT=$(python3 -c 'import datetime as d,sys; print(d.datetime.fromisoformat(sys.argv[1]).astimezone(d.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))' "$AT")
+[ "$(json 'd["outbox"]["send_at"]')" = "$WANT" ] || fail "the approval answered send_at $(json 'd["outbox"]')"
+[ "$(json 'd["outbox"]["target"]["mode"]')" = send ] || fail "the approval answered $(json 'd["outbox"]')"
+[ "$(json 'd["outbox"]["state"]')" = queued ] || fail "the scheduled email is $(json 'd["outbox"]["state"]')"
 for _ in $(seq 1 150); do [ "$(state)" = done ] && break; sleep 0.2; done
+# not before its time (a loaded machine may take longer than the 10 s to look, so the check is
+# on the entry's own record: when it was done)
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["updated_at"] >= d["send_at"], d' "$T/body" \
+  || fail "the scheduled email went before its time: $(cat "$T/body")"
 [ "$(state)" = done ] || fail "the approved email is $(state): $(cat "$T/body")"
 [ "$(sent)" = 1 ] || fail "Gmail got $(sent) messages: $(cat "$T/stats.json")"
 python3 - "$T/stats.json" "$SUBJ" <<'PY' || fail "the message sent is not the approved edit"

@@ -1,18 +1,22 @@
 // app.mjs - the web app driven in a real browser (Debian's chromium, headless, through
 // playwright-core): sign in; upload a generated call by drag and drop (and a second one with the
-// file picker) and watch both reach done in the list; open one and click the third utterance:
-// the audio's currentTime moves to its start (ranged audio, encrypted at rest); edit and approve
-// the email, then check the stored draft through the API; search finds the call by a word it
-// contains (and not by one it does not); the team view renders with the two calls; phone width
-// has no sideways scrolling; no console errors. Screenshots go to OUT.
+// file picker, a third through the API) and watch them reach done in the list; open one and
+// click the third utterance: the audio's currentTime moves to its start (ranged audio, encrypted
+// at rest), and so does Enter on an utterance reached with the arrow keys; edit and approve the
+// email and send it now: the outbox entry ends done and the Gmail stand-in (GMAIL_URL) got the
+// edited message; schedule the second call's email for 09:30 in the contact's zone (the page
+// shows the time, the entry waits for it); save the third as a draft; search finds the call by a
+// word it contains (and not by one it does not); the team view renders with the calls; at 390
+// px nothing scrolls sideways; every input is labelled and every button named; no console
+// errors. Screenshots go to OUT.
 //
-//   node tests/web/app.mjs BASE_URL API_KEY AUDIO1 AUDIO2 OUT_DIR
+//   node tests/web/app.mjs BASE_URL API_KEY AUDIO1 AUDIO2 OUT_DIR AUDIO3 GMAIL_URL
 import { chromium } from 'playwright-core';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { basename } from 'node:path';
 
-const [base, key, audio1, audio2, out] = process.argv.slice(2);
-if (!out) { console.error('usage: app.mjs BASE_URL API_KEY AUDIO1 AUDIO2 OUT_DIR'); process.exit(2); }
+const [base, key, audio1, audio2, out, audio3, gmail] = process.argv.slice(2);
+if (!gmail) { console.error('usage: app.mjs BASE_URL API_KEY AUDIO1 AUDIO2 OUT_DIR AUDIO3 GMAIL_URL'); process.exit(2); }
 mkdirSync(out, { recursive: true });
 const browserPath = process.env.SDRA_CHROMIUM || '/usr/bin/chromium';
 const today = new Date().toISOString().slice(0, 10);
@@ -24,6 +28,38 @@ async function apiGet(path) {
   const r = await fetch(base + path, { headers: { Authorization: 'Bearer ' + key } });
   check(r.ok, `GET ${path}: HTTP ${r.status}`);
   return r.json();
+}
+async function gmailStats() { return (await fetch(gmail + '/stats')).json(); }
+async function until(what, fn, ms) {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((ok) => setTimeout(ok, 250))) {
+    const v = await fn();
+    if (v) return v;
+  }
+  throw new Error('timed out waiting for ' + what);
+}
+// axe-like checks without axe: every visible form control has a label, every button a name
+async function labelsAndNames(page, where) {
+  const bad = await page.evaluate(() => {
+    const out = [];
+    const shown = (e) => e.offsetParent !== null || e.getClientRects().length > 0;
+    for (const e of document.querySelectorAll('input, select, textarea')) {
+      if (e.type === 'hidden' || !shown(e)) continue;
+      const named = (e.labels && e.labels.length && [...e.labels].some((l) => l.textContent.trim())) ||
+        (e.getAttribute('aria-label') || '').trim() || e.getAttribute('aria-labelledby');
+      if (!named) out.push('unlabelled ' + e.tagName.toLowerCase() + (e.id ? '#' + e.id : e.name ? '[name=' + e.name + ']' : ''));
+    }
+    for (const e of document.querySelectorAll('button, [role=button]')) {
+      if (!shown(e)) continue;
+      if (!(e.textContent.trim() || (e.getAttribute('aria-label') || '').trim() || (e.getAttribute('title') || '').trim()))
+        out.push('unnamed button ' + (e.id || e.className));
+    }
+    return out;
+  });
+  check(bad.length === 0, where + ': ' + bad.join(', '));
+}
+async function noSidewaysScroll(page, where) {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 1, `${where} at 390 px scrolls sideways by ${overflow}px`);
 }
 
 const browser = await chromium.launch({
@@ -42,6 +78,8 @@ try {
 
   step = 'sign in';
   await page.goto(base + '/');
+  await page.locator('input[name=api_key]').waitFor();
+  await labelsAndNames(page, 'sign-in');
   await page.locator('input[name=api_key]').fill(key);
   await page.locator('input[name=api_key]').press('Enter');
   await page.locator('#view-calls').waitFor({ state: 'visible' });
@@ -70,6 +108,7 @@ try {
   await page.fill('#upload-form [name=company]', 'Contoso Freight');
   await page.fill('#upload-form [name=rep_name]', 'Riley');
   await page.fill('#upload-form [name=contact_email]', 'sam@contoso.example');
+  await page.fill('#upload-form [name=contact_timezone]', 'America/New_York');
   await page.setInputFiles('#upload-file', audio2);
   await page.locator('#upload-status', { hasText: 'Uploaded: ' + basename(audio2) }).waitFor({ timeout: 60000 });
   await page.screenshot({ path: `${out}/calls-uploading.png` });
@@ -77,13 +116,34 @@ try {
   step = 'both calls reach done in the list (live, through the events)';
   const rows = page.locator('#calls-body tr');
   check(await rows.count() === 2, `the list shows ${await rows.count()} calls, not 2`);
+  // the third call (the draft path) through the API, processed while the test goes on
+  const form3 = new FormData();
+  form3.append('audio', new Blob([readFileSync(audio3)], { type: 'audio/wav' }), 'third.wav');
+  for (const [k, v] of [['contact_name', 'Kim Park'], ['contact_email', 'kim@fabrikam.example'], ['company', 'Fabrikam'], ['rep_name', 'Riley']]) form3.append(k, v);
+  const up3 = await fetch(base + '/v1/calls', { method: 'POST', headers: { Authorization: 'Bearer ' + key }, body: form3 });
+  check(up3.status === 202, 'third upload: HTTP ' + up3.status);
+  const id3 = (await up3.json()).id;
   await page.locator('#calls-body td[data-status=done]').nth(1).waitFor({ timeout: 600000 });
   const jordan = page.locator('#calls-body tr', { hasText: 'Jordan Lee' });
   const id = await jordan.getAttribute('data-call');
+  const id2 = await rows.filter({ hasText: 'Sam Carter' }).getAttribute('data-call');
   await page.screenshot({ path: `${out}/calls.png` });
+  await labelsAndNames(page, 'calls');
+
+  step = 'the calls list by keyboard';
+  await page.goto(base + '/#/');
+  await page.locator('#calls-body tr[data-call] a').nth(2).waitFor();
+  await page.locator('#calls-body tr[data-call] a').first().focus();
+  await page.keyboard.press('ArrowDown');
+  check(await page.evaluate(() => document.activeElement.closest('tr') && document.activeElement.closest('tr').rowIndex) === 2,
+    'ArrowDown in the calls list did not move to the next call');
+  await page.keyboard.press('ArrowUp');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/#\/calls\/[a-z0-9-]+$/);
+  await page.goto(base + '/#/');
 
   step = 'open the call';
-  await jordan.locator('a').click();
+  await page.locator('#calls-body tr', { hasText: 'Jordan Lee' }).locator('a').click();
   await page.waitForURL(new RegExp('#/calls/' + id + '$'));
   const utts = page.locator('#transcript .utt');
   await utts.nth(2).waitFor();
@@ -114,14 +174,40 @@ try {
   await page.locator('#sentiment .uplot').waitFor();
   await page.screenshot({ path: `${out}/call.png`, fullPage: true });
 
-  step = 'edit and approve the email';
+  step = 'keyboard: arrows move through the transcript, Enter seeks';
+  await utts.first().focus();
+  for (let k = 0; k < 3; k++) await page.keyboard.press('ArrowDown');
+  check(await page.evaluate(() => document.activeElement.dataset.i) === await utts.nth(3).getAttribute('data-i'),
+    'ArrowDown did not reach the fourth utterance');
+  const start4 = Number(await utts.nth(3).getAttribute('data-start'));
+  await page.locator('audio').evaluate((a) => {
+    window.sdraSeeked = null;
+    a.addEventListener('seeked', () => { window.sdraSeeked = a.currentTime; }, { once: true });
+  });
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => window.sdraSeeked !== null, null, { timeout: 15000 });
+  const seeked4 = await page.evaluate(() => window.sdraSeeked);
+  check(Math.abs(seeked4 - start4) < 0.1, `currentTime ${seeked4} after Enter on an utterance at ${start4}`);
+  await page.locator('audio').evaluate((a) => a.pause());
+  await labelsAndNames(page, 'call');
+
+  step = 'edit and approve the email, send now';
   await page.locator('#email-subject').waitFor();
+  await page.locator('#delivery .delivery-state[data-state=held]').waitFor({ timeout: 15000 });
   const subject = 'Next steps for Northwind, edited in the browser';
   const text = (await page.inputValue('#email-text')) + '\nP.S. Edited in the review.';
   await page.fill('#email-subject', subject);
   await page.fill('#email-text', text);
+  check(await page.locator('#deliver-send').isChecked(), 'send now is not the default');
   await page.click('#email-approve');
   await page.locator('#email-state', { hasText: 'Approved' }).waitFor({ timeout: 15000 });
+  await page.locator('#delivery .delivery-state[data-state=done]').waitFor({ timeout: 30000 });
+  const sentEntry = await apiGet(`/v1/outbox/mail.deliver:${id}`);
+  check(sentEntry.state === 'done' && sentEntry.remote_id, 'the outbox entry is ' + sentEntry.state);
+  check((await page.locator('#delivery').textContent()).includes(sentEntry.remote_id), 'the page does not show the remote id');
+  const g1 = await gmailStats();
+  check(g1.sent === 1 && g1.drafts === 0, `Gmail has ${g1.sent} sent and ${g1.drafts} drafts`);
+  check(g1.messages[g1.messages.length - 1].raw.includes('Edited in the review.'), 'Gmail did not get the edited text');
   await page.locator('details summary').click();
   await page.locator('#email-form').screenshot({ path: `${out}/email.png` });
   const stored = await apiGet(`/v1/calls/${id}/email/draft`);
@@ -133,15 +219,49 @@ try {
   step = 'phone width';
   await page.setViewportSize({ width: 390, height: 844 });
   await page.waitForTimeout(300);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  check(overflow <= 1, `phone width scrolls sideways by ${overflow}px`);
+  await noSidewaysScroll(page, 'the call page');
   await page.screenshot({ path: `${out}/call-phone.png` });
+  await page.goto(base + '/#/');
+  await page.locator('#calls-body tr[data-call]').first().waitFor();
+  await noSidewaysScroll(page, 'the calls list');
   await page.setViewportSize({ width: 1280, height: 900 });
+
+  step = 'schedule the second email at 09:30 tomorrow in the contact\'s zone';
+  await page.goto(base + '/#/calls/' + id2);
+  await page.locator('#delivery .delivery-state[data-state=held]').waitFor({ timeout: 15000 });
+  check((await page.locator('#send-at-zone').textContent()).includes('America/New_York'), 'the contact\'s zone is not named');
+  const tomorrow = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
+  await page.check('#deliver-schedule');
+  await page.fill('#send-at', tomorrow + 'T09:30');
+  await page.click('#email-approve');
+  const sched = page.locator('#delivery .delivery-state[data-state=scheduled]');
+  await sched.waitFor({ timeout: 15000 });
+  const entry2 = await apiGet(`/v1/outbox/mail.deliver:${id2}`);
+  check(entry2.state === 'queued' && entry2.send_at, 'the scheduled entry is ' + entry2.state);
+  const wall = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(entry2.send_at));
+  check(wall.replace(',', '') === tomorrow + ' 09:30', 'send_at ' + entry2.send_at + ' is ' + wall + ' in New York');
+  check(await sched.getAttribute('data-send-at') === entry2.send_at, 'the page shows another send_at');
+  const shown = await sched.textContent();
+  check(/Scheduled for .*09:30.*America\/New_York/.test(shown), 'the page says: ' + shown);
+  await page.locator('#view-call').screenshot({ path: `${out}/scheduled.png` });
+
+  step = 'save the third email as a draft';
+  await until('the third call', async () => (await apiGet('/v1/calls/' + id3)).status === 'done', 600000);
+  await page.goto(base + '/#/calls/' + id3);
+  await page.locator('#delivery .delivery-state[data-state=held]').waitFor({ timeout: 15000 });
+  await page.check('#deliver-draft');
+  check(await page.locator('#send-at').isDisabled(), 'the send time is editable for a draft');
+  await page.click('#email-approve');
+  await page.locator('#delivery .delivery-state[data-state=done]', { hasText: 'Saved as a draft' }).waitFor({ timeout: 30000 });
+  const entry3 = await apiGet(`/v1/outbox/mail.deliver:${id3}`);
+  check(entry3.state === 'done' && entry3.target.mode === 'draft', `the draft entry is ${entry3.state}, mode ${entry3.target.mode}`);
+  const g2 = await gmailStats();
+  check(g2.sent === 1 && g2.drafts === 1, `Gmail has ${g2.sent} sent and ${g2.drafts} drafts`);
 
   step = 'search by a word said';
   const tr = await apiGet(`/v1/calls/${id}/transcript`);
   const words = tr.utterances.flatMap((u) => u.text.split(' ')).filter((w) => /^[a-z]{6,}$/.test(w));
-  const other = await apiGet(`/v1/calls/${await rows.filter({ hasText: 'Sam Carter' }).getAttribute('data-call')}/transcript`);
+  const other = await apiGet(`/v1/calls/${id2}/transcript`);
   const otherWords = new Set(other.utterances.flatMap((u) => u.text.split(' ')));
   const word = words.find((w) => !otherWords.has(w)) || words[0];
   check(word, 'no word to search for');
@@ -165,15 +285,16 @@ try {
 
   step = 'team view';
   await page.click('#nav-team');
-  await page.locator('#team-total', { hasText: '2 calls' }).waitFor({ timeout: 15000 });
+  await page.locator('#team-total', { hasText: '3 calls' }).waitFor({ timeout: 15000 });
   check(await page.locator('#team .week').count() >= 1, 'no week in the team view');
   check(/since \d{4}-\d\d-\d\d\./.test(await page.locator('#team-total').textContent()), 'the team view has no start date');
   check(await page.locator('#team a[href="#/calls/' + id + '"]').count() >= 1, 'the team charts do not link to the call');
   await page.screenshot({ path: `${out}/team.png`, fullPage: true });
+  await labelsAndNames(page, 'team');
 
   step = 'console';
   check(errors.length === 0, 'browser errors:\n' + errors.join('\n'));
-  console.log('browser: 9 passed, 0 failed');
+  console.log('browser: 15 passed, 0 failed');
 } catch (e) {
   console.error(`FAIL (${step}): ${e.message}`);
   if (errors.length) console.error(errors.join('\n'));

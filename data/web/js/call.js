@@ -1,64 +1,81 @@
-// call.js - one call: the audio (one <audio> whose source is /v1/calls/{id}/audio, Range-served
-// so seeking works) with a wavesurfer waveform, the transcript in step with it (click an
-// utterance or a word to seek; the utterance being played is highlighted; speakers coloured and
-// named; every utterance carries data-start and data-speaker), sentiment per speaker (uPlot),
-// talk metrics, objections, pain points and action items with jump-to-moment, the next meeting,
-// the transcript's quality warning, CRM and delivery status, and the email review.
+// call.js - one call, fed by its view model (sdra.call_view/1 at GET /v1/calls/{id}/view, the
+// document report.html is rendered from): the audio (one <audio> whose source is
+// /v1/calls/{id}/audio, Range-served so seeking works) with a wavesurfer waveform, the
+// transcript in step with it (click an utterance or a word, or press Enter on an utterance, to
+// seek; arrow keys move between utterances; the utterance being played is highlighted;
+// speakers coloured and named; every utterance carries data-start and data-speaker), sentiment
+// per speaker (uPlot), talk metrics, objections, pain points and action items with
+// jump-to-moment, the next meeting, the quality warning, what the CRM got, the email review
+// (approve, then send now, schedule or save as a draft, through the outbox) and the delivery
+// status, polled from the call's outbox entries while the page is open.
 import WaveSurfer from '../vendor/wavesurfer.esm.js';
 import uPlot from '../vendor/uPlot.esm.js';
 import { api } from './api.js';
-import { $, el, clear, mmss, pct, STATUS } from './util.js';
+import { $, el, clear, mmss, STATUS } from './util.js';
 
 const COLORS = ['#1f5fbf', '#b4451d', '#227a3d', '#7a2fa3', '#8a6d00']; // 4.5:1 on white
+const POLL_MS = 2000;
+const SLOW_POLL_MS = 15000;
 
-function speakerInfo(analysis, transcript) {
+function speakerInfo(view) {
   const info = {};
-  const list = (analysis && analysis.speakers) || (transcript && transcript.speakers) || [];
-  list.forEach((s, i) => {
-    const role = s.role ? s.role[0].toUpperCase() + s.role.slice(1) : 'Speaker';
-    info[s.id] = { name: s.name || (role + ' ' + s.id), role: s.role || '', color: COLORS[i % COLORS.length], n: i };
+  (view.speakers || []).forEach((s, i) => {
+    info[s.id] = { name: s.label || s.id, role: s.role || '', color: COLORS[i % COLORS.length], n: i };
   });
   return info;
 }
 
-function who(info, id) { return info[id] || { name: id, color: '#444', n: 0 }; }
+function who(info, id) { return info[id] || { name: id || 'Speaker', color: '#444', n: 0 }; }
 
 function seekTo(audio, t) {
   audio.currentTime = Number(t) || 0;
   if (audio.paused) audio.play().catch(() => {}); // a user gesture started it; a refusal is fine
 }
 
-function renderTranscript(t, info, audio) {
+function renderTranscript(view, info, audio) {
   const ol = clear($('transcript'));
-  (t.utterances || []).forEach((u, i) => {
-    const s = who(info, u.speaker);
+  const utts = view.transcript || [];
+  utts.forEach((u, i) => {
+    const s = who(info, u.who_id);
     const words = el('span', { class: 'words' });
-    const ws = u.words || [];
-    if (ws.length) {
-      ws.forEach((w, k) => {
+    if ((u.words || []).length) {
+      u.words.forEach((w, k) => {
         if (k) words.append(' ');
         words.append(el('span', { class: 'w', dataset: { start: w.start } }, w.w));
       });
     } else {
       words.append(u.text || '');
     }
-    const li = el('li', {
-      class: 'utt spk-' + s.n, tabindex: 0, dataset: { start: u.start, end: u.end, speaker: u.speaker, i },
-      'aria-label': s.name + ' at ' + mmss(u.start) + ': ' + (u.text || ''),
-    }, el('span', { class: 'who', style: null }, s.name), el('span', { class: 'at' }, mmss(u.start)), words);
-    li.querySelector('.who').dataset.color = s.n;
-    ol.append(li);
+    ol.append(el('li', {
+      class: 'utt spk-' + s.n, tabindex: i === 0 ? 0 : -1,
+      dataset: { start: u.start, end: u.end === null ? u.start : u.end, speaker: u.who_id, i: u.i },
+      'aria-label': s.name + ' at ' + u.at + ': ' + (u.text || ''),
+    }, el('span', { class: 'who' }, s.name), el('span', { class: 'at' }, u.at), words));
   });
-  ol.addEventListener('click', (ev) => {
+  if (!utts.length) ol.append(el('li', {}, 'No transcript yet.'));
+  ol.onclick = (ev) => {
     const w = ev.target.closest('.w');
     const u = ev.target.closest('.utt');
     if (w) seekTo(audio, w.dataset.start);
     else if (u) seekTo(audio, u.dataset.start);
-  });
-  ol.addEventListener('keydown', (ev) => {
+    if (u) focusUtt(u);
+  };
+  // one tab stop for the list; arrows, Home and End move through it, Enter or Space seeks
+  ol.onkeydown = (ev) => {
     const u = ev.target.closest('.utt');
-    if (u && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); seekTo(audio, u.dataset.start); }
-  });
+    if (!u) return;
+    const all = [...ol.querySelectorAll('.utt')];
+    const at = all.indexOf(u);
+    const to = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: all.length - 1 }[ev.key];
+    if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); seekTo(audio, u.dataset.start); }
+    else if (to !== undefined && all[to]) { ev.preventDefault(); focusUtt(all[to]).focus(); }
+  };
+}
+
+function focusUtt(u) {
+  for (const x of document.querySelectorAll('#transcript .utt[tabindex="0"]')) x.tabIndex = -1;
+  u.tabIndex = 0;
+  return u;
 }
 
 function highlight(audio) {
@@ -67,7 +84,9 @@ function highlight(audio) {
   for (const li of document.querySelectorAll('#transcript .utt')) {
     if (Number(li.dataset.start) <= t + 0.05 && t < Number(li.dataset.end) + 0.3) cur = li;
   }
-  for (const li of document.querySelectorAll('#transcript .utt.current')) if (li !== cur) li.classList.remove('current');
+  for (const li of document.querySelectorAll('#transcript .utt.current')) {
+    if (li !== cur) { li.classList.remove('current'); li.removeAttribute('aria-current'); }
+  }
   if (cur && !cur.classList.contains('current')) {
     cur.classList.add('current');
     cur.setAttribute('aria-current', 'true');
@@ -75,33 +94,34 @@ function highlight(audio) {
   }
 }
 
-function renderMetrics(a, info) {
+function renderMetrics(view, info) {
   const dl = clear($('metrics'));
-  const m = (a && a.metrics) || {};
   const add = (k, v) => { dl.append(el('dt', {}, k), el('dd', {}, v)); };
-  if (m.talk_ratio) add('Talk ratio', 'rep ' + pct(m.talk_ratio.rep) + ' · prospect ' + pct(m.talk_ratio.prospect));
-  if (m.duration_s !== undefined) add('Duration', mmss(m.duration_s));
-  for (const s of m.speakers || []) {
-    add(who(info, s.speaker).name, mmss(s.talk_time_s) + ' talk, ' + Math.round(s.words_per_minute) + ' wpm, ' +
-      s.questions + ' questions, longest monologue ' + mmss(s.longest_monologue_s) + ', ' + s.interruptions + ' interruptions');
+  if (view.has_talk) add('Talk ratio', view.speakers.map((s) => s.label + ' ' + s.talk_pct_round + '%').join(' · '));
+  if (view.duration) add('Duration', view.duration);
+  const talk = Object.fromEntries((view.speakers || []).map((s) => [s.id, s.talk]));
+  for (const m of view.metrics || []) {
+    const id = m.who ? m.who.id : m.who_id;
+    const parts = [talk[id] ? talk[id] + ' talk' : null, m.words_per_minute !== null ? m.words_per_minute + ' wpm' : null,
+      m.questions !== null ? m.questions + ' questions' : null,
+      m.longest_monologue ? 'longest monologue ' + m.longest_monologue : null,
+      m.interruptions !== null ? m.interruptions + ' interruptions' : null];
+    add(who(info, id).name, parts.filter(Boolean).join(', '));
   }
-  if (m.longest_monologue && m.longest_monologue.speaker) {
-    add('Longest monologue', who(info, m.longest_monologue.speaker).name + ', ' + mmss(m.longest_monologue.duration_s) +
-      ' at ' + mmss(m.longest_monologue.start));
-  }
-  if (m.patience_s !== undefined && m.patience_s !== null) add('Patience', m.patience_s.toFixed(1) + ' s');
+  const lm = view.longest_monologue;
+  if (lm) add('Longest monologue', (lm.who ? lm.who.label : lm.who_id) + ', ' + lm.duration + (lm.at ? ' at ' + lm.at : ''));
+  if (view.patience) add('Patience', view.patience + ' s');
   if (!dl.firstChild) add('Talk metrics', 'not available yet');
 }
 
-function renderSentiment(a, info) {
+function renderSentiment(view, info) {
   const box = clear($('sentiment'));
-  const by = (a && a.sentiment && a.sentiment.by_speaker) || {};
-  const ids = Object.keys(by);
-  if (!ids.length) { box.append(el('p', {}, 'No sentiment yet.')); return null; }
-  const xs = [...new Set(ids.flatMap((id) => by[id].map((p) => p.start)))].sort((p, q) => p - q);
+  const series = view.sentiment_series || [];
+  if (!series.length) { box.append(el('p', {}, 'No sentiment yet.')); return null; }
+  const xs = [...new Set(series.flatMap((s) => s.points.map((p) => p[0])))].sort((p, q) => p - q);
   const data = [xs];
-  for (const id of ids) {
-    const at = new Map(by[id].map((p) => [p.start, p.smoothed !== undefined ? p.smoothed : p.score]));
+  for (const s of series) {
+    const at = new Map(s.points.map((p) => [p[0], p[1]]));
     data.push(xs.map((x) => (at.has(x) ? at.get(x) : null)));
   }
   const width = Math.max(260, Math.min(box.clientWidth || 320, 2000));
@@ -110,7 +130,7 @@ function renderSentiment(a, info) {
     scales: { x: { time: false }, y: { range: [-1, 1] } },
     axes: [{ values: (u, v) => v.map(mmss) }, {}],
     series: [{ label: 'time', value: (u, v) => (v === null ? '' : mmss(v)) },
-      ...ids.map((id) => ({ label: who(info, id).name, stroke: who(info, id).color, width: 2, spanGaps: true }))],
+      ...series.map((s) => ({ label: who(info, s.id).name, stroke: who(info, s.id).color, width: 2, spanGaps: true }))],
   }, data, box);
   // follow the box's width (a phone turned, a window resized); the plot is a fixed-size canvas
   const ro = new ResizeObserver(() => {
@@ -121,61 +141,132 @@ function renderSentiment(a, info) {
   plot.sdraResize = ro;
   box.setAttribute('role', 'img');
   box.setAttribute('aria-label', 'Sentiment over the call per speaker, from -1 to 1: ' +
-    ids.map((id) => who(info, id).name).join(', '));
+    series.map((s) => who(info, s.id).name).join(', '));
   return plot;
 }
 
-function moment(audio, start, text, extra) {
-  const b = el('button', { type: 'button', class: 'jump', on: { click: () => seekTo(audio, start) } }, mmss(start));
-  b.setAttribute('aria-label', 'Play from ' + mmss(start));
-  return el('li', {}, b, ' ', extra ? el('strong', {}, extra + ': ') : null, text || '');
+function moment(audio, x, text, extra) {
+  const b = x.start !== null && x.start !== undefined
+    ? el('button', { type: 'button', class: 'jump', 'aria-label': 'Play from ' + x.at, on: { click: () => seekTo(audio, x.start) } }, x.at)
+    : null;
+  return el('li', {}, b, b ? ' ' : null, extra ? el('strong', {}, extra + ': ') : null, text || '');
 }
 
-function renderFindings(a, audio) {
-  const lists = [['objections', (o) => moment(audio, o.start, o.text, o.type)],
-    ['pain', (p) => moment(audio, p.start, p.text)],
-    ['actions', (x) => moment(audio, x.start, x.text + (x.due ? ' (due ' + x.due + ')' : ''), x.owner)]];
-  const src = { objections: a.objections, pain: a.pain_points, actions: a.action_items };
-  for (const [id, fn] of lists) {
+function renderFindings(view, audio) {
+  const lists = [['objections', view.objections, (o) => moment(audio, o, o.text, o.type_label)],
+    ['pain', view.pain_points, (p) => moment(audio, p, p.text)],
+    ['actions', view.action_items, (x) => moment(audio, x, x.text + (x.due ? ' (due ' + (x.due_long || x.due) + ')' : ''), x.owner_label)]];
+  for (const [id, items, fn] of lists) {
     const ul = clear($(id));
-    for (const x of src[id] || []) ul.append(fn(x));
+    for (const x of items || []) ul.append(fn(x));
     if (!ul.firstChild) ul.append(el('li', {}, 'None.'));
   }
-  const nm = a.next_meeting;
-  $('next-meeting').textContent = nm ? [nm.date, nm.time, nm.part_of_day].filter(Boolean).join(' ') +
-    (nm.attendees && nm.attendees.length ? ' with ' + nm.attendees.join(', ') : '') : 'None agreed.';
+  const nm = view.next_meeting;
+  $('next-meeting').textContent = nm ? [nm.date_long || nm.date, nm.time, nm.part_of_day].filter(Boolean).join(', ') : 'None agreed.';
 }
 
-function renderCrm(crm, draft) {
-  const box = clear($('crm'));
-  if (!crm) { box.append(el('p', {}, 'Not synced yet.')); }
-  else {
-    const ul = el('ul', { class: 'plain' });
-    ul.append(el('li', {}, 'CRM: ' + crm.backend));
-    if (crm.contact) ul.append(el('li', {}, 'Contact ' + (crm.contact.email || '') + ' ' + crm.contact.status));
-    if (crm.activity) ul.append(el('li', {}, 'Call activity ' + crm.activity.status));
-    for (const t of crm.tasks || []) ul.append(el('li', {}, 'Task "' + (t.text || t.title || t.kind) + '" ' + t.status));
-    for (const n of crm.notes || []) ul.append(el('li', {}, 'Note ' + (n.key || n.kind || '').replace('_', ' ') + ' ' + (n.status || '')));
-    for (const e of crm.emails || []) ul.append(el('li', {}, 'Email ' + e.status + (e.result ? ' (' + e.result + ')' : '')));
-    for (const s of crm.skipped || []) ul.append(el('li', {}, 'Not written: ' + s.what + ' (' + s.reason + ')'));
-    box.append(ul);
-  }
-  const d = draft ? (draft.approved ? 'approved ' + draft.approved_at + ', not sent yet' : 'draft, not approved') : 'no email';
-  box.append(el('p', { id: 'delivery' }, 'Delivery: ' + d + '.'));
-}
-
-function renderQuality(t, a, draft) {
-  const q = (t && t.quality) || (a && a.quality);
+function renderQuality(view, draft) {
+  const q = view.quality;
   const msgs = [];
-  if (q && q.poor) {
-    msgs.push('The transcript is unreliable: ' + pct(q.low_conf_share) + ' of its words were heard with low confidence ' +
-      '(estimated word error rate ' + pct(q.wer_estimate) + '). Check quotes against the audio.');
+  if (q) {
+    msgs.push('The transcript is unreliable: ' + q.low_conf_pct + '% of its words were heard with low confidence ' +
+      '(estimated word error rate ' + q.wer_pct + '%). Check quotes against the audio.');
   }
-  if (draft && draft.needs_review) msgs.push('The email needs review: ' + (draft.review_reasons || []).join('; '));
+  const why = (draft && draft.review_reasons && draft.review_reasons.length) ? draft.review_reasons : view.review || [];
+  if (why.length) msgs.push('The email needs review: ' + why.join('; '));
   const box = $('quality');
   box.textContent = msgs.join(' ');
   box.hidden = !msgs.length;
 }
+
+// ---- when and where: times in the contact's zone, when the call names one ----
+
+function fmtTime(iso, tz) {
+  const opts = { dateStyle: 'medium', timeStyle: 'short', timeZone: tz || undefined };
+  try { return new Intl.DateTimeFormat('en-GB', opts).format(new Date(iso)) + (tz ? ' (' + tz + ')' : ''); }
+  catch (e) { return iso; }
+}
+
+// "2026-12-07T09:30" on the wall clocks of zone tz -> the instant, as ISO 8601 UTC
+export function zonedToUtc(local, tz) {
+  const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)$/.exec(local || '');
+  if (!m) return null;
+  const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]);
+  if (!tz) return new Date(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]).toISOString();
+  const offset = (ms) => {
+    const f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit',
+      day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    const p = Object.fromEntries(f.formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
+    return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second) - ms;
+  };
+  let utc = wall - offset(wall);
+  utc = wall - offset(utc); // once more across a daylight-saving change
+  return new Date(utc).toISOString();
+}
+
+// ---- delivery and CRM status, from the call's outbox entries ----
+
+function mailStatus(e, tz) {
+  const t = e.target || {};
+  const mode = t.mode || 'send';
+  switch (e.state) {
+    case 'held': return ['held', 'Held for review' + (e.last_error ? ': ' + e.last_error : '') + '.'];
+    case 'queued':
+      if (e.send_at && Date.parse(e.send_at) > Date.now()) return ['scheduled', 'Scheduled for ' + fmtTime(e.send_at, tz) + ' (' + (mode === 'draft' ? 'as a draft' : 'to be sent') + ').'];
+      return ['queued', 'Queued' + (e.attempts ? ', retrying at ' + fmtTime(e.next_attempt_at, tz) + (e.last_error ? ' after: ' + e.last_error : '') : '') + '.'];
+    case 'running': return ['running', mode === 'draft' ? 'Saving as a draft now.' : 'Sending now.'];
+    case 'done': return ['done', (mode === 'draft' ? 'Saved as a draft' : 'Sent') + ' ' + fmtTime(e.updated_at, tz) + (e.remote_id ? ', remote id ' + e.remote_id : '') + '.'];
+    case 'dead': return ['failed', 'Failed: ' + (e.last_error || 'unknown error') + '.'];
+    case 'canceled': return ['canceled', 'Canceled' + (e.last_error ? ': ' + e.last_error : '') + '.'];
+    default: return [e.state, e.state];
+  }
+}
+
+function renderDelivery(entries, draft, tz) {
+  const box = clear($('delivery'));
+  const mail = entries.filter((e) => e.kind === 'mail.deliver');
+  for (const e of mail) {
+    const [state, text] = mailStatus(e, tz);
+    const p = el('p', { class: 'delivery-state state-' + state, dataset: { state, entry: e.id } }, 'Email via ' + (e.target.transport || 'mail') + ': ' + text);
+    if (e.send_at) p.dataset.sendAt = e.send_at;
+    box.append(p);
+  }
+  if (!mail.length) {
+    const d = draft ? (draft.approved ? 'approved ' + fmtTime(draft.approved_at, tz) + '; this server delivers no email (no outbox entry)' : 'draft, not approved') : 'no email';
+    box.append(el('p', { class: 'delivery-state', dataset: { state: 'none' } }, 'Email: ' + d + '.'));
+  }
+  for (const e of entries.filter((x) => x.kind === 'webhook' && x.state !== 'done')) {
+    box.append(el('p', { class: 'sub' }, 'Webhook ' + e.target.event + ': ' + e.state + (e.last_error ? ' (' + e.last_error + ')' : '')));
+  }
+}
+
+function renderCrm(view, entries, tz) {
+  const box = clear($('crm'));
+  const crm = view.crm;
+  const ul = el('ul', { class: 'plain' });
+  if (crm) {
+    ul.append(el('li', {}, 'Local CRM (' + (crm.backend || 'local') + '):'));
+    if (crm.contact) ul.append(el('li', {}, 'contact ' + (crm.contact.email || '') + ' ' + (crm.contact.status || '') +
+      (crm.contact.do_not_email ? ', do not email' : '') + (crm.contact.do_not_call ? ', do not call' : '')));
+    if (crm.activity) ul.append(el('li', {}, 'call activity ' + (crm.activity.status || '') + (crm.activity.id ? ' (' + crm.activity.id + ')' : '')));
+    if (crm.tasks) ul.append(el('li', {}, crm.tasks.count + ' task' + (crm.tasks.plural ? 's' : '') + ': ' + crm.tasks.created + ' created, ' +
+      crm.tasks.updated + ' updated' + (crm.tasks.removed ? ', ' + crm.tasks.removed + ' removed' : '')));
+    for (const e of crm.emails || []) ul.append(el('li', {}, 'email ' + (e.status || '') + (e.send_at ? ' for ' + fmtTime(e.send_at, tz) : '')));
+    for (const s of crm.skipped || []) ul.append(el('li', {}, 'not written: ' + s.what + ' (' + s.reason + ')'));
+  } else {
+    ul.append(el('li', {}, 'Local CRM: not synced yet.'));
+  }
+  for (const e of entries.filter((x) => x.kind === 'crm.sync')) {
+    const name = { hubspot: 'HubSpot', salesforce: 'Salesforce' }[e.target.backend] || e.target.backend;
+    const what = e.state === 'done' ? 'call activity written' + (e.remote_id ? ', record ' + e.remote_id : '')
+      : e.state === 'dead' ? 'failed: ' + (e.last_error || '') : e.state === 'held' ? 'held for review'
+        : e.state === 'canceled' ? 'canceled' : e.state === 'running' ? 'writing now' : 'queued';
+    ul.append(el('li', { class: 'crm-remote', dataset: { state: e.state } }, name + ': ' + what));
+  }
+  box.append(ul);
+}
+
+// ---- the email review ----
 
 function renderDraft(d) {
   $('email-subject').value = d.subject;
@@ -186,8 +277,15 @@ function renderDraft(d) {
   $('email-review').textContent = d.needs_review ? 'Needs review: ' + d.review_reasons.join('; ') : '';
 }
 
-async function optional(path) {
-  try { return await api(path); } catch (e) { if (e.status === 404 || e.status === 409 || e.status === 400) return null; throw e; }
+function choice(tz) {
+  const how = (document.querySelector('input[name=deliver]:checked') || {}).value || 'send';
+  if (how === 'draft') return { mode: 'draft' };
+  if (how === 'schedule') {
+    const at = zonedToUtc($('send-at').value, tz);
+    if (!at) throw new Error('choose the date and time to send it');
+    return { mode: 'send', send_at: at };
+  }
+  return { mode: 'send' };
 }
 
 export async function showCall(id) {
@@ -197,12 +295,13 @@ export async function showCall(id) {
   $('call-h').textContent = (meta.contact_name || meta.contact_email || 'Call ' + id) + (meta.company ? ', ' + meta.company : '');
   $('call-sub').textContent = [meta.call_date, meta.rep_name ? 'rep ' + meta.rep_name : '', STATUS[call.status] || call.status]
     .filter(Boolean).join(' · ');
-  // only what the call has (a missing artifact would be a 404 in the console)
+  // the view needs the analysis; asking for it before would be a 404 in the console
   const has = new Set((call.artifacts || []).map((x) => x.name));
-  const get = (name, path) => (has.has(name) ? optional(base + path) : Promise.resolve(null));
-  const [t, a, crm, draft] = await Promise.all([get('transcript.json', '/transcript'), get('analysis.json', '/analysis'),
-    get('crm.json', '/crm'), get('email.json', '/email/draft')]);
-  const info = speakerInfo(a, t);
+  const view = has.has('analysis.json') ? await api(base + '/view') : { speakers: [], transcript: [] };
+  const tz = (view.contact && view.contact.timezone) || meta.contact_timezone || '';
+  const composed = view.email && view.email.composed;
+  const draft = composed ? await api(base + '/email/draft') : null;
+  const info = speakerInfo(view);
 
   const old = $('audio');
   const audio = old.cloneNode(false); // drop the previous call's listeners
@@ -215,40 +314,76 @@ export async function showCall(id) {
   audio.addEventListener('timeupdate', () => highlight(audio));
   audio.addEventListener('seeked', () => highlight(audio));
 
-  if (t) renderTranscript(t, info, audio); else clear($('transcript')).append(el('li', {}, 'No transcript yet.'));
-  renderMetrics(a, info);
-  const plot = renderSentiment(a, info);
-  if (a) renderFindings(a, audio);
-  renderCrm(crm, draft);
-  renderQuality(t, a, draft);
+  renderTranscript(view, info, audio);
+  renderMetrics(view, info);
+  const plot = renderSentiment(view, info);
+  renderFindings(view, audio);
+  renderQuality(view, draft);
+
+  // the outbox entries of the call: delivery and remote CRM status, kept current by polling
+  let entries = [];
+  let cur = draft;
+  let timer = null;
+  let gone = false;
+  // every read is audited, so it polls only while something is about to change: quickly while
+  // an entry is due or being sent, slowly while one is scheduled, not at all otherwise
+  const refresh = async () => {
+    clearTimeout(timer);
+    timer = null;
+    try { entries = (await api('/v1/outbox?call_id=' + encodeURIComponent(id))).entries; }
+    catch (e) { console.warn('outbox:', e.message); }
+    if (gone) return;
+    renderDelivery(entries, cur, tz);
+    renderCrm(view, entries, tz);
+    const later = (e) => e.state === 'queued' && e.send_at && Date.parse(e.send_at) > Date.now() + POLL_MS;
+    const busy = entries.some((e) => e.state === 'running' || (e.state === 'queued' && !later(e)));
+    if (busy || entries.some(later)) timer = setTimeout(refresh, busy ? POLL_MS : SLOW_POLL_MS);
+  };
+  renderDelivery([], draft, tz);
+  renderCrm(view, [], tz);
+  await refresh();
 
   const form = $('email-form');
   form.hidden = !draft;
+  $('email-none').hidden = !!draft;
+  $('email-none').textContent = view.email && view.email.skipped ? 'No email: ' + view.email.skipped : 'No email yet.';
+  $('send-at-zone').textContent = tz ? 'in the contact\'s time zone, ' + tz : 'in your time zone (the call names no zone for the contact)';
   if (draft) renderDraft(draft);
   else $('email-state').textContent = '';
   const save = async (ev) => {
     ev.preventDefault();
     try {
       const d = await api(base + '/email/draft', { method: 'PUT', body: { subject: $('email-subject').value, text: $('email-text').value } });
+      cur = d;
       renderDraft(d);
-      renderCrm(crm, d);
+      renderDelivery(entries, d, tz);
     } catch (e) { $('email-state').textContent = 'Not saved: ' + e.message; }
   };
   const approve = async () => {
     try {
-      const cur = await api(base + '/email/draft');
-      if (cur.subject !== $('email-subject').value || cur.text !== $('email-text').value) {
+      const body = choice(tz);
+      const now = await api(base + '/email/draft');
+      if (now.subject !== $('email-subject').value || now.text !== $('email-text').value) {
         await api(base + '/email/draft', { method: 'PUT', body: { subject: $('email-subject').value, text: $('email-text').value } });
       }
-      const d = await api(base + '/email/approve', { method: 'POST' });
+      const d = await api(base + '/email/approve', { method: 'POST', body });
+      cur = d;
       renderDraft(d);
-      renderCrm(crm, d);
+      if (d.outbox) entries = entries.filter((e) => e.id !== d.outbox.id).concat([d.outbox]);
+      renderDelivery(entries, d, tz);
+      refresh();
     } catch (e) { $('email-state').textContent = 'Not approved: ' + e.message; }
   };
+  const pick = () => { $('send-at').disabled = !$('deliver-schedule').checked; };
   form.addEventListener('submit', save);
   $('email-approve').addEventListener('click', approve);
+  form.addEventListener('change', pick);
+  pick();
   return () => {
+    gone = true;
+    clearTimeout(timer);
     form.removeEventListener('submit', save);
+    form.removeEventListener('change', pick);
     $('email-approve').removeEventListener('click', approve);
     ws.destroy();
     if (plot) { plot.sdraResize.disconnect(); plot.destroy(); }

@@ -1,6 +1,6 @@
 // calls.js - the calls list: search (contact, company, words said) and filters through
 // GET /v1/calls, live status through each unfinished call's events, upload by drag and drop
-// (or the file picker) with a progress bar and the call sheet.
+// (or the file picker) with a progress bar and the call sheet; Up and Down move between calls.
 import { api, upload, follow } from './api.js';
 import { $, el, clear, STATUS } from './util.js';
 
@@ -93,6 +93,13 @@ function wire() {
     if (ev.target === drop && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); $('upload-file').click(); }
   });
   $('upload-file').addEventListener('change', (ev) => { send(ev.target.files[0]); ev.target.value = ''; });
+  // the list by keyboard: Tab reaches each call's link; Up and Down move between the calls
+  $('calls-body').addEventListener('keydown', (ev) => {
+    const row = ev.target.closest('tr');
+    if (!row || (ev.key !== 'ArrowDown' && ev.key !== 'ArrowUp')) return;
+    const next = ev.key === 'ArrowDown' ? row.nextElementSibling : row.previousElementSibling;
+    if (next && next.querySelector('a')) { ev.preventDefault(); next.querySelector('a').focus(); }
+  });
 }
 
 export async function showCalls() {

@@ -194,6 +194,58 @@ static void render_names_a_broken_template(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* What the web app's call page reads beyond the report (issue 16): each word with its start
+ * (a click on a word seeks there), the sentiment scores per speaker as numbers for its chart,
+ * the longest monologue with its moment, and the contact's time zone (the email is scheduled
+ * in it). */
+static void view_feeds_the_web_call_page(void **state)
+{
+    (void)state;
+    json_t *c = golden("call.json"), *t = golden("transcript.json"), *a = golden("analysis.json"), *v = NULL;
+    json_object_set_new(c, "contact_timezone", json_string("Europe/Berlin"));
+    json_object_set_new(json_array_get(json_object_get(t, "utterances"), 0), "words",
+                        json_pack("[{s:s,s:f,s:f},{s:s,s:f,s:f},{s:s}]", "w", "hello", "start", 0.5, "end", 0.9, "w",
+                                  "jordan", "start", 1.25, "end", 1.7, "w", "untimed"));
+    json_object_set_new(json_object_get(a, "metrics"), "longest_monologue",
+                        json_pack("{s:s,s:f,s:f}", "speaker", "S1", "start", 31.0, "duration_s", 75.4));
+    sdra_error err = {0};
+    assert_int_equal(sdra_report_view(&v, c, t, a, NULL, NULL, NULL, &err), 0);
+    assert_string_equal(str(v, "contact.timezone"), "Europe/Berlin");
+    assert_int_equal(json_array_size(json_object_get(json_array_get(json_object_get(v, "transcript"), 0), "words")), 2);
+    assert_string_equal(str(v, "transcript.0.words.1.w"), "jordan");
+    assert_string_equal(str(v, "transcript.0.words.1.start"), "1.250");
+    assert_int_equal(json_array_size(json_object_get(json_array_get(json_object_get(v, "transcript"), 1), "words")), 0);
+    /* S1 scored at 0.5, 31 and 121; S2 at 11 and (utterance 3, by its "i") 61 */
+    json_t *ser = json_object_get(v, "sentiment_series");
+    assert_int_equal(json_array_size(ser), 2);
+    assert_string_equal(str(v, "sentiment_series.0.id"), "S1");
+    assert_string_equal(str(v, "sentiment_series.0.label"), "Alex");
+    assert_string_equal(str(v, "sentiment_series.0.color"), "#2563eb");
+    json_t *p1 = json_object_get(json_array_get(ser, 0), "points");
+    assert_int_equal(json_array_size(p1), 3);
+    assert_true(json_real_value(json_array_get(json_array_get(p1, 2), 0)) == 121.0);
+    assert_true(json_real_value(json_array_get(json_array_get(p1, 2), 1)) == 0.7);
+    json_t *p2 = json_object_get(json_array_get(ser, 1), "points");
+    assert_int_equal(json_array_size(p2), 2);
+    assert_true(json_real_value(json_array_get(json_array_get(p2, 1), 0)) == 61.0);
+    assert_string_equal(str(v, "longest_monologue.who.label"), "Alex");
+    assert_string_equal(str(v, "longest_monologue.duration"), "1:15");
+    assert_string_equal(str(v, "longest_monologue.at"), "0:31");
+    assert_string_equal(str(v, "longest_monologue.start"), "31.000");
+    json_decref(v);
+    /* none of it: empty or null, never absent */
+    json_t *bare = json_loads("{\"schema\":\"sdra.analysis/1\"}", 0, NULL);
+    json_object_del(c, "contact_timezone");
+    assert_int_equal(sdra_report_view(&v, c, NULL, bare, NULL, NULL, NULL, &err), 0);
+    assert_true(json_is_null(json_object_get(json_object_get(v, "contact"), "timezone")));
+    assert_int_equal(json_array_size(json_object_get(v, "sentiment_series")), 0);
+    assert_true(json_is_array(json_object_get(v, "sentiment_series")));
+    assert_true(json_is_null(json_object_get(v, "longest_monologue")));
+    json_decref(v);
+    json_decref(bare);
+    json_decref(c), json_decref(t), json_decref(a);
+}
+
 int main(void)
 {
     const char *share = getenv("SDRA_SHARE_DIR");
@@ -202,6 +254,7 @@ int main(void)
         cmocka_unit_test(view_carries_what_the_page_shows),
         cmocka_unit_test(view_of_missing_documents),
         cmocka_unit_test(render_names_a_broken_template),
+        cmocka_unit_test(view_feeds_the_web_call_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

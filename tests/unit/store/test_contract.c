@@ -1160,6 +1160,91 @@ static void pg_lost_connection_is_retryable_then_reconnects(void **state)
     cleanup(s);
 }
 
+/* The web app's email review approves the held email with the rep's choices: a send_at (the
+ * entry is not due before it) and a payload with the chosen delivery mode, all at once; an entry
+ * that is not held is refused and left unchanged. */
+static void store_outbox_approve_as_sets_send_at_and_payload(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    sdra_store_outbox_item o;
+    sdra_store_outbox_new e = {.org = "acme", .key = "mail.deliver:c1", .call_id = "c1", .kind = "mail.deliver",
+                               .payload = "{\"mode\":\"draft\"}", .state = SDRA_OUTBOX_HELD, .reason = "review"};
+    assert_int_equal(sdra_store_outbox_add(s, &e, 10, &err), 0);
+    e.key = "mail.deliver:c2";
+    e.call_id = "c2";
+    assert_int_equal(sdra_store_outbox_add(s, &e, 10, &err), 0);
+    assert_int_equal(sdra_store_outbox_approve_as(s, "zeta", "mail.deliver:c1", 5000, NULL, 20, &err), SDRA_ENOTFOUND);
+    assert_int_equal(sdra_store_outbox_approve_as(s, "acme", "mail.deliver:c1", 5000, "{\"mode\":\"send\"}", 20,
+                                                  &err),
+                     0);
+    assert_int_equal(sdra_store_outbox_get(s, "acme", "mail.deliver:c1", &o, &err), 0);
+    assert_int_equal(o.state, SDRA_JOB_QUEUED);
+    assert_int_equal(o.send_at_ms, 5000);
+    assert_int_equal(o.next_attempt_ms, 5000);
+    assert_string_equal(o.payload, "{\"mode\":\"send\"}");
+    assert_string_equal(o.last_error, "");
+    sdra_store_outbox_release(&o);
+    /* not due before its send_at */
+    assert_int_equal(sdra_store_outbox_claim(s, "w1", 4999, 1000, &o, &err), SDRA_ENOTFOUND);
+    /* queued now: a second approval is refused and changes nothing */
+    assert_int_equal(sdra_store_outbox_approve_as(s, "acme", "mail.deliver:c1", 0, "{}", 30, &err), SDRA_EEXISTS);
+    assert_int_equal(sdra_store_outbox_get(s, "acme", "mail.deliver:c1", &o, &err), 0);
+    assert_int_equal(o.send_at_ms, 5000);
+    assert_string_equal(o.payload, "{\"mode\":\"send\"}");
+    sdra_store_outbox_release(&o);
+    /* -1 keeps send_at, NULL keeps the payload: due at once */
+    assert_int_equal(sdra_store_outbox_approve_as(s, "acme", "mail.deliver:c2", -1, NULL, 40, &err), 0);
+    assert_int_equal(sdra_store_outbox_claim(s, "w1", 40, 1000, &o, &err), 0);
+    assert_string_equal(o.key, "mail.deliver:c2");
+    assert_string_equal(o.payload, "{\"mode\":\"draft\"}");
+    sdra_store_outbox_release(&o);
+    assert_int_equal(sdra_store_outbox_approve_as(s, "acme", "mail.deliver:c1", -2, NULL, 40, &err), SDRA_EINVAL);
+    cleanup(s);
+}
+
+/* Calls stored before the search index existed: the finished ones without a row, by id, paged
+ * after an id (so a call that cannot be indexed does not stop the backfill). */
+static void store_search_missing_pages_finished_calls(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    const char *ids[] = {"c-3", "c-1", "c-2", "c-4"};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(sdra_store_call_create(s, i == 3 ? "other" : "default", ids[i], "{}", 0, 0, 100 + i, 0, &err),
+                         0);
+    for (int i = 0; i < 3; i++) { /* c-3, c-1, c-2 done; c-4 still queued */
+        sdra_store_job j;
+        assert_int_equal(sdra_store_job_claim(s, 0, "w1", 200, 1000, 3, &j, &err), 0);
+        assert_int_equal(sdra_store_job_complete(s, &j, NULL, 0, -1, 300, &err), 0);
+    }
+    sdra_store_search_doc d = {.people = "northwind", .words = "hello"};
+    assert_int_equal(sdra_store_search_put(s, "default", "c-2", &d, &err), 0);
+    sdra_store_call out[4];
+    int n = -1;
+    assert_int_equal(sdra_store_search_missing(s, "", out, 4, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(out[0].id, "c-1");
+    assert_string_equal(out[0].org, "default");
+    assert_string_equal(out[0].status, "done");
+    assert_null(out[0].meta_json);
+    assert_string_equal(out[1].id, "c-3");
+    assert_int_equal(sdra_store_search_missing(s, NULL, out, 1, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(out[0].id, "c-1");
+    assert_int_equal(sdra_store_search_missing(s, "c-1", out, 4, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(out[0].id, "c-3");
+    assert_int_equal(sdra_store_search_put(s, "default", "c-1", &d, &err), 0);
+    assert_int_equal(sdra_store_search_put(s, "default", "c-3", &d, &err), 0);
+    assert_int_equal(sdra_store_search_missing(s, "", out, 4, &n, &err), 0);
+    assert_int_equal(n, 0);
+    cleanup(s);
+}
+
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1187,6 +1272,8 @@ int main(void)
         cmocka_unit_test(store_queue_oldest_per_stage),
         cmocka_unit_test(store_concurrent_claims_take_each_job_once),
         cmocka_unit_test(store_wait_work),
+        cmocka_unit_test(store_outbox_approve_as_sets_send_at_and_payload),
+        cmocka_unit_test(store_search_missing_pages_finished_calls),
     };
     const struct CMUnitTest pg_tests[] = {
         cmocka_unit_test(pg_bad_login_and_missing_database),
