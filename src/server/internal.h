@@ -206,7 +206,7 @@ enum route {
 };
 extern const char *const srv_route_names[SRV_N_ROUTES];
 
-#define N_META 10
+#define N_META 13
 extern const char *const srv_meta_fields[N_META];
 
 typedef struct srv_audio_type {
