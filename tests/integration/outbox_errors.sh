@@ -11,6 +11,9 @@
 #    with its own SDRA_ORG_ACME__HUBSPOT_* (a second HubSpot account), org zeta without settings
 #    is dead with a clear line; acme's records land in acme's account only, the default
 #    account never sees acme's token (nor acme's the default's); the entry shows settings_of;
+#  - a kill -9 while Gmail holds the answer to a send (the message is kept): the next worker
+#    claims the cut-off entry, finds the Message-ID in Gmail (rfc822msgid:) and records it done
+#    without a second send;
 #  - secrets from files (docs/config.md): NAME_FILE with a trailing newline works, NAME and
 #    NAME_FILE both set is one line and exit 2, an unreadable file is one line and exit 2.
 set -u
@@ -118,6 +121,26 @@ queue mail.deliver m-500
 curl -sf -X POST -H 'Content-Type: application/json' -d '{"modes":["500","500","500","500","500","500"]}' "$GM/control" >/dev/null
 deliver
 expect mail.deliver:m-500 dead 3 "mail: " "500"
+
+# --- a kill -9 between Gmail's send and the record of it: the next worker asks Gmail --------
+python3 "$SRC/tests/servers/mail_apis.py" --api gmail --port-file "$T/gs.port" --token gm-tok --slow-ms 20000 \
+  2>"$T/gs.log" &
+PIDS+=($!)
+wait_port_file "$T/gs.port" "slow Gmail stand-in did not start"
+GS="http://127.0.0.1:$(cat "$T/gs.port")"
+sent() { curl -sf "$GS/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sent"])'; }
+queue mail.deliver m-cut
+SDRA_GMAIL_URL="$GS" "$SDRA" outbox deliver --data "$D" --outbox-lease-ms 300 >"$T/cut.out" 2>"$T/cut.log" &
+w=$!
+for _ in $(seq 1 100); do [ "$(sent)" = 1 ] && break; sleep 0.1; done
+[ "$(sent)" = 1 ] || fail "the message was not sent before the kill"
+kill -9 $w; wait $w 2>/dev/null
+"$SDRA" outbox show --data "$D" mail.deliver:m-cut | grep -q "^state: *running" || fail "the cut-off entry is not running"
+sleep 0.5 # the lease
+SDRA_GMAIL_URL="$GS" deliver
+expect mail.deliver:m-cut done 2
+grep -q "^remote_id: *<m-cut@sdra.test>" "$T/show.txt" || fail "cut-off send not found by the probe: $(cat "$T/show.txt")"
+[ "$(sent)" = 1 ] || fail "the cut-off email was sent again: $(sent) messages"
 
 # --- organisations: each its own HubSpot account, or a refusal ------------------------------
 python3 "$SRC/tests/servers/hubspot.py" --port-file "$T/h3.port" --token hs-default-tok 2>"$T/h3.log" &
