@@ -6,6 +6,7 @@
  * business-hours configuration with a day list, the UTC offset at the exact instants of the
  * changes, and a thread reading local time in its own zone while another plans slots in
  * other zones (the old code switched TZ under a lock only it took, so the reader saw New York).
+ * And the webhook target check's pin: the CURLOPT_RESOLVE entry for the address it checked.
  *
  * ctest-labels: threads
  */
@@ -90,6 +91,34 @@ static void sched_offset_at_the_change_instants(void **state)
     assert_int_equal(dst, 0);
 }
 
+static void sched_callback_pinned_to_the_checked_address(void **state)
+{
+    (void)state;
+    char pin[SDRA_OUTBOX_RESOLVE_MAX];
+    sdra_error err = {0};
+    setenv("SDRA_TEST_RESOLVE", "rebind.sdra.test=127.0.0.1,v6.sdra.test=::1,pub.sdra.test=93.184.216.34", 1);
+    /* a name that resolves to loopback is refused, and nothing is pinned */
+    assert_int_equal(sdra_outbox_pin_target("http://rebind.sdra.test:8080/x", false, pin, sizeof pin, &err),
+                     SDRA_EDENIED);
+    assert_string_equal(pin, "");
+    assert_non_null(strstr(err.msg, "loopback"));
+    /* the explicit override: allowed, and pinned to the address checked */
+    assert_int_equal(sdra_outbox_pin_target("http://rebind.sdra.test:8080/x", true, pin, sizeof pin, &err), 0);
+    assert_string_equal(pin, "rebind.sdra.test:8080:127.0.0.1");
+    assert_int_equal(sdra_outbox_pin_target("https://v6.sdra.test/hook", true, pin, sizeof pin, &err), 0);
+    assert_string_equal(pin, "v6.sdra.test:443:[::1]");
+    /* a public answer passes the check and is what the POST will use */
+    assert_int_equal(sdra_outbox_pin_target("https://pub.sdra.test/h?x=1", false, pin, sizeof pin, &err), 0);
+    assert_string_equal(pin, "pub.sdra.test:443:93.184.216.34");
+    /* an address literal needs no pin */
+    assert_int_equal(sdra_outbox_pin_target("http://127.0.0.1:9/x", true, pin, sizeof pin, &err), 0);
+    assert_string_equal(pin, "");
+    assert_int_equal(sdra_outbox_pin_target("http://[::1]:9/x", false, pin, sizeof pin, &err), SDRA_EDENIED);
+    assert_int_equal(sdra_outbox_pin_target("http://pub.sdra.test:99999/x", false, pin, sizeof pin, &err),
+                     SDRA_EINVAL);
+    unsetenv("SDRA_TEST_RESOLVE");
+}
+
 static volatile int planning_done;
 
 static void *plan_in_other_zones(void *arg)
@@ -133,6 +162,7 @@ int main(void)
         cmocka_unit_test(sched_slots_across_dst_changes),
         cmocka_unit_test(sched_business_hours_config),
         cmocka_unit_test(sched_offset_at_the_change_instants),
+        cmocka_unit_test(sched_callback_pinned_to_the_checked_address),
         cmocka_unit_test(sched_leaves_the_process_zone_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
