@@ -365,6 +365,14 @@ static outcome by_code(int rc, const sdra_error *err)
     return DEAD;
 }
 
+/* A mail transport says itself whether a failure may pass (sdra/mail.h: err->retryable, the
+ * same flag that makes `sdra mail` print [retryable] or [permanent]); its codes do not: an SMTP
+ * 550 or 552 is SDRA_EUPSTREAM like a 451, and must end dead, not be retried. */
+static outcome by_mail(int rc, const sdra_error *err)
+{
+    return err->retryable || rc == SDRA_ENOMEM || rc == SDRA_ECANCELED ? RETRY : DEAD;
+}
+
 /* The call's directory: the one the entry names (sdra run), else data_dir/calls/<id>. */
 static void entry_dir(char *out, size_t n, const sdra_outbox_params *p, const sdra_store_outbox_item *it,
                       const json_t *pay)
@@ -542,7 +550,7 @@ static void do_mail(const sdra_outbox_params *p, const sdra_store_outbox_item *i
             goto done;
         }
         if (rc < 0) {
-            set_msg(a, by_code(rc, &err), "mail probe: %s", err.msg);
+            set_msg(a, by_mail(rc, &err), "mail probe: %s", err.msg);
             goto done;
         }
         if (found) {
@@ -591,7 +599,7 @@ static void do_mail(const sdra_outbox_params *p, const sdra_store_outbox_item *i
                            .n_rcpt = n, .message_id = mid};
     sdra_mail_result res = {{0}};
     if ((rc = sdra_mail_deliver(&mc, (sdra_deliver_mode)mode, &m, &res, &err)) < 0) {
-        set_msg(a, by_code(rc, &err), "mail: %s", err.msg);
+        set_msg(a, by_mail(rc, &err), "mail: %s", err.msg);
         goto done;
     }
     a->how = OK;
