@@ -20,6 +20,7 @@ SRC=${SDRA_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 . "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/lib/expect_fail.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/lib/mailservers.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/outbox.sh"
 if ! mail_servers_available; then
   echo "SKIP: needs root and postfix, dovecot-imapd, dovecot-lmtpd (scripts/install-deps.sh)"
   exit 0
@@ -154,29 +155,15 @@ if command -v sqlite3 >/dev/null; then
     sqlite3 "$OD/sdra.db" "INSERT INTO outbox (idem_key, call_id, kind, payload, state, created_ms, org) VALUES ('mail.deliver:$1', '$1', 'mail.deliver', '{\"call_id\":\"$1\",\"transport\":\"smtp\",\"mode\":\"send\",\"message_id\":\"<$1@sdra.test>\",\"rcpt\":[\"$2\"],\"from\":\"bounce@acme.test\",\"eml\":\"email.eml\",\"dir\":\"$T/ob/$1\"}', 'queued', 1, 'default');" \
       || fail "cannot queue $1"
   }
-  ob_deliver() {
-    for _ in $(seq 1 40); do
-      "$SDRA" outbox deliver --once --data "$OD" --outbox-max-attempts 3 --outbox-retry-base-ms 20 \
-        >>"$T/ob.out" 2>>"$T/ob.log" || fail "outbox deliver failed"
-      [ "$(sqlite3 "$OD/sdra.db" "SELECT COUNT(*) FROM outbox WHERE state IN ('queued','running')")" = 0 ] && return 0
-      sleep 0.1
-    done
-    fail "outbox entries still queued"
-  }
-  ob_expect() { # ob_expect NAME STATE ATTEMPTS TEXT
-    "$SDRA" outbox show --data "$OD" "mail.deliver:$1" >"$T/show" 2>"$T/err" || fail "show $1: $(cat "$T/err")"
-    grep -q "^state: *$2\$" "$T/show" && grep -q "^attempts: *$3\$" "$T/show" || fail "outbox $1: $(cat "$T/show")"
-    [ "$(grep -c '' "$T/show")" = 11 ] || fail "outbox $1: last_error is not one line: $(cat "$T/show")"
-    grep "^last_error:" "$T/show" | grep -qF -- "$4" || fail "outbox $1: '$4' not in $(grep last_error "$T/show")"
-    if grep -qE "$SECRETS_RE" "$T/show"; then fail "outbox $1: a secret is shown"; fi
-  }
+  ob_deliver() { outbox_drain "$OD"; }
+  ob_expect() { local n=$1; shift; outbox_expect "$OD" "mail.deliver:$n" "$@"; }
   ob_queue ob-reject reject@prospect.test "$EML"
   ob_queue ob-defer defer@prospect.test "$EML"
   ob_queue ob-full full@prospect.test "$T/big.eml"
   SDRA_SMTP_URL="$SMTP" ob_deliver
   ob_expect ob-reject dead 1 "550 5.1.1"
   ob_expect ob-defer dead 3 "450 4.2.1"
-  grep -q "mail.deliver:ob-defer queued" "$T/ob.out" || fail "the deferred email was not retried: $(cat "$T/ob.out")"
+  grep -q "mail.deliver:ob-defer queued" "$T/deliver.out" || fail "the deferred email was not retried: $(cat "$T/deliver.out")"
   ob_expect ob-full dead 1 "552 5.2.2"
   ob_queue ob-tls pat@prospect.test "$EML"
   (unset SDRA_MAIL_CA_FILE; SDRA_SMTP_URL="$SMTP" ob_deliver) || fail "outbox deliver without the CA"

@@ -21,6 +21,7 @@ SDRA=${SDRA:?SDRA must name the sdra binary}
 SRC=${SDRA_SRC:?SDRA_SRC must name the source tree}
 command -v sqlite3 >/dev/null || { echo "FAIL: sqlite3 CLI missing" >&2; exit 1; }
 . "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/outbox.sh"
 it_setup outbox_errors
 unset SDRA_CONFIG SDRA_HUBSPOT_REFRESH_TOKEN SDRA_HUBSPOT_OWNER_ID SDRA_GMAIL_REFRESH_TOKEN
 
@@ -59,27 +60,9 @@ queue() { # queue KIND CALL [ORG]: one entry for the call's package
   sqlite3 "$D/sdra.db" "INSERT INTO outbox (idem_key, call_id, kind, payload, state, created_ms, org) VALUES ('$key', '$2', '$1', '$pay', 'queued', 1, '$org');" \
     || fail "cannot queue $key"
 }
-deliver() { # until nothing is queued (a retry is due within its short backoff)
-  for _ in $(seq 1 40); do
-    "$SDRA" outbox deliver --once --data "$D" --outbox-max-attempts 3 --outbox-retry-base-ms 20 \
-      >>"$T/deliver.out" 2>>"$T/deliver.log" || fail "outbox deliver failed"
-    [ "$(sqlite3 "$D/sdra.db" "SELECT COUNT(*) FROM outbox WHERE state IN ('queued','running')")" = 0 ] && return 0
-    sleep 0.1
-  done
-  fail "entries still queued: $(sqlite3 "$D/sdra.db" "SELECT idem_key, state, attempts FROM outbox WHERE state IN ('queued','running')")"
-}
-# expect KEY STATE ATTEMPTS TEXT...: `sdra outbox show` says so, with a one-line last_error
-expect() {
-  local key=$1 state=$2 attempts=$3; shift 3
-  "$SDRA" outbox show --data "$D" "$key" > "$T/show.txt" 2>"$T/show.err" || fail "show $key: $(cat "$T/show.err")"
-  grep -q "^state: *$state\$" "$T/show.txt" || fail "$key: want $state: $(cat "$T/show.txt")"
-  grep -q "^attempts: *$attempts\$" "$T/show.txt" || fail "$key: want $attempts attempts: $(cat "$T/show.txt")"
-  [ "$(grep -c '' "$T/show.txt")" = 11 ] || fail "$key: last_error is not one line: $(cat "$T/show.txt")"
-  for w in "$@"; do
-    grep "^last_error:" "$T/show.txt" | grep -qF -- "$w" || fail "$key: '$w' not in: $(grep last_error "$T/show.txt")"
-  done
-  ! grep -q -e hs-default-tok -e hs-acme-tok -e gm-tok "$T/show.txt" || fail "$key: a token was shown"
-}
+deliver() { outbox_drain "$D"; }
+expect() { outbox_expect "$D" "$@"; }
+SECRETS_RE='hs-default-tok|hs-acme-tok|gm-tok'
 
 # --- HubSpot: permanent errors end dead at once, a transient one after the attempts ------------
 queue crm.sync e-token
