@@ -323,8 +323,8 @@ static int hs_set_org(void *state, const char *org, sdra_error *err)
         h->r.owner = h;
     } else if (n->env_prefix[0] && err) {
         sdra_error e = *err;
-        rc = sdra_error_set(err, rc, "organisation %s has no HubSpot settings of its own (the plain SDRA_HUBSPOT_* "
-                                     "are the default organisation's): %s", org, e.msg);
+        rc = sdra_error_set(err, rc, "organisation %s has no HubSpot settings of its own (%sHUBSPOT_*; the plain "
+                                     "SDRA_HUBSPOT_* are the default organisation's): %s", org, n->env_prefix, e.msg);
     }
     memset(n->r.token, 0, sizeof n->r.token);
     free(n);

@@ -457,8 +457,8 @@ static int sf_set_org(void *state, const char *org, sdra_error *err)
         free(n);
     } else if (prefix[0] && err) {
         sdra_error e = *err;
-        rc = sdra_error_set(err, rc, "organisation %s has no Salesforce settings of its own (the plain "
-                                     "SDRA_SALESFORCE_* are the default organisation's): %s", org, e.msg);
+        rc = sdra_error_set(err, rc, "organisation %s has no Salesforce settings of its own (%sSALESFORCE_*; "
+                                     "the plain SDRA_SALESFORCE_* are the default organisation's): %s", org, prefix, e.msg);
     }
     return rc;
 }
