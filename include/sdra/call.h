@@ -7,13 +7,16 @@
  *   {"schema":"sdra.call/1","id":"...","audio":"call.mp3","call_date":"2026-11-24",
  *    "contact_email":"...","contact_name":"...","company":"...","rep_name":"...",
  *    "rep_email":"...","rep_company":"...","style":"friendly","direction":"outbound",
- *    "consent":"obtained","timezone":"Europe/Berlin","contact_timezone":"America/New_York"}
+ *    "consent":"obtained","timezone":"Europe/Berlin","contact_timezone":"America/New_York",
+ *    "callback_url":"https://hooks.example/sdra","send_at":"2026-11-25T09:30:00-05:00"}
  * Absent strings are NULL in C and absent in JSON.
  */
 #ifndef SDRA_CALL_H
 #define SDRA_CALL_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include "sdra/error.h"
 
 #ifdef __cplusplus
@@ -37,6 +40,10 @@ typedef struct sdra_call_info {
     char *consent;       /* recording consent: obtained|not_required|unknown (NULL = unknown) */
     char *timezone;      /* the rep's IANA zone ("Europe/Berlin"): meeting times are in it */
     char *contact_timezone; /* the prospect's zone, when known and different */
+    char *callback_url;  /* this call's own webhook target (http/https; the SSRF rule applies
+                          * when it is sent, sdra_outbox_check_target) */
+    char *send_at;       /* when the email may go: RFC 3339 with a zone, or "next" (the next
+                          * business-hours slot in the contact's zone); NULL: at once */
 } sdra_call_info;
 
 /* Frees every string and zeroes the struct. */
@@ -50,6 +57,11 @@ int sdra_call_info_set(sdra_call_info *c, const char *field, const char *value, 
 
 json_t *sdra_call_info_to_json(const sdra_call_info *c);
 int sdra_call_info_from_json(sdra_call_info *c, const json_t *doc, sdra_error *err);
+
+/* Parses a send_at value: "next" (*next = true), or an RFC 3339 time with "Z" or an offset
+ * ("2026-03-02T09:30:00+01:00"; seconds and fractions optional) -> *unix_ms. SDRA_EINVAL with
+ * a one-line message otherwise (a time without a zone is refused: it would be ambiguous). */
+int sdra_send_at_parse(const char *s, bool *next, int64_t *unix_ms, sdra_error *err);
 
 /* Validates a YYYY-MM-DD date; returns 0 or SDRA_EINVAL. */
 int sdra_date_validate(const char *s);

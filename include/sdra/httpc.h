@@ -67,6 +67,8 @@ typedef struct sdra_httpc_request {
     long max_backoff_ms;       /* cap for backoff and Retry-After; default 10000 */
     const volatile int *cancel; /* when non-NULL and *cancel != 0, stop (SDRA_ECANCELED) */
     const char *capture_header; /* a response header whose value is returned in captured */
+    const char *resolve;       /* "host:port:address" (CURLOPT_RESOLVE): connect to address, no
+                                * DNS lookup; how a caller pins the address it checked (SSRF) */
 } sdra_httpc_request;
 
 sdra_httpc_request sdra_httpc_default_request(void);

@@ -156,6 +156,15 @@ void sdra_outbox_sign(const char *secret, int64_t t, const char *body, size_t bo
  * or unspecified). SDRA_EINVAL / SDRA_EDENIED with a one-line reason. */
 int sdra_outbox_check_target(const char *url, bool allow_private, sdra_error *err);
 
+/* sdra_outbox_check_target, and the address it checked as a CURLOPT_RESOLVE entry
+ * ("host:port:address", sdra_httpc_request.resolve) in resolve (resolve_n bytes; "" for an
+ * address literal): the POST goes to that address, so a DNS answer that changes after the
+ * check (rebinding to 127.0.0.1) cannot redirect it. With allow_private no address is refused
+ * but the one used is pinned all the same. $SDRA_TEST_RESOLVE ("host=address,...") stands in
+ * for DNS in the check, for tests. */
+#define SDRA_OUTBOX_RESOLVE_MAX 320
+int sdra_outbox_pin_target(const char *url, bool allow_private, char *resolve, size_t resolve_n, sdra_error *err);
+
 #ifdef __cplusplus
 }
 #endif

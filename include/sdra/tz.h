@@ -11,6 +11,7 @@
 #ifndef SDRA_TZ_H
 #define SDRA_TZ_H
 
+#include <stdint.h>
 #include "sdra/error.h"
 
 #ifdef __cplusplus
@@ -42,6 +43,11 @@ int sdra_tz_load(sdra_tz *z, const char *name, sdra_error *err);
  * be NULL) set. A time in the spring gap counts as standard, one in the autumn overlap as
  * daylight. */
 int sdra_tz_offset_min(const sdra_tz *z, int y, int m, int d, int min_of_day, int *is_dst);
+
+/* The offset east of UTC in minutes in force at the instant unix_s (seconds since 1970, UTC);
+ * *is_dst (may be NULL) set. The zone's current rule is applied to any year (sdra_tz keeps no
+ * history), which is right for the present and the future. */
+int sdra_tz_offset_at(const sdra_tz *z, int64_t unix_s, int *is_dst);
 
 /* The day of month on which rule r falls in year y. */
 int sdra_tz_rule_day(const sdra_tz_rule *r, int y);

@@ -44,6 +44,11 @@ static void usage(FILE *f)
         "  --timezone REP[,CONTACT]  IANA zones (Europe/Berlin): meeting times are the rep's; the\n"
         "                       invite carries the zone, the email names it and, when the\n"
         "                       contact's differs, their local time too (default: floating time)\n"
+        "  --contact-timezone Z the contact's IANA zone alone (the same as --timezone's CONTACT)\n"
+        "  --send-at T          when the email may go: RFC 3339 with a zone\n"
+        "                       (2026-03-02T09:30:00-05:00), or 'next': the next business-hours\n"
+        "                       slot (--business-hours, default 09:00-17:00 mon-fri) in the\n"
+        "                       contact's zone\n"
         "  (the names above are also hints to the recognizer: it expects to hear them)\n"
         "follow-up:\n"
         "  --style S            formal|friendly|concise|consultative (default friendly)\n"
@@ -227,6 +232,7 @@ int cmd_run(int argc, char **argv)
         {"encrypt", no_argument, 0, 41},            {"master-key-file", required_argument, 0, 42},
         {"master-key-cmd", required_argument, 0, 43},
         {"timezone", required_argument, 0, 44},
+        {"send-at", required_argument, 0, 45},      {"contact-timezone", required_argument, 0, 46},
         CLI_LLM_LONGOPTS,                           CLI_ASR_LONGOPTS,
         CLI_OUTBOX_LONGOPTS,                        CLI_TR_LONGOPTS,
         {0, 0, 0, 0}};
@@ -289,6 +295,12 @@ int cmd_run(int argc, char **argv)
             }
             break;
         }
+        case 45: case 46:
+            if (sdra_call_info_set(&call, c == 45 ? "send_at" : "contact_timezone", optarg, &err) < 0) {
+                rc = cli_usage_error("run", "--%s: %s", c == 45 ? "send-at" : "contact-timezone", err.msg);
+                goto done;
+            }
+            break;
         case 41: encrypt = true; break;
         case 42: mk_file = optarg; break;
         case 43: mk_cmd = optarg; break;

@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 #include "git_rev.h" /* generated at build time: cmake/git-rev.cmake */
+#include "sdra/env.h"
 #include "sdra/log.h"
 #include "sdra/util.h"
 
@@ -57,6 +58,11 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "--version")) {
         printf("sdra %s (git %s)\nshare directory: %s\n", SDRA_VERSION, SDRA_GIT_REV, sdra_share_dir());
         return SDRA_EXIT_OK;
+    }
+    sdra_error env_err = {0}; /* NAME_FILE secrets (sdra/env.h), before any thread starts */
+    if (sdra_env_load_files(&env_err) < 0) {
+        fprintf(stderr, "sdra: %s\n", env_err.msg);
+        return SDRA_EXIT_USAGE;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))

@@ -16,7 +16,7 @@ static const char *styles[] = {"formal", "friendly", "concise", "consultative"};
 
 #define FIELDS(X) X(id) X(audio) X(call_date) X(contact_email) X(contact_name) X(company) \
     X(rep_name) X(rep_email) X(rep_company) X(style) X(direction) X(consent) X(timezone)      \
-    X(contact_timezone)
+    X(contact_timezone) X(callback_url) X(send_at)
 
 void sdra_call_info_release(sdra_call_info *c)
 {
@@ -34,6 +34,55 @@ int sdra_date_validate(const char *s)
     if (sdra_date_parse(s, &days) < 0 || s[0] > '2') /* years 1900..2999 */
         return SDRA_EINVAL;
     return 0;
+}
+
+int sdra_send_at_parse(const char *s, bool *next, int64_t *unix_ms, sdra_error *err)
+{
+    *next = false;
+    *unix_ms = 0;
+    if (s && !strcmp(s, "next")) {
+        *next = true;
+        return 0;
+    }
+    int y, mo, d, h, mi, sec = 0, n = 0, k = 0;
+    char sep;
+    if (!s || strlen(s) > 40 || sscanf(s, "%4d-%2d-%2d%c%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi, &n) != 6 || n != 16 ||
+        (sep != 'T' && sep != 't' && sep != ' '))
+        goto bad;
+    char date[11];
+    memcpy(date, s, 10);
+    date[10] = '\0';
+    const char *p = s + n;
+    if (*p == ':') {
+        if (sscanf(p, ":%2d%n", &sec, &k) != 1 || k != 3 || sec > 60)
+            goto bad;
+        p += k;
+        if (*p == '.') /* fractions of a second: ignored */
+            for (p++; *p >= '0' && *p <= '9'; p++)
+                ;
+    }
+    long off_s = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om;
+        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &k) != 2 || k != 5 || oh > 23 || om > 59)
+            goto bad;
+        off_s = (*p == '-' ? -1L : 1L) * (oh * 3600L + om * 60L);
+        p += 1 + k;
+    } else {
+        goto bad;
+    }
+    if (*p || sdra_date_validate(date) < 0 || y < 1970 || h > 23 || mi > 59)
+        goto bad;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+    *unix_ms = ((int64_t)timegm(&tm) - off_s) * 1000;
+    return 0;
+bad:
+    return sdra_error_set(err, SDRA_EINVAL,
+                          "send_at: '%.40s' is not an RFC 3339 time with a zone (2026-03-02T09:30:00Z, "
+                          "2026-03-02T09:30:00+01:00) or 'next'",
+                          s ? s : "");
 }
 
 void sdra_date_today(char out[11])
@@ -71,6 +120,13 @@ static int check(const char *field, const char *v, sdra_error *err)
         return sdra_error_set(err, SDRA_EINVAL, "direction: '%s' is not outbound or inbound", v);
     if (!strcmp(field, "consent") && strcmp(v, "obtained") && strcmp(v, "not_required") && strcmp(v, "unknown"))
         return sdra_error_set(err, SDRA_EINVAL, "consent: '%s' is not obtained, not_required or unknown", v);
+    if (!strcmp(field, "send_at")) {
+        bool next;
+        int64_t ms;
+        return sdra_send_at_parse(v, &next, &ms, err);
+    }
+    if (!strcmp(field, "callback_url") && strncmp(v, "https://", 8) && strncmp(v, "http://", 7))
+        return sdra_error_set(err, SDRA_EINVAL, "callback_url: '%.100s' is not an http:// or https:// URL", v);
     if (!strcmp(field, "timezone") || !strcmp(field, "contact_timezone")) {
         sdra_tz z;
         return sdra_tz_load(&z, v, err);

@@ -177,3 +177,20 @@ int sdra_tz_offset_min(const sdra_tz *z, int y, int m, int d, int min_of_day, in
         *is_dst = dst;
     return dst ? z->dst_off_min : z->std_off_min;
 }
+
+/* The daylight period in wall-clock daylight time is [start + gap, end) (sdra_tz_offset_min);
+ * the instant t is in it exactly when t shown at the daylight offset falls there, which is
+ * also right in the autumn overlap (the same wall time twice, once at each offset). */
+int sdra_tz_offset_at(const sdra_tz *z, int64_t unix_s, int *is_dst)
+{
+    int dst = 0;
+    if (z->has_dst) {
+        time_t t = (time_t)(unix_s + (int64_t)z->dst_off_min * 60);
+        struct tm g;
+        gmtime_r(&t, &g);
+        sdra_tz_offset_min(z, g.tm_year + 1900, g.tm_mon + 1, g.tm_mday, g.tm_hour * 60 + g.tm_min, &dst);
+    }
+    if (is_dst)
+        *is_dst = dst;
+    return dst ? z->dst_off_min : z->std_off_min;
+}

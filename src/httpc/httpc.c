@@ -537,7 +537,7 @@ int sdra_httpc_do(sdra_httpc_response *out, const sdra_httpc_request *req, sdra_
         return rc;
 
     CURL *c = NULL;
-    struct curl_slist *hdrs = NULL;
+    struct curl_slist *hdrs = NULL, *pinned = NULL;
     curl_mime *mime = NULL;
     char *auth = NULL;
     char errbuf[CURL_ERROR_SIZE];
@@ -562,6 +562,12 @@ int sdra_httpc_do(sdra_httpc_response *out, const sdra_httpc_request *req, sdra_
     }
     if (set_options(c, req, &p, &x, hdrs, mime, errbuf) < 0) {
         rc = sdra_error_set(err, SDRA_EINTERNAL, "%s: libcurl refused an option", shown);
+        goto done;
+    }
+    /* a pinned address: the connection goes where the caller checked, whatever DNS says now */
+    if (req->resolve && (!(pinned = curl_slist_append(NULL, req->resolve)) ||
+                         curl_easy_setopt(c, CURLOPT_RESOLVE, pinned) != CURLE_OK)) {
+        rc = sdra_error_set(err, SDRA_EINTERNAL, "%s: libcurl refused the pinned address", shown);
         goto done;
     }
 
@@ -679,6 +685,7 @@ done:
         curl_easy_cleanup(c); /* first: the handle uses the lists and the mime body */
     free(x.buf);
     curl_slist_free_all(hdrs);
+    curl_slist_free_all(pinned);
     if (auth) {
         explicit_bzero(auth, strlen(auth));
         free(auth);

@@ -177,33 +177,24 @@ static char *review_reason(const sdra_outbox_params *p, const json_t *email)
     return strdup(buf);
 }
 
-/* When the email may go: call.json send_at (ISO 8601, UTC or with an offset), else the next
- * business-hours slot in the contact's zone (call.json contact_timezone / timezone), else now. */
+/* When the email may go: call.json send_at (RFC 3339 with a zone, sdra_send_at_parse), else
+ * the next business-hours slot in the contact's zone (call.json contact_timezone / timezone)
+ * when send_at is "next" or business hours are on, else now. */
 static int send_time(const sdra_outbox_params *p, const json_t *calldoc, int64_t now_ms, int64_t *out,
                      sdra_error *err)
 {
     const char *at = jstr(calldoc, "send_at");
+    bool next = false;
     *out = 0;
     if (at && *at) {
-        struct tm tm = {0};
-        const char *rest = strptime(at, "%Y-%m-%dT%H:%M", &tm);
-        if (!rest)
-            return sdra_error_set(err, SDRA_EINVAL, "call.json send_at '%.40s': use ISO 8601 (2026-03-02T09:30Z)", at);
-        if (*rest == ':')
-            rest = strptime(rest, ":%S", &tm);
-        long off = 0;
-        if (rest && (*rest == '+' || *rest == '-')) {
-            int hh = 0, mm = 0;
-            if (sscanf(rest + 1, "%2d:%2d", &hh, &mm) < 1)
-                return sdra_error_set(err, SDRA_EINVAL, "call.json send_at '%.40s': bad offset", at);
-            off = (*rest == '-' ? -1 : 1) * (hh * 3600L + mm * 60L);
-        } else if (!rest || (*rest && strcmp(rest, "Z"))) {
-            return sdra_error_set(err, SDRA_EINVAL, "call.json send_at '%.40s': use ISO 8601 (2026-03-02T09:30Z)", at);
-        }
-        *out = ((int64_t)timegm(&tm) - off) * 1000;
-        return 0;
+        sdra_error perr = {0};
+        int rc = sdra_send_at_parse(at, &next, out, &perr);
+        if (rc < 0)
+            return sdra_error_set(err, rc, "call.json %s", perr.msg);
+        if (!next)
+            return 0;
     }
-    if (!p->business_hours)
+    if (!p->business_hours && !next)
         return 0;
     const char *tz = jstr(calldoc, "contact_timezone");
     if (!tz)
@@ -287,7 +278,10 @@ static int plan_crm(sdra_outbox_plan *pl, const sdra_outbox_params *p, const cha
         return rc;
     char *reason = review_reason(p, email);
     json_decref(email);
-    json_t *pay = json_pack("{s:s, s:s}", "call_id", call_id, "backend", p->crm);
+    /* whose connector settings the sync uses: the call's own organisation's, never another's
+     * (docs/connectors.md, Organisations) */
+    json_t *pay = json_pack("{s:s, s:s, s:s}", "call_id", call_id, "backend", p->crm, "settings_of",
+                            org && *org ? org : "default");
     if (pay && p->record_dir)
         json_object_set_new(pay, "dir", json_string(workdir));
     char *ptext = pay ? json_dumps(pay, JSON_COMPACT) : NULL;
@@ -371,6 +365,14 @@ static outcome by_code(int rc, const sdra_error *err)
     return DEAD;
 }
 
+/* A mail transport says itself whether a failure may pass (sdra/mail.h: err->retryable, the
+ * same flag that makes `sdra mail` print [retryable] or [permanent]); its codes do not: an SMTP
+ * 550 or 552 is SDRA_EUPSTREAM like a 451, and must end dead, not be retried. */
+static outcome by_mail(int rc, const sdra_error *err)
+{
+    return err->retryable || rc == SDRA_ENOMEM || rc == SDRA_ECANCELED ? RETRY : DEAD;
+}
+
 /* The call's directory: the one the entry names (sdra run), else data_dir/calls/<id>. */
 static void entry_dir(char *out, size_t n, const sdra_outbox_params *p, const sdra_store_outbox_item *it,
                       const json_t *pay)
@@ -391,8 +393,9 @@ static void do_webhook(const sdra_outbox_params *p, const sdra_store_outbox_item
         set_msg(a, DEAD, "webhook entry is malformed%s", NULL);
         return;
     }
+    char pin[SDRA_OUTBOX_RESOLVE_MAX] = "";
     if (json_is_true(json_object_get(pay, "check")) &&
-        sdra_outbox_check_target(url, p->allow_private_targets, &err) < 0) {
+        sdra_outbox_pin_target(url, p->allow_private_targets, pin, sizeof pin, &err) < 0) {
         set_msg(a, DEAD, "webhook target refused: %s", err.msg);
         return;
     }
@@ -411,6 +414,7 @@ static void do_webhook(const sdra_outbox_params *p, const sdra_store_outbox_item
     q.max_attempts = 1; /* the outbox retries, with its own backoff */
     q.timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : 10000;
     q.max_response_bytes = 64u << 10;
+    q.resolve = pin[0] ? pin : NULL; /* the address just checked, not a second DNS answer */
     int h = 0;
     if (p->webhook_secret && *p->webhook_secret)
         q.headers[h++] = h_sig;
@@ -456,6 +460,11 @@ static void do_crm(const sdra_outbox_params *p, const sdra_store_outbox_item *it
         rc = sdra_json_load_doc(&em, dir, "email.json", DOC_MAX, 1, &err);
     if (rc < 0) {
         set_msg(a, rc == SDRA_ENOTFOUND || rc == SDRA_EINVAL ? DEAD : RETRY, "crm.sync: %s", err.msg);
+        goto done;
+    }
+    const char *settings_of = jstr(pay, "settings_of");
+    if (settings_of && strcmp(settings_of, it->org)) { /* a payload naming another org is not obeyed */
+        set_msg(a, DEAD, "crm.sync: the entry names another organisation's connector%s", NULL);
         goto done;
     }
     if ((rc = sdra_crm_open(&crm, backend, p->data_dir, &err)) < 0 || (rc = sdra_crm_set_org(crm, it->org, &err)) < 0 ||
@@ -541,7 +550,7 @@ static void do_mail(const sdra_outbox_params *p, const sdra_store_outbox_item *i
             goto done;
         }
         if (rc < 0) {
-            set_msg(a, by_code(rc, &err), "mail probe: %s", err.msg);
+            set_msg(a, by_mail(rc, &err), "mail probe: %s", err.msg);
             goto done;
         }
         if (found) {
@@ -590,7 +599,7 @@ static void do_mail(const sdra_outbox_params *p, const sdra_store_outbox_item *i
                            .n_rcpt = n, .message_id = mid};
     sdra_mail_result res = {{0}};
     if ((rc = sdra_mail_deliver(&mc, (sdra_deliver_mode)mode, &m, &res, &err)) < 0) {
-        set_msg(a, by_code(rc, &err), "mail: %s", err.msg);
+        set_msg(a, by_mail(rc, &err), "mail: %s", err.msg);
         goto done;
     }
     a->how = OK;
@@ -764,6 +773,7 @@ json_t *sdra_outbox_item_json(const sdra_store_outbox_item *it)
         json_object_set_new(t, "recipients", json_integer((json_int_t)json_array_size(json_object_get(pay, "rcpt"))));
     } else if (!strcmp(it->kind, SDRA_OUTBOX_CRM_SYNC)) {
         json_object_set(t, "backend", json_object_get(pay, "backend"));
+        json_object_set(t, "settings_of", json_object_get(pay, "settings_of"));
     }
     json_decref(pay);
     json_object_set_new(o, "target", t);

@@ -4,19 +4,18 @@
  * its arguments (the zone database aside), so the unit tests pin them down.
  */
 #include "sdra/outbox.h"
+#include "sdra/tz.h"
 #include "sdra/util.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 
 int sdra_review_policy_parse(const char *s)
@@ -87,63 +86,37 @@ int sdra_outbox_hours_parse(sdra_outbox_hours *h, const char *s, sdra_error *err
     return 0;
 }
 
-/* glibc has no per-call time zone: the zone is switched through TZ under this lock, and only
- * for the few conversions below (planning an email, not a hot path). */
-static pthread_mutex_t tz_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static bool tz_name_ok(const char *tz)
-{
-    if (!tz || !*tz || strlen(tz) > 64 || tz[0] == '/' || strstr(tz, ".."))
-        return false;
-    for (const char *p = tz; *p; p++)
-        if (!isalnum((unsigned char)*p) && !strchr("_+-/", *p))
-            return false;
-    if (!strcmp(tz, "UTC"))
-        return true;
-    char path[160];
-    struct stat sb;
-    snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", tz);
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
+/* The zone's rule comes from sdra/tz.h, so no process-wide TZ is touched: several workers
+ * plan emails in different zones at once. Each candidate day's opening time is a local wall
+ * time; its offset is the one in force then (a start inside the spring gap counts as standard
+ * time, so 02:30 on the day clocks go forward is 03:30 daylight time). */
 int sdra_outbox_next_slot(int64_t now_ms, const char *tz, const sdra_outbox_hours *h, int64_t *out_ms,
                           sdra_error *err)
 {
-    if (!tz_name_ok(tz))
+    sdra_tz z;
+    if (sdra_tz_load(&z, tz ? tz : "", err) < 0)
         return sdra_error_set(err, SDRA_EINVAL, "unknown time zone '%.64s'", tz ? tz : "");
     if (!h || h->start_min < 0 || h->end_min <= h->start_min || h->end_min > 1440 || !(h->days_mask & 0x7f))
         return sdra_error_set(err, SDRA_EINVAL, "business hours are empty");
-    pthread_mutex_lock(&tz_mu);
-    char *old = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
-    setenv("TZ", tz, 1);
-    tzset();
-    time_t now = (time_t)(now_ms / 1000);
-    int64_t best = -1;
+    int64_t now_s = now_ms / 1000, best = -1;
+    time_t local = (time_t)(now_s + (int64_t)sdra_tz_offset_at(&z, now_s, NULL) * 60);
     struct tm lt;
-    localtime_r(&now, &lt);
+    gmtime_r(&local, &lt);
     int min = lt.tm_hour * 60 + lt.tm_min;
     if ((h->days_mask & (1u << lt.tm_wday)) && min >= h->start_min && min < h->end_min)
         best = now_ms;
     for (int d = 0; best < 0 && d < 8; d++) {
-        struct tm t = lt;
-        t.tm_mday += d;
-        t.tm_hour = h->start_min / 60;
-        t.tm_min = h->start_min % 60;
-        t.tm_sec = 0;
-        t.tm_isdst = -1;
-        time_t cand = mktime(&t);
+        struct tm t = {.tm_year = lt.tm_year, .tm_mon = lt.tm_mon, .tm_mday = lt.tm_mday + d, .tm_hour = 12};
+        time_t noon = timegm(&t); /* normalises the date */
         struct tm c;
-        localtime_r(&cand, &c);
-        if (cand != (time_t)-1 && (int64_t)cand * 1000 >= now_ms && (h->days_mask & (1u << c.tm_wday)))
-            best = (int64_t)cand * 1000;
+        gmtime_r(&noon, &c);
+        if (!(h->days_mask & (1u << c.tm_wday)))
+            continue;
+        int off = sdra_tz_offset_min(&z, c.tm_year + 1900, c.tm_mon + 1, c.tm_mday, h->start_min, NULL);
+        int64_t cand = ((int64_t)noon - 12 * 3600 + (int64_t)(h->start_min - off) * 60) * 1000;
+        if (cand >= now_ms)
+            best = cand;
     }
-    if (old)
-        setenv("TZ", old, 1);
-    else
-        unsetenv("TZ");
-    tzset();
-    free(old);
-    pthread_mutex_unlock(&tz_mu);
     if (best < 0)
         return sdra_error_set(err, SDRA_EINVAL, "no business-hours slot in the next week");
     *out_ms = best;
@@ -183,13 +156,53 @@ static bool ip6_private(const unsigned char *a)
     return (a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || a[0] == 0xff;
 }
 
-int sdra_outbox_check_target(const char *url, bool allow_private, sdra_error *err)
+/* SDRA_TEST_RESOLVE="host=address[,host=address]": what the check believes a name resolves
+ * to, for tests only (a name that DNS does not know, resolved for the check alone, shows that
+ * the connection goes to the pinned address and not to a second lookup). */
+static bool test_resolve(const char *host, struct sockaddr_storage *ss)
+{
+    const char *list = getenv("SDRA_TEST_RESOLVE");
+    size_t hn = strlen(host);
+    for (const char *p = list; p && *p;) {
+        size_t n = strcspn(p, ",");
+        const char *eq = memchr(p, '=', n);
+        if (eq && (size_t)(eq - p) == hn && !strncasecmp(p, host, hn)) {
+            char addr[64];
+            snprintf(addr, sizeof addr, "%.*s", (int)(n - hn - 1), eq + 1);
+            memset(ss, 0, sizeof *ss);
+            if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+                ss->ss_family = AF_INET;
+                return true;
+            }
+            if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+                ss->ss_family = AF_INET6;
+                return true;
+            }
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return false;
+}
+
+static bool addr_private(const struct sockaddr *sa)
+{
+    return sa->sa_family == AF_INET ? ip4_private((const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr)
+                                    : sa->sa_family == AF_INET6 &&
+                                          ip6_private(((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr);
+}
+
+int sdra_outbox_pin_target(const char *url, bool allow_private, char *resolve, size_t resolve_n, sdra_error *err)
 {
     const char *rest = NULL;
+    int port = 0;
+    if (resolve && resolve_n)
+        resolve[0] = '\0';
     if (url && !strncmp(url, "https://", 8))
-        rest = url + 8;
+        rest = url + 8, port = 443;
     else if (url && !strncmp(url, "http://", 7))
-        rest = url + 7;
+        rest = url + 7, port = 80;
     if (!rest || strlen(url) > 2000)
         return sdra_error_set(err, SDRA_EINVAL, "callback URL must be http:// or https://");
     size_t n = strcspn(rest, "/?#");
@@ -198,32 +211,60 @@ int sdra_outbox_check_target(const char *url, bool allow_private, sdra_error *er
         return sdra_error_set(err, SDRA_EINVAL, "callback URL has no host (or has user info)");
     memcpy(host, rest, n);
     host[n] = '\0';
-    char *port = NULL;
+    char *colon = NULL;
     if (host[0] == '[') {
         char *end = strchr(host, ']');
         if (!end)
             return sdra_error_set(err, SDRA_EINVAL, "callback URL: bad IPv6 host");
+        colon = end[1] == ':' ? end + 1 : NULL;
         *end = '\0';
         memmove(host, host + 1, strlen(host + 1) + 1);
-    } else if ((port = strchr(host, ':')) != NULL) {
-        *port = '\0';
+    } else if ((colon = strchr(host, ':')) != NULL) {
+        *colon = '\0';
     }
-    if (allow_private)
-        return 0;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-    int g = getaddrinfo(host, NULL, &hints, &res);
-    if (g != 0)
+    if (colon) {
+        char *e = NULL;
+        long v = strtol(colon + 1, &e, 10);
+        if (e == colon + 1 || *e || v < 1 || v > 65535)
+            return sdra_error_set(err, SDRA_EINVAL, "callback URL: bad port");
+        port = (int)v;
+    }
+    struct sockaddr_storage forced;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL, one = {0};
+    if (test_resolve(host, &forced)) {
+        one.ai_family = forced.ss_family;
+        one.ai_addr = (struct sockaddr *)&forced;
+        res = &one;
+    } else if (getaddrinfo(host, NULL, &hints, &res) != 0) {
         return sdra_error_set(err, SDRA_EINVAL, "callback host '%.100s' does not resolve", host);
+    }
     int rc = 0;
+    char addr[INET6_ADDRSTRLEN] = "";
     for (struct addrinfo *ai = res; ai && rc == 0; ai = ai->ai_next) {
-        bool priv = ai->ai_family == AF_INET
-                        ? ip4_private((const unsigned char *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr)
-                        : ai->ai_family == AF_INET6 &&
-                              ip6_private(((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr.s6_addr);
-        if (priv)
+        if (!allow_private && addr_private(ai->ai_addr))
             rc = sdra_error_set(err, SDRA_EDENIED,
                                 "callback host '%.100s' is a loopback, private or link-local address", host);
+        else if (!addr[0] && ai->ai_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, addr, sizeof addr);
+        else if (!addr[0] && ai->ai_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, addr, sizeof addr);
     }
-    freeaddrinfo(res);
+    if (res != &one)
+        freeaddrinfo(res);
+    if (rc == 0 && !addr[0])
+        rc = sdra_error_set(err, SDRA_EINVAL, "callback host '%.100s' has no IPv4 or IPv6 address", host);
+    if (rc == 0 && resolve && resolve_n) {
+        /* an address literal needs no pin; a name is pinned to the address just checked */
+        unsigned char lit[16];
+        bool literal = inet_pton(AF_INET, host, lit) == 1 || inet_pton(AF_INET6, host, lit) == 1;
+        if (!literal && (size_t)snprintf(resolve, resolve_n, strchr(addr, ':') ? "%s:%d:[%s]" : "%s:%d:%s", host,
+                                         port, addr) >= resolve_n)
+            rc = sdra_error_set(err, SDRA_ELIMIT, "callback host '%.100s': name too long", host);
+    }
     return rc;
+}
+
+int sdra_outbox_check_target(const char *url, bool allow_private, sdra_error *err)
+{
+    return sdra_outbox_pin_target(url, allow_private, NULL, 0, err);
 }

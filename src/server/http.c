@@ -44,7 +44,7 @@ const char *const srv_route_names[SRV_N_ROUTES] = {
 
 const char *const srv_meta_fields[N_META] = {"contact_email", "contact_name", "company", "rep_name", "rep_email",
                                     "rep_company", "call_date", "style", "direction", "consent",
-                                    "contact_timezone"};
+                                    "callback_url", "send_at", "contact_timezone"};
 
 /* ---- responses ------------------------------------------------------------------------ */
 

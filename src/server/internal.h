@@ -209,7 +209,7 @@ enum route {
 };
 extern const char *const srv_route_names[SRV_N_ROUTES];
 
-#define N_META 11 /* contact_timezone: the web app schedules the email in it */
+#define N_META 13 /* ..., callback_url, send_at, contact_timezone (the outbox and the web app schedule in it) */
 extern const char *const srv_meta_fields[N_META];
 
 typedef struct srv_audio_type {

@@ -10,6 +10,7 @@
 #include "sdra/call.h"
 #include "sdra/crm.h"
 #include "sdra/log.h"
+#include "sdra/outbox.h"
 #include "sdra/util.h"
 
 #include <arpa/inet.h>
@@ -270,6 +271,12 @@ enum MHD_Result srv_upload_finish(req *r, struct MHD_Connection *c)
             ret = srv_send_error(r, c, 400, "invalid_input", "%s", err.msg);
             goto done;
         }
+    /* the SSRF rule at the door too (it is checked again, and the address pinned, when sent) */
+    if (ci.callback_url &&
+        sdra_outbox_check_target(ci.callback_url, s->p.outbox && s->p.outbox->allow_private_targets, &err) < 0) {
+        ret = srv_send_error(r, c, 400, "invalid_input", "callback_url: %s", err.msg);
+        goto done;
+    }
     if (!ci.call_date) {
         char today[11];
         sdra_date_today(today);

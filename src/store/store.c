@@ -825,6 +825,8 @@ int store_audit_group_append(store_audit_queue *q, sdra_store *s, store_audit_wr
     if (me.rc < 0 && err)
         *err = me.err;
     return me.rc;
+}
+
 int sdra_store_search_missing(sdra_store *s, const char *after_id, sdra_store_call *out, int max, int *n_out,
                               sdra_error *err)
 {

@@ -52,6 +52,7 @@ typedef struct hubspot {
     char owner_email[320]; /* the owner_id cache is for this email */
     char owner_id[64];
     unsigned props_ok; /* bit per object: the custom properties exist */
+    char env_prefix[CRM_ENV_PREFIX_MAX]; /* whose settings: "" the default org's (crm_org_prefix) */
 } hubspot;
 
 /* ---- payload builders ---------------------------------------------------------------------- */
@@ -236,8 +237,8 @@ static void hs_describe(const json_t *doc, char *out, size_t n)
 static int hs_refresh(crm_remote *r, sdra_error *err)
 {
     hubspot *h = r->owner;
-    const char *rt = crm_env("SDRA_HUBSPOT_REFRESH_TOKEN"), *id = crm_env("SDRA_HUBSPOT_CLIENT_ID"),
-               *secret = crm_env("SDRA_HUBSPOT_CLIENT_SECRET");
+    const char *rt = crm_env_in(h->env_prefix, "SDRA_HUBSPOT_REFRESH_TOKEN"), *id = crm_env_in(h->env_prefix, "SDRA_HUBSPOT_CLIENT_ID"),
+               *secret = crm_env_in(h->env_prefix, "SDRA_HUBSPOT_CLIENT_SECRET");
     if (!rt || !id || !secret)
         return sdra_error_set(err, SDRA_EINVAL,
                               "HubSpot: no access token: set SDRA_HUBSPOT_TOKEN, or SDRA_HUBSPOT_REFRESH_TOKEN with "
@@ -267,6 +268,29 @@ static void hs_close(void *state)
     free(h);
 }
 
+/* Reads h's settings (under h->env_prefix) into h, which holds nothing else yet. */
+static int hs_setup(hubspot *h, sdra_error *err)
+{
+    const char *base = crm_env_in(h->env_prefix, "SDRA_HUBSPOT_URL");
+    int rc = crm_remote_init(&h->r, "HubSpot", base ? base : HS_DEFAULT_URL, err);
+    if (rc < 0)
+        return rc;
+    h->r.owner = h;
+    h->r.describe = hs_describe;
+    snprintf(h->token_url, sizeof h->token_url, "%s/oauth/v1/token", h->r.base);
+    const char *tok = crm_env_in(h->env_prefix, "SDRA_HUBSPOT_TOKEN");
+    bool can_refresh = crm_env_in(h->env_prefix, "SDRA_HUBSPOT_REFRESH_TOKEN") != NULL;
+    if (!tok && !can_refresh)
+        return sdra_error_set(err, SDRA_EINVAL, "HubSpot: set %sHUBSPOT_TOKEN (a private app's access token) or "
+                                                "%sHUBSPOT_REFRESH_TOKEN (docs/connectors.md)",
+                              h->env_prefix[0] ? h->env_prefix : "SDRA_", h->env_prefix[0] ? h->env_prefix : "SDRA_");
+    if (tok && (rc = crm_remote_set_token(&h->r, tok, err)) < 0)
+        return rc;
+    if (can_refresh)
+        h->r.refresh = hs_refresh;
+    return 0;
+}
+
 static int hs_open(void **state, const char *data_dir, int flags, sdra_error *err)
 {
     (void)data_dir;
@@ -275,30 +299,36 @@ static int hs_open(void **state, const char *data_dir, int flags, sdra_error *er
     hubspot *h = calloc(1, sizeof *h);
     if (!h)
         return sdra_error_set(err, SDRA_ENOMEM, "HubSpot: out of memory");
-    const char *base = crm_env("SDRA_HUBSPOT_URL");
-    int rc = crm_remote_init(&h->r, "HubSpot", base ? base : HS_DEFAULT_URL, err);
+    int rc = hs_setup(h, err);
     if (rc < 0) {
-        free(h);
+        hs_close(h);
         return rc;
     }
-    h->r.owner = h;
-    h->r.describe = hs_describe;
-    snprintf(h->token_url, sizeof h->token_url, "%s/oauth/v1/token", h->r.base);
-    const char *tok = crm_env("SDRA_HUBSPOT_TOKEN");
-    bool can_refresh = crm_env("SDRA_HUBSPOT_REFRESH_TOKEN") != NULL;
-    if (!tok && !can_refresh) {
-        free(h);
-        return sdra_error_set(err, SDRA_EINVAL, "HubSpot: set SDRA_HUBSPOT_TOKEN (a private app's access token) or "
-                                                "SDRA_HUBSPOT_REFRESH_TOKEN (docs/connectors.md)");
-    }
-    if (tok && (rc = crm_remote_set_token(&h->r, tok, err)) < 0) {
-        free(h);
-        return rc;
-    }
-    if (can_refresh)
-        h->r.refresh = hs_refresh;
     *state = h;
     return 0;
+}
+
+/* Another organisation: its own settings, read again from scratch; h is unchanged on failure
+ * (the caller then closes it: nothing of the default org's is used for this org's call). */
+static int hs_set_org(void *state, const char *org, sdra_error *err)
+{
+    hubspot *h = state, *n = calloc(1, sizeof *n);
+    if (!n)
+        return sdra_error_set(err, SDRA_ENOMEM, "HubSpot: out of memory");
+    crm_org_prefix(n->env_prefix, org);
+    int rc = hs_setup(n, err);
+    if (rc == 0) {
+        memset(h->r.token, 0, sizeof h->r.token);
+        *h = *n;
+        h->r.owner = h;
+    } else if (n->env_prefix[0] && err) {
+        sdra_error e = *err;
+        rc = sdra_error_set(err, rc, "organisation %s has no HubSpot settings of its own (%sHUBSPOT_*; the plain "
+                                     "SDRA_HUBSPOT_* are the default organisation's): %s", org, n->env_prefix, e.msg);
+    }
+    memset(n->r.token, 0, sizeof n->r.token);
+    free(n);
+    return rc;
 }
 
 static const char *hs_location(void *state)
@@ -465,8 +495,8 @@ static int hs_associate(hubspot *h, int obj, const char *id, const char *contact
 static int hs_owner(hubspot *h, const char *rep_email, const char **id, sdra_error *err)
 {
     *id = "";
-    const char *fixed = crm_env("SDRA_HUBSPOT_OWNER_ID");
-    const char *email = fixed ? "#id" : rep_email ? rep_email : crm_env("SDRA_HUBSPOT_OWNER_EMAIL");
+    const char *fixed = crm_env_in(h->env_prefix, "SDRA_HUBSPOT_OWNER_ID");
+    const char *email = fixed ? "#id" : rep_email ? rep_email : crm_env_in(h->env_prefix, "SDRA_HUBSPOT_OWNER_EMAIL");
     if (!email)
         return 0;
     if (!strcmp(h->owner_email, email)) {
@@ -536,7 +566,7 @@ static int hs_upsert_contact(void *state, const sdra_crm_contact *c, sdra_crm_re
     out->created = old == NULL;
     out->do_not_call = dnc;
     out->do_not_email = dne;
-    const char *sub = crm_env("SDRA_HUBSPOT_SUBSCRIPTION_ID");
+    const char *sub = crm_env_in(h->env_prefix, "SDRA_HUBSPOT_SUBSCRIPTION_ID");
     if (dne && !had_dne && sub) {
         /* where HubSpot allows it: the contact unsubscribed through communication preferences */
         json_t *u = json_pack("{s:s, s:s, s:s, s:s}", "emailAddress", c->email, "subscriptionId", sub, "legalBasis",
@@ -816,6 +846,7 @@ static int hs_check(void *state, char *what, size_t n, sdra_error *err)
 const struct sdra_crm_ops sdra_crm_hubspot_ops = {
     .name = "hubspot",
     .open = hs_open,
+    .set_org = hs_set_org,
     .close = hs_close,
     .upsert_contact = hs_upsert_contact,
     .log_activity = hs_log_activity,

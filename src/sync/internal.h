@@ -70,6 +70,14 @@ int crm_remote_set_token(crm_remote *r, const char *token, sdra_error *err);
 char *crm_remote_escape(const char *s);
 /* The environment variable name, or NULL when unset or empty. */
 const char *crm_env(const char *name);
+/* Organisations: the "default" one reads the plain names (SDRA_HUBSPOT_TOKEN), any other org
+ * only its own, SDRA_ORG_<ORG>__<name without SDRA_> (org upper-cased, '-' as '_'):
+ * SDRA_ORG_ACME__HUBSPOT_TOKEN. So one organisation's token is never used for another's call.
+ * crm_org_prefix: "" or "SDRA_ORG_ACME__" into out (at least CRM_ENV_PREFIX_MAX bytes). */
+#define CRM_ENV_PREFIX_MAX 96
+void crm_org_prefix(char *out, const char *org);
+/* crm_env of name under prefix (crm_org_prefix; "" = the plain name). */
+const char *crm_env_in(const char *prefix, const char *name);
 /* s cut at max_bytes on a UTF-8 boundary, as a new JSON string (CRM field length limits). */
 json_t *crm_json_cut(const char *s, size_t max_bytes);
 /* The text a CRM shows for a call: summary, outcome, sentiment, recording (b is initialised

@@ -14,6 +14,7 @@
  */
 #include "internal.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,6 +246,26 @@ const char *crm_env(const char *name)
 {
     const char *v = getenv(name);
     return v && *v ? v : NULL;
+}
+
+void crm_org_prefix(char *out, const char *org)
+{
+    out[0] = '\0';
+    if (!org || !*org || !strcmp(org, "default"))
+        return;
+    size_t n = (size_t)snprintf(out, CRM_ENV_PREFIX_MAX, "SDRA_ORG_");
+    for (const char *c = org; *c && n + 3 < CRM_ENV_PREFIX_MAX; c++)
+        out[n++] = *c == '-' ? '_' : (char)toupper((unsigned char)*c);
+    snprintf(out + n, CRM_ENV_PREFIX_MAX - n, "__");
+}
+
+const char *crm_env_in(const char *prefix, const char *name)
+{
+    if (!prefix || !*prefix)
+        return crm_env(name);
+    char full[CRM_ENV_PREFIX_MAX + 128];
+    snprintf(full, sizeof full, "%s%s", prefix, strncmp(name, "SDRA_", 5) ? name : name + 5);
+    return crm_env(full);
 }
 
 int crm_form_add(sdra_buf *b, const char *name, const char *value)

@@ -56,6 +56,7 @@ typedef struct salesforce {
     char owner_id[64];
     json_t *pending;        /* composite subrequests between begin and commit; NULL outside */
     json_t *pending_what;   /* what each one writes, for messages */
+    char env_prefix[CRM_ENV_PREFIX_MAX]; /* whose settings: "" the default org's (crm_org_prefix) */
 } salesforce;
 
 /* ---- payload builders ---------------------------------------------------------------------- */
@@ -274,9 +275,9 @@ static void sf_hooks(crm_remote *r);
 static int sf_refresh(crm_remote *r, sdra_error *err)
 {
     salesforce *s = r->owner;
-    const char *id = crm_env("SDRA_SALESFORCE_CLIENT_ID"), *secret = crm_env("SDRA_SALESFORCE_CLIENT_SECRET");
-    const char *rt = crm_env("SDRA_SALESFORCE_REFRESH_TOKEN"), *user = crm_env("SDRA_SALESFORCE_USERNAME");
-    const char *key = crm_env("SDRA_SALESFORCE_JWT_KEY_FILE");
+    const char *id = crm_env_in(s->env_prefix, "SDRA_SALESFORCE_CLIENT_ID"), *secret = crm_env_in(s->env_prefix, "SDRA_SALESFORCE_CLIENT_SECRET");
+    const char *rt = crm_env_in(s->env_prefix, "SDRA_SALESFORCE_REFRESH_TOKEN"), *user = crm_env_in(s->env_prefix, "SDRA_SALESFORCE_USERNAME");
+    const char *key = crm_env_in(s->env_prefix, "SDRA_SALESFORCE_JWT_KEY_FILE");
     sdra_buf form, jwt;
     sdra_buf_init(&form, 65536);
     sdra_buf_init(&jwt, 32768);
@@ -296,7 +297,7 @@ static int sf_refresh(crm_remote *r, sdra_error *err)
             (secret && crm_form_add(&form, "client_secret", secret) < 0) || crm_form_add(&form, "refresh_token", rt) < 0)
             rc = sdra_error_set(err, SDRA_ENOMEM, "Salesforce token refresh: out of memory");
     } else {
-        const char *aud = crm_env("SDRA_SALESFORCE_AUDIENCE");
+        const char *aud = crm_env_in(s->env_prefix, "SDRA_SALESFORCE_AUDIENCE");
         if ((rc = jwt_assertion(&jwt, key, id, user, aud ? aud : s->login_url, err)) == 0 &&
             (crm_form_add(&form, "grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer") < 0 ||
              crm_form_add(&form, "assertion", jwt.data) < 0))
@@ -351,10 +352,11 @@ static bool sf_rate_limited(long status, const json_t *doc)
 
 static void sf_hooks(crm_remote *r)
 {
+    salesforce *s = r->owner;
     r->limit_header = "Sforce-Limit-Info";
     r->describe = sf_describe;
     r->rate_limited = sf_rate_limited;
-    if (crm_env("SDRA_SALESFORCE_CLIENT_ID"))
+    if (crm_env_in(s->env_prefix, "SDRA_SALESFORCE_CLIENT_ID"))
         r->refresh = sf_refresh;
 }
 
@@ -375,18 +377,18 @@ static bool field_name_ok(const char *s)
     return n > 0 && n < 100 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") == n;
 }
 
-static int sf_open(void **state, const char *data_dir, int flags, sdra_error *err)
+/* A connector with the settings under prefix (crm_org_prefix). */
+static int sf_open_as(void **state, const char *prefix, sdra_error *err)
 {
-    (void)data_dir;
-    (void)flags;
     *state = NULL;
     int rc = 0;
     salesforce *s = calloc(1, sizeof *s);
     if (!s)
         return sdra_error_set(err, SDRA_ENOMEM, "Salesforce: out of memory");
-    const char *url = crm_env("SDRA_SALESFORCE_URL"), *tok = crm_env("SDRA_SALESFORCE_TOKEN");
-    const char *login = crm_env("SDRA_SALESFORCE_LOGIN_URL"), *ver = crm_env("SDRA_SALESFORCE_API_VERSION");
-    const char *obj = crm_env("SDRA_SALESFORCE_OBJECT"), *pf = crm_env("SDRA_SALESFORCE_PERSON_ID_FIELD");
+    sdra_strlcpy(s->env_prefix, prefix, sizeof s->env_prefix);
+    const char *url = crm_env_in(s->env_prefix, "SDRA_SALESFORCE_URL"), *tok = crm_env_in(s->env_prefix, "SDRA_SALESFORCE_TOKEN");
+    const char *login = crm_env_in(s->env_prefix, "SDRA_SALESFORCE_LOGIN_URL"), *ver = crm_env_in(s->env_prefix, "SDRA_SALESFORCE_API_VERSION");
+    const char *obj = crm_env_in(s->env_prefix, "SDRA_SALESFORCE_OBJECT"), *pf = crm_env_in(s->env_prefix, "SDRA_SALESFORCE_PERSON_ID_FIELD");
     sdra_strlcpy(s->login_url, login ? login : SF_DEFAULT_LOGIN, sizeof s->login_url);
     size_t ln = strlen(s->login_url);
     while (ln > 0 && s->login_url[ln - 1] == '/')
@@ -407,7 +409,7 @@ static int sf_open(void **state, const char *data_dir, int flags, sdra_error *er
         goto done;
     }
     snprintf(s->person_field, sizeof s->person_field, "%s", pf ? pf : "");
-    if (!url && !crm_env("SDRA_SALESFORCE_CLIENT_ID")) {
+    if (!url && !crm_env_in(s->env_prefix, "SDRA_SALESFORCE_CLIENT_ID")) {
         rc = sdra_error_set(err, SDRA_EINVAL,
                             "Salesforce: set SDRA_SALESFORCE_URL and SDRA_SALESFORCE_TOKEN, or the refresh-token "
                             "or JWT settings (docs/connectors.md)");
@@ -428,6 +430,37 @@ done:
     }
     *state = s;
     return 0;
+}
+
+static int sf_open(void **state, const char *data_dir, int flags, sdra_error *err)
+{
+    (void)data_dir;
+    (void)flags;
+    return sf_open_as(state, "", err);
+}
+
+/* Another organisation: its own settings, read again from scratch; s is unchanged on failure
+ * (nothing of the default org's is then used for this org's call). */
+static int sf_set_org(void *state, const char *org, sdra_error *err)
+{
+    salesforce *s = state, *n = NULL;
+    char prefix[CRM_ENV_PREFIX_MAX];
+    crm_org_prefix(prefix, org);
+    int rc = sf_open_as((void **)&n, prefix, err);
+    if (rc == 0) {
+        json_decref(s->pending);
+        json_decref(s->pending_what);
+        memset(s->r.token, 0, sizeof s->r.token);
+        *s = *n;
+        s->r.owner = s;
+        memset(n->r.token, 0, sizeof n->r.token);
+        free(n);
+    } else if (prefix[0] && err) {
+        sdra_error e = *err;
+        rc = sdra_error_set(err, rc, "organisation %s has no Salesforce settings of its own (%sSALESFORCE_*; "
+                                     "the plain SDRA_SALESFORCE_* are the default organisation's): %s", org, prefix, e.msg);
+    }
+    return rc;
 }
 
 static const char *sf_location(void *state)
@@ -586,8 +619,8 @@ static int sf_commit(void *state, sdra_error *err)
 static int sf_owner(salesforce *s, const char *rep_email, const char **id, sdra_error *err)
 {
     *id = "";
-    const char *fixed = crm_env("SDRA_SALESFORCE_OWNER_ID");
-    const char *email = fixed ? "#id" : rep_email ? rep_email : crm_env("SDRA_SALESFORCE_OWNER_EMAIL");
+    const char *fixed = crm_env_in(s->env_prefix, "SDRA_SALESFORCE_OWNER_ID");
+    const char *email = fixed ? "#id" : rep_email ? rep_email : crm_env_in(s->env_prefix, "SDRA_SALESFORCE_OWNER_EMAIL");
     if (!email)
         return 0;
     if (!strcmp(s->owner_email, email)) {
@@ -917,6 +950,7 @@ static int sf_check(void *state, char *what, size_t n, sdra_error *err)
 const struct sdra_crm_ops sdra_crm_salesforce_ops = {
     .name = "salesforce",
     .open = sf_open,
+    .set_org = sf_set_org,
     .close = sf_close,
     .begin = sf_begin,
     .commit = sf_commit,

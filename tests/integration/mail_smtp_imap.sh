@@ -11,13 +11,16 @@
 #   - bad input, each one line with the right retryable flag and exit status: wrong password
 #     (SMTP and IMAP), a recipient the server rejects (550) and one it defers (450), a mailbox
 #     over quota (SMTP 552 from the quota policy, IMAP NO [OVERQUOTA]), a certificate nobody
-#     trusts, a server without STARTTLS, nothing listening; the password never appears.
+#     trusts, a server without STARTTLS, nothing listening; the password never appears;
+#   - the same failures through the outbox (`sdra outbox deliver`): one line in `sdra outbox
+#     show`, dead at once when permanent, the deferred one dead after the attempts.
 set -u
 SDRA=${SDRA:?SDRA must name the sdra binary}
 SRC=${SDRA_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 . "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/lib/expect_fail.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/lib/mailservers.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/outbox.sh"
 if ! mail_servers_available; then
   echo "SKIP: needs root and postfix, dovecot-imapd, dovecot-lmtpd (scripts/install-deps.sh)"
   exit 0
@@ -141,6 +144,36 @@ expect_fail "imap cannot send" 1 "imap cannot send" permanent -- \
   env SDRA_IMAP_URL="$IMAP" "$SDRA" mail send "$EML" --mail imap
 expect_fail "bad URL" 1 "SDRA_SMTP_URL must start with smtp://" permanent -- \
   env SDRA_SMTP_URL="http://127.0.0.1:$SMTP_PORT" "$SDRA" mail send "$EML" --mail smtp
+# 6. The same failures through the outbox: one line in `sdra outbox show`; permanent ones dead
+# at once, the deferred one retried with backoff and dead after --outbox-max-attempts.
+if command -v sqlite3 >/dev/null; then
+  OD="$T/outbox"
+  "$SDRA" outbox list --data "$OD" >/dev/null || fail "cannot create the outbox store"
+  ob_queue() { # ob_queue NAME RCPT EML
+    mkdir -p "$T/ob/$1"
+    cp "$3" "$T/ob/$1/email.eml"
+    sqlite3 "$OD/sdra.db" "INSERT INTO outbox (idem_key, call_id, kind, payload, state, created_ms, org) VALUES ('mail.deliver:$1', '$1', 'mail.deliver', '{\"call_id\":\"$1\",\"transport\":\"smtp\",\"mode\":\"send\",\"message_id\":\"<$1@sdra.test>\",\"rcpt\":[\"$2\"],\"from\":\"bounce@acme.test\",\"eml\":\"email.eml\",\"dir\":\"$T/ob/$1\"}', 'queued', 1, 'default');" \
+      || fail "cannot queue $1"
+  }
+  ob_deliver() { outbox_drain "$OD"; }
+  ob_expect() { local n=$1; shift; outbox_expect "$OD" "mail.deliver:$n" "$@"; }
+  ob_queue ob-reject reject@prospect.test "$EML"
+  ob_queue ob-defer defer@prospect.test "$EML"
+  ob_queue ob-full full@prospect.test "$T/big.eml"
+  SDRA_SMTP_URL="$SMTP" ob_deliver
+  ob_expect ob-reject dead 1 "550 5.1.1"
+  ob_expect ob-defer dead 3 "450 4.2.1"
+  grep -q "mail.deliver:ob-defer queued" "$T/deliver.out" || fail "the deferred email was not retried: $(cat "$T/deliver.out")"
+  ob_expect ob-full dead 1 "552 5.2.2"
+  ob_queue ob-tls pat@prospect.test "$EML"
+  (unset SDRA_MAIL_CA_FILE; SDRA_SMTP_URL="$SMTP" ob_deliver) || fail "outbox deliver without the CA"
+  ob_expect ob-tls dead 1 "TLS: "
+  ob_queue ob-login pat@prospect.test "$EML"
+  SDRA_SMTP_URL="smtp://rep%40acme.test:Wrong-$MAIL_PW@127.0.0.1:$SMTP_PORT" ob_deliver
+  ob_expect ob-login dead 1 "refused the login: 535"
+else
+  echo "mail_smtp_imap: no sqlite3 CLI: the outbox part is skipped" >&2
+fi
 # Nothing but the two good sends and the sent-with-copy reached pat; nothing reached full@.
 [ -z "$(find "$(maildir full@prospect.test)" -path '*/new/*' -type f 2>"$T/find.err")" ] || fail "full@ got mail"
 echo "mail_smtp_imap: ok"

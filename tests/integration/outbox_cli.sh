@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # outbox_cli.sh - the outbox's command line without a server: every bad delivery option or
-# config key is one line and exit 2 (never a crash); the delivery keys work from a config file
+# config key is one line and exit 2 (never a crash), run's --send-at and --contact-timezone too; the delivery keys work from a config file
 # for run, serve and outbox; `sdra outbox deliver --once` on an empty outbox says so and exits 0;
 # `sdra outbox list` of a fresh data directory is empty; show of an unknown entry exits 1.
 set -u
@@ -29,6 +29,9 @@ for cmd in "outbox deliver --once --data $D" "serve --data $D" "run nothing.wav 
   one_line_usage "--outbox-lease-ms" "$@" --outbox-lease-ms 5
   one_line_usage "--webhook-secret-file" "$@" --webhook-secret-file "$T/missing"
 done
+one_line_usage "send_at: 'tomorrow' is not an RFC 3339 time" run nothing.wav --data "$D" --send-at tomorrow
+one_line_usage "--send-at" run nothing.wav --data "$D" --send-at 2031-01-06T09:30:00
+one_line_usage "unknown time zone 'Mars/Olympus'" run nothing.wav --data "$D" --contact-timezone Mars/Olympus
 one_line_usage "delivery options go with" outbox list --data "$D" --crm hubspot
 one_line_usage "--state wants" outbox list --data "$D" --state lost
 one_line_usage "needs the entry's ID" outbox cancel --data "$D"

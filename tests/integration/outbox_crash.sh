@@ -10,10 +10,13 @@
 #  - crm.sync: the CRM backend OUTBOX_CRASH_CRM (default local: the SQLite CRM in the data
 #    directory) must hold exactly one activity per call and one contact per address. For a
 #    remote backend set OUTBOX_CRASH_CRM=hubspot plus its environment (SDRA_HUBSPOT_URL, ...)
-#    and OUTBOX_CRASH_CRM_COUNT, a command that prints "ACTIVITIES CONTACTS" as the remote
-#    side counts them.
-# The effect kinds come from OUTBOX_CRASH_KINDS (default "webhook crm.sync"), so that
-# mail.deliver can be added with its test server: an unknown kind fails the test.
+#    and OUTBOX_CRASH_CRM_COUNT, a command that prints "ACTIVITIES CONTACTS [TASKS]" as the
+#    remote side counts them (each call has two action items: TASKS must be 2 per call).
+#  - mail.deliver: sent (--deliver send) through OUTBOX_CRASH_MAIL (a transport with its
+#    environment, e.g. gmail and SDRA_GMAIL_URL); OUTBOX_CRASH_MAIL_COUNT prints "MESSAGES
+#    DISTINCT" (messages the mailbox holds, distinct Message-IDs among them): one per call.
+# The effect kinds come from OUTBOX_CRASH_KINDS (default "webhook crm.sync"); an unknown kind
+# fails the test. tests/integration/outbox_crash_remote.sh runs this with HubSpot and Gmail.
 # Prints one line: "outbox_crash: kills=50 (with work left: K) entries=N lost=0 duplicates=0
 # redelivered=R".
 # ctest-labels: slow
@@ -26,6 +29,7 @@ it_setup outbox_crash
 KILLS=${OUTBOX_CRASH_KILLS:-50}
 KINDS=${OUTBOX_CRASH_KINDS:-webhook crm.sync}
 CRM=${OUTBOX_CRASH_CRM:-local}
+MAIL=${OUTBOX_CRASH_MAIL:-none}
 N=${OUTBOX_CRASH_CALLS:-80}
 D="$T/data"
 SECRET=crash-secret
@@ -45,8 +49,10 @@ for i in $(seq 1 "$N"); do
   mkdir -p "$D/calls/$c"
   printf '{"id":"%s","contact_email":"p%d@prospect.example","contact_name":"Pat %d","company":"P%d","call_date":"2026-11-20","rep_name":"Sam"}\n' \
     "$c" "$i" "$i" "$i" > "$D/calls/$c/call.json"
-  printf '{"schema":"sdra.analysis/1","call_id":"%s","summary":"call %d","contact_preferences":{"do_not_call":false,"do_not_email":false}}\n' \
-    "$c" "$i" > "$D/calls/$c/analysis.json"
+  printf '{"schema":"sdra.analysis/1","call_id":"%s","summary":"call %d","contact_preferences":{"do_not_call":false,"do_not_email":false},"action_items":[{"owner":"rep","text":"send the deck %d","due":"2026-11-26"},{"owner":"prospect","text":"share volumes %d"}]}\n' \
+    "$c" "$i" "$i" "$i" > "$D/calls/$c/analysis.json"
+  printf 'From: Sam <sam@acme.example>\r\nTo: Pat %d <p%d@prospect.example>\r\nSubject: Next steps %d\r\nDate: Fri, 20 Nov 2026 10:00:00 +0000\r\nMessage-ID: <%s@sdra.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello Pat,\r\nthanks for the call.\r\n' \
+    "$i" "$i" "$i" "$c" > "$D/calls/$c/email.eml"
   for k in $KINDS; do
     case "$k" in
       webhook)
@@ -57,6 +63,10 @@ for i in $(seq 1 "$N"); do
       crm.sync)
         key="crm.sync:$c"
         pay="{\"call_id\":\"$c\",\"backend\":\"$CRM\"}"
+        ;;
+      mail.deliver)
+        key="mail.deliver:$c"
+        pay="{\"call_id\":\"$c\",\"transport\":\"$MAIL\",\"mode\":\"send\",\"message_id\":\"<$c@sdra.test>\",\"rcpt\":[\"p$i@prospect.example\"],\"from\":\"sam@acme.example\",\"eml\":\"email.eml\"}"
         ;;
       *) fail "OUTBOX_CRASH_KINDS: no harness for effect kind '$k' yet" ;;
     esac
@@ -72,6 +82,7 @@ TOTAL=$(sqlite3 "$D/sdra.db" "SELECT COUNT(*) FROM outbox")
 # the record of it; a short lease lets the next worker take over what a killed one held
 DELIVER=("$SDRA" outbox deliver --data "$D" --crm "$CRM" --webhook-url "$HOOK" --outbox-lease-ms 300
          --outbox-retry-base-ms 20)
+[ "$MAIL" = none ] || DELIVER+=(--mail "$MAIL" --deliver send)
 busy_kills=0
 touch "$T/deliver.out"
 for k in $(seq 1 "$KILLS"); do
@@ -97,7 +108,7 @@ left=$(sqlite3 "$D/sdra.db" "SELECT idem_key || ' ' || state || ' ' || last_erro
 [ -z "$left" ] || fail "entries not done: $left"
 
 # --- the remote sides: nothing lost, nothing applied twice ----------------------------------
-lost=0 dup=0 redelivered=0
+lost=0 dup=0 redelivered=0 tasks= crm_counts= mail_counts=
 for k in $KINDS; do
   case "$k" in
     webhook)
@@ -108,7 +119,9 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 bad = [r for r in rows if not r["valid"]]
 assert not bad, bad                     # every request well-formed and correctly signed
 n = int(sys.argv[2])
-types = ["call.completed"] + (["crm.synced"] if "crm.sync" in sys.argv[3].split() else [])
+kinds = sys.argv[3].split()
+types = ["call.completed"] + (["crm.synced"] if "crm.sync" in kinds else []) + \
+        (["email.sent"] if "mail.deliver" in kinds else [])
 lost = 0
 for t in types:
     ok = {r["event_id"] for r in rows if r["status"] == 200 and r["type"] == t}
@@ -125,15 +138,27 @@ PY
         cons=$("$SDRA" crm contacts --data "$D" --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
       else
         [ -n "${OUTBOX_CRASH_CRM_COUNT:-}" ] || fail "OUTBOX_CRASH_CRM=$CRM needs OUTBOX_CRASH_CRM_COUNT"
-        read -r a c < <(eval "$OUTBOX_CRASH_CRM_COUNT")
+        read -r a c tk < <(eval "$OUTBOX_CRASH_CRM_COUNT")
         acts="$a $a" cons=$c
+        if [ -n "${tk:-}" ]; then # two tasks per call: fewer is a loss, more a duplicate
+          [ "$tk" -lt $((2 * N)) ] && lost=$((lost + 2 * N - tk))
+          [ "$tk" -gt $((2 * N)) ] && dup=$((dup + tk - 2 * N))
+          tasks=$tk
+        fi
       fi
       read -r na nd <<<"$acts"
       lost=$((lost + N - nd)) dup=$((dup + na - nd + cons - N))
+      crm_counts="contacts=$cons activities=$na${tasks:+ tasks=$tasks}"
+      ;;
+    mail.deliver)
+      [ -n "${OUTBOX_CRASH_MAIL_COUNT:-}" ] || fail "mail.deliver needs OUTBOX_CRASH_MAIL_COUNT"
+      read -r msgs distinct < <(eval "$OUTBOX_CRASH_MAIL_COUNT")
+      lost=$((lost + N - distinct)) dup=$((dup + msgs - distinct))
+      mail_counts="emails=$msgs"
       ;;
   esac
 done
-echo "outbox_crash: kills=$KILLS (with work left: $busy_kills) entries=$TOTAL lost=$lost duplicates=$dup redelivered=$redelivered (kinds: $KINDS)"
+echo "outbox_crash: kills=$KILLS (with work left: $busy_kills) entries=$TOTAL lost=$lost duplicates=$dup redelivered=$redelivered (kinds: $KINDS) calls=$N ${crm_counts:-} ${mail_counts:-}"
 [ "$lost" = 0 ] || fail "$lost effects lost"
 [ "$dup" = 0 ] || fail "$dup effects applied twice"
 echo "ok: outbox_crash"

@@ -36,10 +36,12 @@ Both: tokens are issued by the token endpoint (and --token gives a first valid o
 {"expire": true} expires every token issued so far (the next call gets 401), {"reset": true}
 clears the state. GET /stats gives {"drafts": N, "sent": N, "tokens_issued": N, "log": [...],
 "messages": [{"id", "labels", "message_id", "to", "raw"}]} (the raw MIME text, for the test to
-parse). Secrets are never logged.
+parse). Secrets are never logged. --slow-ms N answers a request that stored a message N ms late (the
+message is kept first), so that a kill -9 lands between the send and sdra's record of it.
 
 usage: mail_apis.py --api gmail|graph --port-file FILE [--token T] [--mailbox ADDR]
                     [--client-id ID --client-secret S --refresh-token R] [--tenant T]
+                    [--slow-ms N]
 """
 import argparse
 import base64
@@ -51,6 +53,7 @@ import json
 import os
 import secrets
 import threading
+import time
 import urllib.parse
 
 ARGS = None
@@ -98,6 +101,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # ---- plumbing ----
     def reply(self, status, doc=None, headers=None):
+        if getattr(self, "stored", False) and ARGS.slow_ms:  # the message is kept; the answer is late
+            time.sleep(ARGS.slow_ms / 1000.0)
         body = b"" if doc is None else json.dumps(doc).encode()
         self.send_response(status)
         if doc is not None:
@@ -177,6 +182,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.route("DELETE")
 
     def route(self, method):
+        self.stored = False
         u = urllib.parse.urlsplit(self.path)
         path, query = u.path, urllib.parse.parse_qs(u.query)
         if path == "/stats" and method == "GET":
@@ -300,6 +306,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         rec = {"id": mid, "threadId": mid, "labels": labels, "message_id": msg.get("Message-ID", ""),
                "to": recipients(msg), "raw": data.decode("utf-8")}
         STATE["messages"][mid] = rec
+        self.stored = True
         return rec
 
     def g_profile(self, query):
@@ -487,6 +494,7 @@ def main():
     ap.add_argument("--client-secret", default="")
     ap.add_argument("--refresh-token", default="")
     ap.add_argument("--tenant", default="tenant-1")
+    ap.add_argument("--slow-ms", type=int, default=0)
     ARGS = ap.parse_args()
     reset()
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
