@@ -77,6 +77,12 @@ typedef struct sdra_server_params {
     /* the outbox (sdra/outbox.h): effects planned with each stage's completion and a delivery
      * thread; NULL: no effects are recorded (data_dir and the hooks are the server's own) */
     const struct sdra_outbox_params *outbox;
+    /* scale-out (docs/deploy.md): several processes, on one machine or many, share one store */
+    const char *store_url;       /* the job store: "sqlite:PATH", "postgres://..." (sdra_store_open);
+                                  * NULL: DATA/sdra.db */
+    bool worker_only;            /* a stage worker (`sdra worker`): no API, no upload recovery;
+                                  * listen (NULL: none) serves /healthz, /readyz, /metrics only */
+    uint32_t stage_mask;         /* stages whose workers run here: bit i = stage i; 0 = every one */
 } sdra_server_params;
 
 sdra_server_params sdra_server_default_params(void);
@@ -85,7 +91,14 @@ sdra_server_params sdra_server_default_params(void);
  * starts the workers and the HTTP listener. On failure nothing is left running. */
 int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error *err);
 
-/* The TCP port actually listened on. */
+/* Graceful stop of the stage workers (SIGTERM on `sdra worker`): no job is claimed any more,
+ * and the running ones may finish within deadline_ms. Returns the number of jobs still
+ * running then (0: all finished); sdra_server_stop asks those to stop and releases their
+ * leases (queued again at once, the attempt not counted against them). /readyz answers 503
+ * from the first call on. Call it at most once, before sdra_server_stop. */
+int sdra_server_drain(sdra_server *s, int deadline_ms);
+
+/* The TCP port actually listened on (-1 when the server has no listener). */
 int sdra_server_port(const sdra_server *s);
 
 /* Stops accepting, ends event streams, lets running stages see a cancel request, joins every

@@ -28,6 +28,8 @@ static void usage(FILE *f)
             "options:\n"
             "  --listen HOST:PORT     address to listen on (default 127.0.0.1:8080; port 0 = any free)\n"
             "  --data DIR             data directory (default $SDRA_DATA or ~/.local/share/sdra)\n"
+            "  --store URL            job store: sqlite:PATH or postgres://... (default DATA/sdra.db);\n"
+            "                         API nodes and 'sdra worker' processes share one (docs/deploy.md)\n"
             "  --port-file PATH       write the port listened on to PATH once ready\n"
             "  --config FILE          options from FILE first (default $SDRA_CONFIG; docs/config.md)\n"
             "  --concurrency STAGE=N  workers for a stage (repeatable; default 1 each)\n"
@@ -67,7 +69,7 @@ int cmd_serve(int argc, char **argv)
 {
     enum { O_LISTEN = 1, O_DATA, O_PORTFILE, O_CONC, O_NOWORK, O_MAXACT, O_MAXUP, O_TIMEOUT, O_LEASE, O_ATTEMPTS,
            O_RETRY, O_LOGLEVEL, O_LOGFMT, O_PERIP, O_HDRTIMEOUT, O_MINRATE, O_REDACT, O_TLSCERT, O_TLSKEY,
-           O_REDACT_AUDIO, O_RETSWEEP, O_RETOFFSET, O_MKFILE, O_MKCMD, O_NOENC };
+           O_REDACT_AUDIO, O_RETSWEEP, O_RETOFFSET, O_MKFILE, O_MKCMD, O_NOENC, O_STORE };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},       {"data", required_argument, 0, O_DATA},
         {"port-file", required_argument, 0, O_PORTFILE},  {"concurrency", required_argument, 0, O_CONC},
@@ -86,6 +88,7 @@ int cmd_serve(int argc, char **argv)
         {"retention-clock-offset-days", required_argument, 0, O_RETOFFSET},
         {"master-key-file", required_argument, 0, O_MKFILE}, {"master-key-cmd", required_argument, 0, O_MKCMD},
         {"no-encrypt", no_argument, 0, O_NOENC},
+        {"store", required_argument, 0, O_STORE},
         CLI_LLM_LONGOPTS,                                 CLI_ASR_LONGOPTS,
         CLI_OUTBOX_LONGOPTS,
         {0, 0, 0, 0}};
@@ -208,6 +211,7 @@ int cmd_serve(int argc, char **argv)
         case O_MKFILE: p.master_key_file = optarg; break;
         case O_MKCMD: p.master_key_cmd = optarg; break;
         case O_NOENC: p.no_encrypt = true; break;
+        case O_STORE: p.store_url = optarg; break;
         case 'h': usage(stdout); return SDRA_EXIT_OK;
         case CLI_LLM_ID: case CLI_LLM_ID + 1: case CLI_LLM_ID + 2: case CLI_LLM_ID + 3: case CLI_LLM_ID + 4:
             if (cli_llm_option(&lo, "serve", c, optarg))
