@@ -16,7 +16,7 @@ CALLS=${CALLS:-24}
 KIND=${STORE:-sqlite}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 [ -x "$SDRA" ] || { echo "bench: $SDRA not built (make build)" >&2; exit 1; }
-for t in flite curl python3; do command -v "$t" >/dev/null || { echo "bench: $t missing" >&2; exit 1; }; done
+for t in flite curl python3; do [ -n "$(command -v "$t")" ] || { echo "bench: $t missing" >&2; exit 1; }; done
 export SDRA_SHARE_DIR=${SDRA_SHARE_DIR:-$HERE/data}
 . "$HERE/tests/integration/lib/scratch.sh"
 . "$HERE/tests/integration/lib/pg.sh"
@@ -30,29 +30,30 @@ flite -t "Hello Jordan, this is Alex. Shall we meet on Tuesday?" -o "$T/call.wav
 
 # run NAME WORKERS: prints the seconds WORKERS processes took over the batch
 run() {
-  local name=$1 n=$2 d="$T/$1" store pids=() key port t0 t1
+  local name=$1 n=$2 d="$T/$1" store pids=() key port t0 t1 api
   mkdir -p "$d"
   if [ "$KIND" = pg ]; then
     store="$SDRA_TEST_PG_URL"
     PGPASSWORD=$PG_PW "$PG_BIN/psql" -q -h "$PG_DIR" -p 5432 -U sdra -d sdra_test \
-      -c "DROP SCHEMA public CASCADE; CREATE SCHEMA public;" >/dev/null
+      -c "DROP SCHEMA public CASCADE; CREATE SCHEMA public;" >"$T/psql.out"
   else
     store="sqlite:$d/sdra.db"
   fi
   local common=(--store "$store" --data "$d" --log-level warn --no-encrypt)
   "$SDRA" serve --no-workers "${common[@]}" --listen 127.0.0.1:0 --port-file "$d/port" --max-active 100000 \
-    2>"$T/$name.api.log" &
-  PIDS+=($!)
+    >"$T/$name.api.out" 2>"$T/$name.api.log" & # not the caller's $(...) pipe: it would never close
+  api=$!
+  PIDS+=($api)
   wait_port_file "$d/port" "API node did not start"
   port=$(cat "$d/port")
   key=$("$SDRA" keys create --data "$d" --name bench --scope write) || fail "keys create"
   for i in $(seq 1 "$CALLS"); do
     curl -sf -H "Authorization: Bearer $key" -H 'Content-Type: audio/wav' --data-binary @"$T/call.wav" \
-      "http://127.0.0.1:$port/v1/calls?contact_email=c$i@acme.example" >/dev/null || fail "upload $i"
+      -o "$T/upload.json" "http://127.0.0.1:$port/v1/calls?contact_email=c$i@acme.example" || fail "upload $i"
   done
   t0=$(date +%s.%N)
   for w in $(seq 1 "$n"); do
-    "$SDRA" worker "${common[@]}" --concurrency 1 2>"$T/$name.worker$w.log" &
+    "$SDRA" worker "${common[@]}" --concurrency 1 >"$T/$name.worker$w.out" 2>"$T/$name.worker$w.log" &
     pids+=($!)
     PIDS+=($!)
   done
@@ -67,7 +68,7 @@ else: print(sum(1 for x in c if x["status"] != "done"))')
     sleep 0.2
   done
   t1=$(date +%s.%N)
-  for p in "${pids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}" "$api"; do kill "$p"; wait "$p" 2>>"$T/noise.log" || true; done
   python3 -c "print(f'{$t1 - $t0:.2f}')"
 }
 

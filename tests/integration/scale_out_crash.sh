@@ -125,13 +125,13 @@ while :; do
   sleep "$((2 + RANDOM % 3)).$((RANDOM % 10))"
   round=$((round + 1))
   i=$((1 + RANDOM % 3))
-  kill -9 "${W_PID[$i]}" 2>/dev/null
-  wait "${W_PID[$i]}" 2>/dev/null
+  kill -9 "${W_PID[$i]}" 2>>"$T/noise.log"
+  wait "${W_PID[$i]}" 2>>"$T/noise.log"
   echo "$(date +%s.%N) worker$i.${W_GEN[$i]}" >>"$T/kills"
   start_worker "$i"
-  if [ "$api_killed" = 0 ] && ! kill -0 "$UPLOADER" 2>/dev/null; then
-    kill -9 "${API_PID[1]}" 2>/dev/null
-    wait "${API_PID[1]}" 2>/dev/null
+  if [ "$api_killed" = 0 ] && ! kill -0 "$UPLOADER" 2>>"$T/noise.log"; then
+    kill -9 "${API_PID[1]}" 2>>"$T/noise.log"
+    wait "${API_PID[1]}" 2>>"$T/noise.log"
     api_killed=1
   fi
   if [ "$KIND" = pg ] && [ "$pg_restarted" = 0 ] && [ "$round" -ge 3 ]; then
@@ -263,7 +263,7 @@ PY
 for _ in $(seq 1 120); do
   got=$(python3 -c 'import json,sys
 ok={json.loads(l)["call_id"] for l in open(sys.argv[1]) if json.loads(l)["status"]==200 and json.loads(l)["type"]=="call.completed"}
-print(len(ok))' "$T/hook.jsonl" 2>/dev/null)
+print(len(ok))' "$T/hook.jsonl" 2>>"$T/noise.log")
   [ "$got" = "$N" ] && break
   sleep 1
 done

@@ -37,7 +37,7 @@ W=(--store "$STORE" --data "$D" --lease-ms 3000 --retry-base-ms 200 --log-format
 "$SDRA" worker "${W[@]}" --stages transcribe --listen 127.0.0.1:0 --port-file "$T/w1.port" 2>"$T/w1.log" &
 W1=$!; PIDS+=($W1)
 sleep 4
-kill -0 $W1 2>/dev/null || fail "the worker gave up on an unreachable store"
+kill -0 $W1 2>>"$T/noise.log" || fail "the worker gave up on an unreachable store"
 n=$(grep -c 'job store not available, retrying in' "$T/w1.log")
 [ "$n" -ge 2 ] || fail "expected retry lines, got $n"
 grep -q 'retrying in 1 s' "$T/w1.log" && grep -q 'retrying in 2 s' "$T/w1.log" || fail "no backoff in the retries"
@@ -70,17 +70,17 @@ wait_stage "$ID1" analyze queued 1
 
 # 3. the worker's listener: probes and metrics only
 WB="http://127.0.0.1:$(cat "$T/w1.port")"
-[ "$(curl -s -o /dev/null -w '%{http_code}' "$WB/healthz")" = 200 ] || fail "worker /healthz"
-[ "$(curl -s -o /dev/null -w '%{http_code}' "$WB/readyz")" = 200 ] || fail "worker /readyz"
+[ "$(curl -s -o "$T/resp" -w '%{http_code}' "$WB/healthz")" = 200 ] || fail "worker /healthz"
+[ "$(curl -s -o "$T/resp" -w '%{http_code}' "$WB/readyz")" = 200 ] || fail "worker /readyz"
 curl -s "$WB/metrics" | grep -q '^sdra_queue_depth{stage="analyze"} 1' || fail "worker /metrics: $(curl -s "$WB/metrics" | grep queue_depth)"
-[ "$(curl -s -o /dev/null -w '%{http_code}' "${A[@]}" "$WB/v1/calls")" = 404 ] || fail "the worker serves the API"
+[ "$(curl -s -o "$T/resp" -w '%{http_code}' "${A[@]}" "$WB/v1/calls")" = 404 ] || fail "the worker serves the API"
 
 # 5. SIGTERM with time to drain: the running job finishes, nothing new is claimed
 ID2=$(upload two@acme.example) || fail "upload 2"
 wait_stage "$ID2" transcribe running 120
 kill -TERM $W1
-for _ in $(seq 1 600); do kill -0 $W1 2>/dev/null || break; sleep 0.2; done
-kill -0 $W1 2>/dev/null && fail "the draining worker did not exit"
+for _ in $(seq 1 600); do kill -0 $W1 2>>"$T/noise.log" || break; sleep 0.2; done
+kill -0 $W1 2>>"$T/noise.log" && fail "the draining worker did not exit"
 wait $W1; rc=$?
 [ "$rc" = 0 ] || fail "draining worker exit $rc"
 [[ $(stage_state "$ID2" transcribe) == done:1 ]] || fail "the drained job did not finish: $(stage_state "$ID2" transcribe)"
