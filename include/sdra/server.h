@@ -93,9 +93,10 @@ int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error
 
 /* Graceful stop of the stage workers (SIGTERM on `sdra worker`): no job is claimed any more,
  * and the running ones may finish within deadline_ms. Returns the number of jobs still
- * running then (0: all finished); sdra_server_stop asks those to stop and releases their
- * leases (queued again at once, the attempt not counted against them). /readyz answers 503
- * from the first call on. Call it at most once, before sdra_server_stop. */
+ * running then (0: all finished): their leases are released in the store at once (queued
+ * again for any worker, the attempt not counted against them) and their stages asked to stop;
+ * a result they still produce is refused. /readyz answers 503 from the first call on. Call it
+ * at most once, before sdra_server_stop. */
 int sdra_server_drain(sdra_server *s, int deadline_ms);
 
 /* The TCP port actually listened on (-1 when the server has no listener). */

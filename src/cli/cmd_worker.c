@@ -310,7 +310,7 @@ int cmd_worker(int argc, char **argv)
     sdra_log(SDRA_LOG_INFO, "signal %d: no new jobs; running ones get %ld s to finish", sig, drain_s);
     int left = sdra_server_drain(srv, (int)(drain_s * 1000));
     if (left > 0)
-        sdra_log(SDRA_LOG_WARN, "%d job(s) still running at the deadline: stopping them, leases released", left);
+        sdra_log(SDRA_LOG_WARN, "%d job(s) still running at the deadline: leases released, stopping them", left);
     sdra_server_stop(srv);
     sdra_log(SDRA_LOG_INFO, "worker stopped");
     return SDRA_EXIT_OK;

@@ -14,8 +14,8 @@
  * process, so the watch thread turns the store's notifications (sdra_store_wait_work: NOTIFY in
  * PostgreSQL) into wake-ups here; without them the timed waits poll. A claim that fails (store
  * unreachable) backs off exponentially. Draining (SIGTERM on a worker) stops the claims and
- * lets running jobs finish; the ones still running at the deadline are canceled by the stop,
- * which requeues them at once without counting the attempt.
+ * lets running jobs finish; at the deadline the leases of the ones still running are released
+ * in the store (queued again at once, the attempt not counted) and their stages asked to stop.
  */
 #include "internal.h"
 
@@ -477,11 +477,30 @@ int sdra_server_drain(sdra_server *s, int deadline_ms)
         if (busy == 0 || pthread_cond_timedwait(&s->ev_cv, &s->mu, &ts) == ETIMEDOUT)
             break;
     }
-    busy = 0;
-    for (int i = 0; i < s->n_slots; i++)
-        busy += s->slots[i].busy;
+    /* the deadline passed: a stage may not look at its cancel flag for a while (a chunk being
+     * decoded), so the leases are released here and now, whatever the threads do next; their
+     * results, should they still come, are refused by the store (the lease is gone) */
+    sdra_store_job jobs[64];
+    int n = 0;
+    for (int i = 0; i < s->n_slots && n < 64; i++)
+        if (s->slots[i].busy) {
+            jobs[n++] = s->slots[i].job;
+            atomic_store(&s->slots[i].lost, true);
+        }
     pthread_mutex_unlock(&s->mu);
-    return busy;
+    for (int i = 0; i < n; i++) {
+        sdra_error err = {0};
+        int64_t now = sdra_store_now_ms();
+        const char *stage = jobs[i].stage >= 0 && jobs[i].stage < s->n_stages ? s->stages[jobs[i].stage].name : "?";
+        sdra_log_ctx lc = {.call_id = jobs[i].call_id, .stage = stage, .duration_ms = -1};
+        /* queued again at once; max_attempts one above its attempts: this one does not count */
+        if (sdra_store_job_fail_fx(s->store, &jobs[i], "ECANCELED: the worker was shut down", true, now,
+                                   jobs[i].attempts + 1, NULL, 0, now, &err) == 0)
+            sdra_logc(SDRA_LOG_INFO, &lc, "stage %s stopped by shutdown: lease released", stage);
+        else
+            sdra_logc(SDRA_LOG_WARN, &lc, "stage %s: lease not released (it expires): %s", stage, err.msg);
+    }
+    return n;
 }
 
 /* Other processes' news: a job queued or requeued (this process's workers), any job change
