@@ -14,8 +14,8 @@
 #     in other processes complete; the delay from the worker's commit to the event is printed;
 #   - the time each killed worker's jobs took to be taken again (lease expiry) is printed.
 # The store: SCALE_STORE=sqlite (the data directory's SQLite file, WAL, several processes) or
-# pg (a real PostgreSQL started by tests/integration/lib/pg.sh); default sqlite until the CLI
-# can create API keys in a PostgreSQL store.
+# pg (a real PostgreSQL started by tests/integration/lib/pg.sh, restarted once during the
+# run); default sqlite.
 set -u
 SDRA=${SDRA:?SDRA must name the sdra binary}
 SRC=${SDRA_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -31,16 +31,14 @@ if [ "$KIND" = pg ]; then
   pg_available || { echo "SKIP: SCALE_STORE=pg but no PostgreSQL server binaries"; exit 0; }
   pg_start
   STORE=$SDRA_TEST_PG_URL
-  KEYS_STORE=(--store "$STORE")
+  psql_() { PGPASSWORD=$PG_PW "$PG_BIN/psql" -qtA -h "$PG_DIR" -p 5432 -U sdra -d sdra_test "$@"; }
 else
   STORE="sqlite:$D/sdra.db"
-  KEYS_STORE=()
 fi
 T0=$(date +%s)
 
 # a short call (about 2 s of speech): transcription costs about a second of CPU
 flite -t "Hello Jordan, this is Alex. Shall we meet on Tuesday?" -o "$T/call.wav" || fail "flite"
-KEY=$("$SDRA" keys create --data "$D" "${KEYS_STORE[@]}" --name scale --scope write) || fail "keys create"
 
 export SDRA_WEBHOOK_SECRET=scale-secret
 python3 "$SRC/tests/servers/webhook_receiver.py" --port-file "$T/hook.port" --log "$T/hook.jsonl" \
@@ -67,6 +65,14 @@ start_worker() { # start_worker I: a new log per start
   PIDS+=($!)
 }
 start_api 1 # first: it makes the data directory's master key the others read
+if [ "$KIND" = pg ]; then
+  # `sdra keys` works on a data directory's SQLite store: make the key there, copy its row
+  KEY=$("$SDRA" keys create --data "$T/keys" --name scale --scope write) || fail "keys create"
+  row=$(sqlite3 -separator "','" "$T/keys/sdra.db" "SELECT id, name, scope, hash, created_ms FROM api_keys")
+  psql_ -c "INSERT INTO api_keys (id, name, scope, hash, created_ms) VALUES ('$row')" || fail "key into PostgreSQL"
+else
+  KEY=$("$SDRA" keys create --data "$D" --name scale --scope write) || fail "keys create"
+fi
 start_api 2
 for i in 1 2 3; do start_worker "$i"; done
 API1="http://127.0.0.1:$(cat "$T/api1.port")"
@@ -279,8 +285,7 @@ for r in rows:
 for cid in ids:
     assert len(ev[cid]) == 1, ("call.completed events for", cid, ev[cid])
 PY
-if [ "$KIND" = sqlite ]; then
-  dup=$(sqlite3 "$D/sdra.db" "SELECT call_id || ' ' || kind || ' ' || COUNT(*) FROM outbox GROUP BY call_id, kind HAVING COUNT(*) > 1" 2>&1)
-  [ -z "$dup" ] || fail "duplicate outbox entries: $dup"
-fi
+Q="SELECT call_id || ' ' || kind || ' ' || COUNT(*) FROM outbox GROUP BY call_id, kind HAVING COUNT(*) > 1"
+if [ "$KIND" = pg ]; then dup=$(psql_ -c "$Q" 2>&1); else dup=$(sqlite3 "$D/sdra.db" "$Q" 2>&1); fi
+[ -z "$dup" ] || fail "duplicate outbox entries: $dup"
 echo "scale_out_crash: ok ($N calls, store $KIND, $(wc -l <"$T/kills") worker kills, API node 1 killed, ${ELAPSED} s; load $(cut -d' ' -f1-3 /proc/loadavg))"
