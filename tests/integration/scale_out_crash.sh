@@ -80,15 +80,26 @@ API2="http://127.0.0.1:$(cat "$T/api2.port")"
 
 # uploads through both nodes, 4 at a time, in the background while the chaos goes on
 python3 - "$T/call.wav" "$KEY" "$N" "$T/ids" "$API1" "$API2" >"$T/upload.log" 2>&1 <<'PY' &
-import json, sys, urllib.request, concurrent.futures as cf
+import json, sys, time, urllib.error, urllib.request, concurrent.futures as cf
 wav, key, n, out, bases = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5:]
 audio = open(wav, "rb").read()
 def up(i):
-    req = urllib.request.Request(f"{bases[i % 2]}/v1/calls?contact_email=c{i}@acme.example&company=Acme",
-                                 data=audio, method="POST",
-                                 headers={"Authorization": "Bearer " + key, "Content-Type": "audio/wav"})
-    with urllib.request.urlopen(req, timeout=120) as r:
-        return json.load(r)["id"]
+    # as a client behind a load balancer would: a 5xx or a dead node is retried on the next node
+    # under the same Idempotency-Key, so a retry never makes a second call
+    for attempt in range(30):
+        req = urllib.request.Request(f"{bases[(i + attempt) % 2]}/v1/calls?contact_email=c{i}@acme.example&company=Acme",
+                                     data=audio, method="POST",
+                                     headers={"Authorization": "Bearer " + key, "Content-Type": "audio/wav",
+                                              "Idempotency-Key": f"scale-{i}"})
+        try:
+            with urllib.request.urlopen(req, timeout=120) as r:
+                return json.load(r)["id"]
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
+            if isinstance(e, urllib.error.HTTPError) and e.code < 500:
+                raise
+            print(f"upload {i}: {e}; retrying", file=sys.stderr)
+            time.sleep(1)
+    raise SystemExit(f"upload {i} never succeeded")
 with cf.ThreadPoolExecutor(4) as ex:
     ids = list(ex.map(up, range(n)))
 open(out, "w").write("\n".join(ids) + "\n")
@@ -100,9 +111,13 @@ python3 - "$API2" "$KEY" "$T/sse.jsonl" "$T/ids.sse" <<'PY' >"$T/sse.log" 2>&1 &
 import json, sys, time, urllib.request
 base, key, out, idf = sys.argv[1:5]
 hdr = {"Authorization": "Bearer " + key}
-for _ in range(600):
-    with urllib.request.urlopen(urllib.request.Request(base + "/v1/calls?limit=1", headers=hdr), timeout=30) as r:
-        calls = json.load(r)["calls"]
+calls = []
+for _ in range(3000):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(base + "/v1/calls?limit=1", headers=hdr), timeout=30) as r:
+            calls = json.load(r)["calls"]
+    except OSError:  # the store restarting: ask again
+        pass
     if calls:
         break
     time.sleep(0.1)
