@@ -77,9 +77,13 @@ typedef struct sdra_server_params {
     /* the outbox (sdra/outbox.h): effects planned with each stage's completion and a delivery
      * thread; NULL: no effects are recorded (data_dir and the hooks are the server's own) */
     const struct sdra_outbox_params *outbox;
-    /* the job store's location (sdra_store_open: "sqlite:PATH" or "postgres://..."); NULL:
-     * $SDRA_STORE when set, else DATA/sdra.db. Files (audio, artifacts) stay under data_dir. */
-    const char *store_location;
+    /* scale-out (docs/deploy.md): several processes, on one machine or many, share one store */
+    const char *store_url;       /* the job store: "sqlite:PATH", "postgres://..." (sdra_store_open);
+                                  * NULL: $SDRA_STORE when set, else
+                                  * DATA/sdra.db */
+    bool worker_only;            /* a stage worker (`sdra worker`): no API, no upload recovery;
+                                  * listen (NULL: none) serves /healthz, /readyz, /metrics only */
+    uint32_t stage_mask;         /* stages whose workers run here: bit i = stage i; 0 = every one */
 } sdra_server_params;
 
 sdra_server_params sdra_server_default_params(void);
@@ -88,7 +92,15 @@ sdra_server_params sdra_server_default_params(void);
  * starts the workers and the HTTP listener. On failure nothing is left running. */
 int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error *err);
 
-/* The TCP port actually listened on. */
+/* Graceful stop of the stage workers (SIGTERM on `sdra worker`): no job is claimed any more,
+ * and the running ones may finish within deadline_ms. Returns the number of jobs still
+ * running then (0: all finished): their leases are released in the store at once (queued
+ * again for any worker, the attempt not counted against them) and their stages asked to stop;
+ * a result they still produce is refused. /readyz answers 503 from the first call on. Call it
+ * at most once, before sdra_server_stop. */
+int sdra_server_drain(sdra_server *s, int deadline_ms);
+
+/* The TCP port actually listened on (-1 when the server has no listener). */
 int sdra_server_port(const sdra_server *s);
 
 /* Stops accepting, ends event streams, lets running stages see a cancel request, joins every

@@ -28,8 +28,9 @@ static void usage(FILE *f)
             "options:\n"
             "  --listen HOST:PORT     address to listen on (default 127.0.0.1:8080; port 0 = any free)\n"
             "  --data DIR             data directory (default $SDRA_DATA or ~/.local/share/sdra)\n"
-            "  --store URL            the job store: sqlite:PATH or postgres://USER:PW@HOST/DB (default\n"
-            "                         $SDRA_STORE, else DATA/sdra.db; docs/deploy.md)\n"
+            "  --store URL            job store: sqlite:PATH or postgres://USER:PW@HOST/DB (default\n"
+            "                         $SDRA_STORE, else DATA/sdra.db); API nodes and 'sdra worker'\n"
+            "                         processes share one (docs/deploy.md)\n"
             "  --port-file PATH       write the port listened on to PATH once ready\n"
             "  --config FILE          options from FILE first (default $SDRA_CONFIG; docs/config.md)\n"
             "  --concurrency STAGE=N  workers for a stage (repeatable; default 1 each)\n"
@@ -214,7 +215,7 @@ int cmd_serve(int argc, char **argv)
         case O_STORE:
             if (!*optarg)
                 return cli_usage_error("serve", "--store wants sqlite:PATH or postgres://...");
-            p.store_location = optarg;
+            p.store_url = optarg;
             break;
         case 'h': usage(stdout); return SDRA_EXIT_OK;
         case CLI_LLM_ID: case CLI_LLM_ID + 1: case CLI_LLM_ID + 2: case CLI_LLM_ID + 3: case CLI_LLM_ID + 4:

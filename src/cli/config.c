@@ -47,6 +47,7 @@ static const struct {
 } configurable[] = {
     {"run", cmd_run},         {"transcribe", cmd_transcribe}, {"analyze", cmd_analyze},
     {"compose", cmd_compose}, {"serve", cmd_serve},       {"outbox", cmd_outbox},
+    {"worker", cmd_worker},
 };
 
 /* What the probe learnt: each command's option table (static in its cmd_*.c file). */
@@ -286,7 +287,7 @@ static int parse_config(const char *cmd, const struct option *mine, const char *
             char *name = trim(s + 1);
             if (!is_command(name))
                 return config_fail(err, "%s:%d: unknown section '[%.64s]' (sections: run, transcribe, "
-                                    "analyze, compose, serve)", path, lineno, name);
+                                    "analyze, compose, serve, worker)", path, lineno, name);
             section = name;
             continue;
         }

@@ -23,6 +23,7 @@ static const struct {
     {"crm", cmd_crm, "look at the local CRM; sync a package into local, HubSpot or Salesforce"},
     {"eval", cmd_eval, "measure quality: WER, DER, analysis precision/recall"},
     {"serve", cmd_serve, "HTTP API server with a durable job store and stage workers"},
+    {"worker", cmd_worker, "stage work (transcribe, analyze, ...) on a job store shared with API nodes"},
     {"keys", cmd_keys, "create, list and revoke API keys for the server"},
     {"audit", cmd_audit, "list and verify the audit trail (reads, changes, auth failures)"},
     {"orgs", cmd_orgs, "organisations (tenants) of the server: quotas and usage"},

@@ -444,6 +444,13 @@ static void route(req *r, const char *url)
     }
 }
 
+/* A stage worker's listener (worker_only) serves the probes and metrics, nothing else. */
+static void route_worker_only(req *r)
+{
+    if (r->s->p.worker_only && r->route != R_HEALTH && r->route != R_READY && r->route != R_METRICS)
+        r->route = R_NONE;
+}
+
 /* /v1/outbox/{id}[/approve|retry|cancel]: the id is the entry's idempotency key. */
 static void route_outbox(req *r, const char *id)
 {
@@ -778,6 +785,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = r;
         conn_phase(s, c, PH_BODY); /* the headers are complete */
         route(r, url);
+        route_worker_only(r);
         if (check_framing(r, c) != MHD_YES || r->status)
             return r->status ? MHD_YES : MHD_NO;
         if (bad_target) {

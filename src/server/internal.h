@@ -81,6 +81,12 @@ struct sdra_server {
     /* the search backfill at start (web.c) */
     pthread_t sb_thread;
     bool sb_started;
+    /* scale-out (worker.c): draining stops the claims (sdra_server_drain); the watch thread
+     * wakes this process's workers, event streams and outbox on other processes' news
+     * (sdra_store_wait_work) */
+    atomic_bool draining;
+    pthread_t watch_thread;
+    bool watch_started;
 };
 
 /* server.c */
@@ -190,6 +196,9 @@ int srv_meta_open(struct sdra_server *s, char **meta_json, sdra_error *err);
 /* worker.c */
 int srv_workers_start(struct sdra_server *s, sdra_error *err);
 void srv_workers_stop(struct sdra_server *s);
+/* The watch thread: started on every server, ended by s->stopping (srv_watch_stop joins it). */
+int srv_watch_start(struct sdra_server *s, sdra_error *err);
+void srv_watch_stop(struct sdra_server *s);
 
 
 /* ---- the HTTP layer: http.c (routing, auth, responses, callbacks), views.c, events.c, upload.c */

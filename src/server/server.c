@@ -672,6 +672,8 @@ int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error
             s->stages[s->n_stages++] = *st;
         }
     }
+    if (s->p.worker_only)
+        s->p.run_workers = true;
     if (s->p.lease_ms < 100)
         s->p.lease_ms = 100;
     if (s->p.max_attempts < 1)
@@ -688,8 +690,8 @@ int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error
     snprintf(path, sizeof path, "%s/calls", s->data_dir);
     if ((rc = sdra_mkdir_p(path, err)) < 0)
         goto done;
-    if ((rc = s->p.store_location && *s->p.store_location ? sdra_store_open(&s->store, s->p.store_location, err)
-                                                           : sdra_server_store_open(&s->store, s->data_dir, err)) < 0)
+    if ((rc = s->p.store_url ? sdra_store_open(&s->store, s->p.store_url, err)
+                             : sdra_server_store_open(&s->store, s->data_dir, err)) < 0)
         goto done;
     if (!s->p.no_encrypt &&
         (rc = srv_keyring_open(&s->kr, s->store, s->data_dir, s->p.master_key_file, s->p.master_key_cmd, err)) < 0)
@@ -700,12 +702,16 @@ int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error
         rc = sdra_error_set(err, SDRA_EINTERNAL, "server: metric definitions clash");
         goto done;
     }
-    recover_files(s);
+    /* a worker never receives uploads: what looks unfinished may be an API node's upload */
+    if (!s->p.worker_only)
+        recover_files(s);
     if (s->p.run_workers && (rc = srv_workers_start(s, err)) < 0)
         goto done;
-    if ((rc = srv_http_start(s, err)) < 0)
+    if ((!s->p.worker_only || s->p.listen) && (rc = srv_http_start(s, err)) < 0)
         goto done;
-    if ((rc = srv_retention_start(s, err)) < 0)
+    if (!s->p.worker_only && (rc = srv_retention_start(s, err)) < 0) /* the API nodes sweep */
+        goto done;
+    if ((rc = srv_watch_start(s, err)) < 0)
         goto done;
     if ((rc = srv_outbox_start(s, err)) < 0)
         goto done;
@@ -713,7 +719,10 @@ int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error
         goto done;
     if (srv_keyring_warning(s->kr))
         sdra_log(SDRA_LOG_WARN, "%s", srv_keyring_warning(s->kr));
-    sdra_log(SDRA_LOG_INFO, "listening on port %d, data in %s", s->port, s->data_dir);
+    if (s->mhd)
+        sdra_log(SDRA_LOG_INFO, "listening on port %d, data in %s", s->port, s->data_dir);
+    else
+        sdra_log(SDRA_LOG_INFO, "working, data in %s", s->data_dir);
 done:
     if (rc < 0) {
         sdra_server_stop(s);
@@ -725,7 +734,7 @@ done:
 
 int sdra_server_port(const sdra_server *s)
 {
-    return s ? s->port : -1;
+    return s && s->mhd ? s->port : -1;
 }
 
 void sdra_server_stop(sdra_server *s)
@@ -743,6 +752,7 @@ void sdra_server_stop(sdra_server *s)
     pthread_mutex_unlock(&s->mu);
     srv_retention_stop(s);
     srv_search_backfill_stop(s);
+    srv_watch_stop(s);
     srv_outbox_stop(s);
     srv_http_stop(s);
     srv_workers_stop(s);

@@ -454,11 +454,12 @@ enum MHD_Result srv_get_ready(req *r, struct MHD_Connection *c)
 {
     int active = 0;
     sdra_error err = {0};
-    if (atomic_load(&r->s->stopping))
+    if (atomic_load(&r->s->stopping) || atomic_load(&r->s->draining))
         return srv_send_error(r, c, 503, "unavailable", "shutting down");
     if (sdra_store_count_active(r->s->store, NULL, &active, &err) < 0)
         return srv_send_error(r, c, 503, "unavailable", "job store: %s", err.msg);
-    if (r->s->p.max_active_calls > 0 && active >= r->s->p.max_active_calls)
+    /* a full queue is a reason to send uploads elsewhere, not to stop a worker's probes */
+    if (!r->s->p.worker_only && r->s->p.max_active_calls > 0 && active >= r->s->p.max_active_calls)
         return srv_send_error(r, c, 503, "unavailable", "queue full: %d calls queued or running", active);
     return srv_send_json(r, c, 200, json_pack("{s:s,s:i,s:i}", "status", "ready", "active_calls", active,
                                            "max_active_calls", r->s->p.max_active_calls));

@@ -8,6 +8,14 @@
  * One heartbeat thread renews the leases of running jobs; a job whose lease was lost (taken by
  * another worker after an expiry) is asked to stop through the progress callback, and its
  * completion is refused by the store, so a result is recorded exactly once.
+ *
+ * The same pools run in `sdra serve` and in `sdra worker` (a server with worker_only set: no
+ * API), on one store shared by any number of processes. A condition variable only reaches this
+ * process, so the watch thread turns the store's notifications (sdra_store_wait_work: NOTIFY in
+ * PostgreSQL) into wake-ups here; without them the timed waits poll. A claim that fails (store
+ * unreachable) backs off exponentially. Draining (SIGTERM on a worker) stops the claims and
+ * lets running jobs finish; at the deadline the leases of the ones still running are released
+ * in the store (queued again at once, the attempt not counted) and their stages asked to stop.
  */
 #include "internal.h"
 
@@ -15,6 +23,7 @@
 #include "sdra/outbox.h"
 #include "sdra/util.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -25,6 +34,8 @@
 #include <unistd.h>
 
 #define IDLE_POLL_MS 500
+#define CLAIM_BACKOFF_MAX_MS 30000 /* a failing store is tried again at most this far apart */
+#define WATCH_WAIT_MS 250          /* one sdra_store_wait_work (also how soon the watch ends) */
 
 /* Files a stage writes besides its main output (recorded as artifacts when present). */
 static const struct {
@@ -246,23 +257,29 @@ static void run_job(worker_slot *w, sdra_store_job *job)
         if (delay > s->p.retry_max_ms)
             delay = s->p.retry_max_ms;
         delay = (int64_t)((double)delay * (0.5 + randombytes_uniform(1000) / 1000.0)); /* jitter */
-        if (rc == SDRA_ECANCELED && atomic_load(&s->stopping))
-            delay = 0; /* shutdown, not the job's fault: run again right after restart */
+        /* shutdown, not the job's fault: run again at once (another worker, or after restart),
+         * and the attempt does not count towards going dead */
+        bool shutdown = rc == SDRA_ECANCELED && atomic_load(&s->stopping);
+        if (shutdown)
+            delay = 0;
         char msg[SDRA_STORE_ERRMSG_MAX + 64];
         snprintf(msg, sizeof msg, "%s: %s", sdra_code_name(rc), err.msg[0] ? err.msg : sdra_strerror(rc));
         strip_server_paths(msg, sizeof msg, s, dir);
         withhold_quoted(msg);
-        bool dies = !retryable || job->attempts >= s->p.max_attempts;
+        bool dies = !shutdown && (!retryable || job->attempts >= s->p.max_attempts);
+        int max_attempts = shutdown ? job->attempts + 1 : s->p.max_attempts;
         sdra_error ferr = {0};
         if (dies && s->p.outbox && /* call.failed: recorded with the failure, only when it is final */
             sdra_outbox_plan_failed(&pl, s->p.outbox, org, job->call_id, dir, msg, now, &ferr) < 0)
             sdra_logc(SDRA_LOG_WARN, &lc, "call.failed webhook not planned: %s", ferr.msg);
-        int frc = sdra_store_job_fail_fx(s->store, job, msg, retryable, now + delay, s->p.max_attempts, pl.fx, pl.n,
-                                         now, &ferr);
+        int frc = sdra_store_job_fail_fx(s->store, job, msg, retryable, now + delay, max_attempts, pl.fx, pl.n, now,
+                                         &ferr);
         if (frc == 0 && pl.n)
             srv_outbox_notify(s);
         if (frc < 0) {
             sdra_logc(SDRA_LOG_WARN, &lc, "stage %s failure not recorded: %s", stage->name, ferr.msg);
+        } else if (shutdown) {
+            sdra_logc(SDRA_LOG_INFO, &lc, "stage %s stopped by shutdown: lease released", stage->name);
         } else if (dies) {
             sdra_logc(SDRA_LOG_ERROR, &lc, "stage %s failed for good: %s", stage->name, msg);
             sdra_obs_inc(s->obs, "sdra_jobs_dead_total", labels, 1);
@@ -284,7 +301,8 @@ static void *worker_main(void *arg)
 {
     worker_slot *w = arg;
     struct sdra_server *s = w->srv;
-    while (!atomic_load(&s->stopping)) {
+    long backoff_ms = 0; /* after failed claims: the store is unreachable or refuses */
+    while (!atomic_load(&s->stopping) && !atomic_load(&s->draining)) {
         pthread_mutex_lock(&s->mu);
         unsigned long seen = s->wake_seq[w->stage];
         pthread_mutex_unlock(&s->mu);
@@ -293,16 +311,33 @@ static void *worker_main(void *arg)
         int rc = sdra_store_job_claim(s->store, w->stage, w->owner, sdra_store_now_ms(), s->p.lease_ms,
                                       s->p.max_attempts, &job, &err);
         if (rc == 0) {
+            if (backoff_ms)
+                sdra_log(SDRA_LOG_INFO, "worker %s: the store answers again", w->owner);
+            backoff_ms = 0;
             srv_notify_event(s);
             run_job(w, &job);
             continue;
         }
-        if (rc != SDRA_ENOTFOUND)
-            sdra_log(SDRA_LOG_WARN, "worker %s: claim failed: %s", w->owner, err.msg);
         struct timespec ts;
+        if (rc != SDRA_ENOTFOUND) {
+            backoff_ms = backoff_ms ? backoff_ms * 2 : IDLE_POLL_MS;
+            if (backoff_ms > CLAIM_BACKOFF_MAX_MS)
+                backoff_ms = CLAIM_BACKOFF_MAX_MS;
+            sdra_log(SDRA_LOG_WARN, "worker %s: claim failed, retrying in %ld ms: %s", w->owner, backoff_ms, err.msg);
+            deadline_in(&ts, backoff_ms); /* wake-ups do not shorten it: the store is the problem */
+            pthread_mutex_lock(&s->mu);
+            while (!atomic_load(&s->stopping) && !atomic_load(&s->draining) &&
+                   pthread_cond_timedwait(&s->stage_cv[w->stage], &s->mu, &ts) == 0)
+                ;
+            pthread_mutex_unlock(&s->mu);
+            continue;
+        }
+        if (backoff_ms)
+            sdra_log(SDRA_LOG_INFO, "worker %s: the store answers again", w->owner);
+        backoff_ms = 0;
         deadline_in(&ts, IDLE_POLL_MS);
         pthread_mutex_lock(&s->mu);
-        while (!atomic_load(&s->stopping) && s->wake_seq[w->stage] == seen)
+        while (!atomic_load(&s->stopping) && !atomic_load(&s->draining) && s->wake_seq[w->stage] == seen)
             if (pthread_cond_timedwait(&s->stage_cv[w->stage], &s->mu, &ts) != 0)
                 break;
         pthread_mutex_unlock(&s->mu);
@@ -362,10 +397,18 @@ static void *heartbeat_main(void *arg)
     return NULL;
 }
 
+/* Whether this process runs stage st's workers (params.stage_mask). */
+static bool stage_here(const struct sdra_server *s, int st)
+{
+    return !s->p.stage_mask || (st < 32 && (s->p.stage_mask & (UINT32_C(1) << st)));
+}
+
 int srv_workers_start(struct sdra_server *s, sdra_error *err)
 {
     int total = 0;
     for (int i = 0; i < s->n_stages; i++) {
+        if (!stage_here(s, i))
+            continue;
         int c = s->p.concurrency[i] > 0 ? s->p.concurrency[i] : 1;
         if (c > SDRA_SERVER_MAX_WORKERS)
             c = SDRA_SERVER_MAX_WORKERS;
@@ -380,6 +423,8 @@ int srv_workers_start(struct sdra_server *s, sdra_error *err)
     unsigned char nonce[3];
     randombytes_buf(nonce, sizeof nonce);
     for (int st = 0; st < s->n_stages; st++) {
+        if (!stage_here(s, st))
+            continue;
         int c = s->p.concurrency[st] > 0 ? s->p.concurrency[st] : 1;
         if (c > SDRA_SERVER_MAX_WORKERS)
             c = SDRA_SERVER_MAX_WORKERS;
@@ -412,4 +457,93 @@ void srv_workers_stop(struct sdra_server *s)
     free(s->slots);
     s->slots = NULL;
     s->n_slots = 0;
+}
+
+int sdra_server_drain(sdra_server *s, int deadline_ms)
+{
+    if (!s)
+        return 0;
+    atomic_store(&s->draining, true);
+    struct timespec ts;
+    deadline_in(&ts, deadline_ms > 0 ? deadline_ms : 0);
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < SDRA_SERVER_MAX_STAGES; i++)
+        pthread_cond_broadcast(&s->stage_cv[i]);
+    int busy;
+    for (;;) { /* every job's end broadcasts ev_cv (srv_notify_event) */
+        busy = 0;
+        for (int i = 0; i < s->n_slots; i++)
+            busy += s->slots[i].busy;
+        if (busy == 0 || pthread_cond_timedwait(&s->ev_cv, &s->mu, &ts) == ETIMEDOUT)
+            break;
+    }
+    /* the deadline passed: a stage may not look at its cancel flag for a while (a chunk being
+     * decoded), so the leases are released here and now, whatever the threads do next; their
+     * results, should they still come, are refused by the store (the lease is gone) */
+    sdra_store_job jobs[64];
+    int n = 0;
+    for (int i = 0; i < s->n_slots && n < 64; i++)
+        if (s->slots[i].busy) {
+            jobs[n++] = s->slots[i].job;
+            atomic_store(&s->slots[i].lost, true);
+        }
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < n; i++) {
+        sdra_error err = {0};
+        int64_t now = sdra_store_now_ms();
+        const char *stage = jobs[i].stage >= 0 && jobs[i].stage < s->n_stages ? s->stages[jobs[i].stage].name : "?";
+        sdra_log_ctx lc = {.call_id = jobs[i].call_id, .stage = stage, .duration_ms = -1};
+        /* queued again at once; max_attempts one above its attempts: this one does not count */
+        if (sdra_store_job_fail_fx(s->store, &jobs[i], "ECANCELED: the worker was shut down", true, now,
+                                   jobs[i].attempts + 1, NULL, 0, now, &err) == 0)
+            sdra_logc(SDRA_LOG_INFO, &lc, "stage %s stopped by shutdown: lease released", stage);
+        else
+            sdra_logc(SDRA_LOG_WARN, &lc, "stage %s: lease not released (it expires): %s", stage, err.msg);
+    }
+    return n;
+}
+
+/* Other processes' news: a job queued or requeued (this process's workers), any job change
+ * (its event streams), an outbox entry (its delivery thread). The store tells (PostgreSQL's
+ * NOTIFY) or, without notifications, wait_work just sleeps and the others poll as before. */
+static void *watch_main(void *arg)
+{
+    struct sdra_server *s = arg;
+    while (!atomic_load(&s->stopping)) {
+        sdra_error err = {0};
+        int rc = sdra_store_wait_work(s->store, WATCH_WAIT_MS, &err);
+        if (atomic_load(&s->stopping))
+            break;
+        if (rc == SDRA_ETIMEOUT)
+            continue;
+        if (rc < 0) { /* the listening connection was lost: poll now, listen again shortly */
+            struct timespec ts = {0, WATCH_WAIT_MS * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        pthread_mutex_lock(&s->mu);
+        for (int i = 0; i < s->n_stages; i++) {
+            s->wake_seq[i]++;
+            pthread_cond_broadcast(&s->stage_cv[i]);
+        }
+        pthread_mutex_unlock(&s->mu);
+        srv_notify_event(s);
+        if (s->ob_started)
+            srv_outbox_notify(s);
+    }
+    return NULL;
+}
+
+int srv_watch_start(struct sdra_server *s, sdra_error *err)
+{
+    if (pthread_create(&s->watch_thread, NULL, watch_main, s) != 0)
+        return sdra_error_set(err, SDRA_ENOMEM, "server: cannot start the store watch thread");
+    s->watch_started = true;
+    return 0;
+}
+
+void srv_watch_stop(struct sdra_server *s)
+{
+    if (s->watch_started)
+        pthread_join(s->watch_thread, NULL);
+    s->watch_started = false;
 }

@@ -105,4 +105,27 @@ while IFS=$'\t' read -r stage trig q; do
   [ "${got%.*}" -ge $lo ] && [ "${got%.*}" -le $hi ] || fail "stage $stage $trig: answered $got, want $lo..$hi"
   echo "stage $stage $trig = $got"
 done < "$T/cases"
+echo "== the manifests' command lines are the CLI's"
+# every flag a container passes is one its command documents in --help, and a worker's
+# --drain-seconds ends before the kubelet's SIGKILL (terminationGracePeriodSeconds)
+python3 - "$T/render.json" "$SDRA" <<'PY' || fail "manifest flags"
+import json, subprocess, sys
+objs, sdra = json.load(open(sys.argv[1])), sys.argv[2]
+n = 0
+for o in objs:
+    if o["kind"] != "Deployment":
+        continue
+    spec = o["spec"]["template"]["spec"]
+    for c in spec["containers"]:
+        args = c.get("args", [])
+        helptext = subprocess.run([sdra, args[0], "--help"], capture_output=True, text=True, check=True).stdout
+        for a in args[1:]:
+            if a.startswith("--"):
+                assert f"  {a} " in helptext or f"  {a}\n" in helptext, (o["metadata"]["name"], a, "not in sdra", args[0], "--help")
+                n += 1
+        if args[0] == "worker":
+            drain = int(args[args.index("--drain-seconds") + 1]) if "--drain-seconds" in args else 25
+            assert drain < spec["terminationGracePeriodSeconds"], (o["metadata"]["name"], drain)
+print(f"{n} flags checked")
+PY
 echo "PASS deploy_manifests"

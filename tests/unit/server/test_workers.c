@@ -1,7 +1,9 @@
 /* test_workers.c - the server's job machinery against a stage table of test functions: stages
  * run in order with their artifacts recorded, transient failures are retried with backoff,
  * permanent ones go dead and are retryable by hand, a dead worker's lease is taken over,
- * uploads beyond the active-call limit get 503 + Retry-After, keys and scopes are enforced.
+ * uploads beyond the active-call limit get 503 + Retry-After, keys and scopes are enforced; an
+ * API node without workers and a worker_only server (`sdra worker`) share a store, the worker
+ * runs only its stages, serves only probes and metrics, and drains or releases on stop.
  * Talks to the real server over a loopback socket with a tiny HTTP/1.0 client.
  * ctest-labels: threads */
 #include <stdarg.h>
@@ -151,6 +153,8 @@ typedef struct fx {
     char wkey[SDRA_SERVER_KEY_MAX], rkey[SDRA_SERVER_KEY_MAX], akey[SDRA_SERVER_KEY_MAX];
 } fx;
 
+static void (*g_tweak)(sdra_server_params *p); /* fx_start: changes the parameters when set */
+
 static void fx_start(fx *f, int max_active, int64_t lease_ms, void (*before)(fx *f))
 {
     static int n;
@@ -176,6 +180,8 @@ static void fx_start(fx *f, int max_active, int64_t lease_ms, void (*before)(fx 
     p.lease_ms = lease_ms;
     p.max_active_calls = max_active;
     p.concurrency[0] = 2;
+    if (g_tweak)
+        g_tweak(&p);
     assert_int_equal(sdra_server_start(&f->srv, &p, &err), 0);
     f->port = sdra_server_port(f->srv);
     assert_true(f->port > 0);
@@ -366,6 +372,101 @@ static void server_backpressure_and_auth(void **state)
     fx_stop(&f);
 }
 
+static void api_only(sdra_server_params *p)
+{
+    p->run_workers = false;
+}
+
+/* A worker_only server on f's store running the first stage only (stage_mask 1). */
+static sdra_server *worker_start(fx *f, int max_attempts)
+{
+    static char url[600];
+    snprintf(url, sizeof url, "sqlite:%s/sdra.db", f->dir);
+    sdra_server_params p = sdra_server_default_params();
+    p.worker_only = true;
+    p.listen = "127.0.0.1:0";
+    p.store_url = url;
+    p.data_dir = f->dir;
+    p.stages = test_stages;
+    p.n_stages = 3;
+    p.stage_mask = 1;
+    p.max_attempts = max_attempts;
+    p.lease_ms = 5000;
+    sdra_server *w = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_server_start(&w, &p, &err), 0);
+    return w;
+}
+
+static const char *stage_field(json_t *call, int i, const char *key, char *buf, size_t n)
+{
+    json_t *v = json_object_get(json_array_get(json_object_get(call, "stages"), (size_t)i), key);
+    if (json_is_integer(v))
+        snprintf(buf, n, "%lld", (long long)json_integer_value(v));
+    else
+        sdra_strlcpy(buf, json_string_value(v) ? json_string_value(v) : "", n);
+    return buf;
+}
+
+static void server_worker_only_drains_and_releases(void **state)
+{
+    (void)state;
+    fx f;
+    char id[64], path[128], b[32];
+    resp r;
+    atomic_store(&g_b_failures_left, 0);
+    atomic_store(&g_c_permanent, 0);
+    atomic_store(&g_block, 1);
+    memset(g_runs, 0, sizeof g_runs);
+    g_tweak = api_only;
+    fx_start(&f, 10, 5000, NULL);
+    g_tweak = NULL;
+    sdra_server *w = worker_start(&f, 1);
+    int wport = sdra_server_port(w);
+    assert_true(wport > 0);
+    upload(&f, NULL, id);
+    snprintf(path, sizeof path, "/v1/calls/%s", id);
+    json_decref(wait_status(f.port, f.rkey, id, "running"));
+    for (int i = 0; i < 400 && atomic_load(&g_runs[0]) == 0; i++)
+        usleep(10000);
+    assert_int_equal(atomic_load(&g_runs[0]), 1); /* the worker runs it, not the API node */
+    /* the worker's listener: probes and metrics, not the API */
+    http(wport, "GET", "/healthz", NULL, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    http(wport, "GET", "/readyz", NULL, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    http(wport, "GET", "/metrics", NULL, NULL, NULL, &r);
+    assert_non_null(strstr(r.body, "sdra_jobs_in_flight{stage=\"transcribe\"} 1"));
+    http(wport, "GET", path, f.rkey, NULL, NULL, &r);
+    assert_int_equal(r.status, 404);
+    /* no time to drain: the blocked job is still running, /readyz says so */
+    assert_int_equal(sdra_server_drain(w, 100), 1);
+    http(wport, "GET", "/readyz", NULL, NULL, NULL, &r);
+    assert_int_equal(r.status, 503);
+    sdra_server_stop(w); /* stopped and released: queued again, not dead on its only attempt */
+    http(f.port, "GET", path, f.rkey, NULL, NULL, &r);
+    json_t *d = json_loads(r.body, 0, NULL);
+    assert_string_equal(stage_field(d, 0, "state", b, sizeof b), "queued");
+    json_decref(d);
+    /* a second worker: time to drain, and the first stage only */
+    w = worker_start(&f, 1);
+    json_decref(wait_status(f.port, f.rkey, id, "running"));
+    for (int i = 0; i < 400 && atomic_load(&g_runs[0]) < 2; i++)
+        usleep(10000);
+    assert_int_equal(atomic_load(&g_runs[0]), 2);
+    atomic_store(&g_block, 0);
+    assert_int_equal(sdra_server_drain(w, 10000), 0); /* finished within the deadline */
+    http(f.port, "GET", path, f.rkey, NULL, NULL, &r);
+    d = json_loads(r.body, 0, NULL);
+    assert_string_equal(stage_field(d, 0, "state", b, sizeof b), "done");
+    assert_string_equal(stage_field(d, 1, "state", b, sizeof b), "queued"); /* not this worker's stage */
+    json_decref(d);
+    usleep(200000);
+    assert_int_equal(atomic_load(&g_runs[1]), 0);
+    sdra_server_stop(w);
+    fx_stop(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +474,7 @@ int main(void)
         cmocka_unit_test(server_dead_job_is_retryable_by_hand),
         cmocka_unit_test(server_takes_over_a_dead_workers_lease),
         cmocka_unit_test(server_backpressure_and_auth),
+        cmocka_unit_test(server_worker_only_drains_and_releases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
