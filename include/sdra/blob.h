@@ -107,6 +107,12 @@ int sdra_blob_get_range(sdra_blob *b, const char *key, int64_t first, int64_t le
 /* The object's size in bytes; SDRA_ENOTFOUND when absent. */
 int sdra_blob_head(sdra_blob *b, const char *key, int64_t *size_out, sdra_error *err);
 
+/* Calls fn with every object whose key starts with prefix (which ends in "/"), in no
+ * particular order, with its key and size; fn returning non-zero stops the walk and is
+ * returned. */
+typedef int (*sdra_blob_list_fn)(void *user_data, const char *key, int64_t size_bytes);
+int sdra_blob_list(sdra_blob *b, const char *prefix, sdra_blob_list_fn fn, void *user_data, sdra_error *err);
+
 /* Removes the object; an absent one is not an error. */
 int sdra_blob_delete(sdra_blob *b, const char *key, sdra_error *err);
 /* Removes every object whose key starts with prefix (which ends in "/": "calls/c-1/"), and

@@ -237,7 +237,8 @@ int sdra_blob_delete(sdra_blob *b, const char *key, sdra_error *err)
     return rc < 0 ? rc : b->ops->del(b, key, err);
 }
 
-int sdra_blob_delete_prefix(sdra_blob *b, const char *prefix, int *n_deleted, sdra_error *err)
+/* A prefix ends in "/" and names a valid key without it. */
+static int prefix_check(const char *prefix, sdra_error *err)
 {
     char k[SDRA_BLOB_KEY_MAX];
     size_t n = prefix ? strlen(prefix) : 0;
@@ -245,7 +246,18 @@ int sdra_blob_delete_prefix(sdra_blob *b, const char *prefix, int *n_deleted, sd
         return sdra_error_set(err, SDRA_EINVAL, "object prefix \"%.80s\" must end in \"/\"", prefix ? prefix : "");
     memcpy(k, prefix, n - 1);
     k[n - 1] = '\0';
-    int rc = key_check(k, err);
+    return key_check(k, err);
+}
+
+int sdra_blob_list(sdra_blob *b, const char *prefix, sdra_blob_list_fn fn, void *user_data, sdra_error *err)
+{
+    int rc = prefix_check(prefix, err);
+    return rc < 0 ? rc : b->ops->list(b, prefix, fn, user_data, err);
+}
+
+int sdra_blob_delete_prefix(sdra_blob *b, const char *prefix, int *n_deleted, sdra_error *err)
+{
+    int rc = prefix_check(prefix, err);
     if (rc < 0)
         return rc;
     int nd = 0;

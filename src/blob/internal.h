@@ -17,6 +17,7 @@ typedef struct blob_ops {
     int (*head)(sdra_blob *b, const char *key, int64_t *size_out, sdra_error *err);
     int (*del)(sdra_blob *b, const char *key, sdra_error *err);
     int (*del_prefix)(sdra_blob *b, const char *prefix, int *n_deleted, sdra_error *err);
+    int (*list)(sdra_blob *b, const char *prefix, sdra_blob_list_fn fn, void *ud, sdra_error *err);
     /* local only: the object's file (NULL elsewhere), so that a put or get of that very file is
      * a no-op */
     int (*file_of)(sdra_blob *b, const char *key, char *out, size_t n);

@@ -218,6 +218,50 @@ static int local_del_prefix(sdra_blob *b, const char *prefix, int *n_deleted, sd
     return 0;
 }
 
+/* Walks dir (the file of key prefix rel), calling fn for regular files; temporary files of a
+ * put or get in progress are not objects. */
+static int walk(const char *dir, char *rel, size_t rel_cap, sdra_blob_list_fn fn, void *ud, sdra_error *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT || errno == ENOTDIR ? 0 : sdra_error_set(err, SDRA_EIO, "%s: %s", rel, strerror(errno));
+    int rc = 0;
+    struct dirent *e;
+    size_t rl = strlen(rel);
+    char sub[PATH_MAX];
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || strstr(e->d_name, ".tmp-") ||
+            strstr(e->d_name, ".part-"))
+            continue;
+        if (snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name) >= (int)sizeof sub ||
+            rl + strlen(e->d_name) + 2 >= rel_cap)
+            continue;
+        struct stat st;
+        if (lstat(sub, &st) != 0)
+            continue;
+        snprintf(rel + rl, rel_cap - rl, "%s", e->d_name);
+        if (S_ISDIR(st.st_mode)) {
+            snprintf(rel + rl, rel_cap - rl, "%s/", e->d_name);
+            rc = walk(sub, rel, rel_cap, fn, ud, err);
+        } else if (S_ISREG(st.st_mode) && sdra_blob_key_valid(rel)) {
+            rc = fn(ud, rel, (int64_t)st.st_size);
+        }
+        rel[rl] = '\0';
+    }
+    closedir(d);
+    return rc;
+}
+
+static int local_list(sdra_blob *b, const char *prefix, sdra_blob_list_fn fn, void *ud, sdra_error *err)
+{
+    char path[PATH_MAX], rel[SDRA_BLOB_KEY_MAX];
+    if (path_of(b, prefix, path, sizeof path) < 0)
+        return sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", prefix);
+    path[strlen(path) - 1] = '\0';
+    sdra_strlcpy(rel, prefix, sizeof rel);
+    return walk(path, rel, sizeof rel, fn, ud, err);
+}
+
 static void local_close(sdra_blob *b)
 {
     free(b->impl);
@@ -230,6 +274,7 @@ static const blob_ops local_ops = {
     .head = local_head,
     .del = local_del,
     .del_prefix = local_del_prefix,
+    .list = local_list,
     .file_of = local_file_of,
     .close = local_close,
 };

@@ -329,7 +329,6 @@ static int s3_do(sdra_blob *b, const s3_req *q, s3_ans *a, sdra_error *err)
         x.up = q->body;
         x.up_len = q->body ? q->body_len : 0;
         hl = curl_slist_append(hl, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
-        hl = curl_slist_append(hl, "Expect:");
         if (c->token_hdr)
             hl = curl_slist_append(hl, c->token_hdr);
         if (q->ctype) {
@@ -585,11 +584,13 @@ static int s3_del(sdra_blob *b, const char *key, sdra_error *err)
     return rc == SDRA_ENOTFOUND && (!err || !strstr(err->msg, "NoSuchBucket")) ? 0 : rc;
 }
 
-static int s3_del_prefix(sdra_blob *b, const char *prefix, int *n_deleted, sdra_error *err)
+/* ListObjectsV2 under prefix, page by page (1000 keys at most each, so memory stays bounded):
+ * fn gets each key without the root. */
+static int s3_list(sdra_blob *b, const char *prefix, sdra_blob_list_fn fn, void *ud, sdra_error *err)
 {
     s3 *c = b->impl;
     char fp[SDRA_BLOB_KEY_MAX * 2], enc[SDRA_BLOB_KEY_MAX * 3 + 8], q[SDRA_BLOB_KEY_MAX * 8], token[1024] = "";
-    char enc_tok[3 * sizeof token];
+    char enc_tok[3 * sizeof token], block[SDRA_BLOB_KEY_MAX * 3], k[SDRA_BLOB_KEY_MAX * 2], size[32];
     int rc = full_key(c, prefix, fp, sizeof fp, err);
     if (rc < 0)
         return rc;
@@ -606,23 +607,51 @@ static int s3_del_prefix(sdra_blob *b, const char *prefix, int *n_deleted, sdra_
         if ((rc = s3_do(b, &r, &a, err)) < 0)
             return rc;
         const char *p = a.body;
-        char k[SDRA_BLOB_KEY_MAX * 2];
-        while (rc == 0 && p && xml_text(p, "Key", k, sizeof k, &p)) {
-            if (strncmp(k, fp, strlen(fp)) != 0)
-                continue; /* not ours: never delete what the prefix does not name */
-            s3_req d = {.method = "DELETE", .key = k + strlen(c->root), .full_key = k};
-            s3_ans da;
-            if ((rc = s3_do(b, &d, &da, err)) == 0)
-                (*n_deleted)++;
-            free(da.body);
+        while (rc == 0 && p && (p = strstr(p, "<Contents>")) != NULL) {
+            const char *e = strstr(p, "</Contents>");
+            if (!e)
+                break;
+            size_t bl = (size_t)(e - p) < sizeof block - 1 ? (size_t)(e - p) : sizeof block - 1;
+            memcpy(block, p, bl);
+            block[bl] = '\0';
+            p = e + 11;
+            if (!xml_text(block, "Key", k, sizeof k, NULL) || strncmp(k, fp, strlen(fp)) != 0)
+                continue; /* not under the prefix: never handed out, never deleted */
+            if (!xml_text(block, "Size", size, sizeof size, NULL))
+                snprintf(size, sizeof size, "0");
+            if (sdra_blob_key_valid(k + strlen(c->root)))
+                rc = fn(ud, k + strlen(c->root), atoll(size));
         }
         char trunc[16] = "";
         bool more = a.body && xml_text(a.body, "IsTruncated", trunc, sizeof trunc, NULL) && !strcmp(trunc, "true") &&
                     xml_text(a.body, "NextContinuationToken", token, sizeof token, NULL);
         free(a.body);
-        if (rc < 0 || !more)
+        if (rc != 0 || !more)
             return rc;
     }
+}
+
+typedef struct del_walk {
+    sdra_blob *b;
+    int n;
+    sdra_error *err;
+} del_walk;
+
+static int del_one(void *ud, const char *key, int64_t size)
+{
+    del_walk *w = ud;
+    int rc = s3_del(w->b, key, w->err);
+    if (rc == 0)
+        w->n++;
+    return rc;
+}
+
+static int s3_del_prefix(sdra_blob *b, const char *prefix, int *n_deleted, sdra_error *err)
+{
+    del_walk w = {b, 0, err};
+    int rc = s3_list(b, prefix, del_one, &w, err);
+    *n_deleted = w.n;
+    return rc;
 }
 
 static void s3_close(sdra_blob *b)
@@ -637,6 +666,7 @@ static const blob_ops s3_ops = {
     .head = s3_head,
     .del = s3_del,
     .del_prefix = s3_del_prefix,
+    .list = s3_list,
     .file_of = NULL,
     .close = s3_close,
 };

@@ -237,6 +237,49 @@ static void blob_delete_by_prefix(void **state)
     sdra_blob_close(b);
 }
 
+typedef struct seen {
+    char keys[8][64];
+    int64_t sizes[8];
+    int n;
+} seen;
+
+static int collect(void *ud, const char *key, int64_t size)
+{
+    seen *s = ud;
+    if (s->n == 8)
+        return 1;
+    snprintf(s->keys[s->n], sizeof s->keys[0], "%s", key);
+    s->sizes[s->n++] = size;
+    return 0;
+}
+
+static int64_t seen_size(const seen *s, const char *key)
+{
+    for (int i = 0; i < s->n; i++)
+        if (!strcmp(s->keys[i], key))
+            return s->sizes[i];
+    return -1;
+}
+
+static void blob_list_by_prefix(void **state)
+{
+    sdra_blob *b = open_blob();
+    sdra_error err = {0};
+    put_str(b, "calls/l1/audio.mp3", "abc");
+    put_str(b, "calls/l1/sub/x.json", "{}");
+    put_str(b, "calls/l10/other.json", "zz");
+    seen s = {0};
+    assert_int_equal(sdra_blob_list(b, "calls/l1/", collect, &s, &err), 0);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(seen_size(&s, "calls/l1/audio.mp3"), 3);
+    assert_int_equal(seen_size(&s, "calls/l1/sub/x.json"), 2);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(sdra_blob_list(b, "calls/none/", collect, &s, &err), 0);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(sdra_blob_list(b, "calls/l1", collect, &s, &err), SDRA_EINVAL);
+    sdra_blob_close(b);
+}
+
 static void blob_rejects_bad_keys(void **state)
 {
     sdra_blob *b = open_blob();
@@ -314,6 +357,7 @@ static int run(const char *name)
         cmocka_unit_test(blob_ranged_get),
         cmocka_unit_test(blob_missing_objects),
         cmocka_unit_test(blob_delete_by_prefix),
+        cmocka_unit_test(blob_list_by_prefix),
         cmocka_unit_test(blob_rejects_bad_keys),
         cmocka_unit_test(blob_large_object_streams),
         cmocka_unit_test(blob_failed_put_keeps_old_object),
