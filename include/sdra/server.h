@@ -77,6 +77,10 @@ typedef struct sdra_server_params {
     /* the outbox (sdra/outbox.h): effects planned with each stage's completion and a delivery
      * thread; NULL: no effects are recorded (data_dir and the hooks are the server's own) */
     const struct sdra_outbox_params *outbox;
+    /* where audio and artifacts live (sdra/blob.h): s3://BUCKET/PREFIX, file://DIR or a
+     * directory; NULL = the data directory (DATA/calls/<id>/, as always). DATA/calls/ is then
+     * the working copy of the machine (docs/deploy.md, "Object storage"). */
+    const char *blob_url;
 } sdra_server_params;
 
 sdra_server_params sdra_server_default_params(void);

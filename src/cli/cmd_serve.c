@@ -45,6 +45,9 @@ static void usage(FILE *f)
             "  --master-key-cmd CMD   ... or a command whose stdout is the key (a KMS hook); else\n"
             "                         $SDRA_MASTER_KEY, else DATA/master.key (made once; docs/security.md)\n"
             "  --no-encrypt           store audio, artifacts and CRM rows in plaintext\n"
+            "  --blob URL             where audio and artifacts live: s3://BUCKET[/PREFIX], file://DIR or\n"
+            "                         a directory (default: the data directory); S3 settings and\n"
+            "                         credentials from the environment ('sdra blob --help', docs/deploy.md)\n"
             "  --lease-ms N           job lease (default 30000)\n"
             "  --max-attempts N       attempts before a job is dead (default 5)\n"
             "  --retry-base-ms N      first retry delay, doubled each time (default 2000)\n"
@@ -68,6 +71,7 @@ int cmd_serve(int argc, char **argv)
     enum { O_LISTEN = 1, O_DATA, O_PORTFILE, O_CONC, O_NOWORK, O_MAXACT, O_MAXUP, O_TIMEOUT, O_LEASE, O_ATTEMPTS,
            O_RETRY, O_LOGLEVEL, O_LOGFMT, O_PERIP, O_HDRTIMEOUT, O_MINRATE, O_REDACT, O_TLSCERT, O_TLSKEY,
            O_REDACT_AUDIO, O_RETSWEEP, O_RETOFFSET, O_MKFILE, O_MKCMD, O_NOENC };
+    enum { O_BLOB = 0x5301 }; /* the object store (sdra/blob.h) */
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},       {"data", required_argument, 0, O_DATA},
         {"port-file", required_argument, 0, O_PORTFILE},  {"concurrency", required_argument, 0, O_CONC},
@@ -86,6 +90,7 @@ int cmd_serve(int argc, char **argv)
         {"retention-clock-offset-days", required_argument, 0, O_RETOFFSET},
         {"master-key-file", required_argument, 0, O_MKFILE}, {"master-key-cmd", required_argument, 0, O_MKCMD},
         {"no-encrypt", no_argument, 0, O_NOENC},
+        {"blob", required_argument, 0, O_BLOB},
         CLI_LLM_LONGOPTS,                                 CLI_ASR_LONGOPTS,
         CLI_OUTBOX_LONGOPTS,
         {0, 0, 0, 0}};
@@ -208,6 +213,7 @@ int cmd_serve(int argc, char **argv)
         case O_MKFILE: p.master_key_file = optarg; break;
         case O_MKCMD: p.master_key_cmd = optarg; break;
         case O_NOENC: p.no_encrypt = true; break;
+        case O_BLOB: p.blob_url = optarg; break;
         case 'h': usage(stdout); return SDRA_EXIT_OK;
         case CLI_LLM_ID: case CLI_LLM_ID + 1: case CLI_LLM_ID + 2: case CLI_LLM_ID + 3: case CLI_LLM_ID + 4:
             if (cli_llm_option(&lo, "serve", c, optarg))
