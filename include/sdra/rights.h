@@ -70,6 +70,14 @@ typedef struct sdra_rights_ctx {
     int64_t now_ms;        /* the clock (tests drive it) */
     int (*delete_call)(void *user, const char *call_id, bool keep_crm, sdra_error *err);
     void *user;
+    /* The object store behind data_dir (`serve --blob`), each hook given object_user and an
+     * object's path relative to data_dir ("calls/<id>/audio.mp3"): exists answers 0 when it is
+     * stored, fetch makes data_dir/rel hold it, remove deletes it (absent is not an error).
+     * NULL (sdra_rights_ctx_init): the files in data_dir are all there is. */
+    int (*object_exists)(void *object_user, const char *rel, sdra_error *err);
+    int (*object_fetch)(void *object_user, const char *rel, sdra_error *err);
+    int (*object_remove)(void *object_user, const char *rel, sdra_error *err);
+    void *object_user;
 } sdra_rights_ctx;
 
 /* A context with now_ms = the wall clock and no delete_call. */

@@ -84,6 +84,10 @@ typedef struct sdra_server_params {
     bool worker_only;            /* a stage worker (`sdra worker`): no API, no upload recovery;
                                   * listen (NULL: none) serves /healthz, /readyz, /metrics only */
     uint32_t stage_mask;         /* stages whose workers run here: bit i = stage i; 0 = every one */
+    /* where audio and artifacts live (sdra/blob.h): s3://BUCKET/PREFIX, file://DIR or a
+     * directory; NULL = the data directory (DATA/calls/<id>/, as always). DATA/calls/ is then
+     * the working copy of the machine (docs/deploy.md, "Object storage"). */
+    const char *blob_url;
 } sdra_server_params;
 
 sdra_server_params sdra_server_default_params(void);

@@ -45,6 +45,7 @@ int cmd_mail(int argc, char **argv);
 int cmd_connectors(int argc, char **argv);
 int cmd_outbox(int argc, char **argv);  /* cmd_outbox.c: the outbox of a data directory */
 int cmd_worker(int argc, char **argv);  /* cmd_worker.c: stage work on a shared job store */
+int cmd_blob(int argc, char **argv);    /* cmd_blob.c: the object store of audio and artifacts */
 
 /* `sdra eval` subcommands, each in its own file (cmd_eval_<what>.c). */
 int cmd_eval_asr(int argc, char **argv);

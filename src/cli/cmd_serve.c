@@ -48,6 +48,9 @@ static void usage(FILE *f)
             "  --master-key-cmd CMD   ... or a command whose stdout is the key (a KMS hook); else\n"
             "                         $SDRA_MASTER_KEY, else DATA/master.key (made once; docs/security.md)\n"
             "  --no-encrypt           store audio, artifacts and CRM rows in plaintext\n"
+            "  --blob URL             where audio and artifacts live: s3://BUCKET[/PREFIX], file://DIR or\n"
+            "                         a directory (default: the data directory); S3 settings and\n"
+            "                         credentials from the environment ('sdra blob --help', docs/deploy.md)\n"
             "  --lease-ms N           job lease (default 30000)\n"
             "  --max-attempts N       attempts before a job is dead (default 5)\n"
             "  --retry-base-ms N      first retry delay, doubled each time (default 2000)\n"
@@ -71,6 +74,7 @@ int cmd_serve(int argc, char **argv)
     enum { O_LISTEN = 1, O_DATA, O_PORTFILE, O_CONC, O_NOWORK, O_MAXACT, O_MAXUP, O_TIMEOUT, O_LEASE, O_ATTEMPTS,
            O_RETRY, O_LOGLEVEL, O_LOGFMT, O_PERIP, O_HDRTIMEOUT, O_MINRATE, O_REDACT, O_TLSCERT, O_TLSKEY,
            O_REDACT_AUDIO, O_RETSWEEP, O_RETOFFSET, O_MKFILE, O_MKCMD, O_NOENC, O_STORE };
+    enum { O_BLOB = 0x5301 }; /* the object store (sdra/blob.h) */
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},       {"data", required_argument, 0, O_DATA},
         {"port-file", required_argument, 0, O_PORTFILE},  {"concurrency", required_argument, 0, O_CONC},
@@ -90,6 +94,7 @@ int cmd_serve(int argc, char **argv)
         {"master-key-file", required_argument, 0, O_MKFILE}, {"master-key-cmd", required_argument, 0, O_MKCMD},
         {"no-encrypt", no_argument, 0, O_NOENC},
         {"store", required_argument, 0, O_STORE},
+        {"blob", required_argument, 0, O_BLOB},
         CLI_LLM_LONGOPTS,                                 CLI_ASR_LONGOPTS,
         CLI_OUTBOX_LONGOPTS,
         {0, 0, 0, 0}};
@@ -217,6 +222,7 @@ int cmd_serve(int argc, char **argv)
                 return cli_usage_error("serve", "--store wants sqlite:PATH or postgres://...");
             p.store_url = optarg;
             break;
+        case O_BLOB: p.blob_url = optarg; break;
         case 'h': usage(stdout); return SDRA_EXIT_OK;
         case CLI_LLM_ID: case CLI_LLM_ID + 1: case CLI_LLM_ID + 2: case CLI_LLM_ID + 3: case CLI_LLM_ID + 4:
             if (cli_llm_option(&lo, "serve", c, optarg))

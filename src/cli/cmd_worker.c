@@ -43,6 +43,8 @@ static void usage(FILE *f)
             "  --store URL            the job store: sqlite:PATH or postgres://USER:PW@HOST/DB\n"
             "                         (default: DATA/sdra.db); retried with backoff while unreachable\n"
             "  --data DIR             the calls' files (default $SDRA_DATA or ~/.local/share/sdra)\n"
+            "  --blob URL             where audio and artifacts live: s3://BUCKET[/PREFIX], file://DIR or\n"
+            "                         a directory (default: the data directory; as on 'sdra serve')\n"
             "  --stages LIST          comma-separated stages to run: transcribe,analyze,compose,\n"
             "                         sync,report (default: all)\n"
             "  --concurrency N        jobs at once for each listed stage (default 1)\n"
@@ -129,7 +131,7 @@ static int wait_for_store(const char *url, const char *data_dir, const sigset_t 
 int cmd_worker(int argc, char **argv)
 {
     enum { O_STORE = 1, O_DATA, O_STAGES, O_CONC, O_LISTEN, O_PORTFILE, O_DRAIN, O_LEASE, O_ATTEMPTS, O_RETRY,
-           O_LOGLEVEL, O_LOGFMT, O_MKFILE, O_MKCMD, O_NOENC, O_REDACT, O_REDACT_AUDIO };
+           O_LOGLEVEL, O_LOGFMT, O_MKFILE, O_MKCMD, O_NOENC, O_REDACT, O_REDACT_AUDIO, O_BLOB };
     static const struct option opts[] = {
         {"store", required_argument, 0, O_STORE},           {"data", required_argument, 0, O_DATA},
         {"stages", required_argument, 0, O_STAGES},         {"concurrency", required_argument, 0, O_CONC},
@@ -140,6 +142,7 @@ int cmd_worker(int argc, char **argv)
         {"master-key-file", required_argument, 0, O_MKFILE}, {"master-key-cmd", required_argument, 0, O_MKCMD},
         {"no-encrypt", no_argument, 0, O_NOENC},            {"redact", required_argument, 0, O_REDACT},
         {"redact-audio", required_argument, 0, O_REDACT_AUDIO},
+        {"blob", required_argument, 0, O_BLOB},
         {"help", no_argument, 0, 'h'},
         CLI_LLM_LONGOPTS,                                   CLI_ASR_LONGOPTS,
         CLI_OUTBOX_LONGOPTS,
@@ -168,6 +171,9 @@ int cmd_worker(int argc, char **argv)
             if ((r = store_url_check(optarg)) != 0)
                 return r;
             p.store_url = optarg;
+            break;
+        case O_BLOB:
+            p.blob_url = optarg;
             break;
         case O_DATA: data = optarg; break;
         case O_STAGES:

@@ -34,6 +34,7 @@ static const struct {
     {"decrypt", cmd_decrypt, "a file sdra encrypted at rest, back to plaintext"},
     {"mail", cmd_mail, "deliver an email: SMTP, IMAP draft, Gmail or Graph (docs/connectors.md)"},
     {"connectors", cmd_connectors, "check the CRM and mail connectors' credentials: one cheap call each"},
+    {"blob", cmd_blob, "the object store of audio and artifacts (directory or S3): check, put, get, rm"},
 };
 
 static void usage(FILE *f)

@@ -151,7 +151,8 @@ static int purge_call(const sdra_rights_ctx *cx, const call_ref *r, const sdra_s
     char audio_path[4096] = "";
     if (r->audio[0] && past(age, p->audio_days)) {
         snprintf(audio_path, sizeof audio_path, "%s/calls/%s/%s", cx->data_dir, r->id, r->audio);
-        if (access(audio_path, F_OK) != 0)
+        if (access(audio_path, F_OK) != 0 &&
+            (!cx->object_exists || cx->object_exists(cx->object_user, audio_path + strlen(cx->data_dir) + 1, NULL) != 0))
             audio_path[0] = '\0';
     }
     const char *const *kinds[3] = {past(age, p->transcript_days) ? TRANSCRIPT_ARTS : NULL,
@@ -187,11 +188,17 @@ static int purge_call(const sdra_rights_ctx *cx, const call_ref *r, const sdra_s
     *changed = true;
     if (audio_path[0] && unlink(audio_path) != 0 && errno != ENOENT)
         return sdra_error_set(err, SDRA_EIO, "%s: %s", audio_path, strerror(errno));
+    if (audio_path[0] && cx->object_remove &&
+        (rc = cx->object_remove(cx->object_user, audio_path + strlen(cx->data_dir) + 1, err)) < 0)
+        return rc;
     for (int i = 0; i < n_due; i++) {
         char path[4096];
         if (!strstr(due[i].path, "..") && sdra_path_join(path, sizeof path, cx->data_dir, due[i].path) == 0 &&
             unlink(path) != 0 && errno != ENOENT)
             return sdra_error_set(err, SDRA_EIO, "%s: %s", path, strerror(errno));
+        if (cx->object_remove && !strstr(due[i].path, "..") &&
+            (rc = cx->object_remove(cx->object_user, due[i].path, err)) < 0)
+            return rc;
         sdra_error e2 = {0};
         rc = sdra_store_artifact_delete(cx->store, r->id, due[i].name, &e2);
         if (rc < 0 && rc != SDRA_ENOTFOUND) {

@@ -38,6 +38,8 @@ static json_t *artifact_json(const sdra_rights_ctx *cx, const sdra_store_artifac
     char path[4096];
     if (strstr(a->path, "..") || sdra_path_join(path, sizeof path, cx->data_dir, a->path) < 0)
         return NULL;
+    if (cx->object_fetch && access(path, F_OK) != 0 && cx->object_fetch(cx->object_user, a->path, NULL) < 0)
+        return NULL;
     char *text = NULL;
     size_t len = 0;
     if (sdra_file_read(&text, &len, path, SDRA_RIGHTS_ARTIFACT_MAX, NULL) < 0)
@@ -65,7 +67,10 @@ static json_t *export_call(const sdra_rights_ctx *cx, const sdra_store_call *sc,
     if (audio && !strchr(audio, '/') && audio[0] != '.') {
         char path[4096];
         snprintf(path, sizeof path, "%s/calls/%s/%s", cx->data_dir, sc->id, audio);
-        json_object_set_new(o, "audio", json_pack("{s:s,s:b}", "name", audio, "stored", access(path, F_OK) == 0));
+        bool stored = access(path, F_OK) == 0;
+        if (!stored && cx->object_exists)
+            stored = cx->object_exists(cx->object_user, path + strlen(cx->data_dir) + 1, NULL) == 0;
+        json_object_set_new(o, "audio", json_pack("{s:s,s:b}", "name", audio, "stored", stored));
     }
     json_object_set_new(o, "metadata", meta ? meta : json_object());
     sdra_store_artifact arts[32];

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <limits.h>
 
+#include "sdra/blob.h"
 #include "sdra/call.h"
 #include "sdra/crypt.h"
 #include "sdra/obs.h"
@@ -87,6 +88,7 @@ struct sdra_server {
     atomic_bool draining;
     pthread_t watch_thread;
     bool watch_started;
+    struct sdra_blob *blob;      /* audio and artifacts (blob_io.c, --blob); never NULL once started */
 };
 
 /* server.c */
@@ -399,4 +401,29 @@ int srv_approve_choice_parse(srv_approve_choice *ch, const char *body, int64_t n
 int srv_outbox_approve_as(struct sdra_server *s, const char *org, const char *key, const srv_approve_choice *ch,
                           sdra_error *err);
 enum MHD_Result srv_outbox_approve_body(req *r, struct MHD_Connection *c);
+/* blob_io.c: the object store behind DATA/calls/<id>/ (sdra/blob.h). srv_blob_pull fetches
+ * the call's objects that dir lacks and, with snap, notes what dir then holds; srv_blob_push
+ * stores what changed since snap (everything with NULL) and removes the objects of files
+ * removed since. srv_blob_local makes sure the file at path (object rel) is here and, when
+ * newer_than_ms > 0, no older than that (refetched otherwise). srv_blob_forget removes every
+ * object of a call. Failures of the store are retryable. srv_blob_rights_hooks points a
+ * rights context's object hooks (export, erasure, retention) at the store. */
+#define SRV_BLOB_SNAP_MAX 48
+typedef struct srv_blob_snap {
+    int n;
+    struct srv_blob_file {
+        char name[64];
+        int64_t size;
+        struct timespec mtime;
+    } f[SRV_BLOB_SNAP_MAX];
+} srv_blob_snap;
+int srv_blob_open(struct sdra_server *s, sdra_error *err);
+int srv_blob_pull(struct sdra_server *s, const char *call_id, const char *dir, srv_blob_snap *snap, sdra_error *err);
+int srv_blob_push(struct sdra_server *s, const char *call_id, const char *dir, const srv_blob_snap *snap,
+                  sdra_error *err);
+int srv_blob_local(struct sdra_server *s, const char *rel, const char *path, int64_t newer_than_ms, sdra_error *err);
+int srv_blob_forget(struct sdra_server *s, const char *call_id, sdra_error *err);
+int srv_blob_store(struct sdra_server *s, const char *rel, const char *path, sdra_error *err); /* path -> object rel */
+struct sdra_rights_ctx;
+void srv_blob_rights_hooks(struct sdra_server *s, struct sdra_rights_ctx *cx);
 #endif

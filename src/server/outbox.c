@@ -22,10 +22,15 @@
 
 static int seal_begin(void *user_data, const char *call_id, void **state, sdra_error *err)
 {
+    char dir[1200]; /* the call's files from the object store first (blob_io.c) */
+    srv_call_dir(user_data, dir, sizeof dir, call_id);
+    int rc = srv_blob_pull(user_data, call_id, dir, NULL, err);
+    if (rc < 0)
+        return rc;
     srv_seal *sl = calloc(1, sizeof *sl);
     if (!sl)
         return sdra_error_set(err, SDRA_ENOMEM, "out of memory");
-    int rc = srv_seal_begin(user_data, sl, call_id, err);
+    rc = srv_seal_begin(user_data, sl, call_id, err);
     if (rc < 0) {
         free(sl);
         return rc;

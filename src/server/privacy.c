@@ -46,6 +46,7 @@ enum MHD_Result srv_privacy_export(req *r, struct MHD_Connection *c)
     if (!email || !*email)
         return srv_send_error(r, c, 400, "invalid_input", "give the person's address: ?email=ADDRESS");
     sdra_rights_ctx cx = sdra_rights_ctx_init(r->s->store, r->s->data_dir, r->key.org, r->key.id, r->ip);
+    srv_blob_rights_hooks(r->s, &cx);
     json_t *doc = NULL;
     sdra_error err = {0};
     srv_seal sl; /* encrypted at rest: every call's files and fields open, CRM by blind index */
@@ -72,6 +73,7 @@ enum MHD_Result srv_privacy_erase(req *r, struct MHD_Connection *c)
         return srv_send_error(r, c, 400, "invalid_input", "expected {\"email\": \"ADDRESS\"}");
     }
     sdra_rights_ctx cx = sdra_rights_ctx_init(r->s->store, r->s->data_dir, r->key.org, r->key.id, r->ip);
+    srv_blob_rights_hooks(r->s, &cx);
     cx.delete_call = delete_for_request;
     cx.user = r;
     sdra_rights_counts n;
@@ -151,6 +153,7 @@ static int delete_for_sweep(void *user, const char *call_id, bool keep_crm, sdra
 static void sweep_once(struct sdra_server *s)
 {
     sdra_rights_ctx cx = sdra_rights_ctx_init(s->store, s->data_dir, NULL, "retention", "local");
+    srv_blob_rights_hooks(s, &cx);
     cx.org = NULL; /* every organisation's calls, each under its own policy */
     cx.now_ms += s->p.retention_clock_offset_ms;
     cx.delete_call = delete_for_sweep;

@@ -424,6 +424,9 @@ int srv_call_submit(struct sdra_server *s, const char *org, const char *key_id, 
     }
     if (rc < 0)
         goto done;
+    /* the audio and call.json into the object store before the call exists (blob_io.c) */
+    if ((rc = srv_blob_push(s, id, dir, NULL, err)) < 0)
+        goto done;
     /* the people on the call (subject tokens) and its consent, then the creation: recorded
      * before the call exists, so a call is never created without its audit entries */
     sdra_rights_ctx cx = sdra_rights_ctx_init(s->store, s->data_dir, org, key_id, ip);
@@ -452,8 +455,10 @@ int srv_call_submit(struct sdra_server *s, const char *org, const char *key_id, 
     srv_notify_stage(s, 0);
     srv_notify_event(s);
 done:
-    if (dir_made)
+    if (dir_made) {
         srv_rm_rf(dir);
+        srv_blob_forget(s, id, NULL); /* what the push above may have stored */
+    }
     if (mine)
         idem_settle(s, mine, created);
     free(meta);
@@ -546,6 +551,9 @@ int srv_call_delete_ex(struct sdra_server *s, const char *org, const char *call_
             atomic_store(&s->slots[i].lost, true);
     pthread_mutex_unlock(&s->mu);
     call_remove_files(s->data_dir, org, call_id, keep_crm);
+    sdra_error berr = {0};
+    if (srv_blob_forget(s, call_id, &berr) < 0)
+        sdra_log(SDRA_LOG_WARN, "call %s: objects not removed: %s", call_id, berr.msg);
     srv_notify_event(s);
     return 0;
 }
@@ -693,6 +701,8 @@ int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error
     if ((rc = s->p.store_url ? sdra_store_open(&s->store, s->p.store_url, err)
                              : sdra_server_store_open(&s->store, s->data_dir, err)) < 0)
         goto done;
+    if ((rc = srv_blob_open(s, err)) < 0)
+        goto done;
     if (!s->p.no_encrypt &&
         (rc = srv_keyring_open(&s->kr, s->store, s->data_dir, s->p.master_key_file, s->p.master_key_cmd, err)) < 0)
         goto done;
@@ -723,6 +733,8 @@ int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error
         sdra_log(SDRA_LOG_INFO, "listening on port %d, data in %s", s->port, s->data_dir);
     else
         sdra_log(SDRA_LOG_INFO, "working, data in %s", s->data_dir);
+    if (strcmp(sdra_blob_backend(s->blob), "local") || strcmp(sdra_blob_location(s->blob), s->data_dir))
+        sdra_log(SDRA_LOG_INFO, "audio and artifacts in %s", sdra_blob_location(s->blob));
 done:
     if (rc < 0) {
         sdra_server_stop(s);
@@ -758,6 +770,7 @@ void sdra_server_stop(sdra_server *s)
     srv_workers_stop(s);
     srv_keyring_close(s->kr);
     sdra_store_close(s->store);
+    sdra_blob_close(s->blob);
     sdra_obs_destroy(s->obs);
     for (int i = 0; i < SDRA_SERVER_MAX_STAGES; i++)
         pthread_cond_destroy(&s->stage_cv[i]);

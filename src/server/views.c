@@ -274,6 +274,8 @@ enum MHD_Result srv_get_artifact(req *r, struct MHD_Connection *c)
         return srv_send_sdra_error(r, c, &err);
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", s->data_dir, a.path);
+    if (srv_blob_local(s, a.path, path, a.created_ms, &err) < 0) /* from the object store */
+        return srv_send_sdra_error(r, c, &err);
     if (srv_audit(r, NULL, "artifact.read", r->call_id, name) < 0)
         return srv_send_audit_failed(r, c);
     if (!strcmp(name, "crm.json")) { /* its "location" is where the server keeps the CRM */
@@ -310,7 +312,8 @@ enum MHD_Result srv_get_view(req *r, struct MHD_Connection *c)
         if (sdra_store_artifact_get(s->store, r->key.org, r->call_id, names[i], &a, &e2) < 0)
             continue; /* not made yet */
         snprintf(path, sizeof path, "%s/%s", s->data_dir, a.path);
-        if (load_call_doc(s, r->call_id, path, &docs[i], &err) < 0)
+        if (srv_blob_local(s, a.path, path, a.created_ms, &err) < 0 ||
+            load_call_doc(s, r->call_id, path, &docs[i], &err) < 0)
             goto fail;
     }
     if (!docs[1]) {
@@ -363,6 +366,10 @@ enum MHD_Result srv_get_audio(req *r, struct MHD_Connection *c)
     if (!name[0] || strchr(name, '/') || name[0] == '.')
         return srv_send_error(r, c, 404, "not_found", "call %s has no stored audio", r->call_id);
     snprintf(path, sizeof path, "%s/calls/%s/%s", s->data_dir, r->call_id, name);
+    char rel[SDRA_BLOB_KEY_MAX];
+    snprintf(rel, sizeof rel, "calls/%s/%s", r->call_id, name);
+    if (srv_blob_local(s, rel, path, 0, &err) < 0) /* from the object store */
+        return srv_send_sdra_error(r, c, &err);
     const char *ctype = "application/octet-stream", *dot = strrchr(name, '.');
     for (size_t i = 0; dot && i < sizeof srv_audio_types / sizeof srv_audio_types[0]; i++)
         if (!strcmp(dot + 1, srv_audio_types[i].ext))

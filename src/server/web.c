@@ -309,6 +309,18 @@ static int draft_load(struct sdra_server *s, const char *call_id, json_t **draft
     srv_call_dir(s, dir, sizeof dir, call_id);
     *draft = *email = NULL;
     *eml = NULL;
+    /* from the object store (blob_io.c); the draft always, another API node may have edited it */
+    static const char *const names[] = {"email.json", "email.eml", DRAFT_NAME};
+    for (int i = 0; i < 3; i++) {
+        char rel[SDRA_BLOB_KEY_MAX], fp[1300];
+        snprintf(rel, sizeof rel, "calls/%s/%s", call_id, names[i]);
+        snprintf(fp, sizeof fp, "%s/%s", dir, names[i]);
+        int frc = srv_blob_local(s, rel, fp, i == 2 ? INT64_MAX : 0, err);
+        if (frc < 0 && frc != SDRA_ENOTFOUND)
+            return frc;
+        if (frc == SDRA_ENOTFOUND && i == 2)
+            unlink(fp); /* withdrawn elsewhere */
+    }
     int rc = sdra_json_load_doc(email, dir, "email.json", DOC_MAX, 0, err);
     if (rc == SDRA_ENOTFOUND || (rc == SDRA_EIO && err->code == SDRA_ENOTFOUND))
         return sdra_error_set(err, SDRA_ENOTFOUND, "call %s has no email yet", call_id);
@@ -450,6 +462,10 @@ enum MHD_Result srv_email_draft(req *r, struct MHD_Connection *c)
         snprintf(path, sizeof path, "%s/%s", dir, DRAFT_NAME);
         if (rc == 0)
             rc = sdra_json_write_file(path, draft, &err);
+        char rel[SDRA_BLOB_KEY_MAX];
+        snprintf(rel, sizeof rel, "calls/%s/%s", r->call_id, DRAFT_NAME);
+        if (rc == 0)
+            rc = srv_blob_store(s, rel, path, &err);
     }
     if (rc == 0 && approve) {
         /* the email held for review in the outbox goes on its way with the approved text; an

@@ -191,8 +191,11 @@ static void run_job(worker_slot *w, sdra_store_job *job)
     sdra_logc(SDRA_LOG_INFO, &lc, "stage %s started (attempt %d)", stage->name, job->attempts);
     double t0 = sdra_clock_s();
     /* encrypted at rest: the stage reads and writes through the call's key (sdra/seal.h) */
-    srv_seal sl;
-    int rc = srv_seal_begin(s, &sl, job->call_id, &err);
+    srv_seal sl = {0};
+    srv_blob_snap *snap = malloc(sizeof *snap); /* the call's files from the object store */
+    int rc = snap ? srv_blob_pull(s, job->call_id, dir, snap, &err) : sdra_error_set(&err, SDRA_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = srv_seal_begin(s, &sl, job->call_id, &err);
     if (rc == 0)
         rc = stage->run(&ctx, &err);
     if (rc == 0 && s->p.redact_audio && !strcmp(stage->name, "transcribe"))
@@ -220,6 +223,9 @@ static void run_job(worker_slot *w, sdra_store_job *job)
             }
         }
     }
+    if (rc == 0) /* what the stage wrote is stored before its completion is recorded */
+        rc = srv_blob_push(s, job->call_id, dir, snap, &err);
+    free(snap);
     int64_t now = sdra_store_now_ms();
     /* the external effects the stage causes, committed with its completion (sdra/outbox.h) */
     int next = w->stage + 1 < s->n_stages ? w->stage + 1 : -1;
