@@ -37,6 +37,8 @@ typedef struct sdra_call_info {
     char *consent;       /* recording consent: obtained|not_required|unknown (NULL = unknown) */
     char *timezone;      /* the rep's IANA zone ("Europe/Berlin"): meeting times are in it */
     char *contact_timezone; /* the prospect's zone, when known and different */
+    char *source;        /* how the server got the call: "live" (a stream, docs/live.md), or
+                            NULL / "upload" */
 } sdra_call_info;
 
 /* Frees every string and zeroes the struct. */

@@ -77,6 +77,11 @@ typedef struct sdra_server_params {
     /* the outbox (sdra/outbox.h): effects planned with each stage's completion and a delivery
      * thread; NULL: no effects are recorded (data_dir and the hooks are the server's own) */
     const struct sdra_outbox_params *outbox;
+    /* live calls (docs/live.md) */
+    int max_live_calls;          /* streaming or awaiting a reconnect; 503 / close 1013 beyond (8) */
+    double live_grace_s;         /* a dropped stream's call waits this long for a reconnect (30) */
+    double live_backlog_s;       /* audio per channel awaiting recognition; more is left out (30) */
+    const char *live_rep_track;  /* Twilio track of the rep: "outbound" (default) or "inbound" */
 } sdra_server_params;
 
 sdra_server_params sdra_server_default_params(void);

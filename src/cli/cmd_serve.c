@@ -53,6 +53,12 @@ static void usage(FILE *f)
             "  --retention-clock-offset-days N  testing aid: the sweeper's clock runs N days ahead\n"
             "  --log-level LEVEL      debug|info|warn|error (default info)\n"
             "  --log-format FORMAT    json (default) or text\n"
+            "live calls (WebSocket /v1/live/twilio and /v1/live/pcm; docs/live.md):\n"
+            "  --max-live-calls N     live calls at once; more are refused (503, close 1013; default 8)\n"
+            "  --live-grace-s N       a dropped stream's call waits N s for a reconnect (default 30)\n"
+            "  --live-backlog-s N     audio per channel awaiting recognition; beyond it audio is left\n"
+            "                         out of recognition, never of the recording (default 30)\n"
+            "  --live-rep-track T     the Twilio track of the rep: outbound (default) or inbound\n"
             "transcription stage (the same in every worker):\n"
             "  --redact CLASSES       redact card,national_id,phone,email,bank,dob (or all) from each\n"
             "                         transcript before analysis, email, CRM or a model server sees it\n"
@@ -67,7 +73,8 @@ int cmd_serve(int argc, char **argv)
 {
     enum { O_LISTEN = 1, O_DATA, O_PORTFILE, O_CONC, O_NOWORK, O_MAXACT, O_MAXUP, O_TIMEOUT, O_LEASE, O_ATTEMPTS,
            O_RETRY, O_LOGLEVEL, O_LOGFMT, O_PERIP, O_HDRTIMEOUT, O_MINRATE, O_REDACT, O_TLSCERT, O_TLSKEY,
-           O_REDACT_AUDIO, O_RETSWEEP, O_RETOFFSET, O_MKFILE, O_MKCMD, O_NOENC };
+           O_REDACT_AUDIO, O_RETSWEEP, O_RETOFFSET, O_MKFILE, O_MKCMD, O_NOENC,
+           O_MAXLIVE, O_LIVEGRACE, O_LIVEBACKLOG, O_LIVEREP };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},       {"data", required_argument, 0, O_DATA},
         {"port-file", required_argument, 0, O_PORTFILE},  {"concurrency", required_argument, 0, O_CONC},
@@ -86,6 +93,8 @@ int cmd_serve(int argc, char **argv)
         {"retention-clock-offset-days", required_argument, 0, O_RETOFFSET},
         {"master-key-file", required_argument, 0, O_MKFILE}, {"master-key-cmd", required_argument, 0, O_MKCMD},
         {"no-encrypt", no_argument, 0, O_NOENC},
+        {"max-live-calls", required_argument, 0, O_MAXLIVE}, {"live-grace-s", required_argument, 0, O_LIVEGRACE},
+        {"live-backlog-s", required_argument, 0, O_LIVEBACKLOG}, {"live-rep-track", required_argument, 0, O_LIVEREP},
         CLI_LLM_LONGOPTS,                                 CLI_ASR_LONGOPTS,
         CLI_OUTBOX_LONGOPTS,
         {0, 0, 0, 0}};
@@ -208,6 +217,26 @@ int cmd_serve(int argc, char **argv)
         case O_MKFILE: p.master_key_file = optarg; break;
         case O_MKCMD: p.master_key_cmd = optarg; break;
         case O_NOENC: p.no_encrypt = true; break;
+        case O_MAXLIVE:
+            if ((v = cli_parse_count(optarg)) < 0 || v > 1000)
+                return cli_usage_error("serve", "--max-live-calls wants 0..1000 (0 = no live calls), got '%s'", optarg);
+            p.max_live_calls = (int)v;
+            break;
+        case O_LIVEGRACE:
+            if ((v = cli_parse_count(optarg)) < 0 || v > 3600)
+                return cli_usage_error("serve", "--live-grace-s wants 0..3600, got '%s'", optarg);
+            p.live_grace_s = (double)v;
+            break;
+        case O_LIVEBACKLOG:
+            if ((v = cli_parse_count(optarg)) < 1 || v > 600)
+                return cli_usage_error("serve", "--live-backlog-s wants 1..600, got '%s'", optarg);
+            p.live_backlog_s = (double)v;
+            break;
+        case O_LIVEREP:
+            if (strcmp(optarg, "outbound") && strcmp(optarg, "inbound"))
+                return cli_usage_error("serve", "--live-rep-track: outbound|inbound, got '%s'", optarg);
+            p.live_rep_track = optarg;
+            break;
         case 'h': usage(stdout); return SDRA_EXIT_OK;
         case CLI_LLM_ID: case CLI_LLM_ID + 1: case CLI_LLM_ID + 2: case CLI_LLM_ID + 3: case CLI_LLM_ID + 4:
             if (cli_llm_option(&lo, "serve", c, optarg))

@@ -32,6 +32,7 @@ static const struct {
     {"decrypt", cmd_decrypt, "a file sdra encrypted at rest, back to plaintext"},
     {"mail", cmd_mail, "deliver an email: SMTP, IMAP draft, Gmail or Graph (docs/connectors.md)"},
     {"connectors", cmd_connectors, "check the CRM and mail connectors' credentials: one cheap call each"},
+    {"live-send", cmd_live_send, "stream a recording to a live endpoint (Twilio format) and print the events"},
 };
 
 static void usage(FILE *f)

@@ -15,7 +15,7 @@ static const char *styles[] = {"formal", "friendly", "concise", "consultative"};
 
 #define FIELDS(X) X(id) X(audio) X(call_date) X(contact_email) X(contact_name) X(company) \
     X(rep_name) X(rep_email) X(rep_company) X(style) X(direction) X(consent) X(timezone)      \
-    X(contact_timezone)
+    X(contact_timezone) X(source)
 
 void sdra_call_info_release(sdra_call_info *c)
 {
@@ -77,6 +77,8 @@ static int check(const char *field, const char *v, sdra_error *err)
         return sdra_error_set(err, SDRA_EINVAL, "direction: '%s' is not outbound or inbound", v);
     if (!strcmp(field, "consent") && strcmp(v, "obtained") && strcmp(v, "not_required") && strcmp(v, "unknown"))
         return sdra_error_set(err, SDRA_EINVAL, "consent: '%s' is not obtained, not_required or unknown", v);
+    if (!strcmp(field, "source") && strcmp(v, "upload") && strcmp(v, "live"))
+        return sdra_error_set(err, SDRA_EINVAL, "source: '%s' is not upload or live", v);
     if (!strcmp(field, "timezone") || !strcmp(field, "contact_timezone")) {
         sdra_tz z;
         return sdra_tz_load(&z, v, err);
