@@ -34,6 +34,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -522,6 +523,38 @@ static int drain(live_call *c, sdra_transcript *t, sdra_coach *coach, int ch)
     }
 }
 
+/* Each party's microphone hears the other a little (crosstalk, echo): a 10 ms frame more than
+ * BLEED_DB below the other channel's loudest frame within +-20 ms is that copy (the rule of the
+ * channel diarizer, src/diarize/channel.c) and is attenuated 30 dB before recognition, so each
+ * recognizer hears its own party: its words are not the other's, and its pauses end
+ * utterances (the recording keeps the audio as it came). */
+#define BLEED_DB 15.0
+static void bleed_gate(int16_t *a, int16_t *b, size_t n, int rate_hz)
+{
+    size_t f = (size_t)rate_hz / 100, nf = n / f;
+    double pw[2][16];
+    int16_t *ch[2] = {a, b};
+    if (nf > 16)
+        nf = 16;
+    for (int c = 0; c < 2; c++)
+        for (size_t i = 0; i < nf; i++) {
+            double e = 0;
+            for (size_t j = 0; j < f; j++)
+                e += (double)ch[c][i * f + j] * ch[c][i * f + j];
+            pw[c][i] = e / (double)f;
+        }
+    double ratio = pow(10.0, BLEED_DB / 10.0);
+    for (int c = 0; c < 2; c++)
+        for (size_t i = 0; i < nf; i++) {
+            double other = 0;
+            for (size_t j = i >= 2 ? i - 2 : 0; j < nf && j <= i + 2; j++)
+                other = pw[1 - c][j] > other ? pw[1 - c][j] : other;
+            if (pw[c][i] * ratio < other)
+                for (size_t j = 0; j < f; j++)
+                    ch[c][i * f + j] = (int16_t)(ch[c][i * f + j] / 32);
+        }
+}
+
 static int finalize(live_call *c, sdra_transcript *t);
 
 static void *dec_main(void *arg)
@@ -559,7 +592,7 @@ static void *dec_main(void *arg)
     }
     if (!ok)
         sdra_log(SDRA_LOG_ERROR, "live call %s: recognizer: %s", c->id, err.msg[0] ? err.msg : "out of memory");
-    int16_t in[1600], up[3200];
+    int16_t in[2][1600], up[3200];
     double next_tick = 1.0;
     pthread_mutex_lock(&c->mu);
     for (;;) {
@@ -582,35 +615,59 @@ static void *dec_main(void *arg)
             pthread_cond_timedwait(&c->cv, &c->mu, &ts);
             continue;
         }
+        /* 0.1 s per channel; two channels in step, so that the bleed gate compares the same
+         * instants (one channel alone when the other has sent nothing for a second) */
+        size_t k[2] = {0, 0}, block = (size_t)c->rate_hz / 10;
+        for (int i = 0; i < c->n_ch; i++)
+            k[i] = c->ch[i].len < block ? c->ch[i].len : block;
+        if (c->n_ch == 2) {
+            size_t m = k[0] < k[1] ? k[0] : k[1];
+            bool alone = c->state != L_STREAMING || c->ch[0].len > (size_t)c->rate_hz || c->ch[1].len > (size_t)c->rate_hz;
+            if (m || !alone)
+                k[0] = k[1] = m;
+            if (!k[0] && !k[1]) { /* waiting for the other track */
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 20 * 1000000L;
+                if (ts.tv_nsec >= 1000000000L)
+                    ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+                pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+                continue;
+            }
+        }
         for (int i = 0; i < c->n_ch; i++) {
             live_chan *h = &c->ch[i];
-            size_t k = h->len < (size_t)c->rate_hz / 10 ? h->len : (size_t)c->rate_hz / 10;
-            for (size_t j = 0; j < k; j++)
-                in[j] = h->ring[(h->head + j) % h->cap];
-            h->head = (h->head + k) % h->cap;
-            h->len -= k;
+            for (size_t j = 0; j < k[i]; j++)
+                in[i][j] = h->ring[(h->head + j) % h->cap];
+            h->head = (h->head + k[i]) % h->cap;
+            h->len -= k[i];
             if (h->dropped > h->drop_before && h->len == 0)
                 h->drop_before = h->dropped; /* what was dropped lies before what comes next */
-            lag_update(c);
-            pthread_mutex_unlock(&c->mu);
-            if (ok && k) {
-                const int16_t *feed = in;
-                size_t nf = k;
-                if (c->rate_hz == 8000) { /* the recognizer takes 16 kHz: linear interpolation */
-                    for (size_t j = 0; j < k; j++) {
-                        int next = j + 1 < k ? in[j + 1] : in[j];
-                        up[2 * j] = in[j];
-                        up[2 * j + 1] = (int16_t)((in[j] + next) / 2);
-                    }
-                    feed = up;
-                    nf = 2 * k;
-                }
-                if (sdra_asr_feed(h->asr, feed, nf, &err) == 0)
-                    drain(c, t, coach, i);
-            }
-            pthread_mutex_lock(&c->mu);
-            h->decoded += (int64_t)k;
         }
+        lag_update(c);
+        pthread_mutex_unlock(&c->mu);
+        if (c->n_ch == 2 && k[0] == k[1])
+            bleed_gate(in[0], in[1], k[0], c->rate_hz);
+        for (int i = 0; i < c->n_ch; i++) {
+            if (!ok || !k[i])
+                continue;
+            const int16_t *feed = in[i];
+            size_t nf = k[i];
+            if (c->rate_hz == 8000) { /* the recognizer takes 16 kHz: linear interpolation */
+                for (size_t j = 0; j < k[i]; j++) {
+                    int next = j + 1 < k[i] ? in[i][j + 1] : in[i][j];
+                    up[2 * j] = in[i][j];
+                    up[2 * j + 1] = (int16_t)((in[i][j] + next) / 2);
+                }
+                feed = up;
+                nf = 2 * k[i];
+            }
+            if (sdra_asr_feed(c->ch[i].asr, feed, nf, &err) == 0)
+                drain(c, t, coach, i);
+        }
+        pthread_mutex_lock(&c->mu);
+        for (int i = 0; i < c->n_ch; i++)
+            c->ch[i].decoded += (int64_t)k[i];
         double now_s = (double)c->ch[0].decoded / c->rate_hz;
         if (coach && now_s >= next_tick) {
             next_tick = now_s + 1.0;
@@ -733,6 +790,10 @@ static int finalize(live_call *c, sdra_transcript *t)
         rc = sdra_error_set(&err, SDRA_EIO, "the recording could not be written");
         goto done;
     }
+    if (frames == 0) { /* a stream that never sent audio leaves no call behind */
+        sdra_strlcpy(ans.status, "empty", sizeof ans.status);
+        goto done;
+    }
     if (s->kr && (rc = sdra_crypt_key_generate(&dk, c->id, &err)) < 0)
         goto done;
     snprintf(wav, sizeof wav, "%s/tmp/live-XXXXXX", s->data_dir);
@@ -789,7 +850,7 @@ done:
     pthread_mutex_lock(&c->mu);
     json_t *d = json_pack("{s:s,s:s,s:f,s:f}", "id", c->id, "status", rc == 0 ? ans.status : "failed", "duration_s",
                           t->duration_s, "finalize_s", c->stop_at > 0 ? now - c->stop_at : 0.0);
-    if (rc == 0)
+    if (rc == 0 && frames > 0)
         json_object_set_new(d, "links", srv_call_links(c->id));
     else
         json_object_set_new(d, "error", json_string(err.msg));
@@ -812,7 +873,7 @@ done:
     else
         sdra_logc(SDRA_LOG_ERROR, &lc, "live call could not be stored: %s", err.msg);
     char labels[40];
-    snprintf(labels, sizeof labels, "outcome=\"%s\"", rc == 0 ? "stored" : "failed");
+    snprintf(labels, sizeof labels, "outcome=\"%s\"", rc < 0 ? "failed" : frames ? "stored" : "empty");
     sdra_obs_inc(s->obs, "sdra_live_calls_total", labels, 1);
     srv_notify_event(s);
     return rc;
@@ -1269,6 +1330,32 @@ static int pcm_binary(live_conn *k, const uint8_t *d, size_t n, char *why, size_
     return 0;
 }
 
+/* After stop: waits up to wait_ms for frames and answers pings (clients that ping, like
+ * python-websockets, give up on a peer that does not answer); -1 when the client closed or
+ * broke the protocol (anything else it sends is ignored now). */
+static int read_control(live_conn *k, int wait_ms)
+{
+    struct pollfd pf = {.fd = k->fd, .events = POLLIN};
+    int pr = poll(&pf, 1, wait_ms);
+    if (pr <= 0)
+        return pr < 0 && errno != EINTR ? -1 : 0;
+    uint8_t buf[16384];
+    ssize_t n = recv(k->fd, buf, sizeof buf, 0);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    if (n <= 0 || sdra_ws_parser_push(&k->p, buf, (size_t)n) < 0)
+        return -1;
+    sdra_ws_msg m;
+    int rc;
+    while ((rc = sdra_ws_parser_next(&k->p, &m)) == 1) {
+        if (m.opcode == SDRA_WS_PING)
+            send_frame(k, SDRA_WS_PONG, m.data, m.len);
+        else if (m.opcode == SDRA_WS_CLOSE)
+            return -1;
+    }
+    return rc < 0 ? -1 : 0;
+}
+
 /* The connection thread: reads frames, handles messages, sends events; ends with a close. */
 static void *conn_main(void *arg)
 {
@@ -1355,20 +1442,12 @@ static void *conn_main(void *arg)
         k->call = c;
         double t0 = sdra_clock_s();
         for (;;) {
-            if (send_events(k) < 0)
+            if (send_events(k) < 0 || read_control(k, 100) < 0)
                 break;
             pthread_mutex_lock(&c->mu);
             bool done = c->state == L_DONE && k->sent_seq >= c->ev_seq;
-            if (!done && sdra_clock_s() - t0 < 120) {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 100 * 1000000L;
-                if (ts.tv_nsec >= 1000000000L)
-                    ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-                pthread_cond_timedwait(&c->cv, &c->mu, &ts);
-            }
             pthread_mutex_unlock(&c->mu);
-            if (done || sdra_clock_s() - t0 >= 120)
+            if (done || sdra_clock_s() - t0 >= 300)
                 break;
         }
         call_unref(L, c);
