@@ -490,6 +490,7 @@ static void on_utt(live_call *c, sdra_transcript *t, sdra_coach *coach, int ch, 
     double arrived = arrival_of(&c->ch[ch], (int64_t)((u->end_s) * c->rate_hz) + c->ch[ch].drop_before);
     if (d) {
         json_object_set_new(d, "channel", json_integer(ch));
+        json_object_set_new(d, "role", json_string(sdra_role_name(t->speakers[ch].role)));
         json_object_set_new(d, "lag_s", json_real(c->max_lag_s));
         if (arrived > 0)
             json_object_set_new(d, "latency_s", json_real(now - arrived));
@@ -521,6 +522,17 @@ static int drain(live_call *c, sdra_transcript *t, sdra_coach *coach, int ch)
         on_utt(c, t, coach, ch, &u);
         sdra_asr_utt_release(&u);
     }
+}
+
+/* Waits on c->cv (c->mu held) for at most ms. */
+static void cond_wait_ms(live_call *c, long ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += ms * 1000000L;
+    if (ts.tv_nsec >= 1000000000L)
+        ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+    pthread_cond_timedwait(&c->cv, &c->mu, &ts);
 }
 
 /* Each party's microphone hears the other a little (crosstalk, echo): a 10 ms frame more than
@@ -607,12 +619,7 @@ static void *dec_main(void *arg)
                 c->stop_at = sdra_clock_s();
                 continue;
             }
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 100 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L)
-                ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-            pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+            cond_wait_ms(c, 100);
             continue;
         }
         /* 0.1 s per channel; two channels in step, so that the bleed gate compares the same
@@ -626,12 +633,7 @@ static void *dec_main(void *arg)
             if (m || !alone)
                 k[0] = k[1] = m;
             if (!k[0] && !k[1]) { /* waiting for the other track */
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 20 * 1000000L;
-                if (ts.tv_nsec >= 1000000000L)
-                    ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-                pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+                cond_wait_ms(c, 20);
                 continue;
             }
         }
@@ -1455,8 +1457,8 @@ static void *conn_main(void *arg)
         send_close(k, SDRA_WS_NORMAL, "call ended");
     } else if (code) {
         send_close(k, code, why);
-    } else if (peer_closed) {
-        send_close(k, SDRA_WS_NORMAL, "");
+    } else {
+        send_close(k, SDRA_WS_NORMAL, peer_closed ? "" : "stopped before start");
     }
     detach(k);
     sdra_ws_parser_release(&k->p);
