@@ -9,6 +9,7 @@
 # an unknown event, an oversized message, binary on Twilio, bad JSON, bad UTF-8) each get their
 # close code and the server stays healthy; credentials (none, an API key in the URL, a forged
 # token) and the live-call limit are refused clearly.
+# ctest-labels: slow
 set -u
 SDRA=${SDRA:?SDRA must name the sdra binary}
 FIX=${SDRA_FIXTURES:?SDRA_FIXTURES must name the generated calls}
