@@ -9,7 +9,8 @@
 #      for N in $BENCH_LIVE_N (default "1 2 3 4"); a level is sustained when every call's
 #      largest reported lag stays under 2 s and no audio was left out of recognition.
 #   3. stop -> package done for a long call: BENCH_LONG_MIN minutes (default 30) made of the
-#      generated calls back to back, streamed as fast as the server takes it with a 1-second
+#      generated calls back to back, the first 20 s at real time (the recognizers load and
+#      decode), the rest as fast as the server takes it with a 1-second
 #      backlog (so the audio is all stored but only part of it recognized: what remains at stop is
 #      bounded as in a real-time call); then the time from stop to the done event (the transcript
 #      written, the WAV sealed, the call queued) and to the call's status done (analyze, compose,
@@ -17,7 +18,8 @@
 #      measured separately by bench/analyze.sh.
 # Figures depend on the load: report them with the machine's load average (printed).
 #
-# usage: bench/live.sh [SDRA_BINARY]        (fixtures: $SDRA_FIXTURES or build/fixtures)
+# usage: bench/live.sh [SDRA_BINARY]        (fixtures: $SDRA_FIXTURES or build/fixtures;
+#        BENCH_LIVE_PARTS="1 2 3" picks the parts)
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 sdra=${1:-${SDRA:-$src/build/sdra}}
@@ -47,7 +49,10 @@ for c in pricing optout discovery short; do
   ffmpeg -nostdin -loglevel error -i "$fix/$c.stereo.wav" -ar 8000 -ac 2 -f mulaw "$tmp/$c.ulaw"
 done
 
+parts=" ${BENCH_LIVE_PARTS:-1 2 3} "   # which of the three to run
+
 # 1. latency at real time
+if [[ $parts == *" 1 "* ]]; then
 start --live-backlog-s 30
 "$PY" "$client" stream "ws://127.0.0.1:$PORT/v1/live/twilio?events=1" "$tmp/pricing.ulaw" --sid B-lat --speed 1 \
   --stop --auth "$KEY" >"$tmp/lat.jsonl"
@@ -61,8 +66,10 @@ print(f"1. utterance latency at 1x ({len(lat)} utterances): median {statistics.m
 lags = [e["data"].get("lag_s", 0) for e in evs if e.get("event") in ("utterance", "metrics")]
 print(f"   largest lag reported: {max(lags):.2f} s")
 PY
+fi
 
 # 2. concurrent calls at real time
+[[ $parts == *" 2 "* ]] &&
 for n in ${BENCH_LIVE_N:-1 2 3 4}; do
   start --live-backlog-s 30
   for i in $(seq 1 "$n"); do
@@ -90,6 +97,7 @@ PY
 done
 
 # 3. stop -> package done for a long call
+[[ $parts == *" 3 "* ]] || exit 0
 mins=${BENCH_LONG_MIN:-30}
 python3 - "$tmp" "$mins" <<'PY'
 import sys
@@ -102,7 +110,7 @@ while len(out) < need:
 open(f"{tmp}/long.ulaw", "wb").write(bytes(out[:need]))
 PY
 start --live-backlog-s 1
-"$PY" "$client" stream "ws://127.0.0.1:$PORT/v1/live/twilio?events=1" "$tmp/long.ulaw" --sid B-long --speed 1000 \
+"$PY" "$client" stream "ws://127.0.0.1:$PORT/v1/live/twilio?events=1" "$tmp/long.ulaw" --sid B-long --speed 1000 --slow-first 20 \
   --stop --auth "$KEY" --wait 600 >"$tmp/long.jsonl"
 python3 - "$tmp/long.jsonl" "http://127.0.0.1:$PORT" "$KEY" "$mins" <<'PY'
 import json, sys, time, urllib.request
@@ -119,7 +127,8 @@ while True:
     time.sleep(0.2)
 t_pkg = time.time() - stop
 stages = {s["name"]: s.get("duration_ms") for s in st["stages"]}
+errors = [f'{s["name"]}: {s["error"]}' for s in st["stages"] if s.get("error")]
 print(f"3. {sys.argv[4]}-minute call: stop -> done event {t_done_ev:.2f} s (server finalize {done['data']['finalize_s']:.2f} s), "
-      f"stop -> package {st['status']} {t_pkg:.2f} s; stage ms {stages}")
+      f"stop -> package {st['status']} {t_pkg:.2f} s; stage ms {stages} {'; '.join(errors)}")
 PY
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

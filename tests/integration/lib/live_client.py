@@ -78,7 +78,11 @@ async def stream(a):
                 seq += 1
             chunk += 1
             pos += frame
-            due = t0 + (pos - start_at) / ch / 8000.0 / a.speed
+            sent_s = (pos - start_at) / ch / 8000.0
+            if sent_s <= a.slow_first:  # the first seconds at real time (models load, decoding starts)
+                due = t0 + sent_s
+            else:
+                due = t0 + a.slow_first + (sent_s - a.slow_first) / a.speed
             delay = due - time.time()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -224,6 +228,7 @@ def main():
     p.add_argument("--auth")
     p.add_argument("--events")
     p.add_argument("--wait", type=float, default=120.0)
+    p.add_argument("--slow-first", type=float, default=0.0, help="seconds sent at 1x before --speed applies")
     b = sub.add_parser("bad")
     b.add_argument("url")
     b.add_argument("kind")
