@@ -22,6 +22,8 @@ PKGS=(
   libcmocka-dev clang libclang-rt-14-dev festival festvox-us-slt-hts flite sox python3
   # tests: self-signed certificates for the HTTPS server (tests/integration/server_tls.sh)
   openssl
+  # tests: a WebSocket client that is not ours, for the live endpoints (tests/integration/live_calls.sh)
+  python3-websockets
   # benchmarks
   wrk nginx-light time
   # tests: real mail servers for the SMTP/IMAP transports (tests/integration/lib/mailservers.sh

@@ -44,6 +44,8 @@ typedef struct sdra_call_info {
                           * when it is sent, sdra_outbox_check_target) */
     char *send_at;       /* when the email may go: RFC 3339 with a zone, or "next" (the next
                           * business-hours slot in the contact's zone); NULL: at once */
+    char *source;        /* how the server got the call: "live" (a stream, docs/live.md), or
+                            NULL / "upload" */
 } sdra_call_info;
 
 /* Frees every string and zeroes the struct. */

@@ -39,7 +39,7 @@
  * one already judged does not change that one's findings, and its own alerts come late (at its
  * earlier time). One coach serves one call, from one thread at a time.
  *
- * Thresholds (docs/live-alerts.md): monologue_s, silence_s or unanswered_s 0 turns that alert
+ * Thresholds (docs/live.md, "Alerts"): monologue_s, silence_s or unanswered_s 0 turns that alert
  * off (min_talk_s 0: the ratio is judged from the first word); the server's
  * config names them live-monologue-s, live-talk-ratio-low, ... and hands them over with
  * sdra_coach_params_set().

@@ -88,6 +88,15 @@ typedef struct sdra_server_params {
      * directory; NULL = the data directory (DATA/calls/<id>/, as always). DATA/calls/ is then
      * the working copy of the machine (docs/deploy.md, "Object storage"). */
     const char *blob_url;
+    /* live calls (docs/live.md) */
+    int max_live_calls;          /* streaming or awaiting a reconnect; 503 / close 1013 beyond (8) */
+    double live_grace_s;         /* a dropped stream's call waits this long for a reconnect (30) */
+    double live_backlog_s;       /* audio per channel awaiting recognition; more is left out (30) */
+    const char *live_rep_track;  /* Twilio track of the rep: "outbound" (default) or "inbound" */
+    /* the live coach's thresholds (sdra_coach_params_set): "name=value" each, applied in order */
+#define SDRA_SERVER_LIVE_COACH_MAX 8
+    const char *live_coach_set[SDRA_SERVER_LIVE_COACH_MAX];
+    int n_live_coach_set;
 } sdra_server_params;
 
 sdra_server_params sdra_server_default_params(void);

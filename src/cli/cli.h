@@ -33,6 +33,7 @@ int cli_master_load(struct sdra_crypt_key **out, const char *file, const char *c
                     const char *data_dir, sdra_error *err);
 int cmd_audit(int argc, char **argv);
 int cmd_orgs(int argc, char **argv);
+int cmd_live_send(int argc, char **argv); /* cmd_live_send.c: a live-stream client (docs/live.md) */
 
 /* cmd_keys.c: appends the audit entry of a change made with the CLI (actor "cli:USER", ip
  * "local", organisation org, target and detail); SDRA_EIO when it cannot be written. */

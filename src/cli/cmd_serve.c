@@ -15,6 +15,7 @@
 
 #include "sdra/crm.h"
 #include "sdra/httpc.h"
+#include "sdra/live.h"
 #include "sdra/privacy.h"
 #include "sdra/server.h"
 #include "sdra/util.h"
@@ -59,6 +60,16 @@ static void usage(FILE *f)
             "  --retention-clock-offset-days N  testing aid: the sweeper's clock runs N days ahead\n"
             "  --log-level LEVEL      debug|info|warn|error (default info)\n"
             "  --log-format FORMAT    json (default) or text\n"
+            "live calls (WebSocket /v1/live/twilio and /v1/live/pcm; docs/live.md):\n"
+            "  --max-live-calls N     live calls at once; more are refused (503, close 1013; default 8)\n"
+            "  --live-grace-s N       a dropped stream's call waits N s for a reconnect (default 30)\n"
+            "  --live-backlog-s N     audio per channel awaiting recognition; beyond it audio is left\n"
+            "                         out of recognition, never of the recording (default 30)\n"
+            "  --live-rep-track T     the Twilio track of the rep: outbound (default) or inbound\n"
+            "  --live-monologue-s N, --live-talk-ratio-low X, --live-talk-ratio-high X,\n"
+            "  --live-min-talk-s N, --live-silence-s N, --live-unanswered-s N\n"
+            "                         the live coach's alert thresholds (defaults 90, 0.25, 0.70, 120,\n"
+            "                         15, 30; 0 seconds turns an alert off; docs/live.md)\n"
             "transcription stage (the same in every worker):\n"
             "  --redact CLASSES       redact card,national_id,phone,email,bank,dob (or all) from each\n"
             "                         transcript before analysis, email, CRM or a model server sees it\n"
@@ -73,8 +84,12 @@ int cmd_serve(int argc, char **argv)
 {
     enum { O_LISTEN = 1, O_DATA, O_PORTFILE, O_CONC, O_NOWORK, O_MAXACT, O_MAXUP, O_TIMEOUT, O_LEASE, O_ATTEMPTS,
            O_RETRY, O_LOGLEVEL, O_LOGFMT, O_PERIP, O_HDRTIMEOUT, O_MINRATE, O_REDACT, O_TLSCERT, O_TLSKEY,
-           O_REDACT_AUDIO, O_RETSWEEP, O_RETOFFSET, O_MKFILE, O_MKCMD, O_NOENC, O_STORE };
+           O_REDACT_AUDIO, O_RETSWEEP, O_RETOFFSET, O_MKFILE, O_MKCMD, O_NOENC, O_STORE,
+           O_MAXLIVE, O_LIVEGRACE, O_LIVEBACKLOG, O_LIVEREP };
     enum { O_BLOB = 0x5301 }; /* the object store (sdra/blob.h) */
+    enum { O_COACH = 0x5401 }; /* O_COACH + k: the live coach's threshold coach_opts[k] */
+    static const char *const coach_opts[] = {"monologue-s", "talk-ratio-low", "talk-ratio-high",
+                                             "min-talk-s", "silence-s", "unanswered-s"};
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},       {"data", required_argument, 0, O_DATA},
         {"port-file", required_argument, 0, O_PORTFILE},  {"concurrency", required_argument, 0, O_CONC},
@@ -95,6 +110,11 @@ int cmd_serve(int argc, char **argv)
         {"no-encrypt", no_argument, 0, O_NOENC},
         {"store", required_argument, 0, O_STORE},
         {"blob", required_argument, 0, O_BLOB},
+        {"live-monologue-s", required_argument, 0, O_COACH},     {"live-talk-ratio-low", required_argument, 0, O_COACH + 1},
+        {"live-talk-ratio-high", required_argument, 0, O_COACH + 2}, {"live-min-talk-s", required_argument, 0, O_COACH + 3},
+        {"live-silence-s", required_argument, 0, O_COACH + 4},   {"live-unanswered-s", required_argument, 0, O_COACH + 5},
+        {"max-live-calls", required_argument, 0, O_MAXLIVE}, {"live-grace-s", required_argument, 0, O_LIVEGRACE},
+        {"live-backlog-s", required_argument, 0, O_LIVEBACKLOG}, {"live-rep-track", required_argument, 0, O_LIVEREP},
         CLI_LLM_LONGOPTS,                                 CLI_ASR_LONGOPTS,
         CLI_OUTBOX_LONGOPTS,
         {0, 0, 0, 0}};
@@ -223,6 +243,39 @@ int cmd_serve(int argc, char **argv)
             p.store_url = optarg;
             break;
         case O_BLOB: p.blob_url = optarg; break;
+        case O_COACH: case O_COACH + 1: case O_COACH + 2: case O_COACH + 3: case O_COACH + 4: case O_COACH + 5: {
+            sdra_coach_params cp = sdra_coach_default_params();
+            sdra_error cerr = {0};
+            if (sdra_coach_params_set(&cp, coach_opts[c - O_COACH], optarg, &cerr) < 0)
+                return cli_usage_error("serve", "--live-%s: %s", coach_opts[c - O_COACH], cerr.msg);
+            if (p.n_live_coach_set >= SDRA_SERVER_LIVE_COACH_MAX)
+                return cli_usage_error("serve", "too many --live-* thresholds");
+            static char sets[SDRA_SERVER_LIVE_COACH_MAX][64];
+            int k = p.n_live_coach_set++;
+            snprintf(sets[k], sizeof sets[0], "%s=%s", coach_opts[c - O_COACH], optarg);
+            p.live_coach_set[k] = sets[k];
+            break;
+        }
+        case O_MAXLIVE:
+            if ((v = cli_parse_count(optarg)) < 0 || v > 1000)
+                return cli_usage_error("serve", "--max-live-calls wants 0..1000 (0 = no live calls), got '%s'", optarg);
+            p.max_live_calls = (int)v;
+            break;
+        case O_LIVEGRACE:
+            if ((v = cli_parse_count(optarg)) < 0 || v > 3600)
+                return cli_usage_error("serve", "--live-grace-s wants 0..3600, got '%s'", optarg);
+            p.live_grace_s = (double)v;
+            break;
+        case O_LIVEBACKLOG:
+            if ((v = cli_parse_count(optarg)) < 1 || v > 600)
+                return cli_usage_error("serve", "--live-backlog-s wants 1..600, got '%s'", optarg);
+            p.live_backlog_s = (double)v;
+            break;
+        case O_LIVEREP:
+            if (strcmp(optarg, "outbound") && strcmp(optarg, "inbound"))
+                return cli_usage_error("serve", "--live-rep-track: outbound|inbound, got '%s'", optarg);
+            p.live_rep_track = optarg;
+            break;
         case 'h': usage(stdout); return SDRA_EXIT_OK;
         case CLI_LLM_ID: case CLI_LLM_ID + 1: case CLI_LLM_ID + 2: case CLI_LLM_ID + 3: case CLI_LLM_ID + 4:
             if (cli_llm_option(&lo, "serve", c, optarg))

@@ -35,6 +35,7 @@ static const struct {
     {"mail", cmd_mail, "deliver an email: SMTP, IMAP draft, Gmail or Graph (docs/connectors.md)"},
     {"connectors", cmd_connectors, "check the CRM and mail connectors' credentials: one cheap call each"},
     {"blob", cmd_blob, "the object store of audio and artifacts (directory or S3): check, put, get, rm"},
+    {"live-send", cmd_live_send, "stream a recording to a live endpoint (Twilio format) and print the events"},
 };
 
 static void usage(FILE *f)

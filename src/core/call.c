@@ -16,7 +16,7 @@ static const char *styles[] = {"formal", "friendly", "concise", "consultative"};
 
 #define FIELDS(X) X(id) X(audio) X(call_date) X(contact_email) X(contact_name) X(company) \
     X(rep_name) X(rep_email) X(rep_company) X(style) X(direction) X(consent) X(timezone)      \
-    X(contact_timezone) X(callback_url) X(send_at)
+    X(contact_timezone) X(callback_url) X(send_at) X(source)
 
 void sdra_call_info_release(sdra_call_info *c)
 {
@@ -127,6 +127,8 @@ static int check(const char *field, const char *v, sdra_error *err)
     }
     if (!strcmp(field, "callback_url") && strncmp(v, "https://", 8) && strncmp(v, "http://", 7))
         return sdra_error_set(err, SDRA_EINVAL, "callback_url: '%.100s' is not an http:// or https:// URL", v);
+    if (!strcmp(field, "source") && strcmp(v, "upload") && strcmp(v, "live"))
+        return sdra_error_set(err, SDRA_EINVAL, "source: '%s' is not upload or live", v);
     if (!strcmp(field, "timezone") || !strcmp(field, "contact_timezone")) {
         sdra_tz z;
         return sdra_tz_load(&z, v, err);

@@ -1,5 +1,5 @@
 /*
- * coach.c - live coaching over a growing transcript (include/sdra/live.h, docs/live-alerts.md).
+ * coach.c - live coaching over a growing transcript (include/sdra/live.h, docs/live.md, "Alerts").
  *
  * The live endpoint appends final utterances to the call's transcript and calls
  * sdra_coach_update after each append. The coach finds the utterances it has not judged yet

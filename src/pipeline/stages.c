@@ -106,7 +106,18 @@ static int stage_transcribe(const sdra_stage_ctx *ctx, sdra_error *err)
     snprintf(hints, sizeof hints, "%s, %s%s%s", call.contact_name ? call.contact_name : "",
              call.company ? call.company : "", p.hints ? ", " : "", p.hints ? p.hints : "");
     p.hints = hints;
-    if ((rc = sdra_transcribe_file(&t, audio, &p, &ctx->progress, err)) < 0)
+    if (call.source && !strcmp(call.source, "live")) {
+        /* a live call (docs/live.md) was decoded while it streamed: its words are final and
+         * are not decoded a second time */
+        json_t *live = NULL;
+        sdra_path_join(path, sizeof path, ctx->workdir, "transcript.live.json");
+        if ((rc = sdra_json_load_file(&live, path, 256u << 20, err)) < 0)
+            goto done;
+        rc = sdra_transcript_from_json(&t, live, err);
+        json_decref(live);
+        if (rc < 0)
+            goto done;
+    } else if ((rc = sdra_transcribe_file(&t, audio, &p, &ctx->progress, err)) < 0)
         goto done;
     /* the transcript names its audio as call.json does (relative to the work directory for a
      * server's calls), not by the path it was read from: a server's data directory is no

@@ -47,6 +47,8 @@ typedef struct sse {
     unsigned long n_events;
     sdra_buf out;
     size_t pos;
+    bool live_only;            /* GET /v1/live/{callSid}/events: the live events alone */
+    unsigned long live_seen;   /* the live call's last event sent (live.c) */
 } sse;
 
 static void sse_event(sse *e, const char *type, json_t *data)
@@ -63,6 +65,11 @@ static void sse_event(sse *e, const char *type, json_t *data)
 static void sse_poll(sse *e)
 {
     struct sdra_server *s = e->s;
+    /* a live call's events (utterance, alert, metrics, done) come first, while it is known */
+    if (srv_live_sse(s, e->org, e->call_id, &e->live_seen, &e->out, &e->n_events) && e->live_only)
+        e->finished = true;
+    if (e->live_only)
+        return;
     sdra_store_call sc;
     sdra_error err = {0};
     int rc = sdra_store_call_get(s->store, e->org, e->call_id, &sc, &err);
@@ -190,9 +197,15 @@ enum MHD_Result srv_get_events(req *r, struct MHD_Connection *c)
 {
     sdra_store_call sc;
     sdra_error err = {0};
-    if (sdra_store_call_get(r->s->store, r->key.org, r->call_id, &sc, &err) < 0)
+    bool live = r->route == R_LIVE_EVENTS;
+    if (live)
+        srv_live_call_id(r->key.org, r->live_sid, r->call_id);
+    if (live && srv_live_known(r->s, r->key.org, r->call_id))
+        ;
+    else if (sdra_store_call_get(r->s->store, r->key.org, r->call_id, &sc, &err) < 0)
         return srv_send_sdra_error(r, c, &err);
-    sdra_store_call_release(&sc);
+    else
+        sdra_store_call_release(&sc);
     if (srv_audit(r, NULL, "events.read", r->call_id, NULL) < 0)
         return srv_send_audit_failed(r, c);
     sse *e = calloc(1, sizeof *e);
@@ -200,6 +213,7 @@ enum MHD_Result srv_get_events(req *r, struct MHD_Connection *c)
         return MHD_NO;
     e->s = r->s;
     e->conn = c;
+    e->live_only = live && srv_live_known(r->s, r->key.org, r->call_id);
     sdra_strlcpy(e->call_id, r->call_id, sizeof e->call_id);
     sdra_strlcpy(e->org, r->key.org, sizeof e->org);
     for (int i = 0; i < SDRA_SERVER_MAX_STAGES; i++)

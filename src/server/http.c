@@ -40,6 +40,7 @@ const char *const srv_route_names[SRV_N_ROUTES] = {
     "/v1/calls/{id}/view",
     "/v1/outbox", "/v1/outbox/{id}", "/v1/outbox/{id}/{action}",
     "/ (web app)", "/v1/session", "/v1/calls/{id}/email/draft", "/v1/calls/{id}/email/approve", "/v1/stats/team",
+    "/v1/live/twilio", "/v1/live/pcm", "/v1/live/tokens", "/v1/live/{callSid}/events",
 };
 
 const char *const srv_meta_fields[N_META] = {"contact_email", "contact_name", "company", "rep_name", "rep_email",
@@ -147,7 +148,7 @@ enum MHD_Result srv_send_error(req *r, struct MHD_Connection *c, int status, con
             allow = "POST, DELETE";
         else if (r->route == R_EMAIL_DRAFT)
             allow = "GET, PUT";
-        else if (r->route == R_EMAIL_APPROVE || r->route == R_OUTBOX_ACTION)
+        else if (r->route == R_EMAIL_APPROVE || r->route == R_OUTBOX_ACTION || r->route == R_LIVE_TOKENS)
             allow = "POST";
         MHD_add_response_header(resp, "Allow", allow);
     }
@@ -300,6 +301,8 @@ static const char *needed_scope(const char *method, enum route route)
         return "admin"; /* personal data of anyone, and the policies (issue 14) */
     if (route == R_SESSION)
         return "read"; /* any key may open and close its own media cookie */
+    if (route == R_LIVE_TWILIO || route == R_LIVE_PCM)
+        return "write"; /* a live stream creates a call */
     return !strcmp(method, "GET") || !strcmp(method, "HEAD") ? "read" : "write";
 }
 
@@ -362,6 +365,7 @@ static const char *artifact_names[] = {"transcript", "analysis", "email", "crm",
 /* Parses the path into r->route (+ call id, sub-resource). R_NONE when nothing matches; a
  * malformed call id is treated as unmatched (404). */
 static void route_outbox(req *r, const char *id);
+static void route_live(req *r, const char *p);
 
 static void route(req *r, const char *url)
 {
@@ -380,6 +384,8 @@ static void route(req *r, const char *url)
         r->route = R_PRIVACY_ERASE;
     else if (!strcmp(url, "/v1/retention"))
         r->route = R_RETENTION;
+    else if (!strncmp(url, "/v1/live/", 9))
+        route_live(r, url + 9);
     else if (!strcmp(url, "/v1/calls") || !strcmp(url, "/v1/calls/"))
         r->route = R_CALLS;
     else if (!strcmp(url, "/v1/session"))
@@ -451,6 +457,28 @@ static void route_worker_only(req *r)
         r->route = R_NONE;
 }
 
+/* /v1/live/twilio, /v1/live/pcm, /v1/live/tokens, /v1/live/{callSid}/events (live.c) */
+static void route_live(req *r, const char *p)
+{
+    if (!strcmp(p, "twilio"))
+        r->route = R_LIVE_TWILIO;
+    else if (!strcmp(p, "pcm"))
+        r->route = R_LIVE_PCM;
+    else if (!strcmp(p, "tokens"))
+        r->route = R_LIVE_TOKENS;
+    else {
+        size_t n = strcspn(p, "/");
+        if (n == 0 || n >= sizeof r->live_sid || strcmp(p + n, "/events"))
+            return;
+        for (size_t i = 0; i < n; i++)
+            if (!isalnum((unsigned char)p[i]) && p[i] != '-' && p[i] != '_' && p[i] != '.')
+                return;
+        memcpy(r->live_sid, p, n);
+        r->live_sid[n] = '\0';
+        r->route = R_LIVE_EVENTS;
+    }
+}
+
 /* /v1/outbox/{id}[/approve|retry|cancel]: the id is the entry's idempotency key. */
 static void route_outbox(req *r, const char *id)
 {
@@ -481,6 +509,8 @@ static bool method_ok(enum route rt, const char *m)
     case R_SESSION: return !strcmp(m, "POST") || !strcmp(m, "DELETE");
     case R_EMAIL_DRAFT: return get || !strcmp(m, "PUT");
     case R_EMAIL_APPROVE: return !strcmp(m, "POST");
+    case R_LIVE_TOKENS: return !strcmp(m, "POST");
+    case R_LIVE_TWILIO: case R_LIVE_PCM: return !strcmp(m, "GET");
     default: return get;
     }
 }
@@ -519,6 +549,9 @@ static enum MHD_Result dispatch(req *r, struct MHD_Connection *c)
     case R_SESSION: return srv_session(r, c);
     case R_EMAIL_DRAFT: case R_EMAIL_APPROVE: return srv_email_draft(r, c);
     case R_STATS_TEAM: return srv_stats_team(r, c);
+    case R_LIVE_TWILIO: case R_LIVE_PCM: return srv_live_upgrade(r, c);
+    case R_LIVE_TOKENS: return srv_live_token(r, c);
+    case R_LIVE_EVENTS: return srv_get_events(r, c);
     default: return srv_send_error(r, c, 404, "not_found", "no such resource");
     }
 }
@@ -555,7 +588,7 @@ typedef struct srv_conn {
 bool srv_route_wants_body(enum route rt)
 {
     return rt == R_PRIVACY_ERASE || rt == R_RETENTION || rt == R_KEYS || rt == R_EMAIL_DRAFT ||
-           rt == R_EMAIL_APPROVE || rt == R_OUTBOX_ACTION; /* approval choices (outbox.c) */
+           rt == R_EMAIL_APPROVE || rt == R_OUTBOX_ACTION /* approval choices (outbox.c) */ || rt == R_LIVE_TOKENS;
 }
 
 size_t srv_route_body_max(enum route rt)
@@ -796,7 +829,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return srv_send_error(r, c, 404, "not_found", "no such resource: %.200s", url);
         if (!method_ok(r->route, method))
             return srv_send_error(r, c, 405, "method_not_allowed", "%.10s not allowed on %s", method, srv_route_names[r->route]);
-        if (!public_route(r->route)) {
+        /* a live stream without an Authorization header brings a token (live.c checks it) */
+        bool live_token = (r->route == R_LIVE_TWILIO || r->route == R_LIVE_PCM) &&
+                          !MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        if (!public_route(r->route) && !live_token) {
             enum MHD_Result a = authenticate(r, c);
             if (!r->authed)
                 return a;
@@ -946,7 +982,8 @@ int srv_http_start(struct sdra_server *s, sdra_error *err)
         return rc;
     /* a few event-loop threads (epoll) serve every connection: an idle or slow connection costs
      * a socket and a little memory, not a thread */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_UPGRADE; /* the live WebSocket endpoints (live.c) */
     if (s->p.header_timeout_s < 1)
         s->p.header_timeout_s = 10;
     unsigned threads = (unsigned)(s->p.http_threads > 0 ? s->p.http_threads : 4);

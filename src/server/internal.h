@@ -89,6 +89,7 @@ struct sdra_server {
     pthread_t watch_thread;
     bool watch_started;
     struct sdra_blob *blob;      /* audio and artifacts (blob_io.c, --blob); never NULL once started */
+    struct srv_live *live;       /* live calls (live.c) */
 };
 
 /* server.c */
@@ -195,6 +196,14 @@ struct MHD_Response *srv_error_response(const char *code, const char *msg);
 /* Replaces a sealed metadata document (store) by its plaintext; plaintext is left alone. */
 int srv_meta_open(struct sdra_server *s, char **meta_json, sdra_error *err);
 
+/* The same, for a call whose id the caller chose (id; NULL: as srv_call_submit) and with one
+ * more file (extra_tmp, NULL: none) moved into the call's directory as extra_name before the
+ * call is committed (a live call's transcript, live.c). */
+int srv_call_submit_ex(struct sdra_server *s, const char *org, const char *key_id, const char *ip, const char *idem_key,
+                       int64_t started_ms, char *tmp_path, const char *audio_name, size_t bytes, sdra_call_info *ci,
+                       const struct sdra_crypt_key *dk, srv_submit_answer *out, sdra_error *err, const char *id,
+                       const char *extra_tmp, const char *extra_name);
+
 /* worker.c */
 int srv_workers_start(struct sdra_server *s, sdra_error *err);
 void srv_workers_stop(struct sdra_server *s);
@@ -216,6 +225,7 @@ enum route {
     R_VIEW, /* views.c: /v1/calls/{id}/view */
     R_OUTBOX, R_OUTBOX_ITEM, R_OUTBOX_ACTION, /* outbox.c: /v1/outbox, /{id}, /{id}/approve|retry|cancel */
     R_WEB, R_SESSION, R_EMAIL_DRAFT, R_EMAIL_APPROVE, R_STATS_TEAM, /* web.c */
+    R_LIVE_TWILIO, R_LIVE_PCM, R_LIVE_TOKENS, R_LIVE_EVENTS, /* live.c */
     SRV_N_ROUTES
 };
 extern const char *const srv_route_names[SRV_N_ROUTES];
@@ -270,6 +280,7 @@ typedef struct req {
     size_t head_n;
     char ob_key[128];                /* /v1/outbox/{id} */
     char web_path[256];              /* R_WEB: the file under <share>/web */
+    char live_sid[64];               /* R_LIVE_EVENTS: the callSid */
 } req;
 
 /* http.c: responses */
@@ -426,4 +437,19 @@ int srv_blob_forget(struct sdra_server *s, const char *call_id, sdra_error *err)
 int srv_blob_store(struct sdra_server *s, const char *rel, const char *path, sdra_error *err); /* path -> object rel */
 struct sdra_rights_ctx;
 void srv_blob_rights_hooks(struct sdra_server *s, struct sdra_rights_ctx *cx);
+/* live.c: live calls over WebSocket (docs/live.md). srv_live_upgrade answers the upgrade of
+ * /v1/live/twilio and /v1/live/pcm (r->authed when an API key came in Authorization; else a
+ * token in the query or the start message); srv_live_token is POST /v1/live/tokens. The event
+ * streams (events.c) read a live call's events through srv_live_sse: it appends the events
+ * after *seen to out and returns 1 once the call's `done` was appended. */
+int srv_live_start(struct sdra_server *s, sdra_error *err);
+void srv_live_stop(struct sdra_server *s);
+void srv_live_metrics(struct sdra_server *s);
+enum MHD_Result srv_live_upgrade(req *r, struct MHD_Connection *c);
+enum MHD_Result srv_live_token(req *r, struct MHD_Connection *c);
+bool srv_live_known(struct sdra_server *s, const char *org, const char *call_id);
+void srv_live_call_id(const char *org, const char *call_sid, char out[24]);
+struct sdra_buf;
+int srv_live_sse(struct sdra_server *s, const char *org, const char *call_id, unsigned long *seen, struct sdra_buf *out,
+                 unsigned long *n_events);
 #endif

@@ -45,6 +45,9 @@ sdra_server_params sdra_server_default_params(void)
     p.retry_max_ms = 300000;
     p.sse_keepalive_s = 15;
     p.retention_sweep_s = 3600;
+    p.max_live_calls = 8;
+    p.live_grace_s = 30;
+    p.live_backlog_s = 30;
     return p;
 }
 
@@ -328,6 +331,15 @@ int srv_call_submit(struct sdra_server *s, const char *org, const char *key_id, 
                     int64_t started_ms, char *tmp_path, const char *audio_name, size_t bytes, sdra_call_info *ci,
                     const sdra_crypt_key *dk, srv_submit_answer *out, sdra_error *err)
 {
+    return srv_call_submit_ex(s, org, key_id, ip, idem_key, started_ms, tmp_path, audio_name, bytes, ci, dk, out, err,
+                              NULL, NULL, NULL);
+}
+
+int srv_call_submit_ex(struct sdra_server *s, const char *org, const char *key_id, const char *ip, const char *idem_key,
+                       int64_t started_ms, char *tmp_path, const char *audio_name, size_t bytes, sdra_call_info *ci,
+                       const sdra_crypt_key *dk, srv_submit_answer *out, sdra_error *err, const char *id_in,
+                       const char *extra_tmp, const char *extra_name)
+{
     char id[24], dir[1200], path[1300];
     char *meta = NULL;
     json_t *doc = NULL;
@@ -337,6 +349,8 @@ int srv_call_submit(struct sdra_server *s, const char *org, const char *key_id, 
     memset(out, 0, sizeof *out);
     if (dk)
         sdra_strlcpy(id, sdra_crypt_key_id(dk), sizeof id);
+    else if (id_in)
+        sdra_strlcpy(id, id_in, sizeof id);
     else
         srv_call_id_make(key_id, idem_key, id);
     sdra_strlcpy(out->id, id, sizeof out->id);
@@ -389,6 +403,13 @@ int srv_call_submit(struct sdra_server *s, const char *org, const char *key_id, 
         goto done;
     }
     tmp_path[0] = '\0';
+    if (extra_tmp) {
+        snprintf(path, sizeof path, "%s/%s", dir, extra_name);
+        if (rename(extra_tmp, path) != 0) {
+            rc = sdra_error_set(err, SDRA_EIO, "storing the call failed: %s", strerror(errno));
+            goto done;
+        }
+    }
     doc = sdra_call_info_to_json(ci);
     snprintf(path, sizeof path, "%s/call.json", dir);
     sdra_error e2 = {0};
@@ -717,6 +738,8 @@ int sdra_server_start(sdra_server **out, const sdra_server_params *p, sdra_error
         recover_files(s);
     if (s->p.run_workers && (rc = srv_workers_start(s, err)) < 0)
         goto done;
+    if ((rc = srv_live_start(s, err)) < 0)
+        goto done;
     if ((!s->p.worker_only || s->p.listen) && (rc = srv_http_start(s, err)) < 0)
         goto done;
     if (!s->p.worker_only && (rc = srv_retention_start(s, err)) < 0) /* the API nodes sweep */
@@ -766,6 +789,7 @@ void sdra_server_stop(sdra_server *s)
     srv_search_backfill_stop(s);
     srv_watch_stop(s);
     srv_outbox_stop(s);
+    srv_live_stop(s);
     srv_http_stop(s);
     srv_workers_stop(s);
     srv_keyring_close(s->kr);

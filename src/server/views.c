@@ -86,6 +86,9 @@ static json_t *call_summary(struct sdra_server *s, sdra_store_call *sc)
             if (v)
                 json_object_set(o, keep[i], v);
         }
+        /* how the call came in: "live" (a stream, docs/live.md) or "upload" */
+        json_t *src = json_object_get(meta, "source");
+        json_object_set_new(o, "source", json_string(json_is_string(src) ? json_string_value(src) : "upload"));
         json_decref(meta);
     }
     return o;
@@ -446,6 +449,7 @@ static void refresh_gauges(struct sdra_server *s)
 enum MHD_Result srv_get_metrics(req *r, struct MHD_Connection *c)
 {
     refresh_gauges(r->s);
+    srv_live_metrics(r->s);
     sdra_buf b;
     sdra_buf_init(&b, 8u << 20);
     if (sdra_obs_render(r->s->obs, &b) < 0 || sdra_buf_putc(&b, '\0') < 0) {

@@ -2,7 +2,7 @@
  * dialogues (tests/analysis/labels.txt and its held-out and blind sets): every call is fed
  * utterance by utterance, and the objections the coach alerted on by the end must be the
  * post-call analysis' objections, type and utterance, and its do-not-call alerts the analysis'
- * do-not-call evidence. Prints the counts (the measurement in docs/live-alerts.md). */
+ * do-not-call evidence. Prints the counts (the measurement in docs/live.md, "Alerts"). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
