@@ -11,7 +11,7 @@ RUN apt-get update \
       build-essential cmake pkg-config \
       libavformat-dev libavcodec-dev libavutil-dev libswresample-dev \
       libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us \
-      libjansson-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libcmocka-dev \
+      libjansson-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libpq-dev libcmocka-dev \
       sphinxtrain python3 flite festival festvox-us-slt-hts sox ffmpeg \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -27,7 +27,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libavformat59 libavcodec59 libavutil57 libswresample4 \
       libpocketsphinx3 libsphinxbase3 pocketsphinx-en-us \
-      libjansson4 libsqlite3-0 libsodium23 libmicrohttpd12 libcurl4 libssl3 \
+      libjansson4 libsqlite3-0 libsodium23 libmicrohttpd12 libcurl4 libssl3 libpq5 \
       ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 sdra \

@@ -52,6 +52,7 @@
 #include "sdra/transcript.h"
 
 #include <jansson.h>
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -105,6 +106,12 @@ int sdra_coach_tick(sdra_coach *c, const sdra_transcript *t, double now_s, sdra_
  * of one kind ("objection", ...; 0 for a kind it does not know). */
 int sdra_coach_alert_count(const sdra_coach *c);
 int sdra_coach_alert_count_kind(const sdra_coach *c, const char *kind);
+
+/* Utterances handed to the analysis so far, windows' context included: the coach's work, which
+ * stays under (1 + 4) times the utterances of the call however long it is (the window is the
+ * new utterances plus 4 before them), where analysing the whole call at every update would grow
+ * with the square of its length. */
+size_t sdra_coach_analysed(const sdra_coach *c);
 
 #ifdef __cplusplus
 }

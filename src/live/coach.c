@@ -59,6 +59,7 @@ typedef struct open_q {
 
 struct sdra_coach {
     sdra_coach_params p;
+    size_t n_analysed; /* utterances handed to the analysis so far (sdra_coach_analysed) */
     sdra_analyze_params ap;
     char call_date[11];
     char *rep_name, *rules_dir;
@@ -572,6 +573,7 @@ int sdra_coach_update(sdra_coach *c, const sdra_transcript *t, sdra_coach_emit_f
         size_t lo = idx[0] > COACH_CONTEXT ? idx[0] - COACH_CONTEXT : 0;
         if ((rc = window_of(&win, t, lo, err)) < 0 || (rc = sdra_analyze(&doc, win, &c->ap, err)) < 0)
             goto done;
+        c->n_analysed += win->n_utts;
         /* roles as the analysis decided them (the transcript's, else its own rules) */
         size_t i;
         const json_t *sp;
@@ -617,4 +619,9 @@ int sdra_coach_tick(sdra_coach *c, const sdra_transcript *t, double now_s, sdra_
         due_questions(c, now_s, emit, user);
     }
     return 0;
+}
+
+size_t sdra_coach_analysed(const sdra_coach *c)
+{
+    return c ? c->n_analysed : 0;
 }

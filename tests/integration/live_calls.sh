@@ -127,36 +127,6 @@ assert names.count("utterance") >= 2
 PY
 [ "$(status -H "Authorization: Bearer $RKEY" "$B/v1/live/CA-nope/events")" = 404 ] || fail "unknown live call not 404"
 
-# --- coaching while the call is on: the pricing call (price, competitor and security objections
-# in its first 30 s) streamed at twice real time: objection alerts with their battlecards come
-# before `done`, in call-time order, each within the call. Whether they also came before the
-# stream's `stop` (the call's end) depends on how far recognition lags on this machine: printed.
-ffmpeg -nostdin -loglevel error -i "$FIX/pricing.stereo.wav" -ar 8000 -ac 2 -f mulaw "$T/pricing.ulaw" \
-  || fail "ffmpeg mu-law conversion (pricing)"
-timeout 600 "$PY" "$CLIENT" stream "$WS/v1/live/twilio?token=$TOK&events=1" "$T/pricing.ulaw" --sid CA-live-pricing \
-  --speed 2 --stop --param contact_email=sam@acme.example --param "rep_name=Alex" --param rep_track=inbound \
-  --wait 400 >"$T/events-pricing.jsonl" 2>"$T/client-pricing.log" || fail "pricing stream: $(tail -3 "$T/client-pricing.log")"
-python3 - "$T/events-pricing.jsonl" <<'PY' || fail "pricing call: objection alerts"
-import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1])]
-live = [e for e in lines if "event" in e]
-assert live and live[-1]["event"] == "done", "no done"
-alerts = [e["data"] for e in live if e["event"] == "alert"]
-obj = [a for a in alerts if a.get("kind") == "objection"]
-types = {a.get("type") for a in obj}
-assert obj, f"no objection alert; alerts: {alerts}"
-assert types & {"price", "competitor", "security"}, types
-for a in obj:
-    card = a.get("battlecard") or {}
-    assert card.get("label") and card.get("point"), a
-    assert 0 <= a["at"] <= 70, a
-ats = [a["at"] for a in alerts]
-assert ats == sorted(ats), "alerts out of call-time order"
-stop = next((k for k, e in enumerate(lines) if "stop_sent" in e), None)
-first = next(k for k, e in enumerate(lines) if e.get("event") == "alert" and e["data"].get("kind") == "objection")
-print("pricing call: objection alerts %s; first one %s the stream's stop" % (sorted(types), "before" if stop is None or first < stop else "after"))
-PY
-
 # --- a drop mid-call, then a reconnect with the same callSid: one call --------------------------
 timeout 60 "$PY" "$CLIENT" stream "$WS/v1/live/twilio?events=1" "$T/call.ulaw" --sid CA-live-2 --speed 8 \
   --to 12 --drop-after 999 --auth "$KEY" >"$T/events2a.jsonl" 2>"$T/client2a.log" || fail "stream 2a"
@@ -193,6 +163,36 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 [ "$n" = 3 ] || fail "a dropped call was not kept after the grace period ($n calls)"
+
+# --- coaching while the call is on: the pricing call (price, competitor and security objections
+# in its first 30 s) streamed at twice real time: objection alerts with their battlecards come
+# before `done`, in call-time order, each within the call. Whether they also came before the
+# stream's `stop` (the call's end) depends on how far recognition lags on this machine: printed.
+ffmpeg -nostdin -loglevel error -i "$FIX/pricing.stereo.wav" -ar 8000 -ac 2 -f mulaw "$T/pricing.ulaw" \
+  || fail "ffmpeg mu-law conversion (pricing)"
+timeout 600 "$PY" "$CLIENT" stream "$WS/v1/live/twilio?events=1" "$T/pricing.ulaw" --sid CA-live-pricing --auth "$KEY" \
+  --speed 2 --stop --param contact_email=sam@acme.example --param "rep_name=Alex" --param rep_track=inbound \
+  --wait 400 >"$T/events-pricing.jsonl" 2>"$T/client-pricing.log" || fail "pricing stream: $(tail -3 "$T/client-pricing.log")"
+python3 - "$T/events-pricing.jsonl" <<'PY' || fail "pricing call: objection alerts"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+live = [e for e in lines if "event" in e]
+assert live and live[-1]["event"] == "done", "no done"
+alerts = [e["data"] for e in live if e["event"] == "alert"]
+obj = [a for a in alerts if a.get("kind") == "objection"]
+types = {a.get("type") for a in obj}
+assert obj, f"no objection alert; alerts: {alerts}"
+assert types & {"price", "competitor", "security"}, types
+for a in obj:
+    card = a.get("battlecard") or {}
+    assert card.get("label") and card.get("point"), a
+    assert 0 <= a["at"] <= 70, a
+ats = [a["at"] for a in alerts]
+assert ats == sorted(ats), "alerts out of call-time order"
+stop = next((k for k, e in enumerate(lines) if "stop_sent" in e), None)
+first = next(k for k, e in enumerate(lines) if e.get("event") == "alert" and e["data"].get("kind") == "objection")
+print("pricing call: objection alerts %s; first one %s the stream's stop" % (sorted(types), "before" if stop is None or first < stop else "after"))
+PY
 
 # --- misbehaving clients: a clear close code each, the server stays healthy ----------------------
 for kc in garbage:1002 unmasked:1002 base64:1007 unknown:1003 oversized:1009 binary:1003 notjson:1007 badutf8:1007; do
