@@ -35,10 +35,13 @@ for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.1; done
 [ -s "$T/port" ] || fail "server did not start"
 B="http://127.0.0.1:$(cat "$T/port")"
 
-# st KEY CURL_ARGS...: the HTTP status only (body in $T/body, headers in $T/hdr).
+# st KEY CURL_ARGS...: the HTTP status only (body in $T/body, headers in $T/hdr; both emptied
+# first, so that a request that gets no answer leaves no earlier body behind). 60 s: an upload
+# is written and fsynced before its answer, and CI runs this beside the decoding tests.
 st() {
   local k=$1; shift
-  curl -s -D "$T/hdr" -o "$T/body" -w '%{http_code}' --max-time 20 -H "Authorization: Bearer $k" "$@"
+  : > "$T/body"; : > "$T/hdr"
+  curl -s -D "$T/hdr" -o "$T/body" -w '%{http_code}' --max-time 60 -H "Authorization: Bearer $k" "$@"
 }
 # expect WANT ERRCODE WHAT KEY CURL_ARGS...
 expect() {
