@@ -3,8 +3,9 @@
 # (issue 12): builds REV in a temporary git worktree and this tree, runs each build on the
 # eval recordings and the generated calls, and prints one table per eval set.
 #
-# Usage: scripts/compare-release.sh [REV] [--text-only]
+# Usage: scripts/compare-release.sh [REV] [--text-only] [--old-build DIR]
 #   REV          the release to compare with (default c1fe7b3, the last commit of stop 19)
+#   --old-build DIR  a build of REV made earlier (its `sdra` and data/): not built again
 #   --text-only  only the measures that need no recognizer (analysis on the blind sets,
 #                sentiment): minutes instead of an hour on a 2-core machine
 #
@@ -23,10 +24,16 @@ set -euo pipefail
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 rev=c1fe7b3
 text_only=0
-for a in "$@"; do
+old_build=
+while [ $# -gt 0 ]; do
+  a=$1; shift
   case "$a" in
     --text-only) text_only=1 ;;
-    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --old-build) [ $# -gt 0 ] || { echo "compare-release: --old-build needs a directory" >&2; exit 2; }
+                 old_build=$(cd "$1" 2> /dev/null && pwd) && [ -x "$old_build/sdra" ] ||
+                   { echo "compare-release: no sdra in --old-build $1" >&2; exit 1; }
+                 shift ;;
+    -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "compare-release: unknown option $a" >&2; exit 2 ;;
     *) rev="$a" ;;
   esac
@@ -43,7 +50,7 @@ build() { # tree builddir
   cmake -S "$1" -B "$2" -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$tmp/cmake.log" 2>&1 &&
     cmake --build "$2" -j2 --target sdra >> "$tmp/cmake.log" 2>&1 || { tail -20 "$tmp/cmake.log" >&2; exit 1; }
 }
-build "$tmp/old" "$tmp/old-build"
+if [ -n "$old_build" ]; then ln -s "$old_build" "$tmp/old-build"; else build "$tmp/old" "$tmp/old-build"; fi
 [ -x "$src/build/sdra" ] || build "$src" "$src/build"
 fix="$tmp/fixtures"
 "$src/tests/fixtures/generate.sh" "$fix" short optout > /dev/null
@@ -65,7 +72,7 @@ except Exception as e:
 PY
   done
   python3 "$src/scripts/measure-sentiment.py" "$sdra" "$data/dailydialog-validation" "$w/sent" 2> /dev/null |
-    awk '/[Pp]earson/ { for (i = 1; i <= NF; i++) if ($i ~ /^-?[0-9]+\.[0-9]+$/) { print "dailydialog sentiment_pearson " $i; exit } }'
+    awk '$1 == "all" { print "dailydialog sentiment_pearson " $3 }'
   [ $text_only = 1 ] && return 0
   local names_ok=0
   "$sdra" transcribe --help | grep -q -- --contact-name && names_ok=1
@@ -77,11 +84,12 @@ PY
     if ! "$sdra" transcribe "${args[@]}" "$audio" -o "$w/$set.json" 2> "$w/err"; then
       echo "$set transcribe failed"; continue
     fi
-    [ -n "$wref" ] && echo "$set WER_16k $("$sdra" eval asr --ref "$wref" "$w/$set.json" --json | python3 -c 'import json,sys; print(f"{100*json.load(sys.stdin)["wer"]:.1f}%")')"
-    if [ -d "$tree/data/asr/en-us-8k" ] && [ -n "$wref" ]; then
-      ffmpeg -loglevel error -y -i "$audio" -ar 8000 -acodec pcm_mulaw "$w/$set.8k.wav"
+    [ -n "$wref" ] && echo "$set WER_16k $("$sdra" eval asr --ref "$wref" "$w/$set.json" --json | python3 -c 'import json,sys; print("%.1f%%" % (100 * json.load(sys.stdin)["wer"]))')"
+    if [ -d "$(dirname "$sdra")/data/asr/en-us-8k" ] && [ -n "$wref" ]; then
+      # the simulated telephone channel of scripts/measure-asr-8k.sh: 300-3400 Hz, 8 kHz, mu-law
+      ffmpeg -loglevel error -y -i "$audio" -af "highpass=f=300,lowpass=f=3400" -ac 1 -ar 8000 -acodec pcm_mulaw "$w/$set.8k.wav"
       "$sdra" transcribe -q "$w/$set.8k.wav" -o "$w/$set.8k.json" 2> /dev/null &&
-        echo "$set WER_8k $("$sdra" eval asr --ref "$wref" "$w/$set.8k.json" --json | python3 -c 'import json,sys; print(f"{100*json.load(sys.stdin)["wer"]:.1f}%")')"
+        echo "$set WER_8k $("$sdra" eval asr --ref "$wref" "$w/$set.8k.json" --json | python3 -c 'import json,sys; print("%.1f%%" % (100 * json.load(sys.stdin)["wer"]))')"
     else
       echo "$set WER_8k n/a"
     fi
@@ -112,7 +120,7 @@ generated-optout|$fix/optout.mono.wav|$fix/optout.rttm|2|Alex||$fix/optout.txt
 EOT
   ffmpeg -loglevel error -y -i "$fix/short.stereo.wav" -af "pan=mono|c0=c0" "$w/one.wav"
   "$sdra" transcribe -q "$w/one.wav" -o "$w/one.json" 2> /dev/null &&
-    echo "generated-one-talker speakers $(python3 -c 'import json,sys; n=len(json.load(open(sys.argv[1]))["speakers"]); print(f"{n} of 1 ({chr(114)+"ight" if n == 1 else "wrong"})")' "$w/one.json")"
+    echo "generated-one-talker speakers $(python3 -c 'import json,sys; n = len(json.load(open(sys.argv[1]))["speakers"]); print("%d of 1 (%s)" % (n, "right" if n == 1 else "wrong"))' "$w/one.json")"
   "$src/scripts/measure-hints.sh" "$(dirname "$sdra")" "$fix" 2> /dev/null | awk '$1 ~ /^hints\./ { print "hints " $1 " " $2 }'
 }
 
