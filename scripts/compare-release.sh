@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
                  old_build=$(cd "$1" 2> /dev/null && pwd) && [ -x "$old_build/sdra" ] ||
                    { echo "compare-release: no sdra in --old-build $1" >&2; exit 1; }
                  shift ;;
-    -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "compare-release: unknown option $a" >&2; exit 2 ;;
     *) rev="$a" ;;
   esac
