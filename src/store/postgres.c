@@ -1267,34 +1267,35 @@ static int pg_outbox_list(sdra_store *s, const char *call_id, sdra_store_outbox_
     return pg_outbox_query(s, &f, out, max, n_out, err);
 }
 
+/* In c's open transaction: locks the outbox entry key (of org, unless NULL) and checks that verb
+ * may change it. 0 when it may; SDRA_ENOTFOUND when there is no such entry; SDRA_EEXISTS when
+ * its state forbids verb (the message names the state); the row stays locked either way until
+ * the transaction ends. */
+static int outbox_lock(PGconn *c, const char *org, const char *key, sdra_outbox_verb verb, sdra_error *err)
+{
+    PGresult *r = NULL;
+    int rc = pq(c, &r, err, "outbox change",
+                "SELECT state FROM outbox WHERE idem_key = $1 AND ($2::text IS NULL OR org = $2) FOR UPDATE", "ss", key,
+                org);
+    if (rc == 0)
+        rc = sdra_error_set(err, SDRA_ENOTFOUND, "no outbox entry '%s'", key);
+    if (rc < 0)
+        goto done;
+    char state[SDRA_STORE_STATE_MAX];
+    gtext(r, 0, 0, state, sizeof state);
+    rc = store_outbox_verb_check(key, state, verb, err);
+done:
+    PQclear(r);
+    return rc < 0 ? rc : 0;
+}
+
 static int pg_outbox_change(sdra_store *s, const char *org, const char *key, sdra_outbox_verb verb, int64_t now,
                             sdra_error *err)
 {
-    static const char *const verbs[] = {"approve", "retry", "cancel"};
     ACQUIRE(c);
-    PGresult *r = NULL;
     int rc = begin(c, err);
-    if (rc < 0)
+    if (rc < 0 || (rc = outbox_lock(c, org, key, verb, err)) < 0)
         goto done;
-    if ((rc = pq(c, &r, err, "outbox change",
-                 "SELECT state FROM outbox WHERE idem_key = $1 AND ($2::text IS NULL OR org = $2) FOR UPDATE", "ss", key,
-                 org)) < 0)
-        goto done;
-    if (rc == 0) {
-        rc = sdra_error_set(err, SDRA_ENOTFOUND, "no outbox entry '%s'", key);
-        goto done;
-    }
-    char state[SDRA_STORE_STATE_MAX];
-    gtext(r, 0, 0, state, sizeof state);
-    int cur = sdra_store_outbox_state_parse(state);
-    bool ok = (verb == SDRA_OUTBOX_APPROVE && cur == SDRA_OUTBOX_HELD) ||
-              (verb == SDRA_OUTBOX_RETRY && cur == SDRA_JOB_DEAD) ||
-              (verb == SDRA_OUTBOX_CANCEL && (cur == SDRA_JOB_QUEUED || cur == SDRA_OUTBOX_HELD));
-    if (!ok) {
-        rc = sdra_error_set(err, SDRA_EEXISTS, "outbox entry '%s' is %s: cannot %s it%s", key, state, verbs[verb],
-                            verb == SDRA_OUTBOX_CANCEL && cur == SDRA_JOB_RUNNING ? " (it is being sent)" : "");
-        goto done;
-    }
     if (verb == SDRA_OUTBOX_APPROVE)
         rc = pq(c, NULL, err, "outbox approve",
                 "UPDATE outbox SET state = 'queued', next_attempt_ms = GREATEST(send_at_ms, $1), updated_ms = $1,"
@@ -1314,7 +1315,6 @@ static int pg_outbox_change(sdra_store *s, const char *org, const char *key, sdr
         goto done;
     rc = commit(c, err);
 done:
-    PQclear(r);
     release(s, c);
     return rc < 0 ? rc : 0;
 }
@@ -1687,24 +1687,9 @@ static int pg_outbox_approve_as(sdra_store *s, const char *org, const char *key,
                                 const char *payload, int64_t now, sdra_error *err)
 {
     ACQUIRE(c);
-    PGresult *r = NULL;
     int rc = begin(c, err);
-    if (rc < 0)
+    if (rc < 0 || (rc = outbox_lock(c, org, key, SDRA_OUTBOX_APPROVE, err)) < 0)
         goto done;
-    if ((rc = pq(c, &r, err, "outbox approve",
-                 "SELECT state FROM outbox WHERE idem_key = $1 AND ($2::text IS NULL OR org = $2) FOR UPDATE", "ss", key,
-                 org)) < 0)
-        goto done;
-    if (rc == 0) {
-        rc = sdra_error_set(err, SDRA_ENOTFOUND, "no outbox entry '%s'", key);
-        goto done;
-    }
-    char state[SDRA_STORE_STATE_MAX];
-    gtext(r, 0, 0, state, sizeof state);
-    if (sdra_store_outbox_state_parse(state) != SDRA_OUTBOX_HELD) {
-        rc = sdra_error_set(err, SDRA_EEXISTS, "outbox entry '%s' is %s: cannot approve it", key, state);
-        goto done;
-    }
     /* send_at -1 keeps it, a NULL payload keeps it */
     if ((rc = pq(c, NULL, err, "outbox approve",
                  "UPDATE outbox SET send_at_ms = CASE WHEN $1::bigint >= 0 THEN $1::bigint ELSE send_at_ms END,"
@@ -1716,7 +1701,6 @@ static int pg_outbox_approve_as(sdra_store *s, const char *org, const char *key,
         goto done;
     rc = commit(c, err);
 done:
-    PQclear(r);
     release(s, c);
     return rc < 0 ? rc : 0;
 }

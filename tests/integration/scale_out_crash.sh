@@ -13,9 +13,10 @@
 #   - an event stream (SSE) opened on the API node that survives sees the stages that workers
 #     in other processes complete; the delay from the worker's commit to the event is printed;
 #   - the time each killed worker's jobs took to be taken again (lease expiry) is printed.
-# The store: SCALE_STORE=sqlite (the data directory's SQLite file, WAL, several processes) or
-# pg (a real PostgreSQL started by tests/integration/lib/pg.sh, restarted once during the
-# run); default sqlite.
+# The store: SCALE_STORE=pg (the default: a real PostgreSQL started by tests/integration/lib/pg.sh,
+# restarted once during the run; without the server binaries the test says SKIP) or sqlite (the
+# data directory's SQLite file, WAL, several processes: scale_out_crash_sqlite.sh runs that with
+# fewer calls). The key is made with `sdra keys create --store URL`, as an operator would.
 set -u
 SDRA=${SDRA:?SDRA must name the sdra binary}
 SRC=${SDRA_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -23,7 +24,7 @@ SRC=${SDRA_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$(dirname "${BASH_SOURCE[0]}")/lib/pg.sh"
 it_setup scale_out_crash
 N=${SCALE_CALLS:-100}
-KIND=${SCALE_STORE:-sqlite}
+KIND=${SCALE_STORE:-pg}
 LEASE_MS=3000
 D="$T/data"
 mkdir -p "$D"
@@ -65,14 +66,7 @@ start_worker() { # start_worker I: a new log per start
   PIDS+=($!)
 }
 start_api 1 # first: it makes the data directory's master key the others read
-if [ "$KIND" = pg ]; then
-  # `sdra keys` works on a data directory's SQLite store: make the key there, copy its row
-  KEY=$("$SDRA" keys create --data "$T/keys" --name scale --scope write) || fail "keys create"
-  row=$(sqlite3 -separator "','" "$T/keys/sdra.db" "SELECT id, name, scope, hash, created_ms FROM api_keys")
-  psql_ -c "INSERT INTO api_keys (id, name, scope, hash, created_ms) VALUES ('$row')" || fail "key into PostgreSQL"
-else
-  KEY=$("$SDRA" keys create --data "$D" --name scale --scope write) || fail "keys create"
-fi
+KEY=$("$SDRA" keys create --store "$STORE" --data "$D" --name scale --scope write) || fail "keys create --store"
 start_api 2
 for i in 1 2 3; do start_worker "$i"; done
 API1="http://127.0.0.1:$(cat "$T/api1.port")"
