@@ -1004,9 +1004,28 @@ static int pg_key_delete(sdra_store *s, const char *id_or_name, char *id_out, sd
 
 #define AUDIT_COLS "SELECT id, at_ms, actor, action, target, ip, detail, prev_hash, hash, org, hash_v FROM audit_log "
 
+/* Whether every entry of batch records a read ("call.read", "calls.list", ...): nothing was
+ * changed that the entry must outlive. */
+static bool audit_batch_reads_only(const store_audit_waiter *batch)
+{
+    for (const store_audit_waiter *w = batch; w; w = w->next) {
+        const char *dot = strrchr(w->e->action, '.');
+        if (!dot || (strcmp(dot, ".read") && strcmp(dot, ".list")))
+            return false;
+    }
+    return true;
+}
+
 /* One writer at a time (a table lock held to commit, whichever node) reads the chain's head
  * and appends the batch, so the chain never forks; concurrent appends of this process share
- * that one commit (store_audit_group_append). */
+ * that one commit (store_audit_group_append).
+ *
+ * A batch of reads only commits with synchronous_commit off: the commit returns once it is in
+ * the server's WAL buffers, as SQLite's WAL with synchronous=NORMAL returns before its fsync.
+ * Durable against a crash of sdra (the server has it), lost only on a crash of the PostgreSQL
+ * host within about 3 x wal_writer_delay (0.6 s by default), and then without a gap in the
+ * chain (the WAL is replayed in order: the newest entries go, not a middle one). Any batch
+ * holding a change (an upload, a key, an erasure) stays fully synchronous (docs/security.md). */
 static int audit_write_batch(sdra_store *s, store_audit_waiter *batch, sdra_error *err)
 {
     ACQUIRE(c);
@@ -1015,6 +1034,9 @@ static int audit_write_batch(sdra_store *s, store_audit_waiter *batch, sdra_erro
     int64_t last = 0;
     int rc = begin(c, err);
     if (rc < 0)
+        goto done;
+    if (audit_batch_reads_only(batch) &&
+        (rc = pq(c, NULL, err, "audit commit mode", "SET LOCAL synchronous_commit = off", NULL)) < 0)
         goto done;
     if ((rc = pq(c, NULL, err, "audit lock", "LOCK TABLE audit_log IN EXCLUSIVE MODE", NULL)) < 0 ||
         (rc = pq(c, &r, err, "audit head", "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1", NULL)) < 0)
