@@ -353,6 +353,23 @@ static const char *const MIGRATIONS[] = {
     " WHEN (NEW.state = 'queued') EXECUTE FUNCTION sdra_notify_work();"
     "CREATE TRIGGER outbox_notify AFTER INSERT OR UPDATE OF state ON outbox FOR EACH ROW"
     " WHEN (NEW.state = 'queued') EXECUTE FUNCTION sdra_notify_work();",
+    /* 2: search folds accents as sqlite.c's FTS5 (remove_diacritics) does: "José" and "jose"
+     * are one word. sdra_fold is PostgreSQL's unaccent (contrib, a trusted extension) where it
+     * can be installed, else translate() over the Latin-1 and Latin Extended-A letters. The
+     * rows indexed before are dropped: the server's search backfill indexes them again. */
+    "DO $m$ DECLARE ns text; BEGIN"
+    " BEGIN CREATE EXTENSION IF NOT EXISTS unaccent; EXCEPTION WHEN OTHERS THEN NULL; END;"
+    " SELECT n.nspname INTO ns FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+    " WHERE e.extname = 'unaccent';"
+    " IF ns IS NOT NULL THEN"
+    " EXECUTE format('CREATE OR REPLACE FUNCTION sdra_fold(t text) RETURNS text LANGUAGE sql IMMUTABLE"
+    " PARALLEL SAFE STRICT AS $f$ SELECT %I.unaccent(%L::regdictionary, t) $f$', ns, ns || '.unaccent');"
+    " ELSE"
+    " CREATE OR REPLACE FUNCTION sdra_fold(t text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS"
+    " $f$ SELECT translate(t, '"ÀÁÂÃÄÅàáâãäåĀāĂăĄąÇçĆćĈĉĊċČčĎďĐđÈÉÊËèéêëĒēĔĕĖėĘęĚěĜĝĞğĠġĢģĤĥĦħÌÍÎÏìíîïĨĩĪīĬĭĮįİıĴĵĶķĹĺĻļĽľĿŀŁłÑñŃńŅņŇňÒÓÔÕÖØòóôõöøŌōŎŏŐőŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŦŧÙÚÛÜùúûüŨũŪūŬŭŮůŰűŲųŴŵÝýÿŶŷŸŹźŻżŽž',"
+    " '"AAAAAAaaaaaaAaAaAaCcCcCcCcCcDdDdEEEEeeeeEeEeEeEeEeGgGgGgGgHhHhIIIIiiiiIiIiIiIiIiJjKkLlLlLlLlLlNnNnNnNnOOOOOOooooooOoOoOoRrRrRrSsSsSsSsTtTtTtUUUUuuuuUuUuUuUuUuUuWwYyyYyYZzZzZz') $f$;"
+    " END IF; END $m$;"
+    "DELETE FROM call_search;",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -1655,13 +1672,14 @@ done:
 /* ---- full-text search (tsvector / tsquery) -----------------------------------------------
  * The same semantics as sqlite.c's FTS5 table (tokenizer unicode61): ASCII punctuation
  * separates words, case does not matter, a term of several words ("follow-up") is a phrase,
- * every term must occur. The 'simple' configuration: no stemming, no stop words. A query's
+ * every term must occur, accents do not matter (sdra_fold, migration 2: "jose" finds "José"
+ * and the reverse). The 'simple' configuration: no stemming, no stop words. A query's
  * terms are bound as parameters and made into tsqueries by phraseto_tsquery, so nothing the
  * client sends is read as tsquery syntax. */
 #define PUNCT "'!\"#$%&''()*+,-./:;<=>?@[\\]^_`{|}~'"
 #define SPACES "'                                        '"
-#define TSV(p) "to_tsvector('simple', translate(COALESCE(" p ", ''), " PUNCT ", " SPACES "))"
-#define TSQ(t) "phraseto_tsquery('simple', translate(" t ", " PUNCT ", " SPACES "))"
+#define TSV(p) "to_tsvector('simple', translate(sdra_fold(COALESCE(" p ", '')), " PUNCT ", " SPACES "))"
+#define TSQ(t) "phraseto_tsquery('simple', translate(sdra_fold(" t "), " PUNCT ", " SPACES "))"
 /* true when every space-separated term of param p occurs in column col */
 #define ALL_TERMS(p, col)                                                                                    \
     "NOT EXISTS (SELECT 1 FROM unnest(string_to_array(" p "::text, ' ')) t WHERE numnode(" TSQ("t") ") > 0" \
