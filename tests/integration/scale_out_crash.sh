@@ -169,6 +169,7 @@ while :; do
   [ "$round" -ge 8 ] && [ "$api_killed" = 1 ] && break
   [ "$round" -ge 200 ] && fail "the uploads never finished: $(tail -3 "$T/upload.log")"
 done
+[ "$KIND" != pg ] || [ "$pg_restarted" = 1 ] || fail "PostgreSQL was never restarted"
 wait "$UPLOADER" || fail "uploads failed: $(tail -5 "$T/upload.log")"
 [ "$(wc -l <"$T/ids")" = "$N" ] || fail "expected $N call ids"
 
