@@ -173,9 +173,29 @@ done
 wait "$UPLOADER" || fail "uploads failed: $(tail -5 "$T/upload.log")"
 [ "$(wc -l <"$T/ids")" = "$N" ] || fail "expected $N call ids"
 
+# twice_done: fails at once when a stage of a call was committed more than once (a broken
+# claim runs work again: waiting for every call to settle would only time out)
+twice_done() {
+  python3 - "$T" <<'PY' || fail "a stage committed twice"
+import collections, glob, json, sys
+n = collections.Counter()
+for p in glob.glob(sys.argv[1] + "/worker*.log"):
+    for l in open(p, errors="replace"):
+        if l.startswith("{") and '"msg":"stage ' in l and ' done"' in l:
+            try:
+                r = json.loads(l)
+            except ValueError:  # a line cut by kill -9
+                continue
+            n[(r.get("call_id"), r.get("msg"))] += 1
+twice = [(k, v) for k, v in n.items() if v > 1]
+assert not twice, f"{len(twice)} stage(s) committed more than once, e.g. {twice[0]}"
+PY
+}
+
 # every call done (asked of the surviving API node)
 deadline=$(( $(date +%s) + 900 ))
 while :; do
+  twice_done
   left=$(python3 - "$API2" "$KEY" "$T/ids" <<'PY'
 import json, sys, urllib.request
 base, key, idf = sys.argv[1:4]
