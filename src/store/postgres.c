@@ -1040,11 +1040,12 @@ static bool audit_batch_reads_only(const store_audit_waiter *batch)
  * that one commit (store_audit_group_append).
  *
  * A batch of reads only commits with synchronous_commit off: the commit returns once it is in
- * the server's WAL buffers, as SQLite's WAL with synchronous=NORMAL returns before its fsync.
- * Durable against a crash of sdra (the server has it), lost only on a crash of the PostgreSQL
- * host within about 3 x wal_writer_delay (0.6 s by default), and then without a gap in the
- * chain (the WAL is replayed in order: the newest entries go, not a middle one). Any batch
- * holding a change (an upload, a key, an erasure) stays fully synchronous (docs/security.md). */
+ * the server's WAL buffers. Durable against a crash of sdra and a restart of PostgreSQL, lost
+ * only on a crash of the PostgreSQL host within about 3 x wal_writer_delay (0.6 s by default),
+ * and then without a gap in the chain (the WAL is replayed in order: the newest entries go,
+ * not a middle one). Weaker than sqlite.c's synchronous=FULL for these rows, on purpose: a
+ * synchronous commit per read held GET /v1/calls to 0.12x SQLite's rate. Any batch holding a
+ * change (an upload, a key, an erasure, an auth failure) stays synchronous (docs/security.md). */
 static int audit_write_batch(sdra_store *s, store_audit_waiter *batch, sdra_error *err)
 {
     ACQUIRE(c);
