@@ -175,7 +175,7 @@ static void on_stage(void *user, int stage, int n, int done, int skipped, double
     if (skipped)
         fprintf(stderr, "[%d/%d] %-10s current, skipped\n", stage + 1, n, s->name);
     else
-        fprintf(stderr, "[%d/%d] %-10s done in %.1f s, %.2f s CPU\n", stage + 1, n, s->name, elapsed_s,
+        fprintf(stderr, "[%d/%d] %-10s done in %.1f s, %.3f s CPU\n", stage + 1, n, s->name, elapsed_s,
                 process_cpu_s() - st->cpu_start_s);
 }
 
