@@ -196,4 +196,9 @@ int cli_asr_check(cli_asr *a, const char *cmd);
  * is not one of them, or the exit status of a usage error (printed). */
 int cli_transcribe_option(sdra_transcribe_params *p, const char *cmd, int c, const char *arg);
 
+/* ---- the options `sdra serve` and `sdra worker` share: cli_server.h (cli_server.c) ---------- */
+/* A job store location (--store): 0 when a backend may take it (sqlite:PATH, postgres://...,
+ * a path), else the exit status of a usage error naming only its scheme (printed). */
+int cli_store_url_check(const char *cmd, const char *url);
+
 #endif

@@ -18,10 +18,10 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: sdra keys create --name NAME --scope read|write|admin [--org ORG] [--data DIR]\n"
-               "       sdra keys list [--org ORG] [--data DIR]\n"
-               "       sdra keys revoke ID|NAME [--data DIR]\n"
-               "       sdra keys delete ID|NAME [--data DIR]\n"
+    fprintf(f, "usage: sdra keys create --name NAME --scope read|write|admin [--org ORG] [--data DIR|--store URL]\n"
+               "       sdra keys list [--org ORG] [--data DIR|--store URL]\n"
+               "       sdra keys revoke ID|NAME [--data DIR|--store URL]\n"
+               "       sdra keys delete ID|NAME [--data DIR|--store URL]\n"
                "       sdra keys rotate-master --new-key-file F [--data DIR] (see rotate-master --help)\n\n"
                "Manages the API keys of 'sdra serve'. 'create' prints the new key once on stdout;\n"
                "only a hash is kept. Every key belongs to one organisation and sees only its calls.\n"
@@ -30,7 +30,9 @@ static void usage(FILE *f)
                "listed). Each change is audited.\n"
                "  --org ORG     the key's organisation, [a-z0-9-] 1-63 (default \"default\");\n"
                "                with list: only that organisation's keys\n"
-               "  --data DIR    data directory (default $SDRA_DATA or ~/.local/share/sdra)\n");
+               "  --data DIR    data directory (default $SDRA_DATA or ~/.local/share/sdra)\n"
+               "  --store URL   the server's store: sqlite:PATH or postgres://USER:PW@HOST/DB, as on\n"
+               "                'sdra serve' and 'sdra worker' (default $SDRA_STORE, else DATA/sdra.db)\n");
 }
 
 static void fmt_ms(char out[32], int64_t ms)
@@ -65,12 +67,20 @@ static int resolve_key(sdra_store *st, const char *which, bool valid_only, char 
     return sdra_error_set(err, SDRA_ENOTFOUND, valid_only ? "no valid API key '%s'" : "no API key '%s'", which);
 }
 
+/* The store the keys live in: --store URL when given, else the data directory's (or
+ * $SDRA_STORE's, sdra_server_store_open). */
+static int keys_store_open(sdra_store **st, const char *url, const char *dir, sdra_error *err)
+{
+    return url ? sdra_store_open(st, url, err) : sdra_server_store_open(st, dir, err);
+}
+
 int cmd_keys(int argc, char **argv)
 {
     static const struct option opts[] = {{"data", required_argument, 0, 'd'}, {"name", required_argument, 0, 'n'},
                                          {"scope", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'},
-                                         {"org", required_argument, 0, 'o'}, {0, 0, 0, 0}};
-    const char *data = NULL, *name = NULL, *scope = NULL, *org = NULL;
+                                         {"org", required_argument, 0, 'o'}, {"store", required_argument, 0, 'S'},
+                                         {0, 0, 0, 0}};
+    const char *data = NULL, *name = NULL, *scope = NULL, *org = NULL, *store = NULL;
     if (argc > 1 && !strcmp(argv[1], "rotate-master")) /* encryption at rest: cmd_crypt.c */
         return cmd_keys_rotate_master(argc - 1, argv + 1);
     optind = 1;
@@ -81,6 +91,11 @@ int cmd_keys(int argc, char **argv)
         case 'n': name = optarg; break;
         case 's': scope = optarg; break;
         case 'o': org = optarg; break;
+        case 'S':
+            if (cli_store_url_check("keys", optarg) != 0)
+                return SDRA_EXIT_USAGE;
+            store = optarg;
+            break;
         case 'h': usage(stdout); return SDRA_EXIT_OK;
         default: return cli_usage_error("keys", "bad option");
         }
@@ -108,7 +123,7 @@ int cmd_keys(int argc, char **argv)
         char key[SDRA_SERVER_KEY_MAX], id[16], detail[200];
         if (!org)
             org = SDRA_STORE_ORG_DEFAULT;
-        if (sdra_server_store_open(&st, dir, &err) < 0 ||
+        if (keys_store_open(&st, store, dir, &err) < 0 ||
             sdra_server_org_key_create(st, org, name, scope, key, sizeof key, &err) < 0) {
             rc = cli_fail(&err);
         } else {
@@ -131,7 +146,7 @@ int cmd_keys(int argc, char **argv)
             return cli_usage_error("keys", "unexpected argument '%s'", argv[optind]);
         sdra_store_key keys[256];
         int n = 0;
-        if (sdra_server_store_open(&st, dir, &err) < 0 || sdra_store_key_list(st, keys, 256, &n, &err) < 0) {
+        if (keys_store_open(&st, store, dir, &err) < 0 || sdra_store_key_list(st, keys, 256, &n, &err) < 0) {
             rc = cli_fail(&err);
         } else {
             printf("%-12s  %-24s  %-16s  %-5s  %-20s  %s\n", "ID", "NAME", "ORG", "SCOPE", "CREATED", "REVOKED");
@@ -151,7 +166,7 @@ int cmd_keys(int argc, char **argv)
         /* the entry first (no entry, no change), naming the key by its id */
         char id[SDRA_STORE_ID_MAX], korg[SDRA_STORE_ID_MAX];
         const char *which = argv[optind];
-        if (sdra_server_store_open(&st, dir, &err) < 0 || resolve_key(st, which, true, id, korg, &err) < 0 ||
+        if (keys_store_open(&st, store, dir, &err) < 0 || resolve_key(st, which, true, id, korg, &err) < 0 ||
             cli_audit(st, korg, "key.revoke", id, NULL, &err) < 0 ||
             sdra_store_key_revoke(st, id, sdra_store_now_ms(), &err) < 0)
             rc = cli_fail(&err);
@@ -159,7 +174,7 @@ int cmd_keys(int argc, char **argv)
         if (optind != argc - 1)
             return cli_usage_error("keys", "delete needs exactly one ID or NAME");
         char id[SDRA_STORE_ID_MAX], korg[SDRA_STORE_ID_MAX];
-        if (sdra_server_store_open(&st, dir, &err) < 0 || resolve_key(st, argv[optind], false, id, korg, &err) < 0 ||
+        if (keys_store_open(&st, store, dir, &err) < 0 || resolve_key(st, argv[optind], false, id, korg, &err) < 0 ||
             cli_audit(st, korg, "key.delete", id, NULL, &err) < 0 || sdra_store_key_delete(st, id, NULL, &err) < 0)
             rc = cli_fail(&err);
     } else {

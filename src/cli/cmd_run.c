@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 static void usage(FILE *f)
@@ -147,7 +148,18 @@ done:
 typedef struct run_state {
     bool quiet;
     sdra_progress bar;
+    double cpu_start_s; /* the process's CPU time (user + system) when the stage started */
 } run_state;
+
+/* The process's CPU time so far, user + system, in seconds: the stages run one after the
+ * other, so its growth over a stage is that stage's cost, its helper threads included. */
+static double process_cpu_s(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) < 0)
+        return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 static void on_stage(void *user, int stage, int n, int done, int skipped, double elapsed_s)
 {
@@ -155,13 +167,16 @@ static void on_stage(void *user, int stage, int n, int done, int skipped, double
     if (st->quiet)
         return;
     const sdra_stage *s = sdra_pipeline_stage(stage);
-    if (!done)
+    if (!done) {
+        st->cpu_start_s = process_cpu_s();
         return;
+    }
     cli_progress_done();
     if (skipped)
         fprintf(stderr, "[%d/%d] %-10s current, skipped\n", stage + 1, n, s->name);
     else
-        fprintf(stderr, "[%d/%d] %-10s done in %.1f s\n", stage + 1, n, s->name, elapsed_s);
+        fprintf(stderr, "[%d/%d] %-10s done in %.1f s, %.3f s CPU\n", stage + 1, n, s->name, elapsed_s,
+                process_cpu_s() - st->cpu_start_s);
 }
 
 static void print_summary(const char *dir)

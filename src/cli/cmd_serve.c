@@ -4,7 +4,7 @@
  * port actually bound (useful with port 0) is written to a file once the server listens.
  */
 #include "cli.h"
-#include "cli_outbox.h"
+#include "cli_server.h"
 
 #include <getopt.h>
 #include <pthread.h>
@@ -28,12 +28,6 @@ static void usage(FILE *f)
             "pipeline's stages on uploaded calls. API keys: 'sdra keys create'.\n\n"
             "options:\n"
             "  --listen HOST:PORT     address to listen on (default 127.0.0.1:8080; port 0 = any free)\n"
-            "  --data DIR             data directory (default $SDRA_DATA or ~/.local/share/sdra)\n"
-            "  --store URL            job store: sqlite:PATH or postgres://USER:PW@HOST/DB (default\n"
-            "                         $SDRA_STORE, else DATA/sdra.db); API nodes and 'sdra worker'\n"
-            "                         processes share one (docs/deploy.md)\n"
-            "  --port-file PATH       write the port listened on to PATH once ready\n"
-            "  --config FILE          options from FILE first (default $SDRA_CONFIG; docs/config.md)\n"
             "  --concurrency STAGE=N  workers for a stage (repeatable; default 1 each)\n"
             "  --no-workers           serve the API only; run no stages in this process\n"
             "  --max-active N         calls queued or running before uploads get 503 (default 64)\n"
@@ -45,21 +39,9 @@ static void usage(FILE *f)
             "                         header-timeout-s seconds (default 1024; 0 = no minimum)\n"
             "  --tls-cert FILE        serve HTTPS with this PEM certificate (chain) and, with\n"
             "  --tls-key FILE         this PEM private key (both; docs/service.md, TLS)\n"
-            "  --master-key-file F    encryption at rest: the master key (64 hex digits, mode 0600)\n"
-            "  --master-key-cmd CMD   ... or a command whose stdout is the key (a KMS hook); else\n"
-            "                         $SDRA_MASTER_KEY, else DATA/master.key (made once; docs/security.md)\n"
-            "  --no-encrypt           store audio, artifacts and CRM rows in plaintext\n"
-            "  --blob URL             where audio and artifacts live: s3://BUCKET[/PREFIX], file://DIR or\n"
-            "                         a directory (default: the data directory); S3 settings and\n"
-            "                         credentials from the environment ('sdra blob --help', docs/deploy.md)\n"
-            "  --lease-ms N           job lease (default 30000)\n"
-            "  --max-attempts N       attempts before a job is dead (default 5)\n"
-            "  --retry-base-ms N      first retry delay, doubled each time (default 2000)\n"
             "  --retention-sweep-s N  apply the retention policies every N s (default 3600; 0 = off;\n"
             "                         'sdra privacy policy', docs/security.md)\n"
             "  --retention-clock-offset-days N  testing aid: the sweeper's clock runs N days ahead\n"
-            "  --log-level LEVEL      debug|info|warn|error (default info)\n"
-            "  --log-format FORMAT    json (default) or text\n"
             "live calls (WebSocket /v1/live/twilio and /v1/live/pcm; docs/live.md):\n"
             "  --max-live-calls N     live calls at once; more are refused (503, close 1013; default 8)\n"
             "  --live-grace-s N       a dropped stream's call waits N s for a reconnect (default 30)\n"
@@ -70,13 +52,8 @@ static void usage(FILE *f)
             "  --live-min-talk-s N, --live-silence-s N, --live-unanswered-s N\n"
             "                         the live coach's alert thresholds (defaults 90, 0.25, 0.70, 120,\n"
             "                         15, 30; 0 seconds turns an alert off; docs/live.md)\n"
-            "transcription stage (the same in every worker):\n"
-            "  --redact CLASSES       redact card,national_id,phone,email,bank,dob (or all) from each\n"
-            "                         transcript before analysis, email, CRM or a model server sees it\n"
-            "  --redact-audio MODE    with --redact: replace each stored upload by a WAV in which the\n"
-            "                         redacted words are silence or a tone (MODE silence|tone)\n"
-            CLI_ASR_HELP
-            "analysis (the analyze workers):\n" CLI_LLM_HELP CLI_OUTBOX_HELP
+            "shared with 'sdra worker':\n"
+            CLI_SERVER_HELP CLI_SERVER_HELP_TRANSCRIBE CLI_SERVER_HELP_ANALYZE
             "  -h, --help             this text\n");
 }
 
@@ -86,57 +63,37 @@ int cmd_serve(int argc, char **argv)
            O_RETRY, O_LOGLEVEL, O_LOGFMT, O_PERIP, O_HDRTIMEOUT, O_MINRATE, O_REDACT, O_TLSCERT, O_TLSKEY,
            O_REDACT_AUDIO, O_RETSWEEP, O_RETOFFSET, O_MKFILE, O_MKCMD, O_NOENC, O_STORE,
            O_MAXLIVE, O_LIVEGRACE, O_LIVEBACKLOG, O_LIVEREP };
-    enum { O_BLOB = 0x5301 }; /* the object store (sdra/blob.h) */
     enum { O_COACH = 0x5401 }; /* O_COACH + k: the live coach's threshold coach_opts[k] */
     static const char *const coach_opts[] = {"monologue-s", "talk-ratio-low", "talk-ratio-high",
                                              "min-talk-s", "silence-s", "unanswered-s"};
     static const struct option opts[] = {
-        {"listen", required_argument, 0, O_LISTEN},       {"data", required_argument, 0, O_DATA},
-        {"port-file", required_argument, 0, O_PORTFILE},  {"concurrency", required_argument, 0, O_CONC},
+        {"listen", required_argument, 0, O_LISTEN},       {"concurrency", required_argument, 0, O_CONC},
         {"no-workers", no_argument, 0, O_NOWORK},         {"max-active", required_argument, 0, O_MAXACT},
         {"max-upload-mb", required_argument, 0, O_MAXUP}, {"timeout-s", required_argument, 0, O_TIMEOUT},
-        {"lease-ms", required_argument, 0, O_LEASE},      {"max-attempts", required_argument, 0, O_ATTEMPTS},
-        {"retry-base-ms", required_argument, 0, O_RETRY}, {"log-level", required_argument, 0, O_LOGLEVEL},
-        {"log-format", required_argument, 0, O_LOGFMT},   {"help", no_argument, 0, 'h'},
+        {"help", no_argument, 0, 'h'},
         {"max-conn-per-ip", required_argument, 0, O_PERIP},
         {"header-timeout-s", required_argument, 0, O_HDRTIMEOUT},
         {"min-body-rate", required_argument, 0, O_MINRATE},
-        {"redact", required_argument, 0, O_REDACT},
-        {"redact-audio", required_argument, 0, O_REDACT_AUDIO},
         {"tls-cert", required_argument, 0, O_TLSCERT},    {"tls-key", required_argument, 0, O_TLSKEY},
         {"retention-sweep-s", required_argument, 0, O_RETSWEEP},
         {"retention-clock-offset-days", required_argument, 0, O_RETOFFSET},
-        {"master-key-file", required_argument, 0, O_MKFILE}, {"master-key-cmd", required_argument, 0, O_MKCMD},
-        {"no-encrypt", no_argument, 0, O_NOENC},
-        {"store", required_argument, 0, O_STORE},
-        {"blob", required_argument, 0, O_BLOB},
         {"live-monologue-s", required_argument, 0, O_COACH},     {"live-talk-ratio-low", required_argument, 0, O_COACH + 1},
         {"live-talk-ratio-high", required_argument, 0, O_COACH + 2}, {"live-min-talk-s", required_argument, 0, O_COACH + 3},
         {"live-silence-s", required_argument, 0, O_COACH + 4},   {"live-unanswered-s", required_argument, 0, O_COACH + 5},
         {"max-live-calls", required_argument, 0, O_MAXLIVE}, {"live-grace-s", required_argument, 0, O_LIVEGRACE},
         {"live-backlog-s", required_argument, 0, O_LIVEBACKLOG}, {"live-rep-track", required_argument, 0, O_LIVEREP},
-        CLI_LLM_LONGOPTS,                                 CLI_ASR_LONGOPTS,
-        CLI_OUTBOX_LONGOPTS,
+        CLI_SERVER_LONGOPTS, /* the options shared with `sdra worker` (cli_server.h) */
         {0, 0, 0, 0}};
     sdra_server_params p = sdra_server_default_params();
-    sdra_pipeline_options po = {.rep_channel = -1};
-    cli_llm_opts lo = {0};
-    const char *data = NULL, *port_file = NULL;
+    cli_server s;
+    cli_server_init(&s, &p);
     CLI_CONFIG("serve", opts, argc, argv);
-    int level = SDRA_LOG_INFO;
-    bool json_logs = true;
-    cli_asr asr;
-    cli_asr_init(&asr);
-    cli_outbox ob;
-    cli_outbox_init(&ob);
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         long v;
         switch (c) {
         case O_LISTEN: p.listen = optarg; break;
-        case O_DATA: data = optarg; break;
-        case O_PORTFILE: port_file = optarg; break;
         case O_NOWORK: p.run_workers = false; break;
         case O_CONC: {
             const char *eq = strchr(optarg, '=');
@@ -194,55 +151,8 @@ int cmd_serve(int argc, char **argv)
                 return cli_usage_error("serve", "--min-body-rate wants 0..1000000000 bytes/s, got '%s'", optarg);
             p.min_body_rate = (int)v;
             break;
-        case O_REDACT: {
-            sdra_error rerr = {0};
-            if (sdra_redact_classes_parse(optarg, &po.redact_classes, &rerr) < 0)
-                return cli_usage_error("serve", "--redact: %s", rerr.msg);
-            break;
-        }
-        case O_REDACT_AUDIO:
-            if (strcmp(optarg, "silence") && strcmp(optarg, "tone"))
-                return cli_usage_error("serve", "--redact-audio wants silence or tone, got '%s'", optarg);
-            p.redact_audio = !strcmp(optarg, "tone") ? 2 : 1;
-            break;
-        case O_LEASE:
-            if ((v = cli_parse_count(optarg)) < 100)
-                return cli_usage_error("serve", "--lease-ms wants at least 100, got '%s'", optarg);
-            p.lease_ms = v;
-            break;
-        case O_ATTEMPTS:
-            if ((v = cli_parse_count(optarg)) < 1 || v > 100)
-                return cli_usage_error("serve", "--max-attempts wants 1..100, got '%s'", optarg);
-            p.max_attempts = (int)v;
-            break;
-        case O_RETRY:
-            if ((v = cli_parse_count(optarg)) < 0)
-                return cli_usage_error("serve", "--retry-base-ms wants a count, got '%s'", optarg);
-            p.retry_base_ms = v;
-            break;
-        case O_LOGLEVEL:
-            if ((level = sdra_log_level_parse(optarg)) < 0)
-                return cli_usage_error("serve", "--log-level: debug|info|warn|error, got '%s'", optarg);
-            break;
-        case O_LOGFMT:
-            if (!strcmp(optarg, "json"))
-                json_logs = true;
-            else if (!strcmp(optarg, "text"))
-                json_logs = false;
-            else
-                return cli_usage_error("serve", "--log-format: json|text, got '%s'", optarg);
-            break;
         case O_TLSCERT: p.tls_cert_path = optarg; break;
         case O_TLSKEY: p.tls_key_path = optarg; break;
-        case O_MKFILE: p.master_key_file = optarg; break;
-        case O_MKCMD: p.master_key_cmd = optarg; break;
-        case O_NOENC: p.no_encrypt = true; break;
-        case O_STORE:
-            if (!*optarg)
-                return cli_usage_error("serve", "--store wants sqlite:PATH or postgres://...");
-            p.store_url = optarg;
-            break;
-        case O_BLOB: p.blob_url = optarg; break;
         case O_COACH: case O_COACH + 1: case O_COACH + 2: case O_COACH + 3: case O_COACH + 4: case O_COACH + 5: {
             sdra_coach_params cp = sdra_coach_default_params();
             sdra_error cerr = {0};
@@ -277,18 +187,8 @@ int cmd_serve(int argc, char **argv)
             p.live_rep_track = optarg;
             break;
         case 'h': usage(stdout); return SDRA_EXIT_OK;
-        case CLI_LLM_ID: case CLI_LLM_ID + 1: case CLI_LLM_ID + 2: case CLI_LLM_ID + 3: case CLI_LLM_ID + 4:
-            if (cli_llm_option(&lo, "serve", c, optarg))
-                return SDRA_EXIT_USAGE;
-            break;
         default: {
-            int r = cli_outbox_option(&ob, "serve", c, optarg);
-            if (r != 1) {
-                if (r)
-                    return r;
-                break;
-            }
-            r = cli_asr_option(&asr, "serve", c, optarg);
+            int r = cli_server_option(&s, "serve", c, optarg);
             if (r > 0)
                 return r;
             if (r < 0)
@@ -297,44 +197,14 @@ int cmd_serve(int argc, char **argv)
         }
         }
     }
-    if ((c = cli_asr_check(&asr, "serve")) != 0)
-        return c;
-    if (asr.backend || asr.chunk_s > 0) { /* the stage workers transcribe with these */
-        po.asr_backend = asr.backend;
-        po.asr_remote = &asr.remote;
-        po.asr_chunk_s = asr.chunk_s;
-        p.options = &po;
-    }
-    if (po.redact_classes) /* the transcribe workers redact before any later stage sees it */
-        p.options = &po;
-    if (p.redact_audio && !po.redact_classes)
-        return cli_usage_error("serve", "--redact-audio needs --redact CLASSES (it covers what that finds)");
     if (optind < argc)
         return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
     if (!p.tls_cert_path != !p.tls_key_path)
         return cli_usage_error("serve", "--tls-cert and --tls-key go together");
-    if (p.no_encrypt && (p.master_key_file || p.master_key_cmd))
-        return cli_usage_error("serve", "--no-encrypt and a master key contradict each other");
-    if (cli_llm_finish(&lo, "serve") || cli_outbox_finish(&ob, "serve"))
-        return SDRA_EXIT_USAGE;
-    p.outbox = &ob.p; /* webhooks, and the CRM and mail the flags name, through the outbox */
-    if (lo.analyzer) { /* the analyze workers use it; without, stages get their defaults */
-        po.analyzer = lo.analyzer;
-        po.llm_url = lo.url;
-        po.llm_model = lo.model;
-        po.llm_max_chars = (size_t)lo.max_chars;
-        po.llm_timeout_ms = lo.timeout_ms;
-        p.options = &po;
-    }
-    char dir[1024];
+    if ((c = cli_server_finish(&s, "serve")) != 0)
+        return c;
+    const char *port_file = s.port_file;
     sdra_error err = {0};
-    if (sdra_httpc_global_init(&err) < 0) /* once, before the worker and outbox threads */
-        return cli_fail(&err);
-    int rc = sdra_crm_default_data_dir(dir, sizeof dir, data);
-    if (rc < 0)
-        return cli_usage_error("serve", "no data directory: give --data DIR");
-    sdra_log_set_handler(json_logs ? sdra_log_stderr_json : sdra_log_stderr_text, NULL, (sdra_log_level)level);
-    p.data_dir = dir;
 
     /* Signals are taken synchronously by this thread; every other thread inherits the mask. */
     sigset_t set;

@@ -42,4 +42,9 @@ void store_audit_queue_release(store_audit_queue *q);
 int store_audit_group_append(store_audit_queue *q, sdra_store *s, store_audit_write_fn write_batch,
                              sdra_store_audit_entry *e, sdra_error *err);
 
+/* Whether verb (approve, retry, cancel) may change the outbox entry key, now in state (its
+ * name): 0 when it may, else SDRA_EEXISTS with a message naming the state. The backends call it
+ * with the entry's row locked, so that the check and the change are one step. */
+int store_outbox_verb_check(const char *key, const char *state, sdra_outbox_verb verb, sdra_error *err);
+
 #endif

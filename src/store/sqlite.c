@@ -1756,37 +1756,38 @@ static int sq_outbox_query(sdra_store *s, const sdra_store_outbox_filter *f, sdr
     return rc;
 }
 
+/* In db's open write transaction (the write lock: no other writer until it ends): checks that
+ * verb may change the outbox entry key (of org, unless NULL). 0 when it may; SDRA_ENOTFOUND
+ * when there is no such entry; SDRA_EEXISTS when its state forbids verb. */
+static int outbox_lock(sqlite3 *db, const char *org, const char *key, sdra_outbox_verb verb, sdra_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prep(db, &st, err, "SELECT state FROM outbox WHERE idem_key = ?1 AND (?2 IS NULL OR org = ?2)", "ss", key,
+                  org);
+    if (rc < 0)
+        return rc;
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        char state[SDRA_STORE_STATE_MAX];
+        col_text(st, 0, state, sizeof state);
+        rc = store_outbox_verb_check(key, state, verb, err);
+    } else {
+        rc = r == SQLITE_DONE ? sdra_error_set(err, SDRA_ENOTFOUND, "no outbox entry '%s'", key)
+                              : db_fail(db, r, err, "outbox change");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static int sq_outbox_change(sdra_store *s, const char *org, const char *key, sdra_outbox_verb verb, int64_t now,
                             sdra_error *err)
 {
-    static const char *const verbs[] = {"approve", "retry", "cancel"};
     sqlite3 *db = wr_lock(s);
-    sqlite3_stmt *st = NULL;
     int rc = begin(db, err);
     if (rc < 0)
         goto done;
-    if ((rc = prep(db, &st, err, "SELECT state FROM outbox WHERE idem_key = ?1 AND (?2 IS NULL OR org = ?2)", "ss",
-                   key, org)) < 0)
+    if ((rc = outbox_lock(db, org, key, verb, err)) < 0)
         goto fail;
-    int r = sqlite3_step(st);
-    if (r != SQLITE_ROW) {
-        rc = r == SQLITE_DONE ? sdra_error_set(err, SDRA_ENOTFOUND, "no outbox entry '%s'", key)
-                              : db_fail(db, r, err, "outbox change");
-        goto fail;
-    }
-    char state[SDRA_STORE_STATE_MAX];
-    col_text(st, 0, state, sizeof state);
-    sqlite3_finalize(st);
-    st = NULL;
-    int cur = sdra_store_outbox_state_parse(state);
-    bool ok = (verb == SDRA_OUTBOX_APPROVE && cur == SDRA_OUTBOX_HELD) ||
-              (verb == SDRA_OUTBOX_RETRY && cur == SDRA_JOB_DEAD) ||
-              (verb == SDRA_OUTBOX_CANCEL && (cur == SDRA_JOB_QUEUED || cur == SDRA_OUTBOX_HELD));
-    if (!ok) {
-        rc = sdra_error_set(err, SDRA_EEXISTS, "outbox entry '%s' is %s: cannot %s it%s", key, state, verbs[verb],
-                            verb == SDRA_OUTBOX_CANCEL && cur == SDRA_JOB_RUNNING ? " (it is being sent)" : "");
-        goto fail;
-    }
     if (verb == SDRA_OUTBOX_APPROVE)
         rc = exec(db, err,
                   "UPDATE outbox SET state = 'queued', next_attempt_ms = MAX(send_at_ms, ?), updated_ms = ?,"
@@ -1807,7 +1808,6 @@ static int sq_outbox_change(sdra_store *s, const char *org, const char *key, sdr
     rc = commit(db, err);
     goto done;
 fail:
-    sqlite3_finalize(st);
     rollback(db);
 done:
     wr_unlock(s);
@@ -1941,32 +1941,20 @@ static int sq_outbox_approve_as(sdra_store *s, const char *org, const char *key,
                                 const char *payload, int64_t now, sdra_error *err)
 {
     sqlite3 *db = wr_lock(s);
-    sqlite3_stmt *st = NULL;
     int rc = begin(db, err);
     if (rc < 0)
         goto done;
     /* only a held entry changes; send_at -1 keeps it, a NULL payload keeps it */
-    if ((rc = exec(db, err,
+    if ((rc = outbox_lock(db, org, key, SDRA_OUTBOX_APPROVE, err)) < 0 ||
+        (rc = exec(db, err,
                    "UPDATE outbox SET send_at_ms = IIF(?1 >= 0, ?1, send_at_ms), payload = COALESCE(?2, payload),"
                    " state = 'queued', next_attempt_ms = MAX(IIF(?1 >= 0, ?1, send_at_ms), ?3), updated_ms = ?3,"
-                   " last_error = '' WHERE idem_key = ?4 AND (?5 IS NULL OR org = ?5) AND state = 'held'",
-                   "lslss", send_at_ms, payload, now, key, org)) < 0)
+                   " last_error = '' WHERE idem_key = ?4",
+                   "lsls", send_at_ms, payload, now, key)) < 0)
         goto fail;
-    if (sqlite3_changes(db) == 0) { /* why not: absent, or in another state */
-        if ((rc = prep(db, &st, err, "SELECT state FROM outbox WHERE idem_key = ?1 AND (?2 IS NULL OR org = ?2)",
-                       "ss", key, org)) < 0)
-            goto fail;
-        char state[SDRA_STORE_STATE_MAX] = "";
-        if (sqlite3_step(st) == SQLITE_ROW)
-            col_text(st, 0, state, sizeof state);
-        rc = state[0] ? sdra_error_set(err, SDRA_EEXISTS, "outbox entry '%s' is %s: cannot approve it", key, state)
-                      : sdra_error_set(err, SDRA_ENOTFOUND, "no outbox entry '%s'", key);
-        goto fail;
-    }
     rc = commit(db, err);
     goto done;
 fail:
-    sqlite3_finalize(st);
     rollback(db);
 done:
     wr_unlock(s);

@@ -562,6 +562,19 @@ int sdra_store_outbox_state_parse(const char *s)
     return -1;
 }
 
+int store_outbox_verb_check(const char *key, const char *state, sdra_outbox_verb verb, sdra_error *err)
+{
+    static const char *const verbs[] = {"approve", "retry", "cancel"};
+    int cur = sdra_store_outbox_state_parse(state);
+    bool ok = (verb == SDRA_OUTBOX_APPROVE && cur == SDRA_OUTBOX_HELD) ||
+              (verb == SDRA_OUTBOX_RETRY && cur == SDRA_JOB_DEAD) ||
+              (verb == SDRA_OUTBOX_CANCEL && (cur == SDRA_JOB_QUEUED || cur == SDRA_OUTBOX_HELD));
+    if (ok)
+        return 0;
+    return sdra_error_set(err, SDRA_EEXISTS, "outbox entry '%s' is %s: cannot %s it%s", key, state, verbs[verb],
+                          verb == SDRA_OUTBOX_CANCEL && cur == SDRA_JOB_RUNNING ? " (it is being sent)" : "");
+}
+
 /* Keys are printable ASCII without spaces, quotes or slashes (they appear in URLs and logs). */
 static bool outbox_key_ok(const char *key)
 {

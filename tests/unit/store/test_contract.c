@@ -945,6 +945,31 @@ static void store_search_finds_calls_by_terms_and_filters(void **state)
     cleanup(s);
 }
 
+/* Accents do not matter, either way round, as SQLite's FTS5 (remove_diacritics) has it:
+ * "jose" finds "José" and "José" finds "jose"; case and accent together too. */
+static void store_search_folds_accents(void **state)
+{
+    (void)state;
+    sdra_store *s = open_fresh();
+    sdra_error err = {0};
+    assert_int_equal(sdra_store_call_create(s, "default", "c-1", "{}", 0, 0, 1000, 0, &err), 0);
+    assert_int_equal(sdra_store_call_create(s, "default", "c-2", "{}", 0, 0, 2000, 0, &err), 0);
+    sdra_store_search_doc d1 = {.people = "José Núñez Société Générale", .words = "la reunión del miércoles",
+                                .objections = "précio"};
+    sdra_store_search_doc d2 = {.people = "jose lopez", .words = "zoe said creme brulee"};
+    assert_int_equal(sdra_store_search_put(s, "default", "c-1", &d1, &err), 0);
+    assert_int_equal(sdra_store_search_put(s, "default", "c-2", &d2, &err), 0);
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.terms = "jose"}), "c-2,c-1");
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.terms = "José"}), "c-2,c-1");
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.terms = "nunez reunion"}), "c-1");
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.terms = "MIERCOLES"}), "c-1");
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.terms = "Zoë crème brûlée"}), "c-2");
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.terms = "generale"}), "c-1");
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.objection = "precio"}), "c-1");
+    assert_string_equal(search_ids(s, "default", &(sdra_store_search_query){.terms = "josé lopez"}), "c-2");
+    cleanup(s);
+}
+
 static void store_search_index_survives_reopen(void **state)
 {
     (void)state;
@@ -1269,6 +1294,7 @@ int main(void)
         cmocka_unit_test(store_job_complete_records_effects_atomically),
         cmocka_unit_test(store_search_finds_calls_by_terms_and_filters),
         cmocka_unit_test(store_search_index_survives_reopen),
+        cmocka_unit_test(store_search_folds_accents),
         cmocka_unit_test(store_queue_oldest_per_stage),
         cmocka_unit_test(store_concurrent_claims_take_each_job_once),
         cmocka_unit_test(store_wait_work),
