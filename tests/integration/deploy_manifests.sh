@@ -31,6 +31,22 @@ assert sorted({q["stage"] for q in qs}) == [0, 1, 2, 3, 4] and len(qs) == 10, qs
 res = {o["metadata"]["name"]: o["spec"]["template"]["spec"]["containers"][0]["resources"] for o in objs if o["kind"] == "Deployment"}
 cpu = lambda v: float(v[:-1]) / 1000 if v.endswith("m") else float(v)
 assert cpu(res["sdra-worker-transcribe"]["requests"]["cpu"]) >= 4 * cpu(res["sdra-worker-analyze"]["requests"]["cpu"]), res
+# every pod shares the object store (--blob) and has a writable --data volume (the root
+# filesystem is read-only): an upload on one API pod must be readable by a worker on another
+for o in objs:
+    if o["kind"] != "Deployment":
+        continue
+    spec = o["spec"]["template"]["spec"]
+    for c in spec["containers"]:
+        a = c.get("args", [])
+        name = o["metadata"]["name"]
+        assert "--blob" in a and a[a.index("--blob") + 1] == "$(SDRA_BLOB)", (name, "no --blob")
+        assert any(e["name"] == "SDRA_BLOB" for e in c.get("env", [])), (name, "no SDRA_BLOB")
+        assert "--data" in a, (name, "no --data")
+        d = a[a.index("--data") + 1]
+        mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+        vols = {v["name"]: v for v in spec.get("volumes", [])}
+        assert d in mounts and "emptyDir" in vols.get(mounts[d], {}), (name, "--data is not a writable volume")
 PY
 
 echo "== broken copies are refused"
