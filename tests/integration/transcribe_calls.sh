@@ -86,7 +86,7 @@ for name, ref, words in (("pricing.mono chunked", ref_words(sys.argv[1]), chunke
             matched += 1
             inside += t0 - 0.3 <= (w["start"] + w["end"]) / 2 <= t1 + 0.3
     print("%s: %d of %d recognized words inside their own turn (%d reference words)" % (name, inside, matched, len(ref)))
-    assert matched > 0.6 * len(ref) and inside >= 0.98 * matched, name
+    assert matched > 0.625 * len(ref) and inside >= 0.98 * matched, name  # 250 of discovery's 400
 PY
 
 # --- every input format (all stereo, like tiny.stereo.wav) gives (nearly) the same transcript
