@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# ctest-labels: asan-skip
+# (skips the ASan pass: it checks the generated audio with sox, ffprobe and Python, no C code of ours runs)
 # Checks the generated example calls (tests/fixtures/generate.sh) that the other integration
 # tests rely on: every output exists; WAV layout and durations agree with the references
 # (soxi/ffprobe); .txt/.stm/.rttm/.ref.json agree with each other and with the dialogue script;

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# ctest-labels: asan-skip
+# (skips the ASan pass: what it runs of our C code the other tests run under ASan; docs/testing.md)
 # server_crash.sh - kill -9 the server while jobs are mid-stage (and once mid-upload), restart it
 # on the same data directory each time, and check that every call still completes exactly once:
 # every stage done once (one "done" commit per call and stage across all the runs' logs), one

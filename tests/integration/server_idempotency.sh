@@ -7,7 +7,7 @@ set -u
 SDRA=${SDRA:-${1:-}}
 [ -x "$SDRA" ] || { echo "FAIL: give the sdra binary as \$SDRA or \$1" >&2; exit 1; }
 FIX=${SDRA_FIXTURES:?SDRA_FIXTURES must name the generated calls}
-AUDIO="$FIX/short.stereo.wav"
+AUDIO="$FIX/tiny.stereo.wav" # the shortest call: recognition is not the subject here
 [ -f "$AUDIO" ] || { echo "FAIL: $AUDIO missing (tests/fixtures/generate.sh)" >&2; exit 1; }
 . "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
 it_setup server_idem

@@ -153,9 +153,9 @@ print("slow body closed after", closed, "s,", sent, "bytes sent")
 assert closed is not None, "a 20 bytes/s body was never cut"
 assert 3 <= closed <= 12, closed
 PY
-if [ -n "$FIX" ] && [ -f "$FIX/short.stereo.wav" ]; then
+if [ -n "$FIX" ] && [ -f "$FIX/tiny.stereo.wav" ]; then
   code=$(curl -s -o "$T/up" -w '%{http_code}' --interface 127.0.0.2 -H "Authorization: Bearer $KEY" \
-    -H 'Content-Type: audio/wav' --data-binary @"$FIX/short.stereo.wav" "$B/v1/calls")
+    -H 'Content-Type: audio/wav' --data-binary @"$FIX/tiny.stereo.wav" "$B/v1/calls")
   [ "$code" = 202 ] || fail "a normal upload after the attack: $code $(cat "$T/up")"
 fi
 ls "$D/tmp" | grep -q upload && fail "the cut upload left a file in tmp/"

@@ -38,10 +38,14 @@ B="http://127.0.0.1:$(cat "$T/port")"
 # st KEY CURL_ARGS...: the HTTP status only (body in $T/body, headers in $T/hdr; both emptied
 # first, so that a request that gets no answer leaves no earlier body behind). 60 s: an upload
 # is written and fsynced before its answer, and CI runs this beside the decoding tests.
+# Each request's time goes to $T/times.log (printed, slowest first, at the end; its tail on a failure).
 st() {
   local k=$1; shift
   : > "$T/body"; : > "$T/hdr"
-  curl -s -D "$T/hdr" -o "$T/body" -w '%{http_code}' --max-time 60 -H "Authorization: Bearer $k" "$@"
+  local out
+  out=$(curl -s -D "$T/hdr" -o "$T/body" -w '%{http_code} %{time_total}' --max-time 60 -H "Authorization: Bearer $k" "$@")
+  echo "${out#* } ${out%% *} ${*: -1}" >> "$T/times.log"
+  echo "${out%% *}"
 }
 # expect WANT ERRCODE WHAT KEY CURL_ARGS...
 expect() {
@@ -217,4 +221,5 @@ expect 204 "" "erase the acme call" "$AA" -X DELETE "$B/v1/calls/$CB"
   || fail "erasure in acme removed zeta's row"
 "$SDRA" crm forget --contact jo@x.example --org zeta --data "$D" >/dev/null || fail "crm forget --org zeta"
 [ "$(sqlite3 "$D/crm.sqlite3" "SELECT group_concat(org) FROM contacts")" = acme ] || fail "forget in zeta reached acme"
+echo "slowest requests (seconds, status, URL):"; sort -rn "$T/times.log" | head -5
 echo "ok"

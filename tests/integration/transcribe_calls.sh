@@ -52,26 +52,30 @@ assert d["meta"]["engine"] == "sphinx" and d["meta"]["real_time_factor"] > 0, d[
 PY
 
 # --- word times: every word where it was said ------------------------------------------------
-# The longest call in mono, chunked (file) and in one pass (stdin, as a live call): each word
-# recognized right (aligned with the reference) must sit inside its own reference turn (0.3 s
-# slack). A decoder whose clock restarts
-# inside an utterance (it did, with 2048-sample blocks: the live path put a 15 s utterance
-# 5.6 s late) fails this.
-"$SDRA" transcribe "$fx/discovery.mono.wav" --jobs 2 -q -o "$tmp/discovery.mono.json" \
-  || fail "transcribe discovery.mono.wav"
+# In one pass (stdin, as a live call) on the longest call, and chunked (file, --jobs 2) on the
+# pricing call (67 s: three chunks, so two chunk joins), each in mono: each word recognized
+# right (aligned with the reference) must sit inside its own reference turn (0.3 s slack). A
+# decoder whose clock restarts inside an utterance (it did, with 2048-sample blocks: the live
+# path put a 15 s utterance 5.6 s late) fails this. (Each long call is decoded once here: the
+# chunk joins themselves are tested by unit.transcribe.test_chunked.)
+"$SDRA" transcribe "$fx/pricing.mono.wav" --jobs 2 -q -o "$tmp/pricing.mono.json" \
+  || fail "transcribe pricing.mono.wav"
 "$SDRA" transcribe - < "$fx/discovery.mono.wav" > "$tmp/discovery.live.jsonl" \
   || fail "transcribe - < discovery.mono.wav"
-python3 - "$fx/discovery.stm" "$tmp/discovery.mono.json" "$tmp/discovery.live.jsonl" <<'PY' \
+python3 - "$fx/pricing.stm" "$tmp/pricing.mono.json" "$fx/discovery.stm" "$tmp/discovery.live.jsonl" <<'PY' \
   || fail "word times off the reference turns"
 import difflib, json, sys
-ref = []  # (word, turn start, turn end)
-for l in open(sys.argv[1]):
-    f = l.split()
-    if f:
-        ref += [(w, float(f[3]), float(f[4])) for w in f[5:]]
+def ref_words(stm):
+    ref = []  # (word, turn start, turn end)
+    for l in open(stm):
+        f = l.split()
+        if f:
+            ref += [(w, float(f[3]), float(f[4])) for w in f[5:]]
+    return ref
 chunked = [w for u in json.load(open(sys.argv[2]))["utterances"] for w in u["words"]]
-live = [w for l in open(sys.argv[3]) if l.strip() for w in json.loads(l)["words"]]
-for name, words in (("chunked", chunked), ("live", live)):
+live = [w for l in open(sys.argv[4]) if l.strip() for w in json.loads(l)["words"]]
+for name, ref, words in (("pricing.mono chunked", ref_words(sys.argv[1]), chunked),
+                         ("discovery.mono live", ref_words(sys.argv[3]), live)):
     words.sort(key=lambda w: w["start"])
     sm = difflib.SequenceMatcher(a=[r[0] for r in ref], b=[w["w"] for w in words], autojunk=False)
     matched = inside = 0
@@ -81,24 +85,28 @@ for name, words in (("chunked", chunked), ("live", live)):
             w = words[b + k]
             matched += 1
             inside += t0 - 0.3 <= (w["start"] + w["end"]) / 2 <= t1 + 0.3
-    print("discovery.mono %s: %d of %d recognized words inside their own turn" % (name, inside, matched))
-    assert matched > 250 and inside >= 0.98 * matched, name
+    print("%s: %d of %d recognized words inside their own turn (%d reference words)" % (name, inside, matched, len(ref)))
+    assert matched > 0.625 * len(ref) and inside >= 0.98 * matched, name  # 250 of discovery's 400
 PY
 
-# --- every input format (all stereo, like short.stereo.wav) gives (nearly) the same transcript
-# (each run here costs a stereo decode, so only one lossless, one lossy and the telephone format
-# are decoded; the reader's output for 44.1 kHz, Opus, Vorbis, m4a and webm is compared with the
-# WAV's samples by the audio module's tests, unit.audio.test_formats)
+# --- every input format (all stereo) gives (nearly) the same transcript as its WAV ----------
+# The reader's output for every format is compared with the WAV's samples by the audio module's
+# tests (unit.audio.test_formats), so here each format only has to go through the whole CLI
+# path once: FLAC and MP3 on the 8.5 s `tiny` call, the telephone format on `short` (its
+# accuracy loss needs the longer call to be measured against a fixed bar).
+"$SDRA" transcribe "$fx/tiny.stereo.wav" -q -f text -o "$tmp/tiny.stereo.txt" || fail "transcribe tiny.stereo.wav"
+sed 's/^\[[^]]*\] [^:]*: //' "$tmp/tiny.stereo.txt" > "$tmp/tiny.words"
+[ "$(wc -w < "$tmp/tiny.words")" -ge 10 ] || fail "tiny.stereo.wav: too few words: $(cat "$tmp/tiny.words")"
 python3 -c 'import json,sys; print(" ".join(u["text"] for u in json.load(open(sys.argv[1]))["utterances"]))' \
-  "$tmp/short.stereo.json" > "$tmp/base.words"
-for f in short.flac short.mp3 short.mulaw8k.wav; do
+  "$tmp/short.stereo.json" > "$tmp/short.words"
+for f in tiny.flac tiny.mp3 short.mulaw8k.wav; do
   [ -f "$fx/$f" ] || fail "fixture $f missing"
   "$SDRA" transcribe "$fx/$f" -q -f text -o "$tmp/$f.txt" || fail "transcribe $f"
   sed 's/^\[[^]]*\] [^:]*: //' "$tmp/$f.txt" > "$tmp/$f.words"
-  d=$("$SDRA" eval asr --ref "$tmp/base.words" "$tmp/$f.words" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["wer"])')
+  d=$("$SDRA" eval asr --ref "$tmp/${f%%.*}.words" "$tmp/$f.words" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["wer"])')
   echo "$f: WER vs the WAV transcript $d"
   case "$f" in
-    short.flac) [ "$d" = "0" ] || [ "$d" = "0.0" ] || fail "$f (lossless) differs from the WAV: $d" ;;
+    tiny.flac) [ "$d" = "0" ] || [ "$d" = "0.0" ] || fail "$f (lossless) differs from the WAV: $d" ;;
     # 8 kHz telephone audio has no energy above 4 kHz, which the 16 kHz acoustic model
     # expects: a known, large accuracy loss (no 8 kHz model ships with Debian's en-us).
     short.mulaw8k.wav) below "$d" 0.50 || fail "$f differs too much: $d" ;;
@@ -107,16 +115,16 @@ for f in short.flac short.mp3 short.mulaw8k.wav; do
 done
 
 # --- output formats ---------------------------------------------------------------------------
-"$SDRA" transcribe "$fx/short.mono.wav" -q -f vtt -o "$tmp/o.vtt"
+"$SDRA" transcribe "$fx/tiny.mono.wav" -q -f vtt -o "$tmp/o.vtt"
 head -1 "$tmp/o.vtt" | grep -q '^WEBVTT' || fail "vtt header"
 grep -q -- '-->' "$tmp/o.vtt" || fail "vtt cues"
-"$SDRA" transcribe "$fx/short.mono.wav" -q -f srt > "$tmp/o.srt"
+"$SDRA" transcribe "$fx/tiny.mono.wav" -q -f srt > "$tmp/o.srt"
 head -1 "$tmp/o.srt" | grep -qx '1' || fail "srt numbering"
 grep -qE '^00:00:[0-9]{2},[0-9]{3} --> ' "$tmp/o.srt" || fail "srt times"
-grep -qE '^\[00:00:[0-9]{2}\] (Rep|Prospect|S[12]): ' "$tmp/short.flac.txt" || fail "text lines"
+grep -qE '^\[00:00:[0-9]{2}\] (Rep|Prospect|S[12]): ' "$tmp/tiny.flac.txt" || fail "text lines"
 
 # --- stdin streaming: one JSON object per utterance ------------------------------------------
-"$SDRA" transcribe - < "$fx/short.stereo.wav" > "$tmp/live.jsonl" || fail "stdin stream"
+"$SDRA" transcribe - < "$fx/tiny.stereo.wav" > "$tmp/live.jsonl" || fail "stdin stream"
 python3 - "$tmp/live.jsonl" <<'PY' || fail "stdin JSON lines"
 import json, sys
 lines = [l for l in open(sys.argv[1]) if l.strip()]
@@ -128,7 +136,7 @@ for l in lines:
     spk.add(u["speaker"])
 assert len(spk) == 2, spk
 PY
-sox "$fx/short.mono.wav" -t raw -r 16000 -e signed -b 16 -c 1 - \
+sox "$fx/tiny.mono.wav" -t raw -r 16000 -e signed -b 16 -c 1 - \
   | "$SDRA" transcribe - --input-format s16le > "$tmp/raw.jsonl" || fail "raw stdin"
 [ -s "$tmp/raw.jsonl" ] || fail "raw stdin printed nothing"
 

@@ -16,7 +16,7 @@ set -u
 SDRA=${SDRA:?SDRA must name the sdra binary}
 SRC=${SDRA_SRC:?SDRA_SRC must name the source tree}
 FIX=${SDRA_FIXTURES:?SDRA_FIXTURES must name the generated calls}
-AUDIO="$FIX/short.mono.wav"
+AUDIO="$FIX/tiny.mono.wav" # the shortest call: recognition is not the subject here
 [ -f "$AUDIO" ] || { echo "FAIL: $AUDIO missing (tests/fixtures/generate.sh)" >&2; exit 1; }
 . "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
 it_setup upload_delivery_fields

@@ -13,8 +13,8 @@
 set -u
 SDRA=${SDRA:?SDRA must name the sdra binary}
 FIX=${SDRA_FIXTURES:?SDRA_FIXTURES must name the generated calls}
-GOOD="$FIX/short.mono.wav"    # the audio the uploads are allowed to transcribe
-REMOTE="$FIX/short.stereo.wav" # served over HTTP
+GOOD="$FIX/tiny.mono.wav"     # the audio the uploads are allowed to transcribe
+REMOTE="$FIX/tiny.stereo.wav" # served over HTTP
 LOCAL="$FIX/pricing.mono.wav"  # a local recording the lists point at
 for f in "$GOOD" "$REMOTE" "$LOCAL"; do
   [ -f "$f" ] || { echo "FAIL: $f missing (tests/fixtures/generate.sh)" >&2; exit 1; }
