@@ -32,6 +32,7 @@
 #include "sdra/util.h"
 #include "sdra/ws.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -316,6 +317,28 @@ static int token_check(const struct srv_live *L, const char *tok, char *org, cha
     }
     sdra_strlcpy(org, o, SDRA_STORE_ID_MAX);
     sdra_strlcpy(key_id, k, SDRA_STORE_ID_MAX);
+    return 0;
+}
+
+/* token_check, then the key that issued the token: still in the store, of the same
+ * organisation, not revoked. A token dies with its key (checked at every connect, reconnects
+ * included); a call already streaming goes on. */
+static int token_auth(struct sdra_server *s, const char *tok, char *org, char *key_id, const char **why)
+{
+    if (token_check(s->live, tok, org, key_id, why) < 0)
+        return -1;
+    sdra_store_key k;
+    sdra_error err = {0};
+    int rc = sdra_store_key_get(s->store, key_id, &k, &err);
+    if (rc == SDRA_ENOTFOUND || (rc == 0 && (k.revoked_ms != 0 || strcmp(k.org, org)))) {
+        *why = "the token's key was revoked";
+        return -1;
+    }
+    if (rc < 0) {
+        sdra_log(SDRA_LOG_WARN, "live token: looking up key %s: %s", key_id, err.msg);
+        *why = "the token's key could not be checked; try again";
+        return -1;
+    }
     return 0;
 }
 
@@ -726,21 +749,6 @@ static void *dec_main(void *arg)
 
 /* ---- the end of a call: stored like an upload ------------------------------------------ */
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *b = p;
-    while (n) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* The recording as a WAV at tmp (encrypted under dk when given). */
 static int write_wav(live_call *c, int fd, const sdra_crypt_key *dk, size_t *bytes, sdra_error *err)
 {
@@ -768,9 +776,9 @@ static int write_wav(live_call *c, int fd, const sdra_crypt_key *dk, size_t *byt
     char buf[65536];
     ssize_t n;
     lseek(c->raw_fd, 0, SEEK_SET);
-    rc = cw ? sdra_crypt_writer_write(cw, h, sizeof h, err) : write_all(fd, h, sizeof h);
+    rc = cw ? sdra_crypt_writer_write(cw, h, sizeof h, err) : sdra_write_all(fd, h, sizeof h);
     while (rc == 0 && (n = read(c->raw_fd, buf, sizeof buf)) > 0)
-        rc = cw ? sdra_crypt_writer_write(cw, buf, (size_t)n, err) : write_all(fd, buf, (size_t)n);
+        rc = cw ? sdra_crypt_writer_write(cw, buf, (size_t)n, err) : sdra_write_all(fd, buf, (size_t)n);
     if (rc < 0 && !err->msg[0])
         sdra_error_set(err, SDRA_EIO, "writing the recording failed: %s", strerror(errno));
     if (cw && sdra_crypt_writer_close(cw, rc == 0 ? err : NULL) < 0)
@@ -1139,7 +1147,7 @@ static int param_auth(live_conn *k, const char *tok, char *why, size_t wn)
     if (k->authed)
         return 0;
     const char *reason = "missing credentials: an Authorization header, ?token= or a token parameter";
-    if (tok && token_check(k->s->live, tok, k->org, k->key_id, &reason) == 0) {
+    if (tok && token_auth(k->s, tok, k->org, k->key_id, &reason) == 0) {
         k->authed = true;
         return 0;
     }
@@ -1581,7 +1589,7 @@ enum MHD_Result srv_live_upgrade(req *r, struct MHD_Connection *c)
     } else {
         const char *tok = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
         const char *why = NULL;
-        if (tok && token_check(L, tok, k->org, k->key_id, &why) < 0) {
+        if (tok && token_auth(s, tok, k->org, k->key_id, &why) < 0) {
             free(k);
             if (srv_audit(r, "-", "auth.fail", "", why) < 0)
                 return srv_send_audit_failed(r, c);
@@ -1618,6 +1626,30 @@ enum MHD_Result srv_live_upgrade(req *r, struct MHD_Connection *c)
     MHD_add_response_header(resp, "Upgrade", "websocket");
     MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
     return srv_queue(r, c, 101, resp);
+}
+
+/* ---- routing ----------------------------------------------------------------------------- */
+
+/* /v1/live/twilio, /v1/live/pcm, /v1/live/tokens, /v1/live/{callSid}/events (live.c) */
+void srv_live_route(req *r, const char *p)
+{
+    if (!strcmp(p, "twilio"))
+        r->route = R_LIVE_TWILIO;
+    else if (!strcmp(p, "pcm"))
+        r->route = R_LIVE_PCM;
+    else if (!strcmp(p, "tokens"))
+        r->route = R_LIVE_TOKENS;
+    else {
+        size_t n = strcspn(p, "/");
+        if (n == 0 || n >= sizeof r->live_sid || strcmp(p + n, "/events"))
+            return;
+        for (size_t i = 0; i < n; i++)
+            if (!isalnum((unsigned char)p[i]) && p[i] != '-' && p[i] != '_' && p[i] != '.')
+                return;
+        memcpy(r->live_sid, p, n);
+        r->live_sid[n] = '\0';
+        r->route = R_LIVE_EVENTS;
+    }
 }
 
 /* ---- event streams ----------------------------------------------------------------------- */
@@ -1682,7 +1714,7 @@ static int token_key_load(struct sdra_server *s, unsigned char *key, sdra_error 
         randombytes_buf(k, sizeof k);
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd >= 0) {
-            int ok = write_all(fd, k, sizeof k) == 0 && fsync(fd) == 0;
+            int ok = sdra_write_all(fd, k, sizeof k) == 0 && fsync(fd) == 0;
             close(fd);
             if (!ok)
                 return sdra_error_set(err, SDRA_EIO, "%s: cannot write the live token key", path);
