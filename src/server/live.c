@@ -53,6 +53,9 @@
 #define LIVE_KEEP_S 600.0             /* a finished call's events stay readable this long */
 #define LIVE_TOKEN_MAX_TTL_S 600
 #define LIVE_ARRIVALS 1024            /* arrival times kept per channel (0.1 s blocks) */
+#define LIVE_PARTIAL_MAX 1024         /* text of one partial event */
+#define LIVE_PARTIAL_EVERY_S 1.0      /* at most one partial event a second per channel */
+#define LIVE_DEGRADE_LEAVE_S 1.0      /* a degraded channel's lag back to this: normal search */
 
 enum { L_STREAMING, L_DETACHED, L_ENDING, L_DONE };
 enum { K_TWILIO, K_PCM };
@@ -70,7 +73,11 @@ typedef struct live_chan {
     int64_t decoded;        /* samples fed to the recognizer */
     int64_t dropped;        /* samples the full backlog refused */
     int64_t drop_before;    /* dropped samples before the decoded position (time shift) */
-    sdra_asr *asr;
+    sdra_asr *asr;          /* from the server's decoder cache; the decoder thread's alone */
+    int64_t base;           /* decoded samples before asr's stream began (a search switch) */
+    bool fast;              /* degraded mode: asr is the fast search (c->mu for readers) */
+    char partial[LIVE_PARTIAL_MAX]; /* the last partial event's text */
+    double partial_at;      /* when it was sent (wall s) */
     struct { int64_t at; double wall; } arr[LIVE_ARRIVALS]; /* when sample `at` arrived */
     size_t n_arr;
     int16_t *pend;          /* recording: received, not yet interleaved */
@@ -100,6 +107,8 @@ typedef struct live_call {
     size_t n_ev, cap_ev;
     unsigned long ev_seq;
     double max_lag_s;
+    int n_fast;             /* channels in degraded mode */
+    int switches;           /* search switches (degraded mode, either way) */
     int64_t started_ms;
     pthread_t dec;
 } live_call;
@@ -110,6 +119,7 @@ struct srv_live {
     live_call *calls;
     int n_threads;          /* connection and decoder threads running */
     int n_pending;          /* upgraded connections not yet attached to a call */
+    sdra_asr_cache *decoders; /* idle recognizers, reused across calls (models load once) */
     unsigned char token_key[crypto_auth_hmacsha256_KEYBYTES];
 };
 
@@ -244,8 +254,11 @@ static void coach_emit(void *user, const char *event, json_t *data)
     if (!d)
         return;
     pthread_mutex_lock(&c->mu);
-    if (!strcmp(event, "metrics"))
+    if (!strcmp(event, "metrics")) {
         json_object_set_new(d, "lag_s", json_real(c->max_lag_s));
+        json_object_set_new(d, "mode", json_string(c->n_fast ? "degraded" : "normal"));
+        json_object_set_new(d, "degraded_channels", json_integer(c->n_fast));
+    }
     ev_add(c, event, d);
     pthread_mutex_unlock(&c->mu);
     json_decref(d);
@@ -498,7 +511,7 @@ static void on_utt(live_call *c, sdra_transcript *t, sdra_coach *coach, int ch, 
 {
     if (!u->n_words)
         return;
-    double shift = (double)c->ch[ch].drop_before / c->rate_hz;
+    double shift = (double)(c->ch[ch].drop_before + c->ch[ch].base) / c->rate_hz;
     sdra_utterance *x = sdra_transcript_add_utterance(t, ch, u->start_s + shift, u->end_s + shift, NULL);
     if (!x)
         return;
@@ -510,11 +523,12 @@ static void on_utt(live_call *c, sdra_transcript *t, sdra_coach *coach, int ch, 
     sdra_transcript_sort(t);
     double now = sdra_clock_s();
     pthread_mutex_lock(&c->mu);
-    double arrived = arrival_of(&c->ch[ch], (int64_t)((u->end_s) * c->rate_hz) + c->ch[ch].drop_before);
+    double arrived = arrival_of(&c->ch[ch], (int64_t)((u->end_s) * c->rate_hz) + c->ch[ch].drop_before + c->ch[ch].base);
     if (d) {
         json_object_set_new(d, "channel", json_integer(ch));
         json_object_set_new(d, "role", json_string(sdra_role_name(t->speakers[ch].role)));
         json_object_set_new(d, "lag_s", json_real(c->max_lag_s));
+        json_object_set_new(d, "mode", json_string(c->ch[ch].fast ? "degraded" : "normal"));
         if (arrived > 0)
             json_object_set_new(d, "latency_s", json_real(now - arrived));
         ev_add(c, "utterance", d);
@@ -530,9 +544,10 @@ static void on_utt(live_call *c, sdra_transcript *t, sdra_coach *coach, int ch, 
         sdra_log(SDRA_LOG_WARN, "live call %s: coach: %s", c->id, err.msg);
 }
 
+/* Hands on the recognizer's final utterances; returns how many, or -1. */
 static int drain(live_call *c, sdra_transcript *t, sdra_coach *coach, int ch)
 {
-    for (;;) {
+    for (int n = 0;; n++) {
         sdra_asr_utt u;
         bool ready = false;
         sdra_error err = {0};
@@ -541,7 +556,7 @@ static int drain(live_call *c, sdra_transcript *t, sdra_coach *coach, int ch)
             return -1;
         }
         if (!ready)
-            return 0;
+            return n;
         on_utt(c, t, coach, ch, &u);
         sdra_asr_utt_release(&u);
     }
@@ -590,6 +605,66 @@ static void bleed_gate(int16_t *a, int16_t *b, size_t n, int rate_hz)
         }
 }
 
+/* The utterance channel ch is in the middle of, as far as it is recognized: a `partial` event
+ * (at most every LIVE_PARTIAL_EVERY_S, and only when the text changed). Never stored: the
+ * final `utterance` supersedes it. */
+static void send_partial(live_call *c, const sdra_transcript *t, int ch)
+{
+    live_chan *h = &c->ch[ch];
+    double now = sdra_clock_s(), start = -1;
+    if (now - h->partial_at < LIVE_PARTIAL_EVERY_S)
+        return;
+    char text[LIVE_PARTIAL_MAX];
+    sdra_error err = {0};
+    if (sdra_asr_partial(h->asr, text, sizeof text, &start, &err) < 0 || !text[0] || !strcmp(text, h->partial))
+        return;
+    h->partial_at = now;
+    memcpy(h->partial, text, sizeof text);
+    start += (double)(h->drop_before + h->base) / c->rate_hz;
+    json_t *d = json_pack("{s:s,s:s,s:f,s:s,s:i}", "speaker", t->speakers[ch].id, "role",
+                          sdra_role_name(t->speakers[ch].role), "start", start, "text", text, "channel", ch);
+    if (!d)
+        return;
+    pthread_mutex_lock(&c->mu);
+    ev_add(c, "partial", d);
+    pthread_mutex_unlock(&c->mu);
+    json_decref(d);
+    srv_notify_event(c->s);
+}
+
+/* Degraded mode: channel ch, at an utterance boundary, goes to the fast search (fast) or back.
+ * The old recognizer ends its stream (what it holds is the silence after the utterance) and
+ * goes back to the cache; the new one starts at the decoded position (h->base). When no
+ * recognizer of the other kind can be had, the channel stays as it is. */
+static void switch_search(live_call *c, sdra_transcript *t, sdra_coach *coach, int ch, const sdra_asr_params *ap,
+                          bool fast)
+{
+    struct srv_live *L = c->s->live;
+    live_chan *h = &c->ch[ch];
+    sdra_asr_params p = *ap;
+    p.fast_search = fast;
+    sdra_asr *next = NULL;
+    sdra_error err = {0};
+    if (sdra_asr_cache_get(L->decoders, &p, &next, &err) < 0) {
+        sdra_log(SDRA_LOG_WARN, "live call %s: no %s recognizer: %s", c->id, fast ? "fast" : "normal", err.msg);
+        return;
+    }
+    if (sdra_asr_end_stream(h->asr, &err) == 0)
+        drain(c, t, coach, ch);
+    sdra_asr_cache_put(L->decoders, h->asr);
+    h->asr = next;
+    h->base = h->decoded;
+    h->partial[0] = '\0';
+    pthread_mutex_lock(&c->mu);
+    h->fast = fast;
+    c->n_fast += fast ? 1 : -1;
+    c->switches++;
+    pthread_mutex_unlock(&c->mu);
+    sdra_obs_inc(c->s->obs, "sdra_live_search_switches_total", fast ? "to=\"fast\"" : "to=\"normal\"", 1);
+    sdra_log(SDRA_LOG_INFO, "live call %s: channel %d %s (lag %.1f s)", c->id, ch,
+             fast ? "degraded to the fast search" : "back to the normal search", c->max_lag_s);
+}
+
 static int finalize(live_call *c, sdra_transcript *t);
 
 static void *dec_main(void *arg)
@@ -612,7 +687,7 @@ static void *dec_main(void *arg)
         snprintf(sid, sizeof sid, "S%d", i + 1);
         sdra_role role = c->rep_ch < 0 ? SDRA_ROLE_UNKNOWN : i == c->rep_ch ? SDRA_ROLE_REP : SDRA_ROLE_PROSPECT;
         ok = sdra_transcript_add_speaker(t, sid, role, c->n_ch == 2 ? i : -1) >= 0 &&
-             sdra_asr_create(&c->ch[i].asr, &ap, &err) == 0 && sdra_asr_start_stream(c->ch[i].asr, &err) == 0;
+             sdra_asr_cache_get(L->decoders, &ap, &c->ch[i].asr, &err) == 0;
         if (ok && c->rep_ch >= 0) {
             const char *name = i == c->rep_ch ? c->ci.rep_name : c->ci.contact_name;
             if (name)
@@ -640,6 +715,7 @@ static void *dec_main(void *arg)
         sdra_log(SDRA_LOG_ERROR, "live call %s: recognizer: %s", c->id, err.msg[0] ? err.msg : "out of memory");
     int16_t in[2][1600], up[3200];
     double next_tick = 1.0;
+    bool ended[2] = {false, false};
     pthread_mutex_lock(&c->mu);
     for (;;) {
         bool any = false;
@@ -698,12 +774,25 @@ static void *dec_main(void *arg)
                 feed = up;
                 nf = 2 * k[i];
             }
-            if (sdra_asr_feed(c->ch[i].asr, feed, nf, &err) == 0)
-                drain(c, t, coach, i);
+            ended[i] = sdra_asr_feed(c->ch[i].asr, feed, nf, &err) == 0 && drain(c, t, coach, i) > 0;
+            if (!ended[i])
+                send_partial(c, t, i);
         }
         pthread_mutex_lock(&c->mu);
         for (int i = 0; i < c->n_ch; i++)
             c->ch[i].decoded += (int64_t)k[i];
+        /* degraded mode: judged per channel on its own backlog, switched where an utterance
+         * just ended (PocketSphinx cannot change its search mid-utterance) */
+        for (int i = 0; ok && i < c->n_ch; i++) {
+            double lag = (double)c->ch[i].len / c->rate_hz;
+            if (!ended[i] || sdra_live_degrade_next(c->ch[i].fast, lag, s->p.live_degrade_lag_s,
+                                                    LIVE_DEGRADE_LEAVE_S) == c->ch[i].fast)
+                continue;
+            bool fast = !c->ch[i].fast;
+            pthread_mutex_unlock(&c->mu);
+            switch_search(c, t, coach, i, &ap, fast);
+            pthread_mutex_lock(&c->mu);
+        }
         double now_s = (double)c->ch[0].decoded / c->rate_hz;
         if (coach && now_s >= next_tick) {
             next_tick = now_s + 1.0;
@@ -727,18 +816,25 @@ static void *dec_main(void *arg)
             int64_t dropped = 0;
             for (int i = 0; i < c->n_ch; i++)
                 dropped += c->ch[i].dropped;
-            json_object_set_new(t->meta, "live", json_pack("{s:i,s:f,s:i}", "reconnects", c->reconnects,
+            json_object_set_new(t->meta, "live", json_pack("{s:i,s:f,s:i,s:i}", "reconnects", c->reconnects,
                                                             "dropped_s", (double)dropped / c->rate_hz,
-                                                            "alerts", coach ? sdra_coach_alert_count(coach) : 0));
+                                                            "alerts", coach ? sdra_coach_alert_count(coach) : 0,
+                                                            "search_switches", c->switches));
         }
         finalize(c, t);
     }
     sdra_coach_destroy(coach);
     sdra_transcript_destroy(t);
-    for (int i = 0; i < c->n_ch; i++) {
-        sdra_asr_destroy(c->ch[i].asr);
+    for (int i = 0; i < c->n_ch; i++) { /* back to the cache for the next call (a failed one goes) */
+        if (ok)
+            sdra_asr_cache_put(L->decoders, c->ch[i].asr);
+        else
+            sdra_asr_destroy(c->ch[i].asr);
         c->ch[i].asr = NULL;
     }
+    pthread_mutex_lock(&c->mu);
+    c->n_fast = 0;
+    pthread_mutex_unlock(&c->mu);
     call_unref(L, c);
     pthread_mutex_lock(&L->mu);
     L->n_threads--;
@@ -1745,6 +1841,9 @@ int srv_live_start(struct sdra_server *s, sdra_error *err)
     int rc = sdra_mkdir_p(tmp, err);
     if (rc == 0)
         rc = token_key_load(s, L->token_key, err);
+    /* two channels a call, each a normal and, degraded, a fast recognizer */
+    if (rc == 0)
+        rc = sdra_asr_cache_create(&L->decoders, 2 * s->p.max_live_calls, err);
     sdra_obs *m = s->obs;
     static const double lat_bounds[] = {0.25, 0.5, 1, 1.5, 2, 3, 5, 10};
     sdra_obs_define(m, "sdra_live_calls", SDRA_OBS_GAUGE, "Live calls streaming or waiting for a reconnect", NULL, 0);
@@ -1760,6 +1859,14 @@ int srv_live_start(struct sdra_server *s, sdra_error *err)
     sdra_obs_define(m, "sdra_live_audio_dropped_seconds_total", SDRA_OBS_COUNTER,
                     "Audio left out of recognition because a call's backlog was full (kept in the recording)",
                     NULL, 0);
+    sdra_obs_define(m, "sdra_live_degraded_channels", SDRA_OBS_GAUGE,
+                    "Channels of live calls recognized with the fast search because they fell behind", NULL, 0);
+    sdra_obs_define(m, "sdra_live_search_switches_total", SDRA_OBS_COUNTER,
+                    "Live channels switched to the fast search or back, by direction", NULL, 0);
+    sdra_obs_define(m, "sdra_live_decoder_loads_total", SDRA_OBS_COUNTER,
+                    "Recognizers loaded for live calls (the rest came from the idle cache)", NULL, 0);
+    sdra_obs_define(m, "sdra_live_decoder_reuses_total", SDRA_OBS_COUNTER,
+                    "Live-call recognizers taken from the idle cache instead of loaded", NULL, 0);
     sdra_obs_define(m, "sdra_live_utterance_latency_seconds", SDRA_OBS_HISTOGRAM,
                     "From the end of an utterance's audio arriving to its utterance event", lat_bounds,
                     (int)(sizeof lat_bounds / sizeof lat_bounds[0]));
@@ -1771,11 +1878,12 @@ void srv_live_metrics(struct sdra_server *s)
     struct srv_live *L = s->live;
     if (!L)
         return;
-    int n = 0;
+    int n = 0, fast = 0;
     double lag = 0;
     pthread_mutex_lock(&L->mu);
     for (live_call *c = L->calls; c; c = c->next) {
         pthread_mutex_lock(&c->mu);
+        fast += c->n_fast;
         if (c->state != L_DONE) {
             n++;
             if (c->max_lag_s > lag)
@@ -1786,6 +1894,12 @@ void srv_live_metrics(struct sdra_server *s)
     pthread_mutex_unlock(&L->mu);
     sdra_obs_set(s->obs, "sdra_live_calls", NULL, n);
     sdra_obs_set(s->obs, "sdra_live_lag_seconds", NULL, lag);
+    sdra_obs_set(s->obs, "sdra_live_degraded_channels", NULL, fast);
+    long loads = 0, reuses = 0;
+    if (L->decoders)
+        sdra_asr_cache_counts(L->decoders, &loads, &reuses, NULL);
+    sdra_obs_set(s->obs, "sdra_live_decoder_loads_total", NULL, (double)loads);
+    sdra_obs_set(s->obs, "sdra_live_decoder_reuses_total", NULL, (double)reuses);
 }
 
 /* With s->stopping set: connections close (1001), calls end with what they received and are
@@ -1812,6 +1926,7 @@ void srv_live_stop(struct sdra_server *s)
     pthread_mutex_unlock(&L->mu);
     pthread_mutex_destroy(&L->mu);
     pthread_cond_destroy(&L->cv);
+    sdra_asr_cache_destroy(L->decoders);
     sodium_memzero(L->token_key, sizeof L->token_key);
     free(L);
     s->live = NULL;
