@@ -10,8 +10,9 @@
 #      largest reported lag stays under 2 s and no audio was left out of recognition.
 #      The last line says how many concurrent calls kept the lag under 2 s.
 #   3. stop -> package done for a long call: BENCH_LONG_MIN minutes (default 30) made of the
-#      generated calls back to back, streamed as fast as the server recognizes it (the client
-#      pauses while the reported lag is over 3 s, --max-lag), the normal search throughout
+#      generated calls back to back, streamed as fast as the server recognizes it: at most
+#      BENCH_LONG_SPEED (default 4) times real time, and the client pauses while the reported
+#      lag is over 3 s (--max-lag; the first 20 s at real time), the normal search throughout
 #      (--live-degrade-lag-s 0) and nothing left out (backlog 600 s): the whole call is decoded
 #      as it streams and the transcript is the full one, as in a real-time call; then the time
 #      from stop to the done event (the last utterance, the transcript written, the WAV sealed,
@@ -118,7 +119,8 @@ open(f"{tmp}/long.ulaw", "wb").write(bytes(out[:need]))
 PY
 start --live-backlog-s 600 --live-degrade-lag-s 0
 t0=$(date +%s)
-"$PY" "$client" stream "ws://127.0.0.1:$PORT/v1/live/twilio?events=1" "$tmp/long.ulaw" --sid B-long --speed 1000 --max-lag 3 \
+"$PY" "$client" stream "ws://127.0.0.1:$PORT/v1/live/twilio?events=1" "$tmp/long.ulaw" --sid B-long --speed "${BENCH_LONG_SPEED:-4}" \
+  --slow-first 20 --max-lag 3 \
   --stop --auth "$KEY" --wait 600 >"$tmp/long.jsonl"
 echo "   (streamed in $(( $(date +%s) - t0 )) s of wall time, stop included)"
 python3 - "$tmp/long.jsonl" "http://127.0.0.1:$PORT" "$KEY" "$mins" <<'PY'
