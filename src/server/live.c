@@ -761,6 +761,7 @@ static void *dec_main(void *arg)
         if (c->n_ch == 2 && k[0] == k[1])
             bleed_gate(in[0], in[1], k[0], c->rate_hz);
         for (int i = 0; i < c->n_ch; i++) {
+            ended[i] = false;
             if (!ok || !k[i])
                 continue;
             const int16_t *feed = in[i];
@@ -1841,7 +1842,7 @@ int srv_live_start(struct sdra_server *s, sdra_error *err)
     int rc = sdra_mkdir_p(tmp, err);
     if (rc == 0)
         rc = token_key_load(s, L->token_key, err);
-    /* two channels a call, each a normal and, degraded, a fast recognizer */
+    /* two channels a call (the fast recognizers of degraded channels share the bound) */
     if (rc == 0)
         rc = sdra_asr_cache_create(&L->decoders, 2 * s->p.max_live_calls, err);
     sdra_obs *m = s->obs;
