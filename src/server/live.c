@@ -683,7 +683,7 @@ static void *dec_main(void *arg)
     ap.hints[2] = c->ci.rep_name;
     bool ok = t != NULL;
     for (int i = 0; ok && i < c->n_ch; i++) {
-        char sid[8];
+        char sid[16];
         snprintf(sid, sizeof sid, "S%d", i + 1);
         sdra_role role = c->rep_ch < 0 ? SDRA_ROLE_UNKNOWN : i == c->rep_ch ? SDRA_ROLE_REP : SDRA_ROLE_PROSPECT;
         ok = sdra_transcript_add_speaker(t, sid, role, c->n_ch == 2 ? i : -1) >= 0 &&
