@@ -120,6 +120,7 @@ struct srv_live {
     int n_threads;          /* connection and decoder threads running */
     int n_pending;          /* upgraded connections not yet attached to a call */
     sdra_asr_cache *decoders; /* idle recognizers, reused across calls (models load once) */
+    long loads_seen, reuses_seen; /* the cache's counts already added to the metrics */
     unsigned char token_key[crypto_auth_hmacsha256_KEYBYTES];
 };
 
@@ -1897,10 +1898,14 @@ void srv_live_metrics(struct sdra_server *s)
     sdra_obs_set(s->obs, "sdra_live_lag_seconds", NULL, lag);
     sdra_obs_set(s->obs, "sdra_live_degraded_channels", NULL, fast);
     long loads = 0, reuses = 0;
+    pthread_mutex_lock(&L->mu); /* counters only grow: the cache's new counts are added */
     if (L->decoders)
         sdra_asr_cache_counts(L->decoders, &loads, &reuses, NULL);
-    sdra_obs_set(s->obs, "sdra_live_decoder_loads_total", NULL, (double)loads);
-    sdra_obs_set(s->obs, "sdra_live_decoder_reuses_total", NULL, (double)reuses);
+    sdra_obs_inc(s->obs, "sdra_live_decoder_loads_total", NULL, (double)(loads - L->loads_seen));
+    sdra_obs_inc(s->obs, "sdra_live_decoder_reuses_total", NULL, (double)(reuses - L->reuses_seen));
+    L->loads_seen = loads;
+    L->reuses_seen = reuses;
+    pthread_mutex_unlock(&L->mu);
 }
 
 /* With s->stopping set: connections close (1001), calls end with what they received and are

@@ -170,12 +170,13 @@ assert not any(e.get("event") == "utterance" for e in evs)
 PY
 
 # --- a drop mid-call, then a reconnect with the same callSid: one call --------------------------
+# (the first 16 s: the subject is the protocol, not the words)
 timeout 60 "$PY" "$CLIENT" stream "$WS/v1/live/twilio?events=1" "$T/call.ulaw" --sid CA-live-2 --speed 8 \
-  --to 12 --drop-after 999 --auth "$KEY" >"$T/events2a.jsonl" 2>"$T/client2a.log" || fail "stream 2a"
+  --to 8 --drop-after 999 --auth "$KEY" >"$T/events2a.jsonl" 2>"$T/client2a.log" || fail "stream 2a"
 grep -q dropped_at_s "$T/events2a.jsonl" || fail "stream 2a did not drop: $(tail -2 "$T/events2a.jsonl")"
 # the call waits (grace 4 s) for the reconnect, which sends the rest
 timeout 600 "$PY" "$CLIENT" stream "$WS/v1/live/twilio?events=1" "$T/call.ulaw" --sid CA-live-2 --speed 8 \
-  --from 12 --stop --auth "$KEY" --wait 400 >"$T/events2b.jsonl" 2>"$T/client2b.log" || fail "stream 2b: $(tail -3 "$T/client2b.log")"
+  --from 8 --to 16 --stop --auth "$KEY" --wait 400 >"$T/events2b.jsonl" 2>"$T/client2b.log" || fail "stream 2b: $(tail -3 "$T/client2b.log")"
 ID2=$(python3 -c '
 import json,sys
 for l in open(sys.argv[1]):
@@ -183,7 +184,7 @@ for l in open(sys.argv[1]):
     if e.get("event")=="done": print(e["data"]["id"], e["data"]["duration_s"])' "$T/events2b.jsonl")
 [ -n "$ID2" ] || fail "no done after the reconnect: $(tail -3 "$T/events2b.jsonl")"
 set -- $ID2
-python3 -c 'import sys; assert float(sys.argv[1]) > 22, sys.argv[1]' "$2" || fail "the reconnected call lost audio: $2 s"
+python3 -c 'import sys; assert float(sys.argv[1]) > 15.5, sys.argv[1]' "$2" || fail "the reconnected call lost audio: $2 s"
 [ "$(grep -c '"event": "done"' "$T/events2a.jsonl")" = 0 ] || fail "the dropped half ended the call"
 n=0
 for _ in $(seq 1 60); do
@@ -214,14 +215,14 @@ m = {l.split()[0]: float(l.split()[1]) for l in open(sys.argv[1]) if l.startswit
 assert m.get("sdra_live_decoder_reuses_total", 0) >= 2, m
 PY
 
-# --- coaching while the call is on: the pricing call's first 45 s (price, competitor and
-# security objections in its first 30 s) streamed at 4x real time; the client sends stop only
+# --- coaching while the call is on: the pricing call's first 24 s (the price and competitor
+# objections are said in its first 18 s) streamed at 4x real time; the client sends stop only
 # once an objection alert came (at most 120 s): the alert comes while the call is on, with its
 # battlecard, before the client's stop (not produced by the hang-up), in call-time order.
 ffmpeg -nostdin -loglevel error -i "$FIX/pricing.stereo.wav" -ar 8000 -ac 2 -f mulaw "$T/pricing.ulaw" \
   || fail "ffmpeg mu-law conversion (pricing)"
 timeout 600 "$PY" "$CLIENT" stream "$WS/v1/live/twilio?events=1" "$T/pricing.ulaw" --sid CA-live-pricing --auth "$KEY" \
-  --speed 4 --to 45 --stop --alert-before-stop objection --alert-timeout 120 --param contact_email=sam@acme.example \
+  --speed 4 --to 24 --stop --alert-before-stop objection --alert-timeout 120 --param contact_email=sam@acme.example \
   --param "rep_name=Alex" --param rep_track=inbound --wait 400 >"$T/events-pricing.jsonl" 2>"$T/client-pricing.log" || fail "pricing stream: $(tail -3 "$T/client-pricing.log")"
 python3 - "$T/events-pricing.jsonl" <<'PY' || fail "pricing call: objection alerts"
 import json, sys
@@ -236,7 +237,7 @@ assert types & {"price", "competitor", "security"}, types
 for a in obj:
     card = a.get("battlecard") or {}
     assert card.get("label") and card.get("point"), a
-    assert 0 <= a["at"] <= 70, a
+    assert 0 <= a["at"] <= 24, a
 ats = [a["at"] for a in alerts]
 assert ats == sorted(ats), "alerts out of call-time order"
 assert not any("alert_timeout" in e for e in lines), "no objection alert within 120 s of the call's audio"
