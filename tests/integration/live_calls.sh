@@ -159,7 +159,7 @@ TOK3=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])
 UPG=(-H 'Upgrade: websocket' -H 'Connection: Upgrade' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==')
 [ "$(status "${UPG[@]}" "$B/v1/live/twilio?token=$TOK3")" = 401 ] || fail "a revoked key's token was accepted: $(head -c 300 "$T/body")"
 grep -q "key was revoked" "$T/body" || fail "revoked token: $(cat "$T/body")"
-timeout 60 "$PY" "$CLIENT" stream "$WS/v1/live/twilio?events=1" "$T/call.ulaw" --sid CA-live-revoked --to 1 --stop \
+timeout 60 "$PY" "$CLIENT" stream "$WS/v1/live/twilio?events=1" "$T/call.ulaw" --sid CA-live-revoked --to 0 \
   --param "token=$TOK3" --wait 20 >"$T/events-rev.jsonl" 2>"$T/client-rev.log" || fail "revoked stream: $(tail -2 "$T/client-rev.log")"
 python3 - "$T/events-rev.jsonl" <<'PY' || fail "a revoked key's token in the start message: $(tail -2 "$T/events-rev.jsonl")"
 import json, sys
