@@ -63,6 +63,10 @@ typedef struct sdra_asr_params {
     /* sphinx: the acoustic model directory; NULL = <model_dir>/en-us, the wideband model.
        sdra_asr_am_resolve (below) sets it for a telephone-band source. */
     const char *hmm_dir;
+    /* sphinx: a cheaper search (narrower beams, fewer active HMMs, no second pass) for a live
+       call whose recognition fell behind: a fraction of the CPU for a few more word errors
+       (docs/live.md, "Degraded mode"). */
+    bool fast_search;
 } sdra_asr_params;
 
 sdra_asr_params sdra_asr_default_params(void);
@@ -138,6 +142,8 @@ struct sdra_asr_ops {
     void (*destroy)(void *state);
     /* Static description of the model ("en-us + sales.lm (0.30)"), for transcript metadata. */
     const char *(*describe)(void *state);
+    /* May be NULL (no partial hypotheses): see sdra_asr_partial. */
+    int (*partial)(void *state, char *text, size_t n, double *start_s, sdra_error *err);
 };
 
 /* The table of a backend by name, or NULL when this build has none of that name. */
@@ -166,8 +172,47 @@ int sdra_asr_poll(sdra_asr *asr, sdra_asr_utt *out, bool *ready, sdra_error *err
 /* Ends the stream: the last utterance becomes final (poll for it). */
 int sdra_asr_end_stream(sdra_asr *asr, sdra_error *err);
 
+/* The words recognized so far in the utterance being decoded (not final: a later feed may
+ * change them, and the utterance poll gives is what counts), space-separated, cut to fit n,
+ * with the stream time of its first word in *start_s. An empty text (start -1) when no
+ * utterance is in progress or the backend gives no partial hypotheses. Costs a backtrace of
+ * the search: call it about once a second, not per feed. */
+int sdra_asr_partial(sdra_asr *asr, char *text, size_t n, double *start_s, sdra_error *err);
+
 const char *sdra_asr_name(const sdra_asr *asr);     /* "sphinx" */
 const char *sdra_asr_describe(const sdra_asr *asr); /* model description; never NULL */
+
+/* ---- a cache of idle recognizers (live calls) -------------------------------------------
+ *
+ * Loading a sphinx model takes a second or two; a live call must not wait for it. The cache
+ * keeps recognizers that finished their stream, keyed by everything in their params that
+ * shapes the model (backend, rate, model and acoustic-model directories, domain model and
+ * weight, vocabulary, hints, max_utterance_s, fast_search), and hands one back to the next
+ * get with the same params, so a server loads each configuration once, not once per call.
+ * Thread-safe. At most max_idle recognizers wait in it; putting one more destroys the one idle
+ * longest. The pool API of whisper-http (below) is a different thing: a request scheduler.
+ *
+ *     sdra_asr *a;
+ *     sdra_asr_cache_get(cache, &p, &a, &err);  // started: sdra_asr_start_stream done
+ *     ... feed, poll, end_stream, poll ...
+ *     sdra_asr_cache_put(cache, a);             // or sdra_asr_destroy(a) after a failure
+ */
+typedef struct sdra_asr_cache sdra_asr_cache;
+
+/* max_idle 0: nothing is kept (every get creates, every put destroys). */
+int sdra_asr_cache_create(sdra_asr_cache **out, int max_idle, sdra_error *err);
+void sdra_asr_cache_destroy(sdra_asr_cache *c); /* destroys the idle ones; NULL is fine */
+
+/* An idle recognizer made with the same params, else a new one (sdra_asr_create, same
+ * errors); either way its stream is started (sdra_asr_start_stream: it remembers nothing of
+ * an earlier call). On failure *out is untouched. */
+int sdra_asr_cache_get(sdra_asr_cache *c, const sdra_asr_params *p, sdra_asr **out, sdra_error *err);
+
+/* Gives asr (from sdra_asr_cache_get; NULL is fine) back for reuse. */
+void sdra_asr_cache_put(sdra_asr_cache *c, sdra_asr *asr);
+
+/* Recognizers created and gets served from idle ones so far, and how many wait now. */
+void sdra_asr_cache_counts(sdra_asr_cache *c, long *created, long *reused, int *idle);
 
 /* ---- remote recognizers: the endpoint scheduler of whisper-http --------------------------
  *

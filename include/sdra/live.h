@@ -52,6 +52,7 @@
 #include "sdra/transcript.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -112,6 +113,16 @@ int sdra_coach_alert_count_kind(const sdra_coach *c, const char *kind);
  * new utterances plus 4 before them), where analysing the whole call at every update would grow
  * with the square of its length. */
 size_t sdra_coach_analysed(const sdra_coach *c);
+
+/* ---- degraded mode (docs/live.md, "Degraded mode") -----------------------------------------
+ *
+ * A channel whose recognition falls behind switches, at an utterance boundary, to a cheaper
+ * search (sdra_asr_params.fast_search) and back once it has caught up. The decision: a channel
+ * in normal mode degrades when its lag (audio received, not yet recognized) reaches
+ * enter_lag_s; a degraded one goes back when the lag is down to leave_lag_s (at most
+ * enter_lag_s: the gap between them keeps it from flapping). enter_lag_s <= 0 turns degrading
+ * off (a degraded channel goes back). A NaN or negative lag leaves the mode as it is. */
+bool sdra_live_degrade_next(bool degraded, double lag_s, double enter_lag_s, double leave_lag_s);
 
 #ifdef __cplusplus
 }

@@ -97,6 +97,9 @@ typedef struct sdra_server_params {
 #define SDRA_SERVER_LIVE_COACH_MAX 8
     const char *live_coach_set[SDRA_SERVER_LIVE_COACH_MAX];
     int n_live_coach_set;
+    /* a live channel this far behind (s of audio not yet recognized) switches to the fast search
+       until it is back within 1 s (docs/live.md, "Degraded mode"); 0 = never (5) */
+    double live_degrade_lag_s;
 } sdra_server_params;
 
 sdra_server_params sdra_server_default_params(void);

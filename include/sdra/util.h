@@ -58,6 +58,10 @@ int sdra_user_data_dir(char *out, size_t n, const char *explicit_dir);
  * not fit in n bytes. */
 int sdra_path_join(char *out, size_t n, const char *dir, const char *name);
 
+/* Writes all n bytes of data to fd, going on after EINTR and short writes. 0, or -1 with errno
+ * set (EIO when write made no progress); part of data may have been written then. */
+int sdra_write_all(int fd, const void *data, size_t n);
+
 /* Monotonic seconds, for durations. */
 double sdra_clock_s(void);
 

@@ -4,6 +4,9 @@
  * backends share.
  */
 #include "asr/internal.h"
+#include "sdra/buf.h"
+
+#include <pthread.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,8 @@
 struct sdra_asr {
     const struct sdra_asr_ops *ops;
     void *state;
+    char *cache_key;         /* sdra_asr_cache: what its params were; NULL outside the cache */
+    struct sdra_asr *next;   /* sdra_asr_cache: the idle list */
 };
 
 static const struct sdra_asr_ops *const backends[] = {&sdra_asr_sphinx_ops, &sdra_asr_whisper_http_ops};
@@ -75,6 +80,7 @@ void sdra_asr_destroy(sdra_asr *asr)
     if (!asr)
         return;
     asr->ops->destroy(asr->state);
+    free(asr->cache_key);
     free(asr);
 }
 
@@ -101,6 +107,14 @@ int sdra_asr_poll(sdra_asr *asr, sdra_asr_utt *out, bool *ready, sdra_error *err
 int sdra_asr_end_stream(sdra_asr *asr, sdra_error *err)
 {
     return asr->ops->end_stream(asr->state, err);
+}
+
+int sdra_asr_partial(sdra_asr *asr, char *text, size_t n, double *start_s, sdra_error *err)
+{
+    if (n)
+        text[0] = '\0';
+    *start_s = -1;
+    return asr->ops->partial && n ? asr->ops->partial(asr->state, text, n, start_s, err) : 0;
 }
 
 const char *sdra_asr_name(const sdra_asr *asr)
@@ -175,4 +189,142 @@ FILE *sdra_asr_temp_file(char *path, size_t cap, const char *prefix)
         unlink(path);
     }
     return f;
+}
+
+/* ---- the cache of idle recognizers -------------------------------------------------------- */
+
+struct sdra_asr_cache {
+    pthread_mutex_t mu;
+    sdra_asr *idle;          /* most recently put first */
+    int n_idle, max_idle;
+    long created, reused;
+};
+
+/* Appends one field to the key: its length first, so that no two params give the same key;
+ * NULL and "" differ (a NULL path means the default). */
+static int key_add(sdra_buf *b, const char *v)
+{
+    return v ? sdra_buf_printf(b, "%zu:%s|", strlen(v), v) : sdra_buf_puts(b, "-|");
+}
+
+/* Everything in p that shapes the recognizer; NULL when out of memory. */
+static char *cache_key(const sdra_asr_params *p)
+{
+    sdra_buf b;
+    sdra_buf_init(&b, 64 << 10);
+    const struct sdra_asr_ops *ops = sdra_asr_backend(p->backend ? p->backend : "sphinx");
+    int rc = key_add(&b, ops ? ops->name : p->backend);
+    rc |= sdra_buf_printf(&b, "%d|%.6g|%.6g|%d|%p|", p->rate_hz, (double)p->domain_weight, p->max_utterance_s,
+                          (int)p->fast_search, (void *)p->pool);
+    rc |= key_add(&b, p->model_dir);
+    rc |= key_add(&b, p->domain_lm_path);
+    rc |= key_add(&b, p->vocab_path);
+    rc |= key_add(&b, p->hmm_dir);
+    for (int i = 0; i < SDRA_ASR_HINT_PHRASES; i++)
+        rc |= key_add(&b, p->hints[i]);
+    char *key = rc == 0 ? sdra_buf_detach(&b) : NULL;
+    sdra_buf_release(&b);
+    return key;
+}
+
+int sdra_asr_cache_create(sdra_asr_cache **out, int max_idle, sdra_error *err)
+{
+    sdra_asr_cache *c = calloc(1, sizeof *c);
+    if (!c)
+        return sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+    pthread_mutex_init(&c->mu, NULL);
+    c->max_idle = max_idle > 0 ? max_idle : 0;
+    *out = c;
+    return 0;
+}
+
+void sdra_asr_cache_destroy(sdra_asr_cache *c)
+{
+    if (!c)
+        return;
+    while (c->idle) {
+        sdra_asr *a = c->idle;
+        c->idle = a->next;
+        sdra_asr_destroy(a);
+    }
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+int sdra_asr_cache_get(sdra_asr_cache *c, const sdra_asr_params *p, sdra_asr **out, sdra_error *err)
+{
+    char *key = cache_key(p);
+    if (!key)
+        return sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+    sdra_asr *a = NULL;
+    pthread_mutex_lock(&c->mu);
+    for (sdra_asr **pp = &c->idle; *pp; pp = &(*pp)->next)
+        if (!strcmp((*pp)->cache_key, key)) {
+            a = *pp;
+            *pp = a->next;
+            a->next = NULL;
+            c->n_idle--;
+            c->reused++;
+            break;
+        }
+    pthread_mutex_unlock(&c->mu);
+    int rc = 0;
+    if (!a) {
+        if ((rc = sdra_asr_create(&a, p, err)) < 0) {
+            free(key);
+            return rc;
+        }
+        a->cache_key = key;
+        key = NULL;
+        pthread_mutex_lock(&c->mu);
+        c->created++;
+        pthread_mutex_unlock(&c->mu);
+    }
+    free(key);
+    if ((rc = sdra_asr_start_stream(a, err)) < 0) {
+        sdra_asr_destroy(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+void sdra_asr_cache_put(sdra_asr_cache *c, sdra_asr *asr)
+{
+    if (!asr)
+        return;
+    if (!c || !asr->cache_key) {
+        sdra_asr_destroy(asr);
+        return;
+    }
+    sdra_asr *evict = NULL;
+    pthread_mutex_lock(&c->mu);
+    if (c->max_idle == 0) {
+        evict = asr;
+    } else {
+        asr->next = c->idle;
+        c->idle = asr;
+        if (++c->n_idle > c->max_idle) { /* the one idle longest is last */
+            sdra_asr **pp = &c->idle;
+            while ((*pp)->next)
+                pp = &(*pp)->next;
+            evict = *pp;
+            *pp = NULL;
+            c->n_idle--;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    sdra_asr_destroy(evict); /* outside the lock: freeing a model takes a while */
+}
+
+void sdra_asr_cache_counts(sdra_asr_cache *c, long *created, long *reused, int *idle)
+{
+    pthread_mutex_lock(&c->mu);
+    if (created)
+        *created = c->created;
+    if (reused)
+        *reused = c->reused;
+    if (idle)
+        *idle = c->n_idle;
+    pthread_mutex_unlock(&c->mu);
 }

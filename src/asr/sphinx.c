@@ -53,6 +53,11 @@
  * (scripts/measure-hints.sh). */
 #define SDRA_ASR_HINT_WORD_P 0.001
 #define SDRA_SPHINX_MAXHMMPF "10000" /* active HMMs per frame (see sphinx_create) */
+/* fast_search: the first pass alone (no flat-lexicon second pass, no lattice best path), with
+ * narrower beams (defaults 1e-48, 1e-48, 7e-29) and at most 3000 active HMMs a frame. */
+#define SDRA_SPHINX_FAST_MAXHMMPF "3000"
+#define SDRA_SPHINX_FAST_BEAM "1e-40"
+#define SDRA_SPHINX_FAST_WBEAM "1e-30"
 
 typedef struct sphinx_state {
     ps_decoder_t *ps;
@@ -487,8 +492,31 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
        frames where the search spreads widest; it evaluated 8 % fewer HMMs on a generated call
        and changed no word on LibriVox, jfk, pyannote-sample or the generated calls, clean or
        as telephone audio; 8500 and 7000 lost words on the telephone calls (docs/asr.md). */
-    s->config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-samprate", "16000",
-                            "-maxhmmpf", SDRA_SPHINX_MAXHMMPF, NULL);
+    {
+        /* $SDRA_SPHINX_SEARCH_ARGS ("-beam 1e-40 -ds 2"): decoder arguments added to every
+           recognizer's, after the fast search's: a measuring knob (bench/live-search.sh), at
+           most 16 pairs; later arguments win. */
+        const char *argv[64] = {"-hmm", hmm, "-samprate", "16000", "-maxhmmpf", SDRA_SPHINX_MAXHMMPF};
+        int argc = 6;
+        if (p->fast_search) { /* a live call that fell behind (docs/live.md, "Degraded mode") */
+            const char *fast[] = {"-maxhmmpf", SDRA_SPHINX_FAST_MAXHMMPF, "-beam", SDRA_SPHINX_FAST_BEAM,
+                                  "-pbeam", SDRA_SPHINX_FAST_BEAM, "-wbeam", SDRA_SPHINX_FAST_WBEAM,
+                                  "-fwdflat", "no", "-bestpath", "no"};
+            for (size_t i = 0; i < sizeof fast / sizeof fast[0]; i++)
+                argv[argc++] = fast[i];
+        }
+        const char *env = getenv("SDRA_SPHINX_SEARCH_ARGS");
+        if (env && *env && strlen(env) < sizeof s->describe) {
+            sdra_strlcpy(s->describe, env, sizeof s->describe); /* scratch until the end */
+            for (char *sp = NULL, *tok = strtok_r(s->describe, " \t", &sp); tok && argc < 62; tok = strtok_r(NULL, " \t", &sp))
+                argv[argc++] = tok;
+            if (argc % 2) {
+                rc = sdra_error_set(err, SDRA_EINVAL, "SDRA_SPHINX_SEARCH_ARGS: name and value pairs expected");
+                goto done;
+            }
+        }
+        s->config = cmd_ln_parse_r(NULL, ps_args(), argc, (char **)argv, FALSE);
+    }
     if (!s->config) {
         rc = sdra_error_set(err, SDRA_EINTERNAL, "sphinx: bad decoder configuration");
         goto done;
@@ -614,8 +642,8 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
     int m = domain[0] ? snprintf(s->describe, sizeof s->describe, "%s + %.120s (%.2f%s)", am,
                                  slash ? slash + 1 : domain, p->domain_weight, merged ? ", merged" : "")
                       : snprintf(s->describe, sizeof s->describe, "%s", am);
-    snprintf(s->describe + m, sizeof s->describe - (size_t)m, "%s%s",
-             p->vocab_path ? " + vocabulary" : "", n_hints ? " + hints" : "");
+    snprintf(s->describe + m, sizeof s->describe - (size_t)m, "%s%s%s",
+             p->vocab_path ? " + vocabulary" : "", n_hints ? " + hints" : "", p->fast_search ? ", fast search" : "");
 done:
     for (int i = 0; i < 4; i++)
         if (lms[i])
@@ -896,6 +924,37 @@ static int sphinx_end_stream(void *state, sdra_error *err)
     return finish_utt(s, err);
 }
 
+/* The best path so far through the utterance in progress (the first pass's backpointers:
+ * ps_seg_iter mid-utterance), fillers left out. */
+static int sphinx_partial(void *state, char *text, size_t n, double *start_s, sdra_error *err)
+{
+    sphinx_state *s = state;
+    (void)err;
+    if (!s->streaming || !s->in_utt || !s->utt_speech)
+        return 0;
+    size_t len = 0;
+    for (ps_seg_t *seg = ps_seg_iter(s->ps); seg; seg = ps_seg_next(seg)) {
+        char w[SDRA_ASR_WORD_MAX];
+        if (!clean_word(w, sizeof w, ps_seg_word(seg)))
+            continue;
+        size_t wl = strlen(w);
+        if (len + wl + 2 > n) {
+            ps_seg_free(seg);
+            break;
+        }
+        if (len == 0) {
+            int sf = 0, ef = 0;
+            ps_seg_frames(seg, &sf, &ef);
+            *start_s = (sf - s->primed_frames) / FRAMES_PER_S;
+        } else {
+            text[len++] = ' ';
+        }
+        memcpy(text + len, w, wl + 1);
+        len += wl;
+    }
+    return 0;
+}
+
 const struct sdra_asr_ops sdra_asr_sphinx_ops = {
     .name = "sphinx",
     .create = sphinx_create,
@@ -906,4 +965,5 @@ const struct sdra_asr_ops sdra_asr_sphinx_ops = {
     .end_stream = sphinx_end_stream,
     .destroy = sphinx_destroy,
     .describe = sphinx_describe,
+    .partial = sphinx_partial,
 };

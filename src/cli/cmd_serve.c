@@ -52,6 +52,8 @@ static void usage(FILE *f)
             "  --live-min-talk-s N, --live-silence-s N, --live-unanswered-s N\n"
             "                         the live coach's alert thresholds (defaults 90, 0.25, 0.70, 120,\n"
             "                         15, 30; 0 seconds turns an alert off; docs/live.md)\n"
+            "  --live-degrade-lag-s N a channel N s behind switches to a cheaper search until it has\n"
+            "                         caught up (0..600, default 5; 0 = never; docs/live.md)\n"
             "shared with 'sdra worker':\n"
             CLI_SERVER_HELP CLI_SERVER_HELP_TRANSCRIBE CLI_SERVER_HELP_ANALYZE
             "  -h, --help             this text\n");
@@ -64,6 +66,7 @@ int cmd_serve(int argc, char **argv)
            O_REDACT_AUDIO, O_RETSWEEP, O_RETOFFSET, O_MKFILE, O_MKCMD, O_NOENC, O_STORE,
            O_MAXLIVE, O_LIVEGRACE, O_LIVEBACKLOG, O_LIVEREP };
     enum { O_COACH = 0x5401 }; /* O_COACH + k: the live coach's threshold coach_opts[k] */
+    enum { O_LIVEDEGRADE = 0x5601 }; /* past CLI_SERVER_ID + CLI_SERVER_N */ /* degraded mode of live calls */
     static const char *const coach_opts[] = {"monologue-s", "talk-ratio-low", "talk-ratio-high",
                                              "min-talk-s", "silence-s", "unanswered-s"};
     static const struct option opts[] = {
@@ -82,6 +85,7 @@ int cmd_serve(int argc, char **argv)
         {"live-silence-s", required_argument, 0, O_COACH + 4},   {"live-unanswered-s", required_argument, 0, O_COACH + 5},
         {"max-live-calls", required_argument, 0, O_MAXLIVE}, {"live-grace-s", required_argument, 0, O_LIVEGRACE},
         {"live-backlog-s", required_argument, 0, O_LIVEBACKLOG}, {"live-rep-track", required_argument, 0, O_LIVEREP},
+        {"live-degrade-lag-s", required_argument, 0, O_LIVEDEGRADE},
         CLI_SERVER_LONGOPTS, /* the options shared with `sdra worker` (cli_server.h) */
         {0, 0, 0, 0}};
     sdra_server_params p = sdra_server_default_params();
@@ -180,6 +184,11 @@ int cmd_serve(int argc, char **argv)
             if ((v = cli_parse_count(optarg)) < 1 || v > 600)
                 return cli_usage_error("serve", "--live-backlog-s wants 1..600, got '%s'", optarg);
             p.live_backlog_s = (double)v;
+            break;
+        case O_LIVEDEGRADE:
+            if ((v = cli_parse_count(optarg)) < 0 || v > 600)
+                return cli_usage_error("serve", "--live-degrade-lag-s wants 0..600 (0 = never), got '%s'", optarg);
+            p.live_degrade_lag_s = (double)v;
             break;
         case O_LIVEREP:
             if (strcmp(optarg, "outbound") && strcmp(optarg, "inbound"))

@@ -137,7 +137,7 @@ done:
     return 0;
 }
 
-static int write_all(int fd, const void *data, size_t n)
+int sdra_write_all(int fd, const void *data, size_t n)
 {
     const char *p = data;
     size_t left = n;
@@ -146,6 +146,10 @@ static int write_all(int fd, const void *data, size_t n)
         if (w < 0) {
             if (errno == EINTR)
                 continue;
+            return -1;
+        }
+        if (w == 0) { /* no progress: a full device; never spin */
+            errno = EIO;
             return -1;
         }
         p += w;
@@ -177,7 +181,7 @@ static int write_through(const char *path, const void *data, size_t n, sdra_erro
         rc = sdra_error_set(err, sdra_code_from_errno(errno), "%s: cannot truncate: %s", path, strerror(errno));
         goto done;
     }
-    if (write_all(fd, data, n) < 0)
+    if (sdra_write_all(fd, data, n) < 0)
         rc = sdra_error_set(err, sdra_code_from_errno(errno), "%s: write failed: %s", path, strerror(errno));
 done:
     if (!is_stdout && close(fd) < 0 && rc == 0)
@@ -238,7 +242,7 @@ static int file_write_plain(const char *path, const void *data, size_t n, sdra_e
     if (fd < 0)
         return sdra_error_set(err, sdra_code_from_errno(errno), "%s: cannot write: %s", path, strerror(errno));
     /* 0600 whatever the umask: what sdra writes is call data. */
-    if (fchmod(fd, 0600) < 0 || write_all(fd, data, n) < 0) {
+    if (fchmod(fd, 0600) < 0 || sdra_write_all(fd, data, n) < 0) {
         int e = errno;
         close(fd);
         unlink(tmp);

@@ -365,7 +365,6 @@ static const char *artifact_names[] = {"transcript", "analysis", "email", "crm",
 /* Parses the path into r->route (+ call id, sub-resource). R_NONE when nothing matches; a
  * malformed call id is treated as unmatched (404). */
 static void route_outbox(req *r, const char *id);
-static void route_live(req *r, const char *p);
 
 static void route(req *r, const char *url)
 {
@@ -385,7 +384,7 @@ static void route(req *r, const char *url)
     else if (!strcmp(url, "/v1/retention"))
         r->route = R_RETENTION;
     else if (!strncmp(url, "/v1/live/", 9))
-        route_live(r, url + 9);
+        srv_live_route(r, url + 9);
     else if (!strcmp(url, "/v1/calls") || !strcmp(url, "/v1/calls/"))
         r->route = R_CALLS;
     else if (!strcmp(url, "/v1/session"))
@@ -455,28 +454,6 @@ static void route_worker_only(req *r)
 {
     if (r->s->p.worker_only && r->route != R_HEALTH && r->route != R_READY && r->route != R_METRICS)
         r->route = R_NONE;
-}
-
-/* /v1/live/twilio, /v1/live/pcm, /v1/live/tokens, /v1/live/{callSid}/events (live.c) */
-static void route_live(req *r, const char *p)
-{
-    if (!strcmp(p, "twilio"))
-        r->route = R_LIVE_TWILIO;
-    else if (!strcmp(p, "pcm"))
-        r->route = R_LIVE_PCM;
-    else if (!strcmp(p, "tokens"))
-        r->route = R_LIVE_TOKENS;
-    else {
-        size_t n = strcspn(p, "/");
-        if (n == 0 || n >= sizeof r->live_sid || strcmp(p + n, "/events"))
-            return;
-        for (size_t i = 0; i < n; i++)
-            if (!isalnum((unsigned char)p[i]) && p[i] != '-' && p[i] != '_' && p[i] != '.')
-                return;
-        memcpy(r->live_sid, p, n);
-        r->live_sid[n] = '\0';
-        r->route = R_LIVE_EVENTS;
-    }
 }
 
 /* /v1/outbox/{id}[/approve|retry|cancel]: the id is the entry's idempotency key. */

@@ -447,6 +447,9 @@ void srv_live_stop(struct sdra_server *s);
 void srv_live_metrics(struct sdra_server *s);
 enum MHD_Result srv_live_upgrade(req *r, struct MHD_Connection *c);
 enum MHD_Result srv_live_token(req *r, struct MHD_Connection *c);
+/* Sets r->route (and r->live_sid) for the path p after "/v1/live/"; leaves R_NONE when nothing
+ * matches. */
+void srv_live_route(req *r, const char *p);
 bool srv_live_known(struct sdra_server *s, const char *org, const char *call_id);
 void srv_live_call_id(const char *org, const char *call_sid, char out[24]);
 struct sdra_buf;

@@ -32,6 +32,7 @@
 #include "sdra/util.h"
 #include "sdra/ws.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -52,6 +53,9 @@
 #define LIVE_KEEP_S 600.0             /* a finished call's events stay readable this long */
 #define LIVE_TOKEN_MAX_TTL_S 600
 #define LIVE_ARRIVALS 1024            /* arrival times kept per channel (0.1 s blocks) */
+#define LIVE_PARTIAL_MAX 1024         /* text of one partial event */
+#define LIVE_PARTIAL_EVERY_S 1.0      /* at most one partial event a second per channel */
+#define LIVE_DEGRADE_LEAVE_S 1.0      /* a degraded channel's lag back to this: normal search */
 
 enum { L_STREAMING, L_DETACHED, L_ENDING, L_DONE };
 enum { K_TWILIO, K_PCM };
@@ -69,7 +73,11 @@ typedef struct live_chan {
     int64_t decoded;        /* samples fed to the recognizer */
     int64_t dropped;        /* samples the full backlog refused */
     int64_t drop_before;    /* dropped samples before the decoded position (time shift) */
-    sdra_asr *asr;
+    sdra_asr *asr;          /* from the server's decoder cache; the decoder thread's alone */
+    int64_t base;           /* decoded samples before asr's stream began (a search switch) */
+    bool fast;              /* degraded mode: asr is the fast search (c->mu for readers) */
+    char partial[LIVE_PARTIAL_MAX]; /* the last partial event's text */
+    double partial_at;      /* when it was sent (wall s) */
     struct { int64_t at; double wall; } arr[LIVE_ARRIVALS]; /* when sample `at` arrived */
     size_t n_arr;
     int16_t *pend;          /* recording: received, not yet interleaved */
@@ -99,6 +107,8 @@ typedef struct live_call {
     size_t n_ev, cap_ev;
     unsigned long ev_seq;
     double max_lag_s;
+    int n_fast;             /* channels in degraded mode */
+    int switches;           /* search switches (degraded mode, either way) */
     int64_t started_ms;
     pthread_t dec;
 } live_call;
@@ -109,6 +119,8 @@ struct srv_live {
     live_call *calls;
     int n_threads;          /* connection and decoder threads running */
     int n_pending;          /* upgraded connections not yet attached to a call */
+    sdra_asr_cache *decoders; /* idle recognizers, reused across calls (models load once) */
+    long loads_seen, reuses_seen; /* the cache's counts already added to the metrics */
     unsigned char token_key[crypto_auth_hmacsha256_KEYBYTES];
 };
 
@@ -243,8 +255,11 @@ static void coach_emit(void *user, const char *event, json_t *data)
     if (!d)
         return;
     pthread_mutex_lock(&c->mu);
-    if (!strcmp(event, "metrics"))
+    if (!strcmp(event, "metrics")) {
         json_object_set_new(d, "lag_s", json_real(c->max_lag_s));
+        json_object_set_new(d, "mode", json_string(c->n_fast ? "degraded" : "normal"));
+        json_object_set_new(d, "degraded_channels", json_integer(c->n_fast));
+    }
     ev_add(c, event, d);
     pthread_mutex_unlock(&c->mu);
     json_decref(d);
@@ -316,6 +331,28 @@ static int token_check(const struct srv_live *L, const char *tok, char *org, cha
     }
     sdra_strlcpy(org, o, SDRA_STORE_ID_MAX);
     sdra_strlcpy(key_id, k, SDRA_STORE_ID_MAX);
+    return 0;
+}
+
+/* token_check, then the key that issued the token: still in the store, of the same
+ * organisation, not revoked. A token dies with its key (checked at every connect, reconnects
+ * included); a call already streaming goes on. */
+static int token_auth(struct sdra_server *s, const char *tok, char *org, char *key_id, const char **why)
+{
+    if (token_check(s->live, tok, org, key_id, why) < 0)
+        return -1;
+    sdra_store_key k;
+    sdra_error err = {0};
+    int rc = sdra_store_key_get(s->store, key_id, &k, &err);
+    if (rc == SDRA_ENOTFOUND || (rc == 0 && (k.revoked_ms != 0 || strcmp(k.org, org)))) {
+        *why = "the token's key was revoked";
+        return -1;
+    }
+    if (rc < 0) {
+        sdra_log(SDRA_LOG_WARN, "live token: looking up key %s: %s", key_id, err.msg);
+        *why = "the token's key could not be checked; try again";
+        return -1;
+    }
     return 0;
 }
 
@@ -475,7 +512,7 @@ static void on_utt(live_call *c, sdra_transcript *t, sdra_coach *coach, int ch, 
 {
     if (!u->n_words)
         return;
-    double shift = (double)c->ch[ch].drop_before / c->rate_hz;
+    double shift = (double)(c->ch[ch].drop_before + c->ch[ch].base) / c->rate_hz;
     sdra_utterance *x = sdra_transcript_add_utterance(t, ch, u->start_s + shift, u->end_s + shift, NULL);
     if (!x)
         return;
@@ -487,11 +524,12 @@ static void on_utt(live_call *c, sdra_transcript *t, sdra_coach *coach, int ch, 
     sdra_transcript_sort(t);
     double now = sdra_clock_s();
     pthread_mutex_lock(&c->mu);
-    double arrived = arrival_of(&c->ch[ch], (int64_t)((u->end_s) * c->rate_hz) + c->ch[ch].drop_before);
+    double arrived = arrival_of(&c->ch[ch], (int64_t)((u->end_s) * c->rate_hz) + c->ch[ch].drop_before + c->ch[ch].base);
     if (d) {
         json_object_set_new(d, "channel", json_integer(ch));
         json_object_set_new(d, "role", json_string(sdra_role_name(t->speakers[ch].role)));
         json_object_set_new(d, "lag_s", json_real(c->max_lag_s));
+        json_object_set_new(d, "mode", json_string(c->ch[ch].fast ? "degraded" : "normal"));
         if (arrived > 0)
             json_object_set_new(d, "latency_s", json_real(now - arrived));
         ev_add(c, "utterance", d);
@@ -507,9 +545,10 @@ static void on_utt(live_call *c, sdra_transcript *t, sdra_coach *coach, int ch, 
         sdra_log(SDRA_LOG_WARN, "live call %s: coach: %s", c->id, err.msg);
 }
 
+/* Hands on the recognizer's final utterances; returns how many, or -1. */
 static int drain(live_call *c, sdra_transcript *t, sdra_coach *coach, int ch)
 {
-    for (;;) {
+    for (int n = 0;; n++) {
         sdra_asr_utt u;
         bool ready = false;
         sdra_error err = {0};
@@ -518,7 +557,7 @@ static int drain(live_call *c, sdra_transcript *t, sdra_coach *coach, int ch)
             return -1;
         }
         if (!ready)
-            return 0;
+            return n;
         on_utt(c, t, coach, ch, &u);
         sdra_asr_utt_release(&u);
     }
@@ -567,6 +606,66 @@ static void bleed_gate(int16_t *a, int16_t *b, size_t n, int rate_hz)
         }
 }
 
+/* The utterance channel ch is in the middle of, as far as it is recognized: a `partial` event
+ * (at most every LIVE_PARTIAL_EVERY_S, and only when the text changed). Never stored: the
+ * final `utterance` supersedes it. */
+static void send_partial(live_call *c, const sdra_transcript *t, int ch)
+{
+    live_chan *h = &c->ch[ch];
+    double now = sdra_clock_s(), start = -1;
+    if (now - h->partial_at < LIVE_PARTIAL_EVERY_S)
+        return;
+    char text[LIVE_PARTIAL_MAX];
+    sdra_error err = {0};
+    if (sdra_asr_partial(h->asr, text, sizeof text, &start, &err) < 0 || !text[0] || !strcmp(text, h->partial))
+        return;
+    h->partial_at = now;
+    memcpy(h->partial, text, sizeof text);
+    start += (double)(h->drop_before + h->base) / c->rate_hz;
+    json_t *d = json_pack("{s:s,s:s,s:f,s:s,s:i}", "speaker", t->speakers[ch].id, "role",
+                          sdra_role_name(t->speakers[ch].role), "start", start, "text", text, "channel", ch);
+    if (!d)
+        return;
+    pthread_mutex_lock(&c->mu);
+    ev_add(c, "partial", d);
+    pthread_mutex_unlock(&c->mu);
+    json_decref(d);
+    srv_notify_event(c->s);
+}
+
+/* Degraded mode: channel ch, at an utterance boundary, goes to the fast search (fast) or back.
+ * The old recognizer ends its stream (what it holds is the silence after the utterance) and
+ * goes back to the cache; the new one starts at the decoded position (h->base). When no
+ * recognizer of the other kind can be had, the channel stays as it is. */
+static void switch_search(live_call *c, sdra_transcript *t, sdra_coach *coach, int ch, const sdra_asr_params *ap,
+                          bool fast)
+{
+    struct srv_live *L = c->s->live;
+    live_chan *h = &c->ch[ch];
+    sdra_asr_params p = *ap;
+    p.fast_search = fast;
+    sdra_asr *next = NULL;
+    sdra_error err = {0};
+    if (sdra_asr_cache_get(L->decoders, &p, &next, &err) < 0) {
+        sdra_log(SDRA_LOG_WARN, "live call %s: no %s recognizer: %s", c->id, fast ? "fast" : "normal", err.msg);
+        return;
+    }
+    if (sdra_asr_end_stream(h->asr, &err) == 0)
+        drain(c, t, coach, ch);
+    sdra_asr_cache_put(L->decoders, h->asr);
+    h->asr = next;
+    h->base = h->decoded;
+    h->partial[0] = '\0';
+    pthread_mutex_lock(&c->mu);
+    h->fast = fast;
+    c->n_fast += fast ? 1 : -1;
+    c->switches++;
+    pthread_mutex_unlock(&c->mu);
+    sdra_obs_inc(c->s->obs, "sdra_live_search_switches_total", fast ? "to=\"fast\"" : "to=\"normal\"", 1);
+    sdra_log(SDRA_LOG_INFO, "live call %s: channel %d %s (lag %.1f s)", c->id, ch,
+             fast ? "degraded to the fast search" : "back to the normal search", c->max_lag_s);
+}
+
 static int finalize(live_call *c, sdra_transcript *t);
 
 static void *dec_main(void *arg)
@@ -585,11 +684,11 @@ static void *dec_main(void *arg)
     ap.hints[2] = c->ci.rep_name;
     bool ok = t != NULL;
     for (int i = 0; ok && i < c->n_ch; i++) {
-        char sid[8];
+        char sid[16];
         snprintf(sid, sizeof sid, "S%d", i + 1);
         sdra_role role = c->rep_ch < 0 ? SDRA_ROLE_UNKNOWN : i == c->rep_ch ? SDRA_ROLE_REP : SDRA_ROLE_PROSPECT;
         ok = sdra_transcript_add_speaker(t, sid, role, c->n_ch == 2 ? i : -1) >= 0 &&
-             sdra_asr_create(&c->ch[i].asr, &ap, &err) == 0 && sdra_asr_start_stream(c->ch[i].asr, &err) == 0;
+             sdra_asr_cache_get(L->decoders, &ap, &c->ch[i].asr, &err) == 0;
         if (ok && c->rep_ch >= 0) {
             const char *name = i == c->rep_ch ? c->ci.rep_name : c->ci.contact_name;
             if (name)
@@ -617,6 +716,7 @@ static void *dec_main(void *arg)
         sdra_log(SDRA_LOG_ERROR, "live call %s: recognizer: %s", c->id, err.msg[0] ? err.msg : "out of memory");
     int16_t in[2][1600], up[3200];
     double next_tick = 1.0;
+    bool ended[2] = {false, false};
     pthread_mutex_lock(&c->mu);
     for (;;) {
         bool any = false;
@@ -662,6 +762,7 @@ static void *dec_main(void *arg)
         if (c->n_ch == 2 && k[0] == k[1])
             bleed_gate(in[0], in[1], k[0], c->rate_hz);
         for (int i = 0; i < c->n_ch; i++) {
+            ended[i] = false;
             if (!ok || !k[i])
                 continue;
             const int16_t *feed = in[i];
@@ -675,12 +776,25 @@ static void *dec_main(void *arg)
                 feed = up;
                 nf = 2 * k[i];
             }
-            if (sdra_asr_feed(c->ch[i].asr, feed, nf, &err) == 0)
-                drain(c, t, coach, i);
+            ended[i] = sdra_asr_feed(c->ch[i].asr, feed, nf, &err) == 0 && drain(c, t, coach, i) > 0;
+            if (!ended[i])
+                send_partial(c, t, i);
         }
         pthread_mutex_lock(&c->mu);
         for (int i = 0; i < c->n_ch; i++)
             c->ch[i].decoded += (int64_t)k[i];
+        /* degraded mode: judged per channel on its own backlog, switched where an utterance
+         * just ended (PocketSphinx cannot change its search mid-utterance) */
+        for (int i = 0; ok && i < c->n_ch; i++) {
+            double lag = (double)c->ch[i].len / c->rate_hz;
+            if (!ended[i] || sdra_live_degrade_next(c->ch[i].fast, lag, s->p.live_degrade_lag_s,
+                                                    LIVE_DEGRADE_LEAVE_S) == c->ch[i].fast)
+                continue;
+            bool fast = !c->ch[i].fast;
+            pthread_mutex_unlock(&c->mu);
+            switch_search(c, t, coach, i, &ap, fast);
+            pthread_mutex_lock(&c->mu);
+        }
         double now_s = (double)c->ch[0].decoded / c->rate_hz;
         if (coach && now_s >= next_tick) {
             next_tick = now_s + 1.0;
@@ -704,18 +818,25 @@ static void *dec_main(void *arg)
             int64_t dropped = 0;
             for (int i = 0; i < c->n_ch; i++)
                 dropped += c->ch[i].dropped;
-            json_object_set_new(t->meta, "live", json_pack("{s:i,s:f,s:i}", "reconnects", c->reconnects,
+            json_object_set_new(t->meta, "live", json_pack("{s:i,s:f,s:i,s:i}", "reconnects", c->reconnects,
                                                             "dropped_s", (double)dropped / c->rate_hz,
-                                                            "alerts", coach ? sdra_coach_alert_count(coach) : 0));
+                                                            "alerts", coach ? sdra_coach_alert_count(coach) : 0,
+                                                            "search_switches", c->switches));
         }
         finalize(c, t);
     }
     sdra_coach_destroy(coach);
     sdra_transcript_destroy(t);
-    for (int i = 0; i < c->n_ch; i++) {
-        sdra_asr_destroy(c->ch[i].asr);
+    for (int i = 0; i < c->n_ch; i++) { /* back to the cache for the next call (a failed one goes) */
+        if (ok)
+            sdra_asr_cache_put(L->decoders, c->ch[i].asr);
+        else
+            sdra_asr_destroy(c->ch[i].asr);
         c->ch[i].asr = NULL;
     }
+    pthread_mutex_lock(&c->mu);
+    c->n_fast = 0;
+    pthread_mutex_unlock(&c->mu);
     call_unref(L, c);
     pthread_mutex_lock(&L->mu);
     L->n_threads--;
@@ -725,21 +846,6 @@ static void *dec_main(void *arg)
 }
 
 /* ---- the end of a call: stored like an upload ------------------------------------------ */
-
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *b = p;
-    while (n) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 /* The recording as a WAV at tmp (encrypted under dk when given). */
 static int write_wav(live_call *c, int fd, const sdra_crypt_key *dk, size_t *bytes, sdra_error *err)
@@ -768,9 +874,9 @@ static int write_wav(live_call *c, int fd, const sdra_crypt_key *dk, size_t *byt
     char buf[65536];
     ssize_t n;
     lseek(c->raw_fd, 0, SEEK_SET);
-    rc = cw ? sdra_crypt_writer_write(cw, h, sizeof h, err) : write_all(fd, h, sizeof h);
+    rc = cw ? sdra_crypt_writer_write(cw, h, sizeof h, err) : sdra_write_all(fd, h, sizeof h);
     while (rc == 0 && (n = read(c->raw_fd, buf, sizeof buf)) > 0)
-        rc = cw ? sdra_crypt_writer_write(cw, buf, (size_t)n, err) : write_all(fd, buf, (size_t)n);
+        rc = cw ? sdra_crypt_writer_write(cw, buf, (size_t)n, err) : sdra_write_all(fd, buf, (size_t)n);
     if (rc < 0 && !err->msg[0])
         sdra_error_set(err, SDRA_EIO, "writing the recording failed: %s", strerror(errno));
     if (cw && sdra_crypt_writer_close(cw, rc == 0 ? err : NULL) < 0)
@@ -1139,7 +1245,7 @@ static int param_auth(live_conn *k, const char *tok, char *why, size_t wn)
     if (k->authed)
         return 0;
     const char *reason = "missing credentials: an Authorization header, ?token= or a token parameter";
-    if (tok && token_check(k->s->live, tok, k->org, k->key_id, &reason) == 0) {
+    if (tok && token_auth(k->s, tok, k->org, k->key_id, &reason) == 0) {
         k->authed = true;
         return 0;
     }
@@ -1581,7 +1687,7 @@ enum MHD_Result srv_live_upgrade(req *r, struct MHD_Connection *c)
     } else {
         const char *tok = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
         const char *why = NULL;
-        if (tok && token_check(L, tok, k->org, k->key_id, &why) < 0) {
+        if (tok && token_auth(s, tok, k->org, k->key_id, &why) < 0) {
             free(k);
             if (srv_audit(r, "-", "auth.fail", "", why) < 0)
                 return srv_send_audit_failed(r, c);
@@ -1618,6 +1724,30 @@ enum MHD_Result srv_live_upgrade(req *r, struct MHD_Connection *c)
     MHD_add_response_header(resp, "Upgrade", "websocket");
     MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
     return srv_queue(r, c, 101, resp);
+}
+
+/* ---- routing ----------------------------------------------------------------------------- */
+
+/* /v1/live/twilio, /v1/live/pcm, /v1/live/tokens, /v1/live/{callSid}/events (live.c) */
+void srv_live_route(req *r, const char *p)
+{
+    if (!strcmp(p, "twilio"))
+        r->route = R_LIVE_TWILIO;
+    else if (!strcmp(p, "pcm"))
+        r->route = R_LIVE_PCM;
+    else if (!strcmp(p, "tokens"))
+        r->route = R_LIVE_TOKENS;
+    else {
+        size_t n = strcspn(p, "/");
+        if (n == 0 || n >= sizeof r->live_sid || strcmp(p + n, "/events"))
+            return;
+        for (size_t i = 0; i < n; i++)
+            if (!isalnum((unsigned char)p[i]) && p[i] != '-' && p[i] != '_' && p[i] != '.')
+                return;
+        memcpy(r->live_sid, p, n);
+        r->live_sid[n] = '\0';
+        r->route = R_LIVE_EVENTS;
+    }
 }
 
 /* ---- event streams ----------------------------------------------------------------------- */
@@ -1682,7 +1812,7 @@ static int token_key_load(struct sdra_server *s, unsigned char *key, sdra_error 
         randombytes_buf(k, sizeof k);
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd >= 0) {
-            int ok = write_all(fd, k, sizeof k) == 0 && fsync(fd) == 0;
+            int ok = sdra_write_all(fd, k, sizeof k) == 0 && fsync(fd) == 0;
             close(fd);
             if (!ok)
                 return sdra_error_set(err, SDRA_EIO, "%s: cannot write the live token key", path);
@@ -1713,6 +1843,9 @@ int srv_live_start(struct sdra_server *s, sdra_error *err)
     int rc = sdra_mkdir_p(tmp, err);
     if (rc == 0)
         rc = token_key_load(s, L->token_key, err);
+    /* two channels a call (the fast recognizers of degraded channels share the bound) */
+    if (rc == 0)
+        rc = sdra_asr_cache_create(&L->decoders, 2 * s->p.max_live_calls, err);
     sdra_obs *m = s->obs;
     static const double lat_bounds[] = {0.25, 0.5, 1, 1.5, 2, 3, 5, 10};
     sdra_obs_define(m, "sdra_live_calls", SDRA_OBS_GAUGE, "Live calls streaming or waiting for a reconnect", NULL, 0);
@@ -1728,6 +1861,14 @@ int srv_live_start(struct sdra_server *s, sdra_error *err)
     sdra_obs_define(m, "sdra_live_audio_dropped_seconds_total", SDRA_OBS_COUNTER,
                     "Audio left out of recognition because a call's backlog was full (kept in the recording)",
                     NULL, 0);
+    sdra_obs_define(m, "sdra_live_degraded_channels", SDRA_OBS_GAUGE,
+                    "Channels of live calls recognized with the fast search because they fell behind", NULL, 0);
+    sdra_obs_define(m, "sdra_live_search_switches_total", SDRA_OBS_COUNTER,
+                    "Live channels switched to the fast search or back, by direction", NULL, 0);
+    sdra_obs_define(m, "sdra_live_decoder_loads_total", SDRA_OBS_COUNTER,
+                    "Recognizers loaded for live calls (the rest came from the idle cache)", NULL, 0);
+    sdra_obs_define(m, "sdra_live_decoder_reuses_total", SDRA_OBS_COUNTER,
+                    "Live-call recognizers taken from the idle cache instead of loaded", NULL, 0);
     sdra_obs_define(m, "sdra_live_utterance_latency_seconds", SDRA_OBS_HISTOGRAM,
                     "From the end of an utterance's audio arriving to its utterance event", lat_bounds,
                     (int)(sizeof lat_bounds / sizeof lat_bounds[0]));
@@ -1739,11 +1880,12 @@ void srv_live_metrics(struct sdra_server *s)
     struct srv_live *L = s->live;
     if (!L)
         return;
-    int n = 0;
+    int n = 0, fast = 0;
     double lag = 0;
     pthread_mutex_lock(&L->mu);
     for (live_call *c = L->calls; c; c = c->next) {
         pthread_mutex_lock(&c->mu);
+        fast += c->n_fast;
         if (c->state != L_DONE) {
             n++;
             if (c->max_lag_s > lag)
@@ -1754,6 +1896,16 @@ void srv_live_metrics(struct sdra_server *s)
     pthread_mutex_unlock(&L->mu);
     sdra_obs_set(s->obs, "sdra_live_calls", NULL, n);
     sdra_obs_set(s->obs, "sdra_live_lag_seconds", NULL, lag);
+    sdra_obs_set(s->obs, "sdra_live_degraded_channels", NULL, fast);
+    long loads = 0, reuses = 0;
+    pthread_mutex_lock(&L->mu); /* counters only grow: the cache's new counts are added */
+    if (L->decoders)
+        sdra_asr_cache_counts(L->decoders, &loads, &reuses, NULL);
+    sdra_obs_inc(s->obs, "sdra_live_decoder_loads_total", NULL, (double)(loads - L->loads_seen));
+    sdra_obs_inc(s->obs, "sdra_live_decoder_reuses_total", NULL, (double)(reuses - L->reuses_seen));
+    L->loads_seen = loads;
+    L->reuses_seen = reuses;
+    pthread_mutex_unlock(&L->mu);
 }
 
 /* With s->stopping set: connections close (1001), calls end with what they received and are
@@ -1780,6 +1932,7 @@ void srv_live_stop(struct sdra_server *s)
     pthread_mutex_unlock(&L->mu);
     pthread_mutex_destroy(&L->mu);
     pthread_cond_destroy(&L->cv);
+    sdra_asr_cache_destroy(L->decoders);
     sodium_memzero(L->token_key, sizeof L->token_key);
     free(L);
     s->live = NULL;

@@ -48,6 +48,7 @@ sdra_server_params sdra_server_default_params(void)
     p.max_live_calls = 8;
     p.live_grace_s = 30;
     p.live_backlog_s = 30;
+    p.live_degrade_lag_s = 5;
     return p;
 }
 

@@ -8,7 +8,11 @@
 # same callSid make one call; misbehaving clients (garbage frames, unmasked frames, bad base64,
 # an unknown event, an oversized message, binary on Twilio, bad JSON, bad UTF-8) each get their
 # close code and the server stays healthy; credentials (none, an API key in the URL, a forged
-# token) and the live-call limit are refused clearly.
+# token, a token whose key was revoked) and the live-call limit are refused clearly. Partial
+# events come while utterances are decoded, each before the utterance that supersedes it, and
+# none is stored; a call streamed faster than recognition on a server that degrades at 1 s of
+# lag reports degraded mode; later calls reuse the recognizers of earlier ones; the pricing
+# call's objection alert comes while the call is on, before the client sends stop.
 # ctest-labels: slow
 set -u
 SDRA=${SDRA:?SDRA must name the sdra binary}
@@ -29,7 +33,7 @@ D="$T/data"
 KEY=$("$SDRA" keys create --data "$D" --name streamer --scope write) || fail "keys create failed"
 RKEY=$("$SDRA" keys create --data "$D" --name reader --scope read) || fail "keys create (read) failed"
 "$SDRA" serve --listen 127.0.0.1:0 --data "$D" --port-file "$T/port" --log-level info \
-  --live-backlog-s 600 --live-grace-s 4 2>"$T/serve.log" &
+  --live-backlog-s 600 --live-grace-s 4 --live-degrade-lag-s 0 2>"$T/serve.log" &
 PIDS+=($!)
 wait_port_file "$T/port" "server did not start"
 PORT=$(cat "$T/port")
@@ -75,6 +79,19 @@ assert any(e["event"] == "metrics" for e in live), "no metrics event"
 assert live[-1]["event"] == "done", live[-1]
 d = live[-1]["data"]
 assert d["status"] == "queued" and d["id"].startswith("live-") and d["duration_s"] > 20, d
+# partial events: while an utterance is decoded, never about one already final
+parts = [(k, e["data"]) for k, e in enumerate(live) if e["event"] == "partial"]
+assert parts, "no partial event"
+followed = 0
+for k, p in parts:
+    assert p["speaker"] and p["role"] in ("rep", "prospect") and p["text"] and p["start"] >= 0, p
+    before = [e["data"] for e in live[:k] if e["event"] == "utterance" and e["data"]["speaker"] == p["speaker"]]
+    assert not any(u["start"] - 0.3 <= p["start"] < u["end"] - 0.3 for u in before), ("a partial after its utterance", p)
+    after = [e["data"] for e in live[k + 1:] if e["event"] == "utterance" and e["data"]["speaker"] == p["speaker"]]
+    followed += any(abs(u["start"] - p["start"]) <= 1.0 for u in after)
+assert followed, "no partial was followed by its utterance"
+# degrading is off on this server (--live-degrade-lag-s 0): the normal search throughout
+assert all(e["data"].get("mode") == "normal" for e in live if e["event"] in ("metrics", "utterance"))
 print(d["id"])
 PY
 ID=$(python3 -c '
@@ -96,12 +113,18 @@ for a in transcript analysis email crm report; do
   [ "$(status "${H[@]}" "$B/v1/calls/$ID/$a")" = 200 ] || fail "artifact $a: $(cat "$T/body")"
 done
 status "${H[@]}" "$B/v1/calls/$ID/transcript" >/dev/null
-python3 - "$T/body" <<'PY' || fail "live transcript"
+python3 - "$T/body" "$T/events1.jsonl" <<'PY' || fail "live transcript"
 import json, sys
 t = json.load(open(sys.argv[1]))
 assert t["meta"]["mode"] == "live", t.get("meta")
 assert len(t["utterances"]) >= 2
 assert {s["role"] for s in t["speakers"]} == {"rep", "prospect"}
+# the final utterances, and nothing of the partials
+evs = [json.loads(l) for l in open(sys.argv[2])]
+utts = sorted((round(e["data"]["start"], 2), e["data"]["text"]) for e in evs if e.get("event") == "utterance")
+got = sorted((round(u["start"], 2), u["text"]) for u in t["utterances"])
+assert got == utts, ("transcript != utterance events", got[:3], utts[:3])
+assert t["meta"]["live"]["search_switches"] == 0, t["meta"]["live"]
 PY
 [ "$(status "${H[@]}" "$B/v1/calls/$ID/audio")" = 200 ] || fail "audio of the live call"
 head -c 4 "$T/body" | grep -q RIFF || fail "the stored recording is not a WAV"
@@ -127,13 +150,32 @@ assert names.count("utterance") >= 2
 PY
 [ "$(status -H "Authorization: Bearer $RKEY" "$B/v1/live/CA-nope/events")" = 404 ] || fail "unknown live call not 404"
 
+# --- a token dies with its key: revoked, its tokens are refused at every connect ------------------
+KEY3=$("$SDRA" keys create --data "$D" --name revokee --scope write) || fail "keys create (revokee) failed"
+[ "$(status -X POST -H "Authorization: Bearer $KEY3" "$B/v1/live/tokens")" = 201 ] || fail "token 3: $(cat "$T/body")"
+TOK3=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$T/body")
+"$SDRA" keys revoke --data "$D" revokee >"$T/revoke.out" 2>&1 || fail "keys revoke: $(cat "$T/revoke.out")"
+UPG=(-H 'Upgrade: websocket' -H 'Connection: Upgrade' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==')
+[ "$(status "${UPG[@]}" "$B/v1/live/twilio?token=$TOK3")" = 401 ] || fail "a revoked key's token was accepted: $(head -c 300 "$T/body")"
+grep -q "key was revoked" "$T/body" || fail "revoked token: $(cat "$T/body")"
+timeout 60 "$PY" "$CLIENT" stream "$WS/v1/live/twilio?events=1" "$T/call.ulaw" --sid CA-live-revoked --to 0 \
+  --param "token=$TOK3" --wait 20 >"$T/events-rev.jsonl" 2>"$T/client-rev.log" || fail "revoked stream: $(tail -2 "$T/client-rev.log")"
+python3 - "$T/events-rev.jsonl" <<'PY' || fail "a revoked key's token in the start message: $(tail -2 "$T/events-rev.jsonl")"
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+close = [e for e in evs if "close" in e][-1]
+assert close["close"] == 1008 and "revoked" in close["reason"], close
+assert not any(e.get("event") == "utterance" for e in evs)
+PY
+
 # --- a drop mid-call, then a reconnect with the same callSid: one call --------------------------
+# (the first 16 s: the subject is the protocol, not the words)
 timeout 60 "$PY" "$CLIENT" stream "$WS/v1/live/twilio?events=1" "$T/call.ulaw" --sid CA-live-2 --speed 8 \
-  --to 12 --drop-after 999 --auth "$KEY" >"$T/events2a.jsonl" 2>"$T/client2a.log" || fail "stream 2a"
+  --to 8 --drop-after 999 --auth "$KEY" >"$T/events2a.jsonl" 2>"$T/client2a.log" || fail "stream 2a"
 grep -q dropped_at_s "$T/events2a.jsonl" || fail "stream 2a did not drop: $(tail -2 "$T/events2a.jsonl")"
 # the call waits (grace 4 s) for the reconnect, which sends the rest
 timeout 600 "$PY" "$CLIENT" stream "$WS/v1/live/twilio?events=1" "$T/call.ulaw" --sid CA-live-2 --speed 8 \
-  --from 12 --stop --auth "$KEY" --wait 400 >"$T/events2b.jsonl" 2>"$T/client2b.log" || fail "stream 2b: $(tail -3 "$T/client2b.log")"
+  --from 8 --to 16 --stop --auth "$KEY" --wait 400 >"$T/events2b.jsonl" 2>"$T/client2b.log" || fail "stream 2b: $(tail -3 "$T/client2b.log")"
 ID2=$(python3 -c '
 import json,sys
 for l in open(sys.argv[1]):
@@ -141,7 +183,7 @@ for l in open(sys.argv[1]):
     if e.get("event")=="done": print(e["data"]["id"], e["data"]["duration_s"])' "$T/events2b.jsonl")
 [ -n "$ID2" ] || fail "no done after the reconnect: $(tail -3 "$T/events2b.jsonl")"
 set -- $ID2
-python3 -c 'import sys; assert float(sys.argv[1]) > 22, sys.argv[1]' "$2" || fail "the reconnected call lost audio: $2 s"
+python3 -c 'import sys; assert float(sys.argv[1]) > 15.5, sys.argv[1]' "$2" || fail "the reconnected call lost audio: $2 s"
 [ "$(grep -c '"event": "done"' "$T/events2a.jsonl")" = 0 ] || fail "the dropped half ended the call"
 n=0
 for _ in $(seq 1 60); do
@@ -163,16 +205,24 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 [ "$n" = 3 ] || fail "a dropped call was not kept after the grace period ($n calls)"
+# calls 2 and 3 have the same configuration (no call sheet, so no hints): call 3 took call 2's
+# recognizers from the cache instead of loading its own
+status "$B/metrics" >/dev/null
+python3 - "$T/body" <<'PY' || fail "recognizers were not reused: $(grep sdra_live_decoder "$T/body")"
+import sys
+m = {l.split()[0]: float(l.split()[1]) for l in open(sys.argv[1]) if l.startswith("sdra_live_decoder")}
+assert m.get("sdra_live_decoder_reuses_total", 0) >= 2, m
+PY
 
-# --- coaching while the call is on: the pricing call (price, competitor and security objections
-# in its first 30 s) streamed at twice real time: objection alerts with their battlecards come
-# before `done`, in call-time order, each within the call. Whether they also came before the
-# stream's `stop` (the call's end) depends on how far recognition lags on this machine: printed.
+# --- coaching while the call is on: the pricing call's first 40 s (price, competitor and security
+# objections are said in its first 38 s) streamed at 4x real time; the client sends stop only
+# once an objection alert came (at most 120 s): the alert comes while the call is on, with its
+# battlecard, before the client's stop (not produced by the hang-up), in call-time order.
 ffmpeg -nostdin -loglevel error -i "$FIX/pricing.stereo.wav" -ar 8000 -ac 2 -f mulaw "$T/pricing.ulaw" \
   || fail "ffmpeg mu-law conversion (pricing)"
 timeout 600 "$PY" "$CLIENT" stream "$WS/v1/live/twilio?events=1" "$T/pricing.ulaw" --sid CA-live-pricing --auth "$KEY" \
-  --speed 2 --stop --param contact_email=sam@acme.example --param "rep_name=Alex" --param rep_track=inbound \
-  --wait 400 >"$T/events-pricing.jsonl" 2>"$T/client-pricing.log" || fail "pricing stream: $(tail -3 "$T/client-pricing.log")"
+  --speed 4 --to 40 --stop --alert-before-stop objection --alert-timeout 120 --param contact_email=sam@acme.example \
+  --param "rep_name=Alex" --param rep_track=inbound --wait 400 >"$T/events-pricing.jsonl" 2>"$T/client-pricing.log" || fail "pricing stream: $(tail -3 "$T/client-pricing.log")"
 python3 - "$T/events-pricing.jsonl" <<'PY' || fail "pricing call: objection alerts"
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
@@ -186,12 +236,13 @@ assert types & {"price", "competitor", "security"}, types
 for a in obj:
     card = a.get("battlecard") or {}
     assert card.get("label") and card.get("point"), a
-    assert 0 <= a["at"] <= 70, a
+    assert 0 <= a["at"] <= 40, a
 ats = [a["at"] for a in alerts]
 assert ats == sorted(ats), "alerts out of call-time order"
-stop = next((k for k, e in enumerate(lines) if "stop_sent" in e), None)
+assert not any("alert_timeout" in e for e in lines), "no objection alert within 120 s of the call's audio"
+stop = next(k for k, e in enumerate(lines) if "stop_sent" in e)
 first = next(k for k, e in enumerate(lines) if e.get("event") == "alert" and e["data"].get("kind") == "objection")
-print("pricing call: objection alerts %s; first one %s the stream's stop" % (sorted(types), "before" if stop is None or first < stop else "after"))
+assert first < stop, "the first objection alert came after the stream's stop"
 PY
 
 # --- misbehaving clients: a clear close code each, the server stays healthy ----------------------
@@ -217,7 +268,29 @@ grep -q 'never accepted in a URL' "$T/body" || fail "API key in URL: $(cat "$T/b
 grep -q "$KEY" "$T/serve.log" && fail "the API key is in the server log"
 status "$B/metrics" >/dev/null
 grep -Eq '^sdra_live_calls_total\{outcome="stored"\} [3-9]' "$T/body" || fail "metrics: $(grep sdra_live "$T/body")"
+grep -q '^sdra_live_degraded_channels 0' "$T/body" || fail "sdra_live_degraded_channels: $(grep degraded "$T/body")"
 grep -q '^sdra_live_closes_total{code="1009"}' "$T/body" || fail "close metrics: $(grep sdra_live_closes "$T/body")"
+
+# --- degraded mode: a server that degrades at 1 s of lag, 20 s of a call streamed at 16x: the
+# channels switch to the fast search where an utterance ends, and say so ----------------------
+D3="$T/data3"
+KEY4=$("$SDRA" keys create --data "$D3" --name s --scope write) || fail "keys create 3"
+"$SDRA" serve --listen 127.0.0.1:0 --data "$D3" --port-file "$T/port3" --live-degrade-lag-s 1 2>"$T/serve3.log" &
+PIDS+=($!)
+wait_port_file "$T/port3" "server 3 did not start"
+timeout 600 "$PY" "$CLIENT" stream "ws://127.0.0.1:$(cat "$T/port3")/v1/live/twilio?events=1" "$T/call.ulaw" --sid CA-live-fast \
+  --auth "$KEY4" --speed 16 --to 20 --stop --wait 400 >"$T/events-fast.jsonl" 2>"$T/client-fast.log" || fail "degraded stream: $(tail -3 "$T/client-fast.log")"
+python3 - "$T/events-fast.jsonl" <<'PY' || fail "degraded mode: $(grep -c utterance "$T/events-fast.jsonl") utterances; $(grep -E 'degraded|normal search' "$T/serve3.log" | tail -2)"
+import json, sys
+live = [e for e in map(json.loads, open(sys.argv[1])) if "event" in e]
+assert live and live[-1]["event"] == "done", live[-1:]
+modes = [e["data"]["mode"] for e in live if e["event"] in ("metrics", "utterance")]
+assert set(modes) <= {"normal", "degraded"}, modes
+assert "degraded" in modes, modes
+assert any(e["data"]["degraded_channels"] >= 1 for e in live if e["event"] == "metrics" and e["data"]["mode"] == "degraded")
+PY
+status "http://127.0.0.1:$(cat "$T/port3")/metrics" >/dev/null
+grep -Eq '^sdra_live_search_switches_total\{to="fast"\} [1-9]' "$T/body" || fail "no switch to the fast search: $(grep sdra_live_search "$T/body")"
 
 D2="$T/data2"
 "$SDRA" keys create --data "$D2" --name s --scope write >"$T/key2" || fail "keys create 2"

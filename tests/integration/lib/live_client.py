@@ -4,12 +4,17 @@
 tests/integration/live_calls.sh and bench/live.sh.
 
   stream URL RAW --sid SID [--speed N] [--stop | --drop-after S] [--from S] [--param K=V]...
-         [--auth KEY] [--events FILE]
+         [--auth KEY] [--events FILE] [--alert-before-stop KIND [--alert-timeout S]]
       streams RAW (mu-law 8 kHz, 1 or 2 channels interleaved: --channels) in the Twilio Media
       Streams format, 20 ms per media message and track, at N times real time; prints each
       event received as one JSON line (to --events FILE too) and finally {"close": code}.
       --drop-after S: the connection is dropped (no close frame) after S s, or at the end of
       what it sends (--to), whichever comes first.
+      --alert-before-stop KIND: after the audio, stop is sent only once an alert of that kind
+      came (or --alert-timeout S passed, default 60: {"alert_timeout": KIND} is printed).
+      --max-lag S: sending pauses while the server's last reported lag_s (utterance and
+      metrics events, so ask for events) is over S, at most 5 s a time: a call streamed as
+      fast as the server recognizes it.
   bad URL KIND [--auth KEY]
       KIND garbage|base64|unknown|oversized|binary|nostart: one misbehaving client; prints the
       close code the server sent.
@@ -37,6 +42,13 @@ def log(o, f=None):
 
 
 async def stream(a):
+    try:
+        await stream_inner(a)
+    except websockets.ConnectionClosed as e:  # the server closed while we sent (a refused start)
+        log({"close": e.code, "reason": e.reason}, open(a.events, "a") if a.events else None)
+
+
+async def stream_inner(a):
     raw = open(a.raw, "rb").read()
     ch = a.channels
     frame = 160 * ch  # 20 ms
@@ -45,7 +57,8 @@ async def stream(a):
     hdr = {"Authorization": "Bearer " + a.auth} if a.auth else {}
     params = dict(p.split("=", 1) for p in a.param)
     out = open(a.events, "a") if a.events else None
-    t_send = {}
+    alert_seen = asyncio.Event()
+    lag = {"s": 0.0}
     async with websockets.connect(a.url, extra_headers=hdr, max_size=1 << 22) as ws:
         async def reader():
             try:
@@ -53,6 +66,11 @@ async def stream(a):
                     ev = json.loads(m)
                     ev["t"] = time.time()
                     log(ev, out)
+                    if ev.get("event") in ("utterance", "metrics") and "lag_s" in (ev.get("data") or {}):
+                        lag["s"] = ev["data"]["lag_s"]
+                    if (a.alert_before_stop and ev.get("event") == "alert"
+                            and (ev.get("data") or {}).get("kind") == a.alert_before_stop):
+                        alert_seen.set()
             except websockets.ConnectionClosed:
                 pass
 
@@ -86,6 +104,11 @@ async def stream(a):
             delay = due - time.time()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if a.max_lag is not None and chunk % 50 == 0:  # once a second of audio
+                waited = 0.0
+                while lag["s"] > a.max_lag and waited < 5.0:
+                    await asyncio.sleep(0.05)
+                    waited += 0.05
             if a.drop_after is not None and time.time() - t0 >= a.drop_after:
                 ws.transport.abort()  # no close frame: a dropped connection
                 log({"dropped_at_s": (pos - start_at) / ch / 8000.0})
@@ -97,6 +120,11 @@ async def stream(a):
             rt.cancel()
             return
         log({"sent_s": (pos - start_at) / ch / 8000.0, "t": time.time()}, out)
+        if a.stop and a.alert_before_stop:
+            try:
+                await asyncio.wait_for(alert_seen.wait(), timeout=a.alert_timeout)
+            except asyncio.TimeoutError:
+                log({"alert_timeout": a.alert_before_stop}, out)
         if a.stop:
             await ws.send(json.dumps({"event": "mark", "sequenceNumber": str(seq), "streamSid": "MZ" + a.sid,
                                       "mark": {"name": "end"}}))
@@ -228,6 +256,9 @@ def main():
     p.add_argument("--auth")
     p.add_argument("--events")
     p.add_argument("--wait", type=float, default=120.0)
+    p.add_argument("--alert-before-stop", metavar="KIND")
+    p.add_argument("--max-lag", type=float)
+    p.add_argument("--alert-timeout", type=float, default=60.0)
     p.add_argument("--slow-first", type=float, default=0.0, help="seconds sent at 1x before --speed applies")
     b = sub.add_parser("bad")
     b.add_argument("url")
