@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # web_live.sh - the web app's live call view (docs/web.md "Live calls") in Debian's headless
 # chromium, driven by tests/web/live.mjs through playwright-core: `sdra live-send` streams the
-# pricing call (Twilio format, 4x real time) while the page is open; the call shows in the Live
-# list, its page gets the utterances, an objection card with its battlecard, the running metrics,
-# and on `done` a link to the call's page; partials and the order of alert cards on a stream the
-# test answers itself. Also GET /v1/live/calls over curl: a key is needed, the list is the
-# organisation's own, and a call leaves it when it ends. Screenshots in
+# pricing call's first 32 s (Twilio format, 4x real time) while the page is open; the call
+# shows in the Live list, its page gets the utterances, an objection card with its battlecard,
+# the running metrics, and on `done` a link to the call's page; partials and the order of alert
+# cards on a stream the test answers itself. Also GET /v1/live/calls over curl: a key is
+# needed, the list is the organisation's own, and a call leaves it when it ends. Screenshots in
 # $SDRA_BUILD/test-output/web-live/ (docs/web/live.png is a copy).
 # ctest-labels: slow
 set -u
@@ -13,15 +13,18 @@ SDRA=${SDRA:?SDRA must name the sdra binary}
 FIX=${SDRA_FIXTURES:?SDRA_FIXTURES must name the generated calls}
 SRC=${SDRA_SRC:?SDRA_SRC must name the source tree}
 OUT=${SDRA_BUILD:-$SRC/build}/test-output/web-live
-AUDIO="$FIX/pricing.stereo.wav" # price, competitor and security objections in its first 30 s
+CALL="$FIX/pricing.stereo.wav" # price, competitor and security objections in its first 30 s
 . "$(dirname "${BASH_SOURCE[0]}")/lib/scratch.sh"
 it_setup web_live
-[ -f "$AUDIO" ] || fail "$AUDIO missing (tests/fixtures/generate.sh)"
+[ -f "$CALL" ] || fail "$CALL missing (tests/fixtures/generate.sh)"
 command -v node >/dev/null || fail "node is missing: run scripts/install-deps.sh"
 CHROMIUM=${SDRA_CHROMIUM:-/usr/bin/chromium}
 [ -x "$CHROMIUM" ] || fail "$CHROMIUM is missing: run scripts/install-deps.sh"
 [ -f "$SRC/node_modules/playwright-core/package.json" ] || fail "playwright-core is missing: run scripts/install-deps.sh"
 
+# its first 32 s (the objections, and half the recognition time of the whole 68 s call)
+AUDIO="$T/pricing-32s.wav"
+ffmpeg -nostdin -loglevel error -i "$CALL" -t 32 "$AUDIO" || fail "ffmpeg could not cut the pricing call"
 D="$T/data"
 KEY=$("$SDRA" keys create --data "$D" --name browser --scope write) || fail "keys create failed"
 OKEY=$("$SDRA" keys create --data "$D" --name other --scope read --org other) || fail "keys create (other org) failed"
