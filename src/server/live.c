@@ -1688,7 +1688,7 @@ enum MHD_Result srv_live_calls(req *r, struct MHD_Connection *c)
             if (lc->state != L_DONE) {
                 const sdra_call_info *ci = &lc->ci;
                 double dur = lc->rate_hz > 0 ? (double)lc->ch[0].received / lc->rate_hz : 0;
-                json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:f,s:f,s:s?,s:s?,s:s?,s:s?}", "id", lc->id, "call_sid",
+                json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:f,s:f,s:s*,s:s*,s:s*,s:s*}", "id", lc->id, "call_sid",
                                       lc->sid, "state", state_names[lc->state], "started_at",
                                       srv_time_or_null(lc->started_ms), "duration_s", dur, "lag_s", lc->max_lag_s,
                                       "contact_name", ci->contact_name, "contact_email", ci->contact_email,

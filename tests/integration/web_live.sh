@@ -4,9 +4,9 @@
 # pricing call's first 32 s (Twilio format, 4x real time) while the page is open; the call
 # shows in the Live list, its page gets the utterances, an objection card with its battlecard,
 # the running metrics, and on `done` a link to the call's page; partials and the order of alert
-# cards on a stream the test answers itself. Also GET /v1/live/calls over curl: a key is
-# needed, the list is the organisation's own, and a call leaves it when it ends. Screenshots in
-# $SDRA_BUILD/test-output/web-live/ (docs/web/live.png is a copy).
+# cards on a stream the test answers itself; the ended call has left GET /v1/live/calls (the
+# API's own checks are live_list.sh). Screenshots in $SDRA_BUILD/test-output/web-live/
+# (docs/web/live.png is a copy).
 # ctest-labels: slow
 set -u
 SDRA=${SDRA:?SDRA must name the sdra binary}
@@ -27,7 +27,6 @@ AUDIO="$T/pricing-32s.wav"
 ffmpeg -nostdin -loglevel error -i "$CALL" -t 32 "$AUDIO" || fail "ffmpeg could not cut the pricing call"
 D="$T/data"
 KEY=$("$SDRA" keys create --data "$D" --name browser --scope write) || fail "keys create failed"
-OKEY=$("$SDRA" keys create --data "$D" --name other --scope read --org other) || fail "keys create (other org) failed"
 # a backlog long enough that recognition on a busy machine never drops the 4x stream's audio
 "$SDRA" serve --listen 127.0.0.1:0 --data "$D" --port-file "$T/port" --log-level info \
   --live-backlog-s 600 2>"$T/serve.log" &
@@ -36,30 +35,15 @@ wait_port_file "$T/port" "server did not start"
 B="http://127.0.0.1:$(cat "$T/port")"
 status() { curl -s -o "$T/body" -w '%{http_code}' --max-time 30 "$@"; }
 
-[ "$(status "$B/v1/live/calls")" = 401 ] || fail "GET /v1/live/calls without a key: $(cat "$T/body")"
-[ "$(status -X POST -H "Authorization: Bearer $KEY" "$B/v1/live/calls")" = 405 ] || fail "POST /v1/live/calls not 405"
-
 rm -rf "$OUT"
 mkdir -p "$OUT"
-# while the browser test streams, the other organisation's key must not see the call
-( for _ in $(seq 1 600); do
-    curl -s --max-time 5 -H "Authorization: Bearer $OKEY" "$B/v1/live/calls" >>"$T/other.jsonl" && echo >>"$T/other.jsonl"
-    sleep 0.5
-  done ) &
-POLL=$!
-PIDS+=($POLL)
 ( cd "$SRC" && SDRA_CHROMIUM="$CHROMIUM" timeout 600 node tests/web/live.mjs "$B" "$KEY" "$SDRA" "$AUDIO" "$OUT" ) \
   >"$T/browser.log" 2>&1
 rc=$?
-kill "$POLL" 2>/dev/null
 cat "$T/browser.log"
 [ $rc -eq 0 ] || { tail -5 "$OUT/live-send.jsonl" >&2; fail "browser test (exit $rc)"; }
 ls "$OUT"/live.png >/dev/null 2>&1 || fail "no screenshot in $OUT"
-grep -q '"call_sid"' "$T/other.jsonl" && fail "another organisation's key saw the live call: $(grep call_sid "$T/other.jsonl" | head -1)"
-grep -q '{"calls": *\[\]}' "$T/other.jsonl" || fail "the other organisation's list: $(head -c 300 "$T/other.jsonl")"
 [ "$(status -H "Authorization: Bearer $KEY" "$B/v1/live/calls")" = 200 ] || fail "GET /v1/live/calls: $(cat "$T/body")"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d == {"calls": []}, d' "$T/body" \
   || fail "an ended call is still in the live list: $(cat "$T/body")"
-"$SDRA" audit --data "$D" --action live.list >"$T/audit" 2>&1 || fail "sdra audit: $(cat "$T/audit")"
-grep -q live.list "$T/audit" || fail "no live.list audit entry: $(head -3 "$T/audit")"
 echo "PASS web_live (screenshots in $OUT)"
