@@ -66,7 +66,7 @@ int cmd_serve(int argc, char **argv)
            O_REDACT_AUDIO, O_RETSWEEP, O_RETOFFSET, O_MKFILE, O_MKCMD, O_NOENC, O_STORE,
            O_MAXLIVE, O_LIVEGRACE, O_LIVEBACKLOG, O_LIVEREP };
     enum { O_COACH = 0x5401 }; /* O_COACH + k: the live coach's threshold coach_opts[k] */
-    enum { O_LIVEDEGRADE = 0x5601 }; /* past CLI_SERVER_ID + CLI_SERVER_N */ /* degraded mode of live calls */
+    enum { O_LIVEDEGRADE = 0x5601 }; /* degraded mode of live calls (past CLI_SERVER_ID + CLI_SERVER_N) */
     static const char *const coach_opts[] = {"monologue-s", "talk-ratio-low", "talk-ratio-high",
                                              "min-talk-s", "silence-s", "unanswered-s"};
     static const struct option opts[] = {

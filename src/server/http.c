@@ -41,6 +41,7 @@ const char *const srv_route_names[SRV_N_ROUTES] = {
     "/v1/outbox", "/v1/outbox/{id}", "/v1/outbox/{id}/{action}",
     "/ (web app)", "/v1/session", "/v1/calls/{id}/email/draft", "/v1/calls/{id}/email/approve", "/v1/stats/team",
     "/v1/live/twilio", "/v1/live/pcm", "/v1/live/tokens", "/v1/live/{callSid}/events",
+    "/v1/live/calls",
 };
 
 const char *const srv_meta_fields[N_META] = {"contact_email", "contact_name", "company", "rep_name", "rep_email",
@@ -529,6 +530,7 @@ static enum MHD_Result dispatch(req *r, struct MHD_Connection *c)
     case R_LIVE_TWILIO: case R_LIVE_PCM: return srv_live_upgrade(r, c);
     case R_LIVE_TOKENS: return srv_live_token(r, c);
     case R_LIVE_EVENTS: return srv_get_events(r, c);
+    case R_LIVE_CALLS: return srv_live_calls(r, c);
     default: return srv_send_error(r, c, 404, "not_found", "no such resource");
     }
 }

@@ -226,6 +226,7 @@ enum route {
     R_OUTBOX, R_OUTBOX_ITEM, R_OUTBOX_ACTION, /* outbox.c: /v1/outbox, /{id}, /{id}/approve|retry|cancel */
     R_WEB, R_SESSION, R_EMAIL_DRAFT, R_EMAIL_APPROVE, R_STATS_TEAM, /* web.c */
     R_LIVE_TWILIO, R_LIVE_PCM, R_LIVE_TOKENS, R_LIVE_EVENTS, /* live.c */
+    R_LIVE_CALLS, /* live.c: GET /v1/live/calls, the live calls in progress */
     SRV_N_ROUTES
 };
 extern const char *const srv_route_names[SRV_N_ROUTES];
@@ -455,4 +456,5 @@ void srv_live_call_id(const char *org, const char *call_sid, char out[24]);
 struct sdra_buf;
 int srv_live_sse(struct sdra_server *s, const char *org, const char *call_id, unsigned long *seen, struct sdra_buf *out,
                  unsigned long *n_events);
+enum MHD_Result srv_live_calls(req *r, struct MHD_Connection *c); /* GET /v1/live/calls */
 #endif

@@ -1728,7 +1728,7 @@ enum MHD_Result srv_live_upgrade(req *r, struct MHD_Connection *c)
 
 /* ---- routing ----------------------------------------------------------------------------- */
 
-/* /v1/live/twilio, /v1/live/pcm, /v1/live/tokens, /v1/live/{callSid}/events (live.c) */
+/* /v1/live/twilio, /v1/live/pcm, /v1/live/tokens, /v1/live/calls, /v1/live/{callSid}/events */
 void srv_live_route(req *r, const char *p)
 {
     if (!strcmp(p, "twilio"))
@@ -1737,6 +1737,8 @@ void srv_live_route(req *r, const char *p)
         r->route = R_LIVE_PCM;
     else if (!strcmp(p, "tokens"))
         r->route = R_LIVE_TOKENS;
+    else if (!strcmp(p, "calls"))
+        r->route = R_LIVE_CALLS;
     else {
         size_t n = strcspn(p, "/");
         if (n == 0 || n >= sizeof r->live_sid || strcmp(p + n, "/events"))
@@ -1798,6 +1800,43 @@ int srv_live_sse(struct sdra_server *s, const char *org, const char *call_id, un
     }
     pthread_mutex_unlock(&c->mu);
     return done;
+}
+
+/* GET /v1/live/calls: the organisation's live calls in progress (streaming, awaiting a
+ * reconnect, or finishing), newest first; read-only, for the web app's live view. */
+enum MHD_Result srv_live_calls(req *r, struct MHD_Connection *c)
+{
+    static const char *const state_names[] = {"streaming", "reconnecting", "ending", "done"};
+    struct srv_live *L = r->s->live;
+    json_t *list = json_array();
+    if (!list)
+        return MHD_NO;
+    if (L) {
+        pthread_mutex_lock(&L->mu);
+        for (live_call *lc = L->calls; lc; lc = lc->next) {
+            if (strcmp(lc->org, r->key.org))
+                continue;
+            pthread_mutex_lock(&lc->mu);
+            if (lc->state != L_DONE) {
+                const sdra_call_info *ci = &lc->ci;
+                double dur = lc->rate_hz > 0 ? (double)lc->ch[0].received / lc->rate_hz : 0;
+                json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:f,s:f,s:s*,s:s*,s:s*,s:s*}", "id", lc->id, "call_sid",
+                                      lc->sid, "state", state_names[lc->state], "started_at",
+                                      srv_time_or_null(lc->started_ms), "duration_s", dur, "lag_s", lc->max_lag_s,
+                                      "contact_name", ci->contact_name, "contact_email", ci->contact_email,
+                                      "company", ci->company, "rep_name", ci->rep_name);
+                if (o)
+                    json_array_append_new(list, o);
+            }
+            pthread_mutex_unlock(&lc->mu);
+        }
+        pthread_mutex_unlock(&L->mu);
+    }
+    if (srv_audit(r, NULL, "live.list", "", NULL) < 0) {
+        json_decref(list);
+        return srv_send_audit_failed(r, c);
+    }
+    return srv_send_json(r, c, 200, json_pack("{s:o}", "calls", list));
 }
 
 /* ---- start and stop ---------------------------------------------------------------------- */

@@ -14,6 +14,7 @@
 import { chromium } from 'playwright-core';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { basename } from 'node:path';
+import { check, until, labelsAndNames, noSidewaysScroll, watchPage } from './lib.mjs';
 
 const [base, key, audio1, audio2, out, audio3, gmail] = process.argv.slice(2);
 if (!gmail) { console.error('usage: app.mjs BASE_URL API_KEY AUDIO1 AUDIO2 OUT_DIR AUDIO3 GMAIL_URL'); process.exit(2); }
@@ -23,44 +24,12 @@ const today = new Date().toISOString().slice(0, 10);
 let step = 'start';
 const errors = [];
 
-function check(cond, msg) { if (!cond) throw new Error(msg); }
 async function apiGet(path) {
   const r = await fetch(base + path, { headers: { Authorization: 'Bearer ' + key } });
   check(r.ok, `GET ${path}: HTTP ${r.status}`);
   return r.json();
 }
 async function gmailStats() { return (await fetch(gmail + '/stats')).json(); }
-async function until(what, fn, ms) {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((ok) => setTimeout(ok, 250))) {
-    const v = await fn();
-    if (v) return v;
-  }
-  throw new Error('timed out waiting for ' + what);
-}
-// axe-like checks without axe: every visible form control has a label, every button a name
-async function labelsAndNames(page, where) {
-  const bad = await page.evaluate(() => {
-    const out = [];
-    const shown = (e) => e.offsetParent !== null || e.getClientRects().length > 0;
-    for (const e of document.querySelectorAll('input, select, textarea')) {
-      if (e.type === 'hidden' || !shown(e)) continue;
-      const named = (e.labels && e.labels.length && [...e.labels].some((l) => l.textContent.trim())) ||
-        (e.getAttribute('aria-label') || '').trim() || e.getAttribute('aria-labelledby');
-      if (!named) out.push('unlabelled ' + e.tagName.toLowerCase() + (e.id ? '#' + e.id : e.name ? '[name=' + e.name + ']' : ''));
-    }
-    for (const e of document.querySelectorAll('button, [role=button]')) {
-      if (!shown(e)) continue;
-      if (!(e.textContent.trim() || (e.getAttribute('aria-label') || '').trim() || (e.getAttribute('title') || '').trim()))
-        out.push('unnamed button ' + (e.id || e.className));
-    }
-    return out;
-  });
-  check(bad.length === 0, where + ': ' + bad.join(', '));
-}
-async function noSidewaysScroll(page, where) {
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  check(overflow <= 1, `${where} at 390 px scrolls sideways by ${overflow}px`);
-}
 
 const browser = await chromium.launch({
   executablePath: browserPath, headless: true,
@@ -69,12 +38,7 @@ const browser = await chromium.launch({
 try {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()} (${step})`); });
-  page.on('pageerror', (e) => errors.push(`page error: ${e.message} (${step})`));
-  page.on('requestfailed', (r) => {
-    if (!/aborted/i.test(r.failure()?.errorText || '')) errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
-  });
-  page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) errors.push('external request: ' + r.url()); });
+  watchPage(page, base, errors, () => step);
 
   step = 'sign in';
   await page.goto(base + '/');

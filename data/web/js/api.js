@@ -52,11 +52,17 @@ export function upload(form, onProgress) {
 
 // Follows /v1/calls/{id}/events until the stream ends; onEvent(type, data). Returns a stop function.
 export function follow(id, onEvent) {
+  return stream('/v1/calls/' + encodeURIComponent(id) + '/events', onEvent);
+}
+
+// Reads the SSE stream at path (with the key) until it ends: onEvent(type, data) for each event,
+// then onEnd(status) once: the HTTP status (200 when the stream ended, 404 for an unknown
+// call), 0 when the connection failed. Aborting (the returned stop function) calls neither.
+export function stream(path, onEvent, onEnd = () => {}) {
   const ctl = new AbortController();
   (async () => {
-    const r = await fetch('/v1/calls/' + encodeURIComponent(id) + '/events',
-      { headers: { Authorization: 'Bearer ' + key(), Accept: 'text/event-stream' }, signal: ctl.signal });
-    if (!r.ok || !r.body) return;
+    const r = await fetch(path, { headers: { Authorization: 'Bearer ' + key(), Accept: 'text/event-stream' }, signal: ctl.signal });
+    if (!r.ok || !r.body) { onEnd(r.status); return; }
     const rd = r.body.getReader();
     const dec = new TextDecoder();
     let buf = '';
@@ -78,6 +84,7 @@ export function follow(id, onEvent) {
         }
       }
     }
-  })().catch((e) => { if (e.name !== 'AbortError') console.warn('events of', id, 'stopped:', e.message); });
+    onEnd(r.status);
+  })().catch((e) => { if (e.name !== 'AbortError') { console.warn('events of', path, 'stopped:', e.message); onEnd(0); } });
   return () => ctl.abort();
 }

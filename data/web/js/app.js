@@ -1,9 +1,11 @@
 // app.js - the router and sign-in of the sdra web app (docs/web.md). Views: the calls list
-// (#/), a call (#/calls/{id}, also served at /calls/{id}), the team (#/team).
+// (#/), a call (#/calls/{id}, also served at /calls/{id}), the team (#/team), the live calls
+// (#/live) and one live call (#/live/{callSid}).
 import { key, setKey, clearKey, api, openSession, closeSession } from './api.js';
 import { showCalls } from './calls.js';
 import { showCall } from './call.js';
 import { showTeam } from './team.js';
+import { showLive, showLiveCall } from './live.js';
 
 const $ = (id) => document.getElementById(id);
 let leave = null; // the current view's clean-up
@@ -28,6 +30,14 @@ async function route() {
   if ((m = h.match(/^#\/calls\/([a-z0-9-]+)$/))) {
     show('view-call');
     leave = await showCall(m[1]);
+  } else if ((m = h.match(/^#\/live\/([A-Za-z0-9._-]{1,63})$/))) {
+    $('nav-live').setAttribute('aria-current', 'page');
+    show('view-live-call');
+    leave = await showLiveCall(m[1]);
+  } else if (h === '#/live') {
+    $('nav-live').setAttribute('aria-current', 'page');
+    show('view-live');
+    leave = await showLive();
   } else if (h === '#/team') {
     $('nav-team').setAttribute('aria-current', 'page');
     show('view-team');
