@@ -2,30 +2,33 @@
 """Builds the telephone-band (8 kHz) acoustic model: the en-us model adapted with sphinxtrain.
 
 Usage: scripts/build-narrowband-am.py --out DIR [--work DIR] [--model DIR] [--dict FILE]
-                                      [--corpus FILE] [--librivox DIR] [--sentences N]
-                                      [--mode mllr|map|mllr+map]
+                                      [--corpus FILE] [--adapt-corpus FILE] [--librivox DIR]
+                                      [--sentences N] [--copies N] [--speeds LIST] [--tau T]
+                                      [--no-map-var] [--mode mllr|map|mllr+map]
 
 The en-us model is wideband (16 kHz, filters up to 6.8 kHz); a telephone line carries
 300-3400 Hz, so on 8 kHz audio most of its Gaussians sit where the features no longer are.
 This adapts it to the channel (docs/asr.md, "Telephone-band recognition"):
 
-1. Training speech: sentences of data/asr/sales-corpus.txt (written for the project, never
-   taken from a fixture or the evaluation data) rendered by flite (voices rms, slt, awb, kal16)
-   and festival (cmu_us_slt_arctic_hts), and pocketsphinx-testdata's LibriVox files. The
-   generated calls (tests/fixtures/dialogues) and /work/shared/eval-data are never used: they
-   are what the adapted model is measured on.
+1. Training speech: every usable sentence of data/asr/sales-corpus.txt and of
+   data/asr/adapt-corpus.txt (both written for the project, never taken from a fixture or the
+   evaluation data), each rendered by one voice in turn: flite (rms, slt, awb, kal16),
+   festival (cmu_us_slt_arctic_hts, and kal_diphone, ked_diphone when installed); plus
+   pocketsphinx-testdata's LibriVox files. The generated calls (tests/fixtures/dialogues) and
+   /work/shared/eval-data are never used: they are what the adapted model is measured on.
 2. Each file goes through a simulated telephone channel: 300-3400 Hz band-pass, 8 kHz, G.711
    mu-law (sox), then back to 16 kHz with FFmpeg's resampler, as sdra's reader does it.
 3. Features with the model's own feat.params (sphinx_fe, dithered as sdra dithers narrowband
-   audio); -cmninit set to their cepstral mean; Baum-Welch statistics (bw) against
-   the model; a global MLLR transform (mllr_solve) baked into the means (mllr_transform); then
-   statistics again against the transformed model and MAP (map_adapt) of means and variances.
-   The mixture weights stay the model's own (sendump): bw needs them as a mixture_weights
-   file, which Debian's model lacks, so they are decoded from sendump for the statistics only.
+   audio); -cmninit set to their cepstral mean; Baum-Welch statistics (bw) against the model;
+   a global MLLR transform (mllr_solve) baked into the means (mllr_transform). The default
+   stops there: MAP of means and variances after it (--mode mllr+map, map_adapt) fits the
+   synthetic voices and cost words on the generated calls (docs/asr.md). The mixture weights
+   stay the model's own (sendump): bw needs them as a mixture_weights file, which Debian's
+   model lacks, so they are decoded from sendump for the statistics only.
 
 Deterministic. Prints one line per step; on failure one line "narrowband-am: error: ..." and
-exit status 1. About 1.5 min of CPU on 2 cores to render the speech the first time (kept in
---work), then well under a minute of CPU for features and statistics (docs/asr.md).
+exit status 1. About 1 min of CPU to render the speech the first time (kept in --work), then
+about a minute of CPU for features and statistics (docs/asr.md).
 """
 import argparse
 import concurrent.futures
@@ -232,15 +235,19 @@ def main():
     ap.add_argument("--librivox", default="/usr/share/pocketsphinx/test/data/librivox")
     ap.add_argument("--sentences", type=int, default=0,
                     help="sentences of --corpus to use (0 = all)")
-    ap.add_argument("--extra-corpus", action="append", default=[],
-                    help="more sentences, all used (data/asr/adapt-corpus.txt)")
+    ap.add_argument("--adapt-corpus", default=os.path.join(os.path.dirname(__file__), "..",
+                                                           "data", "asr", "adapt-corpus.txt"),
+                    help="general phone sentences written for the adaptation, all used")
     ap.add_argument("--copies", type=int, default=1, help="voices per sentence")
-    ap.add_argument("--speeds", default="1", help="speed factors, cycled (e.g. 0.9,1,1.1)")
+    ap.add_argument("--speeds", default="1", help="speed factors, each rendering at every one (e.g. 0.9,1,1.1: three times the "
+                    "speech and the time)")
     ap.add_argument("--no-map-var", dest="map_var", action="store_false",
                     help="keep the variances unadapted (MAP of the means only)")
     ap.add_argument("--tau", type=float, default=0,
                     help="MAP prior weight (0: map_adapt's Bayesian mean update)")
-    ap.add_argument("--mode", default="mllr+map", choices=["mllr", "map", "mllr+map"])
+    ap.add_argument("--mode", default="mllr", choices=["mllr", "map", "mllr+map"],
+                    help="mllr: a global transform of the means (the default: MAP on this "
+                    "synthetic speech cost words on the generated calls; docs/asr.md)")
     ap.add_argument("--no-dither", dest="dither", action="store_false",
                     help="features without dither (sdra dithers narrowband audio: src/asr/sphinx.c)")
     ap.add_argument("--upperf", type=float, default=0,
@@ -277,8 +284,7 @@ def main():
     os.makedirs(rawd, exist_ok=True)
     words = load_dict(a.dict)
     sents = pick_sentences(a.corpus, words, a.sentences)
-    for extra in a.extra_corpus:
-        sents += pick_sentences(extra, words, 0)
+    sents += pick_sentences(a.adapt_corpus, words, 0)
     voices = VOICES + [v for v in MORE_VOICES if voice_available(v)]
     speeds = [float(x) for x in a.speeds.split(",")]
     # Each sentence in `copies` voices (cycled), each rendering through the channel at every
