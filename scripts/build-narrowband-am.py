@@ -2,33 +2,37 @@
 """Builds the telephone-band (8 kHz) acoustic model: the en-us model adapted with sphinxtrain.
 
 Usage: scripts/build-narrowband-am.py --out DIR [--work DIR] [--model DIR] [--dict FILE]
-                                      [--corpus FILE] [--librivox DIR] [--sentences N]
-                                      [--mode mllr|map|mllr+map]
+                                      [--corpus FILE] [--adapt-corpus FILE] [--librivox DIR]
+                                      [--sentences N] [--copies N] [--speeds LIST] [--tau T]
+                                      [--no-map-var] [--mode mllr|map|mllr+map]
 
 The en-us model is wideband (16 kHz, filters up to 6.8 kHz); a telephone line carries
 300-3400 Hz, so on 8 kHz audio most of its Gaussians sit where the features no longer are.
 This adapts it to the channel (docs/asr.md, "Telephone-band recognition"):
 
-1. Training speech: sentences of data/asr/sales-corpus.txt (written for the project, never
-   taken from a fixture or the evaluation data) rendered by flite (voices rms, slt, awb, kal16)
-   and festival (cmu_us_slt_arctic_hts), and pocketsphinx-testdata's LibriVox files. The
-   generated calls (tests/fixtures/dialogues) and /work/shared/eval-data are never used: they
-   are what the adapted model is measured on.
+1. Training speech: every usable sentence of data/asr/sales-corpus.txt and of
+   data/asr/adapt-corpus.txt (both written for the project, never taken from a fixture or the
+   evaluation data), each rendered by one voice in turn: flite (rms, slt, awb, kal16),
+   festival (cmu_us_slt_arctic_hts, and kal_diphone, ked_diphone when installed); plus
+   pocketsphinx-testdata's LibriVox files. The generated calls (tests/fixtures/dialogues) and
+   /work/shared/eval-data are never used: they are what the adapted model is measured on.
 2. Each file goes through a simulated telephone channel: 300-3400 Hz band-pass, 8 kHz, G.711
    mu-law (sox), then back to 16 kHz with FFmpeg's resampler, as sdra's reader does it.
 3. Features with the model's own feat.params (sphinx_fe, dithered as sdra dithers narrowband
-   audio); -cmninit set to their cepstral mean; Baum-Welch statistics (bw) against
-   the model; a global MLLR transform (mllr_solve) baked into the means (mllr_transform); then
-   statistics again against the transformed model and MAP (map_adapt) of means and variances.
-   The mixture weights stay the model's own (sendump): bw needs them as a mixture_weights
-   file, which Debian's model lacks, so they are decoded from sendump for the statistics only.
+   audio); -cmninit set to their cepstral mean; Baum-Welch statistics (bw) against the model;
+   a global MLLR transform (mllr_solve) baked into the means (mllr_transform). The default
+   stops there: MAP of means and variances after it (--mode mllr+map, map_adapt) fits the
+   synthetic voices and cost words on the generated calls (docs/asr.md). The mixture weights
+   stay the model's own (sendump): bw needs them as a mixture_weights file, which Debian's
+   model lacks, so they are decoded from sendump for the statistics only.
 
 Deterministic. Prints one line per step; on failure one line "narrowband-am: error: ..." and
-exit status 1. About 1.5 min of CPU on 2 cores to render the speech the first time (kept in
---work), then well under a minute of CPU for features and statistics (docs/asr.md).
+exit status 1. About 1 min of CPU to render the speech the first time (kept in --work), then
+about a minute of CPU for features and statistics (docs/asr.md).
 """
 import argparse
 import concurrent.futures
+import hashlib
 import math
 import os
 import shutil
@@ -39,6 +43,8 @@ import tempfile
 
 SPHINXTRAIN = "/usr/lib/sphinxtrain"
 VOICES = ["flite:rms", "flite:slt", "flite:awb", "flite:kal16", "festival:cmu_us_slt_arctic_hts"]
+# Used when installed (scripts/install-deps.sh installs them): more speakers, other synthesis.
+MORE_VOICES = ["festival:kal_diphone", "festival:ked_diphone"]
 MODEL_FILES = ["means", "variances", "transition_matrices", "mdef", "sendump", "noisedict",
                "feat.params"]
 
@@ -167,29 +173,53 @@ def pick_sentences(corpus, words, n):
                 lines.append(toks)
     if not lines:
         raise BuildError("%s: no usable sentence" % corpus)
+    if n <= 0 or n >= len(lines):
+        return [" ".join(t) for t in lines]
     step = max(1, len(lines) // n)
     return [" ".join(t) for t in lines[::step][:n]]
 
 
-def synth(voice, text, out, tmpd):
-    kind, name = voice.split(":")
-    if kind == "flite":
-        run(["flite", "-voice", name, "-t", text, "-o", out])
-    else:
+def key(*parts):
+    return hashlib.sha1("|".join("%s" % p for p in parts).encode()).hexdigest()[:12]
+
+
+def synth_many(batch, tmpd):
+    """Renders [(voice, text, out)]: flite one by one, festival in one process per batch."""
+    fest = []
+    for voice, text, out in batch:
+        kind, name = voice.split(":")
+        if kind == "flite":
+            run(["flite", "-voice", name, "-t", text, "-o", out + ".tmp.wav"])
+        else:
+            if not fest:  # a batch is one voice
+                fest.append("(voice_%s)\n" % name)
+            fest.append("(utt.save.wave (utt.synth (Utterance Text \"%s\")) \"%s\" 'riff)\n"
+                        % (text, out + ".tmp.wav"))
+    if fest:
         scm = os.path.join(tmpd, "s.scm")
         with open(scm, "w", encoding="utf-8") as f:
-            f.write("(voice_%s)\n(utt.save.wave (utt.synth (Utterance Text \"%s\")) \"%s\" 'riff)\n"
-                    % (name, text, out))
+            f.writelines(fest)
         run(["festival", "-b", scm])
-    if not os.path.exists(out) or os.path.getsize(out) < 1000:
-        raise BuildError("%s produced no audio" % kind)
+    for voice, _, out in batch:
+        if not os.path.exists(out + ".tmp.wav") or os.path.getsize(out + ".tmp.wav") < 1000:
+            raise BuildError("%s produced no audio" % voice)
+        os.rename(out + ".tmp.wav", out)
 
 
-def telephone(src, out, tmpd):
-    """300-3400 Hz band-pass, 8 kHz G.711 mu-law, back to 16 kHz s16 mono (FFmpeg resampler)."""
+def voice_available(voice):
+    kind, name = voice.split(":")
+    if kind == "flite":
+        return True
+    return any(os.path.isdir(os.path.join("/usr/share/festival/voices", lang, name))
+               for lang in ("english", "us"))
+
+
+def telephone(src, out, tmpd, speed=1.0):
+    """300-3400 Hz band-pass, 8 kHz G.711 mu-law, back to 16 kHz s16 mono (FFmpeg resampler);
+    speed other than 1 first changes tempo and pitch by that factor (sox speed)."""
     tel = os.path.join(tmpd, "tel.wav")
-    run(["sox", "-R", "-D", "-V1", src, "-c", "1", "-r", "8000", "-e", "u-law", tel,
-         "sinc", "300-3400"])
+    run(["sox", "-R", "-D", "-V1", src, "-c", "1", "-r", "8000", "-e", "u-law", tel]
+        + (["speed", "%g" % speed] if speed != 1.0 else []) + ["sinc", "300-3400"])
     run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", tel, "-ar", "16000", "-ac", "1",
          "-c:a", "pcm_s16le", "-fflags", "+bitexact", "-flags:a", "+bitexact", out])
 
@@ -203,8 +233,21 @@ def main():
     ap.add_argument("--corpus", default=os.path.join(os.path.dirname(__file__), "..", "data",
                                                      "asr", "sales-corpus.txt"))
     ap.add_argument("--librivox", default="/usr/share/pocketsphinx/test/data/librivox")
-    ap.add_argument("--sentences", type=int, default=150)
-    ap.add_argument("--mode", default="mllr+map", choices=["mllr", "map", "mllr+map"])
+    ap.add_argument("--sentences", type=int, default=0,
+                    help="sentences of --corpus to use (0 = all)")
+    ap.add_argument("--adapt-corpus", default=os.path.join(os.path.dirname(__file__), "..",
+                                                           "data", "asr", "adapt-corpus.txt"),
+                    help="general phone sentences written for the adaptation, all used")
+    ap.add_argument("--copies", type=int, default=1, help="voices per sentence")
+    ap.add_argument("--speeds", default="1", help="speed factors, each rendering at every one (e.g. 0.9,1,1.1: three times the "
+                    "speech and the time)")
+    ap.add_argument("--no-map-var", dest="map_var", action="store_false",
+                    help="keep the variances unadapted (MAP of the means only)")
+    ap.add_argument("--tau", type=float, default=0,
+                    help="MAP prior weight (0: map_adapt's Bayesian mean update)")
+    ap.add_argument("--mode", default="mllr", choices=["mllr", "map", "mllr+map"],
+                    help="mllr: a global transform of the means (the default: MAP on this "
+                    "synthetic speech cost words on the generated calls; docs/asr.md)")
     ap.add_argument("--no-dither", dest="dither", action="store_false",
                     help="features without dither (sdra dithers narrowband audio: src/asr/sphinx.c)")
     ap.add_argument("--upperf", type=float, default=0,
@@ -236,26 +279,55 @@ def main():
     sendump_to_mixw(os.path.join(base, "sendump"), os.path.join(base, "mixture_weights"))
 
     # Training speech through the telephone channel.
-    wavd = os.path.join(work, "wav")
+    wavd, rawd = os.path.join(work, "wav"), os.path.join(work, "raw")
     os.makedirs(wavd, exist_ok=True)
+    os.makedirs(rawd, exist_ok=True)
     words = load_dict(a.dict)
-    items = []  # (id, transcript)
     sents = pick_sentences(a.corpus, words, a.sentences)
-    log("rendering %d sentences with %d voices, and the LibriVox files, through a telephone "
-        "channel" % (len(sents), len(VOICES)))
-    def render(i, text):
-        out = os.path.join(wavd, "s%03d.wav" % i)
+    sents += pick_sentences(a.adapt_corpus, words, 0)
+    voices = VOICES + [v for v in MORE_VOICES if voice_available(v)]
+    speeds = [float(x) for x in a.speeds.split(",")]
+    # Each sentence in `copies` voices (cycled), each rendering through the channel at every
+    # speed; files are named after voice, speed and text, so a changed corpus renders only its
+    # new sentences. Festival renders all its sentences of a voice in one process (its start
+    # costs more than a sentence).
+    renders = {}  # raw file -> (voice, text)
+    jobs = []  # (id, raw file, speed, text)
+    for i, text in enumerate(sents):
+        for c in range(a.copies):
+            voice = voices[(i * a.copies + c) % len(voices)]
+            raw = os.path.join(rawd, key(voice, text) + ".wav")
+            for speed in speeds:
+                uid = "t" + key(voice, speed, text)
+                jobs.append((uid, raw, speed, text))
+                if not os.path.exists(os.path.join(wavd, uid + ".wav")):
+                    renders[raw] = (voice, text)
+    batches = {}
+    for raw, (voice, text) in sorted(renders.items()):
+        if not os.path.exists(raw):
+            batches.setdefault(voice if voice.startswith("festival:") else raw, []).append(
+                (voice, text, raw))
+    log("rendering %d sentences with %d voices at %d speeds (%d files, %d to synthesise), and "
+        "the LibriVox files, through a telephone channel"
+        % (len(sents), len(voices), len(speeds), len(jobs), sum(map(len, batches.values()))))
+
+    def synth_batch(batch):
+        with tempfile.TemporaryDirectory(dir=work) as td:
+            synth_many(batch, td)
+
+    def channel(uid, raw, speed):
+        out = os.path.join(wavd, uid + ".wav")
         if not os.path.exists(out):
             with tempfile.TemporaryDirectory(dir=work) as td:
-                raw = os.path.join(td, "raw.wav")
-                synth(VOICES[i % len(VOICES)], text, raw, td)
-                telephone(raw, out + ".tmp.wav", td)
+                telephone(raw, out + ".tmp.wav", td, speed)
                 os.rename(out + ".tmp.wav", out)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:  # the 2 cores
-        for f in [ex.submit(render, i, t) for i, t in enumerate(sents)]:
+        for f in [ex.submit(synth_batch, b) for b in batches.values()]:
             f.result()
-    items = [("s%03d" % i, t) for i, t in enumerate(sents)]
+        for f in [ex.submit(channel, uid, raw, sp) for uid, raw, sp, _ in jobs]:
+            f.result()
+    items = [(uid, text) for uid, _, _, text in jobs]
     with tempfile.TemporaryDirectory(dir=work) as tmpd:
         trans = os.path.join(a.librivox, "transcription")
         if os.path.exists(trans):
@@ -294,24 +366,32 @@ def main():
               ",".join("%.2f" % v for v in cep_mean(featd, [u for u, _ in items])))
 
     def stats(model, accd):
-        os.makedirs(accd, exist_ok=True)
-        run([bw, "-moddeffn", os.path.join(base, "mdef.txt"), "-ts2cbfn", ".ptm.",
-             "-meanfn", os.path.join(model, "means"), "-varfn", os.path.join(model, "variances"),
-             "-mixwfn", os.path.join(base, "mixture_weights"),
-             "-tmatfn", os.path.join(base, "transition_matrices"),
-             "-feat", "1s_c_d_dd", "-svspec", "0-12/13-25/26-38", "-cmn", "batch", "-agc", "none",
-             "-varnorm", "no", "-dictfn", a.dict, "-fdictfn", os.path.join(base, "noisedict"),
-             "-ctlfn", ctl, "-lsnfn", lsn, "-cepdir", featd, "-cepext", "mfc",
-             "-accumdir", accd], logf)
+        """Baum-Walch statistics in two halves at once (the 2 cores); returns their dirs."""
+        def part(k):
+            d = os.path.join(accd, "p%d" % k)
+            os.makedirs(d, exist_ok=True)
+            run([bw, "-moddeffn", os.path.join(base, "mdef.txt"), "-ts2cbfn", ".ptm.",
+                 "-meanfn", os.path.join(model, "means"),
+                 "-varfn", os.path.join(model, "variances"),
+                 "-mixwfn", os.path.join(base, "mixture_weights"),
+                 "-tmatfn", os.path.join(base, "transition_matrices"),
+                 "-feat", "1s_c_d_dd", "-svspec", "0-12/13-25/26-38", "-cmn", "batch",
+                 "-agc", "none", "-varnorm", "no", "-dictfn", a.dict,
+                 "-fdictfn", os.path.join(base, "noisedict"), "-ctlfn", ctl, "-lsnfn", lsn,
+                 "-cepdir", featd, "-cepext", "mfc", "-npart", "2", "-part", str(k),
+                 "-accumdir", d], logf)
+            return d
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
+            return [f.result() for f in [ex.submit(part, k) for k in (1, 2)]]
 
     model = base
     if "mllr" in a.mode:
         log("statistics (bw) and a global MLLR transform (mllr_solve)")
-        stats(base, os.path.join(work, "acc0"))
+        acc0 = stats(base, os.path.join(work, "acc0"))
         mllr = os.path.join(work, "mllr_matrix")
         run([mllr_solve, "-meanfn", os.path.join(base, "means"),
              "-varfn", os.path.join(base, "variances"), "-outmllrfn", mllr,
-             "-accumdir", os.path.join(work, "acc0")], logf)
+             "-accumdir", ",".join(acc0)], logf)
         m1 = os.path.join(work, "mllr")
         os.makedirs(m1, exist_ok=True)
         run([mllr_transform, "-inmeanfn", os.path.join(base, "means"),
@@ -320,17 +400,18 @@ def main():
         model = m1
     if "map" in a.mode:
         log("statistics (bw) and MAP of means and variances (map_adapt)")
-        acc = os.path.join(work, "acc1")
-        stats(model, acc)
+        acc = stats(model, os.path.join(work, "acc1"))
         m2 = os.path.join(work, "map")
         os.makedirs(m2, exist_ok=True)
         run([map_adapt, "-moddeffn", os.path.join(base, "mdef.txt"), "-ts2cbfn", ".ptm.",
              "-meanfn", os.path.join(model, "means"), "-varfn", os.path.join(model, "variances"),
              "-mixwfn", os.path.join(base, "mixture_weights"),
-             "-tmatfn", os.path.join(base, "transition_matrices"), "-accumdir", acc,
+             "-tmatfn", os.path.join(base, "transition_matrices"), "-accumdir", ",".join(acc),
              "-mapmeanfn", os.path.join(m2, "means"), "-mapvarfn", os.path.join(m2, "variances"),
              "-mapmixwfn", os.path.join(m2, "mixture_weights"),
-             "-maptmatfn", os.path.join(m2, "transition_matrices")], logf)
+             "-maptmatfn", os.path.join(m2, "transition_matrices")]
+            + (["-fixedtau", "yes", "-bayesmean", "no", "-tau", "%g" % a.tau] if a.tau else []),
+            logf)
         model = m2
 
     # The model directory PocketSphinx loads: adapted means and variances, the rest as shipped.
@@ -339,6 +420,8 @@ def main():
     os.makedirs(tmp_out)
     for f in MODEL_FILES:
         src = os.path.join(model, f) if f in ("means", "variances") else os.path.join(base, f)
+        if f == "variances" and not a.map_var:
+            src = os.path.join(m1 if "mllr" in a.mode else base, f)
         shutil.copyfile(src, os.path.join(tmp_out, f))
     with open(os.path.join(tmp_out, "README"), "w") as f:
         f.write("en-us adapted to the telephone band (%s) by scripts/build-narrowband-am.py on "

@@ -14,6 +14,8 @@ PKGS=(
   sphinxbase-utils
   # the telephone-band acoustic model, adapted at build time (scripts/build-narrowband-am.py)
   sphinxtrain
+  # ... and two more voices for its adaptation speech (used when installed)
+  festvox-kallpc16k festvox-kdlpc16k
   # documents, storage, crypto, HTTP
   libjansson-dev libsqlite3-dev sqlite3 libsodium-dev libmicrohttpd-dev libcurl4-openssl-dev curl
   # CRM connectors: RS256 signatures of the Salesforce JWT bearer flow (libcrypto)

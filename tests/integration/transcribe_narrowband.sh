@@ -25,8 +25,9 @@ sox -R -D -V1 "$fx/short.mono.wav" -r 8000 -e u-law "$T/short.phone.wav" sinc 30
 meta "$T/phone.json" model | grep -q '^en-us-8k' || fail "meta.model does not name en-us-8k"
 w=$(wer "$T/phone.json" "$fx/short.stm")
 echo "short through a telephone channel: WER $w (narrowband)"
-# measured 0.208 (15 of 72 words; 0.417 with the wideband model, 0.125 at 16 kHz)
-below "$w" 0.30 || fail "telephone call: WER $w"
+# measured 0.167 (12 of 72 words; the first narrowband model, MLLR+MAP on 155 utterances,
+# 0.208; the wideband model 0.417; 0.125 at 16 kHz). The bound fails the first model.
+below "$w" 0.19 || fail "telephone call: WER $w (0.19 or more: no better than the first narrowband model)"
 
 # 2. the 8 kHz mu-law fixture the other tests read (stereo, not band-limited)
 "$SDRA" transcribe "$fx/short.mulaw8k.wav" -q --jobs 2 -o "$T/mulaw.json" 2> "$T/mulaw.log"
