@@ -87,7 +87,7 @@ PY
     [ -n "$wref" ] && echo "$set WER_16k $("$sdra" eval asr --ref "$wref" "$w/$set.json" --json | python3 -c 'import json,sys; print("%.1f%%" % (100 * json.load(sys.stdin)["wer"]))')"
     if [ -d "$(dirname "$sdra")/data/asr/en-us-8k" ] && [ -n "$wref" ]; then
       # the simulated telephone channel of scripts/measure-asr-8k.sh: 300-3400 Hz, 8 kHz, mu-law
-      ffmpeg -loglevel error -y -i "$audio" -af "highpass=f=300,lowpass=f=3400" -ac 1 -ar 8000 -acodec pcm_mulaw "$w/$set.8k.wav"
+      ffmpeg -nostdin -loglevel error -y -i "$audio" -af "highpass=f=300,lowpass=f=3400" -ac 1 -ar 8000 -acodec pcm_mulaw "$w/$set.8k.wav"
       "$sdra" transcribe -q "$w/$set.8k.wav" -o "$w/$set.8k.json" 2> /dev/null &&
         echo "$set WER_8k $("$sdra" eval asr --ref "$wref" "$w/$set.8k.json" --json | python3 -c 'import json,sys; print("%.1f%%" % (100 * json.load(sys.stdin)["wer"]))')"
     else
@@ -104,7 +104,10 @@ if der:
     print(f"{s} DER {100 * der['der']:.1f}%")
     if rep:
         m = der.get("mapping", {})
-        ref_rep = "rep" if rep == "Alex" else rep
+        # the rep's label in the reference RTTM: the generated calls label their speakers by
+        # role; in pyannote-sample's sample.rttm Diane is speaker90 (her "Hello?" at 6.68 s in
+        # sample.stm is speaker90's first turn at 6.69 s)
+        ref_rep = {"Alex": "rep", "Diane": "speaker90"}.get(rep, rep)
         inv = {v: k for k, v in m.items()}
         role = {sp["id"]: sp["role"] for sp in t["speakers"]}
         refs = sorted(set(m.values()))
@@ -118,7 +121,7 @@ pyannote-ami-seriously|$data/pyannote-ami-seriously/mixture.wav|$data/pyannote-a
 generated-short|$fix/short.mono.wav|$fix/short.rttm|2|Alex|Jordan|$fix/short.txt
 generated-optout|$fix/optout.mono.wav|$fix/optout.rttm|2|Alex||$fix/optout.txt
 EOT
-  ffmpeg -loglevel error -y -i "$fix/short.stereo.wav" -af "pan=mono|c0=c0" "$w/one.wav"
+  ffmpeg -nostdin -loglevel error -y -i "$fix/short.stereo.wav" -af "pan=mono|c0=c0" "$w/one.wav"
   "$sdra" transcribe -q "$w/one.wav" -o "$w/one.json" 2> /dev/null &&
     echo "generated-one-talker speakers $(python3 -c 'import json,sys; n = len(json.load(open(sys.argv[1]))["speakers"]); print("%d of 1 (%s)" % (n, "right" if n == 1 else "wrong"))' "$w/one.json")"
   "$src/scripts/measure-hints.sh" "$(dirname "$sdra")" "$fix" 2> /dev/null | awk '$1 ~ /^hints\./ { print "hints " $1 " " $2 }'
