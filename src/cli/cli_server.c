@@ -87,11 +87,17 @@ int cli_server_option(cli_server *s, const char *cmd, int c, const char *arg)
         if (sdra_redact_classes_parse(arg, &s->po.redact_classes, &err) < 0)
             return cli_usage_error(cmd, "--redact: %s", err.msg);
         return 0;
-    default:
+    case 14:
+        if ((v = cli_parse_count(arg)) < 0 || v > 64)
+            return cli_usage_error(cmd, "--transcribe-jobs wants 0..64 (0 = one per core), got '%s'", arg);
+        s->transcribe_jobs = (int)v;
+        return 0;
+    case 13:
         if (strcmp(arg, "silence") && strcmp(arg, "tone"))
             return cli_usage_error(cmd, "--redact-audio wants silence or tone, got '%s'", arg);
         s->p->redact_audio = !strcmp(arg, "tone") ? 2 : 1;
         return 0;
+    default: return -1;
     }
 }
 
@@ -110,6 +116,10 @@ int cli_server_finish(cli_server *s, const char *cmd)
     }
     if (po->redact_classes) /* the transcribe workers redact before any later stage sees it */
         p->options = po;
+    if (s->transcribe_jobs > 0) { /* decoder threads per transcription (0: one per core) */
+        po->jobs = s->transcribe_jobs;
+        p->options = po;
+    }
     if (p->redact_audio && !po->redact_classes)
         return cli_usage_error(cmd, "--redact-audio needs --redact CLASSES (it covers what that finds)");
     if (p->no_encrypt && (p->master_key_file || p->master_key_cmd))

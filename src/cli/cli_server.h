@@ -26,7 +26,7 @@
 #include "sdra/server.h"
 
 #define CLI_SERVER_ID 0x5500
-#define CLI_SERVER_N 14
+#define CLI_SERVER_N 15
 #define CLI_SERVER_LONGOPTS                                                                              \
     {"data", required_argument, 0, CLI_SERVER_ID}, {"store", required_argument, 0, CLI_SERVER_ID + 1},   \
         {"blob", required_argument, 0, CLI_SERVER_ID + 2},                                               \
@@ -40,7 +40,8 @@
         {"master-key-cmd", required_argument, 0, CLI_SERVER_ID + 10},                                    \
         {"no-encrypt", no_argument, 0, CLI_SERVER_ID + 11},                                              \
         {"redact", required_argument, 0, CLI_SERVER_ID + 12},                                            \
-        {"redact-audio", required_argument, 0, CLI_SERVER_ID + 13}, CLI_LLM_LONGOPTS, CLI_ASR_LONGOPTS,  \
+        {"redact-audio", required_argument, 0, CLI_SERVER_ID + 13},                                      \
+        {"transcribe-jobs", required_argument, 0, CLI_SERVER_ID + 14}, CLI_LLM_LONGOPTS, CLI_ASR_LONGOPTS, \
         CLI_OUTBOX_LONGOPTS
 
 /* The shared options' help, in three parts: the store and process options, then transcription
@@ -71,7 +72,10 @@
     "  --redact CLASSES       redact card,national_id,phone,email,bank,dob (or all) from each\n"        \
     "                         transcript before analysis, email, CRM or a model server sees it\n"       \
     "  --redact-audio MODE    with --redact: replace each stored upload by a WAV in which the\n"        \
-    "                         redacted words are silence or a tone (MODE silence|tone)\n" CLI_ASR_HELP
+    "                         redacted words are silence or a tone (MODE silence|tone)\n"              \
+    "  --transcribe-jobs N    decoder threads per transcription, 1..64, or 0 = one per core\n"         \
+    "                         (default: 0 for serve; 1 for worker, whose parallelism is\n"             \
+    "                         --concurrency and its replicas: docs/scaling.md)\n" CLI_ASR_HELP
 #define CLI_SERVER_HELP_ANALYZE "analysis (the analyze workers):\n" CLI_LLM_HELP CLI_OUTBOX_HELP
 
 typedef struct cli_server {
@@ -84,6 +88,8 @@ typedef struct cli_server {
     const char *port_file;      /* --port-file, or NULL */
     int log_level;
     bool json_logs;
+    int transcribe_jobs;        /* --transcribe-jobs; 0 = one per core; the caller may change
+                                   the default after cli_server_init (worker: 1) */
     char dir[1024];             /* after cli_server_finish: the data directory */
 } cli_server;
 
