@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sdra/asr.h"
 #include "sdra/crm.h"
 #include "sdra/httpc.h"
 #include "sdra/privacy.h"
@@ -116,8 +117,14 @@ int cli_server_finish(cli_server *s, const char *cmd)
     }
     if (po->redact_classes) /* the transcribe workers redact before any later stage sees it */
         p->options = po;
-    if (s->transcribe_jobs > 0) { /* decoder threads per transcription (0: one per core) */
-        po->jobs = s->transcribe_jobs;
+    /* decoder threads per transcription (0: one per core); the worker's default (-1) is one
+     * thread for the embedded recognizer and, for a model server, its own count of requests
+     * in flight (those are not this machine's cores) */
+    int tj = s->transcribe_jobs;
+    if (tj < 0)
+        tj = s->asr.backend && sdra_asr_backend(s->asr.backend) == sdra_asr_backend("whisper-http") ? 0 : 1;
+    if (tj > 0) {
+        po->jobs = tj;
         p->options = po;
     }
     if (p->redact_audio && !po->redact_classes)

@@ -75,7 +75,8 @@
     "                         redacted words are silence or a tone (MODE silence|tone)\n"              \
     "  --transcribe-jobs N    decoder threads per transcription, 1..64, or 0 = one per core\n"         \
     "                         (default: 0 for serve; 1 for worker, whose parallelism is\n"             \
-    "                         --concurrency and its replicas: docs/scaling.md)\n" CLI_ASR_HELP
+    "                         --concurrency and its replicas, or with a model server its\n"            \
+    "                         requests in flight: docs/scaling.md)\n" CLI_ASR_HELP
 #define CLI_SERVER_HELP_ANALYZE "analysis (the analyze workers):\n" CLI_LLM_HELP CLI_OUTBOX_HELP
 
 typedef struct cli_server {
@@ -89,7 +90,8 @@ typedef struct cli_server {
     int log_level;
     bool json_logs;
     int transcribe_jobs;        /* --transcribe-jobs; 0 = one per core; the caller may change
-                                   the default after cli_server_init (worker: 1) */
+                                   the default after cli_server_init (worker: -1, one thread
+                                   for the embedded recognizer: cli_server_finish) */
     char dir[1024];             /* after cli_server_finish: the data directory */
 } cli_server;
 

@@ -109,7 +109,7 @@ int cmd_worker(int argc, char **argv)
     sdra_server_params params = sdra_server_default_params(), *p = &params;
     cli_server s;
     cli_server_init(&s, p);
-    s.transcribe_jobs = 1; /* one decoder thread per job: the worker scales by --concurrency and replicas */
+    s.transcribe_jobs = -1; /* one decoder thread per job: the worker scales by --concurrency and replicas */
     CLI_CONFIG("worker", opts, argc, argv);
     p->worker_only = true;
     p->listen = NULL;

@@ -112,4 +112,7 @@ for id in "$ID1" "$ID2" "$ID3"; do
   for _ in $(seq 1 600); do [ "$(call_status "$id")" = done ] && break; sleep 0.5; done
   [ "$(call_status "$id")" = done ] || fail "call $id not done: $(curl -s "${A[@]}" "$B/v1/calls/$id")"
 done
+# a worker decodes each job on one thread (--transcribe-jobs 1, its default): its parallelism
+# is --concurrency and its replicas, not a thread per core of the node (docs/scaling.md)
+grep -q 'transcribed in .* (1 jobs)' "$T/w3.log" || fail "the worker did not decode on one thread: $(grep -o 'transcribed in .*' "$T/w3.log" | head -1)"
 echo "worker_process: ok"
