@@ -21,7 +21,9 @@ export SDRA_SHARE_DIR=${SDRA_SHARE_DIR:-$HERE/data}
 . "$HERE/tests/integration/lib/scratch.sh"
 . "$HERE/tests/integration/lib/pg.sh"
 it_setup bench_workers
-fail() { echo "bench: $*" >&2; for f in "$T"/*.log; do tail -n 5 "$f" >&2; done; exit 1; }
+fail() { # also from inside $(run ...), a subshell whose processes the EXIT trap does not know
+  echo "bench: $*" >&2; for f in "$T"/*.log; do tail -n 5 "$f" >&2; done
+  [ ${#PIDS[@]} -gt 0 ] && kill "${PIDS[@]}" 2>/dev/null; exit 1; }
 if [ "$KIND" = pg ]; then
   pg_available || fail "STORE=pg but no PostgreSQL server binaries"
   pg_start
