@@ -61,12 +61,11 @@ static void usage(FILE *f)
 
 int cmd_serve(int argc, char **argv)
 {
-    enum { O_LISTEN = 1, O_DATA, O_PORTFILE, O_CONC, O_NOWORK, O_MAXACT, O_MAXUP, O_TIMEOUT, O_LEASE, O_ATTEMPTS,
-           O_RETRY, O_LOGLEVEL, O_LOGFMT, O_PERIP, O_HDRTIMEOUT, O_MINRATE, O_REDACT, O_TLSCERT, O_TLSKEY,
-           O_REDACT_AUDIO, O_RETSWEEP, O_RETOFFSET, O_MKFILE, O_MKCMD, O_NOENC, O_STORE,
-           O_MAXLIVE, O_LIVEGRACE, O_LIVEBACKLOG, O_LIVEREP };
+    /* serve's own options; the ones it shares with `sdra worker` are cli_server.h's */
+    enum { O_LISTEN = 1, O_CONC, O_NOWORK, O_MAXACT, O_MAXUP, O_TIMEOUT, O_PERIP, O_HDRTIMEOUT, O_MINRATE,
+           O_TLSCERT, O_TLSKEY, O_RETSWEEP, O_RETOFFSET, O_MAXLIVE, O_LIVEGRACE, O_LIVEBACKLOG, O_LIVEREP,
+           O_LIVEDEGRADE };
     enum { O_COACH = 0x5401 }; /* O_COACH + k: the live coach's threshold coach_opts[k] */
-    enum { O_LIVEDEGRADE = 0x5601 }; /* degraded mode of live calls (past CLI_SERVER_ID + CLI_SERVER_N) */
     static const char *const coach_opts[] = {"monologue-s", "talk-ratio-low", "talk-ratio-high",
                                              "min-talk-s", "silence-s", "unanswered-s"};
     static const struct option opts[] = {
