@@ -495,11 +495,17 @@ static int call_audio(live_call *c, int ch, const int16_t *pcm, size_t n)
 
 /* ---- the decoder ----------------------------------------------------------------------- */
 
+/* Channel i's lag: its audio received and not yet handed to the recognizer (c->mu held). */
+static double chan_lag_s(const live_call *c, int i)
+{
+    return (double)c->ch[i].len / c->rate_hz;
+}
+
 static void lag_update(live_call *c)
 {
     double lag = 0;
     for (int i = 0; i < c->n_ch; i++) {
-        double l = (double)c->ch[i].len / c->rate_hz;
+        double l = chan_lag_s(c, i);
         if (l > lag)
             lag = l;
     }
@@ -786,7 +792,7 @@ static void *dec_main(void *arg)
         /* degraded mode: judged per channel on its own backlog, switched where an utterance
          * just ended (PocketSphinx cannot change its search mid-utterance) */
         for (int i = 0; ok && i < c->n_ch; i++) {
-            double lag = (double)c->ch[i].len / c->rate_hz;
+            double lag = chan_lag_s(c, i);
             if (!ended[i] || sdra_live_degrade_next(c->ch[i].fast, lag, s->p.live_degrade_lag_s,
                                                     LIVE_DEGRADE_LEAVE_S) == c->ch[i].fast)
                 continue;
