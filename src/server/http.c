@@ -58,6 +58,11 @@ enum MHD_Result srv_queue(req *r, struct MHD_Connection *c, int status, struct M
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     if (r->s->tls) /* clients remember to use HTTPS only */
         MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
+    if (r->heading && r->drain_ok && !r->held) { /* answered once the body is dropped (on_request) */
+        r->held = resp;
+        r->held_status = status;
+        return MHD_YES;
+    }
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -754,6 +759,26 @@ static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
+/* True when a body is to come that an early answer should wait for: Content-Length up to
+ * SRV_DRAIN_MAX, or chunked (on_request cuts it past the bound). Not when the client sent
+ * "Expect: 100-continue": then MHD answers without inviting the body, which is better. */
+static bool body_drainable(struct MHD_Connection *c)
+{
+    const char *ex = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
+    if (ex && !strcasecmp(ex, "100-continue"))
+        return false;
+    const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+    if (te)
+        return !strcasecmp(te, "chunked");
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (!cl || !*cl)
+        return false;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = strtoull(cl, &end, 10);
+    return errno == 0 && end && !*end && n > 0 && n <= SRV_DRAIN_MAX;
+}
+
 /* An ambiguous body length (two Content-Length headers, or Content-Length with
  * Transfer-Encoding) is how requests are smuggled past a proxy that reads it differently:
  * answered 400, and the connection is closed since where the body ends is unknown. */
@@ -783,6 +808,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     bool bad_target = r == (void *)&bad_target_mark;
     if (bad_target)
         r = *con_cls = NULL;
+    if (r)
+        r->heading = false;
     if (!r) {
         r = calloc(1, sizeof *r);
         if (!r)
@@ -795,11 +822,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->method = method;
         client_ip(c, r->ip, sizeof r->ip);
         *con_cls = r;
+        r->heading = true;
         conn_phase(s, c, PH_BODY); /* the headers are complete */
         route(r, url);
         route_worker_only(r);
         if (check_framing(r, c) != MHD_YES || r->status)
             return r->status ? MHD_YES : MHD_NO;
+        r->drain_ok = body_drainable(c);
         if (bad_target) {
             r->route = R_NONE;
             return srv_send_error(r, c, 400, "invalid_input", "the path contains an encoded NUL (%%00)");
@@ -824,6 +853,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         sdra_log(SDRA_LOG_WARN, "cutting a request body slower than %d bytes/s", s->p.min_body_rate);
         r->status = 408;
         return MHD_NO; /* closes the connection */
+    }
+    if (r->held) { /* refused at the headers: drop the body, then answer */
+        if (*upload_data_size) {
+            r->drained += *upload_data_size;
+            *upload_data_size = 0;
+            return r->drained > SRV_DRAIN_MAX ? MHD_NO : MHD_YES; /* a chunked body past the bound */
+        }
+        struct MHD_Response *resp = r->held;
+        r->held = NULL;
+        enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->held_status, resp);
+        MHD_destroy_response(resp);
+        return ret;
     }
     if (r->status)
         return MHD_YES; /* already answered (early error); drop the rest */
@@ -862,6 +903,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         return;
     if (r->pp)
         MHD_destroy_post_processor(r->pp);
+    if (r->held)
+        MHD_destroy_response(r->held);
     sdra_crypt_writer_abort(r->cw);
     sdra_crypt_key_destroy(r->dk);
     if (r->fd >= 0)

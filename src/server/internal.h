@@ -217,6 +217,7 @@ void srv_watch_stop(struct sdra_server *s);
 #define FIELD_MAX 512          /* one metadata form field or query value */
 #define LIST_MAX 100           /* calls per page */
 #define PP_BUFFER 32768        /* post processor buffer */
+#define SRV_DRAIN_MAX (16u << 20) /* the most body bytes read and dropped to deliver an early refusal */
 
 enum route {
     R_NONE, R_HEALTH, R_READY, R_METRICS, R_OPENAPI, R_CALLS, R_CALL, R_ARTIFACT, R_AUDIO, R_EVENTS, R_RETRY,
@@ -282,6 +283,14 @@ typedef struct req {
     char ob_key[128];                /* /v1/outbox/{id} */
     char web_path[256];              /* R_WEB: the file under <share>/web */
     char live_sid[64];               /* R_LIVE_EVENTS: the callSid */
+    /* an answer given before the body was read (a refusal) is held until the body has been
+     * read and dropped: closing on unread bytes resets the connection, and a client still
+     * sending loses the answer (srv_queue) */
+    bool heading;                    /* in the call that brought the headers */
+    bool drain_ok;                   /* a body of a known, bounded size is to come */
+    uint64_t drained;                /* body bytes dropped so far */
+    int held_status;
+    struct MHD_Response *held;
 } req;
 
 /* http.c: responses */

@@ -31,7 +31,7 @@ for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.1; done
 PORT=$(cat "$T/port")
 
 python3 - "$PORT" "$KEY" "$D" <<'PY' || fail "input integrity"
-import json, os, socket, sys
+import json, os, socket, sys, time
 port, key, data = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 WAV = (b"RIFF" + (36 + 3200).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little")
        + (1).to_bytes(2, "little") + (1).to_bytes(2, "little") + (8000).to_bytes(4, "little")
@@ -128,6 +128,56 @@ methods = {l.split(b'method="')[1].split(b'"')[0] for l in metrics.split(b"\n")
 print("method labels:", sorted(methods))
 if any(m.startswith(b"M") and m.endswith(b"X") for m in methods) or b"OTHER" not in methods or len(methods) > 9:
     failures.append("metrics method labels")
+# --- a refusal at the headers reaches a client that is still sending its body ------------------
+# (it was sent at once and the connection closed on the unread body: the reset lost the answer)
+def slow_post(head, body, pause=0.3):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        s.sendall(head)
+        time.sleep(pause)  # the server has answered by now, if it answers early
+        for i in range(0, len(body), 16384):
+            s.sendall(body[i:i + 16384])
+        buf = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            buf += b
+    except OSError as e:
+        return 0, str(e).encode()
+    finally:
+        s.close()
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    return (int(head.split(b" ")[1]) if head.startswith(b"HTTP/") else 0), rest
+
+BIG = WAV + b"\x01\x00" * 200000
+def refused(what, headers, body, status, needle):
+    st, b = slow_post(headers, body)
+    ok = st == status and needle.encode() in b
+    print(("ok   " if ok else "FAIL ") + what + ": %d %s" % (st, b[:120].decode("utf-8", "replace")))
+    if not ok:
+        failures.append(what)
+refused("401 while the body is still coming",
+        b"POST /v1/calls HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\nContent-Length: %d\r\n"
+        b"Connection: close\r\n\r\n" % len(BIG), BIG, 401, "unauthorized")
+refused("415 while the body is still coming",
+        b"POST /v1/calls HTTP/1.1\r\nHost: x\r\n" + auth + b"Content-Type: text/plain\r\nContent-Length: %d\r\n"
+        b"Connection: close\r\n\r\n" % len(BIG), BIG, 415, "unsupported")
+chunked = b"".join(b"%x\r\n" % len(BIG[i:i + 50000]) + BIG[i:i + 50000] + b"\r\n" for i in range(0, len(BIG), 50000)) + b"0\r\n\r\n"
+refused("415 on a chunked body still coming",
+        b"POST /v1/calls HTTP/1.1\r\nHost: x\r\n" + auth + b"Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+        b"Connection: close\r\n\r\n", chunked, 415, "unsupported")
+# with "Expect: 100-continue" the refusal comes at once and no body is invited
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(b"POST /v1/calls HTTP/1.1\r\nHost: x\r\n" + auth + b"Content-Type: text/plain\r\nContent-Length: %d\r\n"
+          b"Expect: 100-continue\r\nConnection: close\r\n\r\n" % len(BIG))
+first = s.recv(65536)
+s.close()
+ok = first.startswith(b"HTTP/1.1 415")
+print(("ok   " if ok else "FAIL ") + "Expect: 100-continue refused without the body: %r" % first[:40])
+if not ok:
+    failures.append("Expect: 100-continue")
+
 # nothing half-stored: exactly the two control uploads made calls
 calls = os.listdir(os.path.join(data, "calls"))
 if len(calls) != 2:
