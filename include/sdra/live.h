@@ -103,6 +103,12 @@ int sdra_coach_update(sdra_coach *c, const sdra_transcript *t, sdra_coach_emit_f
 int sdra_coach_tick(sdra_coach *c, const sdra_transcript *t, double now_s, sdra_coach_emit_fn emit, void *user,
                     sdra_error *err);
 
+/* The running figures of a "metrics" event (talk ratio, sentiment by role, utterances) for t as
+ * the coach has seen it: new, the caller's to free; NULL without a coach or a transcript.
+ * sdra_coach_update emits them after each batch; a live call sends them on a timer too, so a
+ * client learns the lag while no utterance ends. */
+json_t *sdra_coach_metrics(const sdra_coach *c, const sdra_transcript *t);
+
 /* Counts of alerts emitted so far (for /metrics and the call's record): all of them, and those
  * of one kind ("objection", ...; 0 for a kind it does not know). */
 int sdra_coach_alert_count(const sdra_coach *c);

@@ -598,6 +598,11 @@ done:
     return rc;
 }
 
+json_t *sdra_coach_metrics(const sdra_coach *c, const sdra_transcript *t)
+{
+    return c && t ? metrics_json(c, t) : NULL;
+}
+
 int sdra_coach_tick(sdra_coach *c, const sdra_transcript *t, double now_s, sdra_coach_emit_fn emit, void *user,
                     sdra_error *err)
 {

@@ -56,6 +56,7 @@
 #define LIVE_PARTIAL_MAX 1024         /* text of one partial event */
 #define LIVE_PARTIAL_EVERY_S 1.0      /* at most one partial event a second per channel */
 #define LIVE_DEGRADE_LEAVE_S 1.0      /* a degraded channel's lag back to this: normal search */
+#define LIVE_METRICS_EVERY_S 1.0      /* a "metrics" event at least this often (wall clock) */
 
 enum { L_STREAMING, L_DETACHED, L_ENDING, L_DONE };
 enum { K_TWILIO, K_PCM };
@@ -95,6 +96,7 @@ typedef struct live_call {
     int state;
     bool attached;
     double detached_at, done_at, stop_at;
+    double metrics_wall; /* sdra_clock_s() of the last "metrics" event (LIVE_METRICS_EVERY_S) */
     int kind, rate_hz, n_ch, rep_ch;
     int reconnects;
     sdra_call_info ci;
@@ -256,6 +258,7 @@ static void coach_emit(void *user, const char *event, json_t *data)
         return;
     pthread_mutex_lock(&c->mu);
     if (!strcmp(event, "metrics")) {
+        c->metrics_wall = sdra_clock_s();
         json_object_set_new(d, "lag_s", json_real(c->max_lag_s));
         json_object_set_new(d, "mode", json_string(c->n_fast ? "degraded" : "normal"));
         json_object_set_new(d, "degraded_channels", json_integer(c->n_fast));
@@ -674,6 +677,24 @@ static void switch_search(live_call *c, sdra_transcript *t, sdra_coach *coach, i
 
 static int finalize(live_call *c, sdra_transcript *t);
 
+/* A "metrics" event when none went out for LIVE_METRICS_EVERY_S of wall time: the lag is
+ * reported while no utterance ends (inside a long one, or while the recognizer works through
+ * a backlog), so a client can pace on it and a viewer sees the call is alive. Called and
+ * returns with c->mu held. */
+static void metrics_timer(live_call *c, const sdra_transcript *t, const sdra_coach *coach)
+{
+    if (!coach || sdra_clock_s() - c->metrics_wall < LIVE_METRICS_EVERY_S)
+        return;
+    lag_update(c);
+    c->metrics_wall = sdra_clock_s(); /* coach_emit sets it too; set here should the copy fail */
+    pthread_mutex_unlock(&c->mu);
+    json_t *m = sdra_coach_metrics(coach, t);
+    if (m)
+        coach_emit(c, "metrics", m);
+    json_decref(m);
+    pthread_mutex_lock(&c->mu);
+}
+
 static void *dec_main(void *arg)
 {
     live_call *c = arg;
@@ -736,6 +757,7 @@ static void *dec_main(void *arg)
                 c->stop_at = sdra_clock_s();
                 continue;
             }
+            metrics_timer(c, t, coach);
             cond_wait_ms(c, 100);
             continue;
         }
@@ -801,6 +823,7 @@ static void *dec_main(void *arg)
             switch_search(c, t, coach, i, &ap, fast);
             pthread_mutex_lock(&c->mu);
         }
+        metrics_timer(c, t, coach);
         double now_s = (double)c->ch[0].decoded / c->rate_hz;
         if (coach && now_s >= next_tick) {
             next_tick = now_s + 1.0;

@@ -13,8 +13,9 @@ tests/integration/live_calls.sh and bench/live.sh.
       --alert-before-stop KIND: after the audio, stop is sent only once an alert of that kind
       came (or --alert-timeout S passed, default 60: {"alert_timeout": KIND} is printed).
       --max-lag S: sending pauses while the server's last reported lag_s (utterance and
-      metrics events, so ask for events) is over S, at most 5 s a time: a call streamed as
-      fast as the server recognizes it.
+      metrics events, so ask for events) is over S, at most --max-wait S (default 60) a time,
+      and the schedule restarts after each pause: a call streamed as fast as the server
+      recognizes it.
   bad URL KIND [--auth KEY]
       KIND garbage|base64|unknown|oversized|binary|nostart: one misbehaving client; prints the
       close code the server sent.
@@ -105,10 +106,12 @@ async def stream_inner(a):
             if delay > 0:
                 await asyncio.sleep(delay)
             if a.max_lag is not None and chunk % 50 == 0:  # once a second of audio
-                waited = 0.0
-                while lag["s"] > a.max_lag and waited < 5.0:
+                w0 = time.time()
+                while lag["s"] > a.max_lag and time.time() - w0 < a.max_wait:
                     await asyncio.sleep(0.05)
-                    waited += 0.05
+                # the schedule restarts after a pause: without this the audio held back was sent
+                # in a burst right after it, and the call went out at --speed regardless of the lag
+                t0 += time.time() - w0
             if a.drop_after is not None and time.time() - t0 >= a.drop_after:
                 ws.transport.abort()  # no close frame: a dropped connection
                 log({"dropped_at_s": (pos - start_at) / ch / 8000.0})
@@ -258,6 +261,7 @@ def main():
     p.add_argument("--wait", type=float, default=120.0)
     p.add_argument("--alert-before-stop", metavar="KIND")
     p.add_argument("--max-lag", type=float)
+    p.add_argument("--max-wait", type=float, default=60.0)
     p.add_argument("--alert-timeout", type=float, default=60.0)
     p.add_argument("--slow-first", type=float, default=0.0, help="seconds sent at 1x before --speed applies")
     b = sub.add_parser("bad")
