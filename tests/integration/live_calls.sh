@@ -12,7 +12,8 @@
 # events come while utterances are decoded, each before the utterance that supersedes it, and
 # none is stored; a call streamed faster than recognition on a server that degrades at 1 s of
 # lag reports degraded mode; later calls reuse the recognizers of earlier ones; the pricing
-# call's objection alert comes while the call is on, before the client sends stop.
+# call's objection alert comes while the call is on, before the client sends stop; "metrics"
+# comes on a timer (lag 0) while a connected call has nothing left to recognize.
 # ctest-labels: slow
 set -u
 SDRA=${SDRA:?SDRA must name the sdra binary}
@@ -175,7 +176,16 @@ timeout 60 "$PY" "$CLIENT" stream "$WS/v1/live/twilio?events=1" "$T/call.ulaw" -
 grep -q dropped_at_s "$T/events2a.jsonl" || fail "stream 2a did not drop: $(tail -2 "$T/events2a.jsonl")"
 # the call waits (grace 4 s) for the reconnect, which sends the rest
 timeout 600 "$PY" "$CLIENT" stream "$WS/v1/live/twilio?events=1" "$T/call.ulaw" --sid CA-live-2 --speed 8 \
-  --from 8 --to 16 --stop --auth "$KEY" --wait 400 >"$T/events2b.jsonl" 2>"$T/client2b.log" || fail "stream 2b: $(tail -3 "$T/client2b.log")"
+  --from 8 --to 16 --hold-idle 4 --stop --auth "$KEY" --wait 400 >"$T/events2b.jsonl" 2>"$T/client2b.log" || fail "stream 2b: $(tail -3 "$T/client2b.log")"
+# with the audio sent and recognized, the connection held open: "metrics" keeps coming on its
+# timer (lag 0), though no utterance ends (it came only with utterances, so a client pacing on
+# the lag waited on a figure that no longer changed)
+python3 - "$T/events2b.jsonl" <<'PY' || fail "no metrics on the timer while the call was idle: $(grep -c metrics "$T/events2b.jsonl") metrics events"
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+idle = next(e for e in evs if "idle_metrics" in e)
+assert idle["idle_metrics"] >= 4, idle
+PY
 ID2=$(python3 -c '
 import json,sys
 for l in open(sys.argv[1]):

@@ -10,6 +10,9 @@ tests/integration/live_calls.sh and bench/live.sh.
       event received as one JSON line (to --events FILE too) and finally {"close": code}.
       --drop-after S: the connection is dropped (no close frame) after S s, or at the end of
       what it sends (--to), whichever comes first.
+      --hold-idle N: after the audio, the connection stays open (no stop) until N "metrics"
+      events in a row reported lag 0 (or --hold-timeout S, default 60); prints
+      {"idle_metrics": N} with the count reached: the server's metrics timer.
       --alert-before-stop KIND: after the audio, stop is sent only once an alert of that kind
       came (or --alert-timeout S passed, default 60: {"alert_timeout": KIND} is printed).
       --max-lag S: sending pauses while the server's last reported lag_s (utterance and
@@ -60,6 +63,8 @@ async def stream_inner(a):
     out = open(a.events, "a") if a.events else None
     alert_seen = asyncio.Event()
     lag = {"s": 0.0}
+    idle = {"sent": False, "n": 0}  # --hold-idle: metrics events at lag 0 since the audio ended
+    idle_done = asyncio.Event()
     async with websockets.connect(a.url, extra_headers=hdr, max_size=1 << 22) as ws:
         async def reader():
             try:
@@ -69,6 +74,10 @@ async def stream_inner(a):
                     log(ev, out)
                     if ev.get("event") in ("utterance", "metrics") and "lag_s" in (ev.get("data") or {}):
                         lag["s"] = ev["data"]["lag_s"]
+                    if idle["sent"] and ev.get("event") == "metrics":
+                        idle["n"] = idle["n"] + 1 if ev["data"].get("lag_s", 1) == 0 else 0
+                        if a.hold_idle and idle["n"] >= a.hold_idle:
+                            idle_done.set()
                     if (a.alert_before_stop and ev.get("event") == "alert"
                             and (ev.get("data") or {}).get("kind") == a.alert_before_stop):
                         alert_seen.set()
@@ -123,6 +132,13 @@ async def stream_inner(a):
             rt.cancel()
             return
         log({"sent_s": (pos - start_at) / ch / 8000.0, "t": time.time()}, out)
+        idle["sent"] = True
+        if a.hold_idle:
+            try:
+                await asyncio.wait_for(idle_done.wait(), timeout=a.hold_timeout)
+            except asyncio.TimeoutError:
+                pass
+            log({"idle_metrics": idle["n"], "t": time.time()}, out)
         if a.stop and a.alert_before_stop:
             try:
                 await asyncio.wait_for(alert_seen.wait(), timeout=a.alert_timeout)
@@ -262,6 +278,8 @@ def main():
     p.add_argument("--alert-before-stop", metavar="KIND")
     p.add_argument("--max-lag", type=float)
     p.add_argument("--max-wait", type=float, default=60.0)
+    p.add_argument("--hold-idle", type=int, default=0)
+    p.add_argument("--hold-timeout", type=float, default=60.0)
     p.add_argument("--alert-timeout", type=float, default=60.0)
     p.add_argument("--slow-first", type=float, default=0.0, help="seconds sent at 1x before --speed applies")
     b = sub.add_parser("bad")
