@@ -28,6 +28,7 @@
 #include "sdra/buf.h"
 #include "sdra/live.h"
 #include "sdra/log.h"
+#include "sdra/rights.h"
 #include "sdra/transcript.h"
 #include "sdra/util.h"
 #include "sdra/ws.h"
@@ -1148,6 +1149,33 @@ static bool sheet_set(sdra_call_info *ci, const char *name, json_t *v, char *why
     return true; /* other parameters are the caller's own */
 }
 
+/* The organisation's consent policy (as for an upload, privacy.c): a call it may not process
+ * is refused at start (policy close, audited "call.refused") before any audio is kept. The
+ * consent comes from the stream's parameters ("consent"); none is "unknown". 0, or a close
+ * code with why. */
+static int consent_refused(live_conn *k, json_t *params, char *why, size_t wn)
+{
+    sdra_store_policy p;
+    sdra_error err = {0};
+    if (sdra_store_policy_get(k->s->store, k->org, &p, &err) < 0) {
+        snprintf(why, wn, "the organisation's policy could not be read: %.80s", err.msg);
+        return SDRA_WS_INTERNAL;
+    }
+    const char *consent = json_string_value(json_object_get(params, "consent"));
+    if (sdra_rights_consent_ok(&p, consent))
+        return 0;
+    char detail[160];
+    snprintf(detail, sizeof detail, "live call: consent=%.20s org=%.40s: refused, the policy requires consent",
+             consent ? consent : "unknown", p.org);
+    if (srv_audit_write_org(k->s, k->org, k->key_id, k->ip, "call.refused", "", detail, &err) < 0) {
+        snprintf(why, wn, "the audit trail could not be written");
+        return SDRA_WS_INTERNAL;
+    }
+    snprintf(why, wn, "consent_required: organisation %.24s needs consent=obtained or not_required (got %.12s)",
+             p.org, consent ? consent : "unknown");
+    return SDRA_WS_POLICY;
+}
+
 /* Starts (or, for a known callSid, continues) the call. 0, or a close code with why. */
 static int attach(live_conn *k, const char *sid, int rate, int n_ch, int rep_ch, json_t *params, char *why, size_t wn)
 {
@@ -1155,6 +1183,9 @@ static int attach(live_conn *k, const char *sid, int rate, int n_ch, int rep_ch,
     struct srv_live *L = s->live;
     char id[24];
     live_call_id(k->org, sid, id);
+    int refused = consent_refused(k, params, why, wn); /* before the registry's lock: a store read */
+    if (refused)
+        return refused;
     pthread_mutex_lock(&L->mu);
     registry_sweep(L, sdra_clock_s());
     live_call *c = L->calls;
