@@ -57,6 +57,8 @@
 #define LIVE_PARTIAL_MAX 1024         /* text of one partial event */
 #define LIVE_PARTIAL_EVERY_S 1.0      /* at most one partial event a second per channel */
 #define LIVE_DEGRADE_LEAVE_S 1.0      /* a degraded channel's lag back to this: normal search */
+#define LIVE_LINGER_S 2.0             /* after our close: how long the client's bytes are drained */
+#define LIVE_LINGER_BYTES (4u << 20)  /* and how many at most */
 #define LIVE_METRICS_EVERY_S 1.0      /* a "metrics" event at least this often (wall clock) */
 
 enum { L_STREAMING, L_DETACHED, L_ENDING, L_DONE };
@@ -104,6 +106,10 @@ typedef struct live_call {
     live_chan ch[2];
     int raw_fd;
     char raw_path[PATH_MAX];
+    /* encryption at rest: the call's key from its start, and the recording encrypted under it
+     * as it arrives (no plaintext on disk, as for an upload); NULL without encryption */
+    sdra_crypt_key *dk;
+    sdra_crypt_writer *raw_cw;
     int64_t rec_frames;
     bool rec_failed;
     live_ev *ev;
@@ -156,6 +162,8 @@ static void call_free(live_call *c)
     for (size_t i = 0; i < c->n_ev; i++)
         free(c->ev[i].data);
     free(c->ev);
+    sdra_crypt_writer_abort(c->raw_cw);
+    sdra_crypt_key_destroy(c->dk);
     if (c->raw_fd >= 0)
         close(c->raw_fd);
     if (c->raw_path[0])
@@ -446,9 +454,12 @@ static void rec_flush(live_call *c, bool all)
             for (int ch = 0; ch < c->n_ch; ch++)
                 buf[i * (size_t)c->n_ch + (size_t)ch] = done + i < c->ch[ch].pend_len ? c->ch[ch].pend[done + i] : 0;
         size_t bytes = k * (size_t)c->n_ch * 2;
-        if (write(c->raw_fd, buf, bytes) != (ssize_t)bytes) {
+        sdra_error e = {0};
+        if (c->raw_cw ? sdra_crypt_writer_write(c->raw_cw, buf, bytes, &e) < 0
+                      : write(c->raw_fd, buf, bytes) != (ssize_t)bytes) {
             c->rec_failed = true;
-            sdra_log(SDRA_LOG_ERROR, "live call %s: writing the recording failed: %s", c->id, strerror(errno));
+            sdra_log(SDRA_LOG_ERROR, "live call %s: writing the recording failed: %s", c->id,
+                     e.msg[0] ? e.msg : strerror(errno));
             return;
         }
         done += k;
@@ -877,12 +888,27 @@ static void *dec_main(void *arg)
 
 /* ---- the end of a call: stored like an upload ------------------------------------------ */
 
-/* The recording as a WAV at tmp (encrypted under dk when given). */
-static int write_wav(live_call *c, int fd, const sdra_crypt_key *dk, size_t *bytes, sdra_error *err)
+/* The key of the call's own encrypted recording (the only key it names). */
+static int raw_key(void *ud, const char *key_id, const unsigned char *wrapped, sdra_crypt_key **out, sdra_error *err)
+{
+    const sdra_crypt_key *dk = ud;
+    if (wrapped || strcmp(key_id, sdra_crypt_key_id(dk)))
+        return sdra_error_set(err, SDRA_EINVAL, "the live recording names another key");
+    return sdra_crypt_key_from_bytes(out, key_id, sdra_crypt_key_bytes(dk), err);
+}
+
+/* The recording as a WAV at tmp (encrypted under dk when given: the raw recording is then
+ * encrypted under it too, and read back through a reader). */
+static int write_wav(live_call *c, int fd, sdra_crypt_key *dk, size_t *bytes, sdra_error *err)
 {
     sdra_crypt_writer *cw = NULL;
-    if (dk && sdra_crypt_writer_open(&cw, fd, dk, NULL, err) < 0)
-        return -1;
+    sdra_crypt_reader *rd = NULL;
+    lseek(c->raw_fd, 0, SEEK_SET);
+    if (dk && (sdra_crypt_reader_open(&rd, c->raw_fd, raw_key, dk, err) < 0 ||
+               sdra_crypt_writer_open(&cw, fd, dk, NULL, err) < 0)) {
+        sdra_crypt_reader_close(rd);
+        return err->code ? err->code : SDRA_EIO;
+    }
     uint32_t data = (uint32_t)(c->rec_frames * c->n_ch * 2);
     uint8_t h[44];
     uint32_t v[] = {36 + data, 16, (uint32_t)c->rate_hz, (uint32_t)(c->rate_hz * c->n_ch * 2), data};
@@ -902,11 +928,24 @@ static int write_wav(live_call *c, int fd, const sdra_crypt_key *dk, size_t *byt
     h[34] = 16, h[35] = 0;
     int rc = 0;
     char buf[65536];
-    ssize_t n;
-    lseek(c->raw_fd, 0, SEEK_SET);
     rc = cw ? sdra_crypt_writer_write(cw, h, sizeof h, err) : sdra_write_all(fd, h, sizeof h);
-    while (rc == 0 && (n = read(c->raw_fd, buf, sizeof buf)) > 0)
-        rc = cw ? sdra_crypt_writer_write(cw, buf, (size_t)n, err) : sdra_write_all(fd, buf, (size_t)n);
+    for (;;) {
+        size_t n = 0;
+        if (rc < 0)
+            break;
+        if (rd) {
+            rc = sdra_crypt_reader_read(rd, buf, sizeof buf, &n, err);
+        } else {
+            ssize_t got = read(c->raw_fd, buf, sizeof buf);
+            if (got < 0)
+                rc = -1;
+            n = got > 0 ? (size_t)got : 0;
+        }
+        if (rc < 0 || n == 0)
+            break;
+        rc = cw ? sdra_crypt_writer_write(cw, buf, n, err) : sdra_write_all(fd, buf, n);
+    }
+    sdra_crypt_reader_close(rd);
     if (rc < 0 && !err->msg[0])
         sdra_error_set(err, SDRA_EIO, "writing the recording failed: %s", strerror(errno));
     if (cw && sdra_crypt_writer_close(cw, rc == 0 ? err : NULL) < 0)
@@ -927,6 +966,16 @@ static int finalize(live_call *c, sdra_transcript *t)
     srv_submit_answer ans = {0};
     pthread_mutex_lock(&c->mu);
     rec_flush(c, true);
+    if (c->raw_cw) { /* the recording's last chunk */
+        sdra_crypt_writer *w = c->raw_cw;
+        c->raw_cw = NULL;
+        if (sdra_crypt_writer_close(w, &err) < 0) {
+            sdra_log(SDRA_LOG_ERROR, "live call %s: sealing the recording failed: %s", c->id, err.msg);
+            c->rec_failed = true;
+        }
+    }
+    dk = c->dk; /* the call's key: finalize stores the call under it */
+    c->dk = NULL;
     int64_t frames = c->rec_frames;
     bool rec_failed = c->rec_failed;
     pthread_mutex_unlock(&c->mu);
@@ -943,8 +992,10 @@ static int finalize(live_call *c, sdra_transcript *t)
         sdra_strlcpy(ans.status, "empty", sizeof ans.status);
         goto done;
     }
-    if (s->kr && (rc = sdra_crypt_key_generate(&dk, c->id, &err)) < 0)
+    if (s->kr && !dk) {
+        rc = sdra_error_set(&err, SDRA_EINTERNAL, "the call's key is missing");
         goto done;
+    }
     snprintf(wav, sizeof wav, "%s/tmp/live-XXXXXX", s->data_dir);
     if ((fd = mkstemp(wav)) < 0) {
         wav[0] = '\0';
@@ -1058,6 +1109,37 @@ static int send_frame(live_conn *k, int op, const void *data, size_t n)
         }
     }
     return 0;
+}
+
+/* After our close frame: our side of the socket is shut, and what the client still sends
+ * (the rest of an oversized message, its media, its own close frame) is read and dropped until
+ * it closes, for at most LIVE_LINGER_S or LIVE_LINGER_BYTES. Closing on unread bytes sends a
+ * reset, which can destroy the close frame before the client reads it (RFC 6455 7.1.1: the
+ * client closes its side once it has the close). */
+static void linger(live_conn *k)
+{
+    if (shutdown(k->fd, SHUT_WR) != 0)
+        return;
+    double t0 = sdra_clock_s();
+    size_t total = 0;
+    char buf[16384];
+    for (;;) {
+        double left = LIVE_LINGER_S - (sdra_clock_s() - t0);
+        if (left <= 0 || total >= LIVE_LINGER_BYTES)
+            return;
+        struct pollfd pf = {.fd = k->fd, .events = POLLIN};
+        int pr = poll(&pf, 1, (int)(left * 1000) + 1);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0)
+            return;
+        ssize_t n = recv(k->fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        total += (size_t)n;
+    }
 }
 
 static void send_close(live_conn *k, int code, const char *reason)
@@ -1268,6 +1350,13 @@ static int attach(live_conn *k, const char *sid, int rate, int n_ch, int rep_ch,
             c->raw_path[0] = '\0';
             snprintf(why, wn, "cannot store the recording");
             code = SDRA_WS_INTERNAL;
+        } else if (s->kr) { /* encrypted as it arrives, under the call's key */
+            sdra_error e = {0};
+            if (sdra_crypt_key_generate(&c->dk, id, &e) < 0 ||
+                sdra_crypt_writer_open(&c->raw_cw, c->raw_fd, c->dk, NULL, &e) < 0) {
+                snprintf(why, wn, "cannot encrypt the recording");
+                code = SDRA_WS_INTERNAL;
+            }
         }
     }
     c->state = L_STREAMING;
@@ -1637,6 +1726,8 @@ static void *conn_main(void *arg)
     } else {
         send_close(k, SDRA_WS_NORMAL, peer_closed ? "" : "stopped before start");
     }
+    if (!peer_closed)
+        linger(k);
     detach(k);
     sdra_ws_parser_release(&k->p);
     MHD_upgrade_action(k->urh, MHD_UPGRADE_ACTION_CLOSE);
