@@ -327,12 +327,18 @@ export async function showCall(id) {
   let gone = false;
   // every read is audited, so it polls only while something is about to change: quickly while
   // an entry is due or being sent, slowly while one is scheduled, not at all otherwise
+  // only the latest poll renders: an earlier one still in flight (the timer's, when approve
+  // polls at once) must not bring back the state from before the send
+  let gen = 0;
   const refresh = async () => {
     clearTimeout(timer);
     timer = null;
-    try { entries = (await api('/v1/outbox?call_id=' + encodeURIComponent(id))).entries; }
+    const mine = ++gen;
+    let got = null;
+    try { got = (await api('/v1/outbox?call_id=' + encodeURIComponent(id))).entries; }
     catch (e) { console.warn('outbox:', e.message); }
-    if (gone) return;
+    if (gone || mine !== gen) return;
+    if (got) entries = got;
     renderDelivery(entries, cur, tz);
     renderCrm(view, entries, tz);
     const later = (e) => e.state === 'queued' && e.send_at && Date.parse(e.send_at) > Date.now() + POLL_MS;
