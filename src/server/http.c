@@ -59,8 +59,7 @@ enum MHD_Result srv_queue(req *r, struct MHD_Connection *c, int status, struct M
     if (r->s->tls) /* clients remember to use HTTPS only */
         MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
     if (r->heading && r->drain_ok && !r->held) { /* answered once the body is dropped (on_request) */
-        r->held = resp;
-        r->held_status = status;
+        r->held = resp; /* its status is r->status */
         return MHD_YES;
     }
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
@@ -862,7 +861,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         struct MHD_Response *resp = r->held;
         r->held = NULL;
-        enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->held_status, resp);
+        enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
         MHD_destroy_response(resp);
         return ret;
     }

@@ -289,8 +289,7 @@ typedef struct req {
     bool heading;                    /* in the call that brought the headers */
     bool drain_ok;                   /* a body of a known, bounded size is to come */
     uint64_t drained;                /* body bytes dropped so far */
-    int held_status;
-    struct MHD_Response *held;
+    struct MHD_Response *held;       /* the early answer, sent with r->status */
 } req;
 
 /* http.c: responses */
