@@ -347,7 +347,7 @@ static void errors_damaged_files_fail_cleanly(void **state)
 }
 
 /* A header's sample rate outside what is supported (the fuzzer's find: a WAV claiming
- * 1,560,223,552 Hz, which FFmpeg's demuxer accepts and whose resampler took minutes and 2 GB
+ * 1,560,223,552 Hz, which FFmpeg's demuxer accepts and whose resampler took 20 s and 1.6 GB
  * to set up) fails at open, with one line naming the file and the rate. */
 static void errors_absurd_sample_rate(void **state)
 {
@@ -355,22 +355,10 @@ static void errors_absurd_sample_rate(void **state)
     const uint32_t rates[] = {0x5cff1f40u, 768000, 500};
     for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++) {
         unsigned char wav[44 + 4000] = {0};
-        uint32_t data = 4000, rate = rates[i];
-        memcpy(wav, "RIFF", 4);
-        uint32_t riff = 36 + data;
-        memcpy(wav + 4, &riff, 4);
-        memcpy(wav + 8, "WAVEfmt ", 8);
-        uint32_t fmt_len = 16, byte_rate = 32000; /* as the fuzzer's file: not rate * 4 */
-        uint16_t tag = 1, ch = 2, align = 4, bits = 16;
-        memcpy(wav + 16, &fmt_len, 4);
-        memcpy(wav + 20, &tag, 2);
-        memcpy(wav + 22, &ch, 2);
+        wav_header(wav, 1, 2, 16000, 16, 4000);
+        uint32_t rate = rates[i], byte_rate = 32000; /* as the fuzzer's file: not rate * 4 */
         memcpy(wav + 24, &rate, 4);
         memcpy(wav + 28, &byte_rate, 4);
-        memcpy(wav + 32, &align, 2);
-        memcpy(wav + 34, &bits, 2);
-        memcpy(wav + 36, "data", 4);
-        memcpy(wav + 40, &data, 4);
         for (size_t k = 44; k < sizeof wav; k++)
             wav[k] = (unsigned char)(k * 37);
         char name[64], path[700];
