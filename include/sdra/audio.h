@@ -34,6 +34,11 @@ extern "C" {
 #endif
 
 #define SDRA_AUDIO_MAX_CHANNELS 8
+/* Sample rates accepted, of a source and of any output or chunker rate: a header may claim
+ * any rate, and setting up the resampler for an absurd one (1.5 GHz) takes seconds and
+ * gigabytes. */
+#define SDRA_AUDIO_MIN_RATE_HZ 1000
+#define SDRA_AUDIO_MAX_RATE_HZ 384000
 
 typedef struct sdra_audio_params {
     int rate_hz;             /* output sample rate; default 16000 */

@@ -76,7 +76,7 @@ int sdra_chunker_create(sdra_chunker **out, const sdra_chunker_params *params, s
 {
     *out = NULL;
     sdra_chunker_params p = params ? *params : sdra_chunker_default_params();
-    if (p.rate_hz < 1000 || p.rate_hz > 384000)
+    if (p.rate_hz < SDRA_AUDIO_MIN_RATE_HZ || p.rate_hz > SDRA_AUDIO_MAX_RATE_HZ)
         return sdra_error_set(err, SDRA_EINVAL, "chunker: rate %d Hz out of range", p.rate_hz);
     if (!(p.min_chunk_s >= 0 && p.min_chunk_s <= p.target_chunk_s &&
           p.target_chunk_s <= p.max_chunk_s && p.max_chunk_s >= 0.1 && p.max_chunk_s <= 3600 &&

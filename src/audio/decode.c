@@ -46,10 +46,6 @@
 /* Sources with more channels are refused: with MAX_FRAME_OUT_S this bounds the output buffer
  * (64 channels x 20 s x 16 kHz x 2 bytes = 41 MB at the very worst). */
 #define MAX_SOURCE_CHANNELS 64
-/* Sample rates accepted, of the source and of the output: a header may claim any rate, and
- * setting up the resampler for an absurd one (1.5 GHz) takes seconds and gigabytes. */
-#define MIN_RATE_HZ 1000
-#define MAX_RATE_HZ 384000
 /* How much of a non-seekable stream FFmpeg may read before the first audio is delivered. */
 #define STREAM_PROBE_BYTES (8 * 1024)
 #define STREAM_ANALYZE_US 500000
@@ -402,7 +398,7 @@ static bool sniff_wav_stream(sdra_audio *a, wav_stream *w)
             }
         }
     }
-    if (channels < 1 || channels > MAX_SOURCE_CHANNELS || rate < 1 || rate > MAX_RATE_HZ)
+    if (channels < 1 || channels > MAX_SOURCE_CHANNELS || rate < 1 || rate > SDRA_AUDIO_MAX_RATE_HZ)
         return false;
     const char *fmt = NULL;
     if (tag == 1 && bits == 8)
@@ -460,13 +456,13 @@ sdra_audio_params sdra_audio_default_params(void)
 
 static int check_params(const sdra_audio_params *p, const char *name, sdra_error *err)
 {
-    if (p->rate_hz < MIN_RATE_HZ || p->rate_hz > MAX_RATE_HZ)
+    if (p->rate_hz < SDRA_AUDIO_MIN_RATE_HZ || p->rate_hz > SDRA_AUDIO_MAX_RATE_HZ)
         return sdra_error_set(err, SDRA_EINVAL, "%s: output rate %d Hz out of range", name,
                               p->rate_hz);
     if (p->max_duration_s < 0 || p->max_size_bytes < 0)
         return sdra_error_set(err, SDRA_EINVAL, "%s: negative limit", name);
-    if (p->raw_channels < 0 || p->raw_channels > 64 || p->raw_rate_hz < 0 ||
-        p->raw_rate_hz > MAX_RATE_HZ)
+    if (p->raw_channels < 0 || p->raw_channels > MAX_SOURCE_CHANNELS || p->raw_rate_hz < 0 ||
+        p->raw_rate_hz > SDRA_AUDIO_MAX_RATE_HZ)
         return sdra_error_set(err, SDRA_EINVAL, "%s: raw channels/rate out of range", name);
     return 0;
 }
@@ -548,10 +544,11 @@ static int convert(sdra_audio *a, const AVFrame *f, sdra_error *err)
             if (f->sample_rate <= 0)
                 return sdra_error_set(err, SDRA_EINVAL, "%s: decoded audio has no sample rate",
                                       a->name);
-            if (f->sample_rate < MIN_RATE_HZ || f->sample_rate > MAX_RATE_HZ)
+            if (f->sample_rate < SDRA_AUDIO_MIN_RATE_HZ || f->sample_rate > SDRA_AUDIO_MAX_RATE_HZ)
                 return sdra_error_set(err, SDRA_EUNSUPPORTED,
                                       "%s: sample rate %d Hz is not supported (%d to %d Hz)",
-                                      a->name, f->sample_rate, MIN_RATE_HZ, MAX_RATE_HZ);
+                                      a->name, f->sample_rate, SDRA_AUDIO_MIN_RATE_HZ,
+                                      SDRA_AUDIO_MAX_RATE_HZ);
             if ((rc = setup_swr(a, f, err)) < 0)
                 return rc;
         }
