@@ -1,7 +1,7 @@
 /*
  * degrade.c - when a live call's recognition switches to the cheaper search and back
  * (docs/live.md, "Degraded mode"). A pure function of the channel's state, its lag and the
- * thresholds, so that the decoder thread (src/server/live.c) and the unit test agree on it.
+ * thresholds, so that the decoder thread (src/server/live_decode.c) and the unit test agree on it.
  */
 #include "sdra/live.h"
 

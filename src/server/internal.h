@@ -198,7 +198,7 @@ int srv_meta_open(struct sdra_server *s, char **meta_json, sdra_error *err);
 
 /* The same, for a call whose id the caller chose (id; NULL: as srv_call_submit) and with one
  * more file (extra_tmp, NULL: none) moved into the call's directory as extra_name before the
- * call is committed (a live call's transcript, live.c). */
+ * call is committed (a live call's transcript, live_decode.c). */
 int srv_call_submit_ex(struct sdra_server *s, const char *org, const char *key_id, const char *ip, const char *idem_key,
                        int64_t started_ms, char *tmp_path, const char *audio_name, size_t bytes, sdra_call_info *ci,
                        const struct sdra_crypt_key *dk, srv_submit_answer *out, sdra_error *err, const char *id,
