@@ -2,7 +2,7 @@
  * live.h - live calls (docs/live.md): the coach that watches a call's transcript grow and
  * raises alerts while the call is on.
  *
- * The WebSocket endpoint (src/server/live.c, src/live/) decodes each party's audio as it
+ * The WebSocket endpoint (src/server/live*.c, src/live/) decodes each party's audio as it
  * arrives and appends every final utterance to one sdra_transcript (speaker roles set from the
  * track: outbound = rep by default). After each append it calls sdra_coach_update, and on its
  * clock (about once a second of call time) sdra_coach_tick. The coach runs the same analysis

@@ -1,7 +1,7 @@
 /*
  * sdra/ws.h - the WebSocket protocol (RFC 6455) without I/O: the opening handshake's accept
  * key, a push parser of frames into messages, and the frame encoder. The live endpoint
- * (src/server/live.c, docs/live.md) and `sdra live-send` both use it over their own sockets.
+ * (src/server/live_conn.c, docs/live.md) and `sdra live-send` both use it over their own sockets.
  *
  *     sdra_ws_parser p;
  *     sdra_ws_parser_init(&p, true, 1 << 20);    // a server: client frames must be masked
