@@ -106,11 +106,26 @@ try {
   await page.waitForURL(/#\/calls\/[a-z0-9-]+$/);
   await page.goto(base + '/#/');
 
+  step = 'a call left before its view is ready';
+  // Sam Carter's draft answers 2 s late, and the page has gone back to the list by then: that
+  // view must neither draw over Jordan's call nor keep its handlers there (it did: approving
+  // Jordan's email below approved and sent Sam's too, once in CI)
+  const slowDraft = `**/v1/calls/${id2}/email/draft`;
+  await page.route(slowDraft, async (r) => { await new Promise((ok) => setTimeout(ok, 2000)); await r.continue(); });
+  const draftAsked = page.waitForRequest((r) => r.url().endsWith(`/v1/calls/${id2}/email/draft`));
+  const lateDraft = page.waitForResponse((r) => r.url().endsWith(`/v1/calls/${id2}/email/draft`));
+  await page.goto(base + '/#/calls/' + id2);
+  await draftAsked;
+  await page.goto(base + '/#/');
+
   step = 'open the call';
   await page.locator('#calls-body tr', { hasText: 'Jordan Lee' }).locator('a').click();
   await page.waitForURL(new RegExp('#/calls/' + id + '$'));
   const utts = page.locator('#transcript .utt');
   await utts.nth(2).waitFor();
+  await lateDraft; // Sam's view has its answer now, and must have stopped
+  await page.unroute(slowDraft);
+  check((await page.locator('#call-h').textContent()).includes('Jordan Lee'), 'the heading is ' + await page.locator('#call-h').textContent());
   const audios = await page.locator('audio').evaluateAll((as) => as.map((a) => a.src));
   check(audios.length === 1, `${audios.length} <audio> elements`);
   check(new URL(audios[0]).pathname.startsWith('/v1/calls/' + id + '/'), 'audio source ' + audios[0]);
@@ -175,6 +190,8 @@ try {
     .catch(async () => check(false, `the page does not show the remote id ${sentEntry.remote_id}: "${await page.locator('#delivery').textContent()}"`));
   const g1 = await gmailStats();
   check(g1.sent === 1 && g1.drafts === 0, `Gmail has ${g1.sent} sent and ${g1.drafts} drafts`);
+  const samEntry = await apiGet(`/v1/outbox/mail.deliver:${id2}`);
+  check(samEntry.state === 'held', `approving Jordan's email left Sam's ${samEntry.state}`);
   check(g1.messages[g1.messages.length - 1].raw.includes('Edited in the review.'), 'Gmail did not get the edited text');
   await page.locator('details summary').click();
   await page.locator('#email-form').screenshot({ path: `${out}/email.png` });

@@ -9,6 +9,12 @@ import { showLive, showLiveCall } from './live.js';
 
 const $ = (id) => document.getElementById(id);
 let leave = null; // the current view's clean-up
+// Each route() is one navigation. A view is shown by an async function that awaits the API, so
+// a second navigation can start before the first view is ready (a click, then Back at once):
+// the view that finishes after it is no longer current, and is cleaned up as soon as it
+// returns instead of being kept. Otherwise its handlers stay on the page's shared elements,
+// and approving one call's email also approved the stale call's (docs/web.md).
+let nav = 0;
 
 function show(id) {
   for (const v of document.querySelectorAll('.view')) v.hidden = v.id !== id;
@@ -16,6 +22,12 @@ function show(id) {
 }
 
 async function route() {
+  const mine = ++nav;
+  const current = () => mine === nav;
+  const settle = (cleanup) => {
+    if (current()) leave = cleanup;
+    else if (cleanup) cleanup();
+  };
   if (leave) { leave(); leave = null; }
   if (!key()) {
     show('view-signin');
@@ -29,23 +41,23 @@ async function route() {
   document.querySelectorAll('nav a').forEach((a) => a.removeAttribute('aria-current'));
   if ((m = h.match(/^#\/calls\/([a-z0-9-]+)$/))) {
     show('view-call');
-    leave = await showCall(m[1]);
+    settle(await showCall(m[1], current));
   } else if ((m = h.match(/^#\/live\/([A-Za-z0-9._-]{1,63})$/))) {
     $('nav-live').setAttribute('aria-current', 'page');
     show('view-live-call');
-    leave = await showLiveCall(m[1]);
+    settle(await showLiveCall(m[1], current));
   } else if (h === '#/live') {
     $('nav-live').setAttribute('aria-current', 'page');
     show('view-live');
-    leave = await showLive();
+    settle(await showLive(current));
   } else if (h === '#/team') {
     $('nav-team').setAttribute('aria-current', 'page');
     show('view-team');
-    leave = await showTeam();
+    settle(await showTeam(current));
   } else {
     $('nav-calls').setAttribute('aria-current', 'page');
     show('view-calls');
-    leave = await showCalls();
+    settle(await showCalls(current));
   }
 }
 

@@ -288,9 +288,12 @@ function choice(tz) {
   return { mode: 'send' };
 }
 
-export async function showCall(id) {
+// current(): whether this view is still the page's (app.js); a view that is not stops before it
+// draws anything, so a late answer never draws one call over another.
+export async function showCall(id, current = () => true) {
   const base = '/v1/calls/' + id;
   const call = await api(base);
+  if (!current()) return null;
   const meta = call.metadata || {};
   $('call-h').textContent = (meta.contact_name || meta.contact_email || 'Call ' + id) + (meta.company ? ', ' + meta.company : '');
   $('call-sub').textContent = [meta.call_date, meta.rep_name ? 'rep ' + meta.rep_name : '', STATUS[call.status] || call.status]
@@ -298,9 +301,11 @@ export async function showCall(id) {
   // the view needs the analysis; asking for it before would be a 404 in the console
   const has = new Set((call.artifacts || []).map((x) => x.name));
   const view = has.has('analysis.json') ? await api(base + '/view') : { speakers: [], transcript: [] };
+  if (!current()) return null;
   const tz = (view.contact && view.contact.timezone) || meta.contact_timezone || '';
   const composed = view.email && view.email.composed;
   const draft = composed ? await api(base + '/email/draft') : null;
+  if (!current()) return null;
   const info = speakerInfo(view);
 
   const old = $('audio');
@@ -337,7 +342,7 @@ export async function showCall(id) {
     let got = null;
     try { got = (await api('/v1/outbox?call_id=' + encodeURIComponent(id))).entries; }
     catch (e) { console.warn('outbox:', e.message); }
-    if (gone || mine !== gen) return;
+    if (gone || mine !== gen || !current()) return;
     if (got) entries = got;
     renderDelivery(entries, cur, tz);
     renderCrm(view, entries, tz);
@@ -347,7 +352,16 @@ export async function showCall(id) {
   };
   renderDelivery([], draft, tz);
   renderCrm(view, [], tz);
+  // what the view holds besides its listeners: the poll, the waveform, the chart, the player
+  const stop = () => {
+    gone = true;
+    clearTimeout(timer);
+    ws.destroy();
+    if (plot) { plot.sdraResize.disconnect(); plot.destroy(); }
+    audio.pause();
+  };
   await refresh();
+  if (!current()) { stop(); return null; }
 
   const form = $('email-form');
   form.hidden = !draft;
@@ -386,13 +400,9 @@ export async function showCall(id) {
   form.addEventListener('change', pick);
   pick();
   return () => {
-    gone = true;
-    clearTimeout(timer);
+    stop();
     form.removeEventListener('submit', save);
     form.removeEventListener('change', pick);
     $('email-approve').removeEventListener('click', approve);
-    ws.destroy();
-    if (plot) { plot.sdraResize.disconnect(); plot.destroy(); }
-    audio.pause();
   };
 }
