@@ -45,19 +45,19 @@ async function route() {
   } else if ((m = h.match(/^#\/live\/([A-Za-z0-9._-]{1,63})$/))) {
     $('nav-live').setAttribute('aria-current', 'page');
     show('view-live-call');
-    settle(await showLiveCall(m[1], current));
+    settle(await showLiveCall(m[1]));
   } else if (h === '#/live') {
     $('nav-live').setAttribute('aria-current', 'page');
     show('view-live');
-    settle(await showLive(current));
+    settle(await showLive());
   } else if (h === '#/team') {
     $('nav-team').setAttribute('aria-current', 'page');
     show('view-team');
-    settle(await showTeam(current));
+    settle(await showTeam());
   } else {
     $('nav-calls').setAttribute('aria-current', 'page');
     show('view-calls');
-    settle(await showCalls(current));
+    settle(await showCalls());
   }
 }
 
