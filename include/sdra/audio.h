@@ -107,7 +107,10 @@ void sdra_audio_wav_header(unsigned char h[SDRA_AUDIO_WAV_HEADER_BYTES], int cha
  * "wv", "ape", "tta", "mpc") or to NULL when the bytes are none of those, and 0 is returned; the
  * decoder is then the judge. A playlist, concat script or streaming manifest (M3U/HLS, PLS,
  * ffconcat, SDP, DASH, ...) fails with SDRA_EUNSUPPORTED and the message "playlists are not
- * accepted; upload the audio itself". Reads at most min(n, SDRA_AUDIO_SNIFF_BYTES) bytes. */
+ * accepted; upload the audio itself". A file that begins with sdra's encryption magic (sdra/seal.h)
+ * fails the same way ("an sdra-encrypted file is not a recording; upload the audio itself"):
+ * every reader would take it for a file encrypted at rest. Reads at most
+ * min(n, SDRA_AUDIO_SNIFF_BYTES) bytes. */
 int sdra_audio_sniff(const void *head, size_t n, const char **ext, sdra_error *err);
 
 /* Convenience for tests and small files: decodes everything into heap arrays (free() each of

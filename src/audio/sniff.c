@@ -1,12 +1,15 @@
 /*
  * sniff.c - what kind of file this is, from its first bytes only (sdra/audio.h): the audio
  * containers the decoder accepts, named by their magic bytes, and the reference formats it
- * refuses (playlists, concat scripts, streaming manifests), which are text. Callers that store
+ * refuses (playlists, concat scripts, streaming manifests, which are text; sdra's own
+ * encryption magic, which every reader would take for a file encrypted at rest). Callers that store
  * untrusted uploads name the stored file by this, never by the client's file name or type;
  * the decoder uses the playlist test for its one-line refusal. Pure functions over a bounded
  * buffer: no I/O, no allocation, never reads past n.
  */
 #include "internal.h"
+
+#include "sdra/seal.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -202,6 +205,11 @@ int sdra_audio_sniff(const void *head, size_t n, const char **ext, sdra_error *e
         return 0;
     if (n > SDRA_AUDIO_SNIFF_BYTES)
         n = SDRA_AUDIO_SNIFF_BYTES;
+    /* sdra's own encryption magic: every reader takes a file that starts with it for one that
+     * is encrypted at rest (sdra/seal.h), so a plaintext upload that begins with it could be
+     * stored but never read back */
+    if (sdra_seal_is_sealed(p, n))
+        return sdra_error_set(err, SDRA_EUNSUPPORTED, AUDIO_SEALED_REFUSED);
     /* ID3v2 tags precede MP3 (and sometimes AAC or FLAC): look behind the tag */
     if (at(p, n, 0, "ID3", 3) && n >= 10) {
         size_t tag = 10 + ((size_t)(p[6] & 0x7f) << 21 | (size_t)(p[7] & 0x7f) << 14 |

@@ -3,6 +3,7 @@
  */
 #include "sdra/call.h"
 #include "sdra/date.h"
+#include "sdra/seal.h"
 #include "sdra/tz.h"
 #include "sdra/util.h"
 
@@ -103,6 +104,10 @@ static int check(const char *field, const char *v, sdra_error *err)
     int rc = sdra_text_check_line(field, v, err);
     if (rc < 0)
         return rc;
+    /* the local CRM and the store know an encrypted field by this prefix (sdra/seal.h): a plain
+     * value that began with it would read back as null */
+    if (sdra_seal_is_sealed_text(v))
+        return sdra_error_set(err, SDRA_EINVAL, "%s: begins with 'sdra:e1:', the prefix of an encrypted value", field);
     if (!strcmp(field, "call_date") && sdra_date_validate(v) < 0)
         return sdra_error_set(err, SDRA_EINVAL, "call_date: '%s' is not a date in YYYY-MM-DD form", v);
     if ((!strcmp(field, "contact_email") || !strcmp(field, "rep_email"))) {

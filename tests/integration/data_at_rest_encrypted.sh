@@ -13,6 +13,9 @@
 #     from a copy of the data directory taken before the delete no longer decrypt; erasing the
 #     person (API) leaves an export that finds nothing.
 #  4. Control: the same call on `sdra serve --no-encrypt` IS found by the same search.
+#  4b. An upload whose plaintext begins with the encryption magic ("SDRAENC1") is refused with
+#     415 and one line (multipart and raw body), and no call is made: every reader would take
+#     the stored file for an encrypted one, so it could be neither transcribed nor downloaded.
 #  5. `sdra run --encrypt`: the package holds none of the secrets; `sdra decrypt` reads it back,
 #     refuses a wrong key and a truncated file with one line.
 set -u
@@ -180,6 +183,23 @@ for s in "${SECRETS[@]}"; do
 done
 [ -f "$D2/master.key" ] && fail "--no-encrypt made a master key"
 echo "control (--no-encrypt): $(cat "$T/grep3.log")"
+
+# --- 4b. an upload that begins with the magic ------------------------------------------------------
+{ printf 'SDRAENC1'; cat "$AUDIO"; } > "$T/magic.bin"
+before=$(curl -sf "${H[@]}" "$B/v1/calls" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["calls"]))') \
+  || fail "GET /v1/calls failed"
+for how in multipart raw; do
+  if [ "$how" = raw ]; then
+    code=$(curl -s -o "$T/body" -w '%{http_code}' "${H[@]}" -H 'Content-Type: audio/wav' --data-binary @"$T/magic.bin" "$B/v1/calls")
+  else
+    code=$(curl -s -o "$T/body" -w '%{http_code}' "${H[@]}" -F "audio=@$T/magic.bin;type=audio/wav" "$B/v1/calls")
+  fi
+  [ "$code" = 415 ] || fail "an upload beginning with the magic ($how) answered $code: $(cat "$T/body")"
+  grep -q 'an sdra-encrypted file is not a recording; upload the audio itself' "$T/body" \
+    || fail "the 415 ($how) lacks its line: $(cat "$T/body")"
+done
+after=$(curl -sf "${H[@]}" "$B/v1/calls" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["calls"]))')
+[ "$after" = "$before" ] || fail "a refused upload made a call ($before calls before, $after after)"
 
 # --- 5. sdra run --encrypt: a self-contained encrypted package -------------------------------------
 "$SDRA" run "$AUDIO" --out "$T/out" --data "$T/rundata" --encrypt --master-key-file "$T/new.key" \

@@ -119,6 +119,29 @@ static void sniff_refuses_playlists(void **state)
     assert_null(ext);
 }
 
+/* A file that starts with the encryption magic would be taken for one encrypted at rest by
+ * every reader (the upload was stored, then could not be transcribed or downloaded): refused,
+ * whatever follows it, and only at the very start. */
+static void sniff_refuses_the_encryption_magic(void **state)
+{
+    (void)state;
+    static const char *tails[] = {"", "RIFF\x24\0\0\0WAVEfmt ", "\x01\x02garbage"};
+    for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+        unsigned char buf[64];
+        size_t n = strlen(tails[i]) + 8;
+        memcpy(buf, "SDRAENC1", 8);
+        memcpy(buf + 8, tails[i], n - 8);
+        const char *ext = (const char *)0x1;
+        sdra_error err = {0};
+        assert_int_equal(sdra_audio_sniff(buf, n, &ext, &err), SDRA_EUNSUPPORTED);
+        assert_null(ext);
+        assert_string_equal(err.msg, "an sdra-encrypted file is not a recording; upload the audio itself");
+    }
+    /* seven bytes of it, or the magic later in the file: not refused */
+    expect_bytes(S("SDRAENC"), 0, NULL);
+    expect_bytes(S("Notes: SDRAENC1 is the magic"), 0, NULL);
+}
+
 static void sniff_unknown_is_null(void **state)
 {
     (void)state;
@@ -179,6 +202,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sniff_names_containers_by_content),
         cmocka_unit_test(sniff_refuses_playlists),
+        cmocka_unit_test(sniff_refuses_the_encryption_magic),
         cmocka_unit_test(sniff_unknown_is_null),
         cmocka_unit_test(sniff_looks_behind_id3),
     };

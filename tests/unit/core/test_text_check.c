@@ -1,7 +1,8 @@
 /* test_text_check.c - sdra_text_check_line, the one check for names (call-sheet fields, API
  * key names): plain and accented text passes; controls (C0, DEL, C1), bidi overrides and
  * isolates, line/paragraph separators and broken UTF-8 are refused with a message naming the
- * field; sdra_call_info_set applies it. */
+ * field; sdra_call_info_set applies it, and refuses a value that begins with the prefix of an
+ * encrypted field. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -48,6 +49,11 @@ static void call_fields_use_it(void **state)
     assert_non_null(strstr(err.msg, "bidirectional"));
     assert_int_equal(sdra_call_info_set(&ci, "rep_name", "Sam\x7f", &err), SDRA_EINVAL);
     assert_int_equal(sdra_call_info_set(&ci, "contact_name", "Zo\xc3\xab", &err), 0);
+    /* the prefix of an encrypted field: stored plain, it would read back as null */
+    assert_int_equal(sdra_call_info_set(&ci, "contact_name", "sdra:e1:Zoe", &err), SDRA_EINVAL);
+    assert_string_equal(err.msg, "contact_name: begins with 'sdra:e1:', the prefix of an encrypted value");
+    assert_string_equal(ci.contact_name, "Zo\xc3\xab");
+    assert_int_equal(sdra_call_info_set(&ci, "company", "Acme sdra:e1: Ltd", &err), 0);
     sdra_call_info_release(&ci);
 }
 
