@@ -190,11 +190,19 @@ static void print_summary(const char *dir)
     sdra_path_join(path, sizeof path, dir, "crm.json");
     sdra_json_load_file(&c, path, 64u << 20, NULL);
     const json_t *q = json_object_get(a, "quality"); /* one line when the transcript is poor */
-    if (json_is_true(json_object_get(q, "poor")))
+    if (json_is_true(json_object_get(q, "poor"))) {
+        /* the estimate cannot see deletions: the range (docs/schemas/transcript.md) says how far
+         * the real figure went above it on the calibration files, as the report does */
+        const json_t *band = json_object_get(q, "wer_band");
+        char range[48] = "";
+        if (json_array_size(band) == 2)
+            snprintf(range, sizeof range, ", likely %.0f-%.0f%%", 100 * json_number_value(json_array_get(band, 0)),
+                     100 * json_number_value(json_array_get(band, 1)));
         fprintf(stderr, "sdra: warning: poor transcript (%.0f%% of words low-confidence, estimated "
-                "WER %.0f%%): the package needs review\n",
+                "WER %.0f%%%s): the package needs review\n",
                 100 * json_number_value(json_object_get(q, "low_conf_share")),
-                100 * json_number_value(json_object_get(q, "wer_estimate")));
+                100 * json_number_value(json_object_get(q, "wer_estimate")), range);
+    }
     printf("package: %s/\n", dir);
     const char *outcome = json_string_value(json_object_get(a, "outcome"));
     if (outcome)

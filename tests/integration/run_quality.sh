@@ -31,6 +31,13 @@ PY
 "$SDRA" run "$SDRA_FIXTURES/short.stereo.wav" "${args[@]}" --quiet >"$work/run2.out" 2>"$work/run2.err" ||
   fail "second run: $(cat "$work/run2.err")"
 [ "$(grep -c "poor transcript" "$work/run2.err")" = 1 ] || fail "no one-line warning: $(cat "$work/run2.err")"
+# the estimate and its range, as the report gives them
+python3 - "$pkg/analysis.json" "$work/run2.err" <<'PY' || fail "the warning's figures are not the quality block's: $(cat "$work/run2.err")"
+import json, sys
+q = json.load(open(sys.argv[1]))["quality"]
+want = "estimated WER %.0f%%, likely %.0f-%.0f%%)" % (100 * q["wer_estimate"], 100 * q["wer_band"][0], 100 * q["wer_band"][1])
+sys.exit(want not in open(sys.argv[2]).read())
+PY
 grep -q "email: needs review" "$work/run2.out" || fail "summary does not say the email needs review"
 python3 - "$pkg" <<'PY'
 import json, sys
