@@ -1065,17 +1065,15 @@ static void join_items(sdra_buf *b, const json_t *list, const char *key)
     }
 }
 
-/* The recap: 3-5 sentences built from the facts in the context (who and the need, the
+/* The recap: up to 5 sentences built from the facts in the context (who and the need, the
  * objections, what was agreed, who does what next), never from the transcript's words
- * beyond a quotable pain point put in the email's voice. NULL on ENOMEM. */
+ * beyond a quotable pain point put in the email's voice; a fact the analysis did not find
+ * gets no sentence, so a call with little in it gets a short recap. NULL on ENOMEM. */
 static char *build_recap(const json_t *c, const char *kind, const wordlists *wl)
 {
     sdra_buf b;
     sdra_buf_init(&b, 4096);
     const char *company = json_string_value(json_object_get(c, "company"));
-    const char *date = jstr(json_object_get(c, "call"), "date_long");
-    (void)date;
-    sdra_buf_printf(&b, "We spoke about what %s needs.", company ? company : "your team");
     /* the need: the first pain point that is one sentence (a quote is never cut here) */
     const json_t *p0 = NULL, *pp;
     size_t k;
@@ -1085,12 +1083,17 @@ static char *build_recap(const json_t *c, const char *kind, const wordlists *wl)
             p0 = pp;
     }
     char *need = p0 ? to_email_voice(jstr(p0, "text"), 1, &wl->voice) : NULL;
+    /* "we spoke about what they need" only when the call had some substance; a call with none
+     * (small talk, a prospect who had to go) gets an offer to learn more instead */
+    bool substance = need || json_array_size(json_object_get(c, "pain_points")) ||
+                     json_array_size(json_object_get(c, "objections")) || strcmp(kind, "follow_up") ||
+                     json_is_true(json_object_get(c, "agreed_to_continue"));
+    sdra_buf_printf(&b, substance ? "We spoke about what %s needs." : "I would be glad to learn more about what %s needs.",
+                    company ? company : "your team");
     if (need) {
         lower_first(need);
         sdra_buf_printf(&b, " You told me that %s.", need);
-    } else {
-        sdra_buf_puts(&b, " You walked me through how things work today.");
-    }
+    } /* no need heard: nothing said about it (a stock line would claim what the call lacked) */
     free(need);
     const json_t *obj = json_object_get(c, "objections");
     if (json_array_size(obj)) { /* always paraphrased here, never quoted */
@@ -1114,7 +1117,7 @@ static char *build_recap(const json_t *c, const char *kind, const wordlists *wl)
         sdra_buf_puts(&b, " You told me this is not a priority for you right now, and I respect that.");
     else if (!strcmp(kind, "do_not_contact"))
         sdra_buf_puts(&b, " As you asked, I will only follow up in writing.");
-    else
+    else if (json_is_true(json_object_get(c, "agreed_to_continue")))
         sdra_buf_puts(&b, " We agreed to keep the conversation going.");
     const json_t *ra = json_object_get(c, "rep_actions"), *pa = json_object_get(c, "prospect_actions");
     if (json_array_size(ra) || json_array_size(pa)) {
@@ -1217,6 +1220,14 @@ static json_t *build_context(const json_t *a, const sdra_transcript *t, const pe
     const json_t *pe = json_object_get(json_object_get(a, "sentiment"), "prospect_end");
     json_object_set_new(c, "positive", json_boolean(json_is_number(pe) && json_number_value(pe) >= 0.3));
     co->outcome_kind = outcome_kind(a, can_call, m->present && can_call);
+    /* "we agreed to keep the conversation going" only on evidence: the prospect's interest, or
+     * something either side will do next */
+    bool go_on = json_array_size(rep) || json_array_size(pro);
+    json_array_foreach(json_object_get(a, "intents"), i, it) {
+        const char *ty = jstr(it, "type");
+        go_on |= ty && !strcmp(ty, "interested");
+    }
+    json_object_set_new(c, "agreed_to_continue", json_boolean(go_on));
     json_t *ok = json_object();
     json_object_set_new(ok, co->outcome_kind, json_true());
     json_object_set_new(c, "outcome_is", ok);

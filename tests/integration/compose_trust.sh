@@ -6,7 +6,8 @@
 # discount or deliverable the rep did not make (the built-in talking points are coaching in
 # email.json, not lines of the email) unless a playbook entry is cleared for email; every rep
 # commitment heard is there ("bring one of our engineers"); action items in the email's voice
-# with "send it" resolved; subject and opening by outcome; a 3-5 sentence recap; a poor
+# with "send it" resolved; subject and opening by outcome; a 3-5 sentence recap (and no claim of
+# an agreement or a need on a call that had none); a poor
 # transcript makes the package need review, with a warning from `sdra run`-style summary.
 set -u
 : "${SDRA:?SDRA must point to the sdra binary}" "${SDRA_SRC:?SDRA_SRC must be the source dir}"
@@ -203,6 +204,27 @@ compose poor && check poor '
 check(a["quality"]["poor"] is True, "poor transcript not flagged: %r" % a["quality"])
 check(e["needs_review"] is True and any("poor transcript" in r for r in e["review_reasons"]), "poor transcript: no review")
 check(not re.findall(r"\"([^\"]+)\"", text), "a quote from a poor transcript")
+'
+
+# 6b. a call in which nothing was agreed: the recap claims no agreement and no need
+cat >"$T/smalltalk.txt" <<'TXT'
+rep: Hi Jordan, this is Alex from Acme. Did I catch you at a bad moment?
+prospect: Oh hi Alex. I'm between two things, what was this about?
+rep: We help sales teams with their call notes. How is the week going?
+prospect: Busy, the weather has been awful here and the office is half empty.
+rep: Same here, it has rained all week.
+prospect: Well, I have to jump into something now.
+rep: No problem, thanks Jordan.
+TXT
+transcript smalltalk "$T/smalltalk.txt" clear
+compose smalltalk && check smalltalk '
+check(not a.get("action_items") and not any(i.get("type") == "interested" for i in a.get("intents", [])),
+      "the small-talk call has agreements after all: %r" % a.get("intents"))
+check(e["outcome"] == "follow_up", "outcome %r" % e["outcome"])
+check("agreed" not in e["recap"].lower(), "the recap claims an agreement: %r" % e["recap"])
+check("walked me through" not in low and "you told me that" not in e["recap"].lower(), "the recap claims a need: %r" % e["recap"])
+check(e["recap"] in text, "recap not in the email")
+check("we spoke about what" not in e["recap"].lower(), "the recap says the needs were discussed: %r" % e["recap"])
 '
 
 # 7. sdra eval asr --confidence: bands of the aligned words
