@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -229,6 +230,31 @@ static int read_raw(const uint8_t *body, size_t n, part *parts, int *n_parts, bo
 
 /* ---- one request ----------------------------------------------------------------------- */
 
+/* connect(), going on after a signal (libFuzzer's timer interrupts it now and then): the
+ * connection then completes in the background, so wait for it instead of failing the input. */
+static int connect_on(int fd, const struct sockaddr *sa, socklen_t n)
+{
+    if (connect(fd, sa, n) == 0)
+        return 0;
+    if (errno != EINTR)
+        return -1;
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    int r;
+    while ((r = poll(&p, 1, 30000)) < 0 && errno == EINTR)
+        ;
+    if (r <= 0) {
+        if (r == 0)
+            errno = ETIMEDOUT;
+        return -1;
+    }
+    int e = 0;
+    socklen_t el = sizeof e;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+        return -1;
+    errno = e;
+    return e ? -1 : 0;
+}
+
 /* Sends the body, returns the status (-1: no answer) and the call id of a 202. */
 static int post(const uint8_t *body, size_t n, const char *boundary, char *id, size_t id_n)
 {
@@ -246,7 +272,7 @@ static int post(const uint8_t *body, size_t n, const char *boundary, char *id, s
     (void)bind(fd, (struct sockaddr *)&from, sizeof from);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)sdra_server_port(g_srv))};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    if (connect_on(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
         fprintf(stderr, "fuzz_upload: connect: %s\n", strerror(errno));
         close(fd);
         return -1;
@@ -264,6 +290,8 @@ static int post(const uint8_t *body, size_t n, const char *boundary, char *id, s
     size_t off = 0;
     while (off < req.len) {
         ssize_t w = send(fd, req.data + off, req.len - off, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
         if (w <= 0)
             break; /* the server may answer and close before reading everything */
         off += (size_t)w;
