@@ -1088,8 +1088,11 @@ static char *build_recap(const json_t *c, const char *kind, const wordlists *wl)
     bool substance = need || json_array_size(json_object_get(c, "pain_points")) ||
                      json_array_size(json_object_get(c, "objections")) || strcmp(kind, "follow_up") ||
                      json_is_true(json_object_get(c, "agreed_to_continue"));
-    sdra_buf_printf(&b, substance ? "We spoke about what %s needs." : "I would be glad to learn more about what %s needs.",
-                    company ? company : "your team");
+    if (substance)
+        sdra_buf_printf(&b, "We spoke about what %s needs.", company ? company : "your team");
+    else /* the openings already say "learning more" */
+        sdra_buf_printf(&b, "When you have a moment, I would like to hear what matters most to %s right now.",
+                        company ? company : "your team");
     if (need) {
         lower_first(need);
         sdra_buf_printf(&b, " You told me that %s.", need);
