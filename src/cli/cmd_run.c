@@ -438,7 +438,11 @@ int cmd_run(int argc, char **argv)
     int failed = -1;
     if (sdra_pipeline_run(&ctx, force, on_stage, &st, &failed, &err) < 0) {
         cli_progress_done();
-        fprintf(stderr, "sdra: %s\nsdra: what earlier stages produced is kept in %s/; run again to resume\n", err.msg, dir);
+        if (failed > 0) /* a later stage: the transcript and what follows it are worth keeping */
+            fprintf(stderr, "sdra: %s\nsdra: what earlier stages produced is kept in %s/; run again to resume\n",
+                    err.msg, dir);
+        else /* the first stage (bad audio, most often): one line, as every bad input gets */
+            fprintf(stderr, "sdra: %s\n", err.msg);
         rc = SDRA_EXIT_FAIL;
         goto done;
     }

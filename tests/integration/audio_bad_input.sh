@@ -4,7 +4,7 @@
 # that names the file and says why, no crash and no sanitizer report. Inputs are generated here:
 # missing path, directory, empty file, text named .wav, truncated header, truncated audio,
 # zero-length WAV, video-only file, subtitles-only file, unknown codec, empty stdin, garbage
-# on stdin.
+# on stdin; `sdra run` on two of them.
 set -uo pipefail
 : "${SDRA:?SDRA must point at the sdra binary}"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sdra-audio-XXXXXX")
@@ -66,6 +66,10 @@ expect_fail "$tmp/subs.mkv" "no audio stream" -- "$SDRA" transcribe "$tmp/subs.m
 { printf 'RIFF\x64\x1f\x00\x00WAVEfmt \x10\x00\x00\x00\x77\x77\x01\x00\x40\x1f\x00\x00\x40\x1f\x00\x00\x01\x00\x08\x00data\x40\x1f\x00\x00'
   head -c 8000 /dev/urandom; } >"$tmp/odd.wav"
 expect_fail "$tmp/odd.wav" "unsupported" -- "$SDRA" transcribe "$tmp/odd.wav"
+
+# `sdra run` says the same one line (nothing of a package was made to resume from)
+expect_fail "$tmp/empty.mp3" "empty" -- "$SDRA" run "$tmp/empty.mp3" --out "$tmp/pkg" --data "$tmp/data" --quiet
+expect_fail "$tmp/notes.wav" "not an audio file" -- "$SDRA" run "$tmp/notes.wav" --out "$tmp/pkg" --data "$tmp/data" --quiet
 
 expect_fail "stdin" "empty" -- bash -c "\"$SDRA\" transcribe - </dev/null"
 expect_fail "stdin" "" -- bash -c "head -c 20000 /dev/urandom | \"$SDRA\" transcribe -"
