@@ -207,7 +207,9 @@ static void print_summary(const char *dir)
     const char *outcome = json_string_value(json_object_get(a, "outcome"));
     if (outcome)
         printf("outcome: %s\n", outcome);
-    json_t *obj = json_object_get(a, "objections"), *acts = json_object_get(a, "action_items");
+    json_t *obj = json_object_get(a, "objections"), *acts = json_object_get(e, "tasks");
+    if (!json_is_array(acts)) /* compose's task list, in the rep's words, as the CRM has it */
+        acts = json_object_get(a, "action_items");
     size_t i;
     json_t *v;
     printf("objections: %zu", json_array_size(obj));

@@ -250,7 +250,7 @@ typedef struct wordlists {
     char *data, *data2;
     words call, invite, filler, vague;
     /* data/compose/email_words.txt */
-    words voice, paraphrase, commit, not_commit, resolve, vague_ref;
+    words voice, paraphrase, commit, not_commit, resolve, vague_ref, task_voice;
 } wordlists;
 
 static int load_words_file(wordlists *wl, const char *rel, char **data, sdra_error *err)
@@ -284,6 +284,7 @@ static int load_words_file(wordlists *wl, const char *rel, char **data, sdra_err
                   : !strcmp(line, "[not_commitment]") ? &wl->not_commit
                   : !strcmp(line, "[resolve]") ? &wl->resolve
                   : !strcmp(line, "[vague_ref]") ? &wl->vague_ref
+                  : !strcmp(line, "[task_voice]") ? &wl->task_voice
                                               : NULL;
             if (!cur)
                 return sdra_error_set(err, SDRA_EINVAL, "%s: unknown section %.40s", path, line);
@@ -406,6 +407,7 @@ static int vague_item(const char *text, const words *vague)
 #define QUOTE_MAX_WORDS 20   /* longer words are not a quote but a speech: paraphrase or leave out */
 #define QUOTE_MAX_BYTES 160
 #define RESOLVE_TURNS 4      /* "send that" looks this many utterances back for what "that" is */
+#define TASKS_MAX 64 /* tasks kept in email.json (the CRM syncs at most its own limit) */
 #define COMMIT_MAX_WORDS 12  /* a commitment found in the transcript: at most this many words */
 
 /* Whether the words a finding rests on were heard clearly enough to repeat: its "conf" (mean)
@@ -514,7 +516,7 @@ static char *item_object(const char *text, const words *vague_ref)
         return NULL;
     while (*p == ' ')
         p++;
-    static const char *skip[] = {"you ", "me ", "us ", "over "};
+    static const char *skip[] = {"you ", "me ", "us ", "them ", "over "};
     for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
         if (!strncasecmp(p, skip[i], strlen(skip[i])))
             p += strlen(skip[i]);
@@ -881,9 +883,10 @@ static void copy_due(json_t *to, const json_t *from)
     }
 }
 
-/* Adds o to dst unless an item there already says the same: when o's content words are a
- * subset of an earlier item's, o is dropped (its due date kept if the other had none); when
- * an earlier item's are a subset of o's, o replaces it. Steals o. */
+/* Adds o to dst unless an item there (of the same "owner", where both have one) already says
+ * the same: when o's content words are a subset of an earlier item's, o is dropped (its due
+ * date kept if the other had none); when an earlier item's are a subset of o's, o replaces
+ * it. Steals o. */
 static void add_unique(json_t *dst, json_t *o, const words *filler, int max_items)
 {
     char a[32][32], b[32][32];
@@ -891,6 +894,9 @@ static void add_unique(json_t *dst, json_t *o, const words *filler, int max_item
     size_t i;
     json_t *k;
     json_array_foreach(dst, i, k) {
+        const char *ow = jstr(o, "owner"), *kw = jstr(k, "owner");
+        if (ow && kw && strcmp(ow, kw))
+            continue; /* the rep's task and the prospect's are two, whatever their words */
         size_t nb = content_words(b, 32, jstr(k, "text"), filler);
         if (subset(a, na, b, nb)) {
             if (!json_object_get(k, "due"))
@@ -1014,8 +1020,12 @@ static void transcript_commitments(const sdra_transcript *t, const json_t *a,
             if (!covered && heard_clearly(item)) {
                 ai = action_item(item, one ? item_text(one, json_array_size(one) - 1, wl) : NULL,
                                  wl, can_call, 1, invite_attached);
-                if (ai)
+                if (ai) { /* where it was said, for the task list (tasks()) */
+                    json_object_set_new(ai, "i", json_integer((json_int_t)u));
+                    json_object_set_new(ai, "start", json_real(ut->start));
+                    json_object_set_new(ai, "end", json_real(ut->end));
                     add_unique(rep, ai, &wl->filler, max_items);
+                }
             } else if (!covered) {
                 json_array_append(unclear, json_object_get(item, "text"));
             }
@@ -1023,6 +1033,92 @@ static void transcript_commitments(const sdra_transcript *t, const json_t *a,
             json_decref(item);
         }
     }
+}
+
+/* The item's fields a task keeps, where they are known. */
+static void copy_known(json_t *o, const json_t *from)
+{
+    static const char *keep[] = {"kind", "due", "due_time", "start", "end", "i", "conf"};
+    for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++) {
+        json_t *v = json_object_get(from, keep[k]);
+        if (v && !json_is_null(v))
+            json_object_set(o, keep[k], v);
+    }
+}
+
+/* One task from the email's wording of an item (not freed): [task_voice] applied; NULL when
+ * it is vague ("send it" left unresolved) or on ENOMEM. */
+static json_t *task_of(const char *email_words, const wordlists *wl)
+{
+    char *txt = email_words ? to_email_voice(email_words, 1, &wl->task_voice) : NULL;
+    if (!txt || vague_item(txt, &wl->vague)) {
+        free(txt);
+        return NULL;
+    }
+    tidy_item(txt);
+    json_t *o = json_object();
+    set_str(o, "text", txt);
+    free(txt);
+    return o;
+}
+
+/* The action items as the rep's task list says them (email.json "tasks": the CRM's tasks,
+ * the report, the run summary). Each is the email's wording of the item ("send it" resolved,
+ * the prospect's words turned to the email's point of view) turned once more by [task_voice]
+ * so that the prospect is "them" ("check your calendar" -> "check their calendar", "send you
+ * the case study" -> "send them the case study"); the same task said twice is one. Unlike
+ * the email's lists nothing is left out for proposing a call or being met by the attached
+ * invite: those are still the rep's to do. NULL on ENOMEM. */
+static json_t *tasks(const json_t *a, const sdra_transcript *t, const wordlists *wl)
+{
+    json_t *out = json_array();
+    const json_t *arr = json_object_get(a, "action_items");
+    size_t i;
+    const json_t *it;
+    json_array_foreach(arr, i, it) {
+        if (!out)
+            break;
+        char *email_words = item_text(arr, i, wl);
+        json_t *o = task_of(email_words, wl);
+        free(email_words);
+        if (!o)
+            continue;
+        const char *owner = jstr(it, "owner");
+        set_str(o, "owner", owner && !strcmp(owner, "prospect") ? "prospect" : "rep");
+        copy_known(o, it);
+        if (o)
+            add_unique(out, o, &wl->filler, TASKS_MAX);
+    }
+    /* the rep's commitments heard in the transcript that the analysis did not list ("I will
+     * bring one of our engineers"), as the email has them; unclear ones are the rep's to check
+     * (email.json review_reasons), not tasks */
+    json_t *heard = json_array(), *unclear = json_array();
+    if (out && heard && unclear)
+        transcript_commitments(t, a, wl, 1, 0, TASKS_MAX, heard, unclear);
+    json_t *h;
+    json_array_foreach(heard, i, h) {
+        json_t *o = out ? task_of(jstr(h, "text"), wl) : NULL;
+        if (!o)
+            continue;
+        set_str(o, "owner", "rep");
+        set_str(o, "kind", "commitment");
+        copy_known(o, h);
+        add_unique(out, o, &wl->filler, TASKS_MAX);
+    }
+    json_decref(heard);
+    json_decref(unclear);
+    /* in the order they were said (the heard ones came last); stable, few items */
+    for (size_t k = 1; out && k < json_array_size(out); k++)
+        for (size_t j = k; j > 0; j--) {
+            json_t *x = json_array_get(out, j - 1), *y = json_array_get(out, j);
+            double tx = json_number_value(json_object_get(x, "start")), ty = json_number_value(json_object_get(y, "start"));
+            if (!json_is_number(json_object_get(x, "start")) || !json_is_number(json_object_get(y, "start")) || tx <= ty)
+                break;
+            json_incref(x);
+            json_array_set(out, j - 1, y);
+            json_array_set_new(out, j, x);
+        }
+    return out;
 }
 
 /* The call's outcome for the subject and opening: do_not_contact (no calls: the contact asked),
@@ -1546,6 +1642,9 @@ int sdra_compose(sdra_email **out, const json_t *a, const sdra_transcript *t,
     json_object_set_new(e->doc, "style", json_string(style));
     json_object_set_new(e->doc, "template",
                         json_string(p.template_path ? p.template_path : style));
+    if ((rc = load_wordlists(&wl, err)) < 0)
+        goto done;
+    json_object_set_new(e->doc, "tasks", tasks(a, t, &wl)); /* also when no email is written */
     to = json_array();
     if (pp.contact_email)
         json_array_append_new(to, addr_obj(pp.contact_name, pp.contact_email));
@@ -1585,8 +1684,6 @@ int sdra_compose(sdra_email **out, const json_t *a, const sdra_transcript *t,
         goto done;
     }
     if ((rc = sdra_tmpl_file_load(&tf, path, err)) < 0)
-        goto done;
-    if ((rc = load_wordlists(&wl, err)) < 0)
         goto done;
     if ((rc = load_playbook(&playbook, p.playbook_path, err)) < 0)
         goto done;

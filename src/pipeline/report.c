@@ -733,7 +733,11 @@ static void view_actions(page *p, json_t *v)
     }
     size_t i;
     json_t *o;
-    json_array_foreach(json_object_get(p->analysis, "action_items"), i, o)
+    /* compose's task list (email.json "tasks", in the rep's words) when there is one */
+    const json_t *items = json_object_get(p->email, "tasks");
+    if (!json_is_array(items))
+        items = json_object_get(p->analysis, "action_items");
+    json_array_foreach(items, i, o)
     {
         if (!jstr(o, "text"))
             continue;

@@ -233,8 +233,13 @@ int sdra_crm_sync(sdra_crm *crm, const sdra_call_info *call, const json_t *trans
                                   activity.created ? "created" : "updated"));
 
     /* Tasks: one per action item, one for the agreed meeting unless the contact opted out of
-     * calls. Keys are collected so that tasks the analysis no longer has are pruned. */
-    json_t *items = json_object_get(analysis, "action_items");
+     * calls. Keys are collected so that tasks the analysis no longer has are pruned. The items
+     * are compose's task list when there is one (email.json "tasks": "send it to my work email"
+     * resolved and in the rep's words, the rep's commitments the analysis missed), else the
+     * analysis' action items as they were said. */
+    json_t *items = json_object_get(email, "tasks");
+    if (!json_is_array(items))
+        items = json_object_get(analysis, "action_items");
     size_t n_items = json_is_array(items) ? json_array_size(items) : 0;
     if (n_items > MAX_ACTION_ITEMS) {
         sdra_log(SDRA_LOG_WARN, "call %s: %zu action items, only the first %d are synced", call->id,

@@ -129,6 +129,10 @@ n = len(re.findall(r"[.!?](\s|$)", e["recap"]))
 check(3 <= n <= 5, "recap has %d sentences: %r" % (n, e["recap"]))
 check(e["recap"] in text, "recap not in the email")
 check(not e["needs_review"], "a clear call needs review: %r" % e["review_reasons"])
+texts = [x["text"].lower() for x in e["tasks"]]
+check("check their calendar" in texts and any("bring one of our engineers" in x for x in texts),
+      "task list: %r" % texts)
+check(all(x["owner"] in ("rep", "prospect") for x in e["tasks"]), "task owners: %r" % e["tasks"])
 check(a["quality"]["poor"] is False and a["quality"]["mean_conf"] > 0.9, "quality of a clear call: %r" % a["quality"])
 '
 
@@ -149,6 +153,9 @@ if "$SDRA" compose "$T/resolve.json" --contact-email jordan@northwind.example --
 check("send the case study and pricing overview to your work email" in low, "\"send it\" not resolved")
 check("you'\''ll check your calendar" in low, "prospect item voice")
 check("what I'\''ll do:\n- send it" not in low, "unresolved send it")
+tasks = [(x["owner"], x["text"]) for x in e["tasks"]]
+check(tasks == [("rep", "Send the case study and pricing overview to their work email"), ("prospect", "Check their calendar")],
+      "task list (the rep'\''s words, \"send it\" resolved, one task for the two items): %r" % tasks)
 '
 else fail "resolve: compose: $(cat "$T/err")"; fi
 

@@ -90,7 +90,16 @@ if "Jordan" not in body: fail("eml text part does not name the contact")
 # the CRM after one run
 c = json.load(open(work + "/contacts1.json")); act = json.load(open(work + "/act1.json")); tk = json.load(open(work + "/tasks1.json"))
 if len(c) != 1 or len(act) != 1: fail("CRM holds %d contacts, %d activities" % (len(c), len(act)))
-if len(tk) < len(acts): fail("CRM holds %d tasks for %d action items" % (len(tk), len(acts)))
+# the CRM's tasks are compose's task list (the rep's words: "send it to my work email" resolved,
+# "check my calendar" -> "check their calendar", the engineer the analysis missed) and the meeting
+want = sorted((x["owner"], x["text"], x.get("due")) for x in e.get("tasks", []))
+got = sorted((x["owner"], x["text"], x.get("due_date")) for x in tk if x.get("kind") == "action")
+if not want or got != want: fail("CRM tasks %r are not email.json's tasks %r" % (got, want))
+if sum(1 for x in tk if x.get("kind") == "meeting") != 1: fail("no meeting task: %r" % tk)
+texts = " | ".join(x["text"].lower() for x in e["tasks"])
+for w in ("check their calendar", "to their work email", "bring one of our engineers"):
+    if w not in texts: fail("task list lacks %r: %s" % (w, texts))
+if " my " in " %s " % texts.replace("|", " "): fail("a task keeps the prospect's 'my': %s" % texts)
 print("discovery: objections %s, %d action items, %d pain points, meeting %s %s" % (types, len(acts), len(pains), m["date"], m["time"]))
 PY
 

@@ -313,6 +313,64 @@ static void sync_prunes_tasks_the_analysis_dropped(void **state)
     tmpdir_remove(dir);
 }
 
+/* With an email that carries compose's task list, the tasks are that list (the rep's words),
+ * not the analysis' items as they were said; without one, the analysis' items. */
+static void sync_takes_the_emails_task_list(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    tmpdir_make(dir, sizeof dir, "tasklist");
+    sdra_crm *crm = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_crm_open(&crm, "local", dir, &err), 0);
+    sdra_call_info c;
+    call_init(&c, "call-1", "jordan@acme.example");
+    json_t *e = parse(EMAIL);
+    json_object_set_new(e, "tasks",
+                        parse("[{\"owner\":\"rep\",\"text\":\"Send the case study to their work email\",\"due\":\"2026-11-26\"},"
+                              " {\"owner\":\"prospect\",\"text\":\"Check their calendar\",\"due\":\"2026-11-30\",\"due_time\":\"09:00\"},"
+                              " {\"owner\":\"rep\",\"text\":\"Bring one of our engineers\"}]"));
+    char *etxt = json_dumps(e, 0);
+    json_decref(e);
+    json_decref(sync_ok(crm, &c, ANALYSIS, etxt));
+    json_t *rows = NULL;
+    assert_int_equal(sdra_crm_list(crm, SDRA_CRM_TASKS, NULL, &rows, &err), 0);
+    assert_int_equal(json_array_size(rows), 4); /* three from the list, the meeting */
+    const char *want[][4] = {{"rep", "Send the case study to their work email", "2026-11-26", NULL},
+                             {"prospect", "Check their calendar", "2026-11-30", "09:00"},
+                             {"rep", "Bring one of our engineers", NULL, NULL}};
+    for (size_t i = 0; i < 3; i++) {
+        const json_t *r = json_array_get(rows, i);
+        assert_string_equal(json_string_value(json_object_get(r, "owner")), want[i][0]);
+        assert_string_equal(json_string_value(json_object_get(r, "text")), want[i][1]);
+        const char *due = json_string_value(json_object_get(r, "due_date")), *tm = json_string_value(json_object_get(r, "due_time"));
+        if (want[i][2])
+            assert_string_equal(due, want[i][2]);
+        else
+            assert_null(due);
+        if (want[i][3])
+            assert_string_equal(tm, want[i][3]);
+        else
+            assert_null(tm);
+    }
+    json_decref(rows);
+    /* the same call synced from the analysis alone: its items replace the list's */
+    json_t *r = sync_ok(crm, &c, ANALYSIS, NULL);
+    assert_int_equal(json_integer_value(json_object_get(r, "tasks_removed")), 3);
+    json_decref(r);
+    assert_int_equal(sdra_crm_list(crm, SDRA_CRM_TASKS, NULL, &rows, &err), 0);
+    assert_int_equal(json_array_size(rows), 3);
+    bool said = false; /* the meeting kept its row, the items are new ones */
+    for (size_t i = 0; i < json_array_size(rows); i++)
+        said |= !strcmp(json_string_value(json_object_get(json_array_get(rows, i), "text")), "send the case study");
+    assert_true(said);
+    json_decref(rows);
+    free(etxt);
+    sdra_call_info_release(&c);
+    sdra_crm_close(crm);
+    tmpdir_remove(dir);
+}
+
 static void sync_partial_and_bad_analyses(void **state)
 {
     (void)state;
@@ -489,6 +547,7 @@ int main(void)
         cmocka_unit_test(sync_opt_out_cancels_scheduled_email),
         cmocka_unit_test(sync_email_rules),
         cmocka_unit_test(sync_prunes_tasks_the_analysis_dropped),
+        cmocka_unit_test(sync_takes_the_emails_task_list),
         cmocka_unit_test(sync_partial_and_bad_analyses),
         cmocka_unit_test(sync_is_all_or_nothing),
         cmocka_unit_test(sync_concurrent_writers),
