@@ -154,8 +154,9 @@ int an_tokenize(const char *text, an_tok *toks, int max)
             if (len > 2 && isdigit((unsigned char)w[0]) &&
                 (!strncmp(w + len - 2, "am", 2) || !strncmp(w + len - 2, "pm", 2)) &&
                 isdigit((unsigned char)w[len - 3])) {
+                char ampm[3] = {w[len - 2], w[len - 1], 0}; /* emit_word ends w at its length */
                 emit_word(toks, &n, max, w, len - 2, (unsigned)b, (unsigned)i);
-                put(toks, &n, max, w + len - 2, 2, (unsigned)b, (unsigned)i);
+                put(toks, &n, max, ampm, 2, (unsigned)b, (unsigned)i);
             } else
                 emit_word(toks, &n, max, w, len, (unsigned)b, (unsigned)i);
             if (n > before && sent_start) {

@@ -90,6 +90,10 @@ static void dates_times_and_parts(void **state)
         {"2026-11-24", "Friday at 2 pm", "2026-11-27", "14:00", "afternoon"},
         {"2026-11-24", "friday at two p m", "2026-11-27", "14:00", "afternoon"},
         {"2026-11-24", "Friday at 10:30am", "2026-11-27", "10:30", "morning"},
+        /* am/pm glued to the number, as typed ("2pm"): it decides the hour */
+        {"2026-11-24", "Friday at 2pm", "2026-11-27", "14:00", "afternoon"},
+        {"2026-11-24", "Tuesday at 3:30PM?", "2026-12-01", "15:30", "afternoon"},
+        {"2026-11-24", "Friday at 7pm", "2026-11-27", "19:00", "evening"},
         {"2026-11-24", "Friday afternoon", "2026-11-27", NULL, "afternoon"},
         {"2026-11-24", "first thing Monday", "2026-11-30", NULL, "morning"},
         {"2026-11-24", "tonight", "2026-11-24", NULL, "evening"},
