@@ -530,7 +530,7 @@ static int parse_time(const an_tok *t, int n, int i, parsed *p)
                                        "or", "and", "if", "for", "with", "okay", "ok", "sounds",
                                        "that", "please", "your", "my", "our", "sharp", "ish",
                                        "so", "but", "we", "i", "you", "let", "see", "talk", "suit",
-                                       "suits", "good", "fine", "perfect", "great", "instead",
+                                       "suits", "good", "fine", "perfect", "great", "instead", "it",
                                        "latest", "eastern", "pacific", "central", "est", "pst",
                                        "cet", "gmt", "utc", "time", "monday", "tuesday",
                                        "wednesday", "thursday", "friday", "saturday", "sunday"};

@@ -33,6 +33,7 @@ typedef struct uview {
     bool question;
     bool meeting_ctx; /* proposes a meeting or names a day/time */
     bool has_date;
+    bool date_bound; /* the date is a deadline or a limit ("by Friday", "till the end of October") */
     sdra_date_match date; /* first date expression in the utterance */
     double score;
     size_t m_first, m_count; /* this utterance's slice of actx.m (matches are in order) */
@@ -269,6 +270,14 @@ static void choose_date(actx *c, int u)
         }
     }
     v->date = all[best];
+    {
+        static const char *bound[] = {"by", "before", "until", "till", "til", "through"};
+        int b = pos[best] - 1;
+        if (b >= 0 && !strcmp(v->toks[b].w, "the"))
+            b--;
+        for (size_t k = 0; b >= 0 && k < sizeof bound / sizeof bound[0]; k++)
+            v->date_bound |= !strcmp(v->toks[b].w, bound[k]);
+    }
     for (int a = 0; a < na; a++) {
         if (a == best || (all[a].date[0] && v->date.date[0] && strcmp(all[a].date, v->date.date)))
             continue;
@@ -311,8 +320,8 @@ static void utterance_facts(actx *c)
                                     (v->date.date[0] && v->date.part_of_day[0]));
         if (slot && has_match(c, (int)u, "meeting", "word"))
             v->meeting_ctx = true;
-        if (v->has_date && v->date.time[0] && v->question) /* "tomorrow at ten?" */
-            v->meeting_ctx = true;
+        if (v->has_date && (v->date.time[0] || v->date.part_of_day[0]) && v->question)
+            v->meeting_ctx = true; /* "tomorrow at ten?", "Tuesday afternoon?" */
         v->score = an_sentiment(&c->rules, v->toks, v->n);
     }
 }
@@ -671,113 +680,126 @@ static json_t *find_attendees(actx *c, int from_u, int to_u)
     return arr;
 }
 
-/* The last meeting proposal accepted by the other side (or proposed and confirmed). */
+/* ---- the next meeting: a negotiation tracked over the turns -------------------------------- */
+
+#define MEETING_REPLY_WITHIN 3 /* an acceptance answers a proposal at most this many turns later */
+#define MEETING_OPEN_FOR 4     /* a proposal nobody takes up for this many turns is dropped */
+
+static bool same_weekday(const char *a, const char *b)
+{
+    long x, y;
+    return a[0] && b[0] && an_parse_date(a, &x) == 0 && an_parse_date(b, &y) == 0 && an_weekday(x) == an_weekday(y);
+}
+
+/* The slot s after an utterance that says v of the day and time: another day brings its own
+ * time and part of day ("Monday's no good. Tuesday afternoon?"); the same weekday said twice is
+ * one day, the later of the two (a bare weekday resolves to the nearest: "next Tuesday at two?"
+ * - "Tuesday works", "What about Wednesday?" - "Wednesday the 12th at 2?"); a clock time or part
+ * of day alone changes the hour on the same day ("ten is tight, make it eleven"). */
+static void slot_merge(sdra_date_match *s, const sdra_date_match *v)
+{
+    if (v->date[0] && same_weekday(s->date, v->date) && strcmp(v->date, s->date) > 0)
+        memcpy(s->date, v->date, sizeof s->date); /* "Wednesday" - "Wednesday the 12th": the named week */
+    if (v->date[0] && !same_weekday(s->date, v->date)) {
+        memcpy(s->date, v->date, sizeof s->date);
+        memcpy(s->time, v->time, sizeof s->time);
+        memcpy(s->part_of_day, v->part_of_day, sizeof s->part_of_day);
+        return;
+    }
+    if (v->time[0]) {
+        memcpy(s->time, v->time, sizeof s->time);
+        memcpy(s->part_of_day, v->part_of_day, sizeof s->part_of_day);
+    } else if (v->part_of_day[0] && strcmp(v->part_of_day, s->part_of_day)) {
+        memcpy(s->part_of_day, v->part_of_day, sizeof s->part_of_day);
+        s->time[0] = '\0';
+    }
+}
+
+/* The slot agreed at utterance a (proposed at p). Agreeing again to what is already agreed
+ * ("Perfect, Wednesday at 2 pm." - "Great.") keeps the first agreement as the evidence. */
+static void agree(sdra_date_match *d, const sdra_date_match *slot, int *best_p, int *best_a, int p, int a)
+{
+    if (*best_p >= 0 && !strcmp(d->date, slot->date) && !strcmp(d->time, slot->time) &&
+        !strcmp(d->part_of_day, slot->part_of_day))
+        return;
+    *d = *slot;
+    *best_p = p;
+    *best_a = a;
+}
+
+/* Does v name the slot's day and time again, and nothing else: its clock time when it has one,
+ * else its day ("mornings are better" restates nothing)? */
+static bool restates(const sdra_date_match *s, const sdra_date_match *v)
+{
+    if (v->date[0] && !(s->date[0] && same_weekday(s->date, v->date)))
+        return false;
+    if (s->time[0])
+        return !strcmp(v->time, s->time);
+    return v->date[0] && !v->time[0]; /* the day again, and no new hour */
+}
+
+/* The meeting both sides agreed to, followed over the turns of its negotiation. An utterance
+ * that proposes a meeting (meeting_ctx) opens a slot, or changes the open one with the day or
+ * time it names; so does an acceptance that names them ("3pm Tuesday works", "1pm on the 25th,
+ * perfect"). The slot is agreed when the other side accepts it: with an acceptance that names
+ * a day or time, or, without one, in its first reply (meeting.accept, no meeting.decline); a
+ * first reply that declines and names nothing closes it. A later agreement replaces an earlier
+ * one; confirming it again ("great, I'll send the invite") changes nothing. Due dates ("I'll
+ * send it this afternoon") are not scheduling: they change the slot only inside an utterance
+ * about the meeting. */
 static json_t *find_meeting(actx *c, bool opted_out, int opt_out_u)
 {
     const sdra_transcript *t = c->t;
-    int best_p = -1, best_a = -1;
+    sdra_date_match slot = {0}, d = {0};
+    bool open = false;
+    int slot_spk = -1, slot_u = -1, best_p = -1, best_a = -1;
     for (size_t u = 0; u < t->n_utts; u++) {
-        if (!c->v[u].meeting_ctx)
-            continue;
-        int proposer = t->utts[u].speaker;
-        /* acceptance: a meeting.accept by another speaker within the next 3 utterances,
-           before any decline; or the proposal itself accepts an earlier one by the other
-           side ("thursday at two works for me"). A later agreement replaces an earlier one
-           only when it names a day or a time. */
-        int p = -1, a = -1;
-        for (size_t q = u + 1; q < t->n_utts && q <= u + 3; q++) {
-            if (t->utts[q].speaker == proposer)
-                continue;
-            /* only the other side's first reply can accept */
-            if (has_match(c, (int)q, "meeting", "accept") && !has_match(c, (int)q, "meeting", "decline")) {
-                p = (int)u;
-                a = (int)q;
-            }
-            break;
-        }
-        if (p < 0 && has_match(c, (int)u, "meeting", "accept") && u > 0 && c->v[u].has_date &&
-            (c->v[u].date.date[0] || c->v[u].date.time[0]) && !has_match(c, (int)u, "meeting", "decline")) {
-            for (size_t q = u; q-- > 0 && q + 3 >= u;)
-                if (t->utts[q].speaker != proposer && c->v[q].meeting_ctx) {
-                    p = a = (int)u;
-                    break;
-                }
-        }
-        if (p < 0)
-            continue;
-        bool concrete = (c->v[p].has_date && (c->v[p].date.date[0] || c->v[p].date.time[0])) ||
-                        (c->v[a].has_date && (c->v[a].date.date[0] || c->v[a].date.time[0]));
-        if (p == best_a && best_p >= 0) {
-            /* the acceptance is answered in turn ("Tuesday works" - "great, I'll send the
-               invite"): the same agreement unless it moved to another weekday */
-            const uview *vp = &c->v[p], *vb = &c->v[best_p];
-            long dp, db;
-            bool moved = vp->has_date && vp->date.date[0] && vb->has_date && vb->date.date[0] &&
-                         an_parse_date(vp->date.date, &dp) == 0 && an_parse_date(vb->date.date, &db) == 0 &&
-                         an_weekday(dp) != an_weekday(db);
-            if (!moved)
-                continue;
-        }
-        if (best_p < 0 || concrete) {
-            best_p = p;
-            best_a = a;
+        const uview *v = &c->v[u];
+        int spk = t->utts[u].speaker;
+        if (open && (int)u - slot_u > MEETING_OPEN_FOR)
+            open = false;
+        bool acc = has_match(c, (int)u, "meeting", "accept"), dec = has_match(c, (int)u, "meeting", "decline");
+        /* a deadline or a limit is no time to meet ("I'll email pricing by Friday", "we're
+         * slammed till the end of October") */
+        bool names = v->has_date && !v->date_bound &&
+                     (v->date.time[0] || v->date.part_of_day[0] ||
+                      (v->date.date[0] && strcmp(v->date.date, c->p->call_date)));
+        /* the other side's first words since the slot last changed */
+        bool first_reply = open && spk != slot_spk && (int)u - slot_u <= MEETING_REPLY_WITHIN;
+        for (int q = slot_u + 1; first_reply && q < (int)u; q++)
+            first_reply = t->utts[q].speaker == slot_spk;
+        /* an acceptance that is no proposal may move the slot to another day ("Make it the
+         * Wednesday"), but not to today: "Great, I'll send the invite this afternoon" after
+         * "Tuesday at two works" is a due time, and Tuesday stays */
+        bool acc_names = acc && open && !v->meeting_ctx && (!v->date.date[0] || strcmp(v->date.date, c->p->call_date));
+        if (names && (v->meeting_ctx || acc_names)) {
+            int proposal = open ? slot_u : (int)u;
+            if (!open)
+                memset(&slot, 0, sizeof slot);
+            slot_merge(&slot, &v->date);
+            if (acc && !dec && open && spk != slot_spk && (int)u - slot_u <= MEETING_REPLY_WITHIN)
+                agree(&d, &slot, &best_p, &best_a, proposal, (int)u); /* as it now stands */
+            open = true;
+            slot_spk = spk;
+            slot_u = (int)u;
+        } else if (first_reply && !dec && names && restates(&slot, &v->date)) {
+            /* "Next Tuesday at eight?" - "Eight o'clock on the 3rd at the yard." */
+            agree(&d, &slot, &best_p, &best_a, slot_u, (int)u);
+        } else if (first_reply && acc && !dec) {
+            agree(&d, &slot, &best_p, &best_a, slot_u, (int)u);
+        } else if (first_reply && dec) {
+            open = false;
+        } else if (v->meeting_ctx && !names && !open) {
+            memset(&slot, 0, sizeof slot); /* "would a demo help?": the day comes later */
+            open = true;
+            slot_spk = spk;
+            slot_u = (int)u;
         }
     }
     if (best_p < 0 || (opted_out && opt_out_u >= best_a))
         return json_null();
-    /* date and time: from the acceptance when it names them, else the proposal, merged */
-    sdra_date_match d = {0};
-    int src[2] = {best_p, best_a};
-    {
-        /* an acceptance naming another weekday is a counter-proposal: its day and time win */
-        const uview *va = &c->v[best_a], *vp = &c->v[best_p];
-        long da, dp;
-        if (best_a != best_p && va->has_date && va->date.date[0] &&
-            (!vp->has_date || !vp->date.date[0] ||
-             (an_parse_date(va->date.date, &da) == 0 && an_parse_date(vp->date.date, &dp) == 0 &&
-              an_weekday(da) != an_weekday(dp)))) {
-            src[0] = best_a;
-            src[1] = best_p;
-        }
-    }
-    {
-        /* "next Tuesday at two?" - "Tuesday works": the same weekday repeated loosely means
-           the proposal's day */
-        const uview *va = &c->v[best_a], *vp = &c->v[best_p];
-        long da, dp;
-        if (best_a != best_p && va->has_date && vp->has_date && va->date.date[0] && vp->date.date[0] &&
-            an_parse_date(va->date.date, &da) == 0 && an_parse_date(vp->date.date, &dp) == 0 &&
-            an_weekday(da) == an_weekday(dp))
-            memcpy(d.date, vp->date.date, sizeof d.date);
-    }
-    for (int k = 0; k < 2; k++) {
-        const uview *v = &c->v[src[k]];
-        if (!v->has_date)
-            continue;
-        long d1, d2;
-        if (k == 1 && d.date[0] && v->date.date[0] && an_parse_date(d.date, &d1) == 0 &&
-            an_parse_date(v->date.date, &d2) == 0 && an_weekday(d1) != an_weekday(d2))
-            continue; /* another day's time and part do not belong to this one */
-        if (!d.date[0] && v->date.date[0])
-            memcpy(d.date, v->date.date, sizeof d.date);
-        if (!d.time[0] && v->date.time[0])
-            memcpy(d.time, v->date.time, sizeof d.time);
-        if (!d.part_of_day[0] && v->date.part_of_day[0])
-            memcpy(d.part_of_day, v->date.part_of_day, sizeof d.part_of_day);
-    }
-    {
-        /* "ten am?" - "ten is tight, make it eleven": an acceptance naming another clock
-           time on the same day is a counter-proposal for the hour */
-        const uview *va = &c->v[best_a];
-        if (src[0] == best_p && best_a != best_p && va->has_date && va->date.time[0] &&
-            (!va->date.date[0] || !strcmp(va->date.date, d.date))) {
-            memcpy(d.time, va->date.time, sizeof d.time);
-            if (va->date.part_of_day[0])
-                memcpy(d.part_of_day, va->date.part_of_day, sizeof d.part_of_day);
-        }
-    }
-    if (!d.date[0] && !d.time[0] && !d.part_of_day[0])
-        return json_null(); /* "let's talk again sometime" */
+    if (!d.date[0] && !d.time[0]) /* "let's talk again sometime", "mornings are better" */
+        return json_null();
     json_t *o = json_object();
     json_object_set_new(o, "date", d.date[0] ? json_string(d.date) : json_null());
     json_object_set_new(o, "time", d.time[0] ? json_string(d.time) : json_null());

@@ -94,6 +94,7 @@ static void dates_times_and_parts(void **state)
         {"2026-11-24", "Friday at 2pm", "2026-11-27", "14:00", "afternoon"},
         {"2026-11-24", "Tuesday at 3:30PM?", "2026-12-01", "15:30", "afternoon"},
         {"2026-11-24", "Friday at 7pm", "2026-11-27", "19:00", "evening"},
+        {"2026-11-24", "Wednesday the 2nd at 10 it is", "2026-12-02", "10:00", "morning"},
         {"2026-11-24", "Friday afternoon", "2026-11-27", NULL, "afternoon"},
         {"2026-11-24", "first thing Monday", "2026-11-30", NULL, "morning"},
         {"2026-11-24", "tonight", "2026-11-24", NULL, "evening"},

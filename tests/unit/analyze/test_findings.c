@@ -157,6 +157,69 @@ static void findings_meeting_and_optout(void **state)
     json_decref(doc);
 }
 
+/* next_meeting's date and time (NULL: none expected) after the lines (call date Tue 2026-11-24) */
+static void expect_meeting(const char *const *lines, size_t n, const char *date, const char *time)
+{
+    json_t *doc = analyze(lines, n);
+    json_t *m = json_object_get(doc, "next_meeting");
+    if (!date) {
+        if (!json_is_null(m))
+            fail_msg("'%s': a meeting on %s", lines[0], json_string_value(json_object_get(m, "date")));
+    } else {
+        if (!json_is_object(m))
+            fail_msg("'%s': no meeting, expected %s %s", lines[0], date, time ? time : "");
+        const char *d = json_string_value(json_object_get(m, "date")), *t = json_string_value(json_object_get(m, "time"));
+        if (!d || strcmp(d, date) || (time ? !t || strcmp(t, time) : t != NULL))
+            fail_msg("'%s': meeting %s %s, expected %s %s", lines[0], d ? d : "-", t ? t : "-", date, time ? time : "-");
+    }
+    json_decref(doc);
+}
+
+/* A meeting agreed over several turns: what was finally agreed, not the first offer; a due
+ * date or a "busy until" is no meeting time. */
+static void findings_meeting_negotiated_over_turns(void **state)
+{
+    (void)state;
+    const char *counter[] = {
+        "R: Could we book half an hour with your team on Monday?",
+        "P: Monday is no good for us. How about Thursday afternoon?",
+        "R: Thursday the 26th at 2pm?",
+        "P: Make it 3 and we're on.",
+        "R: 3pm Thursday, done.",
+    };
+    expect_meeting(counter, 5, "2026-11-26", "15:00");
+    const char *deadline_after[] = {
+        "R: Does Wednesday at ten work for a demo?",
+        "P: Wednesday at ten works.",
+        "R: Great. I'll email the pricing to you by Friday.",
+        "P: Perfect.",
+    };
+    expect_meeting(deadline_after, 4, "2026-11-25", "10:00");
+    const char *busy_until[] = {
+        "P: We're slammed till the end of January, call me after that.",
+        "R: Okay, I'll reach out in February.",
+        "P: Sure.",
+    };
+    expect_meeting(busy_until, 3, NULL, NULL);
+    const char *restated[] = {
+        "R: Would Friday at 9:30 suit you for the walkthrough?",
+        "P: Friday at 9:30 at your office.",
+    };
+    expect_meeting(restated, 2, "2026-11-27", "09:30");
+    const char *named_week[] = {
+        "R: What about Wednesday for the workshop?",
+        "P: Wednesday the 2nd at 11?",
+        "R: The 2nd at 11 works.",
+    };
+    expect_meeting(named_week, 3, "2026-12-02", "11:00");
+    const char *left_open[] = {
+        "R: Could we set up a call next week?",
+        "P: Maybe, mornings are better for me.",
+        "R: Great, I'll follow up.",
+    };
+    expect_meeting(left_open, 3, NULL, NULL);
+}
+
 static void findings_metrics(void **state)
 {
     (void)state;
@@ -347,7 +410,8 @@ int main(void)
         cmocka_unit_test(findings_sentiment_rules), cmocka_unit_test(findings_asr_text),
         cmocka_unit_test(findings_meeting_and_optout), cmocka_unit_test(findings_metrics),
         cmocka_unit_test(findings_bad_input), cmocka_unit_test(findings_malformed_rules),
-        cmocka_unit_test(findings_paraphrases), cmocka_unit_test(findings_scheduling_is_not_no_time), cmocka_unit_test(findings_sentiment_everyday),
+        cmocka_unit_test(findings_paraphrases), cmocka_unit_test(findings_scheduling_is_not_no_time),
+        cmocka_unit_test(findings_meeting_negotiated_over_turns), cmocka_unit_test(findings_sentiment_everyday),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
