@@ -343,8 +343,8 @@ static bool names_other_day(const actx *c, const match *mm)
         bool crossed = false;
         for (int i = mm->end - 1; i < tb && !crossed; i++)
             crossed = (v->toks[i].flags & AN_TOK_SENT_END) != 0;
-        if (!crossed && dm.date[0] && strcmp(dm.date, c->p->call_date))
-            return true;
+        if (!crossed && ((dm.date[0] && strcmp(dm.date, c->p->call_date)) || dm.time[0]))
+            return true; /* another day, or a clock time ("8:30 we're slammed, 9:45 would be better") */
         from = te > tb ? te : tb + 1;
     }
     return false;
@@ -450,7 +450,9 @@ static json_t *find_intents(actx *c, json_t *meeting, json_t *contact)
         bool near = false;
         for (int q = mm->u - 1; q >= 0 && q >= mm->u - 3; q--)
             if (c->v[q].role != SDRA_ROLE_PROSPECT) { /* the other side's last words */
-                near = c->v[q].meeting_ctx;
+                /* a proposal with a day or time: "is now a good time?" - "yes, fine" agrees to
+                   talk now, not to a meeting */
+                near = c->v[q].meeting_ctx && c->v[q].has_date && !c->v[q].date_bound;
                 break;
             }
         if (near)
