@@ -107,6 +107,14 @@ typedef struct an_rules {
     size_t n_classes, cap_classes;
 } an_rules;
 
+/* painnb.c: the pain classifier, trained on load from "1|0<TAB>sentence" lines (a missing
+ * file gives *out NULL and 0: the rules alone). an_nb_score is the log-odds that
+ * toks[from, to) states a pain. */
+typedef struct an_nb an_nb;
+int an_nb_load(an_nb **out, const char *path, sdra_error *err);
+double an_nb_score(const an_nb *m, const an_tok *toks, int from, int to);
+void an_nb_free(an_nb *m);
+
 /* Loads every *.rules file, sentiment.lex and stopwords.txt of dir. Errors name file:line. */
 int an_rules_load(an_rules *r, const char *dir, sdra_error *err);
 void an_rules_release(an_rules *r);

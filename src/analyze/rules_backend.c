@@ -49,6 +49,7 @@ typedef struct actx {
     const sdra_transcript *t;
     const sdra_analyze_params *p;
     an_rules rules;
+    an_nb *nb; /* the pain classifier (painnb.c), or NULL */
     uview *v;
     sdra_role *roles; /* per speaker */
     match *m;
@@ -519,6 +520,48 @@ static json_t *find_intents(actx *c, json_t *meeting, json_t *contact)
     return arr;
 }
 
+#define PAIN_NB_MIN 3.0 /* log-odds a sentence needs (docs/analysis.md, "Pain points") */
+
+/* Pains the rules did not see: in a prospect utterance without a rule pain, the first
+ * statement (not a question, 4 words or more) the classifier rates PAIN_NB_MIN or more. One
+ * an utterance, as the rules give. */
+static void learned_pain(actx *c, json_t *arr)
+{
+    if (!c->nb)
+        return;
+    size_t n_u = c->t->n_utts, i;
+    unsigned char *has = calloc(n_u ? n_u : 1, 1);
+    json_t *o;
+    if (!has)
+        return;
+    json_array_foreach(arr, i, o) {
+        json_int_t u = json_integer_value(json_object_get(o, "i"));
+        if (u >= 0 && (size_t)u < n_u)
+            has[u] = 1;
+    }
+    for (size_t u = 0; u < n_u; u++) {
+        const uview *v = &c->v[u];
+        if (has[u] || v->role != SDRA_ROLE_PROSPECT)
+            continue;
+        for (int b = 0, e; b < v->n; b = e + 1) {
+            for (e = b; e < v->n - 1 && !(v->toks[e].flags & AN_TOK_SENT_END); e++)
+                ;
+            if (e - b + 1 < 4 || (v->toks[e].flags & AN_TOK_QMARK) || an_nb_score(c->nb, v->toks, b, e + 1) < PAIN_NB_MIN)
+                continue;
+            json_t *x = json_object();
+            json_t *text = span_str(c->t->utts[u].text, v->toks[b].begin, v->toks[e].end);
+            json_object_set_new(x, "text", text);
+            json_object_set_new(x, "kind", json_string("problem"));
+            json_object_set_new(x, "learned", json_true()); /* compose does not quote it */
+            evidence(x, c, (int)u);
+            json_object_set(x, "match", text);
+            json_array_append_new(arr, x);
+            break;
+        }
+    }
+    free(has);
+}
+
 static json_t *find_pain(actx *c)
 {
     json_t *arr = json_array();
@@ -559,6 +602,7 @@ static json_t *find_pain(actx *c)
         json_array_append_new(arr, o);
         k = q;
     }
+    learned_pain(c, arr);
     return arr;
 }
 
@@ -1329,6 +1373,15 @@ static int rules_analyze(json_t **out, const sdra_transcript *t, const sdra_anal
     }
     if ((rc = an_rules_load(&c.rules, p->rules_dir, err)) < 0)
         goto done;
+    {
+        char nb_path[4096];
+        if ((size_t)snprintf(nb_path, sizeof nb_path, "%s/pain_examples.txt", p->rules_dir) >= sizeof nb_path) {
+            rc = sdra_error_set(err, SDRA_ELIMIT, "rules directory path too long");
+            goto done;
+        }
+        if ((rc = an_nb_load(&c.nb, nb_path, err)) < 0)
+            goto done;
+    }
     if ((rc = tokenize_all(&c)) < 0 || (rc = match_all(&c)) < 0 || (rc = resolve_roles(&c)) < 0)
         goto done;
     utterance_facts(&c);
@@ -1380,6 +1433,7 @@ done:
     free(c.roles);
     free(c.m);
     an_rules_release(&c.rules);
+    an_nb_free(c.nb);
     return rc;
 }
 

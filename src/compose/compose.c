@@ -751,6 +751,8 @@ static json_t *pain_points(const json_t *a, int max_items)
     json_array_foreach(arr, i, it) {
         if ((int)json_array_size(out) >= max_items)
             break;
+        if (json_is_true(json_object_get(it, "learned")))
+            continue; /* the classifier's guess: for the rep's report, not quoted to the prospect */
         char *txt = clean(jstr(it, "text"), MAX_ITEM_BYTES);
         if (!txt)
             continue;

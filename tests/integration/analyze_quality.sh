@@ -34,6 +34,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 "$SDRA" eval analysis --labels "$SDRA_SRC/tests/analysis/blind5/labels.txt" \
     --min-precision 0.61 --min-recall 0.46 --min-date-accuracy 0.75 ||
     fail "fifth blind set below thresholds"
+# the pain classifier's examples are the labelled sets' sentences as they are now
+python3 "$SDRA_SRC/scripts/pain-examples.py" --check || fail "data/analyze/pain_examples.txt is out of date"
 # the thresholds can fail: a labels file expecting what is not there must make it exit 1
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cat > "$tmp/labels.txt" <<LBL

@@ -234,6 +234,24 @@ check(e["recap"] in text, "recap not in the email")
 check("we spoke about what" not in e["recap"].lower(), "the recap says the needs were discussed: %r" % e["recap"])
 '
 
+# 6c. a pain the classifier found (learned: true) is for the report, never quoted in the email
+python3 - "$T/discovery.analysis.json" "$T/learned.json" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))
+a["pain_points"] = [{"text": "our warehouse team rekeys every order twice", "kind": "problem", "learned": True,
+                     "speaker": "S2", "role": "prospect", "start": 10.0, "end": 12.0, "i": 3,
+                     "match": "our warehouse team rekeys every order twice"}]
+json.dump(a, open(sys.argv[2], "w"))
+PY
+cp "$T/discovery.json" "$T/learned.transcript.json"
+if "$SDRA" compose "$T/learned.json" --contact-email jordan@northwind.example --now "$NOW" --out "$T/learned" >/dev/null 2>"$T/err"; then
+    cp "$T/learned.json" "$T/learned.analysis.json"
+    check learned '
+check("rekeys" not in low, "a learned pain was quoted to the prospect")
+check("you told me that" not in e["recap"].lower(), "the recap states a learned pain: %r" % e["recap"])
+'
+else fail "learned: compose: $(cat "$T/err")"; fi
+
 # 7. sdra eval asr --confidence: bands of the aligned words
 printf 'hello world this is a test\n' >"$T/ref.txt"
 python3 - "$T/hyp.json" <<'PY'
