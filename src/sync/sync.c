@@ -374,7 +374,9 @@ int sdra_crm_sync(sdra_crm *crm, const sdra_call_info *call, const json_t *trans
                 continue;
             char at[32];
             fmt_mmss(at, sizeof at, jnum(p, "start", 0));
-            if (sdra_buf_printf(&note, "\n- %s (at %s)", text, at) < 0)
+            /* the classifier's finds (learned: true) say so: a rep should check them */
+            bool learned = json_is_true(json_object_get(p, "learned"));
+            if (sdra_buf_printf(&note, "\n- %s (at %s%s)", text, at, learned ? "; found by the classifier, check it" : "") < 0)
                 break; /* the note is full: what fits is kept */
         }
         sdra_crm_note n = {.call_id = call->id, .key = "pain_points", .contact_id = contact_id, .body = note.data};

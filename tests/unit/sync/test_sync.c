@@ -371,6 +371,36 @@ static void sync_takes_the_emails_task_list(void **state)
     tmpdir_remove(dir);
 }
 
+/* A pain the classifier found (learned: true) says so in the CRM note; a rule's does not. */
+static void sync_marks_learned_pains(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    tmpdir_make(dir, sizeof dir, "learned");
+    sdra_crm *crm = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_crm_open(&crm, "local", dir, &err), 0);
+    sdra_call_info c;
+    call_init(&c, "call-1", "jordan@acme.example");
+    json_t *a = parse(ANALYSIS);
+    json_array_append_new(json_object_get(a, "pain_points"),
+                          parse("{\"text\":\"we rekey every order twice\",\"speaker\":\"S2\",\"start\":65.0,\"learned\":true}"));
+    char *txt = json_dumps(a, 0);
+    json_decref(a);
+    json_decref(sync_ok(crm, &c, txt, NULL));
+    json_t *rows = NULL;
+    assert_int_equal(sdra_crm_list(crm, SDRA_CRM_NOTES, NULL, &rows, &err), 0);
+    const char *body = json_string_value(json_object_get(json_array_get(rows, 0), "body"));
+    assert_non_null(body);
+    assert_non_null(strstr(body, "- it takes two days to reconcile (at 00:20)\n"));
+    assert_non_null(strstr(body, "- we rekey every order twice (at 01:05; found by the classifier, check it)"));
+    json_decref(rows);
+    free(txt);
+    sdra_call_info_release(&c);
+    sdra_crm_close(crm);
+    tmpdir_remove(dir);
+}
+
 static void sync_partial_and_bad_analyses(void **state)
 {
     (void)state;
@@ -548,6 +578,7 @@ int main(void)
         cmocka_unit_test(sync_email_rules),
         cmocka_unit_test(sync_prunes_tasks_the_analysis_dropped),
         cmocka_unit_test(sync_takes_the_emails_task_list),
+        cmocka_unit_test(sync_marks_learned_pains),
         cmocka_unit_test(sync_partial_and_bad_analyses),
         cmocka_unit_test(sync_is_all_or_nothing),
         cmocka_unit_test(sync_concurrent_writers),
