@@ -41,22 +41,26 @@ static uint32_t fnv(const char *s)
     return h;
 }
 
-/* The slot of key, or NULL when absent (create: a new empty one, or NULL when full). */
-static nb_slot *slot_of(an_nb *m, const char *key, bool create)
+/* Where key is, or the empty slot it would go in (NULL when the table is full and key absent). */
+static nb_slot *probe(nb_slot *slots, const char *key)
 {
-    for (uint32_t i = fnv(key) & (NB_SLOTS - 1), k = 0; k < NB_SLOTS; k++, i = (i + 1) & (NB_SLOTS - 1)) {
-        nb_slot *s = &m->slots[i];
-        if (!s->key[0]) {
-            if (!create || m->used >= NB_SLOTS / 4 * 3)
-                return NULL;
-            snprintf(s->key, sizeof s->key, "%s", key);
-            m->used++;
-            return s;
-        }
-        if (!strcmp(s->key, key))
-            return s;
-    }
+    for (uint32_t i = fnv(key) & (NB_SLOTS - 1), k = 0; k < NB_SLOTS; k++, i = (i + 1) & (NB_SLOTS - 1))
+        if (!slots[i].key[0] || !strcmp(slots[i].key, key))
+            return &slots[i];
     return NULL;
+}
+
+/* key's slot, made when absent (NULL when the table is 3/4 full) */
+static nb_slot *slot_add(an_nb *m, const char *key)
+{
+    nb_slot *s = probe(m->slots, key);
+    if (s && !s->key[0]) {
+        if (m->used >= NB_SLOTS / 4 * 3)
+            return NULL;
+        snprintf(s->key, sizeof s->key, "%s", key);
+        m->used++;
+    }
+    return s;
 }
 
 /* Calls fn for every feature of toks[from, to): each word, and each pair of neighbours. */
@@ -80,7 +84,7 @@ typedef struct count_arg {
 static void count_one(void *arg, const char *key)
 {
     count_arg *a = arg;
-    nb_slot *s = slot_of(a->m, key, true);
+    nb_slot *s = slot_add(a->m, key);
     if (s) {
         s->n[a->y]++;
         a->m->total[a->y]++;
@@ -141,8 +145,8 @@ static void score_one(void *arg, const char *key)
 {
     score_arg *a = arg;
     const an_nb *m = a->m;
-    const nb_slot *s = slot_of((an_nb *)m, key, false);
-    if (!s)
+    const nb_slot *s = probe(m->slots, key);
+    if (!s || !s->key[0])
         return; /* never seen: says nothing either way */
     double v = (double)m->used;
     a->s += log((s->n[1] + 1.0) / ((double)m->total[1] + v)) - log((s->n[0] + 1.0) / ((double)m->total[0] + v));

@@ -327,9 +327,10 @@ static void utterance_facts(actx *c)
     }
 }
 
-/* "!day": does the match's sentence name a day other than the call date within 3 words of it
- * ("I'm busy on Tuesday", "in meetings all day Thursday": a scheduling remark, not a brush-off)? */
-static bool names_other_day(const actx *c, const match *mm)
+/* "!day": does the match's sentence name a day other than the call date, or a clock time,
+ * within 3 words of it ("I'm busy on Tuesday", "in meetings all day Thursday", "8:30 we're
+ * slammed": a scheduling remark, not a brush-off)? */
+static bool names_other_slot(const actx *c, const match *mm)
 {
     const uview *v = &c->v[mm->u];
     int from = mm->begin > 3 ? mm->begin - 3 : 0;
@@ -360,7 +361,7 @@ static bool rule_ok(const actx *c, const match *mm)
         return false;
     if ((f & AN_FLAG_NOQ) && v->question)
         return false;
-    if ((f & AN_FLAG_NODAY) && names_other_day(c, mm))
+    if ((f & AN_FLAG_NODAY) && names_other_slot(c, mm))
         return false;
     if (f & AN_FLAG_CTX_MEETING) {
         bool ok = false;

@@ -843,6 +843,16 @@ static json_t *objections(const json_t *a, const char *tp_dir, const sdra_tp_set
     return out;
 }
 
+/* {"text": txt} with txt tidied as a list item (capital first, no trailing '.'); frees txt. */
+static json_t *text_item(char *txt)
+{
+    tidy_item(txt);
+    json_t *o = json_object();
+    set_str(o, "text", txt);
+    free(txt);
+    return o;
+}
+
 /* One action item for the template from txt (item_text(); freed here), or NULL when it is
  * left out: empty, vague, a call proposal to a contact who opted out of calls, or (rep's
  * items) fulfilled by the attached invite itself. */
@@ -856,10 +866,7 @@ static json_t *action_item(const json_t *it, char *txt, const wordlists *wl, int
         free(txt);
         return NULL;
     }
-    tidy_item(txt);
-    json_t *o = json_object();
-    set_str(o, "text", txt);
-    free(txt);
+    json_t *o = text_item(txt);
     const char *due = jstr(it, "due");
     char long_date[64];
     if (due && sdra_compose_date_long(long_date, sizeof long_date, due) == 0) {
@@ -1037,6 +1044,22 @@ static void transcript_commitments(const sdra_transcript *t, const json_t *a,
     }
 }
 
+/* Sorts arr's items by "start" in place, stably (an insertion sort: a task list is short);
+ * an item without a start stays where it is. */
+static void sort_by_start(json_t *arr)
+{
+    for (size_t k = 1; arr && k < json_array_size(arr); k++)
+        for (size_t j = k; j > 0; j--) {
+            json_t *x = json_array_get(arr, j - 1), *y = json_array_get(arr, j);
+            const json_t *sx = json_object_get(x, "start"), *sy = json_object_get(y, "start");
+            if (!json_is_number(sx) || !json_is_number(sy) || json_number_value(sx) <= json_number_value(sy))
+                break;
+            json_incref(x);
+            json_array_set(arr, j - 1, y);
+            json_array_set_new(arr, j, x);
+        }
+}
+
 /* The item's fields a task keeps, where they are known. */
 static void copy_known(json_t *o, const json_t *from)
 {
@@ -1057,11 +1080,7 @@ static json_t *task_of(const char *email_words, const wordlists *wl)
         free(txt);
         return NULL;
     }
-    tidy_item(txt);
-    json_t *o = json_object();
-    set_str(o, "text", txt);
-    free(txt);
-    return o;
+    return text_item(txt);
 }
 
 /* The action items as the rep's task list says them (email.json "tasks": the CRM's tasks,
@@ -1109,17 +1128,7 @@ static json_t *tasks(const json_t *a, const sdra_transcript *t, const wordlists 
     }
     json_decref(heard);
     json_decref(unclear);
-    /* in the order they were said (the heard ones came last); stable, few items */
-    for (size_t k = 1; out && k < json_array_size(out); k++)
-        for (size_t j = k; j > 0; j--) {
-            json_t *x = json_array_get(out, j - 1), *y = json_array_get(out, j);
-            double tx = json_number_value(json_object_get(x, "start")), ty = json_number_value(json_object_get(y, "start"));
-            if (!json_is_number(json_object_get(x, "start")) || !json_is_number(json_object_get(y, "start")) || tx <= ty)
-                break;
-            json_incref(x);
-            json_array_set(out, j - 1, y);
-            json_array_set_new(out, j, x);
-        }
+    sort_by_start(out); /* in the order they were said (the heard ones came last) */
     return out;
 }
 
