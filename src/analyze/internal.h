@@ -107,12 +107,16 @@ typedef struct an_rules {
     size_t n_classes, cap_classes;
 } an_rules;
 
-/* painnb.c: the pain classifier, trained on load from "1|0<TAB>sentence" lines (a missing
- * file gives *out NULL and 0: the rules alone). an_nb_score is the log-odds that
- * toks[from, to) states a pain. */
+/* nb.c: the learned classifiers of pain points and objections, trained on load from
+ * "LABEL<TAB>sentence" lines; labels[0] is the negative label, and a line with a label not in
+ * labels is an error naming file:line (a missing file gives *out NULL and 0: the rules alone).
+ * an_nb_score is the log-odds that toks[from, to) carries any positive label rather than the
+ * negative one; *best (when not NULL) gets the likeliest positive label's index. */
+#define AN_NB_LABELS_MAX 24
 typedef struct an_nb an_nb;
-int an_nb_load(an_nb **out, const char *path, sdra_error *err);
-double an_nb_score(const an_nb *m, const an_tok *toks, int from, int to);
+int an_nb_load(an_nb **out, const char *path, const char *const *labels, int n_labels, sdra_error *err);
+double an_nb_score(const an_nb *m, const an_tok *toks, int from, int to, int *best);
+const char *an_nb_label(const an_nb *m, int k);
 void an_nb_free(an_nb *m);
 
 /* Loads every *.rules file, sentiment.lex and stopwords.txt of dir. Errors name file:line. */

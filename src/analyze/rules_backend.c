@@ -49,7 +49,8 @@ typedef struct actx {
     const sdra_transcript *t;
     const sdra_analyze_params *p;
     an_rules rules;
-    an_nb *nb; /* the pain classifier (painnb.c), or NULL */
+    an_nb *pain_nb; /* the pain classifier (nb.c), or NULL */
+    an_nb *obj_nb;  /* the objection classifier, or NULL */
     uview *v;
     sdra_role *roles; /* per speaker */
     match *m;
@@ -420,6 +421,97 @@ static json_t *find_labelled(actx *c, const char *cat, bool prospect_only)
     return arr;
 }
 
+static int cmp_i(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "i"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "i"));
+    return x < y ? -1 : x > y;
+}
+
+/* Puts findings in time order (utterance index "i"); equal ones keep their order. */
+static void sort_by_i(json_t *arr)
+{
+    size_t n = json_array_size(arr);
+    json_t **items = malloc(sizeof *items * (n ? n : 1));
+    if (!items)
+        return;
+    for (size_t k = 0; k < n; k++)
+        items[k] = json_incref(json_array_get(arr, k));
+    for (size_t k = 1; k < n; k++) /* insertion sort: stable, and the arrays are short */
+        for (size_t j = k; j > 0 && cmp_i(&items[j - 1], &items[j]) > 0; j--) {
+            json_t *x = items[j];
+            items[j] = items[j - 1];
+            items[j - 1] = x;
+        }
+    json_array_clear(arr);
+    for (size_t k = 0; k < n; k++)
+        json_array_append_new(arr, items[k]);
+    free(items);
+}
+
+/* Does a rule of category cat hold in toks[b, e) of utterance u? */
+static bool rule_in(const actx *c, int u, const char *cat, int b, int e)
+{
+    const uview *v = &c->v[u];
+    for (size_t k = v->m_first; k < v->m_first + v->m_count; k++) {
+        const match *mm = &c->m[k];
+        if (!strcmp(mm->rule->category, cat) && mm->begin < e && mm->end > b && rule_ok(c, mm))
+            return true;
+    }
+    return false;
+}
+
+#define OBJ_NB_MIN 4.0 /* log-odds a sentence needs (docs/analysis.md, "Learned findings") */
+
+/* Objections the rules did not see: in a prospect utterance, the first sentence of 4 words or
+ * more without a rule objection that the classifier rates OBJ_NB_MIN or more, when its
+ * likeliest type is not in the call yet (a call's objection of one type is one finding). One
+ * an utterance, marked learned. */
+static void learned_objections(actx *c, json_t *arr)
+{
+    if (!c->obj_nb)
+        return;
+    size_t n_u = c->t->n_utts, i, n_rules = json_array_size(arr);
+    json_t *o;
+    for (size_t u = 0; u < n_u; u++) {
+        const uview *v = &c->v[u];
+        if (v->role != SDRA_ROLE_PROSPECT)
+            continue;
+        for (int b = 0, e; b < v->n; b = e + 1) {
+            for (e = b; e < v->n - 1 && !(v->toks[e].flags & AN_TOK_SENT_END); e++)
+                ;
+            if (rule_in(c, (int)u, "objection", b, e + 1))
+                continue;
+            int k = 0;
+            if (e - b + 1 < 4 || an_nb_score(c->obj_nb, v->toks, b, e + 1, &k) < OBJ_NB_MIN)
+                continue;
+            const char *type = an_nb_label(c->obj_nb, k);
+            bool dup = false;
+            json_array_foreach(arr, i, o)
+                dup = dup || !strcmp(json_string_value(json_object_get(o, "type")), type);
+            if (dup)
+                continue;
+            json_t *x = json_object();
+            json_object_set_new(x, "type", json_string(type));
+            evidence(x, c, (int)u);
+            json_object_set_new(x, "text", utt_text(&c->t->utts[u]));
+            json_object_set_new(x, "match", span_str(c->t->utts[u].text, v->toks[b].begin, v->toks[e].end));
+            json_object_set_new(x, "learned", json_true()); /* compose does not answer it */
+            json_array_append_new(arr, x);
+            break;
+        }
+    }
+    if (json_array_size(arr) > n_rules)
+        sort_by_i(arr);
+}
+
+static json_t *find_objections(actx *c)
+{
+    json_t *arr = find_labelled(c, "objection", true);
+    learned_objections(c, arr);
+    return arr;
+}
+
 static void add_intent(actx *c, json_t *arr, int u, const char *type, const match *mm)
 {
     if (seen(arr, u, "type", type))
@@ -430,13 +522,6 @@ static void add_intent(actx *c, json_t *arr, int u, const char *type, const matc
     json_object_set_new(o, "text", utt_text(&c->t->utts[u]));
     json_object_set_new(o, "match", mm ? match_words(c, mm) : utt_text(&c->t->utts[u]));
     json_array_append_new(arr, o);
-}
-
-static int cmp_i(const void *a, const void *b)
-{
-    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "i"));
-    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "i"));
-    return x < y ? -1 : x > y;
 }
 
 /* intents, with agree_to_meeting from meeting.accept near a proposal by the other side (and
@@ -474,18 +559,7 @@ static json_t *find_intents(actx *c, json_t *meeting, json_t *contact)
     json_t *o;
     json_array_foreach(json_object_get(contact, "evidence"), i, o)
         add_intent(c, arr, (int)json_integer_value(json_object_get(o, "i")), "opt_out", NULL);
-    /* keep time order */
-    size_t n = json_array_size(arr);
-    json_t **items = malloc(sizeof *items * (n ? n : 1));
-    if (items) {
-        for (size_t k = 0; k < n; k++)
-            items[k] = json_incref(json_array_get(arr, k));
-        qsort(items, n, sizeof *items, cmp_i);
-        json_array_clear(arr);
-        for (size_t k = 0; k < n; k++)
-            json_array_append_new(arr, items[k]);
-        free(items);
-    }
+    sort_by_i(arr); /* keep time order */
     /* a "not interested" or an opt-out outweighs an "interested" or an agreement in the same
        utterance; request_pricing is the more specific ask than request_information. One pass
        to flag, one to filter: linear in the number of intents. */
@@ -528,7 +602,7 @@ static json_t *find_intents(actx *c, json_t *meeting, json_t *contact)
  * an utterance, as the rules give. */
 static void learned_pain(actx *c, json_t *arr)
 {
-    if (!c->nb)
+    if (!c->pain_nb)
         return;
     size_t n_u = c->t->n_utts, i;
     unsigned char *has = calloc(n_u ? n_u : 1, 1);
@@ -547,7 +621,7 @@ static void learned_pain(actx *c, json_t *arr)
         for (int b = 0, e; b < v->n; b = e + 1) {
             for (e = b; e < v->n - 1 && !(v->toks[e].flags & AN_TOK_SENT_END); e++)
                 ;
-            if (e - b + 1 < 4 || (v->toks[e].flags & AN_TOK_QMARK) || an_nb_score(c->nb, v->toks, b, e + 1) < PAIN_NB_MIN)
+            if (e - b + 1 < 4 || (v->toks[e].flags & AN_TOK_QMARK) || an_nb_score(c->pain_nb, v->toks, b, e + 1, NULL) < PAIN_NB_MIN)
                 continue;
             json_t *x = json_object();
             json_t *text = span_str(c->t->utts[u].text, v->toks[b].begin, v->toks[e].end);
@@ -1332,17 +1406,22 @@ json_t *an_outcome(json_t *doc)
     } else {
         snprintf(buf, sizeof buf, "No clear next step");
     }
-    size_t n = json_array_size(obj);
-    if (n > 0 && strlen(buf) < sizeof buf - 64) {
-        strcat(buf, "; objections: ");
-        for (size_t i = 0, shown = 0; i < n && shown < 4; i++) {
-            const char *ty = json_string_value(json_object_get(json_array_get(obj, i), "type"));
-            if (strstr(buf, ty) && i)
-                continue;
-            if (shown++)
-                strcat(buf, ", ");
-            strncat(buf, ty, sizeof buf - strlen(buf) - 1);
-        }
+    /* the rules' objection types, each once, at most 4 (the classifier's guesses are in the
+       findings, marked, not in the outcome) */
+    const char *types[4];
+    size_t n_types = 0, i;
+    json_t *o;
+    json_array_foreach(obj, i, o) {
+        const char *ty = json_string_value(json_object_get(o, "type"));
+        bool dup = !ty;
+        for (size_t k = 0; k < n_types && !dup; k++)
+            dup = dup || !strcmp(types[k], ty);
+        if (!dup && n_types < 4 && !json_is_true(json_object_get(o, "learned")))
+            types[n_types++] = ty;
+    }
+    for (size_t k = 0; k < n_types && strlen(buf) < sizeof buf - 64; k++) {
+        strcat(buf, k ? ", " : "; objections: ");
+        strncat(buf, types[k], sizeof buf - strlen(buf) - 1);
     }
     return json_string(buf);
 }
@@ -1362,6 +1441,36 @@ static json_t *speakers_doc(actx *c)
     return arr;
 }
 
+/* The pain and objection classifiers of dir (nb.c): pain_examples.txt labels a sentence 0 or 1,
+ * objection_examples.txt "none" or one of the objection types the rules know. */
+static int load_classifiers(actx *c, const char *dir, sdra_error *err)
+{
+    char path[4096];
+    static const char *const pain[] = {"0", "1"};
+    if ((size_t)snprintf(path, sizeof path, "%s/pain_examples.txt", dir) >= sizeof path)
+        return sdra_error_set(err, SDRA_ELIMIT, "rules directory path too long");
+    int rc = an_nb_load(&c->pain_nb, path, pain, 2, err);
+    if (rc < 0)
+        return rc;
+    const char *types[AN_NB_LABELS_MAX] = {"none"};
+    int n = 1;
+    for (size_t r = 0; r < c->rules.n_rules; r++) {
+        const an_rule *ru = &c->rules.rules[r];
+        bool known = false;
+        for (int k = 1; k < n && !known; k++)
+            known = !strcmp(types[k], ru->label);
+        if (strcmp(ru->category, "objection") || known)
+            continue;
+        if (n == AN_NB_LABELS_MAX)
+            return sdra_error_set(err, SDRA_ELIMIT, "%s: more than %d objection types", ru->file, AN_NB_LABELS_MAX - 1);
+        types[n++] = ru->label;
+    }
+    if (n < 2)
+        return 0; /* no objection rules, no objection classifier */
+    snprintf(path, sizeof path, "%s/objection_examples.txt", dir);
+    return an_nb_load(&c->obj_nb, path, types, n, err);
+}
+
 static int rules_analyze(json_t **out, const sdra_transcript *t, const sdra_analyze_params *p, sdra_error *err)
 {
     actx c = {.t = t, .p = p, .err = err};
@@ -1374,15 +1483,8 @@ static int rules_analyze(json_t **out, const sdra_transcript *t, const sdra_anal
     }
     if ((rc = an_rules_load(&c.rules, p->rules_dir, err)) < 0)
         goto done;
-    {
-        char nb_path[4096];
-        if ((size_t)snprintf(nb_path, sizeof nb_path, "%s/pain_examples.txt", p->rules_dir) >= sizeof nb_path) {
-            rc = sdra_error_set(err, SDRA_ELIMIT, "rules directory path too long");
-            goto done;
-        }
-        if ((rc = an_nb_load(&c.nb, nb_path, err)) < 0)
-            goto done;
-    }
+    if ((rc = load_classifiers(&c, p->rules_dir, err)) < 0)
+        goto done;
     if ((rc = tokenize_all(&c)) < 0 || (rc = match_all(&c)) < 0 || (rc = resolve_roles(&c)) < 0)
         goto done;
     utterance_facts(&c);
@@ -1406,7 +1508,7 @@ static int rules_analyze(json_t **out, const sdra_transcript *t, const sdra_anal
     json_t *cp = find_contact(&c, &opted, &opt_u);
     json_t *mt = find_meeting(&c, opted, opt_u);
     json_object_set_new(doc, "intents", find_intents(&c, mt, cp));
-    json_object_set_new(doc, "objections", find_labelled(&c, "objection", true));
+    json_object_set_new(doc, "objections", find_objections(&c));
     json_object_set_new(doc, "topics", find_topics(&c));
     json_object_set_new(doc, "pain_points", find_pain(&c));
     json_object_set_new(doc, "action_items", find_actions(&c));
@@ -1434,7 +1536,8 @@ done:
     free(c.roles);
     free(c.m);
     an_rules_release(&c.rules);
-    an_nb_free(c.nb);
+    an_nb_free(c.pain_nb);
+    an_nb_free(c.obj_nb);
     return rc;
 }
 

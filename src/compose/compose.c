@@ -781,6 +781,16 @@ static json_t *pain_points(const json_t *a, int max_items)
 /* One item per objection type: "said" the prospect's sentence when quotable, else
  * "paraphrase" ([paraphrase] of email_words.txt); "point" only from a playbook entry cleared
  * for email; the built-in talking point goes to coaching_out (for the rep, in the report). */
+/* Appends the rep's coaching for an objection type to arr. */
+static void coaching(json_t *arr, const char *type, const char *label, const char *point)
+{
+    json_t *co = json_object();
+    set_str(co, "type", type);
+    set_str(co, "label", label);
+    set_str(co, "point", point);
+    json_array_append_new(arr, co);
+}
+
 static json_t *objections(const json_t *a, const char *tp_dir, const sdra_tp_set *playbook,
                           const wordlists *wl, int can_call, int max_items, json_t *types_out,
                           json_t *coaching_out)
@@ -810,6 +820,16 @@ static json_t *objections(const json_t *a, const char *tp_dir, const sdra_tp_set
         char *tp_label = NULL, *coach = NULL;
         if (sdra_tp_battlecard(tp_dir, type, said, can_call, &tp_label, &coach, &e) < 0)
             sdra_log(SDRA_LOG_WARN, "objection '%.40s': no talking point (%s)", type, e.msg);
+        if (json_is_true(json_object_get(it, "learned"))) {
+            /* the classifier's guess: the rep gets the coaching, the prospect no answer to an
+               objection the rules did not hear */
+            if (coach)
+                coaching(coaching_out, type, tp_label ? tp_label : type, coach);
+            free(said);
+            free(tp_label);
+            free(coach);
+            continue;
+        }
         const char *point = sdra_tp_select_email(playbook, type, said, can_call, 1);
         if (!quotable(it, said)) {
             free(said);
@@ -828,13 +848,8 @@ static json_t *objections(const json_t *a, const char *tp_dir, const sdra_tp_set
             set_str(ob, "paraphrase", pair_value(&wl->paraphrase, type, strlen(type)));
         set_str(ob, "point", point);
         json_array_append_new(out, ob);
-        if (coach) {
-            json_t *co = json_object();
-            set_str(co, "type", type);
-            set_str(co, "label", label);
-            set_str(co, "point", coach);
-            json_array_append_new(coaching_out, co);
-        }
+        if (coach)
+            coaching(coaching_out, type, label, coach);
         json_array_append_new(types_out, json_string(type));
         free(said);
         free(tp_label);

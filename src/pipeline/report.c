@@ -652,6 +652,7 @@ static void view_objections(page *p, json_t *v)
         set_s(p, x, "type", jstr(o, "type") ? jstr(o, "type") : "other");
         set(p, x, "type_label", pretty(jstr(o, "type") ? jstr(o, "type") : "other"));
         set_s(p, x, "text", jstr(o, "text"));
+        set(p, x, "learned", json_boolean(json_is_true(json_object_get(o, "learned"))));
         set_who(p, x, jstr(o, "speaker"));
         set_at(p, x, o);
         push(p, arr, x);
@@ -698,6 +699,7 @@ static json_t *findings(page *p, const json_t *arr, const char *type_key)
         set(p, x, "type_label", type ? pretty(type) : json_null());
         set_s(p, x, "text", text);
         set(p, x, "quoted", json_boolean(type != NULL));
+        set(p, x, "learned", json_boolean(json_is_true(json_object_get(o, "learned"))));
         set_at(p, x, o);
         push(p, out, x);
     }

@@ -92,7 +92,7 @@ static int oom(sdra_error *err)
     return sdra_error_set(err, SDRA_ENOMEM, "CRM sync: out of memory");
 }
 
-/* {"type","text","start"} of each objection, compact JSON text (caller frees), or NULL. */
+/* {"type","text","start"[,"learned"]} of each objection, compact JSON text (caller frees), or NULL. */
 static char *objections_json(const json_t *analysis)
 {
     json_t *objs = json_object_get(analysis, "objections");
@@ -111,6 +111,8 @@ static char *objections_json(const json_t *analysis)
             json_object_set_new(x, "text", json_string(jstr(o, "text")));
         if (json_is_number(json_object_get(o, "start")))
             json_object_set_new(x, "start", json_real(jnum(o, "start", 0)));
+        if (json_is_true(json_object_get(o, "learned"))) /* the classifier's: a rep should check it */
+            json_object_set_new(x, "learned", json_true());
         json_array_append_new(arr, x);
     }
     char *s = json_dumps(arr, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -2,7 +2,7 @@
 # analyze_quality.sh - precision / recall of the analysis on the labelled dialogues of
 # tests/analysis (development set, thresholds near the measured figures so a regression
 # fails), the held-out and the blind sets (floors near their figures), plus exact resolution
-# of every labelled due date and meeting date; the pain classifier's examples are current;
+# of every labelled due date and meeting date; the learned classifiers' examples are current;
 # the thresholds can fail and malformed labels name file:line.
 set -u
 : "${SDRA:?}" "${SDRA_SRC:?}"
@@ -28,10 +28,14 @@ floor blind3 0.64 0.74 0.85
 floor blind4 0.70 0.78 0.8
 floor blind5 0.69 0.68 0.75
 floor blind6 0.70 0.69 0.75
-# blind7: scored once (P 0.669 R 0.590, dates 22/27), not tuned on
-floor blind7 0.63 0.56 0.75
-# the pain classifier's examples are the labelled sets' sentences as they are now
-python3 "$SDRA_SRC/scripts/pain-examples.py" --check || fail "data/analyze/pain_examples.txt is out of date"
+# blind7: scored once (P 0.669 R 0.590, dates 22/27), not tuned on by hand; now in the learned
+# classifiers' examples (P 0.729 R 0.785 with them)
+floor blind7 0.69 0.75 0.75
+# blind8: scored once (P 0.662 R 0.505, dates 29/55), with the objection classifier trained
+# without it; calls 21-30 kept unseen until the end of its round (docs/analysis.md)
+floor blind8 0.63 0.47 0.5
+# the learned classifiers' examples are the labelled sets' sentences as they are now
+python3 "$SDRA_SRC/scripts/nb-examples.py" --check || fail "data/analyze/*_examples.txt are out of date"
 # the thresholds can fail: a labels file expecting what is not there must make it exit 1
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cat > "$tmp/labels.txt" <<LBL

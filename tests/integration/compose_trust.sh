@@ -252,6 +252,29 @@ check("you told me that" not in e["recap"].lower(), "the recap states a learned 
 '
 else fail "learned: compose: $(cat "$T/err")"; fi
 
+# 6d. an objection the classifier found (learned: true) gets the rep coaching, no answer in
+# the email: the prospect is not answered on what the rules did not hear
+python3 - "$T/discovery.analysis.json" "$T/learnedobj.json" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))
+assert not any(o["type"] == "security" for o in a["objections"]), "the discovery call has a security objection"
+a["objections"].append({"type": "security", "learned": True, "speaker": "S2", "role": "prospect",
+                        "start": 10.0, "end": 12.0, "i": 3,
+                        "text": "Where would all of our customer records end up sitting?",
+                        "match": "Where would all of our customer records end up sitting?"})
+json.dump(a, open(sys.argv[2], "w"))
+PY
+cp "$T/discovery.json" "$T/learnedobj.transcript.json"
+if "$SDRA" compose "$T/learnedobj.json" --contact-email jordan@northwind.example --now "$NOW" --out "$T/learnedobj" >/dev/null 2>"$T/err"; then
+    cp "$T/learnedobj.json" "$T/learnedobj.analysis.json"
+    check learnedobj '
+check("customer records" not in low, "a learned objection was quoted to the prospect")
+check(not any(o["type"] == "security" for o in e.get("objections", [])), "the email answers a learned objection")
+check(not re.search(r"secur|encrypt|soc ?2|gdpr", low), "the email talks security after a learned objection")
+check(any(c["type"] == "security" for c in e.get("coaching", [])), "no coaching for the learned objection")
+'
+else fail "learnedobj: compose: $(cat "$T/err")"; fi
+
 # 7. sdra eval asr --confidence: bands of the aligned words
 printf 'hello world this is a test\n' >"$T/ref.txt"
 python3 - "$T/hyp.json" <<'PY'

@@ -149,7 +149,9 @@ function moment(audio, x, text, extra) {
   const b = x.start !== null && x.start !== undefined
     ? el('button', { type: 'button', class: 'jump', 'aria-label': 'Play from ' + x.at, on: { click: () => seekTo(audio, x.start) } }, x.at)
     : null;
-  return el('li', {}, b, b ? ' ' : null, extra ? el('strong', {}, extra + ': ') : null, text || '');
+  // what the learned classifiers found (not a rule) is marked for the rep to check
+  const check = x.learned ? el('span', { class: 'tag learned', title: 'found by the learned classifier, not a rule: check it' }, 'check') : null;
+  return el('li', {}, b, b ? ' ' : null, extra ? el('strong', {}, extra + ': ') : null, text || '', check ? ' ' : null, check);
 }
 
 function renderFindings(view, audio) {

@@ -84,6 +84,11 @@ static void view_carries_what_the_page_shows(void **state)
     assert_string_equal(str(v, "objections.0.at"), "1:01");
     assert_string_equal(str(v, "objections.0.start"), "61.000");
     assert_string_equal(str(v, "objections.0.who.label"), "Jordan <script>alert(1)</script>");
+    /* what the classifiers found is marked for the rep to check */
+    assert_true(json_is_false(json_object_get(json_array_get(json_object_get(v, "objections"), 0), "learned")));
+    assert_true(json_is_true(json_object_get(json_array_get(json_object_get(v, "objections"), 1), "learned")));
+    assert_true(json_is_false(json_object_get(json_array_get(json_object_get(v, "pain_points"), 0), "learned")));
+    assert_true(json_is_true(json_object_get(json_array_get(json_object_get(v, "pain_points"), 1), "learned")));
     /* actions and the meeting, dates spelled out */
     assert_string_equal(str(v, "action_items.0.due_long"), "Thursday, November 26, 2026");
     assert_string_equal(str(v, "action_items.0.owner_label"), "Alex");

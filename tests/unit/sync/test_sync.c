@@ -371,8 +371,9 @@ static void sync_takes_the_emails_task_list(void **state)
     tmpdir_remove(dir);
 }
 
-/* A pain the classifier found (learned: true) says so in the CRM note; a rule's does not. */
-static void sync_marks_learned_pains(void **state)
+/* A pain the classifier found (learned: true) says so in the CRM note; a rule's does not. An
+ * objection it found is logged with "learned": true, a rule's without. */
+static void sync_marks_learned_findings(void **state)
 {
     (void)state;
     char dir[PATH_MAX];
@@ -385,6 +386,8 @@ static void sync_marks_learned_pains(void **state)
     json_t *a = parse(ANALYSIS);
     json_array_append_new(json_object_get(a, "pain_points"),
                           parse("{\"text\":\"we rekey every order twice\",\"speaker\":\"S2\",\"start\":65.0,\"learned\":true}"));
+    json_array_append_new(json_object_get(a, "objections"),
+                          parse("{\"type\":\"timing\",\"text\":\"not before the audit\",\"speaker\":\"S2\",\"start\":70.0,\"learned\":true}"));
     char *txt = json_dumps(a, 0);
     json_decref(a);
     json_decref(sync_ok(crm, &c, txt, NULL));
@@ -394,6 +397,12 @@ static void sync_marks_learned_pains(void **state)
     assert_non_null(body);
     assert_non_null(strstr(body, "- it takes two days to reconcile (at 00:20)\n"));
     assert_non_null(strstr(body, "- we rekey every order twice (at 01:05; found by the classifier, check it)"));
+    json_decref(rows);
+    assert_int_equal(sdra_crm_list(crm, SDRA_CRM_ACTIVITIES, NULL, &rows, &err), 0);
+    json_t *objs = json_object_get(json_array_get(rows, 0), "objections");
+    assert_int_equal(json_array_size(objs), 3);
+    assert_null(json_object_get(json_array_get(objs, 0), "learned"));
+    assert_true(json_is_true(json_object_get(json_array_get(objs, 2), "learned")));
     json_decref(rows);
     free(txt);
     sdra_call_info_release(&c);
@@ -578,7 +587,7 @@ int main(void)
         cmocka_unit_test(sync_email_rules),
         cmocka_unit_test(sync_prunes_tasks_the_analysis_dropped),
         cmocka_unit_test(sync_takes_the_emails_task_list),
-        cmocka_unit_test(sync_marks_learned_pains),
+        cmocka_unit_test(sync_marks_learned_findings),
         cmocka_unit_test(sync_partial_and_bad_analyses),
         cmocka_unit_test(sync_is_all_or_nothing),
         cmocka_unit_test(sync_concurrent_writers),

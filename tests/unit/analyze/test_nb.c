@@ -1,7 +1,9 @@
-/* test_painnb.c - the pain classifier (src/analyze/painnb.c): trained on a small examples file
- * it rates an unseen sentence about a problem above an unseen neutral one; the shipped
- * examples separate held-out wordings; a missing file means no classifier; a malformed line
- * is an error naming file and line; and the analysis marks what it found as "learned". */
+/* test_nb.c - the learned classifiers (src/analyze/nb.c): trained on a small examples file
+ * the pain classifier rates an unseen sentence about a problem above an unseen neutral one;
+ * the objection classifier also names the likeliest type; the shipped examples separate
+ * held-out wordings; a missing file means no classifier; a line with a label the caller did
+ * not name is an error naming file and line; and the analysis marks what it found as
+ * "learned". */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,11 +18,22 @@
 #include "sdra/analyze.h"
 #include "sdra/util.h"
 
+static const char *const PAIN[] = {"0", "1"};
+
 static double score_of(const an_nb *m, const char *text)
 {
     an_tok toks[128];
     int n = an_tokenize(text, toks, 128);
-    return an_nb_score(m, toks, 0, n);
+    return an_nb_score(m, toks, 0, n, NULL);
+}
+
+/* the likeliest positive label of text */
+static const char *type_of(const an_nb *m, const char *text)
+{
+    an_tok toks[128];
+    int n = an_tokenize(text, toks, 128), k = -1;
+    an_nb_score(m, toks, 0, n, &k);
+    return an_nb_label(m, k);
 }
 
 static void write_file(const char *path, const char *text)
@@ -31,10 +44,10 @@ static void write_file(const char *path, const char *text)
     fclose(f);
 }
 
-static void painnb_learns_and_generalises(void **state)
+static void nb_pain_learns_and_generalises(void **state)
 {
     (void)state;
-    char path[] = "/tmp/sdra-painnb-XXXXXX";
+    char path[] = "/tmp/sdra-nb-XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     close(fd);
@@ -46,7 +59,7 @@ static void painnb_learns_and_generalises(void **state)
                      "0\twe have about twenty people in the office\n");
     an_nb *m = NULL;
     sdra_error err = {0};
-    assert_int_equal(an_nb_load(&m, path, &err), 0);
+    assert_int_equal(an_nb_load(&m, path, PAIN, 2, &err), 0);
     assert_non_null(m);
     /* neither sentence was trained on */
     double pain = score_of(m, "the team spends every friday fixing orders by hand");
@@ -57,27 +70,59 @@ static void painnb_learns_and_generalises(void **state)
 
     /* a malformed line names file and line */
     write_file(path, "1\ta problem we have\nmaybe\tnot a label\n");
-    assert_int_equal(an_nb_load(&m, path, &err), SDRA_EINVAL);
+    assert_int_equal(an_nb_load(&m, path, PAIN, 2, &err), SDRA_EINVAL);
     assert_null(m);
     assert_non_null(strstr(err.msg, ":2:"));
+    /* a label the caller did not name */
+    write_file(path, "1\ta problem we have\n0\tfine\n2\tanother\n");
+    assert_int_equal(an_nb_load(&m, path, PAIN, 2, &err), SDRA_EINVAL);
+    assert_non_null(strstr(err.msg, ":3:"));
     /* one kind only is no classifier */
     write_file(path, "1\ta problem we have\n");
-    assert_int_equal(an_nb_load(&m, path, &err), SDRA_EINVAL);
+    assert_int_equal(an_nb_load(&m, path, PAIN, 2, &err), SDRA_EINVAL);
     unlink(path);
     /* no file: no classifier, no error */
-    assert_int_equal(an_nb_load(&m, path, &err), 0);
+    assert_int_equal(an_nb_load(&m, path, PAIN, 2, &err), 0);
     assert_null(m);
 }
 
+/* Several positive labels: the score is any of them against the negative one, and the best
+ * names which. */
+static void nb_objection_types(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/sdra-nb-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    write_file(path, "price\tthat is a lot more than we budgeted for this year\n"
+                     "price\tthe cost per seat is steep for us\n"
+                     "authority\tI would have to run it past my boss first\n"
+                     "authority\tthe board signs off on anything like this\n"
+                     "none\tsure, happy to chat\n"
+                     "none\twe have about twenty people in the office\n"
+                     "none\tthursday works for me\n");
+    static const char *const types[] = {"none", "price", "authority"};
+    an_nb *m = NULL;
+    sdra_error err = {0};
+    assert_int_equal(an_nb_load(&m, path, types, 3, &err), 0);
+    assert_non_null(m);
+    assert_string_equal(type_of(m, "honestly the cost is more than we budgeted"), "price");
+    assert_string_equal(type_of(m, "my boss signs off on it"), "authority");
+    assert_true(score_of(m, "the cost is steep") > score_of(m, "happy to chat on thursday"));
+    an_nb_free(m);
+    unlink(path);
+}
+
 /* The shipped examples (data/analyze/pain_examples.txt) on wordings written for this test. */
-static void painnb_shipped_examples(void **state)
+static void nb_pain_shipped_examples(void **state)
 {
     (void)state;
     char path[4096];
     assert_int_equal(sdra_share_path(path, sizeof path, "analyze/pain_examples.txt"), 0);
     an_nb *m = NULL;
     sdra_error err = {0};
-    assert_int_equal(an_nb_load(&m, path, &err), 0);
+    assert_int_equal(an_nb_load(&m, path, PAIN, 2, &err), 0);
     assert_non_null(m);
     static const char *pains[] = {
         "Honestly our dispatchers waste half the morning ringing drivers to find out where they are.",
@@ -101,7 +146,7 @@ static void painnb_shipped_examples(void **state)
                 fail_msg("'%s' %.2f / '%s' %.2f", pains[i], p, calm[j], q);
         }
     }
-    fprintf(stderr, "painnb: %d of 3 pains reported\n", reported);
+    fprintf(stderr, "nb: %d of 3 pains reported\n", reported);
     assert_true(reported >= 1);
     an_nb_free(m);
 }
@@ -109,8 +154,9 @@ static void painnb_shipped_examples(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(painnb_learns_and_generalises),
-        cmocka_unit_test(painnb_shipped_examples),
+        cmocka_unit_test(nb_pain_learns_and_generalises),
+        cmocka_unit_test(nb_pain_shipped_examples),
+        cmocka_unit_test(nb_objection_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
