@@ -89,6 +89,7 @@ typedef struct sdra_date_match {
     char date[11];        /* "YYYY-MM-DD", or "" when the expression had no day */
     char time[6];         /* "HH:MM" 24h, or "" when no clock time was said */
     char part_of_day[12]; /* "morning", "afternoon", "evening", "" */
+    bool pm_guessed;      /* an hour 1-7 said without am/pm or a part of day, read as pm */
     size_t begin, end;    /* byte span of the expression in the text searched */
 } sdra_date_match;
 

@@ -236,9 +236,9 @@ static int parse_day(const an_tok *t, int n, int i, long anchor, long *out)
     }
     /* this|next|coming <weekday> [next week]; next week|month */
     if (is(t, n, i, "this") || is(t, n, i, "next") || is(t, n, i, "coming") ||
-        (is(t, n, i, "the") && is(t, n, i + 1, "coming"))) {
+        (is(t, n, i, "the") && (is(t, n, i + 1, "coming") || is(t, n, i + 1, "following")))) {
         int j = i + (is(t, n, i, "the") ? 2 : 1);
-        bool next = is(t, n, i, "next");
+        bool next = is(t, n, i, "next") || is(t, n, i + 1, "following"); /* "the following Wednesday" */
         if ((wd = weekday_at(t, n, j)) >= 0) {
             long d;
             if (next)
@@ -280,6 +280,9 @@ static int parse_day(const an_tok *t, int n, int i, long anchor, long *out)
             used = 3;
         } else if (is(t, n, i + 1, "this") && is(t, n, i + 2, "week")) {
             used = 3;
+        } else if (is(t, n, i + 1, "week")) { /* "thursday week": a week after the coming one */
+            d += 7;
+            used = 2;
         }
         /* "thursday the 19th", "thursday november 19": the explicit date wins */
         int j = i + used, v;
@@ -290,6 +293,12 @@ static int parse_day(const an_tok *t, int n, int i, long anchor, long *out)
                 long d2;
                 int y, m, dd;
                 sdra_civil_from_days(anchor, &y, &m, &dd);
+                /* "tuesday the 7th of april", "thursday the 25th june": the month said wins */
+                int after = j + 1 + k2, of = is(t, n, after, "of") ? 1 : 0, mo = month_at(t, n, after + of);
+                if (mo > 0 && month_day(anchor, mo, v, 0, &d2)) {
+                    *out = d2;
+                    return used + 1 + k2 + of + 1;
+                }
                 if (month_day(anchor, v >= dd ? m : (m % 12) + 1, v, 0, &d2)) {
                     *out = d2;
                     return used + 1 + k2;
@@ -489,6 +498,20 @@ static int parse_time(const an_tok *t, int n, int i, parsed *p)
         }
         return 0;
     }
+    /* "half nine" (British: 9:30) */
+    if (is(t, n, i, "half")) {
+        int v;
+        bool ord;
+        int k = an_number(t, n, i + 1, &v, &ord);
+        if (k && !ord && v >= 1 && v <= 12 && !(i + 1 < n && t[i + 1].w[0] >= '0' && t[i + 1].w[0] <= '9')) {
+            p->hour = v;
+            p->minute = 30;
+            int a = 0, ka = ampm_at(t, n, i + 1 + k, &a);
+            p->ampm = a;
+            return 1 + k + ka;
+        }
+        return 0;
+    }
     /* digits "10:30" */
     const char *w = i < n ? t[i].w : "";
     const char *colon = strchr(w, ':');
@@ -520,11 +543,15 @@ static int parse_time(const an_tok *t, int n, int i, parsed *p)
         oclock = true;
         j += is(t, n, j, "oclock") ? 1 : 2;
     }
-    if (!ka && !oclock && !time_trigger(t, n, i - 1))
+    bool trigger = time_trigger(t, n, i - 1);
+    /* "seven thirty", "ten fifteen": an hour and a quarter's minutes in words read as a time
+       without a trigger, where the clause ends or a word that goes with times follows */
+    bool spoken = km && (mins == 15 || mins == 30 || mins == 45) && !(t[i].w[0] >= '0' && t[i].w[0] <= '9');
+    if (!ka && !oclock && !trigger && !spoken)
         return 0;
     /* "at two people", "at five meters": a bare number after a trigger is a time only when
        the clause ends there or a word that goes with times follows */
-    if (!ka && !oclock && !km && j < n && !(t[j - 1].flags & AN_TOK_CLAUSE_END)) {
+    if (!ka && !oclock && (!km || !trigger) && j < n && !(t[j - 1].flags & AN_TOK_CLAUSE_END)) {
         static const char *follow[] = {"on", "tomorrow", "today", "tonight", "this", "next", "in", "to",
                                        "works", "work", "is", "would", "should", "could", "then",
                                        "or", "and", "if", "for", "with", "okay", "ok", "sounds",
@@ -549,6 +576,8 @@ static int parse_time(const an_tok *t, int n, int i, parsed *p)
 static const char *part_at(const an_tok *t, int n, int i, int *used)
 {
     *used = 1;
+    if (i > 0 && is(t, n, i - 1, "good")) /* "good afternoon": a greeting */
+        return NULL;
     if (is(t, n, i, "morning") || is(t, n, i, "mornings"))
         return "morning";
     if (is(t, n, i, "afternoon") || is(t, n, i, "afternoons") || is(t, n, i, "arvo"))
@@ -639,8 +668,10 @@ int an_date_find(sdra_date_match *m, const an_tok *t, int n, int from, long anch
                     h += 12;
                 else if (p.part && !strcmp(p.part, "morning"))
                     ;
-                else if (h >= 1 && h <= 7)
+                else if (h >= 1 && h <= 7) {
                     h += 12;
+                    m->pm_guessed = true;
+                }
             }
             char tb2[32];
             snprintf(tb2, sizeof tb2, "%02d:%02d", (h % 24 + 24) % 24, (p.minute % 60 + 60) % 60);

@@ -271,20 +271,48 @@ static void choose_date(actx *c, int u)
             }
         }
     }
+    if (best_d == 1 << 30) /* no meeting words but a decline: "Monday's bad. Tuesday the 14th." */
+        for (size_t k = v->m_first; k < v->m_first + v->m_count && best_d == 1 << 30; k++) {
+            const match *mm = &c->m[k];
+            if (strcmp(mm->rule->category, "meeting") || strcmp(mm->rule->label, "decline"))
+                continue;
+            for (int a = 0; a < na && best_d == 1 << 30; a++)
+                if (pos[a] >= mm->end) {
+                    best = a;
+                    best_d = pos[a] - mm->end;
+                }
+        }
     v->date = all[best];
     {
         static const char *bound[] = {"by", "before", "until", "till", "til", "through"};
         int b = pos[best] - 1;
+        if (b >= 0 && !strcmp(v->toks[b].w, "following")) /* "by the following Wednesday" */
+            b--;
         if (b >= 0 && !strcmp(v->toks[b].w, "the"))
             b--;
         for (size_t k = 0; b >= 0 && k < sizeof bound / sizeof bound[0]; k++)
             v->date_bound |= !strcmp(v->toks[b].w, bound[k]);
     }
-    for (int a = 0; a < na; a++) {
-        if (a == best || (all[a].date[0] && v->date.date[0] && strcmp(all[a].date, v->date.date)))
+    /* the others fill in what the chosen one lacks, the nearest first ("Wednesday the 22nd
+       would suit, say half three": the day before the time, not the one a sentence earlier) */
+    int order[8], no = 0;
+    for (int a = 0; a < na; a++)
+        if (a != best)
+            order[no++] = a;
+    for (int x = 1; x < no; x++)
+        for (int y = x; y > 0 && abs(pos[order[y]] - pos[best]) < abs(pos[order[y - 1]] - pos[best]); y--) {
+            int tmp = order[y];
+            order[y] = order[y - 1];
+            order[y - 1] = tmp;
+        }
+    for (int x = 0; x < no; x++) {
+        int a = order[x];
+        if (all[a].date[0] && v->date.date[0] && strcmp(all[a].date, v->date.date))
             continue;
-        if (!v->date.time[0] && all[a].time[0] && !all[a].date[0])
+        if (!v->date.time[0] && all[a].time[0] && !all[a].date[0]) {
             memcpy(v->date.time, all[a].time, sizeof v->date.time);
+            v->date.pm_guessed = all[a].pm_guessed;
+        }
         if (!v->date.date[0] && all[a].date[0])
             memcpy(v->date.date, all[a].date, sizeof v->date.date);
     }
@@ -465,8 +493,9 @@ static bool rule_in(const actx *c, int u, const char *cat, int b, int e)
 
 /* Objections the rules did not see: in a prospect utterance, the first sentence of 4 words or
  * more without a rule objection that the classifier rates OBJ_NB_MIN or more, when its
- * likeliest type is not in the call yet (a call's objection of one type is one finding). One
- * an utterance, marked learned. */
+ * likeliest type was not raised before (the sets label one objection per type and call; only
+ * the past counts, so a live call finds what the analysis after it finds). One an utterance,
+ * marked learned. */
 static void learned_objections(actx *c, json_t *arr)
 {
     if (!c->obj_nb)
@@ -486,9 +515,10 @@ static void learned_objections(actx *c, json_t *arr)
             if (e - b + 1 < 4 || an_nb_score(c->obj_nb, v->toks, b, e + 1, &k) < OBJ_NB_MIN)
                 continue;
             const char *type = an_nb_label(c->obj_nb, k);
-            bool dup = false;
+            bool dup = false; /* only what came before counts, so a live call finds the same */
             json_array_foreach(arr, i, o)
-                dup = dup || !strcmp(json_string_value(json_object_get(o, "type")), type);
+                dup = dup || (json_integer_value(json_object_get(o, "i")) <= (json_int_t)u &&
+                              !strcmp(json_string_value(json_object_get(o, "type")), type));
             if (dup)
                 continue;
             json_t *x = json_object();
@@ -817,6 +847,14 @@ static bool same_weekday(const char *a, const char *b)
  * one day, the later of the two (a bare weekday resolves to the nearest: "next Tuesday at two?"
  * - "Tuesday works", "What about Wednesday?" - "Wednesday the 12th at 2?"); a clock time or part
  * of day alone changes the hour on the same day ("ten is tight, make it eleven"). */
+/* Do the two dates have the same day of the month in different months? ("the seventh" read
+ * as the next 7th, said of the slot's 7th of April) */
+static bool same_month_day(const sdra_date_match *s, const sdra_date_match *v)
+{
+    return s->date[0] && v->date[0] && strlen(s->date) == 10 && strlen(v->date) == 10 &&
+           !strcmp(s->date + 8, v->date + 8) && strncmp(s->date, v->date, 8);
+}
+
 static void slot_merge(sdra_date_match *s, const sdra_date_match *v)
 {
     if (v->date[0] && same_weekday(s->date, v->date) && strcmp(v->date, s->date) > 0)
@@ -868,6 +906,24 @@ static bool restates(const sdra_date_match *s, const sdra_date_match *v)
  * one; confirming it again ("great, I'll send the invite") changes nothing. Due dates ("I'll
  * send it this afternoon") are not scheduling: they change the slot only inside an utterance
  * about the meeting. */
+/* Where utterance u has meeting.accept matches: bit 1 in a statement, bit 2 in a question
+ * (the sentence the match ends in ends with '?'). */
+static int accept_kind(const actx *c, int u)
+{
+    const uview *v = &c->v[u];
+    int kind = 0;
+    for (size_t k = v->m_first; k < v->m_first + v->m_count; k++) {
+        const match *mm = &c->m[k];
+        if (strcmp(mm->rule->category, "meeting") || strcmp(mm->rule->label, "accept"))
+            continue;
+        int e = mm->end > 0 ? mm->end - 1 : 0;
+        while (e < v->n - 1 && !(v->toks[e].flags & AN_TOK_SENT_END))
+            e++;
+        kind |= e < v->n && (v->toks[e].flags & AN_TOK_QMARK) ? 2 : 1;
+    }
+    return kind;
+}
+
 static json_t *find_meeting(actx *c, bool opted_out, int opt_out_u)
 {
     const sdra_transcript *t = c->t;
@@ -879,7 +935,11 @@ static json_t *find_meeting(actx *c, bool opted_out, int opt_out_u)
         int spk = t->utts[u].speaker;
         if (open && (int)u - slot_u > MEETING_OPEN_FOR)
             open = false;
-        bool acc = has_match(c, (int)u, "meeting", "accept"), dec = has_match(c, (int)u, "meeting", "decline");
+        bool dec = has_match(c, (int)u, "meeting", "decline");
+        /* "Should we pencil in Monday the 13th?": accepting words in a question that names a day
+           propose it; "Friday at 3 works. Can you send the tiers before then?" accepts */
+        int ak = accept_kind(c, (int)u);
+        bool acc = (ak & 1) != 0, asks = !acc && (ak & 2) && v->has_date && !v->date_bound;
         /* a deadline or a limit is no time to meet ("I'll email pricing by Friday", "we're
          * slammed till the end of October") */
         bool names = v->has_date && !v->date_bound &&
@@ -893,17 +953,38 @@ static json_t *find_meeting(actx *c, bool opted_out, int opt_out_u)
          * Wednesday"), but not to today: "Great, I'll send the invite this afternoon" after
          * "Tuesday at two works" is a due time, and Tuesday stays */
         bool acc_names = acc && open && !v->meeting_ctx && (!v->date.date[0] || strcmp(v->date.date, c->p->call_date));
-        if (names && (v->meeting_ctx || acc_names)) {
+        /* a day and a clock time while a slot is open is a counter-offer, meeting words or not
+           ("Monday's bad. Tuesday the 14th, 10 a.m.", "come thursday week like ten ish") */
+        sdra_date_match said = v->date;
+        if (open && same_month_day(&slot, &said))
+            memcpy(said.date, slot.date, sizeof said.date); /* "Tuesday the 7th of April" - "the seventh, ja" */
+        if (open && said.pm_guessed && !strcmp(slot.part_of_day, "morning") &&
+            (!said.date[0] || !slot.date[0] || same_weekday(slot.date, said.date))) {
+            /* "Tuesday mornings?" - "like seven thirty": the morning's hour, on the same day */
+            int h = (atoi(said.time) + 12) % 24, mi = atoi(said.time + 3) % 60;
+            char hm[16];
+            snprintf(hm, sizeof hm, "%02d:%02d", h % 12, mi);
+            memcpy(said.time, hm, sizeof said.time - 1);
+            snprintf(said.part_of_day, sizeof said.part_of_day, "morning");
+            said.pm_guessed = false;
+        }
+        bool counter = open && names && said.date[0] && said.time[0] && !restates(&slot, &said);
+        /* the agreed hour gets its day when someone confirms it ("Come through at two
+           o'clock." - "Wednesday the sixth of May, two o'clock.") */
+        if (best_a >= 0 && (int)u > best_a && (int)u - best_a <= MEETING_REPLY_WITHIN && names && !dec &&
+            d.time[0] && !d.date[0] && said.date[0] && !strcmp(said.time, d.time))
+            memcpy(d.date, said.date, sizeof d.date);
+        if (names && (v->meeting_ctx || acc_names || counter || asks)) {
             int proposal = open ? slot_u : (int)u;
             if (!open)
                 memset(&slot, 0, sizeof slot);
-            slot_merge(&slot, &v->date);
+            slot_merge(&slot, &said);
             if (acc && !dec && open && spk != slot_spk && (int)u - slot_u <= MEETING_REPLY_WITHIN)
                 agree(&d, &slot, &best_p, &best_a, proposal, (int)u); /* as it now stands */
             open = true;
             slot_spk = spk;
             slot_u = (int)u;
-        } else if (first_reply && !dec && names && restates(&slot, &v->date)) {
+        } else if (first_reply && !dec && names && restates(&slot, &said)) {
             /* "Next Tuesday at eight?" - "Eight o'clock on the 3rd at the yard." */
             agree(&d, &slot, &best_p, &best_a, slot_u, (int)u);
         } else if (first_reply && acc && !dec) {

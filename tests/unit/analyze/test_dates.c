@@ -104,6 +104,18 @@ static void dates_times_and_parts(void **state)
         {"2026-11-24", "thursday at seven in the morning", "2026-11-26", "07:00", "morning"},
         {"2026-11-24", "tuesday at noon", "2026-12-01", "12:00", NULL},
         {"2026-11-24", "at 4 o'clock", "", "16:00", "afternoon"},
+        /* British "half nine" is 9:30; an hour and a quarter's minutes in words need no "at" */
+        {"2026-11-24", "make it half nine on Tuesday", "2026-12-01", "09:30", "morning"},
+        {"2026-11-24", "Wednesday, say half three", "2026-11-25", "15:30", "afternoon"},
+        {"2026-11-24", "alright nine thirty wednesday", "2026-11-25", "09:30", "morning"},
+        {"2026-11-24", "i can do ten fifteen", "", "10:15", "morning"},
+        /* a weekday with "the Nth of <month>": the month said, not the next Nth */
+        {"2026-02-17", "tuesday the seventh of april at ten", "2026-04-07", "10:00", "morning"},
+        {"2026-04-28", "Thursday the 25th of June", "2026-06-25", NULL, NULL},
+        {"2026-04-28", "the following Wednesday", "2026-05-06", NULL, NULL},
+        /* "Thursday week": the Thursday after the coming one */
+        {"2026-11-24", "come thursday week", "2026-12-03", NULL, NULL},
+        {"2026-11-25", "thursday week like ten ish", "2026-12-03", "10:00", "morning"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check(&cases[i]);
@@ -119,6 +131,11 @@ static void dates_not_dates(void **state)
         {"2026-11-24", "the first thing we need is a report", NULL, NULL, NULL},
         {"2026-11-24", "", NULL, NULL, NULL},
         {"2026-11-24", "the other one started at five meters away", NULL, NULL, NULL},
+        {"2026-11-24", "half the time it breaks", NULL, NULL, NULL},
+        {"2026-11-24", "good afternoon, can you hear me", NULL, NULL, NULL},
+        {"2026-11-24", "we cut it by half an hour", NULL, NULL, NULL},
+        {"2026-11-24", "it costs one fifty a month", NULL, NULL, NULL},
+        {"2026-11-24", "seven thirty people use it", NULL, NULL, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check(&cases[i]);

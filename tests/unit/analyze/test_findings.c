@@ -218,6 +218,41 @@ static void findings_meeting_negotiated_over_turns(void **state)
         "R: Great, I'll follow up.",
     };
     expect_meeting(left_open, 3, NULL, NULL);
+    /* a counter-offer without meeting words, after a decline in the same turn (call date
+       Tuesday 2026-11-24) */
+    const char *declined_then_countered[] = {
+        "R: Should we book a follow-up call, say Monday the 30th?",
+        "P: Monday's bad, we've got an audit. Tuesday the 1st, 10 a.m., and I'll bring Rick.",
+        "R: Perfect, I'll send the invite.",
+    };
+    expect_meeting(declined_then_countered, 3, "2026-12-01", "10:00");
+    /* "the seventh" said of the slot's 7th is that day, not the next 7th of a month */
+    const char *ordinal_restated[] = {
+        "R: how about monday the seventh of december at ten for the review",
+        "P: the seventh ja that works ten oclock",
+    };
+    expect_meeting(ordinal_restated, 2, "2026-12-07", "10:00");
+    /* "the following Wednesday" is next week's; the agreed hour gets its day when confirmed */
+    const char *following[] = {
+        "R: I'll have the comparison back to you by the following Wednesday. Can we walk through it together then?",
+        "P: Let's do that. Come through to our office, two o'clock.",
+        "R: Wednesday the 2nd of December, two o'clock at your office. I'll send a meeting request.",
+    };
+    expect_meeting(following, 3, "2026-12-02", "14:00");
+    /* "good afternoon" is a greeting, no time to meet */
+    const char *greeting[] = {
+        "R: Good afternoon Ngozi. Can you hear me?",
+        "P: Yes we can, good afternoon.",
+        "R: Great. I'll email you the pricing tomorrow.",
+    };
+    expect_meeting(greeting, 3, NULL, NULL);
+    /* an hour said without am/pm on the morning already named is a morning hour */
+    const char *morning_hour[] = {
+        "R: Could we do a session with the supervisors on Tuesday morning?",
+        "P: Yeah, Tuesday after the toolbox talk, that's like seven thirty.",
+        "R: Tuesday at seven thirty it is.",
+    };
+    expect_meeting(morning_hour, 3, "2026-12-01", "07:30");
 }
 
 static void findings_metrics(void **state)
