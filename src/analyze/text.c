@@ -15,8 +15,13 @@ static void put(an_tok *toks, int *n, int max, const char *w, size_t len, unsign
 {
     if (*n >= max || len == 0)
         return;
-    if (len >= AN_TOK_MAX)
+    if (len >= AN_TOK_MAX) { /* cut, but not inside a UTF-8 character */
         len = AN_TOK_MAX - 1;
+        while (len > 0 && ((unsigned char)w[len] & 0xc0) == 0x80)
+            len--;
+        if (len == 0)
+            return;
+    }
     memcpy(toks[*n].w, w, len);
     toks[*n].w[len] = 0;
     toks[*n].begin = b;

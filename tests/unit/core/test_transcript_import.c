@@ -148,6 +148,11 @@ static void import_bad_input(void **state)
         {"bad.json", "{\"schema\": \"sdra.transcript/1\", ", "bad.json"},
         {"badcue.vtt", "WEBVTT\n\nxx:yy --> 00:00:01.000\nA: hi\n", "bad cue timing"},
         {"nocues.vtt", "WEBVTT\n\n", "no utterances"},
+        /* Latin-1 text ("caf\xe9") is refused with the line it is on, not passed on to break
+           the JSON written from it */
+        {"latin1.txt", "Alex: hello\nJordan: the caf\xe9 is open\n", "latin1.txt:2: not UTF-8"},
+        {"overlong.srt", "1\n00:00:01,000 --> 00:00:02,000\nA: \xc0\xaf\n", "overlong.srt:3: not UTF-8"},
+        {"cut.vtt", "WEBVTT\n\n00:00.000 --> 00:01.000\nA: na\xc3", "cut.vtt:4: not UTF-8"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sdra_transcript *t = NULL;
