@@ -12,9 +12,39 @@
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DEFAULT_MAX_UTTERANCES 100000
+
+static int cmp_i(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "i"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "i"));
+    return (x > y) - (x < y);
+}
+
+void an_sort_by_i(json_t *arr)
+{
+    size_t n = json_array_size(arr);
+    if (n < 2)
+        return;
+    json_t **v = malloc(n * sizeof *v);
+    if (!v)
+        return;
+    for (size_t k = 0; k < n; k++)
+        v[k] = json_incref(json_array_get(arr, k));
+    for (size_t k = 1; k < n; k++) /* insertion sort: stable, and the arrays are short */
+        for (size_t j = k; j > 0 && cmp_i(&v[j - 1], &v[j]) > 0; j--) {
+            json_t *x = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = x;
+        }
+    json_array_clear(arr);
+    for (size_t k = 0; k < n; k++)
+        json_array_append_new(arr, v[k]);
+    free(v);
+}
 
 static const struct sdra_analyze_ops *const backends[] = {&an_rules_backend, &an_llm_backend};
 

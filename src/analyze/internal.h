@@ -107,6 +107,9 @@ typedef struct an_rules {
     size_t n_classes, cap_classes;
 } an_rules;
 
+/* analyze.c: puts findings in time order (utterance index "i"); equal ones keep their order. */
+void an_sort_by_i(json_t *arr);
+
 /* nb.c: the learned classifiers of pain points and objections, trained on load from
  * "LABEL<TAB>sentence" lines; labels[0] is the negative label, and a line with a label not in
  * labels is an error naming file:line (a missing file gives *out NULL and 0: the rules alone).

@@ -236,37 +236,6 @@ static json_t *checked_summary(const char *s, const sdra_transcript *t, an_llm_s
     return r;
 }
 
-static int cmp_i_json(const void *a, const void *b)
-{
-    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "i"));
-    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "i"));
-    return (x > y) - (x < y);
-}
-
-/* Stable sort of an array of findings by "i". */
-static void sort_by_i(json_t *arr)
-{
-    size_t n = json_array_size(arr);
-    if (n < 2)
-        return;
-    json_t **v = malloc(n * sizeof *v);
-    if (!v)
-        return;
-    for (size_t k = 0; k < n; k++)
-        v[k] = json_incref(json_array_get(arr, k));
-    /* insertion sort keeps equal keys in order */
-    for (size_t k = 1; k < n; k++)
-        for (size_t j = k; j > 0 && cmp_i_json(&v[j - 1], &v[j]) > 0; j--) {
-            json_t *x = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = x;
-        }
-    json_array_clear(arr);
-    for (size_t k = 0; k < n; k++)
-        json_array_append_new(arr, v[k]);
-    free(v);
-}
-
 int an_llm_ground(json_t *acc, an_llm_stats *st, const json_t *reply, const sdra_transcript *t,
                   const sdra_role *roles, const char *call_date)
 {
@@ -434,9 +403,9 @@ int an_llm_ground(json_t *acc, an_llm_stats *st, const json_t *reply, const sdra
         else
             json_decref(s);
     }
-    sort_by_i(objs);
-    sort_by_i(pains);
-    sort_by_i(acts);
+    an_sort_by_i(objs);
+    an_sort_by_i(pains);
+    an_sort_by_i(acts);
     return 0;
 }
 

@@ -449,32 +449,12 @@ static json_t *find_labelled(actx *c, const char *cat, bool prospect_only)
     return arr;
 }
 
-static int cmp_i(const void *a, const void *b)
+/* The last token of the sentence that token i of v is in. */
+static int sentence_end(const uview *v, int i)
 {
-    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "i"));
-    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "i"));
-    return x < y ? -1 : x > y;
-}
-
-/* Puts findings in time order (utterance index "i"); equal ones keep their order. */
-static void sort_by_i(json_t *arr)
-{
-    size_t n = json_array_size(arr);
-    json_t **items = malloc(sizeof *items * (n ? n : 1));
-    if (!items)
-        return;
-    for (size_t k = 0; k < n; k++)
-        items[k] = json_incref(json_array_get(arr, k));
-    for (size_t k = 1; k < n; k++) /* insertion sort: stable, and the arrays are short */
-        for (size_t j = k; j > 0 && cmp_i(&items[j - 1], &items[j]) > 0; j--) {
-            json_t *x = items[j];
-            items[j] = items[j - 1];
-            items[j - 1] = x;
-        }
-    json_array_clear(arr);
-    for (size_t k = 0; k < n; k++)
-        json_array_append_new(arr, items[k]);
-    free(items);
+    while (i < v->n - 1 && !(v->toks[i].flags & AN_TOK_SENT_END))
+        i++;
+    return i;
 }
 
 /* Does a rule of category cat hold in toks[b, e) of utterance u? */
@@ -507,8 +487,7 @@ static void learned_objections(actx *c, json_t *arr)
         if (v->role != SDRA_ROLE_PROSPECT)
             continue;
         for (int b = 0, e; b < v->n; b = e + 1) {
-            for (e = b; e < v->n - 1 && !(v->toks[e].flags & AN_TOK_SENT_END); e++)
-                ;
+            e = sentence_end(v, b);
             if (rule_in(c, (int)u, "objection", b, e + 1))
                 continue;
             int k = 0;
@@ -532,7 +511,7 @@ static void learned_objections(actx *c, json_t *arr)
         }
     }
     if (json_array_size(arr) > n_rules)
-        sort_by_i(arr);
+        an_sort_by_i(arr);
 }
 
 static json_t *find_objections(actx *c)
@@ -589,7 +568,7 @@ static json_t *find_intents(actx *c, json_t *meeting, json_t *contact)
     json_t *o;
     json_array_foreach(json_object_get(contact, "evidence"), i, o)
         add_intent(c, arr, (int)json_integer_value(json_object_get(o, "i")), "opt_out", NULL);
-    sort_by_i(arr); /* keep time order */
+    an_sort_by_i(arr); /* keep time order */
     /* a "not interested" or an opt-out outweighs an "interested" or an agreement in the same
        utterance; request_pricing is the more specific ask than request_information. One pass
        to flag, one to filter: linear in the number of intents. */
@@ -625,33 +604,25 @@ static json_t *find_intents(actx *c, json_t *meeting, json_t *contact)
     return arr;
 }
 
-#define PAIN_NB_MIN 3.0 /* log-odds a sentence needs (docs/analysis.md, "Pain points") */
+#define PAIN_NB_MIN 1.5 /* log-odds a sentence needs (docs/analysis.md, "Learned findings") */
 
-/* Pains the rules did not see: in a prospect utterance without a rule pain, the first
- * statement (not a question, 4 words or more) the classifier rates PAIN_NB_MIN or more. One
- * an utterance, as the rules give. */
+/* Pains the rules did not see: every prospect statement (not a question, 4 words or more) that
+ * no pain rule matched and the classifier rates PAIN_NB_MIN or more - several in one utterance
+ * when it tells several problems, as people do ("the counts are out by four percent, and the
+ * night shift redoes them by hand"). Marked learned. */
 static void learned_pain(actx *c, json_t *arr)
 {
     if (!c->pain_nb)
         return;
-    size_t n_u = c->t->n_utts, i;
-    unsigned char *has = calloc(n_u ? n_u : 1, 1);
-    json_t *o;
-    if (!has)
-        return;
-    json_array_foreach(arr, i, o) {
-        json_int_t u = json_integer_value(json_object_get(o, "i"));
-        if (u >= 0 && (size_t)u < n_u)
-            has[u] = 1;
-    }
+    size_t n_u = c->t->n_utts, n_rules = json_array_size(arr);
     for (size_t u = 0; u < n_u; u++) {
         const uview *v = &c->v[u];
-        if (has[u] || v->role != SDRA_ROLE_PROSPECT)
+        if (v->role != SDRA_ROLE_PROSPECT)
             continue;
         for (int b = 0, e; b < v->n; b = e + 1) {
-            for (e = b; e < v->n - 1 && !(v->toks[e].flags & AN_TOK_SENT_END); e++)
-                ;
-            if (e - b + 1 < 4 || (v->toks[e].flags & AN_TOK_QMARK) || an_nb_score(c->pain_nb, v->toks, b, e + 1, NULL) < PAIN_NB_MIN)
+            e = sentence_end(v, b);
+            if (e - b + 1 < 4 || (v->toks[e].flags & AN_TOK_QMARK) || rule_in(c, (int)u, "pain", b, e + 1) ||
+                an_nb_score(c->pain_nb, v->toks, b, e + 1, NULL) < PAIN_NB_MIN)
                 continue;
             json_t *x = json_object();
             json_t *text = span_str(c->t->utts[u].text, v->toks[b].begin, v->toks[e].end);
@@ -661,10 +632,10 @@ static void learned_pain(actx *c, json_t *arr)
             evidence(x, c, (int)u);
             json_object_set(x, "match", text);
             json_array_append_new(arr, x);
-            break;
         }
     }
-    free(has);
+    if (json_array_size(arr) > n_rules)
+        an_sort_by_i(arr);
 }
 
 static json_t *find_pain(actx *c)
@@ -916,9 +887,7 @@ static int accept_kind(const actx *c, int u)
         const match *mm = &c->m[k];
         if (strcmp(mm->rule->category, "meeting") || strcmp(mm->rule->label, "accept"))
             continue;
-        int e = mm->end > 0 ? mm->end - 1 : 0;
-        while (e < v->n - 1 && !(v->toks[e].flags & AN_TOK_SENT_END))
-            e++;
+        int e = sentence_end(v, mm->end > 0 ? mm->end - 1 : 0);
         kind |= e < v->n && (v->toks[e].flags & AN_TOK_QMARK) ? 2 : 1;
     }
     return kind;
@@ -1135,13 +1104,14 @@ full:
         json_t *o;
         json_array_foreach(arr, i, o) {
             const char *s = json_string_value(json_object_get(o, "text"));
-            if (strstr(s, tab[k].text) || strstr(tab[k].text, s))
+            if (s && (strstr(s, tab[k].text) || strstr(tab[k].text, s)))
                 dup = true;
         }
-        if (dup)
-            continue;
+        json_t *txt = dup ? NULL : json_string(tab[k].text);
+        if (!txt)
+            continue; /* chosen already, or cut inside a character (tokens are 31 bytes at most) */
         o = json_object();
-        json_object_set_new(o, "text", json_string(tab[k].text));
+        json_object_set_new(o, "text", txt);
         json_object_set_new(o, "kind", json_string("keyphrase"));
         json_object_set_new(o, "count", json_integer(tab[k].count));
         json_object_set_new(o, "start", json_real(r3(c->t->utts[tab[k].first_u].start)));

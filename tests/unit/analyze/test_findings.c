@@ -439,6 +439,27 @@ static void findings_scheduling_is_not_no_time(void **state)
     json_decref(doc);
 }
 
+/* One utterance that tells two problems gives two pain points: the rule's, and the classifier's
+ * for the sentence no pain rule matched (marked learned); the rep's words give none. */
+static void findings_learned_pains_per_sentence(void **state)
+{
+    (void)state;
+    const char *lines[] = {
+        "R: How is stock counting going? It takes us two days to reconcile everything by hand.",
+        "P: It takes us two days every month to reconcile everything by hand. On top of that our night shift redoes half the counts because the numbers never match the system.",
+    };
+    json_t *doc = analyze(lines, 2);
+    json_t *pains = json_object_get(doc, "pain_points");
+    assert_int_equal(json_array_size(pains), 2);
+    json_t *rule = json_array_get(pains, 0), *learned = json_array_get(pains, 1);
+    assert_null(json_object_get(rule, "learned"));
+    assert_int_equal(json_integer_value(json_object_get(rule, "i")), 1);
+    assert_true(json_is_true(json_object_get(learned, "learned")));
+    assert_int_equal(json_integer_value(json_object_get(learned, "i")), 1);
+    assert_non_null(strstr(json_string_value(json_object_get(learned, "text")), "night shift redoes"));
+    json_decref(doc);
+}
+
 /* An objection the rules have no wording for is found by the classifier (nb.c, trained on the
  * shipped examples) and marked learned; a rule's objection is not marked, the classifier adds
  * no second objection of a type the call already has, and reads the prospect only. The
@@ -488,7 +509,7 @@ int main(void)
         cmocka_unit_test(findings_bad_input), cmocka_unit_test(findings_malformed_rules),
         cmocka_unit_test(findings_paraphrases), cmocka_unit_test(findings_scheduling_is_not_no_time),
         cmocka_unit_test(findings_meeting_negotiated_over_turns), cmocka_unit_test(findings_sentiment_everyday),
-        cmocka_unit_test(findings_learned_objection),
+        cmocka_unit_test(findings_learned_objection), cmocka_unit_test(findings_learned_pains_per_sentence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
