@@ -10,7 +10,7 @@
  * talk metrics, an extractive summary and a one-line outcome. Deterministic: the same input
  * gives the same document.
  */
-#include "internal.h"
+#include "rules_ctx.h"
 #include "sdra/buf.h"
 #include "sdra/log.h"
 #include "sdra/util.h"
@@ -22,47 +22,14 @@
 #include <strings.h>
 
 #define MAX_MATCHES 2000000
-#define EVIDENCE_MAX_CHARS 300
 #define ACTION_MAX_TOKENS 14
 #define N_KEYPHRASES 8
 
-typedef struct uview {
-    an_tok *toks;
-    int n;
-    sdra_role role; /* resolved: rep or prospect */
-    bool question;
-    bool meeting_ctx; /* proposes a meeting or names a day/time */
-    bool has_date;
-    bool date_bound; /* the date is a deadline or a limit ("by Friday", "till the end of October") */
-    sdra_date_match date; /* first date expression in the utterance */
-    double score;
-    size_t m_first, m_count; /* this utterance's slice of actx.m (matches are in order) */
-} uview;
-
-typedef struct match {
-    int u;
-    const an_rule *rule;
-    int begin, end, cap;
-} match;
-
-typedef struct actx {
-    const sdra_transcript *t;
-    const sdra_analyze_params *p;
-    an_rules rules;
-    an_nb *pain_nb; /* the pain classifier (nb.c), or NULL */
-    an_nb *obj_nb;  /* the objection classifier, or NULL */
-    uview *v;
-    sdra_role *roles; /* per speaker */
-    match *m;
-    size_t n_m, cap_m;
-    long anchor;
-    sdra_error *err;
-} actx;
 
 static double r3(double x) { return round(x * 1000.0) / 1000.0; }
 
 /* Copies text[b, e) into a JSON string, capped at EVIDENCE_MAX_CHARS (cut on a space). */
-static json_t *span_str(const char *text, size_t b, size_t e)
+json_t *an_span_str(const char *text, size_t b, size_t e)
 {
     size_t len = strlen(text);
     if (e > len)
@@ -83,12 +50,12 @@ static json_t *span_str(const char *text, size_t b, size_t e)
     return json_stringn(text + b, n);
 }
 
-static json_t *utt_text(const sdra_utterance *u) { return span_str(u->text ? u->text : "", 0, SIZE_MAX); }
+json_t *an_utt_text(const sdra_utterance *u) { return an_span_str(u->text ? u->text : "", 0, SIZE_MAX); }
 
 static const char *speaker_id(const actx *c, int u) { return c->t->speakers[c->t->utts[u].speaker].id; }
 
 /* The evidence fields every finding carries. */
-static void evidence(json_t *o, const actx *c, int u)
+void an_evidence(json_t *o, const actx *c, int u)
 {
     const sdra_utterance *ut = &c->t->utts[u];
     json_object_set_new(o, "speaker", json_string(speaker_id(c, u)));
@@ -98,10 +65,10 @@ static void evidence(json_t *o, const actx *c, int u)
     json_object_set_new(o, "i", json_integer(u));
 }
 
-static json_t *match_words(const actx *c, const match *mm)
+json_t *an_match_words(const actx *c, const match *mm)
 {
     const uview *v = &c->v[mm->u];
-    return span_str(c->t->utts[mm->u].text, v->toks[mm->begin].begin, v->toks[mm->end - 1].end);
+    return an_span_str(c->t->utts[mm->u].text, v->toks[mm->begin].begin, v->toks[mm->end - 1].end);
 }
 
 /* ---- roles --------------------------------------------------------------------------------- */
@@ -173,7 +140,7 @@ static int add_match(actx *c, int u, const an_rule *rule, int b, int e, int cap)
     return 0;
 }
 
-static bool has_match(const actx *c, int u, const char *cat, const char *label)
+bool an_has_match(const actx *c, int u, const char *cat, const char *label)
 {
     const uview *v = &c->v[u];
     for (size_t k = v->m_first; k < v->m_first + v->m_count; k++)
@@ -242,86 +209,6 @@ static int match_all(actx *c)
     return rc;
 }
 
-/* The utterance's date: of all date/time expressions in it, the one nearest a scheduling word
- * (meeting.word / meeting.propose / meeting.accept), else the first; fields it lacks are
- * filled from the others when they do not conflict ("Wednesday afternoon is good. Let's say
- * 2 pm." -> Wednesday 14:00). */
-static void choose_date(actx *c, int u)
-{
-    uview *v = &c->v[u];
-    sdra_date_match all[8];
-    int pos[8], na = 0, from = 0, tb, te;
-    while (na < 8 && from < v->n && an_date_find(&all[na], v->toks, v->n, from, c->anchor, &tb, &te) == 1) {
-        pos[na++] = tb;
-        from = te > tb ? te : tb + 1;
-    }
-    v->has_date = na > 0;
-    if (!na)
-        return;
-    int best = 0, best_d = 1 << 30;
-    for (size_t k = v->m_first; k < v->m_first + v->m_count; k++) {
-        const match *mm = &c->m[k];
-        if (strcmp(mm->rule->category, "meeting") || !strcmp(mm->rule->label, "decline"))
-            continue;
-        for (int a = 0; a < na; a++) {
-            int d = pos[a] > mm->begin ? pos[a] - mm->begin : mm->begin - pos[a];
-            if (d < best_d) {
-                best_d = d;
-                best = a;
-            }
-        }
-    }
-    if (best_d == 1 << 30) /* no meeting words but a decline: "Monday's bad. Tuesday the 14th." */
-        for (size_t k = v->m_first; k < v->m_first + v->m_count && best_d == 1 << 30; k++) {
-            const match *mm = &c->m[k];
-            if (strcmp(mm->rule->category, "meeting") || strcmp(mm->rule->label, "decline"))
-                continue;
-            for (int a = 0; a < na && best_d == 1 << 30; a++)
-                if (pos[a] >= mm->end) {
-                    best = a;
-                    best_d = pos[a] - mm->end;
-                }
-        }
-    v->date = all[best];
-    {
-        static const char *bound[] = {"by", "before", "until", "till", "til", "through"};
-        int b = pos[best] - 1;
-        if (b >= 0 && !strcmp(v->toks[b].w, "following")) /* "by the following Wednesday" */
-            b--;
-        if (b >= 0 && !strcmp(v->toks[b].w, "the"))
-            b--;
-        for (size_t k = 0; b >= 0 && k < sizeof bound / sizeof bound[0]; k++)
-            v->date_bound |= !strcmp(v->toks[b].w, bound[k]);
-    }
-    /* the others fill in what the chosen one lacks, the nearest first ("Wednesday the 22nd
-       would suit, say half three": the day before the time, not the one a sentence earlier) */
-    int order[8], no = 0;
-    for (int a = 0; a < na; a++)
-        if (a != best)
-            order[no++] = a;
-    for (int x = 1; x < no; x++)
-        for (int y = x; y > 0 && abs(pos[order[y]] - pos[best]) < abs(pos[order[y - 1]] - pos[best]); y--) {
-            int tmp = order[y];
-            order[y] = order[y - 1];
-            order[y - 1] = tmp;
-        }
-    for (int x = 0; x < no; x++) {
-        int a = order[x];
-        if (all[a].date[0] && v->date.date[0] && strcmp(all[a].date, v->date.date))
-            continue;
-        if (!v->date.time[0] && all[a].time[0] && !all[a].date[0]) {
-            memcpy(v->date.time, all[a].time, sizeof v->date.time);
-            v->date.pm_guessed = all[a].pm_guessed;
-        }
-        if (!v->date.date[0] && all[a].date[0])
-            memcpy(v->date.date, all[a].date, sizeof v->date.date);
-    }
-    if (v->date.time[0]) { /* the part of day follows the clock time */
-        int h = atoi(v->date.time);
-        snprintf(v->date.part_of_day, sizeof v->date.part_of_day, "%s",
-                 h < 12 ? "morning" : h < 17 ? "afternoon" : "evening");
-    }
-}
 
 /* Per-utterance facts: question, date expression, meeting context. */
 static void utterance_facts(actx *c)
@@ -334,7 +221,7 @@ static void utterance_facts(actx *c)
                 v->question = true;
     }
     for (size_t u = 0; u < c->t->n_utts; u++)
-        choose_date(c, (int)u);
+        an_choose_date(c, (int)u);
     for (size_t k = 0; k < c->n_m; k++) {
         const match *mm = &c->m[k];
         if (!strcmp(mm->rule->category, "question"))
@@ -348,7 +235,7 @@ static void utterance_facts(actx *c)
            about now, not a meeting: today counts only with a time or part of day */
         bool slot = v->has_date && (v->date.time[0] || (v->date.date[0] && strcmp(v->date.date, c->p->call_date)) ||
                                     (v->date.date[0] && v->date.part_of_day[0]));
-        if (slot && has_match(c, (int)u, "meeting", "word"))
+        if (slot && an_has_match(c, (int)u, "meeting", "word"))
             v->meeting_ctx = true;
         if (v->has_date && (v->date.time[0] || v->date.part_of_day[0]) && v->question)
             v->meeting_ctx = true; /* "tomorrow at ten?", "Tuesday afternoon?" */
@@ -382,7 +269,7 @@ static bool names_other_slot(const actx *c, const match *mm)
 }
 
 /* Does the rule's context condition hold at utterance u? */
-static bool rule_ok(const actx *c, const match *mm)
+bool an_rule_ok(const actx *c, const match *mm)
 {
     const uview *v = &c->v[mm->u];
     int f = mm->rule->flags;
@@ -437,20 +324,20 @@ static json_t *find_labelled(actx *c, const char *cat, bool prospect_only)
         const match *mm = &c->m[k];
         if (strcmp(mm->rule->category, cat) || (prospect_only && c->v[mm->u].role != SDRA_ROLE_PROSPECT))
             continue;
-        if (!rule_ok(c, mm) || seen_tail(arr, mm->u, "type", mm->rule->label))
+        if (!an_rule_ok(c, mm) || seen_tail(arr, mm->u, "type", mm->rule->label))
             continue;
         json_t *o = json_object();
         json_object_set_new(o, "type", json_string(mm->rule->label));
-        evidence(o, c, mm->u);
-        json_object_set_new(o, "text", utt_text(&c->t->utts[mm->u]));
-        json_object_set_new(o, "match", match_words(c, mm));
+        an_evidence(o, c, mm->u);
+        json_object_set_new(o, "text", an_utt_text(&c->t->utts[mm->u]));
+        json_object_set_new(o, "match", an_match_words(c, mm));
         json_array_append_new(arr, o);
     }
     return arr;
 }
 
 /* The last token of the sentence that token i of v is in. */
-static int sentence_end(const uview *v, int i)
+int an_sentence_end(const uview *v, int i)
 {
     while (i < v->n - 1 && !(v->toks[i].flags & AN_TOK_SENT_END))
         i++;
@@ -458,66 +345,23 @@ static int sentence_end(const uview *v, int i)
 }
 
 /* Does a rule of category cat hold in toks[b, e) of utterance u? */
-static bool rule_in(const actx *c, int u, const char *cat, int b, int e)
+bool an_rule_in(const actx *c, int u, const char *cat, int b, int e)
 {
     const uview *v = &c->v[u];
     for (size_t k = v->m_first; k < v->m_first + v->m_count; k++) {
         const match *mm = &c->m[k];
-        if (!strcmp(mm->rule->category, cat) && mm->begin < e && mm->end > b && rule_ok(c, mm))
+        if (!strcmp(mm->rule->category, cat) && mm->begin < e && mm->end > b && an_rule_ok(c, mm))
             return true;
     }
     return false;
 }
 
-#define OBJ_NB_MIN 4.0 /* log-odds a sentence needs (docs/analysis.md, "Learned findings") */
 
-/* Objections the rules did not see: in a prospect utterance, the first sentence of 4 words or
- * more without a rule objection that the classifier rates OBJ_NB_MIN or more, when its
- * likeliest type was not raised before (the sets label one objection per type and call; only
- * the past counts, so a live call finds what the analysis after it finds). One an utterance,
- * marked learned. */
-static void learned_objections(actx *c, json_t *arr)
-{
-    if (!c->obj_nb)
-        return;
-    size_t n_u = c->t->n_utts, i, n_rules = json_array_size(arr);
-    json_t *o;
-    for (size_t u = 0; u < n_u; u++) {
-        const uview *v = &c->v[u];
-        if (v->role != SDRA_ROLE_PROSPECT)
-            continue;
-        for (int b = 0, e; b < v->n; b = e + 1) {
-            e = sentence_end(v, b);
-            if (rule_in(c, (int)u, "objection", b, e + 1))
-                continue;
-            int k = 0;
-            if (e - b + 1 < 4 || an_nb_score(c->obj_nb, v->toks, b, e + 1, &k) < OBJ_NB_MIN)
-                continue;
-            const char *type = an_nb_label(c->obj_nb, k);
-            bool dup = false; /* only what came before counts, so a live call finds the same */
-            json_array_foreach(arr, i, o)
-                dup = dup || (json_integer_value(json_object_get(o, "i")) <= (json_int_t)u &&
-                              !strcmp(json_string_value(json_object_get(o, "type")), type));
-            if (dup)
-                continue;
-            json_t *x = json_object();
-            json_object_set_new(x, "type", json_string(type));
-            evidence(x, c, (int)u);
-            json_object_set_new(x, "text", utt_text(&c->t->utts[u]));
-            json_object_set_new(x, "match", span_str(c->t->utts[u].text, v->toks[b].begin, v->toks[e].end));
-            json_object_set_new(x, "learned", json_true()); /* compose does not answer it */
-            json_array_append_new(arr, x);
-            break;
-        }
-    }
-    if (json_array_size(arr) > n_rules)
-        an_sort_by_i(arr);
-}
 
 static json_t *find_objections(actx *c)
 {
     json_t *arr = find_labelled(c, "objection", true);
-    learned_objections(c, arr);
+    an_learned_objections(c, arr);
     return arr;
 }
 
@@ -527,9 +371,9 @@ static void add_intent(actx *c, json_t *arr, int u, const char *type, const matc
         return;
     json_t *o = json_object();
     json_object_set_new(o, "type", json_string(type));
-    evidence(o, c, u);
-    json_object_set_new(o, "text", utt_text(&c->t->utts[u]));
-    json_object_set_new(o, "match", mm ? match_words(c, mm) : utt_text(&c->t->utts[u]));
+    an_evidence(o, c, u);
+    json_object_set_new(o, "text", an_utt_text(&c->t->utts[u]));
+    json_object_set_new(o, "match", mm ? an_match_words(c, mm) : an_utt_text(&c->t->utts[u]));
     json_array_append_new(arr, o);
 }
 
@@ -541,7 +385,7 @@ static json_t *find_intents(actx *c, json_t *meeting, json_t *contact)
     for (size_t k = 0; k < c->n_m; k++) {
         const match *mm = &c->m[k];
         if (strcmp(mm->rule->category, "meeting") || strcmp(mm->rule->label, "accept") ||
-            c->v[mm->u].role != SDRA_ROLE_PROSPECT || has_match(c, mm->u, "meeting", "decline"))
+            c->v[mm->u].role != SDRA_ROLE_PROSPECT || an_has_match(c, mm->u, "meeting", "decline"))
             continue;
         bool near = false;
         for (int q = mm->u - 1; q >= 0 && q >= mm->u - 3; q--)
@@ -604,46 +448,14 @@ static json_t *find_intents(actx *c, json_t *meeting, json_t *contact)
     return arr;
 }
 
-#define PAIN_NB_MIN 1.5 /* log-odds a sentence needs (docs/analysis.md, "Learned findings") */
 
-/* Pains the rules did not see: every prospect statement (not a question, 4 words or more) that
- * no pain rule matched and the classifier rates PAIN_NB_MIN or more - several in one utterance
- * when it tells several problems, as people do ("the counts are out by four percent, and the
- * night shift redoes them by hand"). Marked learned. */
-static void learned_pain(actx *c, json_t *arr)
-{
-    if (!c->pain_nb)
-        return;
-    size_t n_u = c->t->n_utts, n_rules = json_array_size(arr);
-    for (size_t u = 0; u < n_u; u++) {
-        const uview *v = &c->v[u];
-        if (v->role != SDRA_ROLE_PROSPECT)
-            continue;
-        for (int b = 0, e; b < v->n; b = e + 1) {
-            e = sentence_end(v, b);
-            if (e - b + 1 < 4 || (v->toks[e].flags & AN_TOK_QMARK) || rule_in(c, (int)u, "pain", b, e + 1) ||
-                an_nb_score(c->pain_nb, v->toks, b, e + 1, NULL) < PAIN_NB_MIN)
-                continue;
-            json_t *x = json_object();
-            json_t *text = span_str(c->t->utts[u].text, v->toks[b].begin, v->toks[e].end);
-            json_object_set_new(x, "text", text);
-            json_object_set_new(x, "kind", json_string("problem"));
-            json_object_set_new(x, "learned", json_true()); /* compose does not quote it */
-            evidence(x, c, (int)u);
-            json_object_set(x, "match", text);
-            json_array_append_new(arr, x);
-        }
-    }
-    if (json_array_size(arr) > n_rules)
-        an_sort_by_i(arr);
-}
 
 static json_t *find_pain(actx *c)
 {
     json_t *arr = json_array();
     for (size_t k = 0; k < c->n_m;) {
         const match *mm = &c->m[k];
-        if (strcmp(mm->rule->category, "pain") || c->v[mm->u].role != SDRA_ROLE_PROSPECT || !rule_ok(c, mm)) {
+        if (strcmp(mm->rule->category, "pain") || c->v[mm->u].role != SDRA_ROLE_PROSPECT || !an_rule_ok(c, mm)) {
             k++;
             continue;
         }
@@ -655,7 +467,7 @@ static json_t *find_pain(actx *c)
         size_t q = k;
         for (; q < c->n_m && c->m[q].u == u; q++) {
             const match *x = &c->m[q];
-            if (strcmp(x->rule->category, "pain") || !rule_ok(c, x))
+            if (strcmp(x->rule->category, "pain") || !an_rule_ok(c, x))
                 continue;
             if (x->begin < first)
                 first = x->begin;
@@ -671,14 +483,14 @@ static json_t *find_pain(actx *c)
         while (e < v->n - 1 && e - last < 10 && !(v->toks[e].flags & AN_TOK_SENT_END))
             e++;
         json_t *o = json_object();
-        json_object_set_new(o, "text", span_str(c->t->utts[u].text, v->toks[b].begin, v->toks[e].end));
+        json_object_set_new(o, "text", an_span_str(c->t->utts[u].text, v->toks[b].begin, v->toks[e].end));
         json_object_set_new(o, "kind", json_string(consequence ? "consequence" : "problem"));
-        evidence(o, c, u);
-        json_object_set_new(o, "match", match_words(c, mm));
+        an_evidence(o, c, u);
+        json_object_set_new(o, "match", an_match_words(c, mm));
         json_array_append_new(arr, o);
         k = q;
     }
-    learned_pain(c, arr);
+    an_learned_pain(c, arr);
     return arr;
 }
 
@@ -699,7 +511,7 @@ static json_t *find_actions(actx *c)
     if (!am)
         return arr;
     for (size_t k = 0; k < c->n_m; k++)
-        if (!strcmp(c->m[k].rule->category, "action") && rule_ok(c, &c->m[k]))
+        if (!strcmp(c->m[k].rule->category, "action") && an_rule_ok(c, &c->m[k]))
             am[na++] = c->m[k];
     qsort(am, na, sizeof *am, cmp_match_pos);
     int last_u = -1, last_end = -1;
@@ -767,225 +579,29 @@ static json_t *find_actions(actx *c)
         json_t *o = json_object();
         json_object_set_new(o, "owner", json_string(sdra_role_name(owner)));
         json_object_set_new(o, "kind", json_string(request ? "request" : "commitment"));
-        json_object_set_new(o, "text", span_str(c->t->utts[mm->u].text, v->toks[wb].begin, v->toks[we - 1].end));
+        json_object_set_new(o, "text", an_span_str(c->t->utts[mm->u].text, v->toks[wb].begin, v->toks[we - 1].end));
         json_object_set_new(o, "due", has_due && dm.date[0] ? json_string(dm.date) : json_null());
         json_object_set_new(o, "due_time", has_due && dm.time[0] ? json_string(dm.time) : json_null());
         if (has_due)
-            json_object_set_new(o, "due_said", span_str(c->t->utts[mm->u].text, dm.begin, dm.end));
-        evidence(o, c, mm->u);
-        json_object_set_new(o, "quote", utt_text(&c->t->utts[mm->u]));
+            json_object_set_new(o, "due_said", an_span_str(c->t->utts[mm->u].text, dm.begin, dm.end));
+        an_evidence(o, c, mm->u);
+        json_object_set_new(o, "quote", an_utt_text(&c->t->utts[mm->u]));
         json_array_append_new(arr, o);
     }
     free(am);
     return arr;
 }
 
-static json_t *find_attendees(actx *c, int from_u, int to_u)
-{
-    json_t *arr = json_array();
-    for (size_t k = 0; k < c->n_m; k++) {
-        const match *mm = &c->m[k];
-        if (strcmp(mm->rule->category, "attendee") || mm->u < from_u || mm->u > to_u)
-            continue;
-        const uview *v = &c->v[mm->u];
-        int b = mm->cap >= 0 ? mm->cap : mm->begin;
-        json_t *s = span_str(c->t->utts[mm->u].text, v->toks[b].begin, v->toks[mm->end - 1].end);
-        bool dup = false;
-        size_t i;
-        json_t *x;
-        json_array_foreach(arr, i, x) dup |= json_equal(x, s);
-        if (dup)
-            json_decref(s);
-        else
-            json_array_append_new(arr, s);
-    }
-    return arr;
-}
 
 /* ---- the next meeting: a negotiation tracked over the turns -------------------------------- */
 
-#define MEETING_REPLY_WITHIN 3 /* an acceptance answers a proposal at most this many turns later */
-#define MEETING_OPEN_FOR 4     /* a proposal nobody takes up for this many turns is dropped */
 
-static bool same_weekday(const char *a, const char *b)
-{
-    long x, y;
-    return a[0] && b[0] && an_parse_date(a, &x) == 0 && an_parse_date(b, &y) == 0 && an_weekday(x) == an_weekday(y);
-}
 
-/* The slot s after an utterance that says v of the day and time: another day brings its own
- * time and part of day ("Monday's no good. Tuesday afternoon?"); the same weekday said twice is
- * one day, the later of the two (a bare weekday resolves to the nearest: "next Tuesday at two?"
- * - "Tuesday works", "What about Wednesday?" - "Wednesday the 12th at 2?"); a clock time or part
- * of day alone changes the hour on the same day ("ten is tight, make it eleven"). */
-/* Do the two dates have the same day of the month in different months? ("the seventh" read
- * as the next 7th, said of the slot's 7th of April) */
-static bool same_month_day(const sdra_date_match *s, const sdra_date_match *v)
-{
-    return s->date[0] && v->date[0] && strlen(s->date) == 10 && strlen(v->date) == 10 &&
-           !strcmp(s->date + 8, v->date + 8) && strncmp(s->date, v->date, 8);
-}
 
-static void slot_merge(sdra_date_match *s, const sdra_date_match *v)
-{
-    if (v->date[0] && same_weekday(s->date, v->date) && strcmp(v->date, s->date) > 0)
-        memcpy(s->date, v->date, sizeof s->date); /* "Wednesday" - "Wednesday the 12th": the named week */
-    if (v->date[0] && !same_weekday(s->date, v->date)) {
-        memcpy(s->date, v->date, sizeof s->date);
-        memcpy(s->time, v->time, sizeof s->time);
-        memcpy(s->part_of_day, v->part_of_day, sizeof s->part_of_day);
-        return;
-    }
-    if (v->time[0]) {
-        memcpy(s->time, v->time, sizeof s->time);
-        memcpy(s->part_of_day, v->part_of_day, sizeof s->part_of_day);
-    } else if (v->part_of_day[0] && strcmp(v->part_of_day, s->part_of_day)) {
-        memcpy(s->part_of_day, v->part_of_day, sizeof s->part_of_day);
-        s->time[0] = '\0';
-    }
-}
 
-/* The slot agreed at utterance a (proposed at p). Agreeing again to what is already agreed
- * ("Perfect, Wednesday at 2 pm." - "Great.") keeps the first agreement as the evidence. */
-static void agree(sdra_date_match *d, const sdra_date_match *slot, int *best_p, int *best_a, int p, int a)
-{
-    if (*best_p >= 0 && !strcmp(d->date, slot->date) && !strcmp(d->time, slot->time) &&
-        !strcmp(d->part_of_day, slot->part_of_day))
-        return;
-    *d = *slot;
-    *best_p = p;
-    *best_a = a;
-}
 
-/* Does v name the slot's day and time again, and nothing else: its clock time when it has one,
- * else its day ("mornings are better" restates nothing)? */
-static bool restates(const sdra_date_match *s, const sdra_date_match *v)
-{
-    if (v->date[0] && !(s->date[0] && same_weekday(s->date, v->date)))
-        return false;
-    if (s->time[0])
-        return !strcmp(v->time, s->time);
-    return v->date[0] && !v->time[0]; /* the day again, and no new hour */
-}
 
-/* The meeting both sides agreed to, followed over the turns of its negotiation. An utterance
- * that proposes a meeting (meeting_ctx) opens a slot, or changes the open one with the day or
- * time it names; so does an acceptance that names them ("3pm Tuesday works", "1pm on the 25th,
- * perfect"). The slot is agreed when the other side accepts it: with an acceptance that names
- * a day or time, or, without one, in its first reply (meeting.accept, no meeting.decline); a
- * first reply that declines and names nothing closes it. A later agreement replaces an earlier
- * one; confirming it again ("great, I'll send the invite") changes nothing. Due dates ("I'll
- * send it this afternoon") are not scheduling: they change the slot only inside an utterance
- * about the meeting. */
-/* Where utterance u has meeting.accept matches: bit 1 in a statement, bit 2 in a question
- * (the sentence the match ends in ends with '?'). */
-static int accept_kind(const actx *c, int u)
-{
-    const uview *v = &c->v[u];
-    int kind = 0;
-    for (size_t k = v->m_first; k < v->m_first + v->m_count; k++) {
-        const match *mm = &c->m[k];
-        if (strcmp(mm->rule->category, "meeting") || strcmp(mm->rule->label, "accept"))
-            continue;
-        int e = sentence_end(v, mm->end > 0 ? mm->end - 1 : 0);
-        kind |= e < v->n && (v->toks[e].flags & AN_TOK_QMARK) ? 2 : 1;
-    }
-    return kind;
-}
 
-static json_t *find_meeting(actx *c, bool opted_out, int opt_out_u)
-{
-    const sdra_transcript *t = c->t;
-    sdra_date_match slot = {0}, d = {0};
-    bool open = false;
-    int slot_spk = -1, slot_u = -1, best_p = -1, best_a = -1;
-    for (size_t u = 0; u < t->n_utts; u++) {
-        const uview *v = &c->v[u];
-        int spk = t->utts[u].speaker;
-        if (open && (int)u - slot_u > MEETING_OPEN_FOR)
-            open = false;
-        bool dec = has_match(c, (int)u, "meeting", "decline");
-        /* "Should we pencil in Monday the 13th?": accepting words in a question that names a day
-           propose it; "Friday at 3 works. Can you send the tiers before then?" accepts */
-        int ak = accept_kind(c, (int)u);
-        bool acc = (ak & 1) != 0, asks = !acc && (ak & 2) && v->has_date && !v->date_bound;
-        /* a deadline or a limit is no time to meet ("I'll email pricing by Friday", "we're
-         * slammed till the end of October") */
-        bool names = v->has_date && !v->date_bound &&
-                     (v->date.time[0] || v->date.part_of_day[0] ||
-                      (v->date.date[0] && strcmp(v->date.date, c->p->call_date)));
-        /* the other side's first words since the slot last changed */
-        bool first_reply = open && spk != slot_spk && (int)u - slot_u <= MEETING_REPLY_WITHIN;
-        for (int q = slot_u + 1; first_reply && q < (int)u; q++)
-            first_reply = t->utts[q].speaker == slot_spk;
-        /* an acceptance that is no proposal may move the slot to another day ("Make it the
-         * Wednesday"), but not to today: "Great, I'll send the invite this afternoon" after
-         * "Tuesday at two works" is a due time, and Tuesday stays */
-        bool acc_names = acc && open && !v->meeting_ctx && (!v->date.date[0] || strcmp(v->date.date, c->p->call_date));
-        /* a day and a clock time while a slot is open is a counter-offer, meeting words or not
-           ("Monday's bad. Tuesday the 14th, 10 a.m.", "come thursday week like ten ish") */
-        sdra_date_match said = v->date;
-        if (open && same_month_day(&slot, &said))
-            memcpy(said.date, slot.date, sizeof said.date); /* "Tuesday the 7th of April" - "the seventh, ja" */
-        if (open && said.pm_guessed && !strcmp(slot.part_of_day, "morning") &&
-            (!said.date[0] || !slot.date[0] || same_weekday(slot.date, said.date))) {
-            /* "Tuesday mornings?" - "like seven thirty": the morning's hour, on the same day */
-            int h = (atoi(said.time) + 12) % 24, mi = atoi(said.time + 3) % 60;
-            char hm[16];
-            snprintf(hm, sizeof hm, "%02d:%02d", h % 12, mi);
-            memcpy(said.time, hm, sizeof said.time - 1);
-            snprintf(said.part_of_day, sizeof said.part_of_day, "morning");
-            said.pm_guessed = false;
-        }
-        bool counter = open && names && said.date[0] && said.time[0] && !restates(&slot, &said);
-        /* the agreed hour gets its day when someone confirms it ("Come through at two
-           o'clock." - "Wednesday the sixth of May, two o'clock.") */
-        if (best_a >= 0 && (int)u > best_a && (int)u - best_a <= MEETING_REPLY_WITHIN && names && !dec &&
-            d.time[0] && !d.date[0] && said.date[0] && !strcmp(said.time, d.time))
-            memcpy(d.date, said.date, sizeof d.date);
-        if (names && (v->meeting_ctx || acc_names || counter || asks)) {
-            int proposal = open ? slot_u : (int)u;
-            if (!open)
-                memset(&slot, 0, sizeof slot);
-            slot_merge(&slot, &said);
-            if (acc && !dec && open && spk != slot_spk && (int)u - slot_u <= MEETING_REPLY_WITHIN)
-                agree(&d, &slot, &best_p, &best_a, proposal, (int)u); /* as it now stands */
-            open = true;
-            slot_spk = spk;
-            slot_u = (int)u;
-        } else if (first_reply && !dec && names && restates(&slot, &said)) {
-            /* "Next Tuesday at eight?" - "Eight o'clock on the 3rd at the yard." */
-            agree(&d, &slot, &best_p, &best_a, slot_u, (int)u);
-        } else if (first_reply && acc && !dec) {
-            agree(&d, &slot, &best_p, &best_a, slot_u, (int)u);
-        } else if (first_reply && dec) {
-            open = false;
-        } else if (v->meeting_ctx && !names && !open) {
-            memset(&slot, 0, sizeof slot); /* "would a demo help?": the day comes later */
-            open = true;
-            slot_spk = spk;
-            slot_u = (int)u;
-        }
-    }
-    if (best_p < 0 || (opted_out && opt_out_u >= best_a))
-        return json_null();
-    if (!d.date[0] && !d.time[0]) /* "let's talk again sometime", "mornings are better" */
-        return json_null();
-    json_t *o = json_object();
-    json_object_set_new(o, "date", d.date[0] ? json_string(d.date) : json_null());
-    json_object_set_new(o, "time", d.time[0] ? json_string(d.time) : json_null());
-    json_object_set_new(o, "part_of_day", d.part_of_day[0] ? json_string(d.part_of_day) : json_null());
-    json_object_set_new(o, "attendees", find_attendees(c, best_p - 2 < 0 ? 0 : best_p - 2, best_a + 1));
-    json_t *ev = json_object();
-    evidence(ev, c, best_p);
-    json_object_set_new(ev, "text", utt_text(&t->utts[best_p]));
-    json_object_set_new(o, "proposed", ev);
-    ev = json_object();
-    evidence(ev, c, best_a);
-    json_object_set_new(ev, "text", utt_text(&t->utts[best_a]));
-    json_object_set_new(o, "accepted", ev);
-    return o;
-}
 
 static json_t *find_contact(actx *c, bool *any, int *last_u)
 {
@@ -994,7 +610,7 @@ static json_t *find_contact(actx *c, bool *any, int *last_u)
     *last_u = -1;
     for (size_t k = 0; k < c->n_m; k++) {
         const match *mm = &c->m[k];
-        if (strcmp(mm->rule->category, "contact") || c->v[mm->u].role != SDRA_ROLE_PROSPECT || !rule_ok(c, mm))
+        if (strcmp(mm->rule->category, "contact") || c->v[mm->u].role != SDRA_ROLE_PROSPECT || !an_rule_ok(c, mm))
             continue;
         const char *l = mm->rule->label;
         if (!strcmp(l, "do_not_call") || !strcmp(l, "do_not_contact"))
@@ -1006,8 +622,8 @@ static json_t *find_contact(actx *c, bool *any, int *last_u)
         if (!seen(ev, mm->u, "type", l)) {
             json_t *o = json_object();
             json_object_set_new(o, "type", json_string(l));
-            evidence(o, c, mm->u);
-            json_object_set_new(o, "text", utt_text(&c->t->utts[mm->u]));
+            an_evidence(o, c, mm->u);
+            json_object_set_new(o, "text", an_utt_text(&c->t->utts[mm->u]));
             json_array_append_new(ev, o);
         }
     }
@@ -1492,35 +1108,6 @@ static json_t *speakers_doc(actx *c)
     return arr;
 }
 
-/* The pain and objection classifiers of dir (nb.c): pain_examples.txt labels a sentence 0 or 1,
- * objection_examples.txt "none" or one of the objection types the rules know. */
-static int load_classifiers(actx *c, const char *dir, sdra_error *err)
-{
-    char path[4096];
-    static const char *const pain[] = {"0", "1"};
-    if ((size_t)snprintf(path, sizeof path, "%s/pain_examples.txt", dir) >= sizeof path)
-        return sdra_error_set(err, SDRA_ELIMIT, "rules directory path too long");
-    int rc = an_nb_load(&c->pain_nb, path, pain, 2, err);
-    if (rc < 0)
-        return rc;
-    const char *types[AN_NB_LABELS_MAX] = {"none"};
-    int n = 1;
-    for (size_t r = 0; r < c->rules.n_rules; r++) {
-        const an_rule *ru = &c->rules.rules[r];
-        bool known = false;
-        for (int k = 1; k < n && !known; k++)
-            known = !strcmp(types[k], ru->label);
-        if (strcmp(ru->category, "objection") || known)
-            continue;
-        if (n == AN_NB_LABELS_MAX)
-            return sdra_error_set(err, SDRA_ELIMIT, "%s: more than %d objection types", ru->file, AN_NB_LABELS_MAX - 1);
-        types[n++] = ru->label;
-    }
-    if (n < 2)
-        return 0; /* no objection rules, no objection classifier */
-    snprintf(path, sizeof path, "%s/objection_examples.txt", dir);
-    return an_nb_load(&c->obj_nb, path, types, n, err);
-}
 
 static int rules_analyze(json_t **out, const sdra_transcript *t, const sdra_analyze_params *p, sdra_error *err)
 {
@@ -1534,7 +1121,7 @@ static int rules_analyze(json_t **out, const sdra_transcript *t, const sdra_anal
     }
     if ((rc = an_rules_load(&c.rules, p->rules_dir, err)) < 0)
         goto done;
-    if ((rc = load_classifiers(&c, p->rules_dir, err)) < 0)
+    if ((rc = an_load_classifiers(&c, p->rules_dir, err)) < 0)
         goto done;
     if ((rc = tokenize_all(&c)) < 0 || (rc = match_all(&c)) < 0 || (rc = resolve_roles(&c)) < 0)
         goto done;
@@ -1557,7 +1144,7 @@ static int rules_analyze(json_t **out, const sdra_transcript *t, const sdra_anal
     bool opted = false;
     int opt_u = -1;
     json_t *cp = find_contact(&c, &opted, &opt_u);
-    json_t *mt = find_meeting(&c, opted, opt_u);
+    json_t *mt = an_find_meeting(&c, opted, opt_u);
     json_object_set_new(doc, "intents", find_intents(&c, mt, cp));
     json_object_set_new(doc, "objections", find_objections(&c));
     json_object_set_new(doc, "topics", find_topics(&c));

@@ -1,0 +1,117 @@
+/*
+ * learned.c - what the learned classifiers (nb.c) add to the rules' findings (docs/analysis.md,
+ * "Learned findings"): objections and pain points in sentences no rule matched, marked
+ * "learned": true.
+ */
+#include "rules_ctx.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define OBJ_NB_MIN 4.0  /* log-odds a sentence needs (docs/analysis.md, "Learned findings") */
+#define PAIN_NB_MIN 1.5 /* log-odds a sentence needs (docs/analysis.md, "Learned findings") */
+
+/* Objections the rules did not see: in a prospect utterance, the first sentence of 4 words or
+ * more without a rule objection that the classifier rates OBJ_NB_MIN or more, when its
+ * likeliest type was not raised before (the sets label one objection per type and call; only
+ * the past counts, so a live call finds what the analysis after it finds). One an utterance,
+ * marked learned. */
+void an_learned_objections(actx *c, json_t *arr)
+{
+    if (!c->obj_nb)
+        return;
+    size_t n_u = c->t->n_utts, i, n_rules = json_array_size(arr);
+    json_t *o;
+    for (size_t u = 0; u < n_u; u++) {
+        const uview *v = &c->v[u];
+        if (v->role != SDRA_ROLE_PROSPECT)
+            continue;
+        for (int b = 0, e; b < v->n; b = e + 1) {
+            e = an_sentence_end(v, b);
+            if (an_rule_in(c, (int)u, "objection", b, e + 1))
+                continue;
+            int k = 0;
+            if (e - b + 1 < 4 || an_nb_score(c->obj_nb, v->toks, b, e + 1, &k) < OBJ_NB_MIN)
+                continue;
+            const char *type = an_nb_label(c->obj_nb, k);
+            bool dup = false; /* only what came before counts, so a live call finds the same */
+            json_array_foreach(arr, i, o)
+                dup = dup || (json_integer_value(json_object_get(o, "i")) <= (json_int_t)u &&
+                              !strcmp(json_string_value(json_object_get(o, "type")), type));
+            if (dup)
+                continue;
+            json_t *x = json_object();
+            json_object_set_new(x, "type", json_string(type));
+            an_evidence(x, c, (int)u);
+            json_object_set_new(x, "text", an_utt_text(&c->t->utts[u]));
+            json_object_set_new(x, "match", an_span_str(c->t->utts[u].text, v->toks[b].begin, v->toks[e].end));
+            json_object_set_new(x, "learned", json_true()); /* compose does not answer it */
+            json_array_append_new(arr, x);
+            break;
+        }
+    }
+    if (json_array_size(arr) > n_rules)
+        an_sort_by_i(arr);
+}
+
+/* Pains the rules did not see: every prospect statement (not a question, 4 words or more) that
+ * no pain rule matched and the classifier rates PAIN_NB_MIN or more - several in one utterance
+ * when it tells several problems, as people do ("the counts are out by four percent, and the
+ * night shift redoes them by hand"). Marked learned. */
+void an_learned_pain(actx *c, json_t *arr)
+{
+    if (!c->pain_nb)
+        return;
+    size_t n_u = c->t->n_utts, n_rules = json_array_size(arr);
+    for (size_t u = 0; u < n_u; u++) {
+        const uview *v = &c->v[u];
+        if (v->role != SDRA_ROLE_PROSPECT)
+            continue;
+        for (int b = 0, e; b < v->n; b = e + 1) {
+            e = an_sentence_end(v, b);
+            if (e - b + 1 < 4 || (v->toks[e].flags & AN_TOK_QMARK) || an_rule_in(c, (int)u, "pain", b, e + 1) ||
+                an_nb_score(c->pain_nb, v->toks, b, e + 1, NULL) < PAIN_NB_MIN)
+                continue;
+            json_t *x = json_object();
+            json_t *text = an_span_str(c->t->utts[u].text, v->toks[b].begin, v->toks[e].end);
+            json_object_set_new(x, "text", text);
+            json_object_set_new(x, "kind", json_string("problem"));
+            json_object_set_new(x, "learned", json_true()); /* compose does not quote it */
+            an_evidence(x, c, (int)u);
+            json_object_set(x, "match", text);
+            json_array_append_new(arr, x);
+        }
+    }
+    if (json_array_size(arr) > n_rules)
+        an_sort_by_i(arr);
+}
+
+/* The pain and objection classifiers of dir (nb.c): pain_examples.txt labels a sentence 0 or 1,
+ * objection_examples.txt "none" or one of the objection types the rules know. */
+int an_load_classifiers(actx *c, const char *dir, sdra_error *err)
+{
+    char path[4096];
+    static const char *const pain[] = {"0", "1"};
+    if ((size_t)snprintf(path, sizeof path, "%s/pain_examples.txt", dir) >= sizeof path)
+        return sdra_error_set(err, SDRA_ELIMIT, "rules directory path too long");
+    int rc = an_nb_load(&c->pain_nb, path, pain, 2, err);
+    if (rc < 0)
+        return rc;
+    const char *types[AN_NB_LABELS_MAX] = {"none"};
+    int n = 1;
+    for (size_t r = 0; r < c->rules.n_rules; r++) {
+        const an_rule *ru = &c->rules.rules[r];
+        bool known = false;
+        for (int k = 1; k < n && !known; k++)
+            known = !strcmp(types[k], ru->label);
+        if (strcmp(ru->category, "objection") || known)
+            continue;
+        if (n == AN_NB_LABELS_MAX)
+            return sdra_error_set(err, SDRA_ELIMIT, "%s: more than %d objection types", ru->file, AN_NB_LABELS_MAX - 1);
+        types[n++] = ru->label;
+    }
+    if (n < 2)
+        return 0; /* no objection rules, no objection classifier */
+    snprintf(path, sizeof path, "%s/objection_examples.txt", dir);
+    return an_nb_load(&c->obj_nb, path, types, n, err);
+}
