@@ -561,7 +561,7 @@ static int parse_time(const an_tok *t, int n, int i, parsed *p)
                                        "latest", "eastern", "pacific", "central", "est", "pst",
                                        "cet", "gmt", "utc", "time", "monday", "tuesday",
                                        "wednesday", "thursday", "friday", "saturday", "sunday"};
-        bool ok = false;
+        bool ok = is(t, n, j + 1, "time"); /* "at 11 Lisbon time" */
         for (size_t q = 0; q < sizeof follow / sizeof follow[0] && !ok; q++)
             ok = !strcmp(t[j].w, follow[q]);
         if (!ok)

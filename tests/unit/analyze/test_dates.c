@@ -109,6 +109,8 @@ static void dates_times_and_parts(void **state)
         {"2026-11-24", "Wednesday, say half three", "2026-11-25", "15:30", "afternoon"},
         {"2026-11-24", "alright nine thirty wednesday", "2026-11-25", "09:30", "morning"},
         {"2026-11-24", "i can do ten fifteen", "", "10:15", "morning"},
+        /* a place's time: "at 11 Lisbon time" */
+        {"2026-11-24", "the 15th at 11 Lisbon time", "2026-12-15", "11:00", "morning"},
         /* a weekday with "the Nth of <month>": the month said, not the next Nth */
         {"2026-02-17", "tuesday the seventh of april at ten", "2026-04-07", "10:00", "morning"},
         {"2026-04-28", "Thursday the 25th of June", "2026-06-25", NULL, NULL},
