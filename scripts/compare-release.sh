@@ -17,7 +17,7 @@
 #   (`sdra eval diarization`, 0.25 s collar), the speaker count against the reference, and
 #   role accuracy (reference speakers whose mapped transcript speaker has the right role).
 # Hint insertions come from scripts/measure-hints.sh (this tree's script, run on each build),
-# analysis P/R/F1 from `sdra eval analysis --labels tests/analysis/{blind,blind-final,blind3,blind4,blind5,blind6,blind7,blind8}/labels.txt`
+# analysis P/R/F1 from `sdra eval analysis --labels tests/analysis/{blind,blind-final,blind3,blind4,blind5,blind6,blind7,blind8,blind9}/labels.txt`
 # (this tree's labels for both), sentiment from scripts/measure-sentiment.py.
 # Eval data: /work/shared/eval-data or $SDRA_EVAL_DATA. Read-only on everything but a temp dir.
 set -euo pipefail
@@ -59,7 +59,7 @@ measure() { # label tree sdra -> "set metric value" lines on stdout
   local label=$1 tree=$2 sdra=$3 w="$tmp/$1"
   mkdir -p "$w"
   export SDRA_SHARE_DIR="$tree/data"
-  for set in blind blind-final blind3 blind4 blind5 blind6 blind7 blind8; do
+  for set in blind blind-final blind3 blind4 blind5 blind6 blind7 blind8 blind9; do
     "$sdra" eval analysis --labels "$src/tests/analysis/$set/labels.txt" --json > "$w/a.json" 2> /dev/null || true
     python3 - "$w/a.json" "$set" <<'PY'
 import json, sys

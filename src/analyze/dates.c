@@ -588,7 +588,8 @@ static const char *part_at(const an_tok *t, int n, int i, int *used)
         return "midday";
     if (is(t, n, i, "first") && is(t, n, i + 1, "thing") &&
         (is(t, n, i + 2, "tomorrow") || is(t, n, i + 2, "in") || is(t, n, i + 2, "on") ||
-         weekday_at(t, n, i + 2) >= 0)) {
+         weekday_at(t, n, i + 2) >= 0 || (i > 0 && (t[i - 1].flags & AN_TOK_CLAUSE_END)) ||
+         (i > 0 && weekday_at(t, n, i - 1) >= 0))) { /* "Wednesday the 24th, first thing, like seven" */
         *used = 2;
         return "morning";
     }

@@ -238,9 +238,10 @@ json_t *an_find_meeting(actx *c, bool opted_out, int opt_out_u)
         sdra_date_match said = v->date;
         if (open && same_month_day(&slot, &said))
             memcpy(said.date, slot.date, sizeof said.date); /* "Tuesday the 7th of April" - "the seventh, ja" */
-        if (open && said.pm_guessed && !strcmp(slot.part_of_day, "morning") &&
+        if (open && said.pm_guessed && atoi(said.time) >= 18 && !strcmp(slot.part_of_day, "morning") &&
             (!said.date[0] || !slot.date[0] || same_weekday(slot.date, said.date))) {
-            /* "Tuesday mornings?" - "like seven thirty": the morning's hour, on the same day */
+            /* "Tuesday mornings?" - "like seven thirty": the morning's hour, on the same day (6
+               or 7: "quarter past two" is never a morning meeting) */
             int h = (atoi(said.time) + 12) % 24, mi = atoi(said.time + 3) % 60;
             char hm[16];
             snprintf(hm, sizeof hm, "%02d:%02d", h % 12, mi);
@@ -266,6 +267,11 @@ json_t *an_find_meeting(actx *c, bool opted_out, int opt_out_u)
             slot_u = (int)u;
         } else if (first_reply && !dec && names && restates(&slot, &said)) {
             /* "Next Tuesday at eight?" - "Eight o'clock on the 3rd at the yard." */
+            agree(&d, &slot, &best_p, &best_a, slot_u, (int)u);
+        } else if (first_reply && !dec && names && !said.date[0] && said.time[0] && slot.date[0] && !slot.time[0]) {
+            /* "Wednesday the 8th. What time suits?" - "Quarter past two.": the hour completes the
+               day, and agrees to it */
+            slot_merge(&slot, &said);
             agree(&d, &slot, &best_p, &best_a, slot_u, (int)u);
         } else if (first_reply && acc && !dec) {
             agree(&d, &slot, &best_p, &best_a, slot_u, (int)u);

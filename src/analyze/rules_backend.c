@@ -603,9 +603,35 @@ static json_t *find_actions(actx *c)
 
 
 
+/* A contact match that opts out of nothing: inside a condition, an "if" or "when" at most 4
+ * words before it in its clause ("if you don't call back in an hour, they've signed with someone
+ * else"; the window keeps unpunctuated speech from reaching a condition said long before), or
+ * limited to a time or place ("don't call during lunch", "don't ring me at home"). */
+static bool not_an_opt_out(const actx *c, const match *mm)
+{
+    const uview *v = &c->v[mm->u];
+    for (int i = mm->begin - 1; i >= 0 && i >= mm->begin - 4 && !(v->toks[i].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)); i--)
+        if (!strcmp(v->toks[i].w, "if") || !strcmp(v->toks[i].w, "unless") || !strcmp(v->toks[i].w, "when") ||
+            !strcmp(v->toks[i].w, "whenever"))
+            return true;
+    static const char *limits[] = {"during", "before", "after", "between", "until", "till", "at",
+                                   "mornings", "afternoons", "evenings", "weekends", "on"};
+    int e = mm->end;
+    if (e < v->n && (!strcmp(v->toks[e].w, "me") || !strcmp(v->toks[e].w, "us")) && !(v->toks[e].flags & AN_TOK_CLAUSE_END))
+        e++; /* "don't call me during lunch" */
+    if (e >= v->n || (v->toks[e - 1].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)))
+        return false;
+    for (size_t k = 0; k < sizeof limits / sizeof limits[0]; k++)
+        if (!strcmp(v->toks[e].w, limits[k]))
+            return !(e + 1 < v->n && (!strcmp(v->toks[e + 1].w, "this") || !strcmp(v->toks[e + 1].w, "all"))); /* "on this number" */
+    return false;
+}
+
 static json_t *find_contact(actx *c, bool *any, int *last_u)
 {
-    bool dnc = false, dne = false;
+    /* an opt-out of everything ("take me off your list") stops calls and emails, unless the
+       prospect says one of them is fine ("An email's fine. Just no more phone calls.") */
+    bool dnc = false, dne = false, all = false, call_ok = false, email_ok = false;
     json_t *ev = json_array();
     *last_u = -1;
     for (size_t k = 0; k < c->n_m; k++) {
@@ -613,10 +639,16 @@ static json_t *find_contact(actx *c, bool *any, int *last_u)
         if (strcmp(mm->rule->category, "contact") || c->v[mm->u].role != SDRA_ROLE_PROSPECT || !an_rule_ok(c, mm))
             continue;
         const char *l = mm->rule->label;
-        if (!strcmp(l, "do_not_call") || !strcmp(l, "do_not_contact"))
-            dnc = true;
-        if (!strcmp(l, "do_not_email") || !strcmp(l, "do_not_contact"))
-            dne = true;
+        if (not_an_opt_out(c, mm))
+            continue;
+        if (!strcmp(l, "allow_call") || !strcmp(l, "allow_email")) {
+            call_ok |= l[6] == 'c';
+            email_ok |= l[6] == 'e';
+            continue;
+        }
+        all |= !strcmp(l, "do_not_contact");
+        dnc |= !strcmp(l, "do_not_call");
+        dne |= !strcmp(l, "do_not_email");
         if (mm->u > *last_u)
             *last_u = mm->u;
         if (!seen(ev, mm->u, "type", l)) {
@@ -627,6 +659,8 @@ static json_t *find_contact(actx *c, bool *any, int *last_u)
             json_array_append_new(ev, o);
         }
     }
+    dnc |= all && !call_ok;
+    dne |= all && !email_ok;
     *any = dnc || dne;
     json_t *o = json_object();
     json_object_set_new(o, "do_not_call", json_boolean(dnc));

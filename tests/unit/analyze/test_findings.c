@@ -253,6 +253,20 @@ static void findings_meeting_negotiated_over_turns(void **state)
         "R: Tuesday at seven thirty it is.",
     };
     expect_meeting(morning_hour, 3, "2026-12-01", "07:30");
+    /* the day set, the hour asked: the answer completes it and agrees */
+    const char *hour_asked[] = {
+        "P: The week after, Wednesday the 2nd?",
+        "R: Wednesday the 2nd of December. What time suits?",
+        "P: Quarter past two, after the lunch service clears.",
+    };
+    expect_meeting(hour_asked, 3, "2026-12-02", "14:15");
+    /* "first thing" after the day is the morning, so "like seven" is 7 a.m. */
+    const char *first_thing[] = {
+        "R: What about next Tuesday, the 1st?",
+        "P: Tuesdays are toolbox talks. Wednesday the 2nd, first thing, like seven.",
+        "R: Seven on Wednesday the 2nd, I'll be there.",
+    };
+    expect_meeting(first_thing, 3, "2026-12-02", "07:00");
 }
 
 static void findings_metrics(void **state)
@@ -439,6 +453,47 @@ static void findings_scheduling_is_not_no_time(void **state)
     json_decref(doc);
 }
 
+/* An opt-out of everything stops both channels, unless the prospect allows one of them; a
+ * condition or a time limit is no opt-out. */
+static void findings_optout_with_one_channel_allowed(void **state)
+{
+    (void)state;
+    const char *both[] = {"R: Could I send you a case study?", "P: Take me off your list, please. Don't ring this number again."};
+    json_t *doc = analyze(both, 2);
+    json_t *cp = json_object_get(doc, "contact_preferences");
+    assert_true(json_is_true(json_object_get(cp, "do_not_call")));
+    assert_true(json_is_true(json_object_get(cp, "do_not_email")));
+    json_decref(doc);
+    const char *email_ok[] = {"P: Take me off your list, please. Don't ring this number again.",
+                              "R: Would it be alright if I sent one email with a case study?",
+                              "P: An email's fine, I can delete an email. Just no more phone calls."};
+    doc = analyze(email_ok, 3);
+    cp = json_object_get(doc, "contact_preferences");
+    assert_true(json_is_true(json_object_get(cp, "do_not_call")));
+    assert_true(json_is_false(json_object_get(cp, "do_not_email")));
+    json_decref(doc);
+    /* a condition or a time limit opts out of nothing; unpunctuated speech still opts out */
+    static const struct {
+        const char *line;
+        bool dnc;
+    } cases[] = {
+        {"P: In PI, if you don't call back in an hour, they've already signed with someone else.", false},
+        {"P: Ya, can, just message me. Don't call during lunch, confirm I won't pick up.", false},
+        {"P: Don't ring me at home, use the office line.", false},
+        {"P: he said if yall call again to tell you to quit calling so please just dont call here no more", true},
+        {"P: Please don't call me again.", true},
+        {"P: Don't call on this number again.", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *one[] = {"R: Could I give you a ring next week?", cases[i].line};
+        doc = analyze(one, 2);
+        bool dnc = json_is_true(json_object_get(json_object_get(doc, "contact_preferences"), "do_not_call"));
+        if (dnc != cases[i].dnc)
+            fail_msg("'%s': do_not_call %d, expected %d", cases[i].line, dnc, cases[i].dnc);
+        json_decref(doc);
+    }
+}
+
 /* One utterance that tells two problems gives two pain points: the rule's, and the classifier's
  * for the sentence no pain rule matched (marked learned); the rep's words give none. */
 static void findings_learned_pains_per_sentence(void **state)
@@ -510,6 +565,7 @@ int main(void)
         cmocka_unit_test(findings_paraphrases), cmocka_unit_test(findings_scheduling_is_not_no_time),
         cmocka_unit_test(findings_meeting_negotiated_over_turns), cmocka_unit_test(findings_sentiment_everyday),
         cmocka_unit_test(findings_learned_objection), cmocka_unit_test(findings_learned_pains_per_sentence),
+        cmocka_unit_test(findings_optout_with_one_channel_allowed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
