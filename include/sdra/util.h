@@ -85,6 +85,11 @@ int sdra_json_write_file(const char *path, const json_t *doc, sdra_error *err);
 /* Copies at most n-1 bytes and NUL-terminates; returns strlen(src). */
 size_t sdra_strlcpy(char *dst, const char *src, size_t n);
 
+/* The code point of the UTF-8 character at s (at most avail bytes) in *cp_out (when not NULL);
+ * returns its length in bytes, or 0 when s does not start with a valid one (overlong forms,
+ * surrogates and a character cut by avail included). */
+size_t sdra_utf8_decode(const char *s, size_t avail, unsigned *cp_out);
+
 /* The one check for names and other one-line text a person typed (a contact's or company's
  * name, any call-sheet field, an API key's name): valid UTF-8 without control characters (C0
  * including newlines and tabs, DEL, C1), bidirectional overrides, embeddings or isolates

@@ -642,39 +642,13 @@ done:
     return rc;
 }
 
-/* The offset of the first byte of s[0, len) that is not valid UTF-8 (overlong forms and
- * surrogates included), or len when it all is. */
+/* The offset of the first byte of s[0, len) that is not valid UTF-8, or len when it all is. */
 static size_t utf8_bad_at(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t at = 0;
-    while (at < len) {
-        unsigned c = p[at], cp;
-        size_t n;
-        if (c < 0x80) {
-            at++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf)
-            cp = c & 0x1f, n = 2;
-        else if (c >= 0xe0 && c <= 0xef)
-            cp = c & 0x0f, n = 3;
-        else if (c >= 0xf0 && c <= 0xf4)
-            cp = c & 0x07, n = 4;
-        else
-            return at;
-        if (at + n > len)
-            return at;
-        for (size_t i = 1; i < n; i++) {
-            if ((p[at + i] & 0xc0) != 0x80)
-                return at;
-            cp = (cp << 6) | (p[at + i] & 0x3f);
-        }
-        if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-            return at;
+    size_t at = 0, n;
+    while (at < len && (n = sdra_utf8_decode(s + at, len - at, NULL)) > 0)
         at += n;
-    }
-    return len;
+    return at;
 }
 
 int sdra_transcript_load(sdra_transcript **out, const char *path, const char *rep_name, sdra_error *err)

@@ -28,31 +28,45 @@ size_t sdra_strlcpy(char *dst, const char *src, size_t n)
     return len;
 }
 
+size_t sdra_utf8_decode(const char *s, size_t avail, unsigned *cp_out)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (!avail)
+        return 0;
+    unsigned c = p[0], cp;
+    size_t len;
+    if (c < 0x80)
+        cp = c, len = 1;
+    else if (c >= 0xc2 && c <= 0xdf)
+        cp = c & 0x1f, len = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+        cp = c & 0x0f, len = 3;
+    else if (c >= 0xf0 && c <= 0xf4)
+        cp = c & 0x07, len = 4;
+    else
+        return 0;
+    if (len > avail)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    if (cp_out)
+        *cp_out = cp;
+    return len;
+}
+
 int sdra_text_check_line(const char *what, const char *s, sdra_error *err)
 {
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
-    size_t at = 0;
-    while (p[at]) {
-        unsigned c = p[at];
+    const char *p = s ? s : "";
+    size_t at = 0, n = strlen(p);
+    while (at < n) {
         unsigned cp;
-        int len;
-        if (c < 0x80)
-            cp = c, len = 1;
-        else if (c >= 0xc2 && c <= 0xdf)
-            cp = c & 0x1f, len = 2;
-        else if (c >= 0xe0 && c <= 0xef)
-            cp = c & 0x0f, len = 3;
-        else if (c >= 0xf0 && c <= 0xf4)
-            cp = c & 0x07, len = 4;
-        else
-            return sdra_error_set(err, SDRA_EINVAL, "%s: not valid UTF-8 (byte %zu)", what, at + 1);
-        for (int i = 1; i < len; i++) {
-            if ((p[at + i] & 0xc0) != 0x80)
-                return sdra_error_set(err, SDRA_EINVAL, "%s: not valid UTF-8 (byte %zu)", what, at + 1);
-            cp = (cp << 6) | (p[at + i] & 0x3f);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
+        size_t len = sdra_utf8_decode(p + at, n - at, &cp);
+        if (!len)
             return sdra_error_set(err, SDRA_EINVAL, "%s: not valid UTF-8 (byte %zu)", what, at + 1);
         if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
             return sdra_error_set(err, SDRA_EINVAL, "%s: contains a control character (U+%04X)", what, cp);
@@ -60,7 +74,7 @@ int sdra_text_check_line(const char *what, const char *s, sdra_error *err)
             return sdra_error_set(err, SDRA_EINVAL, "%s: contains a bidirectional control (U+%04X)", what, cp);
         if (cp == 0x2028 || cp == 0x2029)
             return sdra_error_set(err, SDRA_EINVAL, "%s: contains a line or paragraph separator (U+%04X)", what, cp);
-        at += (size_t)len;
+        at += len;
     }
     return 0;
 }

@@ -6,6 +6,7 @@
  * ends it with the RFC's close code and a reason the peer is sent.
  */
 #include "sdra/ws.h"
+#include "sdra/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,21 +111,9 @@ bool sdra_ws_key_valid(const char *key)
 
 bool sdra_ws_utf8_valid(const uint8_t *p, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = p[i];
-        size_t k = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-        if (!k || i + k > n)
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = sdra_utf8_decode((const char *)p + i, n - i, NULL)))
             return false;
-        for (size_t j = 1; j < k; j++)
-            if ((p[i + j] & 0xc0) != 0x80)
-                return false;
-        if (k == 3 && ((c == 0xe0 && p[i + 1] < 0xa0) || (c == 0xed && p[i + 1] >= 0xa0)))
-            return false;
-        if (k == 4 && ((c == 0xf0 && p[i + 1] < 0x90) || (c == 0xf4 && p[i + 1] >= 0x90)))
-            return false;
-        i += k;
-    }
     return true;
 }
 

@@ -93,22 +93,11 @@ enum MHD_Result srv_send_json(req *r, struct MHD_Connection *c, int status, json
  * this the error document could not be made and the client got no answer at all. */
 static void utf8_scrub(char *s)
 {
-    for (unsigned char *p = (unsigned char *)s; *p;) {
-        int n = *p < 0x80 ? 1 : *p >= 0xc2 && *p <= 0xdf ? 2 : *p >= 0xe0 && *p <= 0xef ? 3
-              : *p >= 0xf0 && *p <= 0xf4 ? 4 : 0;
-        bool ok = n > 0;
-        for (int i = 1; ok && i < n; i++)
-            ok = (p[i] & 0xc0) == 0x80;
-        if (ok && n == 3)
-            ok = !(p[0] == 0xe0 && p[1] < 0xa0) && !(p[0] == 0xed && p[1] >= 0xa0);
-        if (ok && n == 4)
-            ok = !(p[0] == 0xf0 && p[1] < 0x90) && !(p[0] == 0xf4 && p[1] >= 0x90);
-        if (!ok) {
-            *p++ = '?';
-            continue;
+    for (size_t at = 0, len = strlen(s), n; at < len; at += n)
+        if (!(n = sdra_utf8_decode(s + at, len - at, NULL))) {
+            s[at] = '?';
+            n = 1;
         }
-        p += n;
-    }
 }
 
 enum MHD_Result srv_send_error(req *r, struct MHD_Connection *c, int status, const char *code,

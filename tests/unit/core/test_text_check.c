@@ -40,6 +40,28 @@ static void forging_characters_are_refused(void **state)
     }
 }
 
+/* The one UTF-8 decoder (the text check, the transcript importer, the server's error scrub and
+ * the WebSocket text check use it): lengths and code points, and every malformed form refused. */
+static void utf8_decode_lengths_and_refusals(void **state)
+{
+    (void)state;
+    unsigned cp = 0;
+    assert_int_equal(sdra_utf8_decode("a", 1, &cp), 1);
+    assert_int_equal(cp, 'a');
+    assert_int_equal(sdra_utf8_decode("\xc3\xa9", 2, &cp), 2); /* e acute */
+    assert_int_equal(cp, 0xe9);
+    assert_int_equal(sdra_utf8_decode("\xe2\x82\xac", 3, &cp), 3); /* euro sign */
+    assert_int_equal(cp, 0x20ac);
+    assert_int_equal(sdra_utf8_decode("\xf0\x9f\x98\x80", 4, &cp), 4);
+    assert_int_equal(cp, 0x1f600);
+    static const char *bad[] = {"\x80", "\xc0\xaf", "\xc1\xbf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                "\xf5\x80\x80\x80", "\xff", "\xc3"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(sdra_utf8_decode(bad[i], strlen(bad[i]), &cp), 0);
+    assert_int_equal(sdra_utf8_decode("\xe2\x82\xac", 2, &cp), 0); /* cut short by avail */
+    assert_int_equal(sdra_utf8_decode("", 0, &cp), 0);
+}
+
 static void call_fields_use_it(void **state)
 {
     (void)state;
@@ -63,6 +85,7 @@ int main(void)
         cmocka_unit_test(plain_text_passes),
         cmocka_unit_test(forging_characters_are_refused),
         cmocka_unit_test(call_fields_use_it),
+        cmocka_unit_test(utf8_decode_lengths_and_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
