@@ -5,8 +5,11 @@
  */
 #include "rules_ctx.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define OBJ_NB_MIN 4.0  /* log-odds a sentence needs (docs/analysis.md, "Learned findings") */
 #define PAIN_NB_MIN 1.5 /* log-odds a sentence needs (docs/analysis.md, "Learned findings") */
@@ -86,6 +89,76 @@ void an_learned_pain(actx *c, json_t *arr)
         an_sort_by_i(arr);
 }
 
+#define NB_CACHE_MAX 16
+
+/* Trained classifiers, kept for the life of the process and shared read-only by every analysis
+ * (the live coach analyses a window at every utterance; training is most of a short call's
+ * analysis): one per examples file version (path, size, modification time) and label set. */
+static struct {
+    char *key;
+    an_nb *m;
+} nb_cache[NB_CACHE_MAX];
+static size_t nb_cached;
+static pthread_mutex_t nb_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static an_nb *cache_find(const char *key)
+{
+    for (size_t i = 0; i < nb_cached; i++)
+        if (!strcmp(nb_cache[i].key, key))
+            return nb_cache[i].m;
+    return NULL;
+}
+
+/* The classifier of path with labels: from the cache, or trained and cached. *owned gets it too
+ * when the cache is full: the caller frees that one. A missing file gives NULL and 0. */
+static int classifier(const an_nb **out, an_nb **owned, const char *path, const char *const *labels, int n,
+                      sdra_error *err)
+{
+    *out = NULL;
+    *owned = NULL;
+    struct stat st;
+    char key[8192];
+    size_t len = 0;
+    if (stat(path, &st) == 0) {
+        len = (size_t)snprintf(key, sizeof key, "%s|%lld|%lld.%09ld", path, (long long)st.st_size,
+                               (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+        for (int k = 0; k < n && len < sizeof key; k++)
+            len += (size_t)snprintf(key + len, sizeof key - len, "|%s", labels[k]);
+    }
+    bool cacheable = len > 0 && len < sizeof key;
+    if (cacheable) {
+        pthread_mutex_lock(&nb_mu);
+        *out = cache_find(key);
+        pthread_mutex_unlock(&nb_mu);
+        if (*out)
+            return 0;
+    }
+    an_nb *m = NULL;
+    int rc = an_nb_load(&m, path, labels, n, err);
+    if (rc < 0 || !m)
+        return rc;
+    *out = m;
+    if (!cacheable) {
+        *owned = m;
+        return 0;
+    }
+    pthread_mutex_lock(&nb_mu);
+    const an_nb *have = cache_find(key);
+    char *k = have ? NULL : strdup(key);
+    if (have) { /* another analysis trained it meanwhile */
+        an_nb_free(m);
+        *out = have;
+    } else if (k && nb_cached < NB_CACHE_MAX) {
+        nb_cache[nb_cached].key = k;
+        nb_cache[nb_cached++].m = m;
+    } else {
+        free(k);
+        *owned = m;
+    }
+    pthread_mutex_unlock(&nb_mu);
+    return 0;
+}
+
 /* The pain and objection classifiers of dir (nb.c): pain_examples.txt labels a sentence 0 or 1,
  * objection_examples.txt "none" or one of the objection types the rules know. */
 int an_load_classifiers(actx *c, const char *dir, sdra_error *err)
@@ -94,7 +167,7 @@ int an_load_classifiers(actx *c, const char *dir, sdra_error *err)
     static const char *const pain[] = {"0", "1"};
     if ((size_t)snprintf(path, sizeof path, "%s/pain_examples.txt", dir) >= sizeof path)
         return sdra_error_set(err, SDRA_ELIMIT, "rules directory path too long");
-    int rc = an_nb_load(&c->pain_nb, path, pain, 2, err);
+    int rc = classifier(&c->pain_nb, &c->nb_owned[0], path, pain, 2, err);
     if (rc < 0)
         return rc;
     const char *types[AN_NB_LABELS_MAX] = {"none"};
@@ -113,5 +186,5 @@ int an_load_classifiers(actx *c, const char *dir, sdra_error *err)
     if (n < 2)
         return 0; /* no objection rules, no objection classifier */
     snprintf(path, sizeof path, "%s/objection_examples.txt", dir);
-    return an_nb_load(&c->obj_nb, path, types, n, err);
+    return classifier(&c->obj_nb, &c->nb_owned[1], path, types, n, err);
 }

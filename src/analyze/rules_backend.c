@@ -1208,8 +1208,8 @@ done:
     free(c.roles);
     free(c.m);
     an_rules_release(&c.rules);
-    an_nb_free(c.pain_nb);
-    an_nb_free(c.obj_nb);
+    an_nb_free(c.nb_owned[0]);
+    an_nb_free(c.nb_owned[1]);
     return rc;
 }
 

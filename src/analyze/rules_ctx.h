@@ -34,8 +34,9 @@ typedef struct actx {
     const sdra_transcript *t;
     const sdra_analyze_params *p;
     an_rules rules;
-    an_nb *pain_nb; /* the pain classifier (nb.c), or NULL */
-    an_nb *obj_nb;  /* the objection classifier, or NULL */
+    const an_nb *pain_nb; /* the pain classifier (nb.c), or NULL; shared, read-only */
+    const an_nb *obj_nb;  /* the objection classifier, or NULL */
+    an_nb *nb_owned[2];   /* those of them this analysis must free (the cache was full) */
     uview *v;
     sdra_role *roles; /* per speaker */
     match *m;
@@ -66,8 +67,8 @@ int an_sentence_end(const uview *v, int i);
 void an_choose_date(actx *c, int u);
 json_t *an_find_meeting(actx *c, bool opted_out, int opt_out_u);
 
-/* learned.c: the classifiers of dir (a missing examples file: none), and what they add to the
- * rules' objections and pain points */
+/* learned.c: the classifiers of dir (a missing examples file: none; trained once per process and
+ * file version), and what they add to the rules' objections and pain points */
 int an_load_classifiers(actx *c, const char *dir, sdra_error *err);
 void an_learned_objections(actx *c, json_t *arr);
 void an_learned_pain(actx *c, json_t *arr);

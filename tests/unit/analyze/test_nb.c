@@ -12,10 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "analyze/internal.h"
 #include "sdra/analyze.h"
+#include "sdra/transcript.h"
 #include "sdra/util.h"
 
 static const char *const PAIN[] = {"0", "1"};
@@ -152,12 +156,83 @@ static void nb_pain_shipped_examples(void **state)
     an_nb_free(m);
 }
 
+/* Pain points of one prospect line analysed with the rules of dir. */
+static size_t learned_pains(const char *dir, const char *line)
+{
+    sdra_transcript *t = sdra_transcript_create();
+    int r = sdra_transcript_add_speaker(t, "S1", SDRA_ROLE_REP, -1);
+    int p = sdra_transcript_add_speaker(t, "S2", SDRA_ROLE_PROSPECT, -1);
+    assert_non_null(sdra_transcript_add_utterance(t, r, 0.0, 2.0, "How are things at the depot?"));
+    assert_non_null(sdra_transcript_add_utterance(t, p, 3.0, 6.0, line));
+    sdra_analyze_params prm = sdra_analyze_default_params();
+    prm.call_date = "2026-11-24";
+    prm.rules_dir = dir;
+    json_t *doc = NULL;
+    sdra_error err = {0};
+    if (sdra_analyze(&doc, t, &prm, &err) < 0)
+        fail_msg("analyze: %s", err.msg);
+    size_t n = 0, i;
+    json_t *o;
+    json_array_foreach(json_object_get(doc, "pain_points"), i, o)
+        n += json_is_true(json_object_get(o, "learned"));
+    json_decref(doc);
+    sdra_transcript_destroy(t);
+    return n;
+}
+
+/* The classifiers are trained once per process and examples file: a second analysis reuses
+ * them, and a changed file (another size or modification time) is trained again. */
+static void nb_retrained_when_examples_change(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sdra-nb-rules-XXXXXX", src[4096], path[4200];
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(sdra_share_path(src, sizeof src, "analyze"), 0);
+    DIR *d = opendir(src);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));) { /* the shipped rules, not their examples */
+        if (e->d_name[0] == '.' || strstr(e->d_name, "_examples.txt"))
+            continue;
+        char from[4400];
+        snprintf(from, sizeof from, "%s/%s", src, e->d_name);
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        assert_int_equal(symlink(from, path), 0);
+    }
+    closedir(d);
+    const char *line = "The blue widgets squeak loudly near the loading bay every single morning.";
+    snprintf(path, sizeof path, "%s/pain_examples.txt", dir);
+    write_file(path, "1\tthe blue widgets squeak loudly near the bay\n1\twidgets squeak every morning at the loading bay\n"
+                     "0\tsure, happy to chat\n0\tthursday works for me\n0\twe have twenty people\n");
+    assert_int_equal(learned_pains(dir, line), 1);
+    assert_int_equal(learned_pains(dir, line), 1); /* the cached classifier */
+    /* the same sentences, labelled the other way, and a later modification time */
+    write_file(path, "0\tthe blue widgets squeak loudly near the bay\n0\twidgets squeak every morning at the loading bay\n"
+                     "1\tsure, happy to chat\n1\tthursday works for me\n1\twe have twenty people\n");
+    struct timeval tv[2];
+    gettimeofday(&tv[0], NULL);
+    tv[0].tv_sec += 10;
+    tv[1] = tv[0];
+    assert_int_equal(utimes(path, tv), 0);
+    assert_int_equal(learned_pains(dir, line), 0);
+    d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(nb_pain_learns_and_generalises),
         cmocka_unit_test(nb_pain_shipped_examples),
         cmocka_unit_test(nb_objection_types),
+        cmocka_unit_test(nb_retrained_when_examples_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
