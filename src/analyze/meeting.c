@@ -42,6 +42,14 @@ void an_choose_date(actx *c, int u)
             }
         }
     }
+    if (best_d == 1 << 30) /* no meeting words: the day asked about ("Tuesday I'm at the port. Thursday?") */
+        for (int a = na - 1; a >= 0 && best_d == 1 << 30; a--) {
+            int e = an_sentence_end(v, pos[a]);
+            if (v->toks[e].flags & AN_TOK_QMARK) {
+                best = a;
+                best_d = 1 << 29;
+            }
+        }
     if (best_d == 1 << 30) /* no meeting words but a decline: "Monday's bad. Tuesday the 14th." */
         for (size_t k = v->m_first; k < v->m_first + v->m_count && best_d == 1 << 30; k++) {
             const match *mm = &c->m[k];
@@ -249,7 +257,13 @@ json_t *an_find_meeting(actx *c, bool opted_out, int opt_out_u)
             snprintf(said.part_of_day, sizeof said.part_of_day, "morning");
             said.pm_guessed = false;
         }
-        bool counter = open && names && said.date[0] && said.time[0] && !restates(&slot, &said);
+        /* a day and an hour, another hour for the slot's day, or another day asked for ("Tuesday
+           I'm at the port. Thursday?") */
+        bool counter = open && names && !restates(&slot, &said) &&
+                       ((said.time[0] && (said.date[0] || (slot.date[0] && slot.time[0]))) ||
+                        (v->question && said.date[0] && spk != slot_spk));
+        /* the other side's question just before ("What time?") */
+        bool answers = u > 0 && c->v[u - 1].question && t->utts[u - 1].speaker != spk;
         /* the agreed hour gets its day when someone confirms it ("Come through at two
            o'clock." - "Wednesday the sixth of May, two o'clock.") */
         if (best_a >= 0 && (int)u > best_a && (int)u - best_a <= MEETING_REPLY_WITHIN && names && !dec &&
@@ -267,8 +281,10 @@ json_t *an_find_meeting(actx *c, bool opted_out, int opt_out_u)
             slot_u = (int)u;
         } else if (first_reply && !dec && names && restates(&slot, &said)) {
             /* "Next Tuesday at eight?" - "Eight o'clock on the 3rd at the yard." */
+            slot_merge(&slot, &said); /* "Thursday?" - "Thursday the 3rd, yes.": the week named */
             agree(&d, &slot, &best_p, &best_a, slot_u, (int)u);
-        } else if (first_reply && !dec && names && !said.date[0] && said.time[0] && slot.date[0] && !slot.time[0]) {
+        } else if ((first_reply || answers) && !dec && names && !said.date[0] && said.time[0] && slot.date[0] &&
+                   !slot.time[0]) {
             /* "Wednesday the 8th. What time suits?" - "Quarter past two.": the hour completes the
                day, and agrees to it */
             slot_merge(&slot, &said);

@@ -267,6 +267,22 @@ static void findings_meeting_negotiated_over_turns(void **state)
         "R: Seven on Wednesday the 2nd, I'll be there.",
     };
     expect_meeting(first_thing, 3, "2026-12-02", "07:00");
+    /* another hour for the slot's day is a counter-offer ("make it half nine") */
+    const char *other_hour[] = {
+        "P: Wednesday the 2nd would work, first thing.",
+        "R: Nine o'clock on Wednesday the 2nd?",
+        "P: Make it half nine, the traffic is murder.",
+        "R: Half nine Wednesday the 2nd at your office.",
+    };
+    expect_meeting(other_hour, 4, "2026-12-02", "09:30");
+    /* the day asked about, not the day turned down before it */
+    const char *asked_day[] = {
+        "R: Could we meet next week to go through the proposal?",
+        "P: Tuesday and Wednesday I am at the port with an audit. Thursday?",
+        "R: Thursday the 3rd, yes. What time?",
+        "P: After lunch, say half past two.",
+    };
+    expect_meeting(asked_day, 4, "2026-12-03", "14:30");
 }
 
 static void findings_metrics(void **state)
