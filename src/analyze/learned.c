@@ -14,6 +14,22 @@
 #define OBJ_NB_MIN 4.0  /* log-odds a sentence needs (docs/analysis.md, "Learned findings") */
 #define PAIN_NB_MIN 1.5 /* log-odds a sentence needs (docs/analysis.md, "Learned findings") */
 
+/* The first sentence of prospect utterance u from token b on that the classifiers read: 4 words
+ * or more, and no rule of category cat in it. Returns its first token (its last in *e), or -1
+ * when there is none (and for the rep's utterances). */
+static int unruled_sentence(const actx *c, int u, const char *cat, int b, int *e)
+{
+    const uview *v = &c->v[u];
+    if (v->role != SDRA_ROLE_PROSPECT)
+        return -1;
+    for (; b < v->n; b = *e + 1) {
+        *e = an_sentence_end(v, b);
+        if (*e - b + 1 >= 4 && !an_rule_in(c, u, cat, b, *e + 1))
+            return b;
+    }
+    return -1;
+}
+
 /* Objections the rules did not see: in a prospect utterance, the first sentence of 4 words or
  * more without a rule objection that the classifier rates OBJ_NB_MIN or more, when its
  * likeliest type was not raised before (the sets label one objection per type and call; only
@@ -27,14 +43,9 @@ void an_learned_objections(actx *c, json_t *arr)
     json_t *o;
     for (size_t u = 0; u < n_u; u++) {
         const uview *v = &c->v[u];
-        if (v->role != SDRA_ROLE_PROSPECT)
-            continue;
-        for (int b = 0, e; b < v->n; b = e + 1) {
-            e = an_sentence_end(v, b);
-            if (an_rule_in(c, (int)u, "objection", b, e + 1))
-                continue;
+        for (int b = 0, e; (b = unruled_sentence(c, (int)u, "objection", b, &e)) >= 0; b = e + 1) {
             int k = 0;
-            if (e - b + 1 < 4 || an_nb_score(c->obj_nb, v->toks, b, e + 1, &k) < OBJ_NB_MIN)
+            if (an_nb_score(c->obj_nb, v->toks, b, e + 1, &k) < OBJ_NB_MIN)
                 continue;
             const char *type = an_nb_label(c->obj_nb, k);
             bool dup = false; /* only what came before counts, so a live call finds the same */
@@ -68,12 +79,8 @@ void an_learned_pain(actx *c, json_t *arr)
     size_t n_u = c->t->n_utts, n_rules = json_array_size(arr);
     for (size_t u = 0; u < n_u; u++) {
         const uview *v = &c->v[u];
-        if (v->role != SDRA_ROLE_PROSPECT)
-            continue;
-        for (int b = 0, e; b < v->n; b = e + 1) {
-            e = an_sentence_end(v, b);
-            if (e - b + 1 < 4 || (v->toks[e].flags & AN_TOK_QMARK) || an_rule_in(c, (int)u, "pain", b, e + 1) ||
-                an_nb_score(c->pain_nb, v->toks, b, e + 1, NULL) < PAIN_NB_MIN)
+        for (int b = 0, e; (b = unruled_sentence(c, (int)u, "pain", b, &e)) >= 0; b = e + 1) {
+            if ((v->toks[e].flags & AN_TOK_QMARK) || an_nb_score(c->pain_nb, v->toks, b, e + 1, NULL) < PAIN_NB_MIN)
                 continue;
             json_t *x = json_object();
             json_t *text = an_span_str(c->t->utts[u].text, v->toks[b].begin, v->toks[e].end);
