@@ -22,7 +22,6 @@
 #include <strings.h>
 
 #define MAX_MATCHES 2000000
-#define ACTION_MAX_TOKENS 14
 #define N_KEYPHRASES 8
 
 
@@ -493,105 +492,6 @@ static json_t *find_pain(actx *c)
     an_learned_pain(c, arr);
     return arr;
 }
-
-static int cmp_match_pos(const void *a, const void *b)
-{
-    const match *x = a, *y = b;
-    if (x->u != y->u)
-        return x->u - y->u;
-    return x->begin - y->begin;
-}
-
-static json_t *find_actions(actx *c)
-{
-    json_t *arr = json_array();
-    /* collect action matches in text order */
-    size_t na = 0;
-    match *am = malloc(sizeof *am * (c->n_m ? c->n_m : 1));
-    if (!am)
-        return arr;
-    for (size_t k = 0; k < c->n_m; k++)
-        if (!strcmp(c->m[k].rule->category, "action") && an_rule_ok(c, &c->m[k]))
-            am[na++] = c->m[k];
-    qsort(am, na, sizeof *am, cmp_match_pos);
-    int last_u = -1, last_end = -1;
-    for (size_t k = 0; k < na; k++) {
-        const match *mm = &am[k];
-        if (mm->u == last_u && mm->begin < last_end)
-            continue; /* overlaps the previous action of this utterance */
-        const uview *v = &c->v[mm->u];
-        if (strcmp(mm->rule->label, "request")) {
-            /* "if I ever need something I'll call you": a condition is not a commitment */
-            bool cond = false;
-            for (int j = mm->begin - 1; j >= 0 && j >= mm->begin - 6 && !(v->toks[j].flags & AN_TOK_SENT_END); j--) {
-                const char *w = v->toks[j].w;
-                if (!strcmp(w, "and") || !strcmp(w, "but") || !strcmp(w, "so"))
-                    break; /* a new clause (ASR text has no commas or full stops) */
-                if (!strcmp(w, "if") || !strcmp(w, "unless"))
-                    cond = true;
-            }
-            if (cond)
-                continue;
-        }
-        int limit = v->n;
-        if (k + 1 < na && am[k + 1].u == mm->u)
-            for (size_t q = k + 1; q < na && am[q].u == mm->u; q++)
-                if (am[q].begin >= mm->end) {
-                    limit = am[q].begin;
-                    break;
-                }
-        int wb = mm->cap >= 0 ? mm->cap : mm->end;
-        int we = wb;
-        sdra_date_match dm;
-        int db = -1, de = -1;
-        /* the due date is said in the same sentence */
-        int sent_end = mm->end - 1;
-        while (sent_end < limit - 1 && !(v->toks[sent_end].flags & AN_TOK_SENT_END))
-            sent_end++;
-        bool has_due = an_date_find(&dm, v->toks, sent_end + 1 < limit ? sent_end + 1 : limit, mm->begin, c->anchor,
-                                    &db, &de) == 1;
-        if (!has_due) { /* "by friday i will send it": a date just before the commitment */
-            int from = mm->begin - 6 < 0 ? 0 : mm->begin - 6;
-            has_due = an_date_find(&dm, v->toks, mm->begin, from, c->anchor, &db, &de) == 1;
-        }
-        while (we < limit && we - wb < ACTION_MAX_TOKENS) {
-            if (has_due && we == db && db >= wb)
-                break;
-            if (an_in_class(&c->rules, "stop_action", v->toks[we].w) && we > wb)
-                break;
-            we++;
-            if (v->toks[we - 1].flags & AN_TOK_CLAUSE_END)
-                break;
-        }
-        /* trailing small words ("by", "on", "the") before the date are not part of what */
-        while (we > wb + 1 && an_in_class(&c->rules, "trail", v->toks[we - 1].w))
-            we--;
-        if (we <= wb) {
-            wb = mm->begin;
-            we = mm->end;
-        }
-        last_u = mm->u;
-        last_end = we > mm->end ? we : mm->end;
-        bool request = !strcmp(mm->rule->label, "request");
-        sdra_role owner = v->role;
-        if (request)
-            owner = v->role == SDRA_ROLE_REP ? SDRA_ROLE_PROSPECT : SDRA_ROLE_REP;
-        json_t *o = json_object();
-        json_object_set_new(o, "owner", json_string(sdra_role_name(owner)));
-        json_object_set_new(o, "kind", json_string(request ? "request" : "commitment"));
-        json_object_set_new(o, "text", an_span_str(c->t->utts[mm->u].text, v->toks[wb].begin, v->toks[we - 1].end));
-        json_object_set_new(o, "due", has_due && dm.date[0] ? json_string(dm.date) : json_null());
-        json_object_set_new(o, "due_time", has_due && dm.time[0] ? json_string(dm.time) : json_null());
-        if (has_due)
-            json_object_set_new(o, "due_said", an_span_str(c->t->utts[mm->u].text, dm.begin, dm.end));
-        an_evidence(o, c, mm->u);
-        json_object_set_new(o, "quote", an_utt_text(&c->t->utts[mm->u]));
-        json_array_append_new(arr, o);
-    }
-    free(am);
-    return arr;
-}
-
 
 /* ---- the next meeting: a negotiation tracked over the turns -------------------------------- */
 
@@ -1183,7 +1083,7 @@ static int rules_analyze(json_t **out, const sdra_transcript *t, const sdra_anal
     json_object_set_new(doc, "objections", find_objections(&c));
     json_object_set_new(doc, "topics", find_topics(&c));
     json_object_set_new(doc, "pain_points", find_pain(&c));
-    json_object_set_new(doc, "action_items", find_actions(&c));
+    json_object_set_new(doc, "action_items", an_find_actions(&c));
     json_object_set_new(doc, "next_meeting", mt);
     json_object_set_new(doc, "contact_preferences", cp);
     json_object_set_new(doc, "metrics", metrics_doc(&c));

@@ -1,7 +1,7 @@
 /*
  * rules_ctx.h - what the parts of the rules backend share (rules_backend.c: tokens, matches,
- * roles and most findings; meeting.c: dates per utterance and the meeting tracker; learned.c:
- * the learned classifiers' findings): the view of one call and the helpers that turn a match
+ * roles and most findings; meeting.c: dates per utterance and the meeting tracker; actions.c:
+ * action items; learned.c: the learned classifiers' findings): the view of one call and the helpers that turn a match
  * into a finding. Private to src/analyze.
  */
 #ifndef SDRA_ANALYZE_RULES_CTX_H
@@ -66,6 +66,9 @@ int an_sentence_end(const uview *v, int i);
  * both sides agreed to (null when none; none after an opt-out at or after it) */
 void an_choose_date(actx *c, int u);
 json_t *an_find_meeting(actx *c, bool opted_out, int opt_out_u);
+
+/* actions.c: the action items (commitments and requests), in text order */
+json_t *an_find_actions(actx *c);
 
 /* learned.c: the classifiers of dir (a missing examples file: none; trained once per process and
  * file version), and what they add to the rules' objections and pain points */

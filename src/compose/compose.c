@@ -534,6 +534,18 @@ static char *item_object(const char *text, const words *vague_ref)
     return strndup(p, n);
 }
 
+/* What an earlier item (or the request an item answers) offered or asked for, in the email's
+ * voice ("the usage report" of "send me the usage report"); NULL when it names nothing. */
+static char *earlier_object(const json_t *prev, const wordlists *wl)
+{
+    char *ptxt = clean(jstr(prev, "text"), MAX_ITEM_BYTES);
+    char *pv = ptxt ? to_email_voice(ptxt, said_by_prospect(prev), &wl->voice) : NULL;
+    char *obj = pv ? item_object(pv, &wl->vague_ref) : NULL;
+    free(ptxt);
+    free(pv);
+    return obj;
+}
+
 /* The text of item k of arr in the email's voice, with "send that" / "send it" resolved to
  * what an earlier item (within RESOLVE_TURNS utterances) offered or asked for, and [resolve]
  * phrases ("answer that") replaced. NULL when there is no text. */
@@ -562,6 +574,19 @@ static char *item_text(const json_t *arr, size_t k, const wordlists *wl)
         l2++;
     if (!l2 || !in_list(&wl->vague_ref, w2, l2))
         return txt;
+    char word[32];
+    snprintf(word, sizeof word, "%.*s", (int)(l2 < 31 ? l2 : 31), w2);
+    /* first the request this item answers ("Send me the report" - "I'll send it"), then the
+       items said before it */
+    const json_t *ans = json_object_get(it, "answers");
+    for (size_t j = json_array_size(ans); j-- > 0;) {
+        char *obj = earlier_object(json_array_get(ans, j), wl);
+        if (obj) {
+            replace_word(&txt, word, strlen(word), obj);
+            free(obj);
+            return txt;
+        }
+    }
     const json_t *self_i = json_object_get(it, "i");
     for (size_t j = k; j-- > 0;) {
         const json_t *prev = json_array_get(arr, j);
@@ -569,14 +594,8 @@ static char *item_text(const json_t *arr, size_t k, const wordlists *wl)
         if (json_is_integer(self_i) && json_is_integer(pi) &&
             json_integer_value(self_i) - json_integer_value(pi) > RESOLVE_TURNS)
             break;
-        char *ptxt = clean(jstr(prev, "text"), MAX_ITEM_BYTES);
-        char *pv = ptxt ? to_email_voice(ptxt, said_by_prospect(prev), &wl->voice) : NULL;
-        char *obj = pv ? item_object(pv, &wl->vague_ref) : NULL;
-        free(ptxt);
-        free(pv);
+        char *obj = earlier_object(prev, wl);
         if (obj) {
-            char word[32];
-            snprintf(word, sizeof word, "%.*s", (int)(l2 < 31 ? l2 : 31), w2);
             replace_word(&txt, word, strlen(word), obj);
             free(obj);
             break;

@@ -572,13 +572,107 @@ static void findings_learned_objection(void **state)
     json_decref(doc);
 }
 
+/* A request the asked side takes on in its next turn is one action item, the commitment, which
+ * carries the request; a request for another kind of thing ("call me back") stays its own item. */
+static void findings_request_answered_is_one_item(void **state)
+{
+    (void)state;
+    const char *lines[] = {
+        "R: that covers the pricing side",
+        "P: can you send me the usage report for this year? and call me back in february.",
+        "R: sure, i will send it tonight",
+        "P: thanks",
+    };
+    json_t *doc = analyze(lines, 4);
+    json_t *acts = json_object_get(doc, "action_items");
+    assert_int_equal(json_array_size(acts), 2);
+    json_t *cb = json_array_get(acts, 0), *c = json_array_get(acts, 1);
+    assert_string_equal(json_string_value(json_object_get(cb, "kind")), "request");
+    assert_non_null(strstr(json_string_value(json_object_get(cb, "text")), "call me back"));
+    assert_string_equal(json_string_value(json_object_get(c, "kind")), "commitment");
+    assert_string_equal(json_string_value(json_object_get(c, "owner")), "rep");
+    assert_string_equal(json_string_value(json_object_get(c, "due")), "2026-11-24");
+    json_t *ans = json_object_get(c, "answers");
+    assert_int_equal(json_array_size(ans), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(ans, 0), "i")), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ans, 0), "role")), "prospect");
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(ans, 0), "text")), "usage report"));
+    assert_true(has(doc, "intents", "type", "request_information"));
+    json_decref(doc);
+
+    /* the same commitment three turns later, or by the side that asked, answers nothing */
+    const char *late[] = {
+        "P: can you send me the usage report for this year",
+        "R: good question",
+        "P: it would help",
+        "R: i will send it tonight",
+    };
+    doc = analyze(late, 4);
+    assert_int_equal(json_array_size(json_object_get(doc, "action_items")), 2);
+    json_decref(doc);
+    const char *self[] = {
+        "R: can you send me your delivery sheets",
+        "R: and i will send you the quote",
+    };
+    doc = analyze(self, 2);
+    assert_int_equal(json_array_size(json_object_get(doc, "action_items")), 2);
+    json_decref(doc);
+}
+
+/* An offer is a commitment once taken up, none when not; one promised again later is that
+ * promise; a commitment followed by a question is no offer. */
+static void findings_offers(void **state)
+{
+    (void)state;
+    const char *declined[] = {"R: I can send you our security whitepaper.", "P: No thanks, we are fine."};
+    json_t *doc = analyze(declined, 2);
+    assert_int_equal(json_array_size(json_object_get(doc, "action_items")), 0);
+    json_decref(doc);
+
+    const char *taken[] = {"R: I can send you our security whitepaper.", "P: Yes please, that would help."};
+    doc = analyze(taken, 2);
+    json_t *acts = json_object_get(doc, "action_items");
+    assert_int_equal(json_array_size(acts), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(acts, 0), "kind")), "commitment");
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(acts, 0), "text")), "whitepaper"));
+    json_decref(doc);
+
+    /* asked for in the reply: the offer answers the request */
+    const char *asked[] = {"R: We can share our ISO certificate.", "P: Ah good, please send me the certificate."};
+    doc = analyze(asked, 2);
+    acts = json_object_get(doc, "action_items");
+    assert_int_equal(json_array_size(acts), 1);
+    assert_int_equal(json_array_size(json_object_get(json_array_get(acts, 0), "answers")), 1);
+    json_decref(doc);
+
+    const char *again[] = {"R: Should I check back in with you in January?", "P: Yes. Second week, after the holidays.",
+                           "R: I'll call you in the second week of January."};
+    doc = analyze(again, 3);
+    acts = json_object_get(doc, "action_items");
+    assert_int_equal(json_array_size(acts), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(acts, 0), "i")), 2);
+    json_decref(doc);
+
+    /* another thing of the same kind is another item: the offer taken up stays */
+    const char *other[] = {"R: I can send the SOC 2 report under NDA today.", "P: Good. Where is the data stored?",
+                           "R: In Frankfurt. I'll include our data processing agreement as well."};
+    doc = analyze(other, 3);
+    assert_int_equal(json_array_size(json_object_get(doc, "action_items")), 2);
+    json_decref(doc);
+
+    const char *notq[] = {"R: I'll send an invite to you and Dave, what's his email?", "P: It's dave at the company dot com."};
+    doc = analyze(notq, 2);
+    assert_int_equal(json_array_size(json_object_get(doc, "action_items")), 1);
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(findings_sentiment_rules), cmocka_unit_test(findings_asr_text),
         cmocka_unit_test(findings_meeting_and_optout), cmocka_unit_test(findings_metrics),
         cmocka_unit_test(findings_bad_input), cmocka_unit_test(findings_malformed_rules),
-        cmocka_unit_test(findings_paraphrases), cmocka_unit_test(findings_scheduling_is_not_no_time),
+        cmocka_unit_test(findings_paraphrases), cmocka_unit_test(findings_request_answered_is_one_item), cmocka_unit_test(findings_offers), cmocka_unit_test(findings_scheduling_is_not_no_time),
         cmocka_unit_test(findings_meeting_negotiated_over_turns), cmocka_unit_test(findings_sentiment_everyday),
         cmocka_unit_test(findings_learned_objection), cmocka_unit_test(findings_learned_pains_per_sentence),
         cmocka_unit_test(findings_optout_with_one_channel_allowed),

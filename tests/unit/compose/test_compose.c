@@ -285,6 +285,29 @@ static void compose_cleans_action_items(void **state)
     json_decref(a);
 }
 
+/* "I'll send it tonight", answering "send me the usage report": the email says what "it" is,
+ * in its own voice, from the request the item carries. */
+static void compose_resolves_answered_request(void **state)
+{
+    (void)state;
+    json_t *a = json_loads(
+        "{\"schema\":\"sdra.analysis/1\",\"action_items\":["
+        "{\"owner\":\"rep\",\"kind\":\"commitment\",\"role\":\"rep\",\"i\":6,\"text\":\"send it tonight\","
+        "\"answers\":[{\"i\":5,\"role\":\"prospect\",\"text\":\"send me the usage report for my team\"}]}]}",
+        0, NULL);
+    assert_non_null(a);
+    sdra_compose_params p = params();
+    p.style = "friendly";
+    sdra_email *e = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), 0);
+    const char *t = text_of(e);
+    assert_non_null(strstr(t, "- Send the usage report for your team tonight"));
+    assert_null(strstr(t, "Send it"));
+    sdra_email_destroy(e);
+    json_decref(a);
+}
+
 static void compose_is_deterministic(void **state)
 {
     (void)state;
@@ -584,7 +607,7 @@ int main(void)
         cmocka_unit_test(compose_do_not_call_proposes_no_call),
         cmocka_unit_test(compose_default_meeting_hour),
         cmocka_unit_test(compose_quotes_the_relevant_words),
-        cmocka_unit_test(compose_cleans_action_items),
+        cmocka_unit_test(compose_cleans_action_items), cmocka_unit_test(compose_resolves_answered_request),
         cmocka_unit_test(compose_quotes_only_clear_short_words),
         cmocka_unit_test(compose_keeps_rep_commitments_from_the_transcript),
         cmocka_unit_test(compose_is_deterministic),
