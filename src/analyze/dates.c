@@ -128,6 +128,8 @@ static int duration_at(const an_tok *t, int n, int i, long anchor, long *out)
     const char *u = t[i + k].w;
     if (!strcmp(u, "day") || !strcmp(u, "days"))
         *out = anchor + v;
+    else if (!strcmp(u, "minute") || !strcmp(u, "minutes") || !strcmp(u, "hour") || !strcmp(u, "hours"))
+        *out = anchor; /* "in a few minutes": today */
     else if (!strcmp(u, "week") || !strcmp(u, "weeks"))
         *out = anchor + 7L * v;
     else if (!strcmp(u, "month") || !strcmp(u, "months")) {
@@ -258,6 +260,11 @@ static int parse_day(const an_tok *t, int n, int i, long anchor, long *out)
             }
             *out = week_monday(anchor) + 7;
             return j - i + 1;
+        }
+        if (is(t, n, i, "this") && is(t, n, j, "week") && weekday_at(t, n, j + 1) < 0) {
+            long fri = week_monday(anchor) + 4; /* "this week": by its Friday */
+            *out = fri < anchor ? anchor : fri;
+            return 2;
         }
         if (!next && (is(t, n, j, "morning") || is(t, n, j, "afternoon") || is(t, n, j, "arvo") ||
                       is(t, n, j, "evening"))) {

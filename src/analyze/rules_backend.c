@@ -209,6 +209,21 @@ static int match_all(actx *c)
 }
 
 
+/* Does utterance u answer a proposed slot: a meeting decline, or an accept of two words or
+ * more (a bare "yes" answers anything)? */
+static bool slot_reply(const actx *c, int u)
+{
+    const uview *v = &c->v[u];
+    for (size_t k = v->m_first; k < v->m_first + v->m_count; k++) {
+        const match *mm = &c->m[k];
+        if (strcmp(mm->rule->category, "meeting") || !an_rule_ok(c, mm))
+            continue;
+        if (!strcmp(mm->rule->label, "decline") || (!strcmp(mm->rule->label, "accept") && mm->end - mm->begin >= 2))
+            return true;
+    }
+    return false;
+}
+
 /* Per-utterance facts: question, date expression, meeting context. */
 static void utterance_facts(actx *c)
 {
@@ -239,6 +254,22 @@ static void utterance_facts(actx *c)
         if (v->has_date && (v->date.time[0] || v->date.part_of_day[0]) && v->question)
             v->meeting_ctx = true; /* "tomorrow at ten?", "Tuesday afternoon?" */
         v->score = an_sentiment(&c->rules, v->toks, v->n);
+    }
+    /* a day the rep asks about ("Next Tuesday maybe?", "Wednesday the 22nd?") that the
+       prospect answers as a slot, turning it down or taking it in more than a word ("Next
+       week's no good", "Yeah, I can do that"), was a proposal; not an offer to get back in
+       touch ("Shall I follow up at the end of next week?" - "That's fine") */
+    for (size_t u = 0; u + 1 < c->t->n_utts; u++) {
+        uview *v = &c->v[u];
+        if (v->meeting_ctx || !v->question || !v->has_date || v->date_bound || !v->date.date[0] ||
+            !strcmp(v->date.date, c->p->call_date) || v->role != SDRA_ROLE_REP ||
+            c->v[u + 1].role != SDRA_ROLE_PROSPECT)
+            continue;
+        bool recontact = false;
+        for (int i = 0; i < v->n && !recontact; i++)
+            recontact = an_in_class(&c->rules, "recontact", v->toks[i].w);
+        if (!recontact && slot_reply(c, (int)u + 1))
+            v->meeting_ctx = true;
     }
 }
 

@@ -52,7 +52,7 @@ d, st, schema = (json.load(open(p)) for p in sys.argv[1:4])
 assert d["schema"] == "sdra.analysis/1" and d["backend"] == "llm", d["backend"]
 m = d["meta"]["llm"]
 assert m["fallback"] is False and "warnings" not in d["meta"], d["meta"]
-assert m["items"] == m["kept"] == 7 and m["parts"] == 1 and m["requests"] == 1, m
+assert m["items"] == m["kept"] == 8 and m["parts"] == 1 and m["requests"] == 1, m
 assert m["dropped_ungrounded"] == 0 and m["dates_resolved"] == 3, m
 req = st["last_request"]
 assert st["auth_ok"] is True
@@ -70,7 +70,8 @@ assert obj == {("no_time", 1), ("price", 11)}, obj
 for o in d["objections"]:
     assert o["role"] == "prospect" and o["speaker"] == "S2" and o["match"].lower() in o["text"].lower()
 acts = {(a["owner"], a["kind"], a["i"], a["due"]) for a in d["action_items"]}
-assert acts == {("rep", "commitment", 10, "2026-11-19"), ("rep", "commitment", 14, "2026-11-16")}, acts
+assert acts == {("rep", "commitment", 10, "2026-11-19"), ("rep", "commitment", 14, "2026-11-16"),
+                ("prospect", "commitment", 13, None)}, acts
 mt = d["next_meeting"]
 assert mt["date"] == "2026-11-24" and mt["time"] == "14:00", mt
 assert len(d["pain_points"]) == 2 and all(p["role"] == "prospect" for p in d["pain_points"])
@@ -106,12 +107,12 @@ a, b, st = (json.load(open(p)) for p in sys.argv[1:4])
 m = b["meta"]["llm"]
 inj = st["injected"]
 assert inj == 6, st
-assert m["items"] == 7 + inj and m["kept"] == 7, m
+assert m["items"] == 8 + inj and m["kept"] == 8, m
 assert m["dropped_ungrounded"] + m["dropped_bad_utterance"] == inj, m
 assert m["dropped_bad_utterance"] == 2, m
 for k in ("objections", "action_items", "pain_points"):
     assert json.dumps(a[k], sort_keys=True) == json.dumps(b[k], sort_keys=True), k
-print("dropped %d of %d injected; kept %d of 7 grounded" % (m["dropped_ungrounded"] + m["dropped_bad_utterance"], inj, m["kept"]))
+print("dropped %d of %d injected; kept %d of 8 grounded" % (m["dropped_ungrounded"] + m["dropped_bad_utterance"], inj, m["kept"]))
 PY
 echo "ok: hallucinations dropped"
 
