@@ -22,7 +22,7 @@ import re
 import sys
 
 SETS = [".", "heldout", "heldout2", "heldout3", "blind", "blind-final", "blind3", "blind4", "blind5", "blind6",
-        "blind7", "blind8", "blind9"]
+        "blind7", "blind8", "blind9", "blind10"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KINDS = {"pain": "pain_examples.txt", "objection": "objection_examples.txt"}
 

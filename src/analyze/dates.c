@@ -585,6 +585,8 @@ static const char *part_at(const an_tok *t, int n, int i, int *used)
     *used = 1;
     if (i > 0 && is(t, n, i - 1, "good")) /* "good afternoon": a greeting */
         return NULL;
+    if (i == 0 && (t[0].flags & AN_TOK_CLAUSE_END) && !(t[0].flags & AN_TOK_QMARK))
+        return NULL; /* "Afternoon, is this Beau?": a greeting too */
     if (is(t, n, i, "morning") || is(t, n, i, "mornings"))
         return "morning";
     if (is(t, n, i, "afternoon") || is(t, n, i, "afternoons") || is(t, n, i, "arvo"))
