@@ -585,8 +585,10 @@ static const char *part_at(const an_tok *t, int n, int i, int *used)
     *used = 1;
     if (i > 0 && is(t, n, i - 1, "good")) /* "good afternoon": a greeting */
         return NULL;
-    if (i == 0 && (t[0].flags & AN_TOK_CLAUSE_END) && !(t[0].flags & AN_TOK_QMARK))
-        return NULL; /* "Afternoon, is this Beau?": a greeting too */
+    if (i == 0 && !(t[0].flags & AN_TOK_QMARK) &&
+        ((t[0].flags & AN_TOK_CLAUSE_END) || (n > 1 && (t[1].flags & AN_TOK_CLAUSE_END) && weekday_at(t, n, 1) < 0 &&
+                                              !is(t, n, 1, "then") && !is(t, n, 1, "works") && !is(t, n, 1, "is"))))
+        return NULL; /* "Afternoon, is this Beau?", "Morning Priya, thanks for jumping on": a greeting too */
     if (is(t, n, i, "morning") || is(t, n, i, "mornings"))
         return "morning";
     if (is(t, n, i, "afternoon") || is(t, n, i, "afternoons") || is(t, n, i, "arvo"))

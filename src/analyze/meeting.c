@@ -187,7 +187,7 @@ static bool restates(const sdra_date_match *s, const sdra_date_match *v)
 }
 
 /* Where utterance u has meeting.accept matches: bit 1 in a statement, bit 2 in a question
- * (the sentence the match ends in ends with '?'). */
+ * (the sentence the match ends in ends with '?'); bit 4 when one is more than one word. */
 static int accept_kind(const actx *c, int u)
 {
     const uview *v = &c->v[u];
@@ -198,6 +198,8 @@ static int accept_kind(const actx *c, int u)
             continue;
         int e = an_sentence_end(v, mm->end > 0 ? mm->end - 1 : 0);
         kind |= e < v->n && (v->toks[e].flags & AN_TOK_QMARK) ? 2 : 1;
+        if (mm->end - mm->begin > 1)
+            kind |= 4; /* more than a bare "yes" */
     }
     return kind;
 }
@@ -217,7 +219,7 @@ json_t *an_find_meeting(actx *c, bool opted_out, int opt_out_u)
     const sdra_transcript *t = c->t;
     sdra_date_match slot = {0}, d = {0};
     bool open = false;
-    int slot_spk = -1, slot_u = -1, best_p = -1, best_a = -1;
+    int slot_spk = -1, slot_u = -1, slot_from = -1, best_p = -1, best_a = -1; /* slot_from: where it opened */
     for (size_t u = 0; u < t->n_utts; u++) {
         const uview *v = &c->v[u];
         int spk = t->utts[u].speaker;
@@ -271,8 +273,10 @@ json_t *an_find_meeting(actx *c, bool opted_out, int opt_out_u)
             memcpy(d.date, said.date, sizeof d.date);
         if (names && (v->meeting_ctx || acc_names || counter || asks)) {
             int proposal = open ? slot_u : (int)u;
-            if (!open)
+            if (!open) {
                 memset(&slot, 0, sizeof slot);
+                slot_from = (int)u;
+            }
             slot_merge(&slot, &said);
             if (acc && !dec && open && spk != slot_spk && (int)u - slot_u <= MEETING_REPLY_WITHIN)
                 agree(&d, &slot, &best_p, &best_a, proposal, (int)u); /* as it now stands */
@@ -289,12 +293,17 @@ json_t *an_find_meeting(actx *c, bool opted_out, int opt_out_u)
                day, and agrees to it */
             slot_merge(&slot, &said);
             agree(&d, &slot, &best_p, &best_a, slot_u, (int)u);
-        } else if (first_reply && acc && !dec) {
+        } else if (first_reply && acc && !dec &&
+                   ((ak & 4) || slot_from != slot_u || !c->v[slot_u].has_date || an_slot_asked(&c->v[slot_u]))) {
+            /* a bare "yes" answers the question asked: it agrees to a slot asked about or
+               already negotiated, not to one said in passing ("just following up on Tuesday's
+               demo." - "Yes, thanks") */
             agree(&d, &slot, &best_p, &best_a, slot_u, (int)u);
         } else if (first_reply && dec) {
             open = false;
         } else if (v->meeting_ctx && !names && !open) {
             memset(&slot, 0, sizeof slot); /* "would a demo help?": the day comes later */
+            slot_from = (int)u;
             open = true;
             slot_spk = spk;
             slot_u = (int)u;

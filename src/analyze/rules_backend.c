@@ -224,6 +224,19 @@ static bool slot_reply(const actx *c, int u)
     return false;
 }
 
+bool an_slot_asked(const uview *v)
+{
+    bool punctuated = false;
+    for (int k = 0; k < v->n - 1 && !punctuated; k++)
+        punctuated = v->toks[k].flags & (AN_TOK_SENT_END | AN_TOK_CLAUSE_END);
+    if (!punctuated)
+        return v->question;
+    for (int k = 0; k < v->n; k++)
+        if (v->toks[k].begin >= v->date.begin)
+            return v->toks[an_sentence_end(v, k)].flags & AN_TOK_QMARK;
+    return false;
+}
+
 /* Per-utterance facts: question, date expression, meeting context. */
 static void utterance_facts(actx *c)
 {
@@ -423,6 +436,11 @@ static json_t *find_intents(actx *c, json_t *meeting, json_t *contact)
                 /* a proposal with a day or time: "is now a good time?" - "yes, fine" agrees to
                    talk now, not to a meeting */
                 near = c->v[q].meeting_ctx && c->v[q].has_date && !c->v[q].date_bound;
+                /* a bare "yes" answers the question asked, so it agrees only when the slot
+                   is in that question ("Is it still okay to talk? We'd said Friday
+                   morning." - "Yes, yes, come on then") */
+                if (near && mm->end - mm->begin == 1 && !an_slot_asked(&c->v[q]))
+                    near = false;
                 break;
             }
         if (near)

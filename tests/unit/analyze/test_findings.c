@@ -666,13 +666,39 @@ static void findings_offers(void **state)
     json_decref(doc);
 }
 
+/* Which replies agree to a slot: a bare "yes" to a slot asked about or negotiated, not to one
+ * said in passing; a day the rep asks about and the prospect answers as a slot is a proposal;
+ * a greeting is no time of day; a question about the product is no request for information. */
+static void findings_replies_and_greetings(void **state)
+{
+    (void)state;
+    const char *passing[] = {"R: Hi Caroline, just following up on Tuesday's demo.", "P: Yes, thank you, it was really helpful.",
+                             "R: Great to hear."};
+    expect_meeting(passing, 3, NULL, NULL);
+    const char *asked[] = {"R: Could we do the demo on Tuesday at ten?", "P: Yes."};
+    expect_meeting(asked, 2, "2026-12-01", "10:00");
+    const char *countered[] = {"R: Should we pencil in a follow-up, say Monday the 30th?",
+                               "P: Monday's bad. Tuesday the 1st, 10 a.m.", "R: Perfect."};
+    expect_meeting(countered, 3, "2026-12-01", "10:00");
+    const char *answered[] = {"R: Could we get a look at it in the meantime? Next Tuesday maybe?",
+                              "P: Next week's no good, it's the regatta.", "R: The week after, then? Wednesday the 9th?",
+                              "P: The 9th. Yeah, I can do that. Nine o'clock."};
+    expect_meeting(answered, 4, "2026-12-09", "09:00");
+    const char *greeting[] = {"R: Morning Priya, thanks for jumping on. Can you hear me okay?", "P: Yes, loud and clear."};
+    expect_meeting(greeting, 2, NULL, NULL);
+    const char *about[] = {"R: Hi, it's Sam from Acme.", "P: A wee minute, aye. What's it about?"};
+    json_t *doc = analyze(about, 2);
+    assert_false(has(doc, "intents", "type", "request_information"));
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(findings_sentiment_rules), cmocka_unit_test(findings_asr_text),
         cmocka_unit_test(findings_meeting_and_optout), cmocka_unit_test(findings_metrics),
         cmocka_unit_test(findings_bad_input), cmocka_unit_test(findings_malformed_rules),
-        cmocka_unit_test(findings_paraphrases), cmocka_unit_test(findings_request_answered_is_one_item), cmocka_unit_test(findings_offers), cmocka_unit_test(findings_scheduling_is_not_no_time),
+        cmocka_unit_test(findings_paraphrases), cmocka_unit_test(findings_request_answered_is_one_item), cmocka_unit_test(findings_offers), cmocka_unit_test(findings_replies_and_greetings), cmocka_unit_test(findings_scheduling_is_not_no_time),
         cmocka_unit_test(findings_meeting_negotiated_over_turns), cmocka_unit_test(findings_sentiment_everyday),
         cmocka_unit_test(findings_learned_objection), cmocka_unit_test(findings_learned_pains_per_sentence),
         cmocka_unit_test(findings_optout_with_one_channel_allowed),
