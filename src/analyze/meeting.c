@@ -88,7 +88,8 @@ void an_choose_date(actx *c, int u)
         int a = order[x];
         if (all[a].date[0] && v->date.date[0] && strcmp(all[a].date, v->date.date))
             continue;
-        if (!v->date.time[0] && all[a].time[0] && !all[a].date[0]) {
+        if (!v->date.time[0] && all[a].time[0]) { /* a lone time, or one said with the same day
+                                                       ("Wednesday is better, Wednesday at ten") */
             memcpy(v->date.time, all[a].time, sizeof v->date.time);
             v->date.pm_guessed = all[a].pm_guessed;
         }
@@ -326,5 +327,23 @@ json_t *an_find_meeting(actx *c, bool opted_out, int opt_out_u)
     an_evidence(ev, c, best_a);
     json_object_set_new(ev, "text", an_utt_text(&t->utts[best_a]));
     json_object_set_new(o, "accepted", ev);
+    /* the prospect proposed, the rep took it, and the prospect says the day or hour again
+       ("Could you do Wednesday, like four?" - "Wednesday at four works." - "Choice. Wednesday
+       at four then."): that is where the prospect agrees */
+    if (c->v[best_a].role == SDRA_ROLE_REP) {
+        for (size_t u = (size_t)best_a + 1; u < t->n_utts && (int)u - best_a <= MEETING_REPLY_WITHIN; u++) {
+            const uview *v = &c->v[u];
+            if (v->role != SDRA_ROLE_PROSPECT)
+                continue;
+            if (v->has_date && !v->date_bound && restates(&d, &v->date) &&
+                !an_has_match(c, (int)u, "meeting", "decline")) {
+                ev = json_object();
+                an_evidence(ev, c, (int)u);
+                json_object_set_new(ev, "text", an_utt_text(&t->utts[u]));
+                json_object_set_new(o, "confirmed", ev);
+            }
+            break; /* the prospect's first words after it only */
+        }
+    }
     return o;
 }

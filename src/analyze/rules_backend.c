@@ -447,10 +447,12 @@ static json_t *find_intents(actx *c, json_t *meeting, json_t *contact)
             add_intent(c, arr, mm->u, "agree_to_meeting", mm);
     }
     if (json_is_object(meeting)) {
-        const char *keys[2] = {"accepted", "proposed"};
-        for (int k = 0; k < 2; k++) {
+        const char *keys[3] = {"confirmed", "accepted", "proposed"};
+        /* where the prospect agreed: its confirmation of what the rep took up, its own
+           acceptance, or its proposal */
+        for (int k = 0; k < 3; k++) {
             json_t *ev = json_object_get(meeting, keys[k]);
-            if (!strcmp(json_string_value(json_object_get(ev, "role")), "prospect")) {
+            if (ev && !strcmp(json_string_value(json_object_get(ev, "role")), "prospect")) {
                 add_intent(c, arr, (int)json_integer_value(json_object_get(ev, "i")), "agree_to_meeting", NULL);
                 break;
             }

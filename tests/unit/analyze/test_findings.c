@@ -692,13 +692,37 @@ static void findings_replies_and_greetings(void **state)
     json_decref(doc);
 }
 
+/* The prospect proposes, the rep takes it, the prospect says it again: agree_to_meeting cites
+ * that confirmation; a time said with the same day again fills the slot; "a song competition"
+ * is no competitor. */
+static void findings_confirmation_and_fill(void **state)
+{
+    (void)state;
+    const char *lines[] = {"R: Could we do a demo with your manager next week? How about Tuesday?",
+                           "P: Tuesday not good, Wednesday is better, Wednesday at ten in the morning.",
+                           "R: Wednesday at ten, perfect. I'll send an invite.", "P: Good, then Wednesday at ten."};
+    json_t *doc = analyze(lines, 4);
+    json_t *m = json_object_get(doc, "next_meeting");
+    assert_true(json_is_object(m));
+    assert_string_equal(json_string_value(json_object_get(m, "date")), "2026-11-25");
+    assert_string_equal(json_string_value(json_object_get(m, "time")), "10:00");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "confirmed"), "i")), 3);
+    assert_true(has_at(doc, "intents", "agree_to_meeting", 3));
+    assert_false(has_at(doc, "intents", "agree_to_meeting", 1));
+    json_decref(doc);
+    const char *song[] = {"R: How is the choir?", "P: Busy, we have the festival song competition in August."};
+    doc = analyze(song, 2);
+    assert_false(has(doc, "objections", "type", "competitor"));
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(findings_sentiment_rules), cmocka_unit_test(findings_asr_text),
         cmocka_unit_test(findings_meeting_and_optout), cmocka_unit_test(findings_metrics),
         cmocka_unit_test(findings_bad_input), cmocka_unit_test(findings_malformed_rules),
-        cmocka_unit_test(findings_paraphrases), cmocka_unit_test(findings_request_answered_is_one_item), cmocka_unit_test(findings_offers), cmocka_unit_test(findings_replies_and_greetings), cmocka_unit_test(findings_scheduling_is_not_no_time),
+        cmocka_unit_test(findings_paraphrases), cmocka_unit_test(findings_request_answered_is_one_item), cmocka_unit_test(findings_offers), cmocka_unit_test(findings_replies_and_greetings), cmocka_unit_test(findings_confirmation_and_fill), cmocka_unit_test(findings_scheduling_is_not_no_time),
         cmocka_unit_test(findings_meeting_negotiated_over_turns), cmocka_unit_test(findings_sentiment_everyday),
         cmocka_unit_test(findings_learned_objection), cmocka_unit_test(findings_learned_pains_per_sentence),
         cmocka_unit_test(findings_optout_with_one_channel_allowed),
