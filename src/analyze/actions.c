@@ -172,6 +172,13 @@ static void settle_offers(const actx *c, item *it, size_t n)
         if (!it[k].offer || !it[k].o)
             continue;
         bool taken = accepts(c, it[k].u + 1, it[k].owner);
+        /* an offer that answers what the other side just asked for ("if you can send it over" -
+           "Yeah, I can flick you the spreadsheet tonight") is taken already */
+        for (size_t r = k; r-- > 0 && it[k].u - it[r].u <= ANSWER_TURNS;)
+            if (it[r].request && it[r].o && it[r].u < it[k].u && takes_over(c, &it[r], &it[k])) {
+                absorb(&it[k], &it[r]);
+                taken = true;
+            }
         for (size_t r = k + 1; r < n && it[r].u <= it[k].u + 1; r++)
             if (it[r].request && it[r].o && it[r].u == it[k].u + 1 && it[r].owner == it[k].owner) {
                 int at, bt, ag = verb_group(c, &c->v[it[k].u], it[k].verb, it[k].wb, &at),

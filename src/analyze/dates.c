@@ -173,6 +173,12 @@ static int parse_day(const an_tok *t, int n, int i, long anchor, long *out)
         *out = anchor;
         return 3;
     }
+    /* "right after this call", "after the call": today */
+    if (is(t, n, i, "after") && (is(t, n, i + 1, "this") || is(t, n, i + 1, "the") || is(t, n, i + 1, "our")) &&
+        is(t, n, i + 2, "call")) {
+        *out = anchor;
+        return 3;
+    }
     /* "I'll send it over shortly", "right away", "asap": today */
     if (is(t, n, i, "shortly") || is(t, n, i, "asap") ||
         ((is(t, n, i, "right") || is(t, n, i, "straight")) && is(t, n, i + 1, "away"))) {

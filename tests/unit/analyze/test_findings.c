@@ -660,6 +660,19 @@ static void findings_offers(void **state)
     assert_int_equal(json_array_size(json_object_get(doc, "action_items")), 2);
     json_decref(doc);
 
+    /* an offer that answers the other side's request is taken: one item, the offer */
+    const char *answering[] = {"R: I'll set up a trial account. Can you send me the instructor list?",
+                               "P: Yeah, I can flick you the spreadsheet tonight.", "R: Ha, I've seen worse."};
+    doc = analyze(answering, 3);
+    acts = json_object_get(doc, "action_items");
+    json_t *last = json_array_get(acts, json_array_size(acts) - 1);
+    assert_string_equal(json_string_value(json_object_get(last, "owner")), "prospect");
+    assert_int_equal(json_integer_value(json_object_get(last, "i")), 1);
+    assert_int_equal(json_array_size(json_object_get(last, "answers")), 1);
+    for (size_t k = 0; k < json_array_size(acts); k++)
+        assert_string_not_equal(json_string_value(json_object_get(json_array_get(acts, k), "kind")), "request");
+    json_decref(doc);
+
     const char *notq[] = {"R: I'll send an invite to you and Dave, what's his email?", "P: It's dave at the company dot com."};
     doc = analyze(notq, 2);
     assert_int_equal(json_array_size(json_object_get(doc, "action_items")), 1);
