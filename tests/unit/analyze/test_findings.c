@@ -572,6 +572,15 @@ static void findings_learned_objection(void **state)
     json_decref(doc);
 }
 
+/* How many action items the lines give. */
+static size_t n_actions(const char *const *lines, size_t n)
+{
+    json_t *doc = analyze(lines, n);
+    size_t k = json_array_size(json_object_get(doc, "action_items"));
+    json_decref(doc);
+    return k;
+}
+
 /* A request the asked side takes on in its next turn is one action item, the commitment, which
  * carries the request; a request for another kind of thing ("call me back") stays its own item. */
 static void findings_request_answered_is_one_item(void **state)
@@ -607,16 +616,12 @@ static void findings_request_answered_is_one_item(void **state)
         "P: it would help",
         "R: i will send it tonight",
     };
-    doc = analyze(late, 4);
-    assert_int_equal(json_array_size(json_object_get(doc, "action_items")), 2);
-    json_decref(doc);
+    assert_int_equal(n_actions(late, 4), 2);
     const char *self[] = {
         "R: can you send me your delivery sheets",
         "R: and i will send you the quote",
     };
-    doc = analyze(self, 2);
-    assert_int_equal(json_array_size(json_object_get(doc, "action_items")), 2);
-    json_decref(doc);
+    assert_int_equal(n_actions(self, 2), 2);
 }
 
 /* An offer is a commitment once taken up, none when not; one promised again later is that
@@ -625,12 +630,10 @@ static void findings_offers(void **state)
 {
     (void)state;
     const char *declined[] = {"R: I can send you our security whitepaper.", "P: No thanks, we are fine."};
-    json_t *doc = analyze(declined, 2);
-    assert_int_equal(json_array_size(json_object_get(doc, "action_items")), 0);
-    json_decref(doc);
+    assert_int_equal(n_actions(declined, 2), 0);
 
     const char *taken[] = {"R: I can send you our security whitepaper.", "P: Yes please, that would help."};
-    doc = analyze(taken, 2);
+    json_t *doc = analyze(taken, 2);
     json_t *acts = json_object_get(doc, "action_items");
     assert_int_equal(json_array_size(acts), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(acts, 0), "kind")), "commitment");
@@ -656,9 +659,7 @@ static void findings_offers(void **state)
     /* another thing of the same kind is another item: the offer taken up stays */
     const char *other[] = {"R: I can send the SOC 2 report under NDA today.", "P: Good. Where is the data stored?",
                            "R: In Frankfurt. I'll include our data processing agreement as well."};
-    doc = analyze(other, 3);
-    assert_int_equal(json_array_size(json_object_get(doc, "action_items")), 2);
-    json_decref(doc);
+    assert_int_equal(n_actions(other, 3), 2);
 
     /* an offer that answers the other side's request is taken: one item, the offer */
     const char *answering[] = {"R: I'll set up a trial account. Can you send me the instructor list?",
@@ -674,9 +675,7 @@ static void findings_offers(void **state)
     json_decref(doc);
 
     const char *notq[] = {"R: I'll send an invite to you and Dave, what's his email?", "P: It's dave at the company dot com."};
-    doc = analyze(notq, 2);
-    assert_int_equal(json_array_size(json_object_get(doc, "action_items")), 1);
-    json_decref(doc);
+    assert_int_equal(n_actions(notq, 2), 1);
 }
 
 /* Which replies agree to a slot: a bare "yes" to a slot asked about or negotiated, not to one
