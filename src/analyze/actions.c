@@ -1,8 +1,9 @@
 /*
  * actions.c - action items: what each side said it will do (commitments) and what one side
  * asked the other to do (requests), each with its owner, the words of what, and a due date said
- * with it; a request the other side answers with a commitment in its next turns is one item,
- * the commitment (see docs/analysis.md, "Action items").
+ * with it. An offer counts once the other side takes it up; a request or an offer that a
+ * commitment takes on in the next turns is one item, the commitment (docs/analysis.md, "Action
+ * items").
  */
 #include "rules_ctx.h"
 
@@ -23,24 +24,22 @@ static int cmp_match_pos(const void *a, const void *b)
 /* One action item while the calls' items are collected: where its words are, for the merge. */
 typedef struct item {
     json_t *o;
-    int u, verb, wb, we; /* utterance, the verb's token (or -1), the "what" tokens [wb, we) */
+    int u, from, wb, we; /* utterance, the match's first token, the "what" tokens [wb, we) */
     bool request, offer;
     sdra_role owner;
 } item;
 
-/* The group of the verb that says what an action does (@deliver "send", @recontact "call
- * back", @unlist "take off the list"): 1..3, or 0 when none of toks[from..wb] (the match up to
- * the "what") is one. *at is the verb's token. */
-static int verb_group(const actx *c, const uview *v, int from, int wb, int *at)
+/* The group of the verb that says what item a does (@deliver "send", @recontact "call back",
+ * @unlist "take off the list"): 1..3, or 0 when no word of its match up to the "what" (at most
+ * the last four) is one. */
+static int verb_group(const actx *c, const item *a)
 {
     static const char *groups[] = {"deliver", "recontact", "unlist"};
-    for (int i = wb; i >= from && i >= wb - 3; i--)
+    const uview *v = &c->v[a->u];
+    for (int i = a->wb; i >= a->from && i >= a->wb - 3; i--)
         for (int g = 0; g < 3; g++)
-            if (i < v->n && an_in_class(&c->rules, groups[g], v->toks[i].w)) {
-                *at = i;
+            if (i < v->n && an_in_class(&c->rules, groups[g], v->toks[i].w))
                 return g + 1;
-            }
-    *at = -1;
     return 0;
 }
 
@@ -127,7 +126,7 @@ static bool takes_over(const actx *c, const item *a, const item *b)
     int d = b->u - a->u;
     if (d < 0 || d > NAMED_TURNS || b->owner != a->owner || b->request)
         return false;
-    int at, bt, ag = verb_group(c, &c->v[a->u], a->verb, a->wb, &at), bg = verb_group(c, &c->v[b->u], b->verb, b->wb, &bt);
+    int ag = verb_group(c, a), bg = verb_group(c, b);
     if (share_word(c, a, b))
         return true;
     /* a request is answered by the same kind of act ("put that in writing" - "I'll send you a
@@ -181,8 +180,7 @@ static void settle_offers(const actx *c, item *it, size_t n)
             }
         for (size_t r = k + 1; r < n && it[r].u <= it[k].u + 1; r++)
             if (it[r].request && it[r].o && it[r].u == it[k].u + 1 && it[r].owner == it[k].owner) {
-                int at, bt, ag = verb_group(c, &c->v[it[k].u], it[k].verb, it[k].wb, &at),
-                            bg = verb_group(c, &c->v[it[r].u], it[r].verb, it[r].wb, &bt);
+                int ag = verb_group(c, &it[k]), bg = verb_group(c, &it[r]);
                 if ((ag && ag == bg) || share_word(c, &it[k], &it[r])) {
                     absorb(&it[k], &it[r]);
                     taken = true;
