@@ -67,10 +67,7 @@ static bool share_word(const actx *c, const item *a, const item *b)
 static bool in_question(const actx *c, const uview *v, int i)
 {
     int e = an_sentence_end(v, i);
-    bool punctuated = false;
-    for (int k = 0; k < v->n - 1 && !punctuated; k++)
-        punctuated = v->toks[k].flags & (AN_TOK_SENT_END | AN_TOK_CLAUSE_END);
-    if (!((v->toks[e].flags & AN_TOK_QMARK) || (!punctuated && v->question)))
+    if (!((v->toks[e].flags & AN_TOK_QMARK) || (!an_punctuated(v) && v->question)))
         return false;
     int b = i;
     while (b > 0 && !(v->toks[b].flags & AN_TOK_SENT_START))

@@ -224,12 +224,17 @@ static bool slot_reply(const actx *c, int u)
     return false;
 }
 
+bool an_punctuated(const uview *v)
+{
+    for (int k = 0; k < v->n - 1; k++)
+        if (v->toks[k].flags & (AN_TOK_SENT_END | AN_TOK_CLAUSE_END))
+            return true;
+    return false;
+}
+
 bool an_slot_asked(const uview *v)
 {
-    bool punctuated = false;
-    for (int k = 0; k < v->n - 1 && !punctuated; k++)
-        punctuated = v->toks[k].flags & (AN_TOK_SENT_END | AN_TOK_CLAUSE_END);
-    if (!punctuated)
+    if (!an_punctuated(v))
         return v->question;
     for (int k = 0; k < v->n; k++)
         if (v->toks[k].begin >= v->date.begin)

@@ -59,6 +59,9 @@ bool an_has_match(const actx *c, int u, const char *cat, const char *label);
 bool an_rule_ok(const actx *c, const match *mm);
 /* does a rule of category cat hold in toks[b, e) of utterance u? */
 bool an_rule_in(const actx *c, int u, const char *cat, int b, int e);
+/* does v have punctuation before its last word (typed text), or none (raw ASR text, where
+ * questions come from question.* rules)? */
+bool an_punctuated(const uview *v);
 /* is v's date said in a question: the sentence it is in ends with '?' (in text without
  * punctuation: the utterance is a question)? */
 bool an_slot_asked(const uview *v);
