@@ -113,48 +113,55 @@ static bool vague_object(const actx *c, const item *a)
     return false;
 }
 
+#define ANSWER_TURNS 2
+#define NAMED_TURNS 4
+
+/* Do items a and b do the same kind of thing (one verb group)? */
+static bool same_act(const actx *c, const item *a, const item *b)
+{
+    int g = verb_group(c, a);
+    return g && g == verb_group(c, b);
+}
+
 /* Can item b (a commitment, later) take over item a (a request or an offer, earlier)? Owned
  * by the same side, and doing the same kind of thing within ANSWER_TURNS utterances, or
  * naming the same thing within NAMED_TURNS. */
-#define ANSWER_TURNS 2
-#define NAMED_TURNS 4
 static bool takes_over(const actx *c, const item *a, const item *b)
 {
     int d = b->u - a->u;
     if (d < 0 || d > NAMED_TURNS || b->owner != a->owner || b->request)
         return false;
-    int ag = verb_group(c, a), bg = verb_group(c, b);
     if (share_word(c, a, b))
         return true;
     /* a request is answered by the same kind of act ("put that in writing" - "I'll send you a
        formal quote"); an offer only by one that says "it" ("I can send the report" - "I'll
        send it tonight"), not by another thing of the same kind */
-    return d <= ANSWER_TURNS && ag && ag == bg && (a->request || vague_object(c, b));
+    return d <= ANSWER_TURNS && (a->request || vague_object(c, b)) && same_act(c, a, b);
 }
 
 /* Moves item from into item to's "answers" (with the requests from answered, if any) and
  * drops it. */
 static void absorb(item *to, item *from)
 {
-    json_t *ans = json_object_get(to->o, "answers");
-    if (!ans) {
-        ans = json_array();
-        json_object_set_new(to->o, "answers", ans);
-    }
     json_t *had = json_object_get(from->o, "answers");
-    size_t k;
-    json_t *x;
-    json_array_foreach(had, k, x)
-        json_array_append(ans, x);
-    if (from->request) {
-        json_t *q = json_object();
-        json_object_set(q, "i", json_object_get(from->o, "i"));
-        json_object_set(q, "text", json_object_get(from->o, "text"));
-        json_object_set(q, "role", json_object_get(from->o, "role"));
-        json_array_append_new(ans, q);
+    if (json_array_size(had) || from->request) {
+        json_t *ans = json_object_get(to->o, "answers");
+        if (!ans) {
+            ans = json_array();
+            json_object_set_new(to->o, "answers", ans);
+        }
+        size_t k;
+        json_t *x;
+        json_array_foreach(had, k, x)
+            json_array_append(ans, x);
+        if (from->request) {
+            json_t *q = json_object();
+            json_object_set(q, "i", json_object_get(from->o, "i"));
+            json_object_set(q, "text", json_object_get(from->o, "text"));
+            json_object_set(q, "role", json_object_get(from->o, "role"));
+            json_array_append_new(ans, q);
+        }
     }
-    if (!json_array_size(ans))
-        json_object_del(to->o, "answers");
     json_decref(from->o);
     from->o = NULL;
 }
@@ -176,12 +183,10 @@ static void settle_offers(const actx *c, item *it, size_t n)
                 taken = true;
             }
         for (size_t r = k + 1; r < n && it[r].u <= it[k].u + 1; r++)
-            if (it[r].request && it[r].o && it[r].u == it[k].u + 1 && it[r].owner == it[k].owner) {
-                int ag = verb_group(c, &it[k]), bg = verb_group(c, &it[r]);
-                if ((ag && ag == bg) || share_word(c, &it[k], &it[r])) {
-                    absorb(&it[k], &it[r]);
-                    taken = true;
-                }
+            if (it[r].request && it[r].o && it[r].u == it[k].u + 1 && it[r].owner == it[k].owner &&
+                (same_act(c, &it[k], &it[r]) || share_word(c, &it[k], &it[r]))) {
+                absorb(&it[k], &it[r]);
+                taken = true;
             }
         if (!taken) {
             json_decref(it[k].o);

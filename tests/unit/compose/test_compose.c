@@ -49,6 +49,17 @@ static sdra_compose_params params(void)
     return p;
 }
 
+/* The analysis a composed in the friendly style, without a transcript; the compose must pass. */
+static sdra_email *compose_friendly(const json_t *a)
+{
+    sdra_compose_params p = params();
+    p.style = "friendly";
+    sdra_email *e = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), 0);
+    return e;
+}
+
 static const char *text_of(const sdra_email *e)
 {
     return json_string_value(json_object_get(sdra_email_doc(e), "text"));
@@ -229,11 +240,7 @@ static void compose_quotes_the_relevant_words(void **state)
         "{\"text\":\"we lose deals, mostly big ones\"}]}",
         0, NULL);
     assert_non_null(a);
-    sdra_compose_params p = params();
-    p.style = "friendly";
-    sdra_email *e = NULL;
-    sdra_error err = {0};
-    assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), 0);
+    sdra_email *e = compose_friendly(a);
     const char *t = text_of(e);
     assert_non_null(strstr(t, "(you said \"Honestly, it sounds expensive for us\")"));
     assert_null(strstr(t, "New hires are slow"));
@@ -260,11 +267,7 @@ static void compose_cleans_action_items(void **state)
         "{\"owner\":\"prospect\",\"text\":\"check the calendar invite\"}]}",
         0, NULL);
     assert_non_null(a);
-    sdra_compose_params p = params();
-    p.style = "friendly";
-    sdra_email *e = NULL;
-    sdra_error err = {0};
-    assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), 0);
+    sdra_email *e = compose_friendly(a);
     const char *t = text_of(e);
     /* duplicates merge, keeping the date; the more specific item wins */
     assert_non_null(strstr(t, "- Send you our security report (by Friday, November 27)\n"));
@@ -279,7 +282,7 @@ static void compose_cleans_action_items(void **state)
     sdra_email_destroy(e);
     /* without an invite, sending one is a real promise */
     json_object_set_new(a, "next_meeting", json_null());
-    assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), 0);
+    e = compose_friendly(a);
     assert_non_null(strstr(text_of(e), "Send a calendar invite"));
     sdra_email_destroy(e);
     json_decref(a);
@@ -296,11 +299,7 @@ static void compose_resolves_answered_request(void **state)
         "\"answers\":[{\"i\":5,\"role\":\"prospect\",\"text\":\"send me the usage report for my team\"}]}]}",
         0, NULL);
     assert_non_null(a);
-    sdra_compose_params p = params();
-    p.style = "friendly";
-    sdra_email *e = NULL;
-    sdra_error err = {0};
-    assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), 0);
+    sdra_email *e = compose_friendly(a);
     const char *t = text_of(e);
     assert_non_null(strstr(t, "- Send the usage report for your team tonight"));
     assert_null(strstr(t, "Send it"));
@@ -448,11 +447,7 @@ static void compose_quotes_only_clear_short_words(void **state)
         "{\"text\":\"new hires take months\",\"conf\":0.8,\"conf_min\":0.5}]}",
         0, NULL);
     assert_non_null(a);
-    sdra_compose_params p = params();
-    p.style = "friendly";
-    sdra_email *e = NULL;
-    sdra_error err = {0};
-    assert_int_equal(sdra_compose(&e, a, NULL, NULL, &p, &err), 0);
+    sdra_email *e = compose_friendly(a);
     const char *t = text_of(e);
     assert_null(strstr(t, "budget is tight"));
     assert_non_null(strstr(t, "you mentioned that the price is more than you had planned for"));
