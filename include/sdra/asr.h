@@ -74,10 +74,11 @@ sdra_asr_params sdra_asr_default_params(void);
 /* ---- acoustic model choice (docs/asr.md, "Telephone-band recognition") -----------------
  *
  * The en-us model is wideband (16 kHz, filters up to 6.8 kHz). Audio sampled at 8 kHz or less
- * (telephone, G.711) gets the narrowband model the build adapts from it with sphinxtrain
+ * (telephone, G.711), or telephone audio stored at a higher rate (SDRA_ASR_BAND_LIMITED_DB),
+ * gets the narrowband model the build adapts from it with sphinxtrain
  * (scripts/build-narrowband-am.py): <build>/data/asr/en-us-8k, or $SDRA_NARROWBAND_AM. */
 typedef enum sdra_asr_am {
-    SDRA_ASR_AM_AUTO = 0,   /* narrowband when the source is at most 8 kHz, else wideband */
+    SDRA_ASR_AM_AUTO = 0,   /* narrowband for telephone-band audio (below), else wideband */
     SDRA_ASR_AM_WIDEBAND,
     SDRA_ASR_AM_NARROWBAND,
 } sdra_asr_am;
@@ -88,10 +89,17 @@ typedef enum sdra_asr_am {
 int sdra_asr_am_parse(const char *s, sdra_asr_am *out, sdra_error *err);
 const char *sdra_asr_am_name(sdra_asr_am am); /* "auto", "wideband", "narrowband" */
 
-/* The model a source of this sample rate gets: the requested one, or for AUTO narrowband when
- * 0 < source_rate_hz <= SDRA_ASR_NARROWBAND_MAX_HZ, else wideband (an unknown rate, 0, is
- * taken as wideband). Never returns AUTO. */
-sdra_asr_am sdra_asr_am_choose(sdra_asr_am requested, int source_rate_hz);
+/* Telephone audio stored at a wideband rate: the band meter (sdra/audio.h) reads less than this
+ * (power above 4.3 kHz relative to the line band, dB). A resampler's stop band lies 60 dB and
+ * more under its pass band; wideband speech, even an old recording, stays above -50 dB
+ * (docs/asr.md, "Telephone audio at a wideband rate"). */
+#define SDRA_ASR_BAND_LIMITED_DB (-58.0)
+
+/* The model a source gets: the requested one, or for AUTO narrowband when 0 < source_rate_hz
+ * <= SDRA_ASR_NARROWBAND_MAX_HZ or when high_band_db (the band meter's reading; NAN when not
+ * measured) is under SDRA_ASR_BAND_LIMITED_DB, else wideband (an unknown rate, 0, is taken as
+ * wideband). Never returns AUTO. */
+sdra_asr_am sdra_asr_am_choose(sdra_asr_am requested, int source_rate_hz, double high_band_db);
 
 /* The narrowband model directory: $SDRA_NARROWBAND_AM when set, else asr/en-us-8k in the share
  * dir, else in the build tree. 0 with its path in out when it holds every model file;
@@ -103,7 +111,7 @@ int sdra_asr_narrowband_dir(char *out, size_t n, sdra_error *err);
  * leaves p on the wideband model: a missing model never fails a transcription. Returns the
  * model p now uses (WIDEBAND or NARROWBAND). */
 sdra_asr_am sdra_asr_am_resolve(sdra_asr_params *p, sdra_asr_am requested, int source_rate_hz,
-                                char *buf, size_t n);
+                                double high_band_db, char *buf, size_t n);
 
 /* Writes the generic model (generic_bin: a trigram model in sphinxbase's trie format, like
  * en-us.lm.bin) interpolated with a domain model (domain_arpa: ARPA, order <= 3) with the

@@ -118,6 +118,32 @@ int sdra_audio_sniff(const void *head, size_t n, const char **ext, sdra_error *e
 int sdra_audio_load(const char *path, const sdra_audio_params *params, int16_t ***chans,
                     int16_t **mix, size_t *n_frames, int *n_channels, sdra_error *err);
 
+/* ---- spectra ------------------------------------------------------------------------------ */
+
+/* A 512-point radix-2 FFT, in place on re[] and im[] (SDRA_FFT_N each); the tables come from
+ * sdra_fft_init. Used by the band meter below and the diarizer's MFCC front end. */
+#define SDRA_FFT_N 512
+typedef struct sdra_fft {
+    float cos_tab[SDRA_FFT_N / 2], sin_tab[SDRA_FFT_N / 2];
+} sdra_fft;
+void sdra_fft_init(sdra_fft *f);
+void sdra_fft_run(const sdra_fft *f, float *re, float *im);
+
+/* The band meter: how much of a recording's speech lies above the telephone band. Telephone
+ * audio (8 kHz, often mu-law) stored or resampled at 16 kHz or more has a normal sample rate
+ * and nothing above 4 kHz; the wideband acoustic model reads it as badly as the 8 kHz file.
+ * Fed PCM at rate_hz (at least 16 kHz), the meter returns the power of 4.3-7.6 kHz relative
+ * to that of 0.3-3.4 kHz, in dB, over the louder half of the first 60 s of 32 ms frames
+ * (speech rather than the pauses). Wideband speech measures about -15 to -45 dB, telephone
+ * audio at a wideband rate below -60 dB (docs/asr.md). NAN with under 1 s of audio or none
+ * above silence. sdra_band_meter_full says 60 s have been measured (more is not read). */
+typedef struct sdra_band_meter sdra_band_meter;
+int sdra_band_meter_create(sdra_band_meter **out, int rate_hz, sdra_error *err);
+void sdra_band_meter_feed(sdra_band_meter *m, const int16_t *x, size_t n);
+bool sdra_band_meter_full(const sdra_band_meter *m);
+double sdra_band_meter_db(const sdra_band_meter *m);
+void sdra_band_meter_destroy(sdra_band_meter *m); /* NULL is fine */
+
 /* ---- voice activity and chunking ------------------------------------------------------- */
 
 typedef struct sdra_chunker_params {

@@ -1,6 +1,8 @@
 /*
  * src/asr/am.c - which acoustic model a source gets: the wideband en-us model, or for audio
- * sampled at 8 kHz or less (telephone, G.711) the narrowband model the build adapts from it
+ * sampled at 8 kHz or less (telephone, G.711), or telephone audio stored at a wideband rate
+ * (nothing above the line band: the band meter, sdra/audio.h), the narrowband model the build
+ * adapts from it
  * (scripts/build-narrowband-am.py, docs/asr.md "Telephone-band recognition"). A missing
  * narrowband model is a warning and the wideband model, never a failed transcription.
  */
@@ -39,12 +41,14 @@ const char *sdra_asr_am_name(sdra_asr_am am)
     }
 }
 
-sdra_asr_am sdra_asr_am_choose(sdra_asr_am requested, int source_rate_hz)
+sdra_asr_am sdra_asr_am_choose(sdra_asr_am requested, int source_rate_hz, double high_band_db)
 {
     if (requested == SDRA_ASR_AM_WIDEBAND || requested == SDRA_ASR_AM_NARROWBAND)
         return requested;
-    return source_rate_hz > 0 && source_rate_hz <= SDRA_ASR_NARROWBAND_MAX_HZ
-               ? SDRA_ASR_AM_NARROWBAND : SDRA_ASR_AM_WIDEBAND;
+    if (source_rate_hz > 0 && source_rate_hz <= SDRA_ASR_NARROWBAND_MAX_HZ)
+        return SDRA_ASR_AM_NARROWBAND;
+    return high_band_db < SDRA_ASR_BAND_LIMITED_DB ? SDRA_ASR_AM_NARROWBAND /* NAN: false */
+                                                   : SDRA_ASR_AM_WIDEBAND;
 }
 
 /* dir holds every model file: NULL, or the first one missing (into miss, size n). */
@@ -88,17 +92,20 @@ int sdra_asr_narrowband_dir(char *out, size_t n, sdra_error *err)
 }
 
 sdra_asr_am sdra_asr_am_resolve(sdra_asr_params *p, sdra_asr_am requested, int source_rate_hz,
-                                char *buf, size_t n)
+                                double high_band_db, char *buf, size_t n)
 {
-    sdra_asr_am am = sdra_asr_am_choose(requested, source_rate_hz);
+    sdra_asr_am am = sdra_asr_am_choose(requested, source_rate_hz, high_band_db);
     if (am != SDRA_ASR_AM_NARROWBAND)
         return am;
     sdra_error e = {0};
     if (sdra_asr_narrowband_dir(buf, n, &e) < 0) {
-        sdra_log(SDRA_LOG_WARN, "%s: using the wideband model for %d Hz audio (recognition will "
-                 "be poor)", e.msg, source_rate_hz);
+        sdra_log(SDRA_LOG_WARN, "%s: using the wideband model for telephone-band audio (%d Hz "
+                 "source; recognition will be poor)", e.msg, source_rate_hz);
         return SDRA_ASR_AM_WIDEBAND;
     }
+    if (requested == SDRA_ASR_AM_AUTO && source_rate_hz > SDRA_ASR_NARROWBAND_MAX_HZ)
+        sdra_log(SDRA_LOG_INFO, "%d Hz source with nothing above the telephone band (%.0f dB): "
+                 "narrowband acoustic model", source_rate_hz, high_band_db);
     p->hmm_dir = buf;
     return SDRA_ASR_AM_NARROWBAND;
 }

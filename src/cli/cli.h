@@ -190,7 +190,8 @@ int cli_asr_check(cli_asr *a, const char *cmd);
     "                        merged with the generic model at build time; another weight\n"     \
     "                        is mixed at run time, about 11 %% slower; 0 = --no-domain-lm)\n"    \
     "  --acoustic-model M    auto|wideband|narrowband (default auto: the telephone-band\n"     \
-    "                        model for audio sampled at 8 kHz or less, docs/asr.md)\n"
+    "                        model for audio sampled at 8 kHz or less, or with nothing\n"  \
+    "                        above 4 kHz at any rate: telephone audio, docs/asr.md)\n"
 
 /* Takes option c when it is one of CLI_TR_LONGOPTS, into p: returns 0 when taken, -1 when c
  * is not one of them, or the exit status of a usage error (printed). */

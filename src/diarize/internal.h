@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "sdra/diarize.h"
+#include "sdra/audio.h"
 
 #if defined(__clang__) && __clang_major__ < 15 && (defined(__x86_64__) || defined(__i386__))
 typedef float sdra_feat; /* clang 14 has no _Float16 on x86: full floats (the fuzz build links
@@ -24,7 +25,7 @@ typedef _Float16 sdra_feat; /* one stored feature value */
 
 #define SDRA_MFCC_N 13          /* cepstra c1..c13 kept per frame (c0 replaced by energy) */
 #define SDRA_FEAT_DIM (SDRA_MFCC_N + 1) /* stored per frame: [0] energy dB, [1..] c1..c13 */
-#define SDRA_MFCC_FFT 512
+#define SDRA_MFCC_FFT SDRA_FFT_N
 #define SDRA_MFCC_MEL 24
 #define SDRA_DIARIZE_MAX_FRAMES (6 * 3600 * 100) /* 6 h of 10 ms frames */
 #define SDRA_DIARIZE_MAX_CHANNELS 8
@@ -36,7 +37,7 @@ typedef _Float16 sdra_feat; /* one stored feature value */
 typedef struct sdra_mfcc {
     int rate_hz, win, hop;
     float window[SDRA_MFCC_FFT];
-    float cos_tab[SDRA_MFCC_FFT / 2], sin_tab[SDRA_MFCC_FFT / 2];
+    sdra_fft fft;
     int mel_lo[SDRA_MFCC_MEL], mel_hi[SDRA_MFCC_MEL]; /* FFT bin range of each filter */
     float *mel_w;                                      /* [MEL][FFT/2+1] weights */
     float dct[SDRA_MFCC_N + 1][SDRA_MFCC_MEL];

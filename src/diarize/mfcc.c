@@ -1,8 +1,8 @@
 /*
  * mfcc.c - the MFCC front end of the cluster method, written out in full so that it has no
- * dependency: pre-emphasis (0.97), Hamming window (25 ms), 512-point radix-2 FFT, power
- * spectrum, triangular mel filterbank over the telephone band, log, DCT-II. One call computes
- * one frame; the caller slides the window by 10 ms.
+ * dependency: pre-emphasis (0.97), Hamming window (25 ms), 512-point FFT (the audio module's
+ * sdra_fft_run), power spectrum, triangular mel filterbank over the telephone band, log,
+ * DCT-II. One call computes one frame; the caller slides the window by 10 ms.
  */
 #include "internal.h"
 
@@ -27,10 +27,7 @@ int sdra_diarize_mfcc_init(sdra_mfcc *m, int rate_hz)
         m->win = SDRA_MFCC_FFT; /* 32 ms at 16 kHz+: above 20 kHz rates the window shortens */
     for (int i = 0; i < m->win; i++)
         m->window[i] = (float)(0.54 - 0.46 * cos(2 * M_PI * i / (m->win - 1)));
-    for (int i = 0; i < SDRA_MFCC_FFT / 2; i++) {
-        m->cos_tab[i] = (float)cos(2 * M_PI * i / SDRA_MFCC_FFT);
-        m->sin_tab[i] = (float)-sin(2 * M_PI * i / SDRA_MFCC_FFT);
-    }
+    sdra_fft_init(&m->fft);
     int nb = SDRA_MFCC_FFT / 2 + 1;
     m->mel_w = calloc((size_t)SDRA_MFCC_MEL * nb, sizeof(float));
     if (!m->mel_w)
@@ -80,41 +77,6 @@ void sdra_diarize_mfcc_release(sdra_mfcc *m)
     m->mel_w = NULL;
 }
 
-/* In-place iterative radix-2 FFT of SDRA_MFCC_FFT complex points. */
-static void fft(const sdra_mfcc *m, float *re, float *im)
-{
-    const int n = SDRA_MFCC_FFT;
-    for (int i = 1, j = 0; i < n; i++) {
-        int bit = n >> 1;
-        for (; j & bit; bit >>= 1)
-            j ^= bit;
-        j ^= bit;
-        if (i < j) {
-            float t = re[i];
-            re[i] = re[j];
-            re[j] = t;
-            t = im[i];
-            im[i] = im[j];
-            im[j] = t;
-        }
-    }
-    for (int len = 2; len <= n; len <<= 1) {
-        int step = n / len;
-        for (int i = 0; i < n; i += len) {
-            for (int k = 0; k < len / 2; k++) {
-                float wr = m->cos_tab[k * step], wi = m->sin_tab[k * step];
-                int a = i + k, b = i + k + len / 2;
-                float xr = re[b] * wr - im[b] * wi;
-                float xi = re[b] * wi + im[b] * wr;
-                re[b] = re[a] - xr;
-                im[b] = im[a] - xi;
-                re[a] += xr;
-                im[a] += xi;
-            }
-        }
-    }
-}
-
 void sdra_diarize_mfcc_frame(const sdra_mfcc *m, const float *x, float *out)
 {
     float re[SDRA_MFCC_FFT], im[SDRA_MFCC_FFT];
@@ -141,7 +103,7 @@ void sdra_diarize_mfcc_frame(const sdra_mfcc *m, const float *x, float *out)
     }
     for (int i = m->win; i < SDRA_MFCC_FFT; i++)
         re[i] = im[i] = 0;
-    fft(m, re, im);
+    sdra_fft_run(&m->fft, re, im);
     int nb = SDRA_MFCC_FFT / 2 + 1;
     float logmel[SDRA_MFCC_MEL];
     for (int f = 0; f < SDRA_MFCC_MEL; f++) {

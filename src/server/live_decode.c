@@ -338,7 +338,8 @@ void *live_dec_main(void *arg)
     sdra_error err = {0};
     char hmm[4096];
     sdra_asr_params ap = sdra_asr_default_params();
-    sdra_asr_am am = sdra_asr_am_resolve(&ap, SDRA_ASR_AM_AUTO, c->rate_hz, hmm, sizeof hmm);
+    /* a live call is decoded as it arrives: the rate alone chooses (no band measurement) */
+    sdra_asr_am am = sdra_asr_am_resolve(&ap, SDRA_ASR_AM_AUTO, c->rate_hz, NAN, hmm, sizeof hmm);
     ap.hints[0] = c->ci.contact_name;
     ap.hints[1] = c->ci.company;
     ap.hints[2] = c->ci.rep_name;

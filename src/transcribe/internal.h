@@ -12,9 +12,11 @@
 
 /* Fills ap from the stage parameters (backend, domain model, vocabulary). */
 int sdra_transcribe_asr_params(sdra_asr_params *ap, const sdra_transcribe_params *p);
-/* Records the acoustic model used (meta.acoustic_model: "wideband" or "narrowband") and the
- * source's sample rate (meta.source_rate_hz) in a transcript's meta. */
-void sdra_transcribe_am_meta(json_t *meta, sdra_asr_am am, int source_rate_hz);
+/* Records the acoustic model used (meta.acoustic_model: "wideband" or "narrowband"), the
+ * source's sample rate (meta.source_rate_hz) and, when measured, the band meter's reading
+ * (meta.source_high_band_db) in a transcript's meta. */
+void sdra_transcribe_am_meta(json_t *meta, sdra_asr_am am, int source_rate_hz,
+                             double high_band_db);
 
 /* The ingest settings (limits, stream format) that p implies. */
 sdra_audio_params sdra_transcribe_audio_params(const sdra_transcribe_params *p);

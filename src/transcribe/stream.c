@@ -8,6 +8,7 @@
 #include "sdra/audio.h"
 #include "sdra/log.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,8 +74,10 @@ int sdra_transcribe_stream(sdra_transcript **out, const char *audio_path,
     sdra_asr_params asrp;
     sdra_transcribe_asr_params(&asrp, p);
     char hmm[4096];
-    sdra_asr_am am = sdra_asr_am_resolve(&asrp, p->acoustic_model, info->source_rate_hz, hmm,
-                                         sizeof hmm);
+    /* A stream is decoded as it arrives, so the model is chosen by the sample rate alone (the
+       band meter needs the audio before the first word). */
+    sdra_asr_am am = sdra_asr_am_resolve(&asrp, p->acoustic_model, info->source_rate_hz, NAN,
+                                         hmm, sizeof hmm);
     if (!(t = sdra_transcript_create())) {
         rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
         goto done;
@@ -128,7 +131,7 @@ int sdra_transcribe_stream(sdra_transcript **out, const char *audio_path,
         json_object_set_new(t->meta, "engine", json_string(sdra_asr_name(asr[0])));
         json_object_set_new(t->meta, "model", json_string(sdra_asr_describe(asr[0])));
         json_object_set_new(t->meta, "mode", json_string("live"));
-        sdra_transcribe_am_meta(t->meta, am, info->source_rate_hz);
+        sdra_transcribe_am_meta(t->meta, am, info->source_rate_hz, NAN);
     }
     if (out) {
         *out = t;

@@ -28,6 +28,7 @@
 #include "sdra/diarize.h"
 #include "sdra/util.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,12 +103,17 @@ typedef struct work {
     int16_t *tail[2]; /* per stream: the last ctx_frames samples queued so far */
     size_t n_tail[2], ctx_frames;
     double asr_busy_s;
+    int model_of[2]; /* per stream: its acoustic model's slot in worker.asr (see worker) */
 } work;
 
+/* A worker holds a recognizer per acoustic model its streams need: slot 0 for the first
+ * stream's model, slot 1 for the second stream's when it differs (a stereo call whose one side
+ * came over the telephone and the other did not). Worker 0's slot-0 recognizer is made by the
+ * caller; every other one is made when the worker first decodes a chunk that needs it. */
 typedef struct worker {
     work *w;
-    sdra_asr *asr;                /* worker 0's is made by the caller; the others make their own */
-    const sdra_asr_params *asrp;
+    sdra_asr *asr[2];
+    const sdra_asr_params *asrp[2]; /* per slot; [1] NULL when one model serves both streams */
     int index;
     pthread_t tid;
     bool started;
@@ -172,45 +178,78 @@ static int make_pool(sdra_asr_pool **out, const sdra_transcribe_params *p, sdra_
     return sdra_asr_pool_create(out, &rp, err);
 }
 
-/* A two-channel file is a call with one party per channel only when the channels differ:
- * many recorders write the same signal twice (or leave one channel silent), and decoding each
- * channel as its own speaker would then repeat every word. Looks at the first minute (files
- * only; a stream cannot be read twice): when the channels' difference is 30 dB below their
- * mean, or one channel is 40 dB below the other, the file is treated as mono. */
-static bool stereo_is_really_mono(const char *path, const sdra_audio_params *ap)
+/* What one look at a file's first minute tells before decoding starts (files only: a stream
+ * cannot be read twice).
+ *
+ * really_mono: a two-channel file is a call with one party per channel only when the channels
+ * differ. Many recorders write the same signal twice (or leave one channel silent), and
+ * decoding each channel as its own speaker would then repeat every word: when the channels'
+ * difference is 30 dB below their mean, or one channel is 40 dB below the other, the file is
+ * treated as mono.
+ *
+ * high_band_db: the band meter's reading (sdra/audio.h), which tells telephone audio stored at
+ * a wideband rate: [0] of the mix, and of each channel of a two-channel file in [1] and [2]
+ * (one side of a call may have come over the telephone and the other not); NAN when not asked
+ * for or not measurable. */
+typedef struct prescan {
+    bool really_mono;
+    double high_band_db[3];
+} prescan;
+
+static prescan prescan_file(const char *path, const sdra_audio_params *ap, bool check_stereo,
+                            bool measure_band)
 {
     enum { BLOCK = 4096 };
-    if (!strcmp(path, "-"))
-        return false;
+    prescan out = {.really_mono = false, .high_band_db = {NAN, NAN, NAN}};
+    if (!strcmp(path, "-") || (!check_stereo && !measure_band))
+        return out;
     sdra_audio *a = NULL;
+    sdra_band_meter *meter[3] = {NULL, NULL, NULL};
     if (sdra_audio_open(&a, path, ap, NULL) < 0)
-        return false;
+        return out;
+    for (int k = 0; measure_band && k < (check_stereo ? 3 : 1); k++)
+        if (sdra_band_meter_create(&meter[k], ap->rate_hz, NULL) < 0)
+            meter[k] = NULL;
     static const double max_frames = 60.0 * 16000;
-    int16_t *l = malloc(BLOCK * sizeof *l), *r = malloc(BLOCK * sizeof *r);
+    int16_t *l = malloc(BLOCK * sizeof *l), *r = malloc(BLOCK * sizeof *r),
+            *mix = malloc(BLOCK * sizeof *mix);
     int16_t *chans[SDRA_AUDIO_MAX_CHANNELS] = {l, r};
     double el = 0, er = 0, ed = 0, es = 0, done_frames = 0;
     size_t n = 0;
-    while (l && r && done_frames < max_frames && sdra_audio_read(a, chans, NULL, BLOCK, &n, NULL) == 0 && n > 0) {
-        for (size_t i = 0; i < n; i++) {
-            double x = l[i], y = r[i];
-            el += x * x;
-            er += y * y;
-            ed += (x - y) * (x - y);
-            es += (x + y) * (x + y) / 4;
-        }
+    while (l && r && mix && done_frames < max_frames &&
+           sdra_audio_read(a, chans, mix, BLOCK, &n, NULL) == 0 && n > 0) {
+        if (check_stereo)
+            for (size_t i = 0; i < n; i++) {
+                double x = l[i], y = r[i];
+                el += x * x;
+                er += y * y;
+                ed += (x - y) * (x - y);
+                es += (x + y) * (x + y) / 4;
+            }
+        const int16_t *fed[3] = {mix, l, r};
+        for (int k = 0; k < 3; k++)
+            if (meter[k])
+                sdra_band_meter_feed(meter[k], fed[k], n);
         done_frames += (double)n;
     }
     free(l);
     free(r);
+    free(mix);
+    for (int k = 0; k < 3; k++)
+        if (meter[k]) {
+            out.high_band_db[k] = sdra_band_meter_db(meter[k]);
+            sdra_band_meter_destroy(meter[k]);
+        }
     sdra_audio_close(a);
-    if (es <= 0)
-        return false;
-    bool same = ed < es * 1e-3;                                  /* difference 30 dB down */
-    bool one_silent = el < er * 1e-4 || er < el * 1e-4;          /* one channel 40 dB down */
-    if (same || one_silent)
-        sdra_log(SDRA_LOG_INFO, "%s: the two channels %s; transcribing it as mono", path,
-                 same ? "carry the same signal" : "are not both in use");
-    return same || one_silent;
+    if (check_stereo && es > 0) {
+        bool same = ed < es * 1e-3;                         /* difference 30 dB down */
+        bool one_silent = el < er * 1e-4 || er < el * 1e-4; /* one channel 40 dB down */
+        if (same || one_silent)
+            sdra_log(SDRA_LOG_INFO, "%s: the two channels %s; transcribing it as mono", path,
+                     same ? "carry the same signal" : "are not both in use");
+        out.really_mono = same || one_silent;
+    }
+    return out;
 }
 
 /* Decodes one chunk as its own stream; utterances get absolute times. */
@@ -282,7 +321,7 @@ static void *worker_main(void *arg)
 {
     worker *wk = arg;
     work *w = wk->w;
-    if (!wk->asr) {
+    if (!wk->asr[0]) {
         /* Loading takes a second or two and 90 MB: worker i loads once the reader has cut more
            than i chunks (a call of one chunk never needs a second recognizer), and meanwhile
            the others decode. */
@@ -293,14 +332,6 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         if (idle)
             return NULL;
-        sdra_error e = {0};
-        if (sdra_asr_create(&wk->asr, wk->asrp, &e) < 0) {
-            pthread_mutex_lock(&w->mu);
-            fail_locked(w, &e);
-            pthread_cond_broadcast(&w->not_full);
-            pthread_mutex_unlock(&w->mu);
-            return NULL;
-        }
     }
     for (;;) {
         pthread_mutex_lock(&w->mu);
@@ -321,9 +352,12 @@ static void *worker_main(void *arg)
         size_t n = 0;
         sdra_error e = {0};
         int rc = 0;
+        int slot = w->model_of[j.stream];
+        if (!skip && !wk->asr[slot])
+            rc = sdra_asr_create(&wk->asr[slot], wk->asrp[slot], &e);
         double t0 = sdra_clock_s();
-        if (!skip)
-            rc = decode_chunk(wk->asr, &j, 16000, &utts, &n, &e);
+        if (!skip && rc == 0)
+            rc = decode_chunk(wk->asr[slot], &j, 16000, &utts, &n, &e);
         double busy = sdra_clock_s() - t0;
         sdra_chunk_release(&j.chunk);
         free(j.ctx);
@@ -501,10 +535,33 @@ static json_t *timing_meta(const char *engine, const char *model, int jobs, int 
     return m;
 }
 
-void sdra_transcribe_am_meta(json_t *meta, sdra_asr_am am, int source_rate_hz)
+void sdra_transcribe_am_meta(json_t *meta, sdra_asr_am am, int source_rate_hz,
+                             double high_band_db)
 {
     json_object_set_new(meta, "acoustic_model", json_string(sdra_asr_am_name(am)));
     json_object_set_new(meta, "source_rate_hz", json_integer(source_rate_hz));
+    if (isfinite(high_band_db))
+        json_object_set_new(meta, "source_high_band_db", json_real(round(high_band_db * 10) / 10));
+}
+
+/* The acoustic model meta of a file (sdra_transcribe_am_meta), and for a stereo call the
+ * model and band reading of each channel: "acoustic_model" is "mixed" when they differ. */
+static void am_meta(json_t *meta, const sdra_asr_am am[2], int n_models, int source_rate_hz,
+                    bool stereo, const double band[2])
+{
+    sdra_transcribe_am_meta(meta, am[0], source_rate_hz, stereo ? NAN : band[0]);
+    if (n_models == 2)
+        json_object_set_new(meta, "acoustic_model", json_string("mixed"));
+    if (!stereo)
+        return;
+    json_t *models = json_array(), *bands = json_array();
+    for (int s = 0; s < 2; s++) {
+        json_array_append_new(models, json_string(sdra_asr_am_name(am[s])));
+        json_array_append_new(bands, isfinite(band[s]) ? json_real(round(band[s] * 10) / 10)
+                                                       : json_null());
+    }
+    json_object_set_new(meta, "channel_acoustic_models", models);
+    json_object_set_new(meta, "channel_high_band_db", bands);
 }
 
 int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
@@ -543,27 +600,49 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
     if ((rc = sdra_audio_open(&a, audio_path, &ap, err)) < 0)
         goto done;
     const sdra_audio_info *info = sdra_audio_get_info(a);
-    bool stereo = info->n_channels == 2 && !stereo_is_really_mono(audio_path, &ap);
+    /* The band decides the model only for a local recognizer left to choose, at a rate above
+       the telephone's (a Whisper server takes any audio; 8 kHz is narrowband anyway). */
+    bool measure_band = !remote && p->acoustic_model == SDRA_ASR_AM_AUTO &&
+                        info->source_rate_hz > SDRA_ASR_NARROWBAND_MAX_HZ;
+    prescan pre = prescan_file(audio_path, &ap, info->n_channels == 2, measure_band);
+    bool stereo = info->n_channels == 2 && !pre.really_mono;
     int n_streams = stereo ? 2 : 1;
     double total_s = info->duration_s;
 
-    sdra_asr_params asrp;
-    sdra_transcribe_asr_params(&asrp, p);
-    asrp.pool = pool;
-    char hmm[4096];
-    sdra_asr_am am = remote ? SDRA_ASR_AM_WIDEBAND
-                            : sdra_asr_am_resolve(&asrp, p->acoustic_model, info->source_rate_hz,
-                                                  hmm, sizeof hmm);
+    /* The acoustic model of each stream: a stereo call's channels are measured one by one, and
+       each side gets its own model when they differ (slot 1 of the workers' recognizers). */
+    sdra_asr_params asrp[2];
+    char hmm[2][4096];
+    sdra_asr_am am[2] = {SDRA_ASR_AM_WIDEBAND, SDRA_ASR_AM_WIDEBAND};
+    double band[2] = {stereo ? pre.high_band_db[1] : pre.high_band_db[0], pre.high_band_db[2]};
+    int n_models = 1;
+    for (int k = 0; k < 2; k++) {
+        sdra_transcribe_asr_params(&asrp[k], p);
+        asrp[k].pool = pool;
+    }
+    if (!remote) {
+        bool differ = stereo && sdra_asr_am_choose(p->acoustic_model, info->source_rate_hz, band[0]) !=
+                                    sdra_asr_am_choose(p->acoustic_model, info->source_rate_hz, band[1]);
+        for (int k = 0; k < (differ ? 2 : 1); k++)
+            am[k] = sdra_asr_am_resolve(&asrp[k], p->acoustic_model, info->source_rate_hz, band[k],
+                                        hmm[k], sizeof hmm[k]);
+        n_models = differ && am[0] != am[1] ? 2 : 1; /* one side's model missing: one model */
+        if (n_models == 1)
+            am[1] = am[0];
+    }
+    w.model_of[0] = 0;
+    w.model_of[1] = n_models - 1;
     if (!(wk = calloc((size_t)jobs, sizeof *wk))) {
         rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
         goto done;
     }
     /* The first recognizer here, so that a bad vocabulary or model fails before any decoding;
        the other workers load theirs in their own threads while this one decodes. */
-    if ((rc = sdra_asr_create(&wk[0].asr, &asrp, err)) < 0)
+    if ((rc = sdra_asr_create(&wk[0].asr[0], &asrp[0], err)) < 0)
         goto done;
     for (int i = 0; i < jobs; i++) {
-        wk[i].asrp = &asrp;
+        wk[i].asrp[0] = &asrp[0];
+        wk[i].asrp[1] = n_models == 2 ? &asrp[1] : NULL;
         wk[i].index = i;
     }
 
@@ -678,11 +757,11 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
                             .contact_name = p->contact_name};
     if ((rc = sdra_roles_assign(t, &rp, err)) < 0)
         goto done;
-    t->meta = timing_meta(sdra_asr_name(wk[0].asr), sdra_asr_describe(wk[0].asr), jobs,
+    t->meta = timing_meta(sdra_asr_name(wk[0].asr[0]), sdra_asr_describe(wk[0].asr[0]), jobs,
                           info->n_channels, stereo ? "channel" : "cluster", t->duration_s,
                           sdra_clock_s() - t_start, read_s, w.asr_busy_s, diar_s);
     if (t->meta && !remote)
-        sdra_transcribe_am_meta(t->meta, am, info->source_rate_hz);
+        am_meta(t->meta, am, n_models, info->source_rate_hz, stereo, band);
     if (t->meta && pool) {
         json_t *rm = remote_meta(pool, boundary_dups, chunk_s, p->remote->n_urls);
         json_object_update(t->meta, rm);
@@ -704,7 +783,8 @@ done:
     for (int i = 0; wk && i < jobs; i++) {
         if (wk[i].started)
             pthread_join(wk[i].tid, NULL);
-        sdra_asr_destroy(wk[i].asr);
+        sdra_asr_destroy(wk[i].asr[0]);
+        sdra_asr_destroy(wk[i].asr[1]);
     }
     free(wk);
     for (size_t i = 0; i < w.q_n; i++) {

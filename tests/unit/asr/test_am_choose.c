@@ -1,7 +1,8 @@
 /*
  * test_am_choose.c - which acoustic model a source gets (src/asr/am.c): the narrowband model
- * for audio sampled at 8 kHz or less, the wideband one otherwise, a forced choice always; a
- * missing narrowband model falls back to the wideband one with one warning, never an error.
+ * for audio sampled at 8 kHz or less or with nothing above the telephone band (the band
+ * meter's reading), the wideband one otherwise, a forced choice always; a missing narrowband
+ * model falls back to the wideband one with one warning, never an error.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,16 +26,32 @@ static void am_auto_follows_the_source_rate(void **state)
     const int narrow[] = {8000, 6000, 4000, 1};
     const int wide[] = {8001, 11025, 16000, 44100, 48000, 0, -1};
     for (size_t i = 0; i < sizeof narrow / sizeof narrow[0]; i++)
-        assert_int_equal(sdra_asr_am_choose(SDRA_ASR_AM_AUTO, narrow[i]), SDRA_ASR_AM_NARROWBAND);
+        assert_int_equal(sdra_asr_am_choose(SDRA_ASR_AM_AUTO, narrow[i], NAN), SDRA_ASR_AM_NARROWBAND);
     for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
-        assert_int_equal(sdra_asr_am_choose(SDRA_ASR_AM_AUTO, wide[i]), SDRA_ASR_AM_WIDEBAND);
+        assert_int_equal(sdra_asr_am_choose(SDRA_ASR_AM_AUTO, wide[i], NAN), SDRA_ASR_AM_WIDEBAND);
+}
+
+/* A wideband rate with an empty band above the line's is telephone audio; a measurement says
+ * nothing about a source at 8 kHz (narrowband either way) or a forced choice. */
+static void am_auto_follows_the_band(void **state)
+{
+    (void)state;
+    assert_int_equal(sdra_asr_am_choose(SDRA_ASR_AM_AUTO, 16000, -69.0), SDRA_ASR_AM_NARROWBAND);
+    assert_int_equal(sdra_asr_am_choose(SDRA_ASR_AM_AUTO, 44100, SDRA_ASR_BAND_LIMITED_DB - 0.1),
+                     SDRA_ASR_AM_NARROWBAND);
+    assert_int_equal(sdra_asr_am_choose(SDRA_ASR_AM_AUTO, 44100, SDRA_ASR_BAND_LIMITED_DB),
+                     SDRA_ASR_AM_WIDEBAND);
+    assert_int_equal(sdra_asr_am_choose(SDRA_ASR_AM_AUTO, 16000, -48.6), SDRA_ASR_AM_WIDEBAND);
+    assert_int_equal(sdra_asr_am_choose(SDRA_ASR_AM_AUTO, 16000, -15.0), SDRA_ASR_AM_WIDEBAND);
+    assert_int_equal(sdra_asr_am_choose(SDRA_ASR_AM_AUTO, 8000, -15.0), SDRA_ASR_AM_NARROWBAND);
+    assert_int_equal(sdra_asr_am_choose(SDRA_ASR_AM_WIDEBAND, 16000, -90.0), SDRA_ASR_AM_WIDEBAND);
 }
 
 static void am_forced_choice_wins(void **state)
 {
     (void)state;
-    assert_int_equal(sdra_asr_am_choose(SDRA_ASR_AM_WIDEBAND, 8000), SDRA_ASR_AM_WIDEBAND);
-    assert_int_equal(sdra_asr_am_choose(SDRA_ASR_AM_NARROWBAND, 16000), SDRA_ASR_AM_NARROWBAND);
+    assert_int_equal(sdra_asr_am_choose(SDRA_ASR_AM_WIDEBAND, 8000, NAN), SDRA_ASR_AM_WIDEBAND);
+    assert_int_equal(sdra_asr_am_choose(SDRA_ASR_AM_NARROWBAND, 16000, NAN), SDRA_ASR_AM_NARROWBAND);
 }
 
 static void am_parse(void **state)
@@ -93,14 +111,14 @@ static void am_resolve_uses_the_model_or_falls_back(void **state)
     setenv("SDRA_NARROWBAND_AM", dir, 1);
     sdra_asr_params p = sdra_asr_default_params();
     n_warnings = 0;
-    assert_int_equal(sdra_asr_am_resolve(&p, SDRA_ASR_AM_AUTO, 8000, buf, sizeof buf),
+    assert_int_equal(sdra_asr_am_resolve(&p, SDRA_ASR_AM_AUTO, 8000, NAN, buf, sizeof buf),
                      SDRA_ASR_AM_NARROWBAND);
     assert_non_null(p.hmm_dir);
     assert_string_equal(p.hmm_dir, dir);
     assert_int_equal(n_warnings, 0);
 
     p = sdra_asr_default_params(); /* a wideband source never needs the narrowband model */
-    assert_int_equal(sdra_asr_am_resolve(&p, SDRA_ASR_AM_AUTO, 16000, buf, sizeof buf),
+    assert_int_equal(sdra_asr_am_resolve(&p, SDRA_ASR_AM_AUTO, 16000, NAN, buf, sizeof buf),
                      SDRA_ASR_AM_WIDEBAND);
     assert_null(p.hmm_dir);
 
@@ -109,7 +127,7 @@ static void am_resolve_uses_the_model_or_falls_back(void **state)
     snprintf(f, sizeof f, "%s/means", dir);
     unlink(f);
     p = sdra_asr_default_params();
-    assert_int_equal(sdra_asr_am_resolve(&p, SDRA_ASR_AM_AUTO, 8000, buf, sizeof buf),
+    assert_int_equal(sdra_asr_am_resolve(&p, SDRA_ASR_AM_AUTO, 8000, NAN, buf, sizeof buf),
                      SDRA_ASR_AM_WIDEBAND);
     assert_null(p.hmm_dir);
     assert_int_equal(n_warnings, 1);
@@ -120,7 +138,7 @@ static void am_resolve_uses_the_model_or_falls_back(void **state)
     snprintf(f, sizeof f, "%s/none", dir);
     setenv("SDRA_NARROWBAND_AM", f, 1);
     p = sdra_asr_default_params();
-    assert_int_equal(sdra_asr_am_resolve(&p, SDRA_ASR_AM_NARROWBAND, 16000, buf, sizeof buf),
+    assert_int_equal(sdra_asr_am_resolve(&p, SDRA_ASR_AM_NARROWBAND, 16000, NAN, buf, sizeof buf),
                      SDRA_ASR_AM_WIDEBAND);
     assert_null(p.hmm_dir);
     assert_int_equal(n_warnings, 2);
@@ -140,6 +158,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(am_auto_follows_the_source_rate),
+        cmocka_unit_test(am_auto_follows_the_band),
         cmocka_unit_test(am_forced_choice_wins),
         cmocka_unit_test(am_parse),
         cmocka_unit_test(am_resolve_uses_the_model_or_falls_back),
