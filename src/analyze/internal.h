@@ -141,8 +141,9 @@ bool an_is_stopword(const an_rules *r, const char *w);
  * false when the rule can start with anything. */
 bool an_rule_first_mask(const an_rules *r, const an_rule *rule, unsigned char mask[32]);
 
-/* Sentiment of one utterance's tokens in [-1, 1]. */
-double an_sentiment(const an_rules *r, const an_tok *toks, int n);
+/* Sentiment of one utterance's tokens in [-1, 1]; text is the utterance (its exclamation marks
+ * strengthen a sentiment it has, as in VADER), or NULL. */
+double an_sentiment(const an_rules *r, const char *text, const an_tok *toks, int n);
 
 /* The rules backend. */
 extern const struct sdra_analyze_ops an_rules_backend;

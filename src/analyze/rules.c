@@ -532,7 +532,12 @@ static const an_lex *lex_at(const an_rules *r, const an_tok *t, int n, int i)
     return best;
 }
 
-double an_sentiment(const an_rules *r, const an_tok *t, int n)
+/* VADER's emphasis (Hutto & Gilbert 2014): each '!' of the utterance, up to four, adds 0.292
+   to the size of a sentiment it already has ("Great!" is more than "Great."). */
+#define EXCL_BOOST 0.292
+#define EXCL_MAX 4
+
+double an_sentiment(const an_rules *r, const char *text, const an_tok *t, int n)
 {
     if (n <= 0 || r->n_lex == 0)
         return 0;
@@ -580,6 +585,11 @@ double an_sentiment(const an_rules *r, const an_tok *t, int n)
         }
         i += len;
     }
+    int excl = 0;
+    for (const char *c = text; c && *c && excl < EXCL_MAX; c++)
+        excl += *c == '!';
+    if (sum != 0)
+        sum += sum > 0 ? EXCL_BOOST * excl : -EXCL_BOOST * excl;
     return sum / sqrt(sum * sum + 15.0);
 }
 

@@ -271,7 +271,7 @@ static void utterance_facts(actx *c)
             v->meeting_ctx = true;
         if (v->has_date && (v->date.time[0] || v->date.part_of_day[0]) && v->question)
             v->meeting_ctx = true; /* "tomorrow at ten?", "Tuesday afternoon?" */
-        v->score = an_sentiment(&c->rules, v->toks, v->n);
+        v->score = an_sentiment(&c->rules, c->t->utts[u].text, v->toks, v->n);
     }
     /* a day the rep asks about ("Next Tuesday maybe?", "Wednesday the 22nd?") that the
        prospect answers as a slot, turning it down or taking it in more than a word ("Next

@@ -447,6 +447,25 @@ static void findings_sentiment_everyday(void **state)
     json_decref(doc);
 }
 
+/* VADER's emphasis: an exclamation mark strengthens a sentiment the words have (each mark up
+   to four, either sign) and gives none to words without one */
+static void findings_sentiment_exclamation(void **state)
+{
+    (void)state;
+    const char *lines[] = {
+        "P: That is great.", "P: That is great!", "P: That is great!!!!!!", "P: That is awful.",
+        "P: That is awful!", "P: The report is on the desk!", "P: That is great!!!!",
+    };
+    json_t *doc = analyze(lines, 7);
+    assert_true(score_of(doc, 1) > score_of(doc, 0));
+    assert_true(score_of(doc, 2) > score_of(doc, 1));
+    assert_true(fabs(score_of(doc, 2) - score_of(doc, 6)) < 1e-9); /* four at most */
+    assert_true(score_of(doc, 4) < score_of(doc, 3));
+    assert_true(score_of(doc, 3) < 0);
+    assert_true(score_of(doc, 5) == 0.0);
+    json_decref(doc);
+}
+
 /* issue 17: a scheduling remark names a day ("busy on Tuesday"): no no_time objection; busy
    today, or busy now and a day in another sentence, still is one (the "!day" rule flag) */
 static void findings_scheduling_is_not_no_time(void **state)
@@ -736,6 +755,7 @@ int main(void)
         cmocka_unit_test(findings_bad_input), cmocka_unit_test(findings_malformed_rules),
         cmocka_unit_test(findings_paraphrases), cmocka_unit_test(findings_request_answered_is_one_item), cmocka_unit_test(findings_offers), cmocka_unit_test(findings_replies_and_greetings), cmocka_unit_test(findings_confirmation_and_fill), cmocka_unit_test(findings_scheduling_is_not_no_time),
         cmocka_unit_test(findings_meeting_negotiated_over_turns), cmocka_unit_test(findings_sentiment_everyday),
+        cmocka_unit_test(findings_sentiment_exclamation),
         cmocka_unit_test(findings_learned_objection), cmocka_unit_test(findings_learned_pains_per_sentence),
         cmocka_unit_test(findings_optout_with_one_channel_allowed),
     };
