@@ -48,6 +48,8 @@ void an_learned_objections(actx *c, json_t *arr)
             if (an_nb_score(c->obj_nb, v->toks, b, e + 1, &k) < OBJ_NB_MIN)
                 continue;
             const char *type = an_nb_label(c->obj_nb, k);
+            if (an_objection_is_errand(c, (int)u, b, type))
+                continue;
             bool dup = false; /* only what came before counts, so a live call finds the same */
             json_array_foreach(arr, i, o)
                 dup = dup || (json_integer_value(json_object_get(o, "i")) <= (json_int_t)u &&

@@ -365,6 +365,28 @@ static bool seen(json_t *arr, int u, const char *key, const char *label)
 
 /* ---- findings ------------------------------------------------------------------------------ */
 
+/* Is an objection of this type at token i of utterance u the speaker's own errand rather than
+ * pushback? Objection types of the class @errand (security, legal, ...) are named by nouns,
+ * and a sentence in which the speaker commits to something ("I'll send you our security
+ * questionnaire", "I'll introduce you to Helen in procurement") names them as the errand. */
+bool an_objection_is_errand(const actx *c, int u, int i, const char *type)
+{
+    if (!an_in_class(&c->rules, "errand", type))
+        return false;
+    const uview *v = &c->v[u];
+    int b = i;
+    while (b > 0 && !(v->toks[b].flags & AN_TOK_SENT_START))
+        b--;
+    int e = an_sentence_end(v, i);
+    for (size_t k = v->m_first; k < v->m_first + v->m_count; k++) {
+        const match *mm = &c->m[k];
+        if (!strcmp(mm->rule->category, "action") && strcmp(mm->rule->label, "request") &&
+            mm->begin <= e && mm->end > b && an_rule_ok(c, mm))
+            return true;
+    }
+    return false;
+}
+
 static json_t *find_labelled(actx *c, const char *cat, bool prospect_only)
 {
     json_t *arr = json_array();
@@ -373,6 +395,8 @@ static json_t *find_labelled(actx *c, const char *cat, bool prospect_only)
         if (strcmp(mm->rule->category, cat) || (prospect_only && c->v[mm->u].role != SDRA_ROLE_PROSPECT))
             continue;
         if (!an_rule_ok(c, mm) || seen_tail(arr, mm->u, "type", mm->rule->label))
+            continue;
+        if (!strcmp(cat, "objection") && an_objection_is_errand(c, mm->u, mm->begin, mm->rule->label))
             continue;
         json_t *o = json_object();
         json_object_set_new(o, "type", json_string(mm->rule->label));

@@ -447,6 +447,26 @@ static void findings_sentiment_everyday(void **state)
     json_decref(doc);
 }
 
+/* A security, legal, trust or need word in the speaker's own commitment is the errand, not
+   pushback; the same word as a condition still is an objection */
+static void findings_objection_errand(void **state)
+{
+    (void)state;
+    const char *lines[] = {
+        "R: Happy to go through the details.",
+        "P: I'll send you our security questionnaire today.",
+        "R: Great, thank you.",
+        "P: And I will introduce you to Helen in legal by Friday.",
+        "R: Perfect.",
+        "P: But honestly, we can't move until security has signed off on data residency.",
+    };
+    json_t *doc = analyze(lines, 6);
+    assert_false(has_at(doc, "objections", "security", 1));
+    assert_false(has_at(doc, "objections", "legal", 3));
+    assert_true(has_at(doc, "objections", "security", 5));
+    json_decref(doc);
+}
+
 /* VADER's emphasis: an exclamation mark strengthens a sentiment the words have (each mark up
    to four, either sign) and gives none to words without one */
 static void findings_sentiment_exclamation(void **state)
@@ -756,6 +776,7 @@ int main(void)
         cmocka_unit_test(findings_paraphrases), cmocka_unit_test(findings_request_answered_is_one_item), cmocka_unit_test(findings_offers), cmocka_unit_test(findings_replies_and_greetings), cmocka_unit_test(findings_confirmation_and_fill), cmocka_unit_test(findings_scheduling_is_not_no_time),
         cmocka_unit_test(findings_meeting_negotiated_over_turns), cmocka_unit_test(findings_sentiment_everyday),
         cmocka_unit_test(findings_sentiment_exclamation),
+        cmocka_unit_test(findings_objection_errand),
         cmocka_unit_test(findings_learned_objection), cmocka_unit_test(findings_learned_pains_per_sentence),
         cmocka_unit_test(findings_optout_with_one_channel_allowed),
     };
