@@ -467,6 +467,23 @@ static void findings_objection_errand(void **state)
     json_decref(doc);
 }
 
+/* "don't want" is a need objection with an object ("we don't want another system"), not before
+   an infinitive ("I don't want to book his time before he has seen it") */
+static void findings_dont_want_to(void **state)
+{
+    (void)state;
+    const char *lines[] = {
+        "R: Shall we put the demo in the diary?",
+        "P: Let me show him the proposal first. I don't want to book his time before he has seen it.",
+        "R: Understood.",
+        "P: To be honest we don't want another system to look after.",
+    };
+    json_t *doc = analyze(lines, 4);
+    assert_false(has_at(doc, "objections", "need", 1));
+    assert_true(has_at(doc, "objections", "need", 3));
+    json_decref(doc);
+}
+
 /* VADER's emphasis: an exclamation mark strengthens a sentiment the words have (each mark up
    to four, either sign) and gives none to words without one */
 static void findings_sentiment_exclamation(void **state)
@@ -777,6 +794,7 @@ int main(void)
         cmocka_unit_test(findings_meeting_negotiated_over_turns), cmocka_unit_test(findings_sentiment_everyday),
         cmocka_unit_test(findings_sentiment_exclamation),
         cmocka_unit_test(findings_objection_errand),
+        cmocka_unit_test(findings_dont_want_to),
         cmocka_unit_test(findings_learned_objection), cmocka_unit_test(findings_learned_pains_per_sentence),
         cmocka_unit_test(findings_optout_with_one_channel_allowed),
     };
