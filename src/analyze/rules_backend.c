@@ -368,11 +368,13 @@ static bool seen(json_t *arr, int u, const char *key, const char *label)
 /* Is an objection of this type at token i of utterance u the speaker's own errand rather than
  * pushback? Objection types of the class @errand (security, legal, ...) are named by nouns,
  * and a sentence in which the speaker commits to something ("I'll send you our security
- * questionnaire", "I'll introduce you to Helen in procurement") names them as the errand. */
+ * questionnaire", "I'll introduce you to Helen in procurement") names them as the errand; for
+ * the types of @errand_asked a request does too ("send me two or three references"). */
 bool an_objection_is_errand(const actx *c, int u, int i, const char *type)
 {
     if (!an_in_class(&c->rules, "errand", type))
         return false;
+    bool asked = an_in_class(&c->rules, "errand_asked", type);
     const uview *v = &c->v[u];
     int b = i;
     while (b > 0 && !(v->toks[b].flags & AN_TOK_SENT_START))
@@ -380,7 +382,7 @@ bool an_objection_is_errand(const actx *c, int u, int i, const char *type)
     int e = an_sentence_end(v, i);
     for (size_t k = v->m_first; k < v->m_first + v->m_count; k++) {
         const match *mm = &c->m[k];
-        if (!strcmp(mm->rule->category, "action") && strcmp(mm->rule->label, "request") &&
+        if (!strcmp(mm->rule->category, "action") && (strcmp(mm->rule->label, "request") || asked) &&
             mm->begin <= e && mm->end > b && an_rule_ok(c, mm))
             return true;
     }

@@ -67,8 +67,9 @@ bool an_punctuated(const uview *v);
 bool an_slot_asked(const uview *v);
 /* the last token of the sentence that token i of v is in */
 int an_sentence_end(const uview *v, int i);
-/* An objection of type at token i of u in a sentence where the speaker commits to something,
- * and of a type in @errand: the errand, not pushback (rules_backend.c). */
+/* An objection of type at token i of u in a sentence where the speaker commits to something
+ * (type in @errand) or asks for something (type in @errand_asked): the errand, not pushback
+ * (rules_backend.c). */
 bool an_objection_is_errand(const actx *c, int u, int i, const char *type);
 
 /* meeting.c: the date an utterance names (v->date, has_date, date_bound), and the next meeting

@@ -447,8 +447,8 @@ static void findings_sentiment_everyday(void **state)
     json_decref(doc);
 }
 
-/* A security, legal, trust or need word in the speaker's own commitment is the errand, not
-   pushback; the same word as a condition still is an objection */
+/* A security, legal, trust or need word in the speaker's own commitment (and, but for legal, in
+   a request) is the errand, not pushback; the same word as a condition still is an objection */
 static void findings_objection_errand(void **state)
 {
     (void)state;
@@ -459,11 +459,14 @@ static void findings_objection_errand(void **state)
         "P: And I will introduce you to Helen in legal by Friday.",
         "R: Perfect.",
         "P: But honestly, we can't move until security has signed off on data residency.",
+        "R: Anything else you'd need from us?",
+        "P: Yes, please send me two or three references from clinics like ours.",
     };
-    json_t *doc = analyze(lines, 6);
+    json_t *doc = analyze(lines, 8);
     assert_false(has_at(doc, "objections", "security", 1));
     assert_false(has_at(doc, "objections", "legal", 3));
     assert_true(has_at(doc, "objections", "security", 5));
+    assert_false(has_at(doc, "objections", "trust", 7)); /* asking for references: information */
     json_decref(doc);
 }
 
