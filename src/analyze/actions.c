@@ -27,6 +27,8 @@ typedef struct item {
     int u, from, wb, we; /* utterance, the match's first token, the "what" tokens [wb, we) */
     bool request, offer;
     sdra_role owner;
+    int tu, twb, twe; /* an offer taken up: the words that took it up ("Should I invite your
+                         partner?" - "Yes, invite Frank"), utterance and tokens; tu -1 if none */
 } item;
 
 /* The group of the verb that says what item a does (@deliver "send", @recontact "call back",
@@ -43,12 +45,11 @@ static int verb_group(const actx *c, const item *a)
     return 0;
 }
 
-/* Do the two items' "what"s share a content word ("send me the usage report" / "I'll have the
- * report to you")? */
-static bool share_word(const actx *c, const item *a, const item *b)
+/* Does a content word of toks [ab, ae) of utterance au occur in item b's "what"? */
+static bool share_span(const actx *c, int au, int ab, int ae, const item *b)
 {
-    const uview *va = &c->v[a->u], *vb = &c->v[b->u];
-    for (int i = a->wb; i < a->we; i++) {
+    const uview *va = &c->v[au], *vb = &c->v[b->u];
+    for (int i = ab; i < ae; i++) {
         const char *w = va->toks[i].w;
         if (strlen(w) < 3 || an_is_stopword(&c->rules, w) || an_in_class(&c->rules, "act", w))
             continue;
@@ -57,6 +58,15 @@ static bool share_word(const actx *c, const item *a, const item *b)
                 return true;
     }
     return false;
+}
+
+/* Do the two items' "what"s share a content word ("send me the usage report" / "I'll have the
+ * report to you")? An offer's words include those of the request that took it up ("Should I
+ * invite your partner?" - "Yes, invite Frank" - "I'll add Frank to the invite"). */
+static bool share_word(const actx *c, const item *a, const item *b)
+{
+    return share_span(c, a->u, a->wb, a->we, b) ||
+           (a->tu >= 0 && share_span(c, a->tu, a->twb, a->twe, b));
 }
 
 /* Is token i of v inside a question that offers it ("Shall I call you in January?", "is there
@@ -175,6 +185,11 @@ static void settle_offers(const actx *c, item *it, size_t n)
         if (!it[k].offer || !it[k].o)
             continue;
         bool taken = accepts(c, it[k].u + 1, it[k].owner);
+        if (taken) { /* the sentence that takes it up may name what is taken ("Yes, invite Frank") */
+            it[k].tu = it[k].u + 1;
+            it[k].twb = 0;
+            it[k].twe = an_sentence_end(&c->v[it[k].u + 1], 0) + 1;
+        }
         /* an offer that answers what the other side just asked for ("if you can send it over" -
            "Yeah, I can flick you the spreadsheet tonight") is taken already */
         for (size_t r = k; r-- > 0 && it[k].u - it[r].u <= ANSWER_TURNS;)
@@ -185,6 +200,9 @@ static void settle_offers(const actx *c, item *it, size_t n)
         for (size_t r = k + 1; r < n && it[r].u <= it[k].u + 1; r++)
             if (it[r].request && it[r].o && it[r].u == it[k].u + 1 && it[r].owner == it[k].owner &&
                 (same_act(c, &it[k], &it[r]) || share_word(c, &it[k], &it[r]))) {
+                it[k].tu = it[r].u; /* its words name what is taken */
+                it[k].twb = it[r].wb;
+                it[k].twe = it[r].we;
                 absorb(&it[k], &it[r]);
                 taken = true;
             }
@@ -305,7 +323,7 @@ json_t *an_find_actions(actx *c)
             json_object_set_new(o, "due_said", an_span_str(c->t->utts[mm->u].text, dm.begin, dm.end));
         an_evidence(o, c, mm->u);
         json_object_set_new(o, "quote", an_utt_text(&c->t->utts[mm->u]));
-        it[ni++] = (item){o, mm->u, mm->begin, wb, we, request, offer, owner};
+        it[ni++] = (item){o, mm->u, mm->begin, wb, we, request, offer, owner, -1, 0, 0};
     }
     settle_offers(c, it, ni);
     merge_answered(c, it, ni);

@@ -640,6 +640,25 @@ static size_t n_actions(const char *const *lines, size_t n)
     return k;
 }
 
+/* An offer taken up by words that name the thing ("Yes, invite Frank") and then promised in other
+   words ("I'll add Frank to the invite") is one item, the promise */
+static void findings_offer_taken_up_by_name(void **state)
+{
+    (void)state;
+    const char *lines[] = {
+        "R: Should I invite your managing partner too?",
+        "P: Yes, invite Frank.",
+        "R: Perfect, I'll add Frank to the invite.",
+    };
+    assert_int_equal(n_actions(lines, 3), 1);
+    const char *other[] = {
+        "R: Should I invite your managing partner too?",
+        "P: Yes, invite Frank.",
+        "R: Perfect, I'll add the pricing sheet to the email.",
+    };
+    assert_int_equal(n_actions(other, 3), 2); /* another thing: both stay */
+}
+
 /* A request the asked side takes on in its next turn is one action item, the commitment, which
  * carries the request; a request for another kind of thing ("call me back") stays its own item. */
 static void findings_request_answered_is_one_item(void **state)
@@ -798,6 +817,7 @@ int main(void)
         cmocka_unit_test(findings_sentiment_exclamation),
         cmocka_unit_test(findings_objection_errand),
         cmocka_unit_test(findings_dont_want_to),
+        cmocka_unit_test(findings_offer_taken_up_by_name),
         cmocka_unit_test(findings_learned_objection), cmocka_unit_test(findings_learned_pains_per_sentence),
         cmocka_unit_test(findings_optout_with_one_channel_allowed),
     };
