@@ -385,6 +385,24 @@ static bool has_at(json_t *doc, const char *list, const char *type, json_int_t i
     return false;
 }
 
+/* One expectation of an objection test: an objection of `type` cited at utterance i, or none. */
+typedef struct obj_at {
+    const char *type;
+    json_int_t i;
+    bool there;
+} obj_at;
+
+/* Analyzes the dialogue and checks each expectation. */
+static void expect_objections(const char *const *lines, size_t n, const obj_at *ex, size_t n_ex)
+{
+    json_t *doc = analyze(lines, n);
+    for (size_t k = 0; k < n_ex; k++)
+        if (has_at(doc, "objections", ex[k].type, ex[k].i) != ex[k].there)
+            fail_msg("objection %s at utterance %d: want it %s", ex[k].type, (int)ex[k].i,
+                     ex[k].there ? "found" : "not found");
+    json_decref(doc);
+}
+
 /* issue 12: paraphrases as people word them, a meeting agreed over two turns, a time budget
    that is no objection, ASR contractions without apostrophes, a counter-offer on the hour */
 static void findings_paraphrases(void **state)
@@ -462,12 +480,11 @@ static void findings_objection_errand(void **state)
         "R: Anything else you'd need from us?",
         "P: Yes, please send me two or three references from clinics like ours.",
     };
-    json_t *doc = analyze(lines, 8);
-    assert_false(has_at(doc, "objections", "security", 1));
-    assert_false(has_at(doc, "objections", "legal", 3));
-    assert_true(has_at(doc, "objections", "security", 5));
-    assert_false(has_at(doc, "objections", "trust", 7)); /* asking for references: information */
-    json_decref(doc);
+    const obj_at ex[] = {
+        {"security", 1, false}, {"legal", 3, false}, {"security", 5, true},
+        {"trust", 7, false}, /* asking for references: information */
+    };
+    expect_objections(lines, 8, ex, 4);
 }
 
 /* "don't want" is a need objection with an object ("we don't want another system"), not before
@@ -481,10 +498,8 @@ static void findings_dont_want_to(void **state)
         "R: Understood.",
         "P: To be honest we don't want another system to look after.",
     };
-    json_t *doc = analyze(lines, 4);
-    assert_false(has_at(doc, "objections", "need", 1));
-    assert_true(has_at(doc, "objections", "need", 3));
-    json_decref(doc);
+    const obj_at ex[] = {{"need", 1, false}, {"need", 3, true}};
+    expect_objections(lines, 4, ex, 2);
 }
 
 /* VADER's emphasis: an exclamation mark strengthens a sentiment the words have (each mark up
@@ -519,13 +534,11 @@ static void findings_scheduling_is_not_no_time(void **state)
         "P: I'm busy right now. Call me next week.",
         "P: im busy tuesday how about wednesday",
     };
-    json_t *doc = analyze(lines, 6);
-    assert_false(has_at(doc, "objections", "no_time", 1));
-    assert_false(has_at(doc, "objections", "no_time", 2));
-    assert_true(has_at(doc, "objections", "no_time", 3));
-    assert_true(has_at(doc, "objections", "no_time", 4));
-    assert_false(has_at(doc, "objections", "no_time", 5));
-    json_decref(doc);
+    const obj_at ex[] = {
+        {"no_time", 1, false}, {"no_time", 2, false}, {"no_time", 3, true},
+        {"no_time", 4, true},  {"no_time", 5, false},
+    };
+    expect_objections(lines, 6, ex, 5);
 }
 
 /* An opt-out of everything stops both channels, unless the prospect allows one of them; a
