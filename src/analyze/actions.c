@@ -79,9 +79,7 @@ static bool in_question(const actx *c, const uview *v, int i)
     int e = an_sentence_end(v, i);
     if (!((v->toks[e].flags & AN_TOK_QMARK) || (!an_punctuated(v) && v->question)))
         return false;
-    int b = i;
-    while (b > 0 && !(v->toks[b].flags & AN_TOK_SENT_START))
-        b--;
+    int b = an_sentence_start(v, i);
     while (b < i && an_in_class(&c->rules, "lead", v->toks[b].w))
         b++;
     static const char *opener[] = {"shall", "should", "can", "could", "may", "mind", "would", "do", "want", "is", "anything"};

@@ -376,10 +376,7 @@ bool an_objection_is_errand(const actx *c, int u, int i, const char *type)
         return false;
     bool asked = an_in_class(&c->rules, "errand_asked", type);
     const uview *v = &c->v[u];
-    int b = i;
-    while (b > 0 && !(v->toks[b].flags & AN_TOK_SENT_START))
-        b--;
-    int e = an_sentence_end(v, i);
+    int b = an_sentence_start(v, i), e = an_sentence_end(v, i);
     for (size_t k = v->m_first; k < v->m_first + v->m_count; k++) {
         const match *mm = &c->m[k];
         if (!strcmp(mm->rule->category, "action") && (strcmp(mm->rule->label, "request") || asked) &&
@@ -408,6 +405,14 @@ static json_t *find_labelled(actx *c, const char *cat, bool prospect_only)
         json_array_append_new(arr, o);
     }
     return arr;
+}
+
+/* The first token of the sentence that token i of v is in. */
+int an_sentence_start(const uview *v, int i)
+{
+    while (i > 0 && !(v->toks[i].flags & AN_TOK_SENT_START))
+        i--;
+    return i;
 }
 
 /* The last token of the sentence that token i of v is in. */

@@ -65,7 +65,8 @@ bool an_punctuated(const uview *v);
 /* is v's date said in a question: the sentence it is in ends with '?' (in text without
  * punctuation: the utterance is a question)? */
 bool an_slot_asked(const uview *v);
-/* the last token of the sentence that token i of v is in */
+/* the first and the last token of the sentence that token i of v is in */
+int an_sentence_start(const uview *v, int i);
 int an_sentence_end(const uview *v, int i);
 /* An objection of type at token i of u in a sentence where the speaker commits to something
  * (type in @errand) or asks for something (type in @errand_asked): the errand, not pushback

@@ -1,6 +1,6 @@
 /*
- * mfcc.c - the MFCC front end of the cluster method, written out in full so that it has no
- * dependency: pre-emphasis (0.97), Hamming window (25 ms), 512-point FFT (the audio module's
+ * mfcc.c - the MFCC front end of the cluster method, written out in full so that it needs no
+ * outside library: pre-emphasis (0.97), Hamming window (25 ms), 512-point FFT (the audio module's
  * sdra_fft_run), power spectrum, triangular mel filterbank over the telephone band, log,
  * DCT-II. One call computes one frame; the caller slides the window by 10 ms.
  */
