@@ -106,14 +106,17 @@ typedef struct work {
     int model_of[2]; /* per stream: its acoustic model's slot in worker.asr (see worker) */
 } work;
 
-/* A worker holds a recognizer per acoustic model its streams need: slot 0 for the first
+/* A worker holds a recognizer per acoustic model its chunks need: slot 0 for the first
  * stream's model, slot 1 for the second stream's when it differs (a stereo call whose one side
- * came over the telephone and the other did not). Worker 0's slot-0 recognizer is made by the
+ * came over the telephone and the other did not). With two models and two workers or more,
+ * each worker takes the chunks of one model only (worker i those of slot i % 2), so it holds
+ * one recognizer (about 90 MB) instead of both. Worker 0's slot-0 recognizer is made by the
  * caller; every other one is made when the worker first decodes a chunk that needs it. */
 typedef struct worker {
     work *w;
     sdra_asr *asr[2];
     const sdra_asr_params *asrp[2]; /* per slot; [1] NULL when one model serves both streams */
+    int only;                       /* the one slot whose chunks it takes, or -1: any */
     int index;
     pthread_t tid;
     bool started;
@@ -317,6 +320,27 @@ static void fail_locked(work *w, const sdra_error *e)
     }
 }
 
+/* The queue position (0 = head) of the first job for a worker taking only slot `only` (-1:
+ * any), or -1 when none is queued. Called with w->mu held. */
+static long next_job(const work *w, int only)
+{
+    for (size_t k = 0; k < w->q_n; k++)
+        if (only < 0 || w->model_of[w->q[(w->q_head + k) % w->q_cap].stream] == only)
+            return (long)k;
+    return -1;
+}
+
+/* Takes the job at queue position k out, keeping the others in order. With w->mu held. */
+static job take_job(work *w, size_t k)
+{
+    job j = w->q[(w->q_head + k) % w->q_cap];
+    for (size_t m = k; m > 0; m--) /* the ones before it move up one place */
+        w->q[(w->q_head + m) % w->q_cap] = w->q[(w->q_head + m - 1) % w->q_cap];
+    w->q_head = (w->q_head + 1) % w->q_cap;
+    w->q_n--;
+    return j;
+}
+
 static void *worker_main(void *arg)
 {
     worker *wk = arg;
@@ -335,15 +359,14 @@ static void *worker_main(void *arg)
     }
     for (;;) {
         pthread_mutex_lock(&w->mu);
-        while (!w->q_n && !w->closing)
+        long at;
+        while ((at = next_job(w, wk->only)) < 0 && !w->closing)
             pthread_cond_wait(&w->not_empty, &w->mu);
-        if (!w->q_n) {
+        if (at < 0) {
             pthread_mutex_unlock(&w->mu);
             break;
         }
-        job j = w->q[w->q_head];
-        w->q_head = (w->q_head + 1) % w->q_cap;
-        w->q_n--;
+        job j = take_job(w, (size_t)at);
         bool skip = w->failed;
         pthread_cond_signal(&w->not_full);
         pthread_mutex_unlock(&w->mu);
@@ -643,6 +666,7 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
     for (int i = 0; i < jobs; i++) {
         wk[i].asrp[0] = &asrp[0];
         wk[i].asrp[1] = n_models == 2 ? &asrp[1] : NULL;
+        wk[i].only = n_models == 2 && jobs >= 2 ? i % 2 : -1;
         wk[i].index = i;
     }
 
