@@ -9,9 +9,9 @@
 #                 and score its transcripts (slower: PocketSphinx runs on every file)
 #
 # The diarizer alone is run through tools/diarize_wav.c (compiled here against the build's
-# libsdra_diarize.a / libsdra_core.a), which prints RTTM; `sdra eval diarization` scores it
-# (DER, 0.25 s collar, overlap scored, optimal mapping). Figures are described in
-# docs/diarization.md ("Measured").
+# libsdra_diarize.a, libsdra_audio.a (its FFT) and libsdra_core.a), which prints RTTM;
+# `sdra eval diarization` scores it (DER, 0.25 s collar, overlap scored, optimal mapping).
+# Figures are described in docs/diarization.md ("Measured").
 set -euo pipefail
 
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,7 +27,7 @@ for a in "$@"; do
 done
 data="${SDRA_EVAL_DATA:-/work/shared/eval-data}"
 sdra="$build/sdra"
-for f in "$sdra" "$build/libsdra_diarize.a" "$build/libsdra_core.a"; do
+for f in "$sdra" "$build/libsdra_diarize.a" "$build/libsdra_audio.a" "$build/libsdra_core.a"; do
   [ -e "$f" ] || { echo "measure-diarization: $f missing (build the sdra target in $build)" >&2; exit 1; }
 done
 [ -d "$data" ] || { echo "measure-diarization: no evaluation data at $data" >&2; exit 1; }
@@ -36,7 +36,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 drv="$tmp/diarize_wav"
 cc -O2 -D_GNU_SOURCE -I"$src/include" "$src/tools/diarize_wav.c" "$build/libsdra_diarize.a" \
-   "$build/libsdra_core.a" $(pkg-config --libs jansson) -lm -o "$drv"
+   "$build/libsdra_audio.a" "$build/libsdra_core.a" $(pkg-config --libs jansson) -lm -o "$drv"
 
 der() { # ref.rttm hyp -> "DER x% (missed, fa, confusion)"
   "$sdra" eval diarization --ref "$1" "$2" | head -1

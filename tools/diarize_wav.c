@@ -1,7 +1,7 @@
 /*
  * diarize_wav.c - a measuring driver: runs the diarizer on a 16-bit PCM WAV file and prints
  * the turns as RTTM, so that `sdra eval diarization` can score them. Built and used by
- * scripts/measure-diarization.sh (it needs only libsdra_diarize and libsdra_core).
+ * scripts/measure-diarization.sh (it needs only libsdra_diarize, libsdra_audio and libsdra_core).
  *
  *     diarize_wav [--cluster|--channel] [--speakers N] [--bleed-db DB] FILE.wav [NAME]
  *
