@@ -15,7 +15,7 @@ fail() { echo "transcribe_calls: FAIL: $*" >&2; exit 1; }
 # json_field FILE KEY: a top-level number from `sdra eval ... --json` output.
 json_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 # below VALUE LIMIT: VALUE < LIMIT (floats)
-below() { python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)' "$1" "$2"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib/asr.sh" # below
 
 # --- accuracy: stereo and mono, against the exact references --------------------------------
 for mode in stereo mono; do

@@ -13,10 +13,7 @@ it_setup transcribe_narrowband
 fx="$SDRA_FIXTURES"
 [ -f "$SDRA_BUILD/data/asr/en-us-8k/means" ] || fail "the build made no narrowband model"
 
-# WER of a transcript against the call's reference, and a meta field of it
-wer() { "$SDRA" eval asr --ref "$2" "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["wer"])'; }
-meta() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["meta"].get(sys.argv[2]))' "$1" "$2"; }
-below() { python3 -c "import sys; sys.exit(0 if float('$1') < float('$2') else 1)"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib/asr.sh" # wer, meta, below
 
 # 1. a generated call through a telephone channel (300-3400 Hz, 8 kHz, mu-law), as measured
 sox -R -D -V1 "$fx/short.mono.wav" -r 8000 -e u-law "$T/short.phone.wav" sinc 300-3400

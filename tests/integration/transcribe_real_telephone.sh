@@ -42,15 +42,13 @@ open(os.path.join(out, "prompts.txt"), "w").write(" ".join(words) + "\n")
 PY
 [ "$(wc -w < "$T/prompts.txt")" -ge 500 ] || fail "too few prompts found in $txt"
 
-wer() { "$SDRA" eval asr --ref "$T/prompts.txt" "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["wer"])'; }
-meta() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["meta"].get(sys.argv[2]))' "$1" "$2"; }
-below() { python3 -c "import sys; sys.exit(0 if float('$1') < float('$2') else 1)"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib/asr.sh" # wer, meta, below
 
 "$SDRA" transcribe "$T/prompts.wav" -q --jobs 2 --speakers 1 -o "$T/auto.json"
 "$SDRA" transcribe "$T/prompts.wav" -q --jobs 2 --speakers 1 --acoustic-model wideband -o "$T/wide.json"
 [ "$(meta "$T/auto.json" acoustic_model)" = narrowband ] || fail "8 kHz recording: not the narrowband model"
-n=$(wer "$T/auto.json")
-w=$(wer "$T/wide.json")
+n=$(wer "$T/auto.json" "$T/prompts.txt")
+w=$(wer "$T/wide.json" "$T/prompts.txt")
 echo "recorded telephone prompts ($(wc -w < "$T/prompts.txt") words): WER $n narrowband, $w wideband"
 # measured 0.620 narrowband and 0.678 wideband (60 prompts, 521 words); 0.660 narrowband with
 # 4 Gaussians a codebook (before SDRA_SPHINX_NARROWBAND_TOPN, src/asr/sphinx.c), which the
