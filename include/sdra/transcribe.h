@@ -73,6 +73,9 @@ typedef struct sdra_transcribe_params {
     sdra_asr_am acoustic_model; /* embedded engine: AUTO (default) picks the narrowband model
                                    for a source at <= 8 kHz (sdra_asr_am_choose); the
                                    transcript's meta.acoustic_model says which was used */
+    sdra_asr_adapt adapt;       /* embedded engine, a file (not "-"): adapt the model to each
+                                   stream's speech first (sdra_asr_adapter); AUTO (default)
+                                   for the narrowband model only; meta.adaptation says */
 } sdra_transcribe_params;
 
 sdra_transcribe_params sdra_transcribe_default_params(void);

@@ -4,7 +4,8 @@
  * (nothing above the line band: the band meter, sdra/audio.h), the narrowband model the build
  * adapts from it
  * (scripts/build-narrowband-am.py, docs/asr.md "Telephone-band recognition"). A missing
- * narrowband model is a warning and the wideband model, never a failed transcription.
+ * narrowband model is a warning and the wideband model, never a failed transcription. Also
+ * the --adapt modes (which models are adapted to the recording: adapt.c).
  */
 #include "sdra/asr.h"
 #include "sdra/log.h"
@@ -30,6 +31,29 @@ int sdra_asr_am_parse(const char *s, sdra_asr_am *out, sdra_error *err)
         return sdra_error_set(err, SDRA_EINVAL, "acoustic model '%s': want auto, wideband or "
                               "narrowband", s);
     return 0;
+}
+
+int sdra_asr_adapt_parse(const char *s, sdra_asr_adapt *out, sdra_error *err)
+{
+    if (!s || !strcmp(s, "auto"))
+        *out = SDRA_ASR_ADAPT_AUTO;
+    else if (!strcmp(s, "on"))
+        *out = SDRA_ASR_ADAPT_ON;
+    else if (!strcmp(s, "off"))
+        *out = SDRA_ASR_ADAPT_OFF;
+    else
+        return sdra_error_set(err, SDRA_EINVAL, "adaptation '%s': want auto, on or off", s);
+    return 0;
+}
+
+const char *sdra_asr_adapt_name(sdra_asr_adapt a)
+{
+    return a == SDRA_ASR_ADAPT_ON ? "on" : a == SDRA_ASR_ADAPT_OFF ? "off" : "auto";
+}
+
+bool sdra_asr_adapt_wanted(sdra_asr_adapt a, sdra_asr_am am)
+{
+    return a == SDRA_ASR_ADAPT_ON || (a == SDRA_ASR_ADAPT_AUTO && am == SDRA_ASR_AM_NARROWBAND);
 }
 
 const char *sdra_asr_am_name(sdra_asr_am am)

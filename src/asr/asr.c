@@ -220,6 +220,7 @@ static char *cache_key(const sdra_asr_params *p)
     rc |= key_add(&b, p->domain_lm_path);
     rc |= key_add(&b, p->vocab_path);
     rc |= key_add(&b, p->hmm_dir);
+    rc |= key_add(&b, p->mllr_path);
     for (int i = 0; i < SDRA_ASR_HINT_PHRASES; i++)
         rc |= key_add(&b, p->hints[i]);
     char *key = rc == 0 ? sdra_buf_detach(&b) : NULL;

@@ -513,6 +513,10 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
             argv[argc++] = "-topn";
             argv[argc++] = SDRA_SPHINX_NARROWBAND_TOPN;
         }
+        if (p->mllr_path) { /* this recording's transform (src/asr/adapt.c) */
+            argv[argc++] = "-mllr";
+            argv[argc++] = p->mllr_path;
+        }
         const char *env = getenv("SDRA_SPHINX_SEARCH_ARGS");
         if (env && *env && strlen(env) < sizeof s->describe) {
             sdra_strlcpy(s->describe, env, sizeof s->describe); /* scratch until the end */

@@ -1,7 +1,7 @@
 /*
  * cli_transcribe.c - the transcription options that `sdra transcribe` and `sdra run` share
  * (--speakers, --jobs, --rep-channel, --vocab, --hints, --no-domain-lm, --domain-weight,
- * --acoustic-model;
+ * --acoustic-model, --adapt;
  * cli.h), parsed once into sdra_transcribe_params so that the two commands take the same
  * options with the same checks and the same messages.
  */
@@ -56,6 +56,10 @@ int cli_transcribe_option(sdra_transcribe_params *p, const char *cmd, int c, con
     case 7:
         if (sdra_asr_am_parse(arg, &p->acoustic_model, NULL) < 0)
             return cli_usage_error(cmd, "--acoustic-model wants auto, wideband or narrowband, not '%s'", arg);
+        return 0;
+    case 8:
+        if (sdra_asr_adapt_parse(arg, &p->adapt, NULL) < 0)
+            return cli_usage_error(cmd, "--adapt wants auto, on or off, not '%s'", arg);
         return 0;
     default:
         return -1;

@@ -28,6 +28,7 @@
 #include "sdra/diarize.h"
 #include "sdra/util.h"
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -253,6 +254,90 @@ static prescan prescan_file(const char *path, const sdra_audio_params *ap, bool 
         out.really_mono = same || one_silent;
     }
     return out;
+}
+
+/* The adaptation pass (sdra/asr.h, sdra_asr_adapter): before decoding, one more read of the
+ * file feeds each stream that wants it (want[s]) to an adapter on that stream's recognizer
+ * params, which then writes the stream's transform to a new temporary file (files[s]; "" for a
+ * stream decoded unadapted). Too little speech, or a model the adapter cannot read, leaves the
+ * stream unadapted with a log line, never a failed transcription; a read error or a cancel is
+ * one. frames[s]: the speech frames the transform rests on. */
+static int adapt_scan(const char *path, const sdra_audio_params *ap, bool stereo,
+                      const sdra_asr_params *asrp[2], const bool want[2], char files[2][PATH_MAX],
+                      long frames[2], const sdra_progress *progress, double total_s, sdra_error *err)
+{
+    enum { BLOCK = 4096 };
+    sdra_audio *a = NULL;
+    sdra_asr_adapter *ad[2] = {NULL, NULL};
+    int16_t *l = NULL, *r = NULL, *mix = NULL;
+    int rc = 0, n_streams = stereo ? 2 : 1;
+    bool any = false;
+    for (int s = 0; s < n_streams; s++) {
+        files[s][0] = 0;
+        frames[s] = 0;
+        if (!want[s])
+            continue;
+        sdra_error e = {0};
+        if (sdra_asr_adapter_create(&ad[s], asrp[s], &e) < 0) {
+            sdra_log(SDRA_LOG_WARN, "%s: not adapting the acoustic model: %s", path, e.msg);
+            ad[s] = NULL;
+        }
+        any |= ad[s] != NULL;
+    }
+    if (!any)
+        return 0;
+    if ((rc = sdra_audio_open(&a, path, ap, err)) < 0)
+        goto done;
+    l = malloc(BLOCK * sizeof *l);
+    r = malloc(BLOCK * sizeof *r);
+    mix = malloc(BLOCK * sizeof *mix);
+    if (!l || !r || !mix) {
+        rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+        goto done;
+    }
+    int16_t *chans[SDRA_AUDIO_MAX_CHANNELS] = {l, stereo ? r : NULL};
+    double read_frames = 0;
+    for (;;) {
+        size_t n = 0;
+        if ((rc = sdra_audio_read(a, chans, mix, BLOCK, &n, err)) < 0 || n == 0)
+            break;
+        read_frames += (double)n;
+        for (int s = 0; s < n_streams && rc == 0; s++)
+            if (ad[s])
+                rc = sdra_asr_adapter_feed(ad[s], stereo ? chans[s] : mix, n, err);
+        if (rc < 0)
+            break;
+        if (sdra_progress_report(progress, "adapt", read_frames / 16000.0, total_s)) {
+            rc = sdra_error_set(err, SDRA_ECANCELED, "%s: transcription canceled", path);
+            break;
+        }
+    }
+    for (int s = 0; s < n_streams && rc == 0; s++) {
+        if (!ad[s])
+            continue;
+        sdra_error e = {0};
+        if (sdra_asr_adapter_write(ad[s], files[s], PATH_MAX, &e) < 0) {
+            sdra_log(SDRA_LOG_INFO, "%s: %s: not adapting the acoustic model: %s", path,
+                     stereo ? (s ? "right channel" : "left channel") : "audio", e.msg);
+            files[s][0] = 0;
+            continue;
+        }
+        frames[s] = (long)sdra_asr_adapter_frames(ad[s]);
+    }
+done:
+    if (rc < 0)
+        for (int s = 0; s < n_streams; s++)
+            if (files[s][0]) {
+                unlink(files[s]);
+                files[s][0] = 0;
+            }
+    free(l);
+    free(r);
+    free(mix);
+    sdra_audio_close(a);
+    for (int s = 0; s < 2; s++)
+        sdra_asr_adapter_destroy(ad[s]);
+    return rc;
 }
 
 /* Decodes one chunk as its own stream; utterances get absolute times. */
@@ -587,6 +672,22 @@ static void am_meta(json_t *meta, const sdra_asr_am am[2], int n_models, int sou
     json_object_set_new(meta, "channel_high_band_db", bands);
 }
 
+/* meta.adaptation: "mllr" when every stream was adapted, "none" when none was, "partial"
+ * otherwise; meta.adaptation_speech_s: the speech each adapted stream's transform rests on. */
+static void adapt_meta(json_t *meta, sdra_asr_adapt mode, int n_streams, char files[2][PATH_MAX],
+                       const long frames[2])
+{
+    int n = 0;
+    json_t *speech = json_array();
+    for (int s = 0; s < n_streams; s++) {
+        n += files[s][0] != 0;
+        json_array_append_new(speech, files[s][0] ? json_real(frames[s] / 100.0) : json_null());
+    }
+    json_object_set_new(meta, "adapt", json_string(sdra_asr_adapt_name(mode)));
+    json_object_set_new(meta, "adaptation", json_string(n == 0 ? "none" : n == n_streams ? "mllr" : "partial"));
+    json_object_set_new(meta, "adaptation_speech_s", speech);
+}
+
 int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
                          const sdra_transcribe_params *p, const sdra_progress *progress,
                          sdra_error *err)
@@ -612,6 +713,8 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
     double diar_s = 0, read_s = 0;
     work w = {0};
     bool sync_init = false;
+    char mllr[2][PATH_MAX] = {"", ""}; /* each stream's transform (adapt_scan), unlinked at the end */
+    long adapt_frames[2] = {0, 0};
 
     if (!(chunk_s >= 5 && chunk_s <= 30)) {
         rc = sdra_error_set(err, SDRA_EINVAL, "chunk length %g s: want 5..30", chunk_s);
@@ -653,8 +756,26 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
         if (n_models == 1)
             am[1] = am[0];
     }
+    /* Adaptation: each stream that wants it gets its own transform, so a stereo call's two
+       streams get a recognizer slot each even on one model. */
+    int n_slots = n_models;
+    if (!remote && strcmp(audio_path, "-")) {
+        bool want[2] = {sdra_asr_adapt_wanted(p->adapt, am[0]),
+                        stereo && sdra_asr_adapt_wanted(p->adapt, am[1])};
+        if (want[1] && n_models == 1) {
+            asrp[1] = asrp[0];
+            n_slots = 2;
+        }
+        const sdra_asr_params *sp[2] = {&asrp[0], &asrp[n_slots - 1]};
+        if ((want[0] || want[1]) &&
+            (rc = adapt_scan(audio_path, &ap, stereo, sp, want, mllr, adapt_frames, progress,
+                             total_s, err)) < 0)
+            goto done;
+        for (int s = 0; s < n_slots; s++)
+            asrp[s].mllr_path = mllr[s][0] ? mllr[s] : NULL;
+    }
     w.model_of[0] = 0;
-    w.model_of[1] = n_models - 1;
+    w.model_of[1] = n_slots - 1;
     if (!(wk = calloc((size_t)jobs, sizeof *wk))) {
         rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
         goto done;
@@ -665,8 +786,8 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
         goto done;
     for (int i = 0; i < jobs; i++) {
         wk[i].asrp[0] = &asrp[0];
-        wk[i].asrp[1] = n_models == 2 ? &asrp[1] : NULL;
-        wk[i].only = n_models == 2 && jobs >= 2 ? i % 2 : -1;
+        wk[i].asrp[1] = n_slots == 2 ? &asrp[1] : NULL;
+        wk[i].only = n_slots == 2 && jobs >= 2 ? i % 2 : -1;
         wk[i].index = i;
     }
 
@@ -786,6 +907,8 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
                           sdra_clock_s() - t_start, read_s, w.asr_busy_s, diar_s);
     if (t->meta && !remote)
         am_meta(t->meta, am, n_models, info->source_rate_hz, stereo, band);
+    if (t->meta && !remote)
+        adapt_meta(t->meta, p->adapt, n_streams, mllr, adapt_frames);
     if (t->meta && pool) {
         json_t *rm = remote_meta(pool, boundary_dups, chunk_s, p->remote->n_urls);
         json_object_update(t->meta, rm);
@@ -832,6 +955,9 @@ done:
         pthread_cond_destroy(&w.not_empty);
         pthread_cond_destroy(&w.not_full);
     }
+    for (int s = 0; s < 2; s++)
+        if (mllr[s][0])
+            unlink(mllr[s]);
     free(buf);
     free(turns);
     sdra_diarizer_destroy(dz);

@@ -46,4 +46,20 @@ static inline int asr_test_say(const char *path, const char *const *sentences, i
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* Loads path as 16 kHz mono PCM (the mix of its channels) into *pcm (caller frees), *n samples.
+ * Returns 0 on success. */
+static inline int asr_test_load_mix(const char *path, int16_t **pcm, size_t *n)
+{
+    sdra_audio_params ap = sdra_audio_default_params();
+    int16_t **chans = NULL;
+    int nch = 0;
+    sdra_error err = {0};
+    if (sdra_audio_load(path, &ap, &chans, pcm, n, &nch, &err) < 0)
+        return -1;
+    for (int c = 0; c < nch; c++)
+        free(chans[c]);
+    free(chans);
+    return 0;
+}
+
 #endif

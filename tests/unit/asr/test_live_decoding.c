@@ -26,16 +26,7 @@ static int load(const char *name, const char *const *s, int i)
     snprintf(wav, sizeof wav, "%s/asr_live_%s.wav", asr_test_tmp(), name);
     if (asr_test_say(wav, s, 1, 1.0) != 0)
         return -1;
-    sdra_audio_params ap = sdra_audio_default_params();
-    int16_t **chans = NULL;
-    int nch = 0;
-    sdra_error err = {0};
-    if (sdra_audio_load(wav, &ap, &chans, &pcm[i], &n_pcm[i], &nch, &err) < 0)
-        return -1;
-    for (int c = 0; c < nch; c++)
-        free(chans[c]);
-    free(chans);
-    return 0;
+    return asr_test_load_mix(wav, &pcm[i], &n_pcm[i]);
 }
 
 static int setup(void **state)

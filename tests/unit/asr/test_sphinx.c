@@ -30,16 +30,7 @@ static int setup(void **state)
     snprintf(wav, sizeof wav, "%s/asr_sphinx.wav", asr_test_tmp());
     if (asr_test_say(wav, sentences, 2, 1.0) != 0)
         return -1;
-    sdra_audio_params ap = sdra_audio_default_params();
-    int16_t **chans = NULL;
-    int nch = 0;
-    sdra_error err = {0};
-    if (sdra_audio_load(wav, &ap, &chans, &pcm, &n_pcm, &nch, &err) < 0)
-        return -1;
-    for (int c = 0; c < nch; c++)
-        free(chans[c]);
-    free(chans);
-    return 0;
+    return asr_test_load_mix(wav, &pcm, &n_pcm);
 }
 
 static int teardown(void **state)
