@@ -171,7 +171,7 @@ static void too_little_speech_gives_no_transform(void **state)
 static void a_transform_follows_the_audio(void **state)
 {
     (void)state;
-    assert_true(n_clean > 16000 * 12); /* more than the 10 s of speech it needs */
+    assert_true(n_clean > 16000 * 12); /* well over the 5 s of speech it needs */
     char pc[4096], pp[4096], pp2[4096];
     sdra_error err = {0};
     assert_int_equal(adapt(pcm_clean, n_clean, pc, sizeof pc, &err), 0);
