@@ -189,9 +189,18 @@ int sdra_asr_adapter_create(sdra_asr_adapter **out, const sdra_asr_params *p, sd
     if (rc < 0)
         goto fail;
     const char *argv[] = {"-samprate", "16000"};
-    a->config = cmd_ln_parse_r(NULL, ps_args(), 2, (char **)argv, FALSE);
-    if (!a->config || sdra_path_join(params, sizeof params, hmm, "feat.params") < 0 ||
-        !cmd_ln_parse_file_r(a->config, ps_args(), params, FALSE)) {
+    cmd_ln_t *c = cmd_ln_parse_r(NULL, ps_args(), 2, (char **)argv, FALSE);
+    if (!c) {
+        rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (sdra_path_join(params, sizeof params, hmm, "feat.params") < 0) {
+        a->config = c;
+        rc = sdra_error_set(err, SDRA_ELIMIT, "%s: path too long", hmm);
+        goto fail;
+    }
+    /* On a failure sphinxbase may have freed c already: left alone then (a leak at worst). */
+    if (!(a->config = cmd_ln_parse_file_r(c, ps_args(), params, FALSE))) {
         rc = sdra_error_set(err, SDRA_EINVAL, "%s: cannot read the model's feat.params", hmm);
         goto fail;
     }
