@@ -178,10 +178,7 @@ int sdra_asr_adapter_create(sdra_asr_adapter **out, const sdra_asr_params *p, sd
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, silence_log);
     char hmm[4096], params[4096];
-    if (p->hmm_dir)
-        sdra_strlcpy(hmm, p->hmm_dir, sizeof hmm); /* as sphinx_create finds it */
-    else
-        snprintf(hmm, sizeof hmm, "%s/en-us", p->model_dir ? p->model_dir : SDRA_SPHINX_MODELDIR "/en-us");
+    sdra_asr_hmm_dir(p, hmm, sizeof hmm); /* the model the recognizers will load */
     sdra_asr_adapter *a = calloc(1, sizeof *a);
     if (!a)
         return sdra_error_set(err, SDRA_ENOMEM, "out of memory");
@@ -284,15 +281,11 @@ int sdra_asr_adapter_feed(sdra_asr_adapter *a, const int16_t *pcm, size_t n, sdr
     }
     while (n > 0) {
         size_t k = n < sizeof tmp / sizeof tmp[0] ? n : sizeof tmp / sizeof tmp[0];
-        for (size_t i = 0; i < k; i++) { /* as the recognizer dithers narrowband audio */
-            int v = pcm[i];
-            if (a->dither) {
-                a->dither_state = a->dither_state * 1103515245u + 12345u;
-                v += (a->dither_state >> 16) % 4 == 0;
-            }
-            tmp[i] = (int16_t)(v > INT16_MAX ? INT16_MAX : v);
+        const int16 *p = pcm;
+        if (a->dither) { /* as the recognizer dithers for the narrowband model */
+            sdra_asr_dither(&a->dither_state, pcm, tmp, k);
+            p = tmp;
         }
-        const int16 *p = tmp;
         size_t left = k;
         while (left > 0) {
             int32 nfr = FE_BLOCK;
@@ -531,11 +524,8 @@ int sdra_asr_adapter_write(sdra_asr_adapter *a, char *path, size_t cap, sdra_err
     }
     /* PocketSphinx's -mllr file: classes, streams, then per stream its length, A by rows, b,
        and the variance scales (1: variances unchanged). */
-    const char *tmpdir = getenv("TMPDIR");
-    char prefix[4096];
-    snprintf(prefix, sizeof prefix, "%s/sdra-mllr", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    if (!(f = sdra_asr_temp_file(path, cap, prefix))) {
-        rc = sdra_error_set(err, SDRA_EIO, "%s: cannot create the transform's file", prefix);
+    if (!(f = sdra_asr_tmpdir_file(path, cap, "sdra-mllr"))) {
+        rc = sdra_error_set(err, SDRA_EIO, "cannot create the transform's file in $TMPDIR");
         goto done;
     }
     fprintf(f, "1\n%d\n", NSTREAM);

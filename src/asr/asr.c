@@ -191,6 +191,15 @@ FILE *sdra_asr_temp_file(char *path, size_t cap, const char *prefix)
     return f;
 }
 
+FILE *sdra_asr_tmpdir_file(char *path, size_t cap, const char *stem)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    char prefix[4096];
+    if ((size_t)snprintf(prefix, sizeof prefix, "%s/%s", tmpdir && *tmpdir ? tmpdir : "/tmp", stem) >= sizeof prefix)
+        return NULL;
+    return sdra_asr_temp_file(path, cap, prefix);
+}
+
 /* ---- the cache of idle recognizers -------------------------------------------------------- */
 
 struct sdra_asr_cache {

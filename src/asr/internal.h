@@ -8,6 +8,7 @@
 #include "sdra/asr.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 
 extern const struct sdra_asr_ops sdra_asr_sphinx_ops;
@@ -29,6 +30,17 @@ void sdra_asr_queue_release(sdra_asr_queue *q);
  * nothing left behind, when it cannot. sphinxbase reads models and dictionaries only by path,
  * so what the module builds for it goes through such a file. */
 FILE *sdra_asr_temp_file(char *path, size_t cap, const char *prefix);
+/* The same in $TMPDIR (else /tmp): $TMPDIR/<stem>-XXXXXX. */
+FILE *sdra_asr_tmpdir_file(char *path, size_t cap, const char *stem);
+
+/* ---- sphinx (sphinx.c; adapt.c reads the same model and front end) ---- */
+
+/* The acoustic model directory a sphinx recognizer on p loads: p->hmm_dir, else the wideband
+ * model under p->model_dir (default SDRA_SPHINX_MODELDIR/en-us). */
+void sdra_asr_hmm_dir(const sdra_asr_params *p, char *out, size_t n);
+/* The dither the narrowband model's features are made with (sphinx.c says why): in to out, n
+ * samples, from the generator *state (1 at the start of a stream). */
+void sdra_asr_dither(uint32_t *state, const int16_t *in, int16_t *out, size_t n);
 
 /* ---- whisper-http (remote.c, whisper_http.c) ---- */
 

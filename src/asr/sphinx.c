@@ -203,15 +203,6 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* A new file $TMPDIR/<stem>-XXXXXX open for writing (sdra_asr_temp_file). */
-static FILE *temp_file(char *path, size_t cap, const char *stem)
-{
-    const char *tmpdir = getenv("TMPDIR");
-    char prefix[PATH_MAX];
-    snprintf(prefix, sizeof prefix, "%s/%s", tmpdir && *tmpdir ? tmpdir : "/tmp", stem);
-    return sdra_asr_temp_file(path, cap, prefix);
-}
-
 /* A unigram model over the user's words (uniform), read back through a temporary ARPA file:
  * interpolated with a small weight it makes those words likely wherever they occur. */
 static ngram_model_t *vocab_model(sphinx_state *s, wordlist *l, sdra_error *err)
@@ -226,7 +217,7 @@ static ngram_model_t *vocab_model(sphinx_state *s, wordlist *l, sdra_error *err)
             free(l->w[i]);
     l->n = n;
     char path[PATH_MAX];
-    FILE *f = temp_file(path, sizeof path, "sdra-vocab");
+    FILE *f = sdra_asr_tmpdir_file(path, sizeof path, "sdra-vocab");
     if (!f) {
         sdra_error_set(err, SDRA_EIO, "%s: cannot write the vocabulary model", path);
         return NULL;
@@ -381,7 +372,7 @@ static int restricted_dict(char *path, size_t path_len, const char *full,
         free(extra);
         return sdra_error_set(err, SDRA_ENOTFOUND, "%s: cannot read the dictionary", full);
     }
-    FILE *out = temp_file(path, path_len, "sdra-dict");
+    FILE *out = sdra_asr_tmpdir_file(path, path_len, "sdra-dict");
     if (!out) {
         free(extra);
         fclose(in);
@@ -461,10 +452,7 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
                             p->domain_weight);
         goto done;
     }
-    if (p->hmm_dir)
-        sdra_strlcpy(hmm, p->hmm_dir, sizeof hmm);
-    else
-        snprintf(hmm, sizeof hmm, "%s/en-us", mdir);
+    sdra_asr_hmm_dir(p, hmm, sizeof hmm);
     snprintf(lmpath, sizeof lmpath, "%s/en-us.lm.bin", mdir);
     snprintf(dict, sizeof dict, "%s/cmudict-en-us.dict", mdir);
     const char *need[] = {hmm, lmpath, dict};
@@ -787,13 +775,21 @@ static int sphinx_start_stream(void *state, sdra_error *err)
  * last bits. The front end's own dither draws from one generator shared by every decoder of
  * the process, so threads would change each other's words; this one is per recognizer and
  * restarts with each stream, so the same audio still gives the same words (docs/asr.md). */
-static void dither(sphinx_state *s, const int16_t *in, int16_t *out, size_t n)
+void sdra_asr_dither(uint32_t *state, const int16_t *in, int16_t *out, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        s->dither_state = s->dither_state * 1103515245u + 12345u;
-        int v = in[i] + ((s->dither_state >> 16) % 4 == 0);
+        *state = *state * 1103515245u + 12345u;
+        int v = in[i] + ((*state >> 16) % 4 == 0);
         out[i] = (int16_t)(v > INT16_MAX ? INT16_MAX : v);
     }
+}
+
+void sdra_asr_hmm_dir(const sdra_asr_params *p, char *out, size_t n)
+{
+    if (p->hmm_dir)
+        sdra_strlcpy(out, p->hmm_dir, n);
+    else
+        snprintf(out, n, "%s/en-us", p->model_dir ? p->model_dir : SDRA_SPHINX_MODELDIR "/en-us");
 }
 
 /* Decodes one block: the detector's state is read after each block, as
@@ -807,7 +803,7 @@ static int decode_block(sphinx_state *s, const int16_t *pcm, size_t k, sdra_erro
     }
     int16_t dithered[FEED_BLOCK];
     if (s->dither) {
-        dither(s, pcm, dithered, k);
+        sdra_asr_dither(&s->dither_state, pcm, dithered, k);
         pcm = dithered;
     }
     if (ps_process_raw(s->ps, pcm, k, FALSE, FALSE) < 0)
@@ -883,7 +879,7 @@ static int sphinx_prime(void *state, const int16_t *pcm, size_t n, sdra_error *e
         return sdra_error_set(err, SDRA_ENOMEM, "out of memory");
     }
     if (dithered) {
-        dither(s, pcm, dithered, n);
+        sdra_asr_dither(&s->dither_state, pcm, dithered, n);
         pcm = dithered;
     }
     for (size_t i = 0; i < PRIME_FRAMES; i++)
