@@ -148,6 +148,10 @@ size_t sdra_asr_adapter_frames(const sdra_asr_adapter *a); /* speech frames kept
  * recognizers are done. SDRA_EINVAL when there is under 5 s of speech or the statistics are
  * degenerate (decode unadapted then); nothing is left behind on an error. */
 int sdra_asr_adapter_write(sdra_asr_adapter *a, char *path, size_t cap, sdra_error *err);
+/* Before a's first write: its frames are normalised with the cepstral mean of whole's (the
+ * whole recording's, of which a holds one speaker), not with their own, as the recognizer's
+ * running mean, which follows the whole recording, will normalise them. */
+void sdra_asr_adapter_normalise_as(sdra_asr_adapter *a, const sdra_asr_adapter *whole);
 void sdra_asr_adapter_destroy(sdra_asr_adapter *a); /* NULL is fine */
 
 /* Writes the generic model (generic_bin: a trigram model in sphinxbase's trie format, like
@@ -189,6 +193,8 @@ struct sdra_asr_ops {
     const char *(*describe)(void *state);
     /* May be NULL (no partial hypotheses): see sdra_asr_partial. */
     int (*partial)(void *state, char *text, size_t n, double *start_s, sdra_error *err);
+    /* May be NULL (nothing to transform): see sdra_asr_set_mllr. */
+    int (*set_mllr)(void *state, const char *path, sdra_error *err);
 };
 
 /* The table of a backend by name, or NULL when this build has none of that name. */
@@ -223,6 +229,15 @@ int sdra_asr_end_stream(sdra_asr *asr, sdra_error *err);
  * utterance is in progress or the backend gives no partial hypotheses. Costs a backtrace of
  * the search: call it about once a second, not per feed. */
 int sdra_asr_partial(sdra_asr *asr, char *text, size_t n, double *start_s, sdra_error *err);
+
+/* Between streams: the model's means from now on are the model's own under the transform in
+ * path (a -mllr file, as sdra_asr_adapter_write writes it), instead of the one the recognizer
+ * was created with (sdra_asr_params.mllr_path) or last set; the same path again costs nothing.
+ * So one recognizer decodes each speaker of a mono call with that speaker's transform. Such a
+ * recognizer no longer matches its params: never hand it to a cache. SDRA_EUNSUPPORTED for a
+ * backend with no acoustic model to transform; SDRA_EINVAL for a file that is no transform
+ * (the recognizer keeps its last one). */
+int sdra_asr_set_mllr(sdra_asr *asr, const char *path, sdra_error *err);
 
 const char *sdra_asr_name(const sdra_asr *asr);     /* "sphinx" */
 const char *sdra_asr_describe(const sdra_asr *asr); /* model description; never NULL */

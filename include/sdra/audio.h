@@ -180,7 +180,9 @@ int sdra_chunker_feed(sdra_chunker *c, const int16_t *pcm, size_t n, sdra_chunk 
                       sdra_error *err);
 
 /* Flushes the final partial chunk (if any samples remain): *ready says whether out was set.
- * Call it until *ready is false (it first hands out any chunk still waiting). */
+ * Call it until *ready is false (it first hands out any chunk still waiting). Feeding may go
+ * on after it: the next chunk starts where this one ended, so it also cuts a stream at a
+ * chosen point (a chunk then may be shorter than min_chunk_s). */
 int sdra_chunker_finish(sdra_chunker *c, sdra_chunk *out, bool *ready, sdra_error *err);
 
 /* Frame energy helper shared by VAD, chunking and diarization: RMS in dBFS of n samples

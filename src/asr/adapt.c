@@ -53,6 +53,7 @@ struct sdra_asr_adapter {
     size_t n_cep, cap_cep;
     mfcc_t *block;
     bool dither, in_utt, normalised;
+    double cmn[VEC]; /* once normalised: the mean taken off the kept cepstra */
     uint32_t dither_state;
 };
 
@@ -485,6 +486,40 @@ static void apply(const sdra_asr_adapter *a, double A[NSTREAM][VEC][VEC], double
         }
 }
 
+/* The mean of a's kept cepstra into m (its own, before they are normalised). */
+static void cep_mean(const sdra_asr_adapter *a, double m[VEC])
+{
+    for (int i = 0; i < VEC; i++)
+        m[i] = 0;
+    for (size_t t = 0; t < a->n_cep; t++)
+        for (int i = 0; i < VEC; i++)
+            m[i] += a->cep[t * VEC + i];
+    for (int i = 0; i < VEC && a->n_cep; i++)
+        m[i] /= (double)a->n_cep;
+}
+
+/* Removes the mean m from a's kept cepstra, once. */
+static void subtract(sdra_asr_adapter *a, const double m[VEC])
+{
+    for (size_t t = 0; t < a->n_cep; t++)
+        for (int i = 0; i < VEC; i++)
+            a->cep[t * VEC + i] -= (float)m[i];
+    memcpy(a->cmn, m, sizeof a->cmn);
+    a->normalised = true;
+}
+
+void sdra_asr_adapter_normalise_as(sdra_asr_adapter *a, const sdra_asr_adapter *whole)
+{
+    if (a->normalised || whole->n_cep == 0)
+        return;
+    double m[VEC];
+    if (whole->normalised)
+        memcpy(m, whole->cmn, sizeof m);
+    else
+        cep_mean(whole, m);
+    subtract(a, m);
+}
+
 int sdra_asr_adapter_write(sdra_asr_adapter *a, char *path, size_t cap, sdra_error *err)
 {
     size_t n = a->n_cep;
@@ -501,14 +536,8 @@ int sdra_asr_adapter_write(sdra_asr_adapter *a, char *path, size_t cap, sdra_err
         goto done;
     }
     if (!a->normalised) { /* batch cepstral mean normalisation over what is kept */
-        double mean[VEC] = {0};
-        for (size_t t = 0; t < n; t++)
-            for (int i = 0; i < VEC; i++)
-                mean[i] += a->cep[t * VEC + i];
-        for (size_t t = 0; t < n; t++)
-            for (int i = 0; i < VEC; i++)
-                a->cep[t * VEC + i] -= (float)(mean[i] / (double)n);
-        a->normalised = true;
+        cep_mean(a, a->cmn);
+        subtract(a, a->cmn);
     }
     /* ADAPT_PASSES passes: each one's posteriors come from the last one's transformed means,
        and each transform maps the model's own means. */

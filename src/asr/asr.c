@@ -117,6 +117,13 @@ int sdra_asr_partial(sdra_asr *asr, char *text, size_t n, double *start_s, sdra_
     return asr->ops->partial && n ? asr->ops->partial(asr->state, text, n, start_s, err) : 0;
 }
 
+int sdra_asr_set_mllr(sdra_asr *asr, const char *path, sdra_error *err)
+{
+    if (!asr->ops->set_mllr)
+        return sdra_error_set(err, SDRA_EUNSUPPORTED, "%s: no acoustic model to transform", asr->ops->name);
+    return asr->ops->set_mllr(asr->state, path, err);
+}
+
 const char *sdra_asr_name(const sdra_asr *asr)
 {
     return asr->ops->name;

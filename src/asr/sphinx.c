@@ -82,6 +82,7 @@ typedef struct sphinx_state {
     bool dither;           /* narrowband model: dither the PCM (see dither()) */
     uint32_t dither_state; /* its generator, restarted with every stream */
     char describe[256];
+    char *mllr; /* the transform the means are under now (sdra_asr_set_mllr), or NULL */
 } sphinx_state;
 
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -110,6 +111,7 @@ static void sphinx_destroy(void *state)
         cmd_ln_free_r(s->config);
     if (s->lmath)
         logmath_free(s->lmath);
+    free(s->mllr);
     free(s);
 }
 
@@ -504,6 +506,7 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
         if (p->mllr_path) { /* this recording's transform (src/asr/adapt.c) */
             argv[argc++] = "-mllr";
             argv[argc++] = p->mllr_path;
+            s->mllr = strdup(p->mllr_path); /* NULL only means a later set reloads it */
         }
         const char *env = getenv("SDRA_SPHINX_SEARCH_ARGS");
         if (env && *env && strlen(env) < sizeof s->describe) {
@@ -963,6 +966,33 @@ static int sphinx_partial(void *state, char *text, size_t n, double *start_s, sd
     return 0;
 }
 
+/* PocketSphinx rereads the model's means and applies the transform to them (acmod_update_mllr),
+ * as -mllr does at load time: a few milliseconds for the en-us models. Under load_lock, like
+ * every model read. */
+static int sphinx_set_mllr(void *state, const char *path, sdra_error *err)
+{
+    sphinx_state *s = state;
+    if (!path)
+        return sdra_error_set(err, SDRA_EINVAL, "sphinx: no transform given");
+    if (s->mllr && !strcmp(s->mllr, path))
+        return 0;
+    char *copy = strdup(path);
+    if (!copy)
+        return sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+    pthread_mutex_lock(&load_lock);
+    ps_mllr_t *m = ps_mllr_read(path);
+    if (m)
+        ps_update_mllr(s->ps, m); /* the decoder owns it now, and frees the last one */
+    pthread_mutex_unlock(&load_lock);
+    if (!m) {
+        free(copy);
+        return sdra_error_set(err, SDRA_EINVAL, "%s: not a transform the recognizer can read", path);
+    }
+    free(s->mllr);
+    s->mllr = copy;
+    return 0;
+}
+
 const struct sdra_asr_ops sdra_asr_sphinx_ops = {
     .name = "sphinx",
     .create = sphinx_create,
@@ -974,4 +1004,5 @@ const struct sdra_asr_ops sdra_asr_sphinx_ops = {
     .destroy = sphinx_destroy,
     .describe = sphinx_describe,
     .partial = sphinx_partial,
+    .set_mllr = sphinx_set_mllr,
 };

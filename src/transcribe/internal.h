@@ -9,6 +9,8 @@
 #include "sdra/audio.h"
 #include "sdra/diarize.h"
 #include "sdra/transcribe.h"
+#include <limits.h>
+#include <stdint.h>
 
 /* Fills ap from the stage parameters (backend, domain model, vocabulary). */
 int sdra_transcribe_asr_params(sdra_asr_params *ap, const sdra_transcribe_params *p);
@@ -20,6 +22,53 @@ void sdra_transcribe_am_meta(json_t *meta, sdra_asr_am am, int source_rate_hz,
 
 /* The ingest settings (limits, stream format) that p implies. */
 sdra_audio_params sdra_transcribe_audio_params(const sdra_transcribe_params *p);
+
+/* ---- adapting the model to the recording (adapt.c) ---- */
+
+/* A stretch of a mono recording that one speaker holds: frames [start, end). */
+typedef struct sdra_span {
+    int64_t start, end;
+    int speaker;
+} sdra_span;
+
+/* The index of the span of s (n of them, in order, the first from 0) that holds frame. */
+size_t sdra_span_at(const sdra_span *s, size_t n, int64_t frame);
+
+typedef struct sdra_adapt_plan {
+    char file[2][PATH_MAX]; /* per stream: its transform's file, "" for none */
+    long frames[2];         /* the speech frames each rests on */
+    /* a mono call diarized before decoding (diarized): the diarizer's result, which then
+       serves the transcript, and its speaker spans */
+    bool diarized;
+    sdra_turn *turns;
+    size_t n_turns;
+    int n_speakers;
+    double diarize_s;
+    sdra_span *spans;
+    size_t n_spans;
+    /* and with more than one speaker, a transform per speaker (n_spk of them; "" for a speaker
+       with too little speech, who gets file[0]) */
+    int n_spk;
+    char (*spk_file)[PATH_MAX];
+    long *spk_frames;
+} sdra_adapt_plan;
+
+/* The adaptation pass (sdra_asr_adapter): before decoding, each stream that wants it
+ * (want[s]) gets a transform from its own speech, estimated on its recognizer params asrp[s].
+ * A mono call with dp (the stage's diarizer settings, not for exactly one speaker) is
+ * diarized first and gets a transform per speaker (adapt.c says why). Too little speech, or a
+ * model the adapter cannot read, leaves a stream or speaker unadapted with a log line, never a
+ * failed transcription; a read error or a cancel is one (pl is then empty). Release pl with
+ * sdra_adapt_plan_release, which removes the files. */
+int sdra_transcribe_adapt(sdra_adapt_plan *pl, const char *path, const sdra_audio_params *ap,
+                          bool stereo, const sdra_asr_params *asrp[2], const bool want[2],
+                          const sdra_diarize_params *dp, const sdra_progress *progress,
+                          double total_s, sdra_error *err);
+/* The transform for the chunk of stream that starts at start_frame, or NULL for none. */
+const char *sdra_adapt_plan_file(const sdra_adapt_plan *pl, int stream, int64_t start_frame);
+/* The transform a stream's recognizers are created with (its first chunk's), or NULL. */
+const char *sdra_adapt_plan_initial(const sdra_adapt_plan *pl, int stream);
+void sdra_adapt_plan_release(sdra_adapt_plan *pl);
 
 /* The recognized utterances of one chunk, absolute times. */
 typedef struct sdra_assemble_chunk {

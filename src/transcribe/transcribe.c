@@ -3,6 +3,9 @@
  *
  * One reader (the calling thread) decodes the audio block by block, feeds the diarizer, and
  * cuts each stream (stereo: the two channels; otherwise the mono mix) into chunks at silences.
+ * Before that, adapt.c may adapt the model to the recording: a mono call is then diarized
+ * first, cut also where the speaker changes, and each chunk decoded under its speaker's
+ * transform.
  * Chunks go through a bounded queue to `jobs` worker threads; each worker owns a recognizer and
  * decodes a chunk as one independent stream, primed with the PRIME_S seconds of audio before
  * it (sdra_asr_prime: the recognizer's noise estimate and cepstral mean then start where a
@@ -86,6 +89,7 @@ typedef struct job {
     sdra_chunk chunk;
     int16_t *ctx; /* the audio just before the chunk (its stream's), for sdra_asr_prime */
     size_t n_ctx;
+    const char *mllr; /* the transform to decode it under (the plan's), or NULL */
 } job;
 
 typedef sdra_assemble_chunk chunk_result;
@@ -105,6 +109,7 @@ typedef struct work {
     size_t n_tail[2], ctx_frames;
     double asr_busy_s;
     int model_of[2]; /* per stream: its acoustic model's slot in worker.asr (see worker) */
+    const sdra_adapt_plan *plan; /* the transforms */
 } work;
 
 /* A worker holds a recognizer per acoustic model its chunks need: slot 0 for the first
@@ -256,90 +261,6 @@ static prescan prescan_file(const char *path, const sdra_audio_params *ap, bool 
     return out;
 }
 
-/* The adaptation pass (sdra/asr.h, sdra_asr_adapter): before decoding, one more read of the
- * file feeds each stream that wants it (want[s]) to an adapter on that stream's recognizer
- * params, which then writes the stream's transform to a new temporary file (files[s]; "" for a
- * stream decoded unadapted). Too little speech, or a model the adapter cannot read, leaves the
- * stream unadapted with a log line, never a failed transcription; a read error or a cancel is
- * one. frames[s]: the speech frames the transform rests on. */
-static int adapt_scan(const char *path, const sdra_audio_params *ap, bool stereo,
-                      const sdra_asr_params *asrp[2], const bool want[2], char files[2][PATH_MAX],
-                      long frames[2], const sdra_progress *progress, double total_s, sdra_error *err)
-{
-    enum { BLOCK = 4096 };
-    sdra_audio *a = NULL;
-    sdra_asr_adapter *ad[2] = {NULL, NULL};
-    int16_t *l = NULL, *r = NULL, *mix = NULL;
-    int rc = 0, n_streams = stereo ? 2 : 1;
-    bool any = false;
-    for (int s = 0; s < n_streams; s++) {
-        files[s][0] = 0;
-        frames[s] = 0;
-        if (!want[s])
-            continue;
-        sdra_error e = {0};
-        if (sdra_asr_adapter_create(&ad[s], asrp[s], &e) < 0) {
-            sdra_log(SDRA_LOG_WARN, "%s: not adapting the acoustic model: %s", path, e.msg);
-            ad[s] = NULL;
-        }
-        any |= ad[s] != NULL;
-    }
-    if (!any)
-        return 0;
-    if ((rc = sdra_audio_open(&a, path, ap, err)) < 0)
-        goto done;
-    l = malloc(BLOCK * sizeof *l);
-    r = malloc(BLOCK * sizeof *r);
-    mix = malloc(BLOCK * sizeof *mix);
-    if (!l || !r || !mix) {
-        rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
-        goto done;
-    }
-    int16_t *chans[SDRA_AUDIO_MAX_CHANNELS] = {l, stereo ? r : NULL};
-    double read_frames = 0;
-    for (;;) {
-        size_t n = 0;
-        if ((rc = sdra_audio_read(a, chans, mix, BLOCK, &n, err)) < 0 || n == 0)
-            break;
-        read_frames += (double)n;
-        for (int s = 0; s < n_streams && rc == 0; s++)
-            if (ad[s])
-                rc = sdra_asr_adapter_feed(ad[s], stereo ? chans[s] : mix, n, err);
-        if (rc < 0)
-            break;
-        if (sdra_progress_report(progress, "adapt", read_frames / 16000.0, total_s)) {
-            rc = sdra_error_set(err, SDRA_ECANCELED, "%s: transcription canceled", path);
-            break;
-        }
-    }
-    for (int s = 0; s < n_streams && rc == 0; s++) {
-        if (!ad[s])
-            continue;
-        sdra_error e = {0};
-        if (sdra_asr_adapter_write(ad[s], files[s], PATH_MAX, &e) < 0) {
-            sdra_log(SDRA_LOG_INFO, "%s: %s: not adapting the acoustic model: %s", path,
-                     stereo ? (s ? "right channel" : "left channel") : "audio", e.msg);
-            files[s][0] = 0;
-            continue;
-        }
-        frames[s] = (long)sdra_asr_adapter_frames(ad[s]);
-    }
-done:
-    if (rc < 0)
-        for (int s = 0; s < n_streams; s++)
-            if (files[s][0]) {
-                unlink(files[s]);
-                files[s][0] = 0;
-            }
-    free(l);
-    free(r);
-    free(mix);
-    sdra_audio_close(a);
-    for (int s = 0; s < 2; s++)
-        sdra_asr_adapter_destroy(ad[s]);
-    return rc;
-}
-
 /* Decodes one chunk as its own stream; utterances get absolute times. */
 static int decode_chunk(sdra_asr *asr, const job *j, int rate_hz, sdra_asr_utt **out,
                         size_t *n_out, sdra_error *err)
@@ -464,6 +385,8 @@ static void *worker_main(void *arg)
         if (!skip && !wk->asr[slot])
             rc = sdra_asr_create(&wk->asr[slot], wk->asrp[slot], &e);
         double t0 = sdra_clock_s();
+        if (!skip && rc == 0 && j.mllr) /* a no-op unless the speaker changed */
+            rc = sdra_asr_set_mllr(wk->asr[slot], j.mllr, &e);
         if (!skip && rc == 0)
             rc = decode_chunk(wk->asr[slot], &j, 16000, &utts, &n, &e);
         double busy = sdra_clock_s() - t0;
@@ -550,7 +473,8 @@ static int push_job(work *w, int stream, sdra_chunk *c, sdra_error *err)
     if (w->failed) /* a worker failed: drop the chunk; the reader stops and reports it */
         goto done;
     w->q[(w->q_head + w->q_n) % w->q_cap] =
-        (job){.stream = stream, .index = index, .chunk = *c, .ctx = ctx, .n_ctx = n_ctx};
+        (job){.stream = stream, .index = index, .chunk = *c, .ctx = ctx, .n_ctx = n_ctx,
+              .mllr = w->plan ? sdra_adapt_plan_file(w->plan, stream, c->start_frame) : NULL};
     memset(c, 0, sizeof *c);
     ctx = NULL;
     w->q_n++;
@@ -587,6 +511,42 @@ static int drain_chunker(work *w, sdra_chunker *ck, int stream, const int16_t *p
         if ((rc = push_job(w, stream, &c, err)) < 0)
             return rc;
     }
+}
+
+/* Hands the chunker what it holds as a chunk of its own, even a short one: a cut. */
+static int cut_chunker(work *w, sdra_chunker *ck, int stream, sdra_error *err)
+{
+    for (;;) {
+        sdra_chunk c = {0};
+        bool ready = false;
+        int rc = sdra_chunker_finish(ck, &c, &ready, err);
+        if (rc < 0 || !ready)
+            return rc;
+        if ((rc = push_job(w, stream, &c, err)) < 0)
+            return rc;
+    }
+}
+
+/* drain_chunker for a mono call adapted by speaker: n samples from stream frame pos, cut
+ * where a speaker span ends, so that each chunk is one speaker's (*span: the current span). */
+static int drain_by_speaker(work *w, sdra_chunker *ck, const int16_t *pcm, size_t n, int64_t pos,
+                            size_t *span, sdra_error *err)
+{
+    const sdra_span *sp = w->plan->spans;
+    size_t n_sp = w->plan->n_spans;
+    int rc = 0;
+    for (size_t off = 0; off < n && rc == 0;) {
+        while (*span + 1 < n_sp && sp[*span].end <= pos + (int64_t)off && rc == 0) {
+            ++*span;
+            rc = cut_chunker(w, ck, 0, err);
+        }
+        int64_t left = sp[*span].end - (pos + (int64_t)off);
+        size_t k = left < (int64_t)(n - off) ? (size_t)left : n - off;
+        if (rc == 0)
+            rc = drain_chunker(w, ck, 0, pcm + off, k, err);
+        off += k;
+    }
+    return rc;
 }
 
 /* Drops the words each chunk repeats from the end of the chunk before it (whisper-http). */
@@ -673,19 +633,36 @@ static void am_meta(json_t *meta, const sdra_asr_am am[2], int n_models, int sou
 }
 
 /* meta.adaptation: "mllr" when every stream was adapted, "none" when none was, "partial"
- * otherwise; meta.adaptation_speech_s: the speech each adapted stream's transform rests on. */
-static void adapt_meta(json_t *meta, sdra_asr_adapt mode, int n_streams, char files[2][PATH_MAX],
-                       const long frames[2])
+ * otherwise; meta.adaptation_by: "speaker" (a mono call's speakers, each with a transform or
+ * the recording's), "channel" or "recording"; meta.adaptation_speech_s: per stream, the speech
+ * its transforms rest on; meta.adaptation_speakers_s (by speaker): per diarized speaker (S1,
+ * S2, ...), the speech of its own transform, or null where it shares the recording's. */
+static void adapt_meta(json_t *meta, sdra_asr_adapt mode, int n_streams, const sdra_adapt_plan *pl)
 {
     int n = 0;
     json_t *speech = json_array();
     for (int s = 0; s < n_streams; s++) {
-        n += files[s][0] != 0;
-        json_array_append_new(speech, files[s][0] ? json_real(frames[s] / 100.0) : json_null());
+        long fr = pl->file[s][0] ? pl->frames[s] : 0;
+        bool adapted = pl->file[s][0] != 0;
+        for (int k = 0; s == 0 && k < pl->n_spk; k++)
+            if (pl->spk_file[k][0]) {
+                adapted = true;
+                fr += pl->spk_frames[k];
+            }
+        n += adapted;
+        json_array_append_new(speech, adapted ? json_real(fr / 100.0) : json_null());
     }
     json_object_set_new(meta, "adapt", json_string(sdra_asr_adapt_name(mode)));
     json_object_set_new(meta, "adaptation", json_string(n == 0 ? "none" : n == n_streams ? "mllr" : "partial"));
+    if (n > 0)
+        json_object_set_new(meta, "adaptation_by", json_string(pl->n_spk > 0 ? "speaker" : n_streams == 2 ? "channel" : "recording"));
     json_object_set_new(meta, "adaptation_speech_s", speech);
+    if (n > 0 && pl->n_spk > 0) {
+        json_t *spk = json_array();
+        for (int k = 0; k < pl->n_spk; k++)
+            json_array_append_new(spk, pl->spk_file[k][0] ? json_real(pl->spk_frames[k] / 100.0) : json_null());
+        json_object_set_new(meta, "adaptation_speakers_s", spk);
+    }
 }
 
 int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
@@ -713,8 +690,7 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
     double diar_s = 0, read_s = 0;
     work w = {0};
     bool sync_init = false;
-    char mllr[2][PATH_MAX] = {"", ""}; /* each stream's transform (adapt_scan), unlinked at the end */
-    long adapt_frames[2] = {0, 0};
+    sdra_adapt_plan plan = {0}; /* the transforms (adapt.c), removed at the end */
 
     if (!(chunk_s >= 5 && chunk_s <= 30)) {
         rc = sdra_error_set(err, SDRA_EINVAL, "chunk length %g s: want 5..30", chunk_s);
@@ -756,8 +732,12 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
         if (n_models == 1)
             am[1] = am[0];
     }
+    sdra_diarize_params dp = sdra_diarize_default_params();
+    dp.method = stereo ? SDRA_DIARIZE_CHANNEL : SDRA_DIARIZE_CLUSTER;
+    dp.n_speakers = p->n_speakers;
     /* Adaptation: each stream that wants it gets its own transform, so a stereo call's two
-       streams get a recognizer slot each even on one model. */
+       streams get a recognizer slot each even on one model; a mono call's chunks switch to
+       their speaker's transform (adapt.c). */
     int n_slots = n_models;
     if (!remote && strcmp(audio_path, "-")) {
         bool want[2] = {sdra_asr_adapt_wanted(p->adapt, am[0]),
@@ -768,12 +748,13 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
         }
         const sdra_asr_params *sp[2] = {&asrp[0], &asrp[n_slots - 1]};
         if ((want[0] || want[1]) &&
-            (rc = adapt_scan(audio_path, &ap, stereo, sp, want, mllr, adapt_frames, progress,
-                             total_s, err)) < 0)
+            (rc = sdra_transcribe_adapt(&plan, audio_path, &ap, stereo, sp, want, &dp, progress,
+                                        total_s, err)) < 0)
             goto done;
         for (int s = 0; s < n_slots; s++)
-            asrp[s].mllr_path = mllr[s][0] ? mllr[s] : NULL;
+            asrp[s].mllr_path = sdra_adapt_plan_initial(&plan, s);
     }
+    w.plan = &plan;
     w.model_of[0] = 0;
     w.model_of[1] = n_slots - 1;
     if (!(wk = calloc((size_t)jobs, sizeof *wk))) {
@@ -798,10 +779,13 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
     for (int s = 0; s < n_streams; s++)
         if ((rc = sdra_chunker_create(&ck[s], &cp, err)) < 0)
             goto done;
-    sdra_diarize_params dp = sdra_diarize_default_params();
-    dp.method = stereo ? SDRA_DIARIZE_CHANNEL : SDRA_DIARIZE_CLUSTER;
-    dp.n_speakers = p->n_speakers;
-    if ((rc = sdra_diarizer_create(&dz, &dp, n_streams, err)) < 0)
+    if (plan.diarized) { /* the adaptation pass diarized the call already */
+        turns = plan.turns;
+        n_turns = plan.n_turns;
+        n_found = plan.n_speakers;
+        plan.turns = NULL;
+        diar_s += plan.diarize_s;
+    } else if ((rc = sdra_diarizer_create(&dz, &dp, n_streams, err)) < 0)
         goto done;
 
     pthread_mutex_init(&w.mu, NULL);
@@ -827,6 +811,7 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
     int16_t *ch0 = buf, *ch1 = buf + READ_FRAMES, *mix = buf + 2 * READ_FRAMES;
     int16_t *chans[SDRA_AUDIO_MAX_CHANNELS] = {ch0, stereo ? ch1 : NULL};
     int64_t frames = 0;
+    size_t span = 0; /* by speaker: the span being read */
     for (;;) {
         size_t n = 0;
         double t0 = sdra_clock_s();
@@ -836,11 +821,13 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
         frames += (int64_t)n;
         const int16_t *dchans[2] = {stereo ? ch0 : mix, ch1};
         double t1 = sdra_clock_s();
-        if ((rc = sdra_diarizer_feed(dz, dchans, n, err)) < 0)
+        if (dz && (rc = sdra_diarizer_feed(dz, dchans, n, err)) < 0)
             break;
         double t2 = sdra_clock_s();
         diar_s += t2 - t1;
-        for (int s = 0; s < n_streams && rc == 0; s++)
+        if (plan.n_spk > 0) /* a mono call adapted by speaker: chunks end where speakers change */
+            rc = drain_by_speaker(&w, ck[0], mix, n, frames - (int64_t)n, &span, err);
+        for (int s = 0; s < n_streams && rc == 0 && plan.n_spk == 0; s++)
             rc = drain_chunker(&w, ck[s], s, stereo ? chans[s] : mix, n, err);
         read_s += (t1 - t0) + (sdra_clock_s() - t2);
         if (rc < 0 || work_failed(&w))
@@ -876,7 +863,7 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
         goto done;
     long boundary_dups = remote ? drop_boundary_duplicates(&w, n_streams) : 0;
     double t3 = sdra_clock_s();
-    if ((rc = sdra_diarizer_finish(dz, &turns, &n_turns, &n_found, err)) < 0)
+    if (dz && (rc = sdra_diarizer_finish(dz, &turns, &n_turns, &n_found, err)) < 0)
         goto done;
     diar_s += sdra_clock_s() - t3;
 
@@ -908,7 +895,7 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
     if (t->meta && !remote)
         am_meta(t->meta, am, n_models, info->source_rate_hz, stereo, band);
     if (t->meta && !remote)
-        adapt_meta(t->meta, p->adapt, n_streams, mllr, adapt_frames);
+        adapt_meta(t->meta, p->adapt, n_streams, &plan);
     if (t->meta && pool) {
         json_t *rm = remote_meta(pool, boundary_dups, chunk_s, p->remote->n_urls);
         json_object_update(t->meta, rm);
@@ -955,9 +942,7 @@ done:
         pthread_cond_destroy(&w.not_empty);
         pthread_cond_destroy(&w.not_full);
     }
-    for (int s = 0; s < 2; s++)
-        if (mllr[s][0])
-            unlink(mllr[s]);
+    sdra_adapt_plan_release(&plan);
     free(buf);
     free(turns);
     sdra_diarizer_destroy(dz);

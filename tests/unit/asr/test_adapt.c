@@ -2,8 +2,11 @@
  * test_adapt.c - adapting the acoustic model to a recording (src/asr/adapt.c): which models
  * the modes adapt, too little speech gives no transform and leaves no file, a transform is a
  * well-formed PocketSphinx -mllr file that a recognizer loads, the same audio gives the same
- * transform, and the same speech through a telephone band gives another. (That it lowers the
- * word error rate is measured on real speech: integration.transcribe_real_telephone.)
+ * transform, and the same speech through a telephone band gives another; a recognizer switched
+ * to a transform (sdra_asr_set_mllr) decodes as one created with it; a speaker's frames
+ * normalised with the whole recording's mean give another transform than with their own.
+ * (That it lowers the word error rate is measured on real speech:
+ * integration.transcribe_real_telephone; by speaker: integration.transcribe_narrowband.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -208,12 +211,113 @@ static void a_transform_follows_the_audio(void **state)
     unlink(pp2);
 }
 
+/* The words a recognizer gives for pcm, space-separated, into out. */
+static void decode_words(sdra_asr *asr, const int16_t *pcm, size_t n, char *out, size_t cap)
+{
+    sdra_error err = {0};
+    out[0] = 0;
+    assert_int_equal(sdra_asr_start_stream(asr, &err), 0);
+    assert_int_equal(sdra_asr_feed(asr, pcm, n, &err), 0);
+    assert_int_equal(sdra_asr_end_stream(asr, &err), 0);
+    bool ready = false;
+    sdra_asr_utt u;
+    while (sdra_asr_poll(asr, &u, &ready, &err) == 0 && ready) {
+        for (size_t i = 0; i < u.n_words; i++) {
+            strncat(out, u.words[i].w, cap - strlen(out) - 1);
+            strncat(out, " ", cap - strlen(out) - 1);
+        }
+        sdra_asr_utt_release(&u);
+    }
+}
+
+static void a_recognizer_switches_transforms(void **state)
+{
+    (void)state;
+    char pc[4096], pp[4096];
+    sdra_error err = {0};
+    assert_int_equal(adapt(pcm_clean, n_clean, pc, sizeof pc, &err), 0);
+    assert_int_equal(adapt(pcm_phone, n_phone, pp, sizeof pp, &err), 0);
+    static char want_c[4096], want_p[4096], got[4096];
+    sdra_asr_params p = sdra_asr_default_params();
+    sdra_asr *asr = NULL;
+    p.mllr_path = pp; /* the reference: created with the telephone transform */
+    assert_int_equal(sdra_asr_create(&asr, &p, &err), 0);
+    decode_words(asr, pcm_phone, n_phone, want_p, sizeof want_p);
+    sdra_asr_destroy(asr);
+    p.mllr_path = pc; /* and with the clean one */
+    assert_int_equal(sdra_asr_create(&asr, &p, &err), 0);
+    decode_words(asr, pcm_phone, n_phone, want_c, sizeof want_c);
+    assert_true(strlen(want_p) > 50);
+    assert_string_not_equal(want_c, want_p); /* else the check below proves nothing */
+    /* switched from the clean transform to the telephone one: the telephone one's words */
+    assert_int_equal(sdra_asr_set_mllr(asr, pp, &err), 0);
+    decode_words(asr, pcm_phone, n_phone, got, sizeof got);
+    assert_string_equal(got, want_p);
+    /* and back */
+    assert_int_equal(sdra_asr_set_mllr(asr, pc, &err), 0);
+    assert_int_equal(sdra_asr_set_mllr(asr, pc, &err), 0); /* the same again: no change */
+    decode_words(asr, pcm_phone, n_phone, got, sizeof got);
+    assert_string_equal(got, want_c);
+    /* a file that is no transform: an error, and the last transform stays */
+    assert_int_equal(sdra_asr_set_mllr(asr, clean, &err), SDRA_EINVAL);
+    assert_non_null(strstr(err.msg, "not a transform"));
+    decode_words(asr, pcm_phone, n_phone, got, sizeof got);
+    assert_string_equal(got, want_c);
+    sdra_asr_destroy(asr);
+    unlink(pc);
+    unlink(pp);
+}
+
+static void a_speaker_normalised_as_the_recording(void **state)
+{
+    (void)state;
+    /* "the recording": the clean speech then the telephone speech; "the speaker": the latter */
+    size_t n = n_clean + n_phone;
+    int16_t *both = malloc(n * sizeof *both);
+    assert_non_null(both);
+    memcpy(both, pcm_clean, n_clean * sizeof *both);
+    memcpy(both + n_clean, pcm_phone, n_phone * sizeof *both);
+    sdra_asr_params p = sdra_asr_default_params();
+    sdra_error err = {0};
+    sdra_asr_adapter *whole = NULL, *own = NULL, *as = NULL;
+    assert_int_equal(sdra_asr_adapter_create(&whole, &p, &err), 0);
+    assert_int_equal(sdra_asr_adapter_create(&own, &p, &err), 0);
+    assert_int_equal(sdra_asr_adapter_create(&as, &p, &err), 0);
+    assert_int_equal(sdra_asr_adapter_feed(whole, both, n, &err), 0);
+    assert_int_equal(sdra_asr_adapter_feed(own, pcm_phone, n_phone, &err), 0);
+    assert_int_equal(sdra_asr_adapter_feed(as, pcm_phone, n_phone, &err), 0);
+    sdra_asr_adapter_normalise_as(as, whole);
+    char po[4096], pa[4096], pw[4096];
+    assert_int_equal(sdra_asr_adapter_write(own, po, sizeof po, &err), 0);
+    assert_int_equal(sdra_asr_adapter_write(as, pa, sizeof pa, &err), 0);
+    assert_int_equal(sdra_asr_adapter_write(whole, pw, sizeof pw, &err), 0);
+    static double a[3][13][13], b[3][13], a2[3][13][13], b2[3][13];
+    read_transform(po, a, b);
+    read_transform(pa, a2, b2);
+    /* the same frames and the same statistics but for the mean taken off: the rotation about
+       the same, the bias moved by the difference of the means (the cepstra's part of it) */
+    double db = 0;
+    for (int i = 0; i < 13; i++)
+        db += fabs(b[0][i] - b2[0][i]);
+    assert_true(db > 0.5);
+    sdra_asr_adapter_destroy(whole);
+    sdra_asr_adapter_destroy(own);
+    sdra_asr_adapter_destroy(as);
+    free(both);
+    unlink(po);
+    unlink(pa);
+    unlink(pw);
+    assert_int_equal(transforms_left(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(modes),
         cmocka_unit_test(too_little_speech_gives_no_transform),
         cmocka_unit_test(a_transform_follows_the_audio),
+        cmocka_unit_test(a_recognizer_switches_transforms),
+        cmocka_unit_test(a_speaker_normalised_as_the_recording),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -233,6 +233,58 @@ static void chunker_short_and_empty_streams(void **state)
     sdra_chunker_destroy(NULL);
 }
 
+/* sdra_chunker_finish cuts where the caller chooses and feeding goes on: chunks stay
+ * contiguous, numbered on, and the cut lies exactly there (transcribe.c cuts a mono call where
+ * the speaker changes). */
+static void chunker_cut_and_go_on(void **state)
+{
+    (void)state;
+    sdra_chunker_params p = sdra_chunker_default_params();
+    size_t n = 50 * RATE, at = 3 * RATE + 123; /* a cut 3 s in, off any frame boundary */
+    int16_t *pcm = malloc(n * sizeof *pcm);
+    for (size_t i = 0; i < n; i++)
+        pcm[i] = (int16_t)(8000 * sin(2 * M_PI * 300 * (double)i / RATE));
+    sdra_chunker *c = NULL;
+    sdra_error err = {0};
+    assert_int_equal(sdra_chunker_create(&c, &p, &err), 0);
+    sdra_chunk ch[8];
+    int k = 0;
+    bool ready = false;
+    assert_int_equal(sdra_chunker_feed(c, pcm, at, &ch[k], &ready, &err), 0);
+    assert_false(ready); /* 3 s: under min_chunk_s, nothing yet */
+    assert_int_equal(sdra_chunker_finish(c, &ch[k], &ready, &err), 0);
+    assert_true(ready);
+    k++;
+    for (size_t off = at; off < n; off += 4000) {
+        assert_int_equal(sdra_chunker_feed(c, pcm + off, n - off < 4000 ? n - off : 4000, &ch[k], &ready, &err), 0);
+        while (ready && k < 7) {
+            k++;
+            assert_int_equal(sdra_chunker_feed(c, NULL, 0, &ch[k], &ready, &err), 0);
+        }
+    }
+    for (;;) {
+        assert_int_equal(sdra_chunker_finish(c, &ch[k], &ready, &err), 0);
+        if (!ready)
+            break;
+        k++;
+        assert_true(k < 8);
+    }
+    assert_int_equal(ch[0].start_frame, 0);
+    assert_int_equal(ch[0].n_frames, at);
+    assert_true(k >= 3); /* 47 s more: at least two chunks of at most 30 s */
+    int64_t pos = 0;
+    for (int i = 0; i < k; i++) {
+        assert_int_equal(ch[i].index, i);
+        assert_int_equal(ch[i].start_frame, pos);
+        assert_memory_equal(ch[i].pcm, pcm + pos, ch[i].n_frames * sizeof *pcm);
+        pos += (int64_t)ch[i].n_frames;
+        sdra_chunk_release(&ch[i]);
+    }
+    assert_int_equal(pos, (int64_t)n);
+    sdra_chunker_destroy(c);
+    free(pcm);
+}
+
 static void chunker_bad_params(void **state)
 {
     (void)state;
@@ -325,6 +377,7 @@ int main(void)
         cmocka_unit_test(chunker_adapts_to_noise_floor),
         cmocka_unit_test(chunker_forced_cut_without_silence),
         cmocka_unit_test(chunker_short_and_empty_streams),
+        cmocka_unit_test(chunker_cut_and_go_on),
         cmocka_unit_test(chunker_bad_params),
         cmocka_unit_test(chunker_real_speech),
         cmocka_unit_test(chunker_rms_db),
