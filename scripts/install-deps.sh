@@ -17,7 +17,7 @@ PKGS=(
   # ... and two more voices for its adaptation speech (used when installed)
   festvox-kallpc16k festvox-kdlpc16k
   # tests: real recorded speech at 8 kHz with its text (tests/integration/transcribe_real_telephone.sh)
-  asterisk-core-sounds-en-wav
+  asterisk-core-sounds-en-wav asterisk-core-sounds-en
   # documents, storage, crypto, HTTP
   libjansson-dev libsqlite3-dev sqlite3 libsodium-dev libmicrohttpd-dev libcurl4-openssl-dev curl
   # CRM connectors: RS256 signatures of the Salesforce JWT bearer flow (libcrypto)
