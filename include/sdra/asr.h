@@ -145,7 +145,7 @@ int sdra_asr_adapter_feed(sdra_asr_adapter *a, const int16_t *pcm, size_t n, sdr
 size_t sdra_asr_adapter_frames(const sdra_asr_adapter *a); /* speech frames kept (100 a second) */
 /* Estimates the transform and writes it to a new file $TMPDIR/sdra-mllr-XXXXXX (mode 0600; its
  * name into path, size cap), for sdra_asr_params.mllr_path; the caller unlinks it when the
- * recognizers are done. SDRA_EINVAL when there is under 5 s of speech or the statistics are
+ * recognizers are done. SDRA_EINVAL when there is under 1 s of speech or the statistics are
  * degenerate (decode unadapted then); nothing is left behind on an error. */
 int sdra_asr_adapter_write(sdra_asr_adapter *a, char *path, size_t cap, sdra_error *err);
 /* Before a's first write: its frames are normalised with the cepstral mean of whole's (the

@@ -37,7 +37,9 @@
 #define DIM (NSTREAM * VEC)
 #define XI (VEC + 1)            /* the extended mean [1, mu] */
 #define ADAPT_MAX_FRAMES 60000  /* 10 min of speech: the first so much is what the transform rests on */
-#define ADAPT_MIN_FRAMES 500    /* 5 s of speech at least, else no transform */
+/* 1 s of speech at least, else no transform. A telephone prompt of 2-4 s adapted on its own
+ * speech alone loses a third of its errors (docs/asr.md, "Adapting to the recording"). */
+#define ADAPT_MIN_FRAMES 100
 #define ADAPT_PASSES 2          /* estimates: the second from the first's moved means */
 #define MODEL_MAX_BYTES (64u << 20)
 #define FE_BLOCK 256

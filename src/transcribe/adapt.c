@@ -24,7 +24,7 @@
 
 enum { BLOCK = 4096 };
 /* A speaker's own transform needs this much of its speech; with less, the speaker shares the
- * recording's. The recording's own bound (5 s, src/asr/adapt.c) is for a transform against no
+ * recording's. The recording's own bound (1 s, src/asr/adapt.c) is for a transform against no
  * transform; here the alternative is the recording's transform, which rests on more speech
  * than any one speaker's. whisper-jfk at 8 kHz is the case: one voice, which the diarizer cut
  * into two, 6.3 s of it one "speaker"'s; with that speaker's own transform, 13 errors in 22
