@@ -119,7 +119,9 @@ sdra_asr_am sdra_asr_am_resolve(sdra_asr_params *p, sdra_asr_am requested, int s
 /* ---- adapting the model to a recording (docs/asr.md, "Adapting to the recording") -------
  *
  * Before a recording is decoded, its speech can move the acoustic model's means to its channel
- * and voice: a global MLLR transform estimated with no transcript (src/asr/adapt.c). AUTO
+ * and voice: a global MLLR transform estimated with no transcript (src/asr/adapt.c); the
+ * transcription stage makes one per channel of a stereo call and per speaker of a mono call
+ * (src/transcribe/adapt.c). AUTO
  * adapts the narrowband model only: on real telephone speech it removes a fifth to two fifths
  * of the word errors; on wideband speech it was measured to gain about 3 % (docs/asr.md). */
 typedef enum sdra_asr_adapt {

@@ -193,10 +193,11 @@ int cli_asr_check(cli_asr *a, const char *cmd);
     "  --acoustic-model M    auto|wideband|narrowband (default auto: the telephone-band\n"     \
     "                        model for audio sampled at 8 kHz or less, or with nothing\n"  \
     "                        above 4 kHz at any rate: telephone audio, docs/asr.md)\n"     \
-    "  --adapt auto|on|off   adapt the acoustic model to the recording's own speech before\n" \
-    "                        decoding it (default auto: with the telephone-band model;\n"   \
-    "                        a fifth to two fifths fewer word errors on real phone\n"     \
-    "                        audio, for one more read of the file; docs/asr.md)\n"
+    "  --adapt auto|on|off   adapt the acoustic model to the recording's own speech\n"     \
+    "                        (to each speaker of a mono call) before decoding it\n"      \
+    "                        (default auto: with the telephone-band model; a fifth to\n" \
+    "                        two fifths fewer word errors on real phone audio, for one\n" \
+    "                        or two more reads of the file; docs/asr.md)\n"
 
 /* Takes option c when it is one of CLI_TR_LONGOPTS, into p: returns 0 when taken, -1 when c
  * is not one of them, or the exit status of a usage error (printed). */
