@@ -279,11 +279,6 @@ const char *sdra_adapt_plan_file(const sdra_adapt_plan *pl, int stream, int64_t 
     return pl->file[stream][0] ? pl->file[stream] : NULL;
 }
 
-const char *sdra_adapt_plan_initial(const sdra_adapt_plan *pl, int stream)
-{
-    return pl->n_spans ? sdra_adapt_plan_file(pl, stream, 0) : (pl->file[stream][0] ? pl->file[stream] : NULL);
-}
-
 void sdra_adapt_plan_release(sdra_adapt_plan *pl)
 {
     for (int s = 0; s < 2; s++)

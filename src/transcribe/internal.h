@@ -66,8 +66,6 @@ int sdra_transcribe_adapt(sdra_adapt_plan *pl, const char *path, const sdra_audi
                           double total_s, sdra_error *err);
 /* The transform for the chunk of stream that starts at start_frame, or NULL for none. */
 const char *sdra_adapt_plan_file(const sdra_adapt_plan *pl, int stream, int64_t start_frame);
-/* The transform a stream's recognizers are created with (its first chunk's), or NULL. */
-const char *sdra_adapt_plan_initial(const sdra_adapt_plan *pl, int stream);
 void sdra_adapt_plan_release(sdra_adapt_plan *pl);
 
 /* The recognized utterances of one chunk, absolute times. */

@@ -642,12 +642,13 @@ static void adapt_meta(json_t *meta, sdra_asr_adapt mode, int n_streams, const s
     int n = 0;
     json_t *speech = json_array();
     for (int s = 0; s < n_streams; s++) {
-        long fr = pl->file[s][0] ? pl->frames[s] : 0;
-        bool adapted = pl->file[s][0] != 0;
+        /* the recording's transform rests on all its speech; else the speakers' on theirs */
+        bool whole = pl->file[s][0] != 0, adapted = whole;
+        long fr = whole ? pl->frames[s] : 0;
         for (int k = 0; s == 0 && k < pl->n_spk; k++)
             if (pl->spk_file[k][0]) {
                 adapted = true;
-                fr += pl->spk_frames[k];
+                fr += whole ? 0 : pl->spk_frames[k];
             }
         n += adapted;
         json_array_append_new(speech, adapted ? json_real(fr / 100.0) : json_null());
@@ -752,7 +753,7 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
                                         total_s, err)) < 0)
             goto done;
         for (int s = 0; s < n_slots; s++)
-            asrp[s].mllr_path = sdra_adapt_plan_initial(&plan, s);
+            asrp[s].mllr_path = sdra_adapt_plan_file(&plan, s, 0); /* its first chunk's */
     }
     w.plan = &plan;
     w.model_of[0] = 0;
