@@ -12,8 +12,9 @@
  * gets the one of the whole recording. One speaker found: the recording's transform alone,
  * as before.
  *
- * Cost: one more read of the file for the diarizer (its turns then serve the transcript too,
- * so the decoding pass does not diarize again), one for the adapters, and the estimates.
+ * Cost: one more read of the file, for the diarizer and the recording's adapter together (the
+ * turns then serve the transcript too, so the decoding pass does not diarize again), a second
+ * for the speakers' adapters only when there are several, and the estimates.
  */
 #include "transcribe/internal.h"
 #include "sdra/util.h"
@@ -80,50 +81,60 @@ size_t sdra_span_at(const sdra_span *s, size_t n, int64_t frame)
     return lo;
 }
 
-/* Pass one: the diarizer over the whole mix. */
-static int diarize_pass(sdra_adapt_plan *pl, const char *path, const sdra_audio_params *ap,
-                        const sdra_diarize_params *dp, const sdra_progress *progress,
-                        double total_s, sdra_error *err)
+size_t sdra_span_run(const sdra_span *s, size_t n_s, size_t *at, int64_t pos, size_t n)
+{
+    while (*at + 1 < n_s && s[*at + 1].start <= pos)
+        ++*at;
+    int64_t left = s[*at].end - pos;
+    return left < (int64_t)n ? (size_t)left : n;
+}
+
+/* One read of the file. Each block goes to what is given: the stream's adapters (ad[s]), the
+ * diarizer (dz, the mix), and each speaker span's piece to its speaker's adapter (spk). */
+static int read_pass(const char *path, const sdra_audio_params *ap, bool stereo,
+                     sdra_asr_adapter *ad[2], sdra_diarizer *dz, sdra_asr_adapter **spk,
+                     const sdra_adapt_plan *pl, const char *phase, const sdra_progress *progress,
+                     double total_s, sdra_error *err)
 {
     sdra_audio *a = NULL;
-    sdra_diarizer *dz = NULL;
-    int16_t *l = malloc(BLOCK * sizeof *l), *mix = malloc(BLOCK * sizeof *mix);
+    int16_t *l = malloc(BLOCK * sizeof *l), *r = malloc(BLOCK * sizeof *r),
+            *mix = malloc(BLOCK * sizeof *mix);
     int rc = 0;
-    double t0 = sdra_clock_s();
-    if (!l || !mix) {
+    if (!l || !r || !mix) {
         rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = sdra_audio_open(&a, path, ap, err)) < 0 ||
-        (rc = sdra_diarizer_create(&dz, dp, 1, err)) < 0)
+    if ((rc = sdra_audio_open(&a, path, ap, err)) < 0)
         goto done;
-    int16_t *chans[SDRA_AUDIO_MAX_CHANNELS] = {l, NULL};
-    double read_frames = 0;
+    int16_t *chans[SDRA_AUDIO_MAX_CHANNELS] = {l, stereo ? r : NULL};
+    int64_t pos = 0;
+    size_t at = 0; /* the span that holds pos */
     for (;;) {
         size_t n = 0;
         if ((rc = sdra_audio_read(a, chans, mix, BLOCK, &n, err)) < 0 || n == 0)
             break;
+        for (int s = 0; s < (stereo ? 2 : 1) && rc == 0; s++)
+            if (ad[s])
+                rc = sdra_asr_adapter_feed(ad[s], stereo ? chans[s] : mix, n, err);
         const int16_t *dchans[1] = {mix};
-        if ((rc = sdra_diarizer_feed(dz, dchans, n, err)) < 0)
+        if (dz && rc == 0)
+            rc = sdra_diarizer_feed(dz, dchans, n, err);
+        for (size_t off = 0, k; spk && off < n && rc == 0; off += k) {
+            k = sdra_span_run(pl->spans, pl->n_spans, &at, pos + (int64_t)off, n - off);
+            rc = sdra_asr_adapter_feed(spk[pl->spans[at].speaker], mix + off, k, err);
+        }
+        if (rc < 0)
             break;
-        read_frames += (double)n;
-        if (sdra_progress_report(progress, "diarize", read_frames / ap->rate_hz, total_s)) {
+        pos += (int64_t)n;
+        if (sdra_progress_report(progress, phase, (double)pos / ap->rate_hz, total_s)) {
             rc = sdra_error_set(err, SDRA_ECANCELED, "%s: transcription canceled", path);
             break;
         }
     }
-    if (rc == 0)
-        rc = sdra_diarizer_finish(dz, &pl->turns, &pl->n_turns, &pl->n_speakers, err);
-    if (rc == 0) {
-        pl->diarized = true;
-        if (make_spans(pl->turns, pl->n_turns, ap->rate_hz, &pl->spans, &pl->n_spans) < 0)
-            rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
-    }
 done:
-    pl->diarize_s = sdra_clock_s() - t0;
     free(l);
+    free(r);
     free(mix);
-    sdra_diarizer_destroy(dz);
     sdra_audio_close(a);
     return rc;
 }
@@ -151,9 +162,7 @@ int sdra_transcribe_adapt(sdra_adapt_plan *pl, const char *path, const sdra_audi
                           double total_s, sdra_error *err)
 {
     memset(pl, 0, sizeof *pl);
-    sdra_audio *a = NULL;
     sdra_asr_adapter *ad[2] = {NULL, NULL}, **spk = NULL;
-    int16_t *l = NULL, *r = NULL, *mix = NULL;
     int rc = 0, n_streams = stereo ? 2 : 1;
     bool any = false;
     for (int s = 0; s < n_streams; s++) {
@@ -168,9 +177,21 @@ int sdra_transcribe_adapt(sdra_adapt_plan *pl, const char *path, const sdra_audi
     }
     if (!any)
         return 0;
-    /* a mono call: a transform per speaker when the diarizer finds more than one */
+    /* A mono call: the diarizer reads along with the recording's adapter; a second read
+       feeds the speakers' adapters when it finds more than one. */
     if (!stereo && dp && dp->n_speakers != 1) {
-        if ((rc = diarize_pass(pl, path, ap, dp, progress, total_s, err)) < 0)
+        sdra_diarizer *dz = NULL;
+        double t0 = sdra_clock_s();
+        if ((rc = sdra_diarizer_create(&dz, dp, 1, err)) == 0 &&
+            (rc = read_pass(path, ap, false, ad, dz, NULL, pl, "diarize", progress, total_s, err)) == 0 &&
+            (rc = sdra_diarizer_finish(dz, &pl->turns, &pl->n_turns, &pl->n_speakers, err)) == 0) {
+            pl->diarized = true;
+            if (make_spans(pl->turns, pl->n_turns, ap->rate_hz, &pl->spans, &pl->n_spans) < 0)
+                rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+        }
+        sdra_diarizer_destroy(dz);
+        pl->diarize_s = sdra_clock_s() - t0;
+        if (rc < 0)
             goto done;
         if (pl->n_speakers > 1) {
             int k = pl->n_speakers;
@@ -185,44 +206,11 @@ int sdra_transcribe_adapt(sdra_adapt_plan *pl, const char *path, const sdra_audi
             for (int i = 0; i < k; i++)
                 if ((rc = sdra_asr_adapter_create(&spk[i], asrp[0], err)) < 0)
                     goto done;
+            sdra_asr_adapter *none[2] = {NULL, NULL};
+            if ((rc = read_pass(path, ap, false, none, NULL, spk, pl, "adapt", progress, total_s, err)) < 0)
+                goto done;
         }
-    }
-    if ((rc = sdra_audio_open(&a, path, ap, err)) < 0)
-        goto done;
-    l = malloc(BLOCK * sizeof *l);
-    r = malloc(BLOCK * sizeof *r);
-    mix = malloc(BLOCK * sizeof *mix);
-    if (!l || !r || !mix) {
-        rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
-        goto done;
-    }
-    int16_t *chans[SDRA_AUDIO_MAX_CHANNELS] = {l, stereo ? r : NULL};
-    int64_t pos = 0;
-    size_t at = 0; /* the span that holds pos */
-    for (;;) {
-        size_t n = 0;
-        if ((rc = sdra_audio_read(a, chans, mix, BLOCK, &n, err)) < 0 || n == 0)
-            break;
-        for (int s = 0; s < n_streams && rc == 0; s++)
-            if (ad[s])
-                rc = sdra_asr_adapter_feed(ad[s], stereo ? chans[s] : mix, n, err);
-        for (size_t off = 0; spk && off < n && rc == 0;) { /* each span's piece to its speaker */
-            while (at + 1 < pl->n_spans && pl->spans[at + 1].start <= pos + (int64_t)off)
-                at++;
-            int64_t end = pl->spans[at].end - pos;
-            size_t k = end < (int64_t)n ? (size_t)end - off : n - off;
-            rc = sdra_asr_adapter_feed(spk[pl->spans[at].speaker], mix + off, k, err);
-            off += k;
-        }
-        if (rc < 0)
-            break;
-        pos += (int64_t)n;
-        if (sdra_progress_report(progress, "adapt", (double)pos / ap->rate_hz, total_s)) {
-            rc = sdra_error_set(err, SDRA_ECANCELED, "%s: transcription canceled", path);
-            break;
-        }
-    }
-    if (rc < 0)
+    } else if ((rc = read_pass(path, ap, stereo, ad, NULL, NULL, pl, "adapt", progress, total_s, err)) < 0)
         goto done;
     bool all_own = spk != NULL, some_own = false;
     for (int i = 0; i < pl->n_spk; i++) {
@@ -257,10 +245,6 @@ int sdra_transcribe_adapt(sdra_adapt_plan *pl, const char *path, const sdra_audi
 done:
     if (rc < 0)
         sdra_adapt_plan_release(pl);
-    free(l);
-    free(r);
-    free(mix);
-    sdra_audio_close(a);
     for (int s = 0; s < 2; s++)
         sdra_asr_adapter_destroy(ad[s]);
     for (int i = 0; spk && i < pl->n_spk; i++)

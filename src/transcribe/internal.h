@@ -33,6 +33,10 @@ typedef struct sdra_span {
 
 /* The index of the span of s (n of them, in order, the first from 0) that holds frame. */
 size_t sdra_span_at(const sdra_span *s, size_t n, int64_t frame);
+/* Walking the spans in order: moves *at (the span that held the last position, 0 at first)
+ * to the span that holds frame pos, and returns how many of the n samples from pos lie in
+ * it (at least 1). */
+size_t sdra_span_run(const sdra_span *s, size_t n_s, size_t *at, int64_t pos, size_t n);
 
 typedef struct sdra_adapt_plan {
     char file[2][PATH_MAX]; /* per stream: its transform's file, "" for none */

@@ -532,19 +532,14 @@ static int cut_chunker(work *w, sdra_chunker *ck, int stream, sdra_error *err)
 static int drain_by_speaker(work *w, sdra_chunker *ck, const int16_t *pcm, size_t n, int64_t pos,
                             size_t *span, sdra_error *err)
 {
-    const sdra_span *sp = w->plan->spans;
-    size_t n_sp = w->plan->n_spans;
     int rc = 0;
-    for (size_t off = 0; off < n && rc == 0;) {
-        while (*span + 1 < n_sp && sp[*span].end <= pos + (int64_t)off && rc == 0) {
-            ++*span;
+    for (size_t off = 0, k; off < n && rc == 0; off += k) {
+        size_t was = *span;
+        k = sdra_span_run(w->plan->spans, w->plan->n_spans, span, pos + (int64_t)off, n - off);
+        if (*span != was)
             rc = cut_chunker(w, ck, 0, err);
-        }
-        int64_t left = sp[*span].end - (pos + (int64_t)off);
-        size_t k = left < (int64_t)(n - off) ? (size_t)left : n - off;
         if (rc == 0)
             rc = drain_chunker(w, ck, 0, pcm + off, k, err);
-        off += k;
     }
     return rc;
 }
