@@ -5,8 +5,9 @@
  * A global MLLR transform of the model's means (mu' = A mu + b per stream, variances
  * unchanged; Leggetter and Woodland 1995), estimated from the recording's own speech with no
  * transcript: every speech frame (the front end's voice-activity detector keeps them, as in
- * decoding) goes to the codebook that explains it best (the en-us model is phonetically tied:
- * one codebook of Gaussians per base phone, in three streams of 13), and its posteriors over
+ * decoding) goes to the codebook that explains it and its two neighbours best (the en-us model
+ * is phonetically tied: one codebook of Gaussians per base phone, in three streams of 13), and
+ * its posteriors over
  * that codebook's Gaussians are the statistics of the regression, solved per stream and
  * dimension; a second pass does it again from the first transform's means. The result is
  * PocketSphinx's -mllr file (one class), which the recognizers of
@@ -40,6 +41,7 @@
 /* 1 s of speech at least, else no transform. A telephone prompt of 2-4 s adapted on its own
  * speech alone loses a third of its errors (docs/asr.md, "Adapting to the recording"). */
 #define ADAPT_MIN_FRAMES 100
+#define SMOOTH_FRAMES 1         /* a codebook is chosen over 3 frames (see gather) */
 #define ADAPT_PASSES 2          /* estimates: the second from the first's moved means */
 #define MODEL_MAX_BYTES (64u << 20)
 #define FE_BLOCK 256
@@ -370,47 +372,84 @@ static void features(const float *c, size_t n, size_t t, float *o)
 /* One pass of statistics: each frame to its best codebook under the means `mean` (the
  * model's, or the last pass's transform of them), its posteriors over that codebook's
  * Gaussians into occ (occupancy) and obs (occupancy-weighted observations), per stream. */
-static void gather(const sdra_asr_adapter *a, const float *mean, double *occ, double *obs,
-                   float *ll)
+/* The log-likelihood of stream s of frame o under codebook c (a mixture of its Gaussians with
+ * equal weights: the codebook's shape, not its senones' weights); each Gaussian's own
+ * log-likelihood into g. */
+static double stream_ll(const sdra_asr_adapter *a, const float *mean, int c, int s,
+                        const float *o, float *g)
+{
+    int nd = a->n_dens;
+    size_t base = (size_t)c * NSTREAM + s;
+    memcpy(g, a->gconst + base * nd, (size_t)nd * sizeof *g);
+    for (int i = 0; i < VEC; i++) {
+        const float *mu = mean + (base * VEC + i) * nd, *iv = a->ivar + (base * VEC + i) * nd;
+        float x = o[s * VEC + i];
+        for (int d = 0; d < nd; d++) {
+            float e = x - mu[d];
+            g[d] -= 0.5f * e * e * iv[d];
+        }
+    }
+    float mx = g[0];
+    for (int d = 1; d < nd; d++)
+        mx = g[d] > mx ? g[d] : mx;
+    float sum = 0;
+    for (int d = 0; d < nd; d++)
+        if (g[d] - mx > -20.0f) /* the rest add less than 2e-9 each */
+            sum += expf(g[d] - mx);
+    return mx + logf(sum);
+}
+
+/* Every codebook's log-likelihood of frame t (its three streams) into row. */
+static void frame_scores(const sdra_asr_adapter *a, const float *mean, size_t t, double *row,
+                         float *ll)
+{
+    float o[DIM];
+    features(a->cep, a->n_cep, t, o);
+    for (int c = 0; c < a->n_cb; c++) {
+        double v = 0;
+        for (int s = 0; s < NSTREAM; s++)
+            v += stream_ll(a, mean, c, s, o, ll);
+        row[c] = v;
+    }
+}
+
+/* One pass of statistics: each frame to its best codebook under the means `mean` (the
+ * model's, or the last pass's transform of them), its posteriors over that codebook's
+ * Gaussians into occ (occupancy) and obs (occupancy-weighted observations), per stream.
+ * A codebook is chosen by its score over the frame and its neighbours (SMOOTH_FRAMES each side):
+ * a phone rarely lasts under three frames, and a frame alone often looks like another phone's
+ * (docs/asr.md, "Adapting to the recording"). */
+static int gather(const sdra_asr_adapter *a, const float *mean, double *occ, double *obs, float *ll)
 {
     int nc = a->n_cb, nd = a->n_dens;
-    size_t n = a->n_cep;
+    size_t n = a->n_cep, rows = 2 * SMOOTH_FRAMES + 1;
+    double *ring = malloc(rows * (size_t)nc * sizeof *ring); /* frame u's scores: row u % rows */
+    if (!ring)
+        return SDRA_ENOMEM;
+    for (size_t u = 0; u < SMOOTH_FRAMES && u < n; u++)
+        frame_scores(a, mean, u, ring + (u % rows) * nc, ll);
     for (size_t t = 0; t < n; t++) {
-        float o[DIM];
-        features(a->cep, n, t, o);
+        if (t + SMOOTH_FRAMES < n)
+            frame_scores(a, mean, t + SMOOTH_FRAMES, ring + ((t + SMOOTH_FRAMES) % rows) * nc, ll);
+        size_t lo = t < SMOOTH_FRAMES ? 0 : t - SMOOTH_FRAMES;
+        size_t hi = t + SMOOTH_FRAMES < n ? t + SMOOTH_FRAMES : n - 1;
         int best = 0;
         double best_ll = -INFINITY;
         for (int c = 0; c < nc; c++) {
-            double tot = 0;
-            for (int s = 0; s < NSTREAM; s++) {
-                size_t base = (size_t)c * NSTREAM + s;
-                float *g = ll + base * nd;
-                memcpy(g, a->gconst + base * nd, (size_t)nd * sizeof *g);
-                for (int i = 0; i < VEC; i++) {
-                    const float *mu = mean + (base * VEC + i) * nd, *iv = a->ivar + (base * VEC + i) * nd;
-                    float x = o[s * VEC + i];
-                    for (int d = 0; d < nd; d++) {
-                        float e = x - mu[d];
-                        g[d] -= 0.5f * e * e * iv[d];
-                    }
-                }
-                float mx = g[0];
-                for (int d = 1; d < nd; d++)
-                    mx = g[d] > mx ? g[d] : mx;
-                float sum = 0;
-                for (int d = 0; d < nd; d++)
-                    if (g[d] - mx > -20.0f) /* the rest add less than 2e-9 each */
-                        sum += expf(g[d] - mx);
-                tot += mx + logf(sum);
-            }
-            if (tot > best_ll) {
-                best_ll = tot;
+            double v = 0;
+            for (size_t u = lo; u <= hi; u++)
+                v += ring[(u % rows) * nc + c];
+            if (v > best_ll) {
+                best_ll = v;
                 best = c;
             }
         }
+        float o[DIM];
+        features(a->cep, n, t, o);
         for (int s = 0; s < NSTREAM; s++) { /* posteriors within the best codebook */
             size_t base = (size_t)best * NSTREAM + s;
-            const float *g = ll + base * nd;
+            float *g = ll + base * nd;
+            stream_ll(a, mean, best, s, o, g);
             float mx = g[0];
             for (int d = 1; d < nd; d++)
                 mx = g[d] > mx ? g[d] : mx;
@@ -427,6 +466,8 @@ static void gather(const sdra_asr_adapter *a, const float *mean, double *occ, do
             }
         }
     }
+    free(ring);
+    return 0;
 }
 
 /* The maximum-likelihood transform of the model's means from the statistics: per stream s and
@@ -547,7 +588,10 @@ int sdra_asr_adapter_write(sdra_asr_adapter *a, char *path, size_t cap, sdra_err
     for (int pass = 0; pass < ADAPT_PASSES; pass++) {
         memset(occ, 0, ng * sizeof *occ);
         memset(obs, 0, ng * VEC * sizeof *obs);
-        gather(a, pass ? moved : a->mean, occ, obs, ll);
+        if (gather(a, pass ? moved : a->mean, occ, obs, ll) < 0) {
+            rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
+            goto done;
+        }
         if ((rc = estimate(a, occ, obs, A, bias, err)) < 0)
             goto done;
         if (pass + 1 < ADAPT_PASSES)
