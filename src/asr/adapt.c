@@ -369,9 +369,6 @@ static void features(const float *c, size_t n, size_t t, float *o)
     }
 }
 
-/* One pass of statistics: each frame to its best codebook under the means `mean` (the
- * model's, or the last pass's transform of them), its posteriors over that codebook's
- * Gaussians into occ (occupancy) and obs (occupancy-weighted observations), per stream. */
 /* The log-likelihood of stream s of frame o under codebook c (a mixture of its Gaussians with
  * equal weights: the codebook's shape, not its senones' weights); each Gaussian's own
  * log-likelihood into g. */
