@@ -105,13 +105,17 @@ echo "stereo, the prospect's side over the telephone: WER $w (a model per side),
 # measured 0.167 and 0.278 (0.194 with codebooks chosen frame by frame)
 below "$w" "$ww" || fail "a model per side ($w) is not better than wideband for both ($ww)"
 below "$w" 0.25 || fail "one telephone side: WER $w"
-# both sides wideband: one model, as before
-"$SDRA" transcribe "$fx/short.stereo.wav" -q --jobs 2 -o "$T/stereo.json"
+# both sides wideband: one model, as before (tiny: the model choice is all this checks)
+"$SDRA" transcribe "$fx/tiny.stereo.wav" -q --jobs 2 -o "$T/stereo.json"
 [ "$(meta "$T/stereo.json" channel_acoustic_models)" = "['wideband', 'wideband']" ] ||
   fail "wideband stereo: channel models $(meta "$T/stereo.json" channel_acoustic_models)"
 
-# forcing wins over the band
-"$SDRA" transcribe "$T/phone16.wav" -q --acoustic-model wideband -o "$T/phone16w.json"
+# forcing wins over the band: the first 4 s of 3b's 16 kHz telephone copy, which on its own
+# is still read as telephone audio
+sox "$T/phone16.wav" "$T/phone16clip.wav" trim 0 4
+"$SDRA" transcribe "$T/phone16clip.wav" -q -o "$T/phone16clip.json"
+[ "$(meta "$T/phone16clip.json" acoustic_model)" = narrowband ] || fail "4 s of telephone audio at 16 kHz: not the narrowband model"
+"$SDRA" transcribe "$T/phone16clip.wav" -q --acoustic-model wideband -o "$T/phone16w.json"
 [ "$(meta "$T/phone16w.json" acoustic_model)" = wideband ] || fail "--acoustic-model wideband ignored for a band-limited source"
 
 # 4. a missing narrowband model: one warning, the wideband model, success
