@@ -23,6 +23,33 @@ void sdra_transcribe_am_meta(json_t *meta, sdra_asr_am am, int source_rate_hz,
 /* The ingest settings (limits, stream format) that p implies. */
 sdra_audio_params sdra_transcribe_audio_params(const sdra_transcribe_params *p);
 
+/* ---- before decoding: one look at the file (prescan.c) ---- */
+
+/* What one look at a file's first minute tells before decoding starts (files only: a stream
+ * cannot be read twice).
+ *
+ * really_mono: a two-channel file is a call with one party per channel only when the channels
+ * differ. Many recorders write the same signal twice (or leave one channel silent), and
+ * decoding each channel as its own speaker would then repeat every word: when the channels'
+ * difference is 30 dB below their mean, or one channel is 40 dB below the other, the file is
+ * treated as mono.
+ *
+ * high_band_db: the band meter's reading (sdra/audio.h), which tells telephone audio stored at
+ * a wideband rate: [0] of the mix, and of each channel of a two-channel file in [1] and [2]
+ * (one side of a call may have come over the telephone and the other not); NAN when not asked
+ * for or not measurable. */
+typedef struct sdra_prescan {
+    bool really_mono;
+    double high_band_db[3];
+} sdra_prescan;
+
+/* Reads up to a minute of path ("-" is not read): the channels compared when check_stereo,
+ * the band measured when measure_band. A file that cannot be opened leaves the answers at
+ * their defaults (not mono, NAN; the decoding that follows reports the error); a read error
+ * ends the look early. */
+sdra_prescan sdra_transcribe_prescan(const char *path, const sdra_audio_params *ap,
+                                     bool check_stereo, bool measure_band);
+
 /* ---- adapting the model to the recording (adapt.c) ---- */
 
 /* A stretch of a mono recording that one speaker holds: frames [start, end). */
@@ -93,5 +120,23 @@ typedef struct sdra_assemble_input {
 /* Builds the transcript (speakers, utterances split at pauses and turn changes; no roles). */
 int sdra_transcribe_assemble(sdra_transcript **out, const sdra_assemble_input *in,
                              sdra_error *err);
+
+/* ---- the transcript's meta (meta.c) ---- */
+
+/* engine, model, jobs, channels, diarization method, audio and wall time, real-time factor,
+ * and timings_s (reading and chunking, recognizers busy, diarizing). */
+json_t *sdra_transcribe_timing_meta(const char *engine, const char *model, int jobs, int channels,
+                                    const char *diar, double audio_s, double wall_s,
+                                    double decode_s, double asr_s, double diar_s);
+/* The acoustic model meta of a file (sdra_transcribe_am_meta), and for a stereo call the
+ * model and band reading of each channel: "acoustic_model" is "mixed" when they differ. */
+void sdra_transcribe_models_meta(json_t *meta, const sdra_asr_am am[2], int n_models,
+                                 int source_rate_hz, bool stereo, const double band[2]);
+/* meta.adaptation and the figures behind it (meta.c says what each means). */
+void sdra_transcribe_adapt_meta(json_t *meta, sdra_asr_adapt mode, int n_streams,
+                                const sdra_adapt_plan *pl);
+/* A Whisper server's asr_guards and asr_requests, as a new object to merge into meta. */
+json_t *sdra_transcribe_remote_meta(sdra_asr_pool *pool, long boundary_dups, double chunk_s,
+                                    int n_urls);
 
 #endif

@@ -18,7 +18,10 @@
  * chunks (<= 30 s each, with PRIME_S of context each) plus what the chunkers buffer; the
  * audio is never held whole. Words and turns are kept (small).
  *
- * Assembly (assemble.c) turns the words and the diarizer's turns into the transcript.
+ * Before that, prescan.c looks at the file's first minute (are a stereo file's channels two
+ * parties; is the band above 4 kHz empty, telephone audio at a wideband rate). Assembly
+ * (assemble.c) turns the words and the diarizer's turns into the transcript; meta.c writes
+ * what the transcript's meta says about how it was made.
  *
  * A remote backend (whisper-http) changes only the numbers: its recognizers are cheap (a
  * request each), so jobs defaults to the endpoints' in-flight total, its chunks are not
@@ -185,80 +188,6 @@ static int make_pool(sdra_asr_pool **out, const sdra_transcribe_params *p, sdra_
     if (!rp.prompt && prompt[0])
         rp.prompt = prompt;
     return sdra_asr_pool_create(out, &rp, err);
-}
-
-/* What one look at a file's first minute tells before decoding starts (files only: a stream
- * cannot be read twice).
- *
- * really_mono: a two-channel file is a call with one party per channel only when the channels
- * differ. Many recorders write the same signal twice (or leave one channel silent), and
- * decoding each channel as its own speaker would then repeat every word: when the channels'
- * difference is 30 dB below their mean, or one channel is 40 dB below the other, the file is
- * treated as mono.
- *
- * high_band_db: the band meter's reading (sdra/audio.h), which tells telephone audio stored at
- * a wideband rate: [0] of the mix, and of each channel of a two-channel file in [1] and [2]
- * (one side of a call may have come over the telephone and the other not); NAN when not asked
- * for or not measurable. */
-typedef struct prescan {
-    bool really_mono;
-    double high_band_db[3];
-} prescan;
-
-static prescan prescan_file(const char *path, const sdra_audio_params *ap, bool check_stereo,
-                            bool measure_band)
-{
-    enum { BLOCK = 4096 };
-    prescan out = {.really_mono = false, .high_band_db = {NAN, NAN, NAN}};
-    if (!strcmp(path, "-") || (!check_stereo && !measure_band))
-        return out;
-    sdra_audio *a = NULL;
-    sdra_band_meter *meter[3] = {NULL, NULL, NULL};
-    if (sdra_audio_open(&a, path, ap, NULL) < 0)
-        return out;
-    for (int k = 0; measure_band && k < (check_stereo ? 3 : 1); k++)
-        if (sdra_band_meter_create(&meter[k], ap->rate_hz, NULL) < 0)
-            meter[k] = NULL;
-    static const double max_frames = 60.0 * 16000;
-    int16_t *l = malloc(BLOCK * sizeof *l), *r = malloc(BLOCK * sizeof *r),
-            *mix = malloc(BLOCK * sizeof *mix);
-    int16_t *chans[SDRA_AUDIO_MAX_CHANNELS] = {l, r};
-    double el = 0, er = 0, ed = 0, es = 0, done_frames = 0;
-    size_t n = 0;
-    while (l && r && mix && done_frames < max_frames &&
-           sdra_audio_read(a, chans, mix, BLOCK, &n, NULL) == 0 && n > 0) {
-        if (check_stereo)
-            for (size_t i = 0; i < n; i++) {
-                double x = l[i], y = r[i];
-                el += x * x;
-                er += y * y;
-                ed += (x - y) * (x - y);
-                es += (x + y) * (x + y) / 4;
-            }
-        const int16_t *fed[3] = {mix, l, r};
-        for (int k = 0; k < 3; k++)
-            if (meter[k])
-                sdra_band_meter_feed(meter[k], fed[k], n);
-        done_frames += (double)n;
-    }
-    free(l);
-    free(r);
-    free(mix);
-    for (int k = 0; k < 3; k++)
-        if (meter[k]) {
-            out.high_band_db[k] = sdra_band_meter_db(meter[k]);
-            sdra_band_meter_destroy(meter[k]);
-        }
-    sdra_audio_close(a);
-    if (check_stereo && es > 0) {
-        bool same = ed < es * 1e-3;                         /* difference 30 dB down */
-        bool one_silent = el < er * 1e-4 || er < el * 1e-4; /* one channel 40 dB down */
-        if (same || one_silent)
-            sdra_log(SDRA_LOG_INFO, "%s: the two channels %s; transcribing it as mono", path,
-                     same ? "carry the same signal" : "are not both in use");
-        out.really_mono = same || one_silent;
-    }
-    return out;
 }
 
 /* Decodes one chunk as its own stream; utterances get absolute times. */
@@ -557,110 +486,6 @@ static long drop_boundary_duplicates(work *w, int n_streams)
     return n;
 }
 
-static json_t *remote_meta(sdra_asr_pool *pool, long boundary_dups, double chunk_s, int n_urls)
-{
-    sdra_asr_stats st;
-    sdra_asr_pool_get_stats(pool, &st);
-    json_t *g = json_pack("{s:I,s:I,s:I,s:I}", "silent_chunks_skipped", (json_int_t)st.silent_chunks_skipped,
-                          "silence_dropped", (json_int_t)st.silence_dropped, "repetition_dropped",
-                          (json_int_t)st.repetition_dropped, "boundary_duplicates_dropped",
-                          (json_int_t)boundary_dups);
-    json_t *r = json_pack("{s:i,s:f,s:I,s:I,s:I,s:I}", "endpoints", n_urls, "chunk_s", chunk_s,
-                          "requests", (json_int_t)st.requests, "retries", (json_int_t)st.retries,
-                          "failovers", (json_int_t)st.failovers, "endpoints_marked_down",
-                          (json_int_t)st.endpoints_marked_down);
-    json_t *m = json_object();
-    json_object_set_new(m, "asr_guards", g);
-    json_object_set_new(m, "asr_requests", r);
-    return m;
-}
-
-static json_t *timing_meta(const char *engine, const char *model, int jobs, int channels,
-                           const char *diar, double audio_s, double wall_s, double decode_s,
-                           double asr_s, double diar_s)
-{
-    json_t *m = json_object();
-    if (!m)
-        return NULL;
-    json_object_set_new(m, "engine", json_string(engine));
-    json_object_set_new(m, "model", json_string(model));
-    json_object_set_new(m, "jobs", json_integer(jobs));
-    json_object_set_new(m, "channels", json_integer(channels));
-    json_object_set_new(m, "diarization", json_string(diar));
-    json_object_set_new(m, "audio_s", json_real(audio_s));
-    json_object_set_new(m, "wall_s", json_real(wall_s));
-    json_object_set_new(m, "real_time_factor", json_real(audio_s > 0 ? wall_s / audio_s : 0));
-    json_t *t = json_object();
-    json_object_set_new(t, "read_and_chunk_s", json_real(decode_s));
-    json_object_set_new(t, "asr_busy_s", json_real(asr_s));
-    json_object_set_new(t, "diarize_s", json_real(diar_s));
-    json_object_set_new(m, "timings_s", t);
-    return m;
-}
-
-void sdra_transcribe_am_meta(json_t *meta, sdra_asr_am am, int source_rate_hz,
-                             double high_band_db)
-{
-    json_object_set_new(meta, "acoustic_model", json_string(sdra_asr_am_name(am)));
-    json_object_set_new(meta, "source_rate_hz", json_integer(source_rate_hz));
-    if (isfinite(high_band_db))
-        json_object_set_new(meta, "source_high_band_db", json_real(round(high_band_db * 10) / 10));
-}
-
-/* The acoustic model meta of a file (sdra_transcribe_am_meta), and for a stereo call the
- * model and band reading of each channel: "acoustic_model" is "mixed" when they differ. */
-static void am_meta(json_t *meta, const sdra_asr_am am[2], int n_models, int source_rate_hz,
-                    bool stereo, const double band[2])
-{
-    sdra_transcribe_am_meta(meta, am[0], source_rate_hz, stereo ? NAN : band[0]);
-    if (n_models == 2)
-        json_object_set_new(meta, "acoustic_model", json_string("mixed"));
-    if (!stereo)
-        return;
-    json_t *models = json_array(), *bands = json_array();
-    for (int s = 0; s < 2; s++) {
-        json_array_append_new(models, json_string(sdra_asr_am_name(am[s])));
-        json_array_append_new(bands, isfinite(band[s]) ? json_real(round(band[s] * 10) / 10)
-                                                       : json_null());
-    }
-    json_object_set_new(meta, "channel_acoustic_models", models);
-    json_object_set_new(meta, "channel_high_band_db", bands);
-}
-
-/* meta.adaptation: "mllr" when every stream was adapted, "none" when none was, "partial"
- * otherwise; meta.adaptation_by: "speaker" (a mono call's speakers, each with a transform or
- * the recording's), "channel" or "recording"; meta.adaptation_speech_s: per stream, the speech
- * its transforms rest on; meta.adaptation_speakers_s (by speaker): per diarized speaker (S1,
- * S2, ...), the speech of its own transform, or null where it shares the recording's. */
-static void adapt_meta(json_t *meta, sdra_asr_adapt mode, int n_streams, const sdra_adapt_plan *pl)
-{
-    int n = 0;
-    json_t *speech = json_array();
-    for (int s = 0; s < n_streams; s++) {
-        /* the recording's transform rests on all its speech; else the speakers' on theirs */
-        bool whole = pl->file[s][0] != 0, adapted = whole;
-        long fr = whole ? pl->frames[s] : 0;
-        for (int k = 0; s == 0 && k < pl->n_spk; k++)
-            if (pl->spk_file[k][0]) {
-                adapted = true;
-                fr += whole ? 0 : pl->spk_frames[k];
-            }
-        n += adapted;
-        json_array_append_new(speech, adapted ? json_real(fr / 100.0) : json_null());
-    }
-    json_object_set_new(meta, "adapt", json_string(sdra_asr_adapt_name(mode)));
-    json_object_set_new(meta, "adaptation", json_string(n == 0 ? "none" : n == n_streams ? "mllr" : "partial"));
-    if (n > 0)
-        json_object_set_new(meta, "adaptation_by", json_string(pl->n_spk > 0 ? "speaker" : n_streams == 2 ? "channel" : "recording"));
-    json_object_set_new(meta, "adaptation_speech_s", speech);
-    if (n > 0 && pl->n_spk > 0) {
-        json_t *spk = json_array();
-        for (int k = 0; k < pl->n_spk; k++)
-            json_array_append_new(spk, pl->spk_file[k][0] ? json_real(pl->spk_frames[k] / 100.0) : json_null());
-        json_object_set_new(meta, "adaptation_speakers_s", spk);
-    }
-}
-
 int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
                          const sdra_transcribe_params *p, const sdra_progress *progress,
                          sdra_error *err)
@@ -702,7 +527,7 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
        the telephone's (a Whisper server takes any audio; 8 kHz is narrowband anyway). */
     bool measure_band = !remote && p->acoustic_model == SDRA_ASR_AM_AUTO &&
                         info->source_rate_hz > SDRA_ASR_NARROWBAND_MAX_HZ;
-    prescan pre = prescan_file(audio_path, &ap, info->n_channels == 2, measure_band);
+    sdra_prescan pre = sdra_transcribe_prescan(audio_path, &ap, info->n_channels == 2, measure_band);
     bool stereo = info->n_channels == 2 && !pre.really_mono;
     int n_streams = stereo ? 2 : 1;
     double total_s = info->duration_s;
@@ -885,15 +710,15 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
                             .contact_name = p->contact_name};
     if ((rc = sdra_roles_assign(t, &rp, err)) < 0)
         goto done;
-    t->meta = timing_meta(sdra_asr_name(wk[0].asr[0]), sdra_asr_describe(wk[0].asr[0]), jobs,
+    t->meta = sdra_transcribe_timing_meta(sdra_asr_name(wk[0].asr[0]), sdra_asr_describe(wk[0].asr[0]), jobs,
                           info->n_channels, stereo ? "channel" : "cluster", t->duration_s,
                           sdra_clock_s() - t_start, read_s, w.asr_busy_s, diar_s);
     if (t->meta && !remote)
-        am_meta(t->meta, am, n_models, info->source_rate_hz, stereo, band);
+        sdra_transcribe_models_meta(t->meta, am, n_models, info->source_rate_hz, stereo, band);
     if (t->meta && !remote)
-        adapt_meta(t->meta, p->adapt, n_streams, &plan);
+        sdra_transcribe_adapt_meta(t->meta, p->adapt, n_streams, &plan);
     if (t->meta && pool) {
-        json_t *rm = remote_meta(pool, boundary_dups, chunk_s, p->remote->n_urls);
+        json_t *rm = sdra_transcribe_remote_meta(pool, boundary_dups, chunk_s, p->remote->n_urls);
         json_object_update(t->meta, rm);
         json_decref(rm);
     }
