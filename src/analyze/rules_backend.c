@@ -22,10 +22,6 @@
 #include <strings.h>
 
 #define MAX_MATCHES 2000000
-#define N_KEYPHRASES 8
-
-
-static double r3(double x) { return round(x * 1000.0) / 1000.0; }
 
 /* Copies text[b, e) into a JSON string, capped at EVIDENCE_MAX_CHARS (cut on a space). */
 json_t *an_span_str(const char *text, size_t b, size_t e)
@@ -59,8 +55,8 @@ void an_evidence(json_t *o, const actx *c, int u)
     const sdra_utterance *ut = &c->t->utts[u];
     json_object_set_new(o, "speaker", json_string(speaker_id(c, u)));
     json_object_set_new(o, "role", json_string(sdra_role_name(c->v[u].role)));
-    json_object_set_new(o, "start", json_real(r3(ut->start)));
-    json_object_set_new(o, "end", json_real(r3(ut->end)));
+    json_object_set_new(o, "start", json_real(an_r3(ut->start)));
+    json_object_set_new(o, "end", json_real(an_r3(ut->end)));
     json_object_set_new(o, "i", json_integer(u));
 }
 
@@ -207,7 +203,6 @@ static int match_all(actx *c)
     free(has_mask);
     return rc;
 }
-
 
 /* Does utterance u answer a proposed slot: a meeting decline, or an accept of two words or
  * more (a bare "yes" answers anything)? */
@@ -435,8 +430,6 @@ bool an_rule_in(const actx *c, int u, const char *cat, int b, int e)
     return false;
 }
 
-
-
 static json_t *find_objections(actx *c)
 {
     json_t *arr = find_labelled(c, "objection", true);
@@ -534,8 +527,6 @@ static json_t *find_intents(actx *c, json_t *meeting, json_t *contact)
     return arr;
 }
 
-
-
 static json_t *find_pain(actx *c)
 {
     json_t *arr = json_array();
@@ -581,12 +572,6 @@ static json_t *find_pain(actx *c)
 }
 
 /* ---- the next meeting: a negotiation tracked over the turns -------------------------------- */
-
-
-
-
-
-
 
 
 
@@ -656,133 +641,6 @@ static json_t *find_contact(actx *c, bool *any, int *last_u)
     return o;
 }
 
-/* ---- topics -------------------------------------------------------------------------------- */
-
-typedef struct phrase {
-    char text[3 * AN_TOK_MAX + 2];
-    int n_words, count, first_u;
-    double score;
-} phrase;
-
-static int cmp_phrase(const void *a, const void *b)
-{
-    const phrase *x = a, *y = b;
-    if (x->score != y->score)
-        return x->score < y->score ? 1 : -1;
-    return x->first_u - y->first_u;
-}
-
-static bool content_word(const actx *c, const char *w)
-{
-    size_t l = strlen(w);
-    if (l < 3 || an_is_stopword(&c->rules, w))
-        return false;
-    for (const char *p = w; *p; p++)
-        if (*p >= '0' && *p <= '9')
-            return false;
-    return true;
-}
-
-/* Key phrases: runs of 1-3 content words inside a clause, scored by frequency and length. A
- * simple hash table (at most 2^18 phrases, about 30 MB; phrases first seen after it is 3/4
- * full are not counted) keeps this linear in the transcript's size. */
-static json_t *find_topics(actx *c)
-{
-    size_t cap = 4096;
-    while (cap < c->t->n_utts * 8 && cap < (1u << 18))
-        cap *= 2;
-    phrase *tab = calloc(cap, sizeof *tab);
-    json_t *arr = json_array();
-    if (!tab)
-        return arr;
-    size_t used = 0;
-    for (size_t u = 0; u < c->t->n_utts; u++) {
-        const uview *v = &c->v[u];
-        for (int i = 0; i < v->n; i++) {
-            char buf[sizeof tab[0].text];
-            buf[0] = 0;
-            for (int len = 1; len <= 3 && i + len <= v->n; len++) {
-                const an_tok *tk = &v->toks[i + len - 1];
-                if (!content_word(c, tk->w))
-                    break;
-                if (len > 1)
-                    strcat(buf, " ");
-                strcat(buf, tk->w);
-                unsigned long h = 5381;
-                for (const char *p = buf; *p; p++)
-                    h = h * 33 + (unsigned char)*p;
-                size_t slot = h & (cap - 1);
-                while (tab[slot].text[0] && strcmp(tab[slot].text, buf))
-                    slot = (slot + 1) & (cap - 1);
-                if (!tab[slot].text[0]) {
-                    if (used * 4 >= cap * 3)
-                        goto full;
-                    sdra_strlcpy(tab[slot].text, buf, sizeof tab[slot].text);
-                    tab[slot].n_words = len;
-                    tab[slot].first_u = (int)u;
-                    used++;
-                }
-                tab[slot].count++;
-                if (tk->flags & AN_TOK_CLAUSE_END)
-                    break;
-            }
-        }
-    }
-full:
-    for (size_t k = 0; k < cap; k++)
-        if (tab[k].text[0])
-            tab[k].score = tab[k].count < 2 ? 0 : tab[k].count * (tab[k].n_words == 1 ? 1.0 : tab[k].n_words * 1.5);
-    qsort(tab, cap, sizeof *tab, cmp_phrase);
-    int out = 0;
-    for (size_t k = 0; k < cap && out < N_KEYPHRASES && tab[k].score > 0; k++) {
-        /* skip a phrase contained in (or containing) one already chosen */
-        bool dup = false;
-        size_t i;
-        json_t *o;
-        json_array_foreach(arr, i, o) {
-            const char *s = json_string_value(json_object_get(o, "text"));
-            if (s && (strstr(s, tab[k].text) || strstr(tab[k].text, s)))
-                dup = true;
-        }
-        json_t *txt = dup ? NULL : json_string(tab[k].text);
-        if (!txt)
-            continue; /* chosen already, or cut inside a character (tokens are 31 bytes at most) */
-        o = json_object();
-        json_object_set_new(o, "text", txt);
-        json_object_set_new(o, "kind", json_string("keyphrase"));
-        json_object_set_new(o, "count", json_integer(tab[k].count));
-        json_object_set_new(o, "start", json_real(r3(c->t->utts[tab[k].first_u].start)));
-        json_array_append_new(arr, o);
-        out++;
-    }
-    free(tab);
-    /* categories from topic.* rules, in order of first mention */
-    for (size_t k = 0; k < c->n_m; k++) {
-        const match *mm = &c->m[k];
-        if (strcmp(mm->rule->category, "topic"))
-            continue;
-        json_t *found = NULL;
-        size_t i;
-        json_t *o;
-        json_array_foreach(arr, i, o) {
-            if (!strcmp(json_string_value(json_object_get(o, "kind")), "category") &&
-                !strcmp(json_string_value(json_object_get(o, "text")), mm->rule->label))
-                found = o;
-        }
-        if (found) {
-            json_object_set_new(found, "count", json_integer(json_integer_value(json_object_get(found, "count")) + 1));
-            continue;
-        }
-        o = json_object();
-        json_object_set_new(o, "text", json_string(mm->rule->label));
-        json_object_set_new(o, "kind", json_string("category"));
-        json_object_set_new(o, "count", json_integer(1));
-        json_object_set_new(o, "start", json_real(r3(c->t->utts[mm->u].start)));
-        json_array_append_new(arr, o);
-    }
-    return arr;
-}
-
 /* ---- sentiment ------------------------------------------------------------------------------ */
 
 static json_t *sentiment_doc(actx *c)
@@ -796,8 +654,8 @@ static json_t *sentiment_doc(actx *c)
         json_t *o = json_object();
         json_object_set_new(o, "i", json_integer((json_int_t)u));
         json_object_set_new(o, "speaker", json_string(speaker_id(c, (int)u)));
-        json_object_set_new(o, "start", json_real(r3(t->utts[u].start)));
-        json_object_set_new(o, "score", json_real(r3(v->score)));
+        json_object_set_new(o, "start", json_real(an_r3(t->utts[u].start)));
+        json_object_set_new(o, "score", json_real(an_r3(v->score)));
         json_object_set_new(o, "tokens", json_integer(v->n));
         json_object_set_new(o, "question", json_boolean(v->question));
         json_array_append_new(utts, o);
@@ -828,9 +686,9 @@ static json_t *sentiment_doc(actx *c)
             int m = nwin < 3 ? nwin : 3;
             double avg = (win[0] + win[1] + win[2]) / m;
             json_t *pt = json_object();
-            json_object_set_new(pt, "start", json_real(r3(t->utts[u].start)));
-            json_object_set_new(pt, "score", json_real(r3(c->v[u].score)));
-            json_object_set_new(pt, "smoothed", json_real(r3(avg)));
+            json_object_set_new(pt, "start", json_real(an_r3(t->utts[u].start)));
+            json_object_set_new(pt, "score", json_real(an_r3(c->v[u].score)));
+            json_object_set_new(pt, "smoothed", json_real(an_r3(avg)));
             json_array_append_new(tl, pt);
         }
         json_object_set_new(by, t->speakers[sp].id, tl);
@@ -842,145 +700,12 @@ static json_t *sentiment_doc(actx *c)
             end += c->v[last_pros[k]].score;
             ne++;
         }
-    json_object_set_new(s, "overall", json_real(r3(wn > 0 ? wsum / wn : 0)));
-    json_object_set_new(s, "prospect_end", json_real(r3(ne ? end / ne : 0)));
-    json_object_set_new(s, "rep_overall", json_real(r3(rn > 0 ? rsum / rn : 0)));
+    json_object_set_new(s, "overall", json_real(an_r3(wn > 0 ? wsum / wn : 0)));
+    json_object_set_new(s, "prospect_end", json_real(an_r3(ne ? end / ne : 0)));
+    json_object_set_new(s, "rep_overall", json_real(an_r3(rn > 0 ? rsum / rn : 0)));
     json_object_set_new(s, "utterances", utts);
     json_object_set_new(s, "by_speaker", by);
     return s;
-}
-
-/* ---- talk metrics -------------------------------------------------------------------------- */
-
-static size_t word_count(const uview *v, const sdra_utterance *u)
-{
-    return u->n_words ? u->n_words : (size_t)v->n;
-}
-
-static json_t *metrics_doc(actx *c)
-{
-    const sdra_transcript *t = c->t;
-    size_t ns = t->n_speakers;
-    double *talk = calloc(ns + 1, sizeof *talk), *mono = calloc(ns + 1, sizeof *mono);
-    long *words = calloc(ns + 1, sizeof *words), *qs = calloc(ns + 1, sizeof *qs),
-         *inter = calloc(ns + 1, sizeof *inter), *turns = calloc(ns + 1, sizeof *turns);
-    json_t *m = json_object();
-    if (!talk || !mono || !words || !qs || !inter || !turns)
-        goto done;
-    double total = 0, longest = 0, longest_start = 0;
-    int longest_sp = -1;
-    long overlaps = 0, interruptions = 0;
-    double gap_sum = 0;
-    long gap_n = 0;
-    long q_side[3] = {0};
-    /* a monologue is a run of consecutive utterances by one speaker */
-    int run_sp = -1;
-    double run_start = 0, run_end = 0;
-    double prev_end = 0;
-    int prev_sp = -1;
-    for (size_t u = 0; u < t->n_utts; u++) {
-        const sdra_utterance *ut = &t->utts[u];
-        int sp = ut->speaker;
-        double tt = sdra_utterance_talk_s(ut);
-        talk[sp] += tt;
-        total += tt;
-        words[sp] += (long)word_count(&c->v[u], ut);
-        if (c->v[u].question) {
-            qs[sp]++;
-            q_side[c->v[u].role]++;
-        }
-        if (sp != run_sp) {
-            if (run_sp >= 0 && run_end - run_start > mono[run_sp])
-                mono[run_sp] = run_end - run_start;
-            if (run_sp >= 0 && run_end - run_start > longest) {
-                longest = run_end - run_start;
-                longest_start = run_start;
-                longest_sp = run_sp;
-            }
-            run_sp = sp;
-            run_start = ut->start;
-            turns[sp]++;
-        }
-        if (ut->end > run_end || sp != prev_sp)
-            run_end = ut->end;
-        if (prev_sp >= 0 && sp != prev_sp) {
-            if (ut->start < prev_end) {
-                overlaps++;
-                /* an interruption: the new speaker starts 1 s or more before the other ends */
-                if (prev_end - ut->start >= 1.0) {
-                    interruptions++;
-                    inter[sp]++;
-                }
-            }
-            if (c->v[u].role == SDRA_ROLE_REP && c->roles[prev_sp] == SDRA_ROLE_PROSPECT) {
-                double gap = ut->start - prev_end;
-                gap_sum += gap > 0 ? gap : 0;
-                gap_n++;
-            }
-        }
-        if (sp != prev_sp || ut->end > prev_end)
-            prev_end = ut->end;
-        prev_sp = sp;
-    }
-    if (run_sp >= 0) {
-        if (run_end - run_start > mono[run_sp])
-            mono[run_sp] = run_end - run_start;
-        if (run_end - run_start > longest) {
-            longest = run_end - run_start;
-            longest_start = run_start;
-            longest_sp = run_sp;
-        }
-    }
-    json_t *sps = json_array();
-    double rep_talk = 0, pros_talk = 0;
-    for (size_t sp = 0; sp < ns; sp++) {
-        json_t *o = json_object();
-        json_object_set_new(o, "speaker", json_string(t->speakers[sp].id));
-        json_object_set_new(o, "role", json_string(sdra_role_name(c->roles[sp])));
-        json_object_set_new(o, "talk_time_s", json_real(r3(talk[sp])));
-        json_object_set_new(o, "talk_ratio", json_real(r3(total > 0 ? talk[sp] / total : 0)));
-        json_object_set_new(o, "words", json_integer(words[sp]));
-        json_object_set_new(o, "words_per_minute", json_real(r3(talk[sp] > 0 ? words[sp] / (talk[sp] / 60.0) : 0)));
-        json_object_set_new(o, "questions", json_integer(qs[sp]));
-        json_object_set_new(o, "turns", json_integer(turns[sp]));
-        json_object_set_new(o, "longest_monologue_s", json_real(r3(mono[sp])));
-        json_object_set_new(o, "interruptions", json_integer(inter[sp]));
-        json_array_append_new(sps, o);
-        if (c->roles[sp] == SDRA_ROLE_REP)
-            rep_talk += talk[sp];
-        else
-            pros_talk += talk[sp];
-    }
-    double dur = t->duration_s;
-    if (t->n_utts && t->utts[t->n_utts - 1].end > dur)
-        dur = t->utts[t->n_utts - 1].end;
-    json_object_set_new(m, "duration_s", json_real(r3(dur)));
-    json_object_set_new(m, "talk_time_s", json_real(r3(total)));
-    json_t *ratio = json_object();
-    json_object_set_new(ratio, "rep", json_real(r3(total > 0 ? rep_talk / total : 0)));
-    json_object_set_new(ratio, "prospect", json_real(r3(total > 0 ? pros_talk / total : 0)));
-    json_object_set_new(m, "talk_ratio", ratio);
-    json_t *lm = json_object();
-    json_object_set_new(lm, "speaker", longest_sp >= 0 ? json_string(t->speakers[longest_sp].id) : json_null());
-    json_object_set_new(lm, "start", json_real(r3(longest_start)));
-    json_object_set_new(lm, "duration_s", json_real(r3(longest)));
-    json_object_set_new(m, "longest_monologue", lm);
-    json_t *q = json_object();
-    json_object_set_new(q, "rep", json_integer(q_side[SDRA_ROLE_REP]));
-    json_object_set_new(q, "prospect", json_integer(q_side[SDRA_ROLE_PROSPECT]));
-    json_object_set_new(m, "questions", q);
-    json_object_set_new(m, "overlaps", json_integer(overlaps));
-    json_object_set_new(m, "interruptions", json_integer(interruptions));
-    json_object_set_new(m, "patience_s", gap_n ? json_real(r3(gap_sum / gap_n)) : json_null());
-    json_object_set_new(m, "speakers", sps);
-done:
-    free(talk);
-    free(mono);
-    free(words);
-    free(qs);
-    free(inter);
-    free(turns);
-    return m;
 }
 
 /* ---- summary and outcome ------------------------------------------------------------------ */
@@ -1129,7 +854,6 @@ static json_t *speakers_doc(actx *c)
     return arr;
 }
 
-
 static int rules_analyze(json_t **out, const sdra_transcript *t, const sdra_analyze_params *p, sdra_error *err)
 {
     actx c = {.t = t, .p = p, .err = err};
@@ -1168,12 +892,12 @@ static int rules_analyze(json_t **out, const sdra_transcript *t, const sdra_anal
     json_t *mt = an_find_meeting(&c, opted, opt_u);
     json_object_set_new(doc, "intents", find_intents(&c, mt, cp));
     json_object_set_new(doc, "objections", find_objections(&c));
-    json_object_set_new(doc, "topics", find_topics(&c));
+    json_object_set_new(doc, "topics", an_find_topics(&c));
     json_object_set_new(doc, "pain_points", find_pain(&c));
     json_object_set_new(doc, "action_items", an_find_actions(&c));
     json_object_set_new(doc, "next_meeting", mt);
     json_object_set_new(doc, "contact_preferences", cp);
-    json_object_set_new(doc, "metrics", metrics_doc(&c));
+    json_object_set_new(doc, "metrics", an_talk_metrics(&c));
     json_object_set_new(doc, "summary", summary_doc(&c, doc));
     json_object_set_new(doc, "outcome", an_outcome(doc));
     json_t *meta = json_object();

@@ -1,15 +1,21 @@
 /*
  * rules_ctx.h - what the parts of the rules backend share (rules_backend.c: tokens, matches,
  * roles and most findings; meeting.c: dates per utterance and the meeting tracker; actions.c:
- * action items; learned.c: the learned classifiers' findings): the view of one call and the helpers that turn a match
- * into a finding. Private to src/analyze.
+ * action items; learned.c: the learned classifiers' findings; topics.c: key phrases; talk.c: talk
+ * metrics): the view of one call and the helpers that turn a match into a finding. Private to
+ * src/analyze.
  */
 #ifndef SDRA_ANALYZE_RULES_CTX_H
 #define SDRA_ANALYZE_RULES_CTX_H
 
 #include "internal.h"
 
+#include <math.h>
+
 #define EVIDENCE_MAX_CHARS 300
+
+/* A figure rounded to 3 decimals, as the document gives them. */
+static inline double an_r3(double x) { return round(x * 1000.0) / 1000.0; }
 
 typedef struct uview {
     an_tok *toks;
@@ -86,5 +92,10 @@ json_t *an_find_actions(actx *c);
 int an_load_classifiers(actx *c, const char *dir, sdra_error *err);
 void an_learned_objections(actx *c, json_t *arr);
 void an_learned_pain(actx *c, json_t *arr);
+
+/* topics.c: the call's key phrases, best first (at most 8). */
+json_t *an_find_topics(actx *c);
+/* talk.c: the talk metrics of sdra.analysis/1 (per speaker and per role). */
+json_t *an_talk_metrics(actx *c);
 
 #endif
