@@ -1,6 +1,7 @@
 /*
- * talk.c - the rules backend's talk metrics (rules_ctx.h: an_talk_metrics): talk time, words,
- * questions, interruptions and turns per speaker and role, and the longest monologue.
+ * talk.c - the rules backend's talk metrics (rules_ctx.h: an_talk_metrics): talk time and
+ * ratio, words and words per minute, questions, interruptions and overlaps, turns and patience
+ * per speaker and role, and the longest monologue.
  */
 #include "rules_ctx.h"
 #include "sdra/util.h"
