@@ -35,7 +35,6 @@
 #include "sdra/util.h"
 
 #include <limits.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
