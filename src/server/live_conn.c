@@ -207,6 +207,19 @@ static int consent_refused(live_conn *k, json_t *params, char *why, size_t wn)
     return SDRA_WS_POLICY;
 }
 
+/* n samples of silence on channel ch (a gap in a track, or a track behind at a reconnect). */
+static int pad_silence(live_call *c, int ch, int64_t n)
+{
+    static const int16_t zeros[800];
+    while (n > 0) {
+        size_t z = n > 800 ? 800 : (size_t)n;
+        if (live_call_audio(c, ch, zeros, z) < 0)
+            return -1;
+        n -= (int64_t)z;
+    }
+    return 0;
+}
+
 /* Starts (or, for a known callSid, continues) the call. 0, or a close code with why. */
 static int attach(live_conn *k, const char *sid, int rate, int n_ch, int rep_ch, json_t *params, char *why, size_t wn)
 {
@@ -223,6 +236,7 @@ static int attach(live_conn *k, const char *sid, int rate, int n_ch, int rep_ch,
     while (c && strcmp(c->id, id))
         c = c->next;
     if (c) {
+        int64_t pad[2] = {0, 0};
         pthread_mutex_lock(&c->mu);
         int st = c->state;
         bool same = c->rate_hz == rate && c->n_ch == n_ch;
@@ -230,8 +244,16 @@ static int attach(live_conn *k, const char *sid, int rate, int n_ch, int rep_ch,
             c->state = L_STREAMING;
             c->attached = true;
             c->reconnects++;
+            /* the tracks start again together: one that lost more at the drop (its last
+             * messages, or a message of one track without the other's) is padded with silence
+             * up to the other, or it would stay behind for the rest of the call */
+            int64_t top = 0;
             for (int i = 0; i < c->n_ch; i++)
-                k->ts_base[i] = c->ch[i].received;
+                top = c->ch[i].received > top ? c->ch[i].received : top;
+            for (int i = 0; i < c->n_ch; i++) {
+                pad[i] = top - c->ch[i].received;
+                k->ts_base[i] = top;
+            }
         }
         pthread_mutex_unlock(&c->mu);
         if (st != L_DETACHED || !same) {
@@ -248,6 +270,11 @@ static int attach(live_conn *k, const char *sid, int rate, int n_ch, int rep_ch,
             k->counted = false;
         }
         pthread_mutex_unlock(&L->mu);
+        for (int i = 0; i < c->n_ch; i++)
+            if (pad_silence(c, i, pad[i]) < 0) {
+                snprintf(why, wn, "out of memory");
+                return SDRA_WS_INTERNAL;
+            }
         sdra_log_ctx lc = {.call_id = id, .duration_ms = -1};
         sdra_logc(SDRA_LOG_INFO, &lc, "live call reconnected");
         return 0;
@@ -440,16 +467,9 @@ static int twilio_media(live_conn *k, json_t *msg, char *why, size_t wn)
         int64_t have = c->ch[ch].received;
         pthread_mutex_unlock(&c->mu);
         int64_t want = k->ts_base[ch] + (int64_t)ms * 8;
-        if (want > have + 800) {
-            static const int16_t zeros[800];
-            int64_t gap = want - have;
-            if (gap > 8000 * 5)
-                gap = 8000 * 5; /* at most 5 s of silence per message */
-            while (gap > 0) {
-                size_t z = gap > 800 ? 800 : (size_t)gap;
-                live_call_audio(c, ch, zeros, z);
-                gap -= (int64_t)z;
-            }
+        if (want > have + 800 && pad_silence(c, ch, want - have > 8000 * 5 ? 8000 * 5 : want - have) < 0) {
+            snprintf(why, wn, "out of memory"); /* at most 5 s of silence per message */
+            return SDRA_WS_INTERNAL;
         }
     }
     if (live_call_audio(c, ch, pcm, n) < 0) {

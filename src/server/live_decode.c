@@ -405,7 +405,8 @@ void *live_dec_main(void *arg)
             bool alone = c->state != L_STREAMING || c->ch[0].len > (size_t)c->rate_hz || c->ch[1].len > (size_t)c->rate_hz;
             if (m || !alone)
                 k[0] = k[1] = m;
-            if (!k[0] && !k[1]) { /* waiting for the other track */
+            if (!k[0] && !k[1]) { /* waiting for the other track (the call is alive: metrics) */
+                metrics_timer(c, t, coach);
                 cond_wait_ms(c, 20);
                 continue;
             }

@@ -170,9 +170,12 @@ assert not any(e.get("event") == "utterance" for e in evs)
 PY
 
 # --- a drop mid-call, then a reconnect with the same callSid: one call --------------------------
-# (the first 16 s: the subject is the protocol, not the words)
+# (the first 16 s: the subject is the protocol, not the words). The drop falls between the two
+# tracks of a frame, so the inbound track is 20 ms ahead when the call awaits its reconnect; the
+# reconnect pads the outbound one (before, the decoder waited for it until the stop, the call's
+# lag never came back to 0, and the idle check below failed whenever a drop split a frame)
 timeout 60 "$PY" "$CLIENT" stream "$WS/v1/live/twilio?events=1" "$T/call.ulaw" --sid CA-live-2 --speed 8 \
-  --to 8 --drop-after 999 --auth "$KEY" >"$T/events2a.jsonl" 2>"$T/client2a.log" || fail "stream 2a"
+  --to 8 --drop-after 999 --drop-split --auth "$KEY" >"$T/events2a.jsonl" 2>"$T/client2a.log" || fail "stream 2a"
 grep -q dropped_at_s "$T/events2a.jsonl" || fail "stream 2a did not drop: $(tail -2 "$T/events2a.jsonl")"
 # while the call awaits its reconnect, what it received is on disk encrypted (as an upload is),
 # never as plaintext PCM

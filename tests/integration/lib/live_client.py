@@ -9,7 +9,8 @@ tests/integration/live_calls.sh and bench/live.sh.
       Streams format, 20 ms per media message and track, at N times real time; prints each
       event received as one JSON line (to --events FILE too) and finally {"close": code}.
       --drop-after S: the connection is dropped (no close frame) after S s, or at the end of
-      what it sends (--to), whichever comes first.
+      what it sends (--to), whichever comes first. --drop-split: at the end of what it sends,
+      the drop falls after the next frame's first track and before its second.
       --hold-idle N: after the audio, the connection stays open (no stop) until N "metrics"
       events in a row reported lag 0 (or --hold-timeout S, default 60); prints
       {"idle_metrics": N} with the count reached: the server's metrics timer.
@@ -127,6 +128,13 @@ async def stream_inner(a):
                 rt.cancel()
                 return
         if a.drop_after is not None:  # the end of what to send: dropped there
+            if a.drop_split and ch == 2 and pos < len(raw):
+                # the next frame's first track only: the drop falls between the two tracks'
+                # messages, and the tracks stand unequal when the call awaits its reconnect
+                await ws.send(json.dumps({"event": "media", "sequenceNumber": str(seq), "streamSid": "MZ" + a.sid,
+                                          "media": {"track": tracks[0], "chunk": str(chunk),
+                                                    "timestamp": str((pos - start_at) // ch // 8),
+                                                    "payload": base64.b64encode(raw[pos:pos + frame][0::2]).decode()}}))
             ws.transport.abort()
             log({"dropped_at_s": (pos - start_at) / ch / 8000.0})
             rt.cancel()
@@ -269,6 +277,7 @@ def main():
     p.add_argument("--speed", type=float, default=1.0)
     p.add_argument("--stop", action="store_true")
     p.add_argument("--drop-after", type=float)
+    p.add_argument("--drop-split", action="store_true")
     p.add_argument("--from", dest="from_s", type=float, default=0.0)
     p.add_argument("--to", dest="to_s", type=float)
     p.add_argument("--param", action="append", default=[])
