@@ -20,26 +20,12 @@ export SDRA_SHARE_DIR=${SDRA_SHARE_DIR:-$src/data}
 one_core=""
 command -v taskset > /dev/null && one_core="taskset -c 0"
 
-python3 - "$src/tests/analysis" "$tmp/call60.txt" <<'PY'
-import os, re, sys
+python3 - "$src/tests/analysis" "$tmp/call60.txt" "$src/bench" <<'PY'
+import re, sys
 d, out = sys.argv[1], sys.argv[2]
-reps = {}
-for line in open(os.path.join(d, "labels.txt")):
-    m = re.match(r"call (\S+).*rep=(\S+)", line)
-    if m:
-        reps[m.group(1)] = m.group(2)
-turns = []
-for name in sorted(os.listdir(d)):
-    if not name.endswith(".txt") or name == "labels.txt":
-        continue
-    rep = reps.get(name, "rep")
-    for line in open(os.path.join(d, name)):
-        line = re.sub(r"^\[[0-9:.]+\]\s*", "", line.strip())
-        m = re.match(r"([A-Za-z ]{1,30}):\s+(.*)", line)
-        if not m:
-            continue
-        who = "Rep" if m.group(1).lower() in (rep.lower(), "rep") else "Prospect"
-        turns.append((who, m.group(2)))
+sys.path.insert(0, sys.argv[3])
+import dialogues  # bench/dialogues.py
+turns = dialogues.turns(d, "Rep", "Prospect")
 t, words, k, lines = 0.0, 0, 0, []
 while words < 9000:
     who, text = turns[k % len(turns)]

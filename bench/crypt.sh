@@ -15,14 +15,10 @@ SDRA=${1:-${SDRA:-build/sdra}}
 SIZE_MB=${SIZE_MB:-512}
 UPLOAD_MB=${UPLOAD_MB:-200}
 [ -x "$SDRA" ] || { echo "bench: $SDRA not built" >&2; exit 1; }
-T=$(mktemp -d "${TMPDIR:-/tmp}/bench_crypt.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
+# $T, a scratch directory removed at exit, and PIDS, the servers stopped at exit (the
+# integration tests' helper)
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/integration/lib/scratch.sh"
+it_setup bench_crypt
 python3 -c 'import secrets; print(secrets.token_hex(32))' > "$T/master.key"
 chmod 600 "$T/master.key"
 head -c $((SIZE_MB << 20)) /dev/urandom > "$T/in"

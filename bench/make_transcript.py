@@ -3,32 +3,21 @@
 
 Repeats the labelled dialogues of tests/analysis (speaker names replaced by S1 = rep and S2 =
 prospect) with word timings at 150 words per minute and a confidence per word, until the JSON
-reaches the target size. Used by bench/analyze_memory.sh and the analyze limit tests.
+reaches the target size. Used by bench/analyze_memory.sh.
 
 usage: make_transcript.py ANALYSIS_DIR OUT.json TARGET_BYTES
 """
 import json, os, re, sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dialogues  # noqa: E402 (bench/dialogues.py)
+
 d, out, target = sys.argv[1], sys.argv[2], int(sys.argv[3])
-reps = {}
-for line in open(os.path.join(d, "labels.txt")):
-    m = re.match(r"call (\S+).*rep=(\S+)", line)
-    if m:
-        reps[m.group(1)] = m.group(2)
 turns = []
-for name in sorted(os.listdir(d)):
-    if not name.endswith(".txt") or name == "labels.txt":
-        continue
-    rep = reps.get(name, "rep")
-    for line in open(os.path.join(d, name)):
-        line = re.sub(r"^\[[0-9:.]+\]\s*", "", line.strip())
-        m = re.match(r"([A-Za-z ]{1,30}):\s+(.*)", line)
-        if not m:
-            continue
-        who = "S1" if m.group(1).lower() in (rep.lower(), "rep") else "S2"
-        words = re.sub(r"[^a-z0-9' ]+", " ", m.group(2).lower()).split()
-        if words:
-            turns.append((who, words))
+for who, text in dialogues.turns(d, "S1", "S2"):
+    words = re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
+    if words:
+        turns.append((who, words))
 
 # Each utterance is written as it is made, so the generator itself stays small.
 t, k, size = 0.0, 0, 0

@@ -19,14 +19,10 @@ for t in wrk nginx curl python3 sox; do
   command -v "$t" >/dev/null || [ -x "/usr/sbin/$t" ] || { echo "bench: $t missing (scripts/install-deps.sh)" >&2; exit 1; }
 done
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-T=$(mktemp -d "${TMPDIR:-/tmp}/bench_server.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
+# $T, a scratch directory removed at exit, and PIDS, the servers stopped at exit (the
+# integration tests' helper)
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/integration/lib/scratch.sh"
+it_setup bench_server
 
 start_server() { # start_server DATA_DIR [options...]: sets PORT, SPID
   local data=$1; shift

@@ -16,10 +16,11 @@ it_setup() {
   trap it_cleanup EXIT
 }
 
+# (Each step may fail, a process already gone, and must not stop the rest under set -e.)
 it_cleanup() {
   local p
-  for p in "${PIDS[@]}" $PID; do kill "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}" $PID; do wait "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}" $PID; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}" $PID; do wait "$p" 2>/dev/null || true; done
   rm -rf "$T"
 }
 
