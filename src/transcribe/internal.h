@@ -10,6 +10,8 @@
 #include "sdra/diarize.h"
 #include "sdra/transcribe.h"
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Fills ap from the stage parameters (backend, domain model, vocabulary). */
@@ -120,6 +122,89 @@ typedef struct sdra_assemble_input {
 /* Builds the transcript (speakers, utterances split at pauses and turn changes; no roles). */
 int sdra_transcribe_assemble(sdra_transcript **out, const sdra_assemble_input *in,
                              sdra_error *err);
+
+/* ---- decoding: the queue of chunks and its worker threads (work.c) ---- */
+
+/* One chunk to decode: its stream, its place in the stream's results, its audio and the audio
+ * just before it (for sdra_asr_prime), and the transform to decode it under (the plan's). */
+typedef struct sdra_transcribe_job {
+    int stream;
+    size_t index;
+    sdra_chunk chunk;
+    int16_t *ctx;
+    size_t n_ctx;
+    const char *mllr;
+} sdra_transcribe_job;
+
+typedef struct sdra_transcribe_work sdra_transcribe_work;
+
+/* A worker holds a recognizer per acoustic model its chunks need: slot 0 for the first
+ * stream's model, slot 1 for the second stream's when it differs (a stereo call whose one side
+ * came over the telephone and the other did not), or for its own transform. With two slots and
+ * two workers or more, each worker takes the chunks of one slot only (worker i those of slot
+ * i % 2), so it holds one recognizer (about 90 MB) instead of both. Worker 0's slot-0
+ * recognizer is made by sdra_transcribe_work_init; every other one when the worker first
+ * decodes a chunk that needs it. */
+typedef struct sdra_transcribe_worker {
+    sdra_transcribe_work *w;
+    sdra_asr *asr[2];
+    const sdra_asr_params *asrp[2]; /* per slot; [1] NULL when one serves both streams */
+    int only;                       /* the one slot whose chunks it takes, or -1: any */
+    int index;
+    pthread_t tid;
+    bool started;
+} sdra_transcribe_worker;
+
+/* The queue (at most 2 * jobs chunks), the workers, and the results per (stream, chunk index):
+ * a chunk's words depend only on its audio, not on which worker took it. */
+struct sdra_transcribe_work {
+    pthread_mutex_t mu;
+    pthread_cond_t not_empty, not_full;
+    bool sync_init;
+    sdra_transcribe_job *q;
+    size_t q_head, q_n, q_cap;
+    bool closing;
+    bool failed;
+    sdra_error err;
+    sdra_assemble_chunk *res[2];
+    size_t n_res[2], cap_res[2];
+    double *start_s[2]; /* per stream and chunk: where the chunk starts (cap_res[s] of them) */
+    int16_t *tail[2];   /* per stream: the last ctx_frames samples queued so far */
+    size_t n_tail[2], ctx_frames;
+    double asr_busy_s;
+    int model_of[2]; /* per stream: its recognizer's slot in the workers' asr[] */
+    const sdra_adapt_plan *plan; /* the transforms, or NULL */
+    sdra_transcribe_worker *wk;
+    int jobs;
+};
+
+/* Sets up w (zeroed by the caller) for `jobs` workers: slot 0 decodes with asrp[0], slot 1
+ * (n_slots 2: the second stream) with asrp[1]; each chunk is primed with ctx_frames samples
+ * of the audio before it (0: none); plan gives each chunk's transform (may be NULL). Makes
+ * worker 0's recognizer, so that a bad model or vocabulary fails before any decoding. */
+int sdra_transcribe_work_init(sdra_transcribe_work *w, int jobs, const sdra_asr_params *asrp, int n_slots,
+                              size_t ctx_frames, const sdra_adapt_plan *plan, sdra_error *err);
+/* Starts the worker threads (each loads its recognizer once there is a chunk for it). */
+int sdra_transcribe_work_start(sdra_transcribe_work *w, sdra_error *err);
+/* Queues one chunk of a stream (blocks while the queue is full). Takes c. */
+int sdra_transcribe_work_push(sdra_transcribe_work *w, int stream, sdra_chunk *c, sdra_error *err);
+/* Feeds n samples to a stream's chunker and queues each chunk it cuts. */
+int sdra_transcribe_work_drain(sdra_transcribe_work *w, sdra_chunker *ck, int stream, const int16_t *pcm,
+                               size_t n, sdra_error *err);
+/* The same for a mono call adapted by speaker: n samples from frame pos, also cut where a
+ * speaker's span ends (*span: the current span of w->plan), so each chunk is one speaker's. */
+int sdra_transcribe_work_drain_by_speaker(sdra_transcribe_work *w, sdra_chunker *ck, const int16_t *pcm,
+                                          size_t n, int64_t pos, size_t *span, sdra_error *err);
+/* Whether a worker failed (the reader then stops). */
+bool sdra_transcribe_work_failed(sdra_transcribe_work *w);
+/* No more chunks: waits for the workers (rc < 0: they skip what is left) and returns rc, or a
+ * worker's first failure. */
+int sdra_transcribe_work_finish(sdra_transcribe_work *w, int rc, sdra_error *err);
+/* Drops the words each chunk repeats from the end of the chunk before it (whisper-http);
+ * returns how many. */
+long sdra_transcribe_work_drop_boundary_duplicates(sdra_transcribe_work *w, int n_streams);
+/* Stops the workers if they run, and frees everything w holds (results included). */
+void sdra_transcribe_work_release(sdra_transcribe_work *w);
 
 /* ---- the transcript's meta (meta.c) ---- */
 
