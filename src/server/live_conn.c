@@ -276,7 +276,11 @@ static int attach(live_conn *k, const char *sid, int rate, int n_ch, int rep_ch,
                 return SDRA_WS_INTERNAL;
             }
         sdra_log_ctx lc = {.call_id = id, .duration_ms = -1};
-        sdra_logc(SDRA_LOG_INFO, &lc, "live call reconnected");
+        if (pad[0] || pad[1]) /* what the drop cost one track more than the other */
+            sdra_logc(SDRA_LOG_INFO, &lc, "live call reconnected (track %d padded with %.3f s of silence)",
+                      pad[0] ? 1 : 2, (double)(pad[0] ? pad[0] : pad[1]) / c->rate_hz);
+        else
+            sdra_logc(SDRA_LOG_INFO, &lc, "live call reconnected");
         return 0;
     }
     if (live_active_calls(L) >= s->p.max_live_calls) {
