@@ -172,7 +172,7 @@ struct sdra_transcribe_work {
     int16_t *tail[2];   /* per stream: the last ctx_frames samples queued so far */
     size_t n_tail[2], ctx_frames;
     double asr_busy_s;
-    int model_of[2]; /* per stream: its recognizer's slot in the workers' asr[] */
+    int model_of[2];             /* per stream: its recognizer's slot in the workers' asr[] */
     const sdra_adapt_plan *plan; /* the transforms, or NULL */
     sdra_transcribe_worker *wk;
     int jobs;
@@ -182,19 +182,21 @@ struct sdra_transcribe_work {
  * (n_slots 2: the second stream) with asrp[1]; each chunk is primed with ctx_frames samples
  * of the audio before it (0: none); plan gives each chunk's transform (may be NULL). Makes
  * worker 0's recognizer, so that a bad model or vocabulary fails before any decoding. */
-int sdra_transcribe_work_init(sdra_transcribe_work *w, int jobs, const sdra_asr_params *asrp, int n_slots,
-                              size_t ctx_frames, const sdra_adapt_plan *plan, sdra_error *err);
+int sdra_transcribe_work_init(sdra_transcribe_work *w, int jobs, const sdra_asr_params *asrp,
+                              int n_slots, size_t ctx_frames, const sdra_adapt_plan *plan,
+                              sdra_error *err);
 /* Starts the worker threads (each loads its recognizer once there is a chunk for it). */
 int sdra_transcribe_work_start(sdra_transcribe_work *w, sdra_error *err);
 /* Queues one chunk of a stream (blocks while the queue is full). Takes c. */
 int sdra_transcribe_work_push(sdra_transcribe_work *w, int stream, sdra_chunk *c, sdra_error *err);
 /* Feeds n samples to a stream's chunker and queues each chunk it cuts. */
-int sdra_transcribe_work_drain(sdra_transcribe_work *w, sdra_chunker *ck, int stream, const int16_t *pcm,
-                               size_t n, sdra_error *err);
+int sdra_transcribe_work_drain(sdra_transcribe_work *w, sdra_chunker *ck, int stream,
+                               const int16_t *pcm, size_t n, sdra_error *err);
 /* The same for a mono call adapted by speaker: n samples from frame pos, also cut where a
  * speaker's span ends (*span: the current span of w->plan), so each chunk is one speaker's. */
-int sdra_transcribe_work_drain_by_speaker(sdra_transcribe_work *w, sdra_chunker *ck, const int16_t *pcm,
-                                          size_t n, int64_t pos, size_t *span, sdra_error *err);
+int sdra_transcribe_work_drain_by_speaker(sdra_transcribe_work *w, sdra_chunker *ck,
+                                          const int16_t *pcm, size_t n, int64_t pos, size_t *span,
+                                          sdra_error *err);
 /* Whether a worker failed (the reader then stops). */
 bool sdra_transcribe_work_failed(sdra_transcribe_work *w);
 /* No more chunks: waits for the workers (rc < 0: they skip what is left) and returns rc, or a

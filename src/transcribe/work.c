@@ -28,8 +28,8 @@ typedef sdra_transcribe_worker worker;
 typedef sdra_assemble_chunk chunk_result;
 
 /* Decodes one chunk as its own stream; utterances get absolute times. */
-static int decode_chunk(sdra_asr *asr, const job *j, int rate_hz, sdra_asr_utt **out,
-                        size_t *n_out, sdra_error *err)
+static int decode_chunk(sdra_asr *asr, const job *j, int rate_hz, sdra_asr_utt **out, size_t *n_out,
+                        sdra_error *err)
 {
     const sdra_chunk *c = &j->chunk;
     sdra_asr_utt *utts = NULL;
@@ -38,7 +38,7 @@ static int decode_chunk(sdra_asr *asr, const job *j, int rate_hz, sdra_asr_utt *
     int rc = sdra_asr_start_stream(asr, err);
     if (rc == 0)
         rc = sdra_asr_prime(asr, j->ctx, j->n_ctx, err);
-    for (size_t pos = 0; rc == 0; ) {
+    for (size_t pos = 0; rc == 0;) {
         bool last = pos >= c->n_frames;
         if (last)
             rc = sdra_asr_end_stream(asr, err);
@@ -239,7 +239,11 @@ int sdra_transcribe_work_push(work *w, int stream, sdra_chunk *c, sdra_error *er
     if (w->failed) /* a worker failed: drop the chunk; the reader stops and reports it */
         goto done;
     w->q[(w->q_head + w->q_n) % w->q_cap] =
-        (job){.stream = stream, .index = index, .chunk = *c, .ctx = ctx, .n_ctx = n_ctx,
+        (job){.stream = stream,
+              .index = index,
+              .chunk = *c,
+              .ctx = ctx,
+              .n_ctx = n_ctx,
               .mllr = w->plan ? sdra_adapt_plan_file(w->plan, stream, c->start_frame) : NULL};
     memset(c, 0, sizeof *c);
     ctx = NULL;
@@ -293,10 +297,10 @@ static int cut_chunker(work *w, sdra_chunker *ck, int stream, sdra_error *err)
     }
 }
 
-/* sdra_transcribe_work_drain for a mono call adapted by speaker: n samples from stream frame pos, cut
- * where a speaker span ends, so that each chunk is one speaker's (*span: the current span). */
-int sdra_transcribe_work_drain_by_speaker(work *w, sdra_chunker *ck, const int16_t *pcm, size_t n, int64_t pos,
-                                          size_t *span, sdra_error *err)
+/* sdra_transcribe_work_drain for a mono call adapted by speaker: n samples from stream frame pos,
+ * cut where a speaker span ends, so that each chunk is one speaker's (*span: the current span). */
+int sdra_transcribe_work_drain_by_speaker(work *w, sdra_chunker *ck, const int16_t *pcm, size_t n,
+                                          int64_t pos, size_t *span, sdra_error *err)
 {
     int rc = 0;
     for (size_t off = 0, k; off < n && rc == 0; off += k) {
@@ -323,8 +327,8 @@ long sdra_transcribe_work_drop_boundary_duplicates(work *w, int n_streams)
     return n;
 }
 
-int sdra_transcribe_work_init(work *w, int jobs, const sdra_asr_params *asrp, int n_slots, size_t ctx_frames,
-                              const sdra_adapt_plan *plan, sdra_error *err)
+int sdra_transcribe_work_init(work *w, int jobs, const sdra_asr_params *asrp, int n_slots,
+                              size_t ctx_frames, const sdra_adapt_plan *plan, sdra_error *err)
 {
     w->jobs = jobs;
     w->ctx_frames = ctx_frames;
