@@ -7,7 +7,7 @@
 # ctest-labels: slow
 set -u
 : "${SDRA:?}" "${SDRA_SRC:?}" "${SDRA_FIXTURES:?}"
-AUDIO="$SDRA_FIXTURES/short.stereo.wav"
+AUDIO="$SDRA_FIXTURES/tiny.stereo.wav" # the subject is the analyzer's settings, not the words
 [ -f "$AUDIO" ] || { echo "FAIL: $AUDIO missing (tests/fixtures/generate.sh)" >&2; exit 1; }
 T=$(mktemp -d)
 PIDS=()

@@ -54,7 +54,8 @@ echo "pricing through a telephone channel: WER $ws adapted by speaker, $wo not a
 below "$ws" 0.14 || fail "pricing, adapted by speaker: WER $ws"
 below "$ws" "$(python3 -c "print($wo - 0.03)")" || fail "pricing: adapted by speaker ($ws) not better than unadapted ($wo)"
 
-# 2. the 8 kHz mu-law fixture the other tests read (stereo, not band-limited)
+# 2. the 8 kHz mu-law fixture the other tests read (stereo, not band-limited); the suite's one
+# check of that format through the whole CLI path (transcribe_calls leaves it to this one)
 "$SDRA" transcribe "$fx/short.mulaw8k.wav" -q --jobs 2 -o "$T/mulaw.json" 2> "$T/mulaw.log"
 [ "$(meta "$T/mulaw.json" acoustic_model)" = narrowband ] || fail "mu-law fixture: not the narrowband model"
 w=$(wer "$T/mulaw.json" "$fx/short.stm")
