@@ -350,7 +350,7 @@ static int sq_call_list(sdra_store *s, const char *org, const char *status, int 
                            "sii", org, limit, offset);
     if (rc < 0)
         goto done;
-    int r;
+    int r = SQLITE_DONE; /* the loop may not step: read only when it did */
     while (*n_out < limit && (r = sqlite3_step(st)) == SQLITE_ROW)
         row_to_call(st, &out[(*n_out)++]);
     if (*n_out < limit && r != SQLITE_DONE)

@@ -190,7 +190,7 @@ static void template_depth_limit(void **state)
     (void)state;
     char src[2048] = "", tail[1024] = "";
     for (int i = 0; i < SDRA_TMPL_MAX_DEPTH; i++) {
-        char o[16], c[16];
+        char o[32], c[32];
         snprintf(o, sizeof o, "{{#s%d}}", i);
         snprintf(c, sizeof c, "{{/s%d}}", SDRA_TMPL_MAX_DEPTH - 1 - i);
         strcat(src, o);
