@@ -13,7 +13,7 @@ CTEST_JOBS ?= $(shell echo $$(( $$(nproc) + 1 )))
 CMAKE_FLAGS ?=
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build build-asan build-fuzz build-tsan test-tsan test test-fast test-asan fuzz bench demo clean format
+.PHONY: all deps build build-asan build-fuzz build-tsan test-tsan test test-release test-fast test-asan fuzz bench demo clean format
 
 all: build
 
@@ -27,10 +27,12 @@ build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 	@echo "built $(BUILD)/sdra"
 
-# The ASan tree copies the release tree's telephone-band model rather than adapting it again.
+# The ASan tree copies the release tree's models (the merged language model, the telephone-band
+# acoustic model) rather than making them again, and reads the release tree's generated calls.
 $(ASAN_BUILD)/CMakeCache.txt:
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSDRA_SANITIZE=ON \
-	  -DSDRA_AM8K_FROM=$(abspath $(BUILD))/data/asr/en-us-8k $(CMAKE_FLAGS) >/dev/null
+	  -DSDRA_MODELS_FROM=$(abspath $(BUILD))/data/asr \
+	  -DSDRA_FIXTURES_DIR=$(abspath $(BUILD))/fixtures $(CMAKE_FLAGS) >/dev/null
 
 build-asan: build $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
@@ -53,19 +55,22 @@ $(FUZZ_BUILD)/CMakeCache.txt:
 build-fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz-all
 
-# The whole suite: every unit and integration test in the release build, then all of them
-# again under ASan + UBSan except the ones labelled slow: the long end-to-end runs, the
-# recognition-accuracy checks (their time goes to decoding in PocketSphinx; the unit tests of the
-# decoder paths and the server tests drive that code under the sanitizers in less time), the
-# browser and crash-loop tests, and the checks of deployment files that run no C code of ours;
-# and except the ones labelled asan-skip, whose C code paths the unit tests, the fuzzers or other
-# integration tests reach under ASan (docs/testing.md says which, test by test).
+# The whole suite, each integration test once, in the tree where it finds the most
+# (docs/testing.md, "Which pass runs what"): the unit tests in the release tree and again under
+# ASan + UBSan; the integration tests under ASan + UBSan, except the ones labelled slow (the long
+# end-to-end runs, the recognition-accuracy checks, whose time is PocketSphinx's; the browser and
+# crash-loop tests; the checks of deployment files that run no C code of ours) and the ones
+# labelled asan-skip (their C code paths are reached under ASan elsewhere), which run in the
+# release tree. `make test-release` runs every test in the release tree.
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 test: build build-asan build-fuzz build-tsan
-	cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) -L '^(unit|slow|asan-skip)$$'
 	cd $(ASAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j $(CTEST_JOBS) -LE 'slow|asan-skip'
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -j $(JOBS) -L threads
 	cd $(FUZZ_BUILD) && cmake -DSDRA_FUZZ_SECONDS=$(FUZZ_SMOKE_S) . >/dev/null && ctest --output-on-failure -j $(JOBS) -L fuzz
+
+test-release: build
+	cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS)
 
 # Each fuzz target for FUZZ_TIME seconds (crashes land in $(FUZZ_BUILD)/fuzz-crash-*).
 fuzz: build-fuzz
