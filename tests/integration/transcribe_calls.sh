@@ -95,6 +95,9 @@ PY
 # path once: FLAC and MP3 on the 8.5 s `tiny` call. The mu-law telephone fixture
 # (short.mulaw8k.wav) goes through it in integration.transcribe_narrowband, scored against the
 # reference there (a stricter check than against the WAV's transcript, which it was here).
+"$SDRA" transcribe "$fx/tiny.stereo.wav" -q -f text -o "$tmp/tiny.stereo.txt" || fail "transcribe tiny.stereo.wav"
+sed 's/^\[[^]]*\] [^:]*: //' "$tmp/tiny.stereo.txt" > "$tmp/tiny.words"
+[ "$(wc -w < "$tmp/tiny.words")" -ge 10 ] || fail "tiny.stereo.wav: too few words: $(cat "$tmp/tiny.words")"
 for f in tiny.flac tiny.mp3; do
   [ -f "$fx/$f" ] || fail "fixture $f missing"
   "$SDRA" transcribe "$fx/$f" -q -f text -o "$tmp/$f.txt" || fail "transcribe $f"
