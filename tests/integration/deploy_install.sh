@@ -31,11 +31,11 @@ cd "$T/cwd"
 cat "$T/version.txt"
 grep -qx "share directory: $(cd "$root/share/sdra" && pwd -P)" "$T/version.txt" ||
   fail "the moved binary does not use the moved share/sdra"
-"${bare[@]}" "$root/bin/sdra" run "$SDRA_FIXTURES/short.stereo.wav" --contact-email jordan@northwind.example \
+"${bare[@]}" "$root/bin/sdra" run "$SDRA_FIXTURES/tiny.stereo.wav" --contact-email jordan@northwind.example \
   --contact-name "Jordan Lee" --company "Northwind Logistics" --rep-name Alex --rep-email alex@brightwave.example \
   --rep-company Brightwave --call-date 2026-11-24 --rep-channel left --out "$T/out" --data "$T/data" --quiet \
   > "$T/run.log" 2>&1 || fail "sdra run from the moved tree failed: $(tail -n 3 "$T/run.log")"
-pkg=$(ls -d "$T"/out/short-*/)
+pkg=$(ls -d "$T"/out/tiny-*/)
 for f in transcript.json analysis.json email.eml report.html; do
   [ -s "$pkg/$f" ] || fail "the moved tree's run wrote no $f"
 done
