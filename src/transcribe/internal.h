@@ -125,35 +125,10 @@ int sdra_transcribe_assemble(sdra_transcript **out, const sdra_assemble_input *i
 
 /* ---- decoding: the queue of chunks and its worker threads (work.c) ---- */
 
-/* One chunk to decode: its stream, its place in the stream's results, its audio and the audio
- * just before it (for sdra_asr_prime), and the transform to decode it under (the plan's). */
-typedef struct sdra_transcribe_job {
-    int stream;
-    size_t index;
-    sdra_chunk chunk;
-    int16_t *ctx;
-    size_t n_ctx;
-    const char *mllr;
-} sdra_transcribe_job;
-
 typedef struct sdra_transcribe_work sdra_transcribe_work;
-
-/* A worker holds a recognizer per acoustic model its chunks need: slot 0 for the first
- * stream's model, slot 1 for the second stream's when it differs (a stereo call whose one side
- * came over the telephone and the other did not), or for its own transform. With two slots and
- * two workers or more, each worker takes the chunks of one slot only (worker i those of slot
- * i % 2), so it holds one recognizer (about 90 MB) instead of both. Worker 0's slot-0
- * recognizer is made by sdra_transcribe_work_init; every other one when the worker first
- * decodes a chunk that needs it. */
-typedef struct sdra_transcribe_worker {
-    sdra_transcribe_work *w;
-    sdra_asr *asr[2];
-    const sdra_asr_params *asrp[2]; /* per slot; [1] NULL when one serves both streams */
-    int only;                       /* the one slot whose chunks it takes, or -1: any */
-    int index;
-    pthread_t tid;
-    bool started;
-} sdra_transcribe_worker;
+/* A queued chunk and a worker thread: defined in work.c, which alone looks inside them. */
+typedef struct sdra_transcribe_job sdra_transcribe_job;
+typedef struct sdra_transcribe_worker sdra_transcribe_worker;
 
 /* The queue (at most 2 * jobs chunks), the workers, and the results per (stream, chunk index):
  * a chunk's words depend only on its audio, not on which worker took it. */
@@ -205,6 +180,9 @@ int sdra_transcribe_work_finish(sdra_transcribe_work *w, int rc, sdra_error *err
 /* Drops the words each chunk repeats from the end of the chunk before it (whisper-http);
  * returns how many. */
 long sdra_transcribe_work_drop_boundary_duplicates(sdra_transcribe_work *w, int n_streams);
+/* Worker 0's first recognizer (made by a successful sdra_transcribe_work_init): the one the
+ * meta names. */
+sdra_asr *sdra_transcribe_work_asr(const sdra_transcribe_work *w);
 /* Stops the workers if they run, and frees everything w holds (results included). */
 void sdra_transcribe_work_release(sdra_transcribe_work *w);
 

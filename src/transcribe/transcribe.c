@@ -316,7 +316,8 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
                             .contact_name = p->contact_name};
     if ((rc = sdra_roles_assign(t, &rp, err)) < 0)
         goto done;
-    t->meta = sdra_transcribe_timing_meta(sdra_asr_name(w.wk[0].asr[0]), sdra_asr_describe(w.wk[0].asr[0]), jobs,
+    const sdra_asr *asr0 = sdra_transcribe_work_asr(&w);
+    t->meta = sdra_transcribe_timing_meta(sdra_asr_name(asr0), sdra_asr_describe(asr0), jobs,
                           info->n_channels, stereo ? "channel" : "cluster", t->duration_s,
                           sdra_clock_s() - t_start, read_s, w.asr_busy_s, diar_s);
     if (t->meta && !remote)

@@ -22,6 +22,34 @@
 
 #define FEED_FRAMES 8000 /* 0.5 s pieces into the recognizer */
 
+/* One chunk to decode: its stream, its place in the stream's results, its audio and the audio
+ * just before it (for sdra_asr_prime), and the transform to decode it under (the plan's). */
+struct sdra_transcribe_job {
+    int stream;
+    size_t index;
+    sdra_chunk chunk;
+    int16_t *ctx;
+    size_t n_ctx;
+    const char *mllr;
+};
+
+/* A worker holds a recognizer per acoustic model its chunks need: slot 0 for the first
+ * stream's model, slot 1 for the second stream's when it differs (a stereo call whose one side
+ * came over the telephone and the other did not), or for its own transform. With two slots and
+ * two workers or more, each worker takes the chunks of one slot only (worker i those of slot
+ * i % 2), so it holds one recognizer (about 90 MB) instead of both. Worker 0's slot-0
+ * recognizer is made by sdra_transcribe_work_init; every other one when the worker first
+ * decodes a chunk that needs it. */
+struct sdra_transcribe_worker {
+    sdra_transcribe_work *w;
+    sdra_asr *asr[2];
+    const sdra_asr_params *asrp[2]; /* per slot; [1] NULL when one serves both streams */
+    int only;                       /* the one slot whose chunks it takes, or -1: any */
+    int index;
+    pthread_t tid;
+    bool started;
+};
+
 typedef sdra_transcribe_job job;
 typedef sdra_transcribe_work work;
 typedef sdra_transcribe_worker worker;
@@ -392,6 +420,11 @@ int sdra_transcribe_work_finish(work *w, int rc, sdra_error *err)
         rc = w->err.code ? w->err.code : SDRA_EINTERNAL;
     }
     return rc;
+}
+
+sdra_asr *sdra_transcribe_work_asr(const work *w)
+{
+    return w->wk[0].asr[0];
 }
 
 void sdra_transcribe_work_release(work *w)
