@@ -7,8 +7,9 @@ TSAN_BUILD ?= build-tsan
 FUZZ_SMOKE_S ?= 5
 FUZZ_TIME ?= 300
 JOBS       ?= $(shell nproc)
-# CTest runs one more test than there are cores: many integration tests spend much of their time
-# waiting on a server or a browser, and the decoding ones are few (they carry COST, so start first).
+# The ASan pass runs one more test than there are cores: many of its integration tests spend
+# much of their time waiting on a server. The release pass runs as many as there are cores: its
+# tests decode, and a third one at once only slowed the other two (docs/testing.md).
 CTEST_JOBS ?= $(shell echo $$(( $$(nproc) + 1 )))
 CMAKE_FLAGS ?=
 MAKEFLAGS += --no-print-directory
@@ -64,7 +65,7 @@ build-fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
 # release tree. `make test-release` runs every test in the release tree.
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 test: build build-asan build-fuzz build-tsan
-	cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) -L '^(unit|slow|asan-skip)$$'
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L '^(unit|slow|asan-skip)$$'
 	cd $(ASAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j $(CTEST_JOBS) -LE 'slow|asan-skip'
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -j $(JOBS) -L threads
 	cd $(FUZZ_BUILD) && cmake -DSDRA_FUZZ_SECONDS=$(FUZZ_SMOKE_S) . >/dev/null && ctest --output-on-failure -j $(JOBS) -L fuzz
