@@ -203,6 +203,9 @@ static void print_summary(const char *dir)
                 100 * json_number_value(json_object_get(q, "low_conf_share")),
                 100 * json_number_value(json_object_get(q, "wer_estimate")), range);
     }
+    if (json_array_size(json_object_get(a, "speakers")) == 1) /* compose's one_voice */
+        fprintf(stderr, "sdra: warning: one voice in the recording: who said what is unknown, so the "
+                "email lists no action items and needs review (--speakers 2 if two people spoke)\n");
     printf("package: %s/\n", dir);
     const char *outcome = json_string_value(json_object_get(a, "outcome"));
     if (outcome)

@@ -3,8 +3,9 @@
 # speakers_roles.sh - issue 12's speakers and roles on the generated `short` call: with no
 # --speakers the mono mix gives 2 speakers and one party's channel alone 1 (the count is
 # estimated from 1 by default); with the call sheet's names the roles are decided by who
-# introduces themself and who is greeted, and transcript.json says so; `sdra run` takes the
-# transcription options of `sdra transcribe` (one shared table).
+# introduces themself and who is greeted, and transcript.json says so; a call found as one voice
+# gets an email with no action items, marked for review; `sdra run` takes the transcription
+# options of `sdra transcribe` (one shared table).
 set -u
 SDRA=${SDRA:?SDRA must name the sdra binary}
 FIX=${SDRA_FIXTURES:?SDRA_FIXTURES must name the generated calls}
@@ -35,6 +36,27 @@ for s in two["speakers"]:
     if s.get("role_by") != "names" or not s.get("role_evidence"):
         sys.exit(f"FAIL: speaker {s} was not decided by the names (role_by, role_evidence)")
 print("roles:", [(s["id"], s["role"], s["role_evidence"]) for s in two["speakers"]])
+PY
+
+# one voice: the two-party call decoded as one speaker (what telephone audio can give with the
+# count estimated, docs/diarization.md) makes every word the rep's. Who said what is unknown,
+# so the email lists no action item of either side ("please send me some information" is the
+# prospect's request), the package needs review, and run says so in one line.
+"$SDRA" run "$FIX/short.mono.wav" --speakers 1 --contact-email jordan@northwind.example --call-date 2026-11-24 \
+  --out "$T/ov" --data "$T/dv" > "$T/out" 2> "$T/err" || fail "run --speakers 1: $(tail -3 "$T/err")"
+[ "$(grep -c "one voice in the recording" "$T/err")" = 1 ] || fail "run with one voice: no one-line warning: $(cat "$T/err")"
+python3 - "$T"/ov/*/email.json "$T"/ov/*/analysis.json <<'PY' || exit 1
+import json, sys
+e = json.load(open(sys.argv[1])); a = json.load(open(sys.argv[2]))
+items = len(a["action_items"])
+assert len(a["speakers"]) == 1, a["speakers"]
+assert items >= 1, "the short call's request was not found: nothing to withhold"
+text = e["text"].lower()
+for said in ("send me", "some information", "take a look", "what i'll do", "on your side", "you'll"):
+    assert said not in text, f"FAIL: one voice, yet the email says {said!r}:\n{e['text']}"
+assert e["needs_review"] and any("one voice" in r for r in e["review_reasons"]), e["review_reasons"]
+assert e["personalization"]["rep_actions"] == 0 and e["personalization"]["prospect_actions"] == 0
+print(f"one voice: {items} action item(s) left out of the email; review: {e['review_reasons'][-1][:60]}...")
 PY
 
 # run takes transcribe's options: a bad value is the same usage error, a good one is accepted

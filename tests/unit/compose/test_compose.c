@@ -505,6 +505,45 @@ static void compose_keeps_rep_commitments_from_the_transcript(void **state)
     json_decref(a);
 }
 
+/* One voice (the diarizer found a single speaker, or a one-party transcript): who said what is
+ * unknown, so neither side's action items go into the email, the email needs review and says
+ * why; the rep's task list keeps them. The same analysis with its two speakers lists them. */
+static void compose_lists_no_items_for_one_voice(void **state)
+{
+    (void)state;
+    json_t *a = load_analysis();
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) /* only the first speaker: as a mono call found as one voice */
+            assert_int_equal(json_array_remove(json_object_get(a, "speakers"), 1), 0);
+        sdra_email *e = compose_friendly(a);
+        const char *txt = text_of(e);
+        const json_t *doc = sdra_email_doc(e);
+        const json_t *why = json_object_get(doc, "review_reasons");
+        const json_t *pers = json_object_get(doc, "personalization");
+        assert_int_equal(json_array_size(json_object_get(doc, "tasks")), 3);
+        if (pass == 0) {
+            assert_non_null(strcasestr(txt, "send the case study"));
+            assert_non_null(strcasestr(txt, "share the pricing proposal"));
+            for (size_t i = 0; i < json_array_size(why); i++)
+                assert_null(strstr(json_string_value(json_array_get(why, i)), "one voice"));
+        } else {
+            assert_null(strcasestr(txt, "case study"));
+            assert_null(strcasestr(txt, "SOC 2"));
+            assert_null(strcasestr(txt, "pricing proposal"));
+            assert_null(strstr(txt, "You'll"));
+            assert_int_equal(json_integer_value(json_object_get(pers, "rep_actions")), 0);
+            assert_int_equal(json_integer_value(json_object_get(pers, "prospect_actions")), 0);
+            assert_true(json_is_true(json_object_get(doc, "needs_review")));
+            const char *r = json_string_value(json_array_get(why, json_array_size(why) - 1));
+            assert_non_null(r);
+            assert_non_null(strstr(r, "one voice in the recording"));
+            assert_non_null(strstr(r, "(3 left out"));
+        }
+        sdra_email_destroy(e);
+    }
+    json_decref(a);
+}
+
 /* issue 12: with the rep's zone the email names it and the invite carries it; with the
  * contact's zone too, the email adds their local time; an unknown zone is one line. */
 static void compose_states_the_time_zone(void **state)
@@ -610,6 +649,7 @@ int main(void)
         cmocka_unit_test(compose_user_template_and_errors),
         cmocka_unit_test(compose_threads_under_the_previous_email),
         cmocka_unit_test(compose_states_the_time_zone),
+        cmocka_unit_test(compose_lists_no_items_for_one_voice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
