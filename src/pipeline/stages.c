@@ -62,6 +62,11 @@ static int redact_transcript(sdra_transcript *t, unsigned classes, sdra_error *e
     return rc;
 }
 
+/* Fewer words than this in a whole recording is no conversation: silence, line noise (the
+ * recognizer makes a word of 5 s of hiss now and then), a dropped call. Such a recording gets
+ * no package: a follow-up email "thanks for taking the time to talk" would be false. */
+#define MIN_PACKAGE_WORDS 3
+
 static int stage_transcribe(const sdra_stage_ctx *ctx, sdra_error *err)
 {
     sdra_call_info call = {0};
@@ -119,6 +124,16 @@ static int stage_transcribe(const sdra_stage_ctx *ctx, sdra_error *err)
             goto done;
     } else if ((rc = sdra_transcribe_file(&t, audio, &p, &ctx->progress, err)) < 0)
         goto done;
+    size_t n_words = 0;
+    for (size_t i = 0; i < t->n_utts; i++)
+        n_words += t->utts[i].n_words;
+    if (n_words < MIN_PACKAGE_WORDS) { /* silence, noise, a dropped call: nothing any later
+                                        * stage can use, and a rerun will not change it */
+        rc = sdra_error_set(err, SDRA_EINVAL, "no speech found in %s (%.1f s of audio, %zu "
+                            "word%s recognised): no package to make", call.audio, t->duration_s,
+                            n_words, n_words == 1 ? "" : "s");
+        goto done;
+    }
     /* the transcript names its audio as call.json does (relative to the work directory for a
      * server's calls), not by the path it was read from: a server's data directory is no
      * business of its API clients (security review, finding 7) */

@@ -136,8 +136,10 @@ enum MHD_Result srv_get_call(req *r, struct MHD_Connection *c)
         json_object_set_new(st, "attempts", json_integer(j ? j->attempts : 0));
         json_object_set_new(st, "queued_at", srv_time_or_null(j ? j->queued_ms : 0));
         json_object_set_new(st, "started_at", srv_time_or_null(j ? j->started_ms : 0));
-        json_object_set_new(st, "finished_at", srv_time_or_null(j && j->state == SDRA_JOB_DONE ? j->finished_ms : 0));
-        if (j && j->state == SDRA_JOB_DONE && j->started_ms > 0)
+        /* done, or failed for good: when it ended, and how long its last attempt ran */
+        bool ended = j && (j->state == SDRA_JOB_DONE || j->state == SDRA_JOB_DEAD) && j->finished_ms > 0;
+        json_object_set_new(st, "finished_at", srv_time_or_null(ended ? j->finished_ms : 0));
+        if (ended && j->started_ms > 0 && j->finished_ms >= j->started_ms)
             json_object_set_new(st, "duration_ms", json_integer(j->finished_ms - j->started_ms));
         else
             json_object_set_new(st, "duration_ms", json_null());

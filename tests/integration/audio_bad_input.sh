@@ -4,7 +4,7 @@
 # that names the file and says why, no crash and no sanitizer report. Inputs are generated here:
 # missing path, directory, empty file, text named .wav, truncated header, truncated audio,
 # zero-length WAV, video-only file, subtitles-only file, unknown codec, empty stdin, garbage
-# on stdin; `sdra run` on two of them.
+# on stdin; `sdra run` on two of them, and on audio with no speech in it.
 set -uo pipefail
 : "${SDRA:?SDRA must point at the sdra binary}"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sdra-audio-XXXXXX")
@@ -70,6 +70,16 @@ expect_fail "$tmp/odd.wav" "unsupported" -- "$SDRA" transcribe "$tmp/odd.wav"
 # `sdra run` says the same one line (nothing of a package was made to resume from)
 expect_fail "$tmp/empty.mp3" "empty" -- "$SDRA" run "$tmp/empty.mp3" --out "$tmp/pkg" --data "$tmp/data" --quiet
 expect_fail "$tmp/notes.wav" "not an audio file" -- "$SDRA" run "$tmp/notes.wav" --out "$tmp/pkg" --data "$tmp/data" --quiet
+# audio that holds no speech (silence, noise): `transcribe` gives an empty transcript, `run` one
+# line and no package, since no stage after it has anything to work on
+ff -f lavfi -i "anullsrc=r=16000:cl=mono" -t 8 "$tmp/silence.wav"
+ff -f lavfi -i "anoisesrc=d=5:c=white:a=0.05:r=48000" "$tmp/hiss.flac"
+"$SDRA" transcribe "$tmp/silence.wav" --format text >"$tmp/out" 2>"$tmp/err" && [ ! -s "$tmp/out" ] ||
+    { echo "FAIL: transcribe silence: $(cat "$tmp/err")"; fail=1; }
+expect_fail "$tmp/silence.wav" "no speech found" -- "$SDRA" run "$tmp/silence.wav" --out "$tmp/pkg" --data "$tmp/data" --quiet
+expect_fail "$tmp/hiss.flac" "no speech found" -- "$SDRA" run "$tmp/hiss.flac" --out "$tmp/pkg" --data "$tmp/data" --quiet
+ls "$tmp/pkg"/silence-* "$tmp/pkg"/hiss-* >/dev/null 2>&1 && [ -n "$(ls "$tmp/pkg"/silence-*/*.json "$tmp/pkg"/hiss-*/*.json 2>/dev/null | grep -v call.json)" ] &&
+    { echo "FAIL: a package from audio with no speech: $(ls -R "$tmp/pkg")"; fail=1; }
 
 expect_fail "stdin" "empty" -- bash -c "\"$SDRA\" transcribe - </dev/null"
 expect_fail "stdin" "" -- bash -c "head -c 20000 /dev/urandom | \"$SDRA\" transcribe -"

@@ -172,6 +172,18 @@ curl -sN --max-time 30 "${A[@]}" "$B/v1/calls/$BAD/events" > "$T/events"
 grep -q '^event: done' "$T/events" || fail "events of the failed call: $(cat "$T/events")"
 grep -q 'audio\.bin: not an audio file' "$T/events" || fail "events carry no stage error: $(cat "$T/events")"
 grep -qF "$T" "$T/events" && fail "the event stream shows a server path: $(cat "$T/events")"
+# Audio with no speech in it (10 s of silence): the call fails at once, not retried, with a
+# reason that names the file as the call knows it.
+sox -n -r 16000 -c 1 -b 16 "$T/silence.wav" trim 0 10
+code=$(curl -s -o "$T/body" -w '%{http_code}' "${A[@]}" -H 'Content-Type: audio/wav' --data-binary @"$T/silence.wav" "$B/v1/calls")
+[ "$code" = 202 ] || fail "silent upload answered $code: $(cat "$T/body")"
+SIL=$(json "$T/body" 'd["id"]')
+[ "$(wait_final "$SIL")" = failed ] || fail "silent call did not fail: $(cat "$T/call.json")"
+json "$T/call.json" 'd["stages"][0]["error"]' | grep -q '^invalid_input: no speech found in audio\.wav (10\.0 s of audio, 0 words recognised)' \
+  || fail "silent call: stage error $(cat "$T/call.json")"
+grep -qF "$T" "$T/call.json" && fail "the silent call's view shows a server path: $(cat "$T/call.json")"
+json "$T/call.json" 'd["stages"][0]["finished_at"] is not None and d["stages"][0]["duration_ms"] >= 0 and d["stages"][0]["attempts"] == 1' |
+  grep -qx True || fail "silent call: the failed stage has no end time or was retried: $(cat "$T/call.json")"
 
 # A good call: the transcript artifact names the audio relative to the call.
 code=$(curl -s -o "$T/body" -w '%{http_code}' "${A[@]}" -F "audio=@$GOOD;filename=good.wav;type=audio/wav" "$B/v1/calls")
