@@ -575,10 +575,24 @@ static json_t *find_pain(actx *c)
 
 
 
+static bool tok_in(const uview *v, int i, const char *const *words)
+{
+    if (i < 0 || i >= v->n)
+        return false;
+    for (; *words; words++)
+        if (!strcmp(v->toks[i].w, *words))
+            return true;
+    return false;
+}
+
 /* A contact match that opts out of nothing: inside a condition, an "if" or "when" at most 4
  * words before it in its clause ("if you don't call back in an hour, they've signed with someone
  * else"; the window keeps unpunctuated speech from reaching a condition said long before), or
- * limited to a time or place ("don't call during lunch", "don't ring me at home"). */
+ * limited to a time or place ("don't call during lunch", "don't ring me at home"); "stop"
+ * negated, which reports rather than asks ("my phone did not stop ringing"); "call" naming
+ * someone ("don't call me Mr. Ortiz, it's Rafa"); a call or email to someone or somewhere else
+ * ("stop emailing the old address", "don't email her, she's left"); a list that is one
+ * event's ("take me off the list for Thursday's webinar"). */
 static bool not_an_opt_out(const actx *c, const match *mm)
 {
     const uview *v = &c->v[mm->u];
@@ -586,6 +600,44 @@ static bool not_an_opt_out(const actx *c, const match *mm)
         if (!strcmp(v->toks[i].w, "if") || !strcmp(v->toks[i].w, "unless") || !strcmp(v->toks[i].w, "when") ||
             !strcmp(v->toks[i].w, "whenever"))
             return true;
+    static const char *const negs[] = {"not", "never", NULL};
+    if (!strcmp(v->toks[mm->begin].w, "stop") && tok_in(v, mm->begin - 1, negs) &&
+        !(v->toks[mm->begin - 1].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)))
+        return true;
+    const char *last = v->toks[mm->end - 1].w;
+    static const char *const titles[] = {"mr", "mrs", "ms", "miss", "sir", "madam", "maam", "dr",
+                                         "doctor", "professor", "by", "that", NULL};
+    static const char *const others[] = {"her", "him", "them", "his", "their", NULL};
+    static const char *const former[] = {"old", "previous", "former", "other", "wrong", NULL};
+    static const char *const dets[] = {"the", "that", "my", "our", "an", NULL};
+    static const char *const list_of[] = {"for", "of", NULL};
+    static const char *const events[] = {"webinar", "webinars", "event", "events", "session",
+                                         "sessions", "conference", "demo", "workshop", "seminar",
+                                         "meetup", "summit", "expo", "roundtable", "briefing",
+                                         "lunch", "dinner", "breakfast", "launch", "course",
+                                         "class", "training", "invite", "invitation", "raffle",
+                                         "draw", "trial", "beta", NULL};
+    bool verb = !strcmp(last, "call") || !strcmp(last, "calling") || !strcmp(last, "email") ||
+                !strcmp(last, "emailing") || !strcmp(last, "ring") || !strcmp(last, "ringing") ||
+                !strcmp(last, "phone") || !strcmp(last, "phoning") || !strcmp(last, "mail") ||
+                !strcmp(last, "message") || !strcmp(last, "messaging") || !strcmp(last, "contact") ||
+                !strcmp(last, "contacting");
+    if (verb && !(v->toks[mm->end - 1].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END))) {
+        int o = mm->end;
+        if ((!strcmp(last, "call") || !strcmp(last, "calling")) && tok_in(v, o, (const char *const[]){"me", "us", NULL}) &&
+            !(v->toks[o].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)) && tok_in(v, o + 1, titles))
+            return true;
+        if (tok_in(v, o, others) || (tok_in(v, o, dets) && tok_in(v, o + 1, former)))
+            return true;
+    }
+    if ((!strcmp(last, "list") || !strcmp(last, "lists")) &&
+        !(v->toks[mm->end - 1].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)) && tok_in(v, mm->end, list_of))
+        for (int i = mm->end + 1; i < v->n && i <= mm->end + 4; i++) {
+            if (tok_in(v, i, events))
+                return true;
+            if (v->toks[i].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END))
+                break;
+        }
     static const char *limits[] = {"during", "before", "after", "between", "until", "till", "at",
                                    "mornings", "afternoons", "evenings", "weekends", "on"};
     int e = mm->end;
@@ -618,6 +670,14 @@ static json_t *find_contact(actx *c, bool *any, int *last_u)
             email_ok |= l[6] == 'e';
             continue;
         }
+        if (!strcmp(l, "do_not_contact")) /* "take my number off your list": one channel */
+            for (int i = mm->begin; i < mm->end; i++) {
+                const char *w = c->v[mm->u].toks[i].w;
+                if (!strcmp(w, "number") || !strcmp(w, "phone") || !strcmp(w, "mobile") || !strcmp(w, "cell"))
+                    l = "do_not_call";
+                else if (!strcmp(w, "email") || !strcmp(w, "address") || !strcmp(w, "inbox"))
+                    l = "do_not_email";
+            }
         all |= !strcmp(l, "do_not_contact");
         dnc |= !strcmp(l, "do_not_call");
         dne |= !strcmp(l, "do_not_email");

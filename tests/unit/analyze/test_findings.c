@@ -582,6 +582,41 @@ static void findings_optout_with_one_channel_allowed(void **state)
     }
 }
 
+/* Words of an opt-out that opt out of nothing (a negated "stop", "call" as naming, a call or
+ * email to someone else, a list that is one event's), the channel a "list" opt-out names, and
+ * asking not to be put on a list at all. */
+static void findings_optout_near_misses(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *line;
+        bool dnc, dne;
+    } cases[] = {
+        {"P: Since the storm the office line has not stop ringing, it's chaos here.", false, false},
+        {"P: the phones never stop ringing on a monday honestly", false, false},
+        {"P: And don't call me Dr. Hale, please, Morgan is fine.", false, false},
+        {"P: Please stop emailing the old address, I moved to the new domain in June.", false, false},
+        {"P: Don't email him about it, he retired in March. Email me instead.", false, false},
+        {"P: Oh, and take me off the list for the Friday workshop, I'm travelling.", false, false},
+        {"P: Could you take my number off your list? Email is how I work.", true, false},
+        {"P: Please don't add me to any mailing list, I get enough of those.", false, true},
+        {"P: dont put us on your call list we dont do phone sales", true, false},
+        {"P: Please stop calling me, I've said no twice now.", true, false},
+        {"P: Take me off your list for good.", true, true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *one[] = {"R: Could I follow up with you next week?", cases[i].line};
+        json_t *doc = analyze(one, 2);
+        json_t *cp = json_object_get(doc, "contact_preferences");
+        bool dnc = json_is_true(json_object_get(cp, "do_not_call"));
+        bool dne = json_is_true(json_object_get(cp, "do_not_email"));
+        if (dnc != cases[i].dnc || dne != cases[i].dne)
+            fail_msg("'%s': do_not_call %d do_not_email %d, expected %d %d", cases[i].line, dnc,
+                     dne, cases[i].dnc, cases[i].dne);
+        json_decref(doc);
+    }
+}
+
 /* One utterance that tells two problems gives two pain points: the rule's, and the classifier's
  * for the sentence no pain rule matched (marked learned); the rep's words give none. */
 static void findings_learned_pains_per_sentence(void **state)
@@ -833,6 +868,7 @@ int main(void)
         cmocka_unit_test(findings_offer_taken_up_by_name),
         cmocka_unit_test(findings_learned_objection), cmocka_unit_test(findings_learned_pains_per_sentence),
         cmocka_unit_test(findings_optout_with_one_channel_allowed),
+        cmocka_unit_test(findings_optout_near_misses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
