@@ -670,14 +670,26 @@ static json_t *find_contact(actx *c, bool *any, int *last_u)
             email_ok |= l[6] == 'e';
             continue;
         }
-        if (!strcmp(l, "do_not_contact")) /* "take my number off your list": one channel */
-            for (int i = mm->begin; i < mm->end; i++) {
+        if (!strcmp(l, "do_not_contact")) { /* "take my number off your list", "opt me out of
+                                               * the emails": one channel */
+            const uview *v = &c->v[mm->u];
+            int to = mm->end;
+            if (to < v->n && !(v->toks[to - 1].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)) &&
+                (!strcmp(v->toks[to].w, "of") || !strcmp(v->toks[to].w, "from") || !strcmp(v->toks[to].w, "for")))
+                for (to++; to < v->n && to <= mm->end + 4 && !(v->toks[to - 1].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)); to++)
+                    ;
+            for (int i = mm->begin; i < to; i++) {
                 const char *w = c->v[mm->u].toks[i].w;
                 if (!strcmp(w, "number") || !strcmp(w, "phone") || !strcmp(w, "mobile") || !strcmp(w, "cell"))
                     l = "do_not_call";
-                else if (!strcmp(w, "email") || !strcmp(w, "address") || !strcmp(w, "inbox"))
+                else if (!strcmp(w, "email") || !strcmp(w, "emails") || !strcmp(w, "address") ||
+                         !strcmp(w, "inbox") || !strcmp(w, "newsletter") || !strcmp(w, "newsletters") ||
+                         !strcmp(w, "mailing") || !strcmp(w, "mailings"))
                     l = "do_not_email";
+                else if (!strcmp(w, "calls") || !strcmp(w, "calling"))
+                    l = "do_not_call";
             }
+        }
         all |= !strcmp(l, "do_not_contact");
         dnc |= !strcmp(l, "do_not_call");
         dne |= !strcmp(l, "do_not_email");

@@ -603,6 +603,14 @@ static void findings_optout_near_misses(void **state)
         {"P: dont put us on your call list we dont do phone sales", true, false},
         {"P: Please stop calling me, I've said no twice now.", true, false},
         {"P: Take me off your list for good.", true, true},
+        {"P: I don't want any more emails from you lot, thanks.", false, true},
+        {"P: I don't want to miss your emails about the pilot, send them to both of us.", false, false},
+        {"P: Just make sure I'm not getting the weekly newsletters after this.", false, true},
+        {"P: we dont take sales calls here sorry", true, false},
+        {"P: She doesn't take sales calls, email the office.", false, false},
+        {"P: Can you opt me out of the marketing emails?", false, true},
+        {"P: Please opt me out. Everything.", true, true},
+        {"P: Scratch my mobile off your sheet, would you.", true, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *one[] = {"R: Could I follow up with you next week?", cases[i].line};
