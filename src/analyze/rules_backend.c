@@ -15,6 +15,7 @@
 #include "sdra/log.h"
 #include "sdra/util.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -596,9 +597,13 @@ static bool tok_in(const uview *v, int i, const char *const *words)
 static bool not_an_opt_out(const actx *c, const match *mm)
 {
     const uview *v = &c->v[mm->u];
+    static const char *const modals[] = {"could", "would", "can", "will", "might", NULL};
     for (int i = mm->begin - 1; i >= 0 && i >= mm->begin - 4 && !(v->toks[i].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)); i--)
-        if (!strcmp(v->toks[i].w, "if") || !strcmp(v->toks[i].w, "unless") || !strcmp(v->toks[i].w, "when") ||
-            !strcmp(v->toks[i].w, "whenever"))
+        if ((!strcmp(v->toks[i].w, "if") || !strcmp(v->toks[i].w, "unless") || !strcmp(v->toks[i].w, "when") ||
+             !strcmp(v->toks[i].w, "whenever")) &&
+            /* "I'd appreciate it if you could take me off": a polite request, no condition */
+            !(!strcmp(v->toks[i].w, "if") && i + 2 < v->n && !strcmp(v->toks[i + 1].w, "you") &&
+              tok_in(v, i + 2, modals)))
             return true;
     static const char *const negs[] = {"not", "never", NULL};
     if (!strcmp(v->toks[mm->begin].w, "stop") && tok_in(v, mm->begin - 1, negs) &&
@@ -627,7 +632,20 @@ static bool not_an_opt_out(const actx *c, const match *mm)
         if ((!strcmp(last, "call") || !strcmp(last, "calling")) && tok_in(v, o, (const char *const[]){"me", "us", NULL}) &&
             !(v->toks[o].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)) && tok_in(v, o + 1, titles))
             return true;
-        if (tok_in(v, o, others) || (tok_in(v, o, dets) && tok_in(v, o + 1, former)))
+        static const char *const things[] = {"it", "this", "that", NULL}, *const arts[] = {"a", "an", NULL};
+        if ((!strcmp(last, "call") || !strcmp(last, "calling")) && tok_in(v, o, things) && tok_in(v, o + 1, arts))
+            return true; /* "don't call it a CRM when you present" */
+        static const char *const their_dets[] = {"the", "that", "our", NULL};
+        static const char *const places[] = {"office", "school", "switchboard", "reception", "desk",
+                                             "landline", "shop", "store", "site", "clinic",
+                                             "practice", "warehouse", "depot", "branch", "front",
+                                             "main", "general", "team", "helpdesk", NULL};
+        if (tok_in(v, o, others) || (tok_in(v, o, dets) && tok_in(v, o + 1, former)) ||
+            (tok_in(v, o, their_dets) && tok_in(v, o + 1, places)))
+            return true;
+        /* someone named: "don't email Sarah, she's left" (typed text, where names are capitals) */
+        const char *text = c->t->utts[mm->u].text;
+        if (o < v->n && text && isupper((unsigned char)text[v->toks[o].begin]) && strcmp(v->toks[o].w, "i"))
             return true;
     }
     if ((!strcmp(last, "list") || !strcmp(last, "lists")) &&

@@ -611,6 +611,15 @@ static void findings_optout_near_misses(void **state)
         {"P: Can you opt me out of the marketing emails?", false, true},
         {"P: Please opt me out. Everything.", true, true},
         {"P: Scratch my mobile off your sheet, would you.", true, false},
+        {"P: To be honest I would rather not be contacted again, by any means.", true, true},
+        {"P: I'd prefer not to be phoned at work, email is better.", false, false}, /* a place limit */
+        {"P: I'd prefer not to be phoned again, email is better.", true, false},
+        {"P: Don't ring the front desk, they never pass messages on. Ring my mobile.", false, false},
+        {"P: Don't email Priya about this, she's on leave until June.", false, false},
+        {"P: Fine, but don't call it an ERP in the deck, our CFO hates that word.", false, false},
+        {"P: I'd be grateful if you could take me off your calling list.", true, false},
+        {"P: Just keep us out of your database, please.", true, true},
+        {"P: I would rather not get any more emails, if that's alright.", false, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *one[] = {"R: Could I follow up with you next week?", cases[i].line};
