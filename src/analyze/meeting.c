@@ -23,8 +23,17 @@ void an_choose_date(actx *c, int u)
     sdra_date_match all[8];
     int pos[8], na = 0, from = 0, tb, te;
     while (na < 8 && from < v->n && an_date_find(&all[na], v->toks, v->n, from, c->anchor, &tb, &te) == 1) {
-        pos[na++] = tb;
+        pos[na] = tb;
         from = te > tb ? te : tb + 1;
+        /* a day of the speaker's own meeting ("at our Thursday finance meeting") is no slot */
+        bool theirs = false;
+        for (size_t k = v->m_first; k < v->m_first + v->m_count && !theirs; k++) {
+            const match *mm = &c->m[k];
+            theirs = !strcmp(mm->rule->category, "meeting") && !strcmp(mm->rule->label, "internal") &&
+                     tb >= mm->begin && tb <= mm->end + 3;
+        }
+        if (!theirs)
+            na++;
     }
     v->has_date = na > 0;
     if (!na)
@@ -302,7 +311,8 @@ json_t *an_find_meeting(actx *c, bool opted_out, int opt_out_u)
             agree(&d, &slot, &best_p, &best_a, slot_u, (int)u);
         } else if (first_reply && dec) {
             open = false;
-        } else if (v->meeting_ctx && !names && !open) {
+        } else if (v->meeting_ctx && !names && !open && !dec) { /* not "I'll come back to you
+                                                                 * with whether we want a demo" */
             memset(&slot, 0, sizeof slot); /* "would a demo help?": the day comes later */
             slot_from = (int)u;
             open = true;

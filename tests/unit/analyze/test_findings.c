@@ -218,6 +218,25 @@ static void findings_meeting_negotiated_over_turns(void **state)
         "R: Great, I'll follow up.",
     };
     expect_meeting(left_open, 3, NULL, NULL);
+    /* the prospect's own meeting is no slot; a reply deferred or a slot turned down agrees to
+       nothing (2026-12-07) */
+    const char *their_meeting[] = {
+        "R: I'll send the ROI sheet over this afternoon.",
+        "P: Good, I'll take it to our Thursday leadership meeting.",
+        "R: Great, thanks.",
+    };
+    expect_meeting(their_meeting, 3, NULL, NULL);
+    const char *deferred[] = {
+        "R: Could we get a demo in with you and your ops lead?",
+        "P: Maybe. Let me talk to her and I'll get back to you by Monday with a time.",
+        "R: Sounds good, talk Monday.",
+    };
+    expect_meeting(deferred, 3, NULL, NULL);
+    const char *not_booked[] = {
+        "R: Shall I book a call for next Tuesday to go through it?",
+        "P: No, don't book anything yet, next Tuesday is our stocktake. Later in the month.",
+    };
+    expect_meeting(not_booked, 2, NULL, NULL);
     /* a counter-offer without meeting words, after a decline in the same turn (call date
        Tuesday 2026-11-24) */
     const char *declined_then_countered[] = {
