@@ -643,10 +643,16 @@ static bool not_an_opt_out(const actx *c, const match *mm)
         if (tok_in(v, o, others) || (tok_in(v, o, dets) && tok_in(v, o + 1, former)) ||
             (tok_in(v, o, their_dets) && tok_in(v, o + 1, places)))
             return true;
-        /* someone named: "don't email Sarah, she's left" (typed text, where names are capitals) */
+        /* someone named: "don't email Sarah, she's left" (typed text, where names are capitals;
+           a word in capitals throughout is shouting or an all-caps export, not a name) */
         const char *text = c->t->utts[mm->u].text;
-        if (o < v->n && text && isupper((unsigned char)text[v->toks[o].begin]) && strcmp(v->toks[o].w, "i"))
-            return true;
+        static const char *const selves[] = {"i", "me", "us", NULL};
+        if (o < v->n && text && !tok_in(v, o, selves)) {
+            const char *w = text + v->toks[o].begin;
+            if (isupper((unsigned char)w[0]) && v->toks[o].end - v->toks[o].begin > 1 &&
+                islower((unsigned char)w[1]))
+                return true;
+        }
     }
     if ((!strcmp(last, "list") || !strcmp(last, "lists")) &&
         !(v->toks[mm->end - 1].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)) && tok_in(v, mm->end, list_of))

@@ -635,6 +635,8 @@ static void findings_optout_near_misses(void **state)
         {"P: I'd prefer not to be phoned again, email is better.", true, false},
         {"P: Don't ring the front desk, they never pass messages on. Ring my mobile.", false, false},
         {"P: Don't email Priya about this, she's on leave until June.", false, false},
+        {"P: DON'T CALL THIS NUMBER AGAIN.", true, false},
+        {"P: I said don't call Me again!", true, false},
         {"P: Fine, but don't call it an ERP in the deck, our CFO hates that word.", false, false},
         {"P: I'd be grateful if you could take me off your calling list.", true, false},
         {"P: Just keep us out of your database, please.", true, true},
