@@ -90,6 +90,8 @@ typedef struct sdra_date_match {
     char time[6];         /* "HH:MM" 24h, or "" when no clock time was said */
     char part_of_day[12]; /* "morning", "afternoon", "evening", "" */
     bool pm_guessed;      /* an hour 1-7 said without am/pm or a part of day, read as pm */
+    bool approx;          /* the day stands for a span named, not a day: "next week" (its Monday),
+                           * "in a few weeks", "end of the month", "early next month" */
     size_t begin, end;    /* byte span of the expression in the text searched */
 } sdra_date_match;
 

@@ -52,7 +52,7 @@ static int month_at(const an_tok *t, int n, int i)
 
 typedef struct parsed {
     long day;       /* day number, or LONG_MIN */
-    bool has_day;
+    bool has_day, day_span; /* day_span: the day stands for a week, month... (day_span()) */
     int hour, minute; /* hour < 0: none */
     int ampm;       /* 0 unknown, 1 am, 2 pm */
     const char *part;
@@ -623,6 +623,24 @@ static bool connector(const an_tok *t, int n, int i)
     return false;
 }
 
+/* Do the k tokens of a day expression at i name a span rather than a day: a week, month or
+ * quarter with no weekday in it ("next week", "in two weeks", "end of the month"; not "thursday
+ * week", "next week tuesday", "a week from today"), or an end/start of something ("end of
+ * November", "early next month")? */
+static bool day_span(const an_tok *t, int n, int i, int k)
+{
+    bool unit = false;
+    for (int j = i; j < i + k && j < n; j++) {
+        if (weekday_at(t, n, j) >= 0 || is(t, n, j, "from") || is(t, n, j, "today") ||
+            is(t, n, j, "tomorrow"))
+            return false;
+        unit |= is(t, n, j, "week") || is(t, n, j, "weeks") || is(t, n, j, "month") ||
+                is(t, n, j, "months") || is(t, n, j, "quarter");
+    }
+    return unit || is(t, n, i, "end") || is(t, n, i, "beginning") || is(t, n, i, "start") ||
+           is(t, n, i, "early");
+}
+
 int an_date_find(sdra_date_match *m, const an_tok *t, int n, int from, long anchor, int *tb, int *te)
 {
     for (int i = from < 0 ? 0 : from; i < n; i++) {
@@ -639,6 +657,7 @@ int an_date_find(sdra_date_match *m, const an_tok *t, int n, int from, long anch
             if (!p.has_day && (k = parse_day(t, n, j, anchor, &d)) > 0) {
                 p.day = d;
                 p.has_day = true;
+                p.day_span = day_span(t, n, j, k);
                 if (!strcmp(t[j].w, "tonight"))
                     p.part = "evening";
                 if (first < 0)
@@ -675,6 +694,7 @@ int an_date_find(sdra_date_match *m, const an_tok *t, int n, int from, long anch
         memset(m, 0, sizeof *m);
         if (p.has_day)
             an_format_date(m->date, p.day);
+        m->approx = p.has_day && p.day_span;
         if (p.hour >= 0) {
             int h = p.hour;
             if (p.ampm == 2 && h < 12)

@@ -180,6 +180,8 @@ static int score_call(sdra_analyze_eval *out, const callspec *cs, const char *ba
     {
         sdra_analyze_score *sc = &out->types[T_MEETING];
         json_t *m = json_object_get(doc, "next_meeting");
+        if (json_is_true(json_object_get(m, "approximate")))
+            m = NULL; /* agreed on no day ("next week"): no meeting is booked, no invite sent */
         const char *got = json_is_object(m) ? json_string_value(json_object_get(m, "date")) : NULL;
         bool got_any = json_is_object(m);
         expected *e = NULL;

@@ -357,8 +357,10 @@ int an_llm_ground(json_t *acc, an_llm_stats *st, const json_t *reply, const sdra
                 memset(&dm, 0, sizeof dm);
             if (sdra_date_resolve(&du, t->utts[u].text, call_date, NULL) == 1) {
                 /* the cited utterance completes what "said" leaves open */
-                if (!dm.date[0])
+                if (!dm.date[0]) {
                     memcpy(dm.date, du.date, sizeof dm.date);
+                    dm.approx = du.approx;
+                }
                 if (!dm.time[0] && !dm.part_of_day[0]) {
                     memcpy(dm.time, du.time, sizeof dm.time);
                     memcpy(dm.part_of_day, du.part_of_day, sizeof dm.part_of_day);
@@ -373,6 +375,8 @@ int an_llm_ground(json_t *acc, an_llm_stats *st, const json_t *reply, const sdra
             json_object_set_new(o, "date", dm.date[0] ? json_string(dm.date) : json_null());
             json_object_set_new(o, "time", dm.time[0] ? json_string(dm.time) : json_null());
             json_object_set_new(o, "part_of_day", dm.part_of_day[0] ? json_string(dm.part_of_day) : json_null());
+            if (dm.date[0] && dm.approx) /* as the rules backend says it (meeting.c) */
+                json_object_set_new(o, "approximate", json_true());
             json_object_set_new(o, "attendees", json_array());
             json_t *ev = json_object();
             evidence(ev, t, roles, (size_t)u);

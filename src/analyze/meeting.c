@@ -156,10 +156,22 @@ static bool same_month_day(const sdra_date_match *s, const sdra_date_match *v)
 
 static void slot_merge(sdra_date_match *s, const sdra_date_match *v)
 {
-    if (v->date[0] && same_weekday(s->date, v->date) && strcmp(v->date, s->date) > 0)
+    sdra_date_match span;
+    if (v->date[0] && v->approx && s->date[0] && !s->approx) {
+        /* a span does not move a day already named: "Tuesday the 7th at eleven" - "I'll have
+           it emailed to you this week" */
+        span = *v;
+        span.date[0] = '\0';
+        span.approx = false;
+        v = &span;
+    }
+    if (v->date[0] && same_weekday(s->date, v->date) && (strcmp(v->date, s->date) > 0 || s->approx)) {
         memcpy(s->date, v->date, sizeof s->date); /* "Wednesday" - "Wednesday the 12th": the named week */
+        s->approx = v->approx;
+    }
     if (v->date[0] && !same_weekday(s->date, v->date)) {
         memcpy(s->date, v->date, sizeof s->date);
+        s->approx = v->approx; /* "next week?" - "Tuesday the 8th": a day now */
         memcpy(s->time, v->time, sizeof s->time);
         memcpy(s->part_of_day, v->part_of_day, sizeof s->part_of_day);
         return;
@@ -328,6 +340,8 @@ json_t *an_find_meeting(actx *c, bool opted_out, int opt_out_u)
     json_object_set_new(o, "date", d.date[0] ? json_string(d.date) : json_null());
     json_object_set_new(o, "time", d.time[0] ? json_string(d.time) : json_null());
     json_object_set_new(o, "part_of_day", d.part_of_day[0] ? json_string(d.part_of_day) : json_null());
+    if (d.approx) /* "next week works": agreed, but on no day yet */
+        json_object_set_new(o, "approximate", json_true());
     json_object_set_new(o, "attendees", find_attendees(c, best_p - 2 < 0 ? 0 : best_p - 2, best_a + 1));
     json_t *ev = json_object();
     an_evidence(ev, c, best_p);

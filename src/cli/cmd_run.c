@@ -229,7 +229,10 @@ static void print_summary(const char *dir)
         printf("\n");
     }
     json_t *m = json_object_get(a, "next_meeting");
-    if (json_is_object(m))
+    if (json_is_object(m) && json_is_true(json_object_get(m, "approximate")))
+        printf("next meeting: agreed for around %s, no day set (no invite)\n",
+               json_string_value(json_object_get(m, "date")) ?: "?");
+    else if (json_is_object(m))
         printf("next meeting: %s %s\n", json_string_value(json_object_get(m, "date")) ?: "?",
                json_string_value(json_object_get(m, "time")) ?: (json_string_value(json_object_get(m, "part_of_day")) ?: ""));
     const char *skipped = json_string_value(json_object_get(e, "skipped"));

@@ -735,6 +735,10 @@ static void meeting_read(meeting *m, const json_t *a)
     const char *date = jstr(nm, "date");
     if (!json_is_object(nm) || !date || sdra_date_validate(date) < 0)
         return;
+    /* "next week works": agreed, but on no day; an invite would name one nobody said. The email
+       proposes a call instead, as on a call that agreed to keep talking. */
+    if (json_is_true(json_object_get(nm, "approximate")))
+        return;
     m->present = 1;
     sdra_strlcpy(m->date, date, sizeof m->date);
     int t = sdra_compose_time_parse(jstr(nm, "time"));

@@ -771,6 +771,7 @@ static void view_actions(page *p, json_t *v)
             set(p, nm, "date_long", date_text(jstr(m, "date"), false));
             set_s(p, nm, "time", jstr(m, "time"));
             set_s(p, nm, "part_of_day", jstr(m, "time") ? NULL : jstr(m, "part_of_day"));
+            set(p, nm, "approximate", json_boolean(json_is_true(json_object_get(m, "approximate"))));
         }
     }
     set(p, v, "next_meeting", nm);

@@ -773,7 +773,7 @@ enum MHD_Result srv_stats_team(req *r, struct MHD_Connection *c)
                 const char *outcome = json_string_value(json_object_get(e, "outcome"));
                 bucket_add(json_object_get(w, "outcomes"), outcome ? outcome : "unknown", sc->id);
                 json_t *nm = json_object_get(a, "next_meeting");
-                if (nm && json_is_object(nm)) {
+                if (nm && json_is_object(nm) && !json_is_true(json_object_get(nm, "approximate"))) {
                     json_t *mb = json_object_get(w, "meetings_booked");
                     json_object_set_new(mb, "count", json_integer(json_integer_value(json_object_get(mb, "count")) + 1));
                     json_array_append_new(json_object_get(mb, "calls"), json_string(sc->id));

@@ -276,8 +276,12 @@ int sdra_crm_sync(sdra_crm *crm, const sdra_call_info *call, const json_t *trans
             kind = "meeting";
             const char *pod = jstr(m, "part_of_day");
             const char *who = contact_name ? contact_name : call->company;
-            snprintf(mtext, sizeof mtext, "Meeting with %s%s%s", who ? who : "the prospect",
-                     pod && !jstr(m, "time") ? " in the " : "", pod && !jstr(m, "time") ? pod : "");
+            if (json_is_true(json_object_get(m, "approximate"))) /* "next week works": no day yet */
+                snprintf(mtext, sizeof mtext, "Set a day to meet %s (agreed for around this date)",
+                         who ? who : "the prospect");
+            else
+                snprintf(mtext, sizeof mtext, "Meeting with %s%s%s", who ? who : "the prospect",
+                         pod && !jstr(m, "time") ? " in the " : "", pod && !jstr(m, "time") ? pod : "");
             text = mtext;
             owner = "rep";
             due = jstr(m, "date");

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "sdra/analyze.h"
@@ -172,12 +173,40 @@ static void dates_spoken_forms(void **state)
         check(&cases[k]);
 }
 
+/* A span named, not a day ("next week", "in two weeks", "end of the month"), is marked
+ * approx: a due date, but no day to meet on; a day in it is exact. */
+static void dates_spans_are_approximate(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        bool approx;
+    } cases[] = {
+        {"sometime next week", true},       {"in two weeks", true},
+        {"in a few weeks", true},           {"by the end of the month", true},
+        {"end of next week", true},         {"early next month", true},
+        {"next month", true},               {"end of November", true},
+        {"next week Tuesday", false},       {"Thursday week", false},
+        {"a week from today", false},       {"next Tuesday at ten", false},
+        {"in a couple of days", false},     {"tomorrow afternoon", false},
+        {"the 19th of November", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sdra_date_match m;
+        if (sdra_date_resolve(&m, cases[i].text, "2026-11-24", NULL) != 1)
+            fail_msg("'%s': no date", cases[i].text);
+        if (m.approx != cases[i].approx)
+            fail_msg("'%s': approx %d, expected %d", cases[i].text, m.approx, cases[i].approx);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(dates_relative_days),  cmocka_unit_test(dates_calendar_dates),
         cmocka_unit_test(dates_times_and_parts), cmocka_unit_test(dates_not_dates),
         cmocka_unit_test(dates_bad_anchor), cmocka_unit_test(dates_spoken_forms),
+        cmocka_unit_test(dates_spans_are_approximate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -237,6 +237,31 @@ static void findings_meeting_negotiated_over_turns(void **state)
         "P: No, don't book anything yet, next Tuesday is our stocktake. Later in the month.",
     };
     expect_meeting(not_booked, 2, NULL, NULL);
+    /* agreed on no day: the meeting says so (approximate), and a span said later does not move
+       a day already agreed */
+    const char *spans[][3] = {
+        {"R: Could we set up a call next week to go through the numbers?", "P: Sure, next week works.", NULL},
+        {"R: I'll call you back in a few weeks with the details.", "P: Fine, afternoons are better.", NULL},
+    };
+    for (int k = 0; k < 2; k++) {
+        json_t *doc = analyze(spans[k], 2);
+        json_t *m = json_object_get(doc, "next_meeting");
+        if (!json_is_object(m) || !json_is_true(json_object_get(m, "approximate")))
+            fail_msg("'%s': not an approximate meeting", spans[k][0]);
+        json_decref(doc);
+    }
+    const char *day_kept[] = {
+        "R: How about Tuesday the 1st at eleven for the demo?",
+        "P: Eleven on Tuesday works for me.",
+        "R: Great. And I'll have the quote emailed to you this week.",
+        "P: Sure, thanks.",
+    };
+    expect_meeting(day_kept, 4, "2026-12-01", "11:00");
+    {
+        json_t *doc = analyze(day_kept, 4);
+        assert_null(json_object_get(json_object_get(doc, "next_meeting"), "approximate"));
+        json_decref(doc);
+    }
     /* a counter-offer without meeting words, after a decline in the same turn (call date
        Tuesday 2026-11-24) */
     const char *declined_then_countered[] = {

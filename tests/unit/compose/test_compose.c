@@ -544,6 +544,28 @@ static void compose_lists_no_items_for_one_voice(void **state)
     json_decref(a);
 }
 
+/* A meeting agreed on no day ("next week works": analysis next_meeting.approximate) gets no
+ * invite and no "meeting booked" subject: an invite would name a day nobody said. */
+static void compose_sends_no_invite_for_an_approximate_meeting(void **state)
+{
+    (void)state;
+    json_t *a = load_analysis();
+    sdra_email *e = compose_friendly(a);
+    assert_non_null(sdra_email_ics(e));
+    assert_string_equal(json_string_value(json_object_get(sdra_email_doc(e), "outcome")), "meeting_booked");
+    sdra_email_destroy(e);
+    json_object_set_new(json_object_get(a, "next_meeting"), "approximate", json_true());
+    e = compose_friendly(a);
+    const json_t *doc = sdra_email_doc(e);
+    assert_null(sdra_email_ics(e));
+    assert_true(json_is_null(json_object_get(doc, "meeting")));
+    assert_int_equal(json_array_size(json_object_get(doc, "attachments")), 0);
+    assert_string_not_equal(json_string_value(json_object_get(doc, "outcome")), "meeting_booked");
+    assert_null(strstr(text_of(e), "December 1"));
+    sdra_email_destroy(e);
+    json_decref(a);
+}
+
 /* issue 12: with the rep's zone the email names it and the invite carries it; with the
  * contact's zone too, the email adds their local time; an unknown zone is one line. */
 static void compose_states_the_time_zone(void **state)
@@ -650,6 +672,7 @@ int main(void)
         cmocka_unit_test(compose_threads_under_the_previous_email),
         cmocka_unit_test(compose_states_the_time_zone),
         cmocka_unit_test(compose_lists_no_items_for_one_voice),
+        cmocka_unit_test(compose_sends_no_invite_for_an_approximate_meeting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
