@@ -666,6 +666,8 @@ static void findings_optout_near_misses(void **state)
         {"P: I'd be grateful if you could take me off your calling list.", true, false},
         {"P: Just keep us out of your database, please.", true, true},
         {"P: I would rather not get any more emails, if that's alright.", false, true},
+        {"P: Could you take me off your phone list and your mailing list, please?", true, true},
+        {"P: take us off the webinar list and the newsletter list", false, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *one[] = {"R: Could I follow up with you next week?", cases[i].line};
