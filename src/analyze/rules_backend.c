@@ -610,43 +610,26 @@ static bool not_an_opt_out(const actx *c, const match *mm)
         !(v->toks[mm->begin - 1].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)))
         return true;
     const char *last = v->toks[mm->end - 1].w;
-    static const char *const titles[] = {"mr", "mrs", "ms", "miss", "sir", "madam", "maam", "dr",
-                                         "doctor", "professor", "by", "that", NULL};
-    static const char *const others[] = {"her", "him", "them", "his", "their", NULL};
-    static const char *const former[] = {"old", "previous", "former", "other", "wrong", NULL};
-    static const char *const dets[] = {"the", "that", "my", "our", "an", NULL};
-    static const char *const list_of[] = {"for", "of", NULL};
-    static const char *const events[] = {"webinar", "webinars", "event", "events", "session",
-                                         "sessions", "conference", "demo", "workshop", "seminar",
-                                         "meetup", "summit", "expo", "roundtable", "briefing",
-                                         "lunch", "dinner", "breakfast", "launch", "course",
-                                         "class", "training", "invite", "invitation", "raffle",
-                                         "draw", "trial", "beta", NULL};
-    bool verb = !strcmp(last, "call") || !strcmp(last, "calling") || !strcmp(last, "email") ||
-                !strcmp(last, "emailing") || !strcmp(last, "ring") || !strcmp(last, "ringing") ||
-                !strcmp(last, "phone") || !strcmp(last, "phoning") || !strcmp(last, "mail") ||
-                !strcmp(last, "message") || !strcmp(last, "messaging") || !strcmp(last, "contact") ||
-                !strcmp(last, "contacting");
-    if (verb && !(v->toks[mm->end - 1].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END))) {
+    const an_rules *r = &c->rules;
+    if (an_in_class(r, "optout_verb", last) && !(v->toks[mm->end - 1].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END))) {
         int o = mm->end;
-        if ((!strcmp(last, "call") || !strcmp(last, "calling")) && tok_in(v, o, (const char *const[]){"me", "us", NULL}) &&
-            !(v->toks[o].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)) && tok_in(v, o + 1, titles))
-            return true;
-        static const char *const things[] = {"it", "this", "that", NULL}, *const arts[] = {"a", "an", NULL};
-        if ((!strcmp(last, "call") || !strcmp(last, "calling")) && tok_in(v, o, things) && tok_in(v, o + 1, arts))
+        bool call = !strcmp(last, "call") || !strcmp(last, "calling");
+        static const char *const selves[] = {"i", "me", "us", NULL}, *const me_us[] = {"me", "us", NULL},
+                                 *const things[] = {"it", "this", "that", NULL},
+                                 *const arts[] = {"a", "an", NULL}, *const dets[] = {"the", "that", "my", "our", "an", NULL},
+                                 *const their_dets[] = {"the", "that", "our", NULL};
+        if (call && tok_in(v, o, me_us) && !(v->toks[o].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)) &&
+            o + 1 < v->n && an_in_class(r, "optout_title", v->toks[o + 1].w))
+            return true; /* "don't call me Mr. Ortiz" */
+        if (call && tok_in(v, o, things) && tok_in(v, o + 1, arts))
             return true; /* "don't call it a CRM when you present" */
-        static const char *const their_dets[] = {"the", "that", "our", NULL};
-        static const char *const places[] = {"office", "school", "switchboard", "reception", "desk",
-                                             "landline", "shop", "store", "site", "clinic",
-                                             "practice", "warehouse", "depot", "branch", "front",
-                                             "main", "general", "team", "helpdesk", NULL};
-        if (tok_in(v, o, others) || (tok_in(v, o, dets) && tok_in(v, o + 1, former)) ||
-            (tok_in(v, o, their_dets) && tok_in(v, o + 1, places)))
+        if (o < v->n && (an_in_class(r, "optout_other", v->toks[o].w) ||
+                         (tok_in(v, o, dets) && o + 1 < v->n && an_in_class(r, "optout_former", v->toks[o + 1].w)) ||
+                         (tok_in(v, o, their_dets) && o + 1 < v->n && an_in_class(r, "optout_place", v->toks[o + 1].w))))
             return true;
         /* someone named: "don't email Sarah, she's left" (typed text, where names are capitals;
            a word in capitals throughout is shouting or an all-caps export, not a name) */
         const char *text = c->t->utts[mm->u].text;
-        static const char *const selves[] = {"i", "me", "us", NULL};
         if (o < v->n && text && !tok_in(v, o, selves)) {
             const char *w = text + v->toks[o].begin;
             if (isupper((unsigned char)w[0]) && v->toks[o].end - v->toks[o].begin > 1 &&
@@ -654,10 +637,11 @@ static bool not_an_opt_out(const actx *c, const match *mm)
                 return true;
         }
     }
+    static const char *const list_of[] = {"for", "of", NULL};
     if ((!strcmp(last, "list") || !strcmp(last, "lists")) &&
         !(v->toks[mm->end - 1].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)) && tok_in(v, mm->end, list_of))
         for (int i = mm->end + 1; i < v->n && i <= mm->end + 4; i++) {
-            if (tok_in(v, i, events))
+            if (an_in_class(&c->rules, "optout_event", v->toks[i].w))
                 return true;
             if (v->toks[i].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END))
                 break;
@@ -704,14 +688,10 @@ static json_t *find_contact(actx *c, bool *any, int *last_u)
                     ;
             for (int i = mm->begin; i < to; i++) {
                 const char *w = c->v[mm->u].toks[i].w;
-                if (!strcmp(w, "number") || !strcmp(w, "phone") || !strcmp(w, "mobile") || !strcmp(w, "cell"))
+                if (an_in_class(&c->rules, "channel_call", w))
                     l = "do_not_call";
-                else if (!strcmp(w, "email") || !strcmp(w, "emails") || !strcmp(w, "address") ||
-                         !strcmp(w, "inbox") || !strcmp(w, "newsletter") || !strcmp(w, "newsletters") ||
-                         !strcmp(w, "mailing") || !strcmp(w, "mailings"))
+                else if (an_in_class(&c->rules, "channel_email", w))
                     l = "do_not_email";
-                else if (!strcmp(w, "calls") || !strcmp(w, "calling"))
-                    l = "do_not_call";
             }
         }
         all |= !strcmp(l, "do_not_contact");
