@@ -29,6 +29,7 @@
 #ifndef SDRA_COMPOSE_H
 #define SDRA_COMPOSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
@@ -78,6 +79,11 @@ sdra_compose_params sdra_compose_default_params(void);
  */
 int sdra_compose(sdra_email **out, const json_t *analysis, const sdra_transcript *t,
                  const sdra_call_info *call, const sdra_compose_params *p, sdra_error *err);
+
+/* Does the analysis hold exactly one speaker (a voicemail, a one-party transcript, or two
+ * voices the diarizer could not tell apart)? Who said what is then unknown: sdra_compose puts
+ * no action item in the email and marks it needs_review (docs/schemas/email.md). */
+bool sdra_compose_one_voice(const json_t *analysis);
 
 void sdra_email_destroy(sdra_email *e);
 

@@ -25,14 +25,9 @@ void an_choose_date(actx *c, int u)
     while (na < 8 && from < v->n && an_date_find(&all[na], v->toks, v->n, from, c->anchor, &tb, &te) == 1) {
         pos[na] = tb;
         from = te > tb ? te : tb + 1;
-        /* a day of the speaker's own meeting ("at our Thursday finance meeting") is no slot */
-        bool theirs = false;
-        for (size_t k = v->m_first; k < v->m_first + v->m_count && !theirs; k++) {
-            const match *mm = &c->m[k];
-            theirs = !strcmp(mm->rule->category, "meeting") && !strcmp(mm->rule->label, "internal") &&
-                     tb >= mm->begin && tb <= mm->end + 3;
-        }
-        if (!theirs)
+        /* a day of the speaker's own meeting ("at our Thursday finance meeting"), inside that
+           match or within 3 words after it, is no slot */
+        if (!an_rule_in(c, u, "internal", tb - 4, tb + 1))
             na++;
     }
     v->has_date = na > 0;

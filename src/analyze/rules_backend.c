@@ -586,6 +586,25 @@ static bool tok_in(const uview *v, int i, const char *const *words)
     return false;
 }
 
+/* Does token i end a clause or a sentence? */
+static bool ends_clause(const uview *v, int i)
+{
+    return (v->toks[i].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)) != 0;
+}
+
+/* The phrase a match ending at token e goes on with when the next word is one of preps ("off
+ * the list for the Tuesday webinar", "opt me out of the marketing emails"): one past its last
+ * token, at most 4 words after e and up to the clause's end; e when there is none. */
+static int prep_phrase_end(const uview *v, int e, const char *const *preps)
+{
+    if (e >= v->n || ends_clause(v, e - 1) || !tok_in(v, e, preps))
+        return e;
+    int to = e + 1;
+    while (to < v->n && to <= e + 4 && !ends_clause(v, to - 1))
+        to++;
+    return to;
+}
+
 /* A contact match that opts out of nothing: inside a condition, an "if" or "when" at most 4
  * words before it in its clause ("if you don't call back in an hour, they've signed with someone
  * else"; the window keeps unpunctuated speech from reaching a condition said long before), or
@@ -598,7 +617,7 @@ static bool not_an_opt_out(const actx *c, const match *mm)
 {
     const uview *v = &c->v[mm->u];
     static const char *const modals[] = {"could", "would", "can", "will", "might", NULL};
-    for (int i = mm->begin - 1; i >= 0 && i >= mm->begin - 4 && !(v->toks[i].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)); i--)
+    for (int i = mm->begin - 1; i >= 0 && i >= mm->begin - 4 && !ends_clause(v, i); i--)
         if ((!strcmp(v->toks[i].w, "if") || !strcmp(v->toks[i].w, "unless") || !strcmp(v->toks[i].w, "when") ||
              !strcmp(v->toks[i].w, "whenever")) &&
             /* "I'd appreciate it if you could take me off": a polite request, no condition */
@@ -607,18 +626,18 @@ static bool not_an_opt_out(const actx *c, const match *mm)
             return true;
     static const char *const negs[] = {"not", "never", NULL};
     if (!strcmp(v->toks[mm->begin].w, "stop") && tok_in(v, mm->begin - 1, negs) &&
-        !(v->toks[mm->begin - 1].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)))
+        !ends_clause(v, mm->begin - 1))
         return true;
     const char *last = v->toks[mm->end - 1].w;
     const an_rules *r = &c->rules;
-    if (an_in_class(r, "optout_verb", last) && !(v->toks[mm->end - 1].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END))) {
+    if (an_in_class(r, "optout_verb", last) && !ends_clause(v, mm->end - 1)) {
         int o = mm->end;
         bool call = !strcmp(last, "call") || !strcmp(last, "calling");
         static const char *const selves[] = {"i", "me", "us", NULL}, *const me_us[] = {"me", "us", NULL},
                                  *const things[] = {"it", "this", "that", NULL},
                                  *const arts[] = {"a", "an", NULL}, *const dets[] = {"the", "that", "my", "our", "an", NULL},
                                  *const their_dets[] = {"the", "that", "our", NULL};
-        if (call && tok_in(v, o, me_us) && !(v->toks[o].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)) &&
+        if (call && tok_in(v, o, me_us) && !ends_clause(v, o) &&
             o + 1 < v->n && an_in_class(r, "optout_title", v->toks[o + 1].w))
             return true; /* "don't call me Mr. Ortiz" */
         if (call && tok_in(v, o, things) && tok_in(v, o + 1, arts))
@@ -638,20 +657,16 @@ static bool not_an_opt_out(const actx *c, const match *mm)
         }
     }
     static const char *const list_of[] = {"for", "of", NULL};
-    if ((!strcmp(last, "list") || !strcmp(last, "lists")) &&
-        !(v->toks[mm->end - 1].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)) && tok_in(v, mm->end, list_of))
-        for (int i = mm->end + 1; i < v->n && i <= mm->end + 4; i++) {
-            if (an_in_class(&c->rules, "optout_event", v->toks[i].w))
+    if (!strcmp(last, "list") || !strcmp(last, "lists"))
+        for (int i = mm->end + 1, pe = prep_phrase_end(v, mm->end, list_of); i < pe; i++)
+            if (an_in_class(r, "optout_event", v->toks[i].w))
                 return true;
-            if (v->toks[i].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END))
-                break;
-        }
     static const char *limits[] = {"during", "before", "after", "between", "until", "till", "at",
                                    "mornings", "afternoons", "evenings", "weekends", "on"};
     int e = mm->end;
     if (e < v->n && (!strcmp(v->toks[e].w, "me") || !strcmp(v->toks[e].w, "us")) && !(v->toks[e].flags & AN_TOK_CLAUSE_END))
         e++; /* "don't call me during lunch" */
-    if (e >= v->n || (v->toks[e - 1].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)))
+    if (e >= v->n || ends_clause(v, e - 1))
         return false;
     for (size_t k = 0; k < sizeof limits / sizeof limits[0]; k++)
         if (!strcmp(v->toks[e].w, limits[k]))
@@ -680,14 +695,10 @@ static json_t *find_contact(actx *c, bool *any, int *last_u)
         }
         if (!strcmp(l, "do_not_contact")) { /* "take my number off your list", "opt me out of
                                                * the emails": one channel */
+            static const char *const of_from_for[] = {"of", "from", "for", NULL};
             const uview *v = &c->v[mm->u];
-            int to = mm->end;
-            if (to < v->n && !(v->toks[to - 1].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)) &&
-                (!strcmp(v->toks[to].w, "of") || !strcmp(v->toks[to].w, "from") || !strcmp(v->toks[to].w, "for")))
-                for (to++; to < v->n && to <= mm->end + 4 && !(v->toks[to - 1].flags & (AN_TOK_CLAUSE_END | AN_TOK_SENT_END)); to++)
-                    ;
-            for (int i = mm->begin; i < to; i++) {
-                const char *w = c->v[mm->u].toks[i].w;
+            for (int i = mm->begin, to = prep_phrase_end(v, mm->end, of_from_for); i < to; i++) {
+                const char *w = v->toks[i].w;
                 if (an_in_class(&c->rules, "channel_call", w))
                     l = "do_not_call";
                 else if (an_in_class(&c->rules, "channel_email", w))

@@ -10,6 +10,7 @@
 #include "cli_outbox.h"
 #include "sdra/crypt.h"
 #include "sdra/call.h"
+#include "sdra/compose.h"
 #include "sdra/pipeline.h"
 #include "sdra/privacy.h"
 #include "sdra/tz.h"
@@ -203,7 +204,7 @@ static void print_summary(const char *dir)
                 100 * json_number_value(json_object_get(q, "low_conf_share")),
                 100 * json_number_value(json_object_get(q, "wer_estimate")), range);
     }
-    if (json_array_size(json_object_get(a, "speakers")) == 1) /* compose's one_voice */
+    if (sdra_compose_one_voice(a))
         fprintf(stderr, "sdra: warning: one voice in the recording: who said what is unknown, so the "
                 "email lists no action items and needs review (--speakers 2 if two people spoke)\n");
     printf("package: %s/\n", dir);

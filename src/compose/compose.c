@@ -1289,15 +1289,15 @@ typedef struct context_out {
     json_t *coaching; /* built-in talking points for the rep: {type, label, point} */
     json_t *unclear;  /* rep commitments heard too unclearly to put in the email */
     const char *outcome_kind;
-    size_t withheld; /* action items left out because the call has one voice (one_voice) */
+    size_t withheld; /* action items left out because the call has one voice (sdra_compose_one_voice) */
 } context_out;
 
-/* Whether the analysis holds exactly one speaker: a mono recording in which the diarizer found
- * one voice (a voicemail, or two voices it could not tell apart: telephone audio, docs/
- * diarization.md), or a transcript of one party. Who said what is then unknown, so no action
- * item can be given to the rep or to the prospect: "please send me the pricing" may be either
- * side's request. An analysis without a speakers list says nothing either way. */
-static int one_voice(const json_t *a)
+/* One speaker: a mono recording in which the diarizer found one voice (a voicemail, or two
+ * voices it could not tell apart: telephone audio, docs/diarization.md), or a transcript of one
+ * party. No action item can then be given to the rep or to the prospect: "please send me the
+ * pricing" may be either side's request. An analysis without a speakers list says nothing
+ * either way. */
+bool sdra_compose_one_voice(const json_t *a)
 {
     return json_array_size(json_object_get(a, "speakers")) == 1;
 }
@@ -1337,7 +1337,7 @@ static json_t *build_context(const json_t *a, const sdra_transcript *t, const pe
     json_t *rep, *pro;
     actions(a, wl, can_call, m->present && can_call, max_items, &rep, &pro);
     transcript_commitments(t, a, wl, can_call, m->present && can_call, max_items, rep, co->unclear);
-    if (one_voice(a)) { /* nobody's items: the email promises nothing and asks for nothing */
+    if (sdra_compose_one_voice(a)) { /* nobody's items: the email promises nothing and asks for nothing */
         co->withheld = json_array_size(rep) + json_array_size(pro) + json_array_size(co->unclear);
         json_array_clear(rep);
         json_array_clear(pro);
@@ -1599,7 +1599,7 @@ static int load_playbook(sdra_tp_set **out, const char *path, sdra_error *err)
 }
 
 /* "needs_review" and "review_reasons": the transcript was poor (analysis quality.poor), the
- * call has one voice (one_voice: withheld action items were left out), or a commitment the rep
+ * call has one voice (sdra_compose_one_voice: withheld action items were left out), or a commitment the rep
  * made was heard too unclearly to put in the email. */
 static void set_review(json_t *doc, const json_t *a, const json_t *unclear, size_t withheld)
 {
@@ -1607,7 +1607,7 @@ static void set_review(json_t *doc, const json_t *a, const json_t *unclear, size
     if (json_is_true(json_object_get(json_object_get(a, "quality"), "poor")))
         json_array_append_new(why, json_string("poor transcript: many words were recognised with "
                                                "low confidence"));
-    if (one_voice(a)) {
+    if (sdra_compose_one_voice(a)) {
         char line[300];
         snprintf(line, sizeof line, "one voice in the recording: who said what is unknown, so "
                  "the email lists no action items (%zu left out; the report has the analysis' "

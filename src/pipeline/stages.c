@@ -124,14 +124,13 @@ static int stage_transcribe(const sdra_stage_ctx *ctx, sdra_error *err)
             goto done;
     } else if ((rc = sdra_transcribe_file(&t, audio, &p, &ctx->progress, err)) < 0)
         goto done;
-    size_t n_words = 0;
-    for (size_t i = 0; i < t->n_utts; i++)
-        n_words += t->utts[i].n_words;
-    if (n_words < MIN_PACKAGE_WORDS) { /* silence, noise, a dropped call: nothing any later
-                                        * stage can use, and a rerun will not change it */
+    sdra_transcript_quality q; /* how far the words can be trusted (docs/schemas/transcript.md) */
+    sdra_transcript_assess(t, &q);
+    if (q.n_words < MIN_PACKAGE_WORDS) { /* silence, noise, a dropped call: nothing any later
+                                          * stage can use, and a rerun will not change it */
         rc = sdra_error_set(err, SDRA_EINVAL, "no speech found in %s (%.1f s of audio, %zu "
                             "word%s recognised): no package to make", call.audio, t->duration_s,
-                            n_words, n_words == 1 ? "" : "s");
+                            q.n_words, q.n_words == 1 ? "" : "s");
         goto done;
     }
     /* the transcript names its audio as call.json does (relative to the work directory for a
@@ -154,8 +153,6 @@ static int stage_transcribe(const sdra_stage_ctx *ctx, sdra_error *err)
         rc = sdra_error_set(err, SDRA_ENOMEM, "transcript: out of memory");
         goto done;
     }
-    sdra_transcript_quality q; /* how far the words can be trusted (docs/schemas/transcript.md) */
-    sdra_transcript_assess(t, &q);
     if (q.n_words)
         json_object_set_new(doc, "quality", sdra_transcript_quality_json(&q));
     sdra_path_join(path, sizeof path, ctx->workdir, "transcript.json");
