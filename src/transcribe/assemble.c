@@ -4,9 +4,13 @@
  * Stereo: a word of channel c is kept only when the diarizer saw channel c active around it
  * (otherwise it is the other party's voice leaking into c's microphone: bleed). Both channels
  * may be active at once; overlapping speech is kept. Mono: each word goes to the speaker whose
- * turn overlaps it most (or the nearest turn). Then each speaker's words are grouped into
- * utterances; a new utterance starts after a pause longer than pause_split_s or when someone
- * else spoke in between. Pure function of its input: easy to test.
+ * turn overlaps it most (or the nearest turn); a word more than UNHEARD_TOLERANCE_S from every
+ * turn lies where the diarizer heard no speech, and is dropped unless keep_unheard (a
+ * recognizer adapted to the call reads words into a click or a breath in the silence:
+ * pyannote-sample's "he one" before anyone speaks; docs/diarization.md). Then each speaker's
+ * words are grouped into utterances; a new utterance starts after a pause longer than
+ * pause_split_s or when someone else spoke in between. Pure function of its input: easy to
+ * test.
  */
 #include "transcribe/internal.h"
 
@@ -16,6 +20,10 @@
 #include <string.h>
 
 #define BLEED_TOLERANCE_S 0.15
+/* A mono word this far (s) from every turn is not speech the diarizer heard. The diarizer's
+ * turns end where its energy detector stops (10 ms frames, runs under 0.25 s dropped), so a
+ * word at a turn's edge may stick out of it; half a second covers a short word wholly outside. */
+#define UNHEARD_TOLERANCE_S 0.5
 
 typedef struct aword {
     const sdra_asr_word *w;
@@ -36,6 +44,15 @@ static bool channel_active(const sdra_assemble_input *in, int c, double s, doubl
             overlap(s, e, t->start - BLEED_TOLERANCE_S, t->end + BLEED_TOLERANCE_S) > 0)
             return true;
     }
+    return false;
+}
+
+static bool any_turn_near(const sdra_assemble_input *in, double s, double e)
+{
+    for (size_t i = 0; i < in->n_turns; i++)
+        if (overlap(s, e, in->turns[i].start - UNHEARD_TOLERANCE_S,
+                    in->turns[i].end + UNHEARD_TOLERANCE_S) > 0)
+            return true;
     return false;
 }
 
@@ -115,8 +132,12 @@ int sdra_transcribe_assemble(sdra_transcript **out, const sdra_assemble_input *i
                         if (in->n_turns && !channel_active(in, s, w->start_s, w->end_s))
                             continue; /* bleed */
                         sp = s;
-                    } else
+                    } else {
+                        if (in->n_turns && !in->keep_unheard &&
+                            !any_turn_near(in, w->start_s, w->end_s))
+                            continue; /* no speech heard there */
                         sp = mono_speaker(in, w->start_s, w->end_s);
+                    }
                     if (n == cap) {
                         size_t ncap = cap ? cap * 2 : 256;
                         aword *na = realloc(all, ncap * sizeof *na);

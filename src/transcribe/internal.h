@@ -117,6 +117,8 @@ typedef struct sdra_assemble_input {
     size_t n_turns;
     int n_speakers;         /* speakers to create (S1..Sn) */
     double pause_split_s;
+    bool keep_unheard;      /* mono: keep words far from every turn (a Whisper server's words
+                               may be spread over their segment's time, pauses included) */
 } sdra_assemble_input;
 
 /* Builds the transcript (speakers, utterances split at pauses and turn changes; no roles). */

@@ -301,6 +301,7 @@ int sdra_transcribe_file(sdra_transcript **out, const char *audio_path,
         .n_turns = n_turns,
         .n_speakers = stereo ? 2 : (n_found > 0 ? n_found : 1),
         .pause_split_s = p->pause_split_s > 0 ? p->pause_split_s : 1.0,
+        .keep_unheard = remote, /* its word times may be estimates (src/asr/whisper_http.c) */
     };
     for (int s = 0; s < n_streams; s++) {
         in.chunks[s] = w.res[s];

@@ -1,7 +1,8 @@
 /*
  * test_assemble.c - words + diarization turns -> utterances: stereo bleed words are dropped
  * and overlaps kept; mono words go to the speaker whose turn covers them; utterances split
- * at pauses and when the other party spoke in between.
+ * at pauses and when the other party spoke in between; mono words far from every turn (where the
+ * diarizer heard no speech) are dropped.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -78,6 +79,44 @@ static void transcribe_assemble_mono_speakers(void **state)
     sdra_transcript_destroy(t);
 }
 
+static void transcribe_assemble_mono_unheard(void **state)
+{
+    /* Noise before anyone speaks: the diarizer kept a 0.3 s blip at 2.4 s, the recognizer read
+     * "he" on it and "one" a second later, where the diarizer heard nothing; then the call. A
+     * word just past a turn's edge (0.3 s out) is kept. */
+    sdra_asr_word w[] = {W("he", 2.36, 2.66), W("one", 3.65, 4.2), W("so", 6.7, 7.0),
+                         W("hello", 7.1, 7.6), W("there", 8.2, 8.5)};
+    sdra_asr_utt u[] = {{2.36, 4.2, w, 2}, {6.7, 8.5, w + 2, 3}};
+    sdra_assemble_chunk c = {u, 2};
+    sdra_turn turns[] = {{2.38, 2.68, 0}, {6.75, 7.9, 1}};
+    sdra_assemble_input in = {.stereo = false, .n_streams = 1, .chunks = {&c},
+                              .n_chunks = {1}, .turns = turns, .n_turns = 2,
+                              .n_speakers = 2, .pause_split_s = 1.0};
+    sdra_transcript *t = NULL;
+    assert_int_equal(sdra_transcribe_assemble(&t, &in, NULL), 0);
+    assert_int_equal(t->n_utts, 2);
+    assert_string_equal(t->utts[0].text, "he");
+    assert_true(t->utts[0].end == 2.66);
+    assert_string_equal(t->utts[1].text, "so hello there");
+    sdra_transcript_destroy(t);
+
+    /* A Whisper server's words (keep_unheard): kept, their times may be spread estimates. */
+    in.keep_unheard = true;
+    assert_int_equal(sdra_transcribe_assemble(&t, &in, NULL), 0);
+    assert_int_equal(t->n_utts, 2);
+    assert_string_equal(t->utts[0].text, "he one");
+    sdra_transcript_destroy(t);
+    in.keep_unheard = false;
+
+    /* No turns at all (diarization off): every word is kept. */
+    in.n_turns = 0;
+    in.n_speakers = 1;
+    assert_int_equal(sdra_transcribe_assemble(&t, &in, NULL), 0);
+    assert_int_equal(t->n_utts, 2);
+    assert_string_equal(t->utts[0].text, "he one");
+    sdra_transcript_destroy(t);
+}
+
 static void transcribe_assemble_no_words(void **state)
 {
     sdra_assemble_input in = {.stereo = false, .n_streams = 1, .n_speakers = 2,
@@ -94,6 +133,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(transcribe_assemble_stereo_bleed),
         cmocka_unit_test(transcribe_assemble_mono_speakers),
+        cmocka_unit_test(transcribe_assemble_mono_unheard),
         cmocka_unit_test(transcribe_assemble_no_words),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
