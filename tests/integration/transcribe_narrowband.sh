@@ -34,7 +34,6 @@ below "$w" 0.19 || fail "telephone call: WER $w (0.19 or more: no better than th
 mkdir "$T/tmp"
 sox -R -D -V1 "$fx/pricing.mono.wav" -r 8000 -e u-law "$T/pricing.phone.wav" sinc 300-3400
 TMPDIR="$T/tmp" "$SDRA" transcribe "$T/pricing.phone.wav" -q --jobs 2 -o "$T/pspk.json"
-"$SDRA" transcribe "$T/pricing.phone.wav" -q --jobs 2 --adapt off -o "$T/poff.json"
 [ "$(meta "$T/pspk.json" adaptation)" = mllr ] || fail "pricing: not adapted"
 [ "$(meta "$T/pspk.json" adaptation_by)" = speaker ] || fail "pricing: not adapted by speaker"
 python3 - "$T/pspk.json" <<'PY' || fail "pricing: adaptation_speakers_s"
@@ -46,13 +45,13 @@ assert abs(sum(s) - m["adaptation_speech_s"][0]) < 0.05, m
 PY
 [ -z "$(ls -A "$T/tmp")" ] || fail "pricing: transform files left in TMPDIR: $(ls "$T/tmp")"
 ws=$(wer "$T/pspk.json" "$fx/pricing.stm")
-wo=$(wer "$T/poff.json" "$fx/pricing.stm")
-echo "pricing through a telephone channel: WER $ws adapted by speaker, $wo not adapted"
+echo "pricing through a telephone channel: WER $ws adapted by speaker"
 # measured 0.125 (23 of 184 words) by speaker, 0.196 not adapted; 0.147 before codebooks were
-# chosen over three frames (which the bound fails); one transform for the recording, 0.255; the
-# same call at 16 kHz, 0.109
-below "$ws" 0.14 || fail "pricing, adapted by speaker: WER $ws"
-below "$ws" "$(python3 -c "print($wo - 0.03)")" || fail "pricing: adapted by speaker ($ws) not better than unadapted ($wo)"
+# chosen over three frames; one transform for the recording, 0.255; the same call at 16 kHz,
+# 0.109. The bound fails all three others, so the call is no longer decoded unadapted here
+# as well (half a minute of CPU); the gain over no adaptation is checked on real speech by
+# transcribe_real_telephone.
+below "$ws" 0.14 || fail "pricing, adapted by speaker: WER $ws (unadapted 0.196, one transform 0.255)"
 
 # 2. the 8 kHz mu-law fixture the other tests read (stereo, not band-limited); the suite's one
 # check of that format through the whole CLI path (transcribe_calls leaves it to this one)

@@ -49,23 +49,21 @@ mkdir "$T/tmp"
 export TMPDIR="$T/tmp" # the transforms' files go here (and must not stay)
 "$SDRA" transcribe "$T/prompts.wav" -q --jobs 2 --speakers 1 -o "$T/auto.json"
 "$SDRA" transcribe "$T/prompts.wav" -q --jobs 2 --speakers 1 --adapt off -o "$T/off.json"
-"$SDRA" transcribe "$T/prompts.wav" -q --jobs 2 --speakers 1 --acoustic-model wideband -o "$T/wide.json"
 [ "$(meta "$T/auto.json" acoustic_model)" = narrowband ] || fail "8 kHz recording: not the narrowband model"
 [ "$(meta "$T/auto.json" adaptation)" = mllr ] || fail "8 kHz recording: the model was not adapted"
 [ "$(meta "$T/off.json" adaptation)" = none ] || fail "--adapt off: the model was adapted"
-[ "$(meta "$T/wide.json" adaptation)" = none ] || fail "wideband model adapted under --adapt auto"
 speech=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['meta']['adaptation_speech_s'][0])" "$T/auto.json")
 below 200 "$speech" || fail "adapted on $speech s of speech; the prompts hold about 230 s"
 a=$(wer "$T/auto.json" "$T/prompts.txt")
 n=$(wer "$T/off.json" "$T/prompts.txt")
-w=$(wer "$T/wide.json" "$T/prompts.txt")
-echo "recorded telephone prompts ($(wc -w < "$T/prompts.txt") words): WER $a narrowband adapted, $n narrowband, $w wideband"
+echo "recorded telephone prompts ($(wc -w < "$T/prompts.txt") words): WER $a narrowband adapted, $n narrowband"
 # measured 0.620 narrowband and 0.678 wideband (60 prompts, 521 words); 0.660 narrowband with
 # 4 Gaussians a codebook (before SDRA_SPHINX_NARROWBAND_TOPN, src/asr/sphinx.c), which the
 # first bound fails; adapted to the recording 0.344 (0.351 with codebooks chosen frame by frame;
-# one estimation pass instead of two: 0.413, which the third bound fails)
-below "$n" 0.64 || fail "narrowband model on real 8 kHz speech: WER $n (0.64 or more)"
-below "$n" "$(python3 -c "print($w - 0.03)")" || fail "narrowband $n not better than wideband $w by 3 points"
+# one estimation pass instead of two: 0.413, which the third bound fails). The wideband model
+# is no longer decoded here (2 minutes of CPU): the first bound fails it (0.678), and the
+# wideband model's own path on 8 kHz audio is transcribe_narrowband's (--acoustic-model).
+below "$n" 0.64 || fail "narrowband model on real 8 kHz speech: WER $n (0.64 or more; the wideband model: 0.678)"
 below "$a" 0.40 || fail "narrowband model adapted to real 8 kHz speech: WER $a (0.40 or more)"
 below "$a" "$(python3 -c "print($n - 0.20)")" || fail "adapting gained less than 20 points: $a against $n"
 [ -z "$(ls -A "$T/tmp")" ] || fail "files left in TMPDIR: $(ls "$T/tmp")"
