@@ -6,7 +6,9 @@
 #include "asr/internal.h"
 #include "sdra/buf.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +207,34 @@ FILE *sdra_asr_tmpdir_file(char *path, size_t cap, const char *stem)
     if ((size_t)snprintf(prefix, sizeof prefix, "%s/%s", tmpdir && *tmpdir ? tmpdir : "/tmp", stem) >= sizeof prefix)
         return NULL;
     return sdra_asr_temp_file(path, cap, prefix);
+}
+
+FILE *sdra_asr_private_file(char *path, size_t cap, const char *stem, int *keep_fd)
+{
+    *keep_fd = -1;
+    FILE *f = sdra_asr_tmpdir_file(path, cap, stem);
+    if (!f)
+        return NULL;
+    int keep = fcntl(fileno(f), F_DUPFD_CLOEXEC, 0); /* the file's life after fclose(f) */
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", keep);
+    if (keep < 0 || access(proc, R_OK) != 0 || strlen(proc) >= cap) {
+        if (keep >= 0)
+            close(keep);
+        return f; /* no /proc: a named file, removed by _done */
+    }
+    unlink(path);
+    memcpy(path, proc, strlen(proc) + 1);
+    *keep_fd = keep;
+    return f;
+}
+
+void sdra_asr_private_file_done(const char *path, int keep_fd)
+{
+    if (keep_fd >= 0)
+        close(keep_fd);
+    else
+        unlink(path);
 }
 
 /* ---- the cache of idle recognizers -------------------------------------------------------- */

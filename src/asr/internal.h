@@ -32,6 +32,13 @@ void sdra_asr_queue_release(sdra_asr_queue *q);
 FILE *sdra_asr_temp_file(char *path, size_t cap, const char *prefix);
 /* The same in $TMPDIR (else /tmp): $TMPDIR/<stem>-XXXXXX. */
 FILE *sdra_asr_tmpdir_file(char *path, size_t cap, const char *stem);
+/* A file in $TMPDIR that nothing leaves behind, not even a killed process: created as above
+ * and unlinked at once; path becomes its name through /proc (/proc/self/fd/N), which reads as
+ * the file until sdra_asr_private_file_done. The decoder's dictionary and vocabulary hold the
+ * call sheet's names (hints), which must not outlive the process on disk. Where /proc is not
+ * mounted, the file keeps its name until _done removes it (*keep_fd is then -1). */
+FILE *sdra_asr_private_file(char *path, size_t cap, const char *stem, int *keep_fd);
+void sdra_asr_private_file_done(const char *path, int keep_fd);
 
 /* ---- sphinx (sphinx.c; adapt.c reads the same model and front end) ---- */
 

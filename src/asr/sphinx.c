@@ -219,7 +219,8 @@ static ngram_model_t *vocab_model(sphinx_state *s, wordlist *l, sdra_error *err)
             free(l->w[i]);
     l->n = n;
     char path[PATH_MAX];
-    FILE *f = sdra_asr_tmpdir_file(path, sizeof path, "sdra-vocab");
+    int keep_fd;
+    FILE *f = sdra_asr_private_file(path, sizeof path, "sdra-vocab", &keep_fd);
     if (!f) {
         sdra_error_set(err, SDRA_EIO, "%s: cannot write the vocabulary model", path);
         return NULL;
@@ -232,7 +233,7 @@ static ngram_model_t *vocab_model(sphinx_state *s, wordlist *l, sdra_error *err)
     bool bad = ferror(f) != 0;
     bad |= fclose(f) != 0;
     ngram_model_t *m = bad ? NULL : ngram_model_read(s->config, path, NGRAM_ARPA, s->lmath);
-    unlink(path);
+    sdra_asr_private_file_done(path, keep_fd);
     if (!m)
         sdra_error_set(err, SDRA_EIO, "cannot build the vocabulary language model");
     return m;
@@ -346,14 +347,15 @@ static int add_hints(sphinx_state *s, const wordlist *hints, wordlist *lm_words,
     return added;
 }
 
-/* Writes the pronunciation dictionary the decoder loads to a new temporary file (path; the
- * caller unlinks it after a success, a failure leaves none): the lines of the full dictionary
+/* Writes the pronunciation dictionary the decoder loads to a new private temporary file (path;
+ * the caller hands it to sdra_asr_private_file_done with *keep_fd after a success, a failure
+ * leaves none): the lines of the full dictionary
  * whose word (alternates included) is in one of the language models, is a vocabulary word
  * without phones of its own, or is a hint. PocketSphinx
  * builds search structures for every dictionary word, yet a word no model knows can never be
  * recognized: cmudict has 134,723 words and en-us.lm.bin 72,547, so this keeps the same
  * recognizer in about 12 MB less per decoder (the words found are the same). */
-static int restricted_dict(char *path, size_t path_len, const char *full,
+static int restricted_dict(char *path, size_t path_len, int *keep_fd, const char *full,
                            ngram_model_t *const *lms, int n_lms, const sdra_asr_vocab *user,
                            const wordlist *hints, sdra_error *err)
 {
@@ -374,7 +376,7 @@ static int restricted_dict(char *path, size_t path_len, const char *full,
         free(extra);
         return sdra_error_set(err, SDRA_ENOTFOUND, "%s: cannot read the dictionary", full);
     }
-    FILE *out = sdra_asr_tmpdir_file(path, path_len, "sdra-dict");
+    FILE *out = sdra_asr_private_file(path, path_len, "sdra-dict", keep_fd);
     if (!out) {
         free(extra);
         fclose(in);
@@ -410,7 +412,7 @@ static int restricted_dict(char *path, size_t path_len, const char *full,
     if ((ferror(out) | (fclose(out) != 0)) && rc == 0)
         rc = sdra_error_set(err, SDRA_EIO, "%s: cannot write the decoder's dictionary", path);
     if (rc < 0)
-        unlink(path);
+        sdra_asr_private_file_done(path, *keep_fd);
     return rc;
 }
 
@@ -561,11 +563,13 @@ static int sphinx_create(void **out, const sdra_asr_params *p, sdra_error *err)
         rc = sdra_error_set(err, SDRA_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = restricted_dict(dict_tmp, sizeof dict_tmp, dict, lms, n_lms, user_v, &hints, err)) < 0)
+    int dict_fd = -1;
+    if ((rc = restricted_dict(dict_tmp, sizeof dict_tmp, &dict_fd, dict, lms, n_lms, user_v, &hints,
+                              err)) < 0)
         goto done;
     cmd_ln_set_str_r(s->config, "-dict", dict_tmp);
     s->ps = ps_init(s->config);
-    unlink(dict_tmp);
+    sdra_asr_private_file_done(dict_tmp, dict_fd);
     if (!s->ps) {
         rc = sdra_error_set(err, SDRA_EINVAL, "%s: cannot load the acoustic model", hmm);
         goto done;
