@@ -1127,9 +1127,11 @@ static json_t *task_of(const char *email_words, const wordlists *wl)
  * so that the prospect is "them" ("check your calendar" -> "check their calendar", "send you
  * the case study" -> "send them the case study"); the same task said twice is one. Unlike
  * the email's lists nothing is left out for proposing a call or being met by the attached
- * invite: those are still the rep's to do. NULL on ENOMEM. */
+ * invite: those are still the rep's to do. With one voice (sdra_compose_one_voice) every
+ * task's owner is "unknown": who took it on cannot be told. NULL on ENOMEM. */
 static json_t *tasks(const json_t *a, const sdra_transcript *t, const wordlists *wl)
 {
+    bool one_voice = sdra_compose_one_voice(a);
     json_t *out = json_array();
     const json_t *arr = json_object_get(a, "action_items");
     size_t i;
@@ -1143,7 +1145,9 @@ static json_t *tasks(const json_t *a, const sdra_transcript *t, const wordlists 
         if (!o)
             continue;
         const char *owner = jstr(it, "owner");
-        set_str(o, "owner", owner && !strcmp(owner, "prospect") ? "prospect" : "rep");
+        set_str(o, "owner", one_voice                              ? "unknown"
+                            : owner && !strcmp(owner, "prospect") ? "prospect"
+                                                                   : "rep");
         copy_known(o, it);
         if (o)
             add_unique(out, o, &wl->filler, TASKS_MAX);
@@ -1159,7 +1163,7 @@ static json_t *tasks(const json_t *a, const sdra_transcript *t, const wordlists 
         json_t *o = out ? task_of(jstr(h, "text"), wl) : NULL;
         if (!o)
             continue;
-        set_str(o, "owner", "rep");
+        set_str(o, "owner", one_voice ? "unknown" : "rep");
         set_str(o, "kind", "commitment");
         copy_known(o, h);
         add_unique(out, o, &wl->filler, TASKS_MAX);

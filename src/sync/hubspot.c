@@ -57,6 +57,15 @@ typedef struct hubspot {
 
 /* ---- payload builders ---------------------------------------------------------------------- */
 
+const char *sdra_crm_owner_words(const char *owner)
+{
+    if (owner && !strcmp(owner, "prospect"))
+        return "the prospect's commitment";
+    if (owner && !strcmp(owner, "unknown"))
+        return "whose commitment is unknown: one voice in the recording";
+    return "the rep's commitment";
+}
+
 long long sdra_crm_date_ms(const char *date, const char *time_s)
 {
     int y, mo, d, h = 0, mi = 0;
@@ -111,7 +120,7 @@ json_t *sdra_hubspot_task_props(const sdra_crm_task *t, const char *key, const c
     json_object_set_new(p, "hs_task_subject", crm_json_cut(t->text, 250));
     char body[SDRA_CRM_TEXT_MAX + 64];
     snprintf(body, sizeof body, "%s\n(%s, from sdra call %s)", t->text,
-             t->owner && !strcmp(t->owner, "prospect") ? "the prospect's commitment" : "the rep's commitment",
+             sdra_crm_owner_words(t->owner),
              t->call_id);
     json_object_set_new(p, "hs_task_body", json_string(body));
     long long due = sdra_crm_date_ms(t->due_date, t->due_time);

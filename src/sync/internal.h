@@ -99,6 +99,9 @@ json_t *sdra_hubspot_email_props(const sdra_crm_email *e, const char *key, long 
 json_t *sdra_hubspot_contact_props(const sdra_crm_contact *c, bool dnc, bool dne);
 /* "YYYY-MM-DD" [+ "HH:MM"] as UTC milliseconds since the epoch; -1 when malformed. */
 long long sdra_crm_date_ms(const char *date, const char *time);
+/* Whose an action task is, in words, for a remote task's body: the task's owner "prospect",
+ * "unknown" (one voice in the recording: compose.c's tasks) or anything else (the rep). */
+const char *sdra_crm_owner_words(const char *owner);
 
 /* Salesforce: the Task of a call, of an action item, of a note and of a scheduled email, the
  * Event of a meeting and the Contact/Lead fields. key_field is the external id field name. */

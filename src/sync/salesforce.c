@@ -102,7 +102,7 @@ json_t *sdra_salesforce_action_task(const sdra_crm_task *t, const char *who_id, 
     json_object_set_new(o, "TaskSubtype", json_string("Task"));
     char d[SDRA_CRM_TEXT_MAX + 64];
     snprintf(d, sizeof d, "%s\n(%s%s%s)", t->text,
-             t->owner && !strcmp(t->owner, "prospect") ? "the prospect's commitment" : "the rep's commitment",
+             sdra_crm_owner_words(t->owner),
              t->due_time ? ", due at " : "", t->due_time ? t->due_time : "");
     json_object_set_new(o, "Description", json_string(d));
     if (t->due_date)

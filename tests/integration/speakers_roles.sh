@@ -41,7 +41,8 @@ PY
 # one voice: the two-party call decoded as one speaker (what telephone audio can give with the
 # count estimated, docs/diarization.md) makes every word the rep's. Who said what is unknown,
 # so the email lists no action item of either side ("please send me some information" is the
-# prospect's request), the package needs review, and run says so in one line.
+# prospect's request), the package needs review, run says so in one line, and the tasks it
+# keeps are nobody's in particular (owner "unknown").
 "$SDRA" run "$FIX/short.mono.wav" --speakers 1 --contact-email jordan@northwind.example --call-date 2026-11-24 \
   --out "$T/ov" --data "$T/dv" > "$T/out" 2> "$T/err" || fail "run --speakers 1: $(tail -3 "$T/err")"
 [ "$(grep -c "one voice in the recording" "$T/err")" = 1 ] || fail "run with one voice: no one-line warning: $(cat "$T/err")"
@@ -56,7 +57,15 @@ for said in ("send me", "some information", "take a look", "what i'll do", "on y
     assert said not in text, f"FAIL: one voice, yet the email says {said!r}:\n{e['text']}"
 assert e["needs_review"] and any("one voice" in r for r in e["review_reasons"]), e["review_reasons"]
 assert e["personalization"]["rep_actions"] == 0 and e["personalization"]["prospect_actions"] == 0
+assert e["tasks"] and all(t["owner"] == "unknown" for t in e["tasks"]), e["tasks"]
 print(f"one voice: {items} action item(s) left out of the email; review: {e['review_reasons'][-1][:60]}...")
+PY
+# the rep's task list keeps the items, and the local CRM's tasks say whose is unknown
+"$SDRA" crm tasks --data "$T/dv" --format json > "$T/tasks.json" || fail "crm tasks"
+python3 - "$T/tasks.json" <<'PY' || fail "one voice: CRM task owners: $(cat "$T/tasks.json")"
+import json, sys
+acts = [t for t in json.load(open(sys.argv[1])) if t["kind"] == "action"]
+assert acts and all(t["owner"] == "unknown" for t in acts), acts
 PY
 
 # run takes transcribe's options: a bad value is the same usage error, a good one is accepted

@@ -507,7 +507,8 @@ static void compose_keeps_rep_commitments_from_the_transcript(void **state)
 
 /* One voice (the diarizer found a single speaker, or a one-party transcript): who said what is
  * unknown, so neither side's action items go into the email, the email needs review and says
- * why; the rep's task list keeps them. The same analysis with its two speakers lists them. */
+ * why; the rep's task list keeps them, whose unknown. The same analysis with its two speakers
+ * lists them. */
 static void compose_lists_no_items_for_one_voice(void **state)
 {
     (void)state;
@@ -520,7 +521,16 @@ static void compose_lists_no_items_for_one_voice(void **state)
         const json_t *doc = sdra_email_doc(e);
         const json_t *why = json_object_get(doc, "review_reasons");
         const json_t *pers = json_object_get(doc, "personalization");
-        assert_int_equal(json_array_size(json_object_get(doc, "tasks")), 3);
+        const json_t *tl = json_object_get(doc, "tasks");
+        assert_int_equal(json_array_size(tl), 3);
+        for (size_t i = 0; i < json_array_size(tl); i++) { /* whose: known with two voices only */
+            const char *own = json_string_value(json_object_get(json_array_get(tl, i), "owner"));
+            assert_non_null(own);
+            if (pass == 0)
+                assert_true(!strcmp(own, "rep") || !strcmp(own, "prospect"));
+            else
+                assert_string_equal(own, "unknown");
+        }
         if (pass == 0) {
             assert_non_null(strcasestr(txt, "send the case study"));
             assert_non_null(strcasestr(txt, "share the pricing proposal"));

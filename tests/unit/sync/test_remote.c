@@ -70,6 +70,12 @@ static void hubspot_task_meeting_note_email(void **state)
     assert_string_equal(sget(p, "hs_task_type"), "TODO");
     assert_non_null(strstr(sget(p, "hs_task_body"), "the prospect's commitment"));
     json_decref(p);
+    t.owner = "unknown"; /* one voice in the recording (compose.c's tasks) */
+    p = sdra_hubspot_task_props(&t, "task:c-1:abc", NULL, 7);
+    assert_non_null(strstr(sget(p, "hs_task_body"), "whose commitment is unknown"));
+    assert_null(strstr(sget(p, "hs_task_body"), "the rep's"));
+    json_decref(p);
+    t.owner = "prospect";
     t.due_date = NULL;
     p = sdra_hubspot_task_props(&t, "task:c-1:abc", NULL, 7);
     assert_string_equal(sget(p, "hs_timestamp"), "7");
