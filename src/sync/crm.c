@@ -234,3 +234,12 @@ int sdra_crm_check(sdra_crm *crm, char *what, size_t what_n, sdra_error *err)
     }
     return crm->ops->check(crm->state, what, what_n, err);
 }
+
+const char *sdra_crm_owner_words(const char *owner)
+{
+    if (owner && !strcmp(owner, "prospect"))
+        return "the prospect's commitment";
+    if (owner && !strcmp(owner, "unknown"))
+        return "whose commitment is unknown: one voice in the recording";
+    return "the rep's commitment";
+}

@@ -57,15 +57,6 @@ typedef struct hubspot {
 
 /* ---- payload builders ---------------------------------------------------------------------- */
 
-const char *sdra_crm_owner_words(const char *owner)
-{
-    if (owner && !strcmp(owner, "prospect"))
-        return "the prospect's commitment";
-    if (owner && !strcmp(owner, "unknown"))
-        return "whose commitment is unknown: one voice in the recording";
-    return "the rep's commitment";
-}
-
 long long sdra_crm_date_ms(const char *date, const char *time_s)
 {
     int y, mo, d, h = 0, mi = 0;

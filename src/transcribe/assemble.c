@@ -36,23 +36,14 @@ static double overlap(double a0, double a1, double b0, double b1)
     return o > 0 ? o : 0;
 }
 
-static bool channel_active(const sdra_assemble_input *in, int c, double s, double e)
+/* True when [s, e) comes within tol of a turn of speaker (any speaker when speaker < 0). */
+static bool turn_near(const sdra_assemble_input *in, int speaker, double s, double e, double tol)
 {
     for (size_t i = 0; i < in->n_turns; i++) {
         const sdra_turn *t = &in->turns[i];
-        if (t->speaker == c &&
-            overlap(s, e, t->start - BLEED_TOLERANCE_S, t->end + BLEED_TOLERANCE_S) > 0)
+        if ((speaker < 0 || t->speaker == speaker) && overlap(s, e, t->start - tol, t->end + tol) > 0)
             return true;
     }
-    return false;
-}
-
-static bool any_turn_near(const sdra_assemble_input *in, double s, double e)
-{
-    for (size_t i = 0; i < in->n_turns; i++)
-        if (overlap(s, e, in->turns[i].start - UNHEARD_TOLERANCE_S,
-                    in->turns[i].end + UNHEARD_TOLERANCE_S) > 0)
-            return true;
     return false;
 }
 
@@ -129,12 +120,12 @@ int sdra_transcribe_assemble(sdra_transcript **out, const sdra_assemble_input *i
                     const sdra_asr_word *w = &ut->words[i];
                     int sp;
                     if (in->stereo) {
-                        if (in->n_turns && !channel_active(in, s, w->start_s, w->end_s))
+                        if (in->n_turns && !turn_near(in, s, w->start_s, w->end_s, BLEED_TOLERANCE_S))
                             continue; /* bleed */
                         sp = s;
                     } else {
                         if (in->n_turns && !in->keep_unheard &&
-                            !any_turn_near(in, w->start_s, w->end_s))
+                            !turn_near(in, -1, w->start_s, w->end_s, UNHEARD_TOLERANCE_S))
                             continue; /* no speech heard there */
                         sp = mono_speaker(in, w->start_s, w->end_s);
                     }
