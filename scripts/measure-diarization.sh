@@ -9,8 +9,10 @@
 #                 and score its transcripts (slower: PocketSphinx runs on every file)
 #
 # The diarizer alone is run through tools/diarize_wav.c (compiled here against the build's
-# libsdra_diarize.a, libsdra_audio.a (its FFT) and libsdra_core.a), which prints RTTM;
-# `sdra eval diarization` scores it (DER, 0.25 s collar, overlap scored, optimal mapping).
+# libsdra_diarize.a, libsdra_audio.a and libsdra_core.a), which prints RTTM; `sdra eval
+# diarization` scores it (DER, 0.25 s collar, overlap scored, optimal mapping). The last
+# section reads each file as `sdra transcribe` does (--decode: resampled to 16 kHz) and shows
+# how stable the estimated count is under one least significant bit of noise (--dither).
 # Figures are described in docs/diarization.md ("Measured").
 set -euo pipefail
 
@@ -36,7 +38,8 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 drv="$tmp/diarize_wav"
 cc -O2 -D_GNU_SOURCE -I"$src/include" "$src/tools/diarize_wav.c" "$build/libsdra_diarize.a" \
-   "$build/libsdra_audio.a" "$build/libsdra_core.a" $(pkg-config --libs jansson) -lm -o "$drv"
+   "$build/libsdra_audio.a" "$build/libsdra_core.a" \
+   $(pkg-config --libs jansson libavformat libavcodec libavutil libswresample) -lm -lpthread -o "$drv"
 
 der() { # ref.rttm hyp -> "DER x% (missed, fa, confusion)"
   "$sdra" eval diarization --ref "$1" "$2" | head -1
@@ -114,5 +117,25 @@ if [ -d "$fix" ] && ls "$fix"/*.rttm >/dev/null 2>&1; then
     b="$(der "$r" "$tmp/c.rttm" | cut -d' ' -f2)"
     k="$(count "$tmp/c.rttm")"
     echo "  $n: stereo/channel DER $a   mono/cluster (count estimated: $k) DER $b"
+  done
+fi
+
+echo "== the estimated count as sdra transcribe gets it (16 kHz), and with one LSB of noise"
+echo "   (the count with --dither 1..5 after the plain one; each file's right count in brackets)"
+if command -v sox >/dev/null; then
+  for spec in "whisper-jfk/jfk.flac 1" "pyannote-sample/sample.wav 2"; do
+    set -- $spec
+    f="$data/$1"
+    sox -R -D -V1 "$f" -r 8000 -e u-law "$tmp/phone.wav" sinc 300-3400
+    for v in "$f" "$tmp/phone.wav"; do
+      c=""
+      for seed in none 1 2 3 4 5; do
+        d=(); [ "$seed" = none ] || d=(--dither "$seed")
+        run_drv "$tmp/d.rttm" --cluster --decode "${d[@]}" "$v" x
+        c="$c $(count "$tmp/d.rttm")"
+      done
+      [ "$v" = "$f" ] && what="as recorded" || what="telephone channel (8 kHz mu-law)"
+      printf "  %-28s %-34s [%s]%s\n" "$1" "$what" "$2" "$c"
+    done
   done
 fi
