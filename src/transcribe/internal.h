@@ -105,6 +105,7 @@ void sdra_adapt_plan_release(sdra_adapt_plan *pl);
 typedef struct sdra_assemble_chunk {
     sdra_asr_utt *utts;
     size_t n_utts;
+    int worker; /* the worker that decoded it (work.c deals each chunk to a fixed one) */
 } sdra_assemble_chunk;
 
 typedef struct sdra_assemble_input {
@@ -132,8 +133,10 @@ typedef struct sdra_transcribe_work sdra_transcribe_work;
 typedef struct sdra_transcribe_job sdra_transcribe_job;
 typedef struct sdra_transcribe_worker sdra_transcribe_worker;
 
-/* The queue (at most 2 * jobs chunks), the workers, and the results per (stream, chunk index):
- * a chunk's words depend only on its audio, not on which worker took it. */
+/* The queue (at most 2 * jobs chunks), the workers, and the results per (stream, chunk index).
+ * Each chunk is dealt to a fixed worker, in turn among those that take its slot: a recognizer
+ * carries state from chunk to chunk that moves word confidences slightly, and a fixed owner
+ * makes the same recording give the same transcript on every run (work.c). */
 struct sdra_transcribe_work {
     pthread_mutex_t mu;
     pthread_cond_t not_empty, not_full;
@@ -150,6 +153,7 @@ struct sdra_transcribe_work {
     size_t n_tail[2], ctx_frames;
     double asr_busy_s;
     int model_of[2];             /* per stream: its recognizer's slot in the workers' asr[] */
+    size_t dealt[2];             /* per slot: chunks given out so far (work.c, job owners) */
     const sdra_adapt_plan *plan; /* the transforms, or NULL */
     sdra_transcribe_worker *wk;
     int jobs;

@@ -6,9 +6,15 @@
  * stream with a recognizer of their own, primed with the audio before the chunk
  * (sdra_asr_prime: the recognizer's noise estimate and cepstral mean then start where a
  * one-pass decode would have them, instead of at the model's defaults, which cost real phone
- * audio most of its accuracy at every cut). A chunk's words therefore depend only on the
- * audio, not on which worker took it. Worker 0's recognizer is loaded before reading starts;
- * worker i loads its own once more than i chunks were cut, while the others decode. Results
+ * audio most of its accuracy at every cut). A chunk's words and times therefore depend only
+ * on the audio (unit.transcribe.test_chunked). Its word confidences do not quite: the
+ * recognizer keeps some state from one stream to the next that PocketSphinx's API does not
+ * reset (the same chunk decoded by a fresh recognizer and by one that had decoded others
+ * differs in the fourth decimal of a few confidences; docs/asr.md, "The same transcript on
+ * every run"), and a new recognizer per chunk costs 0.45 s of loading. So each chunk has a
+ * fixed owner, dealt in turn to the workers that take its slot (`dealt`): the same recording
+ * with the same --jobs gives the same transcript on every run. Worker 0's recognizer is loaded
+ * before reading starts; worker i loads its own when it is dealt its first chunk. Results
  * are stored per (stream, chunk index), for assemble.c to merge in order. A worker's failure
  * is recorded once: the reader sees it (sdra_transcribe_work_failed) and stops.
  */
@@ -31,6 +37,7 @@ struct sdra_transcribe_job {
     int16_t *ctx;
     size_t n_ctx;
     const char *mllr;
+    int owner; /* the worker that decodes it */
 };
 
 /* A worker holds a recognizer per acoustic model its chunks need: slot 0 for the first
@@ -120,14 +127,27 @@ static void fail_locked(work *w, const sdra_error *e)
     }
 }
 
-/* The queue position (0 = head) of the first job for a worker taking only slot `only` (-1:
- * any), or -1 when none is queued. Called with w->mu held. */
-static long next_job(const work *w, int only)
+/* The queue position (0 = head) of the first job worker `index` owns, or -1 when none is
+ * queued. Called with w->mu held. */
+static long next_job(const work *w, int index)
 {
     for (size_t k = 0; k < w->q_n; k++)
-        if (only < 0 || w->model_of[w->q[(w->q_head + k) % w->q_cap].stream] == only)
+        if (w->q[(w->q_head + k) % w->q_cap].owner == index)
             return (long)k;
     return -1;
+}
+
+/* The owner of the next chunk of `slot`: the workers that take it, in turn. With w->mu held. */
+static int deal(work *w, int slot)
+{
+    int n = 0;
+    for (int i = 0; i < w->jobs; i++)
+        n += w->wk[i].only < 0 || w->wk[i].only == slot;
+    size_t turn = w->dealt[slot]++ % (size_t)(n ? n : 1);
+    for (int i = 0; i < w->jobs; i++)
+        if ((w->wk[i].only < 0 || w->wk[i].only == slot) && turn-- == 0)
+            return i;
+    return 0; /* cannot happen: every slot has a worker */
 }
 
 /* Takes the job at queue position k out, keeping the others in order. With w->mu held. */
@@ -145,22 +165,13 @@ static void *worker_main(void *arg)
 {
     worker *wk = arg;
     work *w = wk->w;
-    if (!wk->asr[0]) {
-        /* Loading takes a second or two and 90 MB: worker i loads once the reader has cut more
-           than i chunks (a call of one chunk never needs a second recognizer), and meanwhile
-           the others decode. */
-        pthread_mutex_lock(&w->mu);
-        while (w->n_res[0] + w->n_res[1] <= (size_t)wk->index && !w->closing)
-            pthread_cond_wait(&w->not_empty, &w->mu);
-        bool idle = w->n_res[0] + w->n_res[1] <= (size_t)wk->index;
-        pthread_mutex_unlock(&w->mu);
-        if (idle)
-            return NULL;
-    }
+    /* Loading takes a second or two and 90 MB: a worker loads its recognizer when it is dealt
+       its first chunk (a call of one chunk never needs a second one), meanwhile the others
+       decode, and a worker dealt none loads nothing. */
     for (;;) {
         pthread_mutex_lock(&w->mu);
         long at;
-        while ((at = next_job(w, wk->only)) < 0 && !w->closing)
+        while ((at = next_job(w, wk->index)) < 0 && !w->closing)
             pthread_cond_wait(&w->not_empty, &w->mu);
         if (at < 0) {
             pthread_mutex_unlock(&w->mu);
@@ -195,6 +206,7 @@ static void *worker_main(void *arg)
             chunk_result *r = &w->res[j.stream][j.index];
             r->utts = utts;
             r->n_utts = n;
+            r->worker = wk->index;
             utts = NULL;
         }
         pthread_mutex_unlock(&w->mu);
@@ -272,7 +284,8 @@ int sdra_transcribe_work_push(work *w, int stream, sdra_chunk *c, sdra_error *er
               .chunk = *c,
               .ctx = ctx,
               .n_ctx = n_ctx,
-              .mllr = w->plan ? sdra_adapt_plan_file(w->plan, stream, c->start_frame) : NULL};
+              .mllr = w->plan ? sdra_adapt_plan_file(w->plan, stream, c->start_frame) : NULL,
+              .owner = deal(w, w->model_of[stream])};
     memset(c, 0, sizeof *c);
     ctx = NULL;
     w->q_n++;

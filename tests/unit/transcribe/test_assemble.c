@@ -29,7 +29,7 @@ static void transcribe_assemble_stereo_bleed(void **state)
                           W("yes", 3.0, 3.5), W("right", 5.2, 5.6)};
     sdra_asr_utt u0[] = {{0.1, 1.0, w0, 2}, {5.0, 5.9, w0 + 2, 2}};
     sdra_asr_utt u1[] = {{0.1, 1.0, w1, 2}, {2.6, 3.5, w1 + 2, 2}, {5.2, 5.6, w1 + 4, 1}};
-    sdra_assemble_chunk c0 = {u0, 2}, c1 = {u1, 3};
+    sdra_assemble_chunk c0 = {u0, 2, 0}, c1 = {u1, 3, 0};
     sdra_turn turns[] = {{0.0, 1.1, 0}, {2.5, 3.6, 1}, {4.9, 6.0, 0}, {5.1, 5.7, 1}};
     sdra_assemble_input in = {.stereo = true, .n_streams = 2, .chunks = {&c0, &c1},
                               .n_chunks = {1, 1}, .turns = turns, .n_turns = 4,
@@ -57,7 +57,7 @@ static void transcribe_assemble_mono_speakers(void **state)
                          W("sure", 1.4, 1.8), W("well", 1.9, 2.2), W("and", 2.5, 2.8),
                          W("then", 4.5, 4.8)};
     sdra_asr_utt u[] = {{0.0, 2.8, w, 6}, {4.5, 4.8, w + 6, 1}};
-    sdra_assemble_chunk c = {u, 2};
+    sdra_assemble_chunk c = {u, 2, 0};
     sdra_turn turns[] = {{0.0, 1.1, 0}, {1.3, 2.3, 1}, {2.4, 5.0, 0}};
     sdra_assemble_input in = {.stereo = false, .n_streams = 1, .chunks = {&c},
                               .n_chunks = {1}, .turns = turns, .n_turns = 3,
@@ -87,7 +87,7 @@ static void transcribe_assemble_mono_unheard(void **state)
     sdra_asr_word w[] = {W("he", 2.36, 2.66), W("one", 3.65, 4.2), W("so", 6.7, 7.0),
                          W("hello", 7.1, 7.6), W("there", 8.2, 8.5)};
     sdra_asr_utt u[] = {{2.36, 4.2, w, 2}, {6.7, 8.5, w + 2, 3}};
-    sdra_assemble_chunk c = {u, 2};
+    sdra_assemble_chunk c = {u, 2, 0};
     sdra_turn turns[] = {{2.38, 2.68, 0}, {6.75, 7.9, 1}};
     sdra_assemble_input in = {.stereo = false, .n_streams = 1, .chunks = {&c},
                               .n_chunks = {1}, .turns = turns, .n_turns = 2,
