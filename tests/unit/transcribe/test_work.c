@@ -34,7 +34,8 @@ static sdra_chunk quiet_chunk(int index, unsigned *seed)
 }
 
 /* A pause of 0-40 ms between pushes, different on every run, so that the workers finish their
- * chunks in varying order. */
+ * chunks in varying order. (Each recognizer takes about 0.5 s to load, several under TSan, so
+ * the test loads as few as show the dealing: 3 + 3 + 2.) */
 static void jitter(unsigned *seed)
 {
     struct timespec ts = {0, (long)(rand_r(seed) % 40) * 1000000L};
@@ -76,8 +77,7 @@ static void chunks_are_dealt_in_turn(void **state)
 {
     (void)state;
     unsigned seed = (unsigned)time(NULL);
-    for (int run = 0; run < 2; run++)
-        run_queue(3, 1, 9, seed + (unsigned)run);
+    run_queue(3, 1, 9, seed);
 }
 
 static void two_slots_are_dealt_to_their_workers(void **state)
@@ -85,7 +85,6 @@ static void two_slots_are_dealt_to_their_workers(void **state)
     (void)state;
     unsigned seed = (unsigned)time(NULL) + 7;
     run_queue(3, 2, 5, seed); /* slot 0: workers 0 and 2; slot 1: worker 1 */
-    run_queue(4, 2, 5, seed + 1);
 }
 
 static void workers_dealt_nothing_stay_idle(void **state)
