@@ -137,15 +137,21 @@ static long next_job(const work *w, int index)
     return -1;
 }
 
+/* Whether worker wk takes the chunks of recognizer slot `slot`. */
+static bool takes(const worker *wk, int slot)
+{
+    return wk->only < 0 || wk->only == slot;
+}
+
 /* The owner of the next chunk of `slot`: the workers that take it, in turn. With w->mu held. */
 static int deal(work *w, int slot)
 {
     int n = 0;
     for (int i = 0; i < w->jobs; i++)
-        n += w->wk[i].only < 0 || w->wk[i].only == slot;
+        n += takes(&w->wk[i], slot);
     size_t turn = w->dealt[slot]++ % (size_t)(n ? n : 1);
     for (int i = 0; i < w->jobs; i++)
-        if ((w->wk[i].only < 0 || w->wk[i].only == slot) && turn-- == 0)
+        if (takes(&w->wk[i], slot) && turn-- == 0)
             return i;
     return 0; /* cannot happen: every slot has a worker */
 }
